@@ -1,0 +1,212 @@
+"""The seam between the library and experiments: a table of approximation methods.
+
+Each method ``kind`` maps to a function ``(target, width, rng, **params) -> Fit`` and
+declares its parameters (type, default, allowed values), so a sweep config can be
+validated before anything runs and the CLI can list what exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from approx.models import Model
+from approx.targets import Target
+
+__all__ = ["METHODS", "Fit", "Method", "Param", "fit", "get"]
+
+
+@dataclass
+class Fit:
+    """The outcome of fitting one model to one target at one width.
+
+    Attributes
+    ----------
+    model : Model
+        The fitted model, callable on ``x`` of shape (m,).
+    n_params : int
+        Number of free scalars of the model (for comparisons at equal size).
+    history : ndarray of shape (steps,) or None
+        Training loss per recorded step, for trained methods.
+    status : str
+        ``"ok"``, or why the result should not be trusted (e.g. ``"diverged"``).
+    message : str
+        Human-readable detail for a non-ok status.
+    info : dict
+        Extra scalar facts about the fit (steps taken, final loss, …).
+    """
+
+    model: Model
+    n_params: int
+    history: NDArray[np.float64] | None = None
+    status: str = "ok"
+    message: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared parameter of a method: its type, default and allowed values."""
+
+    name: str
+    type: type
+    default: Any
+    choices: tuple[Any, ...] | None = None
+    help: str = ""
+    minimum: float | None = None
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` converted to the declared type, or raise ``ValueError``."""
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if (self.type is not bool and isinstance(value, bool)) or not isinstance(value, self.type):
+            raise ValueError(
+                f"must be of type {self.type.__name__}, got {type(value).__name__} {value!r}"
+            )
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(
+                f"must be one of {', '.join(map(repr, self.choices))}, got {value!r}"
+            )
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"must be ≥ {self.minimum}, got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Method:
+    """An approximation method: its fitting function and what it accepts."""
+
+    kind: str
+    fit: Callable[..., Fit]
+    params: tuple[Param, ...]
+    description: str
+    min_width: int = 2
+    random: bool = False
+
+    def param(self, name: str) -> Param:
+        """The declared parameter ``name``; ``KeyError`` if undeclared."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Fill defaults and check every value; unknown names raise ``ValueError``."""
+        known = {p.name for p in self.params}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(
+                f"method kind {self.kind!r} has no parameter {unknown[0]!r}; "
+                f"its parameters are: {', '.join(sorted(known)) or '(none)'}"
+            )
+        out = {}
+        for p in self.params:
+            out[p.name] = p.check(params[p.name]) if p.name in params else p.default
+        return out
+
+
+def _relu_interpolant(target: Target, width: int, rng: np.random.Generator, *, knots: str) -> Fit:
+    from approx.construct import relu_interpolant
+
+    net = relu_interpolant(target, width, knots=knots)
+    return Fit(net, net.n_params)
+
+
+def _random_features(
+    target: Target, width: int, rng: np.random.Generator, *, features: str, n_samples: int
+) -> Fit:
+    from approx.construct import random_features
+
+    net = random_features(target, width, features=features, rng=rng, n_samples=n_samples)
+    return Fit(net, net.n_params)
+
+
+def _chebyshev(target: Target, width: int, rng: np.random.Generator) -> Fit:
+    from approx.baselines import chebyshev
+
+    model = chebyshev(target, width)
+    return Fit(model, model.n_params)
+
+
+def _spline(target: Target, width: int, rng: np.random.Generator) -> Fit:
+    from approx.baselines import cubic_spline
+
+    model = cubic_spline(target, width)
+    return Fit(model, model.n_params)
+
+
+METHODS: dict[str, Method] = {
+    m.kind: m
+    for m in [
+        Method(
+            "relu-interpolant",
+            _relu_interpolant,
+            (
+                Param(
+                    "knots",
+                    str,
+                    "uniform",
+                    ("uniform", "adaptive"),
+                    "knot placement: equally spaced, or equidistributing |f''|^(1/2)",
+                ),
+            ),
+            "exact ±ReLU sum interpolating f at d knots (the lecture's construction)",
+        ),
+        Method(
+            "random-features",
+            _random_features,
+            (
+                Param(
+                    "features",
+                    str,
+                    "fourier",
+                    ("fourier", "relu"),
+                    "cos(wx + b) with Gaussian w, or ReLU with random breakpoints",
+                ),
+                Param("n_samples", int, 2048, None, "least-squares sample points", minimum=2),
+            ),
+            "fixed random features, output weights by least squares",
+            min_width=1,
+            random=True,
+        ),
+        Method(
+            "chebyshev",
+            _chebyshev,
+            (),
+            "Chebyshev interpolant with d coefficients (classical reference)",
+            min_width=1,
+        ),
+        Method(
+            "spline",
+            _spline,
+            (),
+            "not-a-knot cubic spline through d uniform knots (classical reference)",
+        ),
+    ]
+}
+
+
+def get(kind: str) -> Method:
+    """Return the method ``kind``; unknown kinds get an error listing the known ones."""
+    try:
+        return METHODS[kind]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown method kind {kind!r}; known kinds are: {', '.join(METHODS)}"
+        ) from None
+
+
+def fit(
+    kind: str, target: Target, width: int, rng: np.random.Generator, **params: Any
+) -> Fit:
+    """Fit method ``kind`` to ``target`` at ``width`` (parameters checked, defaults filled)."""
+    method = get(kind)
+    if isinstance(width, bool) or not isinstance(width, int | np.integer):
+        raise ValueError(f"width must be an integer, got {width!r}")
+    if width < method.min_width:
+        raise ValueError(f"method kind {kind!r} needs width ≥ {method.min_width}, got {width}")
+    return method.fit(target, int(width), rng, **method.resolve(params))

@@ -1,0 +1,173 @@
+"""The multilayer perceptron of the lecture: ``Z_{i+1} = σ(Z_i W_i + b_i)``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from approx.nn.activations import ACTIVATIONS, get_activation
+
+__all__ = ["MLP"]
+
+Array = NDArray[np.float64]
+
+#: largest temporary (bytes) a forward pass may allocate; larger batches are chunked
+CHUNK_BYTES = 64 * 2**20
+
+
+class MLP:
+    """A fully connected network with a linear output layer.
+
+    ``Z_1 = X``, ``Z_{i+1} = σ(Z_i W_i + b_i)`` for the hidden layers and
+    ``h(X) = Z_L W_L + b_L`` for the last one.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths ``[n_1, ..., n_{L+1}]``: input dimension, hidden widths, output
+        dimension. At least two entries, all ≥ 1.
+    activation : str
+        Name of the hidden activation, a key of :data:`approx.nn.activations.ACTIVATIONS`.
+    bias : bool
+        Whether the layers have biases. Without them ``biases`` holds zero arrays that
+        training leaves untouched.
+    rng : numpy.random.Generator, optional
+        Draws He-initialised weights (``N(0, 2/n_i)``); without it all weights are zero,
+        ready to be set by a constructor.
+
+    Attributes
+    ----------
+    weights : list of ndarray
+        ``W_i`` of shape ``(n_i, n_{i+1})``.
+    biases : list of ndarray
+        ``b_i`` of shape ``(n_{i+1},)``.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "relu",
+        bias: bool = True,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        sizes = list(sizes)
+        if len(sizes) < 2:
+            raise ValueError(f"sizes needs at least an input and an output width, got {sizes}")
+        for s in sizes:
+            if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1:
+                raise ValueError(f"every layer width must be an integer ≥ 1, got {sizes}")
+        get_activation(activation)
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        self.sizes = [int(s) for s in sizes]
+        self.activation = activation
+        self.bias = bool(bias)
+        self.weights: list[Array] = []
+        self.biases: list[Array] = []
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
+            if rng is None:
+                w = np.zeros((n_in, n_out))
+            else:
+                w = rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)
+            self.weights.append(w)
+            self.biases.append(np.zeros(n_out))
+
+    @classmethod
+    def from_params(
+        cls,
+        weights: Sequence[ArrayLike],
+        biases: Sequence[ArrayLike] | None = None,
+        activation: str = "relu",
+    ) -> MLP:
+        """Build a network from given weights (and biases); shapes are checked."""
+        ws = [np.array(w, dtype=np.float64) for w in weights]
+        if not ws or any(w.ndim != 2 for w in ws):
+            raise ValueError("weights must be a non-empty list of 2-D arrays")
+        sizes = [ws[0].shape[0]] + [w.shape[1] for w in ws]
+        for i, (w, n_in) in enumerate(zip(ws, sizes[:-1], strict=True)):
+            if w.shape[0] != n_in:
+                raise ValueError(f"weights[{i}] has shape {w.shape}, expected ({n_in}, ...)")
+        net = cls(sizes, activation=activation, bias=biases is not None)
+        net.weights = ws
+        if biases is not None:
+            bs = [np.array(b, dtype=np.float64).reshape(-1) for b in biases]
+            if [b.size for b in bs] != sizes[1:]:
+                raise ValueError(
+                    f"biases have sizes {[b.size for b in bs]}, expected {sizes[1:]}"
+                )
+            net.biases = bs
+        return net
+
+    model_kind = "mlp"
+
+    def to_arrays(self) -> dict[str, Array]:
+        """Plain arrays that describe the net, for ``numpy.savez`` (no pickling needed)."""
+        arrays: dict[str, Array] = {
+            "model": np.array(self.model_kind),
+            "activation": np.array(self.activation),
+            "bias": np.array(self.bias),
+        }
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            arrays[f"W{i}"] = w
+            arrays[f"b{i}"] = b
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, Array]) -> MLP:
+        """Inverse of :meth:`to_arrays`."""
+        n = sum(1 for k in arrays if k.startswith("W"))
+        net = cls.from_params(
+            [arrays[f"W{i}"] for i in range(n)],
+            [arrays[f"b{i}"] for i in range(n)],
+            activation=str(arrays["activation"]),
+        )
+        net.bias = bool(arrays["bias"])
+        return net
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable scalars (biases counted only when the net has them)."""
+        n = sum(w.size for w in self.weights)
+        return n + (sum(b.size for b in self.biases) if self.bias else 0)
+
+    def __repr__(self) -> str:
+        return f"MLP(sizes={self.sizes}, activation={self.activation!r}, bias={self.bias})"
+
+    def __call__(self, X: ArrayLike) -> Array:
+        """Evaluate the network.
+
+        Parameters
+        ----------
+        X : array_like of shape (m, n_1), or (m,) when n_1 = 1
+            Inputs, one per row.
+
+        Returns
+        -------
+        ndarray of shape (m, n_{L+1}), or (m,) when the input was 1-D and n_{L+1} = 1
+        """
+        X = np.asarray(X, dtype=np.float64)
+        flat = X.ndim == 1
+        if flat:
+            if self.sizes[0] != 1:
+                raise ValueError(f"1-D input needs an input width of 1, the net has {self.sizes[0]}")
+            X = X[:, None]
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(f"X must have shape (m, {self.sizes[0]}), got {X.shape}")
+        out = np.empty((X.shape[0], self.sizes[-1]))
+        rows = max(1, CHUNK_BYTES // (8 * max(self.sizes)))
+        for start in range(0, X.shape[0], rows):
+            out[start : start + rows] = self._forward(X[start : start + rows])
+        return out[:, 0] if flat and self.sizes[-1] == 1 else out
+
+    def _forward(self, Z: Array) -> Array:
+        sigma = ACTIVATIONS[self.activation]
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            Z = Z @ w
+            if self.bias:
+                Z += b
+            if i < last:
+                Z = sigma(Z)
+        return Z
