@@ -112,17 +112,14 @@ def _compile(node: ast.AST, expr: str) -> Callable[[NDArray[np.float64]], object
         op = _BINARY.get(type(node.op))
         if op is None:
             raise ValueError(
-                f"in {expr!r}: operator {type(node.op).__name__} is not allowed "
-                "(only + - * / **)"
+                f"in {expr!r}: operator {type(node.op).__name__} is not allowed (only + - * / **)"
             )
         left, right = _compile(node.left, expr), _compile(node.right, expr)
         return lambda x: op(left(x), right(x))
     if isinstance(node, ast.UnaryOp):
         op = _UNARY.get(type(node.op))
         if op is None:
-            raise ValueError(
-                f"in {expr!r}: unary operator {type(node.op).__name__} is not allowed"
-            )
+            raise ValueError(f"in {expr!r}: unary operator {type(node.op).__name__} is not allowed")
         operand = _compile(node.operand, expr)
         return lambda x: op(operand(x))
     if isinstance(node, ast.Call):
@@ -142,6 +139,4 @@ def _compile(node: ast.AST, expr: str) -> Callable[[NDArray[np.float64]], object
         fn = FUNCTIONS[name]
         arg = _compile(node.args[0], expr)
         return lambda x: fn(arg(x))
-    raise ValueError(
-        f"in {expr!r}: {type(node).__name__} ({ast.unparse(node)!r}) is not allowed"
-    )
+    raise ValueError(f"in {expr!r}: {type(node).__name__} ({ast.unparse(node)!r}) is not allowed")

@@ -68,9 +68,7 @@ class Param:
                 f"must be of type {self.type.__name__}, got {type(value).__name__} {value!r}"
             )
         if self.choices is not None and value not in self.choices:
-            raise ValueError(
-                f"must be one of {', '.join(map(repr, self.choices))}, got {value!r}"
-            )
+            raise ValueError(f"must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
         if self.minimum is not None and value < self.minimum:
             raise ValueError(f"must be ≥ {self.minimum}, got {value!r}")
         return value
@@ -200,9 +198,7 @@ def get(kind: str) -> Method:
         ) from None
 
 
-def fit(
-    kind: str, target: Target, width: int, rng: np.random.Generator, **params: Any
-) -> Fit:
+def fit(kind: str, target: Target, width: int, rng: np.random.Generator, **params: Any) -> Fit:
     """Fit method ``kind`` to ``target`` at ``width`` (parameters checked, defaults filled)."""
     method = get(kind)
     if isinstance(width, bool) or not isinstance(width, int | np.integer):

@@ -88,7 +88,10 @@ class Target:
         # five-point stencil, fourth order in h, evaluated around the (shifted) centre
         f = self.func
         return (
-            -f(centre + 2 * h) + 16 * f(centre + h) - 30 * f(centre) + 16 * f(centre - h)
+            -f(centre + 2 * h)
+            + 16 * f(centre + h)
+            - 30 * f(centre)
+            + 16 * f(centre - h)
             - f(centre - 2 * h)
         ) / (12 * h * h)
 
