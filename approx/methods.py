@@ -137,6 +137,60 @@ def _spline(target: Target, width: int, rng: np.random.Generator) -> Fit:
     return Fit(model, model.n_params)
 
 
+def _trained(
+    target: Target,
+    width: int,
+    rng: np.random.Generator,
+    *,
+    optimizer: str,
+    init: str,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    n_train: int,
+    sampling: str,
+    activation: str,
+    loss: str,
+    p: float,
+    tol: float,
+    select: str,
+) -> Fit:
+    from approx.train import fit_target
+
+    result = fit_target(
+        target,
+        width,
+        rng,
+        optimizer=optimizer,
+        init=init,
+        steps=steps,
+        lr=lr or None,  # 0 stands for the optimizer's own default
+        batch_size=batch_size or None,  # 0 stands for the full batch
+        n_train=n_train,
+        sampling=sampling,
+        activation=activation,
+        loss=loss,
+        p=p if loss == "lp" else None,
+        tol=tol,
+        select=select,
+    )
+    net = result.net
+    return Fit(
+        net,
+        net.n_params,
+        history=result.history,
+        status="diverged" if result.status == "diverged" else "ok",
+        message=result.message,
+        info={
+            "stop": result.status,
+            "steps": result.steps,
+            "loss": result.loss,
+            "initial_loss": result.initial_loss,
+            "val_max_error": result.score,
+        },
+    )
+
+
 METHODS: dict[str, Method] = {
     m.kind: m
     for m in [
@@ -168,6 +222,66 @@ METHODS: dict[str, Method] = {
                 Param("n_samples", int, 2048, None, "least-squares sample points", minimum=2),
             ),
             "fixed random features, output weights by least squares",
+            min_width=1,
+            random=True,
+        ),
+        Method(
+            "trained",
+            _trained,
+            (
+                Param(
+                    "optimizer",
+                    str,
+                    "lm",
+                    ("sgd", "adam", "lbfgs", "lm"),
+                    "SGD with momentum, Adam, L-BFGS, or Levenberg–Marquardt",
+                ),
+                Param(
+                    "init",
+                    str,
+                    "he",
+                    ("he", "knots", "construction"),
+                    "random He weights, breakpoints at the uniform knots, or the ±ReLU "
+                    "interpolant itself",
+                ),
+                Param(
+                    "steps",
+                    int,
+                    1000,
+                    None,
+                    "budget: steps (SGD, Adam), iterations (L-BFGS), evaluations (LM)",
+                    minimum=1,
+                ),
+                Param("lr", float, 0.0, None, "step size of SGD/Adam; 0: the default", 0.0),
+                Param("batch_size", int, 0, None, "mini-batch size; 0: full batch", 0),
+                Param("n_train", int, 1024, None, "training points", minimum=2),
+                Param(
+                    "sampling",
+                    str,
+                    "uniform",
+                    ("uniform", "random", "chebyshev"),
+                    "layout of the training points",
+                ),
+                Param(
+                    "activation",
+                    str,
+                    "relu",
+                    ("relu", "sigmoid", "tanh", "cos", "identity"),
+                    "hidden activation",
+                ),
+                Param("loss", str, "mse", ("mse", "lp"), "mean squared or p-th power error"),
+                Param("p", float, 8.0, None, "exponent of the lp loss", minimum=2.0),
+                Param("tol", float, 0.0, None, "stop once the training loss is ≤ tol", 0.0),
+                Param(
+                    "select",
+                    str,
+                    "max_error",
+                    ("loss", "max_error"),
+                    "keep the iterate with the least training loss, or the least max "
+                    "error on a validation grid between the training points",
+                ),
+            ),
+            "one-hidden-layer net trained by hand-written backprop",
             min_width=1,
             random=True,
         ),

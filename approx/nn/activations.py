@@ -2,6 +2,9 @@
 
 ``ACTIVATIONS[name](u)`` is σ(u); ``DERIVATIVES[name](u, y)`` is σ'(u) given the
 pre-activation ``u`` and the output ``y = σ(u)`` (whichever is cheaper is used).
+``IN_PLACE[name](u, d)`` does both without allocating: it overwrites ``u`` with σ(u)
+and, when ``d`` is given, fills it with σ'(u); fast paths use it so that large
+hidden matrices are not reallocated on every step.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ACTIVATIONS", "DERIVATIVES", "get_activation"]
+__all__ = ["ACTIVATIONS", "DERIVATIVES", "IN_PLACE", "get_activation"]
 
 Array = NDArray[np.float64]
 
@@ -44,6 +47,50 @@ DERIVATIVES: dict[str, Callable[[Array, Array], Array]] = {
     "tanh": lambda u, y: 1.0 - y * y,
     "cos": lambda u, y: -np.sin(u),
     "identity": lambda u, y: np.ones_like(u),
+}
+
+
+def _relu_(u: Array, d: Array | None) -> None:
+    np.maximum(u, 0.0, out=u)
+    if d is not None:
+        np.greater(u, 0.0, out=d)
+
+
+def _sigmoid_(u: Array, d: Array | None) -> None:
+    u *= 0.5
+    np.tanh(u, out=u)
+    u += 1.0
+    u *= 0.5
+    if d is not None:
+        np.subtract(1.0, u, out=d)
+        d *= u
+
+
+def _tanh_(u: Array, d: Array | None) -> None:
+    np.tanh(u, out=u)
+    if d is not None:
+        np.multiply(u, u, out=d)
+        np.subtract(1.0, d, out=d)
+
+
+def _cos_(u: Array, d: Array | None) -> None:
+    if d is not None:
+        np.sin(u, out=d)
+        np.negative(d, out=d)
+    np.cos(u, out=u)
+
+
+def _identity_(u: Array, d: Array | None) -> None:
+    if d is not None:
+        d.fill(1.0)
+
+
+IN_PLACE: dict[str, Callable[[Array, Array | None], None]] = {
+    "relu": _relu_,
+    "sigmoid": _sigmoid_,
+    "tanh": _tanh_,
+    "cos": _cos_,
+    "identity": _identity_,
 }
 
 

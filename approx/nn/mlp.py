@@ -1,15 +1,25 @@
-"""The multilayer perceptron of the lecture: ``Z_{i+1} = σ(Z_i W_i + b_i)``."""
+"""The multilayer perceptron of the lecture: ``Z_{i+1} = σ(Z_i W_i + b_i)``.
+
+Besides evaluation, :meth:`MLP.loss_and_grad` runs the lecture's backpropagation
+(forward caching every ``Z_i``, backward through ``G_i = (G_{i+1} ∘ σ'(Z_i W_i)) W_iᵀ``),
+and :meth:`MLP.residual_jacobian` gives the per-sample Jacobian Levenberg–Marquardt
+needs. :func:`pack` and :func:`unpack` flatten the parameters into one vector for
+scipy's optimizers and the gradient checks.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from approx.nn.activations import ACTIVATIONS, get_activation
+from approx.nn.activations import IN_PLACE, get_activation
+from approx.nn.layers import AFFINE, LAYERS
+from approx.nn.losses import Loss, get_loss
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "pack", "unpack"]
 
 Array = NDArray[np.float64]
 
@@ -94,9 +104,7 @@ class MLP:
         if biases is not None:
             bs = [np.array(b, dtype=np.float64).reshape(-1) for b in biases]
             if [b.size for b in bs] != sizes[1:]:
-                raise ValueError(
-                    f"biases have sizes {[b.size for b in bs]}, expected {sizes[1:]}"
-                )
+                raise ValueError(f"biases have sizes {[b.size for b in bs]}, expected {sizes[1:]}")
             net.biases = bs
         return net
 
@@ -151,7 +159,9 @@ class MLP:
         flat = X.ndim == 1
         if flat:
             if self.sizes[0] != 1:
-                raise ValueError(f"1-D input needs an input width of 1, the net has {self.sizes[0]}")
+                raise ValueError(
+                    f"1-D input needs an input width of 1, the net has {self.sizes[0]}"
+                )
             X = X[:, None]
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
             raise ValueError(f"X must have shape (m, {self.sizes[0]}), got {X.shape}")
@@ -162,12 +172,199 @@ class MLP:
         return out[:, 0] if flat and self.sizes[-1] == 1 else out
 
     def _forward(self, Z: Array) -> Array:
-        sigma = ACTIVATIONS[self.activation]
+        # σ is applied in place: Z @ w is already a fresh array, so no copy is needed
+        sigma_ = IN_PLACE[self.activation]
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             Z = Z @ w
             if self.bias:
                 Z += b
             if i < last:
-                Z = sigma(Z)
+                sigma_(Z, None)
         return Z
+
+    def _check_X(self, X: ArrayLike) -> Array:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 1 and self.sizes[0] == 1:
+            X = X[:, None]
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(f"X must have shape (m, {self.sizes[0]}), got {X.shape}")
+        return X
+
+    def loss_and_grad(
+        self, X: ArrayLike, y: ArrayLike, loss: str | Loss = "mse"
+    ) -> tuple[float, tuple[list[Array], list[Array]]]:
+        """The loss over a batch and its gradient, by the lecture's backpropagation.
+
+        Forward: ``Z_1 = X``, ``Z_{i+1} = σ(Z_i W_i + b_i)`` (no σ after the last
+        layer), caching every ``Z_i``. Backward, with ``G_i = ∂ℓ/∂Z_i``: start from
+        ``G_{L+1} = ∂ℓ/∂h`` given by the loss, then for ``i = L … 1``
+
+        - ``D = G_{i+1} ∘ σ'(Z_i W_i + b_i)`` (the activation's VJP),
+        - ``∇W_i = Z_iᵀ D``, ``∇b_i = 1ᵀ D``, ``G_i = D W_iᵀ`` (the affine VJP).
+
+        Parameters
+        ----------
+        X : array_like of shape (m, n_1), or (m,) when n_1 = 1
+        y : array_like
+            Targets of shape (m, n_{L+1}) (or (m,) when n_{L+1} = 1) for regression
+            losses; integer labels of shape (m,) for ``"softmax"``.
+        loss : str or callable
+            A name in :data:`approx.nn.losses.LOSSES`, or a function
+            ``(h, y) -> (value, ∂ℓ/∂h)``.
+
+        Returns
+        -------
+        loss : float
+        grads : tuple of two lists
+            ``(grad_W, grad_b)`` shaped like ``weights`` and ``biases``; for a net
+            without bias ``grad_b`` holds zeros.
+        """
+        loss_fn = get_loss(loss) if isinstance(loss, str) else loss
+        X = self._check_X(X)
+        act = LAYERS[self.activation]
+        last = len(self.weights) - 1
+        # forward, caching Z_i (inside the affine cache) and Z_i W_i + b_i (the activation's)
+        Z = X
+        affine_caches, act_caches = [], []
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            U, cache = AFFINE.forward(Z, w, b if self.bias else None)
+            affine_caches.append(cache)
+            if i < last:
+                Z, cache = act.forward(U)
+                act_caches.append(cache)
+            else:
+                Z = U
+        value, G = loss_fn(Z, y)
+        # backward: G_{L+1} → G_L → … → G_1, collecting ∇W_i = Z_iᵀ (G_{i+1} ∘ σ'(Z_i W_i))
+        grad_W: list[Array] = [np.empty(0)] * len(self.weights)
+        grad_b: list[Array] = [np.empty(0)] * len(self.weights)
+        for i in range(last, -1, -1):
+            D = G if i == last else act.vjp(act_caches[i], G)[0]
+            G, (gW, gb) = AFFINE.vjp(affine_caches[i], D)
+            grad_W[i] = gW
+            grad_b[i] = gb if gb is not None else np.zeros_like(self.biases[i])
+        return value, (grad_W, grad_b)
+
+    def residual_jacobian(self, X: ArrayLike, y: ArrayLike) -> tuple[Array, Array]:
+        """Residuals ``h(X) − y`` and their Jacobian in the parameters, by backprop.
+
+        All samples are propagated at once: each sample's output depends only on its
+        own row, so seeding ``G_{L+1}`` with ones gives, row by row, every sample's own
+        ``G_i``; the per-sample weight gradients are then the outer products
+        ``Z_i[j] ⊗ D[j]``, formed for all ``j`` in one batched product.
+
+        Parameters
+        ----------
+        X : array_like of shape (m, n_1), or (m,) when n_1 = 1
+        y : array_like of shape (m, k), or (m,) when k = n_{L+1} = 1
+
+        Returns
+        -------
+        r : ndarray of shape (m k,)
+            Residuals, sample-major (row ``j k + c`` is output ``c`` of sample ``j``).
+        J : ndarray of shape (m k, n_params)
+            ``∂r/∂θ`` with columns in the order of :func:`pack`.
+        """
+        X = self._check_X(X)
+        m, k = X.shape[0], self.sizes[-1]
+        Y = np.asarray(y, dtype=np.float64)
+        if Y.ndim == 1 and k == 1:
+            Y = Y[:, None]
+        if Y.shape != (m, k):
+            raise ValueError(f"y must have shape ({m}, {k}), got {Y.shape}")
+        sigma_ = IN_PLACE[self.activation]
+        last = len(self.weights) - 1
+        Zs, dsig = [X], []
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            U = Zs[-1] @ w
+            if self.bias:
+                U += b
+            if i < last:
+                d = np.empty_like(U)
+                sigma_(U, d)
+                dsig.append(d)
+            Zs.append(U)
+        r = (Zs[-1] - Y).reshape(-1)
+        J = np.empty((m, k, self.n_params))
+        for c in range(k):
+            G = np.zeros((m, k))
+            G[:, c] = 1.0
+            blocks: list[Array] = []
+            for i in range(last, -1, -1):
+                D = G if i == last else G * dsig[i]
+                gW = (Zs[i][:, :, None] * D[:, None, :]).reshape(m, -1)
+                blocks[:0] = [gW, D] if self.bias else [gW]
+                G = D @ self.weights[i].T
+            np.concatenate(blocks, axis=1, out=J[:, c, :])
+        return r, J.reshape(m * k, -1)
+
+    def pack(self) -> Array:
+        """The parameters as one flat vector (a copy), in the order of :func:`pack`."""
+        return pack(self.weights, self.biases if self.bias else None)
+
+    def unpack(self, theta: ArrayLike) -> None:
+        """Set the parameters from a flat vector made by :meth:`pack` (copied)."""
+        self.weights, biases = unpack(np.array(theta, dtype=np.float64), self.sizes, self.bias)
+        self.biases = biases
+
+
+def pack(weights: Sequence[Array], biases: Sequence[Array] | None = None) -> Array:
+    """Flatten parameter lists into one vector ``[W_1, b_1, W_2, b_2, …]``.
+
+    Parameters
+    ----------
+    weights : list of ndarray of shapes (n_i, n_{i+1})
+    biases : list of ndarray of shapes (n_{i+1},), optional
+        Left out of the vector when ``None`` (a net without bias).
+
+    Returns
+    -------
+    ndarray of shape (P,)
+        ``P = Σ n_i n_{i+1}`` (plus ``Σ n_{i+1}`` with biases); weights are raveled
+        row-major.
+    """
+    if biases is None:
+        return np.concatenate([np.ravel(w) for w in weights])
+    if len(biases) != len(weights):
+        raise ValueError(f"got {len(weights)} weight matrices but {len(biases)} bias vectors")
+    return np.concatenate(
+        [a for w, b in zip(weights, biases, strict=True) for a in (np.ravel(w), np.ravel(b))]
+    )
+
+
+def unpack(
+    theta: Array, sizes: Sequence[int], bias: bool = True
+) -> tuple[list[Array], list[Array]]:
+    """Inverse of :func:`pack`: views into ``theta`` shaped like the parameters.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (P,)
+    sizes : sequence of int
+        Layer widths ``[n_1, …, n_{L+1}]``.
+    bias : bool
+        Whether ``theta`` holds biases; if not, the returned biases are fresh zeros.
+
+    Returns
+    -------
+    weights, biases : lists of ndarray
+        Views into ``theta`` (writing to them writes to ``theta``), except zero biases.
+    """
+    theta = np.asarray(theta)
+    sizes = list(sizes)
+    expected = sum(a * b + (b if bias else 0) for a, b in pairwise(sizes))
+    if theta.shape != (expected,):
+        raise ValueError(
+            f"theta must have shape ({expected},) for sizes {sizes}, got {theta.shape}"
+        )
+    weights, biases, at = [], [], 0
+    for n_in, n_out in pairwise(sizes):
+        weights.append(theta[at : at + n_in * n_out].reshape(n_in, n_out))
+        at += n_in * n_out
+        if bias:
+            biases.append(theta[at : at + n_out])
+            at += n_out
+        else:
+            biases.append(np.zeros(n_out))
+    return weights, biases

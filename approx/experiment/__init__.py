@@ -1,0 +1,33 @@
+"""Experiments: sweep configs, the runner, the results store and the plots.
+
+Data flows one way: :func:`load_config` validates a TOML file into a :class:`Config`;
+:func:`run_sweep` fits every run into a results folder (:class:`Store`) and returns the
+tidy table; :func:`plot_folder` draws the figures from the store.
+
+The names below are imported on first use, so a worker process that only needs
+:mod:`approx.experiment.worker` never loads pandas or matplotlib.
+"""
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Config": "config",
+    "ConfigError": "config",
+    "expand": "config",
+    "load_config": "config",
+    "parse_config": "config",
+    "plot_folder": "plots",
+    "run_sweep": "runner",
+    "summarize": "runner",
+    "Store": "store",
+    "StoreError": "store",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)

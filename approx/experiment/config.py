@@ -1,0 +1,408 @@
+"""Sweep configs: read a TOML file, validate all of it, expand it into runs.
+
+A config names the axes of a sweep: targets × methods × widths × replicates. Everything
+is checked here, once, before any run starts, so the runner can trust what it gets. An
+error names the file, the key path (``methods[2].knots``) and what is wrong, in one line.
+
+Each run draws its random numbers from a seed derived from the root seed and the run's
+identity (target, method, width, replicate), never from its position in the sweep, so
+adding a width or a method leaves every other run's numbers unchanged.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from approx import methods, targets
+from approx.targets import Target
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "MethodSpec",
+    "Run",
+    "TargetSpec",
+    "expand",
+    "load_config",
+    "parse_config",
+    "run_seed",
+]
+
+#: names become folder and file names (``fits_<target>.png``, ``models/<run id>.npz``)
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]*\Z")
+_TOP_KEYS = ("name", "description", "seed", "replicates", "widths", "targets", "methods")
+_REQUIRED = ("name", "widths", "targets", "methods")
+_TARGET_KEYS = ("name", "expr", "domain")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be run: the file, the key path and what is wrong.
+
+    Parameters
+    ----------
+    source : str
+        The file (or ``"<string>"``) the config came from.
+    key : str
+        The key path, e.g. ``"methods[2].knots"``; empty for the file as a whole.
+    problem : str
+        What is wrong, one line.
+    """
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source, self.key, self.problem = source, key, problem
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A validated target entry: a built-in (``expr`` is None) or a custom expression."""
+
+    name: str
+    expr: str | None = None
+    domain: tuple[float, float] | None = None
+
+    def build(self) -> Target:
+        """The :class:`~approx.targets.Target` this entry describes."""
+        if self.expr is None:
+            return targets.get(self.name, self.domain)
+        return targets.from_expr(self.expr, self.domain or (-1.0, 1.0), self.name)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A validated method entry: its label, its kind and all its parameters (defaults filled)."""
+
+    name: str
+    kind: str
+    params: tuple[tuple[str, Any], ...]
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The parameters as keyword arguments for :func:`approx.methods.fit`."""
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One fit of the sweep, identified by (target, method, width, replicate)."""
+
+    target: TargetSpec
+    method: MethodSpec
+    width: int
+    replicate: int
+    seed: int
+
+    @property
+    def run_id(self) -> str:
+        """A unique, file-name-safe id; names hold no dots, so the id is unambiguous."""
+        return f"{self.target.name}.{self.method.name}.d{self.width}.r{self.replicate}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated sweep.
+
+    Attributes
+    ----------
+    name : str
+        The sweep's name; results go to ``results/<name>/`` by default.
+    seed : int
+        Root seed of every random draw in the sweep.
+    replicates : int
+        Independent seeds per (target, method, width).
+    widths : tuple of int
+        The widths d, sorted ascending.
+    targets, methods : tuple
+        The validated entries, in file order (which is also table and plot order).
+    source : str
+        The file the config was read from.
+    text : str
+        The file's text, kept verbatim for the results folder's snapshot.
+    description : str
+        Free text describing the experiment.
+    """
+
+    name: str
+    seed: int
+    replicates: int
+    widths: tuple[int, ...]
+    targets: tuple[TargetSpec, ...]
+    methods: tuple[MethodSpec, ...]
+    source: str = "<string>"
+    text: str = ""
+    description: str = ""
+
+    def canonical(self) -> dict[str, Any]:
+        """Everything that determines the runs' results, as plain JSON-able data."""
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "replicates": self.replicates,
+            "widths": list(self.widths),
+            "targets": [
+                {"name": t.name, "expr": t.expr, "domain": t.domain and list(t.domain)}
+                for t in self.targets
+            ],
+            "methods": [
+                {"name": m.name, "kind": m.kind, "params": dict(m.params)} for m in self.methods
+            ],
+        }
+
+    def digest(self) -> str:
+        """SHA-256 of :meth:`canonical`: equal digests mean the same sweep."""
+        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def run_seed(root_seed: int, target: str, method: str, width: int, replicate: int) -> int:
+    """The seed of one run, from the root seed and the run's identity alone.
+
+    The identity is hashed (SHA-256, stable across processes and Python versions, unlike
+    ``hash()``) into the ``spawn_key`` of a :class:`numpy.random.SeedSequence` on the root
+    seed; the run's seed is the first 63 bits that sequence generates, so it fits a signed
+    64-bit integer and ``numpy.random.default_rng(seed)`` reproduces the run on its own.
+    """
+    identity = json.dumps([target, method, int(width), int(replicate)]).encode()
+    words = np.frombuffer(hashlib.sha256(identity).digest(), dtype="<u4")
+    seq = np.random.SeedSequence(entropy=root_seed, spawn_key=tuple(int(w) for w in words))
+    return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def expand(config: Config) -> list[Run]:
+    """All runs of the sweep: targets × methods × widths × replicates, in table order."""
+    return [
+        Run(t, m, w, r, run_seed(config.seed, t.name, m.name, w, r))
+        for t in config.targets
+        for m in config.methods
+        for w in config.widths
+        for r in range(config.replicates)
+    ]
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate the TOML config at ``path``.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read, is not TOML, or any entry is invalid.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(str(path), "", f"cannot read the config: {e}") from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, source: str = "<string>") -> Config:
+    """Validate the TOML ``text`` of a config (``source`` names it in errors)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(source, "", f"not valid TOML: {e}") from None
+    return _Validator(source).config(raw, text)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "table", list: "array", str: "string", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+class _Validator:
+    """Walks the parsed TOML, raising :class:`ConfigError` at the first problem."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.source, key, problem)
+
+    def keys(self, table: dict[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = (
+                    f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(allowed)}"
+                )
+                raise self.fail(f"{prefix}{key}", f"unknown key; {hint}")
+
+    def integer(self, value: Any, key: str, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be an integer, got {_type_name(value)} {value!r}")
+        if value < minimum:
+            raise self.fail(key, f"must be an integer ≥ {minimum}, got {value}")
+        return value
+
+    def name(self, value: Any, key: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a string, got {_type_name(value)} {value!r}")
+        if not _NAME.match(value):
+            raise self.fail(
+                key,
+                f"{value!r} is not a valid name: use letters, digits, '_', '+' and '-' "
+                "(it becomes part of file names)",
+            )
+        return value
+
+    def tables(self, raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        value = raw[key]
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail(
+                key, f"must be an array of tables ([[{key}]] entries), got {_type_name(value)}"
+            )
+        if not value:
+            raise self.fail(key, "must not be empty")
+        return value
+
+    def config(self, raw: dict[str, Any], text: str) -> Config:
+        self.keys(raw, _TOP_KEYS, "")
+        for key in _REQUIRED:
+            if key not in raw:
+                raise self.fail(key, "required key is missing")
+        description = raw.get("description", "")
+        if not isinstance(description, str):
+            raise self.fail("description", f"must be a string, got {_type_name(description)}")
+        name = self.name(raw["name"], "name")
+        seed = self.integer(raw.get("seed", 0), "seed", 0)
+        replicates = self.integer(raw.get("replicates", 1), "replicates", 1)
+        target_specs = [
+            self.target(t, f"targets[{i}]") for i, t in enumerate(self.tables(raw, "targets"))
+        ]
+        method_specs = [
+            self.method(m, f"methods[{i}]") for i, m in enumerate(self.tables(raw, "methods"))
+        ]
+        for key, specs in (("targets", target_specs), ("methods", method_specs)):
+            seen: dict[str, int] = {}
+            for i, spec in enumerate(specs):
+                if spec.name in seen:
+                    raise self.fail(
+                        f"{key}[{i}].name",
+                        f"duplicate name {spec.name!r} (also {key}[{seen[spec.name]}])",
+                    )
+                seen[spec.name] = i
+        widths = self.widths(raw["widths"], method_specs)
+        return Config(
+            name=name,
+            seed=seed,
+            replicates=replicates,
+            widths=widths,
+            targets=tuple(target_specs),
+            methods=tuple(method_specs),
+            source=self.source,
+            text=text,
+            description=description,
+        )
+
+    def widths(self, value: Any, method_specs: list[MethodSpec]) -> tuple[int, ...]:
+        if not isinstance(value, list):
+            raise self.fail("widths", f"must be an array of integers, got {_type_name(value)}")
+        if not value:
+            raise self.fail("widths", "must not be empty")
+        widths = [self.integer(w, f"widths[{i}]", 2) for i, w in enumerate(value)]
+        for i, w in enumerate(widths):
+            if w in widths[:i]:
+                raise self.fail(f"widths[{i}]", f"duplicate width {w}")
+            for j, spec in enumerate(method_specs):
+                least = methods.get(spec.kind).min_width
+                if w < least:
+                    raise self.fail(
+                        f"widths[{i}]",
+                        f"width {w} is below the minimum {least} of method kind "
+                        f"{spec.kind!r} (methods[{j}])",
+                    )
+        return tuple(sorted(widths))
+
+    def target(self, table: dict[str, Any], key: str) -> TargetSpec:
+        self.keys(table, _TARGET_KEYS, f"{key}.")
+        if "name" not in table:
+            raise self.fail(f"{key}.name", "required key is missing")
+        name = self.name(table["name"], f"{key}.name")
+        expr = table.get("expr")
+        domain = None
+        if "domain" in table:
+            d = table["domain"]
+            if (
+                not isinstance(d, list)
+                or len(d) != 2
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in d)
+            ):
+                raise self.fail(
+                    f"{key}.domain", f"must be an array of two numbers [a, b], got {d!r}"
+                )
+            if not (np.isfinite(d).all() and d[0] < d[1]):
+                raise self.fail(f"{key}.domain", f"must be finite with a < b, got {d!r}")
+            domain = (float(d[0]), float(d[1]))
+        if expr is None:
+            if name not in targets.names():
+                close = difflib.get_close_matches(name, targets.names(), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise self.fail(
+                    f"{key}.name",
+                    f"unknown built-in target {name!r}; {hint}built-ins are "
+                    f"{', '.join(targets.names())} (or give expr and domain for a custom target)",
+                )
+            spec = TargetSpec(name, None, domain)
+            what = f"{key}.domain"
+        else:
+            if not isinstance(expr, str):
+                raise self.fail(f"{key}.expr", f"must be a string, got {_type_name(expr)}")
+            if name in targets.names():
+                raise self.fail(
+                    f"{key}.name",
+                    f"{name!r} is a built-in target; give the custom expression another name",
+                )
+            if domain is None:
+                raise self.fail(f"{key}.domain", "required with expr: the interval [a, b]")
+            spec = TargetSpec(name, expr, domain)
+            what = f"{key}.expr"
+        try:
+            spec.build()
+        except ValueError as e:
+            raise self.fail(what, str(e)) from None
+        return spec
+
+    def method(self, table: dict[str, Any], key: str) -> MethodSpec:
+        for required in ("name", "kind"):
+            if required not in table:
+                raise self.fail(f"{key}.{required}", "required key is missing")
+        name = self.name(table["name"], f"{key}.name")
+        kind = table["kind"]
+        if not isinstance(kind, str) or kind not in methods.METHODS:
+            close = difflib.get_close_matches(str(kind), list(methods.METHODS), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise self.fail(
+                f"{key}.kind",
+                f"unknown method kind {kind!r}; {hint}known kinds are {', '.join(methods.METHODS)}",
+            )
+        method = methods.get(kind)
+        params = {k: v for k, v in table.items() if k not in ("name", "kind")}
+        allowed = tuple(p.name for p in method.params)
+        for pname, value in params.items():
+            if pname not in allowed:
+                close = difflib.get_close_matches(pname, allowed, n=1)
+                hint = (
+                    f"did you mean {close[0]!r}?"
+                    if close
+                    else f"its parameters are {', '.join(allowed) or '(none)'}"
+                )
+                raise self.fail(
+                    f"{key}.{pname}", f"method kind {kind!r} has no such parameter; {hint}"
+                )
+            try:
+                method.param(pname).check(value)
+            except ValueError as e:
+                raise self.fail(f"{key}.{pname}", str(e)) from None
+        resolved = method.resolve(params)
+        return MethodSpec(name, kind, tuple(resolved.items()))

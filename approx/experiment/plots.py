@@ -1,0 +1,219 @@
+"""Figures of a results folder, drawn from the store alone (nothing is refitted).
+
+- ``convergence.png``: ε against d on log–log axes, a panel per target, a line per
+  method (median over replicates, min–max band), the uniform-knot bound and a d⁻² slope;
+- ``fits_<target>.png``: the target and the saved models at a few widths, with their
+  pointwise error below;
+- ``training_<target>.png``: training loss against step, for runs with a loss history.
+
+Each method keeps one colour in every figure. Matplotlib's Agg backend and explicit
+Axes only: no pyplot state is shared between figures.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps, colors
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+from numpy.typing import NDArray
+
+from approx import metrics
+from approx.experiment.config import Config
+from approx.experiment.store import Store
+from approx.models import load_model
+
+__all__ = ["method_colors", "plot_all", "plot_convergence", "plot_fits", "plot_folder"]
+
+_TINY = 1e-17  # floor for errors on log axes (exact zeros would vanish)
+
+
+def method_colors(config: Config) -> dict[str, str]:
+    """A fixed colour per method, by its position in the config (tab10; tab20 beyond 10)."""
+    names = [m.name for m in config.methods]
+    cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {name: colors.to_hex(cmap(i % cmap.N)) for i, name in enumerate(names)}
+
+
+def _figure(width: float, height: float) -> Figure:
+    # a bare Figure draws with Agg on savefig and never touches pyplot's global state
+    return Figure(figsize=(width, height), layout="constrained", dpi=110)
+
+
+def _chosen_widths(widths: list[int], n: int = 3) -> list[int]:
+    """Up to ``n`` widths spread over the sweep (smallest, middle, largest)."""
+    widths = sorted(set(widths))
+    if len(widths) <= n:
+        return widths
+    picks = np.linspace(0, len(widths) - 1, n).round().astype(int)
+    return [widths[i] for i in picks]
+
+
+def _panels(fig: Figure, n: int, ncols: int = 3) -> list[Axes]:
+    cols = min(ncols, n)
+    grid = fig.subplots(math.ceil(n / cols), cols, squeeze=False)
+    axes = list(grid.ravel())
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return axes[:n]
+
+
+def _legend(fig: Figure, axes: list[Axes]) -> None:
+    """One legend for the figure, below the panels, so it hides no data."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    if seen:
+        fig.legend(
+            list(seen.values()), list(seen), loc="outside lower center", ncol=min(len(seen), 4),
+            frameon=False,
+        )
+
+
+def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
+    """ε against d, a panel per target; see the module docstring."""
+    colours = method_colors(config)
+    n = len(config.targets)
+    cols = min(3, n)
+    fig = _figure(4.6 * cols, 3.6 * math.ceil(n / cols) + 0.8)
+    ok = table[table["status"] == "ok"]
+    stats = ok.groupby(["target", "method", "width"])["max_error"].agg(["median", "min", "max"])
+    widths = np.array(config.widths, dtype=float)
+    for ax, spec in zip(_panels(fig, n), config.targets, strict=True):
+        target = spec.build()
+        anchor = []
+        for method in config.methods:
+            if (spec.name, method.name) not in stats.index.droplevel("width"):
+                continue
+            s = stats.loc[(spec.name, method.name)].clip(lower=_TINY)
+            ax.plot(s.index, s["median"], "o-", ms=3.5, color=colours[method.name],
+                    label=method.name, zorder=3)
+            if config.replicates > 1:
+                ax.fill_between(s.index, s["min"], s["max"], color=colours[method.name],
+                                alpha=0.2, lw=0)
+            anchor.append(s["median"].iloc[0])
+        bound = np.array([metrics.uniform_bound(target, int(d)) for d in widths])
+        if np.isfinite(bound).all():
+            ax.plot(widths, bound, "k--", lw=1.0, zorder=1,
+                    label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$")
+        if anchor:
+            y0 = min(anchor) / 4  # below the data at the smallest width, clear of the bound
+            ax.plot(widths, y0 * (widths / widths[0]) ** -2.0, ":", color="0.45", lw=1.5,
+                    label=r"$d^{-2}$ reference slope")
+        failed = int((table["target"] == spec.name).sum() - (ok["target"] == spec.name).sum())
+        if failed:
+            ax.text(0.02, 0.02, f"{failed} failed run(s) not shown", transform=ax.transAxes,
+                    fontsize=8, color="firebrick")
+        a, b = target.domain
+        ax.set(yscale="log", xlabel="width d (hidden units or coefficients)",
+               ylabel=r"max error $\varepsilon = \max_x |f - \hat f|$",
+               title=f"{spec.name}: {target.description} on [{a:g}, {b:g}]")
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.grid(True, which="major", alpha=0.3)
+    _legend(fig, fig.axes)
+    fig.suptitle(f"{config.name}: max error against width", fontweight="bold")
+    fig.savefig(path)
+    return path
+
+
+def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Path,
+              path: Path) -> Path | None:
+    """The target, the saved models of replicate 0 at a few widths, and their error."""
+    rows = table[(table["target"] == target_name) & (table["status"] == "ok")
+                 & (table["replicate"] == 0) & table["model_file"].notna()]
+    if rows.empty:
+        return None
+    colours = method_colors(config)
+    spec = next(t for t in config.targets if t.name == target_name)
+    target = spec.build()
+    x = np.linspace(*target.domain, 2001)
+    fx = target(x)
+    widths = _chosen_widths(rows["width"].tolist())
+    fig = _figure(4.6 * len(widths), 6.4)
+    grid = fig.subplots(2, len(widths), squeeze=False, sharex=True,
+                        gridspec_kw={"height_ratios": [3, 2]})
+    span = float(fx.max() - fx.min()) or 1.0
+    for col, width in enumerate(widths):
+        top, bottom = grid[0, col], grid[1, col]
+        top.plot(x, fx, color="black", lw=2.4, alpha=0.35, label="target f")
+        typical = []
+        for row in rows[rows["width"] == width].itertuples():
+            model = load_model(folder / row.model_file)
+            y = np.asarray(model(x), dtype=float)
+            top.plot(x, y, lw=1.1, color=colours[row.method], label=row.method)
+            error = np.clip(np.abs(y - fx), _TINY, None)
+            bottom.plot(x, error, lw=0.9, color=colours[row.method])
+            typical.append(np.median(error))
+        # interpolation points are exact zeros: keep their spikes from setting the scale
+        bottom.set_ylim(bottom=max(_TINY, min(typical) / 100))
+        top.set_ylim(fx.min() - 0.25 * span, fx.max() + 0.25 * span)
+        top.set(title=f"d = {width}", ylabel="f(x)" if col == 0 else None)
+        bottom.set(yscale="log", xlabel="x",
+                   ylabel=r"pointwise error $|f - \hat f|$" if col == 0 else None)
+        for ax in (top, bottom):
+            ax.grid(True, alpha=0.3)
+    _legend(fig, list(grid[0]))
+    fig.suptitle(f"{target_name}: {target.description}, fitted models and their error",
+                 fontweight="bold")
+    fig.savefig(path)
+    return path
+
+
+def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
+                  config: Config, target_name: str, path: Path) -> Path | None:
+    """Training loss against step, a panel per width, a line per method and replicate."""
+    rows = table[(table["target"] == target_name) & table["run_id"].isin(list(histories))]
+    if rows.empty:
+        return None
+    colours = method_colors(config)
+    widths = _chosen_widths(rows["width"].tolist())
+    fig = _figure(4.6 * len(widths), 4.2)
+    for ax, width in zip(_panels(fig, len(widths), ncols=len(widths)), widths, strict=True):
+        for row in rows[rows["width"] == width].itertuples():
+            loss = np.clip(histories[row.run_id], _TINY, None)
+            ax.plot(np.arange(1, loss.size + 1), loss, lw=1.0, color=colours[row.method],
+                    alpha=1.0 if row.replicate == 0 else 0.35,
+                    label=row.method if row.replicate == 0 else None)
+        ax.set(yscale="log", xlabel="step", ylabel="training loss", title=f"d = {width}")
+        ax.grid(True, alpha=0.3)
+    _legend(fig, fig.axes)
+    fig.suptitle(f"{target_name}: training loss", fontweight="bold")
+    fig.savefig(path)
+    return path
+
+
+def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], config: Config,
+             folder: Path) -> list[Path]:
+    """Draw every figure of a results folder into ``folder/plots``; return their paths."""
+    out = folder / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path | None] = [plot_convergence(table, config, out / "convergence.png")]
+    for spec in config.targets:
+        paths.append(plot_fits(table, config, spec.name, folder, out / f"fits_{spec.name}.png"))
+        paths.append(
+            plot_training(table, histories, config, spec.name, out / f"training_{spec.name}.png")
+        )
+    return [p for p in paths if p is not None]
+
+
+def plot_folder(folder: str | Path) -> list[Path]:
+    """Re-draw the figures of an existing results folder from its store.
+
+    Raises
+    ------
+    StoreError
+        If ``folder`` is not a results folder.
+    """
+    folder = Path(folder)
+    with Store.read(folder) as store:
+        config = store.config()
+        table = store.table(config)
+        histories = store.histories()
+    return plot_all(table, histories, config, folder)

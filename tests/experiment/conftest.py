@@ -1,0 +1,109 @@
+"""Shared helpers for the experiment tests: small configs and fake methods.
+
+The fake methods are registered in the parent process only (monkeypatched method table),
+so tests that use them run with ``jobs=1``; pool tests use the real, cheap methods.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from approx import methods
+from approx.methods import Fit, Method, Param
+from approx.nn import MLP
+from approx.targets import Target
+
+
+def lstsq_relu(target: Target, width: int, rng: np.random.Generator, *, scale: float) -> Fit:
+    """Random ReLU features with least-squares output weights: cheap, and seed-dependent."""
+    a, b = target.domain
+    w = rng.choice([-1.0, 1.0], size=width) * scale
+    c = -w * rng.uniform(a, b, size=width)
+    x = np.linspace(a, b, 257)
+    features = np.maximum(0.0, np.outer(x, w) + c)
+    design = np.column_stack([features, np.ones_like(x)])
+    coef, *_ = np.linalg.lstsq(design, target(x), rcond=None)
+    net = MLP.from_params([w[None, :], coef[:-1, None]], [c, coef[-1:]])
+    history = np.geomspace(1.0, 1e-3, 5) / width
+    return Fit(net, net.n_params, history=history, info={"steps": np.int64(5)})
+
+
+def broken(target: Target, width: int, rng: np.random.Generator, *, fail_at: int) -> Fit:
+    """Raises at width ``fail_at``, reports divergence one width above, else works."""
+    if width == fail_at:
+        raise RuntimeError("simulated failure")
+    fit = lstsq_relu(target, width, rng, scale=1.0)
+    if width == fail_at + 1:
+        fit.status, fit.message = "diverged", "loss became non-finite"
+    return fit
+
+
+FAKE = {
+    "fake-relu": Method(
+        "fake-relu",
+        lstsq_relu,
+        (Param("scale", float, 1.0, None, "weight magnitude", minimum=0.0),),
+        "test-only random ReLU features",
+        random=True,
+    ),
+    "fake-broken": Method(
+        "fake-broken",
+        broken,
+        (Param("fail_at", int, 4, None, "width that raises"),),
+        "test-only method that fails at some widths",
+        min_width=3,
+    ),
+}
+
+
+@pytest.fixture
+def fake_methods(monkeypatch: pytest.MonkeyPatch) -> dict[str, Method]:
+    """Register the fake method kinds (in this process only)."""
+    monkeypatch.setattr(methods, "METHODS", {**methods.METHODS, **FAKE})
+    return FAKE
+
+
+FAKE_CONFIG = """
+name = "fake"
+seed = 7
+replicates = 2
+widths = [3, 6, 12]
+
+[[targets]]
+name = "sin2pi"
+
+[[targets]]
+name = "bump"
+expr = "exp(-x**2) * cos(3*x)"
+domain = [-2.0, 2.0]
+
+[[methods]]
+name = "relu-a"
+kind = "fake-relu"
+
+[[methods]]
+name = "relu-b"
+kind = "fake-relu"
+scale = 2
+"""
+
+
+@pytest.fixture
+def fake_config() -> str:
+    """TOML text of a small sweep over the fake methods (2 × 2 × 3 widths × 2 replicates)."""
+    return FAKE_CONFIG
+
+
+@pytest.fixture
+def write(tmp_path: Path):
+    """Write TOML text to a file in tmp_path and return its path."""
+
+    def _write(text: str, name: str = "sweep.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write

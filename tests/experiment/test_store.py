@@ -1,0 +1,180 @@
+"""The results folder: store of record, exports, snapshot, metadata, resume rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from approx import methods
+from approx.experiment import Store, StoreError, parse_config, run_sweep
+from approx.experiment.store import DB_NAME, TIMING_COLUMNS
+from approx.models import load_model
+
+
+def test_folder_contents(fake_methods, fake_config, tmp_path):
+    config = parse_config(fake_config, "fake.toml")
+    table = run_sweep(config, tmp_path, jobs=1)
+    assert (tmp_path / "config.toml").read_text() == fake_config
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    for column in (
+        "target", "method", "kind", "width", "replicate", "seed", "n_params", "max_error",
+        "max_error_at", "l2_error", "fit_seconds", "status", "message", "param_scale",
+    ):
+        assert column in runs.columns
+    assert len(runs) == len(table)
+    assert runs["seed"].tolist() == table["seed"].tolist()  # 63-bit seeds survive the CSV
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert {"target", "method", "rate", "max_error", "largest_width"} <= set(summary.columns)
+    assert len(summary) == 4
+
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    assert metadata["root_seed"] == 7
+    assert metadata["status"] == "complete"
+    assert metadata["runs"] == {"total": 24, "ok": 24}
+    packages = {"numpy", "scipy", "pandas", "matplotlib", "typer", "approx"}
+    packages = {"numpy", "scipy", "pandas", "matplotlib", "typer", "approx"}
+    assert set(metadata["packages"]) >= packages
+    assert metadata["started_at"] <= metadata["ended_at"]
+    assert "python" in metadata and "platform" in metadata and "git" in metadata
+
+    model = load_model(tmp_path / table["model_file"][0])  # allow_pickle=False inside
+    assert model.n_params == table["n_params"][0]
+
+
+def test_store_holds_runs_and_histories(fake_methods, fake_config, tmp_path):
+    config = parse_config(fake_config)
+    table = run_sweep(config, tmp_path, jobs=1)
+    with Store.read(tmp_path) as store:
+        histories = store.histories()
+        stored = store.table(store.config())
+    assert set(histories) == set(table["run_id"])
+    np.testing.assert_allclose(histories[table["run_id"][0]], np.geomspace(1, 1e-3, 5) / 3,
+                               rtol=0, atol=0)
+    pd.testing.assert_frame_equal(stored, table)
+    with sqlite3.connect(tmp_path / DB_NAME) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"meta", "runs", "histories"}
+
+
+def test_resume_skips_finished_runs(fake_methods, fake_config, tmp_path, monkeypatch):
+    config = parse_config(fake_config)
+    first = run_sweep(config, tmp_path, jobs=1)
+    with sqlite3.connect(tmp_path / DB_NAME) as db:  # as if killed before these finished
+        db.execute("DELETE FROM histories WHERE run_id LIKE 'bump.%'")
+        db.execute("DELETE FROM runs WHERE target = 'bump'")
+    fitted = []
+    fake = fake_methods["fake-relu"]
+
+    def counting(target, width, rng, **params):
+        fitted.append((target.name, width))
+        return fake.fit(target, width, rng, **params)
+
+    monkeypatch.setitem(methods.METHODS, "fake-relu", replace(fake, fit=counting))
+    second = run_sweep(config, tmp_path, jobs=1)
+    assert len(fitted) == 12 and {name for name, _ in fitted} == {"bump"}
+    drop = list(TIMING_COLUMNS)
+    pd.testing.assert_frame_equal(first.drop(columns=drop), second.drop(columns=drop))
+
+
+def test_changed_config_is_refused_unless_fresh(fake_methods, fake_config, tmp_path):
+    run_sweep(parse_config(fake_config), tmp_path, jobs=1)
+    changed = parse_config(fake_config.replace("seed = 7", "seed = 8"))
+    with pytest.raises(StoreError, match=r"another config \(changed: seed\).*--fresh"):
+        run_sweep(changed, tmp_path, jobs=1)
+    table = run_sweep(changed, tmp_path, jobs=1, fresh=True)
+    assert len(table) == 24
+    assert json.loads((tmp_path / "metadata.json").read_text())["root_seed"] == 8
+
+
+def test_read_refuses_a_folder_without_store(tmp_path):
+    with pytest.raises(StoreError, match="not a results folder"):
+        Store.read(tmp_path)
+
+
+KILLED = """
+name = "killed"
+seed = 5
+replicates = 8
+widths = [16, 24]
+
+[[targets]]
+name = "tanh10"
+
+[[methods]]
+name = "rff"
+kind = "random-features"
+features = "fourier"
+n_samples = 512
+"""
+
+
+def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path):
+    config_path = tmp_path / "killed.toml"
+    config_path.write_text(KILLED, encoding="utf-8")
+    total = 2 * 8
+    folder = tmp_path / "interrupted"
+    command = [sys.executable, "-m", "approx", str(config_path), "--out", str(folder), "--quiet",
+               "--jobs", "2"]
+    # a session of its own, to find the worker processes after their parent is killed
+    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and _count(folder) < 2:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)  # the sweep's process only, as `kill -9 PID` does
+        proc.wait(timeout=10)
+        finished = _count(folder)
+        assert 2 <= finished < total, f"{finished} of {total} runs: not killed mid-way"
+        assert not (folder / "runs.csv").exists()
+        # orphaned workers notice their parent is gone and exit
+        deadline = time.monotonic() + 10
+        while _session(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _session(proc.pid), "workers outlived the killed sweep"
+    finally:
+        for pid in _session(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+
+    subprocess.run(command, check=True, timeout=120)
+    resumed = pd.read_csv(folder / "runs.csv")
+    assert len(resumed) == total
+    assert not resumed.duplicated(["target", "method", "width", "replicate"]).any()
+    assert not list((folder / "models").glob("*.tmp.npz"))
+
+    run_sweep(parse_config(KILLED), tmp_path / "whole", jobs=1)
+    whole = pd.read_csv(tmp_path / "whole" / "runs.csv")
+    drop = list(TIMING_COLUMNS)
+    pd.testing.assert_frame_equal(resumed.drop(columns=drop), whole.drop(columns=drop))
+
+
+def _count(folder) -> int:
+    """Runs recorded so far (read-only, so the sweep's store is never touched)."""
+    try:
+        with sqlite3.connect(f"file:{folder / DB_NAME}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
+def _session(sid: int) -> list[int]:
+    """Live processes of session ``sid`` (Linux /proc; empty elsewhere)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids

@@ -1,0 +1,207 @@
+"""Training: every optimizer lowers the loss, keep-best, divergence, seeds, bad input."""
+
+import numpy as np
+import pytest
+
+from approx import methods, targets
+from approx.nn import MLP
+from approx.train import (
+    INITS,
+    OPTIMIZERS,
+    GeneralEngine,
+    ShallowEngine,
+    fit_target,
+    train,
+)
+
+X = np.linspace(-1.0, 1.0, 128)
+Y = np.sin(np.pi * X)
+
+
+def start(seed=0, width=12, activation="relu"):
+    net = MLP([1, width, 1], activation, rng=np.random.default_rng(seed))
+    net.biases[0] = np.random.default_rng(seed + 1).uniform(-1, 1, width)
+    return net
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "kw"),
+    [
+        ("sgd", {"steps": 300}),
+        ("sgd", {"steps": 300, "batch_size": 16}),
+        ("adam", {"steps": 300}),
+        ("lbfgs", {"steps": 100}),
+        ("lm", {"steps": 50}),
+    ],
+)
+def test_each_optimizer_drives_the_loss_down(optimizer, kw):
+    result = train(start(), X, Y, optimizer, rng=np.random.default_rng(3), **kw)
+    assert result.status in ("converged", "max_steps")
+    assert result.loss < 0.2 * result.initial_loss
+    assert np.isfinite(result.history).all() and result.history.size >= 1
+    # the returned net's loss is the one reported
+    assert result.loss == pytest.approx(0.5 * np.mean((result.net(X) - Y) ** 2), rel=1e-12)
+
+
+def test_lp_and_softmax_losses_train():
+    result = train(start(), X, Y, "adam", steps=200, loss="lp", p=6.0)
+    assert result.loss < 0.5 * result.initial_loss
+    rng = np.random.default_rng(4)
+    Xc = rng.standard_normal((60, 2))
+    labels = (Xc[:, 0] * Xc[:, 1] > 0).astype(int)
+    net = MLP([2, 8, 2], "tanh", rng=rng)
+    result = train(net, Xc, labels, "lbfgs", steps=100, loss="softmax")
+    assert result.loss < 0.5 * result.initial_loss
+
+
+def test_input_net_is_left_unchanged():
+    net = start()
+    before = net.pack()
+    train(net, X, Y, "adam", steps=20)
+    np.testing.assert_array_equal(net.pack(), before)
+
+
+def test_fast_engine_gives_the_reference_gradient():
+    for activation in ("relu", "tanh"):
+        for bias in (True, False):
+            net = MLP([1, 17, 1], activation, bias=bias, rng=np.random.default_rng(5))
+            nets = [
+                MLP.from_params(net.weights, net.biases if bias else None, activation)
+                for _ in range(2)
+            ]
+            thetas = [n.pack() for n in nets]
+            grads = [np.zeros_like(t) for t in thetas]
+            fast = ShallowEngine(nets[0], thetas[0], grads[0], X.size)(X, Y)
+            slow = GeneralEngine(nets[1], thetas[1], grads[1])(X[:, None], Y[:, None])
+            assert fast == pytest.approx(slow, rel=1e-12)
+            np.testing.assert_allclose(grads[0], grads[1], rtol=1e-10, atol=1e-13)
+
+
+def test_fast_and_general_training_agree():
+    a = train(start(), X, Y, "adam", steps=50, fast=True)
+    b = train(start(), X, Y, "adam", steps=50, fast=False)
+    np.testing.assert_allclose(a.history, b.history, rtol=1e-9, atol=0)
+
+
+def test_diverging_learning_rate_is_reported_not_returned():
+    result = train(start(), X, Y, "sgd", lr=1e6, steps=200)
+    assert result.status == "diverged"
+    assert "non-finite" in result.message and "lr=1e+06" in result.message
+    assert np.isfinite(result.net.pack()).all()
+    assert result.loss <= result.initial_loss  # the best finite iterate, not garbage
+    fit = methods.fit(
+        "trained",
+        targets.get("exp"),
+        8,
+        np.random.default_rng(0),
+        optimizer="sgd",
+        lr=1e6,
+        steps=50,
+    )
+    assert fit.status == "diverged" and fit.message
+
+
+def test_tolerance_stops_early():
+    result = train(start(), X, Y, "adam", steps=5000, tol=1e-2)
+    assert result.status == "converged" and result.steps < 5000
+    assert result.history[-1] <= 1e-2
+
+
+def test_same_seed_same_result():
+    def run(seed):
+        return fit_target(
+            targets.get("runge"),
+            10,
+            np.random.default_rng(seed),
+            optimizer="sgd",
+            steps=200,
+            batch_size=32,
+            sampling="random",
+        )
+
+    a, b, c = run(7), run(7), run(8)
+    np.testing.assert_array_equal(a.net.pack(), b.net.pack())
+    np.testing.assert_array_equal(a.history, b.history)
+    assert not np.array_equal(a.net.pack(), c.net.pack())
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_construction_init_never_ends_worse_than_the_construction(optimizer):
+    from approx.construct import relu_interpolant
+
+    target = targets.get("sin2pi")
+    for width in (6, 24):
+        result = fit_target(
+            target,
+            width,
+            np.random.default_rng(1),
+            optimizer=optimizer,
+            init="construction",
+            steps=30,
+            lr=0.5 if optimizer != "lm" else None,
+            n_train=256,
+        )
+        assert result.loss <= result.initial_loss
+        # the starting point really was the construction (values rescaled by the fit)
+        construction = relu_interpolant(target, width)
+        t = np.linspace(-1, 1, 256)
+        scale = np.std(target(t))
+        resid = (construction(t) - target(t)) / scale
+        assert result.initial_loss == pytest.approx(0.5 * np.mean(resid**2), rel=1e-9)
+
+
+@pytest.mark.parametrize("init", list(INITS))
+def test_fit_target_returns_a_net_on_the_raw_domain(init):
+    target = targets.get("exp", domain=(0.0, 3.0))
+    result = fit_target(
+        target,
+        12,
+        np.random.default_rng(2),
+        init=init,
+        optimizer="lm",
+        steps=100,
+        select="max_error",
+    )
+    x = np.linspace(0.0, 3.0, 2001)
+    err = np.max(np.abs(result.net(x) - target(x)))
+    assert err < 0.05 * np.ptp(target(x))
+    assert result.score is not None
+
+
+def test_trained_method_records_history_and_info():
+    fit = methods.fit("trained", targets.get("tanh10"), 8, np.random.default_rng(0), steps=40)
+    assert fit.status == "ok" and fit.history is not None and fit.history.size >= 1
+    assert fit.n_params == 3 * 8 + 1
+    assert {"stop", "steps", "loss", "initial_loss", "val_max_error"} <= set(fit.info)
+    with pytest.raises(ValueError, match="must be one of"):
+        methods.fit("trained", targets.get("exp"), 8, np.random.default_rng(0), optimizer="bfgs")
+
+
+def test_bad_input_gets_clear_errors():
+    net = start()
+    with pytest.raises(ValueError, match=r"unknown optimizer 'bfgs'.*sgd, adam, lbfgs, lm"):
+        train(net, X, Y, "bfgs")
+    with pytest.raises(ValueError, match=r"unknown loss 'huber'.*mse, lp, softmax"):
+        train(net, X, Y, "adam", loss="huber")
+    with pytest.raises(ValueError, match=r"unknown init 'xavier'.*he, knots, construction"):
+        fit_target(targets.get("exp"), 4, np.random.default_rng(0), init="xavier")
+    with pytest.raises(ValueError, match="unknown sampling 'sobol'"):
+        fit_target(targets.get("exp"), 4, np.random.default_rng(0), sampling="sobol")
+    with pytest.raises(ValueError, match=r"unknown activation 'gelu'.*relu"):
+        fit_target(targets.get("exp"), 4, np.random.default_rng(0), activation="gelu")
+    with pytest.raises(ValueError, match=r"y must have shape \(128, 1\)"):
+        train(net, X, Y[:-1])
+    with pytest.raises(ValueError, match=r"X must have shape \(m, 1\)"):
+        train(net, np.zeros((5, 2)), np.zeros(5))
+    with pytest.raises(ValueError, match="steps must be an integer ≥ 1"):
+        train(net, X, Y, steps=0)
+    with pytest.raises(ValueError, match="mini-batches need an rng"):
+        train(net, X, Y, "sgd", batch_size=8)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        train(net, X, Y, "sgd", lr=-1.0)
+    with pytest.raises(ValueError, match="'lm' fits residuals"):
+        train(MLP([1, 3, 2]), X, np.zeros(128, dtype=int), "lm", loss="softmax")
+    with pytest.raises(ValueError, match="construction' builds a ReLU net"):
+        fit_target(
+            targets.get("exp"), 4, np.random.default_rng(0), init="construction", activation="tanh"
+        )
