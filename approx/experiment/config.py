@@ -179,13 +179,17 @@ def run_seed(root_seed: int, target: str, method: str, width: int, replicate: in
 
 
 def expand(config: Config) -> list[Run]:
-    """All runs of the sweep: targets × methods × widths × replicates, in table order."""
+    """All runs of the sweep: targets × methods × widths × replicates, in table order.
+
+    A deterministic method (one that draws no random numbers) gives the same fit for
+    every seed, so it runs once, as replicate 0, whatever ``replicates`` says.
+    """
     return [
         Run(t, m, w, r, run_seed(config.seed, t.name, m.name, w, r))
         for t in config.targets
         for m in config.methods
         for w in config.widths
-        for r in range(config.replicates)
+        for r in range(config.replicates if methods.get(m.kind).random else 1)
     ]
 
 

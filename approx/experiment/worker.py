@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 from approx import methods, metrics
 from approx.experiment.config import Run, TargetSpec
@@ -85,6 +86,13 @@ def execute(run: Run, folder: Path) -> Result:
     """
     result = Result(run)
     target = _target(run.target)
+    # the last bits of a BLAS result depend on its thread count: one thread in every
+    # process keeps a run's numbers the same in-process and in a pool of any size
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _execute(run, target, folder, result)
+
+
+def _execute(run: Run, target: Target, folder: Path, result: Result) -> Result:
     try:
         rng = np.random.default_rng(run.seed)
         start = time.perf_counter()

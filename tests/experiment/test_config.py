@@ -27,6 +27,18 @@ def test_valid_config_fills_defaults_and_sorts_widths():
     assert [r.run_id for r in expand(config)] == ["sin2pi.uniform.d4.r0", "sin2pi.uniform.d8.r0"]
 
 
+def test_replicates_apply_to_random_methods_only():
+    text = VALID.replace("widths", "replicates = 3\nwidths") + (
+        '[[methods]]\nname = "rff"\nkind = "random-features"\n'
+    )
+    runs = expand(parse_config(text))
+    by_method = {
+        m: sorted(r.replicate for r in runs if r.method.name == m) for m in ("uniform", "rff")
+    }
+    assert by_method == {"uniform": [0, 0], "rff": [0, 0, 1, 1, 2, 2]}
+    assert len({r.seed for r in runs}) == len(runs)
+
+
 def test_custom_target_and_domain_override():
     config = parse_config(
         VALID
@@ -74,14 +86,26 @@ BAD = [
     ("[[methods]]\nname = 'm'", "methods[1].kind", "required"),
     ("[[methods]]\nname = 'm'\nkind = 'relu-interpolnt'", "methods[1].kind", "did you mean"),
     ("[[methods]]\nname = 'uniform'\nkind = 'spline'", "methods[1].name", "duplicate"),
-    ("[[methods]]\nname = 'm'\nkind = 'relu-interpolant'\nknots = 'random'", "methods[1].knots",
-     "one of"),
-    ("[[methods]]\nname = 'm'\nkind = 'relu-interpolant'\nknot = 'uniform'", "methods[1].knot",
-     "did you mean 'knots'"),
-    ("[[methods]]\nname = 'm'\nkind = 'random-features'\nn_samples = 'many'",
-     "methods[1].n_samples", "type int"),
-    ("[[methods]]\nname = 'm'\nkind = 'random-features'\nn_samples = 1", "methods[1].n_samples",
-     "≥ 2"),
+    (
+        "[[methods]]\nname = 'm'\nkind = 'relu-interpolant'\nknots = 'random'",
+        "methods[1].knots",
+        "one of",
+    ),
+    (
+        "[[methods]]\nname = 'm'\nkind = 'relu-interpolant'\nknot = 'uniform'",
+        "methods[1].knot",
+        "did you mean 'knots'",
+    ),
+    (
+        "[[methods]]\nname = 'm'\nkind = 'random-features'\nn_samples = 'many'",
+        "methods[1].n_samples",
+        "type int",
+    ),
+    (
+        "[[methods]]\nname = 'm'\nkind = 'random-features'\nn_samples = 1",
+        "methods[1].n_samples",
+        "≥ 2",
+    ),
     ("methods = 3", "methods", "array of tables"),
     ("name = = 1", "", "not valid TOML"),
 ]
@@ -96,7 +120,7 @@ def _bad_text(change: str) -> str:
         lines = [line for line in VALID.splitlines() if not line.startswith(f"{key} =")]
         body = "\n".join(lines)
         if key == "targets":  # replace the [[targets]] table by an empty array
-            body = body.replace("[[targets]]\nname = \"sin2pi\"\n", "")
+            body = body.replace('[[targets]]\nname = "sin2pi"\n', "")
         return f"{key} = {value}\n" + body
     if change.startswith("[["):
         return VALID + "\n" + change + "\n"
