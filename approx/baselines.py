@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.fft import dct
 from scipy.interpolate import CubicSpline
 
+from approx.construct import check_target, check_width
 from approx.targets import Target
 
 __all__ = ["ChebyshevModel", "SplineModel", "chebyshev", "cubic_spline"]
@@ -56,7 +57,11 @@ class ChebyshevModel:
 
     def to_arrays(self) -> dict[str, NDArray[Any]]:
         """Plain arrays for ``numpy.savez``: kind, coefficients, domain."""
-        return {"model": np.array(self.model_kind), "coef": self.coef, "domain": np.array(self.domain)}
+        return {
+            "model": np.array(self.model_kind),
+            "coef": self.coef,
+            "domain": np.array(self.domain),
+        }
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, NDArray[Any]]) -> ChebyshevModel:
@@ -132,8 +137,8 @@ def chebyshev(target: Target, d: int) -> ChebyshevModel:
     -------
     ChebyshevModel
     """
-    _check_target(target)
-    d = _check_width(d, minimum=1)
+    check_target(target)
+    d = check_width(d, minimum=1)
     a, b = target.domain
     t = np.cos(np.pi * (np.arange(d) + 0.5) / d)
     values = target(0.5 * (a + b) + 0.5 * (b - a) * t)
@@ -156,20 +161,7 @@ def cubic_spline(target: Target, d: int) -> SplineModel:
     -------
     SplineModel
     """
-    _check_target(target)
-    d = _check_width(d, minimum=2)
+    check_target(target)
+    d = check_width(d, minimum=2)
     knots = np.linspace(*target.domain, d)
     return SplineModel(knots, target(knots))
-
-
-def _check_target(target: object) -> None:
-    if not isinstance(target, Target):
-        raise TypeError(f"target must be an approx.targets.Target, got {type(target).__name__}")
-
-
-def _check_width(d: object, minimum: int) -> int:
-    if isinstance(d, bool) or not isinstance(d, int | np.integer):
-        raise TypeError(f"d must be an integer, got {type(d).__name__} {d!r}")
-    if d < minimum:
-        raise ValueError(f"d must be ≥ {minimum}, got {d}")
-    return int(d)

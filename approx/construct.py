@@ -21,6 +21,8 @@ __all__ = [
     "FEATURES",
     "KNOTS",
     "adaptive_knots",
+    "check_target",
+    "check_width",
     "random_features",
     "relu_interpolant",
     "uniform_knots",
@@ -35,9 +37,14 @@ ADAPTIVE_FLOOR = 0.05
 _SUBCELLS = 16
 #: passes of the equidistribution on graded grids after the first, uniform grid
 _PASSES = 2
-#: Gaussian frequency scale of Fourier features, in radians per sample spacing of a
-#: d-point grid: σ = _FOURIER_SCALE · π (d - 1) / (b - a)
-_FOURIER_SCALE = 0.25
+#: Gaussian frequency scale of Fourier features as a fraction of the Nyquist frequency
+#: π (n - 1) / (b - a) of an n-point grid, n = min(d, n_samples)
+_FOURIER_SCALE = 0.5
+#: relative cut-off of singular values in the least-squares fit, by feature kind: the
+#: directions below it are combinations that (nearly) vanish at the samples and so only
+#: shape the fit between them, e.g. ReLU features whose breakpoints share a gap between
+#: two samples; keeping them lets the fit spike between samples
+_RCOND = {"fourier": 1e-13, "relu": 1e-8}
 
 
 def uniform_knots(target: Target, d: int) -> Array:
@@ -48,8 +55,8 @@ def uniform_knots(target: Target, d: int) -> Array:
     ndarray of shape (d,)
         Strictly increasing, ``x[0] = a`` and ``x[-1] = b`` exactly.
     """
-    _check_target(target)
-    d = _check_width(d, minimum=2)
+    check_target(target)
+    d = check_width(d, minimum=2)
     a, b = target.domain
     return np.linspace(a, b, d)
 
@@ -76,8 +83,8 @@ def adaptive_knots(target: Target, d: int) -> Array:
         Strictly increasing, ``x[0] = a`` and ``x[-1] = b`` exactly. Uniform knots when
         ``f''`` vanishes on the whole domain.
     """
-    _check_target(target)
-    d = _check_width(d, minimum=2)
+    check_target(target)
+    d = check_width(d, minimum=2)
     a, b = target.domain
     grid = np.linspace(a, b, max(2**14, _SUBCELLS * d) + 1)
     knots = _equidistribute(target, grid, d)
@@ -175,8 +182,8 @@ def relu_interpolant(target: Target, d: int, knots: str = "uniform") -> MLP:
     ValueError
         If ``d < 2`` or ``knots`` is not a known placement.
     """
-    _check_target(target)
-    d = _check_width(d, minimum=2)
+    check_target(target)
+    d = check_width(d, minimum=2)
     place = _lookup(KNOTS, knots, "knots")
     x = place(target, d)
     y = target(x)
@@ -207,17 +214,20 @@ def random_features(
     """A net with a fixed random hidden layer and least-squares output weights.
 
     - ``"fourier"``: ``cos(ω_i x + φ_i)`` with ``ω_i ~ N(0, σ²)`` and ``φ_i ~ U[0, 2π)``.
-      The scale ``σ = π (d - 1) / (4 (b - a))`` is a quarter of the Nyquist frequency of a
-      ``d``-point grid on the domain: it grows with ``d`` so the features can resolve
-      finer detail as they become more numerous (a fixed ``σ`` makes the features nearly
-      collinear and the error stalls), yet stays well inside what ``d`` coefficients can
-      determine, so the fit does not oscillate between samples.
+      The scale ``σ = π (n - 1) / (2 (b - a))`` with ``n = min(d, n_samples)`` is half
+      the Nyquist frequency of an ``n``-point grid on the domain: it grows
+      with ``d`` so the features resolve finer detail as they become more numerous (a
+      fixed ``σ`` makes them nearly collinear and the error stalls early), yet stays well
+      inside what ``d`` coefficients and the sample grid can pin down, so the fit does
+      not oscillate between samples.
     - ``"relu"``: ``max{0, ±(x - t_i)}`` with breakpoints ``t_i ~ U[a, b]`` and random
       directions ±1 (weights ``w_i = ±1``, biases ``-w_i t_i``).
 
     The output weights and output bias minimise the squared error at ``n_samples``
-    equally spaced points of ``[a, b]`` (ends included) via :func:`scipy.linalg.lstsq`;
-    when ``d + 1 > n_samples`` this is the minimum-norm solution.
+    equally spaced points of ``[a, b]`` (ends included) via :func:`scipy.linalg.lstsq`,
+    with singular values below ``1e-13`` (Fourier) or ``1e-8`` (ReLU) of the largest
+    cut off (see :data:`_RCOND`); when ``d + 1 > n_samples`` it is the minimum-norm
+    solution. Cost ``O(n_samples · d · min(n_samples, d))``.
 
     Parameters
     ----------
@@ -246,15 +256,15 @@ def random_features(
     ValueError
         If ``d < 1``, ``n_samples < 2`` or ``features`` is unknown.
     """
-    _check_target(target)
-    d = _check_width(d, minimum=1)
+    check_target(target)
+    d = check_width(d, minimum=1)
     activation = _lookup(FEATURES, features, "features")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    n_samples = _check_width(n_samples, minimum=2, name="n_samples")
+    n_samples = check_width(n_samples, minimum=2, name="n_samples")
     a, b = target.domain
     if features == "fourier":
-        sigma = _FOURIER_SCALE * np.pi * max(d - 1, 1) / (b - a)
+        sigma = _FOURIER_SCALE * np.pi * max(min(d, n_samples) - 1, 1) / (b - a)
         w = rng.normal(0.0, sigma, d)
         bias = rng.uniform(0.0, 2 * np.pi, d)
     else:
@@ -263,18 +273,19 @@ def random_features(
         bias = -w * breaks
     x = np.linspace(a, b, n_samples)
     design = np.column_stack([ACTIVATIONS[activation](np.outer(x, w) + bias), np.ones(n_samples)])
-    coef = lstsq(design, target(x))[0]
+    coef = lstsq(design, target(x), cond=_RCOND[features])[0]
     return MLP.from_params(
         [w[None, :], coef[:-1, None]], [bias, coef[-1:]], activation=activation
     )
 
 
-def _check_target(target: object) -> None:
+def check_target(target: object) -> None:
+    """Refuse anything but a :class:`~approx.targets.Target` with a ``TypeError``."""
     if not isinstance(target, Target):
         raise TypeError(f"target must be an approx.targets.Target, got {type(target).__name__}")
 
 
-def _check_width(d: object, minimum: int, name: str = "d") -> int:
+def check_width(d: object, minimum: int, name: str = "d") -> int:
     """Return ``d`` as an int if it is an integer (not a bool) ``≥ minimum``."""
     if isinstance(d, bool) or not isinstance(d, int | np.integer):
         raise TypeError(f"{name} must be an integer, got {type(d).__name__} {d!r}")

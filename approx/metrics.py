@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize_scalar
 
+from approx.construct import check_target, check_width
 from approx.models import Model
 from approx.nn import MLP
 from approx.piecewise import PiecewiseLinear, piecewise_linear
@@ -91,8 +92,7 @@ def max_error_at(target: Target, model: Model) -> MaxError:
     MaxError
         ``(x, value)``.
     """
-    if not isinstance(target, Target):
-        raise TypeError(f"target must be an approx.targets.Target, got {type(target).__name__}")
+    check_target(target)
     if _is_relu_net(model):
         x, _ = _max_error_piecewise(target, piecewise_linear(model, target.domain))
     else:
@@ -119,7 +119,6 @@ def _max_error_piecewise(target: Target, pw: PiecewiseLinear) -> tuple[float, fl
     ``max(|e(l)|, |e(r)|) + M w² / 8`` could still beat the best by more than the
     tolerance; when none is left, the best value is within the tolerance of the supremum.
     """
-    a, b = pw.domain
     M = target.max_abs_second_derivative()
     local = not np.isfinite(M)
 
@@ -174,12 +173,12 @@ def _max_error_piecewise(target: Target, pw: PiecewiseLinear) -> tuple[float, fl
         lo, hi, elo, ehi, piece = lo[keep], hi[keep], elo[keep], ehi[keep], piece[keep]
 
     for left, right, j in singular:
-        x, value = _search(lambda z, j=j: err(z, np.full(z.shape, j)), left, right, b - a)
+        x, value = _search(lambda z, j=j: err(z, np.full(z.shape, j)), left, right)
         if value > best:
             best, best_x = value, x
     # polish the winner inside its piece (it may sit between the last samples)
     j = int(np.clip(np.searchsorted(pw.x, best_x, side="right") - 1, 0, pw.n_pieces - 1))
-    x, value = _search(lambda z: err(z, np.full(z.shape, j)), pw.x[j], pw.x[j + 1], b - a, best_x)
+    x, value = _search(lambda z: err(z, np.full(z.shape, j)), pw.x[j], pw.x[j + 1], best_x)
     if value > best:
         best, best_x = value, x
     return best_x, best
@@ -189,7 +188,6 @@ def _search(
     e: Callable[[Array], Array],
     left: float,
     right: float,
-    scale: float,
     centre: float | None = None,
 ) -> tuple[float, float]:
     """Bounded scalar search for the max of ``|e|`` on ``[left, right]``.
@@ -203,22 +201,28 @@ def _search(
     if not right > left:
         x = float(left)
         return x, float(abs(e(np.array([x]))[0]))
+    # search the offset from the bracket's middle: Brent's tolerance has a term
+    # √eps·|variable|, which in x itself would be far wider than the bracket near a kink
+    mid = 0.5 * (left + right)
     res = minimize_scalar(
-        lambda z: -abs(float(e(np.array([z]))[0])),
-        bounds=(left, right),
+        lambda u: -abs(float(e(np.array([mid + u]))[0])),
+        bounds=(left - mid, right - mid),
         method="bounded",
-        options={"xatol": 1e-15 * scale + 4 * np.finfo(float).eps * max(abs(left), abs(right))},
+        options={"xatol": 4 * np.finfo(float).eps * max(abs(left), abs(right), right - left)},
     )
-    return float(res.x), float(-res.fun)
+    return float(mid + res.x), float(-res.fun)
 
 
 def _grid_size(model: Model, target: Target) -> int:
     """Grid points for a sampled max error: dense enough for the model's wiggles."""
-    n = 2**16
     if isinstance(model, MLP):
         # cos features oscillate with period 2π/|w|: keep ≥ 32 points per period
-        n = max(n, int(32 * np.abs(model.weights[0]).max() * target.width / (2 * np.pi)))
-    return int(min(max(n, 32 * model.n_params), 2**22))
+        freq = float(np.abs(model.weights[0]).max()) * target.width / (2 * np.pi)
+        n = max(32 * max(model.sizes), int(32 * freq))
+    else:
+        # a degree d-1 polynomial or a d-knot spline has at most ~d wiggles
+        n = 32 * model.n_params
+    return int(min(max(n, 2**16), 2**22))
 
 
 def _max_error_sampled(target: Target, model: Model) -> float:
@@ -237,7 +241,7 @@ def _max_error_sampled(target: Target, model: Model) -> float:
 
     for i in peaks:
         left, right = x[max(i - 1, 0)], x[min(i + 1, x.size - 1)]
-        xi, value = _search(err, left, right, b - a)
+        xi, value = _search(err, left, right)
         if value > best:
             best, best_x = value, xi
     return best_x
@@ -249,8 +253,7 @@ def l2_error(target: Target, model: Model) -> float:
     Panels are the pieces of a ReLU net (the error is smooth on each), otherwise a
     uniform partition as fine as the grid of :func:`max_error`; ``_GAUSS`` nodes each.
     """
-    if not isinstance(target, Target):
-        raise TypeError(f"target must be an approx.targets.Target, got {type(target).__name__}")
+    check_target(target)
     a, b = target.domain
     if _is_relu_net(model):
         pw = piecewise_linear(model, target.domain)
@@ -280,7 +283,8 @@ def uniform_bound(target: Target, d: int) -> float:
     The max error of piecewise-linear interpolation at ``d`` equally spaced knots never
     exceeds it; ``inf`` when ``f''`` is unbounded (e.g. ``abs15``).
     """
-    d = _check_d(d)
+    check_target(target)
+    d = check_width(d, minimum=2)
     h = target.width / (d - 1)
     return h * h / 8 * target.max_abs_second_derivative()
 
@@ -292,7 +296,8 @@ def adaptive_constant(target: Target, d: int) -> float:
     panel end, so an integrable singularity of ``f''`` at a panel end (``abs15`` at 0)
     is never evaluated; a node value that is still non-finite contributes nothing.
     """
-    d = _check_d(d)
+    check_target(target)
+    d = check_width(d, minimum=2)
     a, b = target.domain
 
     def root(z: Array) -> Array:
@@ -302,11 +307,3 @@ def adaptive_constant(target: Target, d: int) -> float:
 
     mass = _gauss(root, np.linspace(a, b, 2049))
     return mass * mass / (8 * (d - 1) ** 2)
-
-
-def _check_d(d: object) -> int:
-    if isinstance(d, bool) or not isinstance(d, int | np.integer):
-        raise TypeError(f"d must be an integer, got {type(d).__name__} {d!r}")
-    if d < 2:
-        raise ValueError(f"d must be ≥ 2, got {d}")
-    return int(d)

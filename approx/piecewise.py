@@ -114,7 +114,10 @@ def piecewise_linear(net: MLP, domain: tuple[float, float]) -> PiecewiseLinear:
     y_a = float(np.sum(np.maximum(w * a + bias, 0.0).astype(ext) * v)) + c
     moving = w != 0
     w, v, bias = w[moving], v[moving], bias[moving]
-    t = -bias / w
+    # a tiny |w| sends its breakpoint to ±inf, which the comparisons below handle as
+    # "always on" or "never on", exactly as the dense layer behaves on the domain
+    with np.errstate(over="ignore"):
+        t = -bias / w
     # units active just right of a: rising ones already switched on, falling ones not yet off
     on_at_a = np.where(w > 0, t <= a, t > a)
     slope_a = np.sum((v[on_at_a] * w[on_at_a]).astype(ext))

@@ -37,6 +37,7 @@ __all__ = [
     "INITS",
     "OPTIMIZERS",
     "SAMPLINGS",
+    "SCHEDULES",
     "SGD",
     "Adam",
     "GeneralEngine",
@@ -44,6 +45,7 @@ __all__ = [
     "TrainResult",
     "default_lr",
     "fit_target",
+    "lr_factor",
     "make_engine",
     "train",
 ]
@@ -51,7 +53,13 @@ __all__ = [
 Array = NDArray[np.float64]
 
 #: learning rates that do not diverge on the built-in targets (inputs and values rescaled)
-DEFAULT_LR: dict[str, float] = {"sgd": 0.05, "adam": 0.01, "lbfgs": 0.0, "lm": 0.0}
+DEFAULT_LR: dict[str, float] = {
+    "sgd": 0.05,
+    "adam": 0.01,
+    "lbfgs": 0.0,
+    "lm": 0.0,
+    "adam+lm": 0.01,
+}
 
 
 def default_lr(optimizer: str) -> float:
@@ -360,6 +368,50 @@ class Adam:
         theta -= s
 
 
+#: fraction of the budget spent warming the step size up, and the final step size of
+#: the decaying schedules relative to ``lr``
+WARMUP, LR_FLOOR = 0.02, 1e-4
+
+
+def _constant(u: float) -> float:
+    return 1.0
+
+
+def _cosine(u: float) -> float:
+    return LR_FLOOR + (1.0 - LR_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * u))
+
+
+def _exponential(u: float) -> float:
+    return LR_FLOOR**u
+
+
+#: step-size schedules of SGD/Adam: the factor on ``lr`` at progress ``u`` ∈ [0, 1] after the
+#: warm-up (the decaying ones end at ``LR_FLOOR``: most of constant-lr Adam's error is its
+#: final noise floor, which a decaying step removes)
+SCHEDULES: dict[str, Callable[[float], float]] = {
+    "constant": _constant,
+    "cosine": _cosine,
+    "exp": _exponential,
+}
+
+
+def lr_factor(schedule: str, step: int, steps: int) -> float:
+    """Factor on the base step size at ``step`` of ``steps`` under ``schedule``.
+
+    ``"constant"`` is 1 throughout. The others ramp up linearly over the first
+    ``WARMUP`` of the budget (large early steps from a random start would throw units
+    out of the data range), then decay from 1 to ``LR_FLOOR``: ``"cosine"`` along half a
+    cosine, ``"exp"`` geometrically.
+    """
+    _check_name(schedule, SCHEDULES, "schedule")
+    if schedule == "constant":
+        return 1.0
+    warm = max(1, int(WARMUP * steps))
+    if step < warm:
+        return (step + 1) / warm
+    return SCHEDULES[schedule]((step - warm) / max(1, steps - 1 - warm))
+
+
 FIRST_ORDER: dict[str, Callable[..., SGD | Adam]] = {
     "sgd": lambda lr, momentum: SGD(lr, momentum),
     "adam": lambda lr, momentum: Adam(lr),
@@ -420,6 +472,9 @@ def train(
     lr: float | None = None,
     batch_size: int | None = None,
     momentum: float = 0.9,
+    schedule: str = "constant",
+    reseed: bool = False,
+    polish_steps: int = 100,
     tol: float = 0.0,
     loss: str = "mse",
     p: float | None = None,
@@ -438,10 +493,11 @@ def train(
     y : array_like of shape (m, k), or (m,) when k = 1; integer labels of shape (m,)
         for ``loss="softmax"``.
     optimizer : str
-        A key of :data:`OPTIMIZERS`: ``"sgd"``, ``"adam"``, ``"lbfgs"`` or ``"lm"``.
+        A key of :data:`OPTIMIZERS`: ``"sgd"``, ``"adam"``, ``"lbfgs"``, ``"lm"`` or
+        ``"adam+lm"`` (Adam, then LM polishing; see :func:`_adam_lm`).
     steps : int
-        Budget: optimizer steps for SGD/Adam, iterations for L-BFGS, function
-        evaluations for LM.
+        Budget: optimizer steps for SGD/Adam (the Adam phase of ``"adam+lm"``),
+        iterations for L-BFGS, function evaluations for LM.
     lr : float, optional
         Step size of SGD/Adam; ``None`` takes :func:`default_lr`.
     batch_size : int, optional
@@ -449,6 +505,15 @@ def train(
         ``rng`` as a fresh permutation every epoch.
     momentum : float
         Momentum of SGD.
+    schedule : str
+        Step-size schedule of SGD/Adam, a key of :data:`SCHEDULES` (see
+        :func:`lr_factor`); ignored by L-BFGS and LM.
+    reseed : bool
+        Full-batch SGD/Adam on a 1→d→1 ReLU net: over the first half of the budget,
+        move units that are inactive on every sample to the largest residuals (see
+        :func:`_reseed_dead`); the initial weights are untouched.
+    polish_steps : int
+        LM function evaluations after the Adam phase of ``"adam+lm"``.
     tol : float
         Stop (status ``"converged"``) once the training loss is ≤ ``tol``.
     loss : str
@@ -469,11 +534,18 @@ def train(
     TrainResult
     """
     _check_name(optimizer, OPTIMIZERS, "optimizer")
+    _check_name(schedule, SCHEDULES, "schedule")
     _check_name(loss, LOSSES, "loss")
     get_loss(loss, p)
-    if optimizer == "lm" and loss == "softmax":
-        raise ValueError("optimizer 'lm' fits residuals; it supports the losses 'mse' and 'lp'")
-    for name, value in (("steps", steps), ("monitor_every", monitor_every)):
+    if optimizer in ("lm", "adam+lm") and loss == "softmax":
+        raise ValueError(
+            f"optimizer {optimizer!r} fits residuals; it supports the losses 'mse' and 'lp'"
+        )
+    for name, value in (
+        ("steps", steps),
+        ("polish_steps", polish_steps),
+        ("monitor_every", monitor_every),
+    ):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ValueError(f"{name} must be an integer ≥ 1, got {value!r}")
     if not tol >= 0:
@@ -520,6 +592,9 @@ def train(
             lr=default_lr(optimizer) if lr is None else float(lr),
             batch_size=batch_size,
             momentum=momentum,
+            schedule=schedule,
+            reseed=reseed,
+            polish_steps=polish_steps,
             tol=tol,
             rng=rng,
         )
@@ -543,6 +618,8 @@ def _first_order(
     lr: float,
     batch_size: int | None,
     momentum: float,
+    schedule: str,
+    reseed: bool,
     tol: float,
     rng: np.random.Generator | None,
 ) -> tuple[Array, str, str, int]:
@@ -552,6 +629,13 @@ def _first_order(
     full = batch_size is None or batch_size >= m
     if not full and rng is None:
         raise ValueError("mini-batches need an rng (numpy.random.Generator)")
+    lrs = np.array([lr_factor(schedule, k, steps) for k in range(steps)]) * lr
+    # dead units are revived over the first half of the budget, so they have time to settle
+    reseed_at = (
+        {k * steps // 20 for k in range(1, 11)}
+        if reseed and full and isinstance(engine, ShallowEngine) and engine.relu
+        else None
+    )
     history = np.empty(steps if full else steps * batch_size // m + 1)
     n_rec = 0
     step = 0
@@ -565,8 +649,11 @@ def _first_order(
             tracker.offer(value, step)
             if value <= tol:
                 return history[:n_rec], "converged", f"loss {value:.3g} ≤ tol {tol:g}", step
+            opt.lr = lrs[step]
             opt.step(theta, grad)
             step += 1
+            if reseed_at is not None and step in reseed_at:
+                _reseed_dead(engine, X, opt)
             continue
         # one epoch of mini-batches, then the full training loss is recorded
         epoch_loss = engine.loss_only(X, y)
@@ -585,9 +672,63 @@ def _first_order(
             value = engine(X[rows], y[rows])
             if not math.isfinite(value):
                 return history[:n_rec], "diverged", _diverged_msg(name, lr, step), step
+            opt.lr = lrs[step]
             opt.step(theta, grad)
             step += 1
     return history[:n_rec], "max_steps", f"used the budget of {steps} steps", step
+
+
+def _reseed_dead(engine: ShallowEngine, x: Array, opt: SGD | Adam) -> int:
+    """Move ReLU units that are inactive on every sample to where the residual is largest.
+
+    A unit ``max{0, w₀ t + b₀}`` is dead when ``w₀ t + b₀ ≤ 0`` at both ends of the
+    data (it is linear in ``t``), so it gets no gradient and never recovers. Each dead
+    unit gets its kink at one of the largest local maxima of ``|r|`` (the residual left
+    by the last gradient evaluation, at least two sample spacings apart), facing the
+    longer side, with the median input weight of the live units and output weight 0, so
+    the function is unchanged and the unit is live. Its optimizer state is reset.
+
+    Returns
+    -------
+    int
+        The number of units moved.
+    """
+    w0, b0, w1 = engine.w0, engine.b0, engine.w1
+    lo, hi = float(x.min()), float(x.max())
+    dead = np.flatnonzero(np.maximum(w0 * lo, w0 * hi) + b0 <= 0.0)
+    if dead.size == 0 or dead.size == w0.size:
+        return 0
+    by_x = np.argsort(x, kind="stable")
+    x, a = x[by_x], np.abs(engine.r[: x.size])[by_x]
+    peaks = np.flatnonzero((a[1:-1] >= a[:-2]) & (a[1:-1] >= a[2:])) + 1
+    order = peaks[np.argsort(-a[peaks], kind="stable")]
+    chosen: list[float] = []
+    gap = 2.0 * (hi - lo) / x.size
+    for i in order:
+        if all(abs(x[i] - c) > gap for c in chosen):
+            chosen.append(float(x[i]))
+            if len(chosen) == dead.size:
+                break
+    dead = dead[: len(chosen)]
+    tau = np.array(chosen)
+    live = np.ones(w0.size, dtype=bool)
+    live[dead] = False
+    scale = float(np.median(np.abs(w0[live])))
+    w0[dead] = np.where(tau < (lo + hi) / 2.0, scale, -scale)
+    b0[dead] = -w0[dead] * tau
+    w1[dead] = 0.0
+    d = w0.size
+    rows = np.concatenate([dead, d + dead, 2 * d + dead])
+    state = [opt.v] if isinstance(opt, SGD) else [opt.m]
+    for s in state:
+        if s is not None:
+            s[rows] = 0.0
+    if isinstance(opt, Adam) and opt.v is not None:
+        # a fresh coordinate gets the typical second moment of its parameter group
+        for k in range(3):
+            group = opt.v[k * d : (k + 1) * d]
+            group[dead] = np.mean(group[live])
+    return dead.size
 
 
 def _diverged_msg(name: str, lr: float, step: int) -> str:
@@ -717,11 +858,37 @@ def _lm(
     return np.array(history), status, f"least_squares ({method}): {res.message}", int(res.nfev)
 
 
+def _adam_lm(
+    engine: GeneralEngine | ShallowEngine,
+    X: Array,
+    y: Array,
+    tracker: _Tracker,
+    *,
+    steps: int,
+    polish_steps: int,
+    **kw: Any,
+) -> tuple[Array, str, str, int]:
+    """Adam to put the kinks in place, then Levenberg–Marquardt to polish.
+
+    From a random start LM stalls (its steps are local and dead units give it zero
+    Jacobian columns) and Adam ends on a noise floor; Adam's result is a start where
+    LM's fast local convergence pays. The best iterate over both phases is kept.
+    """
+    history, status, message, taken = _first_order(
+        engine, X, y, tracker, name="adam", steps=steps, **kw
+    )
+    if status != "max_steps":
+        return history, status, message, taken
+    polish, status, message, evals = _lm(engine, X, y, tracker, steps=polish_steps, tol=kw["tol"])
+    return np.concatenate([history, polish]), status, message, taken + evals
+
+
 OPTIMIZERS: dict[str, Callable[..., tuple[Array, str, str, int]]] = {
-    "sgd": lambda *a, **k: _first_order(*a, name="sgd", **k),
-    "adam": lambda *a, **k: _first_order(*a, name="adam", **k),
+    "sgd": lambda *a, polish_steps, **k: _first_order(*a, name="sgd", **k),
+    "adam": lambda *a, polish_steps, **k: _first_order(*a, name="adam", **k),
     "lbfgs": _lbfgs,
     "lm": _lm,
+    "adam+lm": _adam_lm,
 }
 
 
@@ -858,6 +1025,9 @@ def fit_target(
     init: str = "he",
     steps: int = 1000,
     lr: float | None = None,
+    schedule: str = "constant",
+    reseed: bool = False,
+    polish_steps: int = 100,
     batch_size: int | None = None,
     n_train: int = 1024,
     sampling: str = "uniform",
@@ -879,7 +1049,7 @@ def fit_target(
         Hidden width d ≥ 1.
     rng : numpy.random.Generator
         Every random draw (initialisation, random sampling, mini-batches).
-    optimizer, steps, lr, batch_size, loss, p, tol
+    optimizer, steps, lr, schedule, reseed, polish_steps, batch_size, loss, p, tol
         As in :func:`train`.
     init : str
         A key of :data:`INITS`.
@@ -935,6 +1105,9 @@ def fit_target(
         optimizer,
         steps=steps,
         lr=lr,
+        schedule=schedule,
+        reseed=reseed,
+        polish_steps=polish_steps,
         batch_size=batch_size,
         tol=tol,
         loss=loss,

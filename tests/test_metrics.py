@@ -1,0 +1,212 @@
+"""The true max error against brute force, the L2 error, and the theory it is checked by."""
+
+import itertools
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy.integrate import quad
+from scipy.optimize import minimize_scalar
+
+from approx import targets
+from approx.baselines import chebyshev, cubic_spline
+from approx.construct import random_features, relu_interpolant
+from approx.metrics import (
+    MaxError,
+    adaptive_constant,
+    l2_error,
+    max_error,
+    max_error_at,
+    uniform_bound,
+)
+from approx.targets import from_expr
+
+C2_TARGETS = ["sin2pi", "runge", "exp", "tanh10"]
+
+
+def brute_force(target, model, n=1_000_000, refine=20):
+    """A 10⁶-point grid, then bounded searches around the best grid points."""
+    a, b = target.domain
+    x = np.linspace(a, b, n)
+    e = np.abs(target(x) - model(x))
+    best = float(e.max())
+
+    def neg_err(u, c):
+        z = np.array([c + u])
+        return -abs(float((target(z) - model(z))[0]))
+
+    for i in np.argsort(e)[::-1][:refine]:
+        # search the offset from x[i]: Brent's tolerance grows with |variable|
+        res = minimize_scalar(
+            neg_err,
+            args=(x[i],),
+            bounds=(x[max(i - 1, 0)] - x[i], x[min(i + 1, n - 1)] - x[i]),
+            method="bounded",
+            options={"xatol": 1e-15},
+        )
+        best = max(best, -float(res.fun))
+    return best
+
+
+def check_against_brute_force(target, model, noise=0.0):
+    """``noise``: the rounding level of evaluating ``model``, where it exceeds 1e-9 relative."""
+    result = max_error_at(target, model)
+    assert isinstance(result, MaxError)
+    x, value = result
+    a, b = target.domain
+    assert a <= x <= b
+    # the value is attained at the returned point
+    assert value == abs(float(target(np.array([x]))[0] - model(np.array([x]))[0]))
+    reference = brute_force(target, model)
+    assert value >= reference * (1 - 1e-9) - noise
+    assert_allclose(value, reference, rtol=1e-9, atol=noise)
+    assert max_error(target, model) == value
+
+
+@pytest.mark.parametrize("name", targets.names())
+@pytest.mark.parametrize("knots", ["uniform", "adaptive"])
+@pytest.mark.parametrize("d", [2, 5, 64])
+def test_max_error_of_interpolants_matches_brute_force(name, knots, d):
+    target = targets.get(name)
+    check_against_brute_force(target, relu_interpolant(target, d, knots=knots))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sin2pi", "tanh10", "abs15"])
+@pytest.mark.parametrize("knots", ["uniform", "adaptive"])
+def test_max_error_of_wide_interpolants_matches_brute_force(name, knots):
+    target = targets.get(name)
+    check_against_brute_force(target, relu_interpolant(target, 256, knots=knots))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("d", [8, 64])
+def test_max_error_of_random_relu_features_matches_brute_force(seed, d):
+    target = targets.get("runge").with_domain((-1.0, 2.0))
+    net = random_features(target, d, "relu", rng=np.random.default_rng(seed))
+    check_against_brute_force(target, net)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda t: chebyshev(t, 12),
+        lambda t: cubic_spline(t, 12),
+        lambda t: random_features(t, 12, "fourier", rng=np.random.default_rng(0)),
+    ],
+    ids=["chebyshev", "spline", "fourier"],
+)
+@pytest.mark.parametrize("name", ["sin2pi", "abs15"])
+def test_max_error_of_smooth_models_matches_brute_force(build, name):
+    target = targets.get(name)
+    model = build(target)
+    # least-squares output weights can be large and cancel: the net's values then carry
+    # rounding noise of about eps · Σ|v_i|, which no search can see through
+    weights = model.to_arrays().get("W1", np.zeros(1))
+    check_against_brute_force(target, model, noise=1e-15 * float(np.abs(weights).sum()))
+
+
+def test_max_error_of_a_user_target_without_exact_second_derivative():
+    target = from_expr("exp(-x**2) * cos(3*x)", (-2, 3))
+    check_against_brute_force(target, relu_interpolant(target, 40, knots="adaptive"))
+
+
+def test_max_error_is_zero_for_a_line():
+    line = from_expr("2*x + 1", (0, 1))
+    assert max_error(line, relu_interpolant(line, 4)) <= 1e-15
+
+
+@pytest.mark.parametrize("name", C2_TARGETS)
+def test_uniform_construction_respects_the_bound(name):
+    target = targets.get(name)
+    for d in (2, 3, 5, 16, 128, 1024, 4096):
+        error = max_error(target, relu_interpolant(target, d))
+        # allowance for rounding in evaluating f and the net at the maximiser
+        assert error <= uniform_bound(target, d) * (1 + 1e-9) + 1e-14, d
+
+
+@pytest.mark.parametrize("name", ["sin2pi", "exp"])
+def test_ratio_to_the_bound_tends_to_one(name):
+    target = targets.get(name)
+    ratios = [
+        max_error(target, relu_interpolant(target, d)) / uniform_bound(target, d)
+        for d in (16, 128, 1024, 4096)
+    ]
+    assert all(r2 >= r1 for r1, r2 in itertools.pairwise(ratios)), ratios
+    assert ratios[-1] > 0.99
+
+
+@pytest.mark.parametrize("name", ["runge", "tanh10", "abs15"])
+def test_adaptive_knots_beat_uniform_knots(name):
+    target = targets.get(name)
+    uniform = max_error(target, relu_interpolant(target, 64, knots="uniform"))
+    adaptive = max_error(target, relu_interpolant(target, 64, knots="adaptive"))
+    assert adaptive < uniform / 2
+
+
+def fitted_rate(target, knots, ds=(64, 128, 256, 512, 1024)):
+    errors = [max_error(target, relu_interpolant(target, d, knots=knots)) for d in ds]
+    return np.polyfit(np.log(ds), np.log(errors), 1)[0]
+
+
+def test_rates_on_abs15():
+    target = targets.get("abs15")
+    assert abs(fitted_rate(target, "adaptive") + 2.0) < 0.15
+    assert abs(fitted_rate(target, "uniform") + 1.5) < 0.1
+
+
+def test_adaptive_error_approaches_the_asymptotic_constant():
+    target = targets.get("exp")  # f'' > 0 everywhere: the floor is never active
+    ratio = max_error(target, relu_interpolant(target, 1024, "adaptive")) / adaptive_constant(
+        target, 1024
+    )
+    assert abs(ratio - 1) < 1e-3
+
+
+def test_bound_and_constant_values():
+    exp, abs15 = targets.get("exp"), targets.get("abs15")
+    assert_allclose(uniform_bound(exp, 3), 1.0**2 / 8 * np.e, rtol=1e-10)
+    assert uniform_bound(abs15, 64) == np.inf
+    mass = 2 * (np.exp(0.5) - np.exp(-0.5))  # ∫ √(eˣ) over [-1, 1]
+    assert_allclose(adaptive_constant(exp, 11), mass**2 / 800, rtol=1e-10)
+    mass = np.sqrt(0.75) * 2 * 4 / 3  # ∫ √(0.75 |x|^{-1/2}) over [-1, 1]
+    assert_allclose(adaptive_constant(abs15, 11), mass**2 / 800, rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "build"),
+    [
+        ("tanh10", lambda t: relu_interpolant(t, 50, "adaptive")),
+        ("abs15", lambda t: relu_interpolant(t, 31)),
+        ("runge", lambda t: chebyshev(t, 20)),
+        ("sin2pi", lambda t: cubic_spline(t, 9)),
+        ("exp", lambda t: random_features(t, 6, "fourier", rng=np.random.default_rng(1))),
+    ],
+)
+def test_l2_error_matches_adaptive_quadrature(name, build):
+    target = targets.get(name)
+    model = build(target)
+
+    def squared(z):
+        return float((target(np.array([z])) - model(np.array([z])))[0] ** 2)
+
+    reference = np.sqrt(quad(squared, -1, 1, limit=2000, epsabs=0, epsrel=1e-9)[0])
+    assert_allclose(l2_error(target, model), reference, rtol=1e-7)
+
+
+EXP = targets.get("exp")
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: max_error(np.exp, chebyshev(EXP, 3)), TypeError, "target must be an approx"),
+        (lambda: l2_error("exp", chebyshev(EXP, 3)), TypeError, "target must be an approx"),
+        (lambda: uniform_bound(EXP, 1), ValueError, "d must be ≥ 2, got 1"),
+        (lambda: uniform_bound(EXP, 4.0), TypeError, "d must be an integer, got float"),
+        (lambda: adaptive_constant(EXP, True), TypeError, "got bool"),
+    ],
+)
+def test_bad_input_is_refused(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
