@@ -146,6 +146,9 @@ def _trained(
     init: str,
     steps: int,
     lr: float,
+    schedule: str,
+    reseed: bool,
+    polish_steps: int,
     batch_size: int,
     n_train: int,
     sampling: str,
@@ -165,6 +168,9 @@ def _trained(
         init=init,
         steps=steps,
         lr=lr or None,  # 0 stands for the optimizer's own default
+        schedule=schedule,
+        reseed=reseed,
+        polish_steps=polish_steps,
         batch_size=batch_size or None,  # 0 stands for the full batch
         n_train=n_train,
         sampling=sampling,
@@ -232,9 +238,10 @@ METHODS: dict[str, Method] = {
                 Param(
                     "optimizer",
                     str,
-                    "lm",
-                    ("sgd", "adam", "lbfgs", "lm"),
-                    "SGD with momentum, Adam, L-BFGS, or Levenberg–Marquardt",
+                    "adam",
+                    ("sgd", "adam", "lbfgs", "lm", "adam+lm"),
+                    "SGD with momentum, Adam, L-BFGS, Levenberg–Marquardt, or Adam then "
+                    "LM polishing (the best from He init; LM costs O(m·P²) per step)",
                 ),
                 Param(
                     "init",
@@ -247,12 +254,36 @@ METHODS: dict[str, Method] = {
                 Param(
                     "steps",
                     int,
-                    1000,
+                    3000,
                     None,
-                    "budget: steps (SGD, Adam), iterations (L-BFGS), evaluations (LM)",
+                    "budget: steps (SGD, Adam, Adam phase of adam+lm), iterations "
+                    "(L-BFGS), evaluations (LM)",
                     minimum=1,
                 ),
                 Param("lr", float, 0.0, None, "step size of SGD/Adam; 0: the default", 0.0),
+                Param(
+                    "schedule",
+                    str,
+                    "cosine",
+                    ("constant", "cosine", "exp"),
+                    "step-size schedule of SGD/Adam: warm-up, then decay to 1e-4 × lr",
+                ),
+                Param(
+                    "reseed",
+                    bool,
+                    True,
+                    None,
+                    "move ReLU units dead on every sample to the largest residuals "
+                    "(full-batch SGD/Adam, first half of the budget)",
+                ),
+                Param(
+                    "polish_steps",
+                    int,
+                    100,
+                    None,
+                    "LM evaluations after the Adam phase of adam+lm",
+                    minimum=1,
+                ),
                 Param("batch_size", int, 0, None, "mini-batch size; 0: full batch", 0),
                 Param("n_train", int, 1024, None, "training points", minimum=2),
                 Param(

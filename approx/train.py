@@ -637,6 +637,8 @@ def _first_order(
         else None
     )
     history = np.empty(steps if full else steps * batch_size // m + 1)
+    # a monitor check costs many cheap steps: about 100 checks per run are enough
+    tracker.every = max(tracker.every, steps // 100)
     n_rec = 0
     step = 0
     while step < steps:
@@ -874,11 +876,13 @@ def _adam_lm(
     Jacobian columns) and Adam ends on a noise floor; Adam's result is a start where
     LM's fast local convergence pays. The best iterate over both phases is kept.
     """
+    every = tracker.every
     history, status, message, taken = _first_order(
         engine, X, y, tracker, name="adam", steps=steps, **kw
     )
     if status != "max_steps":
         return history, status, message, taken
+    tracker.every = every  # LM evaluations are costly: check them at the caller's rate
     polish, status, message, evals = _lm(engine, X, y, tracker, steps=polish_steps, tol=kw["tol"])
     return np.concatenate([history, polish]), status, message, taken + evals
 
@@ -1021,12 +1025,12 @@ def fit_target(
     width: int,
     rng: np.random.Generator,
     *,
-    optimizer: str = "lm",
+    optimizer: str = "adam",
     init: str = "he",
-    steps: int = 1000,
+    steps: int = 3000,
     lr: float | None = None,
-    schedule: str = "constant",
-    reseed: bool = False,
+    schedule: str = "cosine",
+    reseed: bool = True,
     polish_steps: int = 100,
     batch_size: int | None = None,
     n_train: int = 1024,
