@@ -7,10 +7,14 @@ from approx import methods, targets
 from approx.nn import MLP
 from approx.train import (
     INITS,
+    LR_FLOOR,
     OPTIMIZERS,
+    Adam,
     GeneralEngine,
     ShallowEngine,
+    _reseed_dead,
     fit_target,
+    lr_factor,
     train,
 )
 
@@ -30,8 +34,10 @@ def start(seed=0, width=12, activation="relu"):
         ("sgd", {"steps": 300}),
         ("sgd", {"steps": 300, "batch_size": 16}),
         ("adam", {"steps": 300}),
+        ("adam", {"steps": 300, "schedule": "cosine", "reseed": True}),
         ("lbfgs", {"steps": 100}),
         ("lm", {"steps": 50}),
+        ("adam+lm", {"steps": 200, "polish_steps": 20}),
     ],
 )
 def test_each_optimizer_drives_the_loss_down(optimizer, kw):
@@ -101,6 +107,44 @@ def test_diverging_learning_rate_is_reported_not_returned():
     assert fit.status == "diverged" and fit.message
 
 
+def test_schedules_warm_up_then_decay_to_the_floor():
+    steps = 1000
+    assert [lr_factor("constant", k, steps) for k in (0, 500, 999)] == [1.0, 1.0, 1.0]
+    for schedule in ("cosine", "exp"):
+        f = np.array([lr_factor(schedule, k, steps) for k in range(steps)])
+        assert f[0] < 0.1 and f.max() == pytest.approx(1.0)
+        assert f[-1] == pytest.approx(LR_FLOOR, rel=1e-9)
+        peak = int(np.argmax(f))
+        assert np.all(np.diff(f[: peak + 1]) > 0) and np.all(np.diff(f[peak + 1 :]) < 0)
+    with pytest.raises(ValueError, match=r"unknown schedule 'linear'.*constant, cosine, exp"):
+        train(start(), X, Y, "adam", schedule="linear")
+
+
+def test_a_decaying_schedule_beats_constant_adam():
+    kw = {"steps": 1500, "lr": 0.03}
+    const = train(start(), X, Y, "adam", schedule="constant", **kw)
+    cosine = train(start(), X, Y, "adam", schedule="cosine", **kw)
+    assert cosine.loss < 0.5 * const.loss
+
+
+def test_reseeding_revives_dead_units_without_changing_the_function():
+    net = start(width=10)
+    theta, grad = net.pack(), np.zeros(31)
+    engine = ShallowEngine(net, theta, grad, X.size)
+    engine.w0[:3], engine.b0[:3] = [1.0, -2.0, 0.5], [-1.5, -2.5, -0.6]  # dead on [-1, 1]
+    engine.w1[:3] = [0.3, -0.2, 0.7]  # dead units contribute nothing anyway
+    opt = Adam(0.01)
+    opt.step(theta, grad)
+    before = net(X)
+    engine(X, Y)
+    assert _reseed_dead(engine, X, opt) == 3
+    np.testing.assert_allclose(net(X), before, rtol=0, atol=1e-12)
+    active = (X[:, None] * engine.w0 + engine.b0 > 0).any(axis=0)
+    assert active.all()
+    assert np.all(opt.m[[0, 1, 2, 10, 11, 12, 20, 21, 22]] == 0.0)
+    assert _reseed_dead(engine, X, opt) == 0
+
+
 def test_tolerance_stops_early():
     result = train(start(), X, Y, "adam", steps=5000, tol=1e-2)
     assert result.status == "converged" and result.steps < 5000
@@ -123,6 +167,25 @@ def test_same_seed_same_result():
     np.testing.assert_array_equal(a.net.pack(), b.net.pack())
     np.testing.assert_array_equal(a.history, b.history)
     assert not np.array_equal(a.net.pack(), c.net.pack())
+
+
+def test_same_seed_same_result_for_the_hybrid():
+    def run(seed):
+        return fit_target(
+            targets.get("sin2pi"),
+            12,
+            np.random.default_rng(seed),
+            optimizer="adam+lm",
+            steps=300,
+            polish_steps=15,
+            select="max_error",
+        )
+
+    a, b, c = run(7), run(7), run(8)
+    np.testing.assert_array_equal(a.net.pack(), b.net.pack())
+    np.testing.assert_array_equal(a.history, b.history)
+    assert a.score == b.score and not np.array_equal(a.net.pack(), c.net.pack())
+    assert a.history.size > 300  # both phases recorded
 
 
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
@@ -179,7 +242,8 @@ def test_trained_method_records_history_and_info():
 
 def test_bad_input_gets_clear_errors():
     net = start()
-    with pytest.raises(ValueError, match=r"unknown optimizer 'bfgs'.*sgd, adam, lbfgs, lm"):
+    known = r"sgd, adam, lbfgs, lm, adam\+lm"
+    with pytest.raises(ValueError, match=rf"unknown optimizer 'bfgs'.*{known}"):
         train(net, X, Y, "bfgs")
     with pytest.raises(ValueError, match=r"unknown loss 'huber'.*mse, lp, softmax"):
         train(net, X, Y, "adam", loss="huber")
@@ -195,6 +259,10 @@ def test_bad_input_gets_clear_errors():
         train(net, np.zeros((5, 2)), np.zeros(5))
     with pytest.raises(ValueError, match="steps must be an integer ≥ 1"):
         train(net, X, Y, steps=0)
+    with pytest.raises(ValueError, match="polish_steps must be an integer ≥ 1"):
+        train(net, X, Y, "adam+lm", polish_steps=0)
+    with pytest.raises(ValueError, match="'adam\\+lm' fits residuals"):
+        train(MLP([1, 3, 2]), X, np.zeros(128, dtype=int), "adam+lm", loss="softmax")
     with pytest.raises(ValueError, match="mini-batches need an rng"):
         train(net, X, Y, "sgd", batch_size=8)
     with pytest.raises(ValueError, match="lr must be > 0"):

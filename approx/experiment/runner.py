@@ -133,12 +133,18 @@ def run_sweep(
     return table
 
 
+#: errors at or below this are rounding noise (a few thousand ulps of an O(1) function)
+ROUNDOFF_FLOOR = 1e-11
+
+
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """Per target and method: ε at the largest width and the fitted rate.
 
     The rate is the least-squares slope of log ε against log d over the runs whose status
-    is ok (every replicate a point); ε at the largest width is the median over replicates
-    of the ok runs there.
+    is ok (every replicate a point) and whose ε lies above :data:`ROUNDOFF_FLOOR`: once a
+    method has converged to rounding, wider nets only add noise, and the slope would
+    mix the method's rate with the floor. ε at the largest width is the median over
+    replicates of the ok runs there.
 
     Parameters
     ----------
@@ -157,7 +163,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         failed=("status", lambda s: int((s != "ok").sum())),
     )
     ok = table[table["status"] == "ok"]
-    positive = ok[ok["max_error"] > 0]  # an exact fit has no logarithm
+    positive = ok[ok["max_error"] > ROUNDOFF_FLOOR]
     logs = pd.DataFrame(
         {
             "target": positive["target"],
