@@ -19,12 +19,12 @@ from typing import Any
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small products: threads only add overhead
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from approx import targets  # noqa: E402
-from approx.construct import relu_interpolant  # noqa: E402
-from approx.metrics import max_error  # noqa: E402
-from approx.train import fit_target  # noqa: E402
+from approx import targets
+from approx.construct import relu_interpolant
+from approx.metrics import max_error
+from approx.train import fit_target
 
 TARGETS = ("sin2pi", "runge", "exp", "tanh10")
 

@@ -120,13 +120,6 @@ def test_schedules_warm_up_then_decay_to_the_floor():
         train(start(), X, Y, "adam", schedule="linear")
 
 
-def test_a_decaying_schedule_beats_constant_adam():
-    kw = {"steps": 1500, "lr": 0.03}
-    const = train(start(), X, Y, "adam", schedule="constant", **kw)
-    cosine = train(start(), X, Y, "adam", schedule="cosine", **kw)
-    assert cosine.loss < 0.5 * const.loss
-
-
 def test_reseeding_revives_dead_units_without_changing_the_function():
     net = start(width=10)
     theta, grad = net.pack(), np.zeros(31)
