@@ -273,15 +273,17 @@ METHODS: dict[str, Method] = {
                     bool,
                     True,
                     None,
-                    "move ReLU units dead on every sample to the largest residuals "
-                    "(full-batch SGD/Adam, first half of the budget)",
+                    "move ReLU units whose kink lies outside the data (dead or affine "
+                    "there) to the largest residuals, function unchanged (full-batch "
+                    "SGD/Adam, first 90% of the budget)",
                 ),
                 Param(
                     "polish_steps",
                     int,
-                    100,
+                    200,
                     None,
-                    "LM evaluations after the Adam phase of adam+lm",
+                    "Levenberg–Marquardt evaluations (numpy, normal equations) after the "
+                    "Adam phase of adam+lm",
                     minimum=1,
                 ),
                 Param("batch_size", int, 0, None, "mini-batch size; 0: full batch", 0),

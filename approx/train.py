@@ -83,8 +83,12 @@ class TrainResult:
         The best iterate (lowest training loss, or best monitor score when a monitor
         was given); never non-finite.
     history : ndarray of shape (n,)
-        Training loss per step (per epoch for mini-batch SGD/Adam, per function
-        evaluation for L-BFGS and LM).
+        Training loss of the iterates: per step for full-batch SGD/Adam (the loss at
+        which the step's gradient was taken), per epoch for mini-batch SGD/Adam, per
+        function evaluation for L-BFGS (line-search trials included), and per accepted
+        iterate for LM and the polish phase of ``"adam+lm"`` (the start, then each step
+        that lowered the loss: rejected trial steps are not recorded, so that part is
+        decreasing). ``"adam+lm"`` concatenates its two phases.
     status : str
         ``"converged"`` (tolerance or optimizer criterion met), ``"max_steps"``
         (budget used) or ``"diverged"`` (a non-finite loss stopped the fit).
@@ -474,7 +478,7 @@ def train(
     momentum: float = 0.9,
     schedule: str = "constant",
     reseed: bool = False,
-    polish_steps: int = 100,
+    polish_steps: int = 200,
     tol: float = 0.0,
     loss: str = "mse",
     p: float | None = None,
@@ -509,11 +513,13 @@ def train(
         Step-size schedule of SGD/Adam, a key of :data:`SCHEDULES` (see
         :func:`lr_factor`); ignored by L-BFGS and LM.
     reseed : bool
-        Full-batch SGD/Adam on a 1→d→1 ReLU net: over the first half of the budget,
-        move units that are inactive on every sample to the largest residuals (see
-        :func:`_reseed_dead`); the initial weights are untouched.
+        Full-batch SGD/Adam on a 1→d→1 ReLU net: at checkpoints over the first 90% of
+        the budget, move units whose kink lies outside the data (dead, or affine on
+        it) to the largest residuals, leaving the function unchanged (see
+        :func:`_relocate`); the initial weights are untouched.
     polish_steps : int
-        LM function evaluations after the Adam phase of ``"adam+lm"``.
+        Function evaluations of the Levenberg–Marquardt polish (:func:`_gauss_newton`)
+        after the Adam phase of ``"adam+lm"``.
     tol : float
         Stop (status ``"converged"``) once the training loss is ≤ ``tol``.
     loss : str
@@ -607,6 +613,12 @@ def train(
     return TrainResult(out, history, status, message, taken, final, initial, tracker.best_score)
 
 
+#: checkpoints of :func:`_relocate`: every 1/20 of the budget up to 90% of it (kinks
+#: drift together again while the step size is large), and the least distance from a
+#: relocated kink to any other, as a fraction of the uniform knot spacing (hi − lo)/d
+RELOCATE_UNTIL, RELOCATE_SPACING = 0.9, 0.5
+
+
 def _first_order(
     engine: GeneralEngine | ShallowEngine,
     X: Array,
@@ -630,9 +642,8 @@ def _first_order(
     if not full and rng is None:
         raise ValueError("mini-batches need an rng (numpy.random.Generator)")
     lrs = np.array([lr_factor(schedule, k, steps) for k in range(steps)]) * lr
-    # dead units are revived over the first half of the budget, so they have time to settle
     reseed_at = (
-        {k * steps // 20 for k in range(1, 11)}
+        {k * steps // 20 for k in range(1, round(20 * RELOCATE_UNTIL) + 1)}
         if reseed and full and isinstance(engine, ShallowEngine) and engine.relu
         else None
     )
@@ -655,7 +666,7 @@ def _first_order(
             opt.step(theta, grad)
             step += 1
             if reseed_at is not None and step in reseed_at:
-                _reseed_dead(engine, X, opt)
+                _relocate(engine, X, opt)
             continue
         # one epoch of mini-batches, then the full training loss is recorded
         epoch_loss = engine.loss_only(X, y)
@@ -680,15 +691,21 @@ def _first_order(
     return history[:n_rec], "max_steps", f"used the budget of {steps} steps", step
 
 
-def _reseed_dead(engine: ShallowEngine, x: Array, opt: SGD | Adam) -> int:
-    """Move ReLU units that are inactive on every sample to where the residual is largest.
+def _relocate(engine: ShallowEngine, x: Array, opt: SGD | Adam) -> int:
+    """Move ReLU units whose kink lies outside the data to where the residual is largest.
 
-    A unit ``max{0, w₀ t + b₀}`` is dead when ``w₀ t + b₀ ≤ 0`` at both ends of the
-    data (it is linear in ``t``), so it gets no gradient and never recovers. Each dead
-    unit gets its kink at one of the largest local maxima of ``|r|`` (the residual left
-    by the last gradient evaluation, at least two sample spacings apart), facing the
-    longer side, with the median input weight of the live units and output weight 0, so
-    the function is unchanged and the unit is live. Its optimizer state is reset.
+    A unit ``max{0, w₀ t + b₀}`` whose kink ``−b₀/w₀`` is not inside the data range is
+    affine on the data: zero (dead: it gets no gradient and never recovers) or active on
+    every sample. Together such units add one affine function ``α t + β``; one active
+    unit is kept and carries it (its output weight becomes ``α/w₀``, the rest of ``β``
+    goes into the output bias), so every other one is free. He init leaves many units
+    so (a kink −b₀/w₀ with b₀ uniform and w₀ normal often falls outside [−1, 1]), and
+    Adam rarely brings them back. Each free unit gets its kink at one of the largest
+    local maxima of ``|r|`` (the residual left by the last gradient evaluation) that
+    lie at least ``RELOCATE_SPACING`` uniform knot spacings from every other kink,
+    facing the nearer end of the data, with the median input weight of the units with
+    an interior kink and output weight 0. The function on the data range is unchanged;
+    the moved units' optimizer state is reset (neuron resampling).
 
     Returns
     -------
@@ -697,40 +714,70 @@ def _reseed_dead(engine: ShallowEngine, x: Array, opt: SGD | Adam) -> int:
     """
     w0, b0, w1 = engine.w0, engine.b0, engine.w1
     lo, hi = float(x.min()), float(x.max())
-    dead = np.flatnonzero(np.maximum(w0 * lo, w0 * hi) + b0 <= 0.0)
-    if dead.size == 0 or dead.size == w0.size:
+    at_lo, at_hi = w0 * lo + b0, w0 * hi + b0
+    dead = np.maximum(at_lo, at_hi) <= 0.0
+    active = (np.minimum(at_lo, at_hi) >= 0.0) & ~dead
+    free = dead | active
+    if not free.any() or free.all():
+        return 0
+    if active.any():
+        keep = int(np.flatnonzero(active)[np.argmax(np.abs(w0[active]))])
+        if w0[keep] != 0.0:
+            alpha = float(np.dot(w1[active], w0[active]))
+            beta = float(np.dot(w1[active], b0[active]))
+            w1[keep] = alpha / w0[keep]
+            engine.b1[...] += beta - w1[keep] * b0[keep]
+            free[keep] = False
+        else:  # all active units are constants: the output bias carries them
+            engine.b1[...] += float(np.dot(w1[active], b0[active]))
+    w1[free] = 0.0
+    moved = np.flatnonzero(free)
+    if moved.size == 0:
         return 0
     by_x = np.argsort(x, kind="stable")
     x, a = x[by_x], np.abs(engine.r[: x.size])[by_x]
     peaks = np.flatnonzero((a[1:-1] >= a[:-2]) & (a[1:-1] >= a[2:])) + 1
     order = peaks[np.argsort(-a[peaks], kind="stable")]
+    # a peak next to a kink (kept or just placed) gets no unit: a peak persists while a
+    # fresh unit's w₁ grows, and units piling up there would act as one
+    gap = max(2.0 * (hi - lo) / x.size, RELOCATE_SPACING * (hi - lo) / w0.size)
+    kept = np.flatnonzero(~free)
+    near = -b0[kept] / np.where(w0[kept] == 0.0, 1.0, w0[kept])
+    # blocked[i]: sample i lies within gap of a kink (a difference array over the samples)
+    cover = np.zeros(x.size + 1, dtype=np.int64)
+    np.add.at(cover, np.searchsorted(x, near - gap, side="left"), 1)
+    np.add.at(cover, np.searchsorted(x, near + gap, side="right"), -1)
+    blocked = np.cumsum(cover[:-1]) > 0
     chosen: list[float] = []
-    gap = 2.0 * (hi - lo) / x.size
     for i in order:
-        if all(abs(x[i] - c) > gap for c in chosen):
+        if not blocked[i]:
             chosen.append(float(x[i]))
-            if len(chosen) == dead.size:
+            blocked[np.searchsorted(x, x[i] - gap) : np.searchsorted(x, x[i] + gap, "right")] = True
+            if len(chosen) == moved.size:
                 break
-    dead = dead[: len(chosen)]
+    # units without a peak to go to stay where they are, affine on the data, with w₁ = 0
+    moved = moved[: len(chosen)]
     tau = np.array(chosen)
-    live = np.ones(w0.size, dtype=bool)
-    live[dead] = False
-    scale = float(np.median(np.abs(w0[live])))
-    w0[dead] = np.where(tau < (lo + hi) / 2.0, scale, -scale)
-    b0[dead] = -w0[dead] * tau
-    w1[dead] = 0.0
+    scale = float(np.median(np.abs(w0[~(dead | active)])))
+    # facing the nearer end, a unit near an end acts only there (facing the far end it
+    # would move the function almost everywhere, and the gradient would balance it out)
+    w0[moved] = np.where(tau < (lo + hi) / 2.0, -scale, scale)
+    b0[moved] = -w0[moved] * tau
+    w1[moved] = 0.0
     d = w0.size
-    rows = np.concatenate([dead, d + dead, 2 * d + dead])
+    rows = np.concatenate([moved, d + moved, 2 * d + moved])
     state = [opt.v] if isinstance(opt, SGD) else [opt.m]
     for s in state:
         if s is not None:
             s[rows] = 0.0
     if isinstance(opt, Adam) and opt.v is not None:
         # a fresh coordinate gets the typical second moment of its parameter group
+        settled = np.ones(d, dtype=bool)
+        settled[moved] = False
         for k in range(3):
             group = opt.v[k * d : (k + 1) * d]
-            group[dead] = np.mean(group[live])
-    return dead.size
+            group[moved] = np.mean(group[settled])
+    return moved.size
 
 
 def _diverged_msg(name: str, lr: float, step: int) -> str:
@@ -819,22 +866,29 @@ def _lm(
         cache.update(theta=th.copy(), r=r, J=J)
         return r, J
 
+    evals = [0]
+
     def fun(th: Array) -> Array:
         r, _ = evaluate(th)
         a = np.abs(r)
         rho = c * np.copysign(a ** (p / 2), r)
         value = 0.5 * float(rho @ rho)
-        history.append(value)
+        evals[0] += 1
         if not math.isfinite(value):
             raise _Diverged
-        tracker.offer(value, len(history))
+        tracker.offer(value, evals[0])
         if value <= tol:
+            history.append(value)
             raise _Converged
         return rho
 
     def jac(th: Array) -> Array:
+        # the Jacobian is taken at the start and at each accepted step only: record the
+        # loss here, not at the rejected trial steps (whose loss can be huge)
         r, J = evaluate(th)
-        scale = c * (p / 2) * np.abs(r) ** (p / 2 - 1)
+        a = np.abs(r)
+        history.append(float(np.sum(a**p)) * c * c / 2.0)
+        scale = c * (p / 2) * a ** (p / 2 - 1)
         return scale[:, None] * J
 
     n = theta.size
@@ -852,12 +906,95 @@ def _lm(
             gtol=1e-15,
         )
     except _Diverged:
-        return np.array(history), "diverged", "LM met a non-finite loss", len(history)
+        return np.array(history), "diverged", "LM met a non-finite loss", evals[0]
     except _Converged:
-        return np.array(history), "converged", f"loss ≤ tol {tol:g}", len(history)
+        return np.array(history), "converged", f"loss ≤ tol {tol:g}", evals[0]
     np.copyto(theta, res.x)
+    if not history or res.cost < history[-1]:  # a last accepted step, never linearised at
+        history.append(float(res.cost))
     status = "max_steps" if res.status == 0 else "converged"
     return np.array(history), status, f"least_squares ({method}): {res.message}", int(res.nfev)
+
+
+def _gauss_newton(
+    engine: GeneralEngine | ShallowEngine,
+    X: Array,
+    y: Array,
+    tracker: _Tracker,
+    *,
+    steps: int,
+    tol: float,
+) -> tuple[Array, str, str, int]:
+    """Levenberg–Marquardt on the normal equations, in numpy: the polish of ``"adam+lm"``.
+
+    Each iteration forms the residual Jacobian by backprop (:meth:`MLP.residual_jacobian`),
+    then tries steps ``δ = −(JᵀJ + λ diag JᵀJ)⁻¹ Jᵀρ`` (a Cholesky solve of size P, far
+    cheaper than MINPACK's QR of the m×P Jacobian when m ≫ P) until one lowers the loss;
+    λ follows Nielsen's gain-ratio rule. Residuals are transformed as in :func:`_lm` so
+    the ``"lp"`` loss is fitted too.
+
+    Returns the loss at each accepted iterate (the first is the start), the status, a
+    message and the number of function evaluations (trial steps), at most ``steps``.
+    """
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+    net, theta = engine.net, engine.theta
+    m, p = X.shape[0], engine.p
+    c = math.sqrt(2.0 / (p * m))  # ½ Σ ρ² is the loss, as in _lm
+
+    def linearise() -> tuple[Array, Array]:
+        r, J = net.residual_jacobian(X, y)
+        if p == 2.0:
+            return c * r, c * J
+        a = np.abs(r)
+        return c * np.copysign(a ** (p / 2), r), (c * (p / 2) * a ** (p / 2 - 1))[:, None] * J
+
+    rho, J = linearise()
+    value = 0.5 * float(rho @ rho)
+    history = [value]
+    lam, nu, evals = 1e-3, 2.0, 0
+    status, message = "max_steps", f"used the budget of {steps} evaluations"
+    start = theta.copy()
+    while evals < steps:
+        if value <= tol:
+            status, message = "converged", f"loss {value:.3g} ≤ tol {tol:g}"
+            break
+        A, g = J.T @ J, J.T @ rho
+        scale = np.maximum(np.diag(A), 1e-12 * max(float(np.max(np.diag(A))), 1e-300))
+        if float(np.max(np.abs(g))) <= 1e-15 * max(value, 1e-300) or lam > 1e16:
+            status, message = "converged", "no step lowers the loss (gradient or λ limit)"
+            break
+        accepted = False
+        while evals < steps and lam <= 1e16:
+            try:
+                delta = -cho_solve(cho_factor(A + lam * np.diag(scale)), g)
+            except LinAlgError:
+                lam, nu = lam * nu, 2.0 * nu
+                continue
+            np.copyto(start, theta)
+            theta += delta
+            trial = engine.loss_only(X, y)
+            evals += 1
+            # predicted decrease of the model ½‖ρ + Jδ‖² (positive for λ > 0)
+            predicted = -float(delta @ g) - 0.5 * float(delta @ (A @ delta))
+            if math.isfinite(trial) and trial < value:
+                gain = (value - trial) / max(predicted, 1e-300)
+                lam *= max(1.0 / 3.0, 1.0 - (2.0 * gain - 1.0) ** 3)
+                nu, accepted = 2.0, True
+                break
+            np.copyto(theta, start)
+            lam, nu = lam * nu, 2.0 * nu
+        if not accepted:
+            continue
+        rho, J = linearise()
+        value = 0.5 * float(rho @ rho)
+        history.append(value)
+        tracker.offer(value, len(history), force=True)
+    return np.array(history), status, message, evals
+
+
+#: the polish's normal equations are P×P: beyond this a single step takes seconds
+POLISH_MAX_PARAMS = 3 * 1024 + 1
 
 
 def _adam_lm(
@@ -874,8 +1011,17 @@ def _adam_lm(
 
     From a random start LM stalls (its steps are local and dead units give it zero
     Jacobian columns) and Adam ends on a noise floor; Adam's result is a start where
-    LM's fast local convergence pays. The best iterate over both phases is kept.
+    LM's fast local convergence pays. The polish is :func:`_gauss_newton` (normal
+    equations: at d = 64 one evaluation costs about a millisecond, against tens for
+    MINPACK in :func:`_lm`), with ``polish_steps`` evaluations. The best iterate over
+    both phases is kept.
     """
+    n = engine.theta.size
+    if n > POLISH_MAX_PARAMS:
+        raise ValueError(
+            f"adam+lm solves a {n}×{n} system at every polish step; it allows at most "
+            f"{POLISH_MAX_PARAMS} parameters (d ≤ 1024 for a 1→d→1 net): use 'adam'"
+        )
     every = tracker.every
     history, status, message, taken = _first_order(
         engine, X, y, tracker, name="adam", steps=steps, **kw
@@ -883,7 +1029,9 @@ def _adam_lm(
     if status != "max_steps":
         return history, status, message, taken
     tracker.every = every  # LM evaluations are costly: check them at the caller's rate
-    polish, status, message, evals = _lm(engine, X, y, tracker, steps=polish_steps, tol=kw["tol"])
+    polish, status, message, evals = _gauss_newton(
+        engine, X, y, tracker, steps=polish_steps, tol=kw["tol"]
+    )
     return np.concatenate([history, polish]), status, message, taken + evals
 
 
@@ -1031,7 +1179,7 @@ def fit_target(
     lr: float | None = None,
     schedule: str = "cosine",
     reseed: bool = True,
-    polish_steps: int = 100,
+    polish_steps: int = 200,
     batch_size: int | None = None,
     n_train: int = 1024,
     sampling: str = "uniform",

@@ -12,7 +12,7 @@ from approx.train import (
     Adam,
     GeneralEngine,
     ShallowEngine,
-    _reseed_dead,
+    _relocate,
     fit_target,
     lr_factor,
     train,
@@ -120,22 +120,66 @@ def test_schedules_warm_up_then_decay_to_the_floor():
         train(start(), X, Y, "adam", schedule="linear")
 
 
-def test_reseeding_revives_dead_units_without_changing_the_function():
+def test_relocation_frees_units_outside_the_data_without_changing_the_function():
     net = start(width=10)
     theta, grad = net.pack(), np.zeros(31)
     engine = ShallowEngine(net, theta, grad, X.size)
     engine.w0[:3], engine.b0[:3] = [1.0, -2.0, 0.5], [-1.5, -2.5, -0.6]  # dead on [-1, 1]
     engine.w1[:3] = [0.3, -0.2, 0.7]  # dead units contribute nothing anyway
+    # active on every sample: affine there, and together one affine function
+    engine.w0[3:6], engine.b0[3:6] = [0.8, -0.5, 0.2], [1.2, 0.9, 0.3]
+    engine.w1[3:6] = [0.4, 1.1, -0.6]
+    engine.w0[6:], engine.b0[6:] = [1.0, -1.0, 2.0, 3.0], [0.1, 0.2, -0.3, 2.1]  # inside
     opt = Adam(0.01)
     opt.step(theta, grad)
     before = net(X)
-    engine(X, Y)
-    assert _reseed_dead(engine, X, opt) == 3
+    engine(X, np.sin(9 * np.pi * X))  # a residual with many peaks to move units to
+    assert _relocate(engine, X, opt) == 5  # 3 dead + 3 affine, one of which carries the sum
     np.testing.assert_allclose(net(X), before, rtol=0, atol=1e-12)
-    active = (X[:, None] * engine.w0 + engine.b0 > 0).any(axis=0)
-    assert active.all()
-    assert np.all(opt.m[[0, 1, 2, 10, 11, 12, 20, 21, 22]] == 0.0)
-    assert _reseed_dead(engine, X, opt) == 0
+    tau = -engine.b0 / engine.w0
+    inside = (tau > -1) & (tau < 1)
+    assert inside.sum() == 9
+    moved = [0, 1, 2, 4, 5]
+    assert np.all(engine.w1[moved] == 0.0)
+    assert np.all(opt.m[np.add.outer([0, 10, 20], moved).ravel()] == 0.0)
+    # each moved unit faces the nearer end, and no two kinks are closer than half a spacing
+    assert np.all(np.sign(engine.w0[moved]) == np.sign(tau[moved]))
+    for k in moved:
+        assert np.abs(np.delete(tau[inside], np.flatnonzero(inside) == k) - tau[k]).min() > 0.1
+    assert _relocate(engine, X, opt) == 0
+
+
+def test_relocation_improves_the_fit_from_he_init():
+    def run(reseed):
+        return fit_target(
+            targets.get("sin2pi"),
+            24,
+            np.random.default_rng(5),
+            steps=1500,
+            lr=0.03,
+            reseed=reseed,
+            n_train=256,
+        )
+
+    assert run(True).loss < 0.5 * run(False).loss
+
+
+@pytest.mark.parametrize("optimizer", ["lm", "adam+lm"])
+def test_lm_history_records_accepted_iterates_only(optimizer):
+    # rejected trial steps (a loss of order 1e10 is common) used to be recorded
+    steps = {"lm": {"steps": 60}, "adam+lm": {"steps": 100, "polish_steps": 60}}[optimizer]
+    result = train(start(width=20), X, Y, optimizer, **steps)
+    polish = result.history[-(result.history.size - (0 if optimizer == "lm" else 100)) :]
+    assert polish.size >= 2
+    assert np.all(np.diff(polish) <= 0.0)
+    assert result.history.max() <= result.initial_loss
+    assert result.loss == pytest.approx(min(result.history.min(), result.loss), rel=1e-12)
+
+
+def test_gauss_newton_polish_lowers_the_loss_within_its_budget():
+    hybrid = train(start(width=16), X, Y, "adam+lm", steps=1, polish_steps=40)
+    assert hybrid.steps <= 1 + 40
+    assert hybrid.loss < 0.01 * hybrid.initial_loss
 
 
 def test_tolerance_stops_early():
@@ -256,6 +300,8 @@ def test_bad_input_gets_clear_errors():
         train(net, X, Y, "adam+lm", polish_steps=0)
     with pytest.raises(ValueError, match="'adam\\+lm' fits residuals"):
         train(MLP([1, 3, 2]), X, np.zeros(128, dtype=int), "adam+lm", loss="softmax")
+    with pytest.raises(ValueError, match=r"at most 3073 parameters .* use 'adam'"):
+        train(MLP([1, 1025, 1], rng=np.random.default_rng(0)), X, Y, "adam+lm")
     with pytest.raises(ValueError, match="mini-batches need an rng"):
         train(net, X, Y, "sgd", batch_size=8)
     with pytest.raises(ValueError, match="lr must be > 0"):
