@@ -837,6 +837,18 @@ def _lbfgs(
     return np.array(history), status, f"L-BFGS-B: {res.message}", int(res.nit)
 
 
+def _lp_residuals(r: Array, p: float, m: int) -> tuple[Array, Array]:
+    """Residuals ρ whose ½ Σ ρ² is the lp loss (1/pm) Σ |r|^p, and dρ/dr.
+
+    ``ρ = c sign(r) |r|^(p/2)`` with ``c² = 2/(p m)``; for p = 2 this is the mse loss.
+    """
+    c = math.sqrt(2.0 / (p * m))
+    if p == 2.0:
+        return c * r, np.full_like(r, c)
+    a = np.abs(r)
+    return c * np.copysign(a ** (p / 2), r), c * (p / 2) * a ** (p / 2 - 1)
+
+
 def _lm(
     engine: GeneralEngine | ShallowEngine,
     X: Array,
@@ -852,9 +864,7 @@ def _lm(
     net, theta = engine.net, engine.theta
     m = X.shape[0]
     p = engine.p
-    # least_squares minimises ½ Σ ρ²; ρ = c sign(r)|r|^(p/2) with c² = 2/(p m) makes that
-    # (1/pm) Σ |r|^p, the lp loss (p = 2: the mse loss)
-    c = math.sqrt(2.0 / (p * m))
+    # least_squares minimises ½ Σ ρ²: with ρ from _lp_residuals that is the lp loss
     history: list[float] = []
     cache: dict[str, Array] = {}
 
@@ -870,8 +880,7 @@ def _lm(
 
     def fun(th: Array) -> Array:
         r, _ = evaluate(th)
-        a = np.abs(r)
-        rho = c * np.copysign(a ** (p / 2), r)
+        rho, _ = _lp_residuals(r, p, m)
         value = 0.5 * float(rho @ rho)
         evals[0] += 1
         if not math.isfinite(value):
@@ -886,9 +895,8 @@ def _lm(
         # the Jacobian is taken at the start and at each accepted step only: record the
         # loss here, not at the rejected trial steps (whose loss can be huge)
         r, J = evaluate(th)
-        a = np.abs(r)
-        history.append(float(np.sum(a**p)) * c * c / 2.0)
-        scale = c * (p / 2) * a ** (p / 2 - 1)
+        rho, scale = _lp_residuals(r, p, m)
+        history.append(0.5 * float(rho @ rho))
         return scale[:, None] * J
 
     n = theta.size
@@ -940,14 +948,11 @@ def _gauss_newton(
 
     net, theta = engine.net, engine.theta
     m, p = X.shape[0], engine.p
-    c = math.sqrt(2.0 / (p * m))  # ½ Σ ρ² is the loss, as in _lm
 
     def linearise() -> tuple[Array, Array]:
         r, J = net.residual_jacobian(X, y)
-        if p == 2.0:
-            return c * r, c * J
-        a = np.abs(r)
-        return c * np.copysign(a ** (p / 2), r), (c * (p / 2) * a ** (p / 2 - 1))[:, None] * J
+        rho, scale = _lp_residuals(r, p, m)  # ½ Σ ρ² is the loss, as in _lm
+        return rho, scale[:, None] * J
 
     rho, J = linearise()
     value = 0.5 * float(rho @ rho)

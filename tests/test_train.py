@@ -172,7 +172,8 @@ def test_lm_history_records_accepted_iterates_only(optimizer):
     polish = result.history[-(result.history.size - (0 if optimizer == "lm" else 100)) :]
     assert polish.size >= 2
     assert np.all(np.diff(polish) <= 0.0)
-    assert result.history.max() <= result.initial_loss
+    # the same loss computed through another formula may differ in the last bits
+    assert result.history.max() <= result.initial_loss * (1 + 1e-12)
     assert result.loss == pytest.approx(min(result.history.min(), result.loss), rel=1e-12)
 
 
