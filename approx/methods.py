@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from approx import baselines, construct, train
 from approx.models import Model
+from approx.nn.activations import ACTIVATIONS
 from approx.targets import Target
 
 __all__ = ["METHODS", "Fit", "Method", "Param", "fit", "get"]
@@ -108,32 +110,24 @@ class Method:
 
 
 def _relu_interpolant(target: Target, width: int, rng: np.random.Generator, *, knots: str) -> Fit:
-    from approx.construct import relu_interpolant
-
-    net = relu_interpolant(target, width, knots=knots)
+    net = construct.relu_interpolant(target, width, knots=knots)
     return Fit(net, net.n_params)
 
 
 def _random_features(
     target: Target, width: int, rng: np.random.Generator, *, features: str, n_samples: int
 ) -> Fit:
-    from approx.construct import random_features
-
-    net = random_features(target, width, features=features, rng=rng, n_samples=n_samples)
+    net = construct.random_features(target, width, features=features, rng=rng, n_samples=n_samples)
     return Fit(net, net.n_params)
 
 
 def _chebyshev(target: Target, width: int, rng: np.random.Generator) -> Fit:
-    from approx.baselines import chebyshev
-
-    model = chebyshev(target, width)
+    model = baselines.chebyshev(target, width)
     return Fit(model, model.n_params)
 
 
 def _spline(target: Target, width: int, rng: np.random.Generator) -> Fit:
-    from approx.baselines import cubic_spline
-
-    model = cubic_spline(target, width)
+    model = baselines.cubic_spline(target, width)
     return Fit(model, model.n_params)
 
 
@@ -158,9 +152,7 @@ def _trained(
     tol: float,
     select: str,
 ) -> Fit:
-    from approx.train import fit_target
-
-    result = fit_target(
+    result = train.fit_target(
         target,
         width,
         rng,
@@ -208,7 +200,7 @@ METHODS: dict[str, Method] = {
                     "knots",
                     str,
                     "uniform",
-                    ("uniform", "adaptive"),
+                    tuple(construct.KNOTS),
                     "knot placement: equally spaced, or equidistributing |f''|^(1/2)",
                 ),
             ),
@@ -222,7 +214,7 @@ METHODS: dict[str, Method] = {
                     "features",
                     str,
                     "fourier",
-                    ("fourier", "relu"),
+                    tuple(construct.FEATURES),
                     "cos(wx + b) with Gaussian w, or ReLU with random breakpoints",
                 ),
                 Param("n_samples", int, 2048, None, "least-squares sample points", minimum=2),
@@ -239,7 +231,7 @@ METHODS: dict[str, Method] = {
                     "optimizer",
                     str,
                     "adam",
-                    ("sgd", "adam", "lbfgs", "lm", "adam+lm"),
+                    tuple(train.OPTIMIZERS),
                     "SGD with momentum, Adam, L-BFGS, Levenberg–Marquardt, or Adam then "
                     "LM polishing (the best from He init; LM costs O(m·P²) per step)",
                 ),
@@ -247,7 +239,7 @@ METHODS: dict[str, Method] = {
                     "init",
                     str,
                     "he",
-                    ("he", "knots", "construction"),
+                    tuple(train.INITS),
                     "random He weights, breakpoints at the uniform knots, or the ±ReLU "
                     "interpolant itself",
                 ),
@@ -265,7 +257,7 @@ METHODS: dict[str, Method] = {
                     "schedule",
                     str,
                     "cosine",
-                    ("constant", "cosine", "exp"),
+                    tuple(train.SCHEDULES),
                     "step-size schedule of SGD/Adam: warm-up, then decay to 1e-4 × lr",
                 ),
                 Param(
@@ -292,14 +284,14 @@ METHODS: dict[str, Method] = {
                     "sampling",
                     str,
                     "uniform",
-                    ("uniform", "random", "chebyshev"),
+                    tuple(train.SAMPLINGS),
                     "layout of the training points",
                 ),
                 Param(
                     "activation",
                     str,
                     "relu",
-                    ("relu", "sigmoid", "tanh", "cos", "identity"),
+                    tuple(ACTIVATIONS),
                     "hidden activation",
                 ),
                 Param("loss", str, "mse", ("mse", "lp"), "mean squared or p-th power error"),
