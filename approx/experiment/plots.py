@@ -4,7 +4,9 @@
   method (median over replicates, min–max band), the uniform-knot bound and a d⁻² slope;
 - ``fits_<target>.png``: the target and the saved models at a few widths, with their
   pointwise error below;
-- ``training_<target>.png``: training loss against step, for runs with a loss history.
+- ``training_<target>.png``: training loss against step, for runs with a loss history;
+- ``gap.png``: each method's ε divided by the uniform ±ReLU construction's at the same d
+  (drawn when the sweep has that construction): the gap between theory and practice.
 
 Each method keeps one colour in every figure. Matplotlib's Agg backend and explicit
 Axes only: no pyplot state is shared between figures.
@@ -28,7 +30,15 @@ from approx.experiment.config import Config
 from approx.experiment.store import Store
 from approx.models import load_model
 
-__all__ = ["method_colors", "plot_all", "plot_convergence", "plot_fits", "plot_folder"]
+__all__ = [
+    "gap_table",
+    "method_colors",
+    "plot_all",
+    "plot_convergence",
+    "plot_fits",
+    "plot_folder",
+    "plot_gap",
+]
 
 _TINY = 1e-17  # floor for errors on log axes (exact zeros would vanish)
 
@@ -189,12 +199,72 @@ def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]]
     return path
 
 
+def _reference(config: Config) -> str | None:
+    """The first method that is the uniform ±ReLU construction, if the sweep has one."""
+    for method in config.methods:
+        if method.kind == "relu-interpolant" and method.kwargs.get("knots") == "uniform":
+            return method.name
+    return None
+
+
+def gap_table(table: pd.DataFrame, config: Config) -> pd.DataFrame | None:
+    """Median ε of each method over the uniform construction's, per target and width.
+
+    Returns
+    -------
+    DataFrame or None
+        Index (target, width), a column per method (the reference's is 1); ``None`` when
+        the sweep has no uniform ``relu-interpolant`` method.
+    """
+    reference = _reference(config)
+    if reference is None:
+        return None
+    ok = table[table["status"] == "ok"]
+    median = ok.groupby(["target", "width", "method"])["max_error"].median().unstack("method")
+    return median.div(median[reference].clip(lower=_TINY), axis=0)
+
+
+def plot_gap(table: pd.DataFrame, config: Config, path: Path) -> Path | None:
+    """The gap between theory and practice, a panel per target; see the module docstring."""
+    gap = gap_table(table, config)
+    if gap is None:
+        return None
+    reference = _reference(config)
+    colours = method_colors(config)
+    n = len(config.targets)
+    cols = min(3, n)
+    fig = _figure(4.6 * cols, 3.6 * math.ceil(n / cols) + 0.8)
+    for ax, spec in zip(_panels(fig, n), config.targets, strict=True):
+        ax.axhline(1.0, color=colours[reference], lw=2, label=f"{reference} (the reference)")
+        ax.axhline(2.0, color="0.45", ls=":", lw=1.5, label="2× the reference")
+        if spec.name in gap.index.get_level_values("target"):
+            rows = gap.loc[spec.name]
+            for method in config.methods:
+                if method.name != reference and method.name in rows:
+                    ratio = rows[method.name].dropna().clip(lower=_TINY)
+                    ax.plot(ratio.index, ratio, "o-", ms=3.5, color=colours[method.name],
+                            label=method.name, zorder=3)
+        ax.set(yscale="log", xlabel="width d (hidden units or coefficients)",
+               ylabel=f"ε / ε of {reference} (median)", title=spec.name)
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.grid(True, which="major", alpha=0.3)
+    _legend(fig, fig.axes)
+    fig.suptitle(f"{config.name}: max error relative to the uniform ±ReLU construction",
+                 fontweight="bold")
+    fig.savefig(path)
+    return path
+
+
 def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], config: Config,
              folder: Path) -> list[Path]:
     """Draw every figure of a results folder into ``folder/plots``; return their paths."""
     out = folder / "plots"
     out.mkdir(parents=True, exist_ok=True)
-    paths: list[Path | None] = [plot_convergence(table, config, out / "convergence.png")]
+    paths: list[Path | None] = [
+        plot_convergence(table, config, out / "convergence.png"),
+        plot_gap(table, config, out / "gap.png"),
+    ]
     for spec in config.targets:
         paths.append(plot_fits(table, config, spec.name, folder, out / f"fits_{spec.name}.png"))
         paths.append(

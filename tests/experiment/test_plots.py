@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import matplotlib.image
+import numpy as np
+import pandas as pd
 import pytest
 
 from approx import methods
@@ -51,3 +53,51 @@ def test_method_colours_are_fixed_by_config_order(fake_methods, fake_config):
 
     config = parse_config(fake_config)
     assert method_colors(config) == {"relu-a": "#1f77b4", "relu-b": "#ff7f0e"}
+
+
+GAP_CONFIG = """
+name = "gap"
+widths = [4, 8, 16]
+
+[[targets]]
+name = "runge"
+
+[[methods]]
+name = "adaptive"
+kind = "relu-interpolant"
+knots = "adaptive"
+
+[[methods]]
+name = "uniform"
+kind = "relu-interpolant"
+
+[[methods]]
+name = "cheb"
+kind = "chebyshev"
+"""
+
+
+def test_gap_is_each_error_over_the_uniform_construction(tmp_path):
+    from approx.experiment.plots import gap_table
+
+    config = parse_config(GAP_CONFIG)
+    table = run_sweep(config, tmp_path, jobs=1)
+    gap = gap_table(table, config)
+    errors = table.pivot(index="width", columns="method", values="max_error")
+    np.testing.assert_allclose(gap.loc["runge", "uniform"], 1.0, rtol=0)
+    np.testing.assert_allclose(
+        gap.loc["runge", "adaptive"], errors["adaptive"] / errors["uniform"], rtol=1e-14
+    )
+    np.testing.assert_allclose(
+        gap.loc["runge", "cheb"], errors["cheb"] / errors["uniform"], rtol=1e-14
+    )
+    gap_png = tmp_path / "plots" / "gap.png"
+    assert gap_png in plot_folder(tmp_path)
+    assert gap_png.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_no_gap_without_the_uniform_construction(fake_methods, fake_config):
+    from approx.experiment.plots import gap_table
+
+    config = parse_config(fake_config)
+    assert gap_table(pd.DataFrame(columns=["status"]), config) is None
