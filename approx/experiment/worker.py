@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from approx import methods, metrics
 from approx.experiment.config import Run, TargetSpec
@@ -69,6 +69,12 @@ class Result:
 
 
 @cache
+def _blas() -> ThreadpoolController:
+    """One controller per process: finding the loaded BLAS libraries costs about a ms."""
+    return ThreadpoolController()
+
+
+@cache
 def _target(spec: TargetSpec) -> Target:
     """Targets hold closures that do not pickle, so each process builds (and keeps) its own."""
     return spec.build()
@@ -88,7 +94,7 @@ def execute(run: Run, folder: Path) -> Result:
     target = _target(run.target)
     # the last bits of a BLAS result depend on its thread count: one thread in every
     # process keeps a run's numbers the same in-process and in a pool of any size
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas().limit(limits=1, user_api="blas"):
         return _execute(run, target, folder, result)
 
 
