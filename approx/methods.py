@@ -141,7 +141,7 @@ def _trained(
     steps: int,
     lr: float,
     schedule: str,
-    reseed: bool,
+    relocate: bool,
     polish_steps: int,
     batch_size: int,
     n_train: int,
@@ -161,7 +161,7 @@ def _trained(
         steps=steps,
         lr=lr or None,  # 0 stands for the optimizer's own default
         schedule=schedule,
-        reseed=reseed,
+        relocate=relocate,
         polish_steps=polish_steps,
         batch_size=batch_size or None,  # 0 stands for the full batch
         n_train=n_train,
@@ -261,7 +261,7 @@ METHODS: dict[str, Method] = {
                     "step-size schedule of SGD/Adam: warm-up, then decay to 1e-4 × lr",
                 ),
                 Param(
-                    "reseed",
+                    "relocate",
                     bool,
                     True,
                     None,

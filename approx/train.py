@@ -477,7 +477,7 @@ def train(
     batch_size: int | None = None,
     momentum: float = 0.9,
     schedule: str = "constant",
-    reseed: bool = False,
+    relocate: bool = False,
     polish_steps: int = 200,
     tol: float = 0.0,
     loss: str = "mse",
@@ -512,7 +512,7 @@ def train(
     schedule : str
         Step-size schedule of SGD/Adam, a key of :data:`SCHEDULES` (see
         :func:`lr_factor`); ignored by L-BFGS and LM.
-    reseed : bool
+    relocate : bool
         Full-batch SGD/Adam on a 1→d→1 ReLU net: at checkpoints over the first 90% of
         the budget, move units whose kink lies outside the data (dead, or affine on
         it) to the largest residuals, leaving the function unchanged (see
@@ -599,7 +599,7 @@ def train(
             batch_size=batch_size,
             momentum=momentum,
             schedule=schedule,
-            reseed=reseed,
+            relocate=relocate,
             polish_steps=polish_steps,
             tol=tol,
             rng=rng,
@@ -631,7 +631,7 @@ def _first_order(
     batch_size: int | None,
     momentum: float,
     schedule: str,
-    reseed: bool,
+    relocate: bool,
     tol: float,
     rng: np.random.Generator | None,
 ) -> tuple[Array, str, str, int]:
@@ -642,9 +642,9 @@ def _first_order(
     if not full and rng is None:
         raise ValueError("mini-batches need an rng (numpy.random.Generator)")
     lrs = np.array([lr_factor(schedule, k, steps) for k in range(steps)]) * lr
-    reseed_at = (
+    relocate_at = (
         {k * steps // 20 for k in range(1, round(20 * RELOCATE_UNTIL) + 1)}
-        if reseed and full and isinstance(engine, ShallowEngine) and engine.relu
+        if relocate and full and isinstance(engine, ShallowEngine) and engine.relu
         else None
     )
     history = np.empty(steps if full else steps * batch_size // m + 1)
@@ -665,7 +665,7 @@ def _first_order(
             opt.lr = lrs[step]
             opt.step(theta, grad)
             step += 1
-            if reseed_at is not None and step in reseed_at:
+            if relocate_at is not None and step in relocate_at:
                 _relocate(engine, X, opt)
             continue
         # one epoch of mini-batches, then the full training loss is recorded
@@ -1183,7 +1183,7 @@ def fit_target(
     steps: int = 3000,
     lr: float | None = None,
     schedule: str = "cosine",
-    reseed: bool = True,
+    relocate: bool = True,
     polish_steps: int = 200,
     batch_size: int | None = None,
     n_train: int = 1024,
@@ -1206,7 +1206,7 @@ def fit_target(
         Hidden width d ≥ 1.
     rng : numpy.random.Generator
         Every random draw (initialisation, random sampling, mini-batches).
-    optimizer, steps, lr, schedule, reseed, polish_steps, batch_size, loss, p, tol
+    optimizer, steps, lr, schedule, relocate, polish_steps, batch_size, loss, p, tol
         As in :func:`train`.
     init : str
         A key of :data:`INITS`.
@@ -1263,7 +1263,7 @@ def fit_target(
         steps=steps,
         lr=lr,
         schedule=schedule,
-        reseed=reseed,
+        relocate=relocate,
         polish_steps=polish_steps,
         batch_size=batch_size,
         tol=tol,

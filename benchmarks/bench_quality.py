@@ -40,7 +40,7 @@ def main() -> None:
     # the He candidates (cosine schedule and relocation of units outside the data are the
     # fit defaults; the polish of adam+lm is the numpy Levenberg–Marquardt, cheap per step);
     # the best (lowest median) is named. LM alone from He init stalls and is left out.
-    adam = {"lr": 0.03, "schedule": "cosine", "reseed": True}
+    adam = {"lr": 0.03, "schedule": "cosine", "relocate": True}
     he_configs = {
         "adam": {"optimizer": "adam", "steps": int(10000 * scale), **adam},
         "adam+lm": {

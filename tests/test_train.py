@@ -34,7 +34,7 @@ def start(seed=0, width=12, activation="relu"):
         ("sgd", {"steps": 300}),
         ("sgd", {"steps": 300, "batch_size": 16}),
         ("adam", {"steps": 300}),
-        ("adam", {"steps": 300, "schedule": "cosine", "reseed": True}),
+        ("adam", {"steps": 300, "schedule": "cosine", "relocate": True}),
         ("lbfgs", {"steps": 100}),
         ("lm", {"steps": 50}),
         ("adam+lm", {"steps": 200, "polish_steps": 20}),
@@ -150,14 +150,14 @@ def test_relocation_frees_units_outside_the_data_without_changing_the_function()
 
 
 def test_relocation_improves_the_fit_from_he_init():
-    def run(reseed):
+    def run(relocate):
         return fit_target(
             targets.get("sin2pi"),
             24,
             np.random.default_rng(5),
             steps=1500,
             lr=0.03,
-            reseed=reseed,
+            relocate=relocate,
             n_train=256,
         )
 
