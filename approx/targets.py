@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -98,8 +99,13 @@ class Target:
     def max_abs_second_derivative(self) -> float:
         """Estimate ``max |f''|`` over the domain (``inf`` where ``f''`` is unbounded).
 
-        A dense grid, then a bounded local search around the best grid point.
+        A dense grid, then a bounded local search around the best grid point. Computed
+        once per target: every certified max error and every bound uses it.
         """
+        return self._max_abs_second_derivative
+
+    @cached_property
+    def _max_abs_second_derivative(self) -> float:
         from scipy.optimize import minimize_scalar
 
         a, b = self.domain
