@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import lstsq
 
+from approx import _validate
 from approx.nn import ACTIVATIONS, MLP
 from approx.targets import Target
 
@@ -287,17 +288,8 @@ def check_target(target: object) -> None:
 
 def check_width(d: object, minimum: int, name: str = "d") -> int:
     """Return ``d`` as an int if it is an integer (not a bool) ``≥ minimum``."""
-    if isinstance(d, bool) or not isinstance(d, int | np.integer):
-        raise TypeError(f"{name} must be an integer, got {type(d).__name__} {d!r}")
-    if d < minimum:
-        raise ValueError(f"{name} must be ≥ {minimum}, got {d}")
-    return int(d)
+    return _validate.integer(d, name, minimum)
 
 
 def _lookup(table: dict[str, Any], name: object, what: str) -> Any:
-    try:
-        return table[name]  # type: ignore[index]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown {what} {name!r}; known {what}: {', '.join(table)}"
-        ) from None
+    return _validate.lookup(table, name, what)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from approx import baselines, construct, train
+from approx import _validate, baselines, construct, train
 from approx.models import Model
 from approx.nn.activations import ACTIVATIONS
 from approx.targets import Target
@@ -62,18 +62,32 @@ class Param:
     minimum: float | None = None
 
     def check(self, value: Any) -> Any:
-        """Return ``value`` converted to the declared type, or raise ``ValueError``."""
-        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if (self.type is not bool and isinstance(value, bool)) or not isinstance(value, self.type):
-            raise ValueError(
-                f"must be of type {self.type.__name__}, got {type(value).__name__} {value!r}"
-            )
-        if self.choices is not None and value not in self.choices:
-            raise ValueError(f"must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
-        if self.minimum is not None and value < self.minimum:
-            raise ValueError(f"must be ≥ {self.minimum}, got {value!r}")
+        """Return ``value`` converted to the declared type, or raise ``ValueError``.
+
+        Integers and finite floats go through :mod:`approx._validate`, so ``nan``,
+        ``inf`` and bools-for-numbers are refused with the same words everywhere.
+        """
+        try:
+            if self.type is int:
+                value = _validate.integer(value, minimum=_as_int(self.minimum))
+            elif self.type is float:
+                value = _validate.finite_float(value, minimum=self.minimum)
+            elif not isinstance(value, self.type) or (
+                self.type is not bool and isinstance(value, bool)
+            ):
+                raise TypeError(
+                    f"must be of type {self.type.__name__}, got "
+                    f"{_validate.type_name(value)} {value!r}"
+                )
+        except TypeError as e:
+            raise ValueError(str(e)) from None
+        if self.choices is not None:
+            value = _validate.choice(value, self.choices)
         return value
+
+
+def _as_int(minimum: float | None) -> int | None:
+    return None if minimum is None else int(minimum)
 
 
 @dataclass(frozen=True)
@@ -329,19 +343,14 @@ METHODS: dict[str, Method] = {
 
 def get(kind: str) -> Method:
     """Return the method ``kind``; unknown kinds get an error listing the known ones."""
-    try:
-        return METHODS[kind]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown method kind {kind!r}; known kinds are: {', '.join(METHODS)}"
-        ) from None
+    return _validate.lookup(METHODS, kind, "method kind")
 
 
 def fit(kind: str, target: Target, width: int, rng: np.random.Generator, **params: Any) -> Fit:
     """Fit method ``kind`` to ``target`` at ``width`` (parameters checked, defaults filled)."""
     method = get(kind)
-    if isinstance(width, bool) or not isinstance(width, int | np.integer):
-        raise ValueError(f"width must be an integer, got {width!r}")
-    if width < method.min_width:
-        raise ValueError(f"method kind {kind!r} needs width ≥ {method.min_width}, got {width}")
-    return method.fit(target, int(width), rng, **method.resolve(params))
+    try:
+        width = _validate.integer(width, f"width of method kind {kind!r}", method.min_width)
+    except TypeError as e:
+        raise ValueError(str(e)) from None
+    return method.fit(target, width, rng, **method.resolve(params))

@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from approx import _validate
 from approx._expr import compile_expr
 
 __all__ = ["Target", "from_expr", "get", "names"]
@@ -225,12 +226,7 @@ def get(name: str, domain: tuple[float, float] | None = None) -> Target:
         If ``name`` is not a built-in (the message lists the known names), or the domain
         is invalid or makes the target non-finite.
     """
-    try:
-        target = _BUILTINS[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown target {name!r}; built-in targets are: {', '.join(_BUILTINS)}"
-        ) from None
+    target = _validate.lookup(_BUILTINS, name, "built-in target")
     return target if domain is None else target.with_domain(domain)
 
 

@@ -90,10 +90,10 @@ def test_save_load_round_trip(build, tmp_path):
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: chebyshev(EXP, 0), ValueError, "d must be ≥ 1, got 0"),
+        (lambda: chebyshev(EXP, 0), ValueError, "d must be an integer ≥ 1, got 0"),
         (lambda: chebyshev(EXP, 3.0), TypeError, "d must be an integer, got float"),
         (lambda: chebyshev(EXP, True), TypeError, "got bool"),
-        (lambda: cubic_spline(EXP, 1), ValueError, "d must be ≥ 2, got 1"),
+        (lambda: cubic_spline(EXP, 1), ValueError, "d must be an integer ≥ 2, got 1"),
         (lambda: cubic_spline(EXP, "9"), TypeError, "d must be an integer, got str"),
         (lambda: cubic_spline(np.exp, 9), TypeError, "target must be an approx.targets"),
         (lambda: ChebyshevModel([], (0, 1)), ValueError, "at least one coefficient"),

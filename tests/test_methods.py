@@ -25,11 +25,11 @@ def test_resolve_fills_defaults_and_keeps_given_values():
 @pytest.mark.parametrize(
     ("param", "value", "match"),
     [
-        (Param("n", int, 1), 1.5, "must be of type int, got float"),
-        (Param("n", int, 1), True, "must be of type int, got bool"),
-        (Param("n", int, 1, minimum=2), 1, "must be ≥ 2"),
+        (Param("n", int, 1), 1.5, "must be an integer, got float"),
+        (Param("n", int, 1), True, "must be an integer, got boolean"),
+        (Param("n", int, 1, minimum=2), 1, "must be an integer ≥ 2"),
         (Param("s", str, "a", ("a", "b")), "c", "must be one of 'a', 'b'"),
-        (Param("x", float, 1.0), "1", "must be of type float, got str"),
+        (Param("x", float, 1.0), "1", "must be a number, got string"),
         (Param("flag", bool, False), 1, "must be of type bool, got int"),
     ],
 )
@@ -49,13 +49,17 @@ def test_unknown_parameter_lists_the_known_ones():
 
 
 def test_unknown_kind_lists_the_known_ones():
-    with pytest.raises(ValueError, match="known kinds are: relu-interpolant"):
+    with pytest.raises(ValueError, match="known: relu-interpolant"):
         methods.get("relu")
 
 
 @pytest.mark.parametrize(
     ("width", "match"),
-    [(1, "needs width ≥ 2"), (2.0, "must be an integer"), (True, "must be an integer")],
+    [
+        (1, "must be an integer ≥ 2, got 1"),
+        (2.0, "must be an integer"),
+        (True, "must be an integer"),
+    ],
 )
 def test_fit_refuses_bad_widths(width, match):
     with pytest.raises(ValueError, match=match):

@@ -211,7 +211,7 @@ EXP = targets.get("exp")
     [
         (lambda: max_error(np.exp, chebyshev(EXP, 3)), TypeError, "target must be an approx"),
         (lambda: l2_error("exp", chebyshev(EXP, 3)), TypeError, "target must be an approx"),
-        (lambda: uniform_bound(EXP, 1), ValueError, "d must be ≥ 2, got 1"),
+        (lambda: uniform_bound(EXP, 1), ValueError, "d must be an integer ≥ 2, got 1"),
         (lambda: uniform_bound(EXP, 4.0), TypeError, "d must be an integer, got float"),
         (lambda: adaptive_constant(EXP, True), TypeError, "got bool"),
     ],

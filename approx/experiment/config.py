@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from approx import methods, targets
+from approx import _validate, methods, targets
 from approx.targets import Target
 
 __all__ = [
@@ -243,11 +243,10 @@ class _Validator:
                 raise self.fail(f"{prefix}{key}", f"unknown key; {hint}")
 
     def integer(self, value: Any, key: str, minimum: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, f"must be an integer, got {_type_name(value)} {value!r}")
-        if value < minimum:
-            raise self.fail(key, f"must be an integer ≥ {minimum}, got {value}")
-        return value
+        try:
+            return _validate.integer(value, minimum=minimum)
+        except (TypeError, ValueError) as e:
+            raise self.fail(key, str(e)) from None
 
     def name(self, value: Any, key: str) -> str:
         if not isinstance(value, str):

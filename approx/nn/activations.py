@@ -14,6 +14,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
+from approx import _validate
+
 __all__ = ["ACTIVATIONS", "DERIVATIVES", "IN_PLACE", "get_activation"]
 
 Array = NDArray[np.float64]
@@ -96,9 +98,4 @@ IN_PLACE: dict[str, Callable[[Array, Array | None], None]] = {
 
 def get_activation(name: str) -> Callable[[Array], Array]:
     """Return the activation called ``name``; unknown names list the known ones."""
-    try:
-        return ACTIVATIONS[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown activation {name!r}; known activations are: {', '.join(ACTIVATIONS)}"
-        ) from None
+    return _validate.lookup(ACTIVATIONS, name, "activation")

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from approx import _validate
 from approx.nn.activations import ACTIVATIONS, DERIVATIVES
 
 __all__ = [
@@ -128,7 +129,4 @@ LAYERS: dict[str, Layer] = {
 
 def get_layer(name: str) -> Layer:
     """Return the layer called ``name``; unknown names list the known ones."""
-    try:
-        return LAYERS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown layer {name!r}; known layers are: {', '.join(LAYERS)}") from None
+    return _validate.lookup(LAYERS, name, "layer")

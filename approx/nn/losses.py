@@ -13,6 +13,8 @@ from functools import partial
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from approx import _validate
+
 __all__ = ["LOSSES", "Loss", "get_loss", "lp", "mse", "softmax"]
 
 Array = NDArray[np.float64]
@@ -122,15 +124,10 @@ def get_loss(name: str, p: float | None = None) -> Loss:
         For an unknown name (the message lists the known ones), an exponent given to a
         loss that takes none, or ``p < 2``.
     """
-    try:
-        loss = LOSSES[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown loss {name!r}; known losses are: {', '.join(LOSSES)}") from None
+    loss = _validate.lookup(LOSSES, name, "loss")
     if name != "lp":
         if p is not None:
             raise ValueError(f"loss {name!r} takes no exponent p")
         return loss
-    p = 4.0 if p is None else float(p)
-    if not p >= 2.0:
-        raise ValueError(f"the lp loss needs p ≥ 2, got {p}")
+    p = 4.0 if p is None else _validate.finite_float(p, "the lp loss's exponent p", 2.0)
     return partial(lp, p=p)

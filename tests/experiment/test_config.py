@@ -99,7 +99,7 @@ BAD = [
     (
         "[[methods]]\nname = 'm'\nkind = 'random-features'\nn_samples = 'many'",
         "methods[1].n_samples",
-        "type int",
+        "must be an integer",
     ),
     (
         "[[methods]]\nname = 'm'\nkind = 'random-features'\nn_samples = 1",

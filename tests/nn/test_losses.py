@@ -60,7 +60,7 @@ def test_softmax_is_stable_for_huge_logits():
 def test_bad_inputs_get_clear_errors():
     with pytest.raises(ValueError, match=r"unknown loss 'l1'.*mse, lp, softmax"):
         get_loss("l1")
-    with pytest.raises(ValueError, match="p ≥ 2"):
+    with pytest.raises(ValueError, match="exponent p must be a number ≥ 2"):
         get_loss("lp", 1.5)
     with pytest.raises(ValueError, match="takes no exponent"):
         get_loss("mse", 3.0)

@@ -1,0 +1,147 @@
+"""One place for the checks every boundary makes: integers, finite floats, choices.
+
+Config loading, method tables, constructors and the training entry points all validate
+the same few kinds of value. Each check here returns the value converted (``int``,
+``float``) or raises ``ValueError``/``TypeError`` with one line: ``"<what> must be …,
+got …"``, or ``"must be …, got …"`` when ``what`` is empty (config errors prefix the key
+path themselves). Unknown names get a did-you-mean hint and the list of known ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable, Mapping
+from numbers import Integral, Real
+from typing import Any, TypeVar
+
+__all__ = ["choice", "did_you_mean", "finite_float", "integer", "lookup", "type_name"]
+
+T = TypeVar("T")
+
+
+def type_name(value: object) -> str:
+    """A user-facing name for ``value``'s type (TOML words where they exist)."""
+    return {dict: "table", list: "array", str: "string", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _subject(what: str) -> str:
+    return f"{what} must" if what else "must"
+
+
+def did_you_mean(name: object, known: Iterable[str]) -> str:
+    """``"did you mean 'x'? "`` for the closest known name, or ``""`` when none is close."""
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def integer(
+    value: Any, what: str = "", minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """Return ``value`` as an ``int`` if it is an integer (not a bool) in range.
+
+    Parameters
+    ----------
+    value : object
+        The value to check; Python and numpy integers pass, bools and floats do not.
+    what : str
+        The name used in the message (empty: the message starts with ``"must"``).
+    minimum, maximum : int, optional
+        Inclusive bounds.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer.
+    ValueError
+        If it is out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{_subject(what)} be an integer, got {type_name(value)} {value!r}")
+    value = int(value)
+    _check_range(value, what, minimum, maximum, "an integer")
+    return value
+
+
+def finite_float(
+    value: Any,
+    what: str = "",
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    exclusive_minimum: bool = False,
+) -> float:
+    """Return ``value`` as a finite ``float`` in range (integers are accepted).
+
+    ``nan`` and ``±inf`` are refused: a step size or tolerance of ``nan`` compares false
+    with everything and would silently turn a bound check into no check.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number (bools are refused).
+    ValueError
+        If it is not finite, or out of range (``exclusive_minimum``: ``value > minimum``).
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{_subject(what)} be a number, got {type_name(value)} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{_subject(what)} be a finite number, got {value!r}")
+    if exclusive_minimum and minimum is not None and value <= minimum:
+        raise ValueError(f"{_subject(what)} be a number > {minimum:g}, got {value!r}")
+    _check_range(value, what, minimum, maximum, "a number")
+    return value
+
+
+def _check_range(
+    value: float, what: str, minimum: float | None, maximum: float | None, noun: str
+) -> None:
+    if minimum is not None and value < minimum:
+        if maximum is not None:
+            raise ValueError(
+                f"{_subject(what)} be {noun} in [{minimum:g}, {maximum:g}], got {value!r}"
+            )
+        raise ValueError(f"{_subject(what)} be {noun} ≥ {minimum:g}, got {value!r}")
+    if maximum is not None and value > maximum:
+        if minimum is not None:
+            raise ValueError(
+                f"{_subject(what)} be {noun} in [{minimum:g}, {maximum:g}], got {value!r}"
+            )
+        raise ValueError(f"{_subject(what)} be {noun} ≤ {maximum:g}, got {value!r}")
+
+
+def choice(value: Any, choices: Iterable[Any], what: str = "") -> Any:
+    """Return ``value`` if it is one of ``choices``; else ``ValueError`` with a hint."""
+    choices = tuple(choices)
+    try:
+        ok = value in choices
+    except TypeError:  # unhashable/uncomparable values are simply not among the choices
+        ok = False
+    if ok and not (isinstance(value, bool) and not any(isinstance(c, bool) for c in choices)):
+        return value
+    hint = did_you_mean(value, [c for c in choices if isinstance(c, str)])
+    raise ValueError(
+        f"{_subject(what)} be one of {', '.join(map(repr, choices))}; {hint}got {value!r}"
+    )
+
+
+def lookup(table: Mapping[str, T], name: object, what: str) -> T:
+    """``table[name]``, or ``ValueError``: ``unknown <what> 'x'; did you mean …? known …``.
+
+    Parameters
+    ----------
+    table : mapping
+        Name-keyed table (activations, losses, optimizers, targets, methods, …).
+    name : object
+        The name asked for (anything: a non-string is reported, not crashed on).
+    what : str
+        What the table holds, singular (``"activation"``).
+    """
+    if isinstance(name, str) and name in table:
+        return table[name]
+    raise ValueError(
+        f"unknown {what} {name!r}; {did_you_mean(name, table)}known: {', '.join(table) or '(none)'}"
+    )
