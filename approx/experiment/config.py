@@ -407,5 +407,8 @@ class _Validator:
                 method.param(pname).check(value)
             except ValueError as e:
                 raise self.fail(f"{key}.{pname}", str(e)) from None
-        resolved = method.resolve(params)
+        try:
+            resolved = method.resolve(params)
+        except ValueError as e:  # a combination of parameters the method refuses
+            raise self.fail(key, str(e)) from None
         return MethodSpec(name, kind, tuple(resolved.items()))
