@@ -90,9 +90,43 @@ def _as_int(minimum: float | None) -> int | None:
     return None if minimum is None else int(minimum)
 
 
+#: bytes any run needs whatever its size: the worker process (numpy, scipy loaded) and
+#: the grids of up to 2²² points on which the errors of smooth models are measured
+_RUN_BASE = 128 * 2**20
+#: bytes per unit of width of the O(d) methods (knots, coefficients, breakpoints), measured
+#: with ``ru_maxrss`` at d = 1024 and 4096 (about 1.3 KiB per unit), with a margin
+_PER_UNIT = 2048
+
+
+def _linear_memory(width: int, params: dict[str, Any]) -> int:
+    return _RUN_BASE + _PER_UNIT * width
+
+
+def _features_memory(width: int, params: dict[str, Any]) -> int:
+    # the n_samples × d design matrix and the copy least squares makes of it
+    return _RUN_BASE + _PER_UNIT * width + 2 * 8 * params["n_samples"] * width
+
+
+def _trained_memory(width: int, params: dict[str, Any]) -> int:
+    # forward caches and gradients: about ten n_train × d arrays; the 8192-point
+    # validation grid; Levenberg–Marquardt adds the n_train × P Jacobian (and its
+    # product) and the P × P normal equations, P = 3d + 1
+    n = params.get("n_train", 1024)
+    size = 10 * 8 * n * width + 2 * 8 * 8192 * width
+    if params.get("optimizer") in ("lm", "adam+lm"):
+        p = 3 * width + 1
+        size += 8 * (2 * n * p + 3 * p * p)
+    return _RUN_BASE + size
+
+
 @dataclass(frozen=True)
 class Method:
-    """An approximation method: its fitting function and what it accepts."""
+    """An approximation method: its fitting function and what it accepts.
+
+    ``memory(width, params)`` estimates the bytes one run needs at peak (``params``
+    resolved, defaults filled), so a sweep that cannot fit in memory is refused before
+    it starts. An estimate with a margin, checked against ``ru_maxrss``, not a bound.
+    """
 
     kind: str
     fit: Callable[..., Fit]
@@ -100,6 +134,7 @@ class Method:
     description: str
     min_width: int = 2
     random: bool = False
+    memory: Callable[[int, dict[str, Any]], int] = _linear_memory
 
     def param(self, name: str) -> Param:
         """The declared parameter ``name``; ``KeyError`` if undeclared."""
@@ -236,6 +271,7 @@ METHODS: dict[str, Method] = {
             "fixed random features, output weights by least squares",
             min_width=1,
             random=True,
+            memory=_features_memory,
         ),
         Method(
             "trained",
@@ -323,6 +359,7 @@ METHODS: dict[str, Method] = {
             "one-hidden-layer net trained by hand-written backprop",
             min_width=1,
             random=True,
+            memory=_trained_memory,
         ),
         Method(
             "chebyshev",

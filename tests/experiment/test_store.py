@@ -64,7 +64,7 @@ def test_store_holds_runs_and_histories(fake_methods, fake_config, tmp_path):
     pd.testing.assert_frame_equal(stored, table)
     with sqlite3.connect(tmp_path / DB_NAME) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"meta", "runs", "histories"}
+    assert tables == {"meta", "runs", "histories", "files"}
 
 
 def test_resume_skips_finished_runs(fake_methods, fake_config, tmp_path, monkeypatch):
