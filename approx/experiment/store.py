@@ -190,6 +190,7 @@ class Store:
             raise StoreError(str(e)) from None
         except OSError as e:
             raise StoreError(_unusable(folder, e)) from None
+        store = None
         try:
             store = cls._connect(folder, lock) if has_store else None
             if store is not None and fresh:
