@@ -51,13 +51,18 @@ class _Silent:
         pass
 
 
-def _kept(store: Store, retry_failed: bool, reporter: Reporter) -> set[str]:
-    """Ids of the recorded runs to keep; the others are run again (saying why, one line)."""
+def _kept(store: Store, retry_failed: bool, reporter: Reporter) -> tuple[set[str], bool]:
+    """Ids of the recorded runs to keep; the others are run again (saying why, one line).
+
+    Also whether a run to redo once killed its worker: it must not run in this process.
+    """
     keep = set()
     transient = final = missing = 0
+    killed = False
     for run_id, (status, model_file) in store.recorded().items():
         if status in TRANSIENT:
             transient += 1
+            killed |= status == "killed"
         elif status != "ok" and retry_failed:
             final += 1
         elif status == "ok" and model_file and not (store.folder / model_file).is_file():
@@ -71,7 +76,7 @@ def _kept(store: Store, retry_failed: bool, reporter: Reporter) -> set[str]:
     ):
         if count:
             reporter.note(f"retrying {count} run(s) that {why}")
-    return keep
+    return keep, killed
 
 
 def run_sweep(
@@ -148,9 +153,10 @@ def run_sweep(
         resources.check_memory(config, 1, memory_limit)
     time_limit = time_limit if time_limit is not None else config.time_limit
     with Store.open(folder, config, fresh=fresh) as store:
-        keep = _kept(store, retry_failed, reporter)
+        keep, killed = _kept(store, retry_failed, reporter)
         total = count_runs(config)
-        parallel = scheduler is not None or (jobs > 1 and total - len(keep) > 1)
+        # a run that once killed its worker would kill this process: never run it here
+        parallel = total > len(keep) and (jobs > 1 or executor == "dask" or killed)
         pending: Iterator[Run] = (
             run for run in expand(config, widest_first=parallel) if run.run_id not in keep
         )
