@@ -35,6 +35,8 @@ from approx.experiment.worker import Result, execute, hard_limit, pool_worker
 __all__ = ["EXECUTORS", "ExecutorError", "dask", "pool", "serial"]
 
 _BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: how long to try reaching a scheduler given by address
+CONNECT_TIMEOUT = "10s"
 #: runs in flight per local worker: one running, one queued, so no worker idles
 _PER_WORKER = 2
 
@@ -164,7 +166,7 @@ def _client(jobs: int, scheduler: str | None):  # -> (Client, LocalCluster | Non
         ) from None
     if scheduler is not None:
         try:
-            return Client(scheduler, timeout="10s"), None
+            return Client(scheduler, timeout=CONNECT_TIMEOUT), None
         except (OSError, TimeoutError, ValueError) as e:
             raise ExecutorError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
     # a run that kills its worker once is rerun once elsewhere, then recorded as killed

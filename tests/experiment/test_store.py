@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -119,7 +118,7 @@ n_samples = 512
 """
 
 
-def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path):
+def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path, recorded, session):
     config_path = tmp_path / "killed.toml"
     config_path.write_text(KILLED, encoding="utf-8")
     total = 2 * 8
@@ -130,20 +129,20 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path):
     proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None and _count(folder) < 2:
+        while time.monotonic() < deadline and proc.poll() is None and recorded(folder) < 2:
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)  # the sweep's process only, as `kill -9 PID` does
         proc.wait(timeout=10)
-        finished = _count(folder)
+        finished = recorded(folder)
         assert 2 <= finished < total, f"{finished} of {total} runs: not killed mid-way"
         assert not (folder / "runs.csv").exists()
         # orphaned workers notice their parent is gone and exit
         deadline = time.monotonic() + 10
-        while _session(proc.pid) and time.monotonic() < deadline:
+        while session(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _session(proc.pid), "workers outlived the killed sweep"
+        assert not session(proc.pid), "workers outlived the killed sweep"
     finally:
-        for pid in _session(proc.pid):
+        for pid in session(proc.pid):
             os.kill(pid, signal.SIGKILL)
 
     subprocess.run(command, check=True, timeout=120)
@@ -156,25 +155,3 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path):
     whole = pd.read_csv(tmp_path / "whole" / "runs.csv")
     drop = list(TIMING_COLUMNS)
     pd.testing.assert_frame_equal(resumed.drop(columns=drop), whole.drop(columns=drop))
-
-
-def _count(folder) -> int:
-    """Runs recorded so far (read-only, so the sweep's store is never touched)."""
-    try:
-        with sqlite3.connect(f"file:{folder / DB_NAME}?mode=ro", uri=True, timeout=5) as db:
-            return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-    except sqlite3.Error:  # not created yet
-        return 0
-
-
-def _session(sid: int) -> list[int]:
-    """Live processes of session ``sid`` (Linux /proc; empty elsewhere)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            pids.append(int(stat.parent.name))
-    return pids
