@@ -155,7 +155,7 @@ def run_experiment(
     ] = None,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", min=1,
+        typer.Option("--jobs", "-j",
                      help="Worker processes (default and most: the CPU cores); with "
                      "--scheduler, the runs in flight.", show_default=False),
     ] = None,
@@ -213,7 +213,7 @@ def run_experiment(
         return
     if config is None:
         raise _fail("give a CONFIG file to run (or --replot DIR, or --list); see --help")
-    options = _options(out, executor, scheduler, memory_limit, time_limit)
+    options = _options(out, jobs, executor, scheduler, memory_limit, time_limit)
     try:
         sweep = load_config(config)
     except ConfigError as e:
@@ -245,12 +245,14 @@ def run_experiment(
         raise typer.Exit(1)
 
 
-def _options(out: str | None, executor: str, scheduler: str | None, memory_limit: str | None,
-             time_limit: float | None) -> dict[str, object]:
+def _options(out: str | None, jobs: int | None, executor: str, scheduler: str | None,
+             memory_limit: str | None, time_limit: float | None) -> dict[str, object]:
     """Check the options that are not a config's; exit 2 with one line if one is bad."""
     if out is not None and not out.strip():
         raise _fail("--out is empty (an unset shell variable?); give a folder, e.g. --out "
                     "results/mine")
+    if jobs is not None and jobs < 1:
+        raise _fail(f"--jobs must be at least 1, got {jobs}")
     if executor not in EXECUTORS:
         raise _fail(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if scheduler is not None and executor != "dask":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 _TINY = 1e-17  # floor for errors on log axes (exact zeros would vanish)
-_HUGE = 1e300  # ceiling for values on axes (inf and overflowing floats cannot be drawn)
+_HUGE = 1e100  # ceiling for values on axes (inf and overflowing floats cannot be drawn)
 
 
 def _finite(values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -322,6 +323,10 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
         skipped.append(f"{int(missing.sum())} model file(s) are missing (e.g. "
                        f"{table.loc[missing, 'model_file'].iloc[0]}); the fits figures leave "
                        "them out; rerun the sweep to refit them")
+    huge = sorted(set(table.loc[table["max_error"].abs() > _HUGE, "target"]))
+    if huge:
+        skipped.append(f"values beyond {_HUGE:g} are drawn at {_HUGE:g} (targets "
+                       f"{', '.join(huge)}): the figures clip them, the tables keep them")
     if _reference(config) is not None and gap_table(table, config) is None:
         skipped.append(f"skipped plots/gap.png: {_reference(config)} has no ok run to "
                        "compare with")
@@ -338,7 +343,9 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
     for name, draw in drawers:
         path = claim(f"plots/{name}") if claim is not None else out / name
         try:
-            drawn = draw(path)
+            with warnings.catch_warnings():  # overflow in tick placement: clipped, not news
+                warnings.simplefilter("ignore", RuntimeWarning)
+                drawn = draw(path)
         except Exception as e:  # a figure is a view of stored runs: never fail the sweep
             skipped.append(f"skipped plots/{name}: {type(e).__name__}: {e}")
             continue
