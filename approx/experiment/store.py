@@ -315,15 +315,22 @@ class Store:
         """Paths (relative to the folder) of every file a sweep wrote here."""
         return {row[0] for row in self.db.execute("SELECT path FROM files")}
 
-    def claim(self, relative: str) -> Path:
-        """Record that the sweep writes ``relative`` (before writing it); return its path."""
-        self.db.execute("INSERT OR IGNORE INTO files (path) VALUES (?)", (relative,))
-        return self.folder / relative
+    def claim(self, *relative: str) -> Path:
+        """Record that the sweep writes these paths (before writing them); return the first.
+
+        One transaction, so claiming a file and its temporary costs one commit.
+        """
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT OR IGNORE INTO files (path) VALUES (?)", [(r,) for r in relative]
+            )
+        return self.folder / relative[0]
 
     def write_text(self, relative: str, text: str) -> None:
         """Write a text artefact atomically (a temporary file, then a rename)."""
-        path = self.claim(relative)
-        tmp = self.claim(f"{relative}.tmp")
+        path = self.claim(relative, f"{relative}.tmp")
+        tmp = path.with_name(f"{path.name}.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
 
@@ -337,10 +344,11 @@ class Store:
         if result.arrays is None:
             return
         relative = f"models/{result.run.run_id}.npz"
+        partial = f"models/{result.run.run_id}.tmp.npz"
         try:
-            tmp = self.claim(f"models/{result.run.run_id}.tmp.npz")
-            np.savez(tmp, **result.arrays)
-            os.replace(tmp, self.claim(relative))
+            self.claim(relative, partial)
+            np.savez(self.folder / partial, **result.arrays)
+            os.replace(self.folder / partial, self.folder / relative)
             result.model_file = relative
         except OSError as e:  # transient: retried when the sweep is resumed
             result.status, result.message = "error", f"cannot save the model: {e}"
@@ -348,8 +356,6 @@ class Store:
 
     def record(self, result: Result) -> None:
         """Save the run's model, then insert (or replace) the run and its loss history."""
-        from approx.experiment.worker import Result
-
         self._save_model(result)
         run = result.run
         row = {
@@ -366,7 +372,7 @@ class Store:
         }
         # every other column is the Result field of that name: a new column is a new
         # migration step and a new field, nothing here
-        names = {f.name for f in fields(Result)}
+        names = {f.name for f in fields(result)}
         row.update({c: getattr(result, c) for c in self._columns if c in names and c not in row})
         with self.db:
             self.db.execute("BEGIN")
