@@ -307,3 +307,27 @@ def test_in_a_real_process(tmp_path, args, says):
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and says in proc.stderr, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.toml", "sweep.toml"]
+
+
+def test_a_full_disk_mid_sweep_is_one_line_and_exit_1(tmp_path, monkeypatch):
+    from approx.experiment.store import Store as TheStore
+
+    real = TheStore.write_text
+
+    def full(self, relative, text):
+        if relative == "runs.csv":
+            raise OSError(28, "No space left on device", str(self.folder / relative))
+        return real(self, relative, text)
+
+    monkeypatch.setattr(TheStore, "write_text", full)
+    config = tmp_path / "sweep.toml"
+    config.write_text(GOOD)
+    result = CliRunner().invoke(app, [str(config), "--out", str(tmp_path / "out"), "-q",
+                                      "-j", "1"])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert result.output.startswith("error: stopped: [Errno 28] No space left on device")
+    assert "rerun to resume" in result.output
+    monkeypatch.undo()
+    again = CliRunner().invoke(app, [str(config), "--out", str(tmp_path / "out"), "-q"])
+    assert again.exit_code == 0 and (tmp_path / "out" / "runs.csv").is_file()
