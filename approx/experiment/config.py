@@ -43,6 +43,8 @@ __all__ = [
 
 #: names become folder and file names (``fits_<target>.png``, ``models/<run id>.npz``)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]*\Z")
+#: a run id (two names and a few digits) stays well below the usual 255-byte file name limit
+_NAME_LENGTH = 64
 _TOP_KEYS = (
     "name", "description", "seed", "replicates", "widths", "targets", "methods", "time_limit"
 )
@@ -295,6 +297,10 @@ class _Validator:
     def name(self, value: Any, key: str) -> str:
         if not isinstance(value, str):
             raise self.fail(key, f"must be a string, got {_type_name(value)} {value!r}")
+        if len(value) > _NAME_LENGTH:
+            raise self.fail(
+                key, f"is longer than {_NAME_LENGTH} characters (it becomes part of file names)"
+            )
         if not _NAME.match(value):
             raise self.fail(
                 key,

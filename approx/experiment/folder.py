@@ -36,6 +36,7 @@ __all__ = [
     "STORE_FILES",
     "FolderError",
     "check",
+    "check_layout",
     "lock",
     "remove",
 ]
@@ -112,6 +113,25 @@ def _entries(folder: Path) -> Iterable[tuple[str, Path]]:
             yield path.relative_to(folder).as_posix(), path
 
 
+def check_layout(folder: Path) -> None:
+    """Refuse a folder that is a file, or whose ``plots/`` or ``models/`` is not a folder.
+
+    Raises
+    ------
+    FolderError
+        One line naming the path in the way.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise FolderError(f"{folder} is a file, not a folder; choose another --out")
+    for name in _DIRS:
+        sub = folder / name
+        if sub.is_symlink() or (sub.exists() and not sub.is_dir()):
+            raise FolderError(
+                f"{sub} is not a folder of its own (a symlink or a file) and the sweep writes "
+                "there; move it away or choose another --out"
+            )
+
+
 def check(folder: Path, config: Config, recorded: set[str], *, has_store: bool) -> list[str]:
     """Check that running ``config`` into ``folder`` overwrites nothing of someone else's.
 
@@ -139,15 +159,7 @@ def check(folder: Path, config: Config, recorded: set[str], *, has_store: bool) 
     """
     if not folder.exists():
         return []
-    if not folder.is_dir():
-        raise FolderError(f"{folder} is a file, not a folder; choose another --out")
-    for name in _DIRS:
-        sub = folder / name
-        if sub.is_symlink() or (sub.exists() and not sub.is_dir()):
-            raise FolderError(
-                f"{sub} is not a folder of its own (a symlink or a file) and the sweep writes "
-                "there; move it away or choose another --out"
-            )
+    check_layout(folder)
     adopt = []
     for rel, path in _entries(folder):
         if rel in STORE_FILES or rel in recorded:

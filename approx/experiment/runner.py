@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from approx import _validate
 from approx.experiment import executors, resources
 from approx.experiment.config import Config, Run, count_runs, expand
 from approx.experiment.store import TRANSIENT, Store
@@ -139,7 +140,7 @@ def run_sweep(
     """
     folder = Path(folder)
     reporter = reporter or _Silent()
-    executors.EXECUTORS[executor]  # an unknown executor fails before anything is written
+    _validate.lookup(executors.EXECUTORS, executor, "executor")  # before anything is written
     if scheduler is not None and executor != "dask":
         raise executors.ExecutorError("a scheduler address needs the dask executor")
     if scheduler is None:

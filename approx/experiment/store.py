@@ -183,6 +183,7 @@ class Store:
         folder = Path(folder)
         try:
             # refuse someone else's folder before writing anything into it (even the lock)
+            folders.check_layout(folder)
             if not (folder / DB_NAME).is_file():
                 folders.check(folder, config, set(), has_store=False)
             lock, has_store = cls._locked(folder, create=True)

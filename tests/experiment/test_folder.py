@@ -106,9 +106,11 @@ def test_fresh_never_follows_a_symlinked_folder_out(tmp_path):
     shutil.move(folder / "plots", elsewhere)
     (folder / "plots").symlink_to(elsewhere)
     before = _snapshot(elsewhere)
+    kept = _snapshot(folder / "models")
     with pytest.raises(StoreError, match="plots is not a folder of its own"):
         run_sweep(parse_config(CHEAP), folder, jobs=1, fresh=True)
     assert _snapshot(elsewhere) == before
+    assert _snapshot(folder / "models") == kept and (folder / DB_NAME).is_file()  # refused first
 
 
 def test_the_shipped_quickstart_folder_is_accepted(tmp_path):

@@ -126,6 +126,10 @@ CASES = [
          + "[[methods]]" + GOOD.split("[[methods]]", 1)[1], says="[[targets]]"),
     Case("markup-name", GOOD.replace('name = "tiny"', 'name = "[/b]"'), says="'[/b]'"),
     Case("bracket-name", GOOD.replace('name = "tiny"', 'name = "[a, b]"'), says="'[a, b]'"),
+    Case("name-too-long", GOOD.replace('name = "tiny"', f'name = "{"n" * 300}"'),
+         says="longer than 64 characters"),
+    Case("method-name-too-long", GOOD.replace('"cheb"', f'"{"c" * 200}"'),
+         says="methods[1].name"),
     Case("not-toml", "name = [", says="not valid TOML"),
     Case("empty-file", "", says="required key is missing"),
     # configs: numbers that are not numbers
