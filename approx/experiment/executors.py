@@ -37,8 +37,12 @@ __all__ = ["EXECUTORS", "ExecutorError", "dask", "pool", "serial"]
 _BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 #: how long to try reaching a scheduler given by address
 CONNECT_TIMEOUT = "10s"
-#: runs in flight per local worker: one running, one queued, so no worker idles
+#: runs in flight per local worker: one running, one queued, so no worker idles (and few
+#: runs are suspects when a worker dies)
 _PER_WORKER = 2
+#: runs in flight per LocalCluster worker: a task's round trip through the scheduler takes
+#: milliseconds, so more are queued to keep the workers busy on short runs
+_DASK_PER_WORKER = 16
 
 Note = Callable[[str], None]
 
@@ -199,7 +203,7 @@ def dask(
     from distributed.scheduler import KilledWorker
 
     client, cluster = _client(jobs, scheduler)
-    cap = jobs if scheduler is not None else _PER_WORKER * jobs
+    cap = jobs if scheduler is not None else _DASK_PER_WORKER * jobs
     runs = iter(runs)
     flight = {}
     finished = as_completed()
