@@ -159,7 +159,7 @@ def pool(
             yield _alone(run, time_limit)
 
 
-def _client(jobs: int, scheduler: str | None):  # -> (Client, LocalCluster | None)
+def _client(jobs: int | None, scheduler: str | None):  # -> (Client, LocalCluster | None)
     try:
         import dask.config
         from distributed import Client, LocalCluster
@@ -176,7 +176,7 @@ def _client(jobs: int, scheduler: str | None):  # -> (Client, LocalCluster | Non
     # a run that kills its worker once is rerun once elsewhere, then recorded as killed
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         cluster = LocalCluster(
-            n_workers=jobs,
+            n_workers=jobs or 1,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
@@ -188,7 +188,7 @@ def _client(jobs: int, scheduler: str | None):  # -> (Client, LocalCluster | Non
 def dask(
     runs: Iterable[Run],
     *,
-    jobs: int,
+    jobs: int | None,
     time_limit: float | None = None,
     scheduler: str | None = None,
     **_: object,
@@ -203,7 +203,10 @@ def dask(
     from distributed.scheduler import KilledWorker
 
     client, cluster = _client(jobs, scheduler)
-    cap = jobs if scheduler is not None else _DASK_PER_WORKER * jobs
+    if scheduler is None:
+        cap = _DASK_PER_WORKER * (jobs or 1)
+    else:  # default: one run per worker thread of the cluster
+        cap = jobs or max(1, sum(client.nthreads().values()))
     runs = iter(runs)
     flight = {}
     finished = as_completed()

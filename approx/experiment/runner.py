@@ -104,7 +104,8 @@ def run_sweep(
         (except those to repair; see the module docstring).
     jobs : int, optional
         Worker processes (default: the machine's cores, and never more locally; 1 runs
-        in this process), or with ``scheduler`` the runs in flight.
+        in this process), or with ``scheduler`` the runs in flight (default: the
+        cluster's worker threads).
     fresh : bool
         Remove what earlier sweeps wrote in the folder first (required when it holds
         another config's runs); files no sweep wrote are never touched.
@@ -147,7 +148,6 @@ def run_sweep(
         jobs, lowered = resources.local_workers(jobs)
         if lowered:
             reporter.note(lowered)
-    jobs = jobs or 1
     if scheduler is None:
         resources.check_memory(config, jobs, memory_limit)
     elif memory_limit is not None:  # remote workers: a budget per worker, if one is given
@@ -157,7 +157,7 @@ def run_sweep(
         keep, killed = _kept(store, retry_failed, reporter)
         total = count_runs(config)
         # a run that once killed its worker would kill this process: never run it here
-        parallel = total > len(keep) and (jobs > 1 or executor == "dask" or killed)
+        parallel = total > len(keep) and ((jobs or 1) > 1 or executor == "dask" or killed)
         pending: Iterator[Run] = (
             run for run in expand(config, widest_first=parallel) if run.run_id not in keep
         )
