@@ -148,7 +148,6 @@ def run_sweep(
         jobs, lowered = resources.local_workers(jobs)
         if lowered:
             reporter.note(lowered)
-    if scheduler is None:
         resources.check_memory(config, jobs, memory_limit)
     elif memory_limit is not None:  # remote workers: a budget per worker, if one is given
         resources.check_memory(config, 1, memory_limit)
