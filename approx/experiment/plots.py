@@ -365,11 +365,13 @@ def plot_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
     Raises
     ------
     StoreError
-        If ``folder`` is not a results folder (or is in use, or damaged).
+        If ``folder`` is not a results folder (or is in use, or damaged), or holds a
+        file no sweep wrote where a figure goes.
     """
     folder = Path(folder)
     with Store.read(folder) as store:
         config = store.config()
+        store.adopt(config)  # never draw over a figure of someone else's
         table = store.table(config)
         histories = store.histories()
         return plot_all(table, histories, config, folder, claim=store.claim)

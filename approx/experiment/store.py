@@ -231,13 +231,12 @@ class Store:
         # model files half-written by a sweep that was killed
         partial = [rel for rel in written if rel.endswith(".tmp.npz")]
         folders.remove(self.folder, partial)
-        adopt = folders.check(self.folder, config, written - set(partial), has_store=True)
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in partial])
-            self.db.executemany(
-                "INSERT OR IGNORE INTO files (path) VALUES (?)", [(p,) for p in adopt]
-            )
+        self.adopt(config)
+        with self.db:
+            self.db.execute("BEGIN")
             self._set_meta(
                 config_digest=config.digest(),
                 config_canonical=json.dumps(config.canonical(), sort_keys=True),
@@ -246,6 +245,24 @@ class Store:
             )
         (self.folder / "models").mkdir(exist_ok=True)
         self.write_text("config.toml", config.text)
+
+    def adopt(self, config: Config) -> None:
+        """Check that the folder holds nothing of someone else's where ``config`` writes.
+
+        Unrecorded files at the sweep's artefact paths whose content shows they are the
+        sweep's are recorded as such.
+
+        Raises
+        ------
+        StoreError
+            If a file at an artefact path was not written by a sweep (one line).
+        """
+        try:
+            adopt = folders.check(self.folder, config, self.written(), has_store=True)
+        except FolderError as e:
+            raise StoreError(str(e)) from None
+        if adopt:
+            self.claim(*adopt)
 
     @classmethod
     def read(cls, folder: str | Path) -> Self:

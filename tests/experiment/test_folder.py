@@ -74,6 +74,9 @@ def test_artefact_names_with_foreign_content_are_never_overwritten(tmp_path):
     with pytest.raises(StoreError, match=r"convergence\.png was not written by a sweep"):
         run_sweep(parse_config(CHEAP), folder, jobs=1)
     assert mine.read_text() == "my own notes"
+    with pytest.raises(StoreError, match=r"convergence\.png was not written by a sweep"):
+        plot_folder(folder)  # --replot neither
+    assert mine.read_text() == "my own notes"
 
 
 def test_fresh_removes_only_what_a_sweep_wrote(tmp_path):
