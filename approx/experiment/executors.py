@@ -22,6 +22,8 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -88,8 +90,19 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _submit(executor: ProcessPoolExecutor, run: Run, time_limit: float | None) -> Future:
-    with _one_blas_thread():  # workers are spawned on submit
+    # workers are spawned on submit; they ignore Ctrl-C, which this process reports once
+    with _one_blas_thread(), _no_sigint():
         return executor.submit(execute, run, time_limit)
+
+
+def _stop(executor: ProcessPoolExecutor) -> None:
+    """End the workers now (on Ctrl-C), rather than after their current runs."""
+    terminate = getattr(executor, "terminate_workers", None)  # Python ≥ 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 def _alone(run: Run, time_limit: float | None) -> Result:
@@ -147,6 +160,9 @@ def pool(
                         for more in itertools.islice(runs, 1):
                             flight[_submit(executor, more, time_limit)] = more
             suspects.extend(flight.values())
+        except BaseException:
+            _stop(executor)
+            raise
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
         if not suspects:
@@ -173,8 +189,10 @@ def _client(jobs: int | None, scheduler: str | None):  # -> (Client, LocalCluste
             return Client(scheduler, timeout=CONNECT_TIMEOUT), None
         except (OSError, TimeoutError, ValueError) as e:
             raise ExecutorError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
-    # a run that kills its worker once is rerun once elsewhere, then recorded as killed
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+    # a run that kills its worker once is rerun once elsewhere, then recorded as killed;
+    # the workers inherit an ignored SIGINT, so Ctrl-C is reported once, by this process,
+    # and the cluster is closed from here
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), _no_sigint():
         cluster = LocalCluster(
             n_workers=jobs or 1,
             threads_per_worker=1,
@@ -183,6 +201,23 @@ def _client(jobs: int | None, scheduler: str | None):  # -> (Client, LocalCluste
             silence_logs=logging.ERROR,
         )
     return Client(cluster), cluster
+
+
+@contextmanager
+def _no_sigint() -> Iterator[None]:
+    """Ignore SIGINT while worker processes start: they inherit the disposition.
+
+    (A blocked mask is not inherited by them, and a handler is reset by ``exec``; the
+    cost is that a Ctrl-C during the few seconds of start-up is lost.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def dask(
