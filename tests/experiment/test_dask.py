@@ -55,10 +55,16 @@ def test_a_local_cluster_gives_the_serial_table_bit_for_bit(tmp_path, serial):
 
 @pytest.mark.slow
 def test_a_running_scheduler_with_jobs_capping_the_tasks_in_flight(tmp_path, serial):
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        table = run_sweep(parse_config(SWEEP), tmp_path, jobs=1, executor="dask",
-                          scheduler=cluster.scheduler_address)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        table = run_sweep(
+            parse_config(SWEEP),
+            tmp_path,
+            jobs=1,
+            executor="dask",
+            scheduler=cluster.scheduler_address,
+        )
     pd.testing.assert_frame_equal(_numbers(table), _numbers(serial))
 
 
@@ -67,8 +73,7 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr(executors, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(ExecutorError, match="cannot reach the Dask scheduler"):
-        run_sweep(parse_config(SWEEP), tmp_path, executor="dask",
-                  scheduler="tcp://127.0.0.1:9")
+        run_sweep(parse_config(SWEEP), tmp_path, executor="dask", scheduler="tcp://127.0.0.1:9")
 
 
 @pytest.mark.slow
@@ -78,10 +83,22 @@ def test_sigkill_of_a_dask_sweep_stops_its_workers_and_a_resume_completes(
     config = tmp_path / "dask.toml"
     config.write_text(SWEEP.replace("n_samples = 256", "n_samples = 4096"), encoding="utf-8")
     folder = tmp_path / "out"
-    command = [sys.executable, "-m", "approx", str(config), "--out", str(folder), "--quiet",
-               "--jobs", "2", "--executor", "dask"]
-    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "approx",
+        str(config),
+        "--out",
+        str(folder),
+        "--quiet",
+        "--jobs",
+        "2",
+        "--executor",
+        "dask",
+    ]
+    proc = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and proc.poll() is None and recorded(folder) < 2:

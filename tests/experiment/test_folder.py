@@ -90,8 +90,11 @@ def test_fresh_removes_only_what_a_sweep_wrote(tmp_path):
     (folder / "notes.txt").write_text("mine")
     (folder / "plots" / "figure1.png").write_bytes(b"mine")
     (folder / "models" / "link.npz").symlink_to(outside / "precious.npz")
-    theirs = {k: v for k, v in _snapshot(folder).items()
-              if k in ("notes.txt", "plots/figure1.png", "models/link.npz")}
+    theirs = {
+        k: v
+        for k, v in _snapshot(folder).items()
+        if k in ("notes.txt", "plots/figure1.png", "models/link.npz")
+    }
     changed = parse_config(CHEAP.replace("[4, 8]", "[4, 16]"))
     table = run_sweep(changed, folder, jobs=1, fresh=True)
     after = _snapshot(folder)
@@ -144,8 +147,9 @@ def test_a_lock_left_by_a_killed_process_blocks_nothing(tmp_path):
         "f.lock(__import__('pathlib').Path(sys.argv[1])); print('locked', flush=True); "
         "time.sleep(60)"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "locked"
         with pytest.raises(StoreError, match=f"in use by process {proc.pid}"):
@@ -214,8 +218,9 @@ def _hostile_repo(folder: Path) -> Path:
     """A git repository whose config runs a command whenever git looks at its index."""
     subprocess.run(["git", "init", "-q", str(folder)], check=True)
     proof = folder / "pwned"
-    subprocess.run(["git", "-C", str(folder), "config", "core.fsmonitor",
-                    f"touch {proof}; false"], check=True)
+    subprocess.run(
+        ["git", "-C", str(folder), "config", "core.fsmonitor", f"touch {proof}; false"], check=True
+    )
     return proof
 
 
@@ -231,8 +236,12 @@ def test_git_is_never_run_in_the_configs_folder(tmp_path):
     metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
     root = Path(__file__).resolve().parents[2]
     if (root / ".git").exists():  # the package's own checkout, not the config's folder
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         assert metadata["git"]["commit"] == head
 
 
@@ -240,10 +249,26 @@ def test_git_runs_no_monitor_even_in_the_packages_own_checkout(tmp_path):
     repo = tmp_path / "checkout"
     proof = _hostile_repo(repo)
     (repo / "f.txt").write_text("x")
-    subprocess.run(["git", "-C", str(repo), "-c", "core.fsmonitor=false", "add", "f.txt"],
-                   check=True)
-    subprocess.run(["git", "-C", str(repo), "-c", "core.fsmonitor=false", "-c",
-                    "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"], check=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "core.fsmonitor=false", "add", "f.txt"], check=True
+    )
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "x",
+        ],
+        check=True,
+    )
     described = git_commit(repo)
     assert not proof.exists()
     assert described is not None and len(described["commit"]) == 40

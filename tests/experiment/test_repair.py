@@ -81,8 +81,9 @@ def test_transient_failures_are_retried_on_resume(tmp_path, monkeypatch):
     assert calls == [4, 8, 16, 8]  # only the failed run again
     assert (second["status"] == "ok").all()
     assert reporter.started == (3, 2)
-    assert reporter.notes == ["retrying 1 run(s) that failed for a transient reason "
-                              "(an error or a killed worker)"]
+    assert reporter.notes == [
+        "retrying 1 run(s) that failed for a transient reason (an error or a killed worker)"
+    ]
 
 
 def test_final_failures_are_retried_only_when_asked(tmp_path, monkeypatch):
@@ -112,8 +113,10 @@ def test_a_lost_model_file_is_refitted(tmp_path, monkeypatch):
     again = run_sweep(config, tmp_path, jobs=1)
     assert calls == [4, 8, 16, 8]
     assert (tmp_path / again["model_file"][1]).is_file()
-    pd.testing.assert_frame_equal(first.drop(columns=list(store_module.TIMING_COLUMNS)),
-                                  again.drop(columns=list(store_module.TIMING_COLUMNS)))
+    pd.testing.assert_frame_equal(
+        first.drop(columns=list(store_module.TIMING_COLUMNS)),
+        again.drop(columns=list(store_module.TIMING_COLUMNS)),
+    )
 
 
 def test_a_failed_save_is_a_transient_error(tmp_path, monkeypatch):
@@ -163,8 +166,9 @@ def test_training_that_never_lowers_its_loss_is_stalled(tmp_path):
     assert f"{loss:.4g}" in table.loc["huge-lr", "message"]
     assert f"{initial:.4g}" in table.loc["huge-lr", "message"]
     assert table.loc["default-lr", "status"] == "ok"
-    assert table.loc["default-lr", "info_loss"] < 0.99 * table.loc["default-lr",
-                                                                    "info_initial_loss"]
+    assert (
+        table.loc["default-lr", "info_loss"] < 0.99 * table.loc["default-lr", "info_initial_loss"]
+    )
 
 
 def test_a_deadline_checked_by_the_fit_gives_timeout(tmp_path, monkeypatch):
@@ -259,7 +263,7 @@ kind = "fake-relu"
 
 # Fake methods that pool workers must see too: a module the spawned workers import
 # (spawn passes the parent's sys.path), which registers the kinds when imported.
-POOL_FAKES = '''
+POOL_FAKES = """
 import os, signal, time
 from approx import methods
 from approx.experiment import worker
@@ -288,7 +292,7 @@ methods.METHODS["fake-hangs"] = Method("fake-hangs", _hangs, (), "hangs at width
 
 def execute(run, time_limit=None):
     return worker.execute(run, time_limit)
-'''
+"""
 
 
 @pytest.fixture
