@@ -37,7 +37,7 @@ from rich.progress import (  # noqa: E402
 from rich.table import Table  # noqa: E402
 from rich.text import Text  # noqa: E402
 
-from approx import methods, targets  # noqa: E402
+from approx import _validate, methods, targets  # noqa: E402
 from approx.experiment import (  # noqa: E402
     ConfigError,
     ExecutorError,
@@ -251,8 +251,14 @@ def _options(out: str | None, jobs: int | None, executor: str, scheduler: str | 
     if out is not None and not out.strip():
         raise _fail("--out is empty (an unset shell variable?); give a folder, e.g. --out "
                     "results/mine")
-    if jobs is not None and jobs < 1:
-        raise _fail(f"--jobs must be at least 1, got {jobs}")
+    try:
+        if jobs is not None:
+            _validate.integer(jobs, "--jobs", minimum=1)
+        if time_limit is not None:
+            _validate.finite_float(time_limit, "--time-limit (seconds)", 0.0,
+                                   exclusive_minimum=True)
+    except ValueError as e:
+        raise _fail(str(e)) from None
     if executor not in EXECUTORS:
         raise _fail(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if scheduler is not None and executor != "dask":
@@ -263,8 +269,6 @@ def _options(out: str | None, jobs: int | None, executor: str, scheduler: str | 
             limit = parse_size(memory_limit)
         except ValueError as e:
             raise _fail(f"--memory-limit: {e}") from None
-    if time_limit is not None and not (np.isfinite(time_limit) and time_limit > 0):
-        raise _fail(f"--time-limit must be a finite number of seconds > 0, got {time_limit!r}")
     return {"executor": executor, "scheduler": scheduler, "memory_limit": limit,
             "time_limit": time_limit}
 
