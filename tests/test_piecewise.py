@@ -98,8 +98,8 @@ def test_evaluation_through_breakpoints_is_np_interp():
     ("net", "domain", "error", "match"),
     [
         (np.zeros(3), (0, 1), TypeError, "net must be an approx.nn.MLP, got ndarray"),
-        (MLP([1, 3, 3, 1]), (0, 1), ValueError, r"sizes \[1, d, 1\], got \[1, 3, 3, 1\]"),
-        (MLP([2, 3, 1]), (0, 1), ValueError, r"sizes \[1, d, 1\], got \[2, 3, 1\]"),
+        (MLP([1, 1]), (0, 1), ValueError, r"sizes \[1, ..., 1\] with a hidden layer, got \[1, 1\]"),
+        (MLP([2, 3, 1]), (0, 1), ValueError, r"with a hidden layer, got \[2, 3, 1\]"),
         (MLP([1, 3, 1], activation="tanh"), (0, 1), ValueError, "ReLU net, got activation"),
         (MLP([1, 3, 1]), (1, 0), ValueError, "a < b"),
         (MLP([1, 3, 1]), (0, np.inf), ValueError, "finite"),
