@@ -88,25 +88,33 @@ def ball(lo: float, hi: float) -> arb:
     return hull(arb(lo), arb(hi))
 
 
+def _down(v: arb) -> float:
+    """The largest float ``≤`` the exact value ``v`` (an arb with radius 0)."""
+    f = float(v.mid())
+    if not arb(f) <= v:
+        f = float(np.nextafter(f, -np.inf))
+    return f
+
+
 def upper(v: arb) -> float:
     """A float ``≥`` every point of the ball (``inf`` for a non-finite ball)."""
     if not v.is_finite():
         return math.inf
-    return float(np.nextafter(float(v.upper()), np.inf))
+    return -_down(-v.upper())
 
 
 def abs_upper(v: arb) -> float:
     """A float ``≥ |ξ|`` for every point ``ξ`` of the ball."""
     if not v.is_finite():
         return math.inf
-    return float(np.nextafter(float(v.abs_upper()), np.inf))
+    return -_down(-v.abs_upper())
 
 
 def abs_lower(v: arb) -> float:
     """A float ``≤ |ξ|`` for every point ``ξ`` of the ball (0 if it holds 0)."""
     if not v.is_finite():
         return 0.0
-    return max(float(np.nextafter(float(v.abs_lower()), -np.inf)), 0.0)
+    return max(_down(v.abs_lower()), 0.0)
 
 
 # --- finiteness ---------------------------------------------------------------------------
@@ -392,7 +400,9 @@ def taylor_blocks(
         Ball function, validated on the domain.
     domain : tuple of float
     scale : float
-        A size of ``|f|`` (e.g. its max on a grid): sets the remainder's tolerance.
+        A size of ``|f|`` (e.g. its max on a grid): sets the remainder's tolerance,
+        ``2^-56`` of the largest of it and the values at the blocks' centres so far
+        (kept as the result's :attr:`LocalPolys.scale`).
     cost : int
         Operations per evaluation of ``fn`` (its size), counted against ``max_work``;
         when the cap is reached the unfinished blocks become rough.
@@ -425,6 +435,10 @@ def taylor_blocks(
             over = fn(arb_series([ball(lo, hi), 1], prec=n + 1), False)
             coeffs = [_coef(at_c, k) for k in range(n)]
             remainder = abs_upper(_coef(over, n))
+            if coeffs[0].is_finite():
+                # the size of f is what is attained, also where a grid missed it
+                scale = max(scale, abs_lower(coeffs[0]))
+                tol = 2.0**-56 * max(scale, _TINY)
             ok = all(v.is_finite() for v in coeffs) and remainder * rho**n <= tol
             if ok:
                 mids = [float(v.mid()) for v in coeffs]

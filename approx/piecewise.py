@@ -179,7 +179,8 @@ def _to_floats(n: NDArray[np.object_], exp: int) -> tuple[Array, Array]:
     shift = max(bits - 62, 0)
     small = (n >> shift) if shift else n
     values = np.ldexp(small.astype(np.float64), exp + shift)
-    err = math.ldexp(1.0, exp + shift) + np.spacing(np.abs(values)) + 2.0**-1074
+    truncated = math.ldexp(1.0, exp + shift) if shift else 0.0  # the bits shifted out
+    err = truncated + np.spacing(np.abs(values)) + 2.0**-1074
     return values, err
 
 
@@ -364,7 +365,7 @@ def exact_value(net: MLP, x: float) -> tuple[float, float]:
             out.append(s if layer == n_layers - 1 or s > 0 else Fraction(0))
         z = out
     value = float(z[0])
-    return value, math.ulp(value) + 2.0**-1074
+    return value, 0.0 if Fraction(value) == z[0] else math.ulp(value)
 
 
 _SPLIT = 2.0**27 + 1
@@ -400,5 +401,7 @@ def _shallow_value(net: MLP, x: float) -> tuple[float, float] | None:
         on[i] = math.fsum((h[i], low[i], bias[i])) > 0
     terms = [_two_product(v[on], part[on]) for part in (h, low, bias)]
     flat = np.concatenate([np.concatenate(t) for t in terms] + [np.array([c])])
-    value = math.fsum(flat.tolist())
-    return value, math.ulp(value) / 2 + 2.0**-1074
+    parts = flat.tolist()
+    value = math.fsum(parts)
+    exact = math.fsum([*parts, -value]) == 0
+    return value, 0.0 if exact else math.ulp(value) / 2 + 2.0**-1074

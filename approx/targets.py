@@ -138,12 +138,20 @@ class Target:
 
         if self.ball is None:
             raise ValueError(f"target {self.name!r} has no ball form: nothing can be enclosed")
-        return taylor_blocks(self.ball, self.domain, self.scale)
+        return taylor_blocks(self.ball, self.domain, self._grid_scale)
+
+    @property
+    def scale(self) -> float:
+        """An estimate of ``max |f|``, never a bound: the largest of ``|f|`` on a grid of
+        :data:`_GRID` points and at the centres of the Taylor blocks (which crowd into
+        narrow features a grid misses). The size against which tolerances and rounding
+        floors are measured."""
+        if self.ball is None:
+            return self._grid_scale
+        return max(self._grid_scale, self.taylor().scale)
 
     @cached_property
-    def scale(self) -> float:
-        """An estimate of ``max |f|`` (a grid of :data:`_GRID` points): the size against
-        which tolerances and rounding floors are measured; never a bound."""
+    def _grid_scale(self) -> float:
         with np.errstate(all="ignore"):
             v = np.abs(self(np.linspace(*self.domain, _GRID)))
         v = v[np.isfinite(v)]
