@@ -468,6 +468,16 @@ def _divide(u: Any, v: Any, strict: Strict, what: str, denominator: BallFunc) ->
     return _like(u if isinstance(u, arb_series) else v, [arb.nan()])
 
 
+def _int_power(u: Any, k: int) -> Any:
+    """``u ** k``; for a value ball of one sign, from its ends: ``u^k`` is monotone there,
+    and the midpoint-radius product would cover 0 when the ball is wide (``(x - c)²`` on
+    a cell near ``c``), making a denominator look as if it could vanish."""
+    if isinstance(u, arb) and k > 1 and (u > 0 or u < 0):
+        ends = sorted((u.lower() ** k, u.upper() ** k), key=float)
+        return hull(*ends)
+    return u**k
+
+
 def _power(node: ast.BinOp, left: BallFunc, right: BallFunc, what: str) -> BallFunc:
     """``u ** p``: integer constant exponents by multiplication (any sign of u), other
     constants through exp and log with ``u ≥ 0`` (``u > 0`` for ``p ≤ 0``), and exponents
@@ -477,9 +487,13 @@ def _power(node: ast.BinOp, left: BallFunc, right: BallFunc, what: str) -> BallF
         if p == int(p) and abs(p) <= _MAX_INT_POWER:
             k = int(p)
             if k >= 0:
-                return lambda x, strict=False: left(x, strict) ** k
+                return lambda x, strict=False: _int_power(left(x, strict), k)
             return lambda x, strict=False: _divide(
-                arb(1), left(x, strict) ** -k, strict, what, lambda y, s=False: left(y, s) ** -k
+                arb(1),
+                _int_power(left(x, strict), -k),
+                strict,
+                what,
+                lambda y, s=False: _int_power(left(y, s), -k),
             )
         exponent = arb(p)
         domain = _nonnegative if p > 0 else _positive

@@ -68,8 +68,13 @@ PREC = 80
 N_TERMS = 12
 #: blocks narrower than this fraction of the domain get no Taylor model (handled in Arb)
 _MIN_BLOCK = 2.0**-36
-#: the default work cap, in operations
-MAX_WORK = 4_000_000
+#: the default work cap, in operations: a cell evaluated in floats counts 1, one
+#: evaluation of a ball function counts ``ARB_WEIGHT`` times its size (Arb's ball
+#: arithmetic costs about that many float operations per operation)
+MAX_WORK = 2**24
+ARB_WEIGHT = 64
+#: a ball function this small (a target's formula) is evaluated even past the cap
+_CHEAP = 256
 
 
 @contextmanager
@@ -248,6 +253,11 @@ class LocalPolys:
         Operations spent building it.
     capped : bool
         Whether building hit the work cap (rough cells then also cover unfinished work).
+    cost : int
+        Operations per evaluation of :attr:`source` (its size).
+    sup : float
+        An a-priori upper bound of ``|f|`` on the whole domain (``inf`` if none is known):
+        the bound of last resort once the work cap is hit.
     """
 
     edges: Array
@@ -261,6 +271,8 @@ class LocalPolys:
     scale: float = 0.0
     work: int = 0
     capped: bool = False
+    cost: int = 1
+    sup: float = math.inf
     _shifted: dict[int, tuple[Array, Array, Array]] = field(default_factory=dict, repr=False)
 
     @property
@@ -330,6 +342,12 @@ class LocalPolys:
         s = (s + rem * reach ** (self.n - k)) * (1 + 4 * self.n * U) + 64 * _TINY
         return np.where(self.rough[idx], np.inf, s)
 
+    def near_edge(self, lo: Array, hi: Array, idx: NDArray[np.intp]) -> Array:
+        """The slack of cells ``idx`` for sub-intervals ``[lo, hi]``: it applies only within
+        half a float spacing of a cell's ends, so only to sub-intervals that touch them."""
+        touch = (lo == self.edges[idx]) | (hi == self.edges[idx + 1])
+        return np.where(touch, self.slack[idx], 0.0)
+
     def _beyond(self, idx: NDArray[np.intp]) -> tuple[Array, Array]:
         """Orders past the polynomial's degree: 0 for exact polynomials, else unknown."""
         exact = (self.rem[idx] == 0) & ~self.rough[idx]
@@ -383,9 +401,10 @@ def taylor_blocks(
     domain: tuple[float, float],
     scale: float,
     *,
-    cost: int = 1,
+    cost: int = 16,
     max_work: int = MAX_WORK,
     min_blocks: int = 1,
+    sup: float = math.inf,
 ) -> LocalPolys:
     """Taylor models of ``fn`` on blocks that bisect ``domain`` adaptively.
 
@@ -409,6 +428,9 @@ def taylor_blocks(
     min_blocks : int
         Start from this many equal blocks (a function that oscillates on a known scale
         saves the bisection's first levels).
+    sup : float
+        An a-priori bound of ``|f|`` on the domain, if one is known (see
+        :attr:`LocalPolys.sup`).
     """
     a, b = domain
     n = N_TERMS
@@ -427,7 +449,7 @@ def taylor_blocks(
                 capped = True
                 rows.append((lo, hi, c, [], [], math.inf, True))
                 continue
-            work += 2 * cost
+            work += 2 * cost * ARB_WEIGHT
             if len(rows) % 64 == 0:
                 _deadline.check()
             rho = max(c - lo, hi - c) * (1 + 4 * U)
@@ -469,6 +491,8 @@ def taylor_blocks(
         scale=scale,
         work=work,
         capped=capped,
+        cost=cost,
+        sup=sup,
     )
 
 
@@ -548,40 +572,50 @@ def sup_abs_difference(
     def tolerance() -> float:
         return max(rtol * max(best, 0.0), atol)
 
+    arb_cost = ARB_WEIGHT * 4 * (f.cost + g.cost)  # one rough cell: 4 ball evaluations
     while lo.size:
         _deadline.check()
         mid = lo + (hi - lo) / 2
         fi, gi = f.cell(mid), g.cell(mid)
         rough = f.rough[fi] | g.rough[gi]
         ub = np.empty(lo.size)
+        excess = np.zeros(lo.size)
         # cheap cells: polynomials in float with error bounds
         s = ~rough
         if s.any():
-            ub[s], (lb, x_lb) = _float_bounds(f, g, lo[s], hi[s], fi[s], gi[s], t)
+            ub[s], excess[s], (lb, x_lb) = _float_bounds(f, g, lo[s], hi[s], fi[s], gi[s], t)
             if lb > best:
                 best, best_x = lb, x_lb
+            work += int(s.sum())
+        late = []
         for i in np.nonzero(rough)[0]:
+            if work >= max_work:  # past the cap: the cheap a-priori bound, rigorous still
+                late.append(i)
+                continue
             ub[i], lb, x_lb = _arb_bounds(f, g, float(lo[i]), float(hi[i]), int(fi[i]), int(gi[i]))
+            work += arb_cost
             if lb > best:
                 best, best_x = lb, x_lb
-        work += int(s.sum()) * (f.n + g.n) * 8 + int(rough.sum()) * 64
+        if late:
+            j = np.array(late)
+            ub[j] = _fallback(f, g, lo[j], hi[j], fi[j], gi[j])
         ub = np.where(np.isnan(ub), np.inf, ub)
         cut = best + tolerance()
         drop = ub <= cut
-        if drop.any():
-            settled = max(settled, float(ub[drop].max()))
-        lo, hi, ub = lo[~drop], hi[~drop], ub[~drop]
+        # cells a few ulps wide cannot be split, nor can a model's slack at a piece's end
+        # be split away: such cells keep their bound
         width = hi - lo
-        # cells that cannot be split (a few ulps wide) keep their bound
-        stuck = width <= 8 * np.spacing(np.maximum(np.abs(lo), np.abs(hi)))
-        if stuck.any():
-            settled = max(settled, float(ub[stuck].max()))
-            tight = False
-            lo, hi, width = lo[~stuck], hi[~stuck], width[~stuck]
-        if lo.size and work >= max_work:
-            settled = max(settled, float(np.max(ub[~stuck])))
-            tight = False
-            break
+        stuck = ~drop & (
+            (width <= 8 * np.spacing(np.maximum(np.abs(lo), np.abs(hi)))) | (ub - excess <= cut)
+        )
+        tight = tight and not stuck.any()
+        final = drop | stuck
+        if work >= max_work:
+            final[:] = True
+            tight = tight and bool(drop.all())
+        if final.any():
+            settled = max(settled, float(ub[final].max()))
+        lo, hi, width = lo[~final], hi[~final], width[~final]
         if lo.size:
             inner = lo[:, None] + width[:, None] * t
             lo = np.column_stack([lo, inner]).ravel()
@@ -621,6 +655,27 @@ def _polish(e: Callable[[Array], Array], x: float, f: LocalPolys, g: LocalPolys)
     return float(np.clip(centre + res.x, left, right))
 
 
+def _fallback(
+    f: LocalPolys,
+    g: LocalPolys,
+    lo: Array,
+    hi: Array,
+    fi: NDArray[np.intp],
+    gi: NDArray[np.intp],
+) -> Array:
+    """``sup |f| + sup |g|`` on cells from what costs nothing more: the polynomial's crude
+    bound, a small source in Arb, or the whole function's a-priori :attr:`LocalPolys.sup`."""
+    parts = []
+    for p, i in ((f, fi), (g, gi)):
+        bound = p.bound(lo, hi, i, 0) + p.slack[i]
+        if p.source is not None and p.cost <= _CHEAP:
+            for k in np.nonzero(~np.isfinite(bound))[0]:
+                with arb_context():
+                    bound[k] = abs_upper(p.source(ball(float(lo[k]), float(hi[k])), False))
+        parts.append(np.minimum(bound, p.sup))
+    return (parts[0] + parts[1]) * (1 + 4 * U)
+
+
 def _float_bounds(
     f: LocalPolys,
     g: LocalPolys,
@@ -629,8 +684,9 @@ def _float_bounds(
     fi: NDArray[np.intp],
     gi: NDArray[np.intp],
     t: Array,
-) -> tuple[Array, tuple[float, float]]:
-    """Upper bounds of ``|f - g|`` on cells, and the best rigorous lower bound at a point.
+) -> tuple[Array, Array, tuple[float, float]]:
+    """Upper bounds of ``|f - g|`` on cells, the part of them that is slack (splitting
+    cannot remove it), and the best rigorous lower bound at a point.
 
     Per cell: ``e = f - g`` at both ends and at the quarter points (value and error),
     ``e''`` from its Taylor expansion at the midpoint to second order with a crude bound of
@@ -653,9 +709,10 @@ def _float_bounds(
     e3, err3 = diff(mid, 3)
     b4 = f.bound(lo, hi, fi, 4) + g.bound(lo, hi, gi, 4)
     half_e2 = np.abs(e2) + err2 + 3 * (np.abs(e3) + err3) * rho + 6 * b4 * rho * rho
-    slack = f.slack[fi] + g.slack[gi]
+    slack = f.near_edge(lo, hi, fi) + g.near_edge(lo, hi, gi)
     ends = np.maximum(np.abs(e_lo) + err_lo, np.abs(e_hi) + err_hi)
     ub = (ends + half_e2 * width * width / 4 + slack) * (1 + 8 * U)
+    excess = slack * (1 + 8 * U)
     # lower bounds at the ends and the quarter points
     xs = [lo, hi] + [lo + width * s for s in t]
     best, best_x = -1.0, float(lo[0])
@@ -670,7 +727,7 @@ def _float_bounds(
         i = int(np.argmax(lb))
         if lb[i] > best:
             best, best_x = float(lb[i]), float(x[i])
-    return ub, (best, best_x)
+    return ub, excess, (best, best_x)
 
 
 def _arb_bounds(
@@ -763,7 +820,7 @@ def sup_abs_derivative(
             ub[i] = abs_upper(r)
             if not math.isfinite(ub[i]):
                 return best, math.inf
-        work += lo.size * f.n * 4
+        work += lo.size
         drop = ub <= best * (1 + rtol)
         if drop.any():
             settled = max(settled, float(ub[drop].max()))
@@ -810,7 +867,7 @@ def integral_sqrt_abs_derivative(
         upper = lower + float(np.sum((high - low)[rough] * w[rough]) + np.sum(gaps)) * (
             1 + lo.size * U
         )
-        work += lo.size * f.n * 4
+        work += lo.size
         if np.sum(gaps) <= rtol * lower or work >= max_work:
             return lower, upper
         # split the cells holding half of the gap

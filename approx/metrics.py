@@ -13,7 +13,7 @@ and ``upper`` rigorous. ``f`` is enclosed from its ball form (Taylor models in A
   work cap counted in operations.
 
 The branch-and-bound stops once ``upper - value ≤ max(rtol · value, atol)``, with
-``rtol = 1e-9`` for built-in targets and ``1e-6`` for expressions, and ``atol`` a few
+``rtol = 1e-9`` for built-in and expression targets alike, and ``atol`` a few
 rounding units of ``max |f|`` plus the size of the model's terms. When the work cap or
 rounding stops it first, ``upper`` is still rigorous and :attr:`MaxError.tight` is False.
 """
@@ -49,8 +49,9 @@ __all__ = [
 
 Array = NDArray[np.float64]
 
-#: relative tolerance of the enclosure for built-in targets and for expression targets
-RTOL_BUILTIN, RTOL_EXPR = 1e-9, 1e-6
+#: relative tolerance of the enclosure (Taylor models enclose an expression as tightly
+#: as a closed form, so expressions get the built-ins' tolerance)
+RTOL = 1e-9
 #: the absolute tolerance in units of roundoff of (max |f| + the model's term size)
 ATOL_ULPS = 16
 #: Gauss–Legendre nodes per panel for the L2 error
@@ -123,7 +124,7 @@ def max_error_at(
     polys, exact, size = g
     f = target.taylor()
     if rtol is None:
-        rtol = RTOL_BUILTIN if target.expr is None else RTOL_EXPR
+        rtol = RTOL
     if atol is None:
         atol = ATOL_ULPS * enclose.U * (target.scale + size)
     ball = target.ball
@@ -163,20 +164,19 @@ def _model_polys(
                 pw.slack,
             )
 
-            def relu_at(x: float) -> arb:
-                return arb(*exact_value(model, x))
-
-            return polys, relu_at, _term_size(model, domain)
+            return polys, lambda x: exact_value(model, x), _term_size(model, domain)
         fn = enclose.mlp_ball(model)
+        size = _term_size(model, domain)
         polys = enclose.taylor_blocks(
             fn,
             domain,
-            _term_size(model, domain),
+            size,
             cost=model.n_params,
             max_work=max_work,
             min_blocks=_blocks_for(model, domain),
+            sup=_sup_bound(model),
         )
-        return polys, lambda x: fn(arb(x), False), _term_size(model, domain)
+        return polys, lambda x: fn(arb(x), False), size
     if isinstance(model, SplineModel):
         knots, coef = model.pieces()
         return (
@@ -192,6 +192,7 @@ def _model_polys(
             cost=model.n_params,
             max_work=max_work,
             min_blocks=max(1, model.n_params // 4),
+            sup=model.term_size * (1 + 1e-12),
         )
         return polys, lambda x: model.ball(arb(x), False), model.term_size
     return None
@@ -205,6 +206,15 @@ def _term_size(net: MLP, domain: tuple[float, float]) -> float:
         z = ACTIVATIONS[net.activation](z @ w + b)
     size = float(np.max(np.abs(z) @ np.abs(net.weights[-1][:, 0])))
     return size + float(np.abs(net.biases[-1][0]))
+
+
+def _sup_bound(net: MLP) -> float:
+    """``Σ|v_i| + |c|`` bounds a one-hidden-layer net whose activation is bounded by 1
+    (cos, tanh, sigmoid); ``inf`` otherwise."""
+    if len(net.sizes) != 3 or net.activation not in ("cos", "tanh", "sigmoid"):
+        return float("inf")
+    total = float(np.sum(np.abs(net.weights[1]))) + float(np.abs(net.biases[1][0]))
+    return total * (1 + 1e-12)
 
 
 def _blocks_for(net: MLP, domain: tuple[float, float]) -> int:

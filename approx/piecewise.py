@@ -37,6 +37,7 @@ from fractions import Fraction
 from itertools import pairwise
 
 import numpy as np
+from flint import arb
 from numpy.typing import ArrayLike, NDArray
 
 from approx import _deadline
@@ -341,12 +342,14 @@ def _fractions_to_floats(values: list[Fraction]) -> tuple[Array, Array]:
     return out, np.array([math.ulp(v) for v in out]) + 2.0**-1074
 
 
-def exact_value(net: MLP, x: float) -> tuple[float, float]:
-    """The net's value at the float ``x``, exactly, rounded: ``(value, error bound)``.
+def exact_value(net: MLP, x: float) -> arb:
+    """The net's value at the float ``x`` as an Arb ball of radius at most ``1e-30``
+    relative (0 when exact).
 
     One hidden layer: each unit's ``v (w x + b)`` is split into exact float parts
-    (Dekker's product), the signs of ``w x + b`` are exact, and :func:`math.fsum` rounds
-    the exact sum once. Deeper nets: rational arithmetic, one product per weight.
+    (Dekker's product), the signs of ``w x + b`` are decided exactly, and the exact sum
+    is rounded twice by :func:`math.fsum` (a head and the remainder). Deeper nets:
+    rational arithmetic, one product per weight.
     """
     if len(net.sizes) == 3:
         fast = _shallow_value(net, float(x))
@@ -364,8 +367,7 @@ def exact_value(net: MLP, x: float) -> tuple[float, float]:
             )
             out.append(s if layer == n_layers - 1 or s > 0 else Fraction(0))
         z = out
-    value = float(z[0])
-    return value, 0.0 if Fraction(value) == z[0] else math.ulp(value)
+    return arb(z[0].numerator) / arb(z[0].denominator)
 
 
 _SPLIT = 2.0**27 + 1
@@ -381,7 +383,7 @@ def _two_product(p: Array, q: Array) -> tuple[Array, Array]:
     return hi, lo
 
 
-def _shallow_value(net: MLP, x: float) -> tuple[float, float] | None:
+def _shallow_value(net: MLP, x: float) -> arb | None:
     """:func:`exact_value` for one hidden layer; None when magnitudes leave the range in
     which the float splits are exact."""
     w = net.weights[0][0]
@@ -402,6 +404,8 @@ def _shallow_value(net: MLP, x: float) -> tuple[float, float] | None:
     terms = [_two_product(v[on], part[on]) for part in (h, low, bias)]
     flat = np.concatenate([np.concatenate(t) for t in terms] + [np.array([c])])
     parts = flat.tolist()
-    value = math.fsum(parts)
-    exact = math.fsum([*parts, -value]) == 0
-    return value, 0.0 if exact else math.ulp(value) / 2 + 2.0**-1074
+    head = math.fsum(parts)
+    tail = math.fsum([*parts, -head])  # the exact remainder, rounded once more
+    rest = math.fsum([*parts, -head, -tail])
+    radius = 0.0 if rest == 0 else math.ulp(tail) / 2 + 2.0**-1074
+    return arb(head) + arb(tail, radius)
