@@ -71,6 +71,8 @@ CREATE TABLE IF NOT EXISTS runs (
     n_params     INTEGER,
     max_error    REAL,
     max_error_at REAL,
+    max_error_upper REAL,
+    max_error_tight INTEGER,
     l2_error     REAL,
     fit_seconds  REAL,
     eval_seconds REAL,
@@ -87,6 +89,9 @@ CREATE TABLE IF NOT EXISTS histories (
 );
 """
 
+#: columns added to ``runs`` after the first release, with their types
+_ADDED = {"max_error_upper": "REAL", "max_error_tight": "INTEGER"}
+
 #: runs.csv column order; method parameters (``param_*``) and facts (``info_*``) follow
 _COLUMNS = [
     "run_id",
@@ -99,6 +104,8 @@ _COLUMNS = [
     "n_params",
     "max_error",
     "max_error_at",
+    "max_error_upper",
+    "max_error_tight",
     "l2_error",
     "fit_seconds",
     "eval_seconds",
@@ -129,13 +136,20 @@ class Store:
         self.db = connection
 
     @classmethod
-    def _connect(cls, folder: Path) -> Self:
+    def _connect(cls, folder: Path, *, upgrade: bool = False) -> Self:
         db = sqlite3.connect(folder / DB_NAME, isolation_level=None)
         # WAL with synchronous=NORMAL: each commit is atomic and survives the process being
         # killed; only an OS crash could drop the last commits (never corrupt the store)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
+        if upgrade:
+            # a store written before the enclosure columns existed, about to receive runs:
+            # add them (NULL = unknown); reading (re-plotting) leaves the file untouched
+            have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            for column, kind in _ADDED.items():
+                if column not in have:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
         return cls(folder, db)
 
     @classmethod
@@ -158,7 +172,7 @@ class Store:
         (folder / "models").mkdir(parents=True, exist_ok=True)
         for partial in (folder / "models").glob("*.tmp.npz"):  # left by a killed sweep
             partial.unlink()
-        store = cls._connect(folder)
+        store = cls._connect(folder, upgrade=True)
         meta = store.meta()
         n_runs = store.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
         if n_runs and meta.get("config_digest") != config.digest():
@@ -243,6 +257,8 @@ class Store:
             "n_params": result.n_params,
             "max_error": result.max_error,
             "max_error_at": result.max_error_at,
+            "max_error_upper": result.max_error_upper,
+            "max_error_tight": result.max_error_tight,
             "l2_error": result.l2_error,
             "fit_seconds": result.fit_seconds,
             "eval_seconds": result.eval_seconds,
@@ -273,14 +289,26 @@ class Store:
         """The recorded runs of ``config``, one tidy row each, in the config's order.
 
         Method parameters become ``param_<name>`` columns, the methods' extra facts
-        ``info_<name>`` columns.
+        ``info_<name>`` columns. ``max_error`` is attained (a lower bound of the sup),
+        ``max_error_upper`` a rigorous upper bound (empty for runs recorded before it
+        existed), ``max_error_tight`` whether the two met the enclosure's tolerance;
+        ``target_scale`` estimates max |f| (the reference for rate floors).
         """
         raw = pd.read_sql_query("SELECT * FROM runs", self.db)
+        for column in _ADDED:
+            if column not in raw:
+                raw[column] = np.nan
+        raw["max_error_tight"] = raw["max_error_tight"].map(
+            lambda v: None if pd.isna(v) else bool(v)
+        ).astype(object)
         params = pd.DataFrame([json.loads(p) for p in raw["params"]], index=raw.index)
         info = pd.DataFrame([json.loads(i) for i in raw["info"]], index=raw.index)
         table = pd.concat(
             [raw[_COLUMNS], params.add_prefix("param_"), info.add_prefix("info_")], axis=1
         )
+        scales = {t.name: _scale(t) for t in config.targets}
+        table.insert(table.columns.get_loc("l2_error") + 1, "target_scale",
+                     table["target"].map(scales))
         target_rank = {t.name: i for i, t in enumerate(config.targets)}
         method_rank = {m.name: i for i, m in enumerate(config.methods)}
         return (
@@ -328,6 +356,14 @@ class Store:
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
+
+
+def _scale(spec: Any) -> float:
+    """An estimate of max |f| for a target spec (NaN if it no longer builds)."""
+    try:
+        return float(spec.build().scale)
+    except ValueError:
+        return float("nan")
 
 
 def _versions() -> dict[str, str | None]:
