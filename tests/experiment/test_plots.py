@@ -101,3 +101,33 @@ def test_no_gap_without_the_uniform_construction(fake_methods, fake_config):
 
     config = parse_config(fake_config)
     assert gap_table(pd.DataFrame(columns=["status"]), config) is None
+
+
+def test_runs_carry_an_enclosure_and_older_folders_still_replot(folder):
+    import sqlite3
+
+    from approx.experiment import Store
+
+    with Store.read(folder) as store:
+        table = store.table(store.config())
+    ok = table[table["status"] == "ok"]
+    assert (ok["max_error"] <= ok["max_error_upper"]).all()
+    assert ok["max_error_tight"].map(lambda v: v in (True, False)).all()
+    # a store written before the enclosure columns existed
+    db = sqlite3.connect(folder / "runs.sqlite")
+    columns = [r[1] for r in db.execute("PRAGMA table_info(runs)")
+               if r[1] not in ("max_error_upper", "max_error_tight")]
+    with db:
+        db.execute(f"CREATE TABLE old AS SELECT {', '.join(columns)} FROM runs")
+        db.execute("DROP TABLE runs")
+        db.execute("ALTER TABLE old RENAME TO runs")
+    db.close()
+    assert len(plot_folder(folder)) == 5
+    with Store.read(folder) as store:
+        old = store.table(store.config())
+    assert old["max_error_upper"].isna().all()
+    assert old["max_error_tight"].isna().all()
+    # reading for a re-plot leaves the user's store as it was
+    db = sqlite3.connect(folder / "runs.sqlite")
+    assert "max_error_upper" not in [r[1] for r in db.execute("PRAGMA table_info(runs)")]
+    db.close()
