@@ -116,8 +116,12 @@ def max_error_at(
     Returns
     -------
     MaxError
+        All NaN for a model with non-finite parameters.
     """
     check_target(target)
+    if not _finite(model):
+        nan = float("nan")  # the model is no real function: nothing to enclose
+        return MaxError(x=nan, value=nan, upper=nan, tight=False)
     g = _model_polys(model, target.domain, max_work)
     if target.ball is None or g is None:
         return _sampled(target, model)
@@ -147,6 +151,14 @@ def max_error_at(
         polish=float_error,
     )
     return MaxError(x=found.x, value=found.value, upper=found.upper, tight=found.tight)
+
+
+def _finite(model: Model) -> bool:
+    """Whether every float parameter of the model is finite."""
+    arrays = model.to_arrays() if hasattr(model, "to_arrays") else {}
+    return all(
+        np.all(np.isfinite(v)) for v in arrays.values() if np.issubdtype(v.dtype, np.floating)
+    )
 
 
 def _model_polys(
@@ -246,7 +258,8 @@ def l2_error(target: Target, model: Model) -> float:
     edges = np.linspace(a, b, _panels(model) + 1)
     evaluate: Callable[[Array], Array] = model
     if (
-        isinstance(model, MLP)
+        _finite(model)
+        and isinstance(model, MLP)
         and model.activation == "relu"
         and model.sizes[0] == 1
         and model.sizes[-1] == 1

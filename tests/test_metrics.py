@@ -14,6 +14,7 @@ from approx.construct import random_features, relu_interpolant
 from approx.metrics import (
     MaxError,
     adaptive_constant,
+    fit_rate,
     l2_error,
     max_error,
     max_error_at,
@@ -225,3 +226,41 @@ EXP = targets.get("exp")
 def test_bad_input_is_refused(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_fit_rate_power_law_and_exponential():
+    d = np.array([4, 8, 16, 32, 64, 128] * 2, dtype=float)
+    power = fit_rate(d, 3.0 * d**-2.0, scale=1.0)
+    assert power.fit == "power" and power.power == pytest.approx(-2.0, abs=1e-12)
+    spectral = fit_rate(d, np.exp(-0.3 * d), scale=1.0)
+    assert spectral.fit == "exponential"
+    assert spectral.exponential == pytest.approx(-0.3, abs=1e-12)
+
+
+def test_fit_rate_stops_at_a_plateau_and_at_the_rounding_floor():
+    d = np.array([8, 16, 32, 64, 128, 256], dtype=float)
+    # converges to a floor of 1e-13 · max|f| (max|f| = 1e3): only the falling part counts
+    errors = np.maximum(5.0 * d**-2.0, 1e-10) * (1 + 0.1 * np.sin(d))
+    rate = fit_rate(d, np.where(d > 64, 1e-10 * (1 + 0.3 * np.cos(d)), 5.0 * d**-2.0), 1e3)
+    assert rate.fit == "power" and rate.power == pytest.approx(-2.0, abs=1e-12)
+    assert rate.points == 4
+    assert fit_rate(d, errors, scale=1e3).fit in ("power", "exponential")
+
+
+def test_no_rate_on_a_target_that_does_not_converge():
+    spike = from_expr("sin(20*x) + 0.5*exp(-((x - 0.31337)/5e-6)**2)", (0, 1))
+    widths = [16, 32, 64, 128, 256, 512, 1024]
+    errors = [max_error(spike, relu_interpolant(spike, d)) for d in widths]
+    assert min(errors) > 0.45  # the spike stays unresolved
+    rate = fit_rate(widths, errors, spike.scale)
+    assert rate.fit == "none" and np.isnan(rate.power) and np.isnan(rate.exponential)
+
+
+def test_rate_floor_is_relative_to_the_size_of_f():
+    target = from_expr("exp(30*x)", (-1, 1))  # max |f| ≈ 1e13
+    widths = [4, 8, 16, 32, 64, 128, 256]
+    errors = [max_error(target, chebyshev(target, d)) for d in widths]
+    rate = fit_rate(widths, errors, target.scale)
+    # spectral convergence until rounding at ~1e-13 · max|f|: the plateau is not fitted
+    assert rate.fit == "exponential" and rate.exponential < -0.1
+    assert rate.points < len(widths)
