@@ -434,8 +434,15 @@ def _cosh(u: Any, strict: Strict, what: str, argument: BallFunc) -> Any:
 
 
 def _tanh(u: Any, strict: Strict, what: str, argument: BallFunc) -> Any:
-    # 1 - 2/(e^{2u} + 1) is finite for every u (e^{2u} does not overflow in Arb)
-    return 1 - 2 / ((2 * u).exp() + 1)
+    # 1 - 2/(e^{2u} + 1), on the side where e^{2u} cannot be tiny against 1; a wide ball
+    # around 0 may still give a denominator ball that holds 0: no bound then
+    head = _head(u)
+    if head < 0:
+        return -_tanh(-u, strict, what, argument)
+    try:
+        return 1 - 2 / ((2 * u).exp() + 1)
+    except (ValueError, ZeroDivisionError):
+        return _like(u, [arb(0, 1)])
 
 
 def _method(name: str) -> Callable[[Any, Strict, str, BallFunc], Any]:

@@ -205,7 +205,7 @@ def _settled(issue: DomainIssue, lo: float, hi: float, proven: frozenset[str]) -
     try:
         ends = [issue.argument(arb(x), proven) for x in (lo, hi)]
         slope = issue.argument(arb_series([ball(lo, hi), 1], prec=2), proven)
-    except DomainIssue:
+    except (DomainIssue, ValueError, ZeroDivisionError):
         return False
     slope = slope[1] if isinstance(slope, arb_series) else arb(0)
     if not (slope > 0 or slope < 0 or slope == 0):
@@ -453,8 +453,8 @@ def taylor_blocks(
             if len(rows) % 64 == 0:
                 _deadline.check()
             rho = max(c - lo, hi - c) * (1 + 4 * U)
-            at_c = fn(arb_series([arb(c), 1], prec=n), False)
-            over = fn(arb_series([ball(lo, hi), 1], prec=n + 1), False)
+            at_c = _series(fn, arb(c), n)
+            over = _series(fn, ball(lo, hi), n + 1)
             coeffs = [_coef(at_c, k) for k in range(n)]
             remainder = abs_upper(_coef(over, n))
             if coeffs[0].is_finite():
@@ -494,6 +494,15 @@ def taylor_blocks(
         cost=cost,
         sup=sup,
     )
+
+
+def _series(fn: BallFunc, X: arb, n: int) -> Any:
+    """``fn`` on the series ``X + t`` of length ``n``; all NaN where python-flint refuses
+    (a series division by a ball that holds 0)."""
+    try:
+        return fn(arb_series([X, 1], prec=n), False)
+    except (ValueError, ZeroDivisionError):
+        return arb_series([arb.nan()] * n, prec=n)
 
 
 def _coef(s: Any, k: int) -> arb:
@@ -748,7 +757,10 @@ def _arb_bounds(
         lows = [abs_lower(v) for v in values]
         j = int(np.argmax(lows))
         ends = max(abs_upper(values[0]), abs_upper(values[1]))
-        series = e(arb_series([ball(lo, hi), 1], prec=3))
+        try:
+            series = e(arb_series([ball(lo, hi), 1], prec=3))
+        except (ValueError, ZeroDivisionError):  # a series division by a ball holding 0
+            series = arb_series([arb.nan()] * 3, prec=3)
         w = (hi - lo) * (1 + 4 * U)
         bounds = [abs_upper(_coef(series, 0))]
         second = abs_upper(_coef(series, 2))
@@ -787,8 +799,7 @@ def _rough_derivative(f: LocalPolys, lo: float, hi: float, k: int) -> arb:
     """Enclosure of ``f^(k)`` over ``[lo, hi]`` from the source in Arb."""
     assert f.source is not None
     with arb_context():
-        s = f.source(arb_series([ball(lo, hi), 1], prec=k + 1), False)
-        return _coef(s, k) * math.factorial(k)
+        return _coef(_series(f.source, ball(lo, hi), k + 1), k) * math.factorial(k)
 
 
 def sup_abs_derivative(
@@ -811,9 +822,11 @@ def sup_abs_derivative(
         idx = f.cell(lo + (hi - lo) / 2)
         rough = f.rough[idx]
         ub = np.empty(lo.size)
+        shrinks = np.zeros(lo.size)  # the part of a bound that splitting removes
         if (~rough).any():
             v, e, spread, _ = _derivative_ranges(f, lo[~rough], hi[~rough], k)
             ub[~rough] = np.abs(v) + e + spread
+            shrinks[~rough] = spread
             best = max(best, float(np.max(np.abs(v) - e)))
         for i in np.nonzero(rough)[0]:
             r = _rough_derivative(f, float(lo[i]), float(hi[i]), k)
@@ -821,12 +834,14 @@ def sup_abs_derivative(
             if not math.isfinite(ub[i]):
                 return best, math.inf
         work += lo.size
-        drop = ub <= best * (1 + rtol)
-        if drop.any():
-            settled = max(settled, float(ub[drop].max()))
-        lo, hi, ub = lo[~drop], hi[~drop], ub[~drop]
-        if lo.size and (work >= max_work or np.all(hi - lo <= 8 * np.spacing(np.abs(hi)))):
-            return best, max(settled, float(ub.max()))
+        cut = best * (1 + rtol)
+        tiny = hi - lo <= 8 * np.spacing(np.maximum(np.abs(lo), np.abs(hi)))
+        final = (ub <= cut) | (shrinks <= rtol * best) | tiny
+        if work >= max_work:
+            final[:] = True
+        if final.any():
+            settled = max(settled, float(ub[final].max()))
+        lo, hi = lo[~final], hi[~final]
         w = hi - lo
         inner = lo[:, None] + w[:, None] * np.array([0.25, 0.5, 0.75])
         lo = np.column_stack([lo, inner]).ravel()
@@ -835,14 +850,15 @@ def sup_abs_derivative(
 
 
 def integral_sqrt_abs_derivative(
-    f: LocalPolys, k: int, *, rtol: float = 1e-6, max_work: int = MAX_WORK
+    f: LocalPolys, k: int, *, rtol: float = 1e-7, max_work: int = MAX_WORK
 ) -> tuple[float, float]:
     """Enclose ``∫ |f^(k)|^(1/2)`` over the domain: ``(lower, upper)``.
 
-    Per cell the range of ``f^(k)`` gives lower and upper Riemann sums of the root; the
-    cells contributing most to the gap are split until the gap is ``rtol`` of the lower
-    sum or the work cap is hit. A rough cell whose ``f^(k)`` is not bounded contributes
-    0 to the lower sum and makes the upper one infinite.
+    Per cell the range of ``f^(k)`` gives lower and upper Riemann sums of the root, and
+    where ``f^(k)`` keeps its sign the midpoint rule with its error bound gives a third-
+    order tighter pair; the cells contributing most to the gap are split until the gap
+    is ``rtol`` of the lower sum or the work cap is hit. A rough cell whose ``f^(k)`` is
+    not bounded contributes 0 to the lower sum and makes the upper one infinite.
     """
     lo, hi = f.edges[:-1].copy(), f.edges[1:].copy()
     work = 0
@@ -851,11 +867,29 @@ def integral_sqrt_abs_derivative(
         idx = f.cell(lo + (hi - lo) / 2)
         rough = f.rough[idx]
         low, high = np.zeros(lo.size), np.full(lo.size, np.inf)
+        splittable = np.zeros(lo.size, dtype=bool)  # whose gap shrinks when split
         if (~rough).any():
-            v, e, spread, _ = _derivative_ranges(f, lo[~rough], hi[~rough], k)
+            sl, sh = lo[~rough], hi[~rough]
+            v, e, spread, idx = _derivative_ranges(f, sl, sh, k)
+            splittable[~rough] = spread > e
             a = np.abs(v)
-            low[~rough] = np.sqrt(np.maximum(a - e - spread, 0.0)) * (1 - 4 * U)
-            high[~rough] = np.sqrt(a + e + spread) * (1 + 4 * U)
+            # first order: the root of the range of |f^(k)| over the cell
+            lo1 = np.sqrt(np.maximum(a - e - spread, 0.0))
+            hi1 = np.sqrt(a + e + spread)
+            # second order, where f^(k) keeps its sign (m > 0): the midpoint rule for
+            # g = |f^(k)|^(1/2) errs by at most w²/24 · sup|g''|, with
+            # |g''| ≤ |f^(k+2)| / (2 m^(1/2)) + |f^(k+1)|² / (4 m^(3/2))
+            m = a - e - spread
+            d1 = f.bound(sl, sh, idx, k + 1) * math.factorial(k + 1)
+            d2 = f.bound(sl, sh, idx, k + 2) * math.factorial(k + 2)
+            with np.errstate(all="ignore"):
+                curv = d2 / (2 * np.sqrt(m)) + d1 * d1 / (4 * m * np.sqrt(m))
+                rule = (sh - sl) ** 2 / 24 * curv
+            mid_lo = np.sqrt(np.maximum(a - e, 0.0)) - rule
+            mid_hi = np.sqrt(a + e) + rule
+            good = (m > 0) & np.isfinite(rule)
+            low[~rough] = np.where(good, np.maximum(mid_lo, lo1), lo1) * (1 - 8 * U)
+            high[~rough] = np.where(good, np.minimum(mid_hi, hi1), hi1) * (1 + 8 * U)
         for i in np.nonzero(rough)[0]:
             r = _rough_derivative(f, float(lo[i]), float(hi[i]), k)
             low[i] = math.sqrt(abs_lower(r)) * (1 - 4 * U)
@@ -876,7 +910,7 @@ def integral_sqrt_abs_derivative(
         n_split = int(np.searchsorted(cum, 0.5 * cum[-1])) + 1
         split = np.zeros(lo.size, dtype=bool)
         split[order[:n_split]] = True
-        split &= w > 8 * np.spacing(np.maximum(np.abs(lo), np.abs(hi)))
+        split &= splittable & (w > 8 * np.spacing(np.maximum(np.abs(lo), np.abs(hi))))
         if not split.any():
             return lower, upper
         m = lo[split] + w[split] / 2

@@ -313,7 +313,7 @@ def adaptive_constant(target: Target, d: int) -> float:
     """The asymptotic max error of optimally placed knots, ``(∫ √|f''|)² / (8 (d - 1)²)``.
 
     The integral is enclosed (:func:`approx.enclose.integral_sqrt_abs_derivative`) to a
-    relative ``1e-6`` and the midpoint of its enclosure used; where ``f''`` is unbounded
+    relative ``1e-7`` and the midpoint of its enclosure used; where ``f''`` is unbounded
     on a cell narrower than ``2⁻³⁶`` of the domain (``abs15`` at 0) that cell adds its
     Gauss–Legendre estimate instead. An asymptotic constant, not a bound.
     """
