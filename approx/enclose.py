@@ -69,10 +69,13 @@ N_TERMS = 12
 #: blocks narrower than this fraction of the domain get no Taylor model (handled in Arb)
 _MIN_BLOCK = 2.0**-36
 #: the default work cap, in operations: a cell evaluated in floats counts 1, one
-#: evaluation of a ball function counts ``ARB_WEIGHT`` times its size (Arb's ball
-#: arithmetic costs about that many float operations per operation)
+#: evaluation of a ball function counts ``ARB_WEIGHT`` times its size (a ball series
+#: operation costs about that many float operations evaluated in numpy)
 MAX_WORK = 2**24
-ARB_WEIGHT = 64
+ARB_WEIGHT = 256
+#: the cap for a target's own Taylor blocks: built once per target and process, reused
+#: by every enclosure against it
+TARGET_WORK = 2**28
 #: a ball function this small (a target's formula) is evaluated even past the cap
 _CHEAP = 256
 
@@ -593,6 +596,8 @@ def sup_abs_difference(
         s = ~rough
         if s.any():
             ub[s], excess[s], (lb, x_lb) = _float_bounds(f, g, lo[s], hi[s], fi[s], gi[s], t)
+            if math.isfinite(g.sup):  # a model bounded a priori: never bound it by more
+                ub[s] = np.minimum(ub[s], _fallback(f, g, lo[s], hi[s], fi[s], gi[s]))
             if lb > best:
                 best, best_x = lb, x_lb
             work += int(s.sum())

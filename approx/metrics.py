@@ -150,7 +150,16 @@ def max_error_at(
         exact_at=exact_at,
         polish=float_error,
     )
-    return MaxError(x=found.x, value=found.value, upper=found.upper, tight=found.tight)
+    x, value = found.x, found.value
+    if not found.tight:
+        # the cap stopped the search early: a dense sample may know a better point
+        # (a grid of a few points per parameter: the model's evaluation is what costs)
+        guess = _sampled(target, model, int(np.clip(4 * model.n_params, 1024, 1 << 16))).x
+        with enclose.arb_context():
+            exact = enclose.abs_lower(exact_at(guess))
+        if exact > value:
+            x, value = guess, exact
+    return MaxError(x=x, value=value, upper=max(found.upper, value), tight=found.tight)
 
 
 def _finite(model: Model) -> bool:
@@ -235,10 +244,11 @@ def _blocks_for(net: MLP, domain: tuple[float, float]) -> int:
     return int(min(max(freq, 1.0), 1 << 16))
 
 
-def _sampled(target: Target, model: Model) -> MaxError:
-    """A dense-grid estimate (no enclosure): for targets or models with no ball form."""
+def _sampled(target: Target, model: Model, n: int = 1 << 16) -> MaxError:
+    """A grid estimate of ``n`` points (no enclosure): for targets or models with no ball
+    form, and for a better attained value when the work cap stopped the enclosure."""
     a, b = target.domain
-    x = np.linspace(a, b, 1 << 16)
+    x = np.linspace(a, b, n)
     with np.errstate(all="ignore"):
         e = np.abs(target(x) - model(x))
     i = int(np.nanargmax(e))

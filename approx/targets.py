@@ -138,11 +138,11 @@ class Target:
 
     @cached_property
     def _taylor(self) -> LocalPolys:
-        from approx.enclose import taylor_blocks
+        from approx.enclose import TARGET_WORK, taylor_blocks
 
         if self.ball is None:
             raise ValueError(f"target {self.name!r} has no ball form: nothing can be enclosed")
-        return taylor_blocks(self.ball, self.domain, self._grid_scale)
+        return taylor_blocks(self.ball, self.domain, self._grid_scale, max_work=TARGET_WORK)
 
     @property
     def scale(self) -> float:
