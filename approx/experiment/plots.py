@@ -1,7 +1,10 @@
 """Figures of a results folder, drawn from the store alone (nothing is refitted).
 
 - ``convergence.png``: ε against d on log–log axes, a panel per target, a line per
-  method (median over replicates, min–max band), the uniform-knot bound and a d⁻² slope;
+  method (median over replicates, min–max band), the uniform-knot bound and a d⁻² slope.
+  Filled markers are certified (a rigorous upper bound within the enclosure's tolerance);
+  where the bound is wider (work cap), a bar reaches up to it; hollow markers are
+  estimates (no tight upper bound, e.g. runs recorded before bounds were stored);
 - ``fits_<target>.png``: the target and the saved models at a few widths, with their
   pointwise error below;
 - ``training_<target>.png``: training loss against step, for runs with a loss history;
@@ -110,8 +113,15 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     n = len(config.targets)
     cols = min(3, n)
     fig = _figure(4.6 * cols, 3.6 * math.ceil(n / cols) + 0.8)
-    ok = table[table["status"] == "ok"]
-    stats = ok.groupby(["target", "method", "width"])["max_error"].agg(["median", "min", "max"])
+    ok = table[table["status"] == "ok"].assign(
+        certified=lambda t: t["max_error_tight"].map(lambda v: v is True or v == 1)
+        if "max_error_tight" in t else False,
+        upper=lambda t: t["max_error_upper"] if "max_error_upper" in t else np.nan,
+    )
+    stats = ok.groupby(["target", "method", "width"]).agg(
+        median=("max_error", "median"), min=("max_error", "min"), max=("max_error", "max"),
+        upper=("upper", "median"), certified=("certified", "all"),
+    )
     widths = np.array(config.widths, dtype=float)
     for ax, spec in zip(_panels(fig, n), config.targets, strict=True):
         target = spec.build()
@@ -119,9 +129,20 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
         for method in config.methods:
             if (spec.name, method.name) not in stats.index.droplevel("width"):
                 continue
-            s = stats.loc[(spec.name, method.name)].clip(lower=_TINY, upper=_HUGE)
-            ax.plot(s.index, s["median"], "o-", ms=3.5, color=colours[method.name],
-                    label=method.name, zorder=3)
+            s = stats.loc[(spec.name, method.name)]
+            certified = s["certified"].astype(bool).to_numpy()
+            s = s[["median", "min", "max", "upper"]].astype(float).clip(lower=_TINY, upper=_HUGE)
+            colour = colours[method.name]
+            ax.plot(s.index, s["median"], "-", color=colour, label=method.name, zorder=3)
+            ax.plot(s.index[certified], s["median"][certified], "o", ms=3.5, color=colour,
+                    zorder=4)
+            ax.plot(s.index[~certified], s["median"][~certified], "o", ms=4.5, mfc="white",
+                    mec=colour, zorder=4)
+            # the enclosure, where the upper bound stands visibly above the value
+            wide = np.isfinite(s["upper"]) & (s["upper"] > 1.05 * s["median"])
+            if wide.any():
+                ax.vlines(s.index[wide], s["median"][wide], s["upper"][wide], color=colour,
+                          lw=1.2, alpha=0.7, zorder=2)
             if config.replicates > 1:
                 ax.fill_between(s.index, s["min"], s["max"], color=colours[method.name],
                                 alpha=0.2, lw=0)
@@ -135,6 +156,9 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
             y0 = min(anchor) / 4  # below the data at the smallest width, clear of the bound
             ax.plot(widths, y0 * (widths / widths[0]) ** -2.0, ":", color="0.45", lw=1.5,
                     label=r"$d^{-2}$ reference slope")
+        if anchor:
+            ax.plot([], [], "o", ms=4.5, mfc="white", mec="0.3",
+                    label="hollow: estimate, not certified")
         failed = int((table["target"] == spec.name).sum() - (ok["target"] == spec.name).sum())
         if failed:
             ax.text(0.02, 0.02, f"{failed} failed run(s) not shown", transform=ax.transAxes,

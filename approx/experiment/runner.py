@@ -19,10 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 import pandas as pd
 
-from approx import _validate
+from approx import _validate, metrics
 from approx.experiment import executors, resources
 from approx.experiment.config import Config, Run, count_runs, expand
 from approx.experiment.store import TRANSIENT, Store
@@ -172,18 +171,14 @@ def run_sweep(
     return table
 
 
-#: errors at or below this are rounding noise (a few thousand ulps of an O(1) function)
-ROUNDOFF_FLOOR = 1e-11
-
-
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Per target and method: ε at the largest width and the fitted rate.
+    """Per target and method: ε at the largest width and the fitted rates.
 
-    The rate is the least-squares slope of log ε against log d over the runs whose status
-    is ok (every replicate a point) and whose ε lies above :data:`ROUNDOFF_FLOOR`: once a
-    method has converged to rounding, wider nets only add noise, and the slope would
-    mix the method's rate with the floor. ε at the largest width is the median over
-    replicates of the ok runs there.
+    Rates come from :func:`approx.metrics.fit_rate` over the ok runs (every replicate a
+    point): power law and exponential, fitted only over the widths where ε still falls
+    and above a rounding floor relative to max |f| (``target_scale``); ``fit`` says which
+    describes the data better, or ``"none"`` when ε does not fall. ε at the largest width
+    is the median over replicates of the ok runs there.
 
     Parameters
     ----------
@@ -193,7 +188,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns target, method, kind, runs, failed, largest_width, max_error, rate.
+        Columns target, method, kind, runs, failed, largest_width, max_error, rate
+        (power-law slope), rate_exp (exponential slope per unit of width), fit.
     """
     keys = ["target", "method"]
     counts = table.groupby(keys, sort=False).agg(
@@ -202,25 +198,24 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         failed=("status", lambda s: int((s != "ok").sum())),
     )
     ok = table[table["status"] == "ok"]
-    positive = ok[ok["max_error"] > ROUNDOFF_FLOOR]
-    logs = pd.DataFrame(
-        {
-            "target": positive["target"],
-            "method": positive["method"],
-            "x": np.log(positive["width"].astype(float)),
-            "y": np.log(positive["max_error"]),
-        }
-    ).assign(xy=lambda f: f.x * f.y, xx=lambda f: f.x**2)
-    sums = logs.groupby(keys, sort=False).agg(
-        n=("x", "size"), x=("x", "sum"), y=("y", "sum"), xy=("xy", "sum"), xx=("xx", "sum")
+
+    def rates(group: pd.DataFrame) -> pd.Series:
+        scale = group["target_scale"].iloc[0] if "target_scale" in group else 1.0
+        r = metrics.fit_rate(group["width"], group["max_error"], 1.0 if pd.isna(scale) else scale)
+        return pd.Series({"rate": r.power, "rate_exp": r.exponential, "fit": r.fit})
+
+    fitted = (
+        ok.groupby(keys, sort=False)[[c for c in ("width", "max_error", "target_scale")
+                                      if c in ok]].apply(rates)
+        if len(ok)
+        else pd.DataFrame(
+            columns=["rate", "rate_exp", "fit"], index=pd.MultiIndex.from_tuples([], names=keys)
+        )
     )
-    denominator = sums.n * sums.xx - sums.x**2
-    rate = ((sums.n * sums.xy - sums.x * sums.y) / denominator.where(denominator > 1e-12))
     largest = ok[ok["width"] == ok.groupby(keys, sort=False)["width"].transform("max")]
     at_largest = largest.groupby(keys, sort=False).agg(
         largest_width=("width", "first"), max_error=("max_error", "median")
     )
-    return (
-        counts.join(at_largest).join(rate.rename("rate")).reset_index()
-        .astype({"largest_width": "Int64"})
-    )
+    summary = counts.join(at_largest).join(fitted).reset_index()
+    summary["fit"] = summary["fit"].fillna("none")
+    return summary.astype({"largest_width": "Int64"})

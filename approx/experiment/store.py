@@ -99,6 +99,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE files (path TEXT PRIMARY KEY);
     INSERT OR IGNORE INTO files (path) SELECT model_file FROM runs WHERE model_file IS NOT NULL;
     """,
+    # 2 → 3: the certified enclosure of the max error (NULL: recorded before it existed)
+    """
+    ALTER TABLE runs ADD COLUMN max_error_upper REAL;
+    ALTER TABLE runs ADD COLUMN max_error_tight INTEGER;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: stored as JSON text, exported as ``param_*`` and ``info_*`` columns
@@ -415,15 +420,25 @@ class Store:
         """The recorded runs of ``config``, one tidy row each, in the config's order.
 
         Columns are the store's, in its order; method parameters become ``param_<name>``
-        columns and the methods' extra facts ``info_<name>`` columns.
+        columns and the methods' extra facts ``info_<name>`` columns. ``max_error`` is
+        attained (a lower bound of the sup), ``max_error_upper`` a rigorous upper bound
+        (empty for runs recorded before it existed), ``max_error_tight`` whether the two
+        met the enclosure's tolerance; ``target_scale`` estimates max |f| (the reference
+        for rate floors).
         """
         raw = pd.read_sql_query("SELECT * FROM runs", self.db)
+        raw["max_error_tight"] = raw["max_error_tight"].map(
+            lambda v: None if pd.isna(v) else bool(v)
+        ).astype(object)
         params = pd.DataFrame([json.loads(p) for p in raw["params"]], index=raw.index)
         info = pd.DataFrame([json.loads(i) for i in raw["info"]], index=raw.index)
         columns = [c for c in self._columns if c not in _JSON_COLUMNS]
         table = pd.concat(
             [raw[columns], params.add_prefix("param_"), info.add_prefix("info_")], axis=1
         )
+        scales = {t.name: _scale(t) for t in config.targets}
+        table.insert(table.columns.get_loc("l2_error") + 1, "target_scale",
+                     table["target"].map(scales))
         target_rank = {t.name: i for i, t in enumerate(config.targets)}
         method_rank = {m.name: i for i, m in enumerate(config.methods)}
         return (
@@ -458,3 +473,11 @@ def _unusable(folder: Path, error: OSError) -> str:
     """One line for a folder the OS refuses (read-only, name too long, disk full, …)."""
     where = error.filename or folder
     return f"cannot use {where} as the results folder: {error.strerror or error}"
+
+
+def _scale(spec: Any) -> float:
+    """An estimate of max |f| for a target spec (NaN if it no longer builds)."""
+    try:
+        return float(spec.build().scale)
+    except ValueError:
+        return float("nan")

@@ -53,7 +53,13 @@ class Result:
     n_params : int or None
         Free scalars of the fitted model.
     max_error, max_error_at, l2_error : float
-        Sup-norm error, where it is attained, and L2 error (NaN when not measured).
+        Sup-norm error attained (a lower bound of the sup), where, and the L2 error (an
+        estimate); NaN when not measured.
+    max_error_upper : float
+        A rigorous upper bound of the sup-norm error (``inf`` when none could be had).
+    max_error_tight : bool or None
+        True when ``[max_error, max_error_upper]`` met the enclosure's tolerance, False
+        when the work cap stopped it first (the bound is then wider, still rigorous).
     fit_seconds, eval_seconds : float
         Wall time of the fit and of the error measurements.
     info : dict
@@ -72,6 +78,8 @@ class Result:
     n_params: int | None = None
     max_error: float = float("nan")
     max_error_at: float = float("nan")
+    max_error_upper: float = float("nan")
+    max_error_tight: bool | None = None
     l2_error: float = float("nan")
     fit_seconds: float = float("nan")
     eval_seconds: float = float("nan")
@@ -162,6 +170,7 @@ def _execute(run: Run, target: Target, result: Result) -> None:
     with np.errstate(all="ignore"):
         worst = metrics.max_error_at(target, fit.model)
         result.max_error, result.max_error_at = float(worst.value), float(worst.x)
+        result.max_error_upper, result.max_error_tight = float(worst.upper), worst.tight
         result.l2_error = float(metrics.l2_error(target, fit.model))
     result.eval_seconds = time.perf_counter() - start
     result.arrays = fit.model.to_arrays()

@@ -106,3 +106,30 @@ def test_no_gap_without_the_uniform_construction(fake_methods, fake_config):
 
     config = parse_config(fake_config)
     assert gap_table(pd.DataFrame(columns=["status"]), config) is None
+
+
+def test_runs_carry_an_enclosure_and_older_folders_still_replot(folder):
+    import sqlite3
+
+    from approx.experiment import Store
+    from approx.experiment.store import SCHEMA_VERSION
+
+    with Store.read(folder) as store:
+        table = store.table(store.config())
+    ok = table[table["status"] == "ok"]
+    assert (ok["max_error"] <= ok["max_error_upper"]).all()
+    assert ok["max_error_tight"].map(lambda v: v in (True, False)).all()
+    # a store written before the enclosure columns existed (schema version 2)
+    with sqlite3.connect(folder / "runs.sqlite") as db:
+        db.execute("ALTER TABLE runs DROP COLUMN max_error_upper")
+        db.execute("ALTER TABLE runs DROP COLUMN max_error_tight")
+        db.execute("PRAGMA user_version = 2")
+    db.close()
+    paths, skipped = plot_folder(folder)
+    assert len(paths) == 5 and skipped == []
+    with Store.read(folder) as store:
+        old = store.table(store.config())
+        # migrated on open: the columns exist, and what was never measured stays unknown
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert old["max_error_upper"].isna().all()
+    assert old["max_error_tight"].isna().all()
