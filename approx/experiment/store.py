@@ -7,7 +7,8 @@
   instant, ``kill -9`` included, never loses or duplicates a finished run;
 - ``config.toml``: the config snapshot (also kept in the store's ``meta`` table);
 - ``runs.csv`` and ``summary.csv``: tidy exports of the store;
-- ``metadata.json``: versions, platform, git commit, root seed, times, counts by status;
+- ``metadata.json``: versions, platform, the fused engine (numba or numpy), git commit,
+  root seed, times, counts by status;
 - ``models/<run id>.npz``: each fitted model, readable by :func:`approx.models.load_model`;
 - ``plots/``: the figures (:mod:`approx.experiment.plots`).
 """
@@ -31,6 +32,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from approx.experiment.config import Config, parse_config
+from approx.nn.engine import fused_backend
 
 if TYPE_CHECKING:
     from approx.experiment.worker import Result
@@ -40,7 +42,7 @@ __all__ = ["DB_NAME", "TIMING_COLUMNS", "Store", "StoreError"]
 DB_NAME = "runs.sqlite"
 #: columns that differ between otherwise identical sweeps
 TIMING_COLUMNS = ("fit_seconds", "eval_seconds", "finished_at")
-_PACKAGES = ("numpy", "scipy", "pandas", "matplotlib", "typer", "rich", "approx")
+_PACKAGES = ("numpy", "scipy", "pandas", "matplotlib", "typer", "rich", "numba", "approx")
 #: everything a sweep writes; ``--fresh`` removes exactly these, never the folder itself
 _OWNED = (
     DB_NAME,
@@ -303,6 +305,8 @@ class Store:
                 "python": sys.version.split()[0],
                 "platform": platform.platform(),
                 "packages": _versions(),
+                # the last bits of a gradient depend on which fused pass ran
+                "fused_engine": fused_backend(),
                 "git": _git(Path(config.source).resolve().parent),
                 "started_at": _now(),
                 "ended_at": None,

@@ -85,8 +85,14 @@ FUSED_LOSSES = ("mse", "lp")
 
 @cache
 def numba_available() -> bool:
-    """Whether numba can be imported (the ``fast`` extra)."""
-    return importlib.util.find_spec("numba") is not None
+    """Whether numba is installed (the ``fast`` extra) and imports."""
+    if importlib.util.find_spec("numba") is None:
+        return False
+    try:  # an installed numba built for another numpy fails here, not in a training loop
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def fused_backend(backend: str | None = None) -> str:
@@ -193,6 +199,8 @@ class Engine:
         else:
             self._loss_into = _wrap(loss)
             self.p = float("nan")
+        #: how targets arrive: class labels, regression values, or as a custom loss takes them
+        self._targets = "labels" if loss == "softmax" else "custom" if callable(loss) else "values"
         self.theta: Array | None = None
         self.grad: Array | None = None
         self.net: MLP | None = None
@@ -220,6 +228,10 @@ class Engine:
     # the protocol, on top of _forward(X, derivative) -> h, _backward(X, G), _grad_buffer
     def _inputs(self, X: Array, y: Any) -> tuple[Array, Any]:
         raise NotImplementedError
+
+    def _check_rows(self, mb: int) -> None:
+        if mb > self.m:
+            raise ValueError(f"a batch of {mb} rows exceeds the engine's size m = {self.m}")
 
     def __call__(self, X: Array, y: Any) -> float:
         """Loss at the bound parameters on the batch; ∂loss/∂θ goes into the bound gradients."""
@@ -268,11 +280,14 @@ class LayeredEngine(Engine):
         return self.ws.nbytes + self._r.nbytes
 
     def _inputs(self, X: Array, y: Any) -> tuple[Array, Any]:
+        X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X[:, None]
-        y = np.asarray(y)
-        if y.ndim == 1 and y.dtype.kind == "f":
-            y = y[:, None]
+        self._check_rows(X.shape[0])
+        if self._targets == "values":
+            y = np.asarray(y, dtype=np.float64)
+            if y.ndim == 1:
+                y = y[:, None]
         return X, y
 
     def _grad_buffer(self, mb: int) -> Array:
@@ -414,7 +429,9 @@ class FusedEngine(Engine):
             self.gb1 = grad_b[1]
 
     def _inputs(self, X: Array, y: Any) -> tuple[Array, Array]:
-        return np.ascontiguousarray(X).reshape(-1), np.ascontiguousarray(y).reshape(-1)
+        x = np.ascontiguousarray(X, dtype=np.float64).reshape(-1)
+        self._check_rows(x.size)
+        return x, np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
 
     def _grad_buffer(self, mb: int) -> Array:
         return self._G[:mb]
