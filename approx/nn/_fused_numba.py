@@ -21,8 +21,13 @@ import math
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
-__all__ = ["ACTIVATION_CODES", "backward", "forward", "version"]
+from approx.nn.losses import LossInto
+
+__all__ = ["ACTIVATION_CODES", "NumbaFused", "backward", "forward", "version"]
+
+Array = NDArray[np.float64]
 
 #: activation name → the code the kernels branch on
 ACTIVATION_CODES = {"relu": 0, "sigmoid": 1, "tanh": 2, "cos": 3, "identity": 4}
@@ -139,8 +144,34 @@ def backward(x, G, w0, b0, w1, code, gw0, gb0, gw1):  # pragma: no cover - compi
     return total
 
 
-def _warm() -> None:
-    """Touch both kernels once so the first timed call does not load them."""
-    z = np.zeros(1)
-    forward(z, z, z, z, 0.0, 0, z.copy())
-    backward(z, z, z, z, z, 0, z.copy(), z.copy(), z.copy())
+class NumbaFused:
+    """The kernels behind the interface of :class:`approx.nn.fused.NumpyFused`.
+
+    Parameters
+    ----------
+    activation : str
+        A key of :data:`ACTIVATION_CODES`.
+    """
+
+    def __init__(self, activation: str) -> None:
+        self.code = ACTIVATION_CODES[activation]
+
+    def forward(self, x: Array, w0: Array, b0: Array, w1: Array, b1: float, h: Array) -> None:
+        """``h = σ(x w₀ᵀ + b₀) w₁ + b₁`` written into ``h``."""
+        forward(x, w0, b0, w1, b1, self.code, h)
+
+    def loss_and_grad(
+        self,
+        x: Array,
+        y: Array,
+        loss_into: LossInto,
+        params: tuple[Array, Array, Array, float],
+        h: Array,
+        G: Array,
+        grads: tuple[Array, Array, Array],
+    ) -> tuple[float, float]:
+        """Forward over all rows, the loss, backward over all rows; returns ``(loss, Σ G)``."""
+        w0, b0, w1, b1 = params
+        forward(x, w0, b0, w1, b1, self.code, h)
+        value = loss_into(h, y, G)
+        return value, backward(x, G, w0, b0, w1, self.code, *grads)

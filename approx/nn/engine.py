@@ -59,6 +59,7 @@ from approx.nn.params import n_params, unpack
 from approx.nn.workspace import Workspace
 
 if TYPE_CHECKING:
+    from approx.nn._fused_numba import NumbaFused
     from approx.nn.mlp import MLP
 
 __all__ = [
@@ -388,11 +389,11 @@ class FusedEngine(Engine):
         super().__init__([1, d, 1], activation, bias, m, loss, p)
         self.backend = fused_backend(backend)
         self.name = f"fused-{self.backend}"
+        self._kernels: NumpyFused | NumbaFused
         if self.backend == "numba":
-            from approx.nn import _fused_numba
+            from approx.nn._fused_numba import NumbaFused
 
-            self._kernels: Any = _fused_numba
-            self._code = _fused_numba.ACTIVATION_CODES[activation]
+            self._kernels = NumbaFused(activation)
         else:
             self._kernels = NumpyFused(d, m, activation)
         self._h = np.empty(m)
@@ -438,22 +439,25 @@ class FusedEngine(Engine):
 
     def _forward(self, x: Array, derivative: bool) -> Array:
         h = self._h[: x.size]
-        b1 = float(self.b1[0])
-        if self.backend == "numba":
-            self._kernels.forward(x, self.w0, self.b0, self.w1, b1, self._code, h)
-        else:
-            self._kernels.forward(x, self.w0, self.b0, self.w1, b1, h)
+        self._kernels.forward(x, self.w0, self.b0, self.w1, float(self.b1[0]), h)
         return h
 
-    def _backward(self, x: Array, G: Array) -> None:
-        args = (x, G, self.w0, self.b0, self.w1)
-        outs = (self.gw0, self.gb0, self.gw1)
-        if self.backend == "numba":
-            total = self._kernels.backward(*args, self._code, *outs)
-        else:
-            total = self._kernels.backward(*args, *outs)
+    def __call__(self, X: Array, y: Any) -> float:
+        """Loss at the bound parameters on the batch; ∂loss/∂θ goes into the bound gradients."""
+        x, y = self._inputs(X, y)
+        mb = x.size
+        value, total = self._kernels.loss_and_grad(
+            x,
+            y,
+            self._loss_into,
+            (self.w0, self.b0, self.w1, float(self.b1[0])),
+            self._h[:mb],
+            self._G[:mb],
+            (self.gw0, self.gb0, self.gw1),
+        )
         if self.bias:
             self.gb1[0] = total
+        return value
 
     def residual_jacobian(self, X: Array, y: Array) -> tuple[Array, Array]:
         """Residuals ``r`` (mb,) and ``J = ∂r/∂θ`` (mb, P) in pack layout; J is a view."""

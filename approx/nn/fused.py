@@ -12,9 +12,9 @@ For ReLU, positive homogeneity gives ``σ(U) = M ∘ U`` with the mask ``M = [U 
 both passes touch only the mask.
 
 The rows are processed in blocks of :data:`BLOCK_BYTES` so that U stays in the cache
-between the elementwise steps and the product; the backward pass recomputes each block's
-U (three cheap passes) instead of keeping an m × d array, so the workspace is a block,
-whatever m. :mod:`approx.nn._fused_numba` computes the same in compiled loops.
+between the elementwise steps and the products: a regression loss is a mean of per-row
+terms, so each block runs forward, loss and backward before the next, and the workspace
+is a block whatever m. :mod:`approx.nn._fused_numba` computes the same in compiled loops.
 """
 
 from __future__ import annotations
@@ -23,13 +23,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from approx.nn.activations import IN_PLACE
+from approx.nn.losses import LossInto
 
 __all__ = ["BLOCK_BYTES", "NumpyFused", "shallow_jacobian_into"]
 
 Array = NDArray[np.float64]
 
-#: bytes of one block of U (rows × d floats); L2-sized, so σ and the product find it in cache
-BLOCK_BYTES = 256 * 2**10
+#: bytes of one block of U (rows × d floats): the L2 cache of one core, where the elementwise
+#: steps and the products find it (measured best among 32 KB … 8 MB at d = 64 … 4096)
+BLOCK_BYTES = 2**20
 
 
 class NumpyFused:
@@ -64,66 +66,109 @@ class NumpyFused:
         U += b0
         return U
 
-    def forward(self, x: Array, w0: Array, b0: Array, w1: Array, b1: float, h: Array) -> None:
-        """``h = σ(x w₀ᵀ + b₀) w₁ + b₁`` written into ``h``; all arrays of shape (m,) or (d,)."""
+    def _block_forward(
+        self, xb: Array, w0: Array, b0: Array, w1: Array, hb: Array, derivative: bool
+    ) -> None:
+        """``hb = σ(U) w₁`` for one block; leaves the mask (ReLU) or σ(U) and σ'(U) behind."""
+        U = self._pre(xb, w0, b0)
+        if self.relu:
+            np.greater(U, 0.0, out=U)  # U now holds the mask M
+            H = self.H[: xb.size]
+            np.matmul(U, self.C, out=H)
+            np.multiply(xb, H[:, 0], out=hb)
+            hb += H[:, 1]
+        else:
+            self.sigma_(U, self.S[: xb.size] if derivative else None)
+            np.matmul(U, w1, out=hb)
+
+    def _block_backward(self, xb: Array, Gb: Array, gw1: Array, first: bool) -> None:
+        """Add one block's ``σ'(U)ᵀ [x∘G, G]`` to T (and ``σ(U)ᵀ G`` to ``gw1``)."""
+        n = xb.size
+        if self.relu:
+            Ds = self.U[:n]
+        else:
+            Ds = self.S[:n]
+            np.matmul(Gb, self.U[:n], out=self.a)  # σ(U)ᵀ G for this block
+            if first:
+                gw1[...] = self.a
+            else:
+                gw1 += self.a
+        V = self.V[:, :n]
+        np.multiply(xb, Gb, out=V[0])
+        V[1] = Gb
+        np.matmul(V, Ds, out=self.T if first else self.Tb)
+        if not first:
+            self.T += self.Tb
+
+    def _products(self, w0: Array, b0: Array, w1: Array) -> None:
         if self.relu:
             np.multiply(w0, w1, out=self.C[:, 0])
             np.multiply(b0, w1, out=self.C[:, 1])
+
+    def forward(self, x: Array, w0: Array, b0: Array, w1: Array, b1: float, h: Array) -> None:
+        """``h = σ(x w₀ᵀ + b₀) w₁ + b₁`` written into ``h``; all arrays of shape (m,) or (d,)."""
+        self._products(w0, b0, w1)
         for s in range(0, x.size, self.rows):
-            xb, hb = x[s : s + self.rows], h[s : s + self.rows]
-            U = self._pre(xb, w0, b0)
-            if self.relu:
-                np.greater(U, 0.0, out=U)  # U now holds the mask M
-                H = self.H[: xb.size]
-                np.matmul(U, self.C, out=H)
-                np.multiply(xb, H[:, 0], out=hb)
-                hb += H[:, 1]
-            else:
-                self.sigma_(U, None)
-                np.matmul(U, w1, out=hb)
+            self._block_forward(x[s : s + self.rows], w0, b0, w1, h[s : s + self.rows], False)
         h += b1
 
-    def backward(
+    def loss_and_grad(
         self,
         x: Array,
+        y: Array,
+        loss_into: LossInto,
+        params: tuple[Array, Array, Array, float],
+        h: Array,
         G: Array,
-        w0: Array,
-        b0: Array,
-        w1: Array,
-        gw0: Array,
-        gb0: Array,
-        gw1: Array,
-    ) -> float:
-        """Gradients of ``Σ_j G_j h_j`` into ``gw0``, ``gb0``, ``gw1`` (d,); returns ``Σ G``."""
-        T, first = self.T, True
-        if not self.relu:
-            gw1.fill(0.0)
-        for s in range(0, x.size, self.rows):
-            xb, Gb = x[s : s + self.rows], G[s : s + self.rows]
+        grads: tuple[Array, Array, Array],
+    ) -> tuple[float, float]:
+        """Loss and gradients, block by block: forward, loss, backward while U is in cache.
+
+        A regression loss is a mean over rows of a function of each row's residual, so a
+        block's ``G`` is its own: the block's loss (a mean over its ``n`` rows) enters
+        with weight ``n/m`` and its ``G`` is scaled by the same.
+
+        Parameters
+        ----------
+        x, y : ndarray of shape (m,)
+        loss_into : callable
+            ``(h, y, G) -> value``, from :func:`approx.nn.losses.get_loss_into`.
+        params : tuple
+            ``(w₀, b₀, w₁, b₁)``, arrays of shape (d,) and a float.
+        h, G : ndarray of shape (m,)
+            Receive the outputs and ``∂ℓ/∂h``.
+        grads : tuple of ndarray of shape (d,)
+            Receive ``(∇w₀, ∇b₀, ∇w₁)``.
+
+        Returns
+        -------
+        value : float
+        sum_G : float
+            ``Σ G = ∇b₁``.
+        """
+        w0, b0, w1, b1 = params
+        gw0, gb0, gw1 = grads
+        m, value = x.size, 0.0
+        self._products(w0, b0, w1)
+        for s in range(0, m, self.rows):
+            xb, hb, Gb = x[s : s + self.rows], h[s : s + self.rows], G[s : s + self.rows]
             n = xb.size
-            U = self._pre(xb, w0, b0)
-            if self.relu:
-                np.greater(U, 0.0, out=U)
-                Ds = U
+            self._block_forward(xb, w0, b0, w1, hb, True)
+            hb += b1
+            if n == m:
+                value = loss_into(hb, y, Gb)
             else:
-                Ds = self.S[:n]
-                self.sigma_(U, Ds)
-                np.matmul(Gb, U, out=self.a)  # σ(U)ᵀ G for this block
-                gw1 += self.a
-            V = self.V[:, :n]
-            np.multiply(xb, Gb, out=V[0])
-            V[1] = Gb
-            np.matmul(V, Ds, out=T if first else self.Tb)
-            if not first:
-                T += self.Tb
-            first = False
+                value += loss_into(hb, y[s : s + n], Gb) * (n / m)
+                Gb *= n / m
+            self._block_backward(xb, Gb, gw1, s == 0)
+        T = self.T
         if self.relu:
             np.multiply(w0, T[0], out=gw1)
             np.multiply(b0, T[1], out=self.a)
             gw1 += self.a
         np.multiply(w1, T[0], out=gw0)
         np.multiply(w1, T[1], out=gb0)
-        return float(G.sum())
+        return value, float(G.sum())
 
 
 def shallow_jacobian_into(
