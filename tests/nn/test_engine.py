@@ -285,18 +285,20 @@ def test_fused_residual_jacobian_equals_layered(backend, case):
 
 
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
-@pytest.mark.parametrize("bias", [True, False])
-def test_fused_blocks_cover_every_row(activation, bias, monkeypatch):
+@pytest.mark.parametrize(("bias", "loss"), [(True, "mse"), (False, "lp")])
+def test_fused_blocks_cover_every_row(activation, bias, loss, monkeypatch):
     # batches longer than one block of either backend (numba: 256 rows forward,
-    # 1024 backward; numpy: BLOCK_BYTES shrunk to 7 rows), and a batch below m
+    # 1024 backward; numpy: BLOCK_BYTES shrunk to 7 rows, each block with its own
+    # share of the loss), and a batch below m
     monkeypatch.setattr("approx.nn.fused.BLOCK_BYTES", 8 * 5 * 7)
     rng = np.random.default_rng([5, len(activation), bias])
     net = random_net([1, 5, 1], activation, bias, rng)
+    p = 3.0 if loss == "lp" else None
     for mb in (1100, 300):
         x, y = rng.uniform(-1, 1, mb), rng.standard_normal(mb)
-        ref_value, ref_grad = reference_loss_and_grad(net, x[:, None], y[:, None], "mse")
+        ref_value, ref_grad = reference_loss_and_grad(net, x[:, None], y[:, None], loss, p)
         for backend in ["numpy"] + (["numba"] if numba_available() else []):
-            engine, _, grad = bound(net, 1100, backend=backend)
+            engine, _, grad = bound(net, 1100, loss, p, backend)
             assert engine(x, y) == pytest.approx(ref_value, rel=1e-12)
             assert_close(grad, ref_grad)
 
