@@ -136,8 +136,10 @@ def engine_name(sizes: Sequence[int], loss: str = "mse", backend: str | None = N
 
 
 def _exponent(loss: str, p: float | None) -> float:
-    # as the loss tables read it: 2 for mse, the lp exponent (default 4) otherwise
-    return 2.0 if loss == "mse" else (4.0 if p is None else float(p))
+    # 2 for mse, the lp exponent (default 4); no regression exponent for softmax
+    if loss == "mse":
+        return 2.0
+    return (4.0 if p is None else float(p)) if loss == "lp" else float("nan")
 
 
 def _wrap(loss: Loss) -> LossInto:
@@ -175,7 +177,8 @@ class Engine:
     name : str
         Which engine this is (recorded in run metadata).
     p : float
-        Exponent of the regression loss (2 for ``"mse"``).
+        Exponent of the regression loss (2 for ``"mse"``; NaN for ``"softmax"`` and a
+        custom loss).
     theta, grad : ndarray of shape (P,) or None
         The vectors bound by :func:`make_engine`.
     """
@@ -226,7 +229,7 @@ class Engine:
         self.weights, self.biases = weights, biases
         self.grad_W, self.grad_b = grad_W, grad_b
 
-    # the protocol, on top of _forward(X, derivative) -> h, _backward(X, G), _grad_buffer
+    # loss_only and residuals, on top of _inputs, _forward(X, derivative) -> h, _grad_buffer
     def _inputs(self, X: Array, y: Any) -> tuple[Array, Any]:
         raise NotImplementedError
 
@@ -236,12 +239,7 @@ class Engine:
 
     def __call__(self, X: Array, y: Any) -> float:
         """Loss at the bound parameters on the batch; ∂loss/∂θ goes into the bound gradients."""
-        X, y = self._inputs(X, y)
-        h = self._forward(X, derivative=True)
-        G = self._grad_buffer(h.shape[0])
-        value = self._loss_into(h, y, G)
-        self._backward(X, G)
-        return value
+        raise NotImplementedError
 
     def loss_only(self, X: Array, y: Any) -> float:
         """Loss at the bound parameters on the batch, without the backward pass."""
@@ -293,6 +291,15 @@ class LayeredEngine(Engine):
 
     def _grad_buffer(self, mb: int) -> Array:
         return self.ws.grad(len(self.sizes) - 2, mb)
+
+    def __call__(self, X: Array, y: Any) -> float:
+        """Loss at the bound parameters on the batch; ∂loss/∂θ goes into the bound gradients."""
+        X, y = self._inputs(X, y)
+        h = self._forward(X, derivative=True)
+        G = self._grad_buffer(h.shape[0])
+        value = self._loss_into(h, y, G)
+        self._backward(X, G)
+        return value
 
     def _forward(self, X: Array, derivative: bool) -> Array:
         mb, last = X.shape[0], len(self.sizes) - 2
@@ -353,8 +360,9 @@ class LayeredEngine(Engine):
 
 def _view(a: Array, shape: tuple[int, ...]) -> Array:
     """``a`` reshaped without copying (a copy would silently drop the writes)."""
-    v = a.view()
-    v.shape = shape  # raises instead of copying when the strides do not allow a view
+    v = a.reshape(shape)
+    if not np.may_share_memory(v, a):
+        raise AssertionError("a Jacobian block could not be reshaped in place")
     return v
 
 
