@@ -49,7 +49,12 @@ import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from approx.nn import MLP  # noqa: E402
-from approx.nn.engine import fused_backend, make_engine, numba_available  # noqa: E402
+from approx.nn.engine import (  # noqa: E402
+    engine_name,
+    fused_backend,
+    make_engine,
+    numba_available,
+)
 from approx.train import Adam  # noqa: E402
 
 N = 1024
@@ -249,7 +254,7 @@ def main() -> None:
     print("rates: median steps/s over rounds; ratio: median of per-round ratios (min–max)\n")
     shallow_rates: dict[int, float] = {}
     nets = [[1, d, 1] for d in args.widths] + ([] if args.no_deep else [list(s) for s in DEEP])
-    head = f"{'net':>20} {'task':>13}"
+    head = f"{'net':>20} {'engine':>12} {'task':>13}"
     head += "".join(f" {b + '/s':>10}" for b in backends) + f" {'torch/s':>10}"
     head += "".join(f" {b + '/torch':>22}" for b in backends)
     print(head)
@@ -264,7 +269,7 @@ def main() -> None:
             os.environ.pop("APPROX_ENGINE", None)
             if task == "loss_and_grad" and len(sizes) == 3:
                 shallow_rates[sizes[1]] = statistics.median(rates[backends[0]])
-            line = f"{'→'.join(map(str, sizes)):>20} {task:>13}"
+            line = f"{'→'.join(map(str, sizes)):>20} {engine_name(sizes):>12} {task:>13}"
             line += "".join(f" {statistics.median(rates[k]):10.0f}" for k in [*backends, "torch"])
             line += "".join(f" {summary(rates, b, 'torch'):>22}" for b in backends)
             print(line, flush=True)

@@ -113,7 +113,7 @@ def affine_vjp(cache: Cache, g: Array) -> tuple[Array, tuple[Array, Array | None
 
 
 def affine_vjp_into(
-    x: Array, W: Array, g: Array, g_x: Array | None, g_W: Array, g_b: Array | None
+    x: Array, W: Array, g: Array, g_x: Array | None, g_W: Array | None, g_b: Array | None
 ) -> None:
     """:func:`affine_vjp` written into buffers: ``g_x = g Wᵀ``, ``g_W = xᵀ g``, ``g_b = 1ᵀ g``.
 
@@ -126,10 +126,12 @@ def affine_vjp_into(
         ``∂ℓ/∂y``.
     g_x : ndarray of shape (m, n_in), or None
         Receives ``∂ℓ/∂x``; ``None`` skips it (the first layer needs no input gradient).
-    g_W : ndarray of shape (n_in, n_out)
+    g_W : ndarray of shape (n_in, n_out), or None
+        ``None`` skips it (a Jacobian pass needs only the input gradient).
     g_b : ndarray of shape (n_out,), or None for a layer without bias
     """
-    np.matmul(x.T, g, out=g_W)
+    if g_W is not None:
+        np.matmul(x.T, g, out=g_W)
     if g_b is not None:
         np.sum(g, axis=0, out=g_b)
     if g_x is not None:
