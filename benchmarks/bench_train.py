@@ -249,7 +249,8 @@ def main() -> None:
     print(
         f"N = {N}, float64, one thread each (torch {torch.get_num_threads()}); "
         f"MALLOC_MMAP_THRESHOLD_={os.environ['MALLOC_MMAP_THRESHOLD_']}; "
-        f"{rounds} interleaved rounds of {seconds} s; default fused backend {fused_backend()}"
+        f"{rounds} interleaved rounds of {seconds} s; "
+        f"default fused backend for ReLU {fused_backend()}"
     )
     print("rates: median steps/s over rounds; ratio: median of per-round ratios (min–max)\n")
     shallow_rates: dict[int, float] = {}

@@ -7,8 +7,8 @@
   instant, ``kill -9`` included, never loses or duplicates a finished run;
 - ``config.toml``: the config snapshot (also kept in the store's ``meta`` table);
 - ``runs.csv`` and ``summary.csv``: tidy exports of the store;
-- ``metadata.json``: versions, platform, the fused engine (numba or numpy), git commit,
-  root seed, times, counts by status;
+- ``metadata.json``: versions, platform, the fused engine (numba or numpy) per activation,
+  git commit, root seed, times, counts by status;
 - ``models/<run id>.npz``: each fitted model, readable by :func:`approx.models.load_model`;
 - ``plots/``: the figures (:mod:`approx.experiment.plots`).
 """
@@ -32,6 +32,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from approx.experiment.config import Config, parse_config
+from approx.nn.activations import ACTIVATIONS
 from approx.nn.engine import fused_backend
 
 if TYPE_CHECKING:
@@ -305,8 +306,8 @@ class Store:
                 "python": sys.version.split()[0],
                 "platform": platform.platform(),
                 "packages": _versions(),
-                # the last bits of a gradient depend on which fused pass ran
-                "fused_engine": fused_backend(),
+                # the last bits of a gradient depend on which fused 1→d→1 pass runs
+                "fused_engine": {name: fused_backend(None, name) for name in ACTIVATIONS},
                 "git": _git(Path(config.source).resolve().parent),
                 "started_at": _now(),
                 "ended_at": None,

@@ -82,6 +82,9 @@ ENV_VAR = "APPROX_ENGINE"
 BACKENDS = ("auto", "numpy", "numba")
 #: regression losses the fused 1→d→1 engine handles
 FUSED_LOSSES = ("mse", "lp")
+#: activations whose compiled pass beats numpy's (numba's tanh, cos, sin are scalar libm
+#: calls, 4–5× slower than numpy's SIMD ones at d = 64 … 1024)
+NUMBA_FASTER = ("relu", "identity")
 
 
 @cache
@@ -96,14 +99,16 @@ def numba_available() -> bool:
     return True
 
 
-def fused_backend(backend: str | None = None) -> str:
+def fused_backend(backend: str | None = None, activation: str = "relu") -> str:
     """The fused backend that runs: ``"numba"`` or ``"numpy"``.
 
     Parameters
     ----------
     backend : {"auto", "numpy", "numba"}, optional
-        Default: the environment variable ``APPROX_ENGINE``, else ``"auto"`` (numba
-        when it is installed).
+        Default: the environment variable ``APPROX_ENGINE``, else ``"auto"``: numba when
+        it is installed and the activation is one it runs faster (:data:`NUMBA_FASTER`).
+    activation : str
+        The net's hidden activation.
 
     Raises
     ------
@@ -117,7 +122,7 @@ def fused_backend(backend: str | None = None) -> str:
         what = "backend"
     backend = _validate.choice(backend, BACKENDS, what)
     if backend == "auto":
-        return "numba" if numba_available() else "numpy"
+        return "numba" if activation in NUMBA_FASTER and numba_available() else "numpy"
     if backend == "numba" and not numba_available():
         raise ValueError("the numba backend needs numba: pip install 'approx[fast]'")
     return backend
@@ -128,10 +133,12 @@ def is_shallow(sizes: Sequence[int]) -> bool:
     return len(sizes) == 3 and sizes[0] == 1 and sizes[2] == 1
 
 
-def engine_name(sizes: Sequence[int], loss: str = "mse", backend: str | None = None) -> str:
-    """The :attr:`Engine.name` that :func:`make_engine` picks for these widths and loss."""
+def engine_name(
+    sizes: Sequence[int], loss: str = "mse", activation: str = "relu", backend: str | None = None
+) -> str:
+    """The :attr:`Engine.name` that :func:`make_engine` picks for this net and loss."""
     if is_shallow(sizes) and loss in FUSED_LOSSES:
-        return f"fused-{fused_backend(backend)}"
+        return f"fused-{fused_backend(backend, activation)}"
     return "layered"
 
 
@@ -395,7 +402,7 @@ class FusedEngine(Engine):
         if loss not in FUSED_LOSSES:
             raise ValueError(f"the fused engine handles the losses {FUSED_LOSSES}, got {loss!r}")
         super().__init__([1, d, 1], activation, bias, m, loss, p)
-        self.backend = fused_backend(backend)
+        self.backend = fused_backend(backend, activation)
         self.name = f"fused-{self.backend}"
         self._kernels: NumpyFused | NumbaFused
         if self.backend == "numba":
@@ -554,7 +561,7 @@ def engine_for(net: MLP, m: int, loss: str | Loss = "mse", p: float | None = Non
     caller binds the parameters (:meth:`Engine.bind`) before each use.
     """
     custom = not isinstance(loss, str)
-    backend = fused_backend()
+    backend = fused_backend(None, net.activation)
     key = (tuple(net.sizes), net.activation, net.bias, m, "custom" if custom else loss, p, backend)
     if not hasattr(_local, "engines"):
         _local.engines = OrderedDict()
