@@ -499,9 +499,10 @@ def build_engine(
     loss: str | Loss = "mse",
     p: float | None = None,
     backend: str | None = None,
+    fused: bool = True,
 ) -> Engine:
     """The engine for these widths and loss, unbound (see :meth:`Engine.bind`)."""
-    if isinstance(loss, str) and is_shallow(sizes) and loss in FUSED_LOSSES:
+    if fused and isinstance(loss, str) and is_shallow(sizes) and loss in FUSED_LOSSES:
         return FusedEngine(sizes[1], activation, bias, m, loss, p, backend)
     return LayeredEngine(sizes, activation, bias, m, loss, p)
 
@@ -515,6 +516,7 @@ def make_engine(
     p: float | None = None,
     *,
     backend: str | None = None,
+    fused: bool = True,
 ) -> Engine:
     """An engine bound to ``theta`` and ``grad`` (the protocol in this module's docstring).
 
@@ -532,6 +534,9 @@ def make_engine(
         Exponent of ``"lp"``.
     backend : {"auto", "numpy", "numba"}, optional
         The fused backend (see :func:`fused_backend`).
+    fused : bool
+        ``False`` takes the layered engine even where the fused one applies (the
+        reference, for comparisons).
 
     Returns
     -------
@@ -539,7 +544,7 @@ def make_engine(
         :class:`FusedEngine` for a 1→d→1 net under ``"mse"``/``"lp"``, else
         :class:`LayeredEngine`.
     """
-    engine = build_engine(net.sizes, net.activation, net.bias, m, loss, p, backend)
+    engine = build_engine(net.sizes, net.activation, net.bias, m, loss, p, backend, fused)
     net.weights, net.biases = unpack(theta, net.sizes, net.bias)
     engine.bind(net.weights, net.biases, *unpack(grad, net.sizes, net.bias))
     engine.net, engine.theta, engine.grad = net, theta, grad

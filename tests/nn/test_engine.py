@@ -329,6 +329,8 @@ def test_engine_choice_and_names(monkeypatch):
     assert engine_name([1, 8, 1], "softmax") == engine_name([2, 8, 1]) == "layered"
     net = MLP([1, 8, 1], rng=np.random.default_rng(0))
     assert bound(net, 4)[0].name == "fused-numpy"
+    theta = net.pack()
+    assert make_engine(net, theta, 0 * theta, 4, fused=False).name == "layered"
     monkeypatch.setenv("APPROX_ENGINE", "numbaa")
     with pytest.raises(ValueError, match="APPROX_ENGINE"):
         fused_backend()
