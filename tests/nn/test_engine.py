@@ -303,6 +303,24 @@ def test_fused_blocks_cover_every_row(activation, bias, loss, monkeypatch):
             assert_close(grad, ref_grad)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fused_steps_allocate_no_large_arrays(backend):
+    rng = np.random.default_rng(9)
+    m, d = 1024, 512
+    net = random_net([1, d, 1], "relu", True, rng)
+    x, y = rng.uniform(-1, 1, m), rng.standard_normal(m)
+    engine, _, _ = bound(net, m, backend=backend)
+    engine(x, y)  # warm
+    tracemalloc.start()
+    try:
+        engine(x, y)
+        engine.loss_only(x, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < m * d * 8 // 16  # an m × d array would be 4 MB
+
+
 @pytest.mark.skipif(not numba_available(), reason="numba not installed (the fast extra)")
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_numba_and_numpy_fused_agree_to_rounding(activation):
