@@ -26,9 +26,10 @@ Two engines implement it:
 
 Which fused backend runs: ``backend=`` of :func:`make_engine`, else the environment
 variable ``APPROX_ENGINE`` (``auto``, ``numpy`` or ``numba``), else ``auto`` (numba when
-importable). ``engine.name`` (``"layered"``, ``"fused-numpy"``, ``"fused-numba"``) says
-which ran, and :func:`engine_name` says which would, for run metadata: the last bits of
-a gradient differ between them.
+importable, for ReLU and the identity; see :data:`NUMBA_FASTER`). ``engine.name``
+(``"layered"``, ``"fused-numpy"``, ``"fused-numba"``) says which ran, and
+:func:`engine_name` says which would, for run metadata: the last bits of a gradient
+differ between them.
 """
 
 from __future__ import annotations
