@@ -6,6 +6,7 @@ Paths: the layered engine (any MLP), the fused 1→d→1 engine in numpy and in 
 """
 
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -387,3 +388,35 @@ def test_engine_cache_keeps_few_and_small(monkeypatch):
     monkeypatch.setattr(engine_module, "CACHE_BYTES", 0)
     net.loss_and_grad(rng.standard_normal((20, 2)), rng.standard_normal(20))
     assert all(key[3] != 20 for key in engine_module._local.engines)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("sizes", [[1, 6, 1], [2, 5, 1]])
+@pytest.mark.parametrize("where", [0, 1, 2])
+def test_a_nan_parameter_gives_a_nan_loss(backend, sizes, where):
+    # training loops stop on a non-finite loss; no path may hide a NaN behind a ReLU mask
+    rng = np.random.default_rng(10)
+    net = random_net(sizes, "relu", True, rng)
+    X, y = rng.standard_normal((8, sizes[0])), rng.standard_normal(8)
+    engine, theta, _ = bound(net, 8, backend=backend)
+    d = sizes[1]
+    theta[[0, sizes[0] * d, sizes[0] * d + d][where]] = np.nan  # a w₀, a b₀ or a w₁ entry
+    assert np.isnan(engine(X, y)) and np.isnan(engine.loss_only(X, y))
+
+
+def test_loss_and_grad_from_threads_equals_serial():
+    rng = np.random.default_rng(11)
+    nets = [random_net(s, "tanh", True, rng) for s in ([1, 9, 1], [3, 7, 2], [1, 9, 1])]
+    data = [
+        (rng.standard_normal((30, n.sizes[0])), rng.standard_normal((30, n.sizes[-1])))
+        for n in nets
+    ]
+
+    def run(i):
+        return [pack(*nets[i].loss_and_grad(*data[i])[1]) for _ in range(50)]
+
+    serial = [run(i)[0] for i in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        for i, grads in enumerate(pool.map(run, range(3))):
+            for g in grads:
+                np.testing.assert_array_equal(g, serial[i])
