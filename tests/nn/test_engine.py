@@ -304,6 +304,45 @@ def test_fused_blocks_cover_every_row(activation, bias, loss, monkeypatch):
             assert_close(grad, ref_grad)
 
 
+PATHS = ["layered", *BACKENDS]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize(("bias", "loss"), [(True, "mse"), (False, "lp")])
+def test_every_path_matches_central_differences(path, activation, bias, loss):
+    """Gradient and residual Jacobian of each path against central differences in float64."""
+    rng = np.random.default_rng([12, len(activation), bias])
+    net = random_net([1, 7, 1], activation, bias, rng)
+    x, y = rng.uniform(-1, 1, 9), rng.standard_normal(9)
+    if activation == "relu":  # ReLU kinks away from the difference stencil
+        assert min_abs_pre_activation(net, x[:, None]) > 1e-3
+    p = 3.0 if loss == "lp" else None
+    fused = path != "layered"
+    engine, theta, grad = bound(net, 12, loss, p, path if fused else None)
+    if not fused:
+        engine = make_engine(net, theta, grad, 12, loss, p, fused=False)
+    assert engine.name == ("layered" if not fused else f"fused-{path}")
+    engine(x, y)
+    r, J = engine.residual_jacobian(x, y)
+    r, J = r.copy(), J.copy()
+    t0, eps = theta.copy(), 1e-6
+    num_grad, num_J = np.empty_like(t0), np.empty_like(J)
+    for i in range(t0.size):
+        values, residuals = [], []
+        for step in (eps, -eps):
+            theta[:] = t0
+            theta[i] += step
+            values.append(engine.loss_only(x, y))
+            residuals.append(engine.residuals(x, y).ravel().copy())
+        num_grad[i] = (values[0] - values[1]) / (2 * eps)
+        num_J[:, i] = (residuals[0] - residuals[1]) / (2 * eps)
+    theta[:] = t0
+    np.testing.assert_allclose(grad, num_grad, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(J, num_J, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(r, net(x) - y, atol=1e-13)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_fused_steps_allocate_no_large_arrays(backend):
     rng = np.random.default_rng(9)
