@@ -20,10 +20,14 @@ from typing import Any
 
 import approx
 from approx.experiment.config import Config
+from approx.nn.activations import ACTIVATIONS
+from approx.nn.engine import fused_backend
 
 __all__ = ["describe", "git_commit", "now"]
 
-_PACKAGES = ("numpy", "scipy", "pandas", "matplotlib", "typer", "rich", "approx", "distributed")
+_PACKAGES = (
+    "numpy", "scipy", "pandas", "matplotlib", "typer", "rich", "approx", "distributed", "numba"
+)
 #: the checkout holding the package, if it runs from one (an installed wheel has none)
 _ROOT = Path(approx.__file__).resolve().parents[1]
 _SAFE = (
@@ -97,6 +101,8 @@ def describe(config: Config, *, jobs: int, executor: str) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": _versions(),
+        # the last bits of a gradient depend on which fused 1→d→1 pass runs
+        "fused_engine": {name: fused_backend(None, name) for name in ACTIVATIONS},
         "git": git_commit(),
         "started_at": now(),
         "ended_at": None,

@@ -8,7 +8,8 @@
   lists every file a sweep wrote (what ``--fresh`` may remove);
 - ``config.toml``: the config snapshot (also kept in the store's ``meta`` table);
 - ``runs.csv`` and ``summary.csv``: tidy exports of the store;
-- ``metadata.json``: versions, platform, git commit, root seed, times, counts by status;
+- ``metadata.json``: versions, platform, the fused engine (numba or numpy) per activation,
+  git commit, root seed, times, counts by status;
 - ``models/<run id>.npz``: each fitted model, readable by :func:`approx.models.load_model`;
 - ``plots/``: the figures (:mod:`approx.experiment.plots`).
 

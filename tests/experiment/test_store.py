@@ -19,6 +19,7 @@ from approx import methods
 from approx.experiment import Store, StoreError, parse_config, run_sweep
 from approx.experiment.store import DB_NAME, TIMING_COLUMNS
 from approx.models import load_model
+from approx.nn.engine import fused_backend
 
 
 def test_folder_contents(fake_methods, fake_config, tmp_path):
@@ -45,6 +46,8 @@ def test_folder_contents(fake_methods, fake_config, tmp_path):
     packages = {"numpy", "scipy", "pandas", "matplotlib", "typer", "approx"}
     assert set(metadata["packages"]) >= packages
     assert metadata["started_at"] <= metadata["ended_at"]
+    assert metadata["fused_engine"]["relu"] == fused_backend()
+    assert metadata["fused_engine"]["tanh"] == "numpy"
     assert "python" in metadata and "platform" in metadata and "git" in metadata
 
     model = load_model(tmp_path / table["model_file"][0])  # allow_pickle=False inside
