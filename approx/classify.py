@@ -131,7 +131,7 @@ def fit_softmax(
         args=(head, F, np.asarray(y), penalty),
         jac=True,
         method="L-BFGS-B",
-        options={"maxiter": max_iter, "gtol": 1e-9},
+        options={"maxiter": max_iter, "ftol": 1e-12, "gtol": 1e-9},
     )
     head.unpack(result.x)
     stop = "max_steps" if result.status == 1 else "converged"

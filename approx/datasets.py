@@ -20,7 +20,7 @@ name       distribution of class ``c``                                          
 blobs      Gaussian, std ``noise``, centred on a circle, neighbours 1 apart      k ≥ 2
 xor        Gaussians at (±½, ±½), std ``noise``; class 1 where x₁x₂ < 0           2
 rings      radius (c + 1)/k, angle uniform, plus Gaussian noise                  k ≥ 2
-spirals    arm c: radius t, angle 2π(turns·t + c/k), t uniform, plus noise        k ≥ 2
+spirals    arm c: radius t, angle 2π(turns·t + c/k), t ~ U[0.15, 1], plus noise  k ≥ 2
 =========  ====================================================================  =======
 
 ``blobs`` is linearly separable with high probability at the default noise (each point
@@ -163,12 +163,17 @@ def _rings(y: Labels, k: int, rng: np.random.Generator, *, noise: float) -> Arra
 
 
 def _spirals(y: Labels, k: int, rng: np.random.Generator, *, noise: float, turns: float) -> Array:
-    # arms are 1/(turns·k) apart along any ray: radius grows by 1 every `turns` revolutions
-    t = rng.uniform(0.0, 1.0, y.size)
+    # arms are 1/(turns·k) apart along any ray: radius grows by 1 every `turns` revolutions;
+    # they start at radius SPIRAL_START, where neighbours are 2·SPIRAL_START·sin(π/k) apart,
+    # not at 0, where every arm meets every other and no classifier could tell them apart
+    t = rng.uniform(SPIRAL_START, 1.0, y.size)
     angle = 2.0 * np.pi * (turns * t + y / k)
     arm = t[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)
     return arm + noise * rng.standard_normal((y.size, 2))
 
+
+#: radius at which the spiral arms start
+SPIRAL_START = 0.15
 
 #: parameters every dataset has
 COMMON_PARAMS: tuple[Param, ...] = (
@@ -215,7 +220,7 @@ DATASETS: dict[str, Dataset] = {
                 _noise(0.04),
                 Param("turns", float, 1.5, None, "revolutions of each arm", minimum=0.25),
             ),
-            "k interleaved spiral arms from the origin to radius 1",
+            "k interleaved spiral arms from radius 0.15 to 1",
         ),
     ]
 }
