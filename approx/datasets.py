@@ -101,7 +101,8 @@ class Dataset:
         ``sampler(y, k, rng, **params) -> X`` of shape (n, 2): points of the classes
         ``y`` of shape (n,) (balanced labels drawn by :func:`draw`) among ``k``.
     params : tuple of Param
-        Declared parameters beyond the common ``n_samples`` and ``n_test``.
+        Declared parameters beyond the common ``n_samples`` and ``n_test`` (all of
+        them: :attr:`declared`).
     description : str
     fixed_classes : int or None
         The number of classes of a dataset that has no ``classes`` parameter.
@@ -113,9 +114,14 @@ class Dataset:
     description: str
     fixed_classes: int | None = None
 
+    @property
+    def declared(self) -> tuple[Param, ...]:
+        """Every parameter the dataset accepts: the common ones, then its own."""
+        return COMMON_PARAMS + self.params
+
     def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
         """Fill defaults and check every value; unknown names raise ``ValueError``."""
-        declared = COMMON_PARAMS + self.params
+        declared = self.declared
         known = [p.name for p in declared]
         unknown = sorted(set(params) - set(known))
         if unknown:

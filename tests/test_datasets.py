@@ -100,7 +100,7 @@ def test_every_dataset_declares_checked_defaults():
     for name, d in datasets.DATASETS.items():
         assert d.name == name
         resolved = d.resolve({})
-        assert {"n_samples", "n_test"} <= set(resolved)
+        assert set(resolved) == {p.name for p in d.declared} >= {"n_samples", "n_test"}
         assert ("classes" in resolved) == (d.fixed_classes is None)
 
 
