@@ -69,7 +69,8 @@ class Classifier(Method):
     """A classification method: a :class:`~approx.methods.Method` that may have no width.
 
     ``fit(sample, width, rng, **params) -> Fit``; when ``has_width`` is false the width
-    is ``None`` and a sweep runs the method once per replicate.
+    is ``None`` and a sweep runs the method once per replicate. Every method, random or
+    not, runs for every replicate: the replicates differ in their samples.
     """
 
     has_width: bool = True
@@ -124,6 +125,11 @@ def fit_softmax(
         (``"converged"`` or ``"max_steps"``).
     """
     F = np.asarray(F, dtype=np.float64)
+    if F.ndim != 2:
+        raise ValueError(f"features F must have shape (m, d), got {F.shape}")
+    classes = _validate.integer(classes, "classes", 1)
+    penalty = _validate.finite_float(penalty, "penalty", 0.0)
+    max_iter = _validate.integer(max_iter, "max_iter", 1)
     head = MLP([F.shape[1], classes], activation="identity")
     result = minimize(
         penalized_loss,
@@ -409,6 +415,8 @@ def fit(
         ``info["n_fixed"]``).
     """
     method = get(kind)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     resolved = method.resolve(params)
     if not method.has_width:
         if width is not None:

@@ -221,6 +221,17 @@ def test_decision_regions_of_a_linear_classifier_are_its_half_plane_cells():
             assert np.all(h[c] >= h)
 
 
+def test_fit_softmax_and_fit_refuse_bad_arguments():
+    F, y = np.zeros((4, 3)), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="penalty must be a number ≥ 0"):
+        classify.fit_softmax(F, y, 2, penalty=-1.0, max_iter=10)
+    with pytest.raises(ValueError, match=r"features F must have shape \(m, d\)"):
+        classify.fit_softmax(F[0], y, 2, penalty=0.0, max_iter=10)
+    s = datasets.draw("xor", np.random.default_rng(0), n_samples=10, n_test=1)
+    with pytest.raises(TypeError, match=r"rng must be a numpy\.random\.Generator"):
+        classify.fit("linear", s, None, 0)
+
+
 def test_decision_regions_refuse_a_one_point_grid():
     with pytest.raises(ValueError, match="resolution must be an integer ≥ 2"):
         classify.decision_regions(lambda X: X, (0, 1, 0, 1), resolution=1)
