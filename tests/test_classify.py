@@ -7,11 +7,20 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import approx_fprime, check_grad
+from threadpoolctl import threadpool_limits
 
 from approx import classify, datasets
 from approx.nn import MLP
 
 finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    # as in the runner's workers: L-BFGS-B's vector operations on a few hundred numbers
+    # are many times slower with BLAS threads competing for 2 shared cores
+    with threadpool_limits(1, user_api="blas"):
+        yield
 
 
 # ---------------------------------------------------------------------------------------
