@@ -18,7 +18,7 @@ suits them all.
 name       distribution of class ``c``                                           classes
 =========  ====================================================================  =======
 blobs      Gaussian, std ``noise``, centred on a circle, neighbours 1 apart      k ≥ 2
-xor        Gaussians at (±½, ±½), std ``noise``; class 1 where x₁x₂ < 0           2
+xor        Gaussians at (±½, ±½), std ``noise``; class 1: the centres x₁x₂ < 0    2
 rings      radius (c + 1)/k, angle uniform, plus Gaussian noise                  k ≥ 2
 spirals    arm c: radius t, angle 2π(turns·t + c/k), t ~ U[0.15, 1], plus noise  k ≥ 2
 =========  ====================================================================  =======
