@@ -2,7 +2,8 @@
 
 ``run-experiment CONFIG`` runs a sweep; ``run-experiment --replot DIR`` redraws the
 figures of a results folder from its store; ``run-experiment --list`` shows the built-in
-targets and the method kinds with their parameters. Exit status: 0 when every run
+targets and the method kinds with their parameters, then the datasets and classifier kinds
+of the classification task. Exit status: 0 when every run
 succeeded, 1 when any run failed (or the sweep stopped on a system error such as a full
 disk), 2 for bad input (one line naming the file and key, or the folder and what to do),
 130 when interrupted. Messages are printed literally: a ``[`` in a name is no markup.
@@ -37,7 +38,7 @@ from rich.progress import (  # noqa: E402
 from rich.table import Table  # noqa: E402
 from rich.text import Text  # noqa: E402
 
-from approx import _validate, methods, targets  # noqa: E402
+from approx import _validate, classify, datasets, methods, targets  # noqa: E402
 from approx.experiment import (  # noqa: E402
     ConfigError,
     ExecutorError,
@@ -51,6 +52,7 @@ from approx.experiment import (  # noqa: E402
 from approx.experiment.executors import EXECUTORS  # noqa: E402
 from approx.experiment.resources import parse_size  # noqa: E402
 from approx.experiment.worker import Result  # noqa: E402
+from approx.methods import Param  # noqa: E402
 
 app = typer.Typer(
     add_completion=False,
@@ -105,6 +107,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _summary(summary: pd.DataFrame) -> Table:
+    if "dataset" in summary.columns:
+        return _accuracy_summary(summary)
     table = Table(title="max error ε at the largest width and fitted rate (slope of log ε / log d)")
     for column in ("target", "method", "d", "ε", "rate", "failed"):
         table.add_column(column, justify="left" if column in ("target", "method") else "right")
@@ -120,6 +124,34 @@ def _summary(summary: pd.DataFrame) -> Table:
     return table
 
 
+def _accuracy_summary(summary: pd.DataFrame) -> Table:
+    table = Table(title="held-out accuracy at the largest width (median over replicates)")
+    for column in ("dataset", "method", "d", "accuracy", "range", "failed"):
+        table.add_column(column, justify="left" if column in ("dataset", "method") else "right")
+    for row in summary.itertuples():
+        table.add_row(
+            row.dataset,
+            row.method,
+            "—" if pd.isna(row.largest_width) else str(row.largest_width),
+            "—" if pd.isna(row.accuracy) else f"{row.accuracy:.3f}",
+            "—" if pd.isna(row.accuracy) else f"{row.accuracy_min:.3f}–{row.accuracy_max:.3f}",
+            f"[red]{row.failed}[/]" if row.failed else "0",
+        )
+    return table
+
+
+def _params(params: tuple[Param, ...]) -> None:
+    for p in params:
+        choices = f" one of {', '.join(map(repr, p.choices))};" if p.choices else ""
+        minimum = f" ≥ {p.minimum:g};" if p.minimum is not None else ""
+        out_console.print(
+            f"    {p.name} ({p.type.__name__};{choices}{minimum} default {p.default!r})"
+            f" {p.help}",
+            highlight=False,
+            markup=False,
+        )
+
+
 def _list() -> None:
     for name in targets.names():
         t = targets.get(name)
@@ -130,15 +162,18 @@ def _list() -> None:
     for kind, m in methods.METHODS.items():
         extra = f"; width ≥ {m.min_width}" + ("; random" if m.random else "")
         out_console.print(f"method kind [bold]{kind}[/]: {m.description}{extra}", highlight=False)
-        for p in m.params:
-            choices = f" one of {', '.join(map(repr, p.choices))};" if p.choices else ""
-            minimum = f" ≥ {p.minimum:g};" if p.minimum is not None else ""
-            out_console.print(
-                f"    {p.name} ({p.type.__name__};{choices}{minimum} default {p.default!r})"
-                f" {p.help}",
-                highlight=False,
-                markup=False,
-            )
+        _params(m.params)
+    out_console.print('classification (task = "classification"):', highlight=False)
+    for name, d in datasets.DATASETS.items():
+        classes = f"; {d.fixed_classes} classes" if d.fixed_classes is not None else ""
+        out_console.print(f"dataset [bold]{name}[/]: {d.description}{classes}", highlight=False)
+        _params(d.declared)
+    for kind, c in classify.CLASSIFIERS.items():
+        extra = f"; width ≥ {c.min_width}" if c.has_width else "; no width"
+        out_console.print(
+            f"classifier kind [bold]{kind}[/]: {c.description}{extra}", highlight=False
+        )
+        _params(c.params)
 
 
 @app.command()
@@ -198,7 +233,8 @@ def run_experiment(
                      help="Redraw the figures of a results folder from its store (no refit)."),
     ] = None,
     list_all: Annotated[
-        bool, typer.Option("--list", help="List built-in targets and method kinds, then exit.")
+        bool, typer.Option("--list", help="List built-in targets, method kinds, datasets and "
+                           "classifier kinds, then exit.")
     ] = False,
 ) -> None:
     """Run the sweep in CONFIG into results/<name>/: tables, models and plots.

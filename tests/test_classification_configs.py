@@ -1,7 +1,7 @@
 """The shipped classification configs agree with the dataset and classifier tables.
 
-The runner does not run them yet (the classification task is wired in separately); this
-checks every ``[[datasets]]`` and ``[[methods]]`` entry resolves against the library.
+Checked here against the library tables directly; ``tests/experiment/test_classification.py``
+loads them through the runner's config validation.
 """
 
 import tomllib

@@ -1,16 +1,22 @@
 """Sweep configs: read a TOML file, validate all of it, expand it into runs.
 
-A config names the axes of a sweep: targets × methods × widths × replicates. Everything
+A config names the axes of a sweep: targets × methods × widths × replicates. A config
+with ``task = "classification"`` has ``[[datasets]]`` instead of ``[[targets]]`` and
+classification methods (:mod:`approx.classify`); a method without width (``linear``)
+runs once per replicate with width 0 in its identity. Everything
 is checked here, once, before any run starts, so the runner can trust what it gets. An
 error names the file, the key path (``methods[2].knots``) and what is wrong, in one line.
 
 Each run draws its random numbers from a seed derived from the root seed and the run's
 identity (target, method, width, replicate), never from its position in the sweep, so
-adding a width or a method leaves every other run's numbers unchanged.
+adding a width or a method leaves every other run's numbers unchanged. A classification
+run's samples come from a seed keyed by ("sample", dataset, replicate) alone, so every
+method and width of a replicate sees the same training and held-out points.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -25,12 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from approx import _validate, methods, targets
+from approx import _validate, classify, datasets, methods, targets
+from approx.classify import Classifier
+from approx.methods import Method
 from approx.targets import Target
 
 __all__ = [
+    "TASKS",
     "Config",
     "ConfigError",
+    "DatasetSpec",
     "MethodSpec",
     "Run",
     "TargetSpec",
@@ -39,18 +49,25 @@ __all__ = [
     "load_config",
     "parse_config",
     "run_seed",
+    "sample_seed",
 ]
+
+#: what a sweep does: approximate functions (targets, max error) or classify 2-D samples
+TASKS = ("approximation", "classification")
 
 #: names become folder and file names (``fits_<target>.png``, ``models/<run id>.npz``)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]*\Z")
 #: a run id (two names and a few digits) stays well below the usual 255-byte file name limit
 _NAME_LENGTH = 64
 _TOP_KEYS = (
-    "name", "description", "seed", "replicates", "widths", "targets", "methods", "time_limit"
+    "name", "description", "task", "seed", "replicates", "widths", "targets", "datasets",
+    "methods", "time_limit",
 )
 #: a config is a few kB; reading more than this is a mistake (``/dev/zero``, a data file)
 MAX_CONFIG_BYTES = 1 << 20
-_REQUIRED = ("name", "widths", "targets", "methods")
+_REQUIRED = ("name", "widths", "methods")
+#: the key holding the sweep's subjects, per task
+_SUBJECTS = {"approximation": "targets", "classification": "datasets"}
 _TARGET_KEYS = ("name", "expr", "domain")
 
 
@@ -89,6 +106,34 @@ class TargetSpec:
 
 
 @dataclass(frozen=True)
+class DatasetSpec:
+    """A validated dataset entry of a classification sweep.
+
+    ``name`` labels it in tables and plots; ``kind`` is the built-in
+    (:data:`approx.datasets.DATASETS`); ``params`` are all its parameters, defaults filled.
+    """
+
+    name: str
+    kind: str
+    params: tuple[tuple[str, Any], ...]
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The parameters as keyword arguments for :func:`approx.datasets.draw`."""
+        return dict(self.params)
+
+    def draw(self, seed: int) -> datasets.Sample:
+        """The training and held-out samples drawn from ``seed`` (named after the entry)."""
+        sample = datasets.draw(self.kind, np.random.default_rng(seed), **self.kwargs)
+        return dataclasses.replace(sample, name=self.name)
+
+    @property
+    def classes(self) -> int:
+        """The number of classes k."""
+        return datasets.get(self.kind).n_classes(self.kwargs)
+
+
+@dataclass(frozen=True)
 class MethodSpec:
     """A validated method entry: its label, its kind and all its parameters (defaults filled)."""
 
@@ -104,13 +149,18 @@ class MethodSpec:
 
 @dataclass(frozen=True)
 class Run:
-    """One fit of the sweep, identified by (target, method, width, replicate)."""
+    """One fit of the sweep, identified by (target, method, width, replicate).
 
-    target: TargetSpec
+    In a classification sweep ``target`` is the dataset, ``width`` is 0 for a method
+    without width, and ``sample_seed`` draws the samples.
+    """
+
+    target: TargetSpec | DatasetSpec
     method: MethodSpec
     width: int
     replicate: int
     seed: int
+    sample_seed: int | None = None
 
     @property
     def run_id(self) -> str:
@@ -133,7 +183,8 @@ class Config:
     widths : tuple of int
         The widths d, sorted ascending.
     targets, methods : tuple
-        The validated entries, in file order (which is also table and plot order).
+        The validated entries, in file order (which is also table and plot order); the
+        targets of a classification sweep are its datasets (:class:`DatasetSpec`).
     source : str
         The file the config was read from.
     text : str
@@ -144,34 +195,58 @@ class Config:
         Seconds each run may take before it is stopped with status ``"timeout"``. A
         resource limit, not part of what the runs compute, so it is left out of
         :meth:`canonical`: raising it and rerunning with ``--retry-failed`` reuses the folder.
+    task : str
+        One of :data:`TASKS`.
     """
 
     name: str
     seed: int
     replicates: int
     widths: tuple[int, ...]
-    targets: tuple[TargetSpec, ...]
+    targets: tuple[TargetSpec, ...] | tuple[DatasetSpec, ...]
     methods: tuple[MethodSpec, ...]
     source: str = "<string>"
     text: str = ""
     description: str = ""
     time_limit: float | None = None
+    task: str = "approximation"
+
+    @property
+    def classification(self) -> bool:
+        """Whether the sweep classifies (its targets are datasets)."""
+        return self.task == "classification"
+
+    def kind(self, spec: MethodSpec) -> Method:
+        """The method (or classifier) a method entry runs, from its task's table."""
+        return classify.get(spec.kind) if self.classification else methods.get(spec.kind)
+
+    def widths_of(self, spec: MethodSpec) -> tuple[int, ...]:
+        """The widths a method runs at: ``(0,)`` for a classifier without width."""
+        method = self.kind(spec)
+        return self.widths if not isinstance(method, Classifier) or method.has_width else (0,)
 
     def canonical(self) -> dict[str, Any]:
         """Everything that determines the runs' results, as plain JSON-able data."""
-        return {
+        canonical: dict[str, Any] = {
             "name": self.name,
             "seed": self.seed,
             "replicates": self.replicates,
             "widths": list(self.widths),
-            "targets": [
-                {"name": t.name, "expr": t.expr, "domain": t.domain and list(t.domain)}
-                for t in self.targets
-            ],
             "methods": [
                 {"name": m.name, "kind": m.kind, "params": dict(m.params)} for m in self.methods
             ],
         }
+        if self.classification:  # approximation configs keep the digest they always had
+            canonical["task"] = self.task
+            canonical["datasets"] = [
+                {"name": d.name, "kind": d.kind, "params": dict(d.params)} for d in self.targets
+            ]
+        else:
+            canonical["targets"] = [
+                {"name": t.name, "expr": t.expr, "domain": t.domain and list(t.domain)}
+                for t in self.targets
+            ]
+        return canonical
 
     def digest(self) -> str:
         """SHA-256 of :meth:`canonical`: equal digests mean the same sweep."""
@@ -187,15 +262,31 @@ def run_seed(root_seed: int, target: str, method: str, width: int, replicate: in
     seed; the run's seed is the first 63 bits that sequence generates, so it fits a signed
     64-bit integer and ``numpy.random.default_rng(seed)`` reproduces the run on its own.
     """
-    identity = json.dumps([target, method, int(width), int(replicate)]).encode()
+    return _keyed_seed(root_seed, [target, method, int(width), int(replicate)])
+
+
+def sample_seed(root_seed: int, dataset: str, replicate: int) -> int:
+    """The seed of a classification replicate's samples, keyed by (dataset, replicate).
+
+    Shared by every method and width of the replicate; the ``"sample"`` tag keeps it
+    apart from every run's seed (as :func:`run_seed`).
+    """
+    return _keyed_seed(root_seed, ["sample", dataset, int(replicate)])
+
+
+def _keyed_seed(root_seed: int, key: list[Any]) -> int:
+    identity = json.dumps(key).encode()
     words = np.frombuffer(hashlib.sha256(identity).digest(), dtype="<u4")
     seq = np.random.SeedSequence(entropy=root_seed, spawn_key=tuple(int(w) for w in words))
     return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 def _replicates(config: Config, method: MethodSpec) -> int:
-    # a deterministic method gives the same fit for every seed: it runs once
-    return config.replicates if methods.get(method.kind).random else 1
+    # a deterministic method gives the same fit for every seed: it runs once; a
+    # classification replicate draws new samples, so every method runs every replicate
+    if config.classification or config.kind(method).random:
+        return config.replicates
+    return 1
 
 
 def expand(config: Config, *, widest_first: bool = False) -> Iterator[Run]:
@@ -215,18 +306,34 @@ def expand(config: Config, *, widest_first: bool = False) -> Iterator[Run]:
     """
     widths = sorted(config.widths, reverse=True) if widest_first else config.widths
     if widest_first:
-        cells = ((t, m, w) for w in widths for t in config.targets for m in config.methods)
+        cells = (
+            (t, m, w)
+            for w in widths
+            for t in config.targets
+            for m in config.methods
+            if w in config.widths_of(m) or (w == widths[0] and config.widths_of(m) == (0,))
+        )
     else:
-        cells = ((t, m, w) for t in config.targets for m in config.methods for w in widths)
+        cells = (
+            (t, m, w) for t in config.targets for m in config.methods for w in config.widths_of(m)
+        )
     for t, m, w in cells:
+        w = w if w in config.widths_of(m) else 0
         for r in range(_replicates(config, m)):
-            yield Run(t, m, w, r, run_seed(config.seed, t.name, m.name, w, r))
+            yield Run(
+                t,
+                m,
+                w,
+                r,
+                run_seed(config.seed, t.name, m.name, w, r),
+                sample_seed(config.seed, t.name, r) if config.classification else None,
+            )
 
 
 def count_runs(config: Config) -> int:
     """How many runs :func:`expand` yields, without generating them."""
-    return len(config.targets) * len(config.widths) * sum(
-        _replicates(config, m) for m in config.methods
+    return len(config.targets) * sum(
+        len(config.widths_of(m)) * _replicates(config, m) for m in config.methods
     )
 
 
@@ -262,6 +369,11 @@ def parse_config(text: str, source: str = "<string>") -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(source, "", f"not valid TOML: {e}") from None
     return _Validator(source).config(raw, text)
+
+
+def _table(task: str) -> Any:
+    """The lookup of a task's method kinds."""
+    return classify.get if task == "classification" else methods.get
 
 
 def _type_name(value: Any) -> str:
@@ -321,22 +433,35 @@ class _Validator:
 
     def config(self, raw: dict[str, Any], text: str) -> Config:
         self.keys(raw, _TOP_KEYS, "")
-        for key in _REQUIRED:
+        task = raw.get("task", "approximation")
+        try:
+            task = _validate.choice(task, TASKS)
+        except ValueError as e:
+            raise self.fail("task", str(e)) from None
+        subjects = _SUBJECTS[task]
+        for key in (*_REQUIRED, subjects):
             if key not in raw:
                 raise self.fail(key, "required key is missing")
+        other = _SUBJECTS["classification" if task == "approximation" else "approximation"]
+        if other in raw:
+            raise self.fail(
+                other, f"a {task} sweep has [[{subjects}]], not [[{other}]] (task = {task!r})"
+            )
         description = raw.get("description", "")
         if not isinstance(description, str):
             raise self.fail("description", f"must be a string, got {_type_name(description)}")
         name = self.name(raw["name"], "name")
         seed = self.integer(raw.get("seed", 0), "seed", 0)
         replicates = self.integer(raw.get("replicates", 1), "replicates", 1)
+        subject = self.dataset if task == "classification" else self.target
         target_specs = [
-            self.target(t, f"targets[{i}]") for i, t in enumerate(self.tables(raw, "targets"))
+            subject(t, f"{subjects}[{i}]") for i, t in enumerate(self.tables(raw, subjects))
         ]
         method_specs = [
-            self.method(m, f"methods[{i}]") for i, m in enumerate(self.tables(raw, "methods"))
+            self.method(m, f"methods[{i}]", task)
+            for i, m in enumerate(self.tables(raw, "methods"))
         ]
-        for key, specs in (("targets", target_specs), ("methods", method_specs)):
+        for key, specs in ((subjects, target_specs), ("methods", method_specs)):
             seen: dict[str, int] = {}
             for i, spec in enumerate(specs):
                 if spec.name in seen:
@@ -345,7 +470,7 @@ class _Validator:
                         f"duplicate name {spec.name!r} (also {key}[{seen[spec.name]}])",
                     )
                 seen[spec.name] = i
-        widths = self.widths(raw["widths"], method_specs)
+        widths = self.widths(raw["widths"], method_specs, task)
         time_limit = None
         if "time_limit" in raw:
             try:
@@ -365,9 +490,10 @@ class _Validator:
             text=text,
             description=description,
             time_limit=time_limit,
+            task=task,
         )
 
-    def widths(self, value: Any, method_specs: list[MethodSpec]) -> tuple[int, ...]:
+    def widths(self, value: Any, method_specs: list[MethodSpec], task: str) -> tuple[int, ...]:
         if not isinstance(value, list):
             raise self.fail("widths", f"must be an array of integers, got {_type_name(value)}")
         if not value:
@@ -377,7 +503,7 @@ class _Validator:
             if w in widths[:i]:
                 raise self.fail(f"widths[{i}]", f"duplicate width {w}")
             for j, spec in enumerate(method_specs):
-                least = methods.get(spec.kind).min_width
+                least = _table(task)(spec.kind).min_width
                 if w < least:
                     raise self.fail(
                         f"widths[{i}]",
@@ -437,20 +563,52 @@ class _Validator:
             raise self.fail(what, "expression is too long or too deeply nested") from None
         return spec
 
-    def method(self, table: dict[str, Any], key: str) -> MethodSpec:
+    def dataset(self, table: dict[str, Any], key: str) -> DatasetSpec:
+        if "name" not in table:
+            raise self.fail(f"{key}.name", "required key is missing")
+        name = self.name(table["name"], f"{key}.name")
+        kind = table.get("kind", name)
+        where = f"{key}.kind" if "kind" in table else f"{key}.name"
+        if not isinstance(kind, str) or kind not in datasets.DATASETS:
+            raise self.fail(
+                where,
+                f"unknown dataset {kind!r}; {_validate.did_you_mean(str(kind), datasets.DATASETS)}"
+                f"built-ins are {', '.join(datasets.DATASETS)} (give `kind` to label one "
+                "differently)",
+            )
+        params = {k: v for k, v in table.items() if k not in ("name", "kind")}
+        try:
+            resolved = datasets.get(kind).resolve(params)
+        except ValueError as e:
+            raise self.fail(key, str(e)) from None
+        return DatasetSpec(name, kind, tuple(resolved.items()))
+
+    def method(self, table: dict[str, Any], key: str, task: str) -> MethodSpec:
         for required in ("name", "kind"):
             if required not in table:
                 raise self.fail(f"{key}.{required}", "required key is missing")
         name = self.name(table["name"], f"{key}.name")
         kind = table["kind"]
-        if not isinstance(kind, str) or kind not in methods.METHODS:
+        if task == "classification":
+            try:
+                method: Method = classify.get(kind)
+            except (TypeError, ValueError) as e:
+                raise self.fail(f"{key}.kind", str(e)) from None
+        elif not isinstance(kind, str) or kind not in methods.METHODS:
             close = difflib.get_close_matches(str(kind), list(methods.METHODS), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
+            also = (
+                " (a classification kind: set task = \"classification\")"
+                if kind in classify.CLASSIFIERS
+                else ""
+            )
             raise self.fail(
                 f"{key}.kind",
-                f"unknown method kind {kind!r}; {hint}known kinds are {', '.join(methods.METHODS)}",
+                f"unknown method kind {kind!r}{also}; {hint}known kinds are "
+                f"{', '.join(methods.METHODS)}",
             )
-        method = methods.get(kind)
+        else:
+            method = methods.get(kind)
         params = {k: v for k, v in table.items() if k not in ("name", "kind")}
         allowed = tuple(p.name for p in method.params)
         for pname, value in params.items():

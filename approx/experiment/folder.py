@@ -62,18 +62,22 @@ def _is_artefact(rel: str, config: Config) -> bool:
     if rel in ("config.toml", "runs.csv", "summary.csv", "metadata.json"):
         return True
     if rel.startswith("plots/"):
-        names = {"convergence.png", "gap.png"}
-        for t in config.targets:
-            names |= {f"fits_{t.name}.png", f"training_{t.name}.png"}
+        if config.classification:
+            names = {"accuracy.png"} | {f"regions_{d.name}.png" for d in config.targets}
+        else:
+            names = {"convergence.png", "gap.png"}
+            for t in config.targets:
+                names |= {f"fits_{t.name}.png", f"training_{t.name}.png"}
         return rel[len("plots/") :] in names
     match = _RUN_ID.match(rel)
     if match is None:
         return False
     target, method, width, replicate = match.groups()
+    widths = {m.name: config.widths_of(m) for m in config.methods}
     return (
         target in {t.name for t in config.targets}
-        and method in {m.name for m in config.methods}
-        and int(width) in config.widths
+        and method in widths
+        and int(width) in widths[method]
         and int(replicate) < config.replicates
     )
 
@@ -91,9 +95,10 @@ def _looks_ours(path: Path, rel: str, config: Config) -> bool:
         if rel.endswith(".npz"):
             return _head(path, 4) in _ZIP
         if rel == "runs.csv":
-            return _head(path, 64).startswith(b"run_id,target,method,")
+            return _head(path, 64).startswith((b"run_id,target,method,",
+                                               b"run_id,dataset,method,"))
         if rel == "summary.csv":
-            return _head(path, 64).startswith(b"target,method,")
+            return _head(path, 64).startswith((b"target,method,", b"dataset,method,"))
         if rel == "metadata.json":
             data = json.loads(_head(path, 1 << 20))
             return isinstance(data, dict) and "config_digest" in data

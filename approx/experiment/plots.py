@@ -11,6 +11,10 @@
 - ``gap.png``: each method's ε divided by the uniform ±ReLU construction's at the same d
   (drawn when the sweep has that construction): the gap between theory and practice.
 
+A classification sweep draws ``accuracy.png`` and ``regions_<dataset>.png`` instead
+(:mod:`approx.experiment.classification_plots`): the regions of replicate 0 at the
+largest width, on that replicate's samples.
+
 Each method keeps one colour in every figure. Matplotlib's Agg backend and explicit
 Axes only: no pyplot state is shared between figures.
 
@@ -36,7 +40,8 @@ from matplotlib.ticker import FuncFormatter
 from numpy.typing import NDArray
 
 from approx import metrics
-from approx.experiment.config import Config
+from approx.experiment.classification_plots import plot_accuracy, plot_regions
+from approx.experiment.config import Config, DatasetSpec, sample_seed
 from approx.experiment.store import Store
 from approx.models import load_model
 
@@ -347,6 +352,9 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
         skipped.append(f"{int(missing.sum())} model file(s) are missing (e.g. "
                        f"{table.loc[missing, 'model_file'].iloc[0]}); the fits figures leave "
                        "them out; rerun the sweep to refit them")
+    if config.classification:
+        drawers = _classification_drawers(table, config, folder)
+        return _draw(drawers, out, claim, skipped)
     huge = sorted(set(table.loc[table["max_error"].abs() > _HUGE, "target"]))
     if huge:
         skipped.append(f"values beyond {_HUGE:g} are drawn at {_HUGE:g} (targets "
@@ -363,6 +371,12 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
                         lambda p, n=spec.name: plot_fits(table, config, n, folder, p)))
         drawers.append((f"training_{spec.name}.png",
                         lambda p, n=spec.name: plot_training(table, histories, config, n, p)))
+    return _draw(drawers, out, claim, skipped)
+
+
+def _draw(drawers: list[tuple[str, Callable[[Path], Path | None]]], out: Path,
+          claim: Callable[[str], Path] | None, skipped: list[str]) -> tuple[list[Path], list[str]]:
+    """Run each drawer on its claimed path; a failing figure is skipped, one line."""
     paths = []
     for name, draw in drawers:
         path = claim(f"plots/{name}") if claim is not None else out / name
@@ -376,6 +390,37 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
         if drawn is not None:
             paths.append(drawn)
     return paths, skipped
+
+
+def _classification_drawers(table: pd.DataFrame, config: Config, folder: Path
+                            ) -> list[tuple[str, Callable[[Path], Path | None]]]:
+    colours = method_colors(config)
+    chance = {d.name: 1.0 / d.classes for d in config.targets}
+    ok = table[table["status"] == "ok"]
+    drawers: list[tuple[str, Callable[[Path], Path | None]]] = [
+        ("accuracy.png", lambda p: plot_accuracy(ok, p, colors=colours, chance=chance))
+    ]
+    for spec in config.targets:
+        drawers.append((f"regions_{spec.name}.png",
+                        lambda p, d=spec: _plot_regions(ok, config, d, folder, p, colours)))
+    return drawers
+
+
+def _plot_regions(ok: pd.DataFrame, config: Config, spec: DatasetSpec, folder: Path,
+                  path: Path, colours: dict[str, str]) -> Path | None:
+    """Decision regions of replicate 0 at the largest width, on that replicate's samples."""
+    rows = ok[(ok["dataset"] == spec.name) & (ok["replicate"] == 0)]
+    models = {}
+    for method in config.methods:
+        runs = rows[rows["method"] == method.name].sort_values("width", na_position="first")
+        if len(runs) and isinstance(runs["model_file"].iloc[-1], str):
+            file = folder / runs["model_file"].iloc[-1]
+            if file.is_file():
+                models[method.name] = load_model(file)
+    if not models:
+        return None
+    sample = spec.draw(sample_seed(config.seed, spec.name, 0))
+    return plot_regions(sample, models, path, colors=colours)
 
 
 def plot_folder(folder: str | Path) -> tuple[list[Path], list[str]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 
-from approx import methods
 from approx.experiment.config import Config
 
 __all__ = [
@@ -89,7 +88,7 @@ def largest_run(config: Config) -> tuple[int, str]:
     """
     width = max(config.widths)
     estimates = [
-        (methods.get(m.kind).memory(width, m.kwargs), f"method {m.name!r} at width {width}")
+        (config.kind(m).memory(width, m.kwargs), f"method {m.name!r} at width {width}")
         for m in config.methods
     ]
     return max(estimates)

@@ -27,7 +27,7 @@ from approx.experiment.config import Config, Run, count_runs, expand
 from approx.experiment.store import TRANSIENT, Store
 from approx.experiment.worker import Result
 
-__all__ = ["Reporter", "run_sweep", "summarize"]
+__all__ = ["Reporter", "run_sweep", "summarize", "summarize_classification"]
 
 
 class Reporter(Protocol):
@@ -174,6 +174,9 @@ def run_sweep(
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """Per target and method: ε at the largest width and the fitted rates.
 
+    A classification table (one with a ``dataset`` column) gets
+    :func:`summarize_classification` instead.
+
     Rates come from :func:`approx.metrics.fit_rate` over the ok runs (every replicate a
     point): power law and exponential, fitted only over the widths where ε still falls
     and above a rounding floor relative to max |f| (``target_scale``); ``fit`` says which
@@ -191,6 +194,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         Columns target, method, kind, runs, failed, largest_width, max_error, rate
         (power-law slope), rate_exp (exponential slope per unit of width), fit.
     """
+    if "dataset" in table.columns:
+        return summarize_classification(table)
     keys = ["target", "method"]
     counts = table.groupby(keys, sort=False).agg(
         kind=("kind", "first"),
@@ -218,4 +223,39 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     )
     summary = counts.join(at_largest).join(fitted).reset_index()
     summary["fit"] = summary["fit"].fillna("none")
+    return summary.astype({"largest_width": "Int64"})
+
+
+def summarize_classification(table: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and method: held-out accuracy at the largest width, over replicates.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The runs of a classification sweep, as returned by :func:`run_sweep`.
+
+    Returns
+    -------
+    DataFrame
+        Columns dataset, method, kind, runs, failed, largest_width (empty for a method
+        without width), accuracy (median over the ok replicates there), accuracy_min,
+        accuracy_max, test_loss (median).
+    """
+    keys = ["dataset", "method"]
+    counts = table.groupby(keys, sort=False).agg(
+        kind=("kind", "first"),
+        runs=("status", "size"),
+        failed=("status", lambda s: int((s != "ok").sum())),
+    )
+    ok = table[table["status"] == "ok"]
+    widest = ok["width"].fillna(0)
+    largest = ok[widest == widest.groupby([ok[k] for k in keys], sort=False).transform("max")]
+    at_largest = largest.groupby(keys, sort=False).agg(
+        largest_width=("width", "first"),
+        accuracy=("accuracy", "median"),
+        accuracy_min=("accuracy", "min"),
+        accuracy_max=("accuracy", "max"),
+        test_loss=("test_loss", "median"),
+    )
+    summary = counts.join(at_largest).reset_index()
     return summary.astype({"largest_width": "Int64"})

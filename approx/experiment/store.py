@@ -105,7 +105,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN max_error_upper REAL;
     ALTER TABLE runs ADD COLUMN max_error_tight INTEGER;
     """,
+    # 3 → 4: the classification task's held-out accuracy and mean cross-entropy
+    """
+    ALTER TABLE runs ADD COLUMN accuracy REAL;
+    ALTER TABLE runs ADD COLUMN test_loss REAL;
+    """,
 )
+#: columns of one task only, left out of the other task's table
+_TASK_COLUMNS = {
+    "approximation": ("max_error", "max_error_at", "l2_error", "max_error_upper",
+                      "max_error_tight"),
+    "classification": ("accuracy", "test_loss"),
+}
 SCHEMA_VERSION = len(MIGRATIONS)
 #: stored as JSON text, exported as ``param_*`` and ``info_*`` columns
 _JSON_COLUMNS = ("params", "info")
@@ -420,6 +431,10 @@ class Store:
     def table(self, config: Config) -> pd.DataFrame:
         """The recorded runs of ``config``, one tidy row each, in the config's order.
 
+        A classification sweep's table names its datasets ``dataset`` (not ``target``),
+        has ``accuracy`` and ``test_loss`` instead of the error columns, and leaves the
+        width empty for a method without width.
+
         Columns are the store's, in its order; method parameters become ``param_<name>``
         columns and the methods' extra facts ``info_<name>`` columns. ``max_error`` is
         attained (a lower bound of the sup), ``max_error_upper`` a rigorous upper bound
@@ -433,21 +448,30 @@ class Store:
         ).astype(object)
         params = pd.DataFrame([json.loads(p) for p in raw["params"]], index=raw.index)
         info = pd.DataFrame([json.loads(i) for i in raw["info"]], index=raw.index)
-        columns = [c for c in self._columns if c not in _JSON_COLUMNS]
+        other = "approximation" if config.classification else "classification"
+        columns = [
+            c for c in self._columns if c not in _JSON_COLUMNS and c not in _TASK_COLUMNS[other]
+        ]
         table = pd.concat(
             [raw[columns], params.add_prefix("param_"), info.add_prefix("info_")], axis=1
         )
-        scales = {t.name: _scale(t) for t in config.targets}
-        table.insert(table.columns.get_loc("l2_error") + 1, "target_scale",
-                     table["target"].map(scales))
+        if not config.classification:
+            scales = {t.name: _scale(t) for t in config.targets}
+            table.insert(table.columns.get_loc("l2_error") + 1, "target_scale",
+                         table["target"].map(scales))
         target_rank = {t.name: i for i, t in enumerate(config.targets)}
         method_rank = {m.name: i for i, m in enumerate(config.methods)}
-        return (
+        table = (
             table.assign(_t=table["target"].map(target_rank), _m=table["method"].map(method_rank))
             .sort_values(["_t", "_m", "width", "replicate"])
             .drop(columns=["_t", "_m"])
             .reset_index(drop=True)
         )
+        if config.classification:
+            # a method without width is recorded at width 0: in the table it has none
+            table = table.rename(columns={"target": "dataset"})
+            table["width"] = table["width"].astype("Int64").mask(table["width"] == 0)
+        return table
 
     def begin(self, config: Config, *, jobs: int, executor: str) -> None:
         """Write ``metadata.json`` for a sweep that is starting."""

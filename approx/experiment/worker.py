@@ -24,8 +24,9 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
-from approx import _deadline, methods, metrics
-from approx.experiment.config import Run, TargetSpec
+from approx import _deadline, classify, methods, metrics
+from approx.datasets import Sample
+from approx.experiment.config import DatasetSpec, Run, TargetSpec
 from approx.targets import Target
 
 __all__ = ["STALL_RATIO", "Result", "execute", "hard_limit", "pool_worker"]
@@ -60,6 +61,8 @@ class Result:
     max_error_tight : bool or None
         True when ``[max_error, max_error_upper]`` met the enclosure's tolerance, False
         when the work cap stopped it first (the bound is then wider, still rigorous).
+    accuracy, test_loss : float
+        A classifier's held-out accuracy and mean cross-entropy; NaN for approximation.
     fit_seconds, eval_seconds : float
         Wall time of the fit and of the error measurements.
     info : dict
@@ -81,6 +84,8 @@ class Result:
     max_error_upper: float = float("nan")
     max_error_tight: bool | None = None
     l2_error: float = float("nan")
+    accuracy: float = float("nan")
+    test_loss: float = float("nan")
     fit_seconds: float = float("nan")
     eval_seconds: float = float("nan")
     info: dict[str, Any] = field(default_factory=dict)
@@ -99,6 +104,12 @@ def _blas() -> ThreadpoolController:
 def _target(spec: TargetSpec) -> Target:
     """Targets hold closures that do not pickle, so each process builds (and keeps) its own."""
     return spec.build()
+
+
+@cache
+def _sample(spec: DatasetSpec, seed: int) -> Sample:
+    """A replicate's samples, drawn once per process (every method and width shares them)."""
+    return spec.draw(seed)
 
 
 def _jsonable(info: dict[str, Any]) -> dict[str, Any]:
@@ -138,14 +149,16 @@ def execute(run: Run, time_limit: float | None = None) -> Result:
     Never raises for a failed fit: the failure is the result's status and message.
     """
     result = Result(run)
-    target = _target(run.target)
     # the last bits of a BLAS result depend on its thread count: one thread in every
     # process keeps a run's numbers the same in-process and in a pool of any size
     with _blas().limit(limits=1, user_api="blas"), _alarm(time_limit):
         start = time.perf_counter()
         try:
             with _deadline.time_limit(time_limit):
-                _execute(run, target, result)
+                if isinstance(run.target, DatasetSpec):
+                    _classify(run, result)
+                else:
+                    _execute(run, _target(run.target), result)
         except _deadline.DeadlineExceeded as e:
             elapsed = time.perf_counter() - start
             result.status, result.message = "timeout", f"{e} (stopped after {elapsed:.3g} s)"
@@ -178,6 +191,33 @@ def _execute(run: Run, target: Target, result: Result) -> None:
         result.status, result.message = fit.status, fit.message
     elif not np.isfinite(result.max_error):
         result.status, result.message = "non-finite", f"max error is {result.max_error}"
+    elif (stalled := _stalled(result.info)) is not None:
+        result.status, result.message = "stalled", stalled
+
+
+def _classify(run: Run, result: Result) -> None:
+    assert run.sample_seed is not None  # set by expand for every classification run
+    sample = _sample(run.target, run.sample_seed)
+    rng = np.random.default_rng(run.seed)
+    start = time.perf_counter()
+    width = run.width if classify.get(run.method.kind).has_width else None
+    fit = classify.fit(run.method.kind, sample, width, rng, **run.method.kwargs)
+    result.fit_seconds = time.perf_counter() - start
+    result.n_params = int(fit.n_params)
+    result.info = _jsonable(fit.info)
+    if fit.history is not None:
+        result.history = np.asarray(fit.history, dtype=np.float64)
+    _deadline.check()
+    start = time.perf_counter()
+    with np.errstate(all="ignore"):
+        scores = classify.evaluate(fit.model, sample.X_test, sample.y_test)
+    result.accuracy, result.test_loss = scores.accuracy, scores.loss
+    result.eval_seconds = time.perf_counter() - start
+    result.arrays = fit.model.to_arrays()
+    if fit.status != "ok":
+        result.status, result.message = fit.status, fit.message
+    elif not np.isfinite(result.test_loss):
+        result.status, result.message = "non-finite", f"test loss is {result.test_loss}"
     elif (stalled := _stalled(result.info)) is not None:
         result.status, result.message = "stalled", stalled
 

@@ -169,6 +169,8 @@ def test_an_older_store_is_migrated_on_open(tmp_path):
         db.execute("DROP TABLE files")
         db.execute("ALTER TABLE runs DROP COLUMN max_error_upper")
         db.execute("ALTER TABLE runs DROP COLUMN max_error_tight")
+        db.execute("ALTER TABLE runs DROP COLUMN accuracy")
+        db.execute("ALTER TABLE runs DROP COLUMN test_loss")
         db.execute("PRAGMA user_version = 0")
     again = run_sweep(parse_config(CHEAP), folder, jobs=1)
     # runs recorded before the enclosure existed keep it unknown: never invented
@@ -186,11 +188,11 @@ def test_a_new_column_is_one_migration_step(tmp_path, monkeypatch):
     run_sweep(parse_config(CHEAP), folder, jobs=1)
     from approx.experiment import store as store_module
 
-    step = "ALTER TABLE runs ADD COLUMN accuracy REAL"
+    step = "ALTER TABLE runs ADD COLUMN example REAL"
     monkeypatch.setattr(store_module, "MIGRATIONS", (*MIGRATIONS, step))
     monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     table = run_sweep(parse_config(CHEAP), folder, jobs=1)
-    assert "accuracy" in table.columns and table["accuracy"].isna().all()
+    assert "example" in table.columns and table["example"].isna().all()
     monkeypatch.undo()
     with pytest.raises(StoreError, match=rf"newer approx \(store schema {SCHEMA_VERSION + 1}"):
         run_sweep(parse_config(CHEAP), folder, jobs=1)
