@@ -14,21 +14,26 @@ extra forward pass.
 The recomputation repeats exactly the operations of the first pass on the same inputs,
 so the gradients equal those of full caching (to rounding; in practice bit for bit).
 
-This module uses only the public layer API (:data:`approx.nn.AFFINE`,
-:data:`approx.nn.LAYERS`) and an MLP's ``weights``, ``biases``, ``bias`` and
-``activation``; it is meant to move into the MLP as ``checkpoint_every``.
+:meth:`approx.nn.MLP.loss_and_grad` takes this path when given ``checkpoint_every=k``
+with ``k > 1``. This module uses only the layer API (:data:`approx.nn.layers.AFFINE`,
+:data:`approx.nn.layers.LAYERS`) and an MLP's ``weights``, ``biases``, ``bias`` and
+``activation``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from approx import _validate
-from approx.nn import AFFINE, LAYERS, MLP, get_loss
-from approx.nn.losses import Loss
+from approx.nn.layers import AFFINE, LAYERS
+from approx.nn.losses import Loss, get_loss
+
+if TYPE_CHECKING:  # the MLP imports this module
+    from approx.nn.mlp import MLP
 
 __all__ = ["cached_arrays", "loss_and_grad"]
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from approx import _validate
+from approx.nn import checkpoint
 from approx.nn.activations import IN_PLACE, get_activation
 from approx.nn.engine import build_engine, engine_for
 from approx.nn.losses import Loss, check_labels, get_loss_into
@@ -193,7 +195,7 @@ class MLP:
         return X
 
     def loss_and_grad(
-        self, X: ArrayLike, y: ArrayLike, loss: str | Loss = "mse"
+        self, X: ArrayLike, y: ArrayLike, loss: str | Loss = "mse", checkpoint_every: int = 1
     ) -> tuple[float, tuple[list[Array], list[Array]]]:
         """The loss over a batch and its gradient, by the lecture's backpropagation.
 
@@ -216,6 +218,13 @@ class MLP:
         loss : str or callable
             A name in :data:`approx.nn.losses.LOSSES`, or a function
             ``(h, y) -> (value, ∂ℓ/∂h)``.
+        checkpoint_every : int
+            Backprop's memory trade-off (lecture 3.3). 1 (the default) caches every
+            layer's activations; ``k > 1`` keeps only the inputs of layers 0, k, 2k, … on
+            the way forward and recomputes each segment in the backward pass
+            (:func:`approx.nn.checkpoint.loss_and_grad`): about ``⌈L/k⌉ + 2k`` arrays
+            held instead of ``2L``, least near ``k = √(L/2)``, for one more forward
+            pass. The gradients are the same to rounding.
 
         Returns
         -------
@@ -224,6 +233,7 @@ class MLP:
             ``(grad_W, grad_b)`` shaped like ``weights`` and ``biases``, fresh arrays the
             caller owns; for a net without bias ``grad_b`` holds zeros.
         """
+        checkpoint_every = _validate.integer(checkpoint_every, "checkpoint_every", 1)
         X = self._check_X(X)
         m, k = X.shape[0], self.sizes[-1]
         if isinstance(loss, str):
@@ -232,6 +242,8 @@ class MLP:
                 y = check_labels(y, m, k)
             else:
                 y = self._check_targets(y, m, "targets y")
+        if checkpoint_every > 1:
+            return checkpoint.loss_and_grad(self, X, y, loss, checkpoint_every)
         engine = engine_for(self, m, loss)
         grad = np.zeros(self.n_params)
         grad_W, grad_b = unpack(grad, self.sizes, self.bias)
