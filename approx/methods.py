@@ -135,6 +135,32 @@ class Method:
     min_width: int = 2
     random: bool = False
     memory: Callable[[int, dict[str, Any]], int] = _linear_memory
+    #: ``size(width, params)``: the fitted model's ``n_params`` at ``width``, increasing
+    #: in the width (what a parameter budget needs); None when unknown
+    size: Callable[[int, dict[str, Any]], int] | None = None
+    #: the largest width the method accepts (None: no limit)
+    max_width: int | None = None
+
+    def width_for(self, budget: int, params: dict[str, Any]) -> int | None:
+        """The largest width whose model has at most ``budget`` parameters (None if none).
+
+        Raises
+        ------
+        ValueError
+            If the method's parameter count is unknown (:attr:`size` is None).
+        """
+        if self.size is None:
+            raise ValueError(
+                f"method kind {self.kind!r} has no known parameter count, so it cannot "
+                "take a parameter budget (give widths instead)"
+            )
+        lo, hi = self.min_width, self.max_width or max(budget, self.min_width)
+        if self.size(lo, params) > budget:
+            return None
+        while lo < hi:  # size is increasing: bisect for the last width within the budget
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if self.size(mid, params) <= budget else (lo, mid - 1)
+        return lo
 
     def param(self, name: str) -> Param:
         """The declared parameter ``name``; ``KeyError`` if undeclared."""
@@ -168,6 +194,36 @@ def _random_features(
 ) -> Fit:
     net = construct.random_features(target, width, features=features, rng=rng, n_samples=n_samples)
     return Fit(net, net.n_params)
+
+
+def _sawtooth(target: Target, width: int, rng: np.random.Generator) -> Fit:
+    # the construction approximates x² on [0, 1] and nothing else: refuse other targets
+    # rather than report a meaningless error
+    x = np.linspace(0.0, 1.0, 1025)
+    with np.errstate(all="ignore"):
+        square = target.domain == (0.0, 1.0) and np.array_equal(target(x), x * x)
+    if not square:
+        a, b = target.domain
+        raise ValueError(
+            f"method kind 'sawtooth' approximates x² on [0, 1] only; target "
+            f"{target.name!r} on [{a:g}, {b:g}] is not x² there (use expr = \"x**2\", "
+            "domain = [0, 1])"
+        )
+    net = construct.sawtooth_square(width)
+    return Fit(net, net.n_params, info={"depth": width})
+
+
+def _one_hidden_layer(width: int, params: dict[str, Any]) -> int:
+    return 3 * width + 1  # a 1 → d → 1 net with biases
+
+
+def _sawtooth_size(width: int, params: dict[str, Any]) -> int:
+    # [1, 4, …, 4, 1] with m = width hidden layers: 8 + 20 (m − 1) + 5
+    return 20 * width - 7
+
+
+def _coefficients(width: int, params: dict[str, Any]) -> int:
+    return width
 
 
 def _chebyshev(target: Target, width: int, rng: np.random.Generator) -> Fit:
@@ -254,6 +310,7 @@ METHODS: dict[str, Method] = {
                 ),
             ),
             "exact ±ReLU sum interpolating f at d knots (the lecture's construction)",
+            size=_one_hidden_layer,
         ),
         Method(
             "random-features",
@@ -272,6 +329,7 @@ METHODS: dict[str, Method] = {
             min_width=1,
             random=True,
             memory=_features_memory,
+            size=_one_hidden_layer,
         ),
         Method(
             "trained",
@@ -360,6 +418,7 @@ METHODS: dict[str, Method] = {
             min_width=1,
             random=True,
             memory=_trained_memory,
+            size=_one_hidden_layer,
         ),
         Method(
             "chebyshev",
@@ -367,6 +426,17 @@ METHODS: dict[str, Method] = {
             (),
             "Chebyshev interpolant with d coefficients (classical reference)",
             min_width=1,
+            size=_coefficients,
+        ),
+        Method(
+            "sawtooth",
+            _sawtooth,
+            (),
+            "Yarotsky's deep ReLU net for x² on [0, 1]: the width axis is m, the number "
+            "of sawtooth compositions (= hidden layers of width 4); ε = 2^(−2m−2)",
+            min_width=1,
+            size=_sawtooth_size,
+            max_width=24,
         ),
         Method(
             "spline",

@@ -60,12 +60,12 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]*\Z")
 #: a run id (two names and a few digits) stays well below the usual 255-byte file name limit
 _NAME_LENGTH = 64
 _TOP_KEYS = (
-    "name", "description", "task", "seed", "replicates", "widths", "targets", "datasets",
-    "methods", "time_limit",
+    "name", "description", "task", "seed", "replicates", "widths", "budgets", "targets",
+    "datasets", "methods", "time_limit",
 )
 #: a config is a few kB; reading more than this is a mistake (``/dev/zero``, a data file)
 MAX_CONFIG_BYTES = 1 << 20
-_REQUIRED = ("name", "widths", "methods")
+_REQUIRED = ("name", "methods")
 #: the key holding the sweep's subjects, per task
 _SUBJECTS = {"approximation": "targets", "classification": "datasets"}
 _TARGET_KEYS = ("name", "expr", "domain")
@@ -197,6 +197,12 @@ class Config:
         :meth:`canonical`: raising it and rerunning with ``--retry-failed`` reuses the folder.
     task : str
         One of :data:`TASKS`.
+    budgets : tuple of int
+        Parameter budgets, sorted, when the config gives ``budgets`` instead of
+        ``widths``: each method then runs at the largest width whose model has at most
+        each budget's ``n_params`` (:meth:`approx.methods.Method.width_for`), so methods
+        of different depths compare at equal parameter counts; ``widths`` is then the
+        union of the methods' widths.
     """
 
     name: str
@@ -210,6 +216,7 @@ class Config:
     description: str = ""
     time_limit: float | None = None
     task: str = "approximation"
+    budgets: tuple[int, ...] = ()
 
     @property
     def classification(self) -> bool:
@@ -223,7 +230,11 @@ class Config:
     def widths_of(self, spec: MethodSpec) -> tuple[int, ...]:
         """The widths a method runs at: ``(0,)`` for a classifier without width."""
         method = self.kind(spec)
-        return self.widths if not isinstance(method, Classifier) or method.has_width else (0,)
+        if isinstance(method, Classifier) and not method.has_width:
+            return (0,)
+        if self.budgets:
+            return _budget_widths(method, spec, self.budgets)
+        return self.widths
 
     def canonical(self) -> dict[str, Any]:
         """Everything that determines the runs' results, as plain JSON-able data."""
@@ -236,6 +247,8 @@ class Config:
                 {"name": m.name, "kind": m.kind, "params": dict(m.params)} for m in self.methods
             ],
         }
+        if self.budgets:
+            canonical["budgets"] = list(self.budgets)
         if self.classification:  # approximation configs keep the digest they always had
             canonical["task"] = self.task
             canonical["datasets"] = [
@@ -252,6 +265,12 @@ class Config:
         """SHA-256 of :meth:`canonical`: equal digests mean the same sweep."""
         blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _budget_widths(method: Method, spec: MethodSpec, budgets: tuple[int, ...]) -> tuple[int, ...]:
+    """The distinct widths at which ``method`` fits each budget (budgets too small: none)."""
+    widths = (method.width_for(b, spec.kwargs) for b in budgets)
+    return tuple(sorted({w for w in widths if w is not None}))
 
 
 def run_seed(root_seed: int, target: str, method: str, width: int, replicate: int) -> int:
@@ -470,7 +489,25 @@ class _Validator:
                         f"duplicate name {spec.name!r} (also {key}[{seen[spec.name]}])",
                     )
                 seen[spec.name] = i
-        widths = self.widths(raw["widths"], method_specs, task)
+        budgets: tuple[int, ...] = ()
+        if ("widths" in raw) == ("budgets" in raw):
+            raise self.fail(
+                "widths",
+                ("give either widths or budgets, not both: " if "widths" in raw
+                 else "required key is missing: give either widths ")
+                + "(the same for every method) or budgets (parameter counts; each "
+                "method takes the width that fits)",
+            )
+        if "budgets" in raw:
+            if task == "classification":
+                raise self.fail("budgets", "a classification sweep takes widths")
+            budgets = self.budgets(raw["budgets"], method_specs)
+            widths = tuple(sorted({
+                w for spec in method_specs
+                for w in _budget_widths(methods.get(spec.kind), spec, budgets)
+            }))
+        else:
+            widths = self.widths(raw["widths"], method_specs, task)
         time_limit = None
         if "time_limit" in raw:
             try:
@@ -491,7 +528,33 @@ class _Validator:
             description=description,
             time_limit=time_limit,
             task=task,
+            budgets=budgets,
         )
+
+    def budgets(self, value: Any, method_specs: list[MethodSpec]) -> tuple[int, ...]:
+        if not isinstance(value, list):
+            raise self.fail("budgets", f"must be an array of integers, got {_type_name(value)}")
+        if not value:
+            raise self.fail("budgets", "must not be empty")
+        budgets = [self.integer(b, f"budgets[{i}]", 1) for i, b in enumerate(value)]
+        for i, b in enumerate(budgets):
+            if b in budgets[:i]:
+                raise self.fail(f"budgets[{i}]", f"duplicate budget {b}")
+        budgets = sorted(budgets)
+        for j, spec in enumerate(method_specs):
+            method = methods.get(spec.kind)
+            try:
+                widths = _budget_widths(method, spec, tuple(budgets))
+            except ValueError as e:
+                raise self.fail(f"methods[{j}].kind", str(e)) from None
+            if not widths:
+                least = method.size(method.min_width, spec.kwargs)  # type: ignore[misc]
+                raise self.fail(
+                    "budgets",
+                    f"every budget is below the smallest model of methods[{j}] "
+                    f"({spec.name!r}: {least} parameters)",
+                )
+        return tuple(budgets)
 
     def widths(self, value: Any, method_specs: list[MethodSpec], task: str) -> tuple[int, ...]:
         if not isinstance(value, list):

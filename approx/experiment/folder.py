@@ -65,7 +65,7 @@ def _is_artefact(rel: str, config: Config) -> bool:
         if config.classification:
             names = {"accuracy.png"} | {f"regions_{d.name}.png" for d in config.targets}
         else:
-            names = {"convergence.png", "gap.png"}
+            names = {"convergence.png", "gap.png", "params.png"}
             for t in config.targets:
                 names |= {f"fits_{t.name}.png", f"training_{t.name}.png"}
         return rel[len("plots/") :] in names

@@ -9,7 +9,9 @@
   pointwise error below;
 - ``training_<target>.png``: training loss against step, for runs with a loss history;
 - ``gap.png``: each method's ε divided by the uniform ±ReLU construction's at the same d
-  (drawn when the sweep has that construction): the gap between theory and practice.
+  (drawn when the sweep has that construction): the gap between theory and practice;
+- ``params.png`` (a sweep with ``budgets``): ε against the number of parameters, a line
+  per method (so per depth and construction), the comparison at equal ``n_params``.
 
 A classification sweep draws ``accuracy.png`` and ``regions_<dataset>.png`` instead
 (:mod:`approx.experiment.classification_plots`): the regions of replicate 0 at the
@@ -36,7 +38,7 @@ import pandas as pd
 from matplotlib import colormaps, colors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 from numpy.typing import NDArray
 
 from approx import metrics
@@ -53,6 +55,7 @@ __all__ = [
     "plot_fits",
     "plot_folder",
     "plot_gap",
+    "plot_params",
 ]
 
 _TINY = 1e-17  # floor for errors on log axes (exact zeros would vanish)
@@ -153,9 +156,12 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
                                 alpha=0.2, lw=0)
             anchor.append(s["median"].iloc[0])
         with np.errstate(all="ignore"):
-            bound = np.array([metrics.uniform_bound(target, int(d)) for d in widths])
-        if np.isfinite(bound).all() and (bound < _HUGE).all():
-            ax.plot(widths, bound, "k--", lw=1.0, zorder=1,
+            # (a budget sweep's deep nets may have width 1: no knot spacing there)
+            bound = np.array([metrics.uniform_bound(target, int(d)) if d >= 2 else np.inf
+                              for d in widths])
+        drawn = widths >= 2
+        if np.isfinite(bound[drawn]).all() and (bound[drawn] < _HUGE).all():
+            ax.plot(widths[drawn], bound[drawn], "k--", lw=1.0, zorder=1,
                     label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$")
         if anchor:
             y0 = min(anchor) / 4  # below the data at the smallest width, clear of the bound
@@ -251,6 +257,41 @@ def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]]
         ax.grid(True, alpha=0.3)
     _legend(fig, fig.axes)
     fig.suptitle(f"{target_name}: training loss", fontweight="bold")
+    _save(fig, path)
+    return path
+
+
+def plot_params(table: pd.DataFrame, config: Config, path: Path) -> Path:
+    """ε against the number of parameters, a panel per target, a line per method."""
+    colours = method_colors(config)
+    n = len(config.targets)
+    cols = min(3, n)
+    fig = _figure(4.6 * cols, 3.6 * math.ceil(n / cols) + 0.8)
+    ok = table[table["status"] == "ok"]
+    stats = ok.groupby(["target", "method", "width"]).agg(
+        n_params=("n_params", "median"), median=("max_error", "median"),
+        min=("max_error", "min"), max=("max_error", "max"),
+    )
+    for ax, spec in zip(_panels(fig, n), config.targets, strict=True):
+        for method in config.methods:
+            if (spec.name, method.name) not in stats.index.droplevel("width"):
+                continue
+            s = stats.loc[(spec.name, method.name)].astype(float)
+            err = s[["median", "min", "max"]].clip(lower=_TINY, upper=_HUGE)
+            colour = colours[method.name]
+            ax.plot(s["n_params"], err["median"], "o-", ms=3.5, color=colour,
+                    label=method.name)
+            if config.replicates > 1:
+                ax.fill_between(s["n_params"], err["min"], err["max"], color=colour,
+                                alpha=0.2, lw=0)
+        ax.set(xscale="log", yscale="log", xlabel="parameters (n_params)",
+               ylabel=r"max error $\varepsilon$", title=_plain(spec.name))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.grid(True, which="major", alpha=0.3)
+    _legend(fig, fig.axes)
+    fig.suptitle(f"{config.name}: max error against the number of parameters",
+                 fontweight="bold")
     _save(fig, path)
     return path
 
@@ -359,13 +400,17 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
     if huge:
         skipped.append(f"values beyond {_HUGE:g} are drawn at {_HUGE:g} (targets "
                        f"{', '.join(huge)}): the figures clip them, the tables keep them")
-    if _reference(config) is not None and gap_table(table, config) is None:
+    if (_reference(config) is not None and not config.budgets
+            and gap_table(table, config) is None):
         skipped.append(f"skipped plots/gap.png: {_reference(config)} has no ok run to "
                        "compare with")
     drawers: list[tuple[str, Callable[[Path], Path | None]]] = [
         ("convergence.png", lambda p: plot_convergence(table, config, p)),
-        ("gap.png", lambda p: plot_gap(table, config, p)),
     ]
+    if not config.budgets:  # at budgets the methods' widths differ: no ratio at equal d
+        drawers.append(("gap.png", lambda p: plot_gap(table, config, p)))
+    if config.budgets:
+        drawers.append(("params.png", lambda p: plot_params(table, config, p)))
     for spec in config.targets:
         drawers.append((f"fits_{spec.name}.png",
                         lambda p, n=spec.name: plot_fits(table, config, n, folder, p)))

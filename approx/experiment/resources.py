@@ -86,10 +86,10 @@ def largest_run(config: Config) -> tuple[int, str]:
 
     Every method's estimate grows with the width, so only the largest width is asked.
     """
-    width = max(config.widths)
     estimates = [
-        (config.kind(m).memory(width, m.kwargs), f"method {m.name!r} at width {width}")
+        (config.kind(m).memory(w, m.kwargs), f"method {m.name!r} at width {w}")
         for m in config.methods
+        for w in [max(config.widths_of(m))]
     ]
     return max(estimates)
 

@@ -123,6 +123,8 @@ def test_runs_carry_an_enclosure_and_older_folders_still_replot(folder):
     with sqlite3.connect(folder / "runs.sqlite") as db:
         db.execute("ALTER TABLE runs DROP COLUMN max_error_upper")
         db.execute("ALTER TABLE runs DROP COLUMN max_error_tight")
+        db.execute("ALTER TABLE runs DROP COLUMN accuracy")
+        db.execute("ALTER TABLE runs DROP COLUMN test_loss")
         db.execute("PRAGMA user_version = 2")
     db.close()
     paths, skipped = plot_folder(folder)
