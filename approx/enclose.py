@@ -71,7 +71,7 @@ _MIN_BLOCK = 2.0**-36
 #: the default work cap, in operations: a cell evaluated in floats counts 1, one
 #: evaluation of a ball function counts ``ARB_WEIGHT`` times its size (a ball series
 #: operation costs about that many float operations evaluated in numpy)
-MAX_WORK = 2**24
+MAX_WORK = 2**22
 ARB_WEIGHT = 256
 #: the cap for a target's own Taylor blocks: built once per target and process, reused
 #: by every enclosure against it
@@ -577,7 +577,7 @@ def sup_abs_difference(
     lo, hi = lo[keep], hi[keep]
     best, best_x = -1.0, a
     settled = 0.0  # the largest bound of a dropped cell
-    work = f.work + g.work
+    work = g.work  # f, the target, is built once per process on its own budget
     tight = not (f.capped or g.capped)
     t = np.array([0.25, 0.5, 0.75])
 
