@@ -728,7 +728,7 @@ def _float_bounds(
     ub = (ends + half_e2 * width * width / 4 + slack) * (1 + 8 * U)
     excess = slack * (1 + 8 * U)
     # lower bounds at the ends and the quarter points
-    xs = [lo, hi] + [lo + width * s for s in t]
+    xs = [lo, hi, mid]  # the ends and the middle (the quarter points become ends next)
     best, best_x = -1.0, float(lo[0])
     for j, x in enumerate(xs):
         if j == 0:

@@ -125,7 +125,7 @@ def max_error_at(
     g = _model_polys(model, target.domain, max_work)
     if target.ball is None or g is None:
         return _sampled(target, model)
-    polys, exact, size = g
+    polys, exact, size, evaluate = g
     f = target.taylor()
     if rtol is None:
         rtol = RTOL
@@ -138,7 +138,7 @@ def max_error_at(
 
     def float_error(x: Array) -> Array:
         with np.errstate(all="ignore"):
-            return target(x) - model(x)
+            return target(x) - evaluate(x)
 
     found = enclose.sup_abs_difference(
         f,
@@ -172,8 +172,9 @@ def _finite(model: Model) -> bool:
 
 def _model_polys(
     model: Any, domain: tuple[float, float], max_work: int
-) -> tuple[LocalPolys, Callable[[float], arb], float] | None:
-    """The model as :class:`LocalPolys`, its exact value at a point, and its term size."""
+) -> tuple[LocalPolys, Callable[[float], arb], float, Callable[[Array], Array]] | None:
+    """The model as :class:`LocalPolys`, its exact value at a point, its term size, and a
+    fast float evaluation (for the final local search)."""
     if isinstance(model, MLP) and model.sizes[0] == model.sizes[-1] == 1:
         if model.activation == "relu" and len(model.sizes) >= 3:
             pw = piecewise_linear(model, domain)
@@ -184,8 +185,9 @@ def _model_polys(
                 np.column_stack([pw.y_err[:-1], pw.slope_err]),
                 pw.slack,
             )
-
-            return polys, lambda x: exact_value(model, x), _term_size(model, domain)
+            # the pieces evaluate in O(log d) a point where the dense layer takes O(d)
+            fast = pw if len(model.sizes) == 3 else model
+            return polys, lambda x: exact_value(model, x), _term_size(model, domain), fast
         fn = enclose.mlp_ball(model)
         size = _term_size(model, domain)
         polys = enclose.taylor_blocks(
@@ -197,13 +199,14 @@ def _model_polys(
             min_blocks=_blocks_for(model, domain),
             sup=_sup_bound(model),
         )
-        return polys, lambda x: fn(arb(x), False), size
+        return polys, lambda x: fn(arb(x), False), size, model
     if isinstance(model, SplineModel):
         knots, coef = model.pieces()
         return (
             from_coefficients(knots, knots[:-1], coef),
             model.ball_at,
             float(np.max(np.abs(model.values))),
+            model,
         )
     if isinstance(model, ChebyshevModel):
         polys = enclose.taylor_blocks(
@@ -215,7 +218,7 @@ def _model_polys(
             min_blocks=max(1, model.n_params // 4),
             sup=model.term_size * (1 + 1e-12),
         )
-        return polys, lambda x: model.ball(arb(x), False), model.term_size
+        return polys, lambda x: model.ball(arb(x), False), model.term_size, model
     return None
 
 
