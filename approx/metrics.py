@@ -27,7 +27,7 @@ import numpy as np
 from flint import arb
 from numpy.typing import ArrayLike, NDArray
 
-from approx import enclose
+from approx import branch_bound, derivative_bounds, enclose
 from approx.baselines import ChebyshevModel, SplineModel
 from approx.construct import check_target, check_width
 from approx.enclose import LocalPolys, from_coefficients
@@ -140,7 +140,7 @@ def max_error_at(
         with np.errstate(all="ignore"):
             return target(x) - evaluate(x)
 
-    found = enclose.sup_abs_difference(
+    found = branch_bound.sup_abs_difference(
         f,
         polys,
         target.domain,
@@ -325,14 +325,14 @@ def uniform_bound(target: Target, d: int) -> float:
 def adaptive_constant(target: Target, d: int) -> float:
     """The asymptotic max error of optimally placed knots, ``(∫ √|f''|)² / (8 (d - 1)²)``.
 
-    The integral is enclosed (:func:`approx.enclose.integral_sqrt_abs_derivative`) to a
+    The integral is enclosed (:func:`approx.derivative_bounds.integral_sqrt_abs_derivative`) to a
     relative ``1e-7`` and the midpoint of its enclosure used; where ``f''`` is unbounded
     on a cell narrower than ``2⁻³⁶`` of the domain (``abs15`` at 0) that cell adds its
     Gauss–Legendre estimate instead. An asymptotic constant, not a bound.
     """
     check_target(target)
     d = check_width(d, minimum=2)
-    lower, upper = enclose.integral_sqrt_abs_derivative(target.taylor(), 2)
+    lower, upper = derivative_bounds.integral_sqrt_abs_derivative(target.taylor(), 2)
     mass = 0.5 * (lower + upper) if np.isfinite(upper) else lower + _rough_mass(target)
     return mass * mass / (8 * (d - 1) ** 2)
 
