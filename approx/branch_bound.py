@@ -101,7 +101,6 @@ def sup_abs_difference(
     settled = 0.0  # the largest bound of a dropped cell
     work = g.work  # f, the target, is built once per process on its own budget
     tight = not (f.capped or g.capped)
-    t = np.array([0.25, 0.5, 0.75])
 
     def tolerance() -> float:
         return max(rtol * max(best, 0.0), atol)
@@ -117,7 +116,7 @@ def sup_abs_difference(
         # cheap cells: polynomials in float with error bounds
         s = ~rough
         if s.any():
-            ub[s], excess[s], (lb, x_lb) = _float_bounds(f, g, lo[s], hi[s], fi[s], gi[s], t)
+            ub[s], excess[s], (lb, x_lb) = _float_bounds(f, g, lo[s], hi[s], fi[s], gi[s])
             if math.isfinite(g.sup):  # a model bounded a priori: never bound it by more
                 ub[s] = np.minimum(ub[s], _fallback(f, g, lo[s], hi[s], fi[s], gi[s]))
             if lb > best:
@@ -153,7 +152,7 @@ def sup_abs_difference(
             settled = max(settled, float(ub[final].max()))
         lo, hi, width = lo[~final], hi[~final], width[~final]
         if lo.size:
-            inner = lo[:, None] + width[:, None] * t
+            inner = lo[:, None] + width[:, None] * np.array([0.25, 0.5, 0.75])
             lo = np.column_stack([lo, inner]).ravel()
             hi = np.column_stack([inner, hi]).ravel()
     value, x = max(best, 0.0), best_x
@@ -219,7 +218,6 @@ def _float_bounds(
     hi: Array,
     fi: NDArray[np.intp],
     gi: NDArray[np.intp],
-    t: Array,
 ) -> tuple[Array, Array, tuple[float, float]]:
     """Upper bounds of ``|f - g|`` on cells, the part of them that is slack (splitting
     cannot remove it), and the best rigorous lower bound at a point.
