@@ -20,6 +20,7 @@ rounding stops it first, ``upper`` is still rigorous and :attr:`MaxError.tight` 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -33,7 +34,7 @@ from approx.construct import check_target, check_width
 from approx.enclose import LocalPolys, from_coefficients
 from approx.models import Model
 from approx.nn import ACTIVATIONS, MLP
-from approx.piecewise import exact_value, piecewise_linear
+from approx.piecewise import TooManyPieces, exact_value, piecewise_linear
 from approx.targets import Target
 
 __all__ = [
@@ -176,8 +177,11 @@ def _model_polys(
     """The model as :class:`LocalPolys`, its exact value at a point, its term size, and a
     fast float evaluation (for the final local search)."""
     if isinstance(model, MLP) and model.sizes[0] == model.sizes[-1] == 1:
+        pw = None
         if model.activation == "relu" and len(model.sizes) >= 3:
-            pw = piecewise_linear(model, domain)
+            with contextlib.suppress(TooManyPieces):  # then enclosed in Arb, like tanh nets
+                pw = piecewise_linear(model, domain)
+        if pw is not None:
             polys = from_coefficients(
                 pw.x,
                 pw.x[:-1],
@@ -278,9 +282,10 @@ def l2_error(target: Target, model: Model) -> float:
         and model.sizes[-1] == 1
         and len(model.sizes) >= 3
     ):
-        pw = piecewise_linear(model, target.domain)
-        edges = pw.x
-        evaluate = pw if len(model.sizes) == 3 else model
+        with contextlib.suppress(TooManyPieces):  # else the uniform panels
+            pw = piecewise_linear(model, target.domain)
+            edges = pw.x
+            evaluate = pw if len(model.sizes) == 3 else model
     elif isinstance(model, SplineModel):
         edges = model.knots
     if target.ball is not None:

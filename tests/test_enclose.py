@@ -18,7 +18,7 @@ from approx import targets
 from approx.baselines import ChebyshevModel, SplineModel, chebyshev, cubic_spline
 from approx.construct import random_features, relu_interpolant, sawtooth_square
 from approx.derivative_bounds import sup_abs_derivative
-from approx.metrics import max_error_at
+from approx.metrics import l2_error, max_error_at
 from approx.nn import MLP
 
 mp.mp.dps = 40
@@ -311,3 +311,14 @@ def test_sup_of_second_derivative_is_enclosed():
     exp3000 = targets.from_expr("exp(3000*x)", (-1, 0))
     lo, hi = sup_abs_derivative(exp3000.taylor(), 2, exp3000.domain)
     assert lo <= 9e6 <= hi <= 9e6 * (1 + 1e-9)
+
+
+def test_a_wide_deep_relu_net_is_enclosed_under_the_cap():
+    target = targets.get("sin2pi")
+    net = MLP([1, 48, 48, 1], rng=np.random.default_rng(5))
+    result = max_error_at(target, net)
+    x = np.linspace(-1, 1, 100_001)
+    sampled = float(np.max(np.abs(target(x) - net(x[:, None]).ravel())))
+    assert result.value >= sampled * (1 - 1e-9)
+    assert result.upper >= result.value
+    assert np.isfinite(l2_error(target, net))
