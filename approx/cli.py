@@ -83,8 +83,9 @@ class _Bar:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False,
-                      soft_wrap=True)
+    err_console.print(
+        f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True
+    )
     return typer.Exit(code)
 
 
@@ -129,8 +130,9 @@ def _list() -> None:
 def run_experiment(
     config: Annotated[
         Path | None,
-        typer.Argument(help="The sweep config (TOML), e.g. experiments/quickstart.toml.",
-                       show_default=False),
+        typer.Argument(
+            help="The sweep config (TOML), e.g. experiments/quickstart.toml.", show_default=False
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -148,8 +150,11 @@ def run_experiment(
     ] = False,
     replot: Annotated[
         Path | None,
-        typer.Option("--replot", metavar="DIR",
-                     help="Redraw the figures of a results folder from its store (no refit)."),
+        typer.Option(
+            "--replot",
+            metavar="DIR",
+            help="Redraw the figures of a results folder from its store (no refit).",
+        ),
     ] = None,
     list_all: Annotated[
         bool, typer.Option("--list", help="List built-in targets and method kinds, then exit.")
@@ -184,8 +189,9 @@ def run_experiment(
     except StoreError as e:
         raise _fail(str(e)) from None
     except KeyboardInterrupt:
-        raise _fail(f"interrupted; finished runs are saved in {folder}, rerun to resume",
-                    130) from None
+        raise _fail(
+            f"interrupted; finished runs are saved in {folder}, rerun to resume", 130
+        ) from None
     finally:
         bar.stop()
     plot_folder(folder)

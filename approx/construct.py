@@ -195,9 +195,7 @@ def relu_interpolant(target: Target, d: int, knots: str = "uniform") -> MLP:
     start = np.concatenate(([a - span, a], x[1:-1]))
     w = np.abs(change)
     s = np.where(change < 0, -1.0, 1.0)
-    return MLP.from_params(
-        [w[None, :], s[:, None]], [-w * start, np.zeros(1)], activation="relu"
-    )
+    return MLP.from_params([w[None, :], s[:, None]], [-w * start, np.zeros(1)], activation="relu")
 
 
 #: hidden activations of :func:`random_features`, by feature name
@@ -275,9 +273,7 @@ def random_features(
     x = np.linspace(a, b, n_samples)
     design = np.column_stack([ACTIVATIONS[activation](np.outer(x, w) + bias), np.ones(n_samples)])
     coef = lstsq(design, target(x), cond=_RCOND[features])[0]
-    return MLP.from_params(
-        [w[None, :], coef[:-1, None]], [bias, coef[-1:]], activation=activation
-    )
+    return MLP.from_params([w[None, :], coef[:-1, None]], [bias, coef[-1:]], activation=activation)
 
 
 def check_target(target: object) -> None:

@@ -212,7 +212,8 @@ def _trained_check(params: dict[str, Any], given: set[str]) -> dict[str, Any]:
             f"{fit.loss!r}, select {fit.select!r}"
         )
     opt = options.optimizer_options(
-        fit.optimizer, {k: params[k] for k in given if k not in fit_names}
+        fit.optimizer,
+        options.implied_defaults(fit) | {k: params[k] for k in given if k not in fit_names},
     )
     out = {k: (None if k in fit.unread() else v) for k, v in params.items() if k in fit_names}
     reads = dataclasses.asdict(opt)

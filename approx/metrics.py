@@ -164,8 +164,14 @@ def _max_error_piecewise(target: Target, pw: PiecewiseLinear) -> tuple[float, fl
                 singular.append((float(X[r, c]), float(X[r, c + 1]), int(P[r, c])))
             keep = ~bad & (ub > best + RTOL * best + floor)
             kept.append(
-                (X[:, :-1][keep], X[:, 1:][keep], E[:, :-1][keep], E[:, 1:][keep],
-                 P[:, :-1][keep], ub[keep])
+                (
+                    X[:, :-1][keep],
+                    X[:, 1:][keep],
+                    E[:, :-1][keep],
+                    E[:, 1:][keep],
+                    P[:, :-1][keep],
+                    ub[keep],
+                )
             )
         lo, hi, elo, ehi, piece, ub = (np.concatenate(z) for z in zip(*kept, strict=True))
         # prune again with the best value of the whole round

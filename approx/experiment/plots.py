@@ -81,7 +81,10 @@ def _legend(fig: Figure, axes: list[Axes]) -> None:
             seen.setdefault(label, handle)
     if seen:
         fig.legend(
-            list(seen.values()), list(seen), loc="outside lower center", ncol=min(len(seen), 4),
+            list(seen.values()),
+            list(seen),
+            loc="outside lower center",
+            ncol=min(len(seen), 4),
             frameon=False,
         )
 
@@ -102,28 +105,57 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
             if (spec.name, method.name) not in stats.index.droplevel("width"):
                 continue
             s = stats.loc[(spec.name, method.name)].clip(lower=_TINY)
-            ax.plot(s.index, s["median"], "o-", ms=3.5, color=colours[method.name],
-                    label=method.name, zorder=3)
+            ax.plot(
+                s.index,
+                s["median"],
+                "o-",
+                ms=3.5,
+                color=colours[method.name],
+                label=method.name,
+                zorder=3,
+            )
             if config.replicates > 1:
-                ax.fill_between(s.index, s["min"], s["max"], color=colours[method.name],
-                                alpha=0.2, lw=0)
+                ax.fill_between(
+                    s.index, s["min"], s["max"], color=colours[method.name], alpha=0.2, lw=0
+                )
             anchor.append(s["median"].iloc[0])
         bound = np.array([metrics.uniform_bound(target, int(d)) for d in widths])
         if np.isfinite(bound).all():
-            ax.plot(widths, bound, "k--", lw=1.0, zorder=1,
-                    label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$")
+            ax.plot(
+                widths,
+                bound,
+                "k--",
+                lw=1.0,
+                zorder=1,
+                label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$",
+            )
         if anchor:
             y0 = min(anchor) / 4  # below the data at the smallest width, clear of the bound
-            ax.plot(widths, y0 * (widths / widths[0]) ** -2.0, ":", color="0.45", lw=1.5,
-                    label=r"$d^{-2}$ reference slope")
+            ax.plot(
+                widths,
+                y0 * (widths / widths[0]) ** -2.0,
+                ":",
+                color="0.45",
+                lw=1.5,
+                label=r"$d^{-2}$ reference slope",
+            )
         failed = int((table["target"] == spec.name).sum() - (ok["target"] == spec.name).sum())
         if failed:
-            ax.text(0.02, 0.02, f"{failed} failed run(s) not shown", transform=ax.transAxes,
-                    fontsize=8, color="firebrick")
+            ax.text(
+                0.02,
+                0.02,
+                f"{failed} failed run(s) not shown",
+                transform=ax.transAxes,
+                fontsize=8,
+                color="firebrick",
+            )
         a, b = target.domain
-        ax.set(yscale="log", xlabel="width d (hidden units or coefficients)",
-               ylabel=r"max error $\varepsilon = \max_x |f - \hat f|$",
-               title=f"{spec.name}: {target.description} on [{a:g}, {b:g}]")
+        ax.set(
+            yscale="log",
+            xlabel="width d (hidden units or coefficients)",
+            ylabel=r"max error $\varepsilon = \max_x |f - \hat f|$",
+            title=f"{spec.name}: {target.description} on [{a:g}, {b:g}]",
+        )
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.grid(True, which="major", alpha=0.3)
@@ -133,11 +165,16 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     return path
 
 
-def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Path,
-              path: Path) -> Path | None:
+def plot_fits(
+    table: pd.DataFrame, config: Config, target_name: str, folder: Path, path: Path
+) -> Path | None:
     """The target, the saved models of replicate 0 at a few widths, and their error."""
-    rows = table[(table["target"] == target_name) & (table["status"] == "ok")
-                 & (table["replicate"] == 0) & table["model_file"].notna()]
+    rows = table[
+        (table["target"] == target_name)
+        & (table["status"] == "ok")
+        & (table["replicate"] == 0)
+        & table["model_file"].notna()
+    ]
     if rows.empty:
         return None
     colours = method_colors(config)
@@ -147,8 +184,9 @@ def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Pat
     fx = target(x)
     widths = _chosen_widths(rows["width"].tolist())
     fig = _figure(4.6 * len(widths), 6.4)
-    grid = fig.subplots(2, len(widths), squeeze=False, sharex=True,
-                        gridspec_kw={"height_ratios": [3, 2]})
+    grid = fig.subplots(
+        2, len(widths), squeeze=False, sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+    )
     span = float(fx.max() - fx.min()) or 1.0
     for col, width in enumerate(widths):
         top, bottom = grid[0, col], grid[1, col]
@@ -165,19 +203,26 @@ def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Pat
         bottom.set_ylim(bottom=max(_TINY, min(typical) / 100))
         top.set_ylim(fx.min() - 0.25 * span, fx.max() + 0.25 * span)
         top.set(title=f"d = {width}", ylabel="f(x)" if col == 0 else None)
-        bottom.set(yscale="log", xlabel="x",
-                   ylabel=r"pointwise error $|f - \hat f|$" if col == 0 else None)
+        bottom.set(
+            yscale="log", xlabel="x", ylabel=r"pointwise error $|f - \hat f|$" if col == 0 else None
+        )
         for ax in (top, bottom):
             ax.grid(True, alpha=0.3)
     _legend(fig, list(grid[0]))
-    fig.suptitle(f"{target_name}: {target.description}, fitted models and their error",
-                 fontweight="bold")
+    fig.suptitle(
+        f"{target_name}: {target.description}, fitted models and their error", fontweight="bold"
+    )
     fig.savefig(path)
     return path
 
 
-def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
-                  config: Config, target_name: str, path: Path) -> Path | None:
+def plot_training(
+    table: pd.DataFrame,
+    histories: dict[str, NDArray[np.float64]],
+    config: Config,
+    target_name: str,
+    path: Path,
+) -> Path | None:
     """Training loss against step, a panel per width, a line per method and replicate."""
     rows = table[(table["target"] == target_name) & table["run_id"].isin(list(histories))]
     if rows.empty:
@@ -188,9 +233,14 @@ def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]]
     for ax, width in zip(_panels(fig, len(widths), ncols=len(widths)), widths, strict=True):
         for row in rows[rows["width"] == width].itertuples():
             loss = np.clip(histories[row.run_id], _TINY, None)
-            ax.plot(np.arange(1, loss.size + 1), loss, lw=1.0, color=colours[row.method],
-                    alpha=1.0 if row.replicate == 0 else 0.35,
-                    label=row.method if row.replicate == 0 else None)
+            ax.plot(
+                np.arange(1, loss.size + 1),
+                loss,
+                lw=1.0,
+                color=colours[row.method],
+                alpha=1.0 if row.replicate == 0 else 0.35,
+                label=row.method if row.replicate == 0 else None,
+            )
         ax.set(yscale="log", xlabel="step", ylabel="training loss", title=f"d = {width}")
         ax.grid(True, alpha=0.3)
     _legend(fig, fig.axes)
@@ -242,22 +292,35 @@ def plot_gap(table: pd.DataFrame, config: Config, path: Path) -> Path | None:
             for method in config.methods:
                 if method.name != reference and method.name in rows:
                     ratio = rows[method.name].dropna().clip(lower=_TINY)
-                    ax.plot(ratio.index, ratio, "o-", ms=3.5, color=colours[method.name],
-                            label=method.name, zorder=3)
-        ax.set(yscale="log", xlabel="width d (hidden units or coefficients)",
-               ylabel=f"ε / ε of {reference} (median)", title=spec.name)
+                    ax.plot(
+                        ratio.index,
+                        ratio,
+                        "o-",
+                        ms=3.5,
+                        color=colours[method.name],
+                        label=method.name,
+                        zorder=3,
+                    )
+        ax.set(
+            yscale="log",
+            xlabel="width d (hidden units or coefficients)",
+            ylabel=f"ε / ε of {reference} (median)",
+            title=spec.name,
+        )
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.grid(True, which="major", alpha=0.3)
     _legend(fig, fig.axes)
-    fig.suptitle(f"{config.name}: max error relative to the uniform ±ReLU construction",
-                 fontweight="bold")
+    fig.suptitle(
+        f"{config.name}: max error relative to the uniform ±ReLU construction", fontweight="bold"
+    )
     fig.savefig(path)
     return path
 
 
-def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], config: Config,
-             folder: Path) -> list[Path]:
+def plot_all(
+    table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], config: Config, folder: Path
+) -> list[Path]:
     """Draw every figure of a results folder into ``folder/plots``; return their paths."""
     out = folder / "plots"
     out.mkdir(parents=True, exist_ok=True)

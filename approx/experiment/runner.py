@@ -176,12 +176,14 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         n=("x", "size"), x=("x", "sum"), y=("y", "sum"), xy=("xy", "sum"), xx=("xx", "sum")
     )
     denominator = sums.n * sums.xx - sums.x**2
-    rate = ((sums.n * sums.xy - sums.x * sums.y) / denominator.where(denominator > 1e-12))
+    rate = (sums.n * sums.xy - sums.x * sums.y) / denominator.where(denominator > 1e-12)
     largest = ok[ok["width"] == ok.groupby(keys, sort=False)["width"].transform("max")]
     at_largest = largest.groupby(keys, sort=False).agg(
         largest_width=("width", "first"), max_error=("max_error", "median")
     )
     return (
-        counts.join(at_largest).join(rate.rename("rate")).reset_index()
+        counts.join(at_largest)
+        .join(rate.rename("rate"))
+        .reset_index()
         .astype({"largest_width": "Int64"})
     )

@@ -20,8 +20,10 @@ from numpy.typing import NDArray
 
 from approx.nn import MLP
 from approx.nn.activations import get_activation
+from approx.piecewise import piecewise_linear
 from approx.train.loop import TrainResult
-from approx.train.options import OPTIONS, FitOptions
+from approx.train.options import OPTIONS, FitOptions, default_n_train, implied_defaults
+from approx.train.spline import widen
 from approx.train.training import train
 
 __all__ = ["INITS", "SAMPLINGS", "Scaling", "fit_target", "split_options"]
@@ -219,35 +221,58 @@ def fit_target(target: Any, width: int, rng: np.random.Generator, **options: Any
     from approx import _validate
 
     fit, opt_options = split_options(options)
+    opt_options = implied_defaults(fit) | opt_options
     width = _validate.integer(width, "width", 1)
     sample_rng, init_rng, batch_rng = rng.spawn(3)
     a, b = target.domain
-    t = SAMPLINGS[fit.sampling](fit.n_train, sample_rng)
+    n_train = fit.n_train or default_n_train(width, fit.optimizer)
+    t = SAMPLINGS[fit.sampling](n_train, sample_rng)
     f = target(a + (t + 1.0) * (b - a) / 2.0)
     spread = float(np.std(f))
     scaling = Scaling((a + b) / 2.0, (b - a) / 2.0, float(np.mean(f)), spread or 1.0)
     v = (f - scaling.mu) / scaling.sigma
+    grow = "grow_from" not in fit.unread() and 0 < fit.grow_from < width
+    if grow:  # the narrow net trains on as many points as its own width calls for
+        n_narrow = min(n_train, fit.n_train or default_n_train(fit.grow_from, fit.optimizer))
+        t_narrow = SAMPLINGS[fit.sampling](n_narrow, sample_rng)
+        v_narrow = (target(a + (t_narrow + 1.0) * (b - a) / 2.0) - scaling.mu) / scaling.sigma
     init = INITS[fit.init]
-    net = init(target, width, fit.activation, init_rng, t, v, scaling, fit.knots)
+    net = init(
+        target, fit.grow_from if grow else width, fit.activation, init_rng, t, v, scaling, fit.knots
+    )
     monitor = None
     if fit.select == "max_error":
-        t_val = np.linspace(-1.0, 1.0, fit.n_val)
+        t_val = np.linspace(-1.0, 1.0, 4 * n_train if fit.n_val is None else fit.n_val)
         v_val = (target(a + (t_val + 1.0) * (b - a) / 2.0) - scaling.mu) / scaling.sigma
 
         def monitor(candidate: MLP) -> float:
-            return float(np.max(np.abs(candidate(t_val) - v_val)))
+            if fit.activation == "relu":  # through the breakpoints: O(d log d + n_val)
+                err = piecewise_linear(candidate, (-1.0, 1.0))(t_val) - v_val
+            else:
+                err = candidate(t_val) - v_val
+            return float(np.max(np.abs(err)))
 
-    result = train(
-        net,
-        t,
-        v,
-        fit.optimizer,
-        loss=fit.loss,
-        p=fit.p,
-        rng=batch_rng,
-        monitor=monitor,
-        monitor_every=fit.monitor_every,
-        **opt_options,
-    )
+    def fit_net(net: MLP, t: Array, v: Array, **extra: Any) -> TrainResult:
+        return train(
+            net,
+            t,
+            v,
+            fit.optimizer,
+            loss=fit.loss,
+            p=fit.p,
+            rng=batch_rng,
+            monitor=monitor,
+            monitor_every=fit.monitor_every,
+            **(opt_options | extra),
+        )
+
+    if grow:
+        narrow = fit_net(net, t_narrow, v_narrow)
+        result = fit_net(widen(narrow.net, width, -1.0, 1.0), t, v, steps=0)
+        result.history = np.concatenate([narrow.history, result.history])
+        result.steps += narrow.steps
+        result.initial_loss = narrow.initial_loss
+    else:
+        result = fit_net(net, t, v)
     result.net = scaling.to_raw(result.net)
     return result

@@ -67,7 +67,8 @@ class TrainResult:
         function evaluation for L-BFGS (line-search trials included), and per accepted
         iterate for LM and the polish phase of ``"adam+lm"`` (the start, then each step
         that lowered the loss: rejected trial steps are not recorded, so that part is
-        decreasing). ``"adam+lm"`` concatenates its two phases.
+        decreasing; the knot-form polish of a ReLU net records several such rounds, on
+        the mean square or the Lᵖ error). ``"adam+lm"`` concatenates its two phases.
     status : str
         ``"converged"`` (tolerance or optimizer criterion met), ``"max_steps"``
         (budget used) or ``"diverged"`` (a non-finite loss stopped the fit).

@@ -26,7 +26,9 @@ __all__ = [
     "LMOptions",
     "Options",
     "SGDOptions",
+    "default_n_train",
     "describe",
+    "implied_defaults",
     "optimizer_options",
 ]
 
@@ -174,11 +176,26 @@ class LMOptions(Options):
 class AdamLMOptions(AdamOptions):
     """Adam to place the kinks, then a Levenberg–Marquardt polish."""
 
+    steps: int = option(
+        3000,
+        "budget: steps (SGD, Adam, Adam phase of adam+lm: 0 polishes the start, the "
+        "default from the knots and construction inits), iterations (L-BFGS), "
+        "evaluations (LM)",
+        type=int,
+        minimum=0,
+    )
+
     polish_steps: int = option(
         200,
         "Levenberg–Marquardt evaluations after the Adam phase of adam+lm",
         type=int,
         minimum=1,
+    )
+    polish_p: float = option(
+        8.0,
+        "exponent of the Lᵖ error the polish of adam+lm minimises (2: the mean square; "
+        "larger: closer to the max error)",
+        minimum=2.0,
     )
 
 
@@ -240,7 +257,14 @@ class FitOptions:
         type=str,
         choices=("uniform", "adaptive"),
     )
-    n_train: int = option(1024, "training points", type=int, minimum=2)
+    n_train: int | None = option(
+        None,
+        "training points (None: max(1024, 64 d) for adam+lm, whose polish costs O(m) "
+        "a step and needs samples in every cell between knots; 1024 otherwise)",
+        type=int,
+        minimum=2,
+        optional=True,
+    )
     sampling: str = option(
         "uniform",
         "layout of the training points on the domain",
@@ -259,7 +283,20 @@ class FitOptions:
         type=str,
         choices=("loss", "max_error"),
     )
-    n_val: int = option(8192, "validation points of select = 'max_error'", type=int, minimum=2)
+    n_val: int | None = option(
+        None,
+        "validation points of select = 'max_error' (None: 4 n_train)",
+        type=int,
+        minimum=2,
+        optional=True,
+    )
+    grow_from: int = option(
+        64,
+        "adam+lm from He init, ReLU, width d above this: train a net this wide first, "
+        "then widen it to d (knots re-placed by its curvature) and polish; 0: never",
+        type=int,
+        minimum=0,
+    )
     monitor_every: int = option(
         10, "steps between validation checks of select = 'max_error'", type=int, minimum=1
     )
@@ -277,7 +314,32 @@ class FitOptions:
             out.add("knots")
         if self.select != "max_error":
             out |= {"n_val", "monitor_every"}
+        if self.init != "he" or self.optimizer != "adam+lm" or self.activation != "relu":
+            out.add("grow_from")
         return out
+
+
+def implied_defaults(fit: FitOptions) -> dict[str, Any]:
+    """Optimizer defaults that depend on the fit's options (given options override them).
+
+    ``adam+lm`` from the ``"knots"`` or ``"construction"`` init skips the Adam phase
+    (``steps = 0``): the kinks are already where the polish wants them, and Adam's
+    large early steps would only throw them out of place.
+    """
+    if fit.optimizer == "adam+lm" and fit.init != "he":
+        return {"steps": 0}
+    return {}
+
+
+#: training points per unit of width that adam+lm gets by default, and the floor
+SAMPLES_PER_UNIT, MIN_SAMPLES = 64, 1024
+
+
+def default_n_train(width: int, optimizer: str) -> int:
+    """Training points when ``n_train`` is not given (see :class:`FitOptions`)."""
+    if optimizer == "adam+lm":
+        return max(MIN_SAMPLES, SAMPLES_PER_UNIT * width)
+    return MIN_SAMPLES
 
 
 def describe(name: str) -> tuple[type, tuple[Any, ...] | None, float | None, str]:

@@ -16,7 +16,15 @@ from approx import _deadline
 from approx.train.loop import Converged, Diverged, Engine, Outcome, Tracker, first_order
 from approx.train.options import AdamLMOptions, Options
 
-__all__ = ["POLISH_MAX_PARAMS", "adam_lm", "gauss_newton", "lbfgs", "lm", "lp_residuals"]
+__all__ = [
+    "POLISH_MAX_PARAMS",
+    "adam_lm",
+    "gauss_newton",
+    "lbfgs",
+    "lm",
+    "lp_residuals",
+    "nielsen_update",
+]
 
 Array = NDArray[np.float64]
 
@@ -166,6 +174,7 @@ def gauss_newton(
     *,
     steps: int,
     tol: float,
+    p: float | None = None,
 ) -> Outcome:
     """Levenberg–Marquardt on the normal equations, in numpy: the polish of ``"adam+lm"``.
 
@@ -173,7 +182,7 @@ def gauss_newton(
     then tries steps ``δ = −(JᵀJ + λ diag JᵀJ)⁻¹ Jᵀρ`` (a Cholesky solve of size P, far
     cheaper than MINPACK's QR of the m×P Jacobian when m ≫ P) until one lowers the loss;
     λ follows Nielsen's gain-ratio rule. Residuals are transformed as in :func:`lm` so
-    the ``"lp"`` loss is fitted too.
+    the Lᵖ error with exponent ``p`` (default: the engine's loss) is minimised.
 
     Returns the loss at each accepted iterate (the first is the start), the status, a
     message and the number of function evaluations (trial steps), at most ``steps``.
@@ -181,7 +190,13 @@ def gauss_newton(
     from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
     theta = engine.theta
-    m, p = X.shape[0], engine.p
+    m = X.shape[0]
+    p = engine.p if p is None else p
+
+    def lp_loss() -> float:
+        r = engine.residuals(X, y).reshape(-1)
+        rho, _ = lp_residuals(r, p, m)
+        return 0.5 * float(rho @ rho)
 
     def linearise() -> tuple[Array, Array]:
         r, J = engine.residual_jacobian(X, y)
@@ -213,14 +228,13 @@ def gauss_newton(
                 continue
             np.copyto(start, theta)
             theta += delta
-            trial = engine.loss_only(X, y)
+            trial = lp_loss()
             evals += 1
             # predicted decrease of the model ½‖ρ + Jδ‖² (positive for λ > 0)
             predicted = -float(delta @ g) - 0.5 * float(delta @ (A @ delta))
             if math.isfinite(trial) and trial < value:
-                gain = (value - trial) / max(predicted, 1e-300)
-                lam *= max(1.0 / 3.0, 1.0 - (2.0 * gain - 1.0) ** 3)
-                nu, accepted = 2.0, True
+                lam, nu = nielsen_update(lam, (value - trial) / max(predicted, 1e-300))
+                accepted = True
                 break
             np.copyto(theta, start)
             lam, nu = lam * nu, 2.0 * nu
@@ -231,6 +245,15 @@ def gauss_newton(
         history.append(value)
         tracker.offer(value, len(history), force=True)
     return np.array(history), status, message, evals
+
+
+def nielsen_update(lam: float, gain: float) -> tuple[float, float]:
+    """Damping ``λ`` and its growth factor ``ν`` after an accepted step (Nielsen's rule).
+
+    ``gain`` is the actual over the predicted decrease of the loss.
+    """
+    gain = min(max(gain, 0.0), 1.0)  # beyond 1 the rule's factor is 1/3 anyway
+    return lam * max(1.0 / 3.0, 1.0 - (2.0 * gain - 1.0) ** 3), 2.0
 
 
 #: the polish's normal equations are P×P: beyond this a single step takes seconds
@@ -249,23 +272,33 @@ def adam_lm(
 
     From a random start LM stalls (its steps are local and dead units give it zero
     Jacobian columns) and Adam ends on a noise floor; Adam's result is a start where
-    LM's fast local convergence pays. The polish is :func:`gauss_newton` (normal
-    equations: at d = 64 one evaluation costs about a millisecond, against tens for
-    MINPACK in :func:`lm`), with ``polish_steps`` evaluations. The best iterate over
-    both phases is kept.
+    LM's fast local convergence pays. The best iterate over both phases is kept. The
+    polish, ``polish_steps`` evaluations:
+
+    - for a 1→d→1 ReLU net with biases, :func:`~approx.train.spline.spline_polish`: LM
+      in the net's knot form, whose normal equations are banded (O(m + d) per step,
+      any d);
+    - otherwise :func:`gauss_newton` on the net's parameters (dense normal equations:
+      at d = 64 one evaluation costs about a millisecond, against tens for MINPACK in
+      :func:`lm`; at most :data:`POLISH_MAX_PARAMS` parameters).
     """
+    from approx.train.spline import is_shallow_relu, spline_polish
+
     n = engine.theta.size
-    if n > POLISH_MAX_PARAMS:
+    banded = is_shallow_relu(engine.net) and engine.p >= 2.0
+    if not banded and n > POLISH_MAX_PARAMS:
         raise ValueError(
             f"adam+lm solves a {n}×{n} system at every polish step; it allows at most "
-            f"{POLISH_MAX_PARAMS} parameters (d ≤ 1024 for a 1→d→1 net): use 'adam'"
+            f"{POLISH_MAX_PARAMS} parameters (d ≤ 1024 for a 1→d→1 net) unless the net "
+            "is a 1→d→1 ReLU net with biases: use 'adam'"
         )
     every = tracker.every
     history, status, message, taken = first_order(engine, X, y, tracker, options, rng, name="adam")
     if status != "max_steps":
         return history, status, message, taken
     tracker.every = every  # LM evaluations are costly: check them at the caller's rate
-    polish, status, message, evals = gauss_newton(
-        engine, X, y, tracker, steps=options.polish_steps, tol=options.tol
+    polish = spline_polish if banded else gauss_newton
+    polish_history, status, message, evals = polish(
+        engine, X, y, tracker, steps=options.polish_steps, tol=options.tol, p=options.polish_p
     )
-    return np.concatenate([history, polish]), status, message, taken + evals
+    return np.concatenate([history, polish_history]), status, message, taken + evals
