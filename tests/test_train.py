@@ -173,7 +173,10 @@ def test_relocation_improves_the_fit_from_he_init():
 @pytest.mark.parametrize("optimizer", ["lm", "adam+lm"])
 def test_lm_history_records_accepted_iterates_only(optimizer):
     # rejected trial steps (a loss of order 1e10 is common) used to be recorded
-    steps = {"lm": {"steps": 60}, "adam+lm": {"steps": 100, "polish_steps": 60, "polish_p": 2.0}}[optimizer]
+    steps = {
+        "lm": {"steps": 60},
+        "adam+lm": {"steps": 100, "polish_steps": 60, "polish_p": 2.0},
+    }[optimizer]
     # tanh: the polish of adam+lm on the net's own parameters (a ReLU net is polished
     # in its knot form, in rounds that each restart the record)
     result = train(start(width=20, activation="tanh"), X, Y, optimizer, **steps)
