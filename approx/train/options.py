@@ -259,7 +259,7 @@ class FitOptions:
     )
     n_train: int | None = option(
         None,
-        "training points (None: max(1024, 64 d) for adam+lm, whose polish costs O(m) "
+        "training points (None: max(1024, 128 d) for adam+lm, whose polish costs O(m) "
         "a step and needs samples in every cell between knots; 1024 otherwise)",
         type=int,
         minimum=2,
@@ -332,7 +332,7 @@ def implied_defaults(fit: FitOptions) -> dict[str, Any]:
 
 
 #: training points per unit of width that adam+lm gets by default, and the floor
-SAMPLES_PER_UNIT, MIN_SAMPLES = 64, 1024
+SAMPLES_PER_UNIT, MIN_SAMPLES = 128, 1024
 
 
 def default_n_train(width: int, optimizer: str) -> int:
@@ -345,7 +345,8 @@ def default_n_train(width: int, optimizer: str) -> int:
 def describe(name: str) -> tuple[type, tuple[Any, ...] | None, float | None, str]:
     """Type, choices, minimum and help of option ``name`` (fit or optimizer option).
 
-    Where optimizers disagree on the default, the help lists each one's.
+    Where optimizers disagree on the default, the help lists each one's; the minimum
+    is the least any of them allows.
     """
     classes = (FitOptions, *OPTIONS.values())
     f = next(c.__dataclass_fields__[name] for c in classes if name in c.__dataclass_fields__)
@@ -355,7 +356,14 @@ def describe(name: str) -> tuple[type, tuple[Any, ...] | None, float | None, str
         for opt, cls in OPTIONS.items()
         if name in cls.__dataclass_fields__
     }
+    # the loosest bound: each optimizer's own options check their own
+    minima = [
+        c.__dataclass_fields__[name].metadata["minimum"]
+        for c in classes
+        if name in c.__dataclass_fields__
+    ]
+    minimum = None if None in minima else min(minima)
     help_ = meta["help"]
     if len({repr(v) for v in defaults.values()}) > 1:
         help_ += "; default " + ", ".join(f"{v} ({k})" for k, v in defaults.items())
-    return meta["type"], meta["choices"], meta["minimum"], help_
+    return meta["type"], meta["choices"], minimum, help_
