@@ -203,22 +203,12 @@ def _trained_check(params: dict[str, Any], given: set[str]) -> dict[str, Any]:
     ``None``, so the resolved parameters, and a config's digest, hold exactly what the
     fit uses.
     """
-    fit_names = {f.name for f in dataclasses.fields(options.FitOptions)}
-    fit = options.FitOptions(**{k: v for k, v in params.items() if k in fit_names})
-    unread = sorted(fit.unread() & given)
-    if unread:
-        raise ValueError(
-            f"{', '.join(map(repr, unread))} not read with init {fit.init!r}, loss "
-            f"{fit.loss!r}, select {fit.select!r}"
-        )
-    opt = options.optimizer_options(
-        fit.optimizer,
-        options.implied_defaults(fit) | {k: params[k] for k in given if k not in fit_names},
-    )
-    out = {k: (None if k in fit.unread() else v) for k, v in params.items() if k in fit_names}
+    fit, given_opt = train.fit.split_options({k: params[k] for k in given})
+    opt = options.optimizer_options(fit.optimizer, options.implied_defaults(fit) | given_opt)
+    fit_values, unread = dataclasses.asdict(fit), fit.unread()
+    out = {k: None if k in unread else v for k, v in fit_values.items()}
     reads = dataclasses.asdict(opt)
-    out |= {k: reads.get(k) for k in params if k not in fit_names}
-    return out
+    return out | {k: reads.get(k) for k in params if k not in fit_values}
 
 
 METHODS: dict[str, Method] = {

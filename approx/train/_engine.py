@@ -66,7 +66,8 @@ class GeneralEngine:
 
     def residuals(self, X: Array, y: Array) -> Array:
         """``h(X) − y`` at the current ``θ``: shape (m,) for X of shape (m,), else (m, k)."""
-        r = self.net._forward(self._columns(X, y)[0]) - self._columns(X, y)[1]
+        X2, y2 = self._columns(X, y)
+        r = self.net._forward(X2) - y2
         return r[:, 0] if X.ndim == 1 else r
 
     def residual_jacobian(self, X: Array, y: Array) -> tuple[Array, Array]:

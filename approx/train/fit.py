@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from approx import _validate
 from approx.nn import MLP
 from approx.nn.activations import get_activation
 from approx.piecewise import piecewise_linear
@@ -218,8 +219,6 @@ def fit_target(target: Any, width: int, rng: np.random.Generator, **options: Any
         are on the rescaled problem (values of unit spread), so they compare across
         targets.
     """
-    from approx import _validate
-
     fit, opt_options = split_options(options)
     opt_options = implied_defaults(fit) | opt_options
     width = _validate.integer(width, "width", 1)

@@ -128,5 +128,4 @@ class Adam:
 FIRST_ORDER: dict[str, Callable[..., SGD | Adam]] = {
     "sgd": lambda o: SGD(o.lr, o.momentum),
     "adam": lambda o: Adam(o.lr),
-    "adam+lm": lambda o: Adam(o.lr),
 }

@@ -260,6 +260,11 @@ def nielsen_update(lam: float, gain: float) -> tuple[float, float]:
 POLISH_MAX_PARAMS = 3 * 1024 + 1
 
 
+#: the Adam phase of adam+lm sees every k-th sample, at least this many of them, and
+#: at least this many per parameter
+ADAM_MIN_SAMPLES, ADAM_SAMPLES_PER_PARAM = 1024, 4
+
+
 def adam_lm(
     engine: Engine,
     X: Array,
@@ -272,8 +277,9 @@ def adam_lm(
 
     From a random start LM stalls (its steps are local and dead units give it zero
     Jacobian columns) and Adam ends on a noise floor; Adam's result is a start where
-    LM's fast local convergence pays. The best iterate over both phases is kept. The
-    polish, ``polish_steps`` evaluations:
+    LM's fast local convergence pays. The best iterate over both phases is kept. Adam
+    sees every k-th sample, about ``max(1024, 4 P)`` of them (it only places the kinks);
+    the polish, ``polish_steps`` evaluations, sees them all:
 
     - for a 1→d→1 ReLU net with biases, :func:`~approx.train.spline.spline_polish`: LM
       in the net's knot form, whose normal equations are banded (O(m + d) per step,
@@ -293,7 +299,12 @@ def adam_lm(
             "is a 1→d→1 ReLU net with biases: use 'adam'"
         )
     every = tracker.every
-    history, status, message, taken = first_order(engine, X, y, tracker, options, rng, name="adam")
+    # Adam only places the kinks: every k-th sample will do (its steps cost O(m P)),
+    # while the polish, whose steps cost O(m) in the knot form, uses them all
+    k = max(1, X.shape[0] // max(ADAM_MIN_SAMPLES, ADAM_SAMPLES_PER_PARAM * n))
+    history, status, message, taken = first_order(
+        engine, X[::k], y[::k], tracker, options, rng, name="adam"
+    )
     if status != "max_steps":
         return history, status, message, taken
     tracker.every = every  # LM evaluations are costly: check them at the caller's rate
