@@ -116,7 +116,13 @@ class Method:
         raise KeyError(name)
 
     def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Fill defaults and check every value; unknown names raise ``ValueError``."""
+        """Fill defaults and check every value; unknown names raise ``ValueError``.
+
+        ``None`` stands for "not given" (no config can write it; a resolved method
+        holds it for a parameter its other parameters leave unread), so resolving
+        resolved parameters again gives them back unchanged.
+        """
+        params = {k: v for k, v in params.items() if v is not None}
         known = {p.name for p in self.params}
         unknown = sorted(set(params) - known)
         if unknown:

@@ -76,6 +76,10 @@ def test_resolved_parameters_hold_what_the_fit_reads():
     # the construction start is polished without an Adam phase unless steps is given
     assert trained.resolve({"init": "construction"})["steps"] == 0
     assert trained.resolve({"init": "construction", "steps": 7})["steps"] == 7
+    # the runner resolves resolved parameters again: nothing changes, nothing is refused
+    for given in ({}, {"optimizer": "lbfgs"}, {"init": "construction", "knots": "adaptive"}):
+        once = trained.resolve(given)
+        assert trained.resolve(once) == once
 
 
 # ---------------------------------------------------------------------------------------
