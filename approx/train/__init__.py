@@ -19,6 +19,7 @@ One module per concern:
 | ``loop`` | the SGD/Adam loop, the best-iterate tracker, :class:`TrainResult` |
 | ``relocate`` | moving idle ReLU units to the residual's peaks, function unchanged |
 | ``second_order`` | L-BFGS, Levenberg–Marquardt, the numpy LM polish, ``adam+lm`` |
+| ``spline`` | LM in a 1→d→1 ReLU net's knot form (banded, any d); re-placing knots |
 | ``training`` | :func:`train`: validation, engine, dispatch, keep-best |
 | ``fit`` | :func:`fit_target`: sampling, inits, scaling, random streams |
 """

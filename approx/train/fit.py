@@ -208,9 +208,16 @@ def fit_target(target: Any, width: int, rng: np.random.Generator, **options: Any
     **options
         The fit's options (:class:`~approx.train.options.FitOptions`: ``optimizer``,
         ``init``, ``knots``, ``n_train``, ``sampling``, ``activation``, ``loss``, ``p``,
-        ``select``, ``n_val``, ``monitor_every``) and the optimizer's (as in
-        :func:`~approx.train.train`), defaults declared once in
+        ``select``, ``n_val``, ``grow_from``, ``monitor_every``) and the optimizer's (as
+        in :func:`~approx.train.train`), defaults declared once in
         :mod:`approx.train.options`. An option the combination does not read is refused.
+
+    Notes
+    -----
+    With ``adam+lm`` from He init above ``grow_from`` units (a ReLU net), a net
+    ``grow_from`` wide is trained first (on the training points its own width calls for),
+    widened to d by :func:`~approx.train.spline.widen`, and polished at full width
+    without a second Adam phase; ``history`` and ``steps`` cover both fits.
 
     Returns
     -------
