@@ -272,3 +272,14 @@ def test_polishing_the_adaptive_construction_beats_it_by_40_percent():
     )
     adaptive = max_error(target, relu_interpolant(target, d, knots="adaptive"))
     assert max_error(target, fit.model) <= 0.6 * adaptive
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs", "lm", "adam+lm"])
+def test_training_loops_check_the_time_limit(optimizer):
+    import time
+
+    from approx import _deadline
+
+    with _deadline.time_limit(1e-3), pytest.raises(_deadline.DeadlineExceeded):
+        time.sleep(2e-3)
+        train(he_net(), X, Y, optimizer, steps=500)
