@@ -29,6 +29,7 @@ from approx import _deadline
 from approx.nn import MLP, unpack
 from approx.piecewise import piecewise_linear
 from approx.train.loop import Engine, Outcome, Tracker
+from approx.train.second_order import lp_residuals, nielsen_update
 
 __all__ = ["equidistribute", "knot_form", "spline_polish", "to_theta", "widen"]
 
@@ -155,13 +156,7 @@ def _assemble(
     lam = (x - tau[cell]) / h
     s = (u[cell + 1] - u[cell]) / h
     r = u[cell] + lam * (u[cell + 1] - u[cell]) - y
-    m = x.size
-    c = math.sqrt(2.0 / (p * m))
-    if p == 2.0:
-        rho, scale = c * r, np.full(m, c)
-    else:
-        a = np.abs(r)
-        rho, scale = c * np.copysign(a ** (p / 2), r), c * (p / 2) * a ** (p / 2 - 1)
+    rho, scale = lp_residuals(r, p, x.size)
     # columns of the cell's four parameters τ_c, u_c, τ_{c+1}, u_{c+1}, with the two
     # end knots held fixed
     J = [-s * (1.0 - lam), 1.0 - lam, -s * lam, lam]
@@ -283,8 +278,6 @@ def _levenberg_marquardt(
     banded. Returns the last ``(τ, u)``, the trial steps used, a status and a message.
     """
     from scipy.linalg import LinAlgError, solveh_banded
-
-    from approx.train.second_order import nielsen_update
 
     to_theta(tau, u, theta, sizes)
     value, ab, g, empty = _assemble(tau, u, x, y, p)
