@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from flint import arb
 from numpy.polynomial import chebyshev as C
 from numpy.typing import ArrayLike, NDArray
 from scipy.fft import dct
@@ -48,6 +49,22 @@ class ChebyshevModel:
     def n_params(self) -> int:
         """The ``d`` coefficients ``c_k`` (the domain is fixed by the target, not fitted)."""
         return int(self.coef.size)
+
+    @property
+    def term_size(self) -> float:
+        """``Σ |c_k|``: bounds ``|p|`` on the domain and sets the scale of its rounding."""
+        return float(np.sum(np.abs(self.coef)))
+
+    def ball(self, x: Any, strict: Any = False) -> Any:
+        """``p`` in Arb ball arithmetic at ``x`` (an arb or arb_series): the real polynomial
+        the stored coefficients define, by Clenshaw's recurrence (``d`` ball operations).
+        The map to ``[-1, 1]`` is exact, not rounded."""
+        a, b = self.domain
+        t = (2 * x - (arb(a) + arb(b))) / (arb(b) - arb(a))
+        b1, b2 = arb(0) * t, arb(0) * t
+        for c in self.coef[:0:-1]:
+            b1, b2 = 2 * t * b1 - b2 + arb(float(c)), b1
+        return t * b1 - b2 + arb(float(self.coef[0]))
 
     def __call__(self, x: ArrayLike) -> Array:
         """Evaluate at ``x`` of shape (m,) by Clenshaw's recurrence; returns shape (m,)."""
@@ -106,6 +123,25 @@ class SplineModel:
     def __call__(self, x: ArrayLike) -> Array:
         """Evaluate at ``x`` of shape (m,); returns shape (m,)."""
         return self._spline(np.asarray(x, dtype=np.float64))
+
+    def pieces(self) -> tuple[Array, Array]:
+        """The cubic on each interval, as evaluated: ``(knots, coef)``.
+
+        ``coef`` of shape (d - 1, 4): on ``[knots[j], knots[j+1]]`` the spline is
+        ``Σ_k coef[j, k] (x - knots[j])^k``. These float coefficients (computed once from
+        the stored values) are the model whose max error is certified.
+        """
+        return self.knots, np.ascontiguousarray(self._spline.c[::-1].T)
+
+    def ball_at(self, x: float) -> arb:
+        """The piecewise cubic of :meth:`pieces` at the float ``x``, in ball arithmetic."""
+        knots, coef = self.pieces()
+        j = int(np.clip(np.searchsorted(knots, x, side="right") - 1, 0, knots.size - 2))
+        h = arb(x) - arb(float(knots[j]))
+        total = arb(0)
+        for c in coef[j, ::-1]:
+            total = total * h + arb(float(c))
+        return total
 
     def to_arrays(self) -> dict[str, NDArray[Any]]:
         """Plain arrays for ``numpy.savez``: kind, knots, values."""

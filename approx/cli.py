@@ -3,7 +3,9 @@
 ``run-experiment CONFIG`` runs a sweep; ``run-experiment --replot DIR`` redraws the
 figures of a results folder from its store; ``run-experiment --list`` shows the built-in
 targets and the method kinds with their parameters. Exit status: 0 when every run
-succeeded, 1 when any run failed, 2 for bad input (the message names the file and key).
+succeeded, 1 when any run failed (or the sweep stopped on a system error such as a full
+disk), 2 for bad input (one line naming the file and key, or the folder and what to do),
+130 when interrupted. Messages are printed literally: a ``[`` in a name is no markup.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
+import sqlite3  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated  # noqa: E402
 
@@ -32,16 +35,21 @@ from rich.progress import (  # noqa: E402
     TimeRemainingColumn,
 )
 from rich.table import Table  # noqa: E402
+from rich.text import Text  # noqa: E402
 
-from approx import methods, targets  # noqa: E402
+from approx import _validate, methods, targets  # noqa: E402
 from approx.experiment import (  # noqa: E402
     ConfigError,
+    ExecutorError,
+    ResourceError,
     StoreError,
     load_config,
     plot_folder,
     run_sweep,
     summarize,
 )
+from approx.experiment.executors import EXECUTORS  # noqa: E402
+from approx.experiment.resources import parse_size  # noqa: E402
 from approx.experiment.worker import Result  # noqa: E402
 
 app = typer.Typer(
@@ -69,6 +77,9 @@ class _Bar:
         )
         self.failed = 0
 
+    def note(self, message: str) -> None:
+        _say(message)
+
     def start(self, total: int, done: int) -> None:
         self.progress.start()
         self.task = self.progress.add_task("sweep", total=total, completed=done)
@@ -82,10 +93,14 @@ class _Bar:
         self.progress.stop()
 
 
+def _say(message: str, label: str = "note:", style: str = "yellow") -> None:
+    """One line on stderr, printed literally (no markup, no wrapping)."""
+    err_console.print(Text.assemble((label, f"bold {style}"), " ", message.replace("\n", " ")),
+                      highlight=False, soft_wrap=True)
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(
-        f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True
-    )
+    _say(message, "error:", "red")
     return typer.Exit(code)
 
 
@@ -130,31 +145,57 @@ def _list() -> None:
 def run_experiment(
     config: Annotated[
         Path | None,
-        typer.Argument(
-            help="The sweep config (TOML), e.g. experiments/quickstart.toml.", show_default=False
-        ),
+        typer.Argument(help="The sweep config (TOML), e.g. experiments/quickstart.toml.",
+                       show_default=False),
     ] = None,
     out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Results folder (default: results/<name>)."),
+        str | None,
+        typer.Option("--out", "-o", help="Results folder (default: results/<name>).",
+                     show_default=False),
     ] = None,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)."),
+        typer.Option("--jobs", "-j",
+                     help="Worker processes (default and most: the CPU cores); with "
+                     "--scheduler, the runs in flight.", show_default=False),
     ] = None,
     fresh: Annotated[
-        bool, typer.Option("--fresh", help="Discard the folder's earlier runs first.")
+        bool, typer.Option("--fresh", help="Remove what earlier sweeps wrote in the folder "
+                           "first (never files they did not write).")
     ] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Also rerun runs that diverged, stalled, "
+                           "timed out or were non-finite (errors are always retried).")
+    ] = False,
+    executor: Annotated[
+        str, typer.Option("--executor", metavar="[local|dask]",
+                          help="Local processes, or tasks on a Dask cluster.")
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", metavar="ADDRESS",
+                     help="A running Dask scheduler (tcp://host:8786); default: a local "
+                     "cluster of --jobs workers.", show_default=False),
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option("--memory-limit", metavar="SIZE",
+                     help="Memory the local workers may use together, e.g. 8GiB "
+                     "(default: half of the available memory).", show_default=False),
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option("--time-limit", metavar="SECONDS",
+                     help="Per-run time limit (overrides the config's time_limit); past it "
+                     "a run is recorded as timeout.", show_default=False),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
     replot: Annotated[
         Path | None,
-        typer.Option(
-            "--replot",
-            metavar="DIR",
-            help="Redraw the figures of a results folder from its store (no refit).",
-        ),
+        typer.Option("--replot", metavar="DIR",
+                     help="Redraw the figures of a results folder from its store (no refit)."),
     ] = None,
     list_all: Annotated[
         bool, typer.Option("--list", help="List built-in targets and method kinds, then exit.")
@@ -168,33 +209,31 @@ def run_experiment(
         _list()
         return
     if replot is not None:
-        try:
-            paths = plot_folder(replot)
-        except (StoreError, ConfigError) as e:
-            raise _fail(str(e)) from None
-        if not quiet:
-            for path in paths:
-                out_console.print(f"wrote {path}", highlight=False)
+        _plot(replot, quiet)
         return
     if config is None:
         raise _fail("give a CONFIG file to run (or --replot DIR, or --list); see --help")
+    options = _options(out, jobs, executor, scheduler, memory_limit, time_limit)
     try:
         sweep = load_config(config)
     except ConfigError as e:
         raise _fail(str(e)) from None
-    folder = out if out is not None else Path("results") / sweep.name
+    folder = Path(out) if out is not None else Path("results") / sweep.name
     bar = _Bar(quiet)
     try:
-        table = run_sweep(sweep, folder, jobs=jobs or os.cpu_count(), fresh=fresh, reporter=bar)
-    except StoreError as e:
+        table = run_sweep(sweep, folder, jobs=jobs, fresh=fresh, reporter=bar,
+                          retry_failed=retry_failed, **options)
+    except (StoreError, ResourceError, ExecutorError) as e:
         raise _fail(str(e)) from None
+    except (OSError, sqlite3.Error) as e:  # e.g. the disk filled up mid-sweep
+        raise _fail(f"stopped: {e}; finished runs are saved in {folder}, rerun to resume",
+                    1) from None
     except KeyboardInterrupt:
-        raise _fail(
-            f"interrupted; finished runs are saved in {folder}, rerun to resume", 130
-        ) from None
+        raise _fail(f"interrupted; finished runs are saved in {folder}, rerun to resume",
+                    130) from None
     finally:
         bar.stop()
-    plot_folder(folder)
+    _plot(folder, quiet=True)
     failed = int(np.sum(table["status"] != "ok"))
     if not quiet:
         out_console.print(_summary(summarize(table)))
@@ -204,6 +243,49 @@ def run_experiment(
         )
     if failed:
         raise typer.Exit(1)
+
+
+def _options(out: str | None, jobs: int | None, executor: str, scheduler: str | None,
+             memory_limit: str | None, time_limit: float | None) -> dict[str, object]:
+    """Check the options that are not a config's; exit 2 with one line if one is bad."""
+    if out is not None and not out.strip():
+        raise _fail("--out is empty (an unset shell variable?); give a folder, e.g. --out "
+                    "results/mine")
+    try:
+        if jobs is not None:
+            _validate.integer(jobs, "--jobs", minimum=1)
+        if time_limit is not None:
+            _validate.finite_float(time_limit, "--time-limit (seconds)", 0.0,
+                                   exclusive_minimum=True)
+    except ValueError as e:
+        raise _fail(str(e)) from None
+    if executor not in EXECUTORS:
+        raise _fail(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if scheduler is not None and executor != "dask":
+        raise _fail("--scheduler needs --executor dask")
+    limit = None
+    if memory_limit is not None:
+        try:
+            limit = parse_size(memory_limit)
+        except ValueError as e:
+            raise _fail(f"--memory-limit: {e}") from None
+    return {"executor": executor, "scheduler": scheduler, "memory_limit": limit,
+            "time_limit": time_limit}
+
+
+def _plot(folder: Path, quiet: bool) -> None:
+    """Draw the figures of ``folder``; say what was written and, one line each, skipped."""
+    try:
+        paths, skipped = plot_folder(folder)
+    except (StoreError, ConfigError) as e:
+        raise _fail(str(e)) from None
+    except (OSError, sqlite3.Error) as e:
+        raise _fail(f"cannot draw the figures of {folder}: {e}", 1) from None
+    for note in skipped:
+        _say(note)
+    if not quiet:
+        for path in paths:
+            out_console.print(Text(f"wrote {path}"), highlight=False)
 
 
 def main() -> None:

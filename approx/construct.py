@@ -1,9 +1,11 @@
-"""Exact constructions: the lecture's ±ReLU interpolant and random-feature networks.
+"""Exact constructions: the lecture's ±ReLU interpolant, random features, Yarotsky's net.
 
 :func:`relu_interpolant` writes the piecewise-linear interpolant of ``f`` at ``d`` knots
 as ``f̂(x) = Σ_{i=1..d} s_i max{0, w_i x + b_i}`` with ``s_i = ±1`` (section 4 of the
 lecture); :func:`random_features` fixes a random hidden layer (cos or ReLU features,
-section 2) and fits only the output layer by least squares.
+section 2) and fits only the output layer by least squares; :func:`sawtooth_square` is
+the first deep construction (section 5's question, why go deeper): ``x²`` on ``[0, 1]``
+to ``4^{-m-1}`` with ``m`` layers of width 4, where one hidden layer needs ``2^m`` units.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = [
     "check_width",
     "random_features",
     "relu_interpolant",
+    "sawtooth_square",
     "uniform_knots",
 ]
 
@@ -274,6 +277,46 @@ def random_features(
     design = np.column_stack([ACTIVATIONS[activation](np.outer(x, w) + bias), np.ones(n_samples)])
     coef = lstsq(design, target(x), cond=_RCOND[features])[0]
     return MLP.from_params([w[None, :], coef[:-1, None]], [bias, coef[-1:]], activation=activation)
+
+
+def sawtooth_square(m: int) -> MLP:
+    """Yarotsky's deep ReLU network for ``x²`` on ``[0, 1]``, with max error ``2^{-2m-2}``.
+
+    The hat ``g(y) = 2 relu(y) - 4 relu(y - 1/2) + 2 relu(y - 1)`` maps ``[0, 1]`` onto
+    itself; its ``s``-fold composition ``g_s`` is a sawtooth with ``2^{s-1}`` teeth. The
+    piecewise-linear interpolant of ``x²`` at the ``2^m + 1`` points ``k 2^{-m}`` is
+    ``f_m(x) = x - Σ_{s=1..m} g_s(x) / 4^s``, and its error ``(x - x_k)(x_{k+1} - x)`` peaks
+    at ``h²/4 = 2^{-2m-2}`` in the middle of every cell. Hidden layer ``s`` holds the
+    running sum ``f_{s-1} = x - Σ_{i<s} g_i/4^i`` (≥ x² ≥ 0, so the ReLU passes it) and the
+    three ReLUs of ``g_s``; the output layer adds the last term. Every weight is a power
+    of two or a small integer, so the float net is exactly this function.
+
+    Parameters
+    ----------
+    m : int
+        Number of hidden layers (of width 4), ``1 ≤ m ≤ 24``.
+
+    Returns
+    -------
+    MLP
+        Sizes ``[1, 4, …, 4, 1]`` (``m`` hidden layers), ReLU, with biases.
+    """
+    m = _validate.integer(m, "m", 1)
+    if m > 24:
+        raise ValueError(f"m must be ≤ 24 (the error 4^-(m+1) is then below rounding), got {m}")
+    hat = np.array([0.0, 2.0, -4.0, 2.0])
+    shifts = np.array([0.0, 0.0, -0.5, -1.0])
+    weights = [np.ones((1, 4))]
+    biases = [shifts]
+    for s in range(1, m + 1):
+        running = np.array([1.0, 0.0, 0.0, 0.0]) - hat / 4.0**s  # f_s = f_{s-1} - g_s / 4^s
+        if s == m:
+            weights.append(running[:, None])
+            biases.append(np.zeros(1))
+        else:
+            weights.append(np.column_stack([running, hat, hat, hat]))
+            biases.append(shifts)
+    return MLP.from_params(weights, biases, activation="relu")
 
 
 def check_target(target: object) -> None:

@@ -94,9 +94,49 @@ def _as_int(minimum: float | None) -> int | None:
     return None if minimum is None else int(minimum)
 
 
+#: bytes any run needs whatever its size: the worker process (numpy, scipy loaded) and
+#: the grids of up to 2²² points on which the errors of smooth models are measured
+_RUN_BASE = 128 * 2**20
+#: bytes per unit of width of the O(d) methods (knots, coefficients, breakpoints), measured
+#: with ``ru_maxrss`` at d = 1024 and 4096 (about 1.3 KiB per unit), with a margin
+_PER_UNIT = 2048
+
+
+def _linear_memory(width: int, params: dict[str, Any]) -> int:
+    return _RUN_BASE + _PER_UNIT * width
+
+
+def _features_memory(width: int, params: dict[str, Any]) -> int:
+    # the n_samples × d design matrix and the copy least squares makes of it
+    return _RUN_BASE + _PER_UNIT * width + 2 * 8 * params["n_samples"] * width
+
+
+def _trained_memory(width: int, params: dict[str, Any]) -> int:
+    # The engine's fused 1→d→1 pass works in cache-sized blocks, so first-order steps and
+    # the banded knot-form polish need O(n + d): about 30 vectors of the n training points
+    # (measured with ru_maxrss at d = 256 and 1024 for the default recipe: ≈ 230 bytes a
+    # point beyond the worker's base), plus the validation grid. The dense
+    # Levenberg–Marquardt paths (scipy's ``lm``; the polish of non-ReLU nets) add the
+    # n × P Jacobian, its product and the P × P normal equations, P = 3d + 1.
+    optimizer = params.get("optimizer") or "adam+lm"
+    n = params.get("n_train") or options.default_n_train(width, optimizer)
+    n_val = params.get("n_val") or 4 * n
+    size = 8 * (48 * n + 4 * n_val) + _PER_UNIT * width
+    dense = optimizer == "lm" or (optimizer == "adam+lm" and params.get("activation") != "relu")
+    if dense:
+        p = 3 * width + 1
+        size += 8 * (2 * n * p + 3 * p * p)
+    return 2 * _RUN_BASE + size
+
+
 @dataclass(frozen=True)
 class Method:
-    """An approximation method: its fitting function and what it accepts."""
+    """An approximation method: its fitting function and what it accepts.
+
+    ``memory(width, params)`` estimates the bytes one run needs at peak (``params``
+    resolved, defaults filled), so a sweep that cannot fit in memory is refused before
+    it starts. An estimate with a margin, checked against ``ru_maxrss``, not a bound.
+    """
 
     kind: str
     fit: Callable[..., Fit]
@@ -104,6 +144,7 @@ class Method:
     description: str
     min_width: int = 2
     random: bool = False
+    memory: Callable[[int, dict[str, Any]], int] = _linear_memory
     #: ``check(resolved, given names) -> resolved``: refuses combinations of parameters
     #: and fills defaults that depend on other parameters
     check: Callable[[dict[str, Any], set[str]], dict[str, Any]] | None = None
@@ -250,6 +291,7 @@ METHODS: dict[str, Method] = {
             "fixed random features, output weights by least squares",
             min_width=1,
             random=True,
+            memory=_features_memory,
         ),
         Method(
             "trained",
@@ -259,6 +301,7 @@ METHODS: dict[str, Method] = {
             min_width=1,
             random=True,
             check=_trained_check,
+            memory=_trained_memory,
         ),
         Method(
             "chebyshev",

@@ -1,31 +1,46 @@
-"""Errors of a fitted model against its target: the true max error, the L2 error, theory.
+"""Errors of a fitted model against its target: the certified max error, the L2 error,
+the theory's bounds and the fitted convergence rates.
 
-:func:`max_error` is the supremum of ``|f - f̂|`` over the whole domain. For a
-one-hidden-layer ReLU net it is *certified*: the net is linear between its breakpoints,
-so on each piece the error ``e = f - line`` has ``e'' = f''`` and a branch-and-bound over
-sub-intervals with the bound ``max(|e(l)|, |e(r)|) + M (r - l)² / 8`` (``M ≥ |f''|`` on
-``[l, r]``) encloses the supremum to a relative ``1e-10``. For other models it is a dense
-grid refined by bounded scalar searches around the best grid points.
+:func:`max_error_at` encloses ``sup |f - f̂|`` over the whole closed domain:
+``value ≤ sup ≤ upper``, with ``value = |f(x) - f̂(x)|`` attained at the returned ``x``
+and ``upper`` rigorous. ``f`` is enclosed from its ball form (Taylor models in Arb,
+:mod:`approx.enclose`); ``f̂`` is the real function the stored float weights define:
+
+- ReLU nets of any depth are piecewise linear with exact pieces (:mod:`approx.piecewise`);
+- splines are piecewise cubics, their coefficients read as stored;
+- Chebyshev series and nets with smooth activations (cos features, tanh, sigmoid) are
+  enclosed in Arb like a target, at a cost of ``d`` operations per evaluation, under a
+  work cap counted in operations.
+
+The branch-and-bound stops once ``upper - value ≤ max(rtol · value, atol)``, with
+``rtol = 1e-9`` for built-in and expression targets alike, and ``atol`` a few
+rounding units of ``max |f|`` plus the size of the model's terms. When the work cap or
+rounding stops it first, ``upper`` is still rigorous and :attr:`MaxError.tight` is False.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
-from scipy.optimize import minimize_scalar
+from flint import arb
+from numpy.typing import ArrayLike, NDArray
 
+from approx import enclose
+from approx.baselines import ChebyshevModel, SplineModel
 from approx.construct import check_target, check_width
+from approx.enclose import LocalPolys, from_coefficients
 from approx.models import Model
-from approx.nn import MLP
-from approx.piecewise import PiecewiseLinear, piecewise_linear
+from approx.nn import ACTIVATIONS, MLP
+from approx.piecewise import exact_value, piecewise_linear
 from approx.targets import Target
 
 __all__ = [
     "MaxError",
+    "Rate",
     "adaptive_constant",
+    "fit_rate",
     "l2_error",
     "max_error",
     "max_error_at",
@@ -34,239 +49,247 @@ __all__ = [
 
 Array = NDArray[np.float64]
 
-#: relative gap at which branch-and-bound stops: the returned value is at least
-#: (1 - RTOL) times the supremum whenever the bound on |f''| holds
-RTOL = 1e-10
-#: intervals processed at once, so memory stays bounded whatever the number of pieces
-_CHUNK = 8192
-#: sample points per interval in each branch-and-bound round (ends included): each
-#: round splits a surviving interval into _SAMPLES - 1 sub-intervals
-_SAMPLES = 5
-#: safeguard on branch-and-bound rounds; each round shrinks widths by 4 so the
-#: hidden-error bound by 16, and 60 rounds take any interval below rounding
-_MAX_ROUNDS = 60
-#: grid points per local maximum refined by bounded search for non-piecewise models
-_REFINE = 16
-#: Gauss–Legendre nodes per panel for integrals
+#: relative tolerance of the enclosure (Taylor models enclose an expression as tightly
+#: as a closed form, so expressions get the built-ins' tolerance)
+RTOL = 1e-9
+#: the absolute tolerance in units of roundoff of (max |f| + the model's term size)
+ATOL_ULPS = 16
+#: Gauss–Legendre nodes per panel for the L2 error
 _GAUSS = 16
+#: intervals processed at once, so memory stays bounded whatever the number of panels
+_CHUNK = 8192
 
 
 class MaxError(NamedTuple):
-    """Where the max error is attained and its value: ``|f(x) - f̂(x)| = value``."""
+    """``value ≤ sup_x |f(x) - f̂(x)| ≤ upper``.
+
+    Attributes
+    ----------
+    x : float
+        Where ``value`` is attained.
+    value : float
+        ``|f(x) - f̂(x)|``, computed exactly and rounded down: a lower bound of the sup.
+    upper : float
+        A rigorous upper bound of the sup (``inf`` when nothing could be enclosed: a
+        target without ball form, or a model of unknown kind).
+    tight : bool
+        True when ``upper - value`` is within the tolerance; False when the work cap
+        (or rounding) stopped the refinement first: ``upper`` is then wider.
+    """
 
     x: float
     value: float
+    upper: float = float("inf")
+    tight: bool = False
 
 
 def max_error(target: Target, model: Model) -> float:
-    """The supremum over the domain of ``|f(x) - f̂(x)|``; see :func:`max_error_at`."""
+    """The attained max error ``value`` of :func:`max_error_at` (a lower bound of the sup
+    within the tolerance of it)."""
     return max_error_at(target, model).value
 
 
-def max_error_at(target: Target, model: Model) -> MaxError:
-    """The supremum of ``|f - f̂|`` over the domain, and a point that attains it.
-
-    For a ReLU :class:`~approx.nn.MLP` of sizes ``[1, d, 1]`` the value is certified:
-    never below ``(1 - 1e-10)`` times the true supremum (given ``M = max|f''|`` from
-    :meth:`Target.max_abs_second_derivative`; where that is infinite, the bound on each
-    sub-interval is twice the larger ``|f''|`` at its ends, exact for ``f''`` monotone
-    between samples, and sub-intervals touching a non-finite ``f''`` get a bounded scalar
-    search). Cost: ``O(d log d)`` for the breakpoints plus a few target evaluations per
-    piece; memory ``O(d)``.
-
-    For other models (cos features, Chebyshev, spline, deeper nets): the error on a
-    uniform grid fine enough for the model's oscillations, with a bounded scalar search
-    around the :data:`_REFINE` largest local maxima.
-
-    In both cases the returned value is attained: it is ``|f(x) - model(x)|`` evaluated
-    at the returned ``x`` by the model itself, so it never exceeds the supremum.
+def max_error_at(
+    target: Target,
+    model: Model,
+    *,
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_work: int = enclose.MAX_WORK,
+) -> MaxError:
+    """Enclose ``sup |f - f̂|`` over the closed domain; see the module docstring.
 
     Parameters
     ----------
     target : Target
+        With a ball form (built-ins and :func:`~approx.targets.from_expr` targets have one).
     model : Model
-        Callable on an ndarray of shape (m,), returning shape (m,).
+        An :class:`~approx.nn.MLP` with scalar input and output (any depth, any
+        activation), a :class:`~approx.baselines.ChebyshevModel` or a
+        :class:`~approx.baselines.SplineModel`. Another model gets a sampled estimate
+        with ``upper = inf``.
+    rtol, atol : float, optional
+        Tolerance of the enclosure (defaults in the module docstring).
+    max_work : int
+        Cap on the work, in operations (:data:`approx.enclose.MAX_WORK`).
 
     Returns
     -------
     MaxError
-        ``(x, value)``.
+        All NaN for a model with non-finite parameters.
     """
     check_target(target)
-    if _is_relu_net(model):
-        x, _ = _max_error_piecewise(target, piecewise_linear(model, target.domain))
-    else:
-        x = _max_error_sampled(target, model)
-    value = abs(float(target(np.array([x]))[0] - model(np.array([x]))[0]))
-    return MaxError(x=x, value=value)
+    if not _finite(model):
+        nan = float("nan")  # the model is no real function: nothing to enclose
+        return MaxError(x=nan, value=nan, upper=nan, tight=False)
+    g = _model_polys(model, target.domain, max_work)
+    if target.ball is None or g is None:
+        return _sampled(target, model)
+    polys, exact, size = g
+    f = target.taylor()
+    if rtol is None:
+        rtol = RTOL
+    if atol is None:
+        atol = ATOL_ULPS * enclose.U * (target.scale + size)
+    ball = target.ball
+
+    def exact_at(x: float) -> arb:
+        return ball(arb(x), False) - exact(x)
+
+    def float_error(x: Array) -> Array:
+        with np.errstate(all="ignore"):
+            return target(x) - model(x)
+
+    found = enclose.sup_abs_difference(
+        f,
+        polys,
+        target.domain,
+        rtol=rtol,
+        atol=atol,
+        max_work=max_work,
+        exact_at=exact_at,
+        polish=float_error,
+    )
+    x, value = found.x, found.value
+    if not found.tight:
+        # the cap stopped the search early: a dense sample may know a better point
+        # (a grid of a few points per parameter: the model's evaluation is what costs)
+        guess = _sampled(target, model, int(np.clip(4 * model.n_params, 1024, 1 << 16))).x
+        with enclose.arb_context():
+            exact = enclose.abs_lower(exact_at(guess))
+        if exact > value:
+            x, value = guess, exact
+    return MaxError(x=x, value=value, upper=max(found.upper, value), tight=found.tight)
 
 
-def _is_relu_net(model: object) -> bool:
-    return (
-        isinstance(model, MLP)
-        and model.activation == "relu"
-        and len(model.sizes) == 3
-        and model.sizes[0] == model.sizes[2] == 1
+def _finite(model: Model) -> bool:
+    """Whether every float parameter of the model is finite."""
+    arrays = model.to_arrays() if hasattr(model, "to_arrays") else {}
+    return all(
+        np.all(np.isfinite(v)) for v in arrays.values() if np.issubdtype(v.dtype, np.floating)
     )
 
 
-def _max_error_piecewise(target: Target, pw: PiecewiseLinear) -> tuple[float, float]:
-    """Branch-and-bound over the pieces of ``pw``; returns ``(x, |e(x)|)`` of the best point.
-
-    The state is a set of intervals, each inside one piece ``j``, with the error at its
-    ends. Each round samples every interval at ``_SAMPLES - 2`` interior points, raises
-    the best value seen, and keeps a sub-interval only if its bound
-    ``max(|e(l)|, |e(r)|) + M w² / 8`` could still beat the best by more than the
-    tolerance; when none is left, the best value is within the tolerance of the supremum.
-    """
-    M = target.max_abs_second_derivative()
-    local = not np.isfinite(M)
-
-    def err(x: Array, piece: NDArray[np.intp]) -> Array:
-        return target(x) - (pw.y[piece] + pw.slopes[piece] * (x - pw.x[piece]))
-
-    e_nodes = target(pw.x) - pw.y
-    k = int(np.argmax(np.abs(e_nodes)))
-    best_x, best = float(pw.x[k]), float(abs(e_nodes[k]))
-    # errors of f and the line cancel to rounding: below this floor, gaps are noise
-    floor = 8 * np.finfo(np.float64).eps * float(np.max(np.abs(pw.y)) + np.max(np.abs(e_nodes)))
-    piece = np.arange(pw.n_pieces)
-    lo, hi, elo, ehi = pw.x[:-1], pw.x[1:], e_nodes[:-1], e_nodes[1:]
-    singular: list[tuple[float, float, int]] = []
-    t = np.linspace(0.0, 1.0, _SAMPLES)
-
-    for _ in range(_MAX_ROUNDS):
-        if lo.size == 0:
-            break
-        kept: list[tuple[Array, ...]] = []
-        for s in range(0, lo.size, _CHUNK):
-            p = piece[s : s + _CHUNK]
-            X = lo[s : s + _CHUNK, None] + (hi - lo)[s : s + _CHUNK, None] * t
-            X[:, -1] = hi[s : s + _CHUNK]
-            P = np.broadcast_to(p[:, None], X.shape)
-            E = np.empty_like(X)
-            E[:, 0], E[:, -1] = elo[s : s + _CHUNK], ehi[s : s + _CHUNK]
-            E[:, 1:-1] = err(X[:, 1:-1], P[:, 1:-1])
-            A = np.abs(E)
-            i = int(np.argmax(A))
-            if A.flat[i] > best:
-                best, best_x = float(A.flat[i]), float(X.flat[i])
-            w = X[:, 1:] - X[:, :-1]
-            if local:
-                with np.errstate(all="ignore"):
-                    f2 = np.abs(target.second_derivative(X))
-                bound = 2 * np.maximum(f2[:, :-1], f2[:, 1:])
-            else:
-                bound = np.full(w.shape, M)
-            ub = np.maximum(A[:, :-1], A[:, 1:]) + bound * w * w / 8
-            bad = ~np.isfinite(ub)
-            for r, c in zip(*np.nonzero(bad), strict=True):
-                singular.append((float(X[r, c]), float(X[r, c + 1]), int(P[r, c])))
-            keep = ~bad & (ub > best + RTOL * best + floor)
-            kept.append(
-                (
-                    X[:, :-1][keep],
-                    X[:, 1:][keep],
-                    E[:, :-1][keep],
-                    E[:, 1:][keep],
-                    P[:, :-1][keep],
-                    ub[keep],
-                )
+def _model_polys(
+    model: Any, domain: tuple[float, float], max_work: int
+) -> tuple[LocalPolys, Callable[[float], arb], float] | None:
+    """The model as :class:`LocalPolys`, its exact value at a point, and its term size."""
+    if isinstance(model, MLP) and model.sizes[0] == model.sizes[-1] == 1:
+        if model.activation == "relu" and len(model.sizes) >= 3:
+            pw = piecewise_linear(model, domain)
+            polys = from_coefficients(
+                pw.x,
+                pw.x[:-1],
+                np.column_stack([pw.y[:-1], pw.slopes]),
+                np.column_stack([pw.y_err[:-1], pw.slope_err]),
+                pw.slack,
             )
-        lo, hi, elo, ehi, piece, ub = (np.concatenate(z) for z in zip(*kept, strict=True))
-        # prune again with the best value of the whole round
-        keep = ub > best + RTOL * best + floor
-        lo, hi, elo, ehi, piece = lo[keep], hi[keep], elo[keep], ehi[keep], piece[keep]
 
-    for left, right, j in singular:
-        x, value = _search(lambda z, j=j: err(z, np.full(z.shape, j)), left, right)
-        if value > best:
-            best, best_x = value, x
-    # polish the winner inside its piece (it may sit between the last samples)
-    j = int(np.clip(np.searchsorted(pw.x, best_x, side="right") - 1, 0, pw.n_pieces - 1))
-    x, value = _search(lambda z: err(z, np.full(z.shape, j)), pw.x[j], pw.x[j + 1], best_x)
-    if value > best:
-        best, best_x = value, x
-    return best_x, best
-
-
-def _search(
-    e: Callable[[Array], Array],
-    left: float,
-    right: float,
-    centre: float | None = None,
-) -> tuple[float, float]:
-    """Bounded scalar search for the max of ``|e|`` on ``[left, right]``.
-
-    With ``centre`` the search is confined to a small bracket around it, so a polish
-    cannot wander to another local maximum of the interval.
-    """
-    if centre is not None:
-        half = 1e-3 * (right - left)
-        left, right = max(left, centre - half), min(right, centre + half)
-    if not right > left:
-        x = float(left)
-        return x, float(abs(e(np.array([x]))[0]))
-    # search the offset from the bracket's middle: Brent's tolerance has a term
-    # √eps·|variable|, which in x itself would be far wider than the bracket near a kink
-    mid = 0.5 * (left + right)
-    res = minimize_scalar(
-        lambda u: -abs(float(e(np.array([mid + u]))[0])),
-        bounds=(left - mid, right - mid),
-        method="bounded",
-        options={"xatol": 4 * np.finfo(float).eps * max(abs(left), abs(right), right - left)},
-    )
-    return float(mid + res.x), float(-res.fun)
+            return polys, lambda x: exact_value(model, x), _term_size(model, domain)
+        fn = enclose.mlp_ball(model)
+        size = _term_size(model, domain)
+        polys = enclose.taylor_blocks(
+            fn,
+            domain,
+            size,
+            cost=model.n_params,
+            max_work=max_work,
+            min_blocks=_blocks_for(model, domain),
+            sup=_sup_bound(model),
+        )
+        return polys, lambda x: fn(arb(x), False), size
+    if isinstance(model, SplineModel):
+        knots, coef = model.pieces()
+        return (
+            from_coefficients(knots, knots[:-1], coef),
+            model.ball_at,
+            float(np.max(np.abs(model.values))),
+        )
+    if isinstance(model, ChebyshevModel):
+        polys = enclose.taylor_blocks(
+            model.ball,
+            domain,
+            model.term_size,
+            cost=model.n_params,
+            max_work=max_work,
+            min_blocks=max(1, model.n_params // 4),
+            sup=model.term_size * (1 + 1e-12),
+        )
+        return polys, lambda x: model.ball(arb(x), False), model.term_size
+    return None
 
 
-def _grid_size(model: Model, target: Target) -> int:
-    """Grid points for a sampled max error: dense enough for the model's wiggles."""
-    if isinstance(model, MLP):
-        # cos features oscillate with period 2π/|w|: keep ≥ 32 points per period
-        freq = float(np.abs(model.weights[0]).max()) * target.width / (2 * np.pi)
-        n = max(32 * max(model.sizes), int(32 * freq))
-    else:
-        # a degree d-1 polynomial or a d-knot spline has at most ~d wiggles
-        n = 32 * model.n_params
-    return int(min(max(n, 2**16), 2**22))
+def _term_size(net: MLP, domain: tuple[float, float]) -> float:
+    """``Σ_i |v_i z_i| + |c|`` at the domain's ends, ``z`` the last hidden layer: the size
+    of the terms the output sums, which sets the scale of its rounding (an estimate)."""
+    z = np.array(domain)[:, None]
+    for w, b in zip(net.weights[:-1], net.biases[:-1], strict=True):
+        z = ACTIVATIONS[net.activation](z @ w + b)
+    size = float(np.max(np.abs(z) @ np.abs(net.weights[-1][:, 0])))
+    return size + float(np.abs(net.biases[-1][0]))
 
 
-def _max_error_sampled(target: Target, model: Model) -> float:
-    """Argmax of ``|f - f̂|`` from a dense grid refined around its best local maxima."""
+def _sup_bound(net: MLP) -> float:
+    """``Σ|v_i| + |c|`` bounds a one-hidden-layer net whose activation is bounded by 1
+    (cos, tanh, sigmoid); ``inf`` otherwise."""
+    if len(net.sizes) != 3 or net.activation not in ("cos", "tanh", "sigmoid"):
+        return float("inf")
+    total = float(np.sum(np.abs(net.weights[1]))) + float(np.abs(net.biases[1][0]))
+    return total * (1 + 1e-12)
+
+
+def _blocks_for(net: MLP, domain: tuple[float, float]) -> int:
+    """Initial Taylor blocks for a smooth net: about one per period of its fastest unit."""
+    freq = float(np.abs(net.weights[0]).max()) * (domain[1] - domain[0])
+    return int(min(max(freq, 1.0), 1 << 16))
+
+
+def _sampled(target: Target, model: Model, n: int = 1 << 16) -> MaxError:
+    """A grid estimate of ``n`` points (no enclosure): for targets or models with no ball
+    form, and for a better attained value when the work cap stopped the enclosure."""
     a, b = target.domain
-    x = np.linspace(a, b, _grid_size(model, target))
-    e = np.abs(target(x) - model(x))
-    # local maxima of the sampled error, ends included
-    padded = np.concatenate(([-np.inf], e, [-np.inf]))
-    peaks = np.nonzero((e >= padded[:-2]) & (e >= padded[2:]))[0]
-    peaks = peaks[np.argsort(e[peaks])[::-1][:_REFINE]]
-    best_x, best = float(x[peaks[0]]), float(e[peaks[0]])
-
-    def err(z: Array) -> Array:
-        return target(z) - model(z)
-
-    for i in peaks:
-        left, right = x[max(i - 1, 0)], x[min(i + 1, x.size - 1)]
-        xi, value = _search(err, left, right)
-        if value > best:
-            best, best_x = value, xi
-    return best_x
+    x = np.linspace(a, b, n)
+    with np.errstate(all="ignore"):
+        e = np.abs(target(x) - model(x))
+    i = int(np.nanargmax(e))
+    return MaxError(x=float(x[i]), value=float(e[i]), upper=float("inf"), tight=False)
 
 
 def l2_error(target: Target, model: Model) -> float:
-    """The L2 norm ``(∫_a^b (f - f̂)² dx)^{1/2}`` by composite Gauss–Legendre quadrature.
+    """An *estimate* of the L2 norm ``(∫_a^b (f - f̂)² dx)^{1/2}`` (not enclosed).
 
-    Panels are the pieces of a ReLU net (the error is smooth on each), otherwise a
-    uniform partition as fine as the grid of :func:`max_error`; ``_GAUSS`` nodes each.
+    Composite Gauss–Legendre quadrature with :data:`_GAUSS` nodes on panels on which the
+    error is smooth: the pieces of a ReLU net or a spline, refined by the Taylor blocks
+    of the target (whose edges crowd into kinks and singularities such as
+    ``sqrt(|x - 0.2|)``'s), or a uniform partition fine enough for the model otherwise.
     """
     check_target(target)
     a, b = target.domain
-    if _is_relu_net(model):
+    edges = np.linspace(a, b, _panels(model) + 1)
+    evaluate: Callable[[Array], Array] = model
+    if (
+        _finite(model)
+        and isinstance(model, MLP)
+        and model.activation == "relu"
+        and model.sizes[0] == 1
+        and model.sizes[-1] == 1
+        and len(model.sizes) >= 3
+    ):
         pw = piecewise_linear(model, target.domain)
-        edges, evaluate = pw.x, pw
-    else:
-        edges, evaluate = np.linspace(a, b, _grid_size(model, target) // _GAUSS + 1), model
+        edges = pw.x
+        evaluate = pw if len(model.sizes) == 3 else model
+    elif isinstance(model, SplineModel):
+        edges = model.knots
+    if target.ball is not None:
+        edges = np.union1d(edges, target.taylor().edges)
     return float(np.sqrt(_gauss(lambda z: (target(z) - evaluate(z)) ** 2, edges)))
+
+
+def _panels(model: Model) -> int:
+    """Uniform panels for a model without pieces: a few per wiggle of the model."""
+    if isinstance(model, MLP):
+        return int(min(max(8 * max(model.sizes), 4096), 1 << 18))
+    return int(min(max(8 * model.n_params, 4096), 1 << 18))
 
 
 def _gauss(g: Callable[[Array], Array], edges: Array) -> float:
@@ -287,29 +310,116 @@ def uniform_bound(target: Target, d: int) -> float:
     """The uniform-knot bound ``h² / 8 · max|f''|`` with ``h = (b - a)/(d - 1)``.
 
     The max error of piecewise-linear interpolation at ``d`` equally spaced knots never
-    exceeds it; ``inf`` when ``f''`` is unbounded (e.g. ``abs15``).
+    exceeds it: ``max|f''|`` is a rigorous upper bound (tight to ``1e-9``), and the
+    product is rounded up. ``inf`` when ``f''`` is unbounded (e.g. ``abs15``).
     """
     check_target(target)
     d = check_width(d, minimum=2)
     h = target.width / (d - 1)
-    return h * h / 8 * target.max_abs_second_derivative()
+    return h * h / 8 * target.max_abs_second_derivative() * (1 + 8 * enclose.U)
 
 
 def adaptive_constant(target: Target, d: int) -> float:
     """The asymptotic max error of optimally placed knots, ``(∫ √|f''|)² / (8 (d - 1)²)``.
 
-    The integral is composite Gauss–Legendre on 2048 panels: its nodes never touch a
-    panel end, so an integrable singularity of ``f''`` at a panel end (``abs15`` at 0)
-    is never evaluated; a node value that is still non-finite contributes nothing.
+    The integral is enclosed (:func:`approx.enclose.integral_sqrt_abs_derivative`) to a
+    relative ``1e-7`` and the midpoint of its enclosure used; where ``f''`` is unbounded
+    on a cell narrower than ``2⁻³⁶`` of the domain (``abs15`` at 0) that cell adds its
+    Gauss–Legendre estimate instead. An asymptotic constant, not a bound.
     """
     check_target(target)
     d = check_width(d, minimum=2)
-    a, b = target.domain
-
-    def root(z: Array) -> Array:
-        with np.errstate(all="ignore"):
-            r = np.sqrt(np.abs(target.second_derivative(z)))
-        return np.where(np.isfinite(r), r, 0.0)
-
-    mass = _gauss(root, np.linspace(a, b, 2049))
+    lower, upper = enclose.integral_sqrt_abs_derivative(target.taylor(), 2)
+    mass = 0.5 * (lower + upper) if np.isfinite(upper) else lower + _rough_mass(target)
     return mass * mass / (8 * (d - 1) ** 2)
+
+
+def _rough_mass(target: Target) -> float:
+    """Gauss–Legendre estimate of ``∫ √|f''|`` over the target's rough blocks."""
+    t = target.taylor()
+    total = 0.0
+    for i in np.nonzero(t.rough)[0]:
+
+        def root(z: Array) -> Array:
+            with np.errstate(all="ignore"):
+                r = np.sqrt(np.abs(target.second_derivative(z)))
+            return np.where(np.isfinite(r), r, 0.0)
+
+        total += _gauss(root, np.linspace(t.edges[i], t.edges[i + 1], 65))
+    return total
+
+
+class Rate(NamedTuple):
+    """Convergence rates fitted to ``(d, ε)``.
+
+    Attributes
+    ----------
+    power : float
+        Slope ``p`` of ``log ε`` against ``log d`` (``ε ∝ d^p``); NaN without a rate.
+    exponential : float
+        Slope ``q`` of ``log ε`` against ``d`` (``ε ∝ e^{q d}``); NaN without a rate.
+    fit : str
+        ``"power"`` or ``"exponential"`` (whichever leaves the smaller residual), or
+        ``"none"`` when ε does not fall (fewer than 3 widths above the floor, or less
+        than a factor 4 overall).
+    points : int
+        Number of ``(d, ε)`` pairs used.
+    """
+
+    power: float
+    exponential: float
+    fit: str
+    points: int
+
+
+#: errors below this multiple of max |f| are rounding noise, not convergence
+RATE_FLOOR = 1e-12
+
+
+def fit_rate(widths: ArrayLike, errors: ArrayLike, scale: float) -> Rate:
+    """Fit power-law and exponential rates over the widths where ε still falls.
+
+    Parameters
+    ----------
+    widths, errors : array_like of shape (m,)
+        One pair per run (replicates repeat a width); non-finite or non-positive errors
+        are ignored.
+    scale : float
+        ``max |f|``: errors below ``RATE_FLOOR · scale`` are rounding noise.
+
+    Returns
+    -------
+    Rate
+        Fitted on the widths, in increasing order, up to the last one whose median error
+        is below every earlier median by at least 5 % and above the floor; a plateau
+        (a spike the widths cannot resolve, or rounding) ends the fit.
+    """
+    d = np.asarray(widths, dtype=np.float64)
+    e = np.asarray(errors, dtype=np.float64)
+    ok = np.isfinite(e) & (e > max(RATE_FLOOR * scale, np.finfo(float).tiny)) & (d > 0)
+    d, e = d[ok], e[ok]
+    none = Rate(float("nan"), float("nan"), "none", 0)
+    if d.size == 0:
+        return none
+    levels = np.unique(d)
+    medians = np.array([np.median(e[d == w]) for w in levels])
+    last, running = 0, medians[0]
+    for k in range(1, levels.size):
+        if medians[k] > 0.95 * running:
+            break
+        running, last = medians[k], k
+    used = levels[: last + 1]
+    if used.size < 3 or medians[last] > medians[0] / 4:
+        return none
+    keep = np.isin(d, used)
+    x, y = d[keep], np.log(e[keep])
+    power, res_p = _line(np.log(x), y)
+    expo, res_e = _line(x, y)
+    return Rate(power, expo, "power" if res_p <= res_e else "exponential", int(keep.sum()))
+
+
+def _line(x: Array, y: Array) -> tuple[float, float]:
+    """Least-squares slope of ``y`` on ``x`` and the residual sum of squares."""
+    A = np.column_stack([x, np.ones_like(x)])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    return float(coef[0]), float(np.sum((A @ coef - y) ** 2))

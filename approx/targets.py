@@ -1,10 +1,13 @@
-"""Targets: smooth functions on a closed interval, the things a network approximates.
+"""Targets: functions on a closed interval, the things a network approximates.
 
 A :class:`Target` is a vectorised function ``f`` on a closed domain ``[a, b]`` together
-with what is known of its second derivative: exact where given, otherwise estimated by
-finite differences. Built-ins live in a name-keyed table (:func:`get`, :func:`names`);
-users define their own from an expression with :func:`from_expr`, parsed into a safe
-evaluator (never ``eval``).
+with its *ball* form: the same formula compiled to Arb ball arithmetic
+(:func:`approx._expr.compile_ball`), from which :mod:`approx.enclose` draws rigorous
+enclosures of ``f``, ``f'`` and ``f''`` over any sub-interval. Built-ins keep their
+closed forms (and exact ``f''`` for numpy use) and live in a name-keyed table
+(:func:`get`, :func:`names`); users define their own from an expression with
+:func:`from_expr`, parsed into a safe evaluator (never ``eval``) and refused unless it is
+*proven* finite on the whole closed domain.
 """
 
 from __future__ import annotations
@@ -12,19 +15,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from approx import _validate
-from approx._expr import compile_expr
+
+if TYPE_CHECKING:
+    from approx.enclose import LocalPolys
+from approx._expr import BallFunc, compile_ball, compile_expr
 
 __all__ = ["Target", "from_expr", "get", "names"]
 
 Func = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
-#: points per unit interval of the grid used to estimate ``max |f''|`` and to check finiteness
-_GRID = 20_001
+#: grid points of the estimate of max |f| that scales tolerances and rate floors
+_GRID = 4097
 
 
 @dataclass(frozen=True)
@@ -41,11 +48,16 @@ class Target:
         The closed interval ``(a, b)`` with ``a < b``.
     d2 : callable or None
         The exact second derivative, vectorised like ``func``; ``None`` when unknown, in
-        which case :meth:`second_derivative` uses finite differences.
+        which case :meth:`second_derivative` uses finite differences (for knot placement
+        and plots; every bound uses :attr:`ball`).
     expr : str or None
         The expression the target was parsed from, if any.
     description : str
         A human-readable formula, e.g. ``"sin(2πx)"``.
+    ball : callable or None
+        The formula in Arb ball arithmetic, ``ball(x, strict)`` (see
+        :func:`approx._expr.compile_ball`); ``None`` for a function given only as numpy
+        code, which then has no certified max error.
     """
 
     name: str
@@ -54,6 +66,7 @@ class Target:
     d2: Func | None = None
     expr: str | None = None
     description: str = ""
+    ball: BallFunc | None = None
 
     def __post_init__(self) -> None:
         a, b = _check_domain(self.domain)
@@ -98,32 +111,55 @@ class Target:
         ) / (12 * h * h)
 
     def max_abs_second_derivative(self) -> float:
-        """Estimate ``max |f''|`` over the domain (``inf`` where ``f''`` is unbounded).
+        """An upper bound of ``max |f''|`` over the domain.
 
-        A dense grid, then a bounded local search around the best grid point. Computed
-        once per target: every certified max error and every bound uses it.
+        Tight to a relative ``1e-9`` unless ``f''`` is small against ``f`` itself: the
+        Taylor models' remainder (``2⁻⁵⁶ max |f|`` per block) then sets the gap, e.g.
+        ``4e-8`` relative for ``1e10 + sin(2πx)``.
+
+        Rigorous (from the enclosures of :mod:`approx.enclose`; ``inf`` where ``f''`` is
+        unbounded, e.g. ``abs15`` at 0). Computed once per target. Without a ball form:
+        ``nan``.
         """
-        return self._max_abs_second_derivative
+        return self._max_abs_second_derivative[1]
 
     @cached_property
-    def _max_abs_second_derivative(self) -> float:
-        from scipy.optimize import minimize_scalar
+    def _max_abs_second_derivative(self) -> tuple[float, float]:
+        from approx.enclose import sup_abs_derivative
 
-        a, b = self.domain
-        x = np.linspace(a, b, _GRID)
+        if self.ball is None:
+            return float("nan"), float("nan")
+        return sup_abs_derivative(self.taylor(), 2, self.domain)
+
+    def taylor(self) -> LocalPolys:
+        """Taylor models of ``f`` on blocks of the domain (built once; see
+        :func:`approx.enclose.taylor_blocks`)."""
+        return self._taylor
+
+    @cached_property
+    def _taylor(self) -> LocalPolys:
+        from approx.enclose import TARGET_WORK, taylor_blocks
+
+        if self.ball is None:
+            raise ValueError(f"target {self.name!r} has no ball form: nothing can be enclosed")
+        return taylor_blocks(self.ball, self.domain, self._grid_scale, max_work=TARGET_WORK)
+
+    @property
+    def scale(self) -> float:
+        """An estimate of ``max |f|``, never a bound: the largest of ``|f|`` on a grid of
+        :data:`_GRID` points and at the centres of the Taylor blocks (which crowd into
+        narrow features a grid misses). The size against which tolerances and rounding
+        floors are measured."""
+        if self.ball is None:
+            return self._grid_scale
+        return max(self._grid_scale, self.taylor().scale)
+
+    @cached_property
+    def _grid_scale(self) -> float:
         with np.errstate(all="ignore"):
-            v = np.abs(self.second_derivative(x))
-        if not np.all(np.isfinite(v)):
-            return float("inf")
-        i = int(np.argmax(v))
-        lo, hi = x[max(i - 1, 0)], x[min(i + 1, x.size - 1)]
-        res = minimize_scalar(
-            lambda t: -abs(float(self.second_derivative(np.array([t]))[0])),
-            bounds=(lo, hi),
-            method="bounded",
-            options={"xatol": 1e-12 * (b - a)},
-        )
-        return float(max(v[i], -res.fun))
+            v = np.abs(self(np.linspace(*self.domain, _GRID)))
+        v = v[np.isfinite(v)]
+        return float(v.max()) if v.size else 0.0
 
 
 def _check_domain(domain: object) -> tuple[float, float]:
@@ -143,26 +179,31 @@ def _check_domain(domain: object) -> tuple[float, float]:
 
 
 def check_finite(target: Target) -> None:
-    """Refuse a target that is not finite somewhere on its domain, saying where.
+    """Refuse a target that is not finite everywhere on its closed domain, saying where.
+
+    Proven with ball arithmetic over the whole interval, not sampled on a grid
+    (:func:`approx.enclose.check_finite`): a pole between two grid points, a logarithm
+    of 0 or a square root of a negative number anywhere is found.
 
     Raises
     ------
     ValueError
-        If ``f`` is NaN or infinite at some point of a dense grid over the domain
-        (the grid includes both end points).
+        Naming the sub-interval where ``f`` is not finite (or not shown to be).
     """
+    from approx.enclose import check_finite as prove
+
+    if target.ball is not None:
+        prove(target.ball, target.domain, target.name)
+        return
     a, b = target.domain
     x = np.linspace(a, b, _GRID)
     with np.errstate(all="ignore"):
         y = target(x)
     bad = ~np.isfinite(y)
     if bad.any():
-        where = x[bad]
-        shown = ", ".join(f"{v:.6g}" for v in where[:3])
-        more = f" and {where.size - 3} more points" if where.size > 3 else ""
         raise ValueError(
             f"target {target.name!r} is not finite on its domain [{a:g}, {b:g}]: "
-            f"f(x) is {y[bad][0]} at x = {shown}{more}"
+            f"f(x) is {y[bad][0]} at x = {x[bad][0]:.6g}"
         )
 
 
@@ -185,6 +226,7 @@ _BUILTINS: dict[str, Target] = {
             (-1.0, 1.0),
             d2=lambda x: -4 * np.pi**2 * np.sin(2 * np.pi * x),
             description="sin(2πx)",
+            ball=compile_ball("sin(2*pi*x)"),
         ),
         Target(
             "runge",
@@ -192,14 +234,17 @@ _BUILTINS: dict[str, Target] = {
             (-1.0, 1.0),
             d2=lambda x: 50 * (75 * x * x - 1) / (1 + 25 * x * x) ** 3,
             description="1/(1+25x²)",
+            ball=compile_ball("1/(1 + 25*x**2)"),
         ),
-        Target("exp", np.exp, (-1.0, 1.0), d2=np.exp, description="eˣ"),
+        Target("exp", np.exp, (-1.0, 1.0), d2=np.exp, description="eˣ",
+               ball=compile_ball("exp(x)")),
         Target(
             "tanh10",
             lambda x: np.tanh(10 * x),
             (-1.0, 1.0),
             d2=_tanh10_d2,
             description="tanh(10x)",
+            ball=compile_ball("tanh(10*x)"),
         ),
         Target(
             "abs15",
@@ -207,6 +252,7 @@ _BUILTINS: dict[str, Target] = {
             (-1.0, 1.0),
             d2=_abs15_d2,
             description="|x|^1.5 (C¹ only)",
+            ball=compile_ball("abs(x)**1.5"),
         ),
     ]
 }
@@ -247,13 +293,16 @@ def from_expr(expr: str, domain: tuple[float, float], name: str | None = None) -
     Returns
     -------
     Target
-        With ``d2=None``: its second derivative is estimated numerically.
+        With ``d2=None`` (knot placement estimates ``f''`` numerically) and the ball
+        form of the same expression, from which every bound is enclosed.
 
     Raises
     ------
     ValueError
         If the expression uses anything outside the grammar (the message says what was
-        refused), the domain is invalid, or the function is not finite somewhere on it.
+        refused), the domain is invalid, or the function has no finite supremum on the
+        closed domain: a pole, a logarithm of 0 or of a negative number, a square root of
+        a negative number, anywhere (the message names the sub-interval).
     """
     func = compile_expr(expr)
     target = Target(
@@ -262,6 +311,7 @@ def from_expr(expr: str, domain: tuple[float, float], name: str | None = None) -
         domain=_check_domain(domain),
         expr=expr,
         description=expr.strip(),
+        ball=compile_ball(expr),
     )
     check_finite(target)
     return target

@@ -1,10 +1,16 @@
 """Speed of the exact constructions and of certifying their max error.
 
 Prints, for d = 2⁶ … 2¹⁶: the time to construct the ±ReLU interpolant (uniform and
-adaptive knots) of ``sin2pi``, the time to certify ``max_error``, and the peak memory
-(tracemalloc) of each step; then, for d = 2¹⁴ on 10⁶ points, evaluation through the
-dense layer (``net(x)``) against evaluation through the breakpoints (``np.interp``), as a
-ratio. BLAS is pinned to one thread so the figures are single-core.
+adaptive knots) of ``sin2pi``, the time to enclose its max error (``max_error_at``:
+value, rigorous upper bound), and the peak memory (tracemalloc) of each step. Then the
+certification budget at d = 2¹⁴ in interleaved rounds (min / median / max over the
+rounds, and the ratio to constructing the same net): a built-in target (its Taylor
+blocks built once per process, as in a sweep), an expression target from scratch
+(parsing, proving it finite, Taylor blocks, enclosure), ``tanh(1e4*x)`` with 2¹⁶
+adaptive knots, and Yarotsky's sawtooth at m = 12. Last, for d = 2¹⁴ on 10⁶ points,
+evaluation through the dense layer (``net(x)``) against evaluation through the
+breakpoints (``np.interp``), as a ratio. BLAS is pinned to one thread so the figures are
+single-core.
 
     python benchmarks/bench_construct.py [--quick]
 """
@@ -27,18 +33,23 @@ from typing import Any
 import numpy as np
 
 from approx import targets
-from approx.construct import relu_interpolant
-from approx.metrics import max_error
+from approx.construct import relu_interpolant, sawtooth_square
+from approx.metrics import max_error_at
 from approx.piecewise import piecewise_linear
+
+#: the expression target of the budget: smooth, with a narrow feature
+EXPRESSION = "sin(20*x) + 0.5*exp(-((x - 0.31337)/5e-6)**2)"
 
 
 def measure(call: Callable[[], Any]) -> tuple[Any, float, float]:
-    """Run ``call`` once; return its result, wall time (s) and peak traced memory (MB)."""
-    tracemalloc.start()
-    tracemalloc.reset_peak()
+    """Run ``call`` twice: timed (s), then traced for its peak memory (MB), since tracing
+    slows Python-level code several-fold. Returns the result, time and peak."""
     start = time.perf_counter()
     result = call()
     elapsed = time.perf_counter() - start
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    call()
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     return result, elapsed, peak
@@ -53,22 +64,28 @@ def main() -> None:
     top = 12 if args.quick else 16
 
     print(f"target {target.name}; times in ms, peak traced memory in MB")
+    _, t_blocks, _ = measure(target.taylor)
+    print(f"Taylor blocks of {target.name} (once per process): {1e3 * t_blocks:.1f} ms")
     header = (
         f"{'d':>6} {'uniform':>9} {'adaptive':>9} {'certify u':>10} {'certify a':>10} "
-        f"{'max error u':>12} {'max error a':>12} {'peak MB':>8}"
+        f"{'value u':>12} {'upper u':>12} {'value a':>12} {'upper a':>12} {'peak MB':>8}"
     )
     print(header)
     for k in range(6, top + 1):
         d = 2**k
         net_u, t_u, m_u = measure(lambda d=d: relu_interpolant(target, d, "uniform"))
         net_a, t_a, m_a = measure(lambda d=d: relu_interpolant(target, d, "adaptive"))
-        e_u, c_u, n_u = measure(lambda net=net_u: max_error(target, net))
-        e_a, c_a, n_a = measure(lambda net=net_a: max_error(target, net))
+        e_u, c_u, n_u = measure(lambda net=net_u: max_error_at(target, net))
+        e_a, c_a, n_a = measure(lambda net=net_a: max_error_at(target, net))
         peak = max(m_u, m_a, n_u, n_a)
+        flags = "" if e_u.tight and e_a.tight else "  (capped)"
         print(
             f"{d:>6} {1e3 * t_u:>9.2f} {1e3 * t_a:>9.2f} {1e3 * c_u:>10.2f} {1e3 * c_a:>10.2f} "
-            f"{e_u:>12.4e} {e_a:>12.4e} {peak:>8.1f}"
+            f"{e_u.value:>12.6e} {e_u.upper:>12.6e} {e_a.value:>12.6e} {e_a.upper:>12.6e} "
+            f"{peak:>8.1f}{flags}"
         )
+
+    budget(target, rounds=3 if args.quick else 7, quick=args.quick)
 
     d, m = (2**12, 10**5) if args.quick else (2**14, 10**6)
     net = relu_interpolant(target, d)
@@ -83,6 +100,51 @@ def main() -> None:
     print(f"  np.interp through them  {t_interp:9.3f} s   peak {m_interp:7.1f} MB")
     print(f"  ratio dense / (build + interp) = {t_dense / (t_view + t_interp):.0f}×")
     print(f"  largest difference {np.max(np.abs(dense - fast)):.2e}")
+
+
+def budget(target: targets.Target, rounds: int, quick: bool) -> None:
+    """Certification at d = 2¹⁴ (2¹² with --quick), interleaved rounds, against construction."""
+    d = 2**12 if quick else 2**14
+    net = relu_interpolant(target, d)
+    expr_domain = (0.0, 1.0)
+    expr_net = relu_interpolant(targets.from_expr(EXPRESSION, expr_domain), d)
+    steep = targets.from_expr("tanh(1e4*x)", (-1.0, 1.0))
+    steep_net = relu_interpolant(steep, 2**14 if quick else 2**16, "adaptive")
+    square = targets.from_expr("x**2", (0.0, 1.0))
+    saw = sawtooth_square(10 if quick else 12)
+
+    def fresh_expression() -> Any:
+        t = targets.from_expr(EXPRESSION, expr_domain)  # parse, prove finite, blocks
+        return max_error_at(t, expr_net)
+
+    cases: dict[str, Callable[[], Any]] = {
+        "construct (the baseline)": lambda: relu_interpolant(target, d),
+        f"certify {target.name} (blocks cached)": lambda: max_error_at(target, net),
+        "certify expression from scratch": fresh_expression,
+        "certify tanh(1e4 x), adaptive": lambda: max_error_at(steep, steep_net),
+        "certify sawtooth x²": lambda: max_error_at(square, saw),
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    results: dict[str, Any] = {}
+    for _ in range(rounds):
+        for name, call in cases.items():
+            start = time.perf_counter()
+            results[name] = call()
+            times[name].append(time.perf_counter() - start)
+    base = float(np.median(times["construct (the baseline)"]))
+    print(f"\ncertification budget at d = {d} ({rounds} interleaved rounds; ms min/median/max):")
+    for name, ts in times.items():
+        t = np.array(ts) * 1e3
+        r = results[name]
+        extra = (
+            f"  value {r.value:.6e} upper {r.upper:.6e} {'tight' if r.tight else 'capped'}"
+            if hasattr(r, "upper")
+            else ""
+        )
+        print(
+            f"  {name:38s} {t.min():8.1f} {np.median(t):8.1f} {t.max():8.1f}"
+            f"  ×{np.median(ts) / base:6.2f}{extra}"
+        )
 
 
 if __name__ == "__main__":

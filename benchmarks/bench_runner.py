@@ -1,20 +1,27 @@
-"""Runner overhead per run beyond the fit, and the wall time of the quickstart sweep.
+"""Runner overhead per run (serial, process pool, Dask), and wall-clock speed-ups.
 
 Usage::
 
     python benchmarks/bench_runner.py [--runs 600] [--skip-quickstart]
+        [--speedup [--max-width 1024]]
 
 The overhead sweep fits the cheapest method (the uniform ±ReLU interpolant, which is
 deterministic and so runs once per width) at ``runs`` distinct widths; per run it
 reports the wall time of the whole sweep minus the summed fit time (what the runner
 adds: seeding, measuring the errors, saving the model, the store's transaction,
 progress), and that minus the error measurement too (the runner's own bookkeeping).
-Target: under 5 ms per run.
+It does so serially, in a local pool of 2 processes and on a Dask ``LocalCluster`` of 2
+workers (start-up included, and reported apart). Target: under 5 ms per run serially.
+
+``--speedup`` runs ``experiments/universal_approximation.toml`` (widths up to
+``--max-width``) with ``--jobs 1`` and ``--jobs 2`` and prints the ratio of wall times;
+it takes about half an hour at the full widths on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -38,23 +45,54 @@ kind = "relu-interpolant"
 """
 
 
-def overhead(runs: int, jobs: int) -> None:
-    """Time a sweep of ``runs`` cheap runs with ``jobs`` processes and print per-run costs."""
-    config = parse_config(OVERHEAD_CONFIG.format(widths=list(range(4, 4 + runs))))
+def _startup(executor: str, jobs: int) -> float:
+    """Wall time of a sweep with a single cheap run: starting the workers, mostly."""
+    config = parse_config(OVERHEAD_CONFIG.format(widths=[4]))
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        table = run_sweep(config, folder, jobs=jobs)
-        wall = time.perf_counter() - start
+        run_sweep(config, folder, jobs=jobs, executor=executor)
+        return time.perf_counter() - start
+
+
+def overhead(runs: int, jobs: int, executor: str = "local") -> None:
+    """Time a sweep of ``runs`` cheap runs with ``jobs`` workers and print per-run costs."""
+    config = parse_config(OVERHEAD_CONFIG.format(widths=list(range(4, 4 + runs))))
+    startup = _startup(executor, jobs) if jobs > 1 or executor == "dask" else 0.0
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        table = run_sweep(config, folder, jobs=jobs, executor=executor)
+        wall = time.perf_counter() - start - startup
     n = len(table)
     fit, evaluation = table["fit_seconds"].sum(), table["eval_seconds"].sum()
     # with several processes the fits overlap, so compare against work per process
     busy = (fit + evaluation) / jobs
+    name = "serial" if jobs == 1 and executor == "local" else f"{executor} jobs={jobs}"
     print(
-        f"jobs={jobs}: {n} runs in {wall:.2f} s wall; per run: fit {1e3 * fit / n:.2f} ms, "
-        f"error measurement {1e3 * evaluation / n:.2f} ms, "
+        f"{name}: {n} runs in {wall:.2f} s wall after {startup:.2f} s start-up; per run: "
+        f"fit {1e3 * fit / n:.2f} ms, error measurement {1e3 * evaluation / n:.2f} ms, "
         f"overhead beyond the fit {1e3 * (wall - fit / jobs) / n:.2f} ms, "
         f"runner bookkeeping (beyond fit and measurement) {1e3 * (wall - busy) / n:.2f} ms"
     )
+
+
+def speedup(max_width: int) -> None:
+    """Wall time of the universal-approximation sweep with 1 and 2 workers, and the ratio."""
+    text = (ROOT / "experiments" / "universal_approximation.toml").read_text(encoding="utf-8")
+    widths = [w for w in (2**k for k in range(1, 13)) if w <= max_width]
+    text = re.sub(r"(?m)^widths = \[.*\]", f"widths = {widths}", text)
+    walls = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "ua.toml"
+        config.write_text(text, encoding="utf-8")
+        for jobs in (1, 2):
+            command = [sys.executable, "-m", "approx", str(config), "--out",
+                       str(Path(tmp) / f"jobs{jobs}"), "--quiet", "--jobs", str(jobs)]
+            start = time.perf_counter()
+            subprocess.run(command, check=False)
+            walls[jobs] = time.perf_counter() - start
+            print(f"universal_approximation (widths ≤ {max_width}), --jobs {jobs}: "
+                  f"{walls[jobs]:.0f} s wall", flush=True)
+    print(f"speed-up of 2 workers over 1: {walls[1] / walls[2]:.2f}×")
 
 
 def quickstart() -> None:
@@ -79,11 +117,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=600, help="cheap runs in the overhead sweep")
     parser.add_argument("--skip-quickstart", action="store_true")
+    parser.add_argument("--speedup", action="store_true",
+                        help="also time universal_approximation.toml with 1 and 2 workers")
+    parser.add_argument("--max-width", type=int, default=4096,
+                        help="largest width of the speed-up sweep")
     args = parser.parse_args()
     overhead(args.runs, jobs=1)
     overhead(args.runs, jobs=2)
+    overhead(args.runs, jobs=2, executor="dask")
     if not args.skip_quickstart:
         quickstart()
+    if args.speedup:
+        speedup(args.max_width)
 
 
 if __name__ == "__main__":

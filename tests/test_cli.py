@@ -172,3 +172,34 @@ def test_jobs_1_and_jobs_2_give_identical_tables(tmp_path):
             columns=["fit_seconds", "eval_seconds", "finished_at"]))
     assert len(tables[0]) == 2 * (1 + 2)  # the deterministic method runs once per width
     pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_a_resume_retries_transient_failures_and_says_how_many(tmp_path, monkeypatch):
+    calls = []
+
+    def flaky(target, width, rng):
+        calls.append(width)
+        if calls.count(width) == 1 and width == 8:
+            raise ConnectionError("the file server went away")
+        return methods.get("chebyshev").fit(target, width, rng)
+
+    monkeypatch.setitem(methods.METHODS, "flaky", Method("flaky", flaky, (), "fails once"))
+    path = _write(tmp_path, GOOD + '[[methods]]\nname = "f"\nkind = "flaky"\n')
+    args = [str(path), "--out", str(tmp_path / "out"), "-q", "-j", "1"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 1 and first.output == ""
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    assert second.output == (
+        "note: retrying 1 run(s) that failed for a transient reason (an error or a killed "
+        "worker)\n"
+    )
+    assert calls == [4, 8, 16, 8]
+
+
+def test_jobs_above_the_cores_are_lowered_with_a_note(tmp_path, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    path = _write(tmp_path, GOOD)
+    result = runner.invoke(app, [str(path), "--out", str(tmp_path / "out"), "-q", "-j", "1000"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "note: --jobs 1000 lowered to 1, the number of CPU cores\n"

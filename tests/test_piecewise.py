@@ -1,5 +1,7 @@
 """The piecewise-linear view of a ReLU net agrees with the dense layer."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,7 +11,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from approx import targets
 from approx.construct import relu_interpolant, uniform_knots
 from approx.nn import MLP
-from approx.piecewise import PiecewiseLinear, piecewise_linear
+from approx.piecewise import PiecewiseLinear, exact_value, piecewise_linear
 
 floats = st.floats(-3.0, 3.0, allow_nan=False)
 
@@ -98,8 +100,8 @@ def test_evaluation_through_breakpoints_is_np_interp():
     ("net", "domain", "error", "match"),
     [
         (np.zeros(3), (0, 1), TypeError, "net must be an approx.nn.MLP, got ndarray"),
-        (MLP([1, 3, 3, 1]), (0, 1), ValueError, r"sizes \[1, d, 1\], got \[1, 3, 3, 1\]"),
-        (MLP([2, 3, 1]), (0, 1), ValueError, r"sizes \[1, d, 1\], got \[2, 3, 1\]"),
+        (MLP([1, 1]), (0, 1), ValueError, r"sizes \[1, ..., 1\] with a hidden layer, got \[1, 1\]"),
+        (MLP([2, 3, 1]), (0, 1), ValueError, r"with a hidden layer, got \[2, 3, 1\]"),
         (MLP([1, 3, 1], activation="tanh"), (0, 1), ValueError, "ReLU net, got activation"),
         (MLP([1, 3, 1]), (1, 0), ValueError, "a < b"),
         (MLP([1, 3, 1]), (0, np.inf), ValueError, "finite"),
@@ -109,3 +111,43 @@ def test_evaluation_through_breakpoints_is_np_interp():
 def test_bad_input_is_refused(net, domain, error, match):
     with pytest.raises(error, match=match):
         piecewise_linear(net, domain)
+
+
+@st.composite
+def deep_relu_nets(draw):
+    """Random [1, k1, k2(, k3), 1] ReLU nets with small integer-free weights."""
+    depth = draw(st.integers(2, 3))
+    sizes = [1] + [draw(st.integers(1, 5)) for _ in range(depth)] + [1]
+    weights = [np.array(draw(st.lists(floats, min_size=m * n, max_size=m * n))).reshape(m, n)
+               for m, n in pairwise(sizes)]
+    biases = [np.array(draw(st.lists(floats, min_size=n, max_size=n))) for n in sizes[1:]]
+    return MLP.from_params(weights, biases, activation="relu")
+
+
+@settings(max_examples=60, deadline=None)
+@given(deep_relu_nets())
+def test_deep_piecewise_view_equals_the_dense_forward_pass(net):
+    a, b = -1.5, 2.0
+    pw = piecewise_linear(net, (a, b))
+    assert pw.x[0] == a and pw.x[-1] == b and np.all(np.diff(pw.x) > 0)
+    x = np.concatenate([np.linspace(a, b, 2001), pw.x])
+    # rounding scale of the dense pass: products of absolute weights through the layers
+    scale = 1.0
+    for w, bias in zip(net.weights, net.biases, strict=True):
+        scale = scale * np.abs(w).sum(axis=0).max() * 3.5 + np.abs(bias).max()
+    assert_allclose(pw(x), net(x[:, None]).ravel(), rtol=0, atol=1e-12 * (1 + scale))
+    # and the exact value at a point agrees with both
+    for xi in x[::97]:
+        exact = float(exact_value(net, float(xi)).mid())
+        assert abs(exact - float(net(np.array([[xi]]))[0, 0])) <= 1e-12 * (1 + scale)
+
+
+def test_breakpoints_rounding_to_a_float_are_covered_by_the_slack():
+    # two units whose exact breakpoints -b/w differ but round to one float
+    w = np.array([3.0, 7.0])
+    t = 0.1
+    b = np.array([-np.nextafter(3 * t, 1.0), -7 * t])
+    net = MLP.from_params([w[None, :], np.array([[1e8], [-1e8]])], [b, [0.0]])
+    pw = piecewise_linear(net, (0.0, 1.0))
+    assert np.all(pw.slack >= 0)
+    assert 1e-12 < pw.slack.max() < 1e-6

@@ -5,13 +5,12 @@ import pytest
 
 from approx import methods, targets
 from approx.nn import MLP, unpack
+from approx.nn.engine import make_engine
 from approx.train import (
     INITS,
     LR_FLOOR,
     OPTIMIZERS,
     Adam,
-    GeneralEngine,
-    ShallowEngine,
     fit_target,
     lr_factor,
     relocate,
@@ -77,8 +76,8 @@ def test_fast_engine_gives_the_reference_gradient():
             ]
             thetas = [n.pack() for n in nets]
             grads = [np.zeros_like(t) for t in thetas]
-            fast = ShallowEngine(nets[0], thetas[0], grads[0], X.size)(X, Y)
-            slow = GeneralEngine(nets[1], thetas[1], grads[1])(X[:, None], Y[:, None])
+            fast = make_engine(nets[0], thetas[0], grads[0], X.size)(X, Y)
+            slow = make_engine(nets[1], thetas[1], grads[1], X.size, fused=False)(X, Y)
             assert fast == pytest.approx(slow, rel=1e-12)
             np.testing.assert_allclose(grads[0], grads[1], rtol=1e-10, atol=1e-13)
 

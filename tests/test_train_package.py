@@ -166,15 +166,10 @@ def test_relocation_leaves_the_function_unchanged_on_the_data(seed):
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_engine_residuals_and_jacobian_match_the_reference(fast):
-    from approx.train import GeneralEngine
-
     net = he_net(9)
     theta = net.pack()
     grad = np.zeros_like(theta)
-    if fast:
-        engine = make_engine(net, theta, grad, X.size)
-    else:
-        engine = GeneralEngine(net, theta, grad)
+    engine = make_engine(net, theta, grad, X.size, fused=fast)
     expected = net(X) - Y
     np.testing.assert_allclose(engine.residuals(X, Y), expected, rtol=0, atol=1e-14)
     r, J = engine.residual_jacobian(X, Y)

@@ -13,6 +13,8 @@ from typing import Any
 
 _EXPORTS = {
     "Config": "config",
+    "ExecutorError": "executors",
+    "ResourceError": "resources",
     "ConfigError": "config",
     "expand": "config",
     "load_config": "config",

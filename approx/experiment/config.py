@@ -14,8 +14,11 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
+import stat
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ __all__ = [
     "MethodSpec",
     "Run",
     "TargetSpec",
+    "count_runs",
     "expand",
     "load_config",
     "parse_config",
@@ -39,7 +43,13 @@ __all__ = [
 
 #: names become folder and file names (``fits_<target>.png``, ``models/<run id>.npz``)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]*\Z")
-_TOP_KEYS = ("name", "description", "seed", "replicates", "widths", "targets", "methods")
+#: a run id (two names and a few digits) stays well below the usual 255-byte file name limit
+_NAME_LENGTH = 64
+_TOP_KEYS = (
+    "name", "description", "seed", "replicates", "widths", "targets", "methods", "time_limit"
+)
+#: a config is a few kB; reading more than this is a mistake (``/dev/zero``, a data file)
+MAX_CONFIG_BYTES = 1 << 20
 _REQUIRED = ("name", "widths", "targets", "methods")
 _TARGET_KEYS = ("name", "expr", "domain")
 
@@ -130,6 +140,10 @@ class Config:
         The file's text, kept verbatim for the results folder's snapshot.
     description : str
         Free text describing the experiment.
+    time_limit : float or None
+        Seconds each run may take before it is stopped with status ``"timeout"``. A
+        resource limit, not part of what the runs compute, so it is left out of
+        :meth:`canonical`: raising it and rerunning with ``--retry-failed`` reuses the folder.
     """
 
     name: str
@@ -141,6 +155,7 @@ class Config:
     source: str = "<string>"
     text: str = ""
     description: str = ""
+    time_limit: float | None = None
 
     def canonical(self) -> dict[str, Any]:
         """Everything that determines the runs' results, as plain JSON-able data."""
@@ -178,19 +193,41 @@ def run_seed(root_seed: int, target: str, method: str, width: int, replicate: in
     return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def expand(config: Config) -> list[Run]:
-    """All runs of the sweep: targets × methods × widths × replicates, in table order.
+def _replicates(config: Config, method: MethodSpec) -> int:
+    # a deterministic method gives the same fit for every seed: it runs once
+    return config.replicates if methods.get(method.kind).random else 1
 
-    A deterministic method (one that draws no random numbers) gives the same fit for
-    every seed, so it runs once, as replicate 0, whatever ``replicates`` says.
+
+def expand(config: Config, *, widest_first: bool = False) -> Iterator[Run]:
+    """All runs of the sweep, one at a time: targets × methods × widths × replicates.
+
+    A generator, so a sweep of 10⁹ replicates starts at once instead of building its
+    run list first. A deterministic method (one that draws no random numbers) gives the
+    same fit for every seed, so it runs once, as replicate 0, whatever ``replicates`` says.
+
+    Parameters
+    ----------
+    config : Config
+        The validated sweep.
+    widest_first : bool
+        Table order (False), or the widest runs first (what a pool of workers wants: the
+        slowest runs start early, so the pool drains evenly).
     """
-    return [
-        Run(t, m, w, r, run_seed(config.seed, t.name, m.name, w, r))
-        for t in config.targets
-        for m in config.methods
-        for w in config.widths
-        for r in range(config.replicates if methods.get(m.kind).random else 1)
-    ]
+    widths = sorted(config.widths, reverse=True) if widest_first else config.widths
+    if widest_first:
+        cells = ((t, m, w) for w in widths for t in config.targets for m in config.methods)
+    else:
+        cells = ((t, m, w) for t in config.targets for m in config.methods for w in widths)
+    for t, m, w in cells:
+        for r in range(_replicates(config, m)):
+            yield Run(t, m, w, r, run_seed(config.seed, t.name, m.name, w, r))
+
+
+def count_runs(config: Config) -> int:
+    """How many runs :func:`expand` yields, without generating them."""
+    return len(config.targets) * len(config.widths) * sum(
+        _replicates(config, m) for m in config.methods
+    )
 
 
 def load_config(path: str | Path) -> Config:
@@ -203,7 +240,16 @@ def load_config(path: str | Path) -> Config:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            # a device or pipe (``/dev/zero``) would be read for ever
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise ConfigError(str(path), "", "cannot read the config: not a regular file")
+            data = file.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                str(path), "", f"cannot read the config: larger than {MAX_CONFIG_BYTES} bytes"
+            )
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), "", f"cannot read the config: {e}") from None
     return parse_config(text, str(path))
@@ -251,6 +297,10 @@ class _Validator:
     def name(self, value: Any, key: str) -> str:
         if not isinstance(value, str):
             raise self.fail(key, f"must be a string, got {_type_name(value)} {value!r}")
+        if len(value) > _NAME_LENGTH:
+            raise self.fail(
+                key, f"is longer than {_NAME_LENGTH} characters (it becomes part of file names)"
+            )
         if not _NAME.match(value):
             raise self.fail(
                 key,
@@ -296,6 +346,14 @@ class _Validator:
                     )
                 seen[spec.name] = i
         widths = self.widths(raw["widths"], method_specs)
+        time_limit = None
+        if "time_limit" in raw:
+            try:
+                time_limit = _validate.finite_float(
+                    raw["time_limit"], minimum=0.0, exclusive_minimum=True
+                )
+            except (TypeError, ValueError) as e:
+                raise self.fail("time_limit", f"{e} (seconds per run)") from None
         return Config(
             name=name,
             seed=seed,
@@ -306,6 +364,7 @@ class _Validator:
             source=self.source,
             text=text,
             description=description,
+            time_limit=time_limit,
         )
 
     def widths(self, value: Any, method_specs: list[MethodSpec]) -> tuple[int, ...]:
@@ -372,8 +431,10 @@ class _Validator:
             what = f"{key}.expr"
         try:
             spec.build()
-        except ValueError as e:
+        except (ValueError, OverflowError) as e:
             raise self.fail(what, str(e)) from None
+        except RecursionError:  # deeply nested or very long expressions
+            raise self.fail(what, "expression is too long or too deeply nested") from None
         return spec
 
     def method(self, table: dict[str, Any], key: str) -> MethodSpec:

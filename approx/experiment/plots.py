@@ -1,7 +1,10 @@
 """Figures of a results folder, drawn from the store alone (nothing is refitted).
 
 - ``convergence.png``: ε against d on log–log axes, a panel per target, a line per
-  method (median over replicates, min–max band), the uniform-knot bound and a d⁻² slope;
+  method (median over replicates, min–max band), the uniform-knot bound and a d⁻² slope.
+  Filled markers are certified (a rigorous upper bound within the enclosure's tolerance);
+  where the bound is wider (work cap), a bar reaches up to it; hollow markers are
+  estimates (no tight upper bound, e.g. runs recorded before bounds were stored);
 - ``fits_<target>.png``: the target and the saved models at a few widths, with their
   pointwise error below;
 - ``training_<target>.png``: training loss against step, for runs with a loss history;
@@ -10,11 +13,18 @@
 
 Each method keeps one colour in every figure. Matplotlib's Agg backend and explicit
 Axes only: no pyplot state is shared between figures.
+
+Drawing never fails a finished sweep: values that cannot be drawn (an overflowing
+target, a missing model file) are clipped or left out, a figure that still cannot be
+drawn is skipped, and each omission is reported in one line.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +51,17 @@ __all__ = [
 ]
 
 _TINY = 1e-17  # floor for errors on log axes (exact zeros would vanish)
+_HUGE = 1e100  # ceiling for values on axes (inf and overflowing floats cannot be drawn)
+
+
+def _finite(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``values`` with ±inf and overflow clipped to ±_HUGE and NaN left as a gap."""
+    return np.clip(np.asarray(values, dtype=float), -_HUGE, _HUGE)
+
+
+def _plain(text: str) -> str:
+    """User text for a title or label, shown literally (``$`` starts no mathtext)."""
+    return text.replace("$", r"\$")
 
 
 def method_colors(config: Config) -> dict[str, str]:
@@ -81,10 +102,7 @@ def _legend(fig: Figure, axes: list[Axes]) -> None:
             seen.setdefault(label, handle)
     if seen:
         fig.legend(
-            list(seen.values()),
-            list(seen),
-            loc="outside lower center",
-            ncol=min(len(seen), 4),
+            list(seen.values()), list(seen), loc="outside lower center", ncol=min(len(seen), 4),
             frameon=False,
         )
 
@@ -95,8 +113,15 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     n = len(config.targets)
     cols = min(3, n)
     fig = _figure(4.6 * cols, 3.6 * math.ceil(n / cols) + 0.8)
-    ok = table[table["status"] == "ok"]
-    stats = ok.groupby(["target", "method", "width"])["max_error"].agg(["median", "min", "max"])
+    ok = table[table["status"] == "ok"].assign(
+        certified=lambda t: t["max_error_tight"].map(lambda v: v is True or v == 1)
+        if "max_error_tight" in t else False,
+        upper=lambda t: t["max_error_upper"] if "max_error_upper" in t else np.nan,
+    )
+    stats = ok.groupby(["target", "method", "width"]).agg(
+        median=("max_error", "median"), min=("max_error", "min"), max=("max_error", "max"),
+        upper=("upper", "median"), certified=("certified", "all"),
+    )
     widths = np.array(config.widths, dtype=float)
     for ax, spec in zip(_panels(fig, n), config.targets, strict=True):
         target = spec.build()
@@ -104,125 +129,106 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
         for method in config.methods:
             if (spec.name, method.name) not in stats.index.droplevel("width"):
                 continue
-            s = stats.loc[(spec.name, method.name)].clip(lower=_TINY)
-            ax.plot(
-                s.index,
-                s["median"],
-                "o-",
-                ms=3.5,
-                color=colours[method.name],
-                label=method.name,
-                zorder=3,
-            )
+            s = stats.loc[(spec.name, method.name)]
+            certified = s["certified"].astype(bool).to_numpy()
+            s = s[["median", "min", "max", "upper"]].astype(float).clip(lower=_TINY, upper=_HUGE)
+            colour = colours[method.name]
+            ax.plot(s.index, s["median"], "-", color=colour, label=method.name, zorder=3)
+            ax.plot(s.index[certified], s["median"][certified], "o", ms=3.5, color=colour,
+                    zorder=4)
+            ax.plot(s.index[~certified], s["median"][~certified], "o", ms=4.5, mfc="white",
+                    mec=colour, zorder=4)
+            # the enclosure, where the upper bound stands visibly above the value
+            wide = np.isfinite(s["upper"]) & (s["upper"] > 1.05 * s["median"])
+            if wide.any():
+                ax.vlines(s.index[wide], s["median"][wide], s["upper"][wide], color=colour,
+                          lw=1.2, alpha=0.7, zorder=2)
             if config.replicates > 1:
-                ax.fill_between(
-                    s.index, s["min"], s["max"], color=colours[method.name], alpha=0.2, lw=0
-                )
+                ax.fill_between(s.index, s["min"], s["max"], color=colours[method.name],
+                                alpha=0.2, lw=0)
             anchor.append(s["median"].iloc[0])
-        bound = np.array([metrics.uniform_bound(target, int(d)) for d in widths])
-        if np.isfinite(bound).all():
-            ax.plot(
-                widths,
-                bound,
-                "k--",
-                lw=1.0,
-                zorder=1,
-                label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$",
-            )
+        with np.errstate(all="ignore"):
+            bound = np.array([metrics.uniform_bound(target, int(d)) for d in widths])
+        if np.isfinite(bound).all() and (bound < _HUGE).all():
+            ax.plot(widths, bound, "k--", lw=1.0, zorder=1,
+                    label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$")
         if anchor:
             y0 = min(anchor) / 4  # below the data at the smallest width, clear of the bound
-            ax.plot(
-                widths,
-                y0 * (widths / widths[0]) ** -2.0,
-                ":",
-                color="0.45",
-                lw=1.5,
-                label=r"$d^{-2}$ reference slope",
-            )
+            ax.plot(widths, y0 * (widths / widths[0]) ** -2.0, ":", color="0.45", lw=1.5,
+                    label=r"$d^{-2}$ reference slope")
+        if anchor:
+            ax.plot([], [], "o", ms=4.5, mfc="white", mec="0.3",
+                    label="hollow: estimate, not certified")
         failed = int((table["target"] == spec.name).sum() - (ok["target"] == spec.name).sum())
         if failed:
-            ax.text(
-                0.02,
-                0.02,
-                f"{failed} failed run(s) not shown",
-                transform=ax.transAxes,
-                fontsize=8,
-                color="firebrick",
-            )
+            ax.text(0.02, 0.02, f"{failed} failed run(s) not shown", transform=ax.transAxes,
+                    fontsize=8, color="firebrick")
         a, b = target.domain
-        ax.set(
-            yscale="log",
-            xlabel="width d (hidden units or coefficients)",
-            ylabel=r"max error $\varepsilon = \max_x |f - \hat f|$",
-            title=f"{spec.name}: {target.description} on [{a:g}, {b:g}]",
-        )
+        ax.set(yscale="log", xlabel="width d (hidden units or coefficients)",
+               ylabel=r"max error $\varepsilon = \max_x |f - \hat f|$",
+               title=_plain(f"{spec.name}: {target.description} on [{a:g}, {b:g}]"))
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.grid(True, which="major", alpha=0.3)
     _legend(fig, fig.axes)
     fig.suptitle(f"{config.name}: max error against width", fontweight="bold")
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
-def plot_fits(
-    table: pd.DataFrame, config: Config, target_name: str, folder: Path, path: Path
-) -> Path | None:
-    """The target, the saved models of replicate 0 at a few widths, and their error."""
-    rows = table[
-        (table["target"] == target_name)
-        & (table["status"] == "ok")
-        & (table["replicate"] == 0)
-        & table["model_file"].notna()
-    ]
+def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Path,
+              path: Path) -> Path | None:
+    """The target, the saved models of replicate 0 at a few widths, and their error.
+
+    Runs whose model file is missing are left out; ``None`` when no run is left.
+    """
+    rows = table[(table["target"] == target_name) & (table["status"] == "ok")
+                 & (table["replicate"] == 0) & table["model_file"].notna()]
+    rows = rows[[(folder / f).is_file() for f in rows["model_file"]]]
     if rows.empty:
         return None
     colours = method_colors(config)
     spec = next(t for t in config.targets if t.name == target_name)
     target = spec.build()
     x = np.linspace(*target.domain, 2001)
-    fx = target(x)
+    with np.errstate(all="ignore"):
+        fx = _finite(target(x))
     widths = _chosen_widths(rows["width"].tolist())
     fig = _figure(4.6 * len(widths), 6.4)
-    grid = fig.subplots(
-        2, len(widths), squeeze=False, sharex=True, gridspec_kw={"height_ratios": [3, 2]}
-    )
-    span = float(fx.max() - fx.min()) or 1.0
+    grid = fig.subplots(2, len(widths), squeeze=False, sharex=True,
+                        gridspec_kw={"height_ratios": [3, 2]})
+    low, high = float(np.nanmin(fx)), float(np.nanmax(fx))
+    span = min(high - low, _HUGE) or 1.0
     for col, width in enumerate(widths):
         top, bottom = grid[0, col], grid[1, col]
         top.plot(x, fx, color="black", lw=2.4, alpha=0.35, label="target f")
         typical = []
         for row in rows[rows["width"] == width].itertuples():
             model = load_model(folder / row.model_file)
-            y = np.asarray(model(x), dtype=float)
+            with np.errstate(all="ignore"):
+                y = _finite(model(x))
             top.plot(x, y, lw=1.1, color=colours[row.method], label=row.method)
-            error = np.clip(np.abs(y - fx), _TINY, None)
+            with np.errstate(all="ignore"):
+                error = np.clip(np.abs(y - fx), _TINY, _HUGE)
             bottom.plot(x, error, lw=0.9, color=colours[row.method])
             typical.append(np.median(error))
         # interpolation points are exact zeros: keep their spikes from setting the scale
         bottom.set_ylim(bottom=max(_TINY, min(typical) / 100))
-        top.set_ylim(fx.min() - 0.25 * span, fx.max() + 0.25 * span)
+        top.set_ylim(max(low - 0.25 * span, -_HUGE), min(high + 0.25 * span, _HUGE))
         top.set(title=f"d = {width}", ylabel="f(x)" if col == 0 else None)
-        bottom.set(
-            yscale="log", xlabel="x", ylabel=r"pointwise error $|f - \hat f|$" if col == 0 else None
-        )
+        bottom.set(yscale="log", xlabel="x",
+                   ylabel=r"pointwise error $|f - \hat f|$" if col == 0 else None)
         for ax in (top, bottom):
             ax.grid(True, alpha=0.3)
     _legend(fig, list(grid[0]))
-    fig.suptitle(
-        f"{target_name}: {target.description}, fitted models and their error", fontweight="bold"
-    )
-    fig.savefig(path)
+    fig.suptitle(_plain(f"{target_name}: {target.description}, fitted models and their error"),
+                 fontweight="bold")
+    _save(fig, path)
     return path
 
 
-def plot_training(
-    table: pd.DataFrame,
-    histories: dict[str, NDArray[np.float64]],
-    config: Config,
-    target_name: str,
-    path: Path,
-) -> Path | None:
+def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
+                  config: Config, target_name: str, path: Path) -> Path | None:
     """Training loss against step, a panel per width, a line per method and replicate."""
     rows = table[(table["target"] == target_name) & table["run_id"].isin(list(histories))]
     if rows.empty:
@@ -232,20 +238,15 @@ def plot_training(
     fig = _figure(4.6 * len(widths), 4.2)
     for ax, width in zip(_panels(fig, len(widths), ncols=len(widths)), widths, strict=True):
         for row in rows[rows["width"] == width].itertuples():
-            loss = np.clip(histories[row.run_id], _TINY, None)
-            ax.plot(
-                np.arange(1, loss.size + 1),
-                loss,
-                lw=1.0,
-                color=colours[row.method],
-                alpha=1.0 if row.replicate == 0 else 0.35,
-                label=row.method if row.replicate == 0 else None,
-            )
+            loss = np.clip(histories[row.run_id], _TINY, _HUGE)
+            ax.plot(np.arange(1, loss.size + 1), loss, lw=1.0, color=colours[row.method],
+                    alpha=1.0 if row.replicate == 0 else 0.35,
+                    label=row.method if row.replicate == 0 else None)
         ax.set(yscale="log", xlabel="step", ylabel="training loss", title=f"d = {width}")
         ax.grid(True, alpha=0.3)
     _legend(fig, fig.axes)
     fig.suptitle(f"{target_name}: training loss", fontweight="bold")
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
@@ -264,13 +265,15 @@ def gap_table(table: pd.DataFrame, config: Config) -> pd.DataFrame | None:
     -------
     DataFrame or None
         Index (target, width), a column per method (the reference's is 1); ``None`` when
-        the sweep has no uniform ``relu-interpolant`` method.
+        the sweep has no uniform ``relu-interpolant`` method, or it has no ok run.
     """
     reference = _reference(config)
     if reference is None:
         return None
     ok = table[table["status"] == "ok"]
     median = ok.groupby(["target", "width", "method"])["max_error"].median().unstack("method")
+    if reference not in median.columns:
+        return None
     return median.div(median[reference].clip(lower=_TINY), axis=0)
 
 
@@ -291,62 +294,108 @@ def plot_gap(table: pd.DataFrame, config: Config, path: Path) -> Path | None:
             rows = gap.loc[spec.name]
             for method in config.methods:
                 if method.name != reference and method.name in rows:
-                    ratio = rows[method.name].dropna().clip(lower=_TINY)
-                    ax.plot(
-                        ratio.index,
-                        ratio,
-                        "o-",
-                        ms=3.5,
-                        color=colours[method.name],
-                        label=method.name,
-                        zorder=3,
-                    )
-        ax.set(
-            yscale="log",
-            xlabel="width d (hidden units or coefficients)",
-            ylabel=f"ε / ε of {reference} (median)",
-            title=spec.name,
-        )
+                    ratio = rows[method.name].dropna().clip(lower=_TINY, upper=_HUGE)
+                    ax.plot(ratio.index, ratio, "o-", ms=3.5, color=colours[method.name],
+                            label=method.name, zorder=3)
+        ax.set(yscale="log", xlabel="width d (hidden units or coefficients)",
+               ylabel=f"ε / ε of {reference} (median)", title=spec.name)
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.grid(True, which="major", alpha=0.3)
     _legend(fig, fig.axes)
-    fig.suptitle(
-        f"{config.name}: max error relative to the uniform ±ReLU construction", fontweight="bold"
-    )
-    fig.savefig(path)
+    fig.suptitle(f"{config.name}: max error relative to the uniform ±ReLU construction",
+                 fontweight="bold")
+    _save(fig, path)
     return path
 
 
-def plot_all(
-    table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], config: Config, folder: Path
-) -> list[Path]:
-    """Draw every figure of a results folder into ``folder/plots``; return their paths."""
+def _save(fig: Figure, path: Path) -> None:
+    """Write the figure atomically, so a failure leaves no half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    try:
+        fig.savefig(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], config: Config,
+             folder: Path, claim: Callable[[str], Path] | None = None
+             ) -> tuple[list[Path], list[str]]:
+    """Draw every figure of a results folder into ``folder/plots``.
+
+    Parameters
+    ----------
+    claim : callable, optional
+        Called with each figure's path relative to ``folder`` before it is written (the
+        store records it as the sweep's).
+
+    Returns
+    -------
+    paths : list of Path
+        The figures written.
+    skipped : list of str
+        One line per figure (or part of one) that could not be drawn, and why.
+    """
     out = folder / "plots"
     out.mkdir(parents=True, exist_ok=True)
-    paths: list[Path | None] = [
-        plot_convergence(table, config, out / "convergence.png"),
-        plot_gap(table, config, out / "gap.png"),
+    skipped = []
+    missing = (table["status"] == "ok") & table["model_file"].map(
+        lambda f: isinstance(f, str) and not (folder / f).is_file()
+    )
+    if missing.any():
+        skipped.append(f"{int(missing.sum())} model file(s) are missing (e.g. "
+                       f"{table.loc[missing, 'model_file'].iloc[0]}); the fits figures leave "
+                       "them out; rerun the sweep to refit them")
+    huge = sorted(set(table.loc[table["max_error"].abs() > _HUGE, "target"]))
+    if huge:
+        skipped.append(f"values beyond {_HUGE:g} are drawn at {_HUGE:g} (targets "
+                       f"{', '.join(huge)}): the figures clip them, the tables keep them")
+    if _reference(config) is not None and gap_table(table, config) is None:
+        skipped.append(f"skipped plots/gap.png: {_reference(config)} has no ok run to "
+                       "compare with")
+    drawers: list[tuple[str, Callable[[Path], Path | None]]] = [
+        ("convergence.png", lambda p: plot_convergence(table, config, p)),
+        ("gap.png", lambda p: plot_gap(table, config, p)),
     ]
     for spec in config.targets:
-        paths.append(plot_fits(table, config, spec.name, folder, out / f"fits_{spec.name}.png"))
-        paths.append(
-            plot_training(table, histories, config, spec.name, out / f"training_{spec.name}.png")
-        )
-    return [p for p in paths if p is not None]
+        drawers.append((f"fits_{spec.name}.png",
+                        lambda p, n=spec.name: plot_fits(table, config, n, folder, p)))
+        drawers.append((f"training_{spec.name}.png",
+                        lambda p, n=spec.name: plot_training(table, histories, config, n, p)))
+    paths = []
+    for name, draw in drawers:
+        path = claim(f"plots/{name}") if claim is not None else out / name
+        try:
+            with warnings.catch_warnings():  # overflow in tick placement: clipped, not news
+                warnings.simplefilter("ignore", RuntimeWarning)
+                drawn = draw(path)
+        except Exception as e:  # a figure is a view of stored runs: never fail the sweep
+            skipped.append(f"skipped plots/{name}: {type(e).__name__}: {e}")
+            continue
+        if drawn is not None:
+            paths.append(drawn)
+    return paths, skipped
 
 
-def plot_folder(folder: str | Path) -> list[Path]:
+def plot_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
     """Re-draw the figures of an existing results folder from its store.
+
+    Returns
+    -------
+    paths, skipped
+        As :func:`plot_all`.
 
     Raises
     ------
     StoreError
-        If ``folder`` is not a results folder.
+        If ``folder`` is not a results folder (or is in use, or damaged), or holds a
+        file no sweep wrote where a figure goes.
     """
     folder = Path(folder)
     with Store.read(folder) as store:
         config = store.config()
+        store.adopt(config)  # never draw over a figure of someone else's
         table = store.table(config)
         histories = store.histories()
-    return plot_all(table, histories, config, folder)
+        return plot_all(table, histories, config, folder, claim=store.claim)

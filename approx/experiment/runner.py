@@ -1,80 +1,82 @@
-"""Run a sweep: fit every pending run, serially or in a pool of processes, and record it.
+"""Run a sweep: pick the runs to do, hand them to an executor, record each result.
 
-:func:`~approx.experiment.worker.execute` fits and measures one run, in this process
-or in spawned workers. Workers return plain results (and write their model's ``.npz``);
-only the parent process writes to the store, one transaction per run, so a sweep killed
-at any instant resumes where it stopped. Every run's numbers depend on its seed alone,
-so the results are the same whatever the number of processes, provided every process
-uses the same number of BLAS threads (the CLI pins one; workers get one by default).
+An executor (:mod:`approx.experiment.executors`) fits the runs, in this process, a local
+pool of processes or on Dask, and returns plain results; only this process writes the
+store and ``models/``, one transaction per run, so a sweep killed at any instant resumes
+where it stopped. Every run's numbers depend on its seed alone, so the results are the
+same whatever the executor and the number of workers, provided every process uses one
+BLAS thread (the CLI pins it; workers are given one).
+
+On resume, runs never recorded are run; runs that failed for a transient reason (an
+exception, a killed worker) are retried; runs whose failure a rerun would only repeat
+(diverged, non-finite, timeout, stalled) are retried only with ``retry_failed``; an ok
+run whose model file has gone is refitted.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 import pandas as pd
 
-from approx.experiment.config import Config, Run, expand
-from approx.experiment.store import Store
-from approx.experiment.worker import Result, execute, exit_with
+from approx import _validate, metrics
+from approx.experiment import executors, resources
+from approx.experiment.config import Config, Run, count_runs, expand
+from approx.experiment.store import TRANSIENT, Store
+from approx.experiment.worker import Result
 
 __all__ = ["Reporter", "run_sweep", "summarize"]
 
-_BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
 
 class Reporter(Protocol):
-    """Receives progress: the sweep's size once, then each result as it is recorded."""
+    """Receives progress: notes, the sweep's size once, then each result as recorded."""
+
+    def note(self, message: str) -> None: ...
 
     def start(self, total: int, done: int) -> None: ...
 
     def advance(self, result: Result) -> None: ...
 
 
-def _serial(runs: list[Run], folder: Path) -> Iterator[Result]:
-    for run in runs:
-        yield execute(run, folder)
+class _Silent:
+    def note(self, message: str) -> None:
+        pass
+
+    def start(self, total: int, done: int) -> None:
+        pass
+
+    def advance(self, result: Result) -> None:
+        pass
 
 
-@contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Spawned workers inherit one BLAS thread each (unless the user chose otherwise).
+def _kept(store: Store, retry_failed: bool, reporter: Reporter) -> tuple[set[str], bool]:
+    """Ids of the recorded runs to keep; the others are run again (saying why, one line).
 
-    Each worker already has a core; threaded BLAS in every worker oversubscribes the
-    cores and makes the small least-squares problems of a sweep several times slower.
+    Also whether a run to redo once killed its worker: it must not run in this process.
     """
-    saved = dict(os.environ)
-    for name in _BLAS_THREADS:
-        os.environ.setdefault(name, "1")
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def _pool(runs: list[Run], folder: Path, jobs: int) -> Iterator[Result]:
-    # spawn, not fork: the parent may hold threads (progress display, BLAS)
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=exit_with, initargs=(os.getpid(),)
-    )
-    try:
-        # widest first: the slowest runs start early, so the pool drains evenly
-        order = sorted(runs, key=lambda r: -r.width)
-        with _one_blas_thread():  # workers are spawned on submit
-            futures = [pool.submit(execute, run, folder) for run in order]
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    keep = set()
+    transient = final = missing = 0
+    killed = False
+    for run_id, (status, model_file) in store.recorded().items():
+        if status in TRANSIENT:
+            transient += 1
+            killed |= status == "killed"
+        elif status != "ok" and retry_failed:
+            final += 1
+        elif status == "ok" and model_file and not (store.folder / model_file).is_file():
+            missing += 1
+        else:
+            keep.add(run_id)
+    for count, why in (
+        (transient, "failed for a transient reason (an error or a killed worker)"),
+        (final, "failed (--retry-failed)"),
+        (missing, "lost their model file"),
+    ):
+        if count:
+            reporter.note(f"retrying {count} run(s) that {why}")
+    return keep, killed
 
 
 def run_sweep(
@@ -84,6 +86,11 @@ def run_sweep(
     jobs: int | None = None,
     fresh: bool = False,
     reporter: Reporter | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    retry_failed: bool = False,
+    memory_limit: int | None = None,
+    time_limit: float | None = None,
 ) -> pd.DataFrame:
     """Run every pending run of ``config`` into the results ``folder``; return all runs.
 
@@ -92,13 +99,30 @@ def run_sweep(
     config : Config
         The validated sweep.
     folder : path
-        The results folder; created if needed. Runs already recorded there are skipped.
+        The results folder; created if needed. Runs already recorded there are skipped
+        (except those to repair; see the module docstring).
     jobs : int, optional
-        Worker processes; 1 runs in this process. Default: the machine's cores.
+        Worker processes (default: the machine's cores, and never more locally; 1 runs
+        in this process), or with ``scheduler`` the runs in flight (default: the
+        cluster's worker threads).
     fresh : bool
-        Discard what the folder holds first (required when it holds another config's runs).
+        Remove what earlier sweeps wrote in the folder first (required when it holds
+        another config's runs); files no sweep wrote are never touched.
     reporter : Reporter, optional
-        Told the sweep's size and each recorded result (e.g. a progress bar).
+        Told notes, the sweep's size and each recorded result (e.g. a progress bar).
+    executor : {"local", "dask"}
+        Local processes, or tasks on a Dask cluster.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``executor="dask"`` only); without it a
+        ``LocalCluster`` of ``jobs`` workers is started.
+    retry_failed : bool
+        Also rerun runs whose recorded failure is final (diverged, timeout, …).
+    memory_limit : int, optional
+        Bytes the runs in memory at once on this machine may use; default half of the
+        available memory.
+    time_limit : float, optional
+        Seconds per run (overrides the config's ``time_limit``); past it a run is
+        recorded with status ``"timeout"``.
 
     Returns
     -------
@@ -108,43 +132,53 @@ def run_sweep(
     Raises
     ------
     StoreError
-        If the folder holds runs of a different config and ``fresh`` is false.
+        If the folder cannot be used as asked (see :meth:`Store.open`).
+    ResourceError
+        If the largest run, once per local worker, exceeds the memory budget.
+    ExecutorError
+        If the executor cannot start.
     """
     folder = Path(folder)
-    jobs = jobs or os.cpu_count() or 1
+    reporter = reporter or _Silent()
+    _validate.lookup(executors.EXECUTORS, executor, "executor")  # before anything is written
+    if scheduler is not None and executor != "dask":
+        raise executors.ExecutorError("a scheduler address needs the dask executor")
+    if scheduler is None:
+        jobs, lowered = resources.local_workers(jobs)
+        if lowered:
+            reporter.note(lowered)
+        resources.check_memory(config, jobs, memory_limit)
+    elif memory_limit is not None:  # remote workers: a budget per worker, if one is given
+        resources.check_memory(config, 1, memory_limit)
+    time_limit = time_limit if time_limit is not None else config.time_limit
     with Store.open(folder, config, fresh=fresh) as store:
-        runs = expand(config)
-        done = store.finished()
-        pending = [r for r in runs if r.run_id not in done]
-        store.begin(config, jobs=jobs)
-        if reporter is not None:
-            reporter.start(len(runs), len(runs) - len(pending))
-        results: Iterable[Result] = (
-            _pool(pending, folder, min(jobs, len(pending)))
-            if jobs > 1 and len(pending) > 1
-            else _serial(pending, folder)
+        keep, killed = _kept(store, retry_failed, reporter)
+        total = count_runs(config)
+        # a run that once killed its worker would kill this process: never run it here
+        parallel = total > len(keep) and ((jobs or 1) > 1 or executor == "dask" or killed)
+        pending: Iterator[Run] = (
+            run for run in expand(config, widest_first=parallel) if run.run_id not in keep
         )
-        for result in results:
+        store.begin(config, jobs=jobs, executor=executor if parallel else "serial")
+        reporter.start(total, len(keep))
+        fit = executors.EXECUTORS[executor] if parallel else executors.serial
+        for result in fit(pending, jobs=jobs, time_limit=time_limit, scheduler=scheduler,
+                          note=reporter.note):
             store.record(result)
-            if reporter is not None:
-                reporter.advance(result)
+            reporter.advance(result)
         table = store.table(config)
         store.export(table, summarize(table))
     return table
 
 
-#: errors at or below this are rounding noise (a few thousand ulps of an O(1) function)
-ROUNDOFF_FLOOR = 1e-11
-
-
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Per target and method: ε at the largest width and the fitted rate.
+    """Per target and method: ε at the largest width and the fitted rates.
 
-    The rate is the least-squares slope of log ε against log d over the runs whose status
-    is ok (every replicate a point) and whose ε lies above :data:`ROUNDOFF_FLOOR`: once a
-    method has converged to rounding, wider nets only add noise, and the slope would
-    mix the method's rate with the floor. ε at the largest width is the median over
-    replicates of the ok runs there.
+    Rates come from :func:`approx.metrics.fit_rate` over the ok runs (every replicate a
+    point): power law and exponential, fitted only over the widths where ε still falls
+    and above a rounding floor relative to max |f| (``target_scale``); ``fit`` says which
+    describes the data better, or ``"none"`` when ε does not fall. ε at the largest width
+    is the median over replicates of the ok runs there.
 
     Parameters
     ----------
@@ -154,7 +188,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns target, method, kind, runs, failed, largest_width, max_error, rate.
+        Columns target, method, kind, runs, failed, largest_width, max_error, rate
+        (power-law slope), rate_exp (exponential slope per unit of width), fit.
     """
     keys = ["target", "method"]
     counts = table.groupby(keys, sort=False).agg(
@@ -163,27 +198,24 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         failed=("status", lambda s: int((s != "ok").sum())),
     )
     ok = table[table["status"] == "ok"]
-    positive = ok[ok["max_error"] > ROUNDOFF_FLOOR]
-    logs = pd.DataFrame(
-        {
-            "target": positive["target"],
-            "method": positive["method"],
-            "x": np.log(positive["width"].astype(float)),
-            "y": np.log(positive["max_error"]),
-        }
-    ).assign(xy=lambda f: f.x * f.y, xx=lambda f: f.x**2)
-    sums = logs.groupby(keys, sort=False).agg(
-        n=("x", "size"), x=("x", "sum"), y=("y", "sum"), xy=("xy", "sum"), xx=("xx", "sum")
+
+    def rates(group: pd.DataFrame) -> pd.Series:
+        scale = group["target_scale"].iloc[0] if "target_scale" in group else 1.0
+        r = metrics.fit_rate(group["width"], group["max_error"], 1.0 if pd.isna(scale) else scale)
+        return pd.Series({"rate": r.power, "rate_exp": r.exponential, "fit": r.fit})
+
+    fitted = (
+        ok.groupby(keys, sort=False)[[c for c in ("width", "max_error", "target_scale")
+                                      if c in ok]].apply(rates)
+        if len(ok)
+        else pd.DataFrame(
+            columns=["rate", "rate_exp", "fit"], index=pd.MultiIndex.from_tuples([], names=keys)
+        )
     )
-    denominator = sums.n * sums.xx - sums.x**2
-    rate = (sums.n * sums.xy - sums.x * sums.y) / denominator.where(denominator > 1e-12)
     largest = ok[ok["width"] == ok.groupby(keys, sort=False)["width"].transform("max")]
     at_largest = largest.groupby(keys, sort=False).agg(
         largest_width=("width", "first"), max_error=("max_error", "median")
     )
-    return (
-        counts.join(at_largest)
-        .join(rate.rename("rate"))
-        .reset_index()
-        .astype({"largest_width": "Int64"})
-    )
+    summary = counts.join(at_largest).join(fitted).reset_index()
+    summary["fit"] = summary["fit"].fillna("none")
+    return summary.astype({"largest_width": "Int64"})

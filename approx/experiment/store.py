@@ -1,27 +1,32 @@
-"""The results folder: an sqlite store of record and the files exported from it.
+"""The results folder's store of record: an sqlite file with a schema version.
 
 ``results/<name>/`` holds
 
 - ``runs.sqlite``: the store of record. A run is one row of ``runs`` (plus its loss
-  history in ``histories``), inserted in one transaction, so a sweep killed at any
-  instant, ``kill -9`` included, never loses or duplicates a finished run;
+  history in ``histories``), written in one transaction, so a sweep killed at any
+  instant, ``kill -9`` included, never loses or duplicates a finished run; ``files``
+  lists every file a sweep wrote (what ``--fresh`` may remove);
 - ``config.toml``: the config snapshot (also kept in the store's ``meta`` table);
 - ``runs.csv`` and ``summary.csv``: tidy exports of the store;
-- ``metadata.json``: versions, platform, git commit, root seed, times, counts by status;
+- ``metadata.json``: versions, platform, the fused engine (numba or numpy) per activation,
+  git commit, root seed, times, counts by status;
 - ``models/<run id>.npz``: each fitted model, readable by :func:`approx.models.load_model`;
 - ``plots/``: the figures (:mod:`approx.experiment.plots`).
+
+The schema is versioned (sqlite's ``user_version``): a new store is built by running
+every step of :data:`MIGRATIONS` in order, and an older store by running the steps it
+lacks, each in one transaction. A new column is one more step
+(``"ALTER TABLE runs ADD COLUMN accuracy REAL"``); a store newer than the code is refused.
+Only the process that ran a sweep writes its store and ``models/``: workers, local or
+remote, return their results.
 """
 
 from __future__ import annotations
 
 import json
-import platform
-import shutil
+import os
 import sqlite3
-import subprocess
-import sys
-from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
+from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -30,113 +35,145 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from approx.experiment.config import Config, parse_config
+from approx.experiment import folder as folders
+from approx.experiment.config import Config, ConfigError, parse_config
+from approx.experiment.folder import DB_NAME, FolderError
+from approx.experiment.metadata import describe, now
 
 if TYPE_CHECKING:
     from approx.experiment.worker import Result
 
-__all__ = ["DB_NAME", "TIMING_COLUMNS", "Store", "StoreError"]
+__all__ = [
+    "DB_NAME",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "TIMING_COLUMNS",
+    "TRANSIENT",
+    "Store",
+    "StoreError",
+]
 
-DB_NAME = "runs.sqlite"
 #: columns that differ between otherwise identical sweeps
 TIMING_COLUMNS = ("fit_seconds", "eval_seconds", "finished_at")
-_PACKAGES = ("numpy", "scipy", "pandas", "matplotlib", "typer", "rich", "approx")
-#: everything a sweep writes; ``--fresh`` removes exactly these, never the folder itself
-_OWNED = (
-    DB_NAME,
-    f"{DB_NAME}-wal",
-    f"{DB_NAME}-shm",
-    "config.toml",
-    "runs.csv",
-    "summary.csv",
-    "metadata.json",
-    "models",
-    "plots",
+#: outcomes a rerun may well change (an exception, a worker killed): retried on resume
+TRANSIENT = frozenset({"error", "killed"})
+# every other status but "ok" is final: a rerun would only repeat it (diverged,
+# non-finite, timeout, stalled), so it is retried only when asked (--retry-failed)
+
+#: step i takes a store from version i to i + 1; append, never edit
+MIGRATIONS: tuple[str, ...] = (
+    # 0 → 1: the first store (folders from before versioning hold exactly these tables)
+    """
+    CREATE TABLE IF NOT EXISTS meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS runs (
+        run_id       TEXT PRIMARY KEY,
+        target       TEXT NOT NULL,
+        method       TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        width        INTEGER NOT NULL,
+        replicate    INTEGER NOT NULL,
+        seed         INTEGER NOT NULL,
+        params       TEXT NOT NULL,
+        n_params     INTEGER,
+        max_error    REAL,
+        max_error_at REAL,
+        l2_error     REAL,
+        fit_seconds  REAL,
+        eval_seconds REAL,
+        status       TEXT NOT NULL,
+        message      TEXT NOT NULL,
+        info         TEXT NOT NULL,
+        model_file   TEXT,
+        finished_at  TEXT NOT NULL,
+        UNIQUE (target, method, width, replicate)
+    );
+    CREATE TABLE IF NOT EXISTS histories (
+        run_id TEXT PRIMARY KEY REFERENCES runs (run_id),
+        loss   BLOB NOT NULL
+    );
+    """,
+    # 1 → 2: the files sweeps wrote, so --fresh removes those and nothing else
+    """
+    CREATE TABLE files (path TEXT PRIMARY KEY);
+    INSERT OR IGNORE INTO files (path) SELECT model_file FROM runs WHERE model_file IS NOT NULL;
+    """,
+    # 2 → 3: the certified enclosure of the max error (NULL: recorded before it existed)
+    """
+    ALTER TABLE runs ADD COLUMN max_error_upper REAL;
+    ALTER TABLE runs ADD COLUMN max_error_tight INTEGER;
+    """,
 )
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id       TEXT PRIMARY KEY,
-    target       TEXT NOT NULL,
-    method       TEXT NOT NULL,
-    kind         TEXT NOT NULL,
-    width        INTEGER NOT NULL,
-    replicate    INTEGER NOT NULL,
-    seed         INTEGER NOT NULL,
-    params       TEXT NOT NULL,
-    n_params     INTEGER,
-    max_error    REAL,
-    max_error_at REAL,
-    l2_error     REAL,
-    fit_seconds  REAL,
-    eval_seconds REAL,
-    status       TEXT NOT NULL,
-    message      TEXT NOT NULL,
-    info         TEXT NOT NULL,
-    model_file   TEXT,
-    finished_at  TEXT NOT NULL,
-    UNIQUE (target, method, width, replicate)
-);
-CREATE TABLE IF NOT EXISTS histories (
-    run_id TEXT PRIMARY KEY REFERENCES runs (run_id),
-    loss   BLOB NOT NULL
-);
-"""
-
-#: runs.csv column order; method parameters (``param_*``) and facts (``info_*``) follow
-_COLUMNS = [
-    "run_id",
-    "target",
-    "method",
-    "kind",
-    "width",
-    "replicate",
-    "seed",
-    "n_params",
-    "max_error",
-    "max_error_at",
-    "l2_error",
-    "fit_seconds",
-    "eval_seconds",
-    "status",
-    "message",
-    "model_file",
-    "finished_at",
-]
+SCHEMA_VERSION = len(MIGRATIONS)
+#: stored as JSON text, exported as ``param_*`` and ``info_*`` columns
+_JSON_COLUMNS = ("params", "info")
+#: tables (and their automatic indexes) of a store from before versioning
+_FIRST_TABLES = frozenset(
+    {"meta", "runs", "histories", "sqlite_autoindex_meta_1", "sqlite_autoindex_runs_1",
+     "sqlite_autoindex_runs_2", "sqlite_autoindex_histories_1"}
+)
 
 
 class StoreError(ValueError):
-    """A results folder that cannot be used as asked (e.g. it holds another config's runs)."""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """A results folder that cannot be used as asked; the message says what to do."""
 
 
 class Store:
-    """A results folder and its sqlite store of record.
+    """A results folder and its sqlite store of record, locked while open.
 
     Open it with :meth:`open` (to run a sweep) or :meth:`read` (to re-plot); use it as a
-    context manager so the connection is closed.
+    context manager so the connection and the lock are released.
     """
 
-    def __init__(self, folder: Path, connection: sqlite3.Connection) -> None:
+    def __init__(self, folder: Path, connection: sqlite3.Connection, lock: int) -> None:
         self.folder = folder
         self.db = connection
+        self._lock = lock
+        self._columns = [row[1] for row in self.db.execute("PRAGMA table_info(runs)")]
 
     @classmethod
-    def _connect(cls, folder: Path) -> Self:
-        db = sqlite3.connect(folder / DB_NAME, isolation_level=None)
-        # WAL with synchronous=NORMAL: each commit is atomic and survives the process being
-        # killed; only an OS crash could drop the last commits (never corrupt the store)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
-        return cls(folder, db)
+    def _connect(cls, folder: Path, lock: int) -> Self:
+        path = folder / DB_NAME
+        try:
+            db = sqlite3.connect(path, isolation_level=None)
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                db.close()
+                raise StoreError(
+                    f"{path} was written by a newer approx (store schema {version}; this one "
+                    f"reads up to {SCHEMA_VERSION}); upgrade approx or choose another --out"
+                )
+            if version == 0:  # before versioning, or empty; or someone else's database
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+                if not tables <= _FIRST_TABLES:
+                    db.close()
+                    raise StoreError(
+                        f"{path} is an sqlite file but not a sweep store; move it away or "
+                        "choose another --out"
+                    )
+            # WAL with synchronous=NORMAL: each commit is atomic and survives the process
+            # being killed; only an OS crash could drop the last commits (never corrupt)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            for step in range(version, SCHEMA_VERSION):
+                db.executescript(
+                    f"BEGIN; {MIGRATIONS[step]}; PRAGMA user_version = {step + 1}; COMMIT;"
+                )
+        except sqlite3.DatabaseError as e:
+            raise StoreError(
+                f"{path} is not a readable store ({e}); move it away (and the folder's "
+                "models/ and plots/) to start over, or choose another --out"
+            ) from None
+        return cls(folder, db, lock)
+
+    @classmethod
+    def _locked(cls, folder: Path, *, create: bool) -> tuple[int, bool]:
+        """Take the folder's lock (creating the folder if asked); the store's existence."""
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        return folders.lock(folder), (folder / DB_NAME).is_file()
 
     @classmethod
     def open(cls, folder: Path, config: Config, *, fresh: bool = False) -> Self:
@@ -145,41 +182,93 @@ class Store:
         Raises
         ------
         StoreError
-            If the folder holds runs of a config with another digest and ``fresh`` is false.
+            If the folder is in use, holds files the sweep did not write where it would
+            write, holds runs of a config with another digest (and ``fresh`` is false),
+            or cannot be written; the message is one line saying what to do.
         """
         folder = Path(folder)
-        if fresh:
-            for name in _OWNED:
-                path = folder / name
-                if path.is_dir():
-                    shutil.rmtree(path)
-                elif path.exists():
-                    path.unlink()
-        (folder / "models").mkdir(parents=True, exist_ok=True)
-        for partial in (folder / "models").glob("*.tmp.npz"):  # left by a killed sweep
-            partial.unlink()
-        store = cls._connect(folder)
-        meta = store.meta()
-        n_runs = store.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        try:
+            # refuse someone else's folder before writing anything into it (even the lock)
+            folders.check_layout(folder)
+            if not (folder / DB_NAME).is_file():
+                folders.check(folder, config, set(), has_store=False)
+            lock, has_store = cls._locked(folder, create=True)
+        except FolderError as e:
+            raise StoreError(str(e)) from None
+        except OSError as e:
+            raise StoreError(_unusable(folder, e)) from None
+        store = None
+        try:
+            store = cls._connect(folder, lock) if has_store else None
+            if store is not None and fresh:
+                written = store.written()
+                store.db.close()
+                folders.remove(folder, written)
+                for name in folders.STORE_FILES - {folders.LOCK_NAME}:
+                    (folder / name).unlink(missing_ok=True)
+                store = None
+            if store is None:
+                store = cls._connect(folder, lock)
+            store._prepare(config)
+        except BaseException as e:
+            if store is not None:
+                store.db.close()
+            os.close(lock)
+            if isinstance(e, FolderError):
+                raise StoreError(str(e)) from None
+            if isinstance(e, OSError):
+                raise StoreError(_unusable(folder, e)) from None
+            raise
+        return store
+
+    def _prepare(self, config: Config) -> None:
+        """Check the folder's contents and config, record adopted files, write the snapshot."""
+        meta = self.meta()
+        n_runs = self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
         if n_runs and meta.get("config_digest") != config.digest():
-            store.close()
             old = json.loads(meta.get("config_canonical", "{}"))
             changed = [k for k, v in config.canonical().items() if old.get(k) != v]
             raise StoreError(
-                f"{folder} holds {n_runs} runs of another config (changed: "
+                f"{self.folder} holds {n_runs} runs of another config (changed: "
                 f"{', '.join(changed)}); rerun with --fresh to discard them, "
                 "or choose another folder with --out"
             )
-        with store.db:
-            store.db.execute("BEGIN")
-            store._set_meta(
+        written = self.written()
+        # model files half-written by a sweep that was killed
+        partial = [rel for rel in written if rel.endswith(".tmp.npz")]
+        folders.remove(self.folder, partial)
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in partial])
+        self.adopt(config)
+        with self.db:
+            self.db.execute("BEGIN")
+            self._set_meta(
                 config_digest=config.digest(),
                 config_canonical=json.dumps(config.canonical(), sort_keys=True),
                 config_text=config.text,
                 config_source=config.source,
             )
-        (folder / "config.toml").write_text(config.text, encoding="utf-8")
-        return store
+        (self.folder / "models").mkdir(exist_ok=True)
+        self.write_text("config.toml", config.text)
+
+    def adopt(self, config: Config) -> None:
+        """Check that the folder holds nothing of someone else's where ``config`` writes.
+
+        Unrecorded files at the sweep's artefact paths whose content shows they are the
+        sweep's are recorded as such.
+
+        Raises
+        ------
+        StoreError
+            If a file at an artefact path was not written by a sweep (one line).
+        """
+        try:
+            adopt = folders.check(self.folder, config, self.written(), has_store=True)
+        except FolderError as e:
+            raise StoreError(str(e)) from None
+        if adopt:
+            self.claim(*adopt)
 
     @classmethod
     def read(cls, folder: str | Path) -> Self:
@@ -188,12 +277,22 @@ class Store:
         Raises
         ------
         StoreError
-            If ``folder`` holds no store.
+            If ``folder`` holds no store, is in use, or its store is unreadable.
         """
         folder = Path(folder)
         if not (folder / DB_NAME).is_file():
             raise StoreError(f"{folder} is not a results folder: it has no {DB_NAME}")
-        return cls._connect(folder)
+        try:
+            lock, _ = cls._locked(folder, create=False)
+        except FolderError as e:
+            raise StoreError(str(e)) from None
+        except OSError as e:
+            raise StoreError(_unusable(folder, e)) from None
+        try:
+            return cls._connect(folder, lock)
+        except BaseException:
+            os.close(lock)
+            raise
 
     def __enter__(self) -> Self:
         return self
@@ -207,8 +306,9 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection and release the folder's lock."""
         self.db.close()
+        os.close(self._lock)
 
     def meta(self) -> dict[str, str]:
         """The ``meta`` table as a dict."""
@@ -220,16 +320,67 @@ class Store:
         )
 
     def config(self) -> Config:
-        """The config the stored runs came from, re-read from the store's snapshot."""
-        meta = self.meta()
-        return parse_config(meta["config_text"], str(self.folder / "config.toml"))
+        """The config the stored runs came from, re-read from the store's snapshot.
 
-    def finished(self) -> set[str]:
-        """Ids of the runs already recorded (whatever their status)."""
-        return {row[0] for row in self.db.execute("SELECT run_id FROM runs")}
+        Raises
+        ------
+        StoreError
+            If the store holds no config (it never started a sweep).
+        """
+        meta = self.meta()
+        if "config_text" not in meta:
+            raise StoreError(f"{self.folder / DB_NAME} holds no sweep yet; run one first")
+        try:
+            return parse_config(meta["config_text"], str(self.folder / "config.toml"))
+        except ConfigError as e:  # written by a version that accepted more
+            raise StoreError(f"the stored config no longer validates: {e}") from None
+
+    def written(self) -> set[str]:
+        """Paths (relative to the folder) of every file a sweep wrote here."""
+        return {row[0] for row in self.db.execute("SELECT path FROM files")}
+
+    def claim(self, *relative: str) -> Path:
+        """Record that the sweep writes these paths (before writing them); return the first.
+
+        One transaction, so claiming a file and its temporary costs one commit.
+        """
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT OR IGNORE INTO files (path) VALUES (?)", [(r,) for r in relative]
+            )
+        return self.folder / relative[0]
+
+    def write_text(self, relative: str, text: str) -> None:
+        """Write a text artefact atomically (a temporary file, then a rename)."""
+        path = self.claim(relative, f"{relative}.tmp")
+        tmp = path.with_name(f"{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+
+    def recorded(self) -> dict[str, tuple[str, str | None]]:
+        """Status and model file of every recorded run, by run id."""
+        rows = self.db.execute("SELECT run_id, status, model_file FROM runs")
+        return {run_id: (status, model) for run_id, status, model in rows}
+
+    def _save_model(self, result: Result) -> None:
+        """Write the result's model to ``models/<run id>.npz`` (a failure is the run's)."""
+        if result.arrays is None:
+            return
+        relative = f"models/{result.run.run_id}.npz"
+        partial = f"models/{result.run.run_id}.tmp.npz"
+        try:
+            self.claim(relative, partial)
+            np.savez(self.folder / partial, **result.arrays)
+            os.replace(self.folder / partial, self.folder / relative)
+            result.model_file = relative
+        except OSError as e:  # transient: retried when the sweep is resumed
+            result.status, result.message = "error", f"cannot save the model: {e}"
+            result.model_file = None
 
     def record(self, result: Result) -> None:
-        """Insert one run and its loss history in a single transaction."""
+        """Save the run's model, then insert (or replace) the run and its loss history."""
+        self._save_model(result)
         run = result.run
         row = {
             "run_id": run.run_id,
@@ -240,22 +391,19 @@ class Store:
             "replicate": run.replicate,
             "seed": run.seed,
             "params": json.dumps(run.method.kwargs, sort_keys=True),
-            "n_params": result.n_params,
-            "max_error": result.max_error,
-            "max_error_at": result.max_error_at,
-            "l2_error": result.l2_error,
-            "fit_seconds": result.fit_seconds,
-            "eval_seconds": result.eval_seconds,
-            "status": result.status,
-            "message": result.message,
             "info": json.dumps(result.info, sort_keys=True),
-            "model_file": result.model_file,
-            "finished_at": _now(),
+            "finished_at": now(),
         }
+        # every other column is the Result field of that name: a new column is a new
+        # migration step and a new field, nothing here
+        names = {f.name for f in fields(result)}
+        row.update({c: getattr(result, c) for c in self._columns if c in names and c not in row})
         with self.db:
             self.db.execute("BEGIN")
+            self.db.execute("DELETE FROM histories WHERE run_id = ?", (run.run_id,))
             self.db.execute(
-                f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                f"INSERT OR REPLACE INTO runs ({', '.join(row)}) "
+                f"VALUES ({', '.join('?' * len(row))})",
                 list(row.values()),
             )
             if result.history is not None:
@@ -272,15 +420,26 @@ class Store:
     def table(self, config: Config) -> pd.DataFrame:
         """The recorded runs of ``config``, one tidy row each, in the config's order.
 
-        Method parameters become ``param_<name>`` columns, the methods' extra facts
-        ``info_<name>`` columns.
+        Columns are the store's, in its order; method parameters become ``param_<name>``
+        columns and the methods' extra facts ``info_<name>`` columns. ``max_error`` is
+        attained (a lower bound of the sup), ``max_error_upper`` a rigorous upper bound
+        (empty for runs recorded before it existed), ``max_error_tight`` whether the two
+        met the enclosure's tolerance; ``target_scale`` estimates max |f| (the reference
+        for rate floors).
         """
         raw = pd.read_sql_query("SELECT * FROM runs", self.db)
+        raw["max_error_tight"] = raw["max_error_tight"].map(
+            lambda v: None if pd.isna(v) else bool(v)
+        ).astype(object)
         params = pd.DataFrame([json.loads(p) for p in raw["params"]], index=raw.index)
         info = pd.DataFrame([json.loads(i) for i in raw["info"]], index=raw.index)
+        columns = [c for c in self._columns if c not in _JSON_COLUMNS]
         table = pd.concat(
-            [raw[_COLUMNS], params.add_prefix("param_"), info.add_prefix("info_")], axis=1
+            [raw[columns], params.add_prefix("param_"), info.add_prefix("info_")], axis=1
         )
+        scales = {t.name: _scale(t) for t in config.targets}
+        table.insert(table.columns.get_loc("l2_error") + 1, "target_scale",
+                     table["target"].map(scales))
         target_rank = {t.name: i for i, t in enumerate(config.targets)}
         method_rank = {m.name: i for i, m in enumerate(config.methods)}
         return (
@@ -290,67 +449,36 @@ class Store:
             .reset_index(drop=True)
         )
 
-    def begin(self, config: Config, *, jobs: int) -> None:
+    def begin(self, config: Config, *, jobs: int, executor: str) -> None:
         """Write ``metadata.json`` for a sweep that is starting."""
-        self._write_metadata(
-            {
-                "name": config.name,
-                "description": config.description,
-                "config": config.source,
-                "config_digest": config.digest(),
-                "root_seed": config.seed,
-                "jobs": jobs,
-                "python": sys.version.split()[0],
-                "platform": platform.platform(),
-                "packages": _versions(),
-                "git": _git(Path(config.source).resolve().parent),
-                "started_at": _now(),
-                "ended_at": None,
-                "status": "running",
-            }
-        )
+        self._write_metadata(describe(config, jobs=jobs, executor=executor))
 
     def export(self, table: pd.DataFrame, summary: pd.DataFrame) -> None:
         """Write ``runs.csv``, ``summary.csv`` and the finished ``metadata.json``."""
-        table.to_csv(self.folder / "runs.csv", index=False)
-        summary.to_csv(self.folder / "summary.csv", index=False)
+        self.write_text("runs.csv", table.to_csv(index=False))
+        self.write_text("summary.csv", summary.to_csv(index=False))
         metadata = json.loads((self.folder / "metadata.json").read_text(encoding="utf-8"))
         counts = table["status"].value_counts().sort_index()
         metadata.update(
-            ended_at=_now(),
+            ended_at=now(),
             status="complete",
             runs={"total": len(table), **{k: int(v) for k, v in counts.items()}},
         )
         self._write_metadata(metadata)
 
     def _write_metadata(self, metadata: dict[str, Any]) -> None:
-        path = self.folder / "metadata.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        self.write_text("metadata.json", json.dumps(metadata, indent=2) + "\n")
 
 
-def _versions() -> dict[str, str | None]:
-    def one(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    return {name: one(name) for name in _PACKAGES}
+def _unusable(folder: Path, error: OSError) -> str:
+    """One line for a folder the OS refuses (read-only, name too long, disk full, …)."""
+    where = error.filename or folder
+    return f"cannot use {where} as the results folder: {error.strerror or error}"
 
 
-def _git(directory: Path) -> dict[str, Any] | None:
-    """Commit and dirty flag of the checkout holding ``directory``; None outside one."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=directory, capture_output=True, text=True, check=True, timeout=10
-        ).stdout.strip()
-
+def _scale(spec: Any) -> float:
+    """An estimate of max |f| for a target spec (NaN if it no longer builds)."""
     try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return {"commit": commit, "dirty": dirty}
+        return float(spec.build().scale)
+    except ValueError:
+        return float("nan")

@@ -1,30 +1,38 @@
 """Fit and measure one run: the work a worker process does.
 
-Kept apart from the runner so a spawned worker imports only what fitting needs
-(numpy, scipy, the library), not pandas, sqlite or matplotlib.
+Kept apart from the runner so a worker imports only what fitting needs (numpy, scipy,
+the library), not pandas, sqlite or matplotlib. A worker writes nothing: it returns the
+result with the model's arrays, and the sweep's own process saves them (a remote Dask
+worker shares no disk with it).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
-from approx import methods, metrics
+from approx import _deadline, methods, metrics
 from approx.experiment.config import Run, TargetSpec
-from approx.models import save_model
 from approx.targets import Target
 
-__all__ = ["Result", "execute", "exit_with"]
+__all__ = ["STALL_RATIO", "Result", "execute", "hard_limit", "pool_worker"]
+
+#: a trained run whose final training loss is above this fraction of its initial loss
+#: learned nothing: status "stalled"
+STALL_RATIO = 0.99
 
 
 @dataclass
@@ -36,22 +44,32 @@ class Result:
     run : Run
         The run's identity and seed.
     status : str
-        ``"ok"``; ``"error"`` when fitting or measuring raised; ``"non-finite"`` when the
-        max error is not finite; otherwise the status the method itself reported.
+        ``"ok"``; ``"error"`` when fitting or measuring raised; ``"timeout"`` past the
+        time limit; ``"killed"`` when the worker process died; ``"non-finite"`` when the
+        max error is not finite; ``"stalled"`` when training did not lower the loss;
+        otherwise the status the method itself reported (e.g. ``"diverged"``).
     message : str
         Why the status is not ok (empty when it is).
     n_params : int or None
         Free scalars of the fitted model.
     max_error, max_error_at, l2_error : float
-        Sup-norm error, where it is attained, and L2 error (NaN when not measured).
+        Sup-norm error attained (a lower bound of the sup), where, and the L2 error (an
+        estimate); NaN when not measured.
+    max_error_upper : float
+        A rigorous upper bound of the sup-norm error (``inf`` when none could be had).
+    max_error_tight : bool or None
+        True when ``[max_error, max_error_upper]`` met the enclosure's tolerance, False
+        when the work cap stopped it first (the bound is then wider, still rigorous).
     fit_seconds, eval_seconds : float
         Wall time of the fit and of the error measurements.
     info : dict
         The method's extra scalar facts.
     history : ndarray of shape (steps,) or None
         Training loss per recorded step.
+    arrays : dict of str to ndarray, or None
+        The fitted model as plain arrays (``Model.to_arrays``), for the parent to save.
     model_file : str or None
-        The saved model's path relative to the results folder.
+        The saved model's path relative to the results folder (set by the parent).
     """
 
     run: Run
@@ -60,11 +78,14 @@ class Result:
     n_params: int | None = None
     max_error: float = float("nan")
     max_error_at: float = float("nan")
+    max_error_upper: float = float("nan")
+    max_error_tight: bool | None = None
     l2_error: float = float("nan")
     fit_seconds: float = float("nan")
     eval_seconds: float = float("nan")
     info: dict[str, Any] = field(default_factory=dict)
     history: NDArray[np.float64] | None = None
+    arrays: dict[str, NDArray[Any]] | None = None
     model_file: str | None = None
 
 
@@ -85,8 +106,34 @@ def _jsonable(info: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(info, default=lambda v: np.asarray(v).tolist()))
 
 
-def execute(run: Run, folder: Path) -> Result:
-    """Fit ``run``, measure its errors and save its model under ``folder/models/``.
+def hard_limit(time_limit: float) -> int:
+    """Seconds after which a local pool worker is killed: the time limit's last resort.
+
+    Twice the limit plus 5 s, so a fit that checks its deadline now and then always
+    stops on its own first.
+    """
+    return math.ceil(2 * time_limit + 5)
+
+
+#: set in local pool workers only: they may be killed by SIGALRM (never the sweep's process)
+_IN_POOL = False
+
+
+@contextmanager
+def _alarm(time_limit: float | None) -> Iterator[None]:
+    """In a pool worker, SIGALRM (default action: end the process) at :func:`hard_limit`."""
+    if not (_IN_POOL and time_limit is not None and hasattr(signal, "alarm")):
+        yield
+        return
+    signal.alarm(hard_limit(time_limit))
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+
+
+def execute(run: Run, time_limit: float | None = None) -> Result:
+    """Fit ``run`` and measure its errors, within ``time_limit`` seconds if given.
 
     Never raises for a failed fit: the failure is the result's status and message.
     """
@@ -94,52 +141,69 @@ def execute(run: Run, folder: Path) -> Result:
     target = _target(run.target)
     # the last bits of a BLAS result depend on its thread count: one thread in every
     # process keeps a run's numbers the same in-process and in a pool of any size
-    with _blas().limit(limits=1, user_api="blas"):
-        return _execute(run, target, folder, result)
+    with _blas().limit(limits=1, user_api="blas"), _alarm(time_limit):
+        start = time.perf_counter()
+        try:
+            with _deadline.time_limit(time_limit):
+                _execute(run, target, result)
+        except _deadline.DeadlineExceeded as e:
+            elapsed = time.perf_counter() - start
+            result.status, result.message = "timeout", f"{e} (stopped after {elapsed:.3g} s)"
+            result.arrays = None
+        except Exception as e:  # a failed run is data, not a crash of the sweep
+            result.status, result.message = "error", f"{type(e).__name__}: {e}"
+            result.arrays = None
+    return result
 
 
-def _execute(run: Run, target: Target, folder: Path, result: Result) -> Result:
-    try:
-        rng = np.random.default_rng(run.seed)
-        start = time.perf_counter()
-        fit = methods.fit(run.method.kind, target, run.width, rng, **run.method.kwargs)
-        result.fit_seconds = time.perf_counter() - start
-        result.n_params = int(fit.n_params)
-        result.info = _jsonable(fit.info)
-        if fit.history is not None:
-            result.history = np.asarray(fit.history, dtype=np.float64)
-        start = time.perf_counter()
-        with np.errstate(all="ignore"):
-            worst = metrics.max_error_at(target, fit.model)
-            result.max_error, result.max_error_at = float(worst.value), float(worst.x)
-            result.l2_error = float(metrics.l2_error(target, fit.model))
-        result.eval_seconds = time.perf_counter() - start
-        result.model_file = _save(fit.model, folder, run.run_id)
-    except Exception as e:  # a failed run is data, not a crash of the sweep
-        result.status, result.message = "error", f"{type(e).__name__}: {e}"
-        return result
+def _execute(run: Run, target: Target, result: Result) -> None:
+    rng = np.random.default_rng(run.seed)
+    start = time.perf_counter()
+    fit = methods.fit(run.method.kind, target, run.width, rng, **run.method.kwargs)
+    result.fit_seconds = time.perf_counter() - start
+    result.n_params = int(fit.n_params)
+    result.info = _jsonable(fit.info)
+    if fit.history is not None:
+        result.history = np.asarray(fit.history, dtype=np.float64)
+    _deadline.check()
+    start = time.perf_counter()
+    with np.errstate(all="ignore"):
+        worst = metrics.max_error_at(target, fit.model)
+        result.max_error, result.max_error_at = float(worst.value), float(worst.x)
+        result.max_error_upper, result.max_error_tight = float(worst.upper), worst.tight
+        result.l2_error = float(metrics.l2_error(target, fit.model))
+    result.eval_seconds = time.perf_counter() - start
+    result.arrays = fit.model.to_arrays()
     if fit.status != "ok":
         result.status, result.message = fit.status, fit.message
     elif not np.isfinite(result.max_error):
         result.status, result.message = "non-finite", f"max error is {result.max_error}"
-    return result
+    elif (stalled := _stalled(result.info)) is not None:
+        result.status, result.message = "stalled", stalled
 
 
-def _save(model: Any, folder: Path, run_id: str) -> str:
-    """Write the model atomically (temporary file, then rename); return its relative path."""
-    relative = Path("models") / f"{run_id}.npz"
-    # the pid keeps an orphaned worker and a resumed sweep off each other's temporary file
-    tmp = folder / "models" / f"{run_id}.{os.getpid()}.tmp.npz"
-    save_model(tmp, model)
-    os.replace(tmp, folder / relative)
-    return relative.as_posix()
+def _stalled(info: dict[str, Any]) -> str | None:
+    """The message for a training loss that never went below its start, else None."""
+    loss, initial = info.get("loss"), info.get("initial_loss")
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in (loss, initial)):
+        return None
+    if loss > STALL_RATIO * initial:
+        return (
+            f"training loss ended at {loss:.4g}, above {STALL_RATIO:g} × its initial "
+            f"{initial:.4g}: training did not learn (step size too large or too small?)"
+        )
+    return None
 
 
-def exit_with(parent: int) -> None:
-    """Worker initializer: end this worker when the sweep's process dies (even by SIGKILL).
+def pool_worker(parent: int) -> None:
+    """Initializer of a local pool worker.
 
-    An orphaned worker would otherwise wait for work forever.
+    Allows the hard time limit (SIGALRM) in this process, and ends the worker when the
+    sweep's process dies (even by SIGKILL): an orphaned worker would otherwise wait for
+    work for ever.
     """
+    global _IN_POOL
+    _IN_POOL = True
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -3,7 +3,8 @@
 from approx.nn.activations import ACTIVATIONS, DERIVATIVES, IN_PLACE
 from approx.nn.layers import AFFINE, LAYERS, Layer, get_layer
 from approx.nn.losses import LOSSES, get_loss
-from approx.nn.mlp import MLP, pack, unpack
+from approx.nn.mlp import MLP
+from approx.nn.params import pack, unpack
 
 __all__ = [
     "ACTIVATIONS",

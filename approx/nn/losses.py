@@ -3,6 +3,11 @@
 A loss is a function ``(h, y) -> (value, G)`` where ``h`` of shape ``(m, k)`` is the
 network output. :data:`LOSSES` maps names to them; :func:`get_loss` also builds the
 parametrised ones (``"lp"`` with its exponent ``p``).
+
+Each formula is written once, in a form that writes ``G`` into a given buffer
+(:data:`LOSSES_INTO`, :func:`get_loss_into`: ``(h, y, G) -> value``, inputs trusted);
+the engine calls that form on its workspace, and the public functions check their inputs,
+allocate ``G`` and call it.
 """
 
 from __future__ import annotations
@@ -15,10 +20,25 @@ from numpy.typing import ArrayLike, NDArray
 
 from approx import _validate
 
-__all__ = ["LOSSES", "Loss", "get_loss", "lp", "mse", "softmax"]
+__all__ = [
+    "LOSSES",
+    "LOSSES_INTO",
+    "Loss",
+    "LossInto",
+    "check_labels",
+    "get_loss",
+    "get_loss_into",
+    "lp",
+    "lp_into",
+    "mse",
+    "mse_into",
+    "softmax",
+    "softmax_into",
+]
 
 Array = NDArray[np.float64]
 Loss = Callable[[Array, ArrayLike], tuple[float, Array]]
+LossInto = Callable[[Array, Array, Array], float]
 
 
 def _as_targets(h: Array, y: ArrayLike) -> Array:
@@ -47,9 +67,17 @@ def mse(h: Array, y: ArrayLike) -> tuple[float, Array]:
     G : ndarray of shape (m, k)
         ``(h − y) / m``.
     """
-    r = h - _as_targets(h, y)
+    G = np.empty_like(h, dtype=np.float64)
+    return mse_into(h, _as_targets(h, y), G), G
+
+
+def mse_into(h: Array, y: Array, G: Array) -> float:
+    """:func:`mse` with ``G`` written into a buffer; ``h``, ``y``, ``G`` of one shape (m, …)."""
+    np.subtract(h, y, out=G)
     m = h.shape[0]
-    return 0.5 * float(np.vdot(r, r)) / m, r / m
+    value = 0.5 * float(np.vdot(G, G)) / m
+    G /= m
+    return value
 
 
 def lp(h: Array, y: ArrayLike, p: float = 4.0) -> tuple[float, Array]:
@@ -70,11 +98,20 @@ def lp(h: Array, y: ArrayLike, p: float = 4.0) -> tuple[float, Array]:
     G : ndarray of shape (m, k)
         ``|h − y|^(p−1) sign(h − y) / m``.
     """
-    r = h - _as_targets(h, y)
+    G = np.empty_like(h, dtype=np.float64)
+    return lp_into(h, _as_targets(h, y), G, p), G
+
+
+def lp_into(h: Array, y: Array, G: Array, p: float = 4.0) -> float:
+    """:func:`lp` with ``G`` written into a buffer; ``h``, ``y``, ``G`` of one shape (m, …)."""
+    np.subtract(h, y, out=G)  # r
     m = h.shape[0]
-    a = np.abs(r)
-    ap1 = a ** (p - 1.0)
-    return float(np.vdot(ap1, a)) / (p * m), np.copysign(ap1, r) / m
+    psi = np.abs(G)
+    psi **= p - 1.0
+    np.copysign(psi, G, out=psi)  # ψ(r) = |r|^(p−1) sign r, so ψ(r)·r = |r|^p
+    value = float(np.vdot(psi, G)) / (p * m)
+    np.divide(psi, m, out=G)
+    return value
 
 
 def softmax(h: Array, y: ArrayLike) -> tuple[float, Array]:
@@ -95,24 +132,54 @@ def softmax(h: Array, y: ArrayLike) -> tuple[float, Array]:
     G : ndarray of shape (m, k)
         ``(S − I_y) / m``: softmax probabilities minus the one-hot labels, over m.
     """
+    labels = check_labels(y, *h.shape)
+    G = np.empty_like(h, dtype=np.float64)
+    return softmax_into(h, labels, G), G
+
+
+def check_labels(y: ArrayLike, m: int, k: int) -> NDArray[np.integer]:
+    """Class labels of shape (m,), integers in ``0 … k−1``, or a ``ValueError``."""
     labels = np.asarray(y)
-    m, k = h.shape
     if labels.shape != (m,):
         raise ValueError(f"softmax labels must have shape ({m},), got {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"softmax labels must be integers, got dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= k):
         raise ValueError(f"softmax labels must lie in 0 … {k - 1}")
-    shifted = h - h.max(axis=1, keepdims=True)
-    log_z = np.log(np.exp(shifted).sum(axis=1))
+    return labels
+
+
+def softmax_into(h: Array, labels: NDArray[np.integer], G: Array) -> float:
+    """:func:`softmax` with ``G`` (m, k) written into a buffer; labels trusted.
+
+    Temporaries of size m (row maxima, sums, the picked logits) are allocated; nothing of
+    size m × k besides ``G``.
+    """
+    m = h.shape[0]
+    np.subtract(h, h.max(axis=1, keepdims=True), out=G)  # shifted logits
     rows = np.arange(m)
-    value = float(np.mean(log_z - shifted[rows, labels]))
-    S = np.exp(shifted - log_z[:, None])
-    S[rows, labels] -= 1.0
-    return value, S / m
+    picked = G[rows, labels]
+    np.exp(G, out=G)
+    z = G.sum(axis=1)
+    value = float(np.mean(np.log(z) - picked))
+    G /= z[:, None]
+    G[rows, labels] -= 1.0
+    G /= m
+    return value
 
 
 LOSSES: dict[str, Loss] = {"mse": mse, "lp": lp, "softmax": softmax}
+LOSSES_INTO: dict[str, LossInto] = {"mse": mse_into, "lp": lp_into, "softmax": softmax_into}
+
+
+def _exponent(name: str, p: float | None) -> float | None:
+    """The validated exponent of loss ``name`` (``None`` for losses that take none)."""
+    _validate.lookup(LOSSES, name, "loss")
+    if name != "lp":
+        if p is not None:
+            raise ValueError(f"loss {name!r} takes no exponent p")
+        return None
+    return 4.0 if p is None else _validate.finite_float(p, "the lp loss's exponent p", 2.0)
 
 
 def get_loss(name: str, p: float | None = None) -> Loss:
@@ -124,10 +191,11 @@ def get_loss(name: str, p: float | None = None) -> Loss:
         For an unknown name (the message lists the known ones), an exponent given to a
         loss that takes none, or ``p < 2``.
     """
-    loss = _validate.lookup(LOSSES, name, "loss")
-    if name != "lp":
-        if p is not None:
-            raise ValueError(f"loss {name!r} takes no exponent p")
-        return loss
-    p = 4.0 if p is None else _validate.finite_float(p, "the lp loss's exponent p", 2.0)
-    return partial(lp, p=p)
+    p = _exponent(name, p)
+    return LOSSES[name] if p is None else partial(lp, p=p)
+
+
+def get_loss_into(name: str, p: float | None = None) -> LossInto:
+    """The in-place form ``(h, y, G) -> value`` of loss ``name``; checks as :func:`get_loss`."""
+    p = _exponent(name, p)
+    return LOSSES_INTO[name] if p is None else partial(lp_into, p=p)

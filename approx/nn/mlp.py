@@ -10,14 +10,14 @@ scipy's optimizers and the gradient checks.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from approx.nn.activations import IN_PLACE, get_activation
-from approx.nn.layers import AFFINE, LAYERS
-from approx.nn.losses import Loss, get_loss
+from approx.nn.engine import build_engine, engine_for
+from approx.nn.losses import Loss, check_labels, get_loss_into
+from approx.nn.params import n_params, pack, unpack
 
 __all__ = ["MLP", "pack", "unpack"]
 
@@ -139,8 +139,7 @@ class MLP:
     @property
     def n_params(self) -> int:
         """Number of trainable scalars (biases counted only when the net has them)."""
-        n = sum(w.size for w in self.weights)
-        return n + (sum(b.size for b in self.biases) if self.bias else 0)
+        return n_params(self.sizes, self.bias)
 
     def __repr__(self) -> str:
         return f"MLP(sizes={self.sizes}, activation={self.activation!r}, bias={self.bias})"
@@ -205,6 +204,9 @@ class MLP:
         - ``D = G_{i+1} ∘ σ'(Z_i W_i + b_i)`` (the activation's VJP),
         - ``∇W_i = Z_iᵀ D``, ``∇b_i = 1ᵀ D``, ``G_i = D W_iᵀ`` (the affine VJP).
 
+        The passes run in :mod:`approx.nn.engine` over buffers kept per batch shape (a
+        1→d→1 net under ``"mse"``/``"lp"`` takes the fused pass, equal to rounding).
+
         Parameters
         ----------
         X : array_like of shape (m, n_1), or (m,) when n_1 = 1
@@ -219,34 +221,37 @@ class MLP:
         -------
         loss : float
         grads : tuple of two lists
-            ``(grad_W, grad_b)`` shaped like ``weights`` and ``biases``; for a net
-            without bias ``grad_b`` holds zeros.
+            ``(grad_W, grad_b)`` shaped like ``weights`` and ``biases``, fresh arrays the
+            caller owns; for a net without bias ``grad_b`` holds zeros.
         """
-        loss_fn = get_loss(loss) if isinstance(loss, str) else loss
         X = self._check_X(X)
-        act = LAYERS[self.activation]
-        last = len(self.weights) - 1
-        # forward, caching Z_i (inside the affine cache) and Z_i W_i + b_i (the activation's)
-        Z = X
-        affine_caches, act_caches = [], []
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            U, cache = AFFINE.forward(Z, w, b if self.bias else None)
-            affine_caches.append(cache)
-            if i < last:
-                Z, cache = act.forward(U)
-                act_caches.append(cache)
+        m, k = X.shape[0], self.sizes[-1]
+        if isinstance(loss, str):
+            get_loss_into(loss)  # an unknown name fails here, listing the known ones
+            if loss == "softmax":
+                y = check_labels(y, m, k)
             else:
-                Z = U
-        value, G = loss_fn(Z, y)
-        # backward: G_{L+1} → G_L → … → G_1, collecting ∇W_i = Z_iᵀ (G_{i+1} ∘ σ'(Z_i W_i))
-        grad_W: list[Array] = [np.empty(0)] * len(self.weights)
-        grad_b: list[Array] = [np.empty(0)] * len(self.weights)
-        for i in range(last, -1, -1):
-            D = G if i == last else act.vjp(act_caches[i], G)[0]
-            G, (gW, gb) = AFFINE.vjp(affine_caches[i], D)
-            grad_W[i] = gW
-            grad_b[i] = gb if gb is not None else np.zeros_like(self.biases[i])
+                y = self._check_targets(y, m, "targets y")
+        engine = engine_for(self, m, loss)
+        grad = np.zeros(self.n_params)
+        grad_W, grad_b = unpack(grad, self.sizes, self.bias)
+        engine.bind(self.weights, self.biases, grad_W, grad_b)
+        try:
+            value = engine(X, y)
+        finally:
+            engine.bind(None, None)
         return value, (grad_W, grad_b)
+
+    def _check_targets(self, y: ArrayLike, m: int, what: str) -> Array:
+        k = self.sizes[-1]
+        Y = np.asarray(y, dtype=np.float64)
+        if Y.ndim == 1 and k == 1:
+            Y = Y[:, None]
+        if Y.shape != (m, k):
+            raise ValueError(
+                f"{what} must have shape ({m}, {k}) (or ({m},) when k = 1), got {Y.shape}"
+            )
+        return Y
 
     def residual_jacobian(self, X: ArrayLike, y: ArrayLike) -> tuple[Array, Array]:
         """Residuals ``h(X) − y`` and their Jacobian in the parameters, by backprop.
@@ -254,7 +259,7 @@ class MLP:
         All samples are propagated at once: each sample's output depends only on its
         own row, so seeding ``G_{L+1}`` with ones gives, row by row, every sample's own
         ``G_i``; the per-sample weight gradients are then the outer products
-        ``Z_i[j] ⊗ D[j]``, formed for all ``j`` in one batched product.
+        ``Z_i[j] ⊗ D[j]`` (see :meth:`approx.nn.engine.LayeredEngine.residual_jacobian`).
 
         Parameters
         ----------
@@ -269,37 +274,13 @@ class MLP:
             ``∂r/∂θ`` with columns in the order of :func:`pack`.
         """
         X = self._check_X(X)
-        m, k = X.shape[0], self.sizes[-1]
-        Y = np.asarray(y, dtype=np.float64)
-        if Y.ndim == 1 and k == 1:
-            Y = Y[:, None]
-        if Y.shape != (m, k):
-            raise ValueError(f"y must have shape ({m}, {k}), got {Y.shape}")
-        sigma_ = IN_PLACE[self.activation]
-        last = len(self.weights) - 1
-        Zs, dsig = [X], []
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            U = Zs[-1] @ w
-            if self.bias:
-                U += b
-            if i < last:
-                d = np.empty_like(U)
-                sigma_(U, d)
-                dsig.append(d)
-            Zs.append(U)
-        r = (Zs[-1] - Y).reshape(-1)
-        J = np.empty((m, k, self.n_params))
-        for c in range(k):
-            G = np.zeros((m, k))
-            G[:, c] = 1.0
-            blocks: list[Array] = []
-            for i in range(last, -1, -1):
-                D = G if i == last else G * dsig[i]
-                gW = (Zs[i][:, :, None] * D[:, None, :]).reshape(m, -1)
-                blocks[:0] = [gW, D] if self.bias else [gW]
-                G = D @ self.weights[i].T
-            np.concatenate(blocks, axis=1, out=J[:, c, :])
-        return r, J.reshape(m * k, -1)
+        m = X.shape[0]
+        Y = self._check_targets(y, m, "y")
+        # a fresh engine: its buffers become the arrays returned, owned by the caller
+        engine = build_engine(self.sizes, self.activation, self.bias, m)
+        engine.bind(self.weights, self.biases)
+        r, J = engine.residual_jacobian(X, Y)
+        return r.reshape(-1), J
 
     def pack(self) -> Array:
         """The parameters as one flat vector (a copy), in the order of :func:`pack`."""
@@ -309,64 +290,3 @@ class MLP:
         """Set the parameters from a flat vector made by :meth:`pack` (copied)."""
         self.weights, biases = unpack(np.array(theta, dtype=np.float64), self.sizes, self.bias)
         self.biases = biases
-
-
-def pack(weights: Sequence[Array], biases: Sequence[Array] | None = None) -> Array:
-    """Flatten parameter lists into one vector ``[W_1, b_1, W_2, b_2, …]``.
-
-    Parameters
-    ----------
-    weights : list of ndarray of shapes (n_i, n_{i+1})
-    biases : list of ndarray of shapes (n_{i+1},), optional
-        Left out of the vector when ``None`` (a net without bias).
-
-    Returns
-    -------
-    ndarray of shape (P,)
-        ``P = Σ n_i n_{i+1}`` (plus ``Σ n_{i+1}`` with biases); weights are raveled
-        row-major.
-    """
-    if biases is None:
-        return np.concatenate([np.ravel(w) for w in weights])
-    if len(biases) != len(weights):
-        raise ValueError(f"got {len(weights)} weight matrices but {len(biases)} bias vectors")
-    return np.concatenate(
-        [a for w, b in zip(weights, biases, strict=True) for a in (np.ravel(w), np.ravel(b))]
-    )
-
-
-def unpack(
-    theta: Array, sizes: Sequence[int], bias: bool = True
-) -> tuple[list[Array], list[Array]]:
-    """Inverse of :func:`pack`: views into ``theta`` shaped like the parameters.
-
-    Parameters
-    ----------
-    theta : ndarray of shape (P,)
-    sizes : sequence of int
-        Layer widths ``[n_1, …, n_{L+1}]``.
-    bias : bool
-        Whether ``theta`` holds biases; if not, the returned biases are fresh zeros.
-
-    Returns
-    -------
-    weights, biases : lists of ndarray
-        Views into ``theta`` (writing to them writes to ``theta``), except zero biases.
-    """
-    theta = np.asarray(theta)
-    sizes = list(sizes)
-    expected = sum(a * b + (b if bias else 0) for a, b in pairwise(sizes))
-    if theta.shape != (expected,):
-        raise ValueError(
-            f"theta must have shape ({expected},) for sizes {sizes}, got {theta.shape}"
-        )
-    weights, biases, at = [], [], 0
-    for n_in, n_out in pairwise(sizes):
-        weights.append(theta[at : at + n_in * n_out].reshape(n_in, n_out))
-        at += n_in * n_out
-        if bias:
-            biases.append(theta[at : at + n_out])
-            at += n_out
-        else:
-            biases.append(np.zeros(n_out))
-    return weights, biases

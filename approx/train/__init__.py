@@ -14,7 +14,6 @@ One module per concern:
 | module | what it holds |
 |---|---|
 | ``options`` | one frozen dataclass of options per optimizer family, defaults declared once |
-| ``_engine`` | gradient engines: loss, gradient, residuals and their Jacobian at θ |
 | ``optimizers``, ``schedules`` | SGD and Adam (state, ``reset(rows)``); step-size schedules |
 | ``loop`` | the SGD/Adam loop, the best-iterate tracker, :class:`TrainResult` |
 | ``relocate`` | moving idle ReLU units to the residual's peaks, function unchanged |
@@ -22,9 +21,12 @@ One module per concern:
 | ``spline`` | LM in a 1→d→1 ReLU net's knot form (banded, any d); re-placing knots |
 | ``training`` | :func:`train`: validation, engine, dispatch, keep-best |
 | ``fit`` | :func:`fit_target`: sampling, inits, scaling, random streams |
+
+The gradient engine (loss, gradient, residuals and their Jacobian at θ) is
+:func:`approx.nn.engine.make_engine`, re-exported here.
 """
 
-from approx.train._engine import GeneralEngine, ShallowEngine, make_engine
+from approx.nn.engine import make_engine
 from approx.train.fit import INITS, SAMPLINGS, fit_target
 from approx.train.loop import TrainResult
 from approx.train.optimizers import SGD, Adam, default_lr
@@ -43,8 +45,6 @@ __all__ = [
     "SGD",
     "Adam",
     "FitOptions",
-    "GeneralEngine",
-    "ShallowEngine",
     "TrainResult",
     "default_lr",
     "fit_target",

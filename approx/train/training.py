@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike
 
 from approx import _validate
 from approx.nn import LOSSES, MLP, get_loss
-from approx.train._engine import GeneralEngine, make_engine
+from approx.nn.engine import make_engine
 from approx.train.loop import Outcome, Tracker, TrainResult, first_order
 from approx.train.options import FitOptions, optimizer_options
 from approx.train.second_order import adam_lm, lbfgs, lm
@@ -72,8 +72,8 @@ def train(
     monitor_every : int
         Steps between monitor checks.
     fast : bool
-        Use the engine of :func:`make_engine` (for 1→d→1 nets the allocation-free
-        :class:`ShallowEngine`); ``False`` forces the reference :class:`GeneralEngine`.
+        Use the fused engine of :func:`approx.nn.engine.make_engine` where it applies
+        (1→d→1 nets under ``"mse"``/``"lp"``); ``False`` forces the layered reference.
     **options
         The optimizer's options, declared (with their defaults) by its dataclass in
         :data:`approx.train.options.OPTIONS`: ``steps`` and ``tol`` (all); ``lr``,
@@ -118,10 +118,7 @@ def train(
     work = MLP.from_params(net.weights, net.biases if net.bias else None, net.activation)
     theta = work.pack()
     grad = np.zeros_like(theta)
-    if fast:
-        engine = make_engine(work, theta, grad, m, loss, p)
-    else:
-        engine = GeneralEngine(work, theta, grad, loss, p)
+    engine = make_engine(work, theta, grad, m, loss, p, fused=fast)
     if len(net.sizes) == 3 and net.sizes[0] == net.sizes[2] == 1 and loss != "softmax":
         # the protocol's shapes for 1→d→1 nets: X and y of shape (m,)
         X, y = np.ascontiguousarray(X[:, 0]), np.ascontiguousarray(y[:, 0])

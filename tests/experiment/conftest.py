@@ -6,12 +6,14 @@ so tests that use them run with ``jobs=1``; pool tests use the real, cheap metho
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from approx import methods
+from approx.experiment.store import DB_NAME
 from approx.methods import Fit, Method, Param
 from approx.nn import MLP
 from approx.targets import Target
@@ -107,3 +109,37 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+def _count(folder: Path) -> int:
+    """Runs recorded so far (read-only, so the sweep's store is never touched)."""
+    try:
+        with sqlite3.connect(f"file:{folder / DB_NAME}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
+def _session(sid: int) -> list[int]:
+    """Live processes of session ``sid`` (Linux /proc; empty elsewhere)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.fixture
+def recorded():
+    """Count the runs recorded in a results folder (read-only; 0 before the store exists)."""
+    return _count
+
+
+@pytest.fixture
+def session():
+    """List the live processes of a session (to find workers left by a killed sweep)."""
+    return _session

@@ -31,7 +31,7 @@ def test_replicates_apply_to_random_methods_only():
     text = VALID.replace("widths", "replicates = 3\nwidths") + (
         '[[methods]]\nname = "rff"\nkind = "random-features"\n'
     )
-    runs = expand(parse_config(text))
+    runs = list(expand(parse_config(text)))
     by_method = {
         m: sorted(r.replicate for r in runs if r.method.name == m) for m in ("uniform", "rff")
     }

@@ -24,7 +24,8 @@ def test_replot_draws_every_figure_from_the_store(folder, monkeypatch):
         raise AssertionError("re-plotting must not refit")
 
     monkeypatch.setattr(methods, "fit", refuse)
-    paths = plot_folder(folder)
+    paths, skipped = plot_folder(folder)
+    assert skipped == []
     names = sorted(p.name for p in paths)
     assert names == [
         "convergence.png",
@@ -42,10 +43,14 @@ def test_replot_draws_every_figure_from_the_store(folder, monkeypatch):
 
 def test_fits_use_the_saved_models(folder):
     # without the model files there is nothing to draw: the figure cannot come from a refit
-    for path in (folder / "models").glob("bump.*"):
-        path.unlink()
-    with pytest.raises(FileNotFoundError):
-        plot_folder(folder)
+    (folder / "plots" / "fits_bump.png").unlink(missing_ok=True)
+    gone = sorted(p.name for p in (folder / "models").glob("bump.*"))
+    for name in gone:
+        (folder / "models" / name).unlink()
+    paths, skipped = plot_folder(folder)
+    assert not (folder / "plots" / "fits_bump.png").exists()
+    assert folder / "plots" / "fits_sin2pi.png" in paths
+    assert len(skipped) == 1 and f"{len(gone)} model file(s) are missing" in skipped[0]
 
 
 def test_method_colours_are_fixed_by_config_order(fake_methods, fake_config):
@@ -92,7 +97,7 @@ def test_gap_is_each_error_over_the_uniform_construction(tmp_path):
         gap.loc["runge", "cheb"], errors["cheb"] / errors["uniform"], rtol=1e-14
     )
     gap_png = tmp_path / "plots" / "gap.png"
-    assert gap_png in plot_folder(tmp_path)
+    assert gap_png in plot_folder(tmp_path)[0]
     assert gap_png.read_bytes()[:8] == PNG_SIGNATURE
 
 
@@ -101,3 +106,30 @@ def test_no_gap_without_the_uniform_construction(fake_methods, fake_config):
 
     config = parse_config(fake_config)
     assert gap_table(pd.DataFrame(columns=["status"]), config) is None
+
+
+def test_runs_carry_an_enclosure_and_older_folders_still_replot(folder):
+    import sqlite3
+
+    from approx.experiment import Store
+    from approx.experiment.store import SCHEMA_VERSION
+
+    with Store.read(folder) as store:
+        table = store.table(store.config())
+    ok = table[table["status"] == "ok"]
+    assert (ok["max_error"] <= ok["max_error_upper"]).all()
+    assert ok["max_error_tight"].map(lambda v: v in (True, False)).all()
+    # a store written before the enclosure columns existed (schema version 2)
+    with sqlite3.connect(folder / "runs.sqlite") as db:
+        db.execute("ALTER TABLE runs DROP COLUMN max_error_upper")
+        db.execute("ALTER TABLE runs DROP COLUMN max_error_tight")
+        db.execute("PRAGMA user_version = 2")
+    db.close()
+    paths, skipped = plot_folder(folder)
+    assert len(paths) == 5 and skipped == []
+    with Store.read(folder) as store:
+        old = store.table(store.config())
+        # migrated on open: the columns exist, and what was never measured stays unknown
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert old["max_error_upper"].isna().all()
+    assert old["max_error_tight"].isna().all()

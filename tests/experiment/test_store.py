@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +19,7 @@ from approx import methods
 from approx.experiment import Store, StoreError, parse_config, run_sweep
 from approx.experiment.store import DB_NAME, TIMING_COLUMNS
 from approx.models import load_model
+from approx.nn.engine import fused_backend
 
 
 def test_folder_contents(fake_methods, fake_config, tmp_path):
@@ -46,6 +46,8 @@ def test_folder_contents(fake_methods, fake_config, tmp_path):
     packages = {"numpy", "scipy", "pandas", "matplotlib", "typer", "approx"}
     assert set(metadata["packages"]) >= packages
     assert metadata["started_at"] <= metadata["ended_at"]
+    assert metadata["fused_engine"]["relu"] == fused_backend()
+    assert metadata["fused_engine"]["tanh"] == "numpy"
     assert "python" in metadata and "platform" in metadata and "git" in metadata
 
     model = load_model(tmp_path / table["model_file"][0])  # allow_pickle=False inside
@@ -64,7 +66,7 @@ def test_store_holds_runs_and_histories(fake_methods, fake_config, tmp_path):
     pd.testing.assert_frame_equal(stored, table)
     with sqlite3.connect(tmp_path / DB_NAME) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"meta", "runs", "histories"}
+    assert tables == {"meta", "runs", "histories", "files"}
 
 
 def test_resume_skips_finished_runs(fake_methods, fake_config, tmp_path, monkeypatch):
@@ -119,7 +121,7 @@ n_samples = 512
 """
 
 
-def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path):
+def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path, recorded, session):
     config_path = tmp_path / "killed.toml"
     config_path.write_text(KILLED, encoding="utf-8")
     total = 2 * 8
@@ -130,20 +132,20 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path):
     proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None and _count(folder) < 2:
+        while time.monotonic() < deadline and proc.poll() is None and recorded(folder) < 2:
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)  # the sweep's process only, as `kill -9 PID` does
         proc.wait(timeout=10)
-        finished = _count(folder)
+        finished = recorded(folder)
         assert 2 <= finished < total, f"{finished} of {total} runs: not killed mid-way"
         assert not (folder / "runs.csv").exists()
         # orphaned workers notice their parent is gone and exit
         deadline = time.monotonic() + 10
-        while _session(proc.pid) and time.monotonic() < deadline:
+        while session(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _session(proc.pid), "workers outlived the killed sweep"
+        assert not session(proc.pid), "workers outlived the killed sweep"
     finally:
-        for pid in _session(proc.pid):
+        for pid in session(proc.pid):
             os.kill(pid, signal.SIGKILL)
 
     subprocess.run(command, check=True, timeout=120)
@@ -156,25 +158,3 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path):
     whole = pd.read_csv(tmp_path / "whole" / "runs.csv")
     drop = list(TIMING_COLUMNS)
     pd.testing.assert_frame_equal(resumed.drop(columns=drop), whole.drop(columns=drop))
-
-
-def _count(folder) -> int:
-    """Runs recorded so far (read-only, so the sweep's store is never touched)."""
-    try:
-        with sqlite3.connect(f"file:{folder / DB_NAME}?mode=ro", uri=True, timeout=5) as db:
-            return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-    except sqlite3.Error:  # not created yet
-        return 0
-
-
-def _session(sid: int) -> list[int]:
-    """Live processes of session ``sid`` (Linux /proc; empty elsewhere)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            pids.append(int(stat.parent.name))
-    return pids

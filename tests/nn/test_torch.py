@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from approx.nn import ACTIVATIONS, MLP, get_loss
-from approx.train import ShallowEngine
+from approx.nn.engine import make_engine, numba_available
 
 torch = pytest.importorskip("torch")
 
@@ -66,17 +66,26 @@ def test_gradients_equal_torch_autograd(activation, loss, seed):
 
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 @pytest.mark.parametrize("loss", ["mse", "lp"])
-def test_fast_shallow_engine_equals_torch_autograd(activation, loss):
-    rng = np.random.default_rng([7, len(activation)])
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "numpy",
+        pytest.param(
+            "numba", marks=pytest.mark.skipif(not numba_available(), reason="numba not installed")
+        ),
+    ],
+)
+def test_fused_engine_equals_torch_autograd(activation, loss, backend):
+    rng = np.random.default_rng([8, len(activation)])
     net = MLP([1, 33, 1], activation, rng=rng)
     net.biases = [rng.standard_normal(b.shape) for b in net.biases]
     x, y = rng.uniform(-1, 1, 200), rng.standard_normal(200)
     p = 6.0 if loss == "lp" else None
     t_value, t_gW, t_gb = torch_loss_and_grad(net, x[:, None], y[:, None], loss, p)
-    work = MLP.from_params(net.weights, net.biases, activation)
-    theta = work.pack()
+    theta = net.pack()
     grad = np.zeros_like(theta)
-    value = ShallowEngine(work, theta, grad, 200, loss, p)(x, y)
-    assert value == pytest.approx(t_value, rel=1e-12)
+    engine = make_engine(net, theta, grad, 250, loss, p, backend=backend)
+    assert engine.name == f"fused-{backend}"
+    assert engine(x, y) == pytest.approx(t_value, rel=1e-12)
     theirs = np.concatenate([t_gW[0].ravel(), t_gb[0], t_gW[1].ravel(), t_gb[1]])
     assert_close(grad, theirs)

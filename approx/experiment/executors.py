@@ -1,0 +1,279 @@
+"""Where runs are fitted: in this process, in a local pool of processes, or on Dask.
+
+Each executor takes the pending runs lazily and yields a :class:`Result` per run as it
+finishes, in any order; only the caller records them. At most a few runs per worker are
+in flight, so a sweep of 10⁹ runs never builds its list, and with ``--scheduler`` the
+number in flight is ``--jobs``.
+
+- :func:`serial` fits in this process (no hard kill: a run past its time limit stops at
+  its next deadline check).
+- :func:`pool` uses spawned worker processes. When one dies (the OS killed it for
+  memory, or the hard time limit did), the pool is restarted and the runs that were in
+  flight are rerun one at a time in a pool of their own: the one whose worker dies again
+  is recorded as ``"killed"`` (or ``"timeout"`` past the hard limit) and the sweep goes on.
+- :func:`dask` submits each run as a task to a ``distributed`` cluster: a
+  ``LocalCluster`` of single-threaded worker processes, or a running scheduler. A task
+  whose workers keep dying is recorded as ``"killed"``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+
+from approx.experiment.config import Run
+from approx.experiment.worker import Result, execute, hard_limit, pool_worker
+
+__all__ = ["EXECUTORS", "ExecutorError", "dask", "pool", "serial"]
+
+_BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: how long to try reaching a scheduler given by address
+CONNECT_TIMEOUT = "10s"
+#: runs in flight per local worker: one running, one queued, so no worker idles (and few
+#: runs are suspects when a worker dies)
+_PER_WORKER = 2
+#: runs in flight per LocalCluster worker: a task's round trip through the scheduler takes
+#: milliseconds, so more are queued to keep the workers busy on short runs
+_DASK_PER_WORKER = 16
+
+Note = Callable[[str], None]
+
+
+class ExecutorError(RuntimeError):
+    """The executor cannot start (no dask installed, no scheduler at the address)."""
+
+
+def serial(
+    runs: Iterable[Run], *, time_limit: float | None = None, **_: object
+) -> Iterator[Result]:
+    """Fit the runs one after another in this process."""
+    for run in runs:
+        yield execute(run, time_limit)
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Spawned workers inherit one BLAS thread each (unless the user chose otherwise).
+
+    Each worker already has a core; threaded BLAS in every worker oversubscribes the
+    cores and makes the small least-squares problems of a sweep several times slower.
+    """
+    saved = dict(os.environ)
+    for name in _BLAS_THREADS:
+        os.environ.setdefault(name, "1")
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    # spawn, not fork: the parent holds threads (progress display, BLAS) and the lock
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=pool_worker,
+        initargs=(os.getpid(),),
+    )
+
+
+def _submit(executor: ProcessPoolExecutor, run: Run, time_limit: float | None) -> Future:
+    # workers are spawned on submit; they ignore Ctrl-C, which this process reports once
+    with _one_blas_thread(), _no_sigint():
+        return executor.submit(execute, run, time_limit)
+
+
+def _stop(executor: ProcessPoolExecutor) -> None:
+    """End the workers now (on Ctrl-C), rather than after their current runs."""
+    terminate = getattr(executor, "terminate_workers", None)  # Python ≥ 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.terminate()
+
+
+def _alone(run: Run, time_limit: float | None) -> Result:
+    """Rerun ``run`` in a pool of its own; a second death is the run's doing."""
+    executor = _new_pool(1)
+    start = time.monotonic()
+    try:
+        return _submit(executor, run, time_limit).result()
+    except BrokenProcessPool:
+        elapsed = time.monotonic() - start
+        if time_limit is not None and elapsed >= hard_limit(time_limit) - 1:
+            return Result(
+                run,
+                "timeout",
+                f"time limit of {time_limit:g} s exceeded; the fit "
+                f"did not stop on its own and was killed after {elapsed:.3g} s",
+            )
+        return Result(
+            run,
+            "killed",
+            f"the worker process died after {elapsed:.3g} s "
+            "(killed by the OS, e.g. out of memory, or by a signal)",
+        )
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def pool(
+    runs: Iterable[Run],
+    *,
+    jobs: int,
+    time_limit: float | None = None,
+    note: Note = print,
+    **_: object,
+) -> Iterator[Result]:
+    """Fit the runs in ``jobs`` spawned worker processes, restarting the pool if one dies."""
+    runs = iter(runs)
+    while True:
+        executor = _new_pool(jobs)
+        flight: dict[Future, Run] = {}
+        suspects: list[Run] = []
+        try:
+            for run in itertools.islice(runs, _PER_WORKER * jobs):
+                flight[_submit(executor, run, time_limit)] = run
+            while flight and not suspects:
+                done, _ = wait(flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    run = flight.pop(future)
+                    try:
+                        yield future.result()
+                    except BrokenProcessPool:
+                        suspects.append(run)
+                        continue
+                    if not suspects:  # refill while the pool is sound
+                        for more in itertools.islice(runs, 1):
+                            flight[_submit(executor, more, time_limit)] = more
+            suspects.extend(flight.values())
+        except BaseException:
+            _stop(executor)
+            raise
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+        if not suspects:
+            return
+        note(
+            f"a worker process died: the pool is restarted and the {len(suspects)} run(s) "
+            "in flight are rerun one at a time to find the one that killed it"
+        )
+        for run in suspects:
+            yield _alone(run, time_limit)
+
+
+def _client(jobs: int | None, scheduler: str | None):  # -> (Client, LocalCluster | None)
+    try:
+        import dask.config
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ExecutorError(
+            "--executor dask needs the dask extra: pip install 'approx[dask]' "
+            "(or pip install -e '.[dask]' in a checkout)"
+        ) from None
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout=CONNECT_TIMEOUT), None
+        except (OSError, TimeoutError, ValueError) as e:
+            raise ExecutorError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+    # a run that kills its worker once is rerun once elsewhere, then recorded as killed;
+    # the workers inherit an ignored SIGINT, so Ctrl-C is reported once, by this process,
+    # and the cluster is closed from here
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), _no_sigint():
+        cluster = LocalCluster(
+            n_workers=jobs or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    return Client(cluster), cluster
+
+
+@contextmanager
+def _no_sigint() -> Iterator[None]:
+    """Ignore SIGINT while worker processes start: they inherit the disposition.
+
+    (A blocked mask is not inherited by them, and a handler is reset by ``exec``; the
+    cost is that a Ctrl-C during the few seconds of start-up is lost.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def dask(
+    runs: Iterable[Run],
+    *,
+    jobs: int | None,
+    time_limit: float | None = None,
+    scheduler: str | None = None,
+    **_: object,
+) -> Iterator[Result]:
+    """Fit the runs as tasks on a Dask cluster (local, or the one at ``scheduler``).
+
+    Without ``scheduler`` a ``LocalCluster`` of ``jobs`` single-threaded worker processes
+    is started (and stopped at the end; its workers exit if this process dies); with
+    one, ``jobs`` caps the tasks in flight. Tasks return results with the model's arrays.
+    """
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    client, cluster = _client(jobs, scheduler)
+    if scheduler is None:
+        cap = _DASK_PER_WORKER * (jobs or 1)
+    else:  # default: one run per worker thread of the cluster
+        cap = jobs or max(1, sum(client.nthreads().values()))
+    runs = iter(runs)
+    flight = {}
+    finished = as_completed()
+
+    def submit(run: Run) -> None:
+        # unique keys: a long-lived scheduler may have seen this run id before
+        key = f"{run.run_id}-{uuid.uuid4().hex[:8]}"
+        future = client.submit(execute, run, time_limit, key=key, pure=False)
+        flight[future] = run
+        finished.add(future)
+
+    try:
+        for run in itertools.islice(runs, cap):
+            submit(run)
+        for future in finished:
+            run = flight.pop(future)
+            try:
+                result = future.result()
+            except KilledWorker as e:
+                result = Result(run, "killed", f"the Dask workers running it died: {e}")
+            except Exception as e:  # a lost task is the run's result, not the sweep's end
+                result = Result(run, "error", f"{type(e).__name__}: {e}")
+            future.release()
+            for more in itertools.islice(runs, 1):
+                submit(more)
+            yield result
+    finally:
+        for future in flight:
+            future.cancel()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+EXECUTORS = {"local": pool, "dask": dask}

@@ -1,0 +1,181 @@
+"""numba kernels of the fused 1→d→1 pass (imported only when numba is installed).
+
+The same quantities as :mod:`approx.nn.fused` (see there for the algebra), computed in
+two sweeps that keep everything they touch in the L1 cache and never form an m × d
+array:
+
+- forward: for each block of rows (x and h of the block stay in L1), every hidden unit
+  adds ``w₁ₖ σ(x wₖ + bₖ)`` to the block's outputs; the inner loop runs over rows, so
+  it vectorises without reordering any sum;
+- backward: for each block of rows and each hidden unit, sums over the block's rows
+  held in registers (the inner loop runs over rows; its sums are reassociated into SIMD
+  lanes); the pre-activation is recomputed (one multiply–add) rather than stored.
+
+One compiled variant per kernel (fixed signatures, cached on disk): the activation is a
+run-time code, and ReLU has its own loops since it is the case that matters for speed.
+The others call libm's scalar tanh, cos and sin, several times slower than numpy's SIMD
+versions, so the automatic choice (:func:`approx.nn.engine.fused_backend`) sends only
+ReLU and the identity here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+from approx.nn.losses import LossInto
+
+__all__ = ["ACTIVATION_CODES", "NumbaFused", "backward", "forward", "version"]
+
+Array = NDArray[np.float64]
+
+#: activation name → the code the kernels branch on
+ACTIVATION_CODES = {"relu": 0, "sigmoid": 1, "tanh": 2, "cos": 3, "identity": 4}
+
+ROWS = 256  # rows per forward block: x and h of a block take 4 KB of L1
+ROWS_BACKWARD = 1024  # rows per backward block: x and G of a block take 16 KB of L1
+
+version = numba.__version__
+
+
+@numba.njit(cache=True, inline="always")
+def _sigma(code: int, u: float) -> float:
+    if code == 1:
+        return 0.5 * (1.0 + math.tanh(0.5 * u))
+    if code == 2:
+        return math.tanh(u)
+    if code == 3:
+        return math.cos(u)
+    return u
+
+
+@numba.njit(cache=True, inline="always")
+def _sigma_dsigma(code: int, u: float) -> tuple[float, float]:
+    """σ(u) and σ'(u), sharing the transcendental call where the derivative allows."""
+    if code == 1:
+        s = 0.5 * (1.0 + math.tanh(0.5 * u))
+        return s, s * (1.0 - s)
+    if code == 2:
+        t = math.tanh(u)
+        return t, 1.0 - t * t
+    if code == 3:
+        return math.cos(u), -math.sin(u)
+    return u, 1.0
+
+
+@numba.njit("void(f8[::1], f8[::1], f8[::1], f8[::1], f8, i8, f8[::1])", cache=True, nogil=True)
+def forward(x, w0, b0, w1, b1, code, h):  # pragma: no cover - compiled
+    """``h_j = b₁ + Σₖ w1ₖ σ(x_j w0ₖ + b0ₖ)`` for all rows j, written into ``h``."""
+    m, d = x.size, w0.size
+    for s in range(0, m, ROWS):
+        # slices, not an offset index: LLVM then sees plain loops from 0 and vectorises
+        xb, hb = x[s : s + ROWS], h[s : s + ROWS]
+        n = xb.size
+        for j in range(n):
+            hb[j] = b1
+        if code == 0:
+            for k in range(d):
+                a, c, v = w0[k], b0[k], w1[k]
+                for j in range(n):
+                    u = xb[j] * a + c
+                    hb[j] += v * (0.0 if u <= 0.0 else u)  # a NaN propagates, as in numpy
+        else:
+            for k in range(d):
+                a, c, v = w0[k], b0[k], w1[k]
+                for j in range(n):
+                    hb[j] += v * _sigma(code, xb[j] * a + c)
+
+
+@numba.njit(
+    "f8(f8[::1], f8[::1], f8[::1], f8[::1], f8[::1], i8, f8[::1], f8[::1], f8[::1])",
+    cache=True,
+    nogil=True,
+    fastmath={"reassoc", "contract"},  # sums over rows in SIMD lanes; NaN and inf kept
+)
+def backward(x, G, w0, b0, w1, code, gw0, gb0, gw1):  # pragma: no cover - compiled
+    """Gradients of ``Σ_j G_j h_j`` (G = ∂ℓ/∂h) into ``gw0``, ``gb0``, ``gw1``; returns ``Σ G``.
+
+    ``gw1ₖ = Σ_j G_j σ(u_jk)``, ``gb0ₖ = w1ₖ Σ_j G_j σ'(u_jk)``,
+    ``gw0ₖ = w1ₖ Σ_j G_j x_j σ'(u_jk)``, with ``u_jk = x_j w0ₖ + b0ₖ``. For ReLU
+    ``σ(u) = σ'(u) u``, so ``gw1ₖ = w0ₖ T0ₖ + b0ₖ T1ₖ`` from the two sums
+    ``T0ₖ = Σ_j G_j x_j σ'(u_jk)`` and ``T1ₖ = Σ_j G_j σ'(u_jk)``.
+    """
+    m, d = x.size, w0.size
+    total = 0.0
+    for j in range(m):
+        total += G[j]
+    for k in range(d):
+        gw0[k] = 0.0
+        gb0[k] = 0.0
+        gw1[k] = 0.0
+    for s in range(0, m, ROWS_BACKWARD):
+        xb, Gb = x[s : s + ROWS_BACKWARD], G[s : s + ROWS_BACKWARD]
+        n = xb.size
+        if code == 0:
+            for k in range(d):
+                a, c = w0[k], b0[k]
+                t0 = 0.0
+                t1 = 0.0
+                for j in range(n):
+                    q = Gb[j] if xb[j] * a + c > 0.0 else 0.0
+                    t0 += q * xb[j]
+                    t1 += q
+                gw0[k] += t0
+                gb0[k] += t1
+        else:
+            for k in range(d):
+                a, c = w0[k], b0[k]
+                t0 = 0.0
+                t1 = 0.0
+                t2 = 0.0
+                for j in range(n):
+                    s, ds = _sigma_dsigma(code, xb[j] * a + c)
+                    q = Gb[j] * ds
+                    t0 += q * xb[j]
+                    t1 += q
+                    t2 += Gb[j] * s
+                gw0[k] += t0
+                gb0[k] += t1
+                gw1[k] += t2
+    for k in range(d):
+        if code == 0:
+            gw1[k] = w0[k] * gw0[k] + b0[k] * gb0[k]
+        gw0[k] *= w1[k]
+        gb0[k] *= w1[k]
+    return total
+
+
+class NumbaFused:
+    """The kernels behind the interface of :class:`approx.nn.fused.NumpyFused`.
+
+    Parameters
+    ----------
+    activation : str
+        A key of :data:`ACTIVATION_CODES`.
+    """
+
+    def __init__(self, activation: str) -> None:
+        self.code = ACTIVATION_CODES[activation]
+
+    def forward(self, x: Array, w0: Array, b0: Array, w1: Array, b1: float, h: Array) -> None:
+        """``h = σ(x w₀ᵀ + b₀) w₁ + b₁`` written into ``h``."""
+        forward(x, w0, b0, w1, b1, self.code, h)
+
+    def loss_and_grad(
+        self,
+        x: Array,
+        y: Array,
+        loss_into: LossInto,
+        params: tuple[Array, Array, Array, float],
+        h: Array,
+        G: Array,
+        grads: tuple[Array, Array, Array],
+    ) -> tuple[float, float]:
+        """Forward over all rows, the loss, backward over all rows; returns ``(loss, Σ G)``."""
+        w0, b0, w1, b1 = params
+        forward(x, w0, b0, w1, b1, self.code, h)
+        value = loss_into(h, y, G)
+        return value, backward(x, G, w0, b0, w1, self.code, *grads)

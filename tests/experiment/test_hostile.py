@@ -1,0 +1,411 @@
+"""Hostile and unlucky inputs: each ends with exit 2 (or 1), lines of one message, no traceback.
+
+Every case runs ``run-experiment`` through typer's CliRunner in a scratch folder and checks
+that no file outside the output folder was created, changed or removed. A few go through
+a real subprocess too (stdout and stderr apart, as a user sees them).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from approx.cli import app
+from approx.experiment import Store, parse_config, run_sweep
+from approx.experiment.store import DB_NAME
+
+GOOD = """
+name = "tiny"
+widths = [4, 8]
+
+[[targets]]
+name = "sin2pi"
+
+[[methods]]
+name = "uniform"
+kind = "relu-interpolant"
+
+[[methods]]
+name = "cheb"
+kind = "chebyshev"
+"""
+
+TRAINED = '[[methods]]\nname = "t"\nkind = "trained"\nsteps = 20\nn_train = 32\n'
+
+
+def _expr(expr: str) -> str:
+    return GOOD + f'[[targets]]\nname = "w"\nexpr = "{expr}"\ndomain = [0, 1]\n'
+
+
+@dataclass
+class Case:
+    """A hostile input: the config text (or None), extra arguments, what must come out."""
+
+    name: str
+    text: str | None = GOOD
+    args: Callable[[Path], list[str]] = lambda tmp: []
+    codes: tuple[int, ...] = (2,)
+    says: str = ""
+    out: bool = True  # pass --out tmp/out
+
+
+def _file(tmp: Path, name: str, data: bytes) -> str:
+    path = tmp / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def _store(tmp: Path, corrupt: Callable[[Path], None] | None = None) -> str:
+    """A real results folder of GOOD in tmp/out, then ``corrupt`` applied to it."""
+    folder = tmp / "out"
+    run_sweep(parse_config(GOOD), folder, jobs=1)
+    if corrupt is not None:
+        corrupt(folder)
+    return str(folder)
+
+
+def _truncate(folder: Path) -> None:
+    db = folder / DB_NAME
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.write_bytes(db.read_bytes()[:600])
+
+
+def _newer(folder: Path) -> None:
+    with sqlite3.connect(folder / DB_NAME) as conn:
+        conn.execute("PRAGMA user_version = 99")
+
+
+def _own_folder(tmp: Path) -> str:
+    folder = tmp / "out"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("chapter 1")
+    return str(folder)
+
+
+def _own_runs_csv(tmp: Path) -> str:
+    folder = tmp / "out"
+    folder.mkdir()
+    (folder / "runs.csv").write_text("my,data\n")
+    return str(folder)
+
+
+def _symlinked_plots(tmp: Path) -> str:
+    folder = Path(_store(tmp))
+    (tmp / "elsewhere").mkdir()
+    (folder / "plots").symlink_to(tmp / "elsewhere")
+    return str(folder)
+
+
+CASES = [
+    # configs: structure
+    Case("no-name", GOOD.replace('name = "tiny"', ""), says="name: required key is missing"),
+    Case("width-below-min", GOOD.replace("[4, 8]", "[4, 1]"), says="widths[1]"),
+    Case("no-widths", GOOD.replace("[4, 8]", "[]"), says="widths: must not be empty"),
+    Case("width-float", GOOD.replace("[4, 8]", "[4, 8.5]"), says="widths[1]"),
+    Case("width-bool", GOOD.replace("[4, 8]", "[4, true]"), says="widths[1]"),
+    Case("unknown-key", "colour = 1\n" + GOOD, says="unknown key"),
+    Case("unknown-target", GOOD.replace('"sin2pi"', '"sine"'), says="did you mean"),
+    Case("unknown-kind", GOOD.replace('"chebyshev"', '"chebychev"'), says="did you mean"),
+    Case(
+        "param-type",
+        GOOD + '[[methods]]\nname = "k"\nkind = "relu-interpolant"\nknots = 3\n',
+        says="methods[2].knots",
+    ),
+    Case("duplicate-name", GOOD.replace('"cheb"', '"uniform"'), says="duplicate name"),
+    Case("replicates-0", "replicates = 0\n" + GOOD, says="replicates"),
+    Case("replicates-neg", "replicates = -1\n" + GOOD, says="replicates"),
+    Case("seed-neg", "seed = -1\n" + GOOD, says="seed"),
+    Case("seed-string", 'seed = "abc"\n' + GOOD, says="seed"),
+    Case(
+        "targets-string",
+        GOOD.split("[[targets]]")[0]
+        + 'targets = "[[targets]]"\n'
+        + "[[methods]]"
+        + GOOD.split("[[methods]]", 1)[1],
+        says="[[targets]]",
+    ),
+    Case("markup-name", GOOD.replace('name = "tiny"', 'name = "[/b]"'), says="'[/b]'"),
+    Case("bracket-name", GOOD.replace('name = "tiny"', 'name = "[a, b]"'), says="'[a, b]'"),
+    Case(
+        "name-too-long",
+        GOOD.replace('name = "tiny"', f'name = "{"n" * 300}"'),
+        says="longer than 64 characters",
+    ),
+    Case("method-name-too-long", GOOD.replace('"cheb"', f'"{"c" * 200}"'), says="methods[1].name"),
+    Case("not-toml", "name = [", says="not valid TOML"),
+    Case("empty-file", "", says="required key is missing"),
+    # configs: numbers that are not numbers
+    Case("lr-nan", GOOD + TRAINED + "lr = nan\n", says="finite"),
+    Case("lr-inf", GOOD + TRAINED + "lr = inf\n", says="finite"),
+    Case("lr-minus-inf", GOOD + TRAINED + "lr = -inf\n", says="finite"),
+    Case("tol-nan", GOOD + TRAINED + "tol = nan\n", says="finite"),
+    Case("p-nan", GOOD + TRAINED + 'loss = "lp"\np = nan\n', says="finite"),
+    Case(
+        "steps-0",
+        GOOD + TRAINED.replace("steps = 20", 'optimizer = "adam"\nsteps = 0'),
+        says="steps",
+    ),
+    Case("steps-float", GOOD + TRAINED.replace("steps = 20", "steps = 1.5"), says="steps"),
+    Case("n-train-bool", GOOD + TRAINED.replace("n_train = 32", "n_train = true"), says="n_train"),
+    Case("domain-equal", _expr("x").replace("[0, 1]", "[1, 1]"), says="domain"),
+    Case("domain-inf", _expr("x").replace("[0, 1]", "[0, inf]"), says="domain"),
+    Case("domain-nan", _expr("x").replace("[0, 1]", "[nan, 1]"), says="domain"),
+    Case("time-limit-0", "time_limit = 0\n" + GOOD, says="time_limit"),
+    Case("time-limit-nan", "time_limit = nan\n" + GOOD, says="time_limit"),
+    # configs: expressions (never evaluated, never crash the parser)
+    Case("expr-import", _expr("import os"), says="targets[1].expr"),
+    Case("expr-dunder", _expr("__import__('os').system('touch pwned')"), says="targets[1].expr"),
+    Case("expr-attribute", _expr("x.__class__"), says="targets[1].expr"),
+    Case("expr-long-chain", _expr("x+" * 999 + "x"), says="targets[1].expr"),
+    Case("expr-401-digits", _expr("1" * 401), says="targets[1].expr"),
+    Case("expr-deep-parens", _expr("(" * 500 + "x" + ")" * 500), says="targets[1].expr"),
+    Case("expr-nan-valued", _expr("log(x - 2)"), says="targets[1].expr"),
+    # configs: resources
+    Case("width-1e9", GOOD.replace("[4, 8]", "[4, 1000000000]"), says="needs about"),
+    Case(
+        "n-samples-1e9",
+        GOOD + '[[methods]]\nname = "r"\nkind = "random-features"\nn_samples = 1000000000\n',
+        says="needs about",
+    ),
+    Case(
+        "n-train-1e9",
+        GOOD + TRAINED.replace("n_train = 32", "n_train = 1000000000"),
+        says="needs about",
+    ),
+    # config files that are not config files
+    Case("config-missing", None, lambda t: [str(t / "nope.toml")], says="cannot read"),
+    Case("config-directory", None, lambda t: [str(t)], says="cannot read"),
+    Case("config-dev-zero", None, lambda t: ["/dev/zero"], says="not a regular file"),
+    Case(
+        "config-binary", None, lambda t: [_file(t, "b.toml", bytes(range(256)))], says="cannot read"
+    ),
+    Case("config-huge", None, lambda t: [_file(t, "h.toml", b"#" * (2 << 20))], says="larger than"),
+    # options
+    Case("out-empty", args=lambda t: ["--out", ""], out=False, says="--out is empty"),
+    Case("out-blank", args=lambda t: ["--out", "  "], out=False, says="--out is empty"),
+    Case(
+        "out-is-a-file", args=lambda t: ["--out", _file(t, "f", b"x")], out=False, says="is a file"
+    ),
+    Case(
+        "out-through-a-file",
+        args=lambda t: ["--out", _file(t, "g", b"x") + "/sub"],
+        out=False,
+        says="cannot use",
+    ),
+    Case(
+        "out-name-too-long",
+        args=lambda t: ["--out", str(t / ("n" * 300))],
+        out=False,
+        says="cannot use",
+    ),
+    Case(
+        "out-own-folder",
+        args=lambda t: ["--out", _own_folder(t)],
+        out=False,
+        says="holds no sweep store",
+    ),
+    Case(
+        "out-own-runs-csv",
+        args=lambda t: ["--out", _own_runs_csv(t)],
+        out=False,
+        says="not written by a sweep",
+    ),
+    Case(
+        "out-garbage-store",
+        args=lambda t: ["--out", _store(t, lambda f: (f / DB_NAME).write_bytes(b"garbage" * 99))],
+        out=False,
+        says="not a readable store",
+    ),
+    Case(
+        "out-truncated-store",
+        args=lambda t: ["--out", _store(t, _truncate)],
+        out=False,
+        says="not a readable store",
+    ),
+    Case(
+        "out-newer-store",
+        args=lambda t: ["--out", _store(t, _newer)],
+        out=False,
+        says="newer approx",
+    ),
+    Case(
+        "out-symlinked-plots",
+        args=lambda t: ["--out", _symlinked_plots(t)],
+        out=False,
+        says="not a folder of its own",
+    ),
+    Case(
+        "other-config",
+        GOOD.replace("[4, 8]", "[4, 16]"),
+        lambda t: ["--out", _store(t)],
+        out=False,
+        says="another config",
+    ),
+    Case("jobs-0", args=lambda t: ["--jobs", "0"], says="--jobs"),
+    Case("memory-limit-garbage", args=lambda t: ["--memory-limit", "lots"], says="--memory-limit"),
+    Case("memory-limit-tiny", args=lambda t: ["--memory-limit", "1KiB"], says="budget"),
+    Case("time-limit-nan-flag", args=lambda t: ["--time-limit", "nan"], says="--time-limit"),
+    Case("time-limit-negative", args=lambda t: ["--time-limit", "-1"], says="--time-limit"),
+    Case("executor-unknown", args=lambda t: ["--executor", "threads"], says="--executor"),
+    Case(
+        "scheduler-without-dask",
+        args=lambda t: ["--scheduler", "tcp://localhost:8786"],
+        says="--executor dask",
+    ),
+    Case("no-config", None, says="give a CONFIG"),
+    Case("replot-not-results", None, lambda t: ["--replot", str(t)], says="not a results"),
+    Case(
+        "replot-garbage",
+        None,
+        lambda t: ["--replot", _store(t, lambda f: (f / DB_NAME).write_bytes(b"\x00" * 4096))],
+        says="not a readable",
+    ),
+    # unlucky runs: the sweep finishes, the exit status reflects its runs
+    Case(
+        "overflowing-target",
+        GOOD + '[[targets]]\nname = "e"\nexpr = "exp(700*x)"\ndomain = [0, 1]\n',
+        codes=(0,),
+        says="note: values beyond 1e+100 are drawn at",
+    ),
+    Case("stalled-training", GOOD + TRAINED + "lr = 1e6\n", codes=(1,)),
+]
+
+
+def _snapshot(root: Path, skip: Path) -> dict[str, tuple[int, bytes]]:
+    files = {}
+    for path in root.rglob("*"):
+        if path == skip or skip in path.parents:
+            continue
+        if path.is_file() and not path.is_symlink():
+            files[str(path)] = (path.stat().st_mode, path.read_bytes())
+        else:
+            files[str(path)] = (0, b"")
+    return files
+
+
+def _run(case: Case, tmp_path: Path, monkeypatch) -> tuple[int, str, dict, dict]:
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    args = []
+    if case.text is not None:
+        config = tmp_path / "sweep.toml"
+        config.write_text(case.text, encoding="utf-8")
+        args.append(str(config))
+    args += case.args(tmp_path)
+    if case.out:
+        args += ["--out", str(tmp_path / "out")]
+    before = _snapshot(tmp_path, tmp_path / "out")
+    result = CliRunner().invoke(
+        app, [*args, "--quiet", "--jobs", "1"] if "--jobs" not in args else [*args, "--quiet"]
+    )
+    after = _snapshot(tmp_path, tmp_path / "out")
+    return result.exit_code, result.output, before, after
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_input(case, tmp_path, monkeypatch):
+    code, output, before, after = _run(case, tmp_path, monkeypatch)
+    assert code in case.codes, output
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert all(line.startswith(("error: ", "note: ")) for line in lines), output
+    if code == 2:
+        assert len(lines) == 1 and lines[0].startswith("error: "), output
+    assert case.says in output, output
+    assert after == before, "a file outside the output folder changed"
+    assert not list(tmp_path.rglob("pwned"))
+
+
+def test_the_table_is_large():
+    # the count the README and the report quote
+    assert len(CASES) >= 70, len(CASES)
+
+
+def test_a_folder_in_use_is_refused_naming_the_process(tmp_path):
+    config = tmp_path / "sweep.toml"
+    config.write_text(GOOD)
+    with Store.open(tmp_path / "out", parse_config(GOOD)):
+        result = CliRunner().invoke(app, [str(config), "--out", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and f"process {os.getpid()}" in result.output
+
+
+def test_a_plot_that_cannot_be_drawn_leaves_the_exit_status_to_the_runs(tmp_path, monkeypatch):
+    from approx import methods
+    from approx.methods import Method
+
+    def broken(target, width, rng, *, knots):
+        raise ArithmeticError("no luck")
+
+    monkeypatch.setitem(
+        methods.METHODS,
+        "relu-interpolant",
+        Method("relu-interpolant", broken, methods.METHODS["relu-interpolant"].params, "broken"),
+    )
+    config = tmp_path / "sweep.toml"
+    config.write_text(GOOD)
+    result = CliRunner().invoke(app, [str(config), "--out", str(tmp_path / "out"), "-q", "-j", "1"])
+    assert result.exit_code == 1, result.output  # the uniform runs failed; nothing crashed
+    assert "note: skipped plots/gap.png: uniform has no ok run" in result.output
+    assert (tmp_path / "out" / "plots" / "convergence.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["/dev/zero"], "not a regular file"),
+        (["{config}", "--out", ""], "--out is empty"),
+        (["{long}"], "targets[1].expr"),
+    ],
+    ids=["dev-zero", "out-empty", "long-expression"],
+)
+def test_in_a_real_process(tmp_path, args, says):
+    config = tmp_path / "sweep.toml"
+    config.write_text(GOOD)
+    long = tmp_path / "long.toml"
+    long.write_text(_expr("x+" * 999 + "x"))
+    command = [a.format(config=config, long=long) for a in args]
+    proc = subprocess.run(
+        [sys.executable, "-m", "approx", *command],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and says in proc.stderr, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.toml", "sweep.toml"]
+
+
+def test_a_full_disk_mid_sweep_is_one_line_and_exit_1(tmp_path, monkeypatch):
+    from approx.experiment.store import Store as TheStore
+
+    real = TheStore.write_text
+
+    def full(self, relative, text):
+        if relative == "runs.csv":
+            raise OSError(28, "No space left on device", str(self.folder / relative))
+        return real(self, relative, text)
+
+    monkeypatch.setattr(TheStore, "write_text", full)
+    config = tmp_path / "sweep.toml"
+    config.write_text(GOOD)
+    result = CliRunner().invoke(app, [str(config), "--out", str(tmp_path / "out"), "-q", "-j", "1"])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert result.output.startswith("error: stopped: [Errno 28] No space left on device")
+    assert "rerun to resume" in result.output
+    monkeypatch.undo()
+    again = CliRunner().invoke(app, [str(config), "--out", str(tmp_path / "out"), "-q"])
+    assert again.exit_code == 0 and (tmp_path / "out" / "runs.csv").is_file()
