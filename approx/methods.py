@@ -7,6 +7,7 @@ validated before anything runs and the CLI can list what exists.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +17,8 @@ from numpy.typing import NDArray
 
 from approx import _validate, baselines, construct, train
 from approx.models import Model
-from approx.nn.activations import ACTIVATIONS
 from approx.targets import Target
+from approx.train import options
 
 __all__ = ["METHODS", "Fit", "Method", "Param", "fit", "get"]
 
@@ -65,8 +66,11 @@ class Param:
         """Return ``value`` converted to the declared type, or raise ``ValueError``.
 
         Integers and finite floats go through :mod:`approx._validate`, so ``nan``,
-        ``inf`` and bools-for-numbers are refused with the same words everywhere.
+        ``inf`` and bools-for-numbers are refused with the same words everywhere. A
+        default of ``None`` (filled in later by the method's ``check``) passes as is.
         """
+        if value is None and self.default is None:
+            return None
         try:
             if self.type is int:
                 value = _validate.integer(value, minimum=_as_int(self.minimum))
@@ -108,15 +112,25 @@ def _features_memory(width: int, params: dict[str, Any]) -> int:
 
 
 def _trained_memory(width: int, params: dict[str, Any]) -> int:
-    # forward caches and gradients: about ten n_train × d arrays; the 8192-point
-    # validation grid; Levenberg–Marquardt adds the n_train × P Jacobian (and its
-    # product) and the P × P normal equations, P = 3d + 1
-    n = params.get("n_train", 1024)
-    size = 10 * 8 * n * width + 2 * 8 * 8192 * width
-    if params.get("optimizer") in ("lm", "adam+lm"):
-        p = 3 * width + 1
+    # The engine's fused 1→d→1 pass works in cache-sized blocks, so first-order steps and
+    # the banded knot-form polish need O(n + d): about 30 vectors of the n training points
+    # (measured with ru_maxrss at d = 256 and 1024 for the default recipe: ≈ 230 bytes a
+    # point beyond the worker's base), plus the validation grid. The dense
+    # Levenberg–Marquardt paths (scipy's ``lm``; the polish of non-ReLU nets) add the
+    # n × P Jacobian, its product and the P × P normal equations, P = 3d + 1.
+    optimizer = params.get("optimizer") or "adam+lm"
+    n = params.get("n_train") or options.default_n_train(width, optimizer)
+    n_val = params.get("n_val") or 4 * n
+    size = 8 * (48 * n + 4 * n_val) + _PER_UNIT * width
+    depth = params.get("depth") or 1
+    size += 8 * 10 * n * width * (depth - 1)  # a deep net's forward caches, per layer
+    dense = optimizer == "lm" or (
+        optimizer == "adam+lm" and (params.get("activation") != "relu" or depth > 1)
+    )
+    if dense:
+        p = _trained_size(width, params)
         size += 8 * (2 * n * p + 3 * p * p)
-    return _RUN_BASE + size
+    return 2 * _RUN_BASE + size
 
 
 @dataclass(frozen=True)
@@ -140,6 +154,9 @@ class Method:
     size: Callable[[int, dict[str, Any]], int] | None = None
     #: the largest width the method accepts (None: no limit)
     max_width: int | None = None
+    #: ``check(resolved, given names) -> resolved``: refuses combinations of parameters
+    #: and fills defaults that depend on other parameters
+    check: Callable[[dict[str, Any], set[str]], dict[str, Any]] | None = None
 
     def width_for(self, budget: int, params: dict[str, Any]) -> int | None:
         """The largest width whose model has at most ``budget`` parameters (None if none).
@@ -162,6 +179,7 @@ class Method:
             lo, hi = (mid, hi) if self.size(mid, params) <= budget else (lo, mid - 1)
         return lo
 
+
     def param(self, name: str) -> Param:
         """The declared parameter ``name``; ``KeyError`` if undeclared."""
         for p in self.params:
@@ -170,7 +188,13 @@ class Method:
         raise KeyError(name)
 
     def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Fill defaults and check every value; unknown names raise ``ValueError``."""
+        """Fill defaults and check every value; unknown names raise ``ValueError``.
+
+        ``None`` stands for "not given" (no config can write it; a resolved method
+        holds it for a parameter its other parameters leave unread), so resolving
+        resolved parameters again gives them back unchanged.
+        """
+        params = {k: v for k, v in params.items() if v is not None}
         known = {p.name for p in self.params}
         unknown = sorted(set(params) - known)
         if unknown:
@@ -181,7 +205,7 @@ class Method:
         out = {}
         for p in self.params:
             out[p.name] = p.check(params[p.name]) if p.name in params else p.default
-        return out
+        return out if self.check is None else self.check(out, set(params))
 
 
 def _relu_interpolant(target: Target, width: int, rng: np.random.Generator, *, knots: str) -> Fit:
@@ -222,6 +246,11 @@ def _sawtooth_size(width: int, params: dict[str, Any]) -> int:
     return 20 * width - 7
 
 
+def _trained_size(width: int, params: dict[str, Any]) -> int:
+    # 1 → d, then depth − 1 layers d → d, then d → 1, all with biases
+    return 3 * width + 1 + (params.get("depth", 1) - 1) * (width * width + width)
+
+
 def _coefficients(width: int, params: dict[str, Any]) -> int:
     return width
 
@@ -236,46 +265,10 @@ def _spline(target: Target, width: int, rng: np.random.Generator) -> Fit:
     return Fit(model, model.n_params)
 
 
-def _trained(
-    target: Target,
-    width: int,
-    rng: np.random.Generator,
-    *,
-    optimizer: str,
-    init: str,
-    steps: int,
-    lr: float,
-    schedule: str,
-    relocate: bool,
-    polish_steps: int,
-    batch_size: int,
-    n_train: int,
-    sampling: str,
-    activation: str,
-    loss: str,
-    p: float,
-    tol: float,
-    select: str,
-) -> Fit:
+def _trained(target: Target, width: int, rng: np.random.Generator, **params: Any) -> Fit:
+    # None stands for an option the chosen optimizer or fit does not read (_trained_check)
     result = train.fit_target(
-        target,
-        width,
-        rng,
-        optimizer=optimizer,
-        init=init,
-        steps=steps,
-        lr=lr or None,  # 0 stands for the optimizer's own default
-        schedule=schedule,
-        relocate=relocate,
-        polish_steps=polish_steps,
-        batch_size=batch_size or None,  # 0 stands for the full batch
-        n_train=n_train,
-        sampling=sampling,
-        activation=activation,
-        loss=loss,
-        p=p if loss == "lp" else None,
-        tol=tol,
-        select=select,
+        target, width, rng, **{k: v for k, v in params.items() if v is not None}
     )
     net = result.net
     return Fit(
@@ -292,6 +285,43 @@ def _trained(
             "val_max_error": result.score,
         },
     )
+
+
+def _trained_params() -> tuple[Param, ...]:
+    """The ``trained`` method's parameters, generated from :mod:`approx.train.options`.
+
+    A default that differs between optimizers is declared ``None`` here (the help lists
+    each one's) and filled in by :func:`_trained_check` once the optimizer is known.
+    """
+    names = [f.name for f in dataclasses.fields(options.FitOptions)]
+    for cls in options.OPTIONS.values():
+        names += [f.name for f in dataclasses.fields(cls) if f.name not in names]
+    out = []
+    for name in names:
+        type_, choices, minimum, help_ = options.describe(name)
+        defaults = {
+            repr(c.__dataclass_fields__[name].default): c.__dataclass_fields__[name].default
+            for c in (options.FitOptions, *options.OPTIONS.values())
+            if name in c.__dataclass_fields__
+        }
+        default = next(iter(defaults.values())) if len(defaults) == 1 else None
+        out.append(Param(name, type_, default, choices, help_, minimum))
+    return tuple(out)
+
+
+def _trained_check(params: dict[str, Any], given: set[str]) -> dict[str, Any]:
+    """Refuse given options the fit does not read; fill the optimizer's defaults.
+
+    Options not read (those of other optimizers, ``p`` without the lp loss, …) become
+    ``None``, so the resolved parameters, and a config's digest, hold exactly what the
+    fit uses.
+    """
+    fit, given_opt = train.fit.split_options({k: params[k] for k in given})
+    opt = options.optimizer_options(fit.optimizer, options.implied_defaults(fit) | given_opt)
+    fit_values, unread = dataclasses.asdict(fit), fit.unread()
+    out = {k: None if k in unread else v for k, v in fit_values.items()}
+    reads = dataclasses.asdict(opt)
+    return out | {k: reads.get(k) for k in params if k not in fit_values}
 
 
 METHODS: dict[str, Method] = {
@@ -334,91 +364,14 @@ METHODS: dict[str, Method] = {
         Method(
             "trained",
             _trained,
-            (
-                Param(
-                    "optimizer",
-                    str,
-                    "adam",
-                    tuple(train.OPTIMIZERS),
-                    "SGD with momentum, Adam, L-BFGS, Levenberg–Marquardt, or Adam then "
-                    "LM polishing (the best from He init; LM costs O(m·P²) per step)",
-                ),
-                Param(
-                    "init",
-                    str,
-                    "he",
-                    tuple(train.INITS),
-                    "random He weights, breakpoints at the uniform knots, or the ±ReLU "
-                    "interpolant itself",
-                ),
-                Param(
-                    "steps",
-                    int,
-                    3000,
-                    None,
-                    "budget: steps (SGD, Adam, Adam phase of adam+lm), iterations "
-                    "(L-BFGS), evaluations (LM)",
-                    minimum=1,
-                ),
-                Param("lr", float, 0.0, None, "step size of SGD/Adam; 0: the default", 0.0),
-                Param(
-                    "schedule",
-                    str,
-                    "cosine",
-                    tuple(train.SCHEDULES),
-                    "step-size schedule of SGD/Adam: warm-up, then decay to 1e-4 × lr",
-                ),
-                Param(
-                    "relocate",
-                    bool,
-                    True,
-                    None,
-                    "move ReLU units whose kink lies outside the data (dead or affine "
-                    "there) to the largest residuals, function unchanged (full-batch "
-                    "SGD/Adam, first 90% of the budget)",
-                ),
-                Param(
-                    "polish_steps",
-                    int,
-                    200,
-                    None,
-                    "Levenberg–Marquardt evaluations (numpy, normal equations) after the "
-                    "Adam phase of adam+lm",
-                    minimum=1,
-                ),
-                Param("batch_size", int, 0, None, "mini-batch size; 0: full batch", 0),
-                Param("n_train", int, 1024, None, "training points", minimum=2),
-                Param(
-                    "sampling",
-                    str,
-                    "uniform",
-                    tuple(train.SAMPLINGS),
-                    "layout of the training points",
-                ),
-                Param(
-                    "activation",
-                    str,
-                    "relu",
-                    tuple(ACTIVATIONS),
-                    "hidden activation",
-                ),
-                Param("loss", str, "mse", ("mse", "lp"), "mean squared or p-th power error"),
-                Param("p", float, 8.0, None, "exponent of the lp loss", minimum=2.0),
-                Param("tol", float, 0.0, None, "stop once the training loss is ≤ tol", 0.0),
-                Param(
-                    "select",
-                    str,
-                    "max_error",
-                    ("loss", "max_error"),
-                    "keep the iterate with the least training loss, or the least max "
-                    "error on a validation grid between the training points",
-                ),
-            ),
-            "one-hidden-layer net trained by hand-written backprop",
+            _trained_params(),
+            "net of `depth` hidden layers of width d (default one) trained by "
+            "hand-written backprop",
             min_width=1,
             random=True,
+            check=_trained_check,
             memory=_trained_memory,
-            size=_one_hidden_layer,
+            size=_trained_size,
         ),
         Method(
             "chebyshev",

@@ -20,6 +20,7 @@ rounding stops it first, ``upper`` is still rigorous and :attr:`MaxError.tight` 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -27,13 +28,13 @@ import numpy as np
 from flint import arb
 from numpy.typing import ArrayLike, NDArray
 
-from approx import enclose
+from approx import branch_bound, derivative_bounds, enclose
 from approx.baselines import ChebyshevModel, SplineModel
 from approx.construct import check_target, check_width
 from approx.enclose import LocalPolys, from_coefficients
 from approx.models import Model
 from approx.nn import ACTIVATIONS, MLP
-from approx.piecewise import exact_value, piecewise_linear
+from approx.piecewise import TooManyPieces, exact_value, piecewise_linear
 from approx.targets import Target
 
 __all__ = [
@@ -125,7 +126,7 @@ def max_error_at(
     g = _model_polys(model, target.domain, max_work)
     if target.ball is None or g is None:
         return _sampled(target, model)
-    polys, exact, size = g
+    polys, exact, size, evaluate = g
     f = target.taylor()
     if rtol is None:
         rtol = RTOL
@@ -138,9 +139,9 @@ def max_error_at(
 
     def float_error(x: Array) -> Array:
         with np.errstate(all="ignore"):
-            return target(x) - model(x)
+            return target(x) - evaluate(x)
 
-    found = enclose.sup_abs_difference(
+    found = branch_bound.sup_abs_difference(
         f,
         polys,
         target.domain,
@@ -172,11 +173,15 @@ def _finite(model: Model) -> bool:
 
 def _model_polys(
     model: Any, domain: tuple[float, float], max_work: int
-) -> tuple[LocalPolys, Callable[[float], arb], float] | None:
-    """The model as :class:`LocalPolys`, its exact value at a point, and its term size."""
+) -> tuple[LocalPolys, Callable[[float], arb], float, Callable[[Array], Array]] | None:
+    """The model as :class:`LocalPolys`, its exact value at a point, its term size, and a
+    fast float evaluation (for the final local search)."""
     if isinstance(model, MLP) and model.sizes[0] == model.sizes[-1] == 1:
+        pw = None
         if model.activation == "relu" and len(model.sizes) >= 3:
-            pw = piecewise_linear(model, domain)
+            with contextlib.suppress(TooManyPieces):  # then enclosed in Arb, like tanh nets
+                pw = piecewise_linear(model, domain)
+        if pw is not None:
             polys = from_coefficients(
                 pw.x,
                 pw.x[:-1],
@@ -184,8 +189,9 @@ def _model_polys(
                 np.column_stack([pw.y_err[:-1], pw.slope_err]),
                 pw.slack,
             )
-
-            return polys, lambda x: exact_value(model, x), _term_size(model, domain)
+            # the pieces evaluate in O(log d) a point where the dense layer takes O(d)
+            fast = pw if len(model.sizes) == 3 else model
+            return polys, lambda x: exact_value(model, x), _term_size(model, domain), fast
         fn = enclose.mlp_ball(model)
         size = _term_size(model, domain)
         polys = enclose.taylor_blocks(
@@ -197,13 +203,14 @@ def _model_polys(
             min_blocks=_blocks_for(model, domain),
             sup=_sup_bound(model),
         )
-        return polys, lambda x: fn(arb(x), False), size
+        return polys, lambda x: fn(arb(x), False), size, model
     if isinstance(model, SplineModel):
         knots, coef = model.pieces()
         return (
             from_coefficients(knots, knots[:-1], coef),
             model.ball_at,
             float(np.max(np.abs(model.values))),
+            model,
         )
     if isinstance(model, ChebyshevModel):
         polys = enclose.taylor_blocks(
@@ -215,7 +222,7 @@ def _model_polys(
             min_blocks=max(1, model.n_params // 4),
             sup=model.term_size * (1 + 1e-12),
         )
-        return polys, lambda x: model.ball(arb(x), False), model.term_size
+        return polys, lambda x: model.ball(arb(x), False), model.term_size, model
     return None
 
 
@@ -275,9 +282,10 @@ def l2_error(target: Target, model: Model) -> float:
         and model.sizes[-1] == 1
         and len(model.sizes) >= 3
     ):
-        pw = piecewise_linear(model, target.domain)
-        edges = pw.x
-        evaluate = pw if len(model.sizes) == 3 else model
+        with contextlib.suppress(TooManyPieces):  # else the uniform panels
+            pw = piecewise_linear(model, target.domain)
+            edges = pw.x
+            evaluate = pw if len(model.sizes) == 3 else model
     elif isinstance(model, SplineModel):
         edges = model.knots
     if target.ball is not None:
@@ -322,14 +330,14 @@ def uniform_bound(target: Target, d: int) -> float:
 def adaptive_constant(target: Target, d: int) -> float:
     """The asymptotic max error of optimally placed knots, ``(∫ √|f''|)² / (8 (d - 1)²)``.
 
-    The integral is enclosed (:func:`approx.enclose.integral_sqrt_abs_derivative`) to a
+    The integral is enclosed (:func:`approx.derivative_bounds.integral_sqrt_abs_derivative`) to a
     relative ``1e-7`` and the midpoint of its enclosure used; where ``f''`` is unbounded
     on a cell narrower than ``2⁻³⁶`` of the domain (``abs15`` at 0) that cell adds its
     Gauss–Legendre estimate instead. An asymptotic constant, not a bound.
     """
     check_target(target)
     d = check_width(d, minimum=2)
-    lower, upper = enclose.integral_sqrt_abs_derivative(target.taylor(), 2)
+    lower, upper = derivative_bounds.integral_sqrt_abs_derivative(target.taylor(), 2)
     mass = 0.5 * (lower + upper) if np.isfinite(upper) else lower + _rough_mass(target)
     return mass * mass / (8 * (d - 1) ** 2)
 

@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike, NDArray
 from approx import _deadline
 from approx.nn import MLP
 
-__all__ = ["PiecewiseLinear", "exact_value", "piecewise_linear"]
+__all__ = ["PiecewiseLinear", "TooManyPieces", "exact_value", "piecewise_linear"]
 
 Array = NDArray[np.float64]
 
@@ -143,7 +143,8 @@ def piecewise_linear(net: MLP, domain: tuple[float, float]) -> PiecewiseLinear:
         If ``net`` is not an :class:`~approx.nn.MLP`.
     ValueError
         If the net is not a scalar ReLU net with a hidden layer, has non-finite weights,
-        or the domain is invalid.
+        or the domain is invalid; :class:`TooManyPieces` (a ``ValueError``) when a deep
+        net's exact pieces would cost more than :data:`DEEP_WORK` rational operations.
     """
     net, a, b = _check(net, domain)
     if len(net.sizes) == 3:
@@ -257,8 +258,19 @@ def _slack(x: Array, group: Array) -> Array:
     return reach[:-1] + reach[1:] + 2.0**-1074
 
 
-def _deep(net: MLP, a: float, b: float) -> PiecewiseLinear:
-    """Several hidden layers: carry exact pieces through the layers (module docstring)."""
+class TooManyPieces(ValueError):
+    """A deep net whose exact pieces would cost more than the allowed work."""
+
+
+#: rational operations allowed for the exact pieces of a deep net (about a second)
+DEEP_WORK = 2_000_000
+
+
+def _deep(net: MLP, a: float, b: float, max_work: int = DEEP_WORK) -> PiecewiseLinear:
+    """Several hidden layers: carry exact pieces through the layers (module docstring).
+
+    Raises :class:`TooManyPieces` past ``max_work`` rational operations (wide trained
+    nets): rational arithmetic suits narrow constructions."""
     fa, fb = Fraction(a), Fraction(b)
     W = [[[Fraction(float(x)) for x in row] for row in w] for w in net.weights]
     bs = (
@@ -268,10 +280,17 @@ def _deep(net: MLP, a: float, b: float) -> PiecewiseLinear:
     )
     # a piece: (left, right, slopes of the current layer's outputs, intercepts)
     pieces = [(fa, fb, [Fraction(1)], [Fraction(0)])]
+    work = 0
     for layer in range(len(W) - 1):
         w, bias = W[layer], bs[layer]
         n_out = len(bias)
         out = []
+        work += len(pieces) * len(pieces[0][2]) * n_out
+        if work > max_work:
+            raise TooManyPieces(
+                f"the exact pieces of this {net.sizes} net would take more than {max_work} "
+                "rational operations"
+            )
         for left, right, s, c in pieces:
             _deadline.check()
             ps = [sum((s[i] * w[i][k] for i in range(len(s))), Fraction(0)) for k in range(n_out)]

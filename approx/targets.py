@@ -125,7 +125,7 @@ class Target:
 
     @cached_property
     def _max_abs_second_derivative(self) -> tuple[float, float]:
-        from approx.enclose import sup_abs_derivative
+        from approx.derivative_bounds import sup_abs_derivative
 
         if self.ball is None:
             return float("nan"), float("nan")
@@ -182,7 +182,7 @@ def check_finite(target: Target) -> None:
     """Refuse a target that is not finite everywhere on its closed domain, saying where.
 
     Proven with ball arithmetic over the whole interval, not sampled on a grid
-    (:func:`approx.enclose.check_finite`): a pole between two grid points, a logarithm
+    (:func:`approx.finite.check_finite`): a pole between two grid points, a logarithm
     of 0 or a square root of a negative number anywhere is found.
 
     Raises
@@ -190,7 +190,7 @@ def check_finite(target: Target) -> None:
     ValueError
         Naming the sub-interval where ``f`` is not finite (or not shown to be).
     """
-    from approx.enclose import check_finite as prove
+    from approx.finite import check_finite as prove
 
     if target.ball is not None:
         prove(target.ball, target.domain, target.name)
@@ -236,8 +236,9 @@ _BUILTINS: dict[str, Target] = {
             description="1/(1+25x²)",
             ball=compile_ball("1/(1 + 25*x**2)"),
         ),
-        Target("exp", np.exp, (-1.0, 1.0), d2=np.exp, description="eˣ",
-               ball=compile_ball("exp(x)")),
+        Target(
+            "exp", np.exp, (-1.0, 1.0), d2=np.exp, description="eˣ", ball=compile_ball("exp(x)")
+        ),
         Target(
             "tanh10",
             lambda x: np.tanh(10 * x),

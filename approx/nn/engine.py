@@ -203,12 +203,13 @@ class Engine:
         return self._loss_into(h, y, self._grad_buffer(h.shape[0]))
 
     def residuals(self, X: Array, y: Array) -> Array:
-        """``h(X) − y``: shape (mb,) for a fused 1→d→1 engine, else (mb, k); a view."""
+        """``h(X) − y``, a view: shape (mb,) when y has shape (mb,) and k = 1, else (mb, k)."""
+        flat = np.ndim(y) == 1 and self.sizes[-1] == 1
         X, y = self._inputs(X, y)
         h = self._forward(X, derivative=False)
         r = self._r[: h.shape[0]]
         np.subtract(h, y, out=r)
-        return r
+        return r[:, 0] if flat and r.ndim == 2 else r
 
 
 class LayeredEngine(Engine):

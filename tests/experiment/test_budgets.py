@@ -37,7 +37,8 @@ kind = "relu-interpolant"
 @pytest.mark.parametrize(
     ("kind", "params"),
     [("relu-interpolant", {}), ("random-features", {"n_samples": 64}), ("chebyshev", {}),
-     ("sawtooth", {}), ("trained", {"steps": 1})],
+     ("sawtooth", {}), ("trained", {"steps": 1, "optimizer": "adam"}),
+     ("trained", {"steps": 1, "depth": 3, "optimizer": "adam"})],
 )
 def test_the_declared_size_is_the_fitted_n_params(kind, params):
     method = methods.get(kind)
@@ -127,3 +128,25 @@ def test_a_budget_sweep_records_n_params_and_draws_epsilon_against_them(tmp_path
 
     paths, skipped = plot_folder(tmp_path / "out")
     assert "params.png" in {p.name for p in paths} and not skipped
+
+
+def test_trained_depth_builds_equal_hidden_layers_and_keeps_the_function_on_rescaling():
+    from approx.train.fit import Scaling
+
+    fit = methods.fit("trained", SQUARE, 5, np.random.default_rng(1), depth=3,
+                      optimizer="adam", steps=20)
+    assert fit.model.sizes == [1, 5, 5, 5, 1]
+    scaling = Scaling(0.5, 0.5, 0.3, 2.0)
+    scaled = scaling.to_scaled(fit.model)
+    x = np.linspace(0.0, 1.0, 101)
+    # the scaled net on t = (x − c)/s gives (f − μ)/σ
+    np.testing.assert_allclose(scaled((x - 0.5) / 0.5), (fit.model(x) - 0.3) / 2.0,
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(scaling.to_raw(scaled)(x), fit.model(x), rtol=1e-12, atol=1e-12)
+
+
+def test_trained_depth_refuses_one_layer_inits():
+    with pytest.raises(ValueError, match="depth 2 needs init 'he'"):
+        methods.get("trained").resolve({"depth": 2, "init": "knots"})
+    with pytest.raises(ValueError, match="≥ 1"):
+        methods.get("trained").resolve({"depth": 0})

@@ -149,7 +149,11 @@ CASES = [
     Case("lr-minus-inf", GOOD + TRAINED + "lr = -inf\n", says="finite"),
     Case("tol-nan", GOOD + TRAINED + "tol = nan\n", says="finite"),
     Case("p-nan", GOOD + TRAINED + 'loss = "lp"\np = nan\n', says="finite"),
-    Case("steps-0", GOOD + TRAINED.replace("steps = 20", "steps = 0"), says="steps"),
+    Case(
+        "steps-0",
+        GOOD + TRAINED.replace("steps = 20", 'optimizer = "adam"\nsteps = 0'),
+        says="steps",
+    ),
     Case("steps-float", GOOD + TRAINED.replace("steps = 20", "steps = 1.5"), says="steps"),
     Case("n-train-bool", GOOD + TRAINED.replace("n_train = 32", "n_train = true"), says="n_train"),
     Case("domain-equal", _expr("x").replace("[0, 1]", "[1, 1]"), says="domain"),

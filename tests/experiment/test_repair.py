@@ -146,6 +146,7 @@ name = "sin2pi"
 [[methods]]
 name = "huge-lr"
 kind = "trained"
+optimizer = "adam"
 steps = 40
 n_train = 64
 lr = 1e6
@@ -153,6 +154,7 @@ lr = 1e6
 [[methods]]
 name = "default-lr"
 kind = "trained"
+optimizer = "adam"
 steps = 40
 n_train = 64
 """
@@ -206,7 +208,7 @@ def test_memory_estimates_grow_with_the_run():
     method = methods.get("trained")
     base = method.resolve({})
     assert method.memory(64, base) < method.memory(128, base)
-    assert method.memory(64, base) < method.memory(64, {**base, "n_train": 4096})
+    assert method.memory(64, base) < method.memory(64, {**base, "n_train": 10**6})
     assert method.memory(64, base) < method.memory(64, {**base, "optimizer": "lm"})
     features = methods.get("random-features")
     params = features.resolve({"n_samples": 8192})

@@ -5,7 +5,6 @@ import pytest
 
 from approx.nn import ACTIVATIONS, MLP, get_loss
 from approx.nn.engine import make_engine, numba_available
-from approx.train import ShallowEngine
 
 torch = pytest.importorskip("torch")
 
@@ -63,24 +62,6 @@ def test_gradients_equal_torch_autograd(activation, loss, seed):
     assert value == pytest.approx(t_value, rel=1e-12)
     for ours, theirs in zip(gW + gb, t_gW + t_gb, strict=True):
         assert_close(ours, theirs)
-
-
-@pytest.mark.parametrize("activation", list(ACTIVATIONS))
-@pytest.mark.parametrize("loss", ["mse", "lp"])
-def test_fast_shallow_engine_equals_torch_autograd(activation, loss):
-    rng = np.random.default_rng([7, len(activation)])
-    net = MLP([1, 33, 1], activation, rng=rng)
-    net.biases = [rng.standard_normal(b.shape) for b in net.biases]
-    x, y = rng.uniform(-1, 1, 200), rng.standard_normal(200)
-    p = 6.0 if loss == "lp" else None
-    t_value, t_gW, t_gb = torch_loss_and_grad(net, x[:, None], y[:, None], loss, p)
-    work = MLP.from_params(net.weights, net.biases, activation)
-    theta = work.pack()
-    grad = np.zeros_like(theta)
-    value = ShallowEngine(work, theta, grad, 200, loss, p)(x, y)
-    assert value == pytest.approx(t_value, rel=1e-12)
-    theirs = np.concatenate([t_gW[0].ravel(), t_gb[0], t_gW[1].ravel(), t_gb[1]])
-    assert_close(grad, theirs)
 
 
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))

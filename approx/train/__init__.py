@@ -1,0 +1,55 @@
+"""Fit a network to samples with hand-written backprop: SGD, Adam, L-BFGS, Levenberg–Marquardt.
+
+Two layers of API:
+
+- :func:`train` fits a given :class:`~approx.nn.MLP` to samples ``(X, y)`` with one of
+  the :data:`OPTIMIZERS`, keeping a loss history, the best iterate, and a status
+  (``"converged"``, ``"max_steps"`` or ``"diverged"``);
+- :func:`fit_target` fits a one-hidden-layer net of width ``d`` to a
+  :class:`~approx.targets.Target`: it samples training points, rescales, initialises by
+  one of the :data:`INITS` and calls :func:`train`.
+
+One module per concern:
+
+| module | what it holds |
+|---|---|
+| ``options`` | one frozen dataclass of options per optimizer family, defaults declared once |
+| ``optimizers``, ``schedules`` | SGD and Adam (state, ``reset(rows)``); step-size schedules |
+| ``loop`` | the SGD/Adam loop, the best-iterate tracker, :class:`TrainResult` |
+| ``relocate`` | moving idle ReLU units to the residual's peaks, function unchanged |
+| ``second_order`` | L-BFGS, Levenberg–Marquardt, the numpy LM polish, ``adam+lm`` |
+| ``spline`` | LM in a 1→d→1 ReLU net's knot form (banded, any d); re-placing knots |
+| ``training`` | :func:`train`: validation, engine, dispatch, keep-best |
+| ``fit`` | :func:`fit_target`: sampling, inits, scaling, random streams |
+
+The gradient engine (loss, gradient, residuals and their Jacobian at θ) is
+:func:`approx.nn.engine.make_engine`, re-exported here.
+"""
+
+from approx.nn.engine import make_engine
+from approx.train.fit import INITS, SAMPLINGS, fit_target
+from approx.train.loop import TrainResult
+from approx.train.optimizers import SGD, Adam, default_lr
+from approx.train.options import OPTIONS, FitOptions
+from approx.train.relocate import relocate
+from approx.train.schedules import LR_FLOOR, SCHEDULES, lr_factor
+from approx.train.training import OPTIMIZERS, train
+
+__all__ = [
+    "INITS",
+    "LR_FLOOR",
+    "OPTIMIZERS",
+    "OPTIONS",
+    "SAMPLINGS",
+    "SCHEDULES",
+    "SGD",
+    "Adam",
+    "FitOptions",
+    "TrainResult",
+    "default_lr",
+    "fit_target",
+    "lr_factor",
+    "make_engine",
+    "relocate",
+    "train",
+]

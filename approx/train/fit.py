@@ -1,0 +1,298 @@
+"""Fit a one-hidden-layer net to a target: sampling, initialisations, scaling.
+
+:func:`fit_target` samples training points, rescales the domain to ``[-1, 1]`` and the
+values to zero mean and unit spread (folded back into the weights at the end),
+initialises by one of the :data:`INITS` and calls :func:`approx.train.train`. Sampling,
+initialisation and mini-batches draw from separate streams spawned from the caller's
+generator, so the initial weights do not change with ``n_train`` or ``sampling``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from approx import _validate
+from approx.nn import MLP
+from approx.nn.activations import get_activation
+from approx.piecewise import piecewise_linear
+from approx.train.loop import TrainResult
+from approx.train.options import OPTIONS, FitOptions, default_n_train, implied_defaults
+from approx.train.spline import widen
+from approx.train.training import train
+
+__all__ = ["INITS", "SAMPLINGS", "Scaling", "fit_target", "split_options"]
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """The affine maps ``t = (x − c)/s`` on inputs and ``v = (f − μ)/σ`` on values.
+
+    Training in ``(t, v)`` makes learning rates and initialisations independent of the
+    target's domain and range; :meth:`to_raw` folds the maps back into the weights.
+    """
+
+    c: float
+    s: float
+    mu: float
+    sigma: float
+
+    def to_raw(self, net: MLP) -> MLP:
+        """The net on raw ``x`` and ``f`` that equals ``net`` on ``t`` and ``v``.
+
+        Only the first layer (the input map) and the last (the value map) change, so
+        any depth works.
+        """
+        weights, biases = list(net.weights), list(net.biases)
+        w0, wl = weights[0], weights[-1]
+        weights[0], weights[-1] = w0 / self.s, wl * self.sigma
+        biases[0] = biases[0] - (w0[0] * self.c / self.s)
+        biases[-1] = biases[-1] * self.sigma + self.mu
+        return MLP.from_params(weights, biases if net.bias else None, net.activation)
+
+    def to_scaled(self, net: MLP) -> MLP:
+        """Inverse of :meth:`to_raw`."""
+        weights, biases = list(net.weights), list(net.biases)
+        w0, wl = weights[0], weights[-1]
+        weights[0], weights[-1] = w0 * self.s, wl / self.sigma
+        biases[0] = biases[0] + w0[0] * self.c
+        biases[-1] = (biases[-1] - self.mu) / self.sigma
+        return MLP.from_params(weights, biases if net.bias else None, net.activation)
+
+
+def _uniform_points(n: int, rng: np.random.Generator) -> Array:
+    return np.linspace(-1.0, 1.0, n)
+
+
+def _random_points(n: int, rng: np.random.Generator) -> Array:
+    # the end points are always included: the max error is often attained there
+    return np.concatenate([[-1.0, 1.0], np.sort(rng.uniform(-1.0, 1.0, n - 2))])
+
+
+def _chebyshev_points(n: int, rng: np.random.Generator) -> Array:
+    return -np.cos(np.pi * np.arange(n) / (n - 1))
+
+
+#: training point layouts on the rescaled domain [-1, 1]: ``(n, rng) -> t`` of shape (n,)
+SAMPLINGS: dict[str, Callable[[int, np.random.Generator], Array]] = {
+    "uniform": _uniform_points,
+    "random": _random_points,
+    "chebyshev": _chebyshev_points,
+}
+
+
+def _he_init(
+    target: Any,
+    width: int,
+    activation: str,
+    rng: np.random.Generator,
+    t: Array,
+    v: Array,
+    scaling: Scaling,
+    knots: str,
+    depth: int = 1,
+) -> MLP:
+    """He-normal weights ``N(0, 2/n_in)``; biases ``U(−1/√n_in, 1/√n_in)`` (PyTorch's rule).
+
+    Nothing about the target or its domain enters (zero biases would put every ReLU
+    kink at t = 0, a poor start from which the kinks rarely separate). ``depth`` hidden
+    layers of ``width`` units each.
+    """
+    net = MLP([1] + [width] * depth + [1], activation, rng=rng)
+    net.biases = [rng.uniform(-1.0, 1.0, width)] + [
+        rng.uniform(-1.0, 1.0, b.size) / math.sqrt(width) for b in net.biases[1:]
+    ]
+    return net
+
+
+def _knots_init(
+    target: Any,
+    width: int,
+    activation: str,
+    rng: np.random.Generator,
+    t: Array,
+    v: Array,
+    scaling: Scaling,
+    knots: str,
+) -> MLP:
+    """Hidden units break at the construction's knots, output weights by least squares.
+
+    Unit k is σ(±a (t − τ_k)) with τ_k the d knots of the construction (``knots``:
+    uniform, or adaptive to ``f''``) mapped to [−1, 1], a random sign, and a = 1 for
+    ReLU (scale is immaterial there) or a = 1/(mean knot spacing) for smooth
+    activations, so each unit turns over about one cell. The output layer is then the
+    least-squares fit to the training values: the best net with those breakpoints.
+    """
+    from approx.construct import KNOTS
+
+    tau = (KNOTS[knots](target, width) - scaling.c) / scaling.s if width >= 2 else np.zeros(1)
+    a = 1.0 if activation == "relu" else max(width - 1, 1) / 2.0
+    w0 = a * rng.choice([-1.0, 1.0], size=width)
+    b0 = -w0 * tau
+    features = np.empty((t.size, width + 1))
+    features[:, :width] = get_activation(activation)(t[:, None] * w0 + b0)
+    features[:, width] = 1.0
+    coef = np.linalg.lstsq(features, v, rcond=None)[0]
+    return MLP.from_params([w0[None, :], coef[:width, None]], [b0, coef[width:]], activation)
+
+
+def _construction_init(
+    target: Any,
+    width: int,
+    activation: str,
+    rng: np.random.Generator,
+    t: Array,
+    v: Array,
+    scaling: Scaling,
+    knots: str,
+) -> MLP:
+    """The exact ±ReLU interpolant at the ``knots`` (:func:`approx.construct.relu_interpolant`)."""
+    from approx.construct import relu_interpolant
+
+    if activation != "relu":
+        raise ValueError(f"init 'construction' builds a ReLU net; activation is {activation!r}")
+    if width < 2:
+        raise ValueError(f"init 'construction' needs width ≥ 2, got {width}")
+    return scaling.to_scaled(relu_interpolant(target, width, knots=knots))
+
+
+#: initialisations of a 1→d→1 net on the rescaled problem
+
+
+#: initialisations of a 1→d→1 net on the rescaled problem:
+#: ``(target, width, activation, rng, t, v, scaling, knots) -> MLP``
+INITS: dict[str, Callable[..., MLP]] = {
+    "he": _he_init,
+    "knots": _knots_init,
+    "construction": _construction_init,
+}
+
+
+def split_options(options: dict[str, Any]) -> tuple[FitOptions, dict[str, Any]]:
+    """Split ``fit_target``'s keywords into :class:`FitOptions` and the optimizer's.
+
+    Raises
+    ------
+    ValueError
+        For a name neither declares, a fit option this combination does not read
+        (``p`` without the lp loss, ``knots`` with the He init, …) or a bad value; the
+        optimizer's own options are checked by :func:`approx.train.train`.
+    """
+    fit_names = {f.name for f in dataclasses.fields(FitOptions)}
+    fit = FitOptions(**{k: v for k, v in options.items() if k in fit_names})
+    unread = sorted(fit.unread() & set(options))
+    if unread:
+        raise ValueError(
+            f"{', '.join(map(repr, unread))} not read with init {fit.init!r}, loss "
+            f"{fit.loss!r}, select {fit.select!r}"
+        )
+    rest = {k: v for k, v in options.items() if k not in fit_names}
+    known = set().union(*(c.__dataclass_fields__ for c in OPTIONS.values()))
+    strange = sorted(set(rest) - known)
+    if strange:
+        raise ValueError(
+            f"fit_target has no option {strange[0]!r}; its options are: "
+            f"{', '.join(sorted(fit_names | known))}"
+        )
+    return fit, rest
+
+
+def fit_target(target: Any, width: int, rng: np.random.Generator, **options: Any) -> TrainResult:
+    """Train a 1→d→1 net (or ``depth`` hidden layers of width d) on samples of ``target``.
+
+    Parameters
+    ----------
+    target : Target
+        ``target(x)`` vectorised on ``target.domain = (a, b)``.
+    width : int
+        Hidden width d ≥ 1.
+    rng : numpy.random.Generator
+        Root of every random draw: three streams are spawned from it, for the
+        sampling, the initialisation and the mini-batches.
+    **options
+        The fit's options (:class:`~approx.train.options.FitOptions`: ``optimizer``,
+        ``init``, ``knots``, ``n_train``, ``sampling``, ``activation``, ``loss``, ``p``,
+        ``select``, ``n_val``, ``grow_from``, ``monitor_every``) and the optimizer's (as
+        in :func:`~approx.train.train`), defaults declared once in
+        :mod:`approx.train.options`. An option the combination does not read is refused.
+
+    Notes
+    -----
+    With ``adam+lm`` from He init above ``grow_from`` units (a ReLU net), a net
+    ``grow_from`` wide is trained first (on the training points its own width calls for),
+    widened to d by :func:`~approx.train.spline.widen`, and polished at full width
+    without a second Adam phase; ``history`` and ``steps`` cover both fits.
+
+    Returns
+    -------
+    TrainResult
+        With ``net`` mapped back to the raw domain and values; ``loss`` and ``history``
+        are on the rescaled problem (values of unit spread), so they compare across
+        targets.
+    """
+    fit, opt_options = split_options(options)
+    opt_options = implied_defaults(fit) | opt_options
+    width = _validate.integer(width, "width", 1)
+    sample_rng, init_rng, batch_rng = rng.spawn(3)
+    a, b = target.domain
+    n_train = fit.n_train or default_n_train(width, fit.optimizer)
+    t = SAMPLINGS[fit.sampling](n_train, sample_rng)
+    f = target(a + (t + 1.0) * (b - a) / 2.0)
+    spread = float(np.std(f))
+    scaling = Scaling((a + b) / 2.0, (b - a) / 2.0, float(np.mean(f)), spread or 1.0)
+    v = (f - scaling.mu) / scaling.sigma
+    grow = "grow_from" not in fit.unread() and 0 < fit.grow_from < width
+    if grow:  # the narrow net trains on as many points as its own width calls for
+        n_narrow = min(n_train, fit.n_train or default_n_train(fit.grow_from, fit.optimizer))
+        t_narrow = SAMPLINGS[fit.sampling](n_narrow, sample_rng)
+        v_narrow = (target(a + (t_narrow + 1.0) * (b - a) / 2.0) - scaling.mu) / scaling.sigma
+    init = INITS[fit.init]
+    deep = {"depth": fit.depth} if fit.depth > 1 else {}  # only the He init takes depth
+    net = init(
+        target, fit.grow_from if grow else width, fit.activation, init_rng, t, v, scaling,
+        fit.knots, **deep,
+    )
+    monitor = None
+    if fit.select == "max_error":
+        t_val = np.linspace(-1.0, 1.0, 4 * n_train if fit.n_val is None else fit.n_val)
+        v_val = (target(a + (t_val + 1.0) * (b - a) / 2.0) - scaling.mu) / scaling.sigma
+
+        def monitor(candidate: MLP) -> float:
+            if fit.activation == "relu" and fit.depth == 1:  # breakpoints: O(d log d + n_val)
+                err = piecewise_linear(candidate, (-1.0, 1.0))(t_val) - v_val
+            else:
+                err = candidate(t_val) - v_val
+            return float(np.max(np.abs(err)))
+
+    def fit_net(net: MLP, t: Array, v: Array, **extra: Any) -> TrainResult:
+        return train(
+            net,
+            t,
+            v,
+            fit.optimizer,
+            loss=fit.loss,
+            p=fit.p,
+            rng=batch_rng,
+            monitor=monitor,
+            monitor_every=fit.monitor_every,
+            **(opt_options | extra),
+        )
+
+    if grow:
+        narrow = fit_net(net, t_narrow, v_narrow)
+        result = fit_net(widen(narrow.net, width, -1.0, 1.0), t, v, steps=0)
+        result.history = np.concatenate([narrow.history, result.history])
+        result.steps += narrow.steps
+        result.initial_loss = narrow.initial_loss
+    else:
+        result = fit_net(net, t, v)
+    result.net = scaling.to_raw(result.net)
+    return result

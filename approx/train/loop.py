@@ -1,0 +1,232 @@
+"""The training loop of SGD and Adam, and what every optimizer shares.
+
+:class:`Tracker` keeps the best iterate; :func:`first_order` runs SGD or Adam full-batch
+or by mini-batches, with the step-size schedule and, for 1→d→1 ReLU nets, relocation of
+idle units (:func:`approx.train.relocate.relocate`). Every optimizer runner returns
+``(history, status, message, steps taken)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from approx import _deadline
+from approx.nn import MLP
+from approx.train.optimizers import FIRST_ORDER
+from approx.train.options import FirstOrderOptions
+from approx.train.relocate import relocate, relocate_steps
+from approx.train.schedules import lr_factor
+
+__all__ = ["Converged", "Diverged", "Engine", "Outcome", "Tracker", "TrainResult", "first_order"]
+
+Array = NDArray[np.float64]
+
+#: what an optimizer runner returns: loss history, status, message, steps taken
+Outcome = tuple[Array, str, str, int]
+
+
+class Engine(Protocol):
+    """What the optimizers use of an engine (the protocol of ``make_engine``)."""
+
+    net: MLP
+    theta: Array
+    grad: Array
+    p: float
+
+    def __call__(self, X: Array, y: Array) -> float: ...
+
+    def loss_only(self, X: Array, y: Array) -> float: ...
+
+    def residuals(self, X: Array, y: Array) -> Array: ...
+
+    def residual_jacobian(self, X: Array, y: Array) -> tuple[Array, Array]: ...
+
+
+#: steps between checks of the run's time limit (:func:`approx._deadline.check`)
+DEADLINE_EVERY = 64
+
+
+@dataclass
+class TrainResult:
+    """The outcome of :func:`approx.train.train`.
+
+    Attributes
+    ----------
+    net : MLP
+        The best iterate (lowest training loss, or best monitor score when a monitor
+        was given); never non-finite.
+    history : ndarray of shape (n,)
+        Training loss of the iterates: per step for full-batch SGD/Adam (the loss at
+        which the step's gradient was taken), per epoch for mini-batch SGD/Adam, per
+        function evaluation for L-BFGS (line-search trials included), and per accepted
+        iterate for LM and the polish phase of ``"adam+lm"`` (the start, then each step
+        that lowered the loss: rejected trial steps are not recorded, so that part is
+        decreasing; the knot-form polish of a ReLU net records several such rounds, on
+        the mean square or the Lᵖ error). ``"adam+lm"`` concatenates its two phases.
+    status : str
+        ``"converged"`` (tolerance or optimizer criterion met), ``"max_steps"``
+        (budget used) or ``"diverged"`` (a non-finite loss stopped the fit).
+    message : str
+        Detail on the status.
+    steps : int
+        Optimizer steps taken (iterations for L-BFGS, function evaluations for LM).
+    loss : float
+        Training loss of ``net``.
+    initial_loss : float
+        Training loss of the starting point.
+    score : float or None
+        Monitor score of ``net`` when a monitor was given.
+    """
+
+    net: MLP
+    history: Array
+    status: str
+    message: str
+    steps: int
+    loss: float
+    initial_loss: float
+    score: float | None = None
+
+
+class Diverged(Exception):
+    """Raised inside scipy callbacks to stop on a non-finite loss."""
+
+
+class Converged(Exception):
+    """Raised inside scipy callbacks to stop at the loss tolerance."""
+
+
+class Tracker:
+    """Keeps the best iterate seen, by training loss or by a monitor score.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (P,)
+        The parameters being trained (read when an iterate is offered).
+    net : MLP
+        The net whose weights are views into ``theta`` (what the monitor scores).
+    monitor : callable, optional
+        ``monitor(net) -> float``, lower is better.
+    every : int
+        Steps between monitor checks.
+    """
+
+    def __init__(
+        self,
+        theta: Array,
+        net: MLP,
+        monitor: Callable[[MLP], float] | None,
+        every: int,
+    ) -> None:
+        self.theta, self.net, self.monitor, self.every = theta, net, monitor, every
+        self.best = theta.copy()
+        self.best_key = math.inf
+        self.best_loss = math.inf
+        self.best_score: float | None = None
+
+    def offer(self, loss: float, step: int, force: bool = False) -> None:
+        """Consider the current θ, whose training loss is ``loss``, at ``step``."""
+        if not math.isfinite(loss):
+            return
+        if self.monitor is None:
+            key = loss
+        elif force or step % self.every == 0:
+            key = self.monitor(self.net)
+        else:
+            return
+        if key < self.best_key:
+            self.best_key, self.best_loss = key, loss
+            self.best_score = None if self.monitor is None else key
+            np.copyto(self.best, self.theta)
+
+
+def diverged_message(name: str, lr: float, step: int) -> str:
+    """The message of a first-order run stopped by a non-finite loss."""
+    return (
+        f"{name} diverged: the training loss became non-finite at step {step} "
+        f"(lr={lr:g}); try a smaller learning rate"
+    )
+
+
+def first_order(
+    engine: Engine,
+    X: Array,
+    y: Array,
+    tracker: Tracker,
+    options: FirstOrderOptions,
+    rng: np.random.Generator | None,
+    *,
+    name: str,
+) -> Outcome:
+    """SGD or Adam (``name``) on ``(X, y)`` through ``engine``, θ updated in place.
+
+    Full batch: one step per gradient, the loss recorded at each. Mini-batches (when
+    ``options.batch_size`` < m): a fresh permutation from ``rng`` every epoch, the full
+    training loss recorded once per epoch. Relocation (full batch, 1→d→1 ReLU nets) runs
+    at :func:`relocate_steps`.
+    """
+    opt = FIRST_ORDER[name](options)
+    steps, lr, tol, batch_size = options.steps, options.lr, options.tol, options.batch_size
+    m = X.shape[0]
+    theta, grad, net = engine.theta, engine.grad, engine.net
+    full = batch_size is None or batch_size >= m
+    if not full and rng is None:
+        raise ValueError("mini-batches need an rng (numpy.random.Generator)")
+    lrs = np.array([lr_factor(options.schedule, k, steps) for k in range(steps)]) * lr
+    shallow_relu = (
+        len(net.sizes) == 3 and net.sizes[0] == net.sizes[2] == 1 and net.activation == "relu"
+    )
+    relocate_at = (
+        relocate_steps(steps) if options.relocate and full and shallow_relu and net.bias else set()
+    )
+    history = np.empty(steps if full else steps * batch_size // m + 1)
+    # a monitor check costs many cheap steps: about 100 checks per run are enough
+    tracker.every = max(tracker.every, steps // 100)
+    n_rec = 0
+    step = 0
+    while step < steps:
+        if full:
+            value = engine(X, y)
+            history[n_rec] = value
+            n_rec += 1
+            if not math.isfinite(value):
+                return history[:n_rec], "diverged", diverged_message(name, lr, step), step
+            tracker.offer(value, step)
+            if value <= tol:
+                return history[:n_rec], "converged", f"loss {value:.3g} ≤ tol {tol:g}", step
+            opt.lr = lrs[step]
+            opt.step(theta, grad)
+            step += 1
+            if step in relocate_at:
+                relocate(net, X.reshape(-1), engine.residuals(X, y).reshape(-1), opt)
+            if step % DEADLINE_EVERY == 0:
+                _deadline.check()
+            continue
+        # one epoch of mini-batches, then the full training loss is recorded
+        epoch_loss = engine.loss_only(X, y)
+        history[n_rec] = epoch_loss
+        n_rec += 1
+        if not math.isfinite(epoch_loss):
+            return history[:n_rec], "diverged", diverged_message(name, lr, step), step
+        tracker.offer(epoch_loss, step, force=True)
+        if epoch_loss <= tol:
+            return history[:n_rec], "converged", f"loss {epoch_loss:.3g} ≤ tol {tol:g}", step
+        _deadline.check()
+        order = rng.permutation(m)
+        for start in range(0, m, batch_size):
+            if step >= steps:
+                break
+            rows = order[start : start + batch_size]
+            value = engine(X[rows], y[rows])
+            if not math.isfinite(value):
+                return history[:n_rec], "diverged", diverged_message(name, lr, step), step
+            opt.lr = lrs[step]
+            opt.step(theta, grad)
+            step += 1
+    return history[:n_rec], "max_steps", f"used the budget of {steps} steps", step

@@ -1,0 +1,131 @@
+"""First-order optimizers: state lives here, θ is updated in place.
+
+Each optimizer has ``step(theta, grad)`` and ``reset(rows, peers)``; the latter restarts
+chosen coordinates (used when relocation moves a unit).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from approx import _validate
+from approx.train.options import OPTIONS
+
+__all__ = ["FIRST_ORDER", "SGD", "Adam", "default_lr"]
+
+Array = NDArray[np.float64]
+
+
+def _positive(value: float, what: str) -> float:
+    return _validate.finite_float(value, what, 0.0, exclusive_minimum=True)
+
+
+def default_lr(optimizer: str) -> float:
+    """Default learning rate of ``optimizer`` (0 for L-BFGS and LM, which take none)."""
+    fields = _validate.lookup(OPTIONS, optimizer, "optimizer").__dataclass_fields__
+    return float(fields["lr"].default) if "lr" in fields else 0.0
+
+
+class SGD:
+    """Stochastic gradient descent with (heavy-ball) momentum.
+
+    ``v ← μ v + ∇``, ``θ ← θ − η v``.
+
+    Parameters
+    ----------
+    lr : float
+        Step size η > 0.
+    momentum : float
+        μ in [0, 1).
+    """
+
+    def __init__(self, lr: float, momentum: float = 0.9) -> None:
+        self.lr = _positive(lr, "lr")
+        self.momentum = _validate.finite_float(momentum, "momentum", 0.0)
+        if not self.momentum < 1.0:
+            raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
+        self.v: Array | None = None
+
+    def reset(self, rows: NDArray[np.intp], peers: NDArray[np.intp] | None = None) -> None:
+        """Forget the velocity of the coordinates ``rows`` (``peers`` is not needed)."""
+        if self.v is not None:
+            self.v[rows] = 0.0
+
+    def step(self, theta: Array, grad: Array) -> None:
+        """Update ``theta`` of shape (P,) in place from ``grad`` of shape (P,)."""
+        if self.v is None:
+            self.v = np.zeros_like(theta)
+        self.v *= self.momentum
+        self.v += grad
+        theta -= self.lr * self.v
+
+
+class Adam:
+    """Adam (Kingma & Ba): bias-corrected first and second moment estimates.
+
+    Parameters
+    ----------
+    lr : float
+        Step size > 0.
+    beta1, beta2 : float
+        Decay rates of the moment estimates, in [0, 1).
+    eps : float
+        Added to the root of the second moment.
+    """
+
+    def __init__(
+        self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ) -> None:
+        lr = _positive(lr, "lr")
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+            raise ValueError(f"beta1 and beta2 must lie in [0, 1), got {beta1}, {beta2}")
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.t = 0
+        self.m: Array | None = None
+        self.v: Array | None = None
+
+    def reset(self, rows: NDArray[np.intp], peers: NDArray[np.intp] | None = None) -> None:
+        """Restart the coordinates ``rows`` as fresh ones (neuron resampling).
+
+        Their first moment becomes 0. Their second moment becomes the mean of the
+        ``peers``' (coordinates of the same kind that keep their state), so a fresh
+        coordinate takes steps of the typical size rather than ``lr`` at once; 0
+        without peers.
+        """
+        if self.m is None or self.v is None:
+            return
+        self.m[rows] = 0.0
+        peers_v = self.v[peers] if peers is not None else self.v[:0]
+        self.v[rows] = float(np.mean(peers_v)) if peers_v.size else 0.0
+
+    def step(self, theta: Array, grad: Array) -> None:
+        """Update ``theta`` of shape (P,) in place from ``grad`` of shape (P,)."""
+        if self.m is None:
+            self.m, self.v, self.s = (np.zeros_like(theta) for _ in range(3))
+        self.t += 1
+        m, v, s = self.m, self.v, self.s
+        # m ← β₁ m + (1−β₁) g,  v ← β₂ v + (1−β₂) g², written as in-place updates
+        np.subtract(grad, m, out=s)
+        s *= 1.0 - self.beta1
+        m += s
+        np.multiply(grad, grad, out=s)
+        s -= v
+        s *= 1.0 - self.beta2
+        v += s
+        step = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
+        np.sqrt(v, out=s)
+        s += self.eps * math.sqrt(1.0 - self.beta2**self.t)
+        np.divide(m, s, out=s)
+        s *= step
+        theta -= s
+
+
+#: first-order optimizers by name, from their options
+FIRST_ORDER: dict[str, Callable[..., SGD | Adam]] = {
+    "sgd": lambda o: SGD(o.lr, o.momentum),
+    "adam": lambda o: Adam(o.lr),
+}

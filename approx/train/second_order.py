@@ -1,0 +1,315 @@
+"""Second-order methods: L-BFGS, Levenberg–Marquardt (scipy), the numpy LM polish.
+
+Levenberg–Marquardt fits residuals: the ``"lp"`` loss enters through the transform
+:func:`lp_residuals`, whose half sum of squares is that loss.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from approx import _deadline
+from approx.train.loop import Converged, Diverged, Engine, Outcome, Tracker, first_order
+from approx.train.options import AdamLMOptions, Options
+
+__all__ = [
+    "POLISH_MAX_PARAMS",
+    "adam_lm",
+    "gauss_newton",
+    "lbfgs",
+    "lm",
+    "lp_residuals",
+    "nielsen_update",
+]
+
+Array = NDArray[np.float64]
+
+
+def lbfgs(
+    engine: Engine,
+    X: Array,
+    y: Array,
+    tracker: Tracker,
+    options: Options,
+    rng: np.random.Generator | None = None,
+) -> Outcome:
+    from scipy.optimize import minimize
+
+    steps, tol = options.steps, options.tol
+    theta, grad = engine.theta, engine.grad
+    history: list[float] = []
+    iters = [0]
+
+    def fun(th: Array) -> tuple[float, Array]:
+        np.copyto(theta, th)
+        value = engine(X, y)
+        history.append(value)
+        _deadline.check()
+        if not math.isfinite(value):
+            raise Diverged
+        tracker.offer(value, len(history))
+        return value, grad.copy()
+
+    def callback(intermediate_result: Any) -> None:
+        iters[0] += 1
+        if intermediate_result.fun <= tol:
+            raise Converged
+
+    try:
+        res = minimize(
+            fun,
+            theta.copy(),
+            jac=True,
+            method="L-BFGS-B",
+            callback=callback,
+            options={"maxiter": steps, "maxfun": 2 * steps + 20, "ftol": 1e-15, "gtol": 1e-12},
+        )
+    except Diverged:
+        return np.array(history), "diverged", "L-BFGS met a non-finite loss", iters[0]
+    except Converged:
+        return np.array(history), "converged", f"loss ≤ tol {tol:g}", iters[0]
+    np.copyto(theta, res.x)
+    # status 1 is the iteration/evaluation budget; 0 and 2 (line search cannot improve) mean
+    # the optimizer has nothing more to give
+    status = "max_steps" if res.status == 1 else "converged"
+    return np.array(history), status, f"L-BFGS-B: {res.message}", int(res.nit)
+
+
+def lp_residuals(r: Array, p: float, m: int) -> tuple[Array, Array]:
+    """Residuals ρ whose ½ Σ ρ² is the lp loss (1/pm) Σ |r|^p, and dρ/dr.
+
+    ``ρ = c sign(r) |r|^(p/2)`` with ``c² = 2/(p m)``; for p = 2 this is the mse loss.
+    """
+    c = math.sqrt(2.0 / (p * m))
+    if p == 2.0:
+        return c * r, np.full_like(r, c)
+    a = np.abs(r)
+    return c * np.copysign(a ** (p / 2), r), c * (p / 2) * a ** (p / 2 - 1)
+
+
+def lm(
+    engine: Engine,
+    X: Array,
+    y: Array,
+    tracker: Tracker,
+    options: Options,
+    rng: np.random.Generator | None = None,
+) -> Outcome:
+    from scipy.optimize import least_squares
+
+    steps, tol = options.steps, options.tol
+    net, theta = engine.net, engine.theta
+    m = X.shape[0]
+    p = engine.p
+    # least_squares minimises ½ Σ ρ²: with ρ from _lp_residuals that is the lp loss
+    history: list[float] = []
+    cache: dict[str, Array] = {}
+
+    def evaluate(th: Array) -> tuple[Array, Array]:
+        if "theta" in cache and np.array_equal(cache["theta"], th):
+            return cache["r"], cache["J"]
+        np.copyto(theta, th)
+        _deadline.check()
+        r, J = engine.residual_jacobian(X, y)
+        cache.update(theta=th.copy(), r=r.copy(), J=J.copy())
+        return r, J
+
+    evals = [0]
+
+    def fun(th: Array) -> Array:
+        r, _ = evaluate(th)
+        rho, _ = lp_residuals(r, p, m)
+        value = 0.5 * float(rho @ rho)
+        evals[0] += 1
+        if not math.isfinite(value):
+            raise Diverged
+        tracker.offer(value, evals[0])
+        if value <= tol:
+            history.append(value)
+            raise Converged
+        return rho
+
+    def jac(th: Array) -> Array:
+        # the Jacobian is taken at the start and at each accepted step only: record the
+        # loss here, not at the rejected trial steps (whose loss can be huge)
+        r, J = evaluate(th)
+        rho, scale = lp_residuals(r, p, m)
+        history.append(0.5 * float(rho @ rho))
+        return scale[:, None] * J
+
+    n = theta.size
+    method = "lm" if m * net.sizes[-1] >= n else "trf"
+    try:
+        res = least_squares(
+            fun,
+            theta.copy(),
+            jac=jac,
+            method=method,
+            max_nfev=steps,
+            x_scale="jac",
+            ftol=1e-15,
+            xtol=1e-15,
+            gtol=1e-15,
+        )
+    except Diverged:
+        return np.array(history), "diverged", "LM met a non-finite loss", evals[0]
+    except Converged:
+        return np.array(history), "converged", f"loss ≤ tol {tol:g}", evals[0]
+    np.copyto(theta, res.x)
+    if not history or res.cost < history[-1]:  # a last accepted step, never linearised at
+        history.append(float(res.cost))
+    status = "max_steps" if res.status == 0 else "converged"
+    return np.array(history), status, f"least_squares ({method}): {res.message}", int(res.nfev)
+
+
+def gauss_newton(
+    engine: Engine,
+    X: Array,
+    y: Array,
+    tracker: Tracker,
+    *,
+    steps: int,
+    tol: float,
+    p: float | None = None,
+) -> Outcome:
+    """Levenberg–Marquardt on the normal equations, in numpy: the polish of ``"adam+lm"``.
+
+    Each iteration forms the residual Jacobian by backprop (``engine.residual_jacobian``),
+    then tries steps ``δ = −(JᵀJ + λ diag JᵀJ)⁻¹ Jᵀρ`` (a Cholesky solve of size P, far
+    cheaper than MINPACK's QR of the m×P Jacobian when m ≫ P) until one lowers the loss;
+    λ follows Nielsen's gain-ratio rule. Residuals are transformed as in :func:`lm` so
+    the Lᵖ error with exponent ``p`` (default: the engine's loss) is minimised.
+
+    Returns the loss at each accepted iterate (the first is the start), the status, a
+    message and the number of function evaluations (trial steps), at most ``steps``.
+    """
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+    theta = engine.theta
+    m = X.shape[0]
+    p = engine.p if p is None else p
+
+    def lp_loss() -> float:
+        r = engine.residuals(X, y).reshape(-1)
+        rho, _ = lp_residuals(r, p, m)
+        return 0.5 * float(rho @ rho)
+
+    def linearise() -> tuple[Array, Array]:
+        r, J = engine.residual_jacobian(X, y)
+        rho, scale = lp_residuals(r, p, m)  # ½ Σ ρ² is the loss, as in _lm
+        return rho, scale[:, None] * J
+
+    rho, J = linearise()
+    value = 0.5 * float(rho @ rho)
+    history = [value]
+    lam, nu, evals = 1e-3, 2.0, 0
+    status, message = "max_steps", f"used the budget of {steps} evaluations"
+    start = theta.copy()
+    while evals < steps:
+        _deadline.check()
+        if value <= tol:
+            status, message = "converged", f"loss {value:.3g} ≤ tol {tol:g}"
+            break
+        A, g = J.T @ J, J.T @ rho
+        scale = np.maximum(np.diag(A), 1e-12 * max(float(np.max(np.diag(A))), 1e-300))
+        if float(np.max(np.abs(g))) <= 1e-15 * max(value, 1e-300) or lam > 1e16:
+            status, message = "converged", "no step lowers the loss (gradient or λ limit)"
+            break
+        accepted = False
+        while evals < steps and lam <= 1e16:
+            try:
+                delta = -cho_solve(cho_factor(A + lam * np.diag(scale)), g)
+            except LinAlgError:
+                lam, nu = lam * nu, 2.0 * nu
+                continue
+            np.copyto(start, theta)
+            theta += delta
+            trial = lp_loss()
+            evals += 1
+            # predicted decrease of the model ½‖ρ + Jδ‖² (positive for λ > 0)
+            predicted = -float(delta @ g) - 0.5 * float(delta @ (A @ delta))
+            if math.isfinite(trial) and trial < value:
+                lam, nu = nielsen_update(lam, (value - trial) / max(predicted, 1e-300))
+                accepted = True
+                break
+            np.copyto(theta, start)
+            lam, nu = lam * nu, 2.0 * nu
+        if not accepted:
+            continue
+        rho, J = linearise()
+        value = 0.5 * float(rho @ rho)
+        history.append(value)
+        tracker.offer(value, len(history), force=True)
+    return np.array(history), status, message, evals
+
+
+def nielsen_update(lam: float, gain: float) -> tuple[float, float]:
+    """Damping ``λ`` and its growth factor ``ν`` after an accepted step (Nielsen's rule).
+
+    ``gain`` is the actual over the predicted decrease of the loss.
+    """
+    gain = min(max(gain, 0.0), 1.0)  # beyond 1 the rule's factor is 1/3 anyway
+    return lam * max(1.0 / 3.0, 1.0 - (2.0 * gain - 1.0) ** 3), 2.0
+
+
+#: the polish's normal equations are P×P: beyond this a single step takes seconds
+POLISH_MAX_PARAMS = 3 * 1024 + 1
+
+
+#: the Adam phase of adam+lm sees every k-th sample, at least this many of them, and
+#: at least this many per parameter
+ADAM_MIN_SAMPLES, ADAM_SAMPLES_PER_PARAM = 1024, 4
+
+
+def adam_lm(
+    engine: Engine,
+    X: Array,
+    y: Array,
+    tracker: Tracker,
+    options: AdamLMOptions,
+    rng: np.random.Generator | None = None,
+) -> Outcome:
+    """Adam to put the kinks in place, then Levenberg–Marquardt to polish.
+
+    From a random start LM stalls (its steps are local and dead units give it zero
+    Jacobian columns) and Adam ends on a noise floor; Adam's result is a start where
+    LM's fast local convergence pays. The best iterate over both phases is kept. Adam
+    sees every k-th sample, about ``max(1024, 4 P)`` of them (it only places the kinks);
+    the polish, ``polish_steps`` evaluations, sees them all:
+
+    - for a 1→d→1 ReLU net with biases, :func:`~approx.train.spline.spline_polish`: LM
+      in the net's knot form, whose normal equations are banded (O(m + d) per step,
+      any d);
+    - otherwise :func:`gauss_newton` on the net's parameters (dense normal equations:
+      at d = 64 one evaluation costs about a millisecond, against tens for MINPACK in
+      :func:`lm`; at most :data:`POLISH_MAX_PARAMS` parameters).
+    """
+    from approx.train.spline import is_shallow_relu, spline_polish
+
+    n = engine.theta.size
+    banded = is_shallow_relu(engine.net) and engine.p >= 2.0
+    if not banded and n > POLISH_MAX_PARAMS:
+        raise ValueError(
+            f"adam+lm solves a {n}×{n} system at every polish step; it allows at most "
+            f"{POLISH_MAX_PARAMS} parameters (d ≤ 1024 for a 1→d→1 net) unless the net "
+            "is a 1→d→1 ReLU net with biases: use 'adam'"
+        )
+    every = tracker.every
+    # Adam only places the kinks: every k-th sample will do (its steps cost O(m P)),
+    # while the polish, whose steps cost O(m) in the knot form, uses them all
+    k = max(1, X.shape[0] // max(ADAM_MIN_SAMPLES, ADAM_SAMPLES_PER_PARAM * n))
+    history, status, message, taken = first_order(
+        engine, X[::k], y[::k], tracker, options, rng, name="adam"
+    )
+    if status != "max_steps":
+        return history, status, message, taken
+    tracker.every = every  # LM evaluations are costly: check them at the caller's rate
+    polish = spline_polish if banded else gauss_newton
+    polish_history, status, message, evals = polish(
+        engine, X, y, tracker, steps=options.polish_steps, tol=options.tol, p=options.polish_p
+    )
+    return np.concatenate([history, polish_history]), status, message, taken + evals

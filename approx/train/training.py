@@ -1,0 +1,135 @@
+""":func:`train`: fit a given MLP to samples with one of the :data:`OPTIMIZERS`.
+
+The parameters live in one flat vector ``θ`` (the layout of :func:`approx.nn.pack`);
+the net's weights are views into it while training, so every optimizer updates ``θ``
+in place and its state (velocity, moments) stays in the optimizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from approx import _validate
+from approx.nn import LOSSES, MLP, get_loss
+from approx.nn.engine import make_engine
+from approx.train.loop import Outcome, Tracker, TrainResult, first_order
+from approx.train.options import FitOptions, optimizer_options
+from approx.train.second_order import adam_lm, lbfgs, lm
+
+__all__ = ["OPTIMIZERS", "train"]
+
+#: optimizer runners ``(engine, X, y, tracker, options, rng) -> Outcome`` by name; each
+#: one's options are :data:`approx.train.options.OPTIONS` under the same name
+OPTIMIZERS: dict[str, Callable[..., Outcome]] = {
+    "sgd": lambda *a: first_order(*a, name="sgd"),
+    "adam": lambda *a: first_order(*a, name="adam"),
+    "lbfgs": lbfgs,
+    "lm": lm,
+    "adam+lm": adam_lm,
+}
+
+
+def train(
+    net: MLP,
+    X: ArrayLike,
+    y: ArrayLike,
+    optimizer: str = FitOptions.optimizer,
+    *,
+    loss: str = "mse",
+    p: float | None = None,
+    rng: np.random.Generator | None = None,
+    monitor: Callable[[MLP], float] | None = None,
+    monitor_every: int = 100,
+    fast: bool = True,
+    **options: Any,
+) -> TrainResult:
+    """Fit ``net`` to the samples ``(X, y)``; the input net is left unchanged.
+
+    Parameters
+    ----------
+    net : MLP
+        Starting point (copied).
+    X : array_like of shape (m, n_1), or (m,) when n_1 = 1
+    y : array_like of shape (m, k), or (m,) when k = 1; integer labels of shape (m,)
+        for ``loss="softmax"``.
+    optimizer : str
+        A key of :data:`OPTIMIZERS`: ``"sgd"``, ``"adam"``, ``"lbfgs"``, ``"lm"`` or
+        ``"adam+lm"`` (Adam, then a Levenberg–Marquardt polish).
+    loss : str
+        ``"mse"`` or ``"lp"`` (any optimizer), or ``"softmax"`` (SGD, Adam, L-BFGS).
+    p : float, optional
+        Exponent of ``"lp"`` (default 4).
+    rng : numpy.random.Generator, optional
+        Needed for mini-batches.
+    monitor : callable, optional
+        ``monitor(net) -> float``, lower is better (e.g. the max error on a validation
+        grid); when given, the returned iterate is the one with the best score, checked
+        every ``monitor_every`` steps and at the end.
+    monitor_every : int
+        Steps between monitor checks.
+    fast : bool
+        Use the fused engine of :func:`approx.nn.engine.make_engine` where it applies
+        (1→d→1 nets under ``"mse"``/``"lp"``); ``False`` forces the layered reference.
+    **options
+        The optimizer's options, declared (with their defaults) by its dataclass in
+        :data:`approx.train.options.OPTIONS`: ``steps`` and ``tol`` (all); ``lr``,
+        ``schedule``, ``batch_size``, ``relocate`` (SGD, Adam, adam+lm); ``momentum``
+        (SGD); ``polish_steps`` (adam+lm). An option the optimizer does not read is
+        refused.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, an option the optimizer does not read, or a value out of
+        range.
+    """
+    runner = _validate.lookup(OPTIMIZERS, optimizer, "optimizer")
+    opts = optimizer_options(optimizer, options)
+    _validate.lookup(LOSSES, loss, "loss")
+    get_loss(loss, p)
+    if optimizer in ("lm", "adam+lm") and loss == "softmax":
+        raise ValueError(
+            f"optimizer {optimizer!r} fits residuals; it supports the losses 'mse' and 'lp'"
+        )
+    monitor_every = _validate.integer(monitor_every, "monitor_every", 1)
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    X = net._check_X(X)
+    m = X.shape[0]
+    if loss == "softmax":
+        y = np.asarray(y)
+        if y.shape != (m,):
+            raise ValueError(f"softmax labels must have shape ({m},), got {y.shape}")
+    else:
+        y = np.asarray(y, dtype=np.float64)
+        k = net.sizes[-1]
+        if y.ndim == 1 and k == 1:
+            y = y[:, None]
+        if y.shape != (m, k):
+            raise ValueError(f"y must have shape ({m}, {k}) (or ({m},) when k = 1), got {y.shape}")
+    work = MLP.from_params(net.weights, net.biases if net.bias else None, net.activation)
+    theta = work.pack()
+    grad = np.zeros_like(theta)
+    engine = make_engine(work, theta, grad, m, loss, p, fused=fast)
+    if len(net.sizes) == 3 and net.sizes[0] == net.sizes[2] == 1 and loss != "softmax":
+        # the protocol's shapes for 1→d→1 nets: X and y of shape (m,)
+        X, y = np.ascontiguousarray(X[:, 0]), np.ascontiguousarray(y[:, 0])
+    tracker = Tracker(theta, work, monitor, monitor_every)
+    with np.errstate(over="ignore", invalid="ignore"):
+        initial = engine.loss_only(X, y)
+        history, status, message, taken = runner(engine, X, y, tracker, opts, rng)
+        # the last iterate has not been offered yet (loss was computed before each update)
+        tracker.offer(engine.loss_only(X, y), 0, force=True)
+        # best starts as the initial θ, so a fit without any finite loss returns that
+        np.copyto(theta, tracker.best)
+        final = engine.loss_only(X, y)
+    out = MLP.from_params(work.weights, work.biases if work.bias else None, work.activation)
+    return TrainResult(out, history, status, message, taken, final, initial, tracker.best_score)
