@@ -248,17 +248,17 @@ def _trained(
     schedule: str,
 ) -> Fit:
     net = MLP([sample.X_train.shape[1], width, sample.classes], activation=activation, rng=rng)
+    # train.train refuses an option the optimizer does not read: pass only those it
+    # reads; lr = 0 and batch_size = 0 stand for the optimizer's default and the full batch
+    given: dict[str, Any] = {"steps": steps}
+    if optimizer in ("adam", "sgd"):
+        given["schedule"] = schedule
+    if lr:
+        given["lr"] = lr
+    if batch_size:
+        given["batch_size"] = batch_size
     result = train.train(
-        net,
-        sample.X_train,
-        sample.y_train,
-        optimizer,
-        steps=steps,
-        lr=lr or None,  # 0 stands for the optimizer's own default
-        batch_size=batch_size or None,  # 0 stands for the full batch
-        schedule=schedule,
-        loss="softmax",
-        rng=rng,
+        net, sample.X_train, sample.y_train, optimizer, loss="softmax", rng=rng, **given
     )
     return Fit(
         result.net,
