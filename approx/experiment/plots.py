@@ -267,6 +267,7 @@ def plot_params(table: pd.DataFrame, config: Config, path: Path) -> Path:
     n = len(config.targets)
     cols = min(3, n)
     fig = _figure(4.6 * cols, 3.6 * math.ceil(n / cols) + 0.8)
+    fig.set_figwidth(max(fig.get_figwidth(), 7.5))  # room for the legend's methods
     ok = table[table["status"] == "ok"]
     stats = ok.groupby(["target", "method", "width"]).agg(
         n_params=("n_params", "median"), median=("max_error", "median"),
@@ -290,8 +291,7 @@ def plot_params(table: pd.DataFrame, config: Config, path: Path) -> Path:
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, which="major", alpha=0.3)
     _legend(fig, fig.axes)
-    fig.suptitle(f"{config.name}: max error against the number of parameters",
-                 fontweight="bold")
+    fig.suptitle(f"{config.name}: ε against the number of parameters", fontweight="bold")
     _save(fig, path)
     return path
 
