@@ -150,3 +150,17 @@ def test_trained_depth_refuses_one_layer_inits():
         methods.get("trained").resolve({"depth": 2, "init": "knots"})
     with pytest.raises(ValueError, match="≥ 1"):
         methods.get("trained").resolve({"depth": 0})
+
+
+def test_depth_0_exits_2_with_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from approx.cli import app
+
+    path = tmp_path / "sweep.toml"
+    path.write_text(SWEEP + '[[methods]]\nname = "deep"\nkind = "trained"\ndepth = 0\n',
+                    encoding="utf-8")
+    result = CliRunner().invoke(app, [str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"{path}: methods[2].depth:" in lines[0], result.output
