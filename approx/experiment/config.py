@@ -323,21 +323,20 @@ def expand(config: Config, *, widest_first: bool = False) -> Iterator[Run]:
         Table order (False), or the widest runs first (what a pool of workers wants: the
         slowest runs start early, so the pool drains evenly).
     """
-    widths = sorted(config.widths, reverse=True) if widest_first else config.widths
+    own = {m.name: config.widths_of(m) for m in config.methods}
     if widest_first:
+        # (a method without width, at width 0, comes last: it is the cheapest)
+        order = sorted({w for ws in own.values() for w in ws}, reverse=True)
         cells = (
             (t, m, w)
-            for w in widths
+            for w in order
             for t in config.targets
             for m in config.methods
-            if w in config.widths_of(m) or (w == widths[0] and config.widths_of(m) == (0,))
+            if w in own[m.name]
         )
     else:
-        cells = (
-            (t, m, w) for t in config.targets for m in config.methods for w in config.widths_of(m)
-        )
+        cells = ((t, m, w) for t in config.targets for m in config.methods for w in own[m.name])
     for t, m, w in cells:
-        w = w if w in config.widths_of(m) else 0
         for r in range(_replicates(config, m)):
             yield Run(
                 t,
