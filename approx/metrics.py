@@ -160,7 +160,10 @@ def max_error_at(
             exact = enclose.abs_lower(exact_at(guess))
         if exact > value:
             x, value = guess, exact
-    return MaxError(x=x, value=value, upper=max(found.upper, value), tight=found.tight)
+    upper = max(found.upper, value)
+    # the cap may stop the search after the bounds already meet: tight is what they say
+    tight = found.tight or upper - value <= max(rtol * value, atol)
+    return MaxError(x=x, value=value, upper=upper, tight=tight)
 
 
 def _finite(model: Model) -> bool:
