@@ -82,7 +82,6 @@ def test_peak_memory_follows_the_count_of_cached_arrays():
     assert full >= (2 * n_layers - 2) * array  # every hidden Z_i and U_i
     for k in (1, 2, 4, 8, 16):
         peak = _peak(lambda k=k: checkpoint.loss_and_grad(net, X, y, "softmax", k))
-        # the counted activations, the gradients, and a few temporaries (G, D, σ'), plus
-        # 64 KiB of small Python and numpy objects (far below one m × n array, 128 KiB)
-        assert peak <= (checkpoint.cached_arrays(n_layers, k) + 4) * array + grads + (1 << 16)
+        # the counted activations, the gradients, and a few temporaries (G, D, σ')
+        assert peak <= (checkpoint.cached_arrays(n_layers, k) + 4) * array + grads
     assert _peak(lambda: checkpoint.loss_and_grad(net, X, y, "softmax", 2)) < 0.5 * full
