@@ -321,6 +321,8 @@ def _trained_check(params: dict[str, Any], given: set[str]) -> dict[str, Any]:
     fit_values, unread = dataclasses.asdict(fit), fit.unread()
     out = {k: None if k in unread else v for k, v in fit_values.items()}
     reads = dataclasses.asdict(opt)
+    for name in options.adam_phase_unread(fit.optimizer, opt.steps):
+        reads[name] = None
     return out | {k: reads.get(k) for k in params if k not in fit_values}
 
 

@@ -160,7 +160,10 @@ def max_error_at(
             exact = enclose.abs_lower(exact_at(guess))
         if exact > value:
             x, value = guess, exact
-    return MaxError(x=x, value=value, upper=max(found.upper, value), tight=found.tight)
+    upper = max(found.upper, value)
+    # the cap may stop the search after the bounds already meet: tight is what they say
+    tight = found.tight or upper - value <= max(rtol * value, atol)
+    return MaxError(x=x, value=value, upper=upper, tight=tight)
 
 
 def _finite(model: Model) -> bool:
@@ -237,9 +240,9 @@ def _term_size(net: MLP, domain: tuple[float, float]) -> float:
 
 
 def _sup_bound(net: MLP) -> float:
-    """``Σ|v_i| + |c|`` bounds a one-hidden-layer net whose activation is bounded by 1
-    (cos, tanh, sigmoid); ``inf`` otherwise."""
-    if len(net.sizes) != 3 or net.activation not in ("cos", "tanh", "sigmoid"):
+    """``Σ|v_i| + |c|`` bounds a net whose activation is bounded by 1 (cos, tanh,
+    sigmoid), at any depth: ``v`` weighs the last hidden layer; ``inf`` otherwise."""
+    if len(net.sizes) < 3 or net.activation not in ("cos", "tanh", "sigmoid"):
         return float("inf")
     total = float(np.sum(np.abs(net.weights[1]))) + float(np.abs(net.biases[1][0]))
     return total * (1 + 1e-12)

@@ -204,9 +204,7 @@ def test_l2_error_matches_adaptive_quadrature(name, build):
         with np.errstate(divide="ignore"):
             at = -model.biases[0] / model.weights[0][0]
         kinks = np.unique(at[(at > -1) & (at < 1)])
-    reference = np.sqrt(
-        quad(squared, -1, 1, points=kinks, limit=2000, epsabs=0, epsrel=1e-9)[0]
-    )
+    reference = np.sqrt(quad(squared, -1, 1, points=kinks, limit=2000, epsabs=0, epsrel=1e-9)[0])
     assert_allclose(l2_error(target, model), reference, rtol=1e-7)
 
 
@@ -295,6 +293,34 @@ def test_l2_error_of_a_cusp():
         return float((cusp(np.array([z])) - net(np.array([z])))[0] ** 2)
 
     kinks = [*np.linspace(-1, 1, 64), 0.2]
-    reference = np.sqrt(quad(squared, -1, 1, points=kinks, limit=5000, epsabs=0,
-                             epsrel=1e-12)[0])
+    reference = np.sqrt(quad(squared, -1, 1, points=kinks, limit=5000, epsabs=0, epsrel=1e-12)[0])
     assert_allclose(l2_error(cusp, net), reference, rtol=1e-9)
+
+
+def test_deep_smooth_nets_past_the_work_cap_keep_a_finite_rigorous_bound():
+    # a deep tanh net too costly for Taylor models: the a-priori bound |f̂| ≤ Σ|v| + |c|
+    # of its last layer (tanh is bounded at any depth) keeps the upper bound finite
+    rng = np.random.default_rng(1)
+    sizes = [1, 32, 32, 1]
+    net = MLP.from_params(
+        [rng.standard_normal((sizes[i], sizes[i + 1])) for i in range(3)],
+        [rng.standard_normal(sizes[i + 1]) for i in range(3)],
+        activation="tanh",
+    )
+    target = from_expr("abs(x - 0.3183098861837907)**1.5 + 0.1*sin(7*x)", (-3, 5))
+    found = max_error_at(target, net)
+    x = np.linspace(-3, 5, 200_001)
+    dense = float(np.max(np.abs(target(x) - net(x[:, None])[:, 0])))
+    assert found.value <= dense * (1 + 1e-12)
+    assert dense <= found.upper < np.inf
+
+
+def test_bounds_that_meet_the_tolerance_are_tight_even_past_the_work_cap():
+    # |x − c|^0.5 has no Taylor model at its cusp: the search spends its budget there,
+    # yet value and upper agree to 1e-14 (the interpolant's worst error is elsewhere)
+    found = max_error_at(
+        from_expr("abs(x-0.3)**0.5", (0, 1)),
+        relu_interpolant(from_expr("abs(x-0.3)**0.5", (0, 1)), 16),
+    )
+    assert found.upper - found.value <= 1e-9 * found.value
+    assert found.tight

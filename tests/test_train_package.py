@@ -82,6 +82,33 @@ def test_resolved_parameters_hold_what_the_fit_reads():
         assert trained.resolve(once) == once
 
 
+def test_adam_options_are_refused_when_adam_plus_lm_has_no_adam_phase():
+    trained = methods.get("trained")
+    # from the construction, adam+lm polishes without an Adam phase: lr goes unread
+    with pytest.raises(ValueError, match=r"steps = 0.*does not read 'lr'"):
+        trained.resolve({"init": "construction", "knots": "adaptive", "lr": 0.01})
+    with pytest.raises(ValueError, match=r"does not read 'schedule'"):
+        fit_target(
+            targets.get("exp"), 4, np.random.default_rng(0), init="knots", schedule="constant"
+        )
+    resolved = trained.resolve({"init": "construction"})
+    assert resolved["lr"] is None and resolved["relocate"] is None
+    assert trained.resolve(resolved) == resolved
+    # with an Adam phase asked for, lr is read; grown from He weights, lr is read by the
+    # narrow net's Adam phase and the wide polish runs without it
+    assert trained.resolve({"init": "construction", "steps": 5, "lr": 0.01})["lr"] == 0.01
+    fit = fit_target(
+        targets.get("exp"),
+        8,
+        np.random.default_rng(0),
+        grow_from=4,
+        lr=0.01,
+        steps=5,
+        polish_steps=2,
+    )
+    assert fit.net.sizes == [1, 8, 1]
+
+
 # ---------------------------------------------------------------------------------------
 # random streams
 

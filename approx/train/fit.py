@@ -23,7 +23,14 @@ from approx.nn import MLP
 from approx.nn.activations import get_activation
 from approx.piecewise import piecewise_linear
 from approx.train.loop import TrainResult
-from approx.train.options import OPTIONS, FitOptions, default_n_train, implied_defaults
+from approx.train.options import (
+    OPTIONS,
+    FitOptions,
+    adam_phase_unread,
+    default_n_train,
+    implied_defaults,
+    optimizer_options,
+)
 from approx.train.spline import widen
 from approx.train.training import train
 
@@ -272,7 +279,11 @@ def fit_target(target: Any, width: int, rng: np.random.Generator, **options: Any
                 err = candidate(t_val) - v_val
             return float(np.max(np.abs(err)))
 
+    optimizer_options(fit.optimizer, opt_options)  # refuse what neither phase reads
+
     def fit_net(net: MLP, t: Array, v: Array, **extra: Any) -> TrainResult:
+        opts = opt_options | extra
+        unread = adam_phase_unread(fit.optimizer, opts.get("steps", -1))
         return train(
             net,
             t,
@@ -283,7 +294,7 @@ def fit_target(target: Any, width: int, rng: np.random.Generator, **options: Any
             rng=batch_rng,
             monitor=monitor,
             monitor_every=fit.monitor_every,
-            **(opt_options | extra),
+            **{k: v for k, v in opts.items() if k not in unread},
         )
 
     if grow:

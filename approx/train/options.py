@@ -26,6 +26,7 @@ __all__ = [
     "LMOptions",
     "Options",
     "SGDOptions",
+    "adam_phase_unread",
     "default_n_train",
     "describe",
     "implied_defaults",
@@ -226,7 +227,23 @@ def optimizer_options(optimizer: str, given: dict[str, Any]) -> Options:
             f"optimizer {optimizer!r} does not read {', '.join(map(repr, unread))}; "
             f"it reads: {', '.join(reads)}"
         )
-    return cls(**given)
+    opts = cls(**given)
+    unread = sorted(set(given) & adam_phase_unread(optimizer, opts.steps))
+    if unread:
+        raise ValueError(
+            f"optimizer 'adam+lm' with steps = 0 (no Adam phase: the default from the knots "
+            f"and construction inits) does not read {', '.join(map(repr, unread))}"
+        )
+    return opts
+
+
+def adam_phase_unread(optimizer: str, steps: int) -> set[str]:
+    """The Adam phase's options, when ``adam+lm`` runs without one (``steps = 0``)."""
+    if optimizer != "adam+lm" or steps != 0:
+        return set()
+    return {f.name for f in dataclasses.fields(FirstOrderOptions)} - {
+        f.name for f in dataclasses.fields(Options)
+    }
 
 
 def default_of(name: str, optimizer: str) -> Any:
