@@ -93,7 +93,10 @@ def forward(x, w0, b0, w1, b1, code, h):  # pragma: no cover - compiled
     "f8(f8[::1], f8[::1], f8[::1], f8[::1], f8[::1], i8, f8[::1], f8[::1], f8[::1])",
     cache=True,
     nogil=True,
-    fastmath={"reassoc", "contract"},  # sums over rows in SIMD lanes; NaN and inf kept
+    # sums over rows in SIMD lanes; NaN and inf kept. No "contract": a fused multiply–add
+    # in x w₀ + b₀ would put σ'(0) on the other side of the forward pass's (and numpy's)
+    # mask where a kink sits on a sample, as relocation places it
+    fastmath={"reassoc"},
 )
 def backward(x, G, w0, b0, w1, code, gw0, gb0, gw1):  # pragma: no cover - compiled
     """Gradients of ``Σ_j G_j h_j`` (G = ∂ℓ/∂h) into ``gw0``, ``gb0``, ``gw1``; returns ``Σ G``.

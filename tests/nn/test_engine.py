@@ -377,6 +377,25 @@ def test_numba_and_numpy_fused_agree_to_rounding(activation):
     assert_close(r1, r0, 1e-12)
 
 
+@pytest.mark.skipif(not numba_available(), reason="numba not installed (the fast extra)")
+def test_numba_and_numpy_agree_on_kinks_placed_at_samples():
+    # relocation puts kinks at samples: b₀ = −w₀ x_j, so x_j w₀ + b₀ rounds to 0 exactly,
+    # while a fused multiply–add keeps the rounding error of b₀ and flips σ'(0)
+    rng = np.random.default_rng(7)
+    net = random_net([1, 64, 1], "relu", True, rng)
+    x, y = rng.standard_normal(200), rng.standard_normal(200)
+    w0, b0 = net.weights[0][0], net.biases[0]
+    b0[:] = -w0 * x[:64]
+    assert np.all(x[:64] * w0 + b0 == 0.0)
+    results = []
+    for backend in ("numpy", "numba"):
+        engine, _, grad = bound(net, 200, "mse", None, backend)
+        results.append((engine(x, y), grad.copy()))
+    (v0, g0), (v1, g1) = results
+    assert v1 == pytest.approx(v0, rel=1e-12)
+    assert_close(g1, g0, 1e-12)
+
+
 # ---- choosing and naming the engine ------------------------------------------------------
 
 
