@@ -1,8 +1,10 @@
 """Experiments: sweep configs, the runner, the results store and the plots.
 
 Data flows one way: :func:`load_config` validates a TOML file into a :class:`Config`;
-:func:`run_sweep` fits every run into a results folder (:class:`Store`) and returns the
-tidy table; :func:`plot_folder` draws the figures from the store.
+:func:`run_sweep` fits every run (in this process, a local pool or on Dask:
+:mod:`~approx.experiment.executors`) into a results folder (:class:`Store`, whose rules
+for the user's files are :mod:`~approx.experiment.folder`) and returns the tidy table;
+:func:`plot_folder` draws the figures from the store.
 
 The names below are imported on first use, so a worker process that only needs
 :mod:`approx.experiment.worker` never loads pandas or matplotlib.

@@ -213,6 +213,8 @@ class Store:
             store = cls._connect(folder, lock) if has_store else None
             if store is not None and fresh:
                 written = store.written()
+                # refuse before removing anything, not half-way
+                folders.check(folder, config, written, has_store=True)
                 store.db.close()
                 folders.remove(folder, written)
                 for name in folders.STORE_FILES - {folders.LOCK_NAME}:
@@ -245,8 +247,8 @@ class Store:
                 "or choose another folder with --out"
             )
         written = self.written()
-        # model files half-written by a sweep that was killed
-        partial = [rel for rel in written if rel.endswith(".tmp.npz")]
+        # temporary files of a sweep that was killed while writing them
+        partial = [rel for rel in written if rel.endswith((".tmp.npz", ".tmp"))]
         folders.remove(self.folder, partial)
         with self.db:
             self.db.execute("BEGIN")

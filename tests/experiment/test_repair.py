@@ -338,3 +338,13 @@ def test_the_hard_time_limit_is_the_pools_last_resort(tmp_path, pool_fakes):
     assert "did not stop on its own and was killed" in table.loc[8, "message"]
     assert (table.loc[[4, 16], "status"] == "ok").all()
     assert elapsed < 2 * hard_limit(0.1) + 20  # once in the pool, once alone
+
+
+@pytest.mark.slow
+def test_a_dask_task_whose_workers_die_is_recorded_as_killed(tmp_path, pool_fakes):
+    pytest.importorskip("distributed")
+    config = parse_config(CHEB.format(kind="fake-dies"))
+    table = run_sweep(config, tmp_path / "out", jobs=2, executor="dask").set_index("width")
+    assert table.loc[8, "status"] == "killed"
+    assert "Dask workers running it died" in table.loc[8, "message"]
+    assert (table.loc[[4, 16], "status"] == "ok").all()
