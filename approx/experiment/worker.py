@@ -230,7 +230,8 @@ def _stalled(info: dict[str, Any]) -> str | None:
     if loss > STALL_RATIO * initial:
         return (
             f"training loss ended at {loss:.4g}, above {STALL_RATIO:g} × its initial "
-            f"{initial:.4g}: training did not learn (step size too large or too small?)"
+            f"{initial:.4g}: training did not learn (a step size, a budget or a start it "
+            "cannot leave?)"
         )
     return None
 
