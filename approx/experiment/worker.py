@@ -169,16 +169,21 @@ def execute(run: Run, time_limit: float | None = None) -> Result:
     return result
 
 
-def _execute(run: Run, target: Target, result: Result) -> None:
-    rng = np.random.default_rng(run.seed)
-    start = time.perf_counter()
-    fit = methods.fit(run.method.kind, target, run.width, rng, **run.method.kwargs)
+def _record_fit(result: Result, fit: methods.Fit, start: float) -> None:
+    """Fill the fit's time (since ``start``), size, facts and history; then check the deadline."""
     result.fit_seconds = time.perf_counter() - start
     result.n_params = int(fit.n_params)
     result.info = _jsonable(fit.info)
     if fit.history is not None:
         result.history = np.asarray(fit.history, dtype=np.float64)
     _deadline.check()
+
+
+def _execute(run: Run, target: Target, result: Result) -> None:
+    rng = np.random.default_rng(run.seed)
+    start = time.perf_counter()
+    fit = methods.fit(run.method.kind, target, run.width, rng, **run.method.kwargs)
+    _record_fit(result, fit, start)
     start = time.perf_counter()
     with np.errstate(all="ignore"):
         worst = metrics.max_error_at(target, fit.model)
@@ -202,12 +207,7 @@ def _classify(run: Run, result: Result) -> None:
     start = time.perf_counter()
     width = run.width if classify.get(run.method.kind).has_width else None
     fit = classify.fit(run.method.kind, sample, width, rng, **run.method.kwargs)
-    result.fit_seconds = time.perf_counter() - start
-    result.n_params = int(fit.n_params)
-    result.info = _jsonable(fit.info)
-    if fit.history is not None:
-        result.history = np.asarray(fit.history, dtype=np.float64)
-    _deadline.check()
+    _record_fit(result, fit, start)
     start = time.perf_counter()
     with np.errstate(all="ignore"):
         scores = classify.evaluate(fit.model, sample.X_test, sample.y_test)
