@@ -37,7 +37,11 @@ from approx.enclose import (
     ball,
 )
 
-__all__ = ["Enclosure", "sup_abs_difference"]
+__all__ = ["ORDER", "Enclosure", "sup_abs_difference"]
+
+#: order of the cells' expansion of ``e''``: derivatives up to ``ORDER - 1`` at the
+#: middle, a bound of the ``ORDER``-th over the cell
+ORDER = 6
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ def sup_abs_difference(
         return max(rtol * max(best, 0.0), atol)
 
     arb_cost = ARB_WEIGHT * 4 * (f.cost + g.cost)  # one rough cell: 4 ball evaluations
+    float_cost = max(f.float_cost, g.float_cost)
     while lo.size:
         _deadline.check()
         mid = lo + (hi - lo) / 2
@@ -113,15 +118,36 @@ def sup_abs_difference(
         rough = f.rough[fi] | g.rough[gi]
         ub = np.empty(lo.size)
         excess = np.zeros(lo.size)
+        shrinks = np.zeros(lo.size)  # the part of a bound that splitting reduces
         # cheap cells: polynomials in float with error bounds
         s = ~rough
         if s.any():
-            ub[s], excess[s], (lb, x_lb) = _float_bounds(f, g, lo[s], hi[s], fi[s], gi[s])
+            ub[s], excess[s], floor, noise, (lb, x_lb) = _float_bounds(
+                f, g, lo[s], hi[s], fi[s], gi[s]
+            )
             if math.isfinite(g.sup):  # a model bounded a priori: never bound it by more
                 ub[s] = np.minimum(ub[s], _fallback(f, g, lo[s], hi[s], fi[s], gi[s]))
             if lb > best:
                 best, best_x = lb, x_lb
-            work += int(s.sum())
+            shrinks[s] = np.maximum(ub[s] - floor, 0.0)
+            work += int(s.sum()) * float_cost
+            # where the values at a cell's ends, which splitting keeps, are above the cut
+            # by no more than their rounding, the ends are evaluated exactly instead
+            # (largest bounds first)
+            cut = best + tolerance()
+            cells = np.nonzero(s)[0]
+            noisy = cells[(ub[cells] > cut) & (floor > cut) & (floor - noise <= cut)]
+            for i in noisy[np.argsort(-ub[noisy])]:
+                if work >= max_work or ub[i] <= best + tolerance():
+                    continue
+                exact_ub, lb, x_lb = _arb_point_bounds(
+                    f, g, float(lo[i]), float(hi[i]), int(fi[i]), int(gi[i])
+                )
+                ub[i] = min(ub[i], exact_ub)
+
+                work += arb_cost
+                if lb > best:
+                    best, best_x = lb, x_lb
         late = []
         for i in np.nonzero(rough)[0]:
             if work >= max_work:  # past the cap: the cheap a-priori bound, rigorous still
@@ -150,11 +176,11 @@ def sup_abs_difference(
             tight = tight and bool(drop.all())
         if final.any():
             settled = max(settled, float(ub[final].max()))
-        lo, hi, width = lo[~final], hi[~final], width[~final]
-        if lo.size:
-            inner = lo[:, None] + width[:, None] * np.array([0.25, 0.5, 0.75])
-            lo = np.column_stack([lo, inner]).ravel()
-            hi = np.column_stack([inner, hi]).ravel()
+        keep = ~final
+        if keep.any():
+            lo, hi = _split(lo[keep], hi[keep], width[keep], shrinks[keep], ub[keep], cut)
+        else:
+            lo = lo[keep]
     value, x = max(best, 0.0), best_x
     if exact_at is not None:
         candidates = [best_x]
@@ -171,6 +197,26 @@ def sup_abs_difference(
     return Enclosure(
         x=float(x), value=float(value), upper=float(upper_bound), tight=tight, work=work
     )
+
+
+def _split(
+    lo: Array, hi: Array, width: Array, shrinks: Array, ub: Array, cut: float
+) -> tuple[Array, Array]:
+    """Split each cell into ``k`` equal parts, ``4 ≤ k ≤ 16``: as many as the part of its
+    bound that splitting reduces (at least as the square of the width) needs to fall
+    under the cut, so cells far from settled skip levels of the search."""
+    margin = cut - (ub - shrinks)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.sqrt(shrinks / margin)
+    k = np.where(margin > 0, np.clip(np.ceil(np.nan_to_num(want)), 4, 16), 4).astype(np.intp)
+    first = np.repeat(np.cumsum(k) - k, k)
+    j = np.arange(first.size) - first
+    parts = np.repeat(k, k)
+    start, size, end = np.repeat(lo, k), np.repeat(width, k), np.repeat(hi, k)
+    new_lo = np.minimum(start + size * (j / parts), end)
+    new_hi = np.where(j + 1 == parts, end, np.minimum(start + size * ((j + 1) / parts), end))
+    keep = new_hi > new_lo
+    return new_lo[keep], new_hi[keep]
 
 
 def _polish(e: Callable[[Array], Array], x: float, f: LocalPolys, g: LocalPolys) -> float:
@@ -218,14 +264,17 @@ def _float_bounds(
     hi: Array,
     fi: NDArray[np.intp],
     gi: NDArray[np.intp],
-) -> tuple[Array, Array, tuple[float, float]]:
+) -> tuple[Array, Array, Array, Array, tuple[float, float]]:
     """Upper bounds of ``|f - g|`` on cells, the part of them that is slack (splitting
-    cannot remove it), and the best rigorous lower bound at a point.
+    cannot remove it), the part that splitting keeps (the ends with their rounding and
+    slack) and the rounding of the ends alone, and the best rigorous lower bound at a
+    point.
 
     Per cell: ``e = f - g`` at both ends and at the quarter points (value and error),
-    ``e''`` from its Taylor expansion at the midpoint to second order with a crude bound of
-    ``e''''`` over the cell:
-    ``sup|e''|/2 ≤ |E₂(m)| + 3 |E₃(m)| ρ + 6 B₄ ρ²`` (``E_k = e^(k)/k!``, ``ρ`` the half width).
+    ``e''`` from its Taylor expansion at the midpoint (``E_k = e^(k)/k!``, ``ρ`` the half
+    width) with a crude bound ``B_N`` of ``|e^(N)|/N!`` over the cell:
+    ``sup|e''|/2 ≤ Σ_{2 ≤ k < N} C(k, 2) |E_k(m)| ρ^(k-2) + C(N, 2) B_N ρ^(N-2)``
+    (:data:`ORDER` ``= N``: cells of width ``(tol / B_N)^(1/N)`` suffice).
     """
     width = hi - lo
     mid = lo + width / 2
@@ -239,14 +288,17 @@ def _float_bounds(
 
     e_lo, err_lo = diff(lo, 0)
     e_hi, err_hi = diff(hi, 0)
-    e2, err2 = diff(mid, 2)
-    e3, err3 = diff(mid, 3)
-    b4 = f.bound(lo, hi, fi, 4) + g.bound(lo, hi, gi, 4)
-    half_e2 = np.abs(e2) + err2 + 3 * (np.abs(e3) + err3) * rho + 6 * b4 * rho * rho
+    top = f.bound(lo, hi, fi, ORDER) + g.bound(lo, hi, gi, ORDER)
+    half_e2 = math.comb(ORDER, 2) * top
+    for k in range(ORDER - 1, 1, -1):  # Horner in ρ
+        ek, errk = diff(mid, k)
+        half_e2 = half_e2 * rho + math.comb(k, 2) * (np.abs(ek) + errk)
     slack = f.near_edge(lo, hi, fi) + g.near_edge(lo, hi, gi)
     ends = np.maximum(np.abs(e_lo) + err_lo, np.abs(e_hi) + err_hi)
     ub = (ends + half_e2 * width * width / 4 + slack) * (1 + 8 * U)
     excess = slack * (1 + 8 * U)
+    floor = (ends + slack) * (1 + 8 * U)
+    noise = np.maximum(err_lo, err_hi)
     # lower bounds at the ends and the quarter points
     xs = [lo, hi, mid]  # the ends and the middle (the quarter points become ends next)
     best, best_x = -1.0, float(lo[0])
@@ -261,7 +313,44 @@ def _float_bounds(
         i = int(np.argmax(lb))
         if lb[i] > best:
             best, best_x = float(lb[i]), float(x[i])
-    return ub, excess, (best, best_x)
+    return ub, excess, floor, noise, (best, best_x)
+
+
+def _arb_point_bounds(
+    f: LocalPolys, g: LocalPolys, lo: float, hi: float, fi: int, gi: int
+) -> tuple[float, float, float]:
+    """The bounds of :func:`_float_bounds` for one cell with the values at its ends and
+    middle, and the second and third derivatives at the middle, evaluated in Arb at
+    those points (so without the floats' rounding); the fourth derivative keeps its
+    bound over the cell. Returns ``(upper bound, lower bound, point of the lower bound)``.
+    """
+    mid = lo + (hi - lo) / 2
+    ends_lo, ends_hi = np.array([lo]), np.array([hi])
+    top = f.bound(ends_lo, ends_hi, np.array([fi]), ORDER)
+    top = top + g.bound(ends_lo, ends_hi, np.array([gi]), ORDER)
+    rho = (hi - lo) / 2 * (1 + 4 * U)
+    with arb_context():
+        points = [lo, hi, mid]
+        values = [_point(f, arb(x), fi) - _point(g, arb(x), gi) for x in points]
+        at_mid = arb_series([arb(mid), 1], prec=ORDER)
+        series = f.ball_at(at_mid, fi) - g.ball_at(at_mid, gi)
+        lows = [abs_lower(v) for v in values]
+        best = int(np.argmax(lows))
+        ends = max(abs_upper(values[0]), abs_upper(values[1]))
+        coefs = [abs_upper(_coef(series, k)) for k in range(ORDER)]
+    half_e2 = math.comb(ORDER, 2) * float(top[0])
+    for k in range(ORDER - 1, 1, -1):
+        half_e2 = half_e2 * rho + math.comb(k, 2) * coefs[k]
+    ub = (ends + half_e2 * (hi - lo) ** 2 / 4) * (1 + 8 * U)
+    return (ub if math.isfinite(ub) else math.inf), lows[best], points[best]
+
+
+def _point(p: LocalPolys, X: arb, i: int) -> arb:
+    """``p`` at a point in Arb: from its source where that is cheap (exact), else from
+    the cell's polynomial with its radii."""
+    if p.source is not None and p.cost <= _CHEAP:
+        return p.source(X, False)
+    return p.ball_at(X, i)
 
 
 def _arb_bounds(

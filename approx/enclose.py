@@ -146,6 +146,8 @@ class LocalPolys:
     sup : float
         An a-priori upper bound of ``|f|`` on the whole domain (``inf`` if none is known):
         the bound of last resort once the work cap is hit.
+    float_cost : int
+        Operations per cell evaluated in floats (1: a short polynomial).
     """
 
     edges: Array
@@ -161,6 +163,7 @@ class LocalPolys:
     capped: bool = False
     cost: int = 1
     sup: float = math.inf
+    float_cost: int = 1
     _shifted: dict[int, tuple[Array, Array, Array]] = field(default_factory=dict, repr=False)
 
     @property
@@ -250,9 +253,21 @@ class LocalPolys:
         total = arb(0)
         for j in range(self.n - 1, -1, -1):
             total = total * h + arb(self.coef[i, j], self.rad[i, j])
-        radius = self.rem[i] * abs_upper(_head(h)) ** self.n + self.slack[i]
+        reach = abs_upper(_head(h))
+        radius = self.rem[i] * reach**self.n + self.slack[i]
         if radius > 0 or not math.isfinite(radius):
             total = total + arb(0, radius)
+        if isinstance(X, arb_series) and self.rem[i] != 0:
+            # the remainder's derivatives: |R^(k)|/k! ≤ C(n, k) rem |h|^(n - k); orders
+            # past the model's are unknown
+            rem = self.rem[i] * (1 + 4 * U)
+            tail = [arb(0)] + [
+                arb(0, rem * math.comb(self.n, k) * reach ** (self.n - k))
+                for k in range(1, min(X.prec, self.n + 1))
+            ]
+            tail += [arb.nan()] * (X.prec - self.n - 1)
+
+            total = total + arb_series(tail, prec=X.prec)
         return total
 
 

@@ -32,6 +32,7 @@ from approx import branch_bound, derivative_bounds, enclose
 from approx.baselines import ChebyshevModel, SplineModel
 from approx.construct import check_target, check_width
 from approx.enclose import LocalPolys, from_coefficients
+from approx.enclose_chebyshev import ChebyshevPolys
 from approx.models import Model
 from approx.nn import ACTIVATIONS, MLP
 from approx.piecewise import TooManyPieces, exact_value, piecewise_linear
@@ -147,14 +148,15 @@ def max_error_at(
         target.domain,
         rtol=rtol,
         atol=atol,
-        max_work=max_work,
+        max_work=max_work * polys.float_cost,  # the cap counts cells, whatever they cost
         exact_at=exact_at,
         polish=float_error,
     )
     x, value = found.x, found.value
-    if not found.tight:
-        # the cap stopped the search early: a dense sample may know a better point
-        # (a grid of a few points per parameter: the model's evaluation is what costs)
+    if not found.tight or value <= atol:
+        # the cap stopped the search early, or nothing above rounding was found: a dense
+        # sample may know a better point (a few points per parameter: the model's
+        # evaluation is what costs)
         guess = _sampled(target, model, int(np.clip(4 * model.n_params, 1024, 1 << 16))).x
         with enclose.arb_context():
             exact = enclose.abs_lower(exact_at(guess))
@@ -176,7 +178,10 @@ def _finite(model: Model) -> bool:
 
 def _model_polys(
     model: Any, domain: tuple[float, float], max_work: int
-) -> tuple[LocalPolys, Callable[[float], arb], float, Callable[[Array], Array]] | None:
+) -> (
+    tuple[LocalPolys | ChebyshevPolys, Callable[[float], arb], float, Callable[[Array], Array]]
+    | None
+):
     """The model as :class:`LocalPolys`, its exact value at a point, its term size, and a
     fast float evaluation (for the final local search)."""
     if isinstance(model, MLP) and model.sizes[0] == model.sizes[-1] == 1:
@@ -216,16 +221,9 @@ def _model_polys(
             model,
         )
     if isinstance(model, ChebyshevModel):
-        polys = enclose.taylor_blocks(
-            model.ball,
-            domain,
-            model.term_size,
-            cost=model.n_params,
-            max_work=max_work,
-            min_blocks=max(1, model.n_params // 4),
-            sup=model.term_size * (1 + 1e-12),
-        )
-        return polys, lambda x: model.ball(arb(x), False), model.term_size, model
+        cells = ChebyshevPolys(model)
+        return cells, lambda x: model.ball(arb(x)), model.term_size, model
+
     return None
 
 

@@ -1,0 +1,267 @@
+"""A Chebyshev series as certified cells, for :func:`approx.branch_bound.sup_abs_difference`.
+
+A series of ``d`` terms is one polynomial of degree ``d - 1``; Taylor models of it need
+blocks of width ``O(1/d²)`` and cost ``O(d)`` ball operations each, which is why they
+cannot certify a converged interpolant. :class:`ChebyshevPolys` gives the
+branch-and-bound what it asks of a model instead, at any ``d``:
+
+- point values of ``p^(k)/k!`` by Clenshaw's recurrence in floats over many points at
+  once, with a rigorous error bound. The rounding error ``η_j`` committed at step ``j``
+  reaches the result multiplied by ``T_j(τ)`` (the recurrence's error equation is solved
+  by Chebyshev polynomials of the second kind, and the last step turns them into
+  ``τ U_{j-1} - U_{j-2} = T_j``), so ``|error| ≤ Σ_j |η_j|`` with no growth in ``d``.
+  The derivative series ``s^k p^(k)/k!`` (``s = 2/(b - a)``) are computed once in Arb.
+- bounds of ``|p^(k)|/k!`` over a cell by Cauchy's estimate on a disc around it: the disc
+  lies inside a Bernstein ellipse ``E_r``, on which ``|T_j| ≤ r^j``, so
+  ``|p^(k)(ξ)|/k! ≤ Σ_j |c_j| r^j / (R - ρ)^k`` for ``ξ`` within ``ρ`` of the disc's
+  centre and ``R`` its radius; the best of a ladder of ``r`` is kept. Inside the interval
+  the disc may be ``√(1 - t²)`` times wider than at its ends, as Bernstein's inequality
+  says the polynomial is smoother there.
+- the exact series in Arb (:meth:`ChebyshevModel.ball`) wherever rounding is what
+  stands between the bounds (the branch-and-bound asks for it).
+
+The map ``t = (2x - a - b)/(b - a)`` is rounded in floats; its error ``δ`` is bounded
+and paid for with ``δ · sup |p^(k+1)|`` (nothing on ``[-1, 1]``, where the map is exact).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from flint import arb
+from numpy.typing import NDArray
+
+from approx.baselines import ChebyshevModel
+from approx.enclose import _TINY, U, arb_context, upper
+
+__all__ = ["ChebyshevPolys"]
+
+Array = NDArray[np.float64]
+
+#: derivative orders prepared (the branch-and-bound asks for orders 0, 2 and 3, each
+#: with the next one for the rounding of ``t``, and a global bound one further)
+_ORDERS = 6
+#: Bernstein-ellipse parameters tried by the Cauchy bound: ``r = 1 + 2^e``
+_LADDER = 1.0 + 2.0 ** np.arange(-40.0, 4.5)
+#: ``A = r + 1/r - 2 = (r - 1)²/r`` for each, rounded down (``r - 1`` is exact for r ≤ 2)
+_ROOM = (_LADDER - 1) ** 2 / _LADDER * (1 - 8 * U)
+#: cells per term at the start: equal angles ``θ``, ``t = -cos θ``
+_CELLS_PER_TERM = 2
+
+
+class ChebyshevPolys:
+    """The cells of a :class:`~approx.baselines.ChebyshevModel` (see the module docstring).
+
+    Provides what :func:`~approx.branch_bound.sup_abs_difference` uses of a model:
+    ``edges``, ``cell``, ``at``, ``bound``, ``near_edge``, ``ball_at`` and the attributes
+    of :class:`~approx.enclose.LocalPolys` (no cell is rough, none has slack).
+
+    Parameters
+    ----------
+    model : ChebyshevModel
+    """
+
+    def __init__(self, model: ChebyshevModel) -> None:
+        a, b = model.domain
+        self.model = model
+        self.domain = (a, b)
+        d = model.coef.size
+        theta = np.pi * np.arange(_CELLS_PER_TERM * d + 1) / (_CELLS_PER_TERM * d)
+        x = a + (1.0 - np.cos(theta)) * ((b - a) / 2)
+        self.edges = np.unique(np.clip(np.concatenate([[a], x, [b]]), a, b))
+        m = self.edges.size - 1
+        self.rough = np.zeros(m, dtype=bool)
+        self.slack = np.zeros(m)
+        self.capped = False
+        self.source = model.ball
+        self.cost = int(d)
+        #: operations per cell evaluated in floats, in units of a 12-term polynomial's
+        self.float_cost = max(1, d // 32)
+        self.sup = model.term_size * (1 + 4 * d * U) + d * _TINY
+        self.scale = self.sup
+        self._series, self._rad, self._sums = _derivative_series(model, _ORDERS + 1)
+        self.work = int(d * (_ORDERS + 1) * 4)
+        self._ladder_sums = _band_sums(model.coef)
+        self._exact_map = _exact_map(a, b)
+
+    # --- the map to [-1, 1] -------------------------------------------------------------
+
+    def _t(self, x: Array) -> tuple[Array, Array]:
+        """``τ ≈ t(x)`` clipped to ``[-1, 1]`` and a bound ``δ ≥ |τ - t(x)|``."""
+        a, b = self.domain
+        tau = np.clip((2 * x - (a + b)) / (b - a), -1.0, 1.0)
+        if self._exact_map:
+            return tau, np.zeros_like(tau)
+        # a + b and b - a rounded once each, then a subtraction and a division
+        delta = (U * abs(a + b) / (b - a) + 4 * U * np.abs(tau)) * (1 + 8 * U) + 4 * _TINY
+        return tau, delta
+
+    # --- what the branch-and-bound asks ---------------------------------------------------
+
+    def cell(self, x: Array) -> NDArray[np.intp]:
+        """Index of the cell holding each point (the left one at a shared edge)."""
+        i = np.searchsorted(self.edges, x, side="left") - 1
+        return np.clip(i, 0, self.edges.size - 2)
+
+    def at(self, x: Array, idx: NDArray[np.intp], k: int) -> tuple[Array, Array]:
+        """``p^(k)(x)/k!`` at points ``x`` (value and a rigorous error bound); ``idx`` is
+        not needed: the series is one polynomial. Shapes: ``x`` (m,) → two (m,)."""
+        if k > _ORDERS - 1:
+            raise ValueError(f"derivative order {k} > {_ORDERS - 1} is not prepared")
+        tau, delta = self._t(np.asarray(x, dtype=np.float64))
+        if not np.any(delta):
+            value, err = _clenshaw(self._series[k : k + 1], tau)
+            return value[0], err[0] + self._rad[k]
+        value, err = _clenshaw(self._series[k : k + 2], tau)
+        # |Q_k(t) - Q_k(τ)| ≤ δ sup|Q_k'| on [τ - δ, τ + δ], Q_k' = (k + 1)/s · Q_{k+1}
+        # and |Q_{k+1}| there ≤ its value at τ + δ · (k + 2)/s · Σ|Q_{k+2}|
+        inv_s = (self.domain[1] - self.domain[0]) / 2 * (1 + 2 * U)
+        near = np.abs(value[1]) + err[1] + self._rad[k + 1]
+        near = near + delta * (k + 2) * inv_s * self._sums[k + 2]
+        shift = delta * (k + 1) * inv_s * near * (1 + 8 * U)
+        return value[0], (err[0] + self._rad[k] + shift) * (1 + 4 * U)
+
+    def bound(self, lo: Array, hi: Array, idx: NDArray[np.intp], k: int) -> Array:
+        """An upper bound of ``|p^(k)(ξ)|/k!`` for ``ξ`` in ``[lo, hi]``: Cauchy's estimate
+        on the widest disc inside a Bernstein ellipse (see the module docstring)."""
+        lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+        if k == 0:
+            return np.full(lo.shape, self.sup)
+        if k <= _ORDERS and k < self.model.coef.size:
+            whole = np.full(lo.shape, self._sums[k])  # Σ|coefficients of s^k p^(k)/k!|
+        elif k >= self.model.coef.size:
+            return np.zeros(lo.shape)
+        else:
+            whole = np.full(lo.shape, np.inf)
+        t_lo, d_lo = self._t(lo)
+        t_hi, d_hi = self._t(hi)
+        t_lo = np.maximum(t_lo - d_lo * (1 + 2 * U), -1.0)
+        t_hi = np.minimum(t_hi + d_hi * (1 + 2 * U), 1.0)
+        m = t_lo + (t_hi - t_lo) / 2
+        rho = np.maximum(m - t_lo, t_hi - m) * (1 + 4 * U) + _TINY
+        am = np.minimum(np.abs(m), 1.0)
+        # E_r is |z - 1| + |z + 1| ≤ r + 1/r = 2 + A. A disc of radius R about m lies in it
+        # if 2 + 2R ≤ 2 + A, or (inside (-1, 1)) if 2 + R²/(1 - |m| - R) ≤ 2 + A, whose
+        # root is R = 2 A (1 - |m|) / (A + √(A² + 4 A (1 - |m|)))
+        big = _ROOM[None, :]
+        room = (1 - am)[:, None]
+        wide = big / 2
+        with np.errstate(over="ignore", invalid="ignore"):
+            inner = 2 * big * room / (big + np.sqrt(big * big + 4 * big * room))
+        radius = np.fmax(wide, inner) * (1 - 16 * U)
+
+        gap = radius - rho[:, None] * (1 + 4 * U)
+        total = np.zeros(lo.shape)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            lift = np.where(gap > 0, gap ** float(-k), np.inf)  # (cells, ladder)
+            # each band of terms takes its own best ellipse; the bands' bounds add up
+            for sums in self._ladder_sums:
+                ok = np.isfinite(sums)
+                if sums[ok].any():
+                    total += np.min(lift[:, ok] * sums[ok], axis=1)
+        total = total * (1 + 4 * U * (len(self._ladder_sums) + k))
+        scale = (2 / (self.domain[1] - self.domain[0])) ** k * (1 + 4 * (k + 1) * U)
+        return np.minimum(total * scale * (1 + 1e-12), whole)
+
+    def near_edge(self, lo: Array, hi: Array, idx: NDArray[np.intp]) -> Array:
+        """No slack: the series is evaluated as the polynomial it is."""
+        return np.zeros(np.shape(lo))
+
+    def ball_at(self, X: Any, i: int) -> Any:
+        """The series in Arb at ``X`` (an arb or arb_series)."""
+        return self.model.ball(X)
+
+
+def _exact_map(a: float, b: float) -> bool:
+    """Whether ``(2x - (a + b)) / (b - a)`` is exact in floats for every float ``x`` in
+    ``[a, b]``: the domain ``[-h, h]`` with ``2h`` a power of two, far from underflow."""
+    if a != -b or b <= 0:
+        return False
+    mantissa, _ = math.frexp(b - a)
+    return mantissa == 0.5 and b > 2.0**-900
+
+
+def _band_sums(coef: Array) -> Array:
+    """``Σ_{j in band} |c_j| r^j`` for each dyadic band of terms (``[0, 8)``, ``[8, 16)``,
+    ``[16, 32)``, …) and each ``r`` of the ladder, rounded up; shape (bands, ladder).
+
+    Split in bands, a series whose low terms carry the function and whose high terms are
+    rounding noise gets a wide ellipse for the former and a thin one for the latter,
+    instead of the thin one for all.
+    """
+    d = coef.size
+    starts = [0] + [1 << e for e in range(3, max(3, d.bit_length()))]
+    stops = [*starts[1:], d]
+    sums = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for lo, hi in zip(starts, stops, strict=True):
+            if lo >= hi:
+                continue
+            s = np.zeros(_LADDER.size)
+            for c in np.abs(coef[lo:hi])[::-1]:  # Horner on non-negative terms
+                s = s * _LADDER + c
+            s = s * _LADDER**lo  # r^lo: exact powers of r are not needed, a bound is
+            sums.append(s * (1 + (2 * d + 8) * U) + d * _TINY)
+    return np.nan_to_num(np.array(sums), nan=np.inf)
+
+
+def _derivative_series(model: ChebyshevModel, orders: int) -> tuple[Array, Array, Array]:
+    """Chebyshev coefficients of ``Q_k = s^k p^(k)/k!`` (in ``t``) for ``k ≤ orders``.
+
+    Returns the coefficients rounded to floats (shape ``(orders + 1, d)``, zero-padded),
+    a bound of their rounding summed over each series (``Σ_j |error_j|``, which bounds
+    the error at any ``t`` in ``[-1, 1]``), and ``Σ_j |Q_k coefficients|`` rounded up.
+    """
+    a, b = model.domain
+    d = model.coef.size
+    mids = np.zeros((orders + 1, d))
+    rads = np.zeros(orders + 1)
+    sums = np.zeros(orders + 1)
+    with arb_context():
+        s = arb(2) / (arb(b) - arb(a))
+        c = [arb(float(v)) for v in model.coef]
+        for k in range(orders + 1):
+            if not c:
+                break
+            mid = np.array([float(v.mid()) for v in c])
+            mids[k, : mid.size] = mid
+            rads[k] = sum(
+                upper(v.rad()) + upper(abs(v.mid() - arb(m))) for v, m in zip(c, mid, strict=True)
+            )
+            sums[k] = upper(sum((abs(v) for v in c), arb(0)))
+            # derivative in t: c'_{j-1} = c'_{j+1} + 2 j c_j, then c'_0 / 2; times s/(k+1)
+            n = len(c)
+            der = [arb(0)] * (n + 1)
+            for j in range(n - 1, 0, -1):
+                der[j - 1] = der[j + 1] + 2 * j * c[j]
+            der[0] = der[0] / 2
+            factor = s / (k + 1)
+            c = [v * factor for v in der[: n - 1]]
+    return mids, rads * (1 + 4 * U), sums
+
+
+def _clenshaw(series: Array, tau: Array) -> tuple[Array, Array]:
+    """``Σ_j series[i, j] T_j(τ)`` for each row ``i`` and point ``τ`` (``|τ| ≤ 1``), and a
+    bound of the rounding error of Clenshaw's recurrence: ``Σ_j |η_j|`` (see the module
+    docstring), each ``η_j`` at most a rounding unit of the step's three results.
+
+    Shapes: ``series`` (K, d), ``tau`` (m,) → two (K, m).
+    """
+    K, d = series.shape
+    two_tau = 2 * tau
+    b1 = np.zeros((K, tau.size))
+    b2 = np.zeros((K, tau.size))
+    mu = np.zeros((K, tau.size))
+    for j in range(d - 1, 0, -1):
+        p = two_tau * b1
+        s = series[:, j : j + 1] + p
+        b = s - b2
+        mu += np.abs(p) + np.abs(s) + np.abs(b)
+        b1, b2 = b, b1
+    p = tau * b1
+    s = series[:, 0:1] + p
+    y = s - b2
+    mu += np.abs(p) + np.abs(s) + np.abs(y)
+    return y, (1.01 * U * mu + 3 * (d + 1) * _TINY) * (1 + 4 * U)
