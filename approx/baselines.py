@@ -6,10 +6,12 @@ Both models follow the :class:`approx.models.Model` protocol: callable on ``x`` 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-from flint import arb
+from flint import arb, ctx
 from numpy.polynomial import chebyshev as C
 from numpy.typing import ArrayLike, NDArray
 from scipy.fft import dct
@@ -43,6 +45,8 @@ class ChebyshevModel:
         a, b = (float(v) for v in domain)
         if not (np.isfinite(a) and np.isfinite(b) and a < b):
             raise ValueError(f"domain must be finite with a < b, got {domain!r}")
+        if not (np.isfinite(b - a) and np.isfinite(2 * a) and np.isfinite(2 * b)):
+            raise ValueError(f"domain {domain!r} is too wide for the map onto [-1, 1] in floats")
         self.domain = (a, b)
 
     @property
@@ -58,8 +62,20 @@ class ChebyshevModel:
     def ball(self, x: Any, strict: Any = False) -> Any:
         """``p`` in Arb ball arithmetic at ``x`` (an arb or arb_series): the real polynomial
         the stored coefficients define, by Clenshaw's recurrence (``d`` ball operations).
-        The map to ``[-1, 1]`` is exact, not rounded."""
+        The map to ``[-1, 1]`` is exact, not rounded.
+
+        At a point of the domain the result is as tight as the working precision
+        (:func:`clenshaw_point`); on a ball or a series, Arb's radii grow with the
+        recurrence (up to ``(1 + √2)^d`` near the ends): rigorous, often loose.
+        """
         a, b = self.domain
+        if isinstance(x, arb) and x.is_exact():
+            with extra_precision(64):  # t to far below the working precision
+                t = (2 * x - (arb(a) + arb(b))) / (arb(b) - arb(a))
+            if abs(t) <= 1:
+                j = np.arange(self.coef.size, dtype=np.float64)
+                markov = float(np.sum(np.abs(self.coef) * j * j)) * (1 + 1e-12)
+                return clenshaw_point(self.coef, t, markov)
         t = (2 * x - (arb(a) + arb(b))) / (arb(b) - arb(a))
         b1, b2 = arb(0) * t, arb(0) * t
         for c in self.coef[:0:-1]:
@@ -88,6 +104,42 @@ class ChebyshevModel:
 
     def __repr__(self) -> str:
         return f"ChebyshevModel(d={self.coef.size}, domain={self.domain})"
+
+
+@contextmanager
+def extra_precision(bits: int) -> Iterator[None]:
+    """Arb's working precision raised by ``bits`` (restored on exit)."""
+    saved = ctx.prec
+    ctx.prec = saved + bits
+    try:
+        yield
+    finally:
+        ctx.prec = saved
+
+
+def clenshaw_point(coef: Any, t: arb, markov: float) -> arb:
+    """``Σ_j coef_j T_j(t)`` in Arb at ``t`` in ``[-1, 1]`` (a ball of tiny radius).
+
+    Clenshaw's recurrence run on exact midpoints: each step's rounding ``η_j`` (the radius
+    Arb gives it) is set aside and the step continues from the midpoint. The recurrence's
+    error equation carries ``η_j`` to the result times ``T_j(t)``, ``|T_j| ≤ 1``, so the
+    result lies within ``Σ_j |η_j|`` (no growth with the degree, unlike Arb's own radii,
+    which ignore the cancellation); ``t``'s radius costs ``markov`` (``≥ max |p'|`` on
+    ``[-1, 1]``, e.g. ``Σ_j j² |c_j|``) times it. ``coef`` holds floats or arbs; an arb's
+    radius counts once (``|T_j| ≤ 1``).
+    """
+    tm = arb(t.mid())
+    if abs(tm) > 1:
+        tm = arb(1) if tm > 0 else arb(-1)
+    eta = arb(t.rad()) * arb(markov)  # |p(t) - p(tm)| ≤ |t - tm| max |p'|
+    b1, b2 = arb(0), arb(0)
+    for c in coef[:0:-1]:
+        v = 2 * tm * b1 - b2 + (c if isinstance(c, arb) else arb(float(c)))
+        eta += v.rad()
+        b1, b2 = arb(v.mid()), b1
+    y = tm * b1 - b2 + (coef[0] if isinstance(coef[0], arb) else arb(float(coef[0])))
+    eta += y.rad()
+    return arb(y.mid(), eta.upper())
 
 
 class SplineModel:

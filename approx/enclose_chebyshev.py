@@ -30,10 +30,10 @@ import math
 from typing import Any
 
 import numpy as np
-from flint import arb
+from flint import arb, arb_series
 from numpy.typing import NDArray
 
-from approx.baselines import ChebyshevModel
+from approx.baselines import ChebyshevModel, clenshaw_point, extra_precision
 from approx.enclose import _TINY, U, arb_context, upper
 
 __all__ = ["ChebyshevPolys"]
@@ -81,9 +81,14 @@ class ChebyshevPolys:
         self.float_cost = max(1, d // 32)
         self.sup = model.term_size * (1 + 4 * d * U) + d * _TINY
         self.scale = self.sup
-        self._series, self._rad, self._sums = _derivative_series(model, _ORDERS + 1)
+        self._series, self._rad, self._sums, self._balls = _derivative_series(
+            model, _ORDERS + 1
+        )
         self.work = int(d * (_ORDERS + 1) * 4)
         self._ladder_sums = _band_sums(model.coef)
+        # a + b and b - a rounded: their exact errors (TwoSum), often 0
+        w = b - a
+        self._map_error = (_rounding(a, b) / w, _rounding(b, -a) / w)
         self._exact_map = _exact_map(a, b)
 
     # --- the map to [-1, 1] -------------------------------------------------------------
@@ -94,9 +99,12 @@ class ChebyshevPolys:
         tau = np.clip((2 * x - (a + b)) / (b - a), -1.0, 1.0)
         if self._exact_map:
             return tau, np.zeros_like(tau)
-        # a + b and b - a rounded once each, then a subtraction and a division
-        delta = (U * abs(a + b) / (b - a) + 4 * U * np.abs(tau)) * (1 + 8 * U) + 4 * _TINY
+        # t = (2x - s - e_s)/(w + e_w) with s, w the rounded a + b, b - a and e_s, e_w
+        # their errors; then a subtraction and a division, each rounded once
+        rel_s, rel_w = self._map_error
+        delta = (rel_s + (2 * U + rel_w) * np.abs(tau)) * (1 + 8 * U) + 4 * _TINY
         return tau, delta
+
 
     # --- what the branch-and-bound asks ---------------------------------------------------
 
@@ -170,11 +178,45 @@ class ChebyshevPolys:
         return np.zeros(np.shape(lo))
 
     def ball_at(self, X: Any, i: int) -> Any:
-        """The series in Arb at ``X`` (an arb or arb_series)."""
-        return self.model.ball(X)
+        """The series in Arb at ``X`` (an arb or arb_series). At a point ``x`` (``X`` the
+        series ``x + h``) each coefficient ``p^(k)(x)/k!`` is its own derivative series
+        by :func:`~approx.baselines.clenshaw_point`, as tight as the working precision."""
+        coeffs = X.coeffs() if isinstance(X, arb_series) else []
+        point = (
+            len(coeffs) == 2
+            and coeffs[0].is_exact()
+            and coeffs[1] == 1
+            and X.prec < self._sums.size
+        )
+        if not point:
+            return self.model.ball(X)
+        a, b = self.domain
+        with extra_precision(64):
+            t = (2 * coeffs[0] - (arb(a) + arb(b))) / (arb(b) - arb(a))
+        if not abs(t) <= 1:
+            return self.model.ball(X)
+        inv_s = (b - a) / 2 * (1 + 2 * U)
+        terms = [
+            # max |dQ_k/dt| ≤ (k + 1)/s · Σ|Q_{k+1} coefficients|
+            clenshaw_point(self._balls[k], t, (k + 1) * inv_s * self._sums[k + 1])
+            if k < len(self._balls)
+            else arb(0)  # past the degree
+
+            for k in range(X.prec)
+        ]
+        return arb_series(terms, prec=X.prec)
+
+
+
+def _rounding(a: float, b: float) -> float:
+    """``|a + b - fl(a + b)|``, exactly (Knuth's TwoSum)."""
+    s = a + b
+    bb = s - a
+    return abs((a - (s - bb)) + (b - bb))
 
 
 def _exact_map(a: float, b: float) -> bool:
+
     """Whether ``(2x - (a + b)) / (b - a)`` is exact in floats for every float ``x`` in
     ``[a, b]``: the domain ``[-h, h]`` with ``2h`` a power of two, far from underflow."""
     if a != -b or b <= 0:
@@ -207,24 +249,29 @@ def _band_sums(coef: Array) -> Array:
     return np.nan_to_num(np.array(sums), nan=np.inf)
 
 
-def _derivative_series(model: ChebyshevModel, orders: int) -> tuple[Array, Array, Array]:
+def _derivative_series(
+    model: ChebyshevModel, orders: int
+) -> tuple[Array, Array, Array, list[list[arb]]]:
     """Chebyshev coefficients of ``Q_k = s^k p^(k)/k!`` (in ``t``) for ``k ≤ orders``.
 
     Returns the coefficients rounded to floats (shape ``(orders + 1, d)``, zero-padded),
     a bound of their rounding summed over each series (``Σ_j |error_j|``, which bounds
-    the error at any ``t`` in ``[-1, 1]``), and ``Σ_j |Q_k coefficients|`` rounded up.
+    the error at any ``t`` in ``[-1, 1]``), ``Σ_j |Q_k coefficients|`` rounded up, and
+    the coefficients as balls.
     """
     a, b = model.domain
     d = model.coef.size
     mids = np.zeros((orders + 1, d))
     rads = np.zeros(orders + 1)
     sums = np.zeros(orders + 1)
+    balls: list[list[arb]] = []
     with arb_context():
         s = arb(2) / (arb(b) - arb(a))
         c = [arb(float(v)) for v in model.coef]
         for k in range(orders + 1):
             if not c:
                 break
+            balls.append(c)
             mid = np.array([float(v.mid()) for v in c])
             mids[k, : mid.size] = mid
             rads[k] = sum(
@@ -239,7 +286,7 @@ def _derivative_series(model: ChebyshevModel, orders: int) -> tuple[Array, Array
             der[0] = der[0] / 2
             factor = s / (k + 1)
             c = [v * factor for v in der[: n - 1]]
-    return mids, rads * (1 + 4 * U), sums
+    return mids, rads * (1 + 4 * U), sums, balls
 
 
 def _clenshaw(series: Array, tau: Array) -> tuple[Array, Array]:

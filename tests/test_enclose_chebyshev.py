@@ -1,0 +1,136 @@
+"""Chebyshev series as certified cells: point values, derivative bounds and the enclosure
+of the max error, against 40-digit references."""
+
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from approx import targets
+from approx.baselines import ChebyshevModel, chebyshev
+from approx.enclose import arb_context
+from approx.enclose_chebyshev import ChebyshevPolys
+from approx.metrics import max_error_at
+
+mp.mp.dps = 40
+
+
+def series_mp(model):
+    """The model as an mpmath function of x, from its exact float coefficients."""
+    a, b = (mp.mpf(v) for v in model.domain)
+    coef = [mp.mpf(float(c)) for c in model.coef]
+
+    def p(x):
+        t = (2 * x - a - b) / (b - a)
+        b1 = b2 = mp.mpf(0)
+        for c in coef[:0:-1]:
+            b1, b2 = c + 2 * t * b1 - b2, b1
+        return coef[0] + t * b1 - b2
+
+    return p
+
+
+def random_model(rng, d, domain, decay):
+    coef = rng.standard_normal(d) * np.exp(-decay * np.arange(d))
+    return ChebyshevModel(coef, domain)
+
+
+DOMAINS = [(-1.0, 1.0), (0.0, 1.0), (-2.0, 3.0), (1e6, 1e6 + 1), (1.0, 1.0 + 1e-9), (-0.5, 0.25)]
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_values_and_derivatives_are_enclosed(domain):
+    rng = np.random.default_rng(1)
+    model = random_model(rng, 40, domain, decay=0.1)
+    cells = ChebyshevPolys(model)
+    a, b = domain
+    x = np.concatenate([[a, b], a + (b - a) * rng.random(12)])
+    p = series_mp(model)
+    for xi in x:
+        truth = mp.taylor(p, mp.mpf(float(xi)), 5)  # p^(k)(x)/k!, k = 0 … 5
+        for k in range(6):
+            value, err = cells.at(np.array([xi]), None, k)
+            assert abs(value[0] - truth[k]) <= err[0], (xi, k, value[0], float(truth[k]), err[0])
+            # and the bound is a bound, not a blanket: a few rounding units of the terms
+            assert err[0] <= 1e-9 * (abs(value[0]) + cells._sums[k]) + 1e-300
+
+
+@pytest.mark.parametrize("domain", DOMAINS[:4])
+@pytest.mark.parametrize("k", [4, 6])
+def test_derivative_bounds_hold_over_cells(domain, k):
+    rng = np.random.default_rng(2)
+    model = random_model(rng, 60, domain, decay=0.05)
+    cells = ChebyshevPolys(model)
+    p = series_mp(model)
+    a, b = domain
+    lo = np.sort(a + (b - a) * rng.random(8))
+    hi = np.minimum(lo + (b - a) * 10.0 ** rng.uniform(-6, -1, 8), b)
+    bound = cells.bound(lo, hi, None, k)
+    for i in range(lo.size):
+        for xi in np.linspace(lo[i], hi[i], 5):
+            truth = abs(mp.taylor(p, mp.mpf(float(xi)), k)[k])
+            assert truth <= bound[i], (i, float(truth), bound[i])
+    # Cauchy's estimate follows the polynomial, not the worst case of its degree: inside
+    # the interval it is far below the global Σ|coefficients of p^(k)/k!|
+    inner = cells.bound(np.array([a + (b - a) * 0.4]), np.array([a + (b - a) * 0.41]), None, k)
+    assert inner[0] < 0.1 * cells._sums[k]
+
+
+@pytest.mark.parametrize("name", targets.names())
+@pytest.mark.parametrize("d", [24, 96, pytest.param(1024, marks=pytest.mark.slow)])
+def test_interpolants_are_certified_tight_at_any_degree(name, d):
+    target = targets.get(name)
+    model = chebyshev(target, d)
+    result = max_error_at(target, model)
+    atol = 16 * 2.0**-53 * (target.scale + model.term_size)
+    assert result.tight
+    assert 0 <= result.upper - result.value <= max(1e-9 * result.value, atol)
+    # the bound covers the exact error wherever it is evaluated (Arb, 80 bits)
+    a, b = target.domain
+    from flint import arb
+
+    with arb_context():
+        for xi in np.linspace(a, b, 97):
+            e = target.ball(arb(float(xi)), False) - model.ball(arb(float(xi)))
+            assert float(abs(e).upper()) <= result.upper * (1 + 1e-12) + 1e-300
+    assert result.value >= 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    d=st.integers(1, 80),
+    seed=st.integers(0, 2**32 - 1),
+    decay=st.floats(0.0, 1.0),
+    magnitude=st.sampled_from([1e-200, 1e-8, 1.0, 1e8, 1e200]),
+    domain=st.sampled_from(DOMAINS),
+)
+def test_sup_of_a_random_series_is_enclosed(d, seed, decay, magnitude, domain):
+    """Against the zero target, the error is the series itself: its sup from a grid and
+    40-digit evaluations at the grid's best points is a lower bound the enclosure must
+    contain, and the value must reach."""
+    rng = np.random.default_rng(seed)
+    model = random_model(rng, d, domain, decay)
+    model = ChebyshevModel(model.coef * magnitude, domain)
+    zero = targets.from_expr("0*x", domain)
+    result = max_error_at(zero, model)
+    a, b = domain
+    x = np.linspace(a, b, 20_001)
+    top = x[np.argsort(np.abs(model(x)))[-8:]]
+    p = series_mp(model)
+    reference = max(float(abs(p(mp.mpf(float(xi))))) for xi in [*top, a, b])
+    assert result.upper >= reference * (1 - 1e-12)
+    assert result.value <= result.upper
+    assert result.value >= reference * (1 - 1e-6)
+    assert result.tight
+
+
+def test_a_single_high_term_is_its_own_sup():
+    """``T_4095`` alone: sup 1 at both ends, |T_k| ≤ 1 in between; its fourth derivative
+    reaches 10²⁸ at the ends, so only bounds that follow the cell can settle it."""
+    coef = np.zeros(4096)
+    coef[-1] = 1.0
+    model = ChebyshevModel(coef, (-1.0, 1.0))
+    result = max_error_at(targets.from_expr("0*x", (-1, 1)), model)
+    assert 1 - 1e-9 <= result.value <= 1 <= result.upper <= 1 + 1e-9
+    assert result.tight
