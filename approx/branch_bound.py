@@ -1,12 +1,16 @@
 """The branch-and-bound that encloses ``sup |f - g|`` over an interval.
 
 ``f`` and ``g`` are :class:`~approx.enclose.LocalPolys` (a target's Taylor models and a
-model's pieces). On a cell ``[l, r]``:
+model's pieces) or provide the same interface (a Chebyshev series,
+:class:`~approx.enclose_chebyshev.ChebyshevPolys`). On a cell ``[l, r]``:
 ``sup |e| <= max(|e(l)|, |e(r)|) + (r - l)^2 / 8 * sup |e''|``, with ``sup |e''|`` from the
 Taylor expansion of ``e''`` at the cell's midpoint (so it cancels where ``g`` is close to
-``f``, as for a spline) and a crude bound on the fourth derivative. Cells whose bound
-cannot beat the best value found by more than the tolerance are dropped; the rest are
-split in four. Cells without a float polynomial are bounded in Arb with lower-order
+``f``, as for a spline): derivatives below :data:`ORDER` at the middle, a crude bound of
+the :data:`ORDER`-th over the cell.
+Cells whose bound cannot beat the best value found by more than the tolerance are
+dropped; the rest are split in 4 to 16 parts (as many as the bound needs). A cell kept
+open only by the floats' rounding at its ends is evaluated exactly in Arb at its ends
+and middle. Cells without a float polynomial are bounded in Arb with lower-order
 bounds; past the work cap every remaining cell takes an a-priori bound, so the result
 stays rigorous.
 """

@@ -6,10 +6,11 @@ is accounted for, by Arb or by an explicit bound on a float computation):
 ``f(x) ∈ Σ_k (c_k ± r_k) h^k ± rem·|h|^n ± slack`` with ``h = x - centre``. A target
 becomes one by *Taylor models* (:func:`taylor_blocks`: Arb's ``arb_series`` at a block's
 centre gives ``f^(k)(c)/k!``, and over the whole block encloses ``f^(n)(ξ)/n!``); a
-ReLU net, a spline or a line is one exactly; smooth nets and Chebyshev series become
-one through :func:`mlp_ball` or their own ball form. Float evaluation of a cell's
-polynomial (any derivative) carries a running error bound, so millions of points cost
-numpy time, not Arb time. Blocks with no Taylor model (a kink, ``sqrt`` at 0,
+ReLU net, a spline or a line is one exactly; smooth nets become one through
+:func:`mlp_ball` (a Chebyshev series has its own cells,
+:mod:`approx.enclose_chebyshev`). Float evaluation of a cell's polynomial (any
+derivative) carries a running error bound, so millions of points cost numpy time, not
+Arb time. Blocks with no Taylor model (a kink, ``sqrt`` at 0,
 ``|x|^1.5`` at 0) are *rough*: evaluated in Arb from the source.
 
 Built on it: :mod:`approx.branch_bound` (``sup |f - g|``), :mod:`approx.finite` (a

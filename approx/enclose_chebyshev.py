@@ -40,8 +40,9 @@ __all__ = ["ChebyshevPolys"]
 
 Array = NDArray[np.float64]
 
-#: derivative orders prepared (the branch-and-bound asks for orders 0, 2 and 3, each
-#: with the next one for the rounding of ``t``, and a global bound one further)
+#: derivative orders prepared: the branch-and-bound asks for values of orders below
+#: its ``ORDER`` (6), each with the next one for the rounding of ``t``, and a global
+#: bound one further
 _ORDERS = 6
 #: Bernstein-ellipse parameters tried by the Cauchy bound: ``r = 1 + 2^e``
 _LADDER = 1.0 + 2.0 ** np.arange(-40.0, 4.5)
