@@ -114,6 +114,9 @@ def sup_abs_difference(
         return max(rtol * max(best, 0.0), atol)
 
     arb_cost = ARB_WEIGHT * 4 * (f.cost + g.cost)  # one rough cell: 4 ball evaluations
+    # a cell's exact ends: two values at points, scalar ball operations (no series
+    # products), each about as long as a cell in floats
+    point_cost = 2 * (f.cost + g.cost)
     float_cost = max(f.float_cost, g.float_cost)
     while lo.size:
         _deadline.check()
@@ -123,33 +126,36 @@ def sup_abs_difference(
         ub = np.empty(lo.size)
         excess = np.zeros(lo.size)
         shrinks = np.zeros(lo.size)  # the part of a bound that splitting reduces
+        broken = np.zeros(lo.size, dtype=bool)  # floats overflowed: splitting cannot help
         # cheap cells: polynomials in float with error bounds
         s = ~rough
         if s.any():
-            ub[s], excess[s], floor, noise, (lb, x_lb) = _float_bounds(
+            ub[s], excess[s], floor, noise, curve, (lb, x_lb) = _float_bounds(
                 f, g, lo[s], hi[s], fi[s], gi[s]
             )
+            broken[s] = ~np.isfinite(ub[s])
             if math.isfinite(g.sup):  # a model bounded a priori: never bound it by more
-                ub[s] = np.minimum(ub[s], _fallback(f, g, lo[s], hi[s], fi[s], gi[s]))
+                ub[s] = np.fmin(ub[s], _fallback(f, g, lo[s], hi[s], fi[s], gi[s]))
             if lb > best:
                 best, best_x = lb, x_lb
             shrinks[s] = np.maximum(ub[s] - floor, 0.0)
             work += int(s.sum()) * float_cost
             # where the values at a cell's ends, which splitting keeps, are above the cut
-            # by no more than their rounding, the ends are evaluated exactly instead
-            # (largest bounds first)
+            # by no more than their rounding, or that rounding outweighs what splitting
+            # reduces, the ends are evaluated exactly instead (largest bounds first)
             cut = best + tolerance()
             cells = np.nonzero(s)[0]
-            noisy = cells[(ub[cells] > cut) & (floor > cut) & (floor - noise <= cut)]
-            for i in noisy[np.argsort(-ub[noisy])]:
+            open_ = (ub[cells] > cut) & (floor > cut)
+            noisy = np.nonzero(open_ & ((floor - noise <= cut) | (curve <= noise)))[0]
+            for n in noisy[np.argsort(-ub[cells[noisy]])]:
+                i = cells[n]
                 if work >= max_work or ub[i] <= best + tolerance():
                     continue
-                exact_ub, lb, x_lb = _arb_point_bounds(
+                ends, lb, x_lb = _exact_ends(
                     f, g, float(lo[i]), float(hi[i]), int(fi[i]), int(gi[i])
                 )
-                ub[i] = min(ub[i], exact_ub)
-
-                work += arb_cost
+                ub[i] = min(ub[i], (ends + float(curve[n])) * (1 + 8 * U))
+                work += point_cost
                 if lb > best:
                     best, best_x = lb, x_lb
         late = []
@@ -164,6 +170,9 @@ def sup_abs_difference(
         if late:
             j = np.array(late)
             ub[j] = _fallback(f, g, lo[j], hi[j], fi[j], gi[j])
+        if rough.any() and math.isfinite(g.sup):  # Arb's bound may be the wider
+            r = np.nonzero(rough)[0]
+            ub[r] = np.fmin(ub[r], _fallback(f, g, lo[r], hi[r], fi[r], gi[r]))
         ub = np.where(np.isnan(ub), np.inf, ub)
         cut = best + tolerance()
         drop = ub <= cut
@@ -171,8 +180,11 @@ def sup_abs_difference(
         # be split away: such cells keep their bound
         width = hi - lo
         stuck = ~drop & (
-            (width <= 8 * np.spacing(np.maximum(np.abs(lo), np.abs(hi)))) | (ub - excess <= cut)
+            (width <= 8 * np.spacing(np.maximum(np.abs(lo), np.abs(hi))))
+            | (ub - excess <= cut)
+            | broken
         )
+
         tight = tight and not stuck.any()
         final = drop | stuck
         if work >= max_work:
@@ -189,7 +201,8 @@ def sup_abs_difference(
     if exact_at is not None:
         candidates = [best_x]
         if polish is not None:
-            candidates.append(_polish(polish, best_x, f, g))
+            candidates.append(_polish(polish, best_x, f, g, domain))
+
         with arb_context():
             for c in candidates:
                 exact = abs_lower(exact_at(c))
@@ -223,11 +236,19 @@ def _split(
     return new_lo[keep], new_hi[keep]
 
 
-def _polish(e: Callable[[Array], Array], x: float, f: LocalPolys, g: LocalPolys) -> float:
-    """The local maximum of ``|e|`` near ``x`` on the cell (both polynomials smooth) holding it."""
+def _polish(
+    e: Callable[[Array], Array],
+    x: float,
+    f: LocalPolys,
+    g: LocalPolys,
+    domain: tuple[float, float],
+) -> float:
+    """The local maximum of ``|e|`` near ``x`` on the cell (both polynomials smooth) holding
+    it, within the domain."""
     from scipy.optimize import minimize_scalar
 
     edges = np.union1d(f.edges, g.edges)
+    edges = np.union1d(edges[(edges > domain[0]) & (edges < domain[1])], domain)
     j = int(np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2))
     left, right = float(edges[j]), float(edges[j + 1])
     centre = x
@@ -268,11 +289,11 @@ def _float_bounds(
     hi: Array,
     fi: NDArray[np.intp],
     gi: NDArray[np.intp],
-) -> tuple[Array, Array, Array, Array, tuple[float, float]]:
+) -> tuple[Array, Array, Array, Array, Array, tuple[float, float]]:
     """Upper bounds of ``|f - g|`` on cells, the part of them that is slack (splitting
     cannot remove it), the part that splitting keeps (the ends with their rounding and
-    slack) and the rounding of the ends alone, and the best rigorous lower bound at a
-    point.
+    slack), the rounding of the ends alone, the part beyond the ends (the curvature
+    term and slack), and the best rigorous lower bound at a point.
 
     Per cell: ``e = f - g`` at both ends and at the quarter points (value and error),
     ``e''`` from its Taylor expansion at the midpoint (``E_k = e^(k)/k!``, ``ρ`` the half
@@ -299,7 +320,8 @@ def _float_bounds(
         half_e2 = half_e2 * rho + math.comb(k, 2) * (np.abs(ek) + errk)
     slack = f.near_edge(lo, hi, fi) + g.near_edge(lo, hi, gi)
     ends = np.maximum(np.abs(e_lo) + err_lo, np.abs(e_hi) + err_hi)
-    ub = (ends + half_e2 * width * width / 4 + slack) * (1 + 8 * U)
+    curve = half_e2 * width * width / 4 + slack  # what the ends do not cover
+    ub = (ends + curve) * (1 + 8 * U)
     excess = slack * (1 + 8 * U)
     floor = (ends + slack) * (1 + 8 * U)
     noise = np.maximum(err_lo, err_hi)
@@ -317,36 +339,20 @@ def _float_bounds(
         i = int(np.argmax(lb))
         if lb[i] > best:
             best, best_x = float(lb[i]), float(x[i])
-    return ub, excess, floor, noise, (best, best_x)
+    return ub, excess, floor, noise, curve, (best, best_x)
 
 
-def _arb_point_bounds(
+def _exact_ends(
     f: LocalPolys, g: LocalPolys, lo: float, hi: float, fi: int, gi: int
 ) -> tuple[float, float, float]:
-    """The bounds of :func:`_float_bounds` for one cell with the values at its ends and
-    middle, and the second and third derivatives at the middle, evaluated in Arb at
-    those points (so without the floats' rounding); the fourth derivative keeps its
-    bound over the cell. Returns ``(upper bound, lower bound, point of the lower bound)``.
-    """
-    mid = lo + (hi - lo) / 2
-    ends_lo, ends_hi = np.array([lo]), np.array([hi])
-    top = f.bound(ends_lo, ends_hi, np.array([fi]), ORDER)
-    top = top + g.bound(ends_lo, ends_hi, np.array([gi]), ORDER)
-    rho = (hi - lo) / 2 * (1 + 4 * U)
+    """``|e|`` at a cell's two ends evaluated in Arb (so without the floats' rounding):
+    ``(upper bound of the larger, the larger lower bound, its point)``."""
     with arb_context():
-        points = [lo, hi, mid]
-        values = [_point(f, arb(x), fi) - _point(g, arb(x), gi) for x in points]
-        at_mid = arb_series([arb(mid), 1], prec=ORDER)
-        series = f.ball_at(at_mid, fi) - g.ball_at(at_mid, gi)
+        values = [_point(f, arb(x), fi) - _point(g, arb(x), gi) for x in (lo, hi)]
         lows = [abs_lower(v) for v in values]
-        best = int(np.argmax(lows))
-        ends = max(abs_upper(values[0]), abs_upper(values[1]))
-        coefs = [abs_upper(_coef(series, k)) for k in range(ORDER)]
-    half_e2 = math.comb(ORDER, 2) * float(top[0])
-    for k in range(ORDER - 1, 1, -1):
-        half_e2 = half_e2 * rho + math.comb(k, 2) * coefs[k]
-    ub = (ends + half_e2 * (hi - lo) ** 2 / 4) * (1 + 8 * U)
-    return (ub if math.isfinite(ub) else math.inf), lows[best], points[best]
+        top = max(abs_upper(values[0]), abs_upper(values[1]))
+    best = int(np.argmax(lows))
+    return top, lows[best], (lo, hi)[best]
 
 
 def _point(p: LocalPolys, X: arb, i: int) -> arb:
@@ -380,7 +386,9 @@ def _arb_bounds(
         except (ValueError, ZeroDivisionError):  # a series division by a ball holding 0
             series = arb_series([arb.nan()] * 3, prec=3)
         w = (hi - lo) * (1 + 4 * U)
-        bounds = [abs_upper(_coef(series, 0))]
+        # the range on the cell as a plain ball too (a series may be NaN where the
+        # function's own enclosure is not, e.g. sqrt at 0)
+        bounds = [abs_upper(_coef(series, 0)), abs_upper(e(ball(lo, hi)))]
         second = abs_upper(_coef(series, 2))
         if math.isfinite(second):
             bounds.append(ends + 2 * second * w * w / 8)

@@ -149,6 +149,9 @@ class LocalPolys:
         the bound of last resort once the work cap is hit.
     float_cost : int
         Operations per cell evaluated in floats (1: a short polynomial).
+    cap_scale : int
+        The work cap's multiple for this function (1; more for a model whose every
+        evaluation costs its size).
     """
 
     edges: Array
@@ -165,6 +168,7 @@ class LocalPolys:
     cost: int = 1
     sup: float = math.inf
     float_cost: int = 1
+    cap_scale: int = 1
     _shifted: dict[int, tuple[Array, Array, Array]] = field(default_factory=dict, repr=False)
 
     @property

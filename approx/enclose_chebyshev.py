@@ -34,7 +34,7 @@ from flint import arb, arb_series
 from numpy.typing import NDArray
 
 from approx.baselines import ChebyshevModel, clenshaw_point, extra_precision
-from approx.enclose import _TINY, U, arb_context, upper
+from approx.enclose import _TINY, U, arb_context, ball, upper
 
 __all__ = ["ChebyshevPolys"]
 
@@ -79,12 +79,13 @@ class ChebyshevPolys:
         self.source = model.ball
         self.cost = int(d)
         #: operations per cell evaluated in floats, in units of a 12-term polynomial's
-        self.float_cost = max(1, d // 32)
+        #: (seven Clenshaw passes of d steps each, vectorized over the cells)
+        self.float_cost = max(1, d // 16)
+        #: the work cap grows with the degree (a series of d terms costs d per point)
+        self.cap_scale = max(1, d // 128)
         self.sup = model.term_size * (1 + 4 * d * U) + d * _TINY
         self.scale = self.sup
-        self._series, self._rad, self._sums, self._balls = _derivative_series(
-            model, _ORDERS + 1
-        )
+        self._series, self._rad, self._sums, self._balls = _derivative_series(model, _ORDERS + 1)
         self.work = int(d * (_ORDERS + 1) * 4)
         self._ladder_sums = _band_sums(model.coef)
         # a + b and b - a rounded: their exact errors (TwoSum), often 0
@@ -96,16 +97,40 @@ class ChebyshevPolys:
 
     def _t(self, x: Array) -> tuple[Array, Array]:
         """``τ ≈ t(x)`` clipped to ``[-1, 1]`` and a bound ``δ ≥ |τ - t(x)|``."""
-        a, b = self.domain
-        tau = np.clip((2 * x - (a + b)) / (b - a), -1.0, 1.0)
-        if self._exact_map:
-            return tau, np.zeros_like(tau)
-        # t = (2x - s - e_s)/(w + e_w) with s, w the rounded a + b, b - a and e_s, e_w
-        # their errors; then a subtraction and a division, each rounded once
-        rel_s, rel_w = self._map_error
-        delta = (rel_s + (2 * U + rel_w) * np.abs(tau)) * (1 + 8 * U) + 4 * _TINY
-        return tau, delta
+        tau, tau_lo, delta = self._t2(x)
+        return tau, np.abs(tau_lo) + delta
 
+    def _t2(self, x: Array) -> tuple[Array, Array, Array]:
+        """``t(x)`` in double-double: ``τ`` (clipped to ``[-1, 1]``), a correction ``τ_lo``
+        and a bound ``δ ≥ |t(x) - τ - τ_lo|`` (of order ``u² |τ|``; where the error-free
+        products would overflow, ``τ_lo = 0`` and ``δ`` bounds the plain rounding)."""
+        a, b = self.domain
+        x = np.asarray(x, dtype=np.float64)
+        if self._exact_map:
+            tau = np.clip((2 * x) / (b - a), -1.0, 1.0)
+            return tau, np.zeros_like(tau), np.zeros_like(tau)
+        s_hi, s_lo = _two_sum(np.float64(a), np.float64(b))  # a + b = s_hi + s_lo
+        w_hi, w_lo = _two_sum(np.float64(b), np.float64(-a))  # b - a = w_hi + w_lo
+        n_hi, n_lo = _two_sum(2 * x, -s_hi)  # 2x - s_hi = n_hi + n_lo
+        with np.errstate(all="ignore"):
+            tau = n_hi / w_hi
+            p_hi, p_lo = _two_product(tau, np.full_like(tau, w_hi))
+            rest = (n_hi - p_hi) - p_lo  # n_hi - τ w_hi: the first difference is exact
+            parts = np.abs(rest) + np.abs(n_lo) + abs(s_lo) + np.abs(tau * w_lo)
+            tau_lo = (((rest + n_lo) - s_lo) - tau * w_lo) / w_hi
+            # (and the products' low parts may underflow: a few subnormal units over w)
+            delta = (5 * U * parts / w_hi + 3 * U * np.abs(tau_lo)) * (1 + 8 * U)
+            delta = delta + 16 * _TINY / w_hi + 4 * _TINY
+        # where the split overflowed (|x| near the largest floats): the plain bound
+        rel_s, rel_w = self._map_error
+        plain = (rel_s + (2 * U + rel_w) * np.abs(tau)) * (1 + 8 * U) + 4 * _TINY
+        bad = ~(np.isfinite(tau_lo) & np.isfinite(delta))
+        tau_lo = np.where(bad, 0.0, tau_lo)
+        delta = np.where(bad, plain, delta)
+        # clipping to [-1, 1], where t lies, moves τ towards t: fold the change into τ_lo
+        clipped = np.clip(tau, -1.0, 1.0)
+        tau_lo = tau_lo + (tau - clipped)  # |τ - clipped| is a few ulps, exact
+        return clipped, tau_lo, delta + 2 * U * np.abs(tau_lo)
 
     # --- what the branch-and-bound asks ---------------------------------------------------
 
@@ -119,18 +144,37 @@ class ChebyshevPolys:
         not needed: the series is one polynomial. Shapes: ``x`` (m,) → two (m,)."""
         if k > _ORDERS - 1:
             raise ValueError(f"derivative order {k} > {_ORDERS - 1} is not prepared")
-        tau, delta = self._t(np.asarray(x, dtype=np.float64))
-        if not np.any(delta):
+        x = np.asarray(x, dtype=np.float64)
+        tau, tau_lo, delta = self._t2(x)
+        if not (np.any(delta) or np.any(tau_lo)):
             value, err = _clenshaw(self._series[k : k + 1], tau)
             return value[0], err[0] + self._rad[k]
         value, err = _clenshaw(self._series[k : k + 2], tau)
-        # |Q_k(t) - Q_k(τ)| ≤ δ sup|Q_k'| on [τ - δ, τ + δ], Q_k' = (k + 1)/s · Q_{k+1}
-        # and |Q_{k+1}| there ≤ its value at τ + δ · (k + 2)/s · Σ|Q_{k+2}|
-        inv_s = (self.domain[1] - self.domain[0]) / 2 * (1 + 2 * U)
-        near = np.abs(value[1]) + err[1] + self._rad[k + 1]
-        near = near + delta * (k + 2) * inv_s * self._sums[k + 2]
-        shift = delta * (k + 1) * inv_s * near * (1 + 8 * U)
-        return value[0], (err[0] + self._rad[k] + shift) * (1 + 4 * U)
+        # t = τ + τ_lo ± δ. With Q_k' = (k + 1)/s · Q_{k+1} (s = 2/(b - a)), first order:
+        # Q_k(t) = Q_k(τ) + τ_lo Q_k'(τ) ± (δ sup|Q_k'| + (|τ_lo| + δ)²/2 sup|Q_k''|), the
+        # sups over [τ - |τ_lo| - δ, τ + |τ_lo| + δ]: Q_{k+1}'s value there within
+        # (|τ_lo| + δ)(k + 2)/s · sup|Q_{k+2}| (Cauchy, on the x-interval it is)
+        half = (self.domain[1] - self.domain[0]) / 2
+        inv_s = half * (1 + 2 * U)
+        far = np.abs(tau_lo) + delta
+        reach = far * inv_s * (1 + 4 * U)
+        top = self.bound(x - reach, x + reach, idx, k + 2)  # sup|Q_{k+2}| nearby
+        with np.errstate(all="ignore"):  # overflow: an infinite bound, the caller's signal
+            slope = (k + 1) * half * value[1]  # Q_k'(τ), rounded
+            slope_err = (k + 1) * inv_s * (err[1] + self._rad[k + 1]) + 4 * U * np.abs(slope)
+            step = tau_lo * slope
+            q1 = np.abs(value[1]) + err[1] + self._rad[k + 1] + _times(far * (k + 2) * inv_s, top)
+            bound1 = (k + 1) * inv_s * q1  # sup|Q_k'| nearby
+            bound2 = (k + 1) * (k + 2) * inv_s * inv_s * top  # sup|Q_k''| nearby
+            extra = (
+                _times(np.abs(tau_lo), slope_err)
+                + 2 * U * np.abs(step)
+                + _times(delta, bound1)
+                + _times(far * far / 2, bound2)
+            )
+            total = value[0] + step
+            err_total = err[0] + self._rad[k] + extra + U * np.abs(total)
+        return total, err_total * (1 + 8 * U)
 
     def bound(self, lo: Array, hi: Array, idx: NDArray[np.intp], k: int) -> Array:
         """An upper bound of ``|p^(k)(ξ)|/k!`` for ``ξ`` in ``[lo, hi]``: Cauchy's estimate
@@ -171,42 +215,58 @@ class ChebyshevPolys:
                 if sums[ok].any():
                     total += np.min(lift[:, ok] * sums[ok], axis=1)
         total = total * (1 + 4 * U * (len(self._ladder_sums) + k))
-        scale = (2 / (self.domain[1] - self.domain[0])) ** k * (1 + 4 * (k + 1) * U)
-        return np.minimum(total * scale * (1 + 1e-12), whole)
+        with np.errstate(over="ignore", under="ignore"):
+            # s^k in t-to-x units, rounded up (an absolute term where it is subnormal)
+            scale = np.float64(2 / (self.domain[1] - self.domain[0])) ** k
+            scale = scale * (1 + 4 * (k + 1) * U) + (k + 1) * _TINY
+            found = total * scale * (1 + 1e-12) + _TINY
+        return np.fmin(np.where(np.isnan(found), np.inf, found), whole)
 
     def near_edge(self, lo: Array, hi: Array, idx: NDArray[np.intp]) -> Array:
         """No slack: the series is evaluated as the polynomial it is."""
         return np.zeros(np.shape(lo))
 
     def ball_at(self, X: Any, i: int) -> Any:
-        """The series in Arb at ``X`` (an arb or arb_series). At a point ``x`` (``X`` the
-        series ``x + h``) each coefficient ``p^(k)(x)/k!`` is its own derivative series
-        by :func:`~approx.baselines.clenshaw_point`, as tight as the working precision."""
-        coeffs = X.coeffs() if isinstance(X, arb_series) else []
-        point = (
-            len(coeffs) == 2
-            and coeffs[0].is_exact()
-            and coeffs[1] == 1
-            and X.prec < self._sums.size
-        )
-        if not point:
-            return self.model.ball(X)
+        """The series in Arb at ``X``: an arb, or the arb_series ``x + h`` with ``x`` a
+        ball in the domain. Each coefficient ``p^(k)(x)/k!`` is its own derivative series
+        at the ball's centre ``m`` by :func:`~approx.baselines.clenshaw_point` (as tight
+        as the working precision), widened by ``ρ (k + 1) sup|p^(k+1)|/(k + 1)!`` over
+        the ball (:meth:`bound`), ``ρ`` its radius: no growth with the degree."""
+        series = isinstance(X, arb_series)
+        coeffs = X.coeffs() if series else [X]
+        length = X.prec if series else 1
+        plain = len(coeffs) == 1 or (len(coeffs) == 2 and coeffs[1] == 1)
         a, b = self.domain
+        if not (plain and length < self._sums.size and coeffs[0].is_finite()):
+            return self.model.ball(X)
+        x = coeffs[0]
+        lo, hi = -upper(-x.lower()), upper(x.upper())  # rounded outwards
+        # a cell's ball may reach past the domain by its rounding: the enclosure is of
+        # the points of the domain (the only ones the branch-and-bound asks about)
+        lo, hi = max(lo, a), min(hi, b)
+        if not lo <= hi:
+            return self.model.ball(X)
+        if lo < hi:
+            x = ball(lo, hi)
+        mid = arb(x.mid())
         with extra_precision(64):
-            t = (2 * coeffs[0] - (arb(a) + arb(b))) / (arb(b) - arb(a))
+            t = (2 * mid - (arb(a) + arb(b))) / (arb(b) - arb(a))
         if not abs(t) <= 1:
             return self.model.ball(X)
         inv_s = (b - a) / 2 * (1 + 2 * U)
-        terms = [
+        edge_lo, edge_hi = np.array([lo]), np.array([hi])
+        terms = []
+        for k in range(length):
+            if k >= len(self._balls):  # past the degree
+                terms.append(arb(0))
+                continue
             # max |dQ_k/dt| ≤ (k + 1)/s · Σ|Q_{k+1} coefficients|
-            clenshaw_point(self._balls[k], t, (k + 1) * inv_s * self._sums[k + 1])
-            if k < len(self._balls)
-            else arb(0)  # past the degree
-
-            for k in range(X.prec)
-        ]
-        return arb_series(terms, prec=X.prec)
-
+            term = clenshaw_point(self._balls[k], t, (k + 1) * inv_s * self._sums[k + 1])
+            if not x.is_exact():
+                slope = float(self.bound(edge_lo, edge_hi, None, k + 1)[0]) * (k + 1)
+                term = term + arb(0, upper(arb(slope) * x.rad()))
+            terms.append(term)
+        return arb_series(terms, prec=length) if series else terms[0]
 
 
 def _rounding(a: float, b: float) -> float:
@@ -216,8 +276,32 @@ def _rounding(a: float, b: float) -> float:
     return abs((a - (s - bb)) + (b - bb))
 
 
-def _exact_map(a: float, b: float) -> bool:
+def _times(small: Array, big: Array) -> Array:
+    """``small · big`` for error terms: 0 where ``small`` is 0 (whatever ``big``)."""
+    return np.where(small == 0, 0.0, small * big)
 
+
+def _two_sum(a: Any, b: Any) -> tuple[Any, Any]:
+    """``a + b = s + e`` exactly, ``s = fl(a + b)`` (Knuth's TwoSum; no overflow)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _two_product(a: Array, b: Array) -> tuple[Array, Array]:
+    """``a b = p + e`` exactly, ``p = fl(a b)`` (Dekker's product by splitting; NaN
+    where the splitting overflows, which the caller checks)."""
+    p = a * b
+    c = 134217729.0 * a  # 2^27 + 1
+    a_hi = c - (c - a)
+    a_lo = a - a_hi
+    c = 134217729.0 * b
+    b_hi = c - (c - b)
+    b_lo = b - b_hi
+    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def _exact_map(a: float, b: float) -> bool:
     """Whether ``(2x - (a + b)) / (b - a)`` is exact in floats for every float ``x`` in
     ``[a, b]``: the domain ``[-h, h]`` with ``2h`` a power of two, far from underflow."""
     if a != -b or b <= 0:
@@ -302,14 +386,16 @@ def _clenshaw(series: Array, tau: Array) -> tuple[Array, Array]:
     b1 = np.zeros((K, tau.size))
     b2 = np.zeros((K, tau.size))
     mu = np.zeros((K, tau.size))
-    for j in range(d - 1, 0, -1):
-        p = two_tau * b1
-        s = series[:, j : j + 1] + p
-        b = s - b2
-        mu += np.abs(p) + np.abs(s) + np.abs(b)
-        b1, b2 = b, b1
-    p = tau * b1
-    s = series[:, 0:1] + p
-    y = s - b2
-    mu += np.abs(p) + np.abs(s) + np.abs(y)
-    return y, (1.01 * U * mu + 3 * (d + 1) * _TINY) * (1 + 4 * U)
+    with np.errstate(all="ignore"):  # an overflow gives inf or NaN: the caller's signal
+        for j in range(d - 1, 0, -1):
+            p = two_tau * b1
+            s = series[:, j : j + 1] + p
+            b = s - b2
+            mu += np.abs(p) + np.abs(s) + np.abs(b)
+            b1, b2 = b, b1
+        p = tau * b1
+        s = series[:, 0:1] + p
+        y = s - b2
+        mu += np.abs(p) + np.abs(s) + np.abs(y)
+        err = (1.01 * U * mu + 3 * (d + 1) * _TINY) * (1 + 4 * U)
+    return y, np.where(np.isfinite(y), err, np.inf)

@@ -151,7 +151,7 @@ def max_error_at(
         target.domain,
         rtol=rtol,
         atol=atol,
-        max_work=max_work * polys.float_cost,  # the cap counts cells, whatever they cost
+        max_work=max_work * polys.cap_scale,
         exact_at=exact_at,
         polish=float_error,
     )
@@ -224,8 +224,16 @@ def _model_polys(
             model,
         )
     if isinstance(model, ChebyshevModel):
-        cells = ChebyshevPolys(model)
-        return cells, lambda x: model.ball(arb(x)), model.term_size, model
+        (a, b), (lo, hi) = domain, model.domain
+        if lo <= a and b <= hi:  # evaluated where |T_k| ≤ 1
+            cells = ChebyshevPolys(model)
+            return cells, lambda x: model.ball(arb(x)), model.term_size, model
+        # beyond its own interval the series grows like a polynomial: Taylor models
+        polys = enclose.taylor_blocks(
+            model.ball, domain, model.term_size, cost=model.n_params, max_work=max_work
+        )
+        return polys, lambda x: model.ball(arb(x)), model.term_size, model
+
 
     return None
 

@@ -134,3 +134,76 @@ def test_a_single_high_term_is_its_own_sup():
     result = max_error_at(targets.from_expr("0*x", (-1, 1)), model)
     assert 1 - 1e-9 <= result.value <= 1 <= result.upper <= 1 + 1e-9
     assert result.tight
+
+
+def test_a_model_narrower_than_the_target_is_enclosed_where_it_grows():
+    """Outside its own interval a series is no longer bounded by Σ|c_k|."""
+    zero = targets.from_expr("0*x", (-1, 1))
+    result = max_error_at(zero, ChebyshevModel([0.0, 0.0, 1.0], (-0.5, 0.5)))
+    assert result.value == 7.0  # T_2(±2)
+    assert 7.0 <= result.upper <= 7.0 * (1 + 1e-9)
+
+
+def test_a_model_wider_than_the_target_is_searched_on_the_target_domain_only():
+    target = targets.from_expr("exp(x)", (-1, 1))
+    rng = np.random.default_rng(7)
+    model = ChebyshevModel(rng.standard_normal(7) * 0.9 ** np.arange(7), (-2.0, 1.5))
+    result = max_error_at(target, model)
+    p = series_mp(model)
+    x = np.linspace(-1, 1, 20_001)
+    top = x[np.argsort(np.abs(np.exp(x) - model(x)))[-4:]]
+    reference = max(float(abs(mp.exp(mp.mpf(float(v))) - p(mp.mpf(float(v))))) for v in top)
+    assert -1 <= result.x <= 1
+    assert result.value <= result.upper
+    assert reference * (1 - 1e-9) <= result.value <= reference * (1 + 1e-9)
+
+
+@pytest.mark.parametrize(
+    ("scale", "domain", "d"),
+    [(1.0, (1e-300, 2e-300), 8), (1.0, (0.0, 1e-50), 64), (1e300, (-1.0, 1.0), 64)],
+)
+def test_floats_that_overflow_give_a_wider_bound_not_a_hang(scale, domain, d):
+    """Derivative series past the float range (tiny domains) or Clenshaw overflowing
+    (huge coefficients): the cells settle on their a-priori bound at once."""
+    rng = np.random.default_rng(1)
+    model = ChebyshevModel(rng.standard_normal(d) * scale, domain)
+    result = max_error_at(targets.from_expr("0*x", domain), model)
+    x = np.linspace(*domain, 2001)
+    sampled = float(np.max(np.abs(model(x))))
+    assert np.isfinite(result.upper)
+    assert result.value <= result.upper
+    assert sampled * (1 - 1e-9) <= result.upper <= model.term_size * (1 + 1e-9)
+
+
+def test_derivative_bounds_on_a_huge_domain_are_not_rounded_to_zero():
+    model = ChebyshevModel(np.full(12, 1e300), (-1e60, 1e60))
+    bound = ChebyshevPolys(model).bound(np.array([-1e60]), np.array([1e60]), None, 6)
+    assert bound[0] > 0
+
+
+@pytest.mark.parametrize(
+    ("expr", "domain", "d"),
+    [
+        ("sqrt(x)", (0, 1), 257),  # no Taylor model at 0: the model's range in Arb
+        ("abs(x - 0.3)", (-1, 1), 257),
+        ("sin(3*x)", (-0.3, 7.1), 256),  # the map to [-1, 1] is rounded, at the plateau
+        ("1/(1.0001 - x)", (0, 1), 256),  # the largest error at the end, by a pole
+    ],
+)
+def test_hard_targets_are_tight(expr, domain, d):
+    target = targets.from_expr(expr, domain)
+    model = chebyshev(target, d)
+    result = max_error_at(target, model)
+    atol = 16 * 2.0**-53 * (target.scale + model.term_size)
+    assert result.tight
+    assert result.upper - result.value <= max(1e-9 * result.value, atol)
+    p = series_mp(model)
+    names = {"__builtins__": {}, "sqrt": mp.sqrt, "abs": abs, "sin": mp.sin}
+    x = np.linspace(*domain, 20_001)
+    with np.errstate(all="ignore"):
+        top = x[np.argsort(np.abs(target(x) - model(x)))[-4:]]
+    reference = max(
+        float(abs(eval(expr, {**names, "x": mp.mpf(float(v))}) - p(mp.mpf(float(v)))))
+        for v in top
+    )
+    assert reference <= result.upper
