@@ -7,7 +7,9 @@ certification budget at d = 2¹⁴ in interleaved rounds (min / median / max ove
 rounds, and the ratio to constructing the same net): a built-in target (its Taylor
 blocks built once per process, as in a sweep), an expression target from scratch
 (parsing, proving it finite, Taylor blocks, enclosure), ``tanh(1e4*x)`` with 2¹⁶
-adaptive knots, and Yarotsky's sawtooth at m = 12. Last, for d = 2¹⁴ on 10⁶ points,
+adaptive knots, and Yarotsky's sawtooth at m = 12. Then the Chebyshev interpolant of
+the built-in target at d = 64, 1024 and 4096 (the last two at the rounding plateau):
+certifying it against building it, in interleaved rounds. Last, for d = 2¹⁴ on 10⁶ points,
 evaluation through the dense layer (``net(x)``) against evaluation through the
 breakpoints (``np.interp``), as a ratio. BLAS is pinned to one thread so the figures are
 single-core.
@@ -33,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from approx import targets
+from approx.baselines import chebyshev
 from approx.construct import relu_interpolant, sawtooth_square
 from approx.metrics import max_error_at
 from approx.piecewise import piecewise_linear
@@ -86,6 +89,7 @@ def main() -> None:
         )
 
     budget(target, rounds=3 if args.quick else 7, quick=args.quick)
+    chebyshev_budget(target, rounds=3 if args.quick else 7, quick=args.quick)
 
     d, m = (2**12, 10**5) if args.quick else (2**14, 10**6)
     net = relu_interpolant(target, d)
@@ -144,6 +148,33 @@ def budget(target: targets.Target, rounds: int, quick: bool) -> None:
         print(
             f"  {name:38s} {t.min():8.1f} {np.median(t):8.1f} {t.max():8.1f}"
             f"  ×{np.median(ts) / base:6.2f}{extra}"
+        )
+
+
+def chebyshev_budget(target: targets.Target, rounds: int, quick: bool) -> None:
+    """Certifying Chebyshev interpolants against building them, interleaved rounds."""
+    widths = [64, 1024] if quick else [64, 1024, 4096]
+    models = {d: chebyshev(target, d) for d in widths}
+    times: dict[str, list[float]] = {}
+    results: dict[str, Any] = {}
+    for _ in range(rounds):
+        for d in widths:
+            for name, call in (
+                (f"build d = {d}", lambda d=d: chebyshev(target, d)),
+                (f"certify d = {d}", lambda d=d: max_error_at(target, models[d])),
+            ):
+                start = time.perf_counter()
+                results[name] = call()
+                times.setdefault(name, []).append(time.perf_counter() - start)
+    print(f"\nChebyshev interpolants of {target.name} ({rounds} rounds; ms min/median/max):")
+    for d in widths:
+        build, certify = times[f"build d = {d}"], times[f"certify d = {d}"]
+        r = results[f"certify d = {d}"]
+        t = np.array(certify) * 1e3
+        print(
+            f"  certify d = {d:5d} {t.min():8.1f} {np.median(t):8.1f} {t.max():8.1f}"
+            f"  ×{np.median(certify) / np.median(build):8.1f} building it"
+            f"  value {r.value:.6e} upper {r.upper:.6e} {'tight' if r.tight else 'capped'}"
         )
 
 
