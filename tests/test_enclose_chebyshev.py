@@ -122,7 +122,11 @@ def test_sup_of_a_random_series_is_enclosed(d, seed, decay, magnitude, domain):
     assert result.upper >= reference * (1 - 1e-12)
     assert result.value <= result.upper
     assert result.value >= reference * (1 - 1e-6)
-    assert result.tight
+    # the value is attained at a float: where adjacent floats are far apart in t, the
+    # sup between them may lie beyond the tolerance (Markov: |p''| ≤ d⁴ max|p|)
+    h = 2 * np.spacing(max(abs(a), abs(b))) / (b - a)
+    if d**4 * h * h / 8 <= 1e-10:
+        assert result.tight
 
 
 def test_a_single_high_term_is_its_own_sup():
