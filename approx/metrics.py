@@ -33,6 +33,7 @@ from approx.baselines import ChebyshevModel, SplineModel
 from approx.construct import check_target, check_width
 from approx.enclose import LocalPolys, from_coefficients
 from approx.enclose_chebyshev import ChebyshevPolys
+from approx.enclose_features import FeaturePolys, features_fit
 from approx.models import Model
 from approx.nn import ACTIVATIONS, MLP
 from approx.piecewise import TooManyPieces, exact_value, piecewise_linear
@@ -179,7 +180,12 @@ def _finite(model: Model) -> bool:
 def _model_polys(
     model: Any, domain: tuple[float, float], max_work: int
 ) -> (
-    tuple[LocalPolys | ChebyshevPolys, Callable[[float], arb], float, Callable[[Array], Array]]
+    tuple[
+        LocalPolys | ChebyshevPolys | FeaturePolys,
+        Callable[[float], arb],
+        float,
+        Callable[[Array], Array],
+    ]
     | None
 ):
     """The model as :class:`LocalPolys`, its exact value at a point, its term size, and a
@@ -200,8 +206,11 @@ def _model_polys(
             # the pieces evaluate in O(log d) a point where the dense layer takes O(d)
             fast = pw if len(model.sizes) == 3 else model
             return polys, lambda x: exact_value(model, x), _term_size(model, domain), fast
-        fn = enclose.mlp_ball(model)
         size = _term_size(model, domain)
+        if features_fit(model, domain):  # cos features: certified in floats at any width
+            cells = FeaturePolys(model, domain)
+            return cells, lambda x: cells.source(arb(x), False), size, model
+        fn = enclose.mlp_ball(model)
         polys = enclose.taylor_blocks(
             fn,
             domain,
