@@ -29,6 +29,7 @@ by ``cos(r + δ) = cos r - δ sin r + O(δ²)``.
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 from typing import Any
@@ -36,8 +37,9 @@ from typing import Any
 import numpy as np
 from flint import arb, ctx
 from numpy.typing import NDArray
+from threadpoolctl import ThreadpoolController
 
-from approx.enclose import _TINY, U, arb_context, mlp_ball, upper
+from approx.enclose import _TINY, MAX_WORK, U, arb_context, mlp_ball, upper
 
 __all__ = ["FeaturePolys", "cos_sin", "features_fit"]
 
@@ -46,7 +48,7 @@ Array = NDArray[np.float64]
 #: derivative orders evaluated at a point (0 … _ORDERS - 1); the global bound covers
 #: order _ORDERS. The branch-and-bound asks for orders ≤ 5 at points and a bound of the
 #: sixth over a cell, which the middle's orders 6, 7 and the global eighth give
-_ORDERS = 8
+_ORDERS = 16
 #: reduction limit: ``|k| < 2^20`` keeps ``k P₁`` and ``k P₂`` exact (33-bit constants)
 _K_LIMIT = 2.0**20
 #: largest ``|r|`` the Taylor polynomials are used for (``π/4`` and rounding fit)
@@ -54,7 +56,7 @@ _R_MAX = 0.8
 #: elements per chunk of (points × features): 1 MB per array
 _CHUNK = 1 << 17
 #: initial cells per period of the fastest unit, and their cap
-_CELLS_PER_PERIOD = 4
+_CELLS_PER_PERIOD = 2
 _MAX_CELLS = 1 << 16
 #: Dekker's splitting constant for float64
 _SPLIT = 134217729.0
@@ -85,6 +87,14 @@ def _half_pi_pieces() -> tuple[float, float, float, float]:
 
 _P1, _P2, _P3, _PI_ERR = _half_pi_pieces()
 _TWO_OVER_PI = 2 / math.pi
+#: the reduction's error (cos_sin): low = fl(fl(fl(e1 + e2) - fl(k P3)) + lo) with
+#: |e1| + |e2| ≤ U (1.6 + |k| P2) (1 + U) (TwoSum errors of results ≤ 0.8 + |k| P2 and
+#: ≤ 0.8); the product k P3 and three additions round by at most
+#: U |k| P3 + U (3|e1| + 3|e2| + 3|k| P3 + |lo|) (1 + U)³; and |π/2 - P1 - P2 - P3| per
+#: unit of k
+_ETA_LO = U * (1 + 4 * U)
+_ETA_K = (_PI_ERR + 3.1 * U * U * _P2 + 4.01 * U * _P3) * (1 + 4 * U)
+_ETA_0 = 4.9 * U * U + 16 * _TINY
 _QUARTER_COS = np.array([1.0, 0.0, -1.0, 0.0])
 _QUARTER_SIN = np.array([0.0, 1.0, 0.0, -1.0])
 #: Taylor coefficients of cos r = Σ (-1)^j z^j/(2j)! and sin r / r = Σ (-1)^j z^j/(2j+1)!
@@ -113,6 +123,10 @@ _SLOPE_COS, _SLOPE_SIN = 0.56, 0.18
 #: Σ_i (i + 1) |a_i| z^i ≤ 1 + growth · z on [0, _Z_MAX]: Higham's running bound μ of
 #: Horner's rule (μ = Σ_j z^j |y_j|, |y_j| ≤ Σ_{i≥j} |a_i| z^(i-j)) taken a priori
 _GROWTH_COS, _GROWTH_SIN = 1.09, 0.35
+#: the rest of each polynomial's error: coefficients' rounding, truncation, and the
+#: absolute rounding error of z = r² near underflow
+_CONST_COS = _COEF_COS + _TRUNC_COS + _SLOPE_COS * _TINY
+_CONST_SIN = _COEF_SIN + _TRUNC_SIN + _SLOPE_SIN * _TINY + _TINY
 
 
 def _two_sum(a: Array, b: Array) -> tuple[Array, Array]:
@@ -169,48 +183,37 @@ def cos_sin(
         k[~ok] = 0.0
         r1, e1 = _two_sum(hi, -(k * _P1))  # k P1, k P2: exact products
         r, e2 = _two_sum(r1, -(k * _P2))
-        a3 = k * _P3
-        q1 = e1 + e2
-        q2 = q1 - a3
-        low = q2 + lo
-        # |ρ - (r + low)| ≤ eta, ρ = u - kπ/2 exactly
-        eta = (
-            err
-            + U * (np.abs(q1) + np.abs(q2) + np.abs(low) + np.abs(a3))
-            + np.abs(k) * _PI_ERR
-            + 8 * _TINY
-        ) * (1 + 4 * U)
-        ok &= np.abs(r) <= _R_MAX
+        low = ((e1 + e2) - k * _P3) + lo
+        al = np.abs(low)
+        # |ρ - (r + low)| ≤ eta, ρ = u - kπ/2 exactly (see _ETA_K, _ETA_0)
+        eta = err + np.abs(lo) * _ETA_LO + np.abs(k) * _ETA_K + _ETA_0
+        ok &= (np.abs(r) <= _R_MAX) & (al + eta <= 2.0**-30)
         z = r * r
         pc, horner_c = _horner(_COS, z, _GROWTH_COS)
         ps, horner_s = _horner(_SIN, z, _GROWTH_SIN)
-        dz = U * z + _TINY  # |z - r²|
-        err_pc = horner_c + _COEF_COS + _SLOPE_COS * dz + _TRUNC_COS
-        err_ps = horner_s + _COEF_SIN + _SLOPE_SIN * dz + _TRUNC_SIN
+        # Horner's rounding, the coefficients' rounding, the rounding of z, truncation
+        err_pc = horner_c + _SLOPE_COS * U * z + _CONST_COS
         sr = r * ps
-        ar = np.abs(r)
-        err_sr = ar * err_ps * (1 + 2 * U) + U * np.abs(sr) + _TINY
+        err_sr = np.abs(r) * (horner_s + _SLOPE_SIN * U * z + _CONST_SIN) + U * np.abs(sr)
         # cos(r + δ) = cos r - δ sin r - δ² cos(ξ)/2, sin(r + δ) = sin r + δ cos r - …
-        slow, clow = sr * low, pc * low
-        c_rho = pc - slow
-        s_rho = sr + clow
-        al = np.abs(low)
-        square = (al + eta) ** 2 / 2
-        # fl(a - b) is within |b| of a - b (a is a float) and within U |fl(a - b)|
-        round_c = U * np.abs(slow) + np.minimum(U * np.abs(c_rho), np.abs(slow))
-        round_s = U * np.abs(clow) + np.minimum(U * np.abs(s_rho), np.abs(clow))
-        err_c = err_pc + err_sr * al + eta + square + round_c
-        err_s = err_sr + err_pc * al + eta + square + round_s
-        err_c = (err_c + 4 * _TINY) * (1 + 8 * U)
-        err_s = (err_s + 4 * _TINY) * (1 + 8 * U)
+        # with |δ| ≤ |low| + eta; the products by low carry the errors of pc and sr
+        # (≤ 5 U) and round by U |low| (|pc|, |sr| ≤ 1): 6 U |low| in all
+        c_rho = pc - sr * low
+        s_rho = sr + pc * low
+        shared = eta * (1 + 8 * U) + al * (6 * U) + 0.51 * (al + eta) ** 2
+        err_c = err_pc + U * np.abs(c_rho) + shared
+        err_s = err_sr + U * np.abs(s_rho) + shared
     # u = ρ + qπ/2: rotate by (cos qπ/2, sin qπ/2), whose entries 0 and ±1 are exact
     q = k.astype(np.int64) & 3
     cq, sq = _QUARTER_COS[q], _QUARTER_SIN[q]
     c = c_rho * cq - s_rho * sq
     s = s_rho * cq + c_rho * sq
-    aq = np.abs(cq)
-    ec = np.where(ok, err_c * aq + err_s * (1 - aq), np.inf)
-    es = np.where(ok, err_s * aq + err_c * (1 - aq), np.inf)
+    odd = (q & 1).astype(np.float64)  # cos u is ± sin ρ, sin u is ± cos ρ
+    even = 1.0 - odd  # products by 0 and 1 and sums with 0: exact selections
+    ec = err_c * even + err_s * odd
+    es = err_s * even + err_c * odd
+    ec = np.where(ok, ec * (1 + 8 * U) + 8 * _TINY, np.inf)
+    es = np.where(ok, es * (1 + 8 * U) + 8 * _TINY, np.inf)
     return c, s, ec, es
 
 
@@ -278,9 +281,12 @@ class FeaturePolys:
     net : MLP
         Sizes ``[1, d, 1]``, activation ``"cos"``, finite weights.
     domain : tuple of float
+    max_work : int
+        The branch-and-bound's work cap: the first cells (two per period of the fastest
+        unit) take at most half of it.
     """
 
-    def __init__(self, net: Any, domain: tuple[float, float]) -> None:
+    def __init__(self, net: Any, domain: tuple[float, float], max_work: int = MAX_WORK) -> None:
         if not features_fit(net, domain):
             raise ValueError(
                 f"FeaturePolys takes a 1 → d → 1 cos net of moderate weights, got {net!r}"
@@ -295,8 +301,12 @@ class FeaturePolys:
         self._w = (w, *_split(w))
         d = w.size
         self._coef, self._coef_err, self._sums = _coefficients(self.v, w)
+        #: operations per cell evaluated in floats, in units of a 12-term polynomial's: a
+        #: cell takes two cos and sin per unit and sixteen sums, about d/4 such cells
+        self.float_cost = max(1, d // 4)
         fastest = float(np.max(np.abs(w))) * (b - a)
-        n = int(min(max(math.ceil(_CELLS_PER_PERIOD * fastest / (2 * math.pi)), 1), _MAX_CELLS))
+        n = math.ceil(_CELLS_PER_PERIOD * fastest / (2 * math.pi))
+        n = int(min(max(n, 1), max_work // (2 * self.float_cost) + 1, _MAX_CELLS))
         edges = a + (b - a) * (np.arange(n + 1) / n)
         edges[-1] = b
         self.edges = np.unique(np.clip(edges, a, b))
@@ -308,8 +318,6 @@ class FeaturePolys:
         self.capped = False
         self.source = mlp_ball(net)
         self.cost = int(d)
-        #: operations per cell evaluated in floats, in units of a 12-term polynomial's
-        self.float_cost = max(1, d // 32)
         self.sup = float(self._sums[0] + abs(self.c)) * (1 + 4 * U)
         self.scale = self.sup
         self.work = int(d * _ORDERS * 4)
@@ -403,42 +411,62 @@ class FeaturePolys:
 
     def _evaluate(self, x: Array, orders: list[int]) -> tuple[Array, Array]:
         """Values and error bounds of ``f̂^(k)/k!`` at ``x`` for each order; shapes
-        (len(orders), m). Points in chunks, so that memory stays bounded."""
+        (len(orders), m). Points in chunks, so that memory stays bounded.
+
+        ``|fl(c t) - c' t'| ≤ U |fl(c t)| + |c| |t - t'| + |c - c'| |t'|`` with ``|t'| ≤ 1``
+        bounds each term's error; the value is summed compensated (error ``~ U |value|``),
+        the derivatives plainly by the tree (``γ_depth Σ |terms|``).
+        """
         m, d = x.size, self.w.size
-        values = np.empty((len(orders), m))
-        errors = np.empty((len(orders), m))
-        step = max(1, _CHUNK // max(d, 1))
-        gamma = 1 + (d + 4) * U  # a sum of d non-negative terms, any order
+        ks = np.asarray(orders)
+        values = np.empty((ks.size, m))
+        errors = np.empty((ks.size, m))
         depth = max(d - 1, 0).bit_length()  # of the pairwise tree
-        for start in range(0, m, step):
-            sl = slice(start, min(start + step, m))
-            with np.errstate(invalid="ignore", over="ignore"):
-                hi, lo, err = _argument(x[sl], self._w, self.b)
-                cos, sin, err_cos, err_sin = cos_sin(hi, lo, err)
-                trig = (cos, -sin, -cos, sin)  # cos^(k)(u) = cos(u + kπ/2)
-                for row, k in enumerate(orders):
-                    t = trig[k % 4]
-                    e = err_cos if k % 2 == 0 else err_sin
-                    terms = t * self._coef[k]
-                    # |fl(c t) - c' t'| ≤ U|fl(c t)| + |c| |t - t'| + |c - c'| |t'|, |t'| ≤ 1;
-                    # the value compensated (its error ~ U |value|), the derivatives
-                    # summed plainly by the tree (γ_depth Σ |terms|)
-                    if k == 0:
-                        value, sum_err = _sum2(terms)
-                        rounding = U * (1 + 2 * U)
-                    else:
-                        value, sum_err = _tree(terms), 0.0
-                        rounding = (depth + 1) * U * (1 + 2 * (depth + 1) * U)
-                    spread = (e + rounding * np.abs(t)) @ np.abs(self._coef[k])
-                    spread = spread * gamma + (d + 4) * _TINY
-                    error = sum_err + spread + self._coef_err[k]
-                    if k == 0:
-                        total = value + self.c
-                        error = error + U * np.abs(total)
-                        value = total
-                    values[row, sl] = value
-                    errors[row, sl] = np.where(np.isfinite(error), error * (1 + 8 * U), np.inf)
+        rounding = np.where(ks == 0, U, (depth + 1) * U) * (1 + 2 * (depth + 1) * U)
+        # cos^(k)(u) = cos(u + kπ/2): ±cos u for even k, ±sin u for odd k; the signs go
+        # into the coefficients (exactly)
+        coef = self._coef[ks] * np.array([1.0, -1.0, -1.0, 1.0])[ks % 4, None]
+        step = max(1, _CHUNK // max(d, 1))
+        # the products are small: BLAS threads only contend (one is several times faster)
+        with _blas().limit(limits=1, user_api="blas"), np.errstate(invalid="ignore", over="ignore"):
+            for start in range(0, m, step):
+                sl = slice(start, min(start + step, m))
+                values[:, sl], errors[:, sl] = self._chunk(x[sl], ks, coef, rounding)
         return values, errors
+
+    def _chunk(
+        self, x: Array, ks: NDArray[np.intp], coef: Array, rounding: Array
+    ) -> tuple[Array, Array]:
+        """:meth:`_evaluate` on one chunk of points."""
+        d = self.w.size
+        hi, lo, err = _argument(x, self._w, self.b)
+        cos, sin, err_cos, err_sin = cos_sin(hi, lo, err)
+        size = np.abs(coef)
+        spread = np.empty((ks.size, x.size))
+        for parity, t, e in ((0, cos, err_cos), (1, sin, err_sin)):
+            rows = ks % 2 == parity
+            if rows.any():
+                spread[rows] = size[rows] @ e.T + rounding[rows, None] * (size[rows] @ np.abs(t).T)
+        # BLAS sums d non-negative terms in some order: γ_d at most
+        spread = spread * (1 + (d + 4) * U) + (d + 4) * _TINY + self._coef_err[ks, None]
+        values = np.empty((ks.size, x.size))
+        errors = np.empty((ks.size, x.size))
+        for row, k in enumerate(ks):
+            terms = (cos if k % 2 == 0 else sin) * coef[row]
+            if k == 0:
+                value, sum_err = _sum2(terms)
+                values[row] = value + self.c
+                error = spread[row] + sum_err + U * np.abs(values[row])
+            else:
+                values[row], error = _tree(terms), spread[row]
+            errors[row] = np.where(np.isfinite(error), error * (1 + 8 * U), np.inf)
+        return values, errors
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The process's thread-pool controller (inspecting the libraries costs time once)."""
+    return ThreadpoolController()
 
 
 def features_fit(net: Any, domain: tuple[float, float]) -> bool:

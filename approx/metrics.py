@@ -149,16 +149,19 @@ def max_error_at(
         target.domain,
         rtol=rtol,
         atol=atol,
-        max_work=max_work * polys.float_cost,  # the cap counts cells, whatever they cost
+        # the cap counts cells, whatever they cost; for cos features, whose cells cost d/4
+        # each, it counts operations, so that wide nets stay within seconds
+        max_work=max_work if isinstance(polys, FeaturePolys) else max_work * polys.float_cost,
         exact_at=exact_at,
         polish=float_error,
     )
     x, value = found.x, found.value
     if not found.tight or value <= atol:
         # the cap stopped the search early, or nothing above rounding was found: a dense
-        # sample may know a better point (a few points per parameter: the model's
-        # evaluation is what costs)
-        guess = _sampled(target, model, int(np.clip(4 * model.n_params, 1024, 1 << 16))).x
+        # sample may know a better point (a few points per parameter, at most 2^26
+        # parameter-points: the model's evaluation is what costs)
+        n = min(4 * model.n_params, (1 << 26) // model.n_params)
+        guess = _sampled(target, model, int(np.clip(n, 1024, 1 << 16))).x
         with enclose.arb_context():
             exact = enclose.abs_lower(exact_at(guess))
         if exact > value:
@@ -208,7 +211,7 @@ def _model_polys(
             return polys, lambda x: exact_value(model, x), _term_size(model, domain), fast
         size = _term_size(model, domain)
         if features_fit(model, domain):  # cos features: certified in floats at any width
-            cells = FeaturePolys(model, domain)
+            cells = FeaturePolys(model, domain, max_work)
             return cells, lambda x: cells.source(arb(x), False), size, model
         fn = enclose.mlp_ball(model)
         polys = enclose.taylor_blocks(
