@@ -8,9 +8,13 @@ and ``upper`` rigorous. ``f`` is enclosed from its ball form (Taylor models in A
 
 - ReLU nets of any depth are piecewise linear with exact pieces (:mod:`approx.piecewise`);
 - splines are piecewise cubics, their coefficients read as stored;
-- Chebyshev series and nets with smooth activations (cos features, tanh, sigmoid) are
-  enclosed in Arb like a target, at a cost of ``d`` operations per evaluation, under a
-  work cap counted in operations.
+- Chebyshev series (:mod:`approx.enclose_chebyshev`) and ``1 → d → 1`` cos nets, such
+  as random Fourier features (:mod:`approx.enclose_features`), are evaluated in floats
+  with rigorous error bounds, at any ``d``;
+- other nets with smooth activations (deeper cos nets, tanh, sigmoid) are enclosed in
+  Arb like a target, at a cost of ``d`` operations per evaluation;
+
+all under a work cap counted in operations.
 
 The branch-and-bound stops once ``upper - value ≤ max(rtol · value, atol)``, with
 ``rtol = 1e-9`` for built-in and expression targets alike, and ``atol`` a few
