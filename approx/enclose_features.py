@@ -19,11 +19,12 @@ branch-and-bound what it asks of a model in floats instead, over many points at 
   bounds and for cells whose arguments are too large for the reduction.
 
 :func:`cos_sin` reduces ``u`` by Cody and Waite's method: ``k = round(2u/π)`` and
-``ρ = u - k (P₁ + P₂ + P₃)`` with ``P₁``, ``P₂`` of 33 bits, so ``k P₁`` and ``k P₂`` are
-exact for ``|k| < 2²⁰``, each subtraction's error kept by TwoSum and the error of
-``P₁ + P₂ + P₃`` against ``π/2`` bounded in Arb. Then ``cos ρ`` and ``sin ρ`` are Taylor
-polynomials in ``ρ²`` on ``|ρ| ≤ 0.8`` (truncation bounded by the first omitted term),
-evaluated by Horner's rule with Higham's running error bound, and ``u``'s low part enters
+``ρ = u - k (P₁ + P₂ + P₃)`` with ``P₁``, ``P₂`` of 26 bits, so ``k P₁`` and ``k P₂`` are
+exact for ``|k| < 2²⁷`` (``|u|`` up to about 2 · 10⁸), each subtraction's error kept by
+TwoSum and the error of ``P₁ + P₂ + P₃`` against ``π/2`` bounded in Arb. Then ``cos ρ``
+and ``sin ρ`` are Taylor polynomials in ``ρ²`` on ``|ρ| ≤ 0.8`` (truncation bounded by
+the first omitted term), evaluated by Horner's rule with Higham's error bound (taken a
+priori), and ``u``'s low part enters
 by ``cos(r + δ) = cos r - δ sin r + O(δ²)``.
 """
 
@@ -49,8 +50,8 @@ Array = NDArray[np.float64]
 #: order _ORDERS. The branch-and-bound asks for orders ≤ 5 at points and a bound of the
 #: sixth over a cell, which the middle's orders 6, 7 and the global eighth give
 _ORDERS = 16
-#: reduction limit: ``|k| < 2^20`` keeps ``k P₁`` and ``k P₂`` exact (33-bit constants)
-_K_LIMIT = 2.0**20
+#: reduction limit: ``|k| < 2^27`` keeps ``k P₁`` and ``k P₂`` exact (26-bit constants)
+_K_LIMIT = 2.0**27
 #: largest ``|r|`` the Taylor polynomials are used for (``π/4`` and rounding fit)
 _R_MAX = 0.8
 #: elements per chunk of (points × features): 1 MB per array
@@ -65,14 +66,14 @@ _MAX_INPUT = 2.0**500
 
 
 def _half_pi_pieces() -> tuple[float, float, float, float]:
-    """``P₁``, ``P₂`` (33 significant bits each), ``P₃`` (53) with ``P₁ + P₂ + P₃ ≈ π/2``,
+    """``P₁``, ``P₂`` (26 significant bits each), ``P₃`` (53) with ``P₁ + P₂ + P₃ ≈ π/2``,
     and an upper bound of ``|π/2 - P₁ - P₂ - P₃|`` (computed in Arb at 256 bits)."""
     saved = ctx.prec
     ctx.prec = 256
     try:
         rest = arb.pi() / 2
         pieces = []
-        for bits in (33, 33):
+        for bits in (26, 26):
             top = float(rest.mid())
             e = math.frexp(top)[1]  # top = m 2^e with 0.5 ≤ |m| < 1
             piece = math.ldexp(math.floor(math.ldexp(top, bits - e)), e - bits)
@@ -87,14 +88,15 @@ def _half_pi_pieces() -> tuple[float, float, float, float]:
 
 _P1, _P2, _P3, _PI_ERR = _half_pi_pieces()
 _TWO_OVER_PI = 2 / math.pi
-#: the reduction's error (cos_sin): low = fl(fl(fl(e1 + e2) - fl(k P3)) + lo) with
-#: |e1| + |e2| ≤ U (1.6 + |k| P2) (1 + U) (TwoSum errors of results ≤ 0.8 + |k| P2 and
-#: ≤ 0.8); the product k P3 and three additions round by at most
-#: U |k| P3 + U (3|e1| + 3|e2| + 3|k| P3 + |lo|) (1 + U)³; and |π/2 - P1 - P2 - P3| per
-#: unit of k
+#: the reduction's error (cos_sin): ρ = r + (e1 + e2 + e3 + lo) + (fl(k P3) - k P3)
+#: + k (P1 + P2 + P3 - π/2) exactly. TwoSum errors: |e3| ≤ U |r| ≤ 0.8 U,
+#: |e2| ≤ U |r2| ≤ U (0.8 + |k| P3) (1 + U), |e1| ≤ U |r1| ≤ U (0.8 + |k| (P2 + P3)) (1 + 2U);
+#: low = fl(fl(fl(e1 + e2) + e3) + lo) rounds by at most
+#: U (3|e1| + 3|e2| + 2|e3| + |lo|) (1 + U)³ ≤ U² (8.8 + |k| (3 P2 + 6 P3)) (1 + 6U)
+#: + U |lo| (1 + 4U); fl(k P3) by U |k| P3 (1 + U); and |π/2 - P1 - P2 - P3| per unit of k
 _ETA_LO = U * (1 + 4 * U)
-_ETA_K = (_PI_ERR + 3.1 * U * U * _P2 + 4.01 * U * _P3) * (1 + 4 * U)
-_ETA_0 = 4.9 * U * U + 16 * _TINY
+_ETA_K = (_PI_ERR + U * _P3 * (1 + U) + U * U * (3 * _P2 + 6 * _P3)) * (1 + 8 * U)
+_ETA_0 = 8.8 * U * U * (1 + 8 * U) + 16 * _TINY
 _QUARTER_COS = np.array([1.0, 0.0, -1.0, 0.0])
 _QUARTER_SIN = np.array([0.0, 1.0, 0.0, -1.0])
 #: Taylor coefficients of cos r = Σ (-1)^j z^j/(2j)! and sin r / r = Σ (-1)^j z^j/(2j+1)!
@@ -172,7 +174,7 @@ def cos_sin(
     -------
     c, s, err_c, err_s : ndarray
         ``|c - cos u| ≤ err_c`` and ``|s - sin u| ≤ err_s`` (``inf`` where ``|u|`` is past
-        ``2^20 · π/2``, or not finite).
+        ``2^27 · π/2``, or not finite).
     """
     hi = np.asarray(hi, dtype=np.float64)
     lo = np.zeros_like(hi) if lo is None else lo
@@ -182,12 +184,13 @@ def cos_sin(
         ok = np.abs(k) < _K_LIMIT  # False for NaN
         k[~ok] = 0.0
         r1, e1 = _two_sum(hi, -(k * _P1))  # k P1, k P2: exact products
-        r, e2 = _two_sum(r1, -(k * _P2))
-        low = ((e1 + e2) - k * _P3) + lo
+        r2, e2 = _two_sum(r1, -(k * _P2))
+        r, e3 = _two_sum(r2, -(k * _P3))
+        low = ((e1 + e2) + e3) + lo
         al = np.abs(low)
         # |ρ - (r + low)| ≤ eta, ρ = u - kπ/2 exactly (see _ETA_K, _ETA_0)
         eta = err + np.abs(lo) * _ETA_LO + np.abs(k) * _ETA_K + _ETA_0
-        ok &= (np.abs(r) <= _R_MAX) & (al + eta <= 2.0**-30)
+        ok &= np.abs(r) <= _R_MAX
         z = r * r
         pc, horner_c = _horner(_COS, z, _GROWTH_COS)
         ps, horner_s = _horner(_SIN, z, _GROWTH_SIN)
@@ -273,7 +276,7 @@ class FeaturePolys:
 
     Provides what :func:`~approx.branch_bound.sup_abs_difference` uses of a model:
     ``edges``, ``cell``, ``at``, ``bound``, ``near_edge``, ``ball_at`` and the attributes
-    of :class:`~approx.enclose.LocalPolys` (cells whose arguments pass ``2^20 · π/2`` are
+    of :class:`~approx.enclose.LocalPolys` (cells whose arguments pass ``2^27 · π/2`` are
     rough: left to Arb).
 
     Parameters

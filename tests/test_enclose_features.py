@@ -37,20 +37,20 @@ def significant_bits(v: float) -> int:
 
 
 def test_pieces_of_half_pi():
-    # P1 and P2 of 33 bits: k P1, k P2 exact for |k| < 2^20
-    assert significant_bits(_P1) <= 33 and significant_bits(_P2) <= 33
+    # P1 and P2 of 26 bits: k P1, k P2 exact for |k| < 2^27
+    assert significant_bits(_P1) <= 26 and significant_bits(_P2) <= 26
     k = _K_LIMIT - 1
     assert Fraction(k * _P1) == Fraction(k) * Fraction(_P1)
     assert Fraction(k * _P2) == Fraction(k) * Fraction(_P2)
     with mp.workdps(80):
         gap = abs(mp.pi / 2 - mp.mpf(_P1) - mp.mpf(_P2) - mp.mpf(_P3))
-        assert gap <= _PI_ERR < 1e-36
+        assert gap <= _PI_ERR < 1e-32
 
 
 def adversarial_arguments() -> np.ndarray:
     """Near multiples of π/2 (the nearest floats and their neighbours), large up to the
     reduction's limit, tiny, negative, exactly representable halves, and random."""
-    ks = np.array([1, 2, 3, 4, 5, 7, 100, 355, 1000, 12345, 2**17 + 1, 2**19, 2**20 - 3])
+    ks = np.array([1, 2, 3, 4, 5, 7, 100, 355, 1000, 12345, 2**17 + 1, 2**20, 2**26, 2**27 - 3])
     near = ks * (np.pi / 2)
     with mp.workdps(60):
         near = np.array([float(k * mp.pi / 2) for k in ks])
@@ -59,7 +59,7 @@ def adversarial_arguments() -> np.ndarray:
     )
     tiny = np.array([0.0, 5e-324, 1e-310, 1e-300, 1e-20, 2.0**-30, 1e-8])
     halves = np.arange(-40, 41) / 2.0 + np.array([0.0]).repeat(81)
-    large = np.array([1e5, 1e6 + 0.5, 1.6e6, (2**20 - 1) * 1.5707963267, 123456.789])
+    large = np.array([1e5, 1e6 + 0.5, 1.6e6, 2.1e8, (2**27 - 1) * 1.5707963267, 123456.789])
     rng = np.random.default_rng(7)
     random = rng.uniform(-2000, 2000, 200)
     u = np.concatenate([around, tiny, halves, large, random])
@@ -94,7 +94,7 @@ def test_cos_sin_of_a_carried_argument():
 
 
 def test_cos_sin_refuses_what_it_cannot_reduce():
-    u = np.array([2.0**21 * np.pi, 1e300, np.inf, -np.inf, np.nan])
+    u = np.array([2.0**28 * np.pi, 1e300, np.inf, -np.inf, np.nan])
     _, _, ec, es = cos_sin(u)
     assert np.all(np.isinf(ec)) and np.all(np.isinf(es))
 
@@ -244,3 +244,16 @@ def test_only_shallow_cos_nets_take_the_float_cells():
     assert isinstance(metrics._model_polys(shallow, domain, 2**22)[0], FeaturePolys)
     for net in (deep, tanh):
         assert not isinstance(metrics._model_polys(net, domain, 2**22)[0], FeaturePolys)
+
+
+def test_a_domain_far_from_zero():
+    """Arguments near 10⁸: the reduction carries them; the target's float evaluation is
+    only an estimate there, so the reference is at 40 digits from the grid's best points."""
+    target = targets.from_expr("sin(2*pi*x)", (1e6, 1e6 + 1))
+    net = random_features(target, 32, rng=np.random.default_rng(0))
+    result = max_error_at(target, net)
+    ref = reference(target, lambda x: mp.sin(2 * mp.pi * x), net, n=20_001)
+    size = metrics._term_size(net, target.domain)
+    tolerance = max(1e-9 * result.value, metrics.ATOL_ULPS * U * (target.scale + size))
+    assert result.tight
+    assert max(result.value, ref) <= result.upper <= result.value + tolerance
