@@ -9,8 +9,9 @@ branch-and-bound what it asks of a model in floats instead, over many points at 
   ``u_i = w_i x + b_i``. The argument is carried exactly as ``hi + lo`` (Dekker's product
   and Knuth's TwoSum), cos and sin are evaluated by :func:`cos_sin` with a rigorous error
   bound that does not trust the platform's libm, and the ``d`` terms are summed by a
-  compensated pairwise tree (each addition's error kept by TwoSum), so the result is
-  within a few rounding units of ``Σ_i |v_i w_i^k|/k!``, whatever ``d``.
+  pairwise tree, compensated for the value (each addition's error kept by TwoSum), so
+  the error is a few rounding units of ``Σ_i |v_i|`` for the value and
+  ``⌈log₂ d⌉ + 1`` of ``Σ_i |v_i w_i^k|/k!`` for the derivatives.
 - bounds of ``|f̂^(k)|/k!`` over a cell from the derivatives at its middle (all orders up
   to :data:`_ORDERS` - 1 evaluated at once) and the global ``Σ_i |v_i| |w_i|^n / n!`` of
   the next order; they follow the cancellation between the terms, which the global
@@ -48,7 +49,8 @@ Array = NDArray[np.float64]
 
 #: derivative orders evaluated at a point (0 … _ORDERS - 1); the global bound covers
 #: order _ORDERS. The branch-and-bound asks for orders ≤ 5 at points and a bound of the
-#: sixth over a cell, which the middle's orders 6, 7 and the global eighth give
+#: sixth over a cell, which the middle's orders 6 … 15 and the global sixteenth give:
+#: its cells may then be a fair fraction of the fastest unit's period
 _ORDERS = 16
 #: reduction limit: ``|k| < 2^27`` keeps ``k P₁`` and ``k P₂`` exact (26-bit constants)
 _K_LIMIT = 2.0**27
@@ -305,7 +307,8 @@ class FeaturePolys:
         d = w.size
         self._coef, self._coef_err, self._sums = _coefficients(self.v, w)
         #: operations per cell evaluated in floats, in units of a 12-term polynomial's: a
-        #: cell takes two cos and sin per unit and sixteen sums, about d/4 such cells
+        #: cell evaluates cos and sin of every unit at about two points, and sixteen
+        #: sums; counted as d/4 (calibrated on time, so that d = 4096 stays in seconds)
         self.float_cost = max(1, d // 4)
         fastest = float(np.max(np.abs(w))) * (b - a)
         n = math.ceil(_CELLS_PER_PERIOD * fastest / (2 * math.pi))
@@ -391,7 +394,7 @@ class FeaturePolys:
         is the next one's left end)."""
         value, error = np.empty(x.size), np.empty(x.size)
         hit = np.zeros(x.size, dtype=bool)
-        if self._previous is not None and x.size:
+        if self._previous is not None and x.size and self._previous[0].size:
             px, pv, pe = self._previous
             j = np.clip(np.searchsorted(px, x), 0, px.size - 1)
             hit = px[j] == x
