@@ -318,7 +318,7 @@ class FeaturePolys:
         self.edges = np.unique(np.clip(edges, a, b))
         # a cell is rough when an argument may reach past the reduction's limit
         reach = np.maximum(np.abs(self.edges[:-1]), np.abs(self.edges[1:]))
-        top = (reach[:, None] * np.abs(w) + np.abs(self.b)).max(axis=1) * (1 + 4 * U)
+        top = (reach * np.abs(w).max() + np.abs(self.b).max()) * (1 + 4 * U)
         self.rough = top >= 0.99 * _K_LIMIT * _P1
         self.slack = np.zeros(self.rough.size)
         self.capped = False
