@@ -194,7 +194,15 @@ def sup_abs_difference(
             settled = max(settled, float(ub[final].max()))
         keep = ~final
         if keep.any():
-            lo, hi = _split(lo[keep], hi[keep], width[keep], shrinks[keep], ub[keep], cut)
+            parts = _split(lo[keep], hi[keep], width[keep], shrinks[keep], ub[keep], cut)
+            if work + parts[0].size * float_cost > max_work:
+                # the next pass alone would overrun the cap (by up to 16×): stop here, the
+                # cells' bounds are rigorous already
+                settled = max(settled, float(ub[keep].max()))
+                tight = False
+                lo = lo[:0]
+            else:
+                lo, hi = parts
         else:
             lo = lo[keep]
     value, x = max(best, 0.0), best_x

@@ -11,9 +11,12 @@ and ``upper`` rigorous. ``f`` is enclosed from its ball form (Taylor models in A
 - Chebyshev series of any degree are evaluated by Clenshaw's recurrence in floats with a
   rigorous error bound, their derivatives bounded by Cauchy's estimate on Bernstein
   ellipses (:mod:`approx.enclose_chebyshev`);
-- nets with smooth activations (cos features, tanh, sigmoid) are enclosed in Arb like a
-  target, at a cost of ``d`` operations per evaluation, under a work cap counted in
-  operations.
+- ``1 → d → 1`` cos nets, such as random Fourier features
+  (:mod:`approx.enclose_features`), are evaluated in floats with rigorous error bounds;
+- other nets with smooth activations (deeper cos nets, tanh, sigmoid) are enclosed in
+  Arb like a target, at a cost of ``d`` operations per evaluation;
+
+all under a work cap counted in operations.
 
 The branch-and-bound stops once ``upper - value ≤ max(rtol · value, atol)``, with
 ``rtol = 1e-9`` for built-in and expression targets alike, and ``atol`` a few
@@ -36,6 +39,7 @@ from approx.baselines import ChebyshevModel, SplineModel
 from approx.construct import check_target, check_width
 from approx.enclose import LocalPolys, from_coefficients
 from approx.enclose_chebyshev import ChebyshevPolys
+from approx.enclose_features import FeaturePolys, features_fit
 from approx.models import Model
 from approx.nn import ACTIVATIONS, MLP
 from approx.piecewise import TooManyPieces, exact_value, piecewise_linear
@@ -151,6 +155,8 @@ def max_error_at(
         target.domain,
         rtol=rtol,
         atol=atol,
+        # a Chebyshev series' cap grows with its degree (every cell costs d); for cos
+        # features, whose cells cost d/4 each, it counts operations: seconds at any width
         max_work=max_work * polys.cap_scale,
         exact_at=exact_at,
         polish=float_error,
@@ -158,9 +164,10 @@ def max_error_at(
     x, value = found.x, found.value
     if not found.tight or value <= atol:
         # the cap stopped the search early, or nothing above rounding was found: a dense
-        # sample may know a better point (a few points per parameter: the model's
-        # evaluation is what costs)
-        guess = _sampled(target, model, int(np.clip(4 * model.n_params, 1024, 1 << 16))).x
+        # sample may know a better point (a few points per parameter, at most 2^26
+        # parameter-points: the model's evaluation is what costs)
+        n = min(4 * model.n_params, (1 << 26) // model.n_params)
+        guess = _sampled(target, model, int(np.clip(n, 1024, 1 << 16))).x
         with enclose.arb_context():
             exact = enclose.abs_lower(exact_at(guess))
         if exact > value:
@@ -182,7 +189,12 @@ def _finite(model: Model) -> bool:
 def _model_polys(
     model: Any, domain: tuple[float, float], max_work: int
 ) -> (
-    tuple[LocalPolys | ChebyshevPolys, Callable[[float], arb], float, Callable[[Array], Array]]
+    tuple[
+        LocalPolys | ChebyshevPolys | FeaturePolys,
+        Callable[[float], arb],
+        float,
+        Callable[[Array], Array],
+    ]
     | None
 ):
     """The model as :class:`LocalPolys`, its exact value at a point, its term size, and a
@@ -203,8 +215,11 @@ def _model_polys(
             # the pieces evaluate in O(log d) a point where the dense layer takes O(d)
             fast = pw if len(model.sizes) == 3 else model
             return polys, lambda x: exact_value(model, x), _term_size(model, domain), fast
-        fn = enclose.mlp_ball(model)
         size = _term_size(model, domain)
+        if features_fit(model, domain):  # cos features: certified in floats at any width
+            cells = FeaturePolys(model, domain, max_work)
+            return cells, lambda x: cells.source(arb(x), False), size, model
+        fn = enclose.mlp_ball(model)
         polys = enclose.taylor_blocks(
             fn,
             domain,
@@ -233,7 +248,6 @@ def _model_polys(
             model.ball, domain, model.term_size, cost=model.n_params, max_work=max_work
         )
         return polys, lambda x: model.ball(arb(x)), model.term_size, model
-
 
     return None
 

@@ -272,7 +272,8 @@ def test_work_cap_gives_a_wider_but_rigorous_enclosure():
 
 
 @pytest.mark.parametrize(
-    ("d", "max_work", "tight"), [(16, 2**24, True), (16, 2**14, False), (128, 2**22, False)]
+    ("d", "max_work", "tight"),
+    [(16, 2**24, True), (16, 2**10, False), (128, 2**22, True), (128, 2**14, False)],
 )
 def test_cos_features_past_the_work_cap_stay_rigorous(d, max_work, tight):
     target = targets.get("runge")
@@ -282,8 +283,9 @@ def test_cos_features_past_the_work_cap_stay_rigorous(d, max_work, tight):
     sampled = float(np.max(np.abs(target(x) - net(x[:, None]).ravel())))
     assert result.tight == tight
     assert result.upper >= sampled * (1 - 1e-12) >= 0
-    if tight:  # the grid's max is a lower bound that the attained value must reach
-        assert result.value >= sampled * (1 - 1e-9)
+    if tight:  # the grid's max (in floats: up to the net's rounding) the value must reach
+        noise = 16 * 2.0**-53 * float(np.abs(net.weights[1]).sum())
+        assert result.value >= sampled * (1 - 1e-9) - noise
     if tight:
         assert result.upper <= result.value * (1 + 1e-9) + 1e-13
 
