@@ -33,6 +33,7 @@ import numpy as np
 from flint import arb, arb_series
 from numpy.typing import NDArray
 
+from approx._eft import two_product, two_sum
 from approx.baselines import ChebyshevModel, clenshaw_point, extra_precision
 from approx.enclose import _TINY, U, arb_context, ball, upper
 
@@ -90,7 +91,7 @@ class ChebyshevPolys:
         self._ladder_sums = _band_sums(model.coef)
         # a + b and b - a rounded: their exact errors (TwoSum), often 0
         w = b - a
-        self._map_error = (_rounding(a, b) / w, _rounding(b, -a) / w)
+        self._map_error = (abs(two_sum(a, b)[1]) / w, abs(two_sum(b, -a)[1]) / w)
         self._exact_map = _exact_map(a, b)
 
     # --- the map to [-1, 1] -------------------------------------------------------------
@@ -109,12 +110,12 @@ class ChebyshevPolys:
         if self._exact_map:
             tau = np.clip((2 * x) / (b - a), -1.0, 1.0)
             return tau, np.zeros_like(tau), np.zeros_like(tau)
-        s_hi, s_lo = _two_sum(np.float64(a), np.float64(b))  # a + b = s_hi + s_lo
-        w_hi, w_lo = _two_sum(np.float64(b), np.float64(-a))  # b - a = w_hi + w_lo
-        n_hi, n_lo = _two_sum(2 * x, -s_hi)  # 2x - s_hi = n_hi + n_lo
+        s_hi, s_lo = two_sum(np.float64(a), np.float64(b))  # a + b = s_hi + s_lo
+        w_hi, w_lo = two_sum(np.float64(b), np.float64(-a))  # b - a = w_hi + w_lo
+        n_hi, n_lo = two_sum(2 * x, -s_hi)  # 2x - s_hi = n_hi + n_lo
         with np.errstate(all="ignore"):
             tau = n_hi / w_hi
-            p_hi, p_lo = _two_product(tau, np.full_like(tau, w_hi))
+            p_hi, p_lo = two_product(tau, np.full_like(tau, w_hi))
             rest = (n_hi - p_hi) - p_lo  # n_hi - τ w_hi: the first difference is exact
             parts = np.abs(rest) + np.abs(n_lo) + abs(s_lo) + np.abs(tau * w_lo)
             tau_lo = (((rest + n_lo) - s_lo) - tau * w_lo) / w_hi
@@ -269,36 +270,9 @@ class ChebyshevPolys:
         return arb_series(terms, prec=length) if series else terms[0]
 
 
-def _rounding(a: float, b: float) -> float:
-    """``|a + b - fl(a + b)|``, exactly (Knuth's TwoSum)."""
-    s = a + b
-    bb = s - a
-    return abs((a - (s - bb)) + (b - bb))
-
-
 def _times(small: Array, big: Array) -> Array:
     """``small · big`` for error terms: 0 where ``small`` is 0 (whatever ``big``)."""
     return np.where(small == 0, 0.0, small * big)
-
-
-def _two_sum(a: Any, b: Any) -> tuple[Any, Any]:
-    """``a + b = s + e`` exactly, ``s = fl(a + b)`` (Knuth's TwoSum; no overflow)."""
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
-
-
-def _two_product(a: Array, b: Array) -> tuple[Array, Array]:
-    """``a b = p + e`` exactly, ``p = fl(a b)`` (Dekker's product by splitting; NaN
-    where the splitting overflows, which the caller checks)."""
-    p = a * b
-    c = 134217729.0 * a  # 2^27 + 1
-    a_hi = c - (c - a)
-    a_lo = a - a_hi
-    c = 134217729.0 * b
-    b_hi = c - (c - b)
-    b_lo = b - b_hi
-    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
 
 
 def _exact_map(a: float, b: float) -> bool:

@@ -41,6 +41,7 @@ from flint import arb, ctx
 from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
+from approx._eft import split, two_sum
 from approx.enclose import _TINY, MAX_WORK, U, arb_context, mlp_ball, upper
 
 __all__ = ["FeaturePolys", "cos_sin", "features_fit"]
@@ -61,8 +62,6 @@ _CHUNK = 1 << 17
 #: initial cells per period of the fastest unit, and their cap
 _CELLS_PER_PERIOD = 2
 _MAX_CELLS = 1 << 16
-#: Dekker's splitting constant for float64
-_SPLIT = 134217729.0
 #: inputs and weights past this size could overflow Dekker's split
 _MAX_INPUT = 2.0**500
 
@@ -133,20 +132,6 @@ _CONST_COS = _COEF_COS + _TRUNC_COS + _SLOPE_COS * _TINY
 _CONST_SIN = _COEF_SIN + _TRUNC_SIN + _SLOPE_SIN * _TINY + _TINY
 
 
-def _two_sum(a: Array, b: Array) -> tuple[Array, Array]:
-    """``s = fl(a + b)`` and ``e`` with ``a + b = s + e`` exactly (Knuth)."""
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
-
-
-def _split(a: Array) -> tuple[Array, Array]:
-    """Dekker's split ``a = hi + lo`` into halves of 26 bits (``|a| < 2^996``)."""
-    t = _SPLIT * a
-    hi = t - (t - a)
-    return hi, a - hi
-
-
 def _horner(coef: Array, z: Array, growth: float) -> tuple[Array, Array]:
     """``y = Σ_j coef_j z^j`` (``coef_0 = 1``, ``0 ≤ z ≤ _Z_MAX``) and a bound of Horner's
     rounding error: Higham's ``U (2μ - |y|)`` with ``μ ≤ 1 + growth · z`` a priori, and
@@ -185,9 +170,9 @@ def cos_sin(
         k = np.rint(hi * _TWO_OVER_PI)
         ok = np.abs(k) < _K_LIMIT  # False for NaN
         k[~ok] = 0.0
-        r1, e1 = _two_sum(hi, -(k * _P1))  # k P1, k P2: exact products
-        r2, e2 = _two_sum(r1, -(k * _P2))
-        r, e3 = _two_sum(r2, -(k * _P3))
+        r1, e1 = two_sum(hi, -(k * _P1))  # k P1, k P2: exact products
+        r2, e2 = two_sum(r1, -(k * _P2))
+        r, e3 = two_sum(r2, -(k * _P3))
         low = ((e1 + e2) + e3) + lo
         al = np.abs(low)
         # |ρ - (r + low)| ≤ eta, ρ = u - kπ/2 exactly (see _ETA_K, _ETA_0)
@@ -227,10 +212,10 @@ def _argument(x: Array, w: tuple[Array, Array, Array], b: Array) -> tuple[Array,
     bound (m, d) of the exact value (Dekker's product, TwoSum, one rounded addition)."""
     w_full, w_hi, w_lo = w
     xc = x[:, None]
-    x_hi, x_lo = _split(xc)
+    x_hi, x_lo = split(xc)
     p = xc * w_full
     e = ((x_hi * w_hi - p) + x_hi * w_lo + x_lo * w_hi) + x_lo * w_lo
-    s, es = _two_sum(p, b)
+    s, es = two_sum(p, b)
     t = e + es
     return s, t, U * np.abs(t) * (1 + 2 * U) + 16 * _TINY
 
@@ -248,7 +233,7 @@ def _sum2(terms: Array) -> tuple[Array, Array]:
     levels = 0
     while hi.shape[1] > 1:
         half = hi.shape[1] // 2
-        hi, e = _two_sum(hi[:, :half], hi[:, half:])
+        hi, e = two_sum(hi[:, :half], hi[:, half:])
         low += e.sum(axis=1)
         low_abs += np.abs(e).sum(axis=1)
         levels += 1
@@ -303,7 +288,7 @@ class FeaturePolys:
         self.b = np.asarray(net.biases[0], dtype=np.float64)
         self.v = np.asarray(net.weights[1][:, 0], dtype=np.float64)
         self.c = float(net.biases[1][0])
-        self._w = (w, *_split(w))
+        self._w = (w, *split(w))
         d = w.size
         self._coef, self._coef_err, self._sums = _coefficients(self.v, w)
         #: operations per cell evaluated in floats, in units of a 12-term polynomial's: a

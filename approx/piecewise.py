@@ -41,6 +41,7 @@ from flint import arb
 from numpy.typing import ArrayLike, NDArray
 
 from approx import _deadline
+from approx._eft import two_product
 from approx.nn import MLP
 
 __all__ = ["PiecewiseLinear", "TooManyPieces", "exact_value", "piecewise_linear"]
@@ -389,19 +390,6 @@ def exact_value(net: MLP, x: float) -> arb:
     return arb(z[0].numerator) / arb(z[0].denominator)
 
 
-_SPLIT = 2.0**27 + 1
-
-
-def _two_product(p: Array, q: Array) -> tuple[Array, Array]:
-    """``p q = hi + lo`` exactly (Veltkamp–Dekker, no fused multiply-add needed)."""
-    hi = p * q
-    cp, cq = _SPLIT * p, _SPLIT * q
-    p1, q1 = cp - (cp - p), cq - (cq - q)
-    p2, q2 = p - p1, q - q1
-    lo = ((p1 * q1 - hi) + p1 * q2 + p2 * q1) + p2 * q2
-    return hi, lo
-
-
 def _shallow_value(net: MLP, x: float) -> arb | None:
     """:func:`exact_value` for one hidden layer; None when magnitudes leave the range in
     which the float splits are exact."""
@@ -413,14 +401,14 @@ def _shallow_value(net: MLP, x: float) -> arb | None:
     parts = parts[parts > 0]
     if parts.size and (parts.max() > 2.0**400 or parts.min() < 2.0**-400):
         return None
-    h, low = _two_product(w, np.full_like(w, x))
+    h, low = two_product(w, np.full_like(w, x))
     # the sign of h + low + b: fsum decides it exactly
     approx_z = h + bias
     unsure = np.abs(approx_z) <= 4 * 2.0**-53 * (np.abs(h) + np.abs(bias)) + 2.0**-1000
     on = approx_z > 0
     for i in np.nonzero(unsure)[0]:
         on[i] = math.fsum((h[i], low[i], bias[i])) > 0
-    terms = [_two_product(v[on], part[on]) for part in (h, low, bias)]
+    terms = [two_product(v[on], part[on]) for part in (h, low, bias)]
     flat = np.concatenate([np.concatenate(t) for t in terms] + [np.array([c])])
     parts = flat.tolist()
     head = math.fsum(parts)
