@@ -141,11 +141,15 @@ class ChebyshevPolys:
         return np.clip(i, 0, self.edges.size - 2)
 
     def at(self, x: Array, idx: NDArray[np.intp], k: int) -> tuple[Array, Array]:
-        """``p^(k)(x)/k!`` at points ``x`` (value and a rigorous error bound); ``idx`` is
-        not needed: the series is one polynomial. Shapes: ``x`` (m,) → two (m,)."""
+        """``p^(k)(x)/k!`` at points ``x`` of the domain (value and a rigorous error bound;
+        the bound rests on ``|T_j| ≤ 1``, so points outside are refused); ``idx`` is not
+        needed: the series is one polynomial. Shapes: ``x`` (m,) → two (m,)."""
         if k > _ORDERS - 1:
             raise ValueError(f"derivative order {k} > {_ORDERS - 1} is not prepared")
         x = np.asarray(x, dtype=np.float64)
+        a, b = self.domain
+        if not np.all((x >= a) & (x <= b)):
+            raise ValueError(f"points outside the series' domain [{a!r}, {b!r}]")
         tau, tau_lo, delta = self._t2(x)
         if not (np.any(delta) or np.any(tau_lo)):
             value, err = _clenshaw(self._series[k : k + 1], tau)
@@ -178,8 +182,9 @@ class ChebyshevPolys:
         return total, err_total * (1 + 8 * U)
 
     def bound(self, lo: Array, hi: Array, idx: NDArray[np.intp], k: int) -> Array:
-        """An upper bound of ``|p^(k)(ξ)|/k!`` for ``ξ`` in ``[lo, hi]``: Cauchy's estimate
-        on the widest disc inside a Bernstein ellipse (see the module docstring)."""
+        """An upper bound of ``|p^(k)(ξ)|/k!`` for ``ξ`` in ``[lo, hi]`` ∩ the domain:
+        Cauchy's estimate on the widest disc inside a Bernstein ellipse (see the module
+        docstring)."""
         lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
         if k == 0:
             return np.full(lo.shape, self.sup)

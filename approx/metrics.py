@@ -27,6 +27,7 @@ rounding stops it first, ``upper`` is still rigorous and :attr:`MaxError.tight` 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -149,18 +150,20 @@ def max_error_at(
         with np.errstate(all="ignore"):
             return target(x) - evaluate(x)
 
-    found = branch_bound.sup_abs_difference(
-        f,
-        polys,
-        target.domain,
-        rtol=rtol,
-        atol=atol,
-        # a Chebyshev series' cap grows with its degree (every cell costs d); for cos
-        # features, whose cells cost d/4 each, it counts operations: seconds at any width
-        max_work=max_work * polys.cap_scale,
-        exact_at=exact_at,
-        polish=float_error,
-    )
+    # values past the float range become inf and NaN, which the search handles
+    with np.errstate(over="ignore", invalid="ignore"):
+        found = branch_bound.sup_abs_difference(
+            f,
+            polys,
+            target.domain,
+            rtol=rtol,
+            atol=atol,
+            # a Chebyshev series' cap grows with its degree (every cell costs d); for cos
+            # features, whose cells cost d/4 each, it counts operations: seconds at any width
+            max_work=max_work * polys.cap_scale,
+            exact_at=exact_at,
+            polish=float_error,
+        )
     x, value = found.x, found.value
     if not found.tight or value <= atol:
         # the cap stopped the search early, or nothing above rounding was found: a dense
@@ -175,6 +178,7 @@ def max_error_at(
     upper = max(found.upper, value)
     # the cap may stop the search after the bounds already meet: tight is what they say
     tight = found.tight or upper - value <= max(rtol * value, atol)
+    tight = tight and math.isfinite(upper)  # an infinite atol (Σ|terms| overflowed) says nothing
     return MaxError(x=x, value=value, upper=upper, tight=tight)
 
 
@@ -281,7 +285,7 @@ def _sampled(target: Target, model: Model, n: int = 1 << 16) -> MaxError:
     """A grid estimate of ``n`` points (no enclosure): for targets or models with no ball
     form, and for a better attained value when the work cap stopped the enclosure."""
     a, b = target.domain
-    x = np.linspace(a, b, n)
+    x = np.clip(np.linspace(a, b, n), a, b)  # a subnormal step can overshoot b
     with np.errstate(all="ignore"):
         e = np.abs(target(x) - model(x))
     i = int(np.nanargmax(e))

@@ -211,3 +211,23 @@ def test_hard_targets_are_tight(expr, domain, d):
         for v in top
     )
     assert reference <= result.upper
+
+
+def test_a_subnormal_domain_keeps_every_point_inside():
+    b = 1000 * 2.0**-1074
+    result = max_error_at(targets.from_expr("0*x", (0.0, b)), ChebyshevModel([0, 1, 0.5], (0, b)))
+    assert 0 <= result.x <= b
+    assert result.value <= 1.5 <= result.upper  # sup |t + T_2(t)/2| = 1.5 at t = 1
+
+
+def test_terms_past_the_float_range_are_never_called_tight():
+    zero = targets.from_expr("0*x", (-1, 1))
+    result = max_error_at(zero, ChebyshevModel([1.5e308, 0.0, -1.5e308], (-1, 1)))
+    assert not result.tight
+    assert result.upper == float("inf")
+
+
+def test_points_outside_the_series_domain_are_refused():
+    cells = ChebyshevPolys(ChebyshevModel([0.0, 1.0, 2.0], (-1, 1)))
+    with pytest.raises(ValueError, match="outside"):
+        cells.at(np.array([1.2]), None, 0)
