@@ -6,11 +6,11 @@ model's pieces) or provide the same interface (a Chebyshev series,
 ``sup |e| <= max(|e(l)|, |e(r)|) + (r - l)^2 / 8 * sup |e''|``, with ``sup |e''|`` from the
 Taylor expansion of ``e''`` at the cell's midpoint (so it cancels where ``g`` is close to
 ``f``, as for a spline): derivatives below :data:`ORDER` at the middle, a crude bound of
-the :data:`ORDER`-th over the cell.
-Cells whose bound cannot beat the best value found by more than the tolerance are
-dropped; the rest are split in 4 to 16 parts (as many as the bound needs). A cell kept
-open only by the floats' rounding at its ends is evaluated exactly in Arb at its ends
-and middle. Cells without a float polynomial are bounded in Arb with lower-order
+the :data:`ORDER`-th over the cell. Cells whose bound cannot beat the best value found
+by more than the tolerance are dropped; the rest are split in 4 to 16 parts (as many as
+the bound needs). A cell kept open only by the floats' rounding at its ends has them
+evaluated again, in double-double where the model offers it (a Chebyshev series), else
+exactly in Arb. Cells without a float polynomial are bounded in Arb with lower-order
 bounds; past the work cap every remaining cell takes an a-priori bound, so the result
 stays rigorous.
 """
@@ -147,6 +147,16 @@ def sup_abs_difference(
             cells = np.nonzero(s)[0]
             open_ = (ub[cells] > cut) & (floor > cut)
             noisy = np.nonzero(open_ & ((floor - noise <= cut) | (curve <= noise)))[0]
+            if noisy.size and getattr(g, "precise", None) is not None:
+                # a model with a more precise float evaluation tries it first, all at once
+                i = cells[noisy]
+                ends, (lb, x_lb), sharp = _precise_ends(f, g, lo[i], hi[i], fi[i], gi[i])
+                ub[i] = np.fmin(ub[i], (ends + curve[noisy]) * (1 + 8 * U))
+                work += int(noisy.size) * float_cost * 2
+                if lb > best:
+                    best, best_x = lb, x_lb
+                cut = best + tolerance()
+                noisy = noisy[(ub[i] > cut) & ~sharp]  # Arb only where it can still help
             for n in noisy[np.argsort(-ub[cells[noisy]])]:
                 i = cells[n]
                 if work >= max_work or ub[i] <= best + tolerance():
@@ -348,6 +358,37 @@ def _float_bounds(
         if lb[i] > best:
             best, best_x = float(lb[i]), float(x[i])
     return ub, excess, floor, noise, curve, (best, best_x)
+
+
+def _precise_ends(
+    f: LocalPolys,
+    g: Any,
+    lo: Array,
+    hi: Array,
+    fi: NDArray[np.intp],
+    gi: NDArray[np.intp],
+) -> tuple[Array, tuple[float, float], NDArray[np.bool_]]:
+    """``|f - g|`` at cells' two ends with ``g``'s precise evaluation: upper bounds of the
+    larger end, the best lower bound and its point, and whether the ends' rounding is
+    now below ``f``'s own (so that Arb could not do much better)."""
+    uppers, noise_f, noise_g = [], [], []
+    best, best_x = -1.0, float(lo[0])
+    for x, i in ((lo, fi), (hi, fi)):
+        fv, fe = f.at(x, i, 0)
+        gv, ge = g.precise(x)
+        v = fv - gv
+        err = (fe + ge + U * np.abs(v)) * (1 + 4 * U)
+        uppers.append(np.abs(v) + err)
+        noise_f.append(fe)
+        noise_g.append(ge)
+        low = (np.abs(v) - err) * (1 - 4 * U)
+        k = int(np.argmax(low))
+        if low[k] > best:
+            best, best_x = float(low[k]), float(x[k])
+    sharp = (noise_g[0] <= 4 * noise_f[0] + 4 * U * np.abs(uppers[0])) & (
+        noise_g[1] <= 4 * noise_f[1] + 4 * U * np.abs(uppers[1])
+    )
+    return np.maximum(uppers[0], uppers[1]), (best, best_x), sharp
 
 
 def _exact_ends(

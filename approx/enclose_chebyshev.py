@@ -17,8 +17,9 @@ branch-and-bound what it asks of a model instead, at any ``d``:
   centre and ``R`` its radius; the best of a ladder of ``r`` is kept. Inside the interval
   the disc may be ``√(1 - t²)`` times wider than at its ends, as Bernstein's inequality
   says the polynomial is smoother there.
-- the exact series in Arb (:meth:`ChebyshevModel.ball`) wherever rounding is what
-  stands between the bounds (the branch-and-bound asks for it).
+- where the floats' rounding is what stands between the bounds, values in
+  double-double (:meth:`ChebyshevPolys.precise`: error of order ``u |p|``, not
+  ``u Σ|c_j|``), and the exact series in Arb (:meth:`ChebyshevPolys.ball_at`).
 
 The map ``t = (2x - a - b)/(b - a)`` is rounded in floats; its error ``δ`` is bounded
 and paid for with ``δ · sup |p^(k+1)|`` (nothing on ``[-1, 1]``, where the map is exact).
@@ -228,6 +229,42 @@ class ChebyshevPolys:
             found = total * scale * (1 + 1e-12) + _TINY
         return np.fmin(np.where(np.isnan(found), np.inf, found), whole)
 
+    def precise(self, x: Array) -> tuple[Array, Array]:
+        """``p(x)`` at points of the domain with an error bound of order ``u |p| + u² Σ``:
+        Clenshaw's recurrence in double-double (:func:`_clenshaw_dd`), for the cells
+        whose float rounding is all that keeps them open. Shapes: (m,) → two (m,)."""
+        x = np.asarray(x, dtype=np.float64)
+        a, b = self.domain
+        if not np.all((x >= a) & (x <= b)):
+            raise ValueError(f"points outside the series' domain [{a!r}, {b!r}]")
+        tau, tau_lo, delta = self._t2(x)
+        hi, lo, err = _clenshaw_dd(self._series[0], tau)
+        if np.any(delta) or np.any(tau_lo):
+            # first order in τ_lo as in :meth:`at`, Q_0' = (b - a)/2 · Q_1 in floats
+            slope, slope_err = self.at(x, None, 1)
+            half = (b - a) / 2
+            inv_s = half * (1 + 2 * U)
+            far = np.abs(tau_lo) + delta
+            reach = far * inv_s * (1 + 4 * U)
+            top = self.bound(x - reach, x + reach, None, 2)  # sup |p''|/2 nearby
+            with np.errstate(all="ignore"):
+                step = tau_lo * (half * slope)
+                # |Q_1(τ) - slope| ≤ its error + far · sup|Q_1'|, Q_1' = 2 (b - a)/2 · Q_2
+                dev = slope_err + _times(far * 2 * inv_s, top)
+                q1 = np.abs(slope) + dev
+                err = (
+                    err
+                    + _times(np.abs(tau_lo), inv_s * dev + 4 * U * np.abs(half * slope))
+                    + 2 * U * np.abs(step)
+                    + _times(delta, inv_s * q1)
+                    + _times(far * far, inv_s * inv_s * top)
+                )
+            lo = lo + step
+        value = hi + lo
+        with np.errstate(all="ignore"):
+            err = (err + U * np.abs(value)) * (1 + 8 * U)
+        return value, np.where(np.isfinite(value), err, np.inf)
+
     def near_edge(self, lo: Array, hi: Array, idx: NDArray[np.intp]) -> Array:
         """No slack: the series is evaluated as the polynomial it is."""
         return np.zeros(np.shape(lo))
@@ -351,6 +388,34 @@ def _derivative_series(
             factor = s / (k + 1)
             c = [v * factor for v in der[: n - 1]]
     return mids, rads * (1 + 4 * U), sums, balls
+
+
+def _clenshaw_dd(coef: Array, tau: Array) -> tuple[Array, Array, Array]:
+    """``Σ_j coef_j T_j(τ)`` (``|τ| ≤ 1``) by Clenshaw's recurrence in double-double:
+    ``b_j`` kept as ``hi + lo``, the products ``2τ · hi`` and the sums error-free (Dekker,
+    TwoSum), only the low parts' arithmetic rounded. Each step's error ``η_j`` is a few
+    rounding units of its low parts, ``O(u² |b_j|)``, and reaches the result times
+    ``T_j(τ)`` as in :func:`_clenshaw`. Returns ``hi``, ``lo`` and the bound ``Σ_j |η_j|``
+    of ``|hi + lo - Σ_j coef_j T_j(τ)|`` (shapes (m,))."""
+    d = coef.size
+    zeros = np.zeros(tau.size)
+    b1h, b1l, b2h, b2l, eta = zeros, zeros, zeros, zeros, zeros.copy()
+    with np.errstate(all="ignore"):
+        for j in range(d - 1, -1, -1):
+            factor = 2 * tau if j > 0 else tau  # the last step: τ b_1 - b_2 + c_0
+            p_h, p_l = two_product(factor, b1h)
+            cross = factor * b1l
+            s_h, s_l = two_sum(np.full(tau.size, coef[j]), p_h)
+            b_h, e = two_sum(s_h, -b2h)
+            t1 = p_l + cross
+            t2 = t1 + s_l
+            t3 = t2 + e
+            low = t3 - b2l
+            b_h, b_l = two_sum(b_h, low)
+            eta += np.abs(cross) + np.abs(t1) + np.abs(t2) + np.abs(t3) + np.abs(low)
+            b1h, b1l, b2h, b2l = b_h, b_l, b1h, b1l
+        err = 1.01 * U * eta + 8 * (d + 1) * _TINY
+    return b1h, b1l, err
 
 
 def _clenshaw(series: Array, tau: Array) -> tuple[Array, Array]:

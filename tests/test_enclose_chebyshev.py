@@ -231,3 +231,31 @@ def test_points_outside_the_series_domain_are_refused():
     cells = ChebyshevPolys(ChebyshevModel([0.0, 1.0, 2.0], (-1, 1)))
     with pytest.raises(ValueError, match="outside"):
         cells.at(np.array([1.2]), None, 0)
+
+
+@pytest.mark.parametrize("domain", DOMAINS[:4])
+def test_double_double_values_are_enclosed_to_a_rounding_unit(domain):
+    rng = np.random.default_rng(4)
+    model = chebyshev(targets.from_expr("cos(20*x)", domain), 300)
+    cells = ChebyshevPolys(model)
+    a, b = domain
+    x = np.concatenate([[a, b], a + (b - a) * rng.random(20)])
+    value, err = cells.precise(x)
+    p = series_mp(model)
+    for xi, v, e in zip(x, value, err, strict=True):
+        truth = p(mp.mpf(float(xi)))
+        assert abs(v - truth) <= e
+        assert e <= 4 * 2.0**-53 * (abs(v) + 1e-300) + 1e-30  # a few units of |p|, not of Σ|c|
+    assert np.max(cells.at(x, None, 0)[1]) > 10 * np.max(err)  # the floats' bound is wider
+
+
+@pytest.mark.slow
+def test_a_high_frequency_target_at_the_rounding_plateau_is_tight():
+    """cos(200x) at d = 512: the error is rounding noise (6e-14) below the floats' own
+    Clenshaw bound (5e-14 per point); the double-double ends settle it."""
+    target = targets.from_expr("cos(200*x)", (-1, 1))
+    model = chebyshev(target, 512)
+    result = max_error_at(target, model)
+    atol = 16 * 2.0**-53 * (target.scale + model.term_size)
+    assert result.tight
+    assert result.upper - result.value <= atol
