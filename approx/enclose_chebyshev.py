@@ -21,8 +21,11 @@ branch-and-bound what it asks of a model instead, at any ``d``:
   double-double (:meth:`ChebyshevPolys.precise`: error of order ``u |p|``, not
   ``u Σ|c_j|``), and the exact series in Arb (:meth:`ChebyshevPolys.ball_at`).
 
-The map ``t = (2x - a - b)/(b - a)`` is rounded in floats; its error ``δ`` is bounded
-and paid for with ``δ · sup |p^(k+1)|`` (nothing on ``[-1, 1]``, where the map is exact).
+The map ``t = (2x - a - b)/(b - a)`` is computed in double-double, ``τ + τ_lo``, with
+error-free sums and products; values at ``τ`` are corrected to first order by
+``τ_lo · p'(τ)``, and the rest (``δ``, of order ``u² |τ|``, and the second-order term)
+is bounded by Cauchy's estimate nearby. On ``[-h, h]`` with ``2h`` a power of two the
+map is exact.
 """
 
 from __future__ import annotations
