@@ -179,6 +179,20 @@ def _record_fit(result: Result, fit: methods.Fit, start: float) -> None:
     _deadline.check()
 
 
+def _settle(result: Result, fit: methods.Fit, start: float, score: float, what: str) -> None:
+    """Record the evaluation's time (since ``start``) and the model's arrays, then the
+    run's status: the fit's own, else ``non-finite`` when ``score`` (named ``what``) is
+    not finite, else ``stalled`` when training did not move."""
+    result.eval_seconds = time.perf_counter() - start
+    result.arrays = fit.model.to_arrays()
+    if fit.status != "ok":
+        result.status, result.message = fit.status, fit.message
+    elif not np.isfinite(score):
+        result.status, result.message = "non-finite", f"{what} is {score}"
+    elif (stalled := _stalled(result.info)) is not None:
+        result.status, result.message = "stalled", stalled
+
+
 def _execute(run: Run, target: Target, result: Result) -> None:
     rng = np.random.default_rng(run.seed)
     start = time.perf_counter()
@@ -190,14 +204,7 @@ def _execute(run: Run, target: Target, result: Result) -> None:
         result.max_error, result.max_error_at = float(worst.value), float(worst.x)
         result.max_error_upper, result.max_error_tight = float(worst.upper), worst.tight
         result.l2_error = float(metrics.l2_error(target, fit.model))
-    result.eval_seconds = time.perf_counter() - start
-    result.arrays = fit.model.to_arrays()
-    if fit.status != "ok":
-        result.status, result.message = fit.status, fit.message
-    elif not np.isfinite(result.max_error):
-        result.status, result.message = "non-finite", f"max error is {result.max_error}"
-    elif (stalled := _stalled(result.info)) is not None:
-        result.status, result.message = "stalled", stalled
+    _settle(result, fit, start, result.max_error, "max error")
 
 
 def _classify(run: Run, result: Result) -> None:
@@ -212,14 +219,7 @@ def _classify(run: Run, result: Result) -> None:
     with np.errstate(all="ignore"):
         scores = classify.evaluate(fit.model, sample.X_test, sample.y_test)
     result.accuracy, result.test_loss = scores.accuracy, scores.loss
-    result.eval_seconds = time.perf_counter() - start
-    result.arrays = fit.model.to_arrays()
-    if fit.status != "ok":
-        result.status, result.message = fit.status, fit.message
-    elif not np.isfinite(result.test_loss):
-        result.status, result.message = "non-finite", f"test loss is {result.test_loss}"
-    elif (stalled := _stalled(result.info)) is not None:
-        result.status, result.message = "stalled", stalled
+    _settle(result, fit, start, result.test_loss, "test loss")
 
 
 def _stalled(info: dict[str, Any]) -> str | None:
