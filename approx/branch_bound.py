@@ -194,7 +194,6 @@ def sup_abs_difference(
             | (ub - excess <= cut)
             | broken
         )
-
         tight = tight and not stuck.any()
         final = drop | stuck
         if work >= max_work:

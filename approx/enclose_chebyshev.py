@@ -150,29 +150,62 @@ class ChebyshevPolys:
         needed: the series is one polynomial. Shapes: ``x`` (m,) → two (m,)."""
         if k > _ORDERS - 1:
             raise ValueError(f"derivative order {k} > {_ORDERS - 1} is not prepared")
-        x = np.asarray(x, dtype=np.float64)
-        a, b = self.domain
-        if not np.all((x >= a) & (x <= b)):
-            raise ValueError(f"points outside the series' domain [{a!r}, {b!r}]")
+        x = self._inside(x)
         tau, tau_lo, delta = self._t2(x)
         if not (np.any(delta) or np.any(tau_lo)):
             value, err = _clenshaw(self._series[k : k + 1], tau)
             return value[0], err[0] + self._rad[k]
         value, err = _clenshaw(self._series[k : k + 2], tau)
-        # t = τ + τ_lo ± δ. With Q_k' = (k + 1)/s · Q_{k+1} (s = 2/(b - a)), first order:
-        # Q_k(t) = Q_k(τ) + τ_lo Q_k'(τ) ± (δ sup|Q_k'| + (|τ_lo| + δ)²/2 sup|Q_k''|), the
-        # sups over [τ - |τ_lo| - δ, τ + |τ_lo| + δ]: Q_{k+1}'s value there within
-        # (|τ_lo| + δ)(k + 2)/s · sup|Q_{k+2}| (Cauchy, on the x-interval it is)
+        return self._shifted(
+            x,
+            k,
+            tau_lo,
+            delta,
+            value[0],
+            err[0] + self._rad[k],
+            value[1],
+            err[1] + self._rad[k + 1],
+        )
+
+    def _inside(self, x: Array) -> Array:
+        """``x`` as floats, refused unless every point lies in the domain (the bounds rest
+        on ``|T_j| ≤ 1``)."""
+        x = np.asarray(x, dtype=np.float64)
+        a, b = self.domain
+        if not np.all((x >= a) & (x <= b)):
+            raise ValueError(f"points outside the series' domain [{a!r}, {b!r}]")
+        return x
+
+    def _shifted(
+        self,
+        x: Array,
+        k: int,
+        tau_lo: Array,
+        delta: Array,
+        value: Array,
+        err: Array,
+        q_next: Array,
+        q_err: Array,
+    ) -> tuple[Array, Array]:
+        """``Q_k(t)`` at ``t = τ + τ_lo ± δ`` from ``Q_k(τ) = value ± err`` and
+        ``Q_{k+1}(τ) = q_next ± q_err``, and its error bound.
+
+        With ``Q_k' = (k + 1)/s · Q_{k+1}`` (``s = 2/(b - a)``), to first order:
+        ``Q_k(t) = Q_k(τ) + τ_lo Q_k'(τ) ± (δ sup|Q_k'| + (|τ_lo| + δ)²/2 sup|Q_k''|)``,
+        the sups over ``[τ - |τ_lo| - δ, τ + |τ_lo| + δ]``, where ``Q_{k+1}`` stays within
+        ``(|τ_lo| + δ)(k + 2)/s · sup|Q_{k+2}|`` of its value at ``τ`` (Cauchy, on the
+        x-interval that the t-interval is).
+        """
         half = (self.domain[1] - self.domain[0]) / 2
         inv_s = half * (1 + 2 * U)
         far = np.abs(tau_lo) + delta
         reach = far * inv_s * (1 + 4 * U)
-        top = self.bound(x - reach, x + reach, idx, k + 2)  # sup|Q_{k+2}| nearby
+        top = self.bound(x - reach, x + reach, None, k + 2)  # sup|Q_{k+2}| nearby
         with np.errstate(all="ignore"):  # overflow: an infinite bound, the caller's signal
-            slope = (k + 1) * half * value[1]  # Q_k'(τ), rounded
-            slope_err = (k + 1) * inv_s * (err[1] + self._rad[k + 1]) + 4 * U * np.abs(slope)
+            slope = (k + 1) * half * q_next  # Q_k'(τ), rounded
+            slope_err = (k + 1) * inv_s * q_err + 4 * U * np.abs(slope)
             step = tau_lo * slope
-            q1 = np.abs(value[1]) + err[1] + self._rad[k + 1] + _times(far * (k + 2) * inv_s, top)
+            q1 = np.abs(q_next) + q_err + _times(far * (k + 2) * inv_s, top)
             bound1 = (k + 1) * inv_s * q1  # sup|Q_k'| nearby
             bound2 = (k + 1) * (k + 2) * inv_s * inv_s * top  # sup|Q_k''| nearby
             extra = (
@@ -181,8 +214,8 @@ class ChebyshevPolys:
                 + _times(delta, bound1)
                 + _times(far * far / 2, bound2)
             )
-            total = value[0] + step
-            err_total = err[0] + self._rad[k] + extra + U * np.abs(total)
+            total = value + step
+            err_total = err + extra + U * np.abs(total)
         return total, err_total * (1 + 8 * U)
 
     def bound(self, lo: Array, hi: Array, idx: NDArray[np.intp], k: int) -> Array:
@@ -236,36 +269,19 @@ class ChebyshevPolys:
         """``p(x)`` at points of the domain with an error bound of order ``u |p| + u² Σ``:
         Clenshaw's recurrence in double-double (:func:`_clenshaw_dd`), for the cells
         whose float rounding is all that keeps them open. Shapes: (m,) → two (m,)."""
-        x = np.asarray(x, dtype=np.float64)
-        a, b = self.domain
-        if not np.all((x >= a) & (x <= b)):
-            raise ValueError(f"points outside the series' domain [{a!r}, {b!r}]")
+        x = self._inside(x)
         tau, tau_lo, delta = self._t2(x)
         hi, lo, err = _clenshaw_dd(self._series[0], tau)
-        if np.any(delta) or np.any(tau_lo):
-            # first order in τ_lo as in :meth:`at`, Q_0' = (b - a)/2 · Q_1 in floats
-            slope, slope_err = self.at(x, None, 1)
-            half = (b - a) / 2
-            inv_s = half * (1 + 2 * U)
-            far = np.abs(tau_lo) + delta
-            reach = far * inv_s * (1 + 4 * U)
-            top = self.bound(x - reach, x + reach, None, 2)  # sup |p''|/2 nearby
-            with np.errstate(all="ignore"):
-                step = tau_lo * (half * slope)
-                # |Q_1(τ) - slope| ≤ its error + far · sup|Q_1'|, Q_1' = 2 (b - a)/2 · Q_2
-                dev = slope_err + _times(far * 2 * inv_s, top)
-                q1 = np.abs(slope) + dev
-                err = (
-                    err
-                    + _times(np.abs(tau_lo), inv_s * dev + 4 * U * np.abs(half * slope))
-                    + 2 * U * np.abs(step)
-                    + _times(delta, inv_s * q1)
-                    + _times(far * far, inv_s * inv_s * top)
-                )
-            lo = lo + step
-        value = hi + lo
         with np.errstate(all="ignore"):
-            err = (err + U * np.abs(value)) * (1 + 8 * U)
+            value = hi + lo
+            err = err + U * np.abs(value)
+        if np.any(delta) or np.any(tau_lo):  # first order in τ_lo, as in :meth:`at`
+            slope, slope_err = _clenshaw(self._series[1:2], tau)
+            value, err = self._shifted(
+                x, 0, tau_lo, delta, value, err, slope[0], slope_err[0] + self._rad[1]
+            )
+        else:
+            err = err * (1 + 8 * U)
         return value, np.where(np.isfinite(value), err, np.inf)
 
     def near_edge(self, lo: Array, hi: Array, idx: NDArray[np.intp]) -> Array:
