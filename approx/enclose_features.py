@@ -31,7 +31,6 @@ by ``cos(r + δ) = cos r - δ sin r + O(δ²)``.
 
 from __future__ import annotations
 
-import functools
 import math
 from fractions import Fraction
 from typing import Any
@@ -39,8 +38,8 @@ from typing import Any
 import numpy as np
 from flint import arb, ctx
 from numpy.typing import NDArray
-from threadpoolctl import ThreadpoolController
 
+from approx._blas import one_thread
 from approx._eft import split, two_sum
 from approx.enclose import _TINY, MAX_WORK, U, arb_context, mlp_ball, upper
 
@@ -421,7 +420,7 @@ class FeaturePolys:
         coef = self._coef[ks] * np.array([1.0, -1.0, -1.0, 1.0])[ks % 4, None]
         step = max(1, _CHUNK // max(d, 1))
         # the products are small: BLAS threads only contend (one is several times faster)
-        with _blas().limit(limits=1, user_api="blas"), np.errstate(invalid="ignore", over="ignore"):
+        with one_thread(), np.errstate(invalid="ignore", over="ignore"):
             for start in range(0, m, step):
                 sl = slice(start, min(start + step, m))
                 values[:, sl], errors[:, sl] = self._chunk(x[sl], ks, coef, rounding)
@@ -454,12 +453,6 @@ class FeaturePolys:
                 values[row], error = _tree(terms), spread[row]
             errors[row] = np.where(np.isfinite(error), error * (1 + 8 * U), np.inf)
         return values, errors
-
-
-@functools.cache
-def _blas() -> ThreadpoolController:
-    """The process's thread-pool controller (inspecting the libraries costs time once)."""
-    return ThreadpoolController()
 
 
 def features_fit(net: Any, domain: tuple[float, float]) -> bool:

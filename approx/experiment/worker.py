@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from threadpoolctl import ThreadpoolController
 
 from approx import _deadline, classify, methods, metrics
+from approx._blas import one_thread
 from approx.datasets import Sample
 from approx.experiment.config import DatasetSpec, Run, TargetSpec
 from approx.targets import Target
@@ -95,12 +95,6 @@ class Result:
 
 
 @cache
-def _blas() -> ThreadpoolController:
-    """One controller per process: finding the loaded BLAS libraries costs about a ms."""
-    return ThreadpoolController()
-
-
-@cache
 def _target(spec: TargetSpec) -> Target:
     """Targets hold closures that do not pickle, so each process builds (and keeps) its own."""
     return spec.build()
@@ -151,7 +145,7 @@ def execute(run: Run, time_limit: float | None = None) -> Result:
     result = Result(run)
     # the last bits of a BLAS result depend on its thread count: one thread in every
     # process keeps a run's numbers the same in-process and in a pool of any size
-    with _blas().limit(limits=1, user_api="blas"), _alarm(time_limit):
+    with one_thread(), _alarm(time_limit):
         start = time.perf_counter()
         try:
             with _deadline.time_limit(time_limit):
