@@ -260,19 +260,7 @@ def _trained(
     result = train.train(
         net, sample.X_train, sample.y_train, optimizer, loss="softmax", rng=rng, **given
     )
-    return Fit(
-        result.net,
-        result.net.n_params,
-        history=result.history,
-        status="diverged" if result.status == "diverged" else "ok",
-        message=result.message,
-        info={
-            "stop": result.status,
-            "steps": result.steps,
-            "loss": result.loss,
-            "initial_loss": result.initial_loss,
-        },
-    )
+    return Fit.from_training(result)
 
 
 def _penalty() -> Param:

@@ -50,6 +50,25 @@ class Fit:
     message: str = ""
     info: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_training(cls, result: Any, **info: Any) -> Fit:
+        """The fit of a :class:`~approx.train.TrainResult`: its net, history and stop;
+        only divergence makes the status other than ok. ``info`` adds facts."""
+        return cls(
+            result.net,
+            result.net.n_params,
+            history=result.history,
+            status="diverged" if result.status == "diverged" else "ok",
+            message=result.message,
+            info={
+                "stop": result.status,
+                "steps": result.steps,
+                "loss": result.loss,
+                "initial_loss": result.initial_loss,
+                **info,
+            },
+        )
+
 
 @dataclass(frozen=True)
 class Param:
@@ -270,21 +289,7 @@ def _trained(target: Target, width: int, rng: np.random.Generator, **params: Any
     result = train.fit_target(
         target, width, rng, **{k: v for k, v in params.items() if v is not None}
     )
-    net = result.net
-    return Fit(
-        net,
-        net.n_params,
-        history=result.history,
-        status="diverged" if result.status == "diverged" else "ok",
-        message=result.message,
-        info={
-            "stop": result.status,
-            "steps": result.steps,
-            "loss": result.loss,
-            "initial_loss": result.initial_loss,
-            "val_max_error": result.score,
-        },
-    )
+    return Fit.from_training(result, val_max_error=result.score)
 
 
 def _trained_params() -> tuple[Param, ...]:
