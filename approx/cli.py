@@ -38,7 +38,8 @@ from rich.progress import (  # noqa: E402
 from rich.table import Table  # noqa: E402
 from rich.text import Text  # noqa: E402
 
-from approx import _validate, classify, datasets, methods, targets  # noqa: E402
+from approx import methods  # noqa: E402
+from approx.core import validate  # noqa: E402
 from approx.experiment import (  # noqa: E402
     ConfigError,
     ExecutorError,
@@ -53,6 +54,8 @@ from approx.experiment.executors import EXECUTORS  # noqa: E402
 from approx.experiment.resources import parse_size  # noqa: E402
 from approx.experiment.worker import Result  # noqa: E402
 from approx.methods import Param  # noqa: E402
+from approx.methods import classifiers as classify  # noqa: E402
+from approx.problems import datasets, targets  # noqa: E402
 
 app = typer.Typer(
     add_completion=False,
@@ -289,9 +292,9 @@ def _options(out: str | None, jobs: int | None, executor: str, scheduler: str | 
                     "results/mine")
     try:
         if jobs is not None:
-            _validate.integer(jobs, "--jobs", minimum=1)
+            validate.integer(jobs, "--jobs", minimum=1)
         if time_limit is not None:
-            _validate.finite_float(time_limit, "--time-limit (seconds)", 0.0,
+            validate.finite_float(time_limit, "--time-limit (seconds)", 0.0,
                                    exclusive_minimum=True)
     except ValueError as e:
         raise _fail(str(e)) from None

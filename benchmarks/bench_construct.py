@@ -34,11 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from approx import targets
-from approx.baselines import chebyshev
-from approx.construct import relu_interpolant, sawtooth_square
-from approx.metrics import max_error_at
-from approx.piecewise import piecewise_linear
+from approx.analysis.errors import max_error_at
+from approx.certify import targets as certified
+from approx.models.baselines import chebyshev
+from approx.models.construct import relu_interpolant, sawtooth_square
+from approx.nn.piecewise import piecewise_linear
+from approx.problems import targets
 
 #: the expression target of the budget: smooth, with a narrow feature
 EXPRESSION = "sin(20*x) + 0.5*exp(-((x - 0.31337)/5e-6)**2)"
@@ -67,7 +68,7 @@ def main() -> None:
     top = 12 if args.quick else 16
 
     print(f"target {target.name}; times in ms, peak traced memory in MB")
-    _, t_blocks, _ = measure(target.taylor)
+    _, t_blocks, _ = measure(lambda: certified.taylor(target))
     print(f"Taylor blocks of {target.name} (once per process): {1e3 * t_blocks:.1f} ms")
     header = (
         f"{'d':>6} {'uniform':>9} {'adaptive':>9} {'certify u':>10} {'certify a':>10} "

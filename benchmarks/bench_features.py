@@ -1,12 +1,12 @@
 """Enclosure of the max error of random Fourier features: value, upper, tight, time.
 
-For each target and width ``d``: :func:`approx.construct.random_features` (seed 0) and
-:func:`approx.metrics.max_error_at` on it, with the default work cap. Prints the
+For each target and width ``d``: :func:`approx.models.construct.random_features` (seed 0) and
+:func:`approx.analysis.errors.max_error_at` on it, with the default work cap. Prints the
 attained value, the rigorous upper bound, whether they meet the tolerance, and the wall
 time of the enclosure (the fit excluded). One BLAS thread.
 
 With ``--baseline`` each row is also enclosed the way every smooth net was before the
-float cells (:class:`approx.enclose_features.FeaturePolys`): Arb Taylor models of the
+float cells (:class:`approx.certify.features.FeaturePolys`): Arb Taylor models of the
 net, run right after in the same process, and the time ratio printed.
 
     python benchmarks/bench_features.py                 # d = 16 … 4096
@@ -25,9 +25,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from approx import metrics, targets
-from approx.construct import random_features
-from approx.metrics import max_error_at
+from approx import analysis
+from approx.analysis.errors import max_error_at
+from approx.certify import adapters
+from approx.certify import targets as certified
+from approx.models.construct import random_features
+from approx.problems import targets
 
 TARGETS = ("sin2pi", "runge", "abs15")
 
@@ -43,25 +46,25 @@ def main() -> None:
     print(f"{'target':>8} {'d':>5} {head}{extra}")
     for name in args.targets:
         target = targets.get(name)
-        target.taylor()  # built once per process, outside the timings
+        certified.taylor(target)  # built once per process, outside the timings
         for d in args.widths:
             net = random_features(target, d, rng=np.random.default_rng(0))
             found, seconds = _timed(target, net)
             row = f"{name:>8} {d:>5} {_cells(found, seconds)}"
             if args.baseline:
-                with mock.patch.object(metrics, "features_fit", return_value=False):
+                with mock.patch.object(adapters, "features_fit", return_value=False):
                     old, old_seconds = _timed(target, net)
                 row += f" | {'':>19}{_cells(old, old_seconds)} {old_seconds / seconds:6.1f}"
             print(row, flush=True)
 
 
-def _timed(target: targets.Target, net: object) -> tuple[metrics.MaxError, float]:
+def _timed(target: targets.Target, net: object) -> tuple[analysis.MaxError, float]:
     t0 = time.perf_counter()
     found = max_error_at(target, net)
     return found, time.perf_counter() - t0
 
 
-def _cells(found: metrics.MaxError, seconds: float) -> str:
+def _cells(found: analysis.MaxError, seconds: float) -> str:
     return f"{found.value:10.3e} {found.upper:10.3e} {found.tight!s:>5} {seconds:6.2f}s"
 
 

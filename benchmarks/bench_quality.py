@@ -1,7 +1,7 @@
 """Quality: certified max error of the default trained recipe against the constructions.
 
 For each built-in target and width d, with ε the certified max error
-(:func:`approx.metrics.max_error`):
+(:func:`approx.analysis.errors.max_error`):
 
 - ``he / uniform``: the median over seeds of ε of ``kind = "trained"`` with every
   parameter at its default (Adam from random He weights that know nothing of the target,
@@ -28,9 +28,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small products: threads on
 
 import numpy as np
 
-from approx import methods, targets
-from approx.construct import relu_interpolant
-from approx.metrics import max_error
+from approx import methods
+from approx.analysis.errors import max_error
+from approx.models.construct import relu_interpolant
+from approx.problems import targets
 
 TARGETS = ("sin2pi", "runge", "exp", "tanh10", "abs15")
 

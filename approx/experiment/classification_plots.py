@@ -28,8 +28,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-from approx.classify import decision_regions, evaluate
-from approx.datasets import Sample
+from approx.methods.classifiers import decision_regions, evaluate
+from approx.problems.datasets import Sample
 
 __all__ = ["class_colors", "default_colors", "plot_accuracy", "plot_regions"]
 

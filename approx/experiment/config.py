@@ -2,7 +2,7 @@
 
 A config names the axes of a sweep: targets × methods × widths × replicates. A config
 with ``task = "classification"`` has ``[[datasets]]`` instead of ``[[targets]]`` and
-classification methods (:mod:`approx.classify`); a method without width (``linear``)
+classification methods (:mod:`approx.methods.classifiers`); a method without width (``linear``)
 runs once per replicate with width 0 in its identity. Everything
 is checked here, once, before any run starts, so the runner can trust what it gets. An
 error names the file, the key path (``methods[2].knots``) and what is wrong, in one line.
@@ -31,10 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from approx import _validate, classify, datasets, methods, targets
-from approx.classify import Classifier
+from approx import methods
+from approx.core import validate
 from approx.methods import Method
-from approx.targets import Target
+from approx.methods import classifiers as classify
+from approx.methods.classifiers import Classifier
+from approx.problems import datasets, targets
+from approx.problems.targets import Target
 
 __all__ = [
     "TASKS",
@@ -99,7 +102,7 @@ class TargetSpec:
     domain: tuple[float, float] | None = None
 
     def build(self) -> Target:
-        """The :class:`~approx.targets.Target` this entry describes."""
+        """The :class:`~approx.problems.targets.Target` this entry describes."""
         if self.expr is None:
             return targets.get(self.name, self.domain)
         return targets.from_expr(self.expr, self.domain or (-1.0, 1.0), self.name)
@@ -110,7 +113,7 @@ class DatasetSpec:
     """A validated dataset entry of a classification sweep.
 
     ``name`` labels it in tables and plots; ``kind`` is the built-in
-    (:data:`approx.datasets.DATASETS`); ``params`` are all its parameters, defaults filled.
+    (:data:`approx.problems.datasets.DATASETS`); ``params`` are all its parameters, defaults filled.
     """
 
     name: str
@@ -119,7 +122,7 @@ class DatasetSpec:
 
     @property
     def kwargs(self) -> dict[str, Any]:
-        """The parameters as keyword arguments for :func:`approx.datasets.draw`."""
+        """The parameters as keyword arguments for :func:`approx.problems.datasets.draw`."""
         return dict(self.params)
 
     def draw(self, seed: int) -> datasets.Sample:
@@ -420,7 +423,7 @@ class _Validator:
 
     def integer(self, value: Any, key: str, minimum: int) -> int:
         try:
-            return _validate.integer(value, minimum=minimum)
+            return validate.integer(value, minimum=minimum)
         except (TypeError, ValueError) as e:
             raise self.fail(key, str(e)) from None
 
@@ -453,7 +456,7 @@ class _Validator:
         self.keys(raw, _TOP_KEYS, "")
         task = raw.get("task", "approximation")
         try:
-            task = _validate.choice(task, TASKS)
+            task = validate.choice(task, TASKS)
         except ValueError as e:
             raise self.fail("task", str(e)) from None
         subjects = _SUBJECTS[task]
@@ -510,7 +513,7 @@ class _Validator:
         time_limit = None
         if "time_limit" in raw:
             try:
-                time_limit = _validate.finite_float(
+                time_limit = validate.finite_float(
                     raw["time_limit"], minimum=0.0, exclusive_minimum=True
                 )
             except (TypeError, ValueError) as e:
@@ -634,7 +637,7 @@ class _Validator:
         if not isinstance(kind, str) or kind not in datasets.DATASETS:
             raise self.fail(
                 where,
-                f"unknown dataset {kind!r}; {_validate.did_you_mean(str(kind), datasets.DATASETS)}"
+                f"unknown dataset {kind!r}; {validate.did_you_mean(str(kind), datasets.DATASETS)}"
                 f"built-ins are {', '.join(datasets.DATASETS)} (give `kind` to label one "
                 "differently)",
             )

@@ -41,7 +41,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 from numpy.typing import NDArray
 
-from approx import metrics
+from approx import analysis
 from approx.experiment.classification_plots import plot_accuracy, plot_regions
 from approx.experiment.config import Config, DatasetSpec, sample_seed
 from approx.experiment.store import Store
@@ -157,7 +157,7 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
             anchor.append(s["median"].iloc[0])
         with np.errstate(all="ignore"):
             # (a budget sweep's deep nets may have width 1: no knot spacing there)
-            bound = np.array([metrics.uniform_bound(target, int(d)) if d >= 2 else np.inf
+            bound = np.array([analysis.uniform_bound(target, int(d)) if d >= 2 else np.inf
                               for d in widths])
         drawn = widths >= 2
         if np.isfinite(bound[drawn]).all() and (bound[drawn] < _HUGE).all():

@@ -21,7 +21,8 @@ from typing import Protocol
 
 import pandas as pd
 
-from approx import _validate, metrics
+from approx import analysis
+from approx.core import validate
 from approx.experiment import executors, resources
 from approx.experiment.config import Config, Run, count_runs, expand
 from approx.experiment.store import TRANSIENT, Store
@@ -140,7 +141,7 @@ def run_sweep(
     """
     folder = Path(folder)
     reporter = reporter or _Silent()
-    _validate.lookup(executors.EXECUTORS, executor, "executor")  # before anything is written
+    validate.lookup(executors.EXECUTORS, executor, "executor")  # before anything is written
     if scheduler is not None and executor != "dask":
         raise executors.ExecutorError("a scheduler address needs the dask executor")
     if scheduler is None:
@@ -177,7 +178,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     A classification table (one with a ``dataset`` column) gets
     :func:`summarize_classification` instead.
 
-    Rates come from :func:`approx.metrics.fit_rate` over the ok runs (every replicate a
+    Rates come from :func:`approx.analysis.rates.fit_rate` over the ok runs (every replicate a
     point): power law and exponential, fitted only over the widths where ε still falls
     and above a rounding floor relative to max |f| (``target_scale``); ``fit`` says which
     describes the data better, or ``"none"`` when ε does not fall. ε at the largest width
@@ -206,7 +207,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
 
     def rates(group: pd.DataFrame) -> pd.Series:
         scale = group["target_scale"].iloc[0] if "target_scale" in group else 1.0
-        r = metrics.fit_rate(group["width"], group["max_error"], 1.0 if pd.isna(scale) else scale)
+        r = analysis.fit_rate(group["width"], group["max_error"], 1.0 if pd.isna(scale) else scale)
         return pd.Series({"rate": r.power, "rate_exp": r.exponential, "fit": r.fit})
 
     fitted = (

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from approx.certify import targets as certified
 from approx.experiment import folder as folders
 from approx.experiment.config import Config, ConfigError, parse_config
 from approx.experiment.folder import DB_NAME, FolderError
@@ -505,6 +506,6 @@ def _unusable(folder: Path, error: OSError) -> str:
 def _scale(spec: Any) -> float:
     """An estimate of max |f| for a target spec (NaN if it no longer builds)."""
     try:
-        return float(spec.build().scale)
+        return float(certified.scale(spec.build()))
     except ValueError:
         return float("nan")

@@ -23,11 +23,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from approx import _deadline, classify, methods, metrics
-from approx._blas import one_thread
-from approx.datasets import Sample
+from approx import analysis, methods
+from approx.core import deadline
+from approx.core.threads import one_thread
 from approx.experiment.config import DatasetSpec, Run, TargetSpec
-from approx.targets import Target
+from approx.methods import classifiers as classify
+from approx.problems.datasets import Sample
+from approx.problems.targets import Target
 
 __all__ = ["STALL_RATIO", "Result", "execute", "hard_limit", "pool_worker"]
 
@@ -148,12 +150,12 @@ def execute(run: Run, time_limit: float | None = None) -> Result:
     with one_thread(), _alarm(time_limit):
         start = time.perf_counter()
         try:
-            with _deadline.time_limit(time_limit):
+            with deadline.time_limit(time_limit):
                 if isinstance(run.target, DatasetSpec):
                     _classify(run, result)
                 else:
                     _execute(run, _target(run.target), result)
-        except _deadline.DeadlineExceeded as e:
+        except deadline.DeadlineExceeded as e:
             elapsed = time.perf_counter() - start
             result.status, result.message = "timeout", f"{e} (stopped after {elapsed:.3g} s)"
             result.arrays = None
@@ -170,7 +172,7 @@ def _record_fit(result: Result, fit: methods.Fit, start: float) -> None:
     result.info = _jsonable(fit.info)
     if fit.history is not None:
         result.history = np.asarray(fit.history, dtype=np.float64)
-    _deadline.check()
+    deadline.check()
 
 
 def _settle(result: Result, fit: methods.Fit, start: float, score: float, what: str) -> None:
@@ -194,10 +196,10 @@ def _execute(run: Run, target: Target, result: Result) -> None:
     _record_fit(result, fit, start)
     start = time.perf_counter()
     with np.errstate(all="ignore"):
-        worst = metrics.max_error_at(target, fit.model)
+        worst = analysis.max_error_at(target, fit.model)
         result.max_error, result.max_error_at = float(worst.value), float(worst.x)
         result.max_error_upper, result.max_error_tight = float(worst.upper), worst.tight
-        result.l2_error = float(metrics.l2_error(target, fit.model))
+        result.l2_error = float(analysis.l2_error(target, fit.model))
     _settle(result, fit, start, result.max_error, "max error")
 
 

@@ -14,9 +14,9 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from approx import _validate
+from approx.core import validate
 
-__all__ = ["ACTIVATIONS", "DERIVATIVES", "IN_PLACE", "get_activation"]
+__all__ = ["ACTIVATIONS", "BOUNDED", "DERIVATIVES", "IN_PLACE", "get_activation"]
 
 Array = NDArray[np.float64]
 
@@ -96,6 +96,11 @@ IN_PLACE: dict[str, Callable[[Array, Array | None], None]] = {
 }
 
 
+#: activations bounded by 1 in absolute value (a net of them is bounded by its last
+#: layer's weights)
+BOUNDED = frozenset({"sigmoid", "tanh", "cos"})
+
+
 def get_activation(name: str) -> Callable[[Array], Array]:
     """Return the activation called ``name``; unknown names list the known ones."""
-    return _validate.lookup(ACTIVATIONS, name, "activation")
+    return validate.lookup(ACTIVATIONS, name, "activation")

@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from functools import cache
 
-from approx import _validate
+from approx.core import validate
 
 __all__ = [
     "BACKENDS",
@@ -71,7 +71,7 @@ def fused_backend(backend: str | None = None, activation: str = "relu") -> str:
         what = f"the environment variable {ENV_VAR}"
     else:
         what = "backend"
-    backend = _validate.choice(backend, BACKENDS, what)
+    backend = validate.choice(backend, BACKENDS, what)
     if backend == "auto":
         return "numba" if activation in NUMBA_FASTER and numba_available() else "numpy"
     if backend == "numba" and not numba_available():

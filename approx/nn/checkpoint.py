@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from approx import _validate
+from approx.core import validate
 from approx.nn.layers import AFFINE, LAYERS
 from approx.nn.losses import Loss, get_loss
 
@@ -68,7 +68,7 @@ def loss_and_grad(
         ``(grad_W, grad_b)`` shaped like ``net.weights`` and ``net.biases`` (zero bias
         gradients for a net without bias).
     """
-    every = _validate.integer(every, "every", 1)
+    every = validate.integer(every, "every", 1)
     loss_fn = get_loss(loss) if isinstance(loss, str) else loss
     Z = np.asarray(X, dtype=np.float64)
     if Z.ndim == 1 and net.sizes[0] == 1:
@@ -137,6 +137,6 @@ def cached_arrays(n_layers: int, every: int) -> int:
     -------
     int
     """
-    n_layers = _validate.integer(n_layers, "n_layers", 1)
-    every = min(_validate.integer(every, "every", 1), n_layers)
+    n_layers = validate.integer(n_layers, "n_layers", 1)
+    every = min(validate.integer(every, "every", 1), n_layers)
     return math.ceil(n_layers / every) + 2 * every - 1

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from approx import _validate
+from approx.core import validate
 from approx.nn.activations import IN_PLACE
 from approx.nn.backend import (
     BACKENDS,
@@ -150,7 +150,7 @@ class Engine:
         p: float | None = None,
     ) -> None:
         self.sizes, self.activation, self.bias = list(sizes), activation, bool(bias)
-        self.m = _validate.integer(m, "the engine's batch size m", 1)
+        self.m = validate.integer(m, "the engine's batch size m", 1)
         self.n_params = n_params(self.sizes, self.bias)
         if isinstance(loss, str):
             self._loss_into = get_loss_into(loss, p)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from approx import _validate
+from approx.core import validate
 from approx.nn.activations import ACTIVATIONS, DERIVATIVES
 
 __all__ = [
@@ -203,4 +203,4 @@ LAYERS: dict[str, Layer] = {
 
 def get_layer(name: str) -> Layer:
     """Return the layer called ``name``; unknown names list the known ones."""
-    return _validate.lookup(LAYERS, name, "layer")
+    return validate.lookup(LAYERS, name, "layer")

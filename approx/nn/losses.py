@@ -18,7 +18,7 @@ from functools import partial
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from approx import _validate
+from approx.core import validate
 
 __all__ = [
     "LOSSES",
@@ -174,12 +174,12 @@ LOSSES_INTO: dict[str, LossInto] = {"mse": mse_into, "lp": lp_into, "softmax": s
 
 def _exponent(name: str, p: float | None) -> float | None:
     """The validated exponent of loss ``name`` (``None`` for losses that take none)."""
-    _validate.lookup(LOSSES, name, "loss")
+    validate.lookup(LOSSES, name, "loss")
     if name != "lp":
         if p is not None:
             raise ValueError(f"loss {name!r} takes no exponent p")
         return None
-    return 4.0 if p is None else _validate.finite_float(p, "the lp loss's exponent p", 2.0)
+    return 4.0 if p is None else validate.finite_float(p, "the lp loss's exponent p", 2.0)
 
 
 def get_loss(name: str, p: float | None = None) -> Loss:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from approx import _validate
+from approx.core import validate
 from approx.nn import checkpoint
 from approx.nn.activations import IN_PLACE, get_activation
 from approx.nn.engine import build_engine, engine_for
@@ -233,7 +233,7 @@ class MLP:
             ``(grad_W, grad_b)`` shaped like ``weights`` and ``biases``, fresh arrays the
             caller owns; for a net without bias ``grad_b`` holds zeros.
         """
-        checkpoint_every = _validate.integer(checkpoint_every, "checkpoint_every", 1)
+        checkpoint_every = validate.integer(checkpoint_every, "checkpoint_every", 1)
         X = self._check_X(X)
         m, k = X.shape[0], self.sizes[-1]
         if isinstance(loss, str):

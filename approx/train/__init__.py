@@ -6,7 +6,7 @@ Two layers of API:
   the :data:`OPTIMIZERS`, keeping a loss history, the best iterate, and a status
   (``"converged"``, ``"max_steps"`` or ``"diverged"``);
 - :func:`fit_target` fits a one-hidden-layer net of width ``d`` to a
-  :class:`~approx.targets.Target`: it samples training points, rescales, initialises by
+  :class:`~approx.problems.targets.Target`: it samples training points, rescales, initialises by
   one of the :data:`INITS` and calls :func:`train`.
 
 One module per concern:
@@ -18,7 +18,7 @@ One module per concern:
 | ``loop`` | the SGD/Adam loop, the best-iterate tracker, :class:`TrainResult` |
 | ``relocate`` | moving idle ReLU units to the residual's peaks, function unchanged |
 | ``second_order`` | L-BFGS, Levenberg–Marquardt, the numpy LM polish, ``adam+lm`` |
-| ``spline`` | LM in a 1→d→1 ReLU net's knot form (banded, any d); re-placing knots |
+| ``knot_form`` | LM in a 1→d→1 ReLU net's knot form (banded, any d); re-placing knots |
 | ``training`` | :func:`train`: validation, engine, dispatch, keep-best |
 | ``fit`` | :func:`fit_target`: sampling, inits, scaling, random streams |
 

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from approx import _validate
+from approx.core import validate
 from approx.nn import MLP
 from approx.nn.activations import get_activation
-from approx.piecewise import piecewise_linear
+from approx.nn.piecewise import piecewise_linear
+from approx.train.knot_form import widen
 from approx.train.loop import TrainResult
 from approx.train.options import (
     OPTIONS,
@@ -31,7 +32,6 @@ from approx.train.options import (
     implied_defaults,
     optimizer_options,
 )
-from approx.train.spline import widen
 from approx.train.training import train
 
 __all__ = ["INITS", "SAMPLINGS", "Scaling", "fit_target", "split_options"]
@@ -138,7 +138,7 @@ def _knots_init(
     activations, so each unit turns over about one cell. The output layer is then the
     least-squares fit to the training values: the best net with those breakpoints.
     """
-    from approx.construct import KNOTS
+    from approx.models.construct import KNOTS
 
     tau = (KNOTS[knots](target, width) - scaling.c) / scaling.s if width >= 2 else np.zeros(1)
     a = 1.0 if activation == "relu" else max(width - 1, 1) / 2.0
@@ -161,8 +161,9 @@ def _construction_init(
     scaling: Scaling,
     knots: str,
 ) -> MLP:
-    """The exact ±ReLU interpolant at the ``knots`` (:func:`approx.construct.relu_interpolant`)."""
-    from approx.construct import relu_interpolant
+    """The exact ±ReLU interpolant at the ``knots``
+    (:func:`approx.models.construct.relu_interpolant`)."""
+    from approx.models.construct import relu_interpolant
 
     if activation != "relu":
         raise ValueError(f"init 'construction' builds a ReLU net; activation is {activation!r}")
@@ -235,7 +236,7 @@ def fit_target(target: Any, width: int, rng: np.random.Generator, **options: Any
     -----
     With ``adam+lm`` from He init above ``grow_from`` units (a ReLU net), a net
     ``grow_from`` wide is trained first (on the training points its own width calls for),
-    widened to d by :func:`~approx.train.spline.widen`, and polished at full width
+    widened to d by :func:`~approx.train.knot_form.widen`, and polished at full width
     without a second Adam phase; ``history`` and ``steps`` cover both fits.
 
     Returns
@@ -247,7 +248,7 @@ def fit_target(target: Any, width: int, rng: np.random.Generator, **options: Any
     """
     fit, opt_options = split_options(options)
     opt_options = implied_defaults(fit) | opt_options
-    width = _validate.integer(width, "width", 1)
+    width = validate.integer(width, "width", 1)
     sample_rng, init_rng, batch_rng = rng.spawn(3)
     a, b = target.domain
     n_train = fit.n_train or default_n_train(width, fit.optimizer)
@@ -264,8 +265,15 @@ def fit_target(target: Any, width: int, rng: np.random.Generator, **options: Any
     init = INITS[fit.init]
     deep = {"depth": fit.depth} if fit.depth > 1 else {}  # only the He init takes depth
     net = init(
-        target, fit.grow_from if grow else width, fit.activation, init_rng, t, v, scaling,
-        fit.knots, **deep,
+        target,
+        fit.grow_from if grow else width,
+        fit.activation,
+        init_rng,
+        t,
+        v,
+        scaling,
+        fit.knots,
+        **deep,
     )
     monitor = None
     if fit.select == "max_error":

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from approx import _deadline
+from approx.core import deadline
 from approx.nn import MLP
 from approx.train.optimizers import FIRST_ORDER
 from approx.train.options import FirstOrderOptions
@@ -48,7 +48,7 @@ class Engine(Protocol):
     def residual_jacobian(self, X: Array, y: Array) -> tuple[Array, Array]: ...
 
 
-#: steps between checks of the run's time limit (:func:`approx._deadline.check`)
+#: steps between checks of the run's time limit (:func:`approx.core.deadline.check`)
 DEADLINE_EVERY = 64
 
 
@@ -206,7 +206,7 @@ def first_order(
             if step in relocate_at:
                 relocate(net, X.reshape(-1), engine.residuals(X, y).reshape(-1), opt)
             if step % DEADLINE_EVERY == 0:
-                _deadline.check()
+                deadline.check()
             continue
         # one epoch of mini-batches, then the full training loss is recorded
         epoch_loss = engine.loss_only(X, y)
@@ -217,7 +217,7 @@ def first_order(
         tracker.offer(epoch_loss, step, force=True)
         if epoch_loss <= tol:
             return history[:n_rec], "converged", f"loss {epoch_loss:.3g} ≤ tol {tol:g}", step
-        _deadline.check()
+        deadline.check()
         order = rng.permutation(m)
         for start in range(0, m, batch_size):
             if step >= steps:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from approx import _validate
+from approx.core import validate
 from approx.train.options import OPTIONS
 
 __all__ = ["FIRST_ORDER", "SGD", "Adam", "default_lr"]
@@ -21,12 +21,12 @@ Array = NDArray[np.float64]
 
 
 def _positive(value: float, what: str) -> float:
-    return _validate.finite_float(value, what, 0.0, exclusive_minimum=True)
+    return validate.finite_float(value, what, 0.0, exclusive_minimum=True)
 
 
 def default_lr(optimizer: str) -> float:
     """Default learning rate of ``optimizer`` (0 for L-BFGS and LM, which take none)."""
-    fields = _validate.lookup(OPTIONS, optimizer, "optimizer").__dataclass_fields__
+    fields = validate.lookup(OPTIONS, optimizer, "optimizer").__dataclass_fields__
     return float(fields["lr"].default) if "lr" in fields else 0.0
 
 
@@ -45,7 +45,7 @@ class SGD:
 
     def __init__(self, lr: float, momentum: float = 0.9) -> None:
         self.lr = _positive(lr, "lr")
-        self.momentum = _validate.finite_float(momentum, "momentum", 0.0)
+        self.momentum = validate.finite_float(momentum, "momentum", 0.0)
         if not self.momentum < 1.0:
             raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
         self.v: Array | None = None

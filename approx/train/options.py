@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from approx import _validate
+from approx.core import validate
 from approx.nn.activations import ACTIVATIONS
 from approx.train.schedules import SCHEDULES
 
@@ -75,9 +75,9 @@ def check_option(f: dataclasses.Field[Any], value: Any) -> Any:
     try:
         if meta["type"] is int:
             minimum = meta["minimum"]
-            value = _validate.integer(value, f.name, None if minimum is None else int(minimum))
+            value = validate.integer(value, f.name, None if minimum is None else int(minimum))
         elif meta["type"] is float:
-            value = _validate.finite_float(
+            value = validate.finite_float(
                 value, f.name, meta["minimum"], exclusive_minimum=meta["positive"]
             )
         elif not isinstance(value, meta["type"]) or (
@@ -85,13 +85,13 @@ def check_option(f: dataclasses.Field[Any], value: Any) -> Any:
         ):
             raise TypeError(
                 f"{f.name} must be of type {meta['type'].__name__}, got "
-                f"{_validate.type_name(value)} {value!r}"
+                f"{validate.type_name(value)} {value!r}"
             )
     except TypeError as e:
         raise ValueError(str(e)) from None
     if meta["choices"] is not None:
         # names of tables (optimizers, inits, …): "unknown init 'x'; did you mean …"
-        _validate.lookup(dict.fromkeys(meta["choices"]), value, f.name)
+        validate.lookup(dict.fromkeys(meta["choices"]), value, f.name)
     return value
 
 
@@ -219,7 +219,7 @@ def optimizer_options(optimizer: str, given: dict[str, Any]) -> Options:
         If ``optimizer`` is unknown, a name in ``given`` is not read by it, or a value is
         out of range.
     """
-    cls = _validate.lookup(OPTIONS, optimizer, "optimizer")
+    cls = validate.lookup(OPTIONS, optimizer, "optimizer")
     reads = [f.name for f in dataclasses.fields(cls)]
     unread = [name for name in given if name not in reads]
     if unread:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from approx import _validate
+from approx.core import validate
 
 __all__ = ["LR_FLOOR", "SCHEDULES", "WARMUP", "lr_factor"]
 
@@ -45,7 +45,7 @@ def lr_factor(schedule: str, step: int, steps: int) -> float:
     out of the data range), then decay from 1 to ``LR_FLOOR``: ``"cosine"`` along half a
     cosine, ``"exp"`` geometrically.
     """
-    _validate.lookup(SCHEDULES, schedule, "schedule")
+    validate.lookup(SCHEDULES, schedule, "schedule")
     if schedule == "constant":
         return 1.0
     warm = max(1, int(WARMUP * steps))

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from approx import _deadline
+from approx.core import deadline
 from approx.train.loop import Converged, Diverged, Engine, Outcome, Tracker, first_order
 from approx.train.options import AdamLMOptions, Options
 
@@ -48,7 +48,7 @@ def lbfgs(
         np.copyto(theta, th)
         value = engine(X, y)
         history.append(value)
-        _deadline.check()
+        deadline.check()
         if not math.isfinite(value):
             raise Diverged
         tracker.offer(value, len(history))
@@ -113,7 +113,7 @@ def lm(
         if "theta" in cache and np.array_equal(cache["theta"], th):
             return cache["r"], cache["J"]
         np.copyto(theta, th)
-        _deadline.check()
+        deadline.check()
         r, J = engine.residual_jacobian(X, y)
         cache.update(theta=th.copy(), r=r.copy(), J=J.copy())
         return r, J
@@ -210,7 +210,7 @@ def gauss_newton(
     status, message = "max_steps", f"used the budget of {steps} evaluations"
     start = theta.copy()
     while evals < steps:
-        _deadline.check()
+        deadline.check()
         if value <= tol:
             status, message = "converged", f"loss {value:.3g} ≤ tol {tol:g}"
             break
@@ -281,14 +281,14 @@ def adam_lm(
     sees every k-th sample, about ``max(1024, 4 P)`` of them (it only places the kinks);
     the polish, ``polish_steps`` evaluations, sees them all:
 
-    - for a 1→d→1 ReLU net with biases, :func:`~approx.train.spline.spline_polish`: LM
+    - for a 1→d→1 ReLU net with biases, :func:`~approx.train.knot_form.spline_polish`: LM
       in the net's knot form, whose normal equations are banded (O(m + d) per step,
       any d);
     - otherwise :func:`gauss_newton` on the net's parameters (dense normal equations:
       at d = 64 one evaluation costs about a millisecond, against tens for MINPACK in
       :func:`lm`; at most :data:`POLISH_MAX_PARAMS` parameters).
     """
-    from approx.train.spline import is_shallow_relu, spline_polish
+    from approx.train.knot_form import is_shallow_relu, spline_polish
 
     n = engine.theta.size
     banded = is_shallow_relu(engine.net) and engine.p >= 2.0

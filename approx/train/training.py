@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from approx import _validate
+from approx.core import validate
 from approx.nn import LOSSES, MLP, get_loss
 from approx.nn.engine import make_engine
 from approx.train.loop import Outcome, Tracker, TrainResult, first_order
@@ -91,15 +91,15 @@ def train(
         For an unknown name, an option the optimizer does not read, or a value out of
         range.
     """
-    runner = _validate.lookup(OPTIMIZERS, optimizer, "optimizer")
+    runner = validate.lookup(OPTIMIZERS, optimizer, "optimizer")
     opts = optimizer_options(optimizer, options)
-    _validate.lookup(LOSSES, loss, "loss")
+    validate.lookup(LOSSES, loss, "loss")
     get_loss(loss, p)
     if optimizer in ("lm", "adam+lm") and loss == "softmax":
         raise ValueError(
             f"optimizer {optimizer!r} fits residuals; it supports the losses 'mse' and 'lp'"
         )
-    monitor_every = _validate.integer(monitor_every, "monitor_every", 1)
+    monitor_every = validate.integer(monitor_every, "monitor_every", 1)
     if rng is not None and not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     X = net._check_X(X)

@@ -16,7 +16,7 @@ from approx import methods
 from approx.experiment.store import DB_NAME
 from approx.methods import Fit, Method, Param
 from approx.nn import MLP
-from approx.targets import Target
+from approx.problems.targets import Target
 
 
 def lstsq_relu(target: Target, width: int, rng: np.random.Generator, *, scale: float) -> Fit:

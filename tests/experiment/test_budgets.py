@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from approx import methods, targets
+from approx import methods
 from approx.experiment import parse_config, run_sweep
 from approx.experiment.config import ConfigError, count_runs
+from approx.problems import targets
 
 SQUARE = targets.from_expr("x**2", (0.0, 1.0), "square")
 
@@ -62,10 +63,10 @@ def test_width_for_takes_the_largest_width_within_the_budget(budget, kind):
 
 @pytest.mark.parametrize("m", [1, 2, 5, 9])
 def test_sawtooth_method_error_is_certified_at_its_closed_form(m):
-    from approx import metrics
+    from approx import analysis
 
     fit = methods.fit("sawtooth", SQUARE, m, np.random.default_rng(0))
-    worst = metrics.max_error_at(SQUARE, fit.model)
+    worst = analysis.max_error_at(SQUARE, fit.model)
     exact = 2.0 ** (-2 * m - 2)
     assert worst.value == exact  # attained at a cell's midpoint, exactly representable
     assert exact <= worst.upper <= exact + 1e-12

@@ -7,8 +7,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from approx import classify, datasets
 from approx.experiment import classification_plots
+from approx.methods import classifiers as classify
+from approx.problems import datasets
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

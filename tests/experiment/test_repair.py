@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from approx import _deadline, methods
+from approx import methods
+from approx.core import deadline
 from approx.experiment import ResourceError, parse_config, run_sweep
 from approx.experiment import store as store_module
 from approx.experiment.config import count_runs, expand
@@ -177,7 +178,7 @@ def test_a_deadline_checked_by_the_fit_gives_timeout(tmp_path, monkeypatch):
     def slow(target, width, calls):
         if width == 16:
             while True:  # a long loop that checks its deadline, as training loops do
-                _deadline.check()
+                deadline.check()
                 time.sleep(0.01)
         return _chebyshev(target, width)
 

@@ -1,0 +1,220 @@
+"""Errors of a fitted model against its target: the certified max error, the L2 error,
+the theory's bounds and the fitted convergence rates.
+
+:func:`max_error_at` encloses ``sup |f - f̂|`` over the whole closed domain:
+``value ≤ sup ≤ upper``, with ``value = |f(x) - f̂(x)|`` attained at the returned ``x``
+and ``upper`` rigorous. ``f`` is enclosed from its ball form (Taylor models in Arb,
+:mod:`approx.certify.taylor`); ``f̂`` is the real function the stored float weights define:
+
+- ReLU nets of any depth are piecewise linear with exact pieces (:mod:`approx.nn.piecewise`);
+- splines are piecewise cubics, their coefficients read as stored;
+- Chebyshev series of any degree are evaluated by Clenshaw's recurrence in floats with a
+  rigorous error bound, their derivatives bounded by Cauchy's estimate on Bernstein
+  ellipses (:mod:`approx.certify.chebyshev`);
+- ``1 → d → 1`` cos nets, such as random Fourier features
+  (:mod:`approx.certify.features`), are evaluated in floats with rigorous error bounds;
+- other nets with smooth activations (deeper cos nets, tanh, sigmoid) are enclosed in
+  Arb like a target, at a cost of ``d`` operations per evaluation;
+
+all under a work cap counted in operations.
+
+The branch-and-bound stops once ``upper - value ≤ max(rtol · value, atol)``, with
+``rtol = 1e-9`` for built-in and expression targets alike, and ``atol`` a few
+rounding units of ``max |f|`` plus the size of the model's terms. When the work cap or
+rounding stops it first, ``upper`` is still rigorous and :attr:`MaxError.tight` is False.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+from flint import arb
+from numpy.typing import NDArray
+
+from approx.analysis.quadrature import gauss_legendre
+from approx.arith.balls import U, abs_lower, arb_context
+from approx.certify import targets as certified
+from approx.certify.adapters import cells_for, finite_parameters
+from approx.certify.branch_bound import sup_abs_difference
+from approx.certify.taylor import MAX_WORK
+from approx.models import Model
+from approx.models.baselines import SplineModel
+from approx.nn import MLP
+from approx.nn.piecewise import TooManyPieces, piecewise_linear
+from approx.problems.targets import Target, check_target
+
+__all__ = ["ATOL_ULPS", "RTOL", "MaxError", "l2_error", "max_error", "max_error_at"]
+
+Array = NDArray[np.float64]
+
+#: relative tolerance of the enclosure (Taylor models enclose an expression as tightly
+#: as a closed form, so expressions get the built-ins' tolerance)
+RTOL = 1e-9
+#: the absolute tolerance in units of roundoff of (max |f| + the model's term size)
+ATOL_ULPS = 16
+
+
+class MaxError(NamedTuple):
+    """``value ≤ sup_x |f(x) - f̂(x)| ≤ upper``.
+
+    Attributes
+    ----------
+    x : float
+        Where ``value`` is attained.
+    value : float
+        ``|f(x) - f̂(x)|``, computed exactly and rounded down: a lower bound of the sup.
+    upper : float
+        A rigorous upper bound of the sup (``inf`` when nothing could be enclosed: a
+        target without ball form, or a model of unknown kind).
+    tight : bool
+        True when ``upper - value`` is within the tolerance; False when the work cap
+        (or rounding) stopped the refinement first: ``upper`` is then wider.
+    """
+
+    x: float
+    value: float
+    upper: float = float("inf")
+    tight: bool = False
+
+
+def max_error(target: Target, model: Model) -> float:
+    """The attained max error ``value`` of :func:`max_error_at` (a lower bound of the sup
+    within the tolerance of it)."""
+    return max_error_at(target, model).value
+
+
+def max_error_at(
+    target: Target,
+    model: Model,
+    *,
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_work: int = MAX_WORK,
+) -> MaxError:
+    """Enclose ``sup |f - f̂|`` over the closed domain; see the module docstring.
+
+    Parameters
+    ----------
+    target : Target
+        With a ball form (built-ins and :func:`~approx.problems.targets.from_expr`
+        targets have one).
+    model : Model
+        An :class:`~approx.nn.MLP` with scalar input and output (any depth, any
+        activation), a :class:`~approx.models.baselines.ChebyshevModel` or a
+        :class:`~approx.models.baselines.SplineModel`. Another model gets a sampled estimate
+        with ``upper = inf``.
+    rtol, atol : float, optional
+        Tolerance of the enclosure (defaults in the module docstring).
+    max_work : int
+        Cap on the work, in operations (:data:`approx.certify.taylor.MAX_WORK`).
+
+    Returns
+    -------
+    MaxError
+        All NaN for a model with non-finite parameters.
+    """
+    check_target(target)
+    if not finite_parameters(model):
+        nan = float("nan")  # the model is no real function: nothing to enclose
+        return MaxError(x=nan, value=nan, upper=nan, tight=False)
+    g = cells_for(model, target.domain, max_work)
+    if target.ball is None or g is None:
+        return _sampled(target, model)
+    polys, exact, size, evaluate = g
+    f = certified.taylor(target)
+    if rtol is None:
+        rtol = RTOL
+    if atol is None:
+        atol = ATOL_ULPS * U * (certified.scale(target) + size)
+    ball = target.ball
+
+    def exact_at(x: float) -> arb:
+        return ball(arb(x), False) - exact(x)
+
+    def float_error(x: Array) -> Array:
+        with np.errstate(all="ignore"):
+            return target(x) - evaluate(x)
+
+    # values past the float range become inf and NaN, which the search handles
+    with np.errstate(over="ignore", invalid="ignore"):
+        found = sup_abs_difference(
+            f,
+            polys,
+            target.domain,
+            rtol=rtol,
+            atol=atol,
+            # a Chebyshev series' cap grows with its degree (every cell costs d); for cos
+            # features, whose cells cost d/4 each, it counts operations: seconds at any width
+            max_work=max_work * polys.cap_scale,
+            exact_at=exact_at,
+            polish=float_error,
+        )
+    x, value = found.x, found.value
+    if not found.tight or value <= atol:
+        # the cap stopped the search early, or nothing above rounding was found: a dense
+        # sample may know a better point (a few points per parameter, at most 2^26
+        # parameter-points: the model's evaluation is what costs)
+        n = min(4 * model.n_params, (1 << 26) // model.n_params)
+        guess = _sampled(target, model, int(np.clip(n, 1024, 1 << 16))).x
+        with arb_context():
+            exact = abs_lower(exact_at(guess))
+        if exact > value:
+            x, value = guess, exact
+    upper = max(found.upper, value)
+    # the cap may stop the search after the bounds already meet: tight is what they say
+    tight = found.tight or upper - value <= max(rtol * value, atol)
+    tight = tight and math.isfinite(upper)  # an infinite atol (Σ|terms| overflowed) says nothing
+    return MaxError(x=x, value=value, upper=upper, tight=tight)
+
+
+def _sampled(target: Target, model: Model, n: int = 1 << 16) -> MaxError:
+    """A grid estimate of ``n`` points (no enclosure): for targets or models with no ball
+    form, and for a better attained value when the work cap stopped the enclosure."""
+    a, b = target.domain
+    x = np.clip(np.linspace(a, b, n), a, b)  # a subnormal step can overshoot b
+    with np.errstate(all="ignore"):
+        e = np.abs(target(x) - model(x))
+    i = int(np.nanargmax(e))
+    return MaxError(x=float(x[i]), value=float(e[i]), upper=float("inf"), tight=False)
+
+
+def l2_error(target: Target, model: Model) -> float:
+    """An *estimate* of the L2 norm ``(∫_a^b (f - f̂)² dx)^{1/2}`` (not enclosed).
+
+    Composite Gauss–Legendre quadrature (:mod:`approx.analysis.quadrature`) on panels on which the
+    error is smooth: the pieces of a ReLU net or a spline, refined by the Taylor blocks
+    of the target (whose edges crowd into kinks and singularities such as
+    ``sqrt(|x - 0.2|)``'s), or a uniform partition fine enough for the model otherwise.
+    """
+    check_target(target)
+    a, b = target.domain
+    edges = np.linspace(a, b, _panels(model) + 1)
+    evaluate: Callable[[Array], Array] = model
+    if (
+        finite_parameters(model)
+        and isinstance(model, MLP)
+        and model.activation == "relu"
+        and model.sizes[0] == 1
+        and model.sizes[-1] == 1
+        and len(model.sizes) >= 3
+    ):
+        with contextlib.suppress(TooManyPieces):  # else the uniform panels
+            pw = piecewise_linear(model, target.domain)
+            edges = pw.x
+            evaluate = pw if len(model.sizes) == 3 else model
+    elif isinstance(model, SplineModel):
+        edges = model.knots
+    if target.ball is not None:
+        edges = np.union1d(edges, certified.taylor(target).edges)
+    return float(np.sqrt(gauss_legendre(lambda z: (target(z) - evaluate(z)) ** 2, edges)))
+
+
+def _panels(model: Model) -> int:
+    """Uniform panels for a model without pieces: a few per wiggle of the model."""
+    if isinstance(model, MLP):
+        return int(min(max(8 * max(model.sizes), 4096), 1 << 18))
+    return int(min(max(8 * model.n_params, 4096), 1 << 18))

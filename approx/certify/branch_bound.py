@@ -1,0 +1,435 @@
+"""The branch-and-bound that encloses ``sup |f - g|`` over an interval.
+
+``f`` and ``g`` are :class:`~approx.certify.taylor.LocalPolys` (a target's Taylor models and a
+model's pieces) or provide the same interface (a Chebyshev series,
+:class:`~approx.certify.chebyshev.ChebyshevPolys`). On a cell ``[l, r]``:
+``sup |e| <= max(|e(l)|, |e(r)|) + (r - l)^2 / 8 * sup |e''|``, with ``sup |e''|`` from the
+Taylor expansion of ``e''`` at the cell's midpoint (so it cancels where ``g`` is close to
+``f``, as for a spline): derivatives below :data:`ORDER` at the middle, a crude bound of
+the :data:`ORDER`-th over the cell. Cells whose bound cannot beat the best value found
+by more than the tolerance are dropped; the rest are split in 4 to 16 parts (as many as
+the bound needs). A cell kept open only by the floats' rounding at its ends has them
+evaluated again, in double-double where the model offers it (a Chebyshev series), else
+exactly in Arb. Cells without a float polynomial are bounded in Arb with lower-order
+bounds; past the work cap every remaining cell takes an a-priori bound, so the result
+stays rigorous.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from flint import arb, arb_series
+from numpy.typing import NDArray
+
+from approx.arith.balls import U, abs_lower, abs_upper, arb_context, ball
+from approx.certify.taylor import ARB_WEIGHT, CHEAP, MAX_WORK, Array, LocalPolys, series_coef
+from approx.core import deadline
+
+__all__ = ["ORDER", "Enclosure", "sup_abs_difference"]
+
+#: order of the cells' expansion of ``e''``: derivatives up to ``ORDER - 1`` at the
+#: middle, a bound of the ``ORDER``-th over the cell
+ORDER = 6
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    """``value ≤ sup |f - g| ≤ upper``; ``value = |f(x) - g(x)|`` up to its own rounding.
+
+    ``tight`` says the requested tolerance was met; otherwise the work cap was reached or
+    the cells could not be split further, and ``upper`` is rigorous but wider.
+    """
+
+    x: float
+    value: float
+    upper: float
+    tight: bool
+    work: int
+
+
+def sup_abs_difference(
+    f: LocalPolys,
+    g: LocalPolys,
+    domain: tuple[float, float],
+    *,
+    rtol: float,
+    atol: float,
+    max_work: int = MAX_WORK,
+    exact_at: Callable[[float], arb] | None = None,
+    polish: Callable[[Array], Array] | None = None,
+) -> Enclosure:
+    """Enclose ``sup_{a ≤ x ≤ b} |f(x) - g(x)|`` by branch-and-bound.
+
+    Parameters
+    ----------
+    f, g : LocalPolys
+        The two functions (a target and a model), each covering the domain.
+    domain : tuple of float
+    rtol, atol : float
+        Stop once ``upper - value ≤ max(rtol · value, atol)`` can be guaranteed.
+    max_work : int
+        Cap on operations (cell evaluations, and Arb evaluations weighted by their size).
+    exact_at : callable, optional
+        ``x -> ball of f(x) - g(x)`` evaluated exactly (e.g. the model from its float
+        weights); used for the final value. Without it the value is the best lower bound
+        found by the float evaluations.
+    polish : callable, optional
+        ``f - g`` in floats on an array: a bounded scalar search on the cell of the best
+        point moves it onto the local maximum (the tolerance ends the branch-and-bound
+        once the *bound* is close; the value then gets as close as rounding allows). Its
+        result is kept only if the exact value there is larger.
+
+    Returns
+    -------
+    Enclosure
+    """
+    a, b = domain
+    edges = np.union1d(f.edges, g.edges)
+    edges = edges[(edges >= a) & (edges <= b)]
+    lo, hi = edges[:-1], edges[1:]
+    keep = hi > lo
+    lo, hi = lo[keep], hi[keep]
+    best, best_x = -1.0, a
+    settled = 0.0  # the largest bound of a dropped cell
+    work = g.work  # f, the target, is built once per process on its own budget
+    tight = not (f.capped or g.capped)
+
+    def tolerance() -> float:
+        return max(rtol * max(best, 0.0), atol)
+
+    arb_cost = ARB_WEIGHT * 4 * (f.cost + g.cost)  # one rough cell: 4 ball evaluations
+    # a cell's exact ends: two values at points, scalar ball operations (no series
+    # products), each about as long as a cell in floats
+    point_cost = 2 * (f.cost + g.cost)
+    float_cost = max(f.float_cost, g.float_cost)
+    while lo.size:
+        deadline.check()
+        mid = lo + (hi - lo) / 2
+        fi, gi = f.cell(mid), g.cell(mid)
+        rough = f.rough[fi] | g.rough[gi]
+        ub = np.empty(lo.size)
+        excess = np.zeros(lo.size)
+        shrinks = np.zeros(lo.size)  # the part of a bound that splitting reduces
+        broken = np.zeros(lo.size, dtype=bool)  # floats overflowed: splitting cannot help
+        # cheap cells: polynomials in float with error bounds
+        s = ~rough
+        if s.any():
+            ub[s], excess[s], floor, noise, curve, (lb, x_lb) = _float_bounds(
+                f, g, lo[s], hi[s], fi[s], gi[s]
+            )
+            broken[s] = ~np.isfinite(ub[s])
+            if math.isfinite(g.sup):  # a model bounded a priori: never bound it by more
+                ub[s] = np.fmin(ub[s], _fallback(f, g, lo[s], hi[s], fi[s], gi[s]))
+            if lb > best:
+                best, best_x = lb, x_lb
+            shrinks[s] = np.maximum(ub[s] - floor, 0.0)
+            work += int(s.sum()) * float_cost
+            # where the values at a cell's ends, which splitting keeps, are above the cut
+            # by no more than their rounding, or that rounding outweighs what splitting
+            # reduces, the ends are evaluated exactly instead (largest bounds first)
+            cut = best + tolerance()
+            cells = np.nonzero(s)[0]
+            open_ = (ub[cells] > cut) & (floor > cut)
+            noisy = np.nonzero(open_ & ((floor - noise <= cut) | (curve <= noise)))[0]
+            if noisy.size and getattr(g, "precise", None) is not None:
+                # a model with a more precise float evaluation tries it first, all at once
+                i = cells[noisy]
+                ends, (lb, x_lb), sharp = _precise_ends(f, g, lo[i], hi[i], fi[i], gi[i])
+                ub[i] = np.fmin(ub[i], (ends + curve[noisy]) * (1 + 8 * U))
+                work += int(noisy.size) * float_cost * 2
+                if lb > best:
+                    best, best_x = lb, x_lb
+                cut = best + tolerance()
+                noisy = noisy[(ub[i] > cut) & ~sharp]  # Arb only where it can still help
+            for n in noisy[np.argsort(-ub[cells[noisy]])]:
+                i = cells[n]
+                if work >= max_work or ub[i] <= best + tolerance():
+                    continue
+                ends, lb, x_lb = _exact_ends(
+                    f, g, float(lo[i]), float(hi[i]), int(fi[i]), int(gi[i])
+                )
+                ub[i] = min(ub[i], (ends + float(curve[n])) * (1 + 8 * U))
+                work += point_cost
+                if lb > best:
+                    best, best_x = lb, x_lb
+        late = []
+        for i in np.nonzero(rough)[0]:
+            if work >= max_work:  # past the cap: the cheap a-priori bound, rigorous still
+                late.append(i)
+                continue
+            ub[i], lb, x_lb = _arb_bounds(f, g, float(lo[i]), float(hi[i]), int(fi[i]), int(gi[i]))
+            work += arb_cost
+            if lb > best:
+                best, best_x = lb, x_lb
+        if late:
+            j = np.array(late)
+            ub[j] = _fallback(f, g, lo[j], hi[j], fi[j], gi[j])
+        if rough.any() and math.isfinite(g.sup):  # Arb's bound may be the wider
+            r = np.nonzero(rough)[0]
+            ub[r] = np.fmin(ub[r], _fallback(f, g, lo[r], hi[r], fi[r], gi[r]))
+        ub = np.where(np.isnan(ub), np.inf, ub)
+        cut = best + tolerance()
+        drop = ub <= cut
+        # cells a few ulps wide cannot be split, nor can a model's slack at a piece's end
+        # be split away: such cells keep their bound
+        width = hi - lo
+        stuck = ~drop & (
+            (width <= 8 * np.spacing(np.maximum(np.abs(lo), np.abs(hi))))
+            | (ub - excess <= cut)
+            | broken
+        )
+        tight = tight and not stuck.any()
+        final = drop | stuck
+        if work >= max_work:
+            final[:] = True
+            tight = tight and bool(drop.all())
+        if final.any():
+            settled = max(settled, float(ub[final].max()))
+        keep = ~final
+        if keep.any():
+            parts = _split(lo[keep], hi[keep], width[keep], shrinks[keep], ub[keep], cut)
+            if work + parts[0].size * float_cost > max_work:
+                # the next pass alone would overrun the cap (by up to 16×): stop here, the
+                # cells' bounds are rigorous already
+                settled = max(settled, float(ub[keep].max()))
+                tight = False
+                lo = lo[:0]
+            else:
+                lo, hi = parts
+        else:
+            lo = lo[keep]
+    value, x = max(best, 0.0), best_x
+    if exact_at is not None:
+        candidates = [best_x]
+        if polish is not None:
+            candidates.append(_polish(polish, best_x, f, g, domain))
+
+        with arb_context():
+            for c in candidates:
+                exact = abs_lower(exact_at(c))
+                if exact > value:
+                    value, x = exact, c
+    upper_bound = max(settled, value)
+    if upper_bound - value > max(rtol * value, atol) * (1 + 1e-9):
+        tight = False
+    return Enclosure(
+        x=float(x), value=float(value), upper=float(upper_bound), tight=tight, work=work
+    )
+
+
+def _split(
+    lo: Array, hi: Array, width: Array, shrinks: Array, ub: Array, cut: float
+) -> tuple[Array, Array]:
+    """Split each cell into ``k`` equal parts, ``4 ≤ k ≤ 16``: as many as the part of its
+    bound that splitting reduces (at least as the square of the width) needs to fall
+    under the cut, so cells far from settled skip levels of the search."""
+    margin = cut - (ub - shrinks)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.sqrt(shrinks / margin)
+    k = np.where(margin > 0, np.clip(np.ceil(np.nan_to_num(want)), 4, 16), 4).astype(np.intp)
+    first = np.repeat(np.cumsum(k) - k, k)
+    j = np.arange(first.size) - first
+    parts = np.repeat(k, k)
+    start, size, end = np.repeat(lo, k), np.repeat(width, k), np.repeat(hi, k)
+    new_lo = np.minimum(start + size * (j / parts), end)
+    new_hi = np.where(j + 1 == parts, end, np.minimum(start + size * ((j + 1) / parts), end))
+    keep = new_hi > new_lo
+    return new_lo[keep], new_hi[keep]
+
+
+def _polish(
+    e: Callable[[Array], Array],
+    x: float,
+    f: LocalPolys,
+    g: LocalPolys,
+    domain: tuple[float, float],
+) -> float:
+    """The local maximum of ``|e|`` near ``x`` on the cell (both polynomials smooth) holding
+    it, within the domain."""
+    from scipy.optimize import minimize_scalar
+
+    edges = np.union1d(f.edges, g.edges)
+    edges = np.union1d(edges[(edges > domain[0]) & (edges < domain[1])], domain)
+    j = int(np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2))
+    left, right = float(edges[j]), float(edges[j + 1])
+    centre = x
+    res = minimize_scalar(
+        lambda u: -abs(float(e(np.array([centre + u]))[0])),
+        bounds=(left - centre, right - centre),
+        method="bounded",
+        options={"xatol": 4 * U * max(abs(left), abs(right), right - left)},
+    )
+    return float(np.clip(centre + res.x, left, right))
+
+
+def _fallback(
+    f: LocalPolys,
+    g: LocalPolys,
+    lo: Array,
+    hi: Array,
+    fi: NDArray[np.intp],
+    gi: NDArray[np.intp],
+) -> Array:
+    """``sup |f| + sup |g|`` on cells from what costs nothing more: the polynomial's crude
+    bound, a small source in Arb, or the whole function's a-priori :attr:`LocalPolys.sup`."""
+    parts = []
+    for p, i in ((f, fi), (g, gi)):
+        bound = p.bound(lo, hi, i, 0) + p.slack[i]
+        if p.source is not None and p.cost <= CHEAP:
+            for k in np.nonzero(~np.isfinite(bound))[0]:
+                with arb_context():
+                    bound[k] = abs_upper(p.source(ball(float(lo[k]), float(hi[k])), False))
+        parts.append(np.minimum(bound, p.sup))
+    return (parts[0] + parts[1]) * (1 + 4 * U)
+
+
+def _float_bounds(
+    f: LocalPolys,
+    g: LocalPolys,
+    lo: Array,
+    hi: Array,
+    fi: NDArray[np.intp],
+    gi: NDArray[np.intp],
+) -> tuple[Array, Array, Array, Array, Array, tuple[float, float]]:
+    """Upper bounds of ``|f - g|`` on cells, the part of them that is slack (splitting
+    cannot remove it), the part that splitting keeps (the ends with their rounding and
+    slack), the rounding of the ends alone, the part beyond the ends (the curvature
+    term and slack), and the best rigorous lower bound at a point.
+
+    Per cell: ``e = f - g`` at both ends and at the quarter points (value and error),
+    ``e''`` from its Taylor expansion at the midpoint (``E_k = e^(k)/k!``, ``ρ`` the half
+    width) with a crude bound ``B_N`` of ``|e^(N)|/N!`` over the cell:
+    ``sup|e''|/2 ≤ Σ_{2 ≤ k < N} C(k, 2) |E_k(m)| ρ^(k-2) + C(N, 2) B_N ρ^(N-2)``
+    (:data:`ORDER` ``= N``: cells of width ``(tol / B_N)^(1/N)`` suffice).
+    """
+    width = hi - lo
+    mid = lo + width / 2
+    rho = width / 2 * (1 + 4 * U)
+
+    def diff(x: Array, k: int) -> tuple[Array, Array]:
+        fv, fe = f.at(x, fi, k)
+        gv, ge = g.at(x, gi, k)
+        v = fv - gv
+        return v, (fe + ge + U * np.abs(v)) * (1 + 4 * U)
+
+    e_lo, err_lo = diff(lo, 0)
+    e_hi, err_hi = diff(hi, 0)
+    top = f.bound(lo, hi, fi, ORDER) + g.bound(lo, hi, gi, ORDER)
+    half_e2 = math.comb(ORDER, 2) * top
+    for k in range(ORDER - 1, 1, -1):  # Horner in ρ
+        ek, errk = diff(mid, k)
+        half_e2 = half_e2 * rho + math.comb(k, 2) * (np.abs(ek) + errk)
+    slack = f.near_edge(lo, hi, fi) + g.near_edge(lo, hi, gi)
+    ends = np.maximum(np.abs(e_lo) + err_lo, np.abs(e_hi) + err_hi)
+    curve = half_e2 * width * width / 4 + slack  # what the ends do not cover
+    ub = (ends + curve) * (1 + 8 * U)
+    excess = slack * (1 + 8 * U)
+    floor = (ends + slack) * (1 + 8 * U)
+    noise = np.maximum(err_lo, err_hi)
+    # lower bounds at the ends and the quarter points
+    xs = [lo, hi, mid]  # the ends and the middle (the quarter points become ends next)
+    best, best_x = -1.0, float(lo[0])
+    for j, x in enumerate(xs):
+        if j == 0:
+            v, e = e_lo, err_lo
+        elif j == 1:
+            v, e = e_hi, err_hi
+        else:
+            v, e = diff(x, 0)
+        lb = (np.abs(v) - e - slack) * (1 - 4 * U)
+        i = int(np.argmax(lb))
+        if lb[i] > best:
+            best, best_x = float(lb[i]), float(x[i])
+    return ub, excess, floor, noise, curve, (best, best_x)
+
+
+def _precise_ends(
+    f: LocalPolys,
+    g: Any,
+    lo: Array,
+    hi: Array,
+    fi: NDArray[np.intp],
+    gi: NDArray[np.intp],
+) -> tuple[Array, tuple[float, float], NDArray[np.bool_]]:
+    """``|f - g|`` at cells' two ends with ``g``'s precise evaluation: upper bounds of the
+    larger end, the best lower bound and its point, and whether the ends' rounding is
+    now below ``f``'s own (so that Arb could not do much better)."""
+    uppers, noise_f, noise_g = [], [], []
+    best, best_x = -1.0, float(lo[0])
+    for x, i in ((lo, fi), (hi, fi)):
+        fv, fe = f.at(x, i, 0)
+        gv, ge = g.precise(x)
+        v = fv - gv
+        err = (fe + ge + U * np.abs(v)) * (1 + 4 * U)
+        uppers.append(np.abs(v) + err)
+        noise_f.append(fe)
+        noise_g.append(ge)
+        low = (np.abs(v) - err) * (1 - 4 * U)
+        k = int(np.argmax(low))
+        if low[k] > best:
+            best, best_x = float(low[k]), float(x[k])
+    sharp = (noise_g[0] <= 4 * noise_f[0] + 4 * U * np.abs(uppers[0])) & (
+        noise_g[1] <= 4 * noise_f[1] + 4 * U * np.abs(uppers[1])
+    )
+    return np.maximum(uppers[0], uppers[1]), (best, best_x), sharp
+
+
+def _exact_ends(
+    f: LocalPolys, g: LocalPolys, lo: float, hi: float, fi: int, gi: int
+) -> tuple[float, float, float]:
+    """``|e|`` at a cell's two ends evaluated in Arb (so without the floats' rounding):
+    ``(upper bound of the larger, the larger lower bound, its point)``."""
+    with arb_context():
+        values = [_point(f, arb(x), fi) - _point(g, arb(x), gi) for x in (lo, hi)]
+        lows = [abs_lower(v) for v in values]
+        top = max(abs_upper(values[0]), abs_upper(values[1]))
+    best = int(np.argmax(lows))
+    return top, lows[best], (lo, hi)[best]
+
+
+def _point(p: LocalPolys, X: arb, i: int) -> arb:
+    """``p`` at a point in Arb: from its source where that is cheap (exact), else from
+    the cell's polynomial with its radii."""
+    if p.source is not None and p.cost <= CHEAP:
+        return p.source(X, False)
+    return p.ball_at(X, i)
+
+
+def _arb_bounds(
+    f: LocalPolys, g: LocalPolys, lo: float, hi: float, fi: int, gi: int
+) -> tuple[float, float, float]:
+    """Bounds of ``|f - g|`` on one cell in Arb, for cells without a float polynomial.
+
+    ``e''`` over the cell if it is bounded; else a Lipschitz bound from ``e'``; else the
+    range of ``e``. Returns ``(upper bound, lower bound, point of the lower bound)``.
+    """
+    with arb_context():
+
+        def e(X: Any) -> Any:
+            return f.ball_at(X, fi) - g.ball_at(X, gi)
+
+        points = [lo, hi, lo + (hi - lo) / 2]
+        values = [e(arb(x)) for x in points]
+        lows = [abs_lower(v) for v in values]
+        j = int(np.argmax(lows))
+        ends = max(abs_upper(values[0]), abs_upper(values[1]))
+        try:
+            series = e(arb_series([ball(lo, hi), 1], prec=3))
+        except (ValueError, ZeroDivisionError):  # a series division by a ball holding 0
+            series = arb_series([arb.nan()] * 3, prec=3)
+        w = (hi - lo) * (1 + 4 * U)
+        # the range on the cell as a plain ball too (a series may be NaN where the
+        # function's own enclosure is not, e.g. sqrt at 0)
+        bounds = [abs_upper(series_coef(series, 0)), abs_upper(e(ball(lo, hi)))]
+        second = abs_upper(series_coef(series, 2))
+        if math.isfinite(second):
+            bounds.append(ends + 2 * second * w * w / 8)
+        first = abs_upper(series_coef(series, 1))
+        if math.isfinite(first):
+            bounds.append((abs_upper(values[0]) + abs_upper(values[1]) + first * w) / 2)
+    return min(bounds) * (1 + 8 * U), lows[j], points[j]

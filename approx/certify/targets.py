@@ -1,0 +1,93 @@
+"""What is certified of a target itself, computed once per target and process: its
+Taylor models, the estimate of ``max |f|`` that scales tolerances, and a rigorous bound
+of ``max |f''|``.
+
+The :class:`~approx.problems.targets.Target` is plain data; these facts are derived from
+its ball form here and kept in a cache keyed by the target (dropped with it).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from approx.certify.derivatives import sup_abs_derivative
+from approx.certify.taylor import TARGET_WORK, LocalPolys, taylor_blocks
+from approx.problems.targets import Target
+
+__all__ = ["grid_scale", "max_abs_second_derivative", "scale", "taylor"]
+
+#: grid points of the estimate of max |f| that scales tolerances and rate floors
+GRID = 4097
+
+_CACHE: weakref.WeakKeyDictionary[Target, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _cached(target: Target, key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per (target, key) in this process."""
+    facts = _CACHE.setdefault(target, {})
+    if key not in facts:
+        facts[key] = compute()
+    return facts[key]
+
+
+def taylor(target: Target) -> LocalPolys:
+    """Taylor models of ``f`` on blocks of the domain (built once; see
+    :func:`approx.certify.taylor.taylor_blocks`).
+
+    Raises
+    ------
+    ValueError
+        For a target without ball form: nothing can be enclosed.
+    """
+    if target.ball is None:
+        raise ValueError(f"target {target.name!r} has no ball form: nothing can be enclosed")
+    ball = target.ball
+    return _cached(
+        target,
+        "taylor",
+        lambda: taylor_blocks(ball, target.domain, grid_scale(target), max_work=TARGET_WORK),
+    )
+
+
+def grid_scale(target: Target) -> float:
+    """The largest finite ``|f|`` on a grid of :data:`GRID` points (0 if none is finite)."""
+
+    def compute() -> float:
+        with np.errstate(all="ignore"):
+            v = np.abs(target(np.linspace(*target.domain, GRID)))
+        v = v[np.isfinite(v)]
+        return float(v.max()) if v.size else 0.0
+
+    return _cached(target, "grid_scale", compute)
+
+
+def scale(target: Target) -> float:
+    """An estimate of ``max |f|``, never a bound: the largest of ``|f|`` on a grid of
+    :data:`GRID` points and at the centres of the Taylor blocks (which crowd into narrow
+    features a grid misses). The size against which tolerances and rounding floors are
+    measured."""
+    if target.ball is None:
+        return grid_scale(target)
+    return max(grid_scale(target), taylor(target).scale)
+
+
+def max_abs_second_derivative(target: Target) -> float:
+    """An upper bound of ``max |f''|`` over the domain.
+
+    Tight to a relative ``1e-9`` unless ``f''`` is small against ``f`` itself: the
+    Taylor models' remainder (``2⁻⁵⁶ max |f|`` per block) then sets the gap, e.g.
+    ``4e-8`` relative for ``1e10 + sin(2πx)``.
+
+    Rigorous (from the Taylor models of :func:`taylor`; ``inf`` where ``f''`` is
+    unbounded, e.g. ``abs15`` at 0). Computed once per target. Without a ball form:
+    ``nan``.
+    """
+    if target.ball is None:
+        return float("nan")
+    return _cached(
+        target, "d2", lambda: sup_abs_derivative(taylor(target), 2, target.domain)[1]
+    )

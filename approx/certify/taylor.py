@@ -1,0 +1,374 @@
+"""Rigorous enclosures with Arb ball arithmetic: the ground every certificate stands on.
+
+The representation every certificate is built on, rigorous throughout (every rounding
+is accounted for, by Arb or by an explicit bound on a float computation):
+:class:`LocalPolys`, a piecewise polynomial with error radii: on each cell,
+``f(x) ∈ Σ_k (c_k ± r_k) h^k ± rem·|h|^n ± slack`` with ``h = x - centre``. A target
+becomes one by *Taylor models* (:func:`taylor_blocks`: Arb's ``arb_series`` at a block's
+centre gives ``f^(k)(c)/k!``, and over the whole block encloses ``f^(n)(ξ)/n!``); a
+ReLU net, a spline or a line is one exactly; smooth nets become one through
+:func:`mlp_ball` (a Chebyshev series has its own cells,
+:mod:`approx.certify.chebyshev`). Float evaluation of a cell's polynomial (any
+derivative) carries a running error bound, so millions of points cost numpy time, not
+Arb time. Blocks with no Taylor model (a kink, ``sqrt`` at 0,
+``|x|^1.5`` at 0) are *rough*: evaluated in Arb from the source.
+
+Built on it: :mod:`approx.certify.branch_bound` (``sup |f - g|``), :mod:`approx.problems.finite` (a
+target proven finite) and :mod:`approx.certify.derivatives` (``max |f''|``, ``∫ √|f''|``).
+
+Work is counted in operations (cell evaluations and Arb evaluations weighted by their
+size), never in seconds, so a capped result is the same on every machine. When the cap
+is hit the enclosure is still rigorous, only wider, and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from flint import arb, arb_series
+from numpy.typing import NDArray
+
+from approx.arith.balls import (
+    MIN_BLOCK,
+    N_TERMS,
+    TINY,
+    U,
+    abs_lower,
+    abs_upper,
+    arb_context,
+    ball,
+    head,
+    upper,
+)
+from approx.core import deadline
+from approx.problems.expr import BallFunc
+
+__all__ = [
+    "LocalPolys",
+    "arb_context",
+    "from_coefficients",
+    "taylor_blocks",
+]
+
+Array = NDArray[np.float64]
+
+#: the default work cap, in operations: a cell evaluated in floats counts 1, one
+#: evaluation of a ball function counts ``ARB_WEIGHT`` times its size (a ball series
+#: operation costs about that many float operations evaluated in numpy)
+MAX_WORK = 2**22
+ARB_WEIGHT = 256
+#: the cap for a target's own Taylor blocks: built once per target and process, reused
+#: by every enclosure against it
+TARGET_WORK = 2**28
+#: a ball function this small (a target's formula) is evaluated even past the cap
+CHEAP = 256
+
+
+
+# --- piecewise polynomials with error radii -------------------------------------------------
+
+
+@dataclass
+class LocalPolys:
+    """A function given cell by cell as a polynomial with rigorous error radii.
+
+    On cell ``i`` (``edges[i] ≤ x ≤ edges[i+1]``), with ``h = x - centre[i]``,
+    ``n = coef.shape[1]``: the function lies in
+    ``Σ_k (coef[i, k] ± rad[i, k]) h^k ± rem[i] |h|^n ± slack[i]``, where ``rem[i]`` bounds
+    ``|f^(n)(ξ)| / n!`` on the cell (0 for an exact polynomial) and ``slack[i]`` bounds the
+    distance to a polynomial that the rest describes (a ReLU net's pieces rounded to
+    float ends). Derivatives are enclosed without the slack (see :attr:`slack`).
+
+    Attributes
+    ----------
+    edges : ndarray of shape (m + 1,)
+    centre, rem, slack : ndarray of shape (m,)
+    coef, rad : ndarray of shape (m, n)
+    rough : ndarray of shape (m,) of bool
+        Cells without a polynomial: evaluated through :attr:`source` in Arb.
+    source : callable or None
+        The ball function itself, for rough cells and exact point values.
+    scale : float
+        A size of the function's values (for the absolute tolerance).
+    work : int
+        Operations spent building it.
+    capped : bool
+        Whether building hit the work cap (rough cells then also cover unfinished work).
+    cost : int
+        Operations per evaluation of :attr:`source` (its size).
+    sup : float
+        An a-priori upper bound of ``|f|`` on the whole domain (``inf`` if none is known):
+        the bound of last resort once the work cap is hit.
+    float_cost : int
+        Operations per cell evaluated in floats (1: a short polynomial).
+    cap_scale : int
+        The work cap's multiple for this function (1; more for a model whose every
+        evaluation costs its size).
+    """
+
+    edges: Array
+    centre: Array
+    coef: Array
+    rad: Array
+    rem: Array
+    slack: Array
+    rough: NDArray[np.bool_]
+    source: BallFunc | None = None
+    scale: float = 0.0
+    work: int = 0
+    capped: bool = False
+    cost: int = 1
+    sup: float = math.inf
+    float_cost: int = 1
+    cap_scale: int = 1
+    _shifted: dict[int, tuple[Array, Array, Array]] = field(default_factory=dict, repr=False)
+
+    @property
+    def n(self) -> int:
+        return int(self.coef.shape[1])
+
+    def cell(self, x: Array) -> NDArray[np.intp]:
+        """Index of the cell holding each point (the left one at a shared edge)."""
+        i = np.searchsorted(self.edges, x, side="left") - 1
+        return np.clip(i, 0, self.centre.size - 1)
+
+    def _order(self, k: int) -> tuple[Array, Array, Array]:
+        """Coefficients of ``f^(k)/k!`` around the centres: ``C(i, k) c_i`` (rounded) with
+        their radii, and the remainder factor ``C(n, k) rem``."""
+        if k not in self._shifted:
+            n = self.n
+            i = np.arange(k, n)
+            binom = np.array([math.comb(int(j), k) for j in i], dtype=np.float64)
+            c = self.coef[:, k:] * binom
+            r = (self.rad[:, k:] * binom + U * np.abs(c)) * (1 + 4 * U)
+            self._shifted[k] = (c, r, self.rem * math.comb(n, k))
+        return self._shifted[k]
+
+    def at(self, x: Array, idx: NDArray[np.intp], k: int) -> tuple[Array, Array]:
+        """``f^(k)(x)/k!`` at points ``x`` of cells ``idx``: value and error bound.
+
+        The bound covers the radii, the remainder, Horner's rounding (a running error
+        bound, Higham's Algorithm 5.1) and the rounding of ``h = x - centre``. Rough cells
+        give NaN values and infinite bounds. Shapes: ``x``, ``idx`` (m,) → two (m,).
+        """
+        if k >= self.n:
+            return self._beyond(idx)
+        c, r, rem = self._order(k)
+        c, r, rem = c[idx], r[idx], rem[idx]
+        h = x - self.centre[idx]
+        a = np.abs(h)
+        y = c[:, -1].copy()
+        mu = np.abs(y) / 2
+        ra = r[:, -1].copy()
+        dh = np.zeros_like(y)  # Σ j |c_j| |h|^(j-1): the sensitivity to h
+        ay = np.abs(y)
+        for j in range(c.shape[1] - 2, -1, -1):
+            dh = dh * a + ay
+            y = y * h + c[:, j]
+            mu = mu * a + np.abs(y)
+            ra = ra * a + r[:, j]
+            ay = ay * a + np.abs(c[:, j])
+        tail = rem * a ** (self.n - k)
+        err = (2.01 * U * mu + ra + tail + 1.01 * U * dh * a) * (1 + 8 * U) + 64 * TINY
+        rough = self.rough[idx]
+        if rough.any():
+            y = np.where(rough, np.nan, y)
+            err = np.where(rough, np.inf, err)
+        return y, err
+
+    def bound(self, lo: Array, hi: Array, idx: NDArray[np.intp], k: int) -> Array:
+        """An upper bound of ``|f^(k)(ξ)| / k!`` for ``ξ`` in ``[lo, hi]`` ⊂ cell ``idx``."""
+        if k >= self.n:
+            return self._beyond(idx)[1]
+        c, r, rem = self._order(k)
+        c, r, rem = c[idx], r[idx], rem[idx]
+        centre = self.centre[idx]
+        reach = np.maximum(np.abs(lo - centre), np.abs(hi - centre)) * (1 + 4 * U)
+        s = np.abs(c[:, -1]) + r[:, -1]
+        for j in range(c.shape[1] - 2, -1, -1):
+            s = s * reach + (np.abs(c[:, j]) + r[:, j])
+        s = (s + rem * reach ** (self.n - k)) * (1 + 4 * self.n * U) + 64 * TINY
+        return np.where(self.rough[idx], np.inf, s)
+
+    def near_edge(self, lo: Array, hi: Array, idx: NDArray[np.intp]) -> Array:
+        """The slack of cells ``idx`` for sub-intervals ``[lo, hi]``: it applies only within
+        half a float spacing of a cell's ends, so only to sub-intervals that touch them."""
+        touch = (lo == self.edges[idx]) | (hi == self.edges[idx + 1])
+        return np.where(touch, self.slack[idx], 0.0)
+
+    def _beyond(self, idx: NDArray[np.intp]) -> tuple[Array, Array]:
+        """Orders past the polynomial's degree: 0 for exact polynomials, else unknown."""
+        exact = (self.rem[idx] == 0) & ~self.rough[idx]
+        return np.where(exact, 0.0, np.nan), np.where(exact, 0.0, np.inf)
+
+    def ball_at(self, X: Any, i: int) -> Any:
+        """The enclosure of cell ``i`` in Arb at ``X`` (an arb or arb_series in the cell)."""
+        if self.rough[i]:
+            assert self.source is not None
+            return self.source(X, False)
+        h = X - arb(self.centre[i])
+        total = arb(0)
+        for j in range(self.n - 1, -1, -1):
+            total = total * h + arb(self.coef[i, j], self.rad[i, j])
+        reach = abs_upper(head(h))
+        radius = self.rem[i] * reach**self.n + self.slack[i]
+        if radius > 0 or not math.isfinite(radius):
+            total = total + arb(0, radius)
+        if isinstance(X, arb_series) and self.rem[i] != 0:
+            # the remainder's derivatives: |R^(k)|/k! ≤ C(n, k) rem |h|^(n - k); orders
+            # past the model's are unknown
+            rem = self.rem[i] * (1 + 4 * U)
+            tail = [arb(0)] + [
+                arb(0, rem * math.comb(self.n, k) * reach ** (self.n - k))
+                for k in range(1, min(X.prec, self.n + 1))
+            ]
+            tail += [arb.nan()] * (X.prec - self.n - 1)
+
+            total = total + arb_series(tail, prec=X.prec)
+        return total
+
+
+def from_coefficients(
+    edges: Array,
+    centre: Array,
+    coef: Array,
+    rad: Array | None = None,
+    slack: Array | None = None,
+    source: BallFunc | None = None,
+) -> LocalPolys:
+    """A :class:`LocalPolys` of exact polynomials (``rem = 0``), e.g. pieces of a model."""
+    m = centre.size
+    coef = np.asarray(coef, dtype=np.float64)
+    return LocalPolys(
+        edges=np.asarray(edges, dtype=np.float64),
+        centre=np.asarray(centre, dtype=np.float64),
+        coef=coef,
+        rad=np.zeros_like(coef) if rad is None else np.asarray(rad, dtype=np.float64),
+        rem=np.zeros(m),
+        slack=np.zeros(m) if slack is None else np.asarray(slack, dtype=np.float64),
+        rough=np.zeros(m, dtype=bool),
+        source=source,
+        scale=float(np.max(np.abs(coef[:, 0]))) if m else 0.0,
+    )
+
+
+def taylor_blocks(
+    fn: BallFunc,
+    domain: tuple[float, float],
+    scale: float,
+    *,
+    cost: int = 16,
+    max_work: int = MAX_WORK,
+    min_blocks: int = 1,
+    sup: float = math.inf,
+) -> LocalPolys:
+    """Taylor models of ``fn`` on blocks that bisect ``domain`` adaptively.
+
+    A block ``[l, r]`` with centre ``c`` and radius ``ρ`` is kept when every coefficient
+    ``f^(k)(c)/k!`` (``k < N_TERMS``) and the enclosure ``A`` of ``f^(n)(ξ)/n!`` over the
+    block are finite and ``|A| ρ^n ≤ 2^-56 · scale``; otherwise it is halved, down to
+    :data:`MIN_BLOCK` of the domain, below which it is *rough* (no polynomial).
+
+    Parameters
+    ----------
+    fn : callable
+        Ball function, validated on the domain.
+    domain : tuple of float
+    scale : float
+        A size of ``|f|`` (e.g. its max on a grid): sets the remainder's tolerance,
+        ``2^-56`` of the largest of it and the values at the blocks' centres so far
+        (kept as the result's :attr:`LocalPolys.scale`).
+    cost : int
+        Operations per evaluation of ``fn`` (its size), counted against ``max_work``;
+        when the cap is reached the unfinished blocks become rough.
+    min_blocks : int
+        Start from this many equal blocks (a function that oscillates on a known scale
+        saves the bisection's first levels).
+    sup : float
+        An a-priori bound of ``|f|`` on the domain, if one is known (see
+        :attr:`LocalPolys.sup`).
+    """
+    a, b = domain
+    n = N_TERMS
+    tol = 2.0**-56 * max(scale, TINY)
+    floor = MIN_BLOCK * (b - a)
+    starts = np.linspace(a, b, min_blocks + 1)
+    stack = list(zip(starts[-2::-1], starts[:0:-1], strict=True))
+    rows: list[tuple[float, float, float, list[float], list[float], float, bool]] = []
+    work = 0
+    capped = False
+    with arb_context():
+        while stack:
+            lo, hi = stack.pop()
+            c = lo + (hi - lo) / 2
+            if work >= max_work:
+                capped = True
+                rows.append((lo, hi, c, [], [], math.inf, True))
+                continue
+            work += 2 * cost * ARB_WEIGHT
+            if len(rows) % 64 == 0:
+                deadline.check()
+            rho = max(c - lo, hi - c) * (1 + 4 * U)
+            at_c = taylor_series(fn, arb(c), n)
+            over = taylor_series(fn, ball(lo, hi), n + 1)
+            coeffs = [series_coef(at_c, k) for k in range(n)]
+            remainder = abs_upper(series_coef(over, n))
+            if coeffs[0].is_finite():
+                # the size of f is what is attained, also where a grid missed it
+                scale = max(scale, abs_lower(coeffs[0]))
+                tol = 2.0**-56 * max(scale, TINY)
+            ok = all(v.is_finite() for v in coeffs) and remainder * rho**n <= tol
+            if ok:
+                mids = [float(v.mid()) for v in coeffs]
+                rads = [
+                    upper(v.rad()) + abs_upper(v.mid() - m)
+                    for v, m in zip(coeffs, mids, strict=True)
+                ]
+                rows.append((lo, hi, c, mids, rads, remainder * (1 + 4 * U), False))
+            elif hi - lo <= floor or not lo < c < hi:
+                rows.append((lo, hi, c, [], [], math.inf, True))
+            else:
+                stack += [(c, hi), (lo, c)]
+    m = len(rows)
+    coef = np.full((m, n), np.nan)
+    rad = np.full((m, n), np.inf)
+    for i, row in enumerate(rows):
+        if not row[6]:
+            coef[i], rad[i] = row[3], row[4]
+    return LocalPolys(
+        edges=np.array([row[0] for row in rows] + [b]),
+        centre=np.array([row[2] for row in rows]),
+        coef=coef,
+        rad=rad,
+        rem=np.array([row[5] for row in rows]),
+        slack=np.zeros(m),
+        rough=np.array([row[6] for row in rows], dtype=bool),
+        source=fn,
+        scale=scale,
+        work=work,
+        capped=capped,
+        cost=cost,
+        sup=sup,
+    )
+
+
+def taylor_series(fn: BallFunc, X: arb, n: int) -> Any:
+    """``fn`` on the series ``X + t`` of length ``n``; all NaN where python-flint refuses
+    (a series division by a ball that holds 0)."""
+    try:
+        return fn(arb_series([X, 1], prec=n), False)
+    except (ValueError, ZeroDivisionError):
+        return arb_series([arb.nan()] * n, prec=n)
+
+
+def series_coef(s: Any, k: int) -> arb:
+    """Coefficient ``k`` of a series (a constant function's result is an arb)."""
+    if isinstance(s, arb_series):
+        return s[k]
+    return s if k == 0 else arb(0)
+
+
+# --- models as ball functions ---------------------------------------------------------------

@@ -1,0 +1,9 @@
+"""Core: what every layer may use, built on numpy alone.
+
+Rooms:
+
+- :mod:`~approx.core.validate`: checks at the boundary (integers, finite floats, choices
+  with did-you-mean, name-keyed lookups);
+- :mod:`~approx.core.deadline`: a per-context time limit that long loops check as they go;
+- :mod:`~approx.core.threads`: BLAS held to one thread for a block of code.
+"""

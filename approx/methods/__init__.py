@@ -1,0 +1,424 @@
+"""The seam between the library and experiments: a table of approximation methods.
+
+Each method ``kind`` maps to a function ``(target, width, rng, **params) -> Fit`` and
+declares its parameters (type, default, allowed values), so a sweep config can be
+validated before anything runs and the CLI can list what exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from approx import train
+from approx.core import validate
+from approx.models import Model, baselines, construct
+from approx.problems.targets import Target
+from approx.train import options
+
+__all__ = ["METHODS", "Fit", "Method", "Param", "fit", "get"]
+
+
+@dataclass
+class Fit:
+    """The outcome of fitting one model to one target at one width.
+
+    Attributes
+    ----------
+    model : Model
+        The fitted model, callable on ``x`` of shape (m,).
+    n_params : int
+        Number of free scalars of the model (for comparisons at equal size).
+    history : ndarray of shape (steps,) or None
+        Training loss per recorded step, for trained methods.
+    status : str
+        ``"ok"``, or why the result should not be trusted (e.g. ``"diverged"``).
+    message : str
+        Human-readable detail for a non-ok status.
+    info : dict
+        Extra scalar facts about the fit (steps taken, final loss, …).
+    """
+
+    model: Model
+    n_params: int
+    history: NDArray[np.float64] | None = None
+    status: str = "ok"
+    message: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_training(cls, result: Any, **info: Any) -> Fit:
+        """The fit of a :class:`~approx.train.TrainResult`: its net, history and stop;
+        only divergence makes the status other than ok. ``info`` adds facts."""
+        return cls(
+            result.net,
+            result.net.n_params,
+            history=result.history,
+            status="diverged" if result.status == "diverged" else "ok",
+            message=result.message,
+            info={
+                "stop": result.status,
+                "steps": result.steps,
+                "loss": result.loss,
+                "initial_loss": result.initial_loss,
+                **info,
+            },
+        )
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared parameter of a method: its type, default and allowed values."""
+
+    name: str
+    type: type
+    default: Any
+    choices: tuple[Any, ...] | None = None
+    help: str = ""
+    minimum: float | None = None
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` converted to the declared type, or raise ``ValueError``.
+
+        Integers and finite floats go through :mod:`approx.core.validate`, so ``nan``,
+        ``inf`` and bools-for-numbers are refused with the same words everywhere. A
+        default of ``None`` (filled in later by the method's ``check``) passes as is.
+        """
+        if value is None and self.default is None:
+            return None
+        try:
+            if self.type is int:
+                value = validate.integer(value, minimum=_as_int(self.minimum))
+            elif self.type is float:
+                value = validate.finite_float(value, minimum=self.minimum)
+            elif not isinstance(value, self.type) or (
+                self.type is not bool and isinstance(value, bool)
+            ):
+                raise TypeError(
+                    f"must be of type {self.type.__name__}, got "
+                    f"{validate.type_name(value)} {value!r}"
+                )
+        except TypeError as e:
+            raise ValueError(str(e)) from None
+        if self.choices is not None:
+            value = validate.choice(value, self.choices)
+        return value
+
+
+def _as_int(minimum: float | None) -> int | None:
+    return None if minimum is None else int(minimum)
+
+
+#: bytes any run needs whatever its size: the worker process (numpy, scipy loaded) and
+#: the grids of up to 2²² points on which the errors of smooth models are measured
+_RUN_BASE = 128 * 2**20
+#: bytes per unit of width of the O(d) methods (knots, coefficients, breakpoints), measured
+#: with ``ru_maxrss`` at d = 1024 and 4096 (about 1.3 KiB per unit), with a margin
+_PER_UNIT = 2048
+
+
+def _linear_memory(width: int, params: dict[str, Any]) -> int:
+    return _RUN_BASE + _PER_UNIT * width
+
+
+def _features_memory(width: int, params: dict[str, Any]) -> int:
+    # the n_samples × d design matrix and the copy least squares makes of it
+    return _RUN_BASE + _PER_UNIT * width + 2 * 8 * params["n_samples"] * width
+
+
+def _trained_memory(width: int, params: dict[str, Any]) -> int:
+    # The engine's fused 1→d→1 pass works in cache-sized blocks, so first-order steps and
+    # the banded knot-form polish need O(n + d): about 30 vectors of the n training points
+    # (measured with ru_maxrss at d = 256 and 1024 for the default recipe: ≈ 230 bytes a
+    # point beyond the worker's base), plus the validation grid. The dense
+    # Levenberg–Marquardt paths (scipy's ``lm``; the polish of non-ReLU nets) add the
+    # n × P Jacobian, its product and the P × P normal equations, P = 3d + 1.
+    optimizer = params.get("optimizer") or "adam+lm"
+    n = params.get("n_train") or options.default_n_train(width, optimizer)
+    n_val = params.get("n_val") or 4 * n
+    size = 8 * (48 * n + 4 * n_val) + _PER_UNIT * width
+    depth = params.get("depth") or 1
+    size += 8 * 10 * n * width * (depth - 1)  # a deep net's forward caches, per layer
+    dense = optimizer == "lm" or (
+        optimizer == "adam+lm" and (params.get("activation") != "relu" or depth > 1)
+    )
+    if dense:
+        p = _trained_size(width, params)
+        size += 8 * (2 * n * p + 3 * p * p)
+    return 2 * _RUN_BASE + size
+
+
+@dataclass(frozen=True)
+class Method:
+    """An approximation method: its fitting function and what it accepts.
+
+    ``memory(width, params)`` estimates the bytes one run needs at peak (``params``
+    resolved, defaults filled), so a sweep that cannot fit in memory is refused before
+    it starts. An estimate with a margin, checked against ``ru_maxrss``, not a bound.
+    """
+
+    kind: str
+    fit: Callable[..., Fit]
+    params: tuple[Param, ...]
+    description: str
+    min_width: int = 2
+    random: bool = False
+    memory: Callable[[int, dict[str, Any]], int] = _linear_memory
+    #: ``size(width, params)``: the fitted model's ``n_params`` at ``width``, increasing
+    #: in the width (what a parameter budget needs); None when unknown
+    size: Callable[[int, dict[str, Any]], int] | None = None
+    #: the largest width the method accepts (None: no limit)
+    max_width: int | None = None
+    #: ``check(resolved, given names) -> resolved``: refuses combinations of parameters
+    #: and fills defaults that depend on other parameters
+    check: Callable[[dict[str, Any], set[str]], dict[str, Any]] | None = None
+
+    def width_for(self, budget: int, params: dict[str, Any]) -> int | None:
+        """The largest width whose model has at most ``budget`` parameters (None if none).
+
+        Raises
+        ------
+        ValueError
+            If the method's parameter count is unknown (:attr:`size` is None).
+        """
+        if self.size is None:
+            raise ValueError(
+                f"method kind {self.kind!r} has no known parameter count, so it cannot "
+                "take a parameter budget (give widths instead)"
+            )
+        lo, hi = self.min_width, self.max_width or max(budget, self.min_width)
+        if self.size(lo, params) > budget:
+            return None
+        while lo < hi:  # size is increasing: bisect for the last width within the budget
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if self.size(mid, params) <= budget else (lo, mid - 1)
+        return lo
+
+
+    def param(self, name: str) -> Param:
+        """The declared parameter ``name``; ``KeyError`` if undeclared."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Fill defaults and check every value; unknown names raise ``ValueError``.
+
+        ``None`` stands for "not given" (no config can write it; a resolved method
+        holds it for a parameter its other parameters leave unread), so resolving
+        resolved parameters again gives them back unchanged.
+        """
+        params = {k: v for k, v in params.items() if v is not None}
+        known = {p.name for p in self.params}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(
+                f"method kind {self.kind!r} has no parameter {unknown[0]!r}; "
+                f"its parameters are: {', '.join(sorted(known)) or '(none)'}"
+            )
+        out = {}
+        for p in self.params:
+            out[p.name] = p.check(params[p.name]) if p.name in params else p.default
+        return out if self.check is None else self.check(out, set(params))
+
+
+def _relu_interpolant(target: Target, width: int, rng: np.random.Generator, *, knots: str) -> Fit:
+    net = construct.relu_interpolant(target, width, knots=knots)
+    return Fit(net, net.n_params)
+
+
+def _random_features(
+    target: Target, width: int, rng: np.random.Generator, *, features: str, n_samples: int
+) -> Fit:
+    net = construct.random_features(target, width, features=features, rng=rng, n_samples=n_samples)
+    return Fit(net, net.n_params)
+
+
+def _sawtooth(target: Target, width: int, rng: np.random.Generator) -> Fit:
+    # the construction approximates x² on [0, 1] and nothing else: refuse other targets
+    # rather than report a meaningless error
+    x = np.linspace(0.0, 1.0, 1025)
+    with np.errstate(all="ignore"):
+        square = target.domain == (0.0, 1.0) and np.array_equal(target(x), x * x)
+    if not square:
+        a, b = target.domain
+        raise ValueError(
+            f"method kind 'sawtooth' approximates x² on [0, 1] only; target "
+            f"{target.name!r} on [{a:g}, {b:g}] is not x² there (use expr = \"x**2\", "
+            "domain = [0, 1])"
+        )
+    net = construct.sawtooth_square(width)
+    return Fit(net, net.n_params, info={"depth": width})
+
+
+def _one_hidden_layer(width: int, params: dict[str, Any]) -> int:
+    return 3 * width + 1  # a 1 → d → 1 net with biases
+
+
+def _sawtooth_size(width: int, params: dict[str, Any]) -> int:
+    # [1, 4, …, 4, 1] with m = width hidden layers: 8 + 20 (m − 1) + 5
+    return 20 * width - 7
+
+
+def _trained_size(width: int, params: dict[str, Any]) -> int:
+    # 1 → d, then depth − 1 layers d → d, then d → 1, all with biases
+    return 3 * width + 1 + (params.get("depth", 1) - 1) * (width * width + width)
+
+
+def _coefficients(width: int, params: dict[str, Any]) -> int:
+    return width
+
+
+def _chebyshev(target: Target, width: int, rng: np.random.Generator) -> Fit:
+    model = baselines.chebyshev(target, width)
+    return Fit(model, model.n_params)
+
+
+def _spline(target: Target, width: int, rng: np.random.Generator) -> Fit:
+    model = baselines.cubic_spline(target, width)
+    return Fit(model, model.n_params)
+
+
+def _trained(target: Target, width: int, rng: np.random.Generator, **params: Any) -> Fit:
+    # None stands for an option the chosen optimizer or fit does not read (_trained_check)
+    result = train.fit_target(
+        target, width, rng, **{k: v for k, v in params.items() if v is not None}
+    )
+    return Fit.from_training(result, val_max_error=result.score)
+
+
+def _trained_params() -> tuple[Param, ...]:
+    """The ``trained`` method's parameters, generated from :mod:`approx.train.options`.
+
+    A default that differs between optimizers is declared ``None`` here (the help lists
+    each one's) and filled in by :func:`_trained_check` once the optimizer is known.
+    """
+    names = [f.name for f in dataclasses.fields(options.FitOptions)]
+    for cls in options.OPTIONS.values():
+        names += [f.name for f in dataclasses.fields(cls) if f.name not in names]
+    out = []
+    for name in names:
+        type_, choices, minimum, help_ = options.describe(name)
+        defaults = {
+            repr(c.__dataclass_fields__[name].default): c.__dataclass_fields__[name].default
+            for c in (options.FitOptions, *options.OPTIONS.values())
+            if name in c.__dataclass_fields__
+        }
+        default = next(iter(defaults.values())) if len(defaults) == 1 else None
+        out.append(Param(name, type_, default, choices, help_, minimum))
+    return tuple(out)
+
+
+def _trained_check(params: dict[str, Any], given: set[str]) -> dict[str, Any]:
+    """Refuse given options the fit does not read; fill the optimizer's defaults.
+
+    Options not read (those of other optimizers, ``p`` without the lp loss, …) become
+    ``None``, so the resolved parameters, and a config's digest, hold exactly what the
+    fit uses.
+    """
+    fit, given_opt = train.fit.split_options({k: params[k] for k in given})
+    opt = options.optimizer_options(fit.optimizer, options.implied_defaults(fit) | given_opt)
+    fit_values, unread = dataclasses.asdict(fit), fit.unread()
+    out = {k: None if k in unread else v for k, v in fit_values.items()}
+    reads = dataclasses.asdict(opt)
+    for name in options.adam_phase_unread(fit.optimizer, opt.steps):
+        reads[name] = None
+    return out | {k: reads.get(k) for k in params if k not in fit_values}
+
+
+METHODS: dict[str, Method] = {
+    m.kind: m
+    for m in [
+        Method(
+            "relu-interpolant",
+            _relu_interpolant,
+            (
+                Param(
+                    "knots",
+                    str,
+                    "uniform",
+                    tuple(construct.KNOTS),
+                    "knot placement: equally spaced, or equidistributing |f''|^(1/2)",
+                ),
+            ),
+            "exact ±ReLU sum interpolating f at d knots (the lecture's construction)",
+            size=_one_hidden_layer,
+        ),
+        Method(
+            "random-features",
+            _random_features,
+            (
+                Param(
+                    "features",
+                    str,
+                    "fourier",
+                    tuple(construct.FEATURES),
+                    "cos(wx + b) with Gaussian w, or ReLU with random breakpoints",
+                ),
+                Param("n_samples", int, 2048, None, "least-squares sample points", minimum=2),
+            ),
+            "fixed random features, output weights by least squares",
+            min_width=1,
+            random=True,
+            memory=_features_memory,
+            size=_one_hidden_layer,
+        ),
+        Method(
+            "trained",
+            _trained,
+            _trained_params(),
+            "net of `depth` hidden layers of width d (default one) trained by "
+            "hand-written backprop",
+            min_width=1,
+            random=True,
+            check=_trained_check,
+            memory=_trained_memory,
+            size=_trained_size,
+        ),
+        Method(
+            "chebyshev",
+            _chebyshev,
+            (),
+            "Chebyshev interpolant with d coefficients (classical reference)",
+            min_width=1,
+            size=_coefficients,
+        ),
+        Method(
+            "sawtooth",
+            _sawtooth,
+            (),
+            "Yarotsky's deep ReLU net for x² on [0, 1]: the width axis is m, the number "
+            "of sawtooth compositions (= hidden layers of width 4); ε = 2^(−2m−2)",
+            min_width=1,
+            size=_sawtooth_size,
+            max_width=24,
+        ),
+        Method(
+            "spline",
+            _spline,
+            (),
+            "not-a-knot cubic spline through d uniform knots (classical reference)",
+        ),
+    ]
+}
+
+
+def get(kind: str) -> Method:
+    """Return the method ``kind``; unknown kinds get an error listing the known ones."""
+    return validate.lookup(METHODS, kind, "method kind")
+
+
+def fit(kind: str, target: Target, width: int, rng: np.random.Generator, **params: Any) -> Fit:
+    """Fit method ``kind`` to ``target`` at ``width`` (parameters checked, defaults filled)."""
+    method = get(kind)
+    try:
+        width = validate.integer(width, f"width of method kind {kind!r}", method.min_width)
+    except TypeError as e:
+        raise ValueError(str(e)) from None
+    return method.fit(target, width, rng, **method.resolve(params))

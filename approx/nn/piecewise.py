@@ -1,0 +1,418 @@
+"""The piecewise-linear view of a 1-D ReLU network of any depth, exact to the last bit.
+
+One hidden layer: ``g(x) = Σ_i v_i max{0, w_i x + b_i} + c`` is linear between its
+breakpoints ``τ_i = -b_i / w_i``. Crossing ``τ_i`` from left to right changes the slope
+by ``v_i |w_i|`` and the intercept by ``sign(w_i) v_i b_i`` (a unit with ``w_i > 0``
+switches on, one with ``w_i < 0`` switches off). Sorting the breakpoints and accumulating
+those changes gives every piece's line: ``O(d log d)`` work and ``O(d)`` memory, where
+evaluating the dense layer at the ``d`` breakpoints would cost ``O(d²)``.
+
+The accumulation is *exact*: every float is a dyadic rational, so the products
+``v_i w_i``, ``v_i b_i`` and their prefix sums are held as Python integers over a common
+power of two. Each piece's line is then the real function the stored weights define, not
+what a particular summation order rounds it to; only the final conversion to float
+rounds, and its error is recorded (:attr:`PiecewiseLinear.y_err`, ``slope_err``).
+
+The float breakpoint ``t_i = fl(τ_i)`` is the correctly rounded quotient, so it is
+within half an ulp of ``τ_i``, and rounding is monotone: between two consecutive distinct
+float breakpoints lies an open interval on which the net is exactly the line computed
+for it. Only within half an ulp of a float breakpoint may the net follow another line
+(several ``τ`` that round to one float); there it differs from the piece's line by at
+most ``(|slope| + local Lipschitz constant) · ulp``, recorded as
+:attr:`PiecewiseLinear.slack`.
+
+Deeper nets (:func:`piecewise_linear` on sizes ``[1, n_1, …, n_L, 1]``): the breakpoints
+are carried through the layers. On each piece every unit's pre-activation is an affine
+function of ``x`` with exact (rational) coefficients; its zero inside the piece splits
+the piece, and the unit is then on or off on each part. The composition is exact in
+rational arithmetic, so it suits the narrow deep nets of constructions (Yarotsky's
+sawtooth), not wide trained ones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import pairwise
+
+import numpy as np
+from flint import arb
+from numpy.typing import ArrayLike, NDArray
+
+from approx.arith.eft import two_product
+from approx.core import deadline
+from approx.nn import MLP
+
+__all__ = ["PiecewiseLinear", "TooManyPieces", "exact_value", "piecewise_linear"]
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class PiecewiseLinear:
+    """A continuous piecewise-linear function on a closed interval, with rounding radii.
+
+    Attributes
+    ----------
+    x : ndarray of shape (p + 1,)
+        Strictly increasing float breakpoints; ``x[0] = a`` and ``x[-1] = b``.
+    y : ndarray of shape (p + 1,)
+        ``y[j]`` is piece ``j``'s line at ``x[j]`` (``y[p]``: the last line at ``b``).
+    slopes : ndarray of shape (p,)
+        Slope of each piece's line.
+    y_err, slope_err : ndarray of shape (p + 1,) and (p,)
+        Bounds on the distance from ``y`` and ``slopes`` to the exact values.
+    slack : ndarray of shape (p,)
+        On ``[x[j], x[j+1]]`` the net is within ``slack[j]`` of piece ``j``'s exact line.
+    """
+
+    x: Array
+    y: Array
+    slopes: Array
+    y_err: Array | None = None
+    slope_err: Array | None = None
+    slack: Array | None = None
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        """The closed interval ``(a, b)``."""
+        return float(self.x[0]), float(self.x[-1])
+
+    @property
+    def n_pieces(self) -> int:
+        """Number ``p`` of linear pieces."""
+        return int(self.slopes.size)
+
+    def __call__(self, x: ArrayLike) -> Array:
+        """Evaluate at points of the domain by linear interpolation between breakpoints.
+
+        Parameters
+        ----------
+        x : array_like of shape (m,)
+            Points in ``[a, b]``; outside it the end values are held constant
+            (:func:`numpy.interp`), unlike the net itself.
+
+        Returns
+        -------
+        ndarray of shape (m,)
+        """
+        return np.interp(np.asarray(x, dtype=np.float64), self.x, self.y)
+
+
+def _check(net: object, domain: object) -> tuple[MLP, float, float]:
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be an approx.nn.MLP, got {type(net).__name__}")
+    if len(net.sizes) < 3 or net.sizes[0] != 1 or net.sizes[-1] != 1:
+        raise ValueError(f"need a net of sizes [1, ..., 1] with a hidden layer, got {net.sizes}")
+    if net.activation != "relu":
+        raise ValueError(f"need a ReLU net, got activation {net.activation!r}")
+    try:
+        a, b = domain  # type: ignore[misc]
+        a, b = float(a), float(b)
+    except (TypeError, ValueError):
+        raise ValueError(f"domain must be a pair of numbers (a, b), got {domain!r}") from None
+    if not (np.isfinite(a) and np.isfinite(b) and a < b):
+        raise ValueError(f"domain must be finite with a < b, got ({a}, {b})")
+    for w in [*net.weights, *net.biases]:
+        if not np.all(np.isfinite(w)):
+            raise ValueError("the net has non-finite weights")
+    return net, a, b
+
+
+def piecewise_linear(net: MLP, domain: tuple[float, float]) -> PiecewiseLinear:
+    """The breakpoints, values and slopes of a scalar ReLU net on ``domain``.
+
+    Parameters
+    ----------
+    net : MLP
+        Sizes ``[1, n_1, …, n_L, 1]``, ``L ≥ 1``, activation ``"relu"``. For ``L = 1``:
+        units with ``w_i = 0`` add the constant ``v_i max{0, b_i}``; several units may
+        share a breakpoint; breakpoints outside the open domain only shape the first piece.
+    domain : tuple of float
+        The closed interval ``(a, b)``, ``a < b``.
+
+    Returns
+    -------
+    PiecewiseLinear
+        Agrees with ``net(x)`` on ``[a, b]`` to rounding; with the radii, it encloses the
+        exact function the weights define.
+
+    Raises
+    ------
+    TypeError
+        If ``net`` is not an :class:`~approx.nn.MLP`.
+    ValueError
+        If the net is not a scalar ReLU net with a hidden layer, has non-finite weights,
+        or the domain is invalid; :class:`TooManyPieces` (a ``ValueError``) when a deep
+        net's exact pieces would cost more than :data:`DEEP_WORK` rational operations.
+    """
+    net, a, b = _check(net, domain)
+    if len(net.sizes) == 3:
+        return _shallow(net, a, b)
+    return _deep(net, a, b)
+
+
+# --- exact dyadic arithmetic ------------------------------------------------------------------
+
+
+def _split(values: Array) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+    """Integer mantissas (Python ints) and exponents: ``values = m · 2^e`` exactly."""
+    m, e = np.frexp(values)
+    return np.ldexp(m, 53).astype(np.int64).astype(object), (e - 53).astype(np.int64)
+
+
+def _common(m: NDArray[np.object_], e: NDArray[np.int64]) -> tuple[NDArray[np.object_], int]:
+    """The same numbers over one power of two: ``m · 2^e = n · 2^base``."""
+    base = int(e.min()) if e.size else 0
+    return m << (e - base).astype(object), base
+
+
+def _products(p: Array, q: Array) -> tuple[NDArray[np.object_], int]:
+    """Exact products ``p[i] q[i]`` as integers over a common power of two."""
+    mp, ep = _split(p)
+    mq, eq = _split(q)
+    return _common(mp * mq, ep + eq)
+
+
+def _to_floats(n: NDArray[np.object_], exp: int) -> tuple[Array, Array]:
+    """``n · 2^exp`` as floats and bounds on their error (one unit of the shifted
+    integer, the conversion's rounding, and underflow)."""
+    bits = int(np.max(np.abs(n))).bit_length() if n.size else 0
+    shift = max(bits - 62, 0)
+    small = (n >> shift) if shift else n
+    values = np.ldexp(small.astype(np.float64), exp + shift)
+    truncated = math.ldexp(1.0, exp + shift) if shift else 0.0  # the bits shifted out
+    err = truncated + np.spacing(np.abs(values)) + 2.0**-1074
+    return values, err
+
+
+def _shallow(net: MLP, a: float, b: float) -> PiecewiseLinear:
+    """One hidden layer: sort, then exact prefix sums (see the module docstring)."""
+    w = net.weights[0][0]
+    v = net.weights[1][:, 0]
+    bias = net.biases[0] if net.bias else np.zeros_like(w)
+    c = float(net.biases[1][0]) if net.bias else 0.0
+    moving = w != 0
+    # constant units: v max{0, b}
+    const_v, const_b = v[~moving], np.maximum(bias[~moving], 0.0)
+    w, v, bias = w[moving], v[moving], bias[moving]
+    with np.errstate(over="ignore"):
+        t = -bias / w  # correctly rounded; ±inf when |τ| overflows, beyond any domain
+    on_at_a = np.where(w > 0, t <= a, t > a)
+    inside = (t > a) & (t < b)
+    order = np.argsort(t[inside], kind="stable")
+    idx = np.nonzero(inside)[0][order]
+    knots, first = np.unique(t[idx], return_index=True)
+
+    # exact slope terms v w and intercept terms v b (with the constants) as integers
+    sw, e_sw = _products(v, w)
+    sb, e_sb = _products(np.concatenate([v, const_v, [1.0]]), np.concatenate([bias, const_b, [c]]))
+    sb_units = sb[: v.size]
+    start_s = int(np.sum(sw[on_at_a])) if on_at_a.any() else 0
+    start_b = (int(np.sum(sb_units[on_at_a])) if on_at_a.any() else 0) + int(np.sum(sb[v.size :]))
+    rising = w[idx] > 0
+    ds = np.where(rising, sw[idx], -sw[idx])
+    db = np.where(rising, sb_units[idx], -sb_units[idx])
+    ends = np.append(first[1:], idx.size) - 1
+    S = (
+        np.concatenate([[start_s], start_s + np.cumsum(ds)[ends]])
+        if idx.size
+        else np.array([start_s], dtype=object)
+    )
+    B = (
+        np.concatenate([[start_b], start_b + np.cumsum(db)[ends]])
+        if idx.size
+        else np.array([start_b], dtype=object)
+    )
+
+    x = np.concatenate(([a], knots, [b]))
+    # value of piece j's line at its left end x[j], and of the last line at b
+    mx, ex = _split(x)
+    X, e_x = _common(mx, ex)
+    line = np.append(np.arange(x.size - 1), x.size - 2)
+    base = min(e_sw + e_x, e_sb)
+    Y = (S[line] * X << (e_sw + e_x - base)) + (B[line] << (e_sb - base))
+    y, y_err = _to_floats(Y, base)
+    slopes, slope_err = _to_floats(S, e_sw)
+
+    # slack near each float breakpoint: the units whose exact breakpoints round to it
+    abs_sw = np.abs(v * w) * (1 + 4 * 2.0**-53)
+    group = np.zeros(x.size)
+    if idx.size:
+        group[1:-1] = np.add.reduceat(abs_sw[idx], first)
+    group[0] = abs_sw[t == a].sum()
+    group[-1] = abs_sw[t == b].sum()
+    return PiecewiseLinear(
+        x=x, y=y, slopes=slopes, y_err=y_err, slope_err=slope_err, slack=_slack(x, group)
+    )
+
+
+def _slack(x: Array, group: Array) -> Array:
+    """Distance from piece ``j``'s line to the net on ``[x[j], x[j+1]]``.
+
+    The exact breakpoints that round to the float ``x[j]`` lie within half a spacing of
+    it; only between them and ``x[j]`` may the net follow another line, whose slope
+    differs from the piece's by at most ``group[j]`` (the slope changes at that float).
+    """
+    reach = group * np.spacing(np.abs(x))  # twice the half spacing, for safety
+    return reach[:-1] + reach[1:] + 2.0**-1074
+
+
+class TooManyPieces(ValueError):
+    """A deep net whose exact pieces would cost more than the allowed work."""
+
+
+#: rational operations allowed for the exact pieces of a deep net (about a second)
+DEEP_WORK = 2_000_000
+
+
+def _deep(net: MLP, a: float, b: float, max_work: int = DEEP_WORK) -> PiecewiseLinear:
+    """Several hidden layers: carry exact pieces through the layers (module docstring).
+
+    Raises :class:`TooManyPieces` past ``max_work`` rational operations (wide trained
+    nets): rational arithmetic suits narrow constructions."""
+    fa, fb = Fraction(a), Fraction(b)
+    W = [[[Fraction(float(x)) for x in row] for row in w] for w in net.weights]
+    bs = (
+        [[Fraction(float(x)) for x in bias] for bias in net.biases]
+        if net.bias
+        else [[Fraction(0)] * len(w[0]) for w in net.weights]
+    )
+    # a piece: (left, right, slopes of the current layer's outputs, intercepts)
+    pieces = [(fa, fb, [Fraction(1)], [Fraction(0)])]
+    work = 0
+    for layer in range(len(W) - 1):
+        w, bias = W[layer], bs[layer]
+        n_out = len(bias)
+        out = []
+        work += len(pieces) * len(pieces[0][2]) * n_out
+        if work > max_work:
+            raise TooManyPieces(
+                f"the exact pieces of this {net.sizes} net would take more than {max_work} "
+                "rational operations"
+            )
+        for left, right, s, c in pieces:
+            deadline.check()
+            ps = [sum((s[i] * w[i][k] for i in range(len(s))), Fraction(0)) for k in range(n_out)]
+            pc = [sum((c[i] * w[i][k] for i in range(len(s))), bias[k]) for k in range(n_out)]
+            cuts = sorted(
+                {
+                    -pc[k] / ps[k]
+                    for k in range(n_out)
+                    if ps[k] != 0 and left < -pc[k] / ps[k] < right
+                }
+            )
+            ends = [left, *cuts, right]
+            for lo, hi in pairwise(ends):
+                mid = (lo + hi) / 2
+                on = [ps[k] * mid + pc[k] > 0 for k in range(n_out)]
+                out.append(
+                    (
+                        lo,
+                        hi,
+                        [ps[k] if on[k] else Fraction(0) for k in range(n_out)],
+                        [pc[k] if on[k] else Fraction(0) for k in range(n_out)],
+                    )
+                )
+        pieces = out
+    w, bias = W[-1], bs[-1]
+    lines = [
+        (
+            lo,
+            hi,
+            sum((s[i] * w[i][0] for i in range(len(s))), Fraction(0)),
+            sum((c[i] * w[i][0] for i in range(len(s))), bias[0]),
+        )
+        for lo, hi, s, c in pieces
+    ]
+    # float breakpoints; each float piece takes the exact line that spans its interior
+    rounded = [float(lo) for lo, _, _, _ in lines]
+    x_list, chosen = [], []
+    for k, r in enumerate(rounded):
+        if x_list and x_list[-1] == r:
+            chosen[-1] = k
+        elif not x_list or r > x_list[-1]:
+            x_list.append(r)
+            chosen.append(k)
+    if x_list[-1] >= b:  # breakpoints rounding to b add no piece
+        x_list.pop()
+        chosen.pop()
+    x = np.array([*x_list, b])
+    slopes_exact = [lines[k][2] for k in chosen]
+    values = [
+        lines[k][2] * Fraction(xj) + lines[k][3] for k, xj in zip(chosen, x_list, strict=True)
+    ]
+    values.append(lines[chosen[-1]][2] * fb + lines[chosen[-1]][3])
+    slopes, slope_err = _fractions_to_floats(slopes_exact)
+    y, y_err = _fractions_to_floats(values)
+    # a float breakpoint that some exact breakpoint only rounds to may hide short pieces
+    # of any slope: bound their difference by twice the largest slope
+    lip = 2 * max(abs(float(s)) for _, _, s, _ in lines) * (1 + 1e-12)
+    inexact = {r for (lo, _, _, _), r in zip(lines, rounded, strict=True) if Fraction(r) != lo}
+    group = np.array([lip if xj in inexact else 0.0 for xj in x])
+    return PiecewiseLinear(
+        x=x, y=y, slopes=slopes, y_err=y_err, slope_err=slope_err, slack=_slack(x, group)
+    )
+
+
+def _fractions_to_floats(values: list[Fraction]) -> tuple[Array, Array]:
+    """Correctly rounded floats and a bound on their error (one ulp)."""
+    out = np.array([float(v) for v in values])
+    return out, np.array([math.ulp(v) for v in out]) + 2.0**-1074
+
+
+def exact_value(net: MLP, x: float) -> arb:
+    """The net's value at the float ``x`` as an Arb ball of radius at most ``1e-30``
+    relative (0 when exact).
+
+    One hidden layer: each unit's ``v (w x + b)`` is split into exact float parts
+    (Dekker's product), the signs of ``w x + b`` are decided exactly, and the exact sum
+    is rounded twice by :func:`math.fsum` (a head and the remainder). Deeper nets:
+    rational arithmetic, one product per weight.
+    """
+    if len(net.sizes) == 3:
+        fast = _shallow_value(net, float(x))
+        if fast is not None:
+            return fast
+    z = [Fraction(float(x))]
+    n_layers = len(net.weights)
+    for layer, w in enumerate(net.weights):
+        bias = net.biases[layer] if net.bias else np.zeros(w.shape[1])
+        out = []
+        for k in range(w.shape[1]):
+            s = sum(
+                (zi * Fraction(float(w[i, k])) for i, zi in enumerate(z) if zi != 0),
+                Fraction(float(bias[k])),
+            )
+            out.append(s if layer == n_layers - 1 or s > 0 else Fraction(0))
+        z = out
+    return arb(z[0].numerator) / arb(z[0].denominator)
+
+
+def _shallow_value(net: MLP, x: float) -> arb | None:
+    """:func:`exact_value` for one hidden layer; None when magnitudes leave the range in
+    which the float splits are exact."""
+    w = net.weights[0][0]
+    v = net.weights[1][:, 0]
+    bias = net.biases[0] if net.bias else np.zeros_like(w)
+    c = float(net.biases[1][0]) if net.bias else 0.0
+    parts = np.abs(np.concatenate([w * x, v, bias, w, [x]]))
+    parts = parts[parts > 0]
+    if parts.size and (parts.max() > 2.0**400 or parts.min() < 2.0**-400):
+        return None
+    h, low = two_product(w, np.full_like(w, x))
+    # the sign of h + low + b: fsum decides it exactly
+    approx_z = h + bias
+    unsure = np.abs(approx_z) <= 4 * 2.0**-53 * (np.abs(h) + np.abs(bias)) + 2.0**-1000
+    on = approx_z > 0
+    for i in np.nonzero(unsure)[0]:
+        on[i] = math.fsum((h[i], low[i], bias[i])) > 0
+    terms = [two_product(v[on], part[on]) for part in (h, low, bias)]
+    flat = np.concatenate([np.concatenate(t) for t in terms] + [np.array([c])])
+    parts = flat.tolist()
+    head = math.fsum(parts)
+    tail = math.fsum([*parts, -head])  # the exact remainder, rounded once more
+    rest = math.fsum([*parts, -head, -tail])
+    radius = 0.0 if rest == 0 else math.ulp(tail) / 2 + 2.0**-1074
+    return arb(head) + arb(tail, radius)

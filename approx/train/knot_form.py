@@ -1,0 +1,343 @@
+"""Levenberg–Marquardt for a 1→d→1 ReLU net in its knot form: banded, O(m + d) per step.
+
+On the data range ``[lo, hi]`` a 1→d→1 ReLU net is a continuous piecewise-linear
+function: knots ``lo = τ_0 < τ_1 < … < τ_d = hi`` and values ``u_0 … u_d`` there (d − 1
+interior kinks and two ends: exactly what d units and an output bias can carry, see
+:func:`to_theta`). In these coordinates each residual depends on the four numbers of
+its own cell only: a sample ``x`` in ``[τ_c, τ_{c+1}]`` with ``λ = (x − τ_c)/h_c`` and
+slope ``s_c`` has
+
+    h(x) = (1 − λ) u_c + λ u_{c+1},
+    ∂h/∂u_c = 1 − λ,  ∂h/∂u_{c+1} = λ,  ∂h/∂τ_c = −s_c (1 − λ),  ∂h/∂τ_{c+1} = −s_c λ.
+
+With the parameters interleaved as ``q = (τ_0, u_0, τ_1, u_1, …)`` the Jacobian rows
+touch four consecutive columns, so ``JᵀJ`` is banded (three diagonals above the main
+one): each Levenberg–Marquardt step costs O(m) to assemble and O(d) to solve
+(:func:`scipy.linalg.solveh_banded`), where the net's own parameters give a dense P×P
+system (P = 3d + 1) costing O(m P² + P³). The ends ``τ_0``, ``τ_d`` stay fixed; a step
+that would make two knots cross is rejected like one that raises the loss.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from approx.core import deadline
+from approx.nn import MLP, unpack
+from approx.nn.piecewise import piecewise_linear
+from approx.train.loop import Engine, Outcome, Tracker
+from approx.train.second_order import lp_residuals, nielsen_update
+
+__all__ = ["equidistribute", "knot_form", "spline_polish", "to_theta", "widen"]
+
+Array = NDArray[np.float64]
+
+#: least knot spacing a step may leave, relative to the data range, and the largest
+#: fraction of the distance to its neighbour a knot may move in one step
+MIN_GAP, STEP_FRACTION = 1e-9, 0.45
+
+
+def is_shallow_relu(net: MLP) -> bool:
+    """Whether ``net`` is a 1→d→1 ReLU net with biases (what the knot form needs)."""
+    return (
+        len(net.sizes) == 3
+        and net.sizes[0] == net.sizes[2] == 1
+        and net.activation == "relu"
+        and net.bias
+    )
+
+
+def knot_form(net: MLP, lo: float, hi: float) -> tuple[Array, Array]:
+    """Knots ``τ`` and values ``u`` (shapes (d + 1,)) of ``net`` on ``[lo, hi]``.
+
+    The net's own breakpoints inside ``(lo, hi)`` (at most d), thinned or refined to
+    d − 1: a surplus knot is removed where that changes the function least (removing
+    knot ``i`` moves it by ``|Δs_i| h_l h_r / (h_l + h_r)`` at most); missing knots split
+    the cells into equal parts, more of them in the longer cells, which leaves the
+    function unchanged and keeps the knots' density.
+    """
+    d = net.sizes[1]
+    pw = piecewise_linear(net, (lo, hi))
+    tau, u = pw.x.copy(), pw.y.copy()
+    while tau.size > d + 1:
+        h = np.diff(tau)
+        s = np.diff(u) / h
+        cost = np.abs(np.diff(s)) * h[:-1] * h[1:] / (h[:-1] + h[1:])
+        drop = 1 + int(np.argmin(cost))
+        tau, u = np.delete(tau, drop), np.delete(u, drop)
+    cells = tau.size - 1
+    if cells < d:
+        h = np.diff(tau)
+        parts = np.full(cells, d // cells)
+        parts[np.argsort(-h, kind="stable")[: d - parts.sum()]] += 1
+        frac = np.concatenate([np.arange(k) / k for k in parts])
+        cell = np.repeat(np.arange(cells), parts)
+        tau_new = tau[cell] + frac * h[cell]
+        u = np.append(np.interp(tau_new, tau, u), u[-1])
+        tau = np.append(tau_new, tau[-1])
+    return tau, u
+
+
+#: density floor of :func:`equidistribute`, as a fraction of the mean density (as the
+#: adaptive construction's): nearly linear stretches keep some knots
+DENSITY_FLOOR = 0.05
+
+
+def equidistribute(tau: Array, u: Array, n: int | None = None) -> tuple[Array, Array]:
+    """``n`` knots (default: as many as now) placed to equidistribute the fit's ``|f''|^½``.
+
+    ``|f''|`` of the fit is estimated by second differences at the scale of its mean
+    cell, ``δ = (τ_last − τ_0)/(cells)``, on a grid of ``4 · cells + 1`` points: a
+    piecewise-linear function's second difference averages its slope changes over
+    ``2δ``, so kinks crowded together by LM count for what they do, not for how close
+    they are. The root of that estimate (floored at :data:`DENSITY_FLOOR` of its mean)
+    is the density; the new knots split its cumulative mass into equal parts: the rule
+    of the adaptive construction, applied to the net being trained instead of to the
+    target. Values at the new knots are the current fit's.
+    """
+    lo, hi, cells = float(tau[0]), float(tau[-1]), tau.size - 1
+    n = tau.size if n is None else n
+    grid = np.linspace(lo, hi, 4 * cells + 1)
+    delta = (hi - lo) / cells
+    fit = np.interp(grid, tau, u)
+    left = np.interp(np.maximum(grid - delta, lo), tau, u)
+    right = np.interp(np.minimum(grid + delta, hi), tau, u)
+    kappa = np.abs(left - 2.0 * fit + right) / delta**2
+    rho = np.sqrt(0.5 * (kappa[:-1] + kappa[1:]))
+    rho = np.maximum(rho, DENSITY_FLOOR * float(np.mean(rho)))
+    mass = np.concatenate(([0.0], np.cumsum(rho)))
+    tau_new = np.interp(np.linspace(0.0, mass[-1], n), mass, grid)
+    tau_new[0], tau_new[-1] = lo, hi
+    return tau_new, np.interp(tau_new, tau, u)
+
+
+def widen(net: MLP, width: int, lo: float, hi: float) -> MLP:
+    """A ReLU net of ``width`` units close to ``net`` on ``[lo, hi]``, knots re-placed.
+
+    The knots of ``net`` (:func:`knot_form`) give the density of :func:`equidistribute`;
+    ``width + 1`` knots are placed by it and the values are ``net``'s there, so the
+    wide net interpolates the narrow one: growing a trained narrow net into a wide
+    start for the polish.
+    """
+    tau, u = equidistribute(*knot_form(net, lo, hi), width + 1)
+    out = MLP([1, width, 1], "relu")
+    theta = out.pack()
+    to_theta(tau, u, theta, out.sizes)
+    out.unpack(theta)
+    return out
+
+
+def to_theta(tau: Array, u: Array, theta: Array, sizes: list[int]) -> None:
+    """Write the net with knots ``τ`` and values ``u`` into ``theta`` (pack layout).
+
+    Unit 0 is a ramp ``max{0, x − τ_0}`` with the first slope as output weight, unit
+    ``k`` (1 ≤ k < d) a ramp from the interior knot ``τ_k`` carrying the slope change
+    there, and the output bias is ``u_0``: on ``[τ_0, τ_d]`` the net is the
+    piecewise-linear function through ``(τ, u)``.
+    """
+    (W0, W1), (b0, b1) = unpack(theta, sizes)
+    s = np.diff(u) / np.diff(tau)
+    W0[0] = 1.0
+    b0[:] = -tau[:-1]
+    W1[:, 0] = np.concatenate(([s[0]], np.diff(s)))
+    b1[0] = u[0]
+
+
+def _assemble(
+    tau: Array, u: Array, x: Array, y: Array, p: float
+) -> tuple[float, Array, Array, Array]:
+    """Loss ``½‖ρ‖²``, banded ``JᵀJ`` (upper form, 4 rows), ``Jᵀρ``, and the empty cells."""
+    n = tau.size
+    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, n - 2)
+    h = np.diff(tau)[cell]
+    lam = (x - tau[cell]) / h
+    s = (u[cell + 1] - u[cell]) / h
+    r = u[cell] + lam * (u[cell + 1] - u[cell]) - y
+    rho, scale = lp_residuals(r, p, x.size)
+    # columns of the cell's four parameters τ_c, u_c, τ_{c+1}, u_{c+1}, with the two
+    # end knots held fixed
+    J = [-s * (1.0 - lam), 1.0 - lam, -s * lam, lam]
+    J[0] = np.where(cell == 0, 0.0, J[0])
+    J[2] = np.where(cell == n - 2, 0.0, J[2])
+    J = [scale * j for j in J]
+    ab = np.zeros((4, 2 * n))
+    g = np.zeros(2 * n)
+    for i in range(4):
+        g[i : i + 2 * (n - 1) : 2] += np.bincount(cell, J[i] * rho, minlength=n - 1)
+        for k in range(i, 4):
+            ab[3 + i - k, k : k + 2 * (n - 1) : 2] += np.bincount(
+                cell, J[i] * J[k], minlength=n - 1
+            )
+    empty = n - 1 - int(np.count_nonzero(np.bincount(cell, minlength=n - 1)))
+    return 0.5 * float(rho @ rho), ab, g, empty
+
+
+#: rounds of :func:`spline_polish`: (knots: from the "start", "replace"d by
+#: :func:`equidistribute`, or as the last round left them; fit the Lᵖ error rather than
+#: the mean square?; share of the budget). Two paths from the start, the better kept:
+#: the Lᵖ error at once (best from a good start, such as a construction: the Lᵖ
+#: landscape has many local minima, and the mean-square optimum sits near a worse one),
+#: and the mean square first, knots re-placed, then the Lᵖ error (from a poor start,
+#: such as a widened net, Lᵖ steps gain little: that error is far from quadratic).
+ROUNDS = (
+    ("start", True, 0.3),
+    ("start", False, 0.2),
+    ("replace", False, 0.2),
+    ("continue", True, 0.3),
+)
+
+
+def spline_polish(
+    engine: Engine,
+    X: Array,
+    y: Array,
+    tracker: Tracker,
+    *,
+    steps: int,
+    tol: float,
+    p: float | None = None,
+) -> Outcome:
+    """Levenberg–Marquardt in the knot form of a 1→d→1 ReLU net, θ updated in place.
+
+    LM is local: knots cannot cross, so a cluster of kinks left by Adam stays a cluster.
+    The budget is therefore spent in the :data:`ROUNDS`: LM on the Lᵖ error (``p``,
+    which pulls the fit toward the least max error) from the start; then again from the
+    start, LM on the mean square, the knots re-placed by :func:`equidistribute` (the
+    adaptive construction's rule applied to the current fit), LM on the mean square
+    and on the Lᵖ error. The tracker keeps the best iterate of all rounds.
+
+    Parameters
+    ----------
+    engine : Engine
+        Of a 1→d→1 ReLU net with biases; ``engine.theta`` is overwritten by the knot
+        form's net at the start (the same function on the data range) and at each
+        accepted step.
+    X, y : ndarray of shape (m,)
+        Training samples.
+    tracker : Tracker
+        Offered the accepted iterates.
+    steps : int
+        Budget of trial steps (function evaluations) over all rounds.
+    tol : float
+        Stop once the loss is ≤ ``tol``.
+    p : float, optional
+        Exponent of the Lᵖ error minimised (default: the engine's loss).
+
+    Returns
+    -------
+    Outcome
+        The loss at each accepted iterate (each round's start included), status,
+        message and the number of trial steps.
+    """
+    x, y = X.reshape(-1), y.reshape(-1)
+    lo, hi = float(x.min()), float(x.max())
+    net, theta = engine.net, engine.theta
+    p = engine.p if p is None else p
+    tau, u = knot_form(net, lo, hi)
+    history: list[float] = []
+    evals = 0
+    status, message = "max_steps", f"used the budget of {steps} evaluations"
+    start = tau, u
+    for k, (knots, lp, share) in enumerate(ROUNDS):
+        if knots == "start":
+            tau, u = start
+        elif knots == "replace":
+            tau, u = equidistribute(tau, u)
+        budget = steps - evals if k == len(ROUNDS) - 1 else int(share * steps)
+        tau, u, used, status, message = _levenberg_marquardt(
+            tau, u, x, y, p if lp else 2.0, budget, tol, tracker, theta, net.sizes, history
+        )
+        evals += used
+        if status == "converged" and message.startswith("loss"):
+            break
+    if status != "converged" or not message.startswith("loss"):
+        status, message = "max_steps", f"used the budget of {steps} evaluations"
+    return np.array(history), status, message, evals
+
+
+def _levenberg_marquardt(
+    tau: Array,
+    u: Array,
+    x: Array,
+    y: Array,
+    p: float,
+    steps: int,
+    tol: float,
+    tracker: Tracker,
+    theta: Array,
+    sizes: list[int],
+    history: list[float],
+) -> tuple[Array, Array, int, str, str]:
+    """One round of banded LM from ``(τ, u)``; appends accepted losses to ``history``.
+
+    Steps ``δ = −(JᵀJ + λ D)⁻¹ Jᵀρ`` with ``D`` the diagonal of ``JᵀJ`` (floored), λ by
+    Nielsen's gain-ratio rule, as :func:`approx.train.second_order.gauss_newton` but
+    banded. Returns the last ``(τ, u)``, the trial steps used, a status and a message.
+    """
+    from scipy.linalg import LinAlgError, solveh_banded
+
+    to_theta(tau, u, theta, sizes)
+    value, ab, g, empty = _assemble(tau, u, x, y, p)
+    history.append(value)
+    tracker.offer(value, len(history), force=True)
+    lam, nu, evals = 1e-3, 2.0, 0
+    status, message = "max_steps", f"used the budget of {steps} evaluations"
+    gap = MIN_GAP * float(tau[-1] - tau[0])
+    while evals < steps:
+        deadline.check()
+        if value <= tol:
+            return tau, u, evals, "converged", f"loss {value:.3g} ≤ tol {tol:g}"
+        diag = ab[3]
+        floor = np.maximum(diag, 1e-12 * max(float(diag.max()), 1e-300))
+        if float(np.max(np.abs(g))) <= 1e-15 * max(value, 1e-300) or lam > 1e16:
+            return tau, u, evals, "converged", "no step lowers the loss (gradient or λ limit)"
+        accepted = False
+        while evals < steps and lam <= 1e16:
+            damped = ab.copy()
+            damped[3] += lam * floor
+            try:
+                delta = -solveh_banded(damped, g, check_finite=False)
+            except (LinAlgError, ValueError):
+                lam, nu = lam * nu, 2.0 * nu
+                continue
+            evals += 1
+            # each knot moves at most STEP_FRACTION of the way to its neighbour: knots
+            # never cross, and one knot that would does not veto the whole step
+            h = np.diff(tau)
+            move = np.clip(
+                delta[0::2],
+                -STEP_FRACTION * np.concatenate(([0.0], h)),
+                STEP_FRACTION * np.concatenate((h, [0.0])),
+            )
+            delta[0::2] = move
+            tau_t, u_t = tau + move, u + delta[1::2]
+            if np.all(np.diff(tau_t) > gap):
+                trial, ab_t, g_t, empty_t = _assemble(tau_t, u_t, x, y, p)
+                # a cell without samples is free between them: none may newly appear
+                if math.isfinite(trial) and trial < value and empty_t <= empty:
+                    # predicted decrease of the model ½‖ρ + Jδ‖²: −δᵀg − ½ δᵀ(JᵀJ)δ
+                    predicted = -float(delta @ g) - 0.5 * _quad(ab, delta)
+                    # a clipped step may not be a model descent: count it a full gain
+                    gain = (value - trial) / predicted if predicted > 0 else 1.0
+                    lam, nu = nielsen_update(lam, gain)
+                    tau, u, value, ab, g, empty = tau_t, u_t, trial, ab_t, g_t, empty_t
+                    accepted = True
+                    break
+            lam, nu = lam * nu, 2.0 * nu
+        if accepted:
+            to_theta(tau, u, theta, sizes)
+            history.append(value)
+            tracker.offer(value, len(history))
+    to_theta(tau, u, theta, sizes)
+    return tau, u, evals, status, message
+
+
+def _quad(ab: Array, z: Array) -> float:
+    """``zᵀ A z`` for the symmetric banded ``A`` in upper form ``ab`` (4 rows)."""
+    total = float(ab[3] @ (z * z))
+    for k in range(1, 4):
+        total += 2.0 * float(ab[3 - k, k:] @ (z[k:] * z[:-k]))
+    return total

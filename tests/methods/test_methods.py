@@ -1,0 +1,67 @@
+"""The method table: parameter declarations, defaults and refusals."""
+
+import numpy as np
+import pytest
+
+from approx import methods
+from approx.methods import Param
+from approx.problems import targets
+
+
+def test_every_method_declares_checked_defaults():
+    for kind, method in methods.METHODS.items():
+        assert method.kind == kind
+        resolved = method.resolve({})
+        assert set(resolved) == {p.name for p in method.params}
+        for p in method.params:
+            assert p.check(p.default) == p.default
+
+
+def test_resolve_fills_defaults_and_keeps_given_values():
+    m = methods.get("relu-interpolant")
+    assert m.resolve({}) == {"knots": "uniform"}
+    assert m.resolve({"knots": "adaptive"}) == {"knots": "adaptive"}
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "match"),
+    [
+        (Param("n", int, 1), 1.5, "must be an integer, got float"),
+        (Param("n", int, 1), True, "must be an integer, got boolean"),
+        (Param("n", int, 1, minimum=2), 1, "must be an integer ≥ 2"),
+        (Param("s", str, "a", ("a", "b")), "c", "must be one of 'a', 'b'"),
+        (Param("x", float, 1.0), "1", "must be a number, got string"),
+        (Param("flag", bool, False), 1, "must be of type bool, got int"),
+    ],
+)
+def test_param_check_refuses(param, value, match):
+    with pytest.raises(ValueError, match=match):
+        param.check(value)
+
+
+def test_param_check_accepts_int_for_float():
+    assert Param("x", float, 1.0).check(2) == 2.0
+    assert isinstance(Param("x", float, 1.0).check(2), float)
+
+
+def test_unknown_parameter_lists_the_known_ones():
+    with pytest.raises(ValueError, match="has no parameter 'knot'; its parameters are: knots"):
+        methods.get("relu-interpolant").resolve({"knot": "uniform"})
+
+
+def test_unknown_kind_lists_the_known_ones():
+    with pytest.raises(ValueError, match="known: relu-interpolant"):
+        methods.get("relu")
+
+
+@pytest.mark.parametrize(
+    ("width", "match"),
+    [
+        (1, "must be an integer ≥ 2, got 1"),
+        (2.0, "must be an integer"),
+        (True, "must be an integer"),
+    ],
+)
+def test_fit_refuses_bad_widths(width, match):
+    with pytest.raises(ValueError, match=match):
+        methods.fit("relu-interpolant", targets.get("exp"), width, np.random.default_rng(0))

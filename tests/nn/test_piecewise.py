@@ -1,0 +1,153 @@
+"""The piecewise-linear view of a ReLU net agrees with the dense layer."""
+
+from itertools import pairwise
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+from approx.models.construct import relu_interpolant, uniform_knots
+from approx.nn import MLP
+from approx.nn.piecewise import PiecewiseLinear, exact_value, piecewise_linear
+from approx.problems import targets
+
+floats = st.floats(-3.0, 3.0, allow_nan=False)
+
+
+@st.composite
+def relu_nets(draw):
+    """Random [1, d, 1] ReLU nets with zero weights, shared and outside breakpoints."""
+    d = draw(st.integers(1, 40))
+    w = np.array(draw(st.lists(st.one_of(st.just(0.0), floats), min_size=d, max_size=d)))
+    b = np.array(draw(st.lists(floats, min_size=d, max_size=d)))
+    if d > 1 and draw(st.booleans()):
+        # copies of one unit, scaled: the same breakpoint several times
+        k = draw(st.integers(1, d - 1))
+        scale = draw(st.floats(0.5, 2.0))
+        w[:k], b[:k] = w[-1] * scale, b[-1] * scale
+    v = np.array(draw(st.lists(floats, min_size=d, max_size=d)))
+    c = draw(floats)
+    a = draw(st.floats(-2.0, 1.0))
+    width = draw(st.floats(0.1, 3.0))
+    net = MLP.from_params([w[None, :], v[:, None]], [b, [c]], activation="relu")
+    return net, (a, a + width)
+
+
+@settings(max_examples=100, deadline=None)
+@given(relu_nets())
+def test_piecewise_view_agrees_with_dense_layer(case):
+    net, (a, b) = case
+    pw = piecewise_linear(net, (a, b))
+    assert pw.x[0] == a and pw.x[-1] == b
+    assert np.all(np.diff(pw.x) > 0)
+    assert pw.y.shape == pw.x.shape and pw.slopes.shape == (pw.x.size - 1,)
+    x = np.concatenate([np.linspace(a, b, 1001), pw.x])
+    w, bias = net.weights[0][0], net.biases[0]
+    v = net.weights[1][:, 0]
+    # the rounding scale of the dense sum at these points
+    scale = np.abs(v) @ np.abs(np.outer(w, x) + bias[:, None]).max(axis=1) + abs(net.biases[1][0])
+    assert_allclose(pw(x), net(x), rtol=0, atol=1e-12 * (1 + scale))
+    # slopes are those of the dense net between breakpoints (on pieces long enough for a
+    # difference quotient to mean something)
+    long = np.diff(pw.x) > 1e-3 * (b - a)
+    mid = 0.5 * (pw.x[:-1] + pw.x[1:])[long]
+    half = 0.25 * np.diff(pw.x)[long]
+    numeric = (net(mid + half) - net(mid - half)) / (2 * half)
+    assert_allclose(pw.slopes[long], numeric, rtol=0, atol=1e-11 * (1 + scale) / (b - a))
+
+
+def test_breakpoints_of_the_interpolant_are_its_knots():
+    target = targets.get("runge")
+    net = relu_interpolant(target, 33)
+    pw = piecewise_linear(net, target.domain)
+    x = uniform_knots(target, 33)
+    assert_allclose(pw.x, x, rtol=0, atol=1e-15)
+    assert_allclose(pw.y, target(x), rtol=0, atol=1e-15)
+    assert pw.n_pieces == 32 and pw.domain == (-1.0, 1.0)
+
+
+def test_hand_worked_net():
+    # relu(x) - 2 relu(x - 1) + relu(-x) + 3 relu(0·x + 1) + 0.5 on [-2, 3]
+    net = MLP.from_params(
+        [[[1.0, 1.0, -1.0, 0.0]], [[1.0], [-2.0], [1.0], [3.0]]],
+        [[0.0, -1.0, 0.0, 1.0], [0.5]],
+    )
+    pw = piecewise_linear(net, (-2.0, 3.0))
+    assert_array_equal(pw.x, [-2.0, 0.0, 1.0, 3.0])
+    assert_allclose(pw.y, [5.5, 3.5, 4.5, 2.5], rtol=0, atol=1e-15)
+    assert_allclose(pw.slopes, [-1.0, 1.0, -1.0], rtol=0, atol=1e-15)
+
+
+def test_net_without_biases():
+    net = MLP([1, 3, 1], bias=False)
+    net.weights = [np.array([[1.0, -2.0, 0.5]]), np.array([[1.0], [1.0], [-4.0]])]
+    pw = piecewise_linear(net, (-1.0, 1.0))
+    x = np.linspace(-1, 1, 11)
+    assert_allclose(pw(x), net(x), rtol=0, atol=1e-15)
+    assert_array_equal(pw.x, [-1.0, 0.0, 1.0])
+
+
+def test_evaluation_through_breakpoints_is_np_interp():
+    pw = PiecewiseLinear(
+        np.array([0.0, 1.0, 3.0]), np.array([0.0, 2.0, 0.0]), np.array([2.0, -1.0])
+    )
+    assert_allclose(pw(np.array([0.5, 2.0])), [1.0, 1.0], rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("net", "domain", "error", "match"),
+    [
+        (np.zeros(3), (0, 1), TypeError, "net must be an approx.nn.MLP, got ndarray"),
+        (MLP([1, 1]), (0, 1), ValueError, r"sizes \[1, ..., 1\] with a hidden layer, got \[1, 1\]"),
+        (MLP([2, 3, 1]), (0, 1), ValueError, r"with a hidden layer, got \[2, 3, 1\]"),
+        (MLP([1, 3, 1], activation="tanh"), (0, 1), ValueError, "ReLU net, got activation"),
+        (MLP([1, 3, 1]), (1, 0), ValueError, "a < b"),
+        (MLP([1, 3, 1]), (0, np.inf), ValueError, "finite"),
+        (MLP([1, 3, 1]), "ab", ValueError, "pair of numbers"),
+    ],
+)
+def test_bad_input_is_refused(net, domain, error, match):
+    with pytest.raises(error, match=match):
+        piecewise_linear(net, domain)
+
+
+@st.composite
+def deep_relu_nets(draw):
+    """Random [1, k1, k2(, k3), 1] ReLU nets with small integer-free weights."""
+    depth = draw(st.integers(2, 3))
+    sizes = [1] + [draw(st.integers(1, 5)) for _ in range(depth)] + [1]
+    weights = [np.array(draw(st.lists(floats, min_size=m * n, max_size=m * n))).reshape(m, n)
+               for m, n in pairwise(sizes)]
+    biases = [np.array(draw(st.lists(floats, min_size=n, max_size=n))) for n in sizes[1:]]
+    return MLP.from_params(weights, biases, activation="relu")
+
+
+@settings(max_examples=60, deadline=None)
+@given(deep_relu_nets())
+def test_deep_piecewise_view_equals_the_dense_forward_pass(net):
+    a, b = -1.5, 2.0
+    pw = piecewise_linear(net, (a, b))
+    assert pw.x[0] == a and pw.x[-1] == b and np.all(np.diff(pw.x) > 0)
+    x = np.concatenate([np.linspace(a, b, 2001), pw.x])
+    # rounding scale of the dense pass: products of absolute weights through the layers
+    scale = 1.0
+    for w, bias in zip(net.weights, net.biases, strict=True):
+        scale = scale * np.abs(w).sum(axis=0).max() * 3.5 + np.abs(bias).max()
+    assert_allclose(pw(x), net(x[:, None]).ravel(), rtol=0, atol=1e-12 * (1 + scale))
+    # and the exact value at a point agrees with both
+    for xi in x[::97]:
+        exact = float(exact_value(net, float(xi)).mid())
+        assert abs(exact - float(net(np.array([[xi]]))[0, 0])) <= 1e-12 * (1 + scale)
+
+
+def test_breakpoints_rounding_to_a_float_are_covered_by_the_slack():
+    # two units whose exact breakpoints -b/w differ but round to one float
+    w = np.array([3.0, 7.0])
+    t = 0.1
+    b = np.array([-np.nextafter(3 * t, 1.0), -7 * t])
+    net = MLP.from_params([w[None, :], np.array([[1e8], [-1e8]])], [b, [0.0]])
+    pw = piecewise_linear(net, (0.0, 1.0))
+    assert np.all(pw.slack >= 0)
+    assert 1e-12 < pw.slack.max() < 1e-6
