@@ -94,21 +94,48 @@ def sup_abs_difference(
     lo, hi = edges[:-1], edges[1:]
     keep = hi > lo
     lo, hi = lo[keep], hi[keep]
-    best, best_x = -1.0, a
-    settled = 0.0  # the largest bound of a dropped cell
-    work = g.work  # f, the target, is built once per process on its own budget
-    tight = not (f.capped or g.capped)
-
-    def tolerance() -> float:
-        return max(rtol * max(best, 0.0), atol)
-
-    arb_cost = ARB_WEIGHT * 4 * (f.cost + g.cost)  # one rough cell: 4 ball evaluations
-    # a cell's exact ends: two values at points, scalar ball operations (no series
-    # products), each about as long as a cell in floats
-    point_cost = 2 * (f.cost + g.cost)
-    float_cost = max(f.float_cost, g.float_cost)
+    search = _Search(f, g, rtol, atol, max_work, best_x=a)
     while lo.size:
         deadline.check()
+        lo, hi = search.step(lo, hi)
+    return search.result(exact_at, polish, domain)
+
+
+@dataclass
+class _Search:
+    """The state of one branch-and-bound: the best value found, the largest bound of a
+    dropped cell, the work done, and whether the tolerance still holds everywhere."""
+
+    f: LocalPolys
+    g: LocalPolys
+    rtol: float
+    atol: float
+    max_work: int
+    best_x: float
+    best: float = -1.0
+    settled: float = 0.0  # the largest bound of a dropped cell
+
+    def __post_init__(self) -> None:
+        f, g = self.f, self.g
+        self.work = g.work  # f, the target, is built once per process on its own budget
+        self.tight = not (f.capped or g.capped)
+        self.arb_cost = ARB_WEIGHT * 4 * (f.cost + g.cost)  # one rough cell: 4 ball evaluations
+        # a cell's exact ends: two values at points, scalar ball operations (no series
+        # products), each about as long as a cell in floats
+        self.point_cost = 2 * (f.cost + g.cost)
+        self.float_cost = max(f.float_cost, g.float_cost)
+
+    def tolerance(self) -> float:
+        return max(self.rtol * max(self.best, 0.0), self.atol)
+
+    def offer(self, lb: float, x: float) -> None:
+        """A lower bound ``lb`` of the sup attained at ``x``."""
+        if lb > self.best:
+            self.best, self.best_x = lb, x
+
+    def step(self, lo: Array, hi: Array) -> tuple[Array, Array]:
+        """Bound every cell, drop or settle what can be, split the rest: the next cells."""
+        f, g = self.f, self.g
         mid = lo + (hi - lo) / 2
         fi, gi = f.cell(mid), g.cell(mid)
         rough = f.rough[fi] | g.rough[gi]
@@ -116,64 +143,99 @@ def sup_abs_difference(
         excess = np.zeros(lo.size)
         shrinks = np.zeros(lo.size)  # the part of a bound that splitting reduces
         broken = np.zeros(lo.size, dtype=bool)  # floats overflowed: splitting cannot help
-        # cheap cells: polynomials in float with error bounds
         s = ~rough
         if s.any():
-            ub[s], excess[s], floor, noise, curve, (lb, x_lb) = _float_bounds(
-                f, g, lo[s], hi[s], fi[s], gi[s]
-            )
-            broken[s] = ~np.isfinite(ub[s])
-            if math.isfinite(g.sup):  # a model bounded a priori: never bound it by more
-                ub[s] = np.fmin(ub[s], _fallback(f, g, lo[s], hi[s], fi[s], gi[s]))
-            if lb > best:
-                best, best_x = lb, x_lb
-            shrinks[s] = np.maximum(ub[s] - floor, 0.0)
-            work += int(s.sum()) * float_cost
-            # where the values at a cell's ends, which splitting keeps, are above the cut
-            # by no more than their rounding, or that rounding outweighs what splitting
-            # reduces, the ends are evaluated exactly instead (largest bounds first)
-            cut = best + tolerance()
-            cells = np.nonzero(s)[0]
-            open_ = (ub[cells] > cut) & (floor > cut)
-            noisy = np.nonzero(open_ & ((floor - noise <= cut) | (curve <= noise)))[0]
-            if noisy.size and getattr(g, "precise", None) is not None:
-                # a model with a more precise float evaluation tries it first, all at once
-                i = cells[noisy]
-                ends, (lb, x_lb), sharp = _precise_ends(f, g, lo[i], hi[i], fi[i], gi[i])
-                ub[i] = np.fmin(ub[i], (ends + curve[noisy]) * (1 + 8 * U))
-                work += int(noisy.size) * float_cost * 2
-                if lb > best:
-                    best, best_x = lb, x_lb
-                cut = best + tolerance()
-                noisy = noisy[(ub[i] > cut) & ~sharp]  # Arb only where it can still help
-            for n in noisy[np.argsort(-ub[cells[noisy]])]:
-                i = cells[n]
-                if work >= max_work or ub[i] <= best + tolerance():
-                    continue
-                ends, lb, x_lb = _exact_ends(
-                    f, g, float(lo[i]), float(hi[i]), int(fi[i]), int(gi[i])
-                )
-                ub[i] = min(ub[i], (ends + float(curve[n])) * (1 + 8 * U))
-                work += point_cost
-                if lb > best:
-                    best, best_x = lb, x_lb
+            self._float_cells(lo, hi, fi, gi, s, ub, excess, shrinks, broken)
+        self._rough_cells(lo, hi, fi, gi, rough, ub)
+        ub = np.where(np.isnan(ub), np.inf, ub)
+        return self._settle(lo, hi, ub, excess, shrinks, broken)
+
+    def _float_cells(
+        self,
+        lo: Array,
+        hi: Array,
+        fi: NDArray[np.intp],
+        gi: NDArray[np.intp],
+        s: NDArray[np.bool_],
+        ub: Array,
+        excess: Array,
+        shrinks: Array,
+        broken: NDArray[np.bool_],
+    ) -> None:
+        """Cheap cells: polynomials in floats with error bounds (fills ``ub`` & co. at ``s``)."""
+        f, g = self.f, self.g
+        ub[s], excess[s], floor, noise, curve, (lb, x_lb) = _float_bounds(
+            f, g, lo[s], hi[s], fi[s], gi[s]
+        )
+        broken[s] = ~np.isfinite(ub[s])
+        if math.isfinite(g.sup):  # a model bounded a priori: never bound it by more
+            ub[s] = np.fmin(ub[s], _fallback(f, g, lo[s], hi[s], fi[s], gi[s]))
+        self.offer(lb, x_lb)
+        shrinks[s] = np.maximum(ub[s] - floor, 0.0)
+        self.work += int(s.sum()) * self.float_cost
+        # where the values at a cell's ends, which splitting keeps, are above the cut
+        # by no more than their rounding, or that rounding outweighs what splitting
+        # reduces, the ends are evaluated exactly instead (largest bounds first)
+        cut = self.best + self.tolerance()
+        cells = np.nonzero(s)[0]
+        open_ = (ub[cells] > cut) & (floor > cut)
+        noisy = np.nonzero(open_ & ((floor - noise <= cut) | (curve <= noise)))[0]
+        if noisy.size and getattr(g, "precise", None) is not None:
+            # a model with a more precise float evaluation tries it first, all at once
+            i = cells[noisy]
+            ends, (lb, x_lb), sharp = _precise_ends(f, g, lo[i], hi[i], fi[i], gi[i])
+            ub[i] = np.fmin(ub[i], (ends + curve[noisy]) * (1 + 8 * U))
+            self.work += int(noisy.size) * self.float_cost * 2
+            self.offer(lb, x_lb)
+            cut = self.best + self.tolerance()
+            noisy = noisy[(ub[i] > cut) & ~sharp]  # Arb only where it can still help
+        for n in noisy[np.argsort(-ub[cells[noisy]])]:
+            i = cells[n]
+            if self.work >= self.max_work or ub[i] <= self.best + self.tolerance():
+                continue
+            ends, lb, x_lb = _exact_ends(f, g, float(lo[i]), float(hi[i]), int(fi[i]), int(gi[i]))
+            ub[i] = min(ub[i], (ends + float(curve[n])) * (1 + 8 * U))
+            self.work += self.point_cost
+            self.offer(lb, x_lb)
+
+    def _rough_cells(
+        self,
+        lo: Array,
+        hi: Array,
+        fi: NDArray[np.intp],
+        gi: NDArray[np.intp],
+        rough: NDArray[np.bool_],
+        ub: Array,
+    ) -> None:
+        """Rough cells in Arb, or by the a-priori bound once past the cap."""
+        f, g = self.f, self.g
         late = []
         for i in np.nonzero(rough)[0]:
-            if work >= max_work:  # past the cap: the cheap a-priori bound, rigorous still
+            if self.work >= self.max_work:  # past the cap: the cheap a-priori bound, rigorous
                 late.append(i)
                 continue
             ub[i], lb, x_lb = _arb_bounds(f, g, float(lo[i]), float(hi[i]), int(fi[i]), int(gi[i]))
-            work += arb_cost
-            if lb > best:
-                best, best_x = lb, x_lb
+            self.work += self.arb_cost
+            self.offer(lb, x_lb)
         if late:
             j = np.array(late)
             ub[j] = _fallback(f, g, lo[j], hi[j], fi[j], gi[j])
         if rough.any() and math.isfinite(g.sup):  # Arb's bound may be the wider
             r = np.nonzero(rough)[0]
             ub[r] = np.fmin(ub[r], _fallback(f, g, lo[r], hi[r], fi[r], gi[r]))
-        ub = np.where(np.isnan(ub), np.inf, ub)
-        cut = best + tolerance()
+
+    def _settle(
+        self,
+        lo: Array,
+        hi: Array,
+        ub: Array,
+        excess: Array,
+        shrinks: Array,
+        broken: NDArray[np.bool_],
+    ) -> tuple[Array, Array]:
+        """Drop the cells below the cut, keep the bounds of those that cannot shrink, and
+        split the rest (none once the cap is reached)."""
+        cut = self.best + self.tolerance()
         drop = ub <= cut
         # cells a few ulps wide cannot be split, nor can a model's slack at a piece's end
         # be split away: such cells keep their bound
@@ -183,43 +245,49 @@ def sup_abs_difference(
             | (ub - excess <= cut)
             | broken
         )
-        tight = tight and not stuck.any()
+        self.tight = self.tight and not stuck.any()
         final = drop | stuck
-        if work >= max_work:
+        if self.work >= self.max_work:
             final[:] = True
-            tight = tight and bool(drop.all())
+            self.tight = self.tight and bool(drop.all())
         if final.any():
-            settled = max(settled, float(ub[final].max()))
+            self.settled = max(self.settled, float(ub[final].max()))
         keep = ~final
-        if keep.any():
-            parts = _split(lo[keep], hi[keep], width[keep], shrinks[keep], ub[keep], cut)
-            if work + parts[0].size * float_cost > max_work:
-                # the next pass alone would overrun the cap (by up to 16×): stop here, the
-                # cells' bounds are rigorous already
-                settled = max(settled, float(ub[keep].max()))
-                tight = False
-                lo = lo[:0]
-            else:
-                lo, hi = parts
-        else:
-            lo = lo[keep]
-    value, x = max(best, 0.0), best_x
-    if exact_at is not None:
-        candidates = [best_x]
-        if polish is not None:
-            candidates.append(_polish(polish, best_x, f, g, domain))
+        if not keep.any():
+            return lo[keep], hi[keep]
+        parts = _split(lo[keep], hi[keep], width[keep], shrinks[keep], ub[keep], cut)
+        if self.work + parts[0].size * self.float_cost > self.max_work:
+            # the next pass alone would overrun the cap (by up to 16×): stop here, the
+            # cells' bounds are rigorous already
+            self.settled = max(self.settled, float(ub[keep].max()))
+            self.tight = False
+            return lo[:0], hi[:0]
+        return parts
 
-        with arb_context():
-            for c in candidates:
-                exact = abs_lower(exact_at(c))
-                if exact > value:
-                    value, x = exact, c
-    upper_bound = max(settled, value)
-    if upper_bound - value > max(rtol * value, atol) * (1 + 1e-9):
-        tight = False
-    return Enclosure(
-        x=float(x), value=float(value), upper=float(upper_bound), tight=tight, work=work
-    )
+    def result(
+        self,
+        exact_at: Callable[[float], arb] | None,
+        polish: Callable[[Array], Array] | None,
+        domain: tuple[float, float],
+    ) -> Enclosure:
+        """The value at the best point (exactly, and polished), and the bound."""
+        value, x = max(self.best, 0.0), self.best_x
+        if exact_at is not None:
+            candidates = [self.best_x]
+            if polish is not None:
+                candidates.append(_polish(polish, self.best_x, self.f, self.g, domain))
+            with arb_context():
+                for c in candidates:
+                    exact = abs_lower(exact_at(c))
+                    if exact > value:
+                        value, x = exact, c
+        upper_bound = max(self.settled, value)
+        tight = self.tight
+        if upper_bound - value > max(self.rtol * value, self.atol) * (1 + 1e-9):
+            tight = False
+        return Enclosure(
+            x=float(x), value=float(value), upper=float(upper_bound), tight=tight, work=self.work
+        )
 
 
 def _split(

@@ -297,7 +297,7 @@ def taylor_blocks(
     floor = MIN_BLOCK * (b - a)
     starts = np.linspace(a, b, min_blocks + 1)
     stack = list(zip(starts[-2::-1], starts[:0:-1], strict=True))
-    rows: list[tuple[float, float, float, list[float], list[float], float, bool]] = []
+    rows: list[_Row] = []
     work = 0
     capped = False
     with arb_context():
@@ -312,10 +312,7 @@ def taylor_blocks(
             if len(rows) % 64 == 0:
                 deadline.check()
             rho = max(c - lo, hi - c) * (1 + 4 * U)
-            at_c = taylor_series(fn, arb(c), n)
-            over = taylor_series(fn, ball(lo, hi), n + 1)
-            coeffs = [series_coef(at_c, k) for k in range(n)]
-            remainder = abs_upper(series_coef(over, n))
+            coeffs, remainder = _block_model(fn, lo, hi, c, n)
             if coeffs[0].is_finite():
                 # the size of f is what is attained, also where a grid missed it
                 scale = max(scale, abs_lower(coeffs[0]))
@@ -332,6 +329,25 @@ def taylor_blocks(
                 rows.append((lo, hi, c, [], [], math.inf, True))
             else:
                 stack += [(c, hi), (lo, c)]
+    return _assemble(rows, b, n, fn, scale, work=work, capped=capped, cost=cost, sup=sup)
+
+
+#: a block of :func:`taylor_blocks`: its ends, centre, coefficients' midpoints and radii,
+#: the remainder's bound, and whether it is rough
+_Row = tuple[float, float, float, list[float], list[float], float, bool]
+
+
+def _block_model(fn: BallFunc, lo: float, hi: float, c: float, n: int) -> tuple[list[arb], float]:
+    """``f^(k)(c)/k!`` for ``k < n`` (balls) and a bound of ``|f^(n)(ξ)/n!|`` over ``[lo, hi]``."""
+    at_c = taylor_series(fn, arb(c), n)
+    over = taylor_series(fn, ball(lo, hi), n + 1)
+    return [series_coef(at_c, k) for k in range(n)], abs_upper(series_coef(over, n))
+
+
+def _assemble(
+    rows: list[_Row], b: float, n: int, fn: BallFunc, scale: float, **facts: Any
+) -> LocalPolys:
+    """The blocks as one :class:`LocalPolys` (rough blocks get NaN coefficients)."""
     m = len(rows)
     coef = np.full((m, n), np.nan)
     rad = np.full((m, n), np.inf)
@@ -348,10 +364,7 @@ def taylor_blocks(
         rough=np.array([row[6] for row in rows], dtype=bool),
         source=fn,
         scale=scale,
-        work=work,
-        capped=capped,
-        cost=cost,
-        sup=sup,
+        **facts,
     )
 
 

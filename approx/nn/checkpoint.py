@@ -23,7 +23,6 @@ with ``k > 1``. This module uses only the layer API (:data:`approx.nn.layers.AFF
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -31,9 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from approx.core import validate
 from approx.nn.layers import AFFINE, LAYERS
 from approx.nn.losses import Loss, get_loss
-
-if TYPE_CHECKING:  # the MLP imports this module
-    from approx.nn.mlp import MLP
+from approx.nn.params import Net
 
 __all__ = ["cached_arrays", "loss_and_grad"]
 
@@ -41,7 +38,7 @@ Array = NDArray[np.float64]
 
 
 def loss_and_grad(
-    net: MLP, X: ArrayLike, y: ArrayLike, loss: str | Loss = "mse", every: int = 1
+    net: Net, X: ArrayLike, y: ArrayLike, loss: str | Loss = "mse", every: int = 1
 ) -> tuple[float, tuple[list[Array], list[Array]]]:
     """The loss and its gradient like :meth:`MLP.loss_and_grad`, keeping every k-th ``Z_i``.
 
@@ -106,7 +103,7 @@ def loss_and_grad(
     return value, (grad_W, grad_b)
 
 
-def _layer(net: MLP, i: int, Z: Array) -> Array:
+def _layer(net: Net, i: int, Z: Array) -> Array:
     """``Z_{i+1}`` from ``Z_i`` without keeping anything (σ skipped after the last layer)."""
     U = Z @ net.weights[i]
     if net.bias:

@@ -63,12 +63,11 @@ from approx.nn.layers import (
     affine_vjp_into,
 )
 from approx.nn.losses import Loss, LossInto, get_loss_into
-from approx.nn.params import n_params, unpack
+from approx.nn.params import Net, n_params, unpack
 from approx.nn.workspace import Workspace
 
 if TYPE_CHECKING:
     from approx.nn._fused_numba import NumbaFused
-    from approx.nn.mlp import MLP
 
 __all__ = [
     "BACKENDS",
@@ -162,7 +161,7 @@ class Engine:
         self._targets = "labels" if loss == "softmax" else "custom" if callable(loss) else "values"
         self.theta: Array | None = None
         self.grad: Array | None = None
-        self.net: MLP | None = None
+        self.net: Net | None = None
         self.bind(None, None)
 
     @property
@@ -457,7 +456,7 @@ def build_engine(
 
 
 def make_engine(
-    net: MLP,
+    net: Net,
     theta: Array,
     grad: Array,
     m: int,
@@ -507,7 +506,7 @@ CACHE_SIZE, CACHE_BYTES = 4, 64 * 2**20
 _local = threading.local()
 
 
-def engine_for(net: MLP, m: int, loss: str | Loss = "mse", p: float | None = None) -> Engine:
+def engine_for(net: Net, m: int, loss: str | Loss = "mse", p: float | None = None) -> Engine:
     """An engine for ``net``'s shape and batches of ``m`` rows, reused across calls.
 
     Buffers are allocated once per (widths, activation, bias, m, loss, backend) and kept

@@ -9,13 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["n_params", "pack", "unpack"]
+__all__ = ["Net", "n_params", "pack", "unpack"]
 
 Array = NDArray[np.float64]
+
+
+class Net(Protocol):
+    """What the passes read of a net (an :class:`approx.nn.MLP` is one): its layer widths,
+    activation, whether it has biases, and its parameter arrays."""
+
+    sizes: list[int]
+    activation: str
+    bias: bool
+    weights: list[Array]
+    biases: list[Array]
 
 
 def n_params(sizes: Sequence[int], bias: bool = True) -> int:

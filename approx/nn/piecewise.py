@@ -267,6 +267,12 @@ class TooManyPieces(ValueError):
 DEEP_WORK = 2_000_000
 
 
+#: an exact piece of a layer's outputs: (left, right, slopes, intercepts)
+_Piece = tuple[Fraction, Fraction, list[Fraction], list[Fraction]]
+#: an exact piece of the output: (left, right, slope, intercept)
+_Line = tuple[Fraction, Fraction, Fraction, Fraction]
+
+
 def _deep(net: MLP, a: float, b: float, max_work: int = DEEP_WORK) -> PiecewiseLinear:
     """Several hidden layers: carry exact pieces through the layers (module docstring).
 
@@ -279,43 +285,16 @@ def _deep(net: MLP, a: float, b: float, max_work: int = DEEP_WORK) -> PiecewiseL
         if net.bias
         else [[Fraction(0)] * len(w[0]) for w in net.weights]
     )
-    # a piece: (left, right, slopes of the current layer's outputs, intercepts)
-    pieces = [(fa, fb, [Fraction(1)], [Fraction(0)])]
+    pieces: list[_Piece] = [(fa, fb, [Fraction(1)], [Fraction(0)])]
     work = 0
     for layer in range(len(W) - 1):
-        w, bias = W[layer], bs[layer]
-        n_out = len(bias)
-        out = []
-        work += len(pieces) * len(pieces[0][2]) * n_out
+        work += len(pieces) * len(pieces[0][2]) * len(bs[layer])
         if work > max_work:
             raise TooManyPieces(
                 f"the exact pieces of this {net.sizes} net would take more than {max_work} "
                 "rational operations"
             )
-        for left, right, s, c in pieces:
-            deadline.check()
-            ps = [sum((s[i] * w[i][k] for i in range(len(s))), Fraction(0)) for k in range(n_out)]
-            pc = [sum((c[i] * w[i][k] for i in range(len(s))), bias[k]) for k in range(n_out)]
-            cuts = sorted(
-                {
-                    -pc[k] / ps[k]
-                    for k in range(n_out)
-                    if ps[k] != 0 and left < -pc[k] / ps[k] < right
-                }
-            )
-            ends = [left, *cuts, right]
-            for lo, hi in pairwise(ends):
-                mid = (lo + hi) / 2
-                on = [ps[k] * mid + pc[k] > 0 for k in range(n_out)]
-                out.append(
-                    (
-                        lo,
-                        hi,
-                        [ps[k] if on[k] else Fraction(0) for k in range(n_out)],
-                        [pc[k] if on[k] else Fraction(0) for k in range(n_out)],
-                    )
-                )
-        pieces = out
+        pieces = [q for piece in pieces for q in _through_layer(piece, W[layer], bs[layer])]
     w, bias = W[-1], bs[-1]
     lines = [
         (
@@ -326,7 +305,40 @@ def _deep(net: MLP, a: float, b: float, max_work: int = DEEP_WORK) -> PiecewiseL
         )
         for lo, hi, s, c in pieces
     ]
-    # float breakpoints; each float piece takes the exact line that spans its interior
+    return _rounded(lines, b)
+
+
+def _through_layer(
+    piece: _Piece, w: list[list[Fraction]], bias: list[Fraction]
+) -> list[_Piece]:
+    """A piece through one ReLU layer: cut where a unit's input changes sign."""
+    deadline.check()
+    left, right, s, c = piece
+    n_out = len(bias)
+    ps = [sum((s[i] * w[i][k] for i in range(len(s))), Fraction(0)) for k in range(n_out)]
+    pc = [sum((c[i] * w[i][k] for i in range(len(s))), bias[k]) for k in range(n_out)]
+    cuts = sorted(
+        {-pc[k] / ps[k] for k in range(n_out) if ps[k] != 0 and left < -pc[k] / ps[k] < right}
+    )
+    out = []
+    for lo, hi in pairwise([left, *cuts, right]):
+        mid = (lo + hi) / 2
+        on = [ps[k] * mid + pc[k] > 0 for k in range(n_out)]
+        out.append(
+            (
+                lo,
+                hi,
+                [ps[k] if on[k] else Fraction(0) for k in range(n_out)],
+                [pc[k] if on[k] else Fraction(0) for k in range(n_out)],
+            )
+        )
+    return out
+
+
+def _rounded(lines: list[_Line], b: float) -> PiecewiseLinear:
+    """The exact lines at float breakpoints: each float piece takes the exact line that
+    spans its interior, with errors and the slack of hidden short pieces bounded."""
+    fb = Fraction(b)
     rounded = [float(lo) for lo, _, _, _ in lines]
     x_list, chosen = [], []
     for k, r in enumerate(rounded):

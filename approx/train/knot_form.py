@@ -28,8 +28,8 @@ from numpy.typing import NDArray
 from approx.core import deadline
 from approx.nn import MLP, unpack
 from approx.nn.piecewise import piecewise_linear
+from approx.train.lm_rules import lp_residuals, nielsen_update
 from approx.train.loop import Engine, Outcome, Tracker
-from approx.train.second_order import lp_residuals, nielsen_update
 
 __all__ = ["equidistribute", "knot_form", "spline_polish", "to_theta", "widen"]
 

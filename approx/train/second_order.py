@@ -13,6 +13,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from approx.core import deadline
+from approx.train.knot_form import is_shallow_relu, spline_polish
+from approx.train.lm_rules import lp_residuals, nielsen_update
 from approx.train.loop import Converged, Diverged, Engine, Outcome, Tracker, first_order
 from approx.train.options import AdamLMOptions, Options
 
@@ -77,18 +79,6 @@ def lbfgs(
     # the optimizer has nothing more to give
     status = "max_steps" if res.status == 1 else "converged"
     return np.array(history), status, f"L-BFGS-B: {res.message}", int(res.nit)
-
-
-def lp_residuals(r: Array, p: float, m: int) -> tuple[Array, Array]:
-    """Residuals ρ whose ½ Σ ρ² is the lp loss (1/pm) Σ |r|^p, and dρ/dr.
-
-    ``ρ = c sign(r) |r|^(p/2)`` with ``c² = 2/(p m)``; for p = 2 this is the mse loss.
-    """
-    c = math.sqrt(2.0 / (p * m))
-    if p == 2.0:
-        return c * r, np.full_like(r, c)
-    a = np.abs(r)
-    return c * np.copysign(a ** (p / 2), r), c * (p / 2) * a ** (p / 2 - 1)
 
 
 def lm(
@@ -247,15 +237,6 @@ def gauss_newton(
     return np.array(history), status, message, evals
 
 
-def nielsen_update(lam: float, gain: float) -> tuple[float, float]:
-    """Damping ``λ`` and its growth factor ``ν`` after an accepted step (Nielsen's rule).
-
-    ``gain`` is the actual over the predicted decrease of the loss.
-    """
-    gain = min(max(gain, 0.0), 1.0)  # beyond 1 the rule's factor is 1/3 anyway
-    return lam * max(1.0 / 3.0, 1.0 - (2.0 * gain - 1.0) ** 3), 2.0
-
-
 #: the polish's normal equations are P×P: beyond this a single step takes seconds
 POLISH_MAX_PARAMS = 3 * 1024 + 1
 
@@ -288,7 +269,6 @@ def adam_lm(
       at d = 64 one evaluation costs about a millisecond, against tens for MINPACK in
       :func:`lm`; at most :data:`POLISH_MAX_PARAMS` parameters).
     """
-    from approx.train.knot_form import is_shallow_relu, spline_polish
 
     n = engine.theta.size
     banded = is_shallow_relu(engine.net) and engine.p >= 2.0
