@@ -145,3 +145,23 @@ def lookup(table: Mapping[str, T], name: object, what: str) -> T:
     raise ValueError(
         f"unknown {what} {name!r}; {did_you_mean(name, table)}known: {', '.join(table) or '(none)'}"
     )
+
+
+def interval(value: Any, what: str = "domain") -> tuple[float, float]:
+    """Return ``(a, b)`` as floats if ``value`` is a pair of finite reals with ``a < b``.
+
+    The one check of a closed interval (targets, models, nets' pieces, configs), with one
+    wording: ``"<what> must be a pair of finite numbers (a, b) with a < b, got …"``.
+    """
+    try:
+        a, b = value
+        a, b = float(a), float(b)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{what} must be a pair of finite numbers (a, b) with a < b, got {value!r}"
+        ) from None
+    if not (math.isfinite(a) and math.isfinite(b) and a < b):
+        raise ValueError(
+            f"{what} must be a pair of finite numbers (a, b) with a < b, got ({a!r}, {b!r})"
+        )
+    return a, b

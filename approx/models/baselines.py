@@ -39,9 +39,7 @@ class ChebyshevModel:
         self.coef = np.array(coef, dtype=np.float64).reshape(-1)
         if self.coef.size < 1:
             raise ValueError("a Chebyshev model needs at least one coefficient")
-        a, b = (float(v) for v in domain)
-        if not (np.isfinite(a) and np.isfinite(b) and a < b):
-            raise ValueError(f"domain must be finite with a < b, got {domain!r}")
+        a, b = validate.interval(domain, "domain")
         if not (np.isfinite(b - a) and np.isfinite(2 * a) and np.isfinite(2 * b)):
             raise ValueError(f"domain {domain!r} is too wide for the map onto [-1, 1] in floats")
         self.domain = (a, b)

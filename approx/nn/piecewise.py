@@ -41,7 +41,7 @@ from flint import arb
 from numpy.typing import ArrayLike, NDArray
 
 from approx.arith.eft import two_product
-from approx.core import deadline
+from approx.core import deadline, validate
 from approx.nn import MLP
 
 __all__ = ["PiecewiseLinear", "TooManyPieces", "exact_value", "piecewise_linear"]
@@ -107,13 +107,7 @@ def _check(net: object, domain: object) -> tuple[MLP, float, float]:
         raise ValueError(f"need a net of sizes [1, ..., 1] with a hidden layer, got {net.sizes}")
     if net.activation != "relu":
         raise ValueError(f"need a ReLU net, got activation {net.activation!r}")
-    try:
-        a, b = domain  # type: ignore[misc]
-        a, b = float(a), float(b)
-    except (TypeError, ValueError):
-        raise ValueError(f"domain must be a pair of numbers (a, b), got {domain!r}") from None
-    if not (np.isfinite(a) and np.isfinite(b) and a < b):
-        raise ValueError(f"domain must be finite with a < b, got ({a}, {b})")
+    a, b = validate.interval(domain, "domain")
     for w in [*net.weights, *net.biases]:
         if not np.all(np.isfinite(w)):
             raise ValueError("the net has non-finite weights")

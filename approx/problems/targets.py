@@ -117,19 +117,7 @@ def check_target(target: object) -> None:
 
 def _check_domain(domain: object) -> tuple[float, float]:
     """Validate a closed interval ``(a, b)``: two finite reals with ``a < b``."""
-    try:
-        a, b = domain  # type: ignore[misc]
-        a, b = float(a), float(b)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"domain must be a pair of numbers (a, b) with a < b, got {domain!r}"
-        ) from None
-    if not (np.isfinite(a) and np.isfinite(b)):
-        raise ValueError(f"domain must be finite, got ({a}, {b})")
-    if not a < b:
-        raise ValueError(f"domain (a, b) needs a < b, got ({a}, {b})")
-    return a, b
-
+    return validate.interval(domain, "domain")
 
 def check_finite(target: Target) -> None:
     """Refuse a target that is not finite everywhere on its closed domain, saying where.

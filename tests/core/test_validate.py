@@ -60,3 +60,18 @@ def test_lookup_lists_known_names():
         validate.lookup(table, "rleu", "activation")
     with pytest.raises(ValueError, match=r"unknown activation 3"):
         validate.lookup(table, 3, "activation")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [(1, 1), (2, -1), (0, float("inf")), (float("nan"), 1), (0,), "ab", None, (0, 1, 2), ("x", 1)],
+)
+def test_interval_refuses_what_is_no_closed_interval(value):
+    with pytest.raises(ValueError, match=r"^where must be a pair of finite numbers \(a, b\)"):
+        validate.interval(value, "where")
+
+
+def test_interval_returns_floats():
+    a, b = validate.interval((np.int64(-1), np.float32(0.5)))
+    assert (a, b) == (-1.0, 0.5)
+    assert type(a) is float and type(b) is float

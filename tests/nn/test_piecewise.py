@@ -105,7 +105,7 @@ def test_evaluation_through_breakpoints_is_np_interp():
         (MLP([1, 3, 1], activation="tanh"), (0, 1), ValueError, "ReLU net, got activation"),
         (MLP([1, 3, 1]), (1, 0), ValueError, "a < b"),
         (MLP([1, 3, 1]), (0, np.inf), ValueError, "finite"),
-        (MLP([1, 3, 1]), "ab", ValueError, "pair of numbers"),
+        (MLP([1, 3, 1]), "ab", ValueError, "pair of finite numbers"),
     ],
 )
 def test_bad_input_is_refused(net, domain, error, match):

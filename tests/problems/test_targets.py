@@ -170,10 +170,10 @@ def test_non_finite_targets_are_refused_saying_where(expr, domain, match):
         ((2, -1), "a < b"),
         ((0, np.inf), "finite"),
         ((np.nan, 1), "finite"),
-        ((0,), "pair of numbers"),
-        ("ab", "pair of numbers"),
-        (None, "pair of numbers"),
-        ((0, 1, 2), "pair of numbers"),
+        ((0,), "pair of finite numbers"),
+        ("ab", "pair of finite numbers"),
+        (None, "pair of finite numbers"),
+        ((0, 1, 2), "pair of finite numbers"),
     ],
 )
 def test_bad_domains_are_refused(domain, match):
