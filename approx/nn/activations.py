@@ -19,6 +19,7 @@ sigmoid    1 / (1 + e^(-u))   y (1 - y)               yes      1
 tanh       tanh u             1 - y²                  yes      2
 cos        cos u              -sin u                  yes      3
 identity   u                  1                       no       4 (auto)
+softplus   log(1 + e^u)       1 / (1 + e^(-u))        no       none
 =========  =================  ======================  =======  ==========
 
 "auto": the automatic backend choice runs the compiled kernel for it
@@ -214,6 +215,51 @@ def _identity_ball(u: Any) -> Any:
     return u
 
 
+# ---- softplus --------------------------------------------------------------------------
+
+
+def _softplus(u: Array) -> Array:
+    # max(u, 0) + log1p(exp(-|u|)): no overflow for large u, no cancellation for small
+    return np.logaddexp(0.0, u)
+
+
+def _softplus_derivative(u: Array, y: Array) -> Array:
+    # e^(-y) = 1 / (1 + e^u), so σ' = 1 - e^(-y): the logistic function, to full
+    # relative accuracy also where it is tiny (u ≪ 0, y ≈ e^u)
+    return -np.expm1(-y)
+
+
+def _softplus_(u: Array, d: Array | None) -> None:
+    np.logaddexp(0.0, u, out=u)
+    if d is not None:
+        np.negative(u, out=d)
+        np.expm1(d, out=d)
+        np.negative(d, out=d)
+
+
+def _softplus_value(u: arb) -> arb:
+    """``log(1 + e^u)`` on a ball, finite and tight at any finite argument."""
+    if u > 0:  # e^u may be huge: σ(u) = u + σ(−u)
+        return u + (-u).exp().log1p()
+    if u < 0 or u.rad() == 0 or not u.is_finite():
+        return u.exp().log1p()
+    # a ball about 0, maybe wide: σ increases, so its image is [σ(lower), σ(upper)]
+    return hull(_softplus_value(u.lower()), _softplus_value(u.upper()))
+
+
+def _softplus_ball(u: Any) -> Any:
+    if not isinstance(u, arb_series):
+        return _softplus_value(u)
+    value = u[0]
+    if value > 0:
+        series = u + (1 + (-u).exp()).log()
+    else:
+        series = (1 + u.exp()).log()
+    # the constant term is σ at the value ball: the scalar form keeps its relative
+    # accuracy where e^u is far below 1 (1 + e^u rounds to 1 at the working precision)
+    return arb_series([_softplus_value(value), *series.coeffs()[1:]], prec=u.prec)
+
+
 # ---- the registry ----------------------------------------------------------------------
 
 
@@ -242,6 +288,7 @@ REGISTRY: Mapping[str, Activation] = _registry(
         4,
         numba_faster=True,
     ),
+    Activation("softplus", _softplus, _softplus_derivative, _softplus_, _softplus_ball, False),
 )
 
 #: σ by name

@@ -16,6 +16,9 @@ TORCH_ACT = {
     "tanh": lambda u: torch.tanh(u),
     "cos": lambda u: torch.cos(u),
     "identity": lambda u: u,
+    # torch returns u itself above the threshold (default 20): a float64 reference needs
+    # log1p(e^u) there too, as long as e^u does not overflow
+    "softplus": lambda u: torch.nn.functional.softplus(u, threshold=500.0),
 }
 
 
