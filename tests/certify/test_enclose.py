@@ -350,3 +350,18 @@ def test_softplus_net_has_a_rigorous_finite_certificate():
     result = check(target, net)
     assert result.tight and math.isfinite(result.upper)
     assert abs(result.value - 1e-2) <= 1e-14 and result.upper - 1e-2 <= 1e-11
+
+
+def test_a_capped_deep_net_of_a_bounded_activation_keeps_a_rigorous_upper():
+    """Past the work cap a tanh net is bounded a priori by its last layer's weights: here
+    large ones behind a second layer of small ones, so any other layer's sum falls short."""
+    rng = np.random.default_rng(0)
+    net = MLP([1, 3, 3, 1], "tanh", rng=rng)
+    net.weights[1][:] = 0.01 * rng.standard_normal((3, 3))
+    net.biases[1][:] = [0.3, 0.0, 0.0]
+    net.weights[2][:] = 100.0
+    target = targets.from_expr("0*x", (-1, 1))
+    ref = reference(target, net, n=200_000)
+    for max_work in (1, 64, 2**22):
+        result = max_error_at(target, net, max_work=max_work)
+        assert ref <= result.upper, (max_work, result, ref)
