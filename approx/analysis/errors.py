@@ -13,8 +13,9 @@ and ``upper`` rigorous. ``f`` is enclosed from its ball form (Taylor models in A
   ellipses (:mod:`approx.certify.chebyshev`);
 - ``1 → d → 1`` cos nets, such as random Fourier features
   (:mod:`approx.certify.features`), are evaluated in floats with rigorous error bounds;
-- other nets with smooth activations (deeper cos nets, tanh, sigmoid) are enclosed in
-  Arb like a target, at a cost of ``d`` operations per evaluation;
+- other nets (deeper cos nets, and every other smooth activation of
+  :mod:`approx.nn.activations`, through its record's ball form) are enclosed in Arb like
+  a target, at a cost of ``d`` operations per evaluation;
 
 all under a work cap counted in operations.
 

@@ -4,7 +4,8 @@ Rooms, bottom up:
 
 - :mod:`~approx.certify.taylor`: :class:`~approx.certify.taylor.LocalPolys` (piecewise
   polynomials with error radii) and Taylor models of ball functions;
-- :mod:`~approx.certify.nets`: a scalar MLP as a ball function, the activations' ball forms;
+- :mod:`~approx.certify.nets`: a scalar MLP as a ball function (through its activation's
+  ball form, from :mod:`approx.nn.activations`);
 - :mod:`~approx.certify.chebyshev`, :mod:`~approx.certify.features`: cells of their own
   for Chebyshev series and ``1 → d → 1`` cos nets, evaluated in floats with error bounds;
 - :mod:`~approx.certify.derivatives`: ``max |f''|`` and ``∫ √|f''|`` enclosed;

@@ -162,11 +162,12 @@ def _term_size(net: MLP, domain: tuple[float, float]) -> float:
 
 
 def _sup_bound(net: MLP) -> float:
-    """``Σ|v_i| + |c|`` bounds a net whose activation is bounded by 1 (cos, tanh,
-    sigmoid), at any depth: ``v`` weighs the last hidden layer; ``inf`` otherwise."""
+    """``Σ|v_i| + |c|`` bounds a net whose activation is bounded by 1
+    (:data:`~approx.nn.activations.BOUNDED`), at any depth: ``v`` and ``c`` are the
+    output layer's weights and bias; ``inf`` otherwise."""
     if len(net.sizes) < 3 or net.activation not in BOUNDED:
         return float("inf")
-    total = float(np.sum(np.abs(net.weights[1]))) + float(np.abs(net.biases[1][0]))
+    total = float(np.sum(np.abs(net.weights[-1]))) + float(np.abs(net.biases[-1][0]))
     return total * (1 + 1e-12)
 
 

@@ -1,6 +1,11 @@
-"""Neural-network core: layers with vector–Jacobian products, losses, the MLP, backprop."""
+"""Neural-network core: layers with vector–Jacobian products, losses, the MLP, backprop.
 
-from approx.nn.activations import ACTIVATIONS, DERIVATIVES, IN_PLACE
+Each activation is one :class:`~approx.nn.activations.Activation` record in
+:data:`approx.nn.activations.REGISTRY`; :data:`ACTIVATIONS`, :data:`DERIVATIVES`,
+:data:`IN_PLACE` and the layer table are views of it.
+"""
+
+from approx.nn.activations import ACTIVATIONS, DERIVATIVES, IN_PLACE, Activation
 from approx.nn.layers import AFFINE, LAYERS, Layer, get_layer
 from approx.nn.losses import LOSSES, get_loss
 from approx.nn.mlp import MLP
@@ -14,6 +19,7 @@ __all__ = [
     "LAYERS",
     "LOSSES",
     "MLP",
+    "Activation",
     "Layer",
     "get_layer",
     "get_loss",

@@ -12,10 +12,12 @@ array:
   lanes); the pre-activation is recomputed (one multiply–add) rather than stored.
 
 One compiled variant per kernel (fixed signatures, cached on disk): the activation is a
-run-time code, and ReLU has its own loops since it is the case that matters for speed.
+run-time code, its record's :attr:`~approx.nn.activations.Activation.numba_code` (0 ReLU,
+1 sigmoid, 2 tanh, 3 cos, 4 identity); an activation without a code is not compiled and
+runs the numpy pass. ReLU has its own loops since it is the case that matters for speed.
 The others call libm's scalar tanh, cos and sin, several times slower than numpy's SIMD
 versions, so the automatic choice (:func:`approx.nn.engine.fused_backend`) sends only
-ReLU and the identity here.
+the activations whose record says ``numba_faster`` here (ReLU and the identity).
 """
 
 from __future__ import annotations
@@ -26,14 +28,16 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from approx.core import validate
+from approx.nn.activations import NUMBA_CODES
 from approx.nn.losses import LossInto
 
 __all__ = ["ACTIVATION_CODES", "NumbaFused", "backward", "forward", "version"]
 
 Array = NDArray[np.float64]
 
-#: activation name → the code the kernels branch on
-ACTIVATION_CODES = {"relu": 0, "sigmoid": 1, "tanh": 2, "cos": 3, "identity": 4}
+#: activation name → the code the kernels branch on (a view of the registry)
+ACTIVATION_CODES = NUMBA_CODES
 
 ROWS = 256  # rows per forward block: x and h of a block take 4 KB of L1
 ROWS_BACKWARD = 1024  # rows per backward block: x and G of a block take 16 KB of L1
@@ -157,11 +161,11 @@ class NumbaFused:
     Parameters
     ----------
     activation : str
-        A key of :data:`ACTIVATION_CODES`.
+        A key of :data:`ACTIVATION_CODES` (an activation with a numba code).
     """
 
     def __init__(self, activation: str) -> None:
-        self.code = ACTIVATION_CODES[activation]
+        self.code = validate.lookup(ACTIVATION_CODES, activation, "numba-compiled activation")
 
     def forward(self, x: Array, w0: Array, b0: Array, w1: Array, b1: float, h: Array) -> None:
         """``h = σ(x w₀ᵀ + b₀) w₁ + b₁`` written into ``h``."""

@@ -4,6 +4,8 @@
 under a regression loss. Its backend: an explicit ``backend=``, else the environment
 variable ``APPROX_ENGINE`` (``auto``, ``numpy`` or ``numba``), else ``auto``: numba (the
 ``fast`` extra) when it imports and the activation is one it runs faster than numpy.
+An activation the compiled kernel does not have (no numba code in its
+:class:`~approx.nn.activations.Activation` record) runs the numpy pass under any choice.
 Gradients from different engines agree to rounding, not to the last bit, so run metadata
 records :func:`engine_name` / :func:`fused_backend`.
 """
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from functools import cache
 
 from approx.core import validate
+from approx.nn.activations import NUMBA_CODES, NUMBA_FASTER
 
 __all__ = [
     "BACKENDS",
@@ -33,9 +36,6 @@ ENV_VAR = "APPROX_ENGINE"
 BACKENDS = ("auto", "numpy", "numba")
 #: regression losses the fused 1→d→1 engine handles
 FUSED_LOSSES = ("mse", "lp")
-#: activations whose compiled pass beats numpy's (numba's tanh, cos, sin are scalar libm
-#: calls, 4–5× slower than numpy's SIMD ones at d = 64 … 1024)
-NUMBA_FASTER = ("relu", "identity")
 
 
 @cache
@@ -58,6 +58,8 @@ def fused_backend(backend: str | None = None, activation: str = "relu") -> str:
     backend : {"auto", "numpy", "numba"}, optional
         Default: the environment variable ``APPROX_ENGINE``, else ``"auto"``: numba when
         it is installed and the activation is one it runs faster (:data:`NUMBA_FASTER`).
+        ``"numba"`` for an activation the kernel does not have (not in
+        :data:`~approx.nn.activations.NUMBA_CODES`) gives ``"numpy"``.
     activation : str
         The net's hidden activation.
 
@@ -76,7 +78,7 @@ def fused_backend(backend: str | None = None, activation: str = "relu") -> str:
         return "numba" if activation in NUMBA_FASTER and numba_available() else "numpy"
     if backend == "numba" and not numba_available():
         raise ValueError("the numba backend needs numba: pip install 'approx[fast]'")
-    return backend
+    return backend if activation in NUMBA_CODES else "numpy"
 
 
 def is_shallow(sizes: Sequence[int]) -> bool:

@@ -26,8 +26,9 @@ Two engines implement it:
 
 Which fused backend runs: ``backend=`` of :func:`make_engine`, else the environment
 variable ``APPROX_ENGINE`` (``auto``, ``numpy`` or ``numba``), else ``auto`` (numba when
-importable, for ReLU and the identity; see :mod:`approx.nn.backend`). ``engine.name``
-(``"layered"``, ``"fused-numpy"``, ``"fused-numba"``) says which ran, and
+importable, for the activations it runs faster: ReLU and the identity; an activation
+without a numba code in its record always runs numpy; see :mod:`approx.nn.backend`).
+``engine.name`` (``"layered"``, ``"fused-numpy"``, ``"fused-numba"``) says which ran, and
 :func:`engine_name` says which would, for run metadata: the last bits of a gradient
 differ between them.
 """

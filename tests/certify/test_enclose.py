@@ -54,7 +54,12 @@ def model_mp(model, x):
     """The model from its exact float weights, at 40 digits."""
     x = mp.mpf(float(x))
     if isinstance(model, MLP):
-        sigma = {"relu": lambda u: max(u, 0), "cos": mp.cos, "tanh": mp.tanh}[model.activation]
+        sigma = {
+            "relu": lambda u: max(u, 0),
+            "cos": mp.cos,
+            "tanh": mp.tanh,
+            "softplus": lambda u: mp.log1p(mp.exp(u)),
+        }[model.activation]
         z = [x]
         for k, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
             z = [
@@ -327,3 +332,36 @@ def test_a_wide_deep_relu_net_is_enclosed_under_the_cap():
     assert result.value >= sampled * (1 - 1e-9)
     assert result.upper >= result.value
     assert np.isfinite(l2_error(target, net))
+
+
+def test_softplus_net_has_a_rigorous_finite_certificate():
+    """A softplus net against its own closed form plus 10⁻² sin 7x: the certificate is
+    finite and tight around sup |e| = 10⁻², and checked against the 40-digit reference."""
+    target = targets.from_expr(
+        "0.3*log1p(exp(2*x)) - 0.5*log1p(exp(1 - 3*x)) + 0.8*log1p(exp(0.5 - x)) - 0.1"
+        " + 1e-2*sin(7*x)",
+        (-1, 1),
+    )
+    net = MLP.from_params(
+        [np.array([[2.0, -3.0, -1.0]]), np.array([[0.3], [-0.5], [0.8]])],
+        [np.array([0.0, 1.0, 0.5]), np.array([-0.1])],
+        activation="softplus",
+    )
+    result = check(target, net)
+    assert result.tight and math.isfinite(result.upper)
+    assert abs(result.value - 1e-2) <= 1e-14 and result.upper - 1e-2 <= 1e-11
+
+
+def test_a_capped_deep_net_of_a_bounded_activation_keeps_a_rigorous_upper():
+    """Past the work cap a tanh net is bounded a priori by its last layer's weights: here
+    large ones behind a second layer of small ones, so any other layer's sum falls short."""
+    rng = np.random.default_rng(0)
+    net = MLP([1, 3, 3, 1], "tanh", rng=rng)
+    net.weights[1][:] = 0.01 * rng.standard_normal((3, 3))
+    net.biases[1][:] = [0.3, 0.0, 0.0]
+    net.weights[2][:] = 100.0
+    target = targets.from_expr("0*x", (-1, 1))
+    ref = reference(target, net, n=200_000)
+    for max_work in (1, 64, 2**22):
+        result = max_error_at(target, net, max_work=max_work)
+        assert ref <= result.upper, (max_work, result, ref)

@@ -5,7 +5,9 @@ import pytest
 
 from approx import methods
 from approx.methods import Param
-from approx.problems import targets
+from approx.methods import classifiers as classify
+from approx.nn import ACTIVATIONS
+from approx.problems import datasets, targets
 
 
 def test_every_method_declares_checked_defaults():
@@ -65,3 +67,17 @@ def test_unknown_kind_lists_the_known_ones():
 def test_fit_refuses_bad_widths(width, match):
     with pytest.raises(ValueError, match=match):
         methods.fit("relu-interpolant", targets.get("exp"), width, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_trained_nets_take_every_registered_activation(activation):
+    """The activation choices are the registry's: a new record is accepted by the
+    approximation and the classification ``trained`` kinds alike."""
+    rng = np.random.default_rng(0)
+    fit = methods.fit(
+        "trained", targets.get("exp"), 4, rng, activation=activation, steps=10, optimizer="lbfgs"
+    )
+    assert fit.model.activation == activation and np.isfinite(fit.history).all()
+    sample = datasets.draw("xor", rng, n_samples=20, n_test=5)
+    clf = classify.fit("trained", sample, 4, rng, activation=activation, steps=10)
+    assert clf.model.activation == activation

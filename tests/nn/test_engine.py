@@ -16,6 +16,7 @@ from scipy.optimize import check_grad
 
 from approx.nn import ACTIVATIONS, AFFINE, LAYERS, MLP, get_loss, pack, unpack
 from approx.nn import engine as engine_module
+from approx.nn.activations import NUMBA_CODES
 from approx.nn.engine import (
     FusedEngine,
     LayeredEngine,
@@ -221,7 +222,9 @@ def fused_and_layered(case, backend, rng):
     net = random_net([1, d, 1], case["activation"], case["bias"], rng)
     x, y = rng.uniform(-2, 2, mb), rng.standard_normal(mb)
     fused, theta, grad = bound(net, mb + case["spare"], loss, p, backend)
-    assert isinstance(fused, FusedEngine) and fused.name == f"fused-{backend}"
+    # an activation the compiled kernel does not have runs the numpy pass
+    expected = f"fused-{fused_backend(backend, case['activation'])}"
+    assert isinstance(fused, FusedEngine) and fused.name == expected
     twin = MLP.from_params(net.weights, net.biases if net.bias else None, net.activation)
     t_theta = twin.pack()
     t_grad = np.zeros_like(t_theta)
@@ -280,8 +283,9 @@ def test_fused_residual_jacobian_equals_layered(backend, case):
     _, x, y, (fused, _, _), (layered, _, _) = fused_and_layered(case, backend, rng)
     r, J = fused.residual_jacobian(x, y)
     r_ref, J_ref = layered.residual_jacobian(x[:, None], y[:, None])
-    assert r.shape == (x.size,) and J.shape == J_ref.shape
-    assert_close(r, r_ref, 1e-13)
+    assert r.shape == r_ref.shape == (x.size,) and J.shape == J_ref.shape
+    # r = h - y rounds relative to |y| (and h), not to r: a near fit cancels to ~1e-4
+    np.testing.assert_allclose(r, r_ref, rtol=1e-13, atol=1e-13 * (1 + np.abs(y).max()))
     assert_close(J, J_ref, 1e-13)
 
 
@@ -322,7 +326,7 @@ def test_every_path_matches_central_differences(path, activation, bias, loss):
     engine, theta, grad = bound(net, 12, loss, p, path if fused else None)
     if not fused:
         engine = make_engine(net, theta, grad, 12, loss, p, fused=False)
-    assert engine.name == ("layered" if not fused else f"fused-{path}")
+    assert engine.name == ("layered" if not fused else f"fused-{fused_backend(path, activation)}")
     engine(x, y)
     r, J = engine.residual_jacobian(x, y)
     r, J = r.copy(), J.copy()
@@ -362,7 +366,7 @@ def test_fused_steps_allocate_no_large_arrays(backend):
 
 
 @pytest.mark.skipif(not numba_available(), reason="numba not installed (the fast extra)")
-@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("activation", list(NUMBA_CODES))
 def test_numba_and_numpy_fused_agree_to_rounding(activation):
     rng = np.random.default_rng([6, len(activation)])
     net = random_net([1, 300, 1], activation, True, rng)
