@@ -299,14 +299,16 @@ def adam_lm(
             "is a 1→d→1 ReLU net with biases: use 'adam'"
         )
     every = tracker.every
-    # Adam only places the kinks: every k-th sample will do (its steps cost O(m P)),
-    # while the polish, whose steps cost O(m) in the knot form, uses them all
-    k = max(1, X.shape[0] // max(ADAM_MIN_SAMPLES, ADAM_SAMPLES_PER_PARAM * n))
-    history, status, message, taken = first_order(
-        engine, X[::k], y[::k], tracker, options, rng, name="adam"
-    )
-    if status != "max_steps":
-        return history, status, message, taken
+    history, taken = np.empty(0), 0
+    if options.steps:  # steps = 0: no Adam phase (the knots and construction inits, growth)
+        # Adam only places the kinks: every k-th sample will do (its steps cost O(m P)),
+        # while the polish, whose steps cost O(m) in the knot form, uses them all
+        k = max(1, X.shape[0] // max(ADAM_MIN_SAMPLES, ADAM_SAMPLES_PER_PARAM * n))
+        history, status, message, taken = first_order(
+            engine, X[::k], y[::k], tracker, options, rng, name="adam"
+        )
+        if status != "max_steps":
+            return history, status, message, taken
     tracker.every = every  # LM evaluations are costly: check them at the caller's rate
     polish = spline_polish if banded else gauss_newton
     polish_history, status, message, evals = polish(
