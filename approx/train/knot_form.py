@@ -215,15 +215,12 @@ def spline_polish(
     engine : Engine
         Of a 1→d→1 ReLU net with biases; ``engine.theta`` is overwritten by the knot
         form's net at the start (the same function on the data range) and at each
-        accepted step.
+        accepted step, which is offered to the ``tracker``.
     X, y : ndarray of shape (m,)
         Training samples.
-    tracker : Tracker
-        Offered the accepted iterates.
-    steps : int
-        Budget of trial steps (function evaluations) over all rounds.
-    tol : float
-        Stop once the loss is ≤ ``tol``.
+    steps, tol : int, float
+        Budget of trial steps (function evaluations) over all rounds; stop once the
+        loss is ≤ ``tol``.
     p : float, optional
         Exponent of the Lᵖ error minimised (default: the engine's loss).
 
@@ -234,14 +231,11 @@ def spline_polish(
         message and the number of trial steps.
     """
     x, y = X.reshape(-1), y.reshape(-1)
-    lo, hi = float(x.min()), float(x.max())
     net, theta = engine.net, engine.theta
     p = engine.p if p is None else p
-    tau, u = knot_form(net, lo, hi)
+    start = tau, u = knot_form(net, float(x.min()), float(x.max()))
     history: list[float] = []
     evals = 0
-    status, message = "max_steps", f"used the budget of {steps} evaluations"
-    start = tau, u
     for k, (knots, lp, share) in enumerate(ROUNDS):
         if knots == "start":
             tau, u = start

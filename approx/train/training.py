@@ -73,10 +73,8 @@ def train(
     monitor : callable, optional
         ``monitor(net) -> float``, lower is better (e.g. the max error on a validation
         grid); when given, the returned iterate is the one with the best score, checked
-        every ``monitor_every`` steps (see the option ``monitor_every`` of
-        :func:`~approx.train.fit_target`) and at the end.
-    monitor_every : int
-        Steps between monitor checks.
+        every ``monitor_every`` steps (as the option of :func:`~approx.train.fit_target`)
+        and at the end.
     fast : bool
         Use the fused engine of :func:`approx.nn.engine.make_engine` where it applies
         (1→d→1 nets under ``"mse"``/``"lp"``); ``False`` forces the layered reference.
@@ -97,19 +95,22 @@ def train(
         range.
     """
     opts = optimizer_options(optimizer, options)
+    _check_loss(optimizer, loss, p)
+    every = FIT["monitor_every"].check(monitor_every, "monitor_every")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    return optimize(net, X, y, opts, loss=loss, p=p, rng=rng, monitor=monitor,
+                    monitor_every=every, fast=fast)
+
+
+def _check_loss(optimizer: str, loss: str, p: float | None) -> None:
+    """``ValueError`` for an unknown loss, a bad exponent, or softmax with residuals."""
     validate.lookup(LOSSES, loss, "loss")
     get_loss(loss, p)
     if optimizer in RESIDUAL_OPTIMIZERS and loss == "softmax":
         raise ValueError(
             f"optimizer {optimizer!r} fits residuals; it supports the losses 'mse' and 'lp'"
         )
-    monitor_every = FIT["monitor_every"].check(monitor_every, "monitor_every")
-    if rng is not None and not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    return optimize(
-        net, X, y, opts, loss=loss, p=p, rng=rng, monitor=monitor, monitor_every=monitor_every,
-        fast=fast,
-    )
 
 
 if train.__doc__:  # (None under python -OO)
