@@ -40,6 +40,7 @@ from rich.text import Text  # noqa: E402
 
 from approx import methods  # noqa: E402
 from approx.core import validate  # noqa: E402
+from approx.core.options import Schema  # noqa: E402
 from approx.experiment import (  # noqa: E402
     ConfigError,
     ExecutorError,
@@ -53,7 +54,6 @@ from approx.experiment import (  # noqa: E402
 from approx.experiment.executors import EXECUTORS  # noqa: E402
 from approx.experiment.resources import parse_size  # noqa: E402
 from approx.experiment.worker import Result  # noqa: E402
-from approx.methods import Param  # noqa: E402
 from approx.methods import classifiers as classify  # noqa: E402
 from approx.problems import datasets, targets  # noqa: E402
 
@@ -143,16 +143,9 @@ def _accuracy_summary(summary: pd.DataFrame) -> Table:
     return table
 
 
-def _params(params: tuple[Param, ...]) -> None:
-    for p in params:
-        choices = f" one of {', '.join(map(repr, p.choices))};" if p.choices else ""
-        minimum = f" ≥ {p.minimum:g};" if p.minimum is not None else ""
-        out_console.print(
-            f"    {p.name} ({p.type.__name__};{choices}{minimum} default {p.default!r})"
-            f" {p.help}",
-            highlight=False,
-            markup=False,
-        )
+def _params(params: Schema) -> None:
+    if len(params):
+        out_console.print(params.help("    "), highlight=False, markup=False)
 
 
 def _list() -> None:

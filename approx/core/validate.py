@@ -15,7 +15,15 @@ from collections.abc import Iterable, Mapping
 from numbers import Integral, Real
 from typing import Any, TypeVar
 
-__all__ = ["choice", "did_you_mean", "finite_float", "integer", "lookup", "type_name"]
+__all__ = [
+    "choice",
+    "did_you_mean",
+    "finite_float",
+    "integer",
+    "interval",
+    "lookup",
+    "type_name",
+]
 
 T = TypeVar("T")
 
@@ -72,6 +80,7 @@ def finite_float(
     maximum: float | None = None,
     *,
     exclusive_minimum: bool = False,
+    exclusive_maximum: bool = False,
 ) -> float:
     """Return ``value`` as a finite ``float`` in range (integers are accepted).
 
@@ -83,34 +92,55 @@ def finite_float(
     TypeError
         If ``value`` is not a real number (bools are refused).
     ValueError
-        If it is not finite, or out of range (``exclusive_minimum``: ``value > minimum``).
+        If it is not finite, or out of range (``exclusive_minimum``: ``value > minimum``;
+        ``exclusive_maximum``: ``value < maximum``).
     """
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{_subject(what)} be a number, got {type_name(value)} {value!r}")
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{_subject(what)} be a finite number, got {value!r}")
-    if exclusive_minimum and minimum is not None and value <= minimum:
-        raise ValueError(f"{_subject(what)} be a number > {minimum:g}, got {value!r}")
-    _check_range(value, what, minimum, maximum, "a number")
+    _check_range(value, what, minimum, maximum, "a number", exclusive_minimum, exclusive_maximum)
     return value
 
 
+def describe_range(
+    minimum: float | None,
+    maximum: float | None,
+    *,
+    exclusive_minimum: bool = False,
+    exclusive_maximum: bool = False,
+) -> str:
+    """The range in words: ``"≥ 1"``, ``"> 0"``, ``"in [0, 1)"``, or ``""`` when unbounded."""
+    if minimum is not None and maximum is not None:
+        left, right = "(" if exclusive_minimum else "[", ")" if exclusive_maximum else "]"
+        return f"in {left}{minimum:g}, {maximum:g}{right}"
+    if minimum is not None:
+        return f"{'>' if exclusive_minimum else '≥'} {minimum:g}"
+    if maximum is not None:
+        return f"{'<' if exclusive_maximum else '≤'} {maximum:g}"
+    return ""
+
+
 def _check_range(
-    value: float, what: str, minimum: float | None, maximum: float | None, noun: str
+    value: float,
+    what: str,
+    minimum: float | None,
+    maximum: float | None,
+    noun: str,
+    exclusive_minimum: bool = False,
+    exclusive_maximum: bool = False,
 ) -> None:
-    if minimum is not None and value < minimum:
-        if maximum is not None:
-            raise ValueError(
-                f"{_subject(what)} be {noun} in [{minimum:g}, {maximum:g}], got {value!r}"
-            )
-        raise ValueError(f"{_subject(what)} be {noun} ≥ {minimum:g}, got {value!r}")
-    if maximum is not None and value > maximum:
-        if minimum is not None:
-            raise ValueError(
-                f"{_subject(what)} be {noun} in [{minimum:g}, {maximum:g}], got {value!r}"
-            )
-        raise ValueError(f"{_subject(what)} be {noun} ≤ {maximum:g}, got {value!r}")
+    low = minimum is not None and (value < minimum or (exclusive_minimum and value == minimum))
+    high = maximum is not None and (value > maximum or (exclusive_maximum and value == maximum))
+    if low or high:
+        bounds = describe_range(
+            minimum,
+            maximum,
+            exclusive_minimum=exclusive_minimum,
+            exclusive_maximum=exclusive_maximum,
+        )
+        raise ValueError(f"{_subject(what)} be {noun} {bounds}, got {value!r}")
 
 
 def choice(value: Any, choices: Iterable[Any], what: str = "") -> Any:

@@ -1,13 +1,14 @@
 """The seam between the library and experiments: a table of approximation methods.
 
 Each method ``kind`` maps to a function ``(target, width, rng, **params) -> Fit`` and
-declares its parameters (type, default, allowed values), so a sweep config can be
-validated before anything runs and the CLI can list what exists.
+declares its parameters (:class:`~approx.core.options.Option`: type, default, range or
+choices, help), so a sweep config can be validated before anything runs and the CLI can
+list what exists. The ``trained`` method's parameters are the options of
+:func:`approx.train.fit_target`, declared in :mod:`approx.train.options`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,13 +16,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from approx import train
 from approx.core import validate
+from approx.core.options import Option, Schema
 from approx.models import Model, baselines, construct
 from approx.problems.targets import Target
 from approx.train import options
+from approx.train.fit import fit_recipe
 
-__all__ = ["METHODS", "Fit", "Method", "Param", "fit", "get"]
+__all__ = ["METHODS", "Fit", "Method", "fit", "get"]
 
 
 @dataclass
@@ -71,49 +73,6 @@ class Fit:
         )
 
 
-@dataclass(frozen=True)
-class Param:
-    """A declared parameter of a method: its type, default and allowed values."""
-
-    name: str
-    type: type
-    default: Any
-    choices: tuple[Any, ...] | None = None
-    help: str = ""
-    minimum: float | None = None
-
-    def check(self, value: Any) -> Any:
-        """Return ``value`` converted to the declared type, or raise ``ValueError``.
-
-        Integers and finite floats go through :mod:`approx.core.validate`, so ``nan``,
-        ``inf`` and bools-for-numbers are refused with the same words everywhere. A
-        default of ``None`` (filled in later by the method's ``check``) passes as is.
-        """
-        if value is None and self.default is None:
-            return None
-        try:
-            if self.type is int:
-                value = validate.integer(value, minimum=_as_int(self.minimum))
-            elif self.type is float:
-                value = validate.finite_float(value, minimum=self.minimum)
-            elif not isinstance(value, self.type) or (
-                self.type is not bool and isinstance(value, bool)
-            ):
-                raise TypeError(
-                    f"must be of type {self.type.__name__}, got "
-                    f"{validate.type_name(value)} {value!r}"
-                )
-        except TypeError as e:
-            raise ValueError(str(e)) from None
-        if self.choices is not None:
-            value = validate.choice(value, self.choices)
-        return value
-
-
-def _as_int(minimum: float | None) -> int | None:
-    return None if minimum is None else int(minimum)
-
-
 #: bytes any run needs whatever its size: the worker process (numpy, scipy loaded) and
 #: the grids of up to 2²² points on which the errors of smooth models are measured
 _RUN_BASE = 128 * 2**20
@@ -140,7 +99,7 @@ def _trained_memory(width: int, params: dict[str, Any]) -> int:
     # n × P Jacobian, its product and the P × P normal equations, P = 3d + 1.
     optimizer = params.get("optimizer") or "adam+lm"
     n = params.get("n_train") or options.default_n_train(width, optimizer)
-    n_val = params.get("n_val") or 4 * n
+    n_val = params.get("n_val") or options.default_n_val(n)
     size = 8 * (48 * n + 4 * n_val) + _PER_UNIT * width
     depth = params.get("depth") or 1
     size += 8 * 10 * n * width * (depth - 1)  # a deep net's forward caches, per layer
@@ -157,6 +116,9 @@ def _trained_memory(width: int, params: dict[str, Any]) -> int:
 class Method:
     """An approximation method: its fitting function and what it accepts.
 
+    ``params`` are its declared :class:`~approx.core.options.Option` (given as any
+    iterable of them, kept as a :class:`~approx.core.options.Schema` the method owns, so
+    messages name it).
     ``memory(width, params)`` estimates the bytes one run needs at peak (``params``
     resolved, defaults filled), so a sweep that cannot fit in memory is refused before
     it starts. An estimate with a margin, checked against ``ru_maxrss``, not a bound.
@@ -164,7 +126,7 @@ class Method:
 
     kind: str
     fit: Callable[..., Fit]
-    params: tuple[Param, ...]
+    params: Schema
     description: str
     min_width: int = 2
     random: bool = False
@@ -174,9 +136,15 @@ class Method:
     size: Callable[[int, dict[str, Any]], int] | None = None
     #: the largest width the method accepts (None: no limit)
     max_width: int | None = None
-    #: ``check(resolved, given names) -> resolved``: refuses combinations of parameters
-    #: and fills defaults that depend on other parameters
-    check: Callable[[dict[str, Any], set[str]], dict[str, Any]] | None = None
+    #: ``resolver(given) -> resolved``, for a method whose parameters depend on each
+    #: other: given the parameters (names known, ``None`` dropped), checks each once,
+    #: refuses combinations and fills defaults that depend on other parameters (None:
+    #: the schema's own :meth:`~approx.core.options.Schema.resolve`)
+    resolver: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        schema = Schema(self.params, f"method kind {self.kind!r}", "parameter")
+        object.__setattr__(self, "params", schema)
 
     def width_for(self, budget: int, params: dict[str, Any]) -> int | None:
         """The largest width whose model has at most ``budget`` parameters (None if none).
@@ -200,32 +168,22 @@ class Method:
         return lo
 
 
-    def param(self, name: str) -> Param:
+    def param(self, name: str) -> Option:
         """The declared parameter ``name``; ``KeyError`` if undeclared."""
-        for p in self.params:
-            if p.name == name:
-                return p
-        raise KeyError(name)
+        return self.params[name]
 
     def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Fill defaults and check every value; unknown names raise ``ValueError``.
+        """Check every given value once and fill defaults; unknown names raise ``ValueError``.
 
         ``None`` stands for "not given" (no config can write it; a resolved method
         holds it for a parameter its other parameters leave unread), so resolving
         resolved parameters again gives them back unchanged.
         """
         params = {k: v for k, v in params.items() if v is not None}
-        known = {p.name for p in self.params}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(
-                f"method kind {self.kind!r} has no parameter {unknown[0]!r}; "
-                f"its parameters are: {', '.join(sorted(known)) or '(none)'}"
-            )
-        out = {}
-        for p in self.params:
-            out[p.name] = p.check(params[p.name]) if p.name in params else p.default
-        return out if self.check is None else self.check(out, set(params))
+        if self.resolver is None:
+            return self.params.resolve(params)
+        self.params.refuse_unknown(params)
+        return self.resolver(params)
 
 
 def _relu_interpolant(target: Target, width: int, rng: np.random.Generator, *, knots: str) -> Fit:
@@ -286,50 +244,17 @@ def _spline(target: Target, width: int, rng: np.random.Generator) -> Fit:
 
 
 def _trained(target: Target, width: int, rng: np.random.Generator, **params: Any) -> Fit:
-    # None stands for an option the chosen optimizer or fit does not read (_trained_check)
-    result = train.fit_target(
-        target, width, rng, **{k: v for k, v in params.items() if v is not None}
-    )
+    # params were resolved by Method.resolve: read back, not checked again
+    result = fit_recipe(target, width, rng, options.Recipe.from_stored(params))
     return Fit.from_training(result, val_max_error=result.score)
 
 
-def _trained_params() -> tuple[Param, ...]:
-    """The ``trained`` method's parameters, generated from :mod:`approx.train.options`.
-
-    A default that differs between optimizers is declared ``None`` here (the help lists
-    each one's) and filled in by :func:`_trained_check` once the optimizer is known.
-    """
-    names = [f.name for f in dataclasses.fields(options.FitOptions)]
-    for cls in options.OPTIONS.values():
-        names += [f.name for f in dataclasses.fields(cls) if f.name not in names]
-    out = []
-    for name in names:
-        type_, choices, minimum, help_ = options.describe(name)
-        defaults = {
-            repr(c.__dataclass_fields__[name].default): c.__dataclass_fields__[name].default
-            for c in (options.FitOptions, *options.OPTIONS.values())
-            if name in c.__dataclass_fields__
-        }
-        default = next(iter(defaults.values())) if len(defaults) == 1 else None
-        out.append(Param(name, type_, default, choices, help_, minimum))
-    return tuple(out)
-
-
-def _trained_check(params: dict[str, Any], given: set[str]) -> dict[str, Any]:
-    """Refuse given options the fit does not read; fill the optimizer's defaults.
-
-    Options not read (those of other optimizers, ``p`` without the lp loss, …) become
+def _trained_resolve(params: dict[str, Any]) -> dict[str, Any]:
+    """The recipe of the given options (:func:`approx.train.options.resolve_fit`), stored:
+    options not read (those of other optimizers, ``p`` without the lp loss, …) are
     ``None``, so the resolved parameters, and a config's digest, hold exactly what the
-    fit uses.
-    """
-    fit, given_opt = train.fit.split_options({k: params[k] for k in given})
-    opt = options.optimizer_options(fit.optimizer, options.implied_defaults(fit) | given_opt)
-    fit_values, unread = dataclasses.asdict(fit), fit.unread()
-    out = {k: None if k in unread else v for k, v in fit_values.items()}
-    reads = dataclasses.asdict(opt)
-    for name in options.adam_phase_unread(fit.optimizer, opt.steps):
-        reads[name] = None
-    return out | {k: reads.get(k) for k in params if k not in fit_values}
+    fit uses."""
+    return options.resolve_fit(params).stored()
 
 
 METHODS: dict[str, Method] = {
@@ -339,12 +264,12 @@ METHODS: dict[str, Method] = {
             "relu-interpolant",
             _relu_interpolant,
             (
-                Param(
+                Option(
                     "knots",
                     str,
                     "uniform",
-                    tuple(construct.KNOTS),
                     "knot placement: equally spaced, or equidistributing |f''|^(1/2)",
+                    choices=tuple(construct.KNOTS),
                 ),
             ),
             "exact ±ReLU sum interpolating f at d knots (the lecture's construction)",
@@ -354,14 +279,14 @@ METHODS: dict[str, Method] = {
             "random-features",
             _random_features,
             (
-                Param(
+                Option(
                     "features",
                     str,
                     "fourier",
-                    tuple(construct.FEATURES),
                     "cos(wx + b) with Gaussian w, or ReLU with random breakpoints",
+                    choices=tuple(construct.FEATURES),
                 ),
-                Param("n_samples", int, 2048, None, "least-squares sample points", minimum=2),
+                Option("n_samples", int, 2048, "least-squares sample points", minimum=2),
             ),
             "fixed random features, output weights by least squares",
             min_width=1,
@@ -372,12 +297,12 @@ METHODS: dict[str, Method] = {
         Method(
             "trained",
             _trained,
-            _trained_params(),
+            options.FIT_TARGET,
             "net of `depth` hidden layers of width d (default one) trained by "
             "hand-written backprop",
             min_width=1,
             random=True,
-            check=_trained_check,
+            resolver=_trained_resolve,
             memory=_trained_memory,
             size=_trained_size,
         ),

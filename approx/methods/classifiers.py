@@ -38,12 +38,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 
-from approx import methods, train
+from approx import methods
 from approx.core import validate
-from approx.methods import Fit, Method, Param
+from approx.core.options import Option, Schema
+from approx.methods import Fit, Method
 from approx.nn import ACTIVATIONS, MLP
 from approx.nn.losses import softmax
 from approx.problems.datasets import Sample
+from approx.train import optimize, options
 
 __all__ = [
     "CLASSIFIERS",
@@ -63,6 +65,31 @@ Array = NDArray[np.float64]
 FEATURES = {"fourier": "cos", "relu": "relu"}
 #: optimizers of :func:`approx.train.train` that accept the softmax loss
 TRAIN_OPTIMIZERS = ("adam", "sgd", "lbfgs")
+
+#: the trained classifier's parameters: the training options' own declarations
+#: (:mod:`approx.train.options`), with its own default budget and optimizer, and only the
+#: optimizers that take the softmax loss
+TRAINED = Schema(
+    [
+        options.FIT["activation"],
+        options.FIT["optimizer"].replace(
+            default="adam",
+            choices=TRAIN_OPTIMIZERS,
+            doc="optimizer of approx.train.train that takes the softmax loss",
+        ),
+        options.STEPS.replace(default=2000),
+        options.TRAINING["lr"],
+        options.TRAINING["batch_size"],
+        options.TRAINING["schedule"],
+    ]
+)
+#: sweeps stored before the options had one schema hold ``lr = 0.0`` and
+#: ``batch_size = 0`` for "not given" in the trained classifier's resolved parameters,
+#: and their digests depend on that spelling: it is kept there, and read as not given.
+#: They hold a schedule whatever the optimizer, too (L-BFGS reads none), so a schedule
+#: is the one option not refused when the optimizer does not read it (resolved
+#: parameters are resolved again by every run)
+STORED_UNSET = {"lr": 0.0, "batch_size": 0}
 
 
 @dataclass(frozen=True)
@@ -236,47 +263,53 @@ def _random_features(
     )
 
 
-def _trained(
-    sample: Sample,
-    width: int,
-    rng: np.random.Generator,
-    *,
-    activation: str,
-    optimizer: str,
-    steps: int,
-    lr: float,
-    batch_size: int,
-    schedule: str,
-) -> Fit:
-    net = MLP([sample.X_train.shape[1], width, sample.classes], activation=activation, rng=rng)
-    # train.train refuses an option the optimizer does not read: pass only those it
-    # reads; lr = 0 and batch_size = 0 stand for the optimizer's default and the full batch
-    given: dict[str, Any] = {"steps": steps}
-    if optimizer in ("adam", "sgd"):
-        given["schedule"] = schedule
-    if lr:
-        given["lr"] = lr
-    if batch_size:
-        given["batch_size"] = batch_size
-    result = train.train(
-        net, sample.X_train, sample.y_train, optimizer, loss="softmax", rng=rng, **given
+def _unset(name: str, value: Any) -> bool:
+    """Whether ``value`` is the stored spelling of "not given" (:data:`STORED_UNSET`)."""
+    return (
+        name in STORED_UNSET
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value == STORED_UNSET[name]
+    )
+
+
+def _trained_resolve(params: dict[str, Any]) -> dict[str, Any]:
+    """Check the given parameters once; refuse a step size or batch size the optimizer
+    does not read; spell the unset ones as stored (:data:`STORED_UNSET`)."""
+    given = {k: v for k, v in params.items() if not _unset(k, v)}
+    values = TRAINED.resolve(given)
+    reads = options.OPTIONS[values["optimizer"]].schema
+    unread = [k for k in given if k in ("lr", "batch_size") and k not in reads]
+    if unread:
+        raise ValueError(
+            f"optimizer {values['optimizer']!r} does not read {', '.join(map(repr, unread))}; "
+            f"it reads: {', '.join(reads.names)}"
+        )
+    return {k: STORED_UNSET[k] if v is None and k in STORED_UNSET else v for k, v in values.items()}
+
+
+def _trained(sample: Sample, width: int, rng: np.random.Generator, **params: Any) -> Fit:
+    # params were resolved by Method.resolve: read back into the optimizer's record, not
+    # checked again (the schedule of L-BFGS, which it does not read, is left out)
+    net = MLP(
+        [sample.X_train.shape[1], width, sample.classes], activation=params["activation"], rng=rng
+    )
+    record = options.OPTIONS[params["optimizer"]]
+    given = {k: v for k, v in params.items() if k in record.schema and not _unset(k, v)}
+    result = optimize(
+        net, sample.X_train, sample.y_train, record.of(given), loss="softmax", rng=rng
     )
     return Fit.from_training(result)
 
 
-def _penalty() -> Param:
-    return Param(
-        "penalty",
-        float,
-        1e-4,
-        None,
-        "L2 penalty (penalty/2)‖θ‖² on the output weights; > 0 gives separable data a minimum",
-        0.0,
-    )
-
-
-def _max_iter() -> Param:
-    return Param("max_iter", int, 1000, None, "L-BFGS-B iterations at most", minimum=1)
+PENALTY = Option(
+    "penalty",
+    float,
+    1e-4,
+    "L2 penalty (penalty/2)‖θ‖² on the output weights; > 0 gives separable data a minimum",
+    minimum=0.0,
+)
+MAX_ITER = Option("max_iter", int, 1000, "L-BFGS-B iterations at most", minimum=1)
 
 
 CLASSIFIERS: dict[str, Classifier] = {
@@ -285,7 +318,7 @@ CLASSIFIERS: dict[str, Classifier] = {
         Classifier(
             "linear",
             _linear,
-            (_penalty(), _max_iter()),
+            (PENALTY, MAX_ITER),
             "θᵀx + b by penalised softmax loss and L-BFGS-B: k linear regions",
             min_width=1,
             has_width=False,
@@ -293,7 +326,7 @@ CLASSIFIERS: dict[str, Classifier] = {
         Classifier(
             "linear-features",
             _linear_features,
-            (_penalty(), _max_iter()),
+            (PENALTY, MAX_ITER),
             "θᵀ(Wᵀx) + b with a fixed Gaussian W of width d: collapses to a linear model",
             min_width=1,
             random=True,
@@ -302,25 +335,24 @@ CLASSIFIERS: dict[str, Classifier] = {
             "random-features",
             _random_features,
             (
-                Param(
+                Option(
                     "features",
                     str,
                     "fourier",
-                    tuple(FEATURES),
                     "cos(Wᵀx + b) with Gaussian W (random Fourier features), or ReLU "
                     "with kinks through random training points",
+                    choices=tuple(FEATURES),
                 ),
-                Param(
+                Option(
                     "bandwidth",
                     float,
                     0.2,
-                    None,
                     "length scale: W has standard deviation 1/bandwidth (the Gaussian "
                     "kernel's width for Fourier features)",
                     minimum=1e-3,
                 ),
-                _penalty(),
-                _max_iter(),
+                PENALTY,
+                MAX_ITER,
             ),
             "fixed random features of width d, output layer by penalised softmax loss",
             min_width=1,
@@ -329,36 +361,11 @@ CLASSIFIERS: dict[str, Classifier] = {
         Classifier(
             "trained",
             _trained,
-            (
-                Param("activation", str, "relu", tuple(ACTIVATIONS), "hidden activation"),
-                Param(
-                    "optimizer",
-                    str,
-                    "adam",
-                    TRAIN_OPTIMIZERS,
-                    "optimizer of approx.train.train that takes the softmax loss",
-                ),
-                Param(
-                    "steps",
-                    int,
-                    2000,
-                    None,
-                    "budget: steps (SGD, Adam) or iterations (L-BFGS)",
-                    minimum=1,
-                ),
-                Param("lr", float, 0.0, None, "step size of SGD/Adam; 0: the default", 0.0),
-                Param("batch_size", int, 0, None, "mini-batch size; 0: full batch", 0),
-                Param(
-                    "schedule",
-                    str,
-                    "cosine",
-                    tuple(train.SCHEDULES),
-                    "step-size schedule of SGD/Adam",
-                ),
-            ),
+            TRAINED,
             "two-layer net, every weight trained on the softmax loss by hand-written backprop",
             min_width=1,
             random=True,
+            resolver=_trained_resolve,
         ),
     ]
 }

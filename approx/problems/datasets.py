@@ -1,7 +1,7 @@
 """The classification task's built-in 2-D datasets, drawn from an rng passed in.
 
 Each dataset is a recipe ``draw(n, rng, **params) -> (X, y)`` with declared parameters
-(:class:`approx.methods.Param`), so a config's ``[[datasets]]`` entries are checked
+(:class:`approx.core.options.Option`), so a config's ``[[datasets]]`` entries are checked
 before anything runs: :meth:`Dataset.resolve` fills defaults and refuses unknown names
 (``classes`` for ``xor``, which has exactly two). :func:`draw` makes a :class:`Sample`:
 ``n_samples`` training points and ``n_test`` held-out points, drawn one after the other
@@ -35,14 +35,14 @@ own asymmetries (lecture 1.2).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from approx.core import validate
-from approx.methods import Param
+from approx.core.options import Option, Schema
 
 __all__ = ["DATASETS", "Dataset", "Sample", "draw", "get"]
 
@@ -100,40 +100,29 @@ class Dataset:
     sampler : callable
         ``sampler(y, k, rng, **params) -> X`` of shape (n, 2): points of the classes
         ``y`` of shape (n,) (balanced labels drawn by :func:`draw`) among ``k``.
-    params : tuple of Param
-        Declared parameters beyond the common ``n_samples`` and ``n_test`` (all of
-        them: :attr:`declared`).
+    params : tuple of Option
+        Declared parameters beyond the common ``n_samples`` and ``n_test``.
     description : str
     fixed_classes : int or None
         The number of classes of a dataset that has no ``classes`` parameter.
+    declared : Schema
+        Every parameter the dataset accepts: the common ones, then its own.
     """
 
     name: str
     sampler: Callable[..., Array]
-    params: tuple[Param, ...]
+    params: tuple[Option, ...]
     description: str
     fixed_classes: int | None = None
+    declared: Schema = field(init=False, repr=False)
 
-    @property
-    def declared(self) -> tuple[Param, ...]:
-        """Every parameter the dataset accepts: the common ones, then its own."""
-        return COMMON_PARAMS + self.params
+    def __post_init__(self) -> None:
+        declared = Schema(COMMON_PARAMS + self.params, f"dataset {self.name!r}", "parameter")
+        object.__setattr__(self, "declared", declared)
 
     def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Fill defaults and check every value; unknown names raise ``ValueError``."""
-        declared = self.declared
-        known = [p.name for p in declared]
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            raise ValueError(
-                f"dataset {self.name!r} has no parameter {unknown[0]!r}; "
-                f"{validate.did_you_mean(unknown[0], known)}"
-                f"its parameters are: {', '.join(sorted(known))}"
-            )
-        out = {}
-        for p in declared:
-            out[p.name] = p.check(params[p.name]) if p.name in params else p.default
-        return out
+        """Check every given value once and fill defaults; unknown names raise ``ValueError``."""
+        return self.declared.resolve(params)
 
     def n_classes(self, params: dict[str, Any]) -> int:
         """The number of classes k under resolved ``params``."""
@@ -182,18 +171,12 @@ def _spirals(y: Labels, k: int, rng: np.random.Generator, *, noise: float, turns
 SPIRAL_START = 0.15
 
 #: parameters every dataset has
-COMMON_PARAMS: tuple[Param, ...] = (
-    Param("n_samples", int, 200, None, "training samples", minimum=2),
-    Param("n_test", int, 1000, None, "held-out test samples", minimum=1),
+COMMON_PARAMS: tuple[Option, ...] = (
+    Option("n_samples", int, 200, "training samples", minimum=2),
+    Option("n_test", int, 1000, "held-out test samples", minimum=1),
 )
-
-
-def _noise(default: float) -> Param:
-    return Param("noise", float, default, None, "standard deviation of the Gaussian noise", 0.0)
-
-
-def _classes(default: int) -> Param:
-    return Param("classes", int, default, None, "number of classes k", minimum=2)
+NOISE = Option("noise", float, 0.1, "standard deviation of the Gaussian noise", minimum=0.0)
+CLASSES = Option("classes", int, 2, "number of classes k", minimum=2)
 
 
 DATASETS: dict[str, Dataset] = {
@@ -202,29 +185,29 @@ DATASETS: dict[str, Dataset] = {
         Dataset(
             "blobs",
             _blobs,
-            (_classes(3), _noise(0.1)),
+            (CLASSES.replace(default=3), NOISE),
             "k Gaussian classes centred on a circle, linearly separable (lecture 1.1)",
         ),
         Dataset(
             "xor",
             _xor,
-            (_noise(0.15),),
+            (NOISE.replace(default=0.15),),
             "four Gaussian clusters at (±½, ±½), opposite corners alike",
             fixed_classes=2,
         ),
         Dataset(
             "rings",
             _rings,
-            (_classes(2), _noise(0.05)),
+            (CLASSES, NOISE.replace(default=0.05)),
             "k concentric rings of radii 1/k, 2/k, …, 1",
         ),
         Dataset(
             "spirals",
             _spirals,
             (
-                _classes(2),
-                _noise(0.04),
-                Param("turns", float, 1.5, None, "revolutions of each arm", minimum=0.25),
+                CLASSES,
+                NOISE.replace(default=0.04),
+                Option("turns", float, 1.5, "revolutions of each arm", minimum=0.25),
             ),
             "k interleaved spiral arms from radius 0.15 to 1",
         ),

@@ -25,16 +25,17 @@ from approx.nn.piecewise import piecewise_linear
 from approx.train.knot_form import widen
 from approx.train.loop import TrainResult
 from approx.train.options import (
-    OPTIONS,
+    FIT_TARGET,
     FitOptions,
-    adam_phase_unread,
+    Options,
+    Recipe,
     default_n_train,
-    implied_defaults,
-    optimizer_options,
+    default_n_val,
+    resolve_fit,
 )
-from approx.train.training import train
+from approx.train.training import optimize
 
-__all__ = ["INITS", "SAMPLINGS", "Scaling", "fit_target", "split_options"]
+__all__ = ["INITS", "SAMPLINGS", "Scaling", "fit_recipe", "fit_target"]
 
 Array = NDArray[np.float64]
 
@@ -172,9 +173,6 @@ def _construction_init(
     return scaling.to_scaled(relu_interpolant(target, width, knots=knots))
 
 
-#: initialisations of a 1→d→1 net on the rescaled problem
-
-
 #: initialisations of a 1→d→1 net on the rescaled problem:
 #: ``(target, width, activation, rng, t, v, scaling, knots) -> MLP``
 INITS: dict[str, Callable[..., MLP]] = {
@@ -182,35 +180,6 @@ INITS: dict[str, Callable[..., MLP]] = {
     "knots": _knots_init,
     "construction": _construction_init,
 }
-
-
-def split_options(options: dict[str, Any]) -> tuple[FitOptions, dict[str, Any]]:
-    """Split ``fit_target``'s keywords into :class:`FitOptions` and the optimizer's.
-
-    Raises
-    ------
-    ValueError
-        For a name neither declares, a fit option this combination does not read
-        (``p`` without the lp loss, ``knots`` with the He init, …) or a bad value; the
-        optimizer's own options are checked by :func:`approx.train.train`.
-    """
-    fit_names = {f.name for f in dataclasses.fields(FitOptions)}
-    fit = FitOptions(**{k: v for k, v in options.items() if k in fit_names})
-    unread = sorted(fit.unread() & set(options))
-    if unread:
-        raise ValueError(
-            f"{', '.join(map(repr, unread))} not read with init {fit.init!r}, loss "
-            f"{fit.loss!r}, select {fit.select!r}"
-        )
-    rest = {k: v for k, v in options.items() if k not in fit_names}
-    known = set().union(*(c.__dataclass_fields__ for c in OPTIONS.values()))
-    strange = sorted(set(rest) - known)
-    if strange:
-        raise ValueError(
-            f"fit_target has no option {strange[0]!r}; its options are: "
-            f"{', '.join(sorted(fit_names | known))}"
-        )
-    return fit, rest
 
 
 def fit_target(target: Any, width: int, rng: np.random.Generator, **options: Any) -> TrainResult:
@@ -226,11 +195,9 @@ def fit_target(target: Any, width: int, rng: np.random.Generator, **options: Any
         Root of every random draw: three streams are spawned from it, for the
         sampling, the initialisation and the mini-batches.
     **options
-        The fit's options (:class:`~approx.train.options.FitOptions`: ``optimizer``,
-        ``init``, ``knots``, ``n_train``, ``sampling``, ``activation``, ``loss``, ``p``,
-        ``select``, ``n_val``, ``grow_from``, ``monitor_every``) and the optimizer's (as
-        in :func:`~approx.train.train`), defaults declared once in
-        :mod:`approx.train.options`. An option the combination does not read is refused.
+        The fit's options and the optimizer's, listed below (declared once in
+        :mod:`approx.train.options`; where the optimizers' defaults differ, each one's
+        is given). An option the combination does not read is refused.
 
     Notes
     -----
@@ -245,73 +212,119 @@ def fit_target(target: Any, width: int, rng: np.random.Generator, **options: Any
         With ``net`` mapped back to the raw domain and values; ``loss`` and ``history``
         are on the rescaled problem (values of unit spread), so they compare across
         targets.
+
+    Raises
+    ------
+    ValueError
+        For an unknown option, a bad value, or an option the combination does not read
+        (:func:`~approx.train.options.resolve_fit`).
     """
-    fit, opt_options = split_options(options)
-    opt_options = implied_defaults(fit) | opt_options
-    width = validate.integer(width, "width", 1)
-    sample_rng, init_rng, batch_rng = rng.spawn(3)
+    recipe = resolve_fit(options)
+    return fit_recipe(target, validate.integer(width, "width", 1), rng, recipe)
+
+
+if fit_target.__doc__:  # (None under python -OO)
+    fit_target.__doc__ += "\n    Options\n    -------\n" + FIT_TARGET.help("    ") + "\n"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The rescaled problem: training points ``t`` in [−1, 1], values ``v``, the scaling,
+    and the narrower sample a grown net trains on first (None without growth)."""
+
+    t: Array
+    v: Array
+    scaling: Scaling
+    narrow: tuple[Array, Array] | None
+
+
+def _values(target: Any, t: Array, scaling: Scaling) -> Array:
+    """The rescaled values ``v = (f(x) − μ)/σ`` at the rescaled points ``t``."""
+    a, b = target.domain
+    return (target(a + (t + 1.0) * (b - a) / 2.0) - scaling.mu) / scaling.sigma
+
+
+def _grows(fit: FitOptions, width: int) -> bool:
+    """Whether a net ``grow_from`` wide is trained first and widened to ``width``."""
+    return "grow_from" not in fit.unread() and 0 < fit.grow_from < width
+
+
+def _problem(target: Any, width: int, fit: FitOptions, rng: np.random.Generator) -> Problem:
+    """Sample the training points (``rng``: the sampling stream) and rescale."""
     a, b = target.domain
     n_train = fit.n_train or default_n_train(width, fit.optimizer)
-    t = SAMPLINGS[fit.sampling](n_train, sample_rng)
+    t = SAMPLINGS[fit.sampling](n_train, rng)
     f = target(a + (t + 1.0) * (b - a) / 2.0)
     spread = float(np.std(f))
     scaling = Scaling((a + b) / 2.0, (b - a) / 2.0, float(np.mean(f)), spread or 1.0)
     v = (f - scaling.mu) / scaling.sigma
-    grow = "grow_from" not in fit.unread() and 0 < fit.grow_from < width
-    if grow:  # the narrow net trains on as many points as its own width calls for
+    narrow = None
+    if _grows(fit, width):  # the narrow net trains on as many points as its own width calls for
         n_narrow = min(n_train, fit.n_train or default_n_train(fit.grow_from, fit.optimizer))
-        t_narrow = SAMPLINGS[fit.sampling](n_narrow, sample_rng)
-        v_narrow = (target(a + (t_narrow + 1.0) * (b - a) / 2.0) - scaling.mu) / scaling.sigma
-    init = INITS[fit.init]
+        t_narrow = SAMPLINGS[fit.sampling](n_narrow, rng)
+        narrow = t_narrow, _values(target, t_narrow, scaling)
+    return Problem(t, v, scaling, narrow)
+
+
+def _monitor(target: Any, fit: FitOptions, problem: Problem) -> Callable[[MLP], float] | None:
+    """The validation max error of ``select = "max_error"`` (None for ``"loss"``)."""
+    if fit.select != "max_error":
+        return None
+    n_val = default_n_val(problem.t.size) if fit.n_val is None else fit.n_val
+    t_val = np.linspace(-1.0, 1.0, n_val)
+    v_val = _values(target, t_val, problem.scaling)
+
+    def monitor(candidate: MLP) -> float:
+        if fit.activation == "relu" and fit.depth == 1:  # breakpoints: O(d log d + n_val)
+            err = piecewise_linear(candidate, (-1.0, 1.0))(t_val) - v_val
+        else:
+            err = candidate(t_val) - v_val
+        return float(np.max(np.abs(err)))
+
+    return monitor
+
+
+def fit_recipe(target: Any, width: int, rng: np.random.Generator, recipe: Recipe) -> TrainResult:
+    """:func:`fit_target` of a checked ``recipe`` (:func:`~approx.train.options.resolve_fit`)
+    and a valid ``width``: nothing is checked again."""
+    fit = recipe.fit
+    sample_rng, init_rng, batch_rng = rng.spawn(3)
+    problem = _problem(target, width, fit, sample_rng)
     deep = {"depth": fit.depth} if fit.depth > 1 else {}  # only the He init takes depth
-    net = init(
+    net = INITS[fit.init](
         target,
-        fit.grow_from if grow else width,
+        fit.grow_from if problem.narrow else width,
         fit.activation,
         init_rng,
-        t,
-        v,
-        scaling,
+        problem.t,
+        problem.v,
+        problem.scaling,
         fit.knots,
         **deep,
     )
-    monitor = None
-    if fit.select == "max_error":
-        t_val = np.linspace(-1.0, 1.0, 4 * n_train if fit.n_val is None else fit.n_val)
-        v_val = (target(a + (t_val + 1.0) * (b - a) / 2.0) - scaling.mu) / scaling.sigma
+    monitor = _monitor(target, fit, problem)
 
-        def monitor(candidate: MLP) -> float:
-            if fit.activation == "relu" and fit.depth == 1:  # breakpoints: O(d log d + n_val)
-                err = piecewise_linear(candidate, (-1.0, 1.0))(t_val) - v_val
-            else:
-                err = candidate(t_val) - v_val
-            return float(np.max(np.abs(err)))
-
-    optimizer_options(fit.optimizer, opt_options)  # refuse what neither phase reads
-
-    def fit_net(net: MLP, t: Array, v: Array, **extra: Any) -> TrainResult:
-        opts = opt_options | extra
-        unread = adam_phase_unread(fit.optimizer, opts.get("steps", -1))
-        return train(
+    def fit_net(net: MLP, t: Array, v: Array, opts: Options = recipe.optimizer) -> TrainResult:
+        return optimize(
             net,
             t,
             v,
-            fit.optimizer,
+            opts,
             loss=fit.loss,
             p=fit.p,
             rng=batch_rng,
             monitor=monitor,
             monitor_every=fit.monitor_every,
-            **{k: v for k, v in opts.items() if k not in unread},
         )
 
-    if grow:
-        narrow = fit_net(net, t_narrow, v_narrow)
-        result = fit_net(widen(narrow.net, width, -1.0, 1.0), t, v, steps=0)
+    if problem.narrow is None:
+        result = fit_net(net, problem.t, problem.v)
+    else:  # grown: the wide net is polished without a second Adam phase
+        narrow = fit_net(net, *problem.narrow)
+        wide = widen(narrow.net, width, -1.0, 1.0)
+        result = fit_net(wide, problem.t, problem.v, dataclasses.replace(recipe.optimizer, steps=0))
         result.history = np.concatenate([narrow.history, result.history])
         result.steps += narrow.steps
         result.initial_loss = narrow.initial_loss
-    else:
-        result = fit_net(net, t, v)
-    result.net = scaling.to_raw(result.net)
+    result.net = problem.scaling.to_raw(result.net)
     return result

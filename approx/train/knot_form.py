@@ -21,6 +21,7 @@ that would make two knots cross is rejected like one that raises the loss.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,7 +29,7 @@ from numpy.typing import NDArray
 from approx.core import deadline
 from approx.nn import MLP, unpack
 from approx.nn.piecewise import piecewise_linear
-from approx.train.lm_rules import lp_residuals, nielsen_update
+from approx.train.lm_rules import NO_STEP, Damping, lp_residuals
 from approx.train.loop import Engine, Outcome, Tracker
 
 __all__ = ["equidistribute", "knot_form", "spline_polish", "to_theta", "widen"]
@@ -214,15 +215,12 @@ def spline_polish(
     engine : Engine
         Of a 1→d→1 ReLU net with biases; ``engine.theta`` is overwritten by the knot
         form's net at the start (the same function on the data range) and at each
-        accepted step.
+        accepted step, which is offered to the ``tracker``.
     X, y : ndarray of shape (m,)
         Training samples.
-    tracker : Tracker
-        Offered the accepted iterates.
-    steps : int
-        Budget of trial steps (function evaluations) over all rounds.
-    tol : float
-        Stop once the loss is ≤ ``tol``.
+    steps, tol : int, float
+        Budget of trial steps (function evaluations) over all rounds; stop once the
+        loss is ≤ ``tol``.
     p : float, optional
         Exponent of the Lᵖ error minimised (default: the engine's loss).
 
@@ -233,14 +231,11 @@ def spline_polish(
         message and the number of trial steps.
     """
     x, y = X.reshape(-1), y.reshape(-1)
-    lo, hi = float(x.min()), float(x.max())
     net, theta = engine.net, engine.theta
     p = engine.p if p is None else p
-    tau, u = knot_form(net, lo, hi)
+    start = tau, u = knot_form(net, float(x.min()), float(x.max()))
     history: list[float] = []
     evals = 0
-    status, message = "max_steps", f"used the budget of {steps} evaluations"
-    start = tau, u
     for k, (knots, lp, share) in enumerate(ROUNDS):
         if knots == "start":
             tau, u = start
@@ -277,62 +272,86 @@ def _levenberg_marquardt(
     Nielsen's gain-ratio rule, as :func:`approx.train.second_order.gauss_newton` but
     banded. Returns the last ``(τ, u)``, the trial steps used, a status and a message.
     """
-    from scipy.linalg import LinAlgError, solveh_banded
-
     to_theta(tau, u, theta, sizes)
-    value, ab, g, empty = _assemble(tau, u, x, y, p)
-    history.append(value)
-    tracker.offer(value, len(history), force=True)
-    lam, nu, evals = 1e-3, 2.0, 0
-    status, message = "max_steps", f"used the budget of {steps} evaluations"
+    it = _Iterate.at(tau, u, x, y, p)
+    history.append(it.value)
+    tracker.offer(it.value, len(history), force=True)
+    damping, evals = Damping(), 0
     gap = MIN_GAP * float(tau[-1] - tau[0])
     while evals < steps:
         deadline.check()
-        if value <= tol:
-            return tau, u, evals, "converged", f"loss {value:.3g} ≤ tol {tol:g}"
-        diag = ab[3]
-        floor = np.maximum(diag, 1e-12 * max(float(diag.max()), 1e-300))
-        if float(np.max(np.abs(g))) <= 1e-15 * max(value, 1e-300) or lam > 1e16:
-            return tau, u, evals, "converged", "no step lowers the loss (gradient or λ limit)"
-        accepted = False
-        while evals < steps and lam <= 1e16:
-            damped = ab.copy()
-            damped[3] += lam * floor
-            try:
-                delta = -solveh_banded(damped, g, check_finite=False)
-            except (LinAlgError, ValueError):
-                lam, nu = lam * nu, 2.0 * nu
-                continue
-            evals += 1
-            # each knot moves at most STEP_FRACTION of the way to its neighbour: knots
-            # never cross, and one knot that would does not veto the whole step
-            h = np.diff(tau)
-            move = np.clip(
-                delta[0::2],
-                -STEP_FRACTION * np.concatenate(([0.0], h)),
-                STEP_FRACTION * np.concatenate((h, [0.0])),
-            )
-            delta[0::2] = move
-            tau_t, u_t = tau + move, u + delta[1::2]
-            if np.all(np.diff(tau_t) > gap):
-                trial, ab_t, g_t, empty_t = _assemble(tau_t, u_t, x, y, p)
-                # a cell without samples is free between them: none may newly appear
-                if math.isfinite(trial) and trial < value and empty_t <= empty:
-                    # predicted decrease of the model ½‖ρ + Jδ‖²: −δᵀg − ½ δᵀ(JᵀJ)δ
-                    predicted = -float(delta @ g) - 0.5 * _quad(ab, delta)
-                    # a clipped step may not be a model descent: count it a full gain
-                    gain = (value - trial) / predicted if predicted > 0 else 1.0
-                    lam, nu = nielsen_update(lam, gain)
-                    tau, u, value, ab, g, empty = tau_t, u_t, trial, ab_t, g_t, empty_t
-                    accepted = True
-                    break
-            lam, nu = lam * nu, 2.0 * nu
-        if accepted:
-            to_theta(tau, u, theta, sizes)
-            history.append(value)
-            tracker.offer(value, len(history))
-    to_theta(tau, u, theta, sizes)
-    return tau, u, evals, status, message
+        if it.value <= tol:
+            return it.tau, it.u, evals, "converged", f"loss {it.value:.3g} ≤ tol {tol:g}"
+        if float(np.max(np.abs(it.g))) <= 1e-15 * max(it.value, 1e-300) or damping.exhausted:
+            return it.tau, it.u, evals, "converged", NO_STEP
+        accepted, used = _banded_trials(it, x, y, p, gap, damping, steps - evals)
+        evals += used
+        if accepted is not None:
+            it = accepted
+            to_theta(it.tau, it.u, theta, sizes)
+            history.append(it.value)
+            tracker.offer(it.value, len(history))
+    to_theta(it.tau, it.u, theta, sizes)
+    return it.tau, it.u, evals, "max_steps", f"used the budget of {steps} evaluations"
+
+
+@dataclass(frozen=True)
+class _Iterate:
+    """Knots and values, the loss there, the banded ``JᵀJ``, ``Jᵀρ`` and the empty cells."""
+
+    tau: Array
+    u: Array
+    value: float
+    ab: Array
+    g: Array
+    empty: int
+
+    @classmethod
+    def at(cls, tau: Array, u: Array, x: Array, y: Array, p: float) -> _Iterate:
+        return cls(tau, u, *_assemble(tau, u, x, y, p))
+
+
+def _banded_trials(
+    it: _Iterate, x: Array, y: Array, p: float, gap: float, damping: Damping, budget: int
+) -> tuple[_Iterate | None, int]:
+    """Damped banded steps from ``it`` until one lowers the loss without crossing knots
+    (closer than ``gap``) or emptying a cell, or ``budget`` trials are spent: the new
+    iterate (None if none) and the trials used."""
+    from scipy.linalg import LinAlgError, solveh_banded
+
+    diag = it.ab[3]
+    floor = np.maximum(diag, 1e-12 * max(float(diag.max()), 1e-300))
+    used = 0
+    while used < budget and not damping.exhausted:
+        damped = it.ab.copy()
+        damped[3] += damping.lam * floor
+        try:
+            delta = -solveh_banded(damped, it.g, check_finite=False)
+        except (LinAlgError, ValueError):
+            damping.reject()
+            continue
+        used += 1
+        # each knot moves at most STEP_FRACTION of the way to its neighbour: knots
+        # never cross, and one knot that would does not veto the whole step
+        h = np.diff(it.tau)
+        move = np.clip(
+            delta[0::2],
+            -STEP_FRACTION * np.concatenate(([0.0], h)),
+            STEP_FRACTION * np.concatenate((h, [0.0])),
+        )
+        delta[0::2] = move
+        tau_t, u_t = it.tau + move, it.u + delta[1::2]
+        if np.all(np.diff(tau_t) > gap):
+            trial = _Iterate.at(tau_t, u_t, x, y, p)
+            # a cell without samples is free between them: none may newly appear
+            if math.isfinite(trial.value) and trial.value < it.value and trial.empty <= it.empty:
+                # predicted decrease of the model ½‖ρ + Jδ‖²: −δᵀg − ½ δᵀ(JᵀJ)δ
+                predicted = -float(delta @ it.g) - 0.5 * _quad(it.ab, delta)
+                # a clipped step may not be a model descent: count it a full gain
+                damping.accept((it.value - trial.value) / predicted if predicted > 0 else 1.0)
+                return trial, used
+        damping.reject()
+    return None, used
 
 
 def _quad(ab: Array, z: Array) -> float:

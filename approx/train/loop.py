@@ -18,10 +18,10 @@ from numpy.typing import NDArray
 
 from approx.core import deadline
 from approx.nn import MLP
-from approx.train.optimizers import FIRST_ORDER
-from approx.train.options import FirstOrderOptions
+from approx.train.optimizers import FIRST_ORDER, SGD, Adam
+from approx.train.options import MAX_CHECKS, FirstOrderOptions
 from approx.train.relocate import relocate, relocate_steps
-from approx.train.schedules import lr_factor
+from approx.train.schedules import SCHEDULES
 
 __all__ = ["Converged", "Diverged", "Engine", "Outcome", "Tracker", "TrainResult", "first_order"]
 
@@ -169,51 +169,79 @@ def first_order(
     Full batch: one step per gradient, the loss recorded at each. Mini-batches (when
     ``options.batch_size`` < m): a fresh permutation from ``rng`` every epoch, the full
     training loss recorded once per epoch. Relocation (full batch, 1→d→1 ReLU nets) runs
-    at :func:`relocate_steps`.
+    at :func:`relocate_steps`. The step size of each step is laid out first (the
+    schedule looked up once); the monitor is consulted at most about
+    :data:`~approx.train.options.MAX_CHECKS` times (a check costs many cheap steps).
     """
     opt = FIRST_ORDER[name](options)
-    steps, lr, tol, batch_size = options.steps, options.lr, options.tol, options.batch_size
-    m = X.shape[0]
-    theta, grad, net = engine.theta, engine.grad, engine.net
-    full = batch_size is None or batch_size >= m
+    full = options.batch_size is None or options.batch_size >= X.shape[0]
     if not full and rng is None:
         raise ValueError("mini-batches need an rng (numpy.random.Generator)")
-    lrs = np.array([lr_factor(options.schedule, k, steps) for k in range(steps)]) * lr
+    schedule, steps = SCHEDULES[options.schedule], options.steps
+    lrs = np.array([schedule(k, steps) for k in range(steps)]) * options.lr
+    tracker.every = max(tracker.every, steps // MAX_CHECKS)
+    if full:
+        return _full_batch(engine, X, y, tracker, options, opt, lrs, name)
+    return _mini_batches(engine, X, y, tracker, options, opt, lrs, name, rng)
+
+
+def _full_batch(
+    engine: Engine,
+    X: Array,
+    y: Array,
+    tracker: Tracker,
+    options: FirstOrderOptions,
+    opt: SGD | Adam,
+    lrs: Array,
+    name: str,
+) -> Outcome:
+    """The full-batch loop of :func:`first_order`: one step per gradient."""
+    steps, tol, net = options.steps, options.tol, engine.net
     shallow_relu = (
         len(net.sizes) == 3 and net.sizes[0] == net.sizes[2] == 1 and net.activation == "relu"
     )
-    relocate_at = (
-        relocate_steps(steps) if options.relocate and full and shallow_relu and net.bias else set()
-    )
-    history = np.empty(steps if full else steps * batch_size // m + 1)
-    # a monitor check costs many cheap steps: about 100 checks per run are enough
-    tracker.every = max(tracker.every, steps // 100)
-    n_rec = 0
-    step = 0
+    relocate_at = relocate_steps(steps) if options.relocate and shallow_relu and net.bias else set()
+    history = np.empty(steps)
+    for step in range(steps):
+        value = engine(X, y)
+        history[step] = value
+        if not math.isfinite(value):
+            message = diverged_message(name, options.lr, step)
+            return history[: step + 1], "diverged", message, step
+        tracker.offer(value, step)
+        if value <= tol:
+            return history[: step + 1], "converged", f"loss {value:.3g} ≤ tol {tol:g}", step
+        opt.lr = lrs[step]
+        opt.step(engine.theta, engine.grad)
+        if step + 1 in relocate_at:
+            relocate(net, X.reshape(-1), engine.residuals(X, y).reshape(-1), opt)
+        if (step + 1) % DEADLINE_EVERY == 0:
+            deadline.check()
+    return history, "max_steps", f"used the budget of {steps} steps", steps
+
+
+def _mini_batches(
+    engine: Engine,
+    X: Array,
+    y: Array,
+    tracker: Tracker,
+    options: FirstOrderOptions,
+    opt: SGD | Adam,
+    lrs: Array,
+    name: str,
+    rng: np.random.Generator,
+) -> Outcome:
+    """The mini-batch loop of :func:`first_order`: epochs of batches, the full training
+    loss recorded (and offered) before each epoch."""
+    steps, tol, batch_size, m = options.steps, options.tol, options.batch_size, X.shape[0]
+    history = np.empty(steps * batch_size // m + 1)
+    n_rec = step = 0
     while step < steps:
-        if full:
-            value = engine(X, y)
-            history[n_rec] = value
-            n_rec += 1
-            if not math.isfinite(value):
-                return history[:n_rec], "diverged", diverged_message(name, lr, step), step
-            tracker.offer(value, step)
-            if value <= tol:
-                return history[:n_rec], "converged", f"loss {value:.3g} ≤ tol {tol:g}", step
-            opt.lr = lrs[step]
-            opt.step(theta, grad)
-            step += 1
-            if step in relocate_at:
-                relocate(net, X.reshape(-1), engine.residuals(X, y).reshape(-1), opt)
-            if step % DEADLINE_EVERY == 0:
-                deadline.check()
-            continue
-        # one epoch of mini-batches, then the full training loss is recorded
         epoch_loss = engine.loss_only(X, y)
         history[n_rec] = epoch_loss
         n_rec += 1
         if not math.isfinite(epoch_loss):
-            return history[:n_rec], "diverged", diverged_message(name, lr, step), step
+            return history[:n_rec], "diverged", diverged_message(name, options.lr, step), step
         tracker.offer(epoch_loss, step, force=True)
         if epoch_loss <= tol:
             return history[:n_rec], "converged", f"loss {epoch_loss:.3g} ≤ tol {tol:g}", step
@@ -225,8 +253,8 @@ def first_order(
             rows = order[start : start + batch_size]
             value = engine(X[rows], y[rows])
             if not math.isfinite(value):
-                return history[:n_rec], "diverged", diverged_message(name, lr, step), step
+                return history[:n_rec], "diverged", diverged_message(name, options.lr, step), step
             opt.lr = lrs[step]
-            opt.step(theta, grad)
+            opt.step(engine.theta, engine.grad)
             step += 1
     return history[:n_rec], "max_steps", f"used the budget of {steps} steps", step

@@ -12,22 +12,11 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from approx.core import validate
-from approx.train.options import OPTIONS
+from approx.train.options import LR, MOMENTUM
 
-__all__ = ["FIRST_ORDER", "SGD", "Adam", "default_lr"]
+__all__ = ["FIRST_ORDER", "SGD", "Adam"]
 
 Array = NDArray[np.float64]
-
-
-def _positive(value: float, what: str) -> float:
-    return validate.finite_float(value, what, 0.0, exclusive_minimum=True)
-
-
-def default_lr(optimizer: str) -> float:
-    """Default learning rate of ``optimizer`` (0 for L-BFGS and LM, which take none)."""
-    fields = validate.lookup(OPTIONS, optimizer, "optimizer").__dataclass_fields__
-    return float(fields["lr"].default) if "lr" in fields else 0.0
 
 
 class SGD:
@@ -43,11 +32,10 @@ class SGD:
         μ in [0, 1).
     """
 
-    def __init__(self, lr: float, momentum: float = 0.9) -> None:
-        self.lr = _positive(lr, "lr")
-        self.momentum = validate.finite_float(momentum, "momentum", 0.0)
-        if not self.momentum < 1.0:
-            raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
+    def __init__(self, lr: float, momentum: float = MOMENTUM.default) -> None:
+        # checked against the options' declarations: the class is public on its own
+        self.lr = LR.check(lr, "lr")
+        self.momentum = MOMENTUM.check(momentum, "momentum")
         self.v: Array | None = None
 
     def reset(self, rows: NDArray[np.intp], peers: NDArray[np.intp] | None = None) -> None:
@@ -80,7 +68,7 @@ class Adam:
     def __init__(
         self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
     ) -> None:
-        lr = _positive(lr, "lr")
+        lr = LR.check(lr, "lr")
         if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
             raise ValueError(f"beta1 and beta2 must lie in [0, 1), got {beta1}, {beta2}")
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
@@ -124,7 +112,7 @@ class Adam:
         theta -= s
 
 
-#: first-order optimizers by name, from their options
+#: first-order optimizers by name, from their options (the Adam phase of adam+lm is Adam)
 FIRST_ORDER: dict[str, Callable[..., SGD | Adam]] = {
     "sgd": lambda o: SGD(o.lr, o.momentum),
     "adam": lambda o: Adam(o.lr),

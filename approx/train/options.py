@@ -1,338 +1,373 @@
-"""Training options, declared once: one frozen dataclass per optimizer family.
+"""Training options, declared once (:class:`~approx.core.options.Option`), read typed.
 
-Each field carries its default, its type, its allowed values and a help line (in the
-field's metadata); the same declaration validates :func:`approx.train.train`'s keywords
-and generates the ``trained`` method's parameters in :mod:`approx.methods`. An option
-the chosen optimizer does not read is refused rather than silently dropped
-(:func:`optimizer_options`), so ``train(net, X, y, "lbfgs", lr=0.1)`` is an error.
+Every option of :func:`approx.train.train` and :func:`approx.train.fit_target` is one
+:class:`~approx.core.options.Option` below: its type, range or choices, default and help.
+From these declarations come
+
+- one :class:`~approx.core.options.Schema` per optimizer (:data:`OPTIONS`), holding the
+  options it reads with its own defaults where they differ (SGD's step size, the
+  budgets of L-BFGS and LM); an option the optimizer does not read is refused rather
+  than silently dropped, so ``train(net, X, y, "lbfgs", lr=0.1)`` is an error;
+- :data:`FIT`, the options of :func:`~approx.train.fit_target` besides the optimizer's,
+  and :data:`FIT_TARGET`, all of them together (the ``trained`` method's parameters and
+  the help of :func:`~approx.train.fit_target`);
+- the typed records passed down once checked: one frozen dataclass per optimizer
+  (:class:`SGDOptions`, …, whose fields are its schema's names, checked at import) and
+  :class:`FitOptions`; a :class:`Recipe` holds both.
+
+Values are checked once, where they come in (:func:`optimizer_options` for
+:func:`~approx.train.train`, :func:`resolve_fit` for :func:`~approx.train.fit_target` and
+the ``trained`` method); the records are trusted below that.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from approx.core import validate
+from approx.core.options import Option, Schema
 from approx.nn.activations import ACTIVATIONS
 from approx.train.schedules import SCHEDULES
 
 __all__ = [
+    "FIT",
+    "FIT_TARGET",
     "OPTIONS",
+    "TRAINING",
     "AdamLMOptions",
     "AdamOptions",
     "FitOptions",
     "LBFGSOptions",
     "LMOptions",
     "Options",
+    "Recipe",
     "SGDOptions",
-    "adam_phase_unread",
     "default_n_train",
-    "describe",
-    "implied_defaults",
+    "default_n_val",
     "optimizer_options",
+    "resolve_fit",
 ]
 
+#: training points per unit of width that adam+lm gets by default, and the floor
+SAMPLES_PER_UNIT, MIN_SAMPLES = 128, 1024
+#: validation points per training point of ``select = "max_error"`` by default
+VAL_PER_TRAIN = 4
+#: a monitor check costs many cheap steps: a first-order phase checks about this many
+#: times at most, whatever ``monitor_every`` (:func:`approx.train.loop.first_order`)
+MAX_CHECKS = 100
 
-def option(
-    default: Any,
-    help: str,
-    *,
-    type: type = float,
-    choices: tuple[Any, ...] | None = None,
-    minimum: float | None = None,
-    optional: bool = False,
-    positive: bool = False,
-) -> Any:
-    """A dataclass field with the metadata that validates it and describes it.
+# ---------------------------------------------------------------------------------------
+# the optimizers' options
 
-    Parameters
-    ----------
-    default : object
-        The default value (the one place it is defined).
-    help : str
-        One line for ``run-experiment --list``.
-    type : type
-        ``int``, ``float``, ``bool`` or ``str``.
-    choices : tuple, optional
-        Allowed values (a did-you-mean hint names the closest).
-    minimum : float, optional
-        Inclusive lower bound of a number.
-    optional : bool
-        ``None`` is allowed (and means what the help says).
-    positive : bool
-        The number must exceed ``minimum`` (strictly).
-    """
-    meta = {"help": help, "type": type, "choices": choices, "minimum": minimum}
-    return field(default=default, metadata=meta | {"optional": optional, "positive": positive})
+STEPS = Option(
+    "steps",
+    int,
+    3000,
+    "budget: steps (SGD, Adam, the Adam phase of adam+lm: 0 polishes the start, the "
+    "default from the knots and construction inits), iterations (L-BFGS), evaluations (LM)",
+    minimum=1,
+)
+TOL = Option("tol", float, 0.0, "stop once the training loss is ≤ tol", minimum=0.0)
+LR = Option("lr", float, 0.03, "step size", minimum=0.0, exclusive_minimum=True)
+SCHEDULE = Option(
+    "schedule",
+    str,
+    "cosine",
+    "step-size schedule: warm-up, then decay to 1e-4 × lr (or constant)",
+    choices=tuple(SCHEDULES),
+)
+BATCH_SIZE = Option("batch_size", int, None, "mini-batch size (None: the full batch)", minimum=1)
+RELOCATE = Option(
+    "relocate",
+    bool,
+    True,
+    "move ReLU units whose kink lies outside the data (dead or affine there) to the "
+    "largest residuals, function unchanged (full-batch, 1→d→1 ReLU, first 90% of steps)",
+)
+MOMENTUM = Option(
+    "momentum",
+    float,
+    0.9,
+    "heavy-ball momentum μ of SGD",
+    minimum=0.0,
+    maximum=1.0,
+    exclusive_maximum=True,
+)
+POLISH_STEPS = Option(
+    "polish_steps",
+    int,
+    200,
+    "Levenberg–Marquardt evaluations after the Adam phase of adam+lm",
+    minimum=1,
+)
+POLISH_P = Option(
+    "polish_p",
+    float,
+    8.0,
+    "exponent of the Lᵖ error the polish of adam+lm minimises (2: the mean square; "
+    "larger: closer to the max error)",
+    minimum=2.0,
+)
 
+#: the options of the Adam phase, which adam+lm does not read without one (steps = 0)
+FIRST_ORDER_OPTIONS = (LR, SCHEDULE, BATCH_SIZE, RELOCATE)
 
-def check_option(f: dataclasses.Field[Any], value: Any) -> Any:
-    """``value`` converted and checked against field ``f``'s metadata, or ``ValueError``."""
-    meta = f.metadata
-    if value is None and meta["optional"]:
-        return None
-    try:
-        if meta["type"] is int:
-            minimum = meta["minimum"]
-            value = validate.integer(value, f.name, None if minimum is None else int(minimum))
-        elif meta["type"] is float:
-            value = validate.finite_float(
-                value, f.name, meta["minimum"], exclusive_minimum=meta["positive"]
-            )
-        elif not isinstance(value, meta["type"]) or (
-            meta["type"] is not bool and isinstance(value, bool)
-        ):
-            raise TypeError(
-                f"{f.name} must be of type {meta['type'].__name__}, got "
-                f"{validate.type_name(value)} {value!r}"
-            )
-    except TypeError as e:
-        raise ValueError(str(e)) from None
-    if meta["choices"] is not None:
-        # names of tables (optimizers, inits, …): "unknown init 'x'; did you mean …"
-        validate.lookup(dict.fromkeys(meta["choices"]), value, f.name)
-    return value
+Opts = TypeVar("Opts", bound="Options")
 
 
-def _steps(default: int) -> Any:
-    return option(
-        default,
-        "budget: steps (SGD, Adam, Adam phase of adam+lm), iterations (L-BFGS), evaluations (LM)",
-        type=int,
-        minimum=1,
-    )
+def _reads(optimizer: str, *options: Option) -> Callable[[type[Opts]], type[Opts]]:
+    """Class decorator: the optimizer's schema, whose names must be the record's fields."""
+
+    def attach(cls: type[Opts]) -> type[Opts]:
+        schema = Schema(options, f"optimizer {optimizer!r}")
+        fields = tuple(f.name for f in dataclasses.fields(cls))
+        if fields != schema.names:
+            raise TypeError(f"{cls.__name__} has fields {fields}, its schema {schema.names}")
+        cls.optimizer, cls.schema = optimizer, schema
+        return cls
+
+    return attach
 
 
 @dataclass(frozen=True)
 class Options:
-    """What every optimizer reads: its budget and the loss tolerance."""
+    """What every optimizer reads: its budget and the loss tolerance.
 
-    steps: int = _steps(1000)
-    tol: float = option(0.0, "stop once the training loss is ≤ tol", minimum=0.0)
+    A record of checked values: build it with :func:`optimizer_options` (checks) or
+    :meth:`of` (trusted values); the constructor itself checks nothing.
+    """
 
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            object.__setattr__(self, f.name, check_option(f, getattr(self, f.name)))
+    steps: int
+    tol: float
+
+    #: the optimizer's name and its schema (set on each optimizer's record)
+    optimizer: ClassVar[str]
+    schema: ClassVar[Schema]
+
+    @classmethod
+    def of(cls: type[Opts], values: Mapping[str, Any]) -> Opts:
+        """The record of trusted ``values``, defaults filled (other names ignored)."""
+        return cls(**cls.schema.fill(values))
 
 
 @dataclass(frozen=True)
 class FirstOrderOptions(Options):
     """SGD and Adam: step size, its schedule, mini-batches, relocation of idle units."""
 
-    steps: int = _steps(3000)
-    lr: float = option(0.01, "step size", minimum=0.0, positive=True)
-    schedule: str = option(
-        "cosine",
-        "step-size schedule: warm-up, then decay to 1e-4 × lr (or constant)",
-        type=str,
-        choices=tuple(SCHEDULES),
-    )
-    batch_size: int | None = option(
-        None, "mini-batch size (None: the full batch)", type=int, minimum=1, optional=True
-    )
-    relocate: bool = option(
-        True,
-        "move ReLU units whose kink lies outside the data (dead or affine there) to the "
-        "largest residuals, function unchanged (full-batch, 1→d→1 ReLU, first 90% of steps)",
-        type=bool,
-    )
+    lr: float
+    schedule: str
+    batch_size: int | None
+    relocate: bool
 
 
+@_reads("sgd", STEPS, TOL, LR.replace(default=0.05), *FIRST_ORDER_OPTIONS[1:], MOMENTUM)
 @dataclass(frozen=True)
 class SGDOptions(FirstOrderOptions):
     """SGD with heavy-ball momentum."""
 
-    lr: float = option(0.05, "step size", minimum=0.0, positive=True)
-    momentum: float = option(0.9, "heavy-ball momentum μ in [0, 1) of SGD", minimum=0.0)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.momentum < 1.0:
-            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum}")
+    momentum: float
 
 
+@_reads("adam", STEPS, TOL, *FIRST_ORDER_OPTIONS)
 @dataclass(frozen=True)
 class AdamOptions(FirstOrderOptions):
     """Adam with bias-corrected moments (β₁ = 0.9, β₂ = 0.999)."""
 
-    lr: float = option(0.03, "step size", minimum=0.0, positive=True)
 
-
+@_reads("lbfgs", STEPS.replace(default=500), TOL)
 @dataclass(frozen=True)
 class LBFGSOptions(Options):
     """L-BFGS-B (scipy): iterations."""
 
-    steps: int = _steps(500)
 
-
+@_reads("lm", STEPS.replace(default=100), TOL)
 @dataclass(frozen=True)
 class LMOptions(Options):
     """Levenberg–Marquardt (scipy's MINPACK): function evaluations."""
 
-    steps: int = _steps(100)
 
-
+@_reads("adam+lm", STEPS.replace(minimum=0), TOL, *FIRST_ORDER_OPTIONS, POLISH_STEPS, POLISH_P)
 @dataclass(frozen=True)
-class AdamLMOptions(AdamOptions):
+class AdamLMOptions(FirstOrderOptions):
     """Adam to place the kinks, then a Levenberg–Marquardt polish."""
 
-    steps: int = option(
-        3000,
-        "budget: steps (SGD, Adam, Adam phase of adam+lm: 0 polishes the start, the "
-        "default from the knots and construction inits), iterations (L-BFGS), "
-        "evaluations (LM)",
-        type=int,
-        minimum=0,
-    )
-
-    polish_steps: int = option(
-        200,
-        "Levenberg–Marquardt evaluations after the Adam phase of adam+lm",
-        type=int,
-        minimum=1,
-    )
-    polish_p: float = option(
-        8.0,
-        "exponent of the Lᵖ error the polish of adam+lm minimises (2: the mean square; "
-        "larger: closer to the max error)",
-        minimum=2.0,
-    )
+    polish_steps: int
+    polish_p: float
 
 
 #: the options each optimizer reads, by optimizer name
 OPTIONS: dict[str, type[Options]] = {
-    "sgd": SGDOptions,
-    "adam": AdamOptions,
-    "lbfgs": LBFGSOptions,
-    "lm": LMOptions,
-    "adam+lm": AdamLMOptions,
+    cls.optimizer: cls
+    for cls in (SGDOptions, AdamOptions, LBFGSOptions, LMOptions, AdamLMOptions)
 }
 
 
-def optimizer_options(optimizer: str, given: dict[str, Any]) -> Options:
-    """The options of ``optimizer`` with ``given`` set; names it does not read are refused.
+def _adam_phase_unread(optimizer: str, steps: int) -> set[str]:
+    """The Adam phase's options, when ``adam+lm`` runs without one (``steps = 0``)."""
+    if optimizer != "adam+lm" or steps != 0:
+        return set()
+    return {option.name for option in FIRST_ORDER_OPTIONS}
+
+
+def optimizer_options(
+    optimizer: str, given: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
+) -> Options:
+    """The options of ``optimizer``: ``given`` checked once, the rest defaults.
+
+    ``defaults`` (trusted) replace the declared defaults (:func:`implied_defaults`).
 
     Raises
     ------
     ValueError
-        If ``optimizer`` is unknown, a name in ``given`` is not read by it, or a value is
-        out of range.
+        If ``optimizer`` is unknown, a name in ``given`` is not read by it (or by any
+        optimizer: with a did-you-mean hint), or a value is out of range.
     """
     cls = validate.lookup(OPTIONS, optimizer, "optimizer")
-    reads = [f.name for f in dataclasses.fields(cls)]
-    unread = [name for name in given if name not in reads]
+    schema = cls.schema
+    unread = [name for name in given if name not in schema]
+    schema.refuse_unknown(name for name in unread if name not in TRAINING)
     if unread:
         raise ValueError(
             f"optimizer {optimizer!r} does not read {', '.join(map(repr, unread))}; "
-            f"it reads: {', '.join(reads)}"
+            f"it reads: {', '.join(schema.names)}"
         )
-    opts = cls(**given)
-    unread = sorted(set(given) & adam_phase_unread(optimizer, opts.steps))
+    values = schema.fill({**(defaults or {}), **schema.check(given)})
+    unread = sorted(set(given) & _adam_phase_unread(optimizer, values["steps"]))
     if unread:
         raise ValueError(
             f"optimizer 'adam+lm' with steps = 0 (no Adam phase: the default from the knots "
             f"and construction inits) does not read {', '.join(map(repr, unread))}"
         )
-    return opts
+    return cls(**values)
 
 
-def adam_phase_unread(optimizer: str, steps: int) -> set[str]:
-    """The Adam phase's options, when ``adam+lm`` runs without one (``steps = 0``)."""
-    if optimizer != "adam+lm" or steps != 0:
-        return set()
-    return {f.name for f in dataclasses.fields(FirstOrderOptions)} - {
-        f.name for f in dataclasses.fields(Options)
-    }
+# ---------------------------------------------------------------------------------------
+# fit_target's own options
 
 
-def default_of(name: str, optimizer: str) -> Any:
-    """Default of option ``name`` under ``optimizer`` (``KeyError`` if it is not read)."""
-    return OPTIONS[optimizer].__dataclass_fields__[name].default
+def default_n_train(width: int, optimizer: str) -> int:
+    """Training points when ``n_train`` is not given (see :data:`FIT`)."""
+    if optimizer == "adam+lm":
+        return max(MIN_SAMPLES, SAMPLES_PER_UNIT * width)
+    return MIN_SAMPLES
+
+
+def default_n_val(n_train: int) -> int:
+    """Validation points of ``select = "max_error"`` when ``n_val`` is not given."""
+    return VAL_PER_TRAIN * n_train
+
+
+FIT = Schema(
+    [
+        Option(
+            "optimizer",
+            str,
+            "adam+lm",
+            "SGD with momentum, Adam, L-BFGS, Levenberg–Marquardt, or Adam then an LM polish",
+            choices=tuple(OPTIONS),
+        ),
+        Option(
+            "init",
+            str,
+            "he",
+            "random He weights, kinks at the knots, or the ±ReLU interpolant itself",
+            choices=("he", "knots", "construction"),
+        ),
+        Option(
+            "knots",
+            str,
+            "uniform",
+            "knots of the 'knots' and 'construction' inits: equally spaced, or "
+            "equidistributing |f''|^(1/2)",
+            choices=("uniform", "adaptive"),
+        ),
+        Option(
+            "n_train",
+            int,
+            None,
+            f"training points (None: max({MIN_SAMPLES}, {SAMPLES_PER_UNIT} d) for adam+lm, "
+            "whose polish costs O(m) a step and needs samples in every cell between knots; "
+            f"{MIN_SAMPLES} otherwise)",
+            minimum=2,
+        ),
+        Option(
+            "sampling",
+            str,
+            "uniform",
+            "layout of the training points on the domain",
+            choices=("uniform", "random", "chebyshev"),
+        ),
+        Option("activation", str, "relu", "hidden activation", choices=tuple(ACTIVATIONS)),
+        Option("loss", str, "mse", "mean squared or p-th power error", choices=("mse", "lp")),
+        Option("p", float, None, "exponent of the lp loss (None: the loss's default)", minimum=2.0),
+        Option(
+            "select",
+            str,
+            "max_error",
+            "keep the iterate with the least training loss, or the least max error on a "
+            "validation grid between the training points",
+            choices=("loss", "max_error"),
+        ),
+        Option(
+            "n_val",
+            int,
+            None,
+            f"validation points of select = 'max_error' (None: {VAL_PER_TRAIN} n_train)",
+            minimum=2,
+        ),
+        Option(
+            "grow_from",
+            int,
+            64,
+            "adam+lm from He init, ReLU, width d above this: train a net this wide first, "
+            "then widen it to d (knots re-placed by its curvature) and polish; 0: never",
+            minimum=0,
+        ),
+        Option(
+            "monitor_every",
+            int,
+            10,
+            "steps between validation checks of select = 'max_error' (a first-order phase "
+            f"checks at most about {MAX_CHECKS} times: every max(monitor_every, "
+            f"steps // {MAX_CHECKS}) steps)",
+            minimum=1,
+        ),
+        Option(
+            "depth",
+            int,
+            1,
+            "hidden layers of equal width d; above 1: init 'he' only, relocation and "
+            "growth off, the adam+lm polish dense Gauss–Newton",
+            minimum=1,
+        ),
+    ],
+    "fit_target",
+)
 
 
 @dataclass(frozen=True)
 class FitOptions:
-    """What :func:`approx.train.fit_target` reads besides the optimizer's options."""
+    """What :func:`approx.train.fit_target` reads besides the optimizer's options.
 
-    optimizer: str = option(
-        "adam+lm",
-        "SGD with momentum, Adam, L-BFGS, Levenberg–Marquardt, or Adam then an LM polish",
-        type=str,
-        choices=tuple(OPTIONS),
-    )
-    init: str = option(
-        "he",
-        "random He weights, kinks at the knots, or the ±ReLU interpolant itself",
-        type=str,
-        choices=("he", "knots", "construction"),
-    )
-    knots: str = option(
-        "uniform",
-        "knots of the 'knots' and 'construction' inits: equally spaced, or "
-        "equidistributing |f''|^(1/2)",
-        type=str,
-        choices=("uniform", "adaptive"),
-    )
-    n_train: int | None = option(
-        None,
-        "training points (None: max(1024, 128 d) for adam+lm, whose polish costs O(m) "
-        "a step and needs samples in every cell between knots; 1024 otherwise)",
-        type=int,
-        minimum=2,
-        optional=True,
-    )
-    sampling: str = option(
-        "uniform",
-        "layout of the training points on the domain",
-        type=str,
-        choices=("uniform", "random", "chebyshev"),
-    )
-    activation: str = option("relu", "hidden activation", type=str, choices=tuple(ACTIVATIONS))
-    loss: str = option("mse", "mean squared or p-th power error", type=str, choices=("mse", "lp"))
-    p: float | None = option(
-        None, "exponent of the lp loss (None: the loss's default)", minimum=2.0, optional=True
-    )
-    select: str = option(
-        "max_error",
-        "keep the iterate with the least training loss, or the least max error on a "
-        "validation grid between the training points",
-        type=str,
-        choices=("loss", "max_error"),
-    )
-    n_val: int | None = option(
-        None,
-        "validation points of select = 'max_error' (None: 4 n_train)",
-        type=int,
-        minimum=2,
-        optional=True,
-    )
-    grow_from: int = option(
-        64,
-        "adam+lm from He init, ReLU, width d above this: train a net this wide first, "
-        "then widen it to d (knots re-placed by its curvature) and polish; 0: never",
-        type=int,
-        minimum=0,
-    )
-    monitor_every: int = option(
-        10, "steps between validation checks of select = 'max_error'", type=int, minimum=1
-    )
-    depth: int = option(
-        1,
-        "hidden layers of equal width d; above 1: init 'he' only, relocation and "
-        "growth off, the adam+lm polish dense Gauss–Newton",
-        type=int,
-        minimum=1,
-    )
+    A record of checked values (:data:`FIT`), built by :func:`resolve_fit`.
+    """
 
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            object.__setattr__(self, f.name, check_option(f, getattr(self, f.name)))
-        if self.depth > 1 and self.init != "he":
-            raise ValueError(
-                f"init {self.init!r} builds a one-hidden-layer net; depth {self.depth} "
-                "needs init 'he'"
-            )
+    optimizer: str
+    init: str
+    knots: str
+    n_train: int | None
+    sampling: str
+    activation: str
+    loss: str
+    p: float | None
+    select: str
+    n_val: int | None
+    grow_from: int
+    monitor_every: int
+    depth: int
 
     def unread(self) -> set[str]:
         """The options this combination does not read (``p`` without the lp loss, …)."""
@@ -349,6 +384,10 @@ class FitOptions:
         return out
 
 
+if tuple(f.name for f in dataclasses.fields(FitOptions)) != FIT.names:
+    raise TypeError("FitOptions' fields must be the names of FIT")
+
+
 def implied_defaults(fit: FitOptions) -> dict[str, Any]:
     """Optimizer defaults that depend on the fit's options (given options override them).
 
@@ -361,39 +400,89 @@ def implied_defaults(fit: FitOptions) -> dict[str, Any]:
     return {}
 
 
-#: training points per unit of width that adam+lm gets by default, and the floor
-SAMPLES_PER_UNIT, MIN_SAMPLES = 128, 1024
+def _every_optimizer() -> Schema:
+    """Every optimizer's options, each once. The help names the optimizers that read an
+    option (unless all do); where their defaults differ the default is None here and
+    the help lists each one's; the range is the loosest (each optimizer's own schema
+    checks its own)."""
+    out: dict[str, Option] = {}
+    for cls in OPTIONS.values():
+        for option in cls.schema:
+            if option.name in out:
+                continue
+            variants = {
+                k: c.schema[option.name] for k, c in OPTIONS.items() if option.name in c.schema
+            }
+            minima = [v.minimum for v in variants.values()]
+            doc = option.doc
+            if len(variants) < len(OPTIONS):
+                doc += f" [{', '.join(variants)}]"
+            merged = option.replace(minimum=None if None in minima else min(minima), doc=doc)
+            readers: dict[str, list[str]] = {}
+            for k, v in variants.items():
+                readers.setdefault(repr(v.default), []).append(k)
+            if len(readers) > 1:
+                listed = ", ".join(f"{d} ({', '.join(ks)})" for d, ks in readers.items())
+                merged = merged.replace(default=None, default_doc=listed)
+            out[option.name] = merged
+    return Schema(out.values(), "train")
 
 
-def default_n_train(width: int, optimizer: str) -> int:
-    """Training points when ``n_train`` is not given (see :class:`FitOptions`)."""
-    if optimizer == "adam+lm":
-        return max(MIN_SAMPLES, SAMPLES_PER_UNIT * width)
-    return MIN_SAMPLES
+#: every option :func:`approx.train.train` accepts (each optimizer reads some of them)
+TRAINING = _every_optimizer()
+#: every option :func:`approx.train.fit_target` accepts: the fit's, then the optimizer's
+FIT_TARGET = Schema([*FIT, *TRAINING], "fit_target")
 
 
-def describe(name: str) -> tuple[type, tuple[Any, ...] | None, float | None, str]:
-    """Type, choices, minimum and help of option ``name`` (fit or optimizer option).
+@dataclass(frozen=True)
+class Recipe:
+    """Everything :func:`approx.train.fit_target` reads: the fit's and the optimizer's options."""
 
-    Where optimizers disagree on the default, the help lists each one's; the minimum
-    is the least any of them allows.
+    fit: FitOptions
+    optimizer: Options
+
+    def stored(self) -> dict[str, Any]:
+        """Every name of :data:`FIT_TARGET`, ``None`` where this recipe does not read it.
+
+        What the ``trained`` method's resolved parameters (and a config's digest) hold:
+        exactly what the fit uses; :meth:`from_stored` reads it back.
+        """
+        fit = dataclasses.asdict(self.fit)
+        opt = dataclasses.asdict(self.optimizer)
+        unread = self.fit.unread() | _adam_phase_unread(self.fit.optimizer, self.optimizer.steps)
+        values = {k: v for k, v in (fit | opt).items() if k not in unread}
+        return {name: values.get(name) for name in FIT_TARGET.names}
+
+    @classmethod
+    def from_stored(cls, values: Mapping[str, Any]) -> Recipe:
+        """The recipe of trusted resolved values (:meth:`stored`); ``None`` is unset."""
+        given = {k: v for k, v in values.items() if v is not None}
+        fit = FitOptions(**FIT.fill(given))
+        return cls(fit, OPTIONS[fit.optimizer].of(given))
+
+
+def resolve_fit(given: Mapping[str, Any]) -> Recipe:
+    """The recipe of :func:`approx.train.fit_target`'s keywords, each checked once.
+
+    Raises
+    ------
+    ValueError
+        For a name no option has (with a did-you-mean hint), a bad value, a fit option
+        this combination does not read (``p`` without the lp loss, ``knots`` with the He
+        init, …), an optimizer option the optimizer does not read, or a combination
+        refused (a deep net from another init than ``"he"``).
     """
-    classes = (FitOptions, *OPTIONS.values())
-    f = next(c.__dataclass_fields__[name] for c in classes if name in c.__dataclass_fields__)
-    meta = f.metadata
-    defaults = {
-        opt: cls.__dataclass_fields__[name].default
-        for opt, cls in OPTIONS.items()
-        if name in cls.__dataclass_fields__
-    }
-    # the loosest bound: each optimizer's own options check their own
-    minima = [
-        c.__dataclass_fields__[name].metadata["minimum"]
-        for c in classes
-        if name in c.__dataclass_fields__
-    ]
-    minimum = None if None in minima else min(minima)
-    help_ = meta["help"]
-    if len({repr(v) for v in defaults.values()}) > 1:
-        help_ += "; default " + ", ".join(f"{v} ({k})" for k, v in defaults.items())
-    return meta["type"], meta["choices"], minimum, help_
+    FIT_TARGET.refuse_unknown(given)
+    fit = FitOptions(**FIT.resolve({k: v for k, v in given.items() if k in FIT}))
+    if fit.depth > 1 and fit.init != "he":
+        raise ValueError(
+            f"init {fit.init!r} builds a one-hidden-layer net; depth {fit.depth} needs init 'he'"
+        )
+    unread = sorted(fit.unread() & set(given))
+    if unread:
+        raise ValueError(
+            f"{', '.join(map(repr, unread))} not read with init {fit.init!r}, loss "
+            f"{fit.loss!r}, select {fit.select!r}"
+        )
+    rest = {k: v for k, v in given.items() if k not in FIT}
+    return Recipe(fit, optimizer_options(fit.optimizer, rest, implied_defaults(fit)))

@@ -7,6 +7,7 @@ Levenberg–Marquardt fits residuals: the ``"lp"`` loss enters through the trans
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,19 +15,11 @@ from numpy.typing import NDArray
 
 from approx.core import deadline
 from approx.train.knot_form import is_shallow_relu, spline_polish
-from approx.train.lm_rules import lp_residuals, nielsen_update
+from approx.train.lm_rules import NO_STEP, Damping, lp_residuals
 from approx.train.loop import Converged, Diverged, Engine, Outcome, Tracker, first_order
 from approx.train.options import AdamLMOptions, Options
 
-__all__ = [
-    "POLISH_MAX_PARAMS",
-    "adam_lm",
-    "gauss_newton",
-    "lbfgs",
-    "lm",
-    "lp_residuals",
-    "nielsen_update",
-]
+__all__ = ["POLISH_MAX_PARAMS", "adam_lm", "gauss_newton", "lbfgs", "lm"]
 
 Array = NDArray[np.float64]
 
@@ -39,6 +32,8 @@ def lbfgs(
     options: Options,
     rng: np.random.Generator | None = None,
 ) -> Outcome:
+    """L-BFGS-B (scipy), ``options.steps`` iterations at most; every evaluation's loss is
+    recorded and offered to the tracker (line-search trials included)."""
     from scipy.optimize import minimize
 
     steps, tol = options.steps, options.tol
@@ -81,6 +76,50 @@ def lbfgs(
     return np.array(history), status, f"L-BFGS-B: {res.message}", int(res.nit)
 
 
+class _LMResiduals:
+    """The residuals ρ of :func:`lm` (:func:`lp_residuals`: ½ Σ ρ² is the loss) and their
+    Jacobian, for scipy's ``least_squares``: θ is written into the engine, the Jacobian
+    of the last θ kept for ``jac``, and the loss recorded at each linearisation (the
+    start and each accepted step, not the rejected trial steps, whose loss can be huge).
+    """
+
+    def __init__(self, engine: Engine, X: Array, y: Array, tracker: Tracker, tol: float):
+        self.engine, self.X, self.y, self.tracker, self.tol = engine, X, y, tracker, tol
+        self.m, self.p = X.shape[0], engine.p
+        self.history: list[float] = []
+        self.evals = 0
+        self._cache: dict[str, Array] = {}
+
+    def _evaluate(self, th: Array) -> tuple[Array, Array]:
+        cache = self._cache
+        if "theta" in cache and np.array_equal(cache["theta"], th):
+            return cache["r"], cache["J"]
+        np.copyto(self.engine.theta, th)
+        deadline.check()
+        r, J = self.engine.residual_jacobian(self.X, self.y)
+        cache.update(theta=th.copy(), r=r.copy(), J=J.copy())
+        return r, J
+
+    def fun(self, th: Array) -> Array:
+        r, _ = self._evaluate(th)
+        rho, _ = lp_residuals(r, self.p, self.m)
+        value = 0.5 * float(rho @ rho)
+        self.evals += 1
+        if not math.isfinite(value):
+            raise Diverged
+        self.tracker.offer(value, self.evals)
+        if value <= self.tol:
+            self.history.append(value)
+            raise Converged
+        return rho
+
+    def jac(self, th: Array) -> Array:
+        r, J = self._evaluate(th)
+        rho, scale = lp_residuals(r, self.p, self.m)
+        self.history.append(0.5 * float(rho @ rho))
+        return scale[:, None] * J
+
+
 def lm(
     engine: Engine,
     X: Array,
@@ -89,67 +128,31 @@ def lm(
     options: Options,
     rng: np.random.Generator | None = None,
 ) -> Outcome:
+    """Levenberg–Marquardt by scipy's ``least_squares`` (MINPACK's ``lm``; ``trf`` when
+    there are fewer residuals than parameters), ``options.steps`` evaluations at most."""
     from scipy.optimize import least_squares
 
-    steps, tol = options.steps, options.tol
-    net, theta = engine.net, engine.theta
-    m = X.shape[0]
-    p = engine.p
-    # least_squares minimises ½ Σ ρ²: with ρ from _lp_residuals that is the lp loss
-    history: list[float] = []
-    cache: dict[str, Array] = {}
-
-    def evaluate(th: Array) -> tuple[Array, Array]:
-        if "theta" in cache and np.array_equal(cache["theta"], th):
-            return cache["r"], cache["J"]
-        np.copyto(theta, th)
-        deadline.check()
-        r, J = engine.residual_jacobian(X, y)
-        cache.update(theta=th.copy(), r=r.copy(), J=J.copy())
-        return r, J
-
-    evals = [0]
-
-    def fun(th: Array) -> Array:
-        r, _ = evaluate(th)
-        rho, _ = lp_residuals(r, p, m)
-        value = 0.5 * float(rho @ rho)
-        evals[0] += 1
-        if not math.isfinite(value):
-            raise Diverged
-        tracker.offer(value, evals[0])
-        if value <= tol:
-            history.append(value)
-            raise Converged
-        return rho
-
-    def jac(th: Array) -> Array:
-        # the Jacobian is taken at the start and at each accepted step only: record the
-        # loss here, not at the rejected trial steps (whose loss can be huge)
-        r, J = evaluate(th)
-        rho, scale = lp_residuals(r, p, m)
-        history.append(0.5 * float(rho @ rho))
-        return scale[:, None] * J
-
-    n = theta.size
-    method = "lm" if m * net.sizes[-1] >= n else "trf"
+    theta, tol = engine.theta, options.tol
+    problem = _LMResiduals(engine, X, y, tracker, tol)
+    method = "lm" if X.shape[0] * engine.net.sizes[-1] >= theta.size else "trf"
     try:
         res = least_squares(
-            fun,
+            problem.fun,
             theta.copy(),
-            jac=jac,
+            jac=problem.jac,
             method=method,
-            max_nfev=steps,
+            max_nfev=options.steps,
             x_scale="jac",
             ftol=1e-15,
             xtol=1e-15,
             gtol=1e-15,
         )
     except Diverged:
-        return np.array(history), "diverged", "LM met a non-finite loss", evals[0]
+        return np.array(problem.history), "diverged", "LM met a non-finite loss", problem.evals
     except Converged:
-        return np.array(history), "converged", f"loss ≤ tol {tol:g}", evals[0]
+        return np.array(problem.history), "converged", f"loss ≤ tol {tol:g}", problem.evals
     np.copyto(theta, res.x)
+    history = problem.history
     if not history or res.cost < history[-1]:  # a last accepted step, never linearised at
         history.append(float(res.cost))
     status = "max_steps" if res.status == 0 else "converged"
@@ -177,8 +180,6 @@ def gauss_newton(
     Returns the loss at each accepted iterate (the first is the start), the status, a
     message and the number of function evaluations (trial steps), at most ``steps``.
     """
-    from scipy.linalg import LinAlgError, cho_factor, cho_solve
-
     theta = engine.theta
     m = X.shape[0]
     p = engine.p if p is None else p
@@ -190,44 +191,25 @@ def gauss_newton(
 
     def linearise() -> tuple[Array, Array]:
         r, J = engine.residual_jacobian(X, y)
-        rho, scale = lp_residuals(r, p, m)  # ½ Σ ρ² is the loss, as in _lm
+        rho, scale = lp_residuals(r, p, m)  # ½ Σ ρ² is the loss, as in lm
         return rho, scale[:, None] * J
 
     rho, J = linearise()
     value = 0.5 * float(rho @ rho)
     history = [value]
-    lam, nu, evals = 1e-3, 2.0, 0
+    damping, evals = Damping(), 0
     status, message = "max_steps", f"used the budget of {steps} evaluations"
-    start = theta.copy()
     while evals < steps:
         deadline.check()
         if value <= tol:
             status, message = "converged", f"loss {value:.3g} ≤ tol {tol:g}"
             break
         A, g = J.T @ J, J.T @ rho
-        scale = np.maximum(np.diag(A), 1e-12 * max(float(np.max(np.diag(A))), 1e-300))
-        if float(np.max(np.abs(g))) <= 1e-15 * max(value, 1e-300) or lam > 1e16:
-            status, message = "converged", "no step lowers the loss (gradient or λ limit)"
+        if float(np.max(np.abs(g))) <= 1e-15 * max(value, 1e-300) or damping.exhausted:
+            status, message = "converged", NO_STEP
             break
-        accepted = False
-        while evals < steps and lam <= 1e16:
-            try:
-                delta = -cho_solve(cho_factor(A + lam * np.diag(scale)), g)
-            except LinAlgError:
-                lam, nu = lam * nu, 2.0 * nu
-                continue
-            np.copyto(start, theta)
-            theta += delta
-            trial = lp_loss()
-            evals += 1
-            # predicted decrease of the model ½‖ρ + Jδ‖² (positive for λ > 0)
-            predicted = -float(delta @ g) - 0.5 * float(delta @ (A @ delta))
-            if math.isfinite(trial) and trial < value:
-                lam, nu = nielsen_update(lam, (value - trial) / max(predicted, 1e-300))
-                accepted = True
-                break
-            np.copyto(theta, start)
-            lam, nu = lam * nu, 2.0 * nu
+        accepted, used = _dense_trials(theta, A, g, value, lp_loss, damping, steps - evals)
+        evals += used
         if not accepted:
             continue
         rho, J = linearise()
@@ -235,6 +217,43 @@ def gauss_newton(
         history.append(value)
         tracker.offer(value, len(history), force=True)
     return np.array(history), status, message, evals
+
+
+def _dense_trials(
+    theta: Array,
+    A: Array,
+    g: Array,
+    value: float,
+    loss: Callable[[], float],
+    damping: Damping,
+    budget: int,
+) -> tuple[bool, int]:
+    """Damped steps ``δ = −(A + λ diag A)⁻¹ g`` from θ (a Cholesky solve of size P) until
+    one lowers the loss below ``value`` or ``budget`` trials are spent: whether one did
+    (θ is left there; else unchanged) and the trials used."""
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+    scale = np.maximum(np.diag(A), 1e-12 * max(float(np.max(np.diag(A))), 1e-300))
+    start = theta.copy()
+    used = 0
+    while used < budget and not damping.exhausted:
+        try:
+            delta = -cho_solve(cho_factor(A + damping.lam * np.diag(scale)), g)
+        except LinAlgError:
+            damping.reject()
+            continue
+        np.copyto(start, theta)
+        theta += delta
+        trial = loss()
+        used += 1
+        # predicted decrease of the model ½‖ρ + Jδ‖² (positive for λ > 0)
+        predicted = -float(delta @ g) - 0.5 * float(delta @ (A @ delta))
+        if math.isfinite(trial) and trial < value:
+            damping.accept((value - trial) / max(predicted, 1e-300))
+            return True, used
+        np.copyto(theta, start)
+        damping.reject()
+    return False, used
 
 
 #: the polish's normal equations are P×P: beyond this a single step takes seconds
@@ -279,14 +298,16 @@ def adam_lm(
             "is a 1→d→1 ReLU net with biases: use 'adam'"
         )
     every = tracker.every
-    # Adam only places the kinks: every k-th sample will do (its steps cost O(m P)),
-    # while the polish, whose steps cost O(m) in the knot form, uses them all
-    k = max(1, X.shape[0] // max(ADAM_MIN_SAMPLES, ADAM_SAMPLES_PER_PARAM * n))
-    history, status, message, taken = first_order(
-        engine, X[::k], y[::k], tracker, options, rng, name="adam"
-    )
-    if status != "max_steps":
-        return history, status, message, taken
+    history, taken = np.empty(0), 0
+    if options.steps:  # steps = 0: no Adam phase (the knots and construction inits, growth)
+        # Adam only places the kinks: every k-th sample will do (its steps cost O(m P)),
+        # while the polish, whose steps cost O(m) in the knot form, uses them all
+        k = max(1, X.shape[0] // max(ADAM_MIN_SAMPLES, ADAM_SAMPLES_PER_PARAM * n))
+        history, status, message, taken = first_order(
+            engine, X[::k], y[::k], tracker, options, rng, name="adam"
+        )
+        if status != "max_steps":
+            return history, status, message, taken
     tracker.every = every  # LM evaluations are costly: check them at the caller's rate
     polish = spline_polish if banded else gauss_newton
     polish_history, status, message, evals = polish(

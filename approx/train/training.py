@@ -11,16 +11,18 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from approx.core import validate
 from approx.nn import LOSSES, MLP, get_loss
 from approx.nn.engine import make_engine
 from approx.train.loop import Outcome, Tracker, TrainResult, first_order
-from approx.train.options import FitOptions, optimizer_options
+from approx.train.options import FIT, TRAINING, Options, optimizer_options
 from approx.train.second_order import adam_lm, lbfgs, lm
 
-__all__ = ["OPTIMIZERS", "train"]
+__all__ = ["OPTIMIZERS", "optimize", "train"]
+
+Array = NDArray[np.float64]
 
 #: optimizer runners ``(engine, X, y, tracker, options, rng) -> Outcome`` by name; each
 #: one's options are :data:`approx.train.options.OPTIONS` under the same name
@@ -32,18 +34,21 @@ OPTIMIZERS: dict[str, Callable[..., Outcome]] = {
     "adam+lm": adam_lm,
 }
 
+#: the loss of the optimizers that fit residuals (LM, and the polish of adam+lm)
+RESIDUAL_OPTIMIZERS = ("lm", "adam+lm")
+
 
 def train(
     net: MLP,
     X: ArrayLike,
     y: ArrayLike,
-    optimizer: str = FitOptions.optimizer,
+    optimizer: str = FIT["optimizer"].default,
     *,
     loss: str = "mse",
     p: float | None = None,
     rng: np.random.Generator | None = None,
     monitor: Callable[[MLP], float] | None = None,
-    monitor_every: int = 100,
+    monitor_every: int = FIT["monitor_every"].default,
     fast: bool = True,
     **options: Any,
 ) -> TrainResult:
@@ -62,24 +67,22 @@ def train(
     loss : str
         ``"mse"`` or ``"lp"`` (any optimizer), or ``"softmax"`` (SGD, Adam, L-BFGS).
     p : float, optional
-        Exponent of ``"lp"`` (default 4).
+        Exponent of ``"lp"`` (default: the loss's own, :func:`approx.nn.get_loss`).
     rng : numpy.random.Generator, optional
         Needed for mini-batches.
     monitor : callable, optional
         ``monitor(net) -> float``, lower is better (e.g. the max error on a validation
         grid); when given, the returned iterate is the one with the best score, checked
-        every ``monitor_every`` steps and at the end.
-    monitor_every : int
-        Steps between monitor checks.
+        every ``monitor_every`` steps (as the option of :func:`~approx.train.fit_target`)
+        and at the end.
     fast : bool
         Use the fused engine of :func:`approx.nn.engine.make_engine` where it applies
         (1→d→1 nets under ``"mse"``/``"lp"``); ``False`` forces the layered reference.
     **options
-        The optimizer's options, declared (with their defaults) by its dataclass in
-        :data:`approx.train.options.OPTIONS`: ``steps`` and ``tol`` (all); ``lr``,
-        ``schedule``, ``batch_size``, ``relocate`` (SGD, Adam, adam+lm); ``momentum``
-        (SGD); ``polish_steps`` (adam+lm). An option the optimizer does not read is
-        refused.
+        The optimizer's options, listed below (declared once in
+        :mod:`approx.train.options`; an option read by some optimizers only names them,
+        and where their defaults differ each one's is given). An option the optimizer
+        does not read is refused.
 
     Returns
     -------
@@ -91,30 +94,68 @@ def train(
         For an unknown name, an option the optimizer does not read, or a value out of
         range.
     """
-    runner = validate.lookup(OPTIMIZERS, optimizer, "optimizer")
     opts = optimizer_options(optimizer, options)
+    _check_loss(optimizer, loss, p)
+    every = FIT["monitor_every"].check(monitor_every, "monitor_every")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    return optimize(net, X, y, opts, loss=loss, p=p, rng=rng, monitor=monitor,
+                    monitor_every=every, fast=fast)
+
+
+def _check_loss(optimizer: str, loss: str, p: float | None) -> None:
+    """``ValueError`` for an unknown loss, a bad exponent, or softmax with residuals."""
     validate.lookup(LOSSES, loss, "loss")
     get_loss(loss, p)
-    if optimizer in ("lm", "adam+lm") and loss == "softmax":
+    if optimizer in RESIDUAL_OPTIMIZERS and loss == "softmax":
         raise ValueError(
             f"optimizer {optimizer!r} fits residuals; it supports the losses 'mse' and 'lp'"
         )
-    monitor_every = validate.integer(monitor_every, "monitor_every", 1)
-    if rng is not None and not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+
+
+if train.__doc__:  # (None under python -OO)
+    train.__doc__ += "\n    Options\n    -------\n" + TRAINING.help("    ") + "\n"
+
+
+def _samples(net: MLP, X: ArrayLike, y: ArrayLike, loss: str) -> tuple[Array, Array]:
+    """``X`` of shape (m, n₁) and ``y`` of shape (m, k), or labels of shape (m,)."""
     X = net._check_X(X)
     m = X.shape[0]
     if loss == "softmax":
         y = np.asarray(y)
         if y.shape != (m,):
             raise ValueError(f"softmax labels must have shape ({m},), got {y.shape}")
-    else:
-        y = np.asarray(y, dtype=np.float64)
-        k = net.sizes[-1]
-        if y.ndim == 1 and k == 1:
-            y = y[:, None]
-        if y.shape != (m, k):
-            raise ValueError(f"y must have shape ({m}, {k}) (or ({m},) when k = 1), got {y.shape}")
+        return X, y
+    y = np.asarray(y, dtype=np.float64)
+    k = net.sizes[-1]
+    if y.ndim == 1 and k == 1:
+        y = y[:, None]
+    if y.shape != (m, k):
+        raise ValueError(f"y must have shape ({m}, {k}) (or ({m},) when k = 1), got {y.shape}")
+    return X, y
+
+
+def optimize(
+    net: MLP,
+    X: ArrayLike,
+    y: ArrayLike,
+    options: Options,
+    *,
+    loss: str = "mse",
+    p: float | None = None,
+    rng: np.random.Generator | None = None,
+    monitor: Callable[[MLP], float] | None = None,
+    monitor_every: int = FIT["monitor_every"].default,
+    fast: bool = True,
+) -> TrainResult:
+    """:func:`train` with checked ``options`` (:func:`~approx.train.options.optimizer_options`)
+    and valid arguments: nothing is checked again but the samples' shapes.
+
+    What :func:`~approx.train.fit_target` and the classifiers call, once their own
+    options are checked.
+    """
+    X, y = _samples(net, X, y, loss)
+    m = X.shape[0]
     work = MLP.from_params(net.weights, net.biases if net.bias else None, net.activation)
     theta = work.pack()
     grad = np.zeros_like(theta)
@@ -125,7 +166,8 @@ def train(
     tracker = Tracker(theta, work, monitor, monitor_every)
     with np.errstate(over="ignore", invalid="ignore"):
         initial = engine.loss_only(X, y)
-        history, status, message, taken = runner(engine, X, y, tracker, opts, rng)
+        runner = OPTIMIZERS[options.optimizer]
+        history, status, message, taken = runner(engine, X, y, tracker, options, rng)
         # the last iterate has not been offered yet (loss was computed before each update)
         tracker.offer(engine.loss_only(X, y), 0, force=True)
         # best starts as the initial θ, so a fit without any finite loss returns that

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from approx import methods
+from approx.core.options import Option
 from approx.experiment.store import DB_NAME
-from approx.methods import Fit, Method, Param
+from approx.methods import Fit, Method
 from approx.nn import MLP
 from approx.problems.targets import Target
 
@@ -47,14 +48,14 @@ FAKE = {
     "fake-relu": Method(
         "fake-relu",
         lstsq_relu,
-        (Param("scale", float, 1.0, None, "weight magnitude", minimum=0.0),),
+        (Option("scale", float, 1.0, "weight magnitude", minimum=0.0),),
         "test-only random ReLU features",
         random=True,
     ),
     "fake-broken": Method(
         "fake-broken",
         broken,
-        (Param("fail_at", int, 4, None, "width that raises"),),
+        (Option("fail_at", int, 4, "width that raises"),),
         "test-only method that fails at some widths",
         min_width=3,
     ),

@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 from approx.methods import classifiers as classify
 from approx.nn import MLP
 from approx.problems import datasets
+from approx.train import options
 
 finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
 
@@ -200,6 +201,29 @@ def test_refusals(kind, width, params, match):
     s = datasets.draw("xor", np.random.default_rng(0), n_samples=10, n_test=1)
     with pytest.raises(ValueError, match=match):
         classify.fit(kind, s, width, np.random.default_rng(0), **params)
+
+
+def test_the_trained_classifier_reads_the_training_declarations():
+    trained = classify.get("trained")
+    assert trained.param("lr") == options.TRAINING["lr"]
+    assert trained.param("steps").default == 2000  # its own budget, declared as an override
+    # stored sweeps spell "not given" as lr = 0.0 and batch_size = 0: kept, resolved again
+    resolved = trained.resolve({})
+    assert resolved["lr"] == 0.0 and resolved["batch_size"] == 0
+    assert trained.resolve(resolved) == resolved
+    lbfgs = trained.resolve({"optimizer": "lbfgs"})
+    assert trained.resolve(lbfgs) == lbfgs
+    with pytest.raises(ValueError, match="optimizer 'lbfgs' does not read 'lr'"):
+        trained.resolve({"optimizer": "lbfgs", "lr": 0.1})
+    with pytest.raises(ValueError, match="lr must be a number > 0"):
+        trained.resolve({"lr": -0.1})
+    # unset is the optimizer's own default: Adam's step size, the full batch
+    s = datasets.draw("xor", np.random.default_rng(0), n_samples=40, n_test=10)
+    unset = classify.fit("trained", s, 6, np.random.default_rng(1), steps=30)
+    given = classify.fit(
+        "trained", s, 6, np.random.default_rng(1), steps=30, lr=0.03, batch_size=40
+    )
+    assert_array_equal(unset.model(s.X_test), given.model(s.X_test))
 
 
 # ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from approx import methods
-from approx.methods import Param
+from approx.core.options import Option
 from approx.methods import classifiers as classify
 from approx.nn import ACTIVATIONS
 from approx.problems import datasets, targets
@@ -28,12 +28,12 @@ def test_resolve_fills_defaults_and_keeps_given_values():
 @pytest.mark.parametrize(
     ("param", "value", "match"),
     [
-        (Param("n", int, 1), 1.5, "must be an integer, got float"),
-        (Param("n", int, 1), True, "must be an integer, got boolean"),
-        (Param("n", int, 1, minimum=2), 1, "must be an integer ≥ 2"),
-        (Param("s", str, "a", ("a", "b")), "c", "must be one of 'a', 'b'"),
-        (Param("x", float, 1.0), "1", "must be a number, got string"),
-        (Param("flag", bool, False), 1, "must be of type bool, got int"),
+        (Option("n", int, 1), 1.5, "must be an integer, got float"),
+        (Option("n", int, 1), True, "must be an integer, got boolean"),
+        (Option("n", int, 2, minimum=2), 1, "must be an integer ≥ 2"),
+        (Option("s", str, "a", choices=("a", "b")), "c", "must be one of 'a', 'b'"),
+        (Option("x", float, 1.0), "1", "must be a number, got string"),
+        (Option("flag", bool, False), 1, "must be of type bool, got int"),
     ],
 )
 def test_param_check_refuses(param, value, match):
@@ -42,12 +42,13 @@ def test_param_check_refuses(param, value, match):
 
 
 def test_param_check_accepts_int_for_float():
-    assert Param("x", float, 1.0).check(2) == 2.0
-    assert isinstance(Param("x", float, 1.0).check(2), float)
+    assert Option("x", float, 1.0).check(2) == 2.0
+    assert isinstance(Option("x", float, 1.0).check(2), float)
 
 
 def test_unknown_parameter_lists_the_known_ones():
-    with pytest.raises(ValueError, match="has no parameter 'knot'; its parameters are: knots"):
+    hint = r"has no parameter 'knot'; did you mean 'knots'\? its parameters are: knots"
+    with pytest.raises(ValueError, match=hint):
         methods.get("relu-interpolant").resolve({"knot": "uniform"})
 
 

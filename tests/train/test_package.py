@@ -121,7 +121,7 @@ def test_the_initial_weights_do_not_depend_on_the_training_points(monkeypatch):
         seen.append(net.pack())
         raise StopIteration
 
-    monkeypatch.setattr(fit_module, "train", record)
+    monkeypatch.setattr(fit_module, "optimize", record)
     for n_train, sampling in [(64, "uniform"), (300, "uniform"), (300, "random")]:
         with pytest.raises(StopIteration):
             fit_target(
