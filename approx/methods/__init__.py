@@ -21,7 +21,7 @@ from approx.core.options import Option, Schema
 from approx.models import Model, baselines, construct
 from approx.problems.targets import Target
 from approx.train import options
-from approx.train.fit import fit_recipe
+from approx.train.recipe import fit_recipe
 
 __all__ = ["METHODS", "Fit", "Method", "fit", "get"]
 

@@ -24,17 +24,17 @@ One module per concern:
 | ``second_order`` | L-BFGS, Levenberg–Marquardt, the numpy LM polish, ``adam+lm`` |
 | ``knot_form`` | LM in a 1→d→1 ReLU net's knot form (banded, any d); re-placing knots |
 | ``training`` | :func:`train`: checks once, then :func:`optimize`: engine, dispatch, keep-best |
-| ``fit`` | :func:`fit_target`: checks once, then sampling, inits, scaling, random streams |
+| ``recipe`` | :func:`fit_target`, the recipe for a target: sampling, inits, scaling, streams |
 
 The gradient engine (loss, gradient, residuals and their Jacobian at θ) is
 :func:`approx.nn.engine.make_engine`, re-exported here.
 """
 
 from approx.nn.engine import make_engine
-from approx.train.fit import INITS, SAMPLINGS, fit_recipe, fit_target
 from approx.train.loop import TrainResult
 from approx.train.optimizers import SGD, Adam
 from approx.train.options import OPTIONS, FitOptions, Recipe
+from approx.train.recipe import INITS, SAMPLINGS, fit_recipe, fit_target
 from approx.train.relocate import relocate
 from approx.train.schedules import LR_FLOOR, SCHEDULES, lr_factor
 from approx.train.training import OPTIMIZERS, optimize, train

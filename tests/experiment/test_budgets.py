@@ -132,7 +132,7 @@ def test_a_budget_sweep_records_n_params_and_draws_epsilon_against_them(tmp_path
 
 
 def test_trained_depth_builds_equal_hidden_layers_and_keeps_the_function_on_rescaling():
-    from approx.train.fit import Scaling
+    from approx.train.recipe import Scaling
 
     fit = methods.fit("trained", SQUARE, 5, np.random.default_rng(1), depth=3,
                       optimizer="adam", steps=20)

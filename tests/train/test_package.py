@@ -9,8 +9,7 @@ from approx.experiment.config import ConfigError, parse_config
 from approx.models.construct import relu_interpolant
 from approx.nn import MLP, unpack
 from approx.problems import targets
-from approx.train import SGD, Adam, fit_target, make_engine, relocate, train
-from approx.train import fit as fit_module
+from approx.train import SGD, Adam, fit_target, make_engine, recipe, relocate, train
 from approx.train.knot_form import _assemble, equidistribute, knot_form, to_theta, widen
 
 X = np.linspace(-1.0, 1.0, 128)
@@ -121,7 +120,7 @@ def test_the_initial_weights_do_not_depend_on_the_training_points(monkeypatch):
         seen.append(net.pack())
         raise StopIteration
 
-    monkeypatch.setattr(fit_module, "optimize", record)
+    monkeypatch.setattr(recipe, "optimize", record)
     for n_train, sampling in [(64, "uniform"), (300, "uniform"), (300, "random")]:
         with pytest.raises(StopIteration):
             fit_target(
