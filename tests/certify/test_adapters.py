@@ -1,0 +1,50 @@
+"""One certification adapter per model kind, and every kind has one."""
+
+import numpy as np
+import pytest
+
+from approx import analysis
+from approx.certify.adapters import ADAPTERS, cells_for
+from approx.models import model_types
+from approx.models.baselines import chebyshev, cubic_spline
+from approx.models.construct import relu_interpolant
+from approx.nn import MLP
+from approx.problems import targets
+
+
+def test_every_model_kind_has_an_adapter():
+    kinds = {loader.__self__ for loader in model_types().values()}
+    assert kinds == set(ADAPTERS)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda f: relu_interpolant(f, 9),
+        lambda f: chebyshev(f, 9),
+        lambda f: cubic_spline(f, 9),
+    ],
+)
+def test_cells_enclose_the_model_at_its_own_points(build):
+    f = targets.get("runge")
+    model = build(f)
+    cells = cells_for(model, f.domain, 2**22)
+    assert cells is not None
+    x = np.linspace(*f.domain, 7)
+    for xi in x:
+        exact = cells.exact(float(xi))
+        assert exact.contains(float(model(np.array([xi]))[0])) or abs(
+            float(exact.mid()) - float(model(np.array([xi]))[0])
+        ) <= 1e-14
+    assert analysis.max_error_at(f, model).upper < np.inf
+
+
+def test_a_model_kind_without_adapter_gets_no_cells():
+    class Constant:
+        n_params = 1
+
+        def __call__(self, x):
+            return np.zeros_like(x)
+
+    assert cells_for(Constant(), (0.0, 1.0), 2**22) is None
+    assert cells_for(MLP([2, 3, 1]), (0.0, 1.0), 2**22) is None  # not a scalar function
