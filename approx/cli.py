@@ -40,11 +40,9 @@ from rich.text import Text  # noqa: E402
 
 from approx import methods  # noqa: E402
 from approx.core import validate  # noqa: E402
+from approx.core.errors import ApproxError  # noqa: E402
+from approx.core.status import RunStatus  # noqa: E402
 from approx.experiment import (  # noqa: E402
-    ConfigError,
-    ExecutorError,
-    ResourceError,
-    StoreError,
     load_config,
     plot_folder,
     run_sweep,
@@ -90,7 +88,7 @@ class _Bar:
         self.task = self.progress.add_task("sweep", total=total, completed=done)
 
     def advance(self, result: Result) -> None:
-        self.failed += result.status != "ok"
+        self.failed += result.status != RunStatus.OK
         description = f"sweep ([red]{self.failed} failed[/])" if self.failed else "sweep"
         self.progress.update(self.task, advance=1, description=description)
 
@@ -255,14 +253,14 @@ def run_experiment(
     options = _options(out, jobs, executor, scheduler, memory_limit, time_limit)
     try:
         sweep = load_config(config)
-    except ConfigError as e:
+    except ApproxError as e:
         raise _fail(str(e)) from None
     folder = Path(out) if out is not None else Path("results") / sweep.name
     bar = _Bar(quiet)
     try:
         table = run_sweep(sweep, folder, jobs=jobs, fresh=fresh, reporter=bar,
                           retry_failed=retry_failed, **options)
-    except (StoreError, ResourceError, ExecutorError) as e:
+    except ApproxError as e:
         raise _fail(str(e)) from None
     except (OSError, sqlite3.Error) as e:  # e.g. the disk filled up mid-sweep
         raise _fail(f"stopped: {e}; finished runs are saved in {folder}, rerun to resume",
@@ -273,7 +271,7 @@ def run_experiment(
     finally:
         bar.stop()
     _plot(folder, quiet=True)
-    failed = int(np.sum(table["status"] != "ok"))
+    failed = int(np.sum(table["status"] != RunStatus.OK))
     if not quiet:
         out_console.print(_summary(summarize(table)))
         out_console.print(
@@ -316,7 +314,7 @@ def _plot(folder: Path, quiet: bool) -> None:
     """Draw the figures of ``folder``; say what was written and, one line each, skipped."""
     try:
         paths, skipped = plot_folder(folder)
-    except (StoreError, ConfigError) as e:
+    except ApproxError as e:
         raise _fail(str(e)) from None
     except (OSError, sqlite3.Error) as e:
         raise _fail(f"cannot draw the figures of {folder}: {e}", 1) from None

@@ -33,6 +33,7 @@ import numpy as np
 
 from approx import methods
 from approx.core import validate
+from approx.core.errors import ApproxError
 from approx.methods import Method
 from approx.methods import classifiers as classify
 from approx.methods.classifiers import Classifier
@@ -74,7 +75,7 @@ _SUBJECTS = {"approximation": "targets", "classification": "datasets"}
 _TARGET_KEYS = ("name", "expr", "domain")
 
 
-class ConfigError(ValueError):
+class ConfigError(ApproxError, ValueError):
     """A config that cannot be run: the file, the key path and what is wrong.
 
     Parameters

@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from approx.core.errors import ApproxError
 from approx.experiment.config import Config, ConfigError, parse_config
 
 __all__ = [
@@ -53,7 +54,7 @@ _PNG = b"\x89PNG\r\n\x1a\n"
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
 
 
-class FolderError(ValueError):
+class FolderError(ApproxError, ValueError):
     """A results folder the sweep may not use as asked; the message says what to do."""
 
 

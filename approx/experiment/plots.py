@@ -42,6 +42,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from numpy.typing import NDArray
 
 from approx import analysis
+from approx.core.status import RunStatus
 from approx.experiment.classification_plots import plot_accuracy, plot_regions
 from approx.experiment.config import Config, DatasetSpec, sample_seed
 from approx.experiment.store import Store
@@ -121,7 +122,7 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     n = len(config.targets)
     cols = min(3, n)
     fig = _figure(4.6 * cols, 3.6 * math.ceil(n / cols) + 0.8)
-    ok = table[table["status"] == "ok"].assign(
+    ok = table[table["status"] == RunStatus.OK].assign(
         certified=lambda t: t["max_error_tight"].map(lambda v: v is True or v == 1)
         if "max_error_tight" in t else False,
         upper=lambda t: t["max_error_upper"] if "max_error_upper" in t else np.nan,
@@ -193,7 +194,7 @@ def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Pat
 
     Runs whose model file is missing are left out; ``None`` when no run is left.
     """
-    rows = table[(table["target"] == target_name) & (table["status"] == "ok")
+    rows = table[(table["target"] == target_name) & (table["status"] == RunStatus.OK)
                  & (table["replicate"] == 0) & table["model_file"].notna()]
     rows = rows[[(folder / f).is_file() for f in rows["model_file"]]]
     if rows.empty:
@@ -268,7 +269,7 @@ def plot_params(table: pd.DataFrame, config: Config, path: Path) -> Path:
     cols = min(3, n)
     fig = _figure(4.6 * cols, 3.6 * math.ceil(n / cols) + 0.8)
     fig.set_figwidth(max(fig.get_figwidth(), 7.5))  # room for the legend's methods
-    ok = table[table["status"] == "ok"]
+    ok = table[table["status"] == RunStatus.OK]
     stats = ok.groupby(["target", "method", "width"]).agg(
         n_params=("n_params", "median"), median=("max_error", "median"),
         min=("max_error", "min"), max=("max_error", "max"),
@@ -316,7 +317,7 @@ def gap_table(table: pd.DataFrame, config: Config) -> pd.DataFrame | None:
     reference = _reference(config)
     if reference is None:
         return None
-    ok = table[table["status"] == "ok"]
+    ok = table[table["status"] == RunStatus.OK]
     median = ok.groupby(["target", "width", "method"])["max_error"].median().unstack("method")
     if reference not in median.columns:
         return None
@@ -386,7 +387,7 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
     out = folder / "plots"
     out.mkdir(parents=True, exist_ok=True)
     skipped = []
-    missing = (table["status"] == "ok") & table["model_file"].map(
+    missing = (table["status"] == RunStatus.OK) & table["model_file"].map(
         lambda f: isinstance(f, str) and not (folder / f).is_file()
     )
     if missing.any():
@@ -441,7 +442,7 @@ def _classification_drawers(table: pd.DataFrame, config: Config, folder: Path
                             ) -> list[tuple[str, Callable[[Path], Path | None]]]:
     colours = method_colors(config)
     chance = {d.name: 1.0 / d.classes for d in config.targets}
-    ok = table[table["status"] == "ok"]
+    ok = table[table["status"] == RunStatus.OK]
     drawers: list[tuple[str, Callable[[Path], Path | None]]] = [
         ("accuracy.png", lambda p: plot_accuracy(ok, p, colors=colours, chance=chance))
     ]

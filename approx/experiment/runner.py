@@ -23,9 +23,10 @@ import pandas as pd
 
 from approx import analysis
 from approx.core import validate
+from approx.core.status import RunStatus
 from approx.experiment import executors, resources
 from approx.experiment.config import Config, Run, count_runs, expand
-from approx.experiment.store import TRANSIENT, Store
+from approx.experiment.store import Store
 from approx.experiment.worker import Result
 
 __all__ = ["Reporter", "run_sweep", "summarize", "summarize_classification"]
@@ -61,12 +62,12 @@ def _kept(store: Store, retry_failed: bool, reporter: Reporter) -> tuple[set[str
     transient = final = missing = 0
     killed = False
     for run_id, (status, model_file) in store.recorded().items():
-        if status in TRANSIENT:
+        if status.transient:
             transient += 1
-            killed |= status == "killed"
-        elif status != "ok" and retry_failed:
+            killed |= status == RunStatus.KILLED
+        elif status != RunStatus.OK and retry_failed:
             final += 1
-        elif status == "ok" and model_file and not (store.folder / model_file).is_file():
+        elif status == RunStatus.OK and model_file and not (store.folder / model_file).is_file():
             missing += 1
         else:
             keep.add(run_id)
@@ -123,7 +124,7 @@ def run_sweep(
         available memory.
     time_limit : float, optional
         Seconds per run (overrides the config's ``time_limit``); past it a run is
-        recorded with status ``"timeout"``.
+        recorded with status ``"timeout"`` (:attr:`RunStatus.TIMEOUT`).
 
     Returns
     -------
@@ -201,9 +202,9 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     counts = table.groupby(keys, sort=False).agg(
         kind=("kind", "first"),
         runs=("status", "size"),
-        failed=("status", lambda s: int((s != "ok").sum())),
+        failed=("status", lambda s: int((s != RunStatus.OK).sum())),
     )
-    ok = table[table["status"] == "ok"]
+    ok = table[table["status"] == RunStatus.OK]
 
     def rates(group: pd.DataFrame) -> pd.Series:
         scale = group["target_scale"].iloc[0] if "target_scale" in group else 1.0
@@ -246,9 +247,9 @@ def summarize_classification(table: pd.DataFrame) -> pd.DataFrame:
     counts = table.groupby(keys, sort=False).agg(
         kind=("kind", "first"),
         runs=("status", "size"),
-        failed=("status", lambda s: int((s != "ok").sum())),
+        failed=("status", lambda s: int((s != RunStatus.OK).sum())),
     )
-    ok = table[table["status"] == "ok"]
+    ok = table[table["status"] == RunStatus.OK]
     widest = ok["width"].fillna(0)
     largest = ok[widest == widest.groupby([ok[k] for k in keys], sort=False).transform("max")]
     at_largest = largest.groupby(keys, sort=False).agg(

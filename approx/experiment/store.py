@@ -36,6 +36,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from approx.certify import targets as certified
+from approx.core.errors import ApproxError
+from approx.core.status import RunStatus
 from approx.experiment import folder as folders
 from approx.experiment.config import Config, ConfigError, parse_config
 from approx.experiment.folder import DB_NAME, FolderError
@@ -49,17 +51,12 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "TIMING_COLUMNS",
-    "TRANSIENT",
     "Store",
     "StoreError",
 ]
 
 #: columns that differ between otherwise identical sweeps
 TIMING_COLUMNS = ("fit_seconds", "eval_seconds", "finished_at")
-#: outcomes a rerun may well change (an exception, a worker killed): retried on resume
-TRANSIENT = frozenset({"error", "killed"})
-# every other status but "ok" is final: a rerun would only repeat it (diverged,
-# non-finite, timeout, stalled), so it is retried only when asked (--retry-failed)
 
 #: step i takes a store from version i to i + 1; append, never edit
 MIGRATIONS: tuple[str, ...] = (
@@ -128,7 +125,7 @@ _FIRST_TABLES = frozenset(
 )
 
 
-class StoreError(ValueError):
+class StoreError(ApproxError, ValueError):
     """A results folder that cannot be used as asked; the message says what to do."""
 
 
@@ -372,10 +369,10 @@ class Store:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
 
-    def recorded(self) -> dict[str, tuple[str, str | None]]:
+    def recorded(self) -> dict[str, tuple[RunStatus, str | None]]:
         """Status and model file of every recorded run, by run id."""
         rows = self.db.execute("SELECT run_id, status, model_file FROM runs")
-        return {run_id: (status, model) for run_id, status, model in rows}
+        return {run_id: (RunStatus(status), model) for run_id, status, model in rows}
 
     def _save_model(self, result: Result) -> None:
         """Write the result's model to ``models/<run id>.npz`` (a failure is the run's)."""
@@ -389,7 +386,7 @@ class Store:
             os.replace(self.folder / partial, self.folder / relative)
             result.model_file = relative
         except OSError as e:  # transient: retried when the sweep is resumed
-            result.status, result.message = "error", f"cannot save the model: {e}"
+            result.status, result.message = RunStatus.ERROR, f"cannot save the model: {e}"
             result.model_file = None
 
     def record(self, result: Result) -> None:

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from approx import analysis, methods
 from approx.core import deadline
+from approx.core.status import RunStatus
 from approx.core.threads import one_thread
 from approx.experiment.config import DatasetSpec, Run, TargetSpec
 from approx.methods import classifiers as classify
@@ -34,7 +35,7 @@ from approx.problems.targets import Target
 __all__ = ["STALL_RATIO", "Result", "execute", "hard_limit", "pool_worker"]
 
 #: a trained run whose final training loss is above this fraction of its initial loss
-#: learned nothing: status "stalled"
+#: learned nothing: status ``STALLED``
 STALL_RATIO = 0.99
 
 
@@ -46,11 +47,11 @@ class Result:
     ----------
     run : Run
         The run's identity and seed.
-    status : str
-        ``"ok"``; ``"error"`` when fitting or measuring raised; ``"timeout"`` past the
-        time limit; ``"killed"`` when the worker process died; ``"non-finite"`` when the
-        max error is not finite; ``"stalled"`` when training did not lower the loss;
-        otherwise the status the method itself reported (e.g. ``"diverged"``).
+    status : RunStatus
+        ``OK``; ``ERROR`` when fitting or measuring raised; ``TIMEOUT`` past the time
+        limit; ``KILLED`` when the worker process died; ``NON_FINITE`` when the max error
+        (or held-out loss) is not finite; ``STALLED`` when training did not lower the
+        loss; otherwise the status the method itself reported (``DIVERGED``).
     message : str
         Why the status is not ok (empty when it is).
     n_params : int or None
@@ -78,7 +79,7 @@ class Result:
     """
 
     run: Run
-    status: str = "ok"
+    status: RunStatus = RunStatus.OK
     message: str = ""
     n_params: int | None = None
     max_error: float = float("nan")
@@ -157,10 +158,11 @@ def execute(run: Run, time_limit: float | None = None) -> Result:
                     _execute(run, _target(run.target), result)
         except deadline.DeadlineExceeded as e:
             elapsed = time.perf_counter() - start
-            result.status, result.message = "timeout", f"{e} (stopped after {elapsed:.3g} s)"
+            result.status = RunStatus.TIMEOUT
+            result.message = f"{e} (stopped after {elapsed:.3g} s)"
             result.arrays = None
         except Exception as e:  # a failed run is data, not a crash of the sweep
-            result.status, result.message = "error", f"{type(e).__name__}: {e}"
+            result.status, result.message = RunStatus.ERROR, f"{type(e).__name__}: {e}"
             result.arrays = None
     return result
 
@@ -181,12 +183,12 @@ def _settle(result: Result, fit: methods.Fit, start: float, score: float, what: 
     not finite, else ``stalled`` when training did not move."""
     result.eval_seconds = time.perf_counter() - start
     result.arrays = fit.model.to_arrays()
-    if fit.status != "ok":
-        result.status, result.message = fit.status, fit.message
+    if fit.status != RunStatus.OK:
+        result.status, result.message = RunStatus(fit.status), fit.message
     elif not np.isfinite(score):
-        result.status, result.message = "non-finite", f"{what} is {score}"
+        result.status, result.message = RunStatus.NON_FINITE, f"{what} is {score}"
     elif (stalled := _stalled(result.info)) is not None:
-        result.status, result.message = "stalled", stalled
+        result.status, result.message = RunStatus.STALLED, stalled
 
 
 def _execute(run: Run, target: Target, result: Result) -> None:

@@ -66,7 +66,9 @@ def test_store_holds_runs_and_histories(fake_methods, fake_config, tmp_path):
     pd.testing.assert_frame_equal(stored, table)
     with sqlite3.connect(tmp_path / DB_NAME) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        statuses = db.execute("SELECT DISTINCT typeof(status), status FROM runs").fetchall()
     assert tables == {"meta", "runs", "histories", "files"}
+    assert statuses == [("text", "ok")]  # the enum is stored as its plain string
 
 
 def test_resume_skips_finished_runs(fake_methods, fake_config, tmp_path, monkeypatch):
