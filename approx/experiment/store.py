@@ -16,9 +16,11 @@
 The schema is versioned (sqlite's ``user_version``): a new store is built by running
 every step of :data:`MIGRATIONS` in order, and an older store by running the steps it
 lacks, each in one transaction. A new column is one more step
-(``"ALTER TABLE runs ADD COLUMN accuracy REAL"``); a store newer than the code is refused.
+(``"ALTER TABLE runs ADD COLUMN accuracy REAL"``); a step that must compute what older
+rows lack is a function of the connection; a store newer than the code is refused.
 Only the process that ran a sweep writes its store and ``models/``: workers, local or
-remote, return their results.
+remote, return their results, and the store records them as they are (it computes
+nothing of a run's).
 """
 
 from __future__ import annotations
@@ -26,25 +28,23 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from approx.certify import targets as certified
 from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
 from approx.experiment import folder as folders
-from approx.experiment.config import Config, ConfigError, parse_config
+from approx.experiment.config import Config, ConfigError, TargetSpec, parse_config
 from approx.experiment.folder import DB_NAME, FolderError
 from approx.experiment.metadata import describe, now
-
-if TYPE_CHECKING:
-    from approx.experiment.worker import Result
+from approx.experiment.worker import Result, target_scale
 
 __all__ = [
     "DB_NAME",
@@ -58,8 +58,28 @@ __all__ = [
 #: columns that differ between otherwise identical sweeps
 TIMING_COLUMNS = ("fit_seconds", "eval_seconds", "finished_at")
 
-#: step i takes a store from version i to i + 1; append, never edit
-MIGRATIONS: tuple[str, ...] = (
+
+
+def _record_target_scale(db: sqlite3.Connection) -> None:
+    """4 → 5: each run records its target's scale (it was computed on every read).
+
+    Rows of an older store get it here, once, from the targets of the stored config
+    (its canonical form: the entries as validated when the runs were made).
+    """
+    db.execute("ALTER TABLE runs ADD COLUMN target_scale REAL")
+    row = db.execute("SELECT value FROM meta WHERE key = 'config_canonical'").fetchone()
+    entries = json.loads(row[0]).get("targets", []) if row is not None else []
+    for entry in entries:  # (a classification sweep has datasets: nothing to fill)
+        domain = entry["domain"] and (float(entry["domain"][0]), float(entry["domain"][1]))
+        spec = TargetSpec(entry["name"], entry["expr"], domain)
+        db.execute(
+            "UPDATE runs SET target_scale = ? WHERE target = ?", (target_scale(spec), spec.name)
+        )
+
+
+#: step i takes a store from version i to i + 1 (SQL, or a function of the connection
+#: for a step that computes); append, never edit
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     # 0 → 1: the first store (folders from before versioning hold exactly these tables)
     """
     CREATE TABLE IF NOT EXISTS meta (
@@ -108,11 +128,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN accuracy REAL;
     ALTER TABLE runs ADD COLUMN test_loss REAL;
     """,
+    # 4 → 5: the target's scale, recorded with the run by the worker
+    _record_target_scale,
 )
 #: columns of one task only, left out of the other task's table
 _TASK_COLUMNS = {
-    "approximation": ("max_error", "max_error_at", "l2_error", "max_error_upper",
-                      "max_error_tight"),
+    "approximation": ("max_error", "max_error_at", "l2_error", "target_scale",
+                      "max_error_upper", "max_error_tight"),
     "classification": ("accuracy", "test_loss"),
 }
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -167,9 +189,7 @@ class Store:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             for step in range(version, SCHEMA_VERSION):
-                db.executescript(
-                    f"BEGIN; {MIGRATIONS[step]}; PRAGMA user_version = {step + 1}; COMMIT;"
-                )
+                _migrate(db, step)
         except sqlite3.DatabaseError as e:
             raise StoreError(
                 f"{path} is not a readable store ({e}); move it away (and the folder's "
@@ -440,7 +460,7 @@ class Store:
         attained (a lower bound of the sup), ``max_error_upper`` a rigorous upper bound
         (empty for runs recorded before it existed), ``max_error_tight`` whether the two
         met the enclosure's tolerance; ``target_scale`` estimates max |f| (the reference
-        for rate floors).
+        for rate floors; recorded by the worker with each run).
         """
         raw = pd.read_sql_query("SELECT * FROM runs", self.db)
         raw["max_error_tight"] = raw["max_error_tight"].map(
@@ -455,10 +475,9 @@ class Store:
         table = pd.concat(
             [raw[columns], params.add_prefix("param_"), info.add_prefix("info_")], axis=1
         )
-        if not config.classification:
-            scales = {t.name: _scale(t) for t in config.targets}
+        if "target_scale" in table:  # recorded last, shown beside the errors
             table.insert(table.columns.get_loc("l2_error") + 1, "target_scale",
-                         table["target"].map(scales))
+                         table.pop("target_scale"))
         target_rank = {t.name: i for i, t in enumerate(config.targets)}
         method_rank = {m.name: i for i, m in enumerate(config.methods)}
         table = (
@@ -494,15 +513,24 @@ class Store:
         self.write_text("metadata.json", json.dumps(metadata, indent=2) + "\n")
 
 
+def _migrate(db: sqlite3.Connection, step: int) -> None:
+    """Run migration ``step`` (version ``step`` to ``step + 1``) in one transaction."""
+    migration = MIGRATIONS[step]
+    if isinstance(migration, str):
+        db.executescript(f"BEGIN; {migration}; PRAGMA user_version = {step + 1}; COMMIT;")
+        return
+    db.execute("BEGIN")
+    try:
+        migration(db)
+        db.execute(f"PRAGMA user_version = {step + 1}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def _unusable(folder: Path, error: OSError) -> str:
     """One line for a folder the OS refuses (read-only, name too long, disk full, …)."""
     where = error.filename or folder
     return f"cannot use {where} as the results folder: {error.strerror or error}"
 
-
-def _scale(spec: Any) -> float:
-    """An estimate of max |f| for a target spec (NaN if it no longer builds)."""
-    try:
-        return float(certified.scale(spec.build()))
-    except ValueError:
-        return float("nan")

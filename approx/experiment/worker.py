@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from approx import analysis, methods
+from approx.certify import targets as certified
 from approx.core import deadline
 from approx.core.status import RunStatus
 from approx.core.threads import one_thread
@@ -32,7 +33,7 @@ from approx.methods import classifiers as classify
 from approx.problems.datasets import Sample
 from approx.problems.targets import Target
 
-__all__ = ["STALL_RATIO", "Result", "execute", "hard_limit", "pool_worker"]
+__all__ = ["STALL_RATIO", "Result", "execute", "hard_limit", "pool_worker", "target_scale"]
 
 #: a trained run whose final training loss is above this fraction of its initial loss
 #: learned nothing: status ``STALLED``
@@ -64,6 +65,10 @@ class Result:
     max_error_tight : bool or None
         True when ``[max_error, max_error_upper]`` met the enclosure's tolerance, False
         when the work cap stopped it first (the bound is then wider, still rigorous).
+    target_scale : float
+        An estimate of the target's max |f| (:func:`target_scale`), the reference of the
+        rates' rounding floor; measured before the fit, so a failed fit has it too. NaN
+        for classification, and for a run whose worker died before reporting.
     accuracy, test_loss : float
         A classifier's held-out accuracy and mean cross-entropy; NaN for approximation.
     fit_seconds, eval_seconds : float
@@ -87,6 +92,7 @@ class Result:
     max_error_upper: float = float("nan")
     max_error_tight: bool | None = None
     l2_error: float = float("nan")
+    target_scale: float = float("nan")
     accuracy: float = float("nan")
     test_loss: float = float("nan")
     fit_seconds: float = float("nan")
@@ -191,7 +197,16 @@ def _settle(result: Result, fit: methods.Fit, start: float, score: float, what: 
         result.status, result.message = RunStatus.STALLED, stalled
 
 
+def target_scale(spec: TargetSpec) -> float:
+    """An estimate of max |f| for a target entry (NaN if it no longer builds)."""
+    try:
+        return float(certified.scale(_target(spec)))
+    except ValueError:
+        return float("nan")
+
+
 def _execute(run: Run, target: Target, result: Result) -> None:
+    result.target_scale = target_scale(run.target)
     rng = np.random.default_rng(run.seed)
     start = time.perf_counter()
     fit = methods.fit(run.method.kind, target, run.width, rng, **run.method.kwargs)
