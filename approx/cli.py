@@ -46,11 +46,10 @@ from approx.experiment import (  # noqa: E402
     load_config,
     plot_folder,
     run_sweep,
-    summarize,
 )
 from approx.experiment.executors import EXECUTORS  # noqa: E402
+from approx.experiment.measure import Result  # noqa: E402
 from approx.experiment.resources import parse_size  # noqa: E402
-from approx.experiment.worker import Result  # noqa: E402
 from approx.methods import Param  # noqa: E402
 from approx.methods import classifiers as classify  # noqa: E402
 from approx.problems import datasets, targets  # noqa: E402
@@ -107,9 +106,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _summary(summary: pd.DataFrame) -> Table:
-    if "dataset" in summary.columns:
-        return _accuracy_summary(summary)
+def _error_summary(summary: pd.DataFrame) -> Table:
     table = Table(title="max error ε at the largest width and fitted rate (slope of log ε / log d)")
     for column in ("target", "method", "d", "ε", "rate", "failed"):
         table.add_column(column, justify="left" if column in ("target", "method") else "right")
@@ -139,6 +136,10 @@ def _accuracy_summary(summary: pd.DataFrame) -> Table:
             f"[red]{row.failed}[/]" if row.failed else "0",
         )
     return table
+
+
+#: how each task's summary is shown, by task name
+_SUMMARIES = {"approximation": _error_summary, "classification": _accuracy_summary}
 
 
 def _params(params: tuple[Param, ...]) -> None:
@@ -273,7 +274,7 @@ def run_experiment(
     _plot(folder, quiet=True)
     failed = int(np.sum(table["status"] != RunStatus.OK))
     if not quiet:
-        out_console.print(_summary(summarize(table)))
+        out_console.print(_SUMMARIES[sweep.task.name](sweep.task.summarize(table)))
         out_console.print(
             f"{len(table)} runs, {failed} failed; results in {folder}/ (plots in {folder}/plots/)",
             highlight=False,

@@ -4,7 +4,10 @@ Data flows one way: :func:`load_config` validates a TOML file into a :class:`Con
 :func:`run_sweep` fits every run (in this process, a local pool or on Dask:
 :mod:`~approx.experiment.executors`) into a results folder (:class:`Store`, whose rules
 for the user's files are :mod:`~approx.experiment.folder`) and returns the tidy table;
-:func:`plot_folder` draws the figures from the store.
+:func:`plot_folder` draws the figures from the store. What differs between
+approximating functions and classifying samples (subjects, method table, what a run
+measures, columns, summary, figures) is the config's :class:`Task`
+(:mod:`~approx.experiment.tasks`), looked up, never branched on.
 
 The names below are imported on first use, so a worker process that only needs
 :mod:`approx.experiment.worker` never loads pandas or matplotlib.
@@ -26,6 +29,8 @@ _EXPORTS = {
     "summarize": "runner",
     "Store": "store",
     "StoreError": "store",
+    "TASKS": "tasks",
+    "Task": "tasks",
 }
 
 __all__ = sorted(_EXPORTS)

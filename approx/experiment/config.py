@@ -16,29 +16,24 @@ method and width of a replicate sees the same training and held-out points.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import hashlib
 import json
 import os
-import re
 import stat
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from approx import methods
 from approx.core import validate
-from approx.core.errors import ApproxError
+from approx.experiment import entries
+from approx.experiment.checks import Checker
+from approx.experiment.specs import ConfigError, DatasetSpec, MethodSpec, Run, TargetSpec
+from approx.experiment.tasks import DEFAULT_TASK, TASKS, Task
 from approx.methods import Method
-from approx.methods import classifiers as classify
-from approx.methods.classifiers import Classifier
-from approx.problems import datasets, targets
-from approx.problems.targets import Target
 
 __all__ = [
     "TASKS",
@@ -56,13 +51,6 @@ __all__ = [
     "sample_seed",
 ]
 
-#: what a sweep does: approximate functions (targets, max error) or classify 2-D samples
-TASKS = ("approximation", "classification")
-
-#: names become folder and file names (``fits_<target>.png``, ``models/<run id>.npz``)
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]*\Z")
-#: a run id (two names and a few digits) stays well below the usual 255-byte file name limit
-_NAME_LENGTH = 64
 _TOP_KEYS = (
     "name", "description", "task", "seed", "replicates", "widths", "budgets", "targets",
     "datasets", "methods", "time_limit",
@@ -70,106 +58,6 @@ _TOP_KEYS = (
 #: a config is a few kB; reading more than this is a mistake (``/dev/zero``, a data file)
 MAX_CONFIG_BYTES = 1 << 20
 _REQUIRED = ("name", "methods")
-#: the key holding the sweep's subjects, per task
-_SUBJECTS = {"approximation": "targets", "classification": "datasets"}
-_TARGET_KEYS = ("name", "expr", "domain")
-
-
-class ConfigError(ApproxError, ValueError):
-    """A config that cannot be run: the file, the key path and what is wrong.
-
-    Parameters
-    ----------
-    source : str
-        The file (or ``"<string>"``) the config came from.
-    key : str
-        The key path, e.g. ``"methods[2].knots"``; empty for the file as a whole.
-    problem : str
-        What is wrong, one line.
-    """
-
-    def __init__(self, source: str, key: str, problem: str) -> None:
-        self.source, self.key, self.problem = source, key, problem
-        where = f"{source}: {key}" if key else source
-        super().__init__(f"{where}: {problem}")
-
-
-@dataclass(frozen=True)
-class TargetSpec:
-    """A validated target entry: a built-in (``expr`` is None) or a custom expression."""
-
-    name: str
-    expr: str | None = None
-    domain: tuple[float, float] | None = None
-
-    def build(self) -> Target:
-        """The :class:`~approx.problems.targets.Target` this entry describes."""
-        if self.expr is None:
-            return targets.get(self.name, self.domain)
-        return targets.from_expr(self.expr, self.domain or (-1.0, 1.0), self.name)
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """A validated dataset entry of a classification sweep.
-
-    ``name`` labels it in tables and plots; ``kind`` is the built-in
-    (:data:`approx.problems.datasets.DATASETS`); ``params`` are all its parameters, defaults filled.
-    """
-
-    name: str
-    kind: str
-    params: tuple[tuple[str, Any], ...]
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        """The parameters as keyword arguments for :func:`approx.problems.datasets.draw`."""
-        return dict(self.params)
-
-    def draw(self, seed: int) -> datasets.Sample:
-        """The training and held-out samples drawn from ``seed`` (named after the entry)."""
-        sample = datasets.draw(self.kind, np.random.default_rng(seed), **self.kwargs)
-        return dataclasses.replace(sample, name=self.name)
-
-    @property
-    def classes(self) -> int:
-        """The number of classes k."""
-        return datasets.get(self.kind).n_classes(self.kwargs)
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """A validated method entry: its label, its kind and all its parameters (defaults filled)."""
-
-    name: str
-    kind: str
-    params: tuple[tuple[str, Any], ...]
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        """The parameters as keyword arguments for :func:`approx.methods.fit`."""
-        return dict(self.params)
-
-
-@dataclass(frozen=True)
-class Run:
-    """One fit of the sweep, identified by (target, method, width, replicate).
-
-    In a classification sweep ``target`` is the dataset, ``width`` is 0 for a method
-    without width, and ``sample_seed`` draws the samples.
-    """
-
-    target: TargetSpec | DatasetSpec
-    method: MethodSpec
-    width: int
-    replicate: int
-    seed: int
-    sample_seed: int | None = None
-
-    @property
-    def run_id(self) -> str:
-        """A unique, file-name-safe id; names hold no dots, so the id is unambiguous."""
-        return f"{self.target.name}.{self.method.name}.d{self.width}.r{self.replicate}"
 
 
 @dataclass(frozen=True)
@@ -199,8 +87,8 @@ class Config:
         Seconds each run may take before it is stopped with status ``"timeout"``. A
         resource limit, not part of what the runs compute, so it is left out of
         :meth:`canonical`: raising it and rerunning with ``--retry-failed`` reuses the folder.
-    task : str
-        One of :data:`TASKS`.
+    task : Task
+        What the sweep does (one of :data:`~approx.experiment.tasks.TASKS`).
     budgets : tuple of int
         Parameter budgets, sorted, when the config gives ``budgets`` instead of
         ``widths``: each method then runs at the largest width whose model has at most
@@ -219,22 +107,17 @@ class Config:
     text: str = ""
     description: str = ""
     time_limit: float | None = None
-    task: str = "approximation"
+    task: Task = field(default_factory=lambda: TASKS[DEFAULT_TASK])
     budgets: tuple[int, ...] = ()
-
-    @property
-    def classification(self) -> bool:
-        """Whether the sweep classifies (its targets are datasets)."""
-        return self.task == "classification"
 
     def kind(self, spec: MethodSpec) -> Method:
         """The method (or classifier) a method entry runs, from its task's table."""
-        return classify.get(spec.kind) if self.classification else methods.get(spec.kind)
+        return self.task.find(spec.kind)
 
     def widths_of(self, spec: MethodSpec) -> tuple[int, ...]:
-        """The widths a method runs at: ``(0,)`` for a classifier without width."""
+        """The widths a method runs at: ``(0,)`` for a method without width."""
         method = self.kind(spec)
-        if isinstance(method, Classifier) and not method.has_width:
+        if not self.task.has_width(method):
             return (0,)
         if self.budgets:
             return _budget_widths(method, spec, self.budgets)
@@ -247,22 +130,13 @@ class Config:
             "seed": self.seed,
             "replicates": self.replicates,
             "widths": list(self.widths),
-            "methods": [
-                {"name": m.name, "kind": m.kind, "params": dict(m.params)} for m in self.methods
-            ],
+            "methods": [m.canonical() for m in self.methods],
+            self.task.subjects: [s.canonical() for s in self.targets],
         }
         if self.budgets:
             canonical["budgets"] = list(self.budgets)
-        if self.classification:  # approximation configs keep the digest they always had
-            canonical["task"] = self.task
-            canonical["datasets"] = [
-                {"name": d.name, "kind": d.kind, "params": dict(d.params)} for d in self.targets
-            ]
-        else:
-            canonical["targets"] = [
-                {"name": t.name, "expr": t.expr, "domain": t.domain and list(t.domain)}
-                for t in self.targets
-            ]
+        if self.task.name != DEFAULT_TASK:  # configs without a task keep their digest
+            canonical["task"] = self.task.name
         return canonical
 
     def digest(self) -> str:
@@ -305,9 +179,9 @@ def _keyed_seed(root_seed: int, key: list[Any]) -> int:
 
 
 def _replicates(config: Config, method: MethodSpec) -> int:
-    # a deterministic method gives the same fit for every seed: it runs once; a
-    # classification replicate draws new samples, so every method runs every replicate
-    if config.classification or config.kind(method).random:
+    # a deterministic method gives the same fit for every seed: it runs once; where a
+    # replicate draws new samples, every method runs every replicate
+    if config.task.draws_samples or config.kind(method).random:
         return config.replicates
     return 1
 
@@ -340,6 +214,7 @@ def expand(config: Config, *, widest_first: bool = False) -> Iterator[Run]:
         )
     else:
         cells = ((t, m, w) for t in config.targets for m in config.methods for w in own[m.name])
+    samples = config.task.draws_samples
     for t, m, w in cells:
         for r in range(_replicates(config, m)):
             yield Run(
@@ -348,7 +223,8 @@ def expand(config: Config, *, widest_first: bool = False) -> Iterator[Run]:
                 w,
                 r,
                 run_seed(config.seed, t.name, m.name, w, r),
-                sample_seed(config.seed, t.name, r) if config.classification else None,
+                config.task.name,
+                sample_seed(config.seed, t.name, r) if samples else None,
             )
 
 
@@ -393,94 +269,38 @@ def parse_config(text: str, source: str = "<string>") -> Config:
     return _Validator(source).config(raw, text)
 
 
-def _table(task: str) -> Any:
-    """The lookup of a task's method kinds."""
-    return classify.get if task == "classification" else methods.get
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "table", list: "array", str: "string", bool: "boolean"}.get(
-        type(value), type(value).__name__
-    )
-
-
-class _Validator:
+class _Validator(Checker):
     """Walks the parsed TOML, raising :class:`ConfigError` at the first problem."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(self.source, key, problem)
-
-    def keys(self, table: dict[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
-        for key in table:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = (
-                    f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(allowed)}"
-                )
-                raise self.fail(f"{prefix}{key}", f"unknown key; {hint}")
-
-    def integer(self, value: Any, key: str, minimum: int) -> int:
-        try:
-            return validate.integer(value, minimum=minimum)
-        except (TypeError, ValueError) as e:
-            raise self.fail(key, str(e)) from None
-
-    def name(self, value: Any, key: str) -> str:
-        if not isinstance(value, str):
-            raise self.fail(key, f"must be a string, got {_type_name(value)} {value!r}")
-        if len(value) > _NAME_LENGTH:
-            raise self.fail(
-                key, f"is longer than {_NAME_LENGTH} characters (it becomes part of file names)"
-            )
-        if not _NAME.match(value):
-            raise self.fail(
-                key,
-                f"{value!r} is not a valid name: use letters, digits, '_', '+' and '-' "
-                "(it becomes part of file names)",
-            )
-        return value
-
-    def tables(self, raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
-        value = raw[key]
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.fail(
-                key, f"must be an array of tables ([[{key}]] entries), got {_type_name(value)}"
-            )
-        if not value:
-            raise self.fail(key, "must not be empty")
-        return value
 
     def config(self, raw: dict[str, Any], text: str) -> Config:
         self.keys(raw, _TOP_KEYS, "")
-        task = raw.get("task", "approximation")
         try:
-            task = validate.choice(task, TASKS)
+            task = TASKS[validate.choice(raw.get("task", DEFAULT_TASK), TASKS)]
         except ValueError as e:
             raise self.fail("task", str(e)) from None
-        subjects = _SUBJECTS[task]
-        for key in (*_REQUIRED, subjects):
-            if key not in raw:
-                raise self.fail(key, "required key is missing")
-        other = _SUBJECTS["classification" if task == "approximation" else "approximation"]
-        if other in raw:
-            raise self.fail(
-                other, f"a {task} sweep has [[{subjects}]], not [[{other}]] (task = {task!r})"
-            )
+        subjects = task.subjects
+        self.required(raw, (*_REQUIRED, subjects))
+        for other in (t.subjects for t in TASKS.values() if t is not task):
+            if other in raw:
+                raise self.fail(
+                    other,
+                    f"a {task.name} sweep has [[{subjects}]], not [[{other}]] "
+                    f"(task = {task.name!r})",
+                )
         description = raw.get("description", "")
         if not isinstance(description, str):
-            raise self.fail("description", f"must be a string, got {_type_name(description)}")
+            raise self.fail(
+                "description", f"must be a string, got {validate.type_name(description)}"
+            )
         name = self.name(raw["name"], "name")
         seed = self.integer(raw.get("seed", 0), "seed", 0)
         replicates = self.integer(raw.get("replicates", 1), "replicates", 1)
-        subject = self.dataset if task == "classification" else self.target
         target_specs = [
-            subject(t, f"{subjects}[{i}]") for i, t in enumerate(self.tables(raw, subjects))
+            task.entry(self, t, f"{subjects}[{i}]")
+            for i, t in enumerate(self.tables(raw, subjects))
         ]
         method_specs = [
-            self.method(m, f"methods[{i}]", task)
+            entries.method(self, m, f"methods[{i}]", task.find)
             for i, m in enumerate(self.tables(raw, "methods"))
         ]
         for key, specs in ((subjects, target_specs), ("methods", method_specs)):
@@ -502,12 +322,12 @@ class _Validator:
                 "method takes the width that fits)",
             )
         if "budgets" in raw:
-            if task == "classification":
-                raise self.fail("budgets", "a classification sweep takes widths")
-            budgets = self.budgets(raw["budgets"], method_specs)
+            if not task.budgets:
+                raise self.fail("budgets", f"a {task.name} sweep takes widths")
+            budgets = self.budgets(raw["budgets"], method_specs, task)
             widths = tuple(sorted({
                 w for spec in method_specs
-                for w in _budget_widths(methods.get(spec.kind), spec, budgets)
+                for w in _budget_widths(task.find(spec.kind), spec, budgets)
             }))
         else:
             widths = self.widths(raw["widths"], method_specs, task)
@@ -534,18 +354,14 @@ class _Validator:
             budgets=budgets,
         )
 
-    def budgets(self, value: Any, method_specs: list[MethodSpec]) -> tuple[int, ...]:
-        if not isinstance(value, list):
-            raise self.fail("budgets", f"must be an array of integers, got {_type_name(value)}")
-        if not value:
-            raise self.fail("budgets", "must not be empty")
-        budgets = [self.integer(b, f"budgets[{i}]", 1) for i, b in enumerate(value)]
+    def budgets(self, value: Any, method_specs: list[MethodSpec], task: Task) -> tuple[int, ...]:
+        budgets = self.integers(value, "budgets", 1)
         for i, b in enumerate(budgets):
             if b in budgets[:i]:
                 raise self.fail(f"budgets[{i}]", f"duplicate budget {b}")
         budgets = sorted(budgets)
         for j, spec in enumerate(method_specs):
-            method = methods.get(spec.kind)
+            method = task.find(spec.kind)
             try:
                 widths = _budget_widths(method, spec, tuple(budgets))
             except ValueError as e:
@@ -559,17 +375,13 @@ class _Validator:
                 )
         return tuple(budgets)
 
-    def widths(self, value: Any, method_specs: list[MethodSpec], task: str) -> tuple[int, ...]:
-        if not isinstance(value, list):
-            raise self.fail("widths", f"must be an array of integers, got {_type_name(value)}")
-        if not value:
-            raise self.fail("widths", "must not be empty")
-        widths = [self.integer(w, f"widths[{i}]", 2) for i, w in enumerate(value)]
+    def widths(self, value: Any, method_specs: list[MethodSpec], task: Task) -> tuple[int, ...]:
+        widths = self.integers(value, "widths", 2)
         for i, w in enumerate(widths):
             if w in widths[:i]:
                 raise self.fail(f"widths[{i}]", f"duplicate width {w}")
             for j, spec in enumerate(method_specs):
-                least = _table(task)(spec.kind).min_width
+                least = task.find(spec.kind).min_width
                 if w < least:
                     raise self.fail(
                         f"widths[{i}]",
@@ -577,123 +389,3 @@ class _Validator:
                         f"{spec.kind!r} (methods[{j}])",
                     )
         return tuple(sorted(widths))
-
-    def target(self, table: dict[str, Any], key: str) -> TargetSpec:
-        self.keys(table, _TARGET_KEYS, f"{key}.")
-        if "name" not in table:
-            raise self.fail(f"{key}.name", "required key is missing")
-        name = self.name(table["name"], f"{key}.name")
-        expr = table.get("expr")
-        domain = None
-        if "domain" in table:
-            d = table["domain"]
-            if (
-                not isinstance(d, list)
-                or len(d) != 2
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in d)
-            ):
-                raise self.fail(
-                    f"{key}.domain", f"must be an array of two numbers [a, b], got {d!r}"
-                )
-            if not (np.isfinite(d).all() and d[0] < d[1]):
-                raise self.fail(f"{key}.domain", f"must be finite with a < b, got {d!r}")
-            domain = (float(d[0]), float(d[1]))
-        if expr is None:
-            if name not in targets.names():
-                close = difflib.get_close_matches(name, targets.names(), n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                raise self.fail(
-                    f"{key}.name",
-                    f"unknown built-in target {name!r}; {hint}built-ins are "
-                    f"{', '.join(targets.names())} (or give expr and domain for a custom target)",
-                )
-            spec = TargetSpec(name, None, domain)
-            what = f"{key}.domain"
-        else:
-            if not isinstance(expr, str):
-                raise self.fail(f"{key}.expr", f"must be a string, got {_type_name(expr)}")
-            if name in targets.names():
-                raise self.fail(
-                    f"{key}.name",
-                    f"{name!r} is a built-in target; give the custom expression another name",
-                )
-            if domain is None:
-                raise self.fail(f"{key}.domain", "required with expr: the interval [a, b]")
-            spec = TargetSpec(name, expr, domain)
-            what = f"{key}.expr"
-        try:
-            spec.build()
-        except (ValueError, OverflowError) as e:
-            raise self.fail(what, str(e)) from None
-        except RecursionError:  # deeply nested or very long expressions
-            raise self.fail(what, "expression is too long or too deeply nested") from None
-        return spec
-
-    def dataset(self, table: dict[str, Any], key: str) -> DatasetSpec:
-        if "name" not in table:
-            raise self.fail(f"{key}.name", "required key is missing")
-        name = self.name(table["name"], f"{key}.name")
-        kind = table.get("kind", name)
-        where = f"{key}.kind" if "kind" in table else f"{key}.name"
-        if not isinstance(kind, str) or kind not in datasets.DATASETS:
-            raise self.fail(
-                where,
-                f"unknown dataset {kind!r}; {validate.did_you_mean(str(kind), datasets.DATASETS)}"
-                f"built-ins are {', '.join(datasets.DATASETS)} (give `kind` to label one "
-                "differently)",
-            )
-        params = {k: v for k, v in table.items() if k not in ("name", "kind")}
-        try:
-            resolved = datasets.get(kind).resolve(params)
-        except ValueError as e:
-            raise self.fail(key, str(e)) from None
-        return DatasetSpec(name, kind, tuple(resolved.items()))
-
-    def method(self, table: dict[str, Any], key: str, task: str) -> MethodSpec:
-        for required in ("name", "kind"):
-            if required not in table:
-                raise self.fail(f"{key}.{required}", "required key is missing")
-        name = self.name(table["name"], f"{key}.name")
-        kind = table["kind"]
-        if task == "classification":
-            try:
-                method: Method = classify.get(kind)
-            except (TypeError, ValueError) as e:
-                raise self.fail(f"{key}.kind", str(e)) from None
-        elif not isinstance(kind, str) or kind not in methods.METHODS:
-            close = difflib.get_close_matches(str(kind), list(methods.METHODS), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            also = (
-                " (a classification kind: set task = \"classification\")"
-                if kind in classify.CLASSIFIERS
-                else ""
-            )
-            raise self.fail(
-                f"{key}.kind",
-                f"unknown method kind {kind!r}{also}; {hint}known kinds are "
-                f"{', '.join(methods.METHODS)}",
-            )
-        else:
-            method = methods.get(kind)
-        params = {k: v for k, v in table.items() if k not in ("name", "kind")}
-        allowed = tuple(p.name for p in method.params)
-        for pname, value in params.items():
-            if pname not in allowed:
-                close = difflib.get_close_matches(pname, allowed, n=1)
-                hint = (
-                    f"did you mean {close[0]!r}?"
-                    if close
-                    else f"its parameters are {', '.join(allowed) or '(none)'}"
-                )
-                raise self.fail(
-                    f"{key}.{pname}", f"method kind {kind!r} has no such parameter; {hint}"
-                )
-            try:
-                method.param(pname).check(value)
-            except ValueError as e:
-                raise self.fail(f"{key}.{pname}", str(e)) from None
-        try:
-            resolved = method.resolve(params)
-        except ValueError as e:  # a combination of parameters the method refuses
-            raise self.fail(key, str(e)) from None
-        return MethodSpec(name, kind, tuple(resolved.items()))

@@ -33,8 +33,9 @@ from contextlib import contextmanager
 
 from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
-from approx.experiment.config import Run
-from approx.experiment.worker import Result, execute, hard_limit, pool_worker
+from approx.experiment.measure import Result
+from approx.experiment.specs import Run
+from approx.experiment.worker import execute, hard_limit, pool_worker
 
 __all__ = ["EXECUTORS", "ExecutorError", "dask", "pool", "serial"]
 

@@ -44,11 +44,14 @@ from numpy.typing import NDArray
 from approx import analysis
 from approx.core.status import RunStatus
 from approx.experiment.classification_plots import plot_accuracy, plot_regions
-from approx.experiment.config import Config, DatasetSpec, sample_seed
+from approx.experiment.config import Config, sample_seed
+from approx.experiment.specs import DatasetSpec
 from approx.experiment.store import Store
 from approx.models import load_model
 
 __all__ = [
+    "approximation_figures",
+    "classification_figures",
     "gap_table",
     "method_colors",
     "plot_all",
@@ -58,6 +61,10 @@ __all__ = [
     "plot_gap",
     "plot_params",
 ]
+
+#: a figure's file name under ``plots/`` and the function drawing it to a path (None:
+#: nothing to draw)
+Drawer = tuple[str, Callable[[Path], Path | None]]
 
 _TINY = 1e-17  # floor for errors on log axes (exact zeros would vanish)
 _HUGE = 1e100  # ceiling for values on axes (inf and overflowing floats cannot be drawn)
@@ -369,7 +376,7 @@ def _save(fig: Figure, path: Path) -> None:
 def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], config: Config,
              folder: Path, claim: Callable[[str], Path] | None = None
              ) -> tuple[list[Path], list[str]]:
-    """Draw every figure of a results folder into ``folder/plots``.
+    """Draw every figure of a results folder into ``folder/plots`` (its task's figures).
 
     Parameters
     ----------
@@ -394,18 +401,24 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
         skipped.append(f"{int(missing.sum())} model file(s) are missing (e.g. "
                        f"{table.loc[missing, 'model_file'].iloc[0]}); the fits figures leave "
                        "them out; rerun the sweep to refit them")
-    if config.classification:
-        drawers = _classification_drawers(table, config, folder)
-        return _draw(drawers, out, claim, skipped)
+    drawers, notes = config.task.figures(table, histories, config, folder)
+    return _draw(drawers, out, claim, skipped + notes)
+
+
+def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
+                          config: Config, folder: Path) -> tuple[list[Drawer], list[str]]:
+    """The figures of an approximation sweep (module docstring), and notes on what they
+    leave out."""
+    notes = []
     huge = sorted(set(table.loc[table["max_error"].abs() > _HUGE, "target"]))
     if huge:
-        skipped.append(f"values beyond {_HUGE:g} are drawn at {_HUGE:g} (targets "
-                       f"{', '.join(huge)}): the figures clip them, the tables keep them")
+        notes.append(f"values beyond {_HUGE:g} are drawn at {_HUGE:g} (targets "
+                     f"{', '.join(huge)}): the figures clip them, the tables keep them")
     if (_reference(config) is not None and not config.budgets
             and gap_table(table, config) is None):
-        skipped.append(f"skipped plots/gap.png: {_reference(config)} has no ok run to "
-                       "compare with")
-    drawers: list[tuple[str, Callable[[Path], Path | None]]] = [
+        notes.append(f"skipped plots/gap.png: {_reference(config)} has no ok run to "
+                     "compare with")
+    drawers: list[Drawer] = [
         ("convergence.png", lambda p: plot_convergence(table, config, p)),
     ]
     if not config.budgets:  # at budgets the methods' widths differ: no ratio at equal d
@@ -417,10 +430,10 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
                         lambda p, n=spec.name: plot_fits(table, config, n, folder, p)))
         drawers.append((f"training_{spec.name}.png",
                         lambda p, n=spec.name: plot_training(table, histories, config, n, p)))
-    return _draw(drawers, out, claim, skipped)
+    return drawers, notes
 
 
-def _draw(drawers: list[tuple[str, Callable[[Path], Path | None]]], out: Path,
+def _draw(drawers: list[Drawer], out: Path,
           claim: Callable[[str], Path] | None, skipped: list[str]) -> tuple[list[Path], list[str]]:
     """Run each drawer on its claimed path; a failing figure is skipped, one line."""
     paths = []
@@ -438,18 +451,20 @@ def _draw(drawers: list[tuple[str, Callable[[Path], Path | None]]], out: Path,
     return paths, skipped
 
 
-def _classification_drawers(table: pd.DataFrame, config: Config, folder: Path
-                            ) -> list[tuple[str, Callable[[Path], Path | None]]]:
+def classification_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
+                           config: Config, folder: Path) -> tuple[list[Drawer], list[str]]:
+    """The figures of a classification sweep: accuracy against width, and the decision
+    regions per dataset (no notes: nothing is clipped)."""
     colours = method_colors(config)
     chance = {d.name: 1.0 / d.classes for d in config.targets}
     ok = table[table["status"] == RunStatus.OK]
-    drawers: list[tuple[str, Callable[[Path], Path | None]]] = [
+    drawers: list[Drawer] = [
         ("accuracy.png", lambda p: plot_accuracy(ok, p, colors=colours, chance=chance))
     ]
     for spec in config.targets:
         drawers.append((f"regions_{spec.name}.png",
                         lambda p, d=spec: _plot_regions(ok, config, d, folder, p, colours)))
-    return drawers
+    return drawers, []
 
 
 def _plot_regions(ok: pd.DataFrame, config: Config, spec: DatasetSpec, folder: Path,

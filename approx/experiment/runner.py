@@ -21,15 +21,16 @@ from typing import Protocol
 
 import pandas as pd
 
-from approx import analysis
 from approx.core import validate
 from approx.core.status import RunStatus
 from approx.experiment import executors, resources
-from approx.experiment.config import Config, Run, count_runs, expand
+from approx.experiment.config import Config, count_runs, expand
+from approx.experiment.measure import Result
+from approx.experiment.specs import Run
 from approx.experiment.store import Store
-from approx.experiment.worker import Result
+from approx.experiment.tasks import of_table
 
-__all__ = ["Reporter", "run_sweep", "summarize", "summarize_classification"]
+__all__ = ["Reporter", "run_sweep", "summarize"]
 
 
 class Reporter(Protocol):
@@ -169,21 +170,14 @@ def run_sweep(
             store.record(result)
             reporter.advance(result)
         table = store.table(config)
-        store.export(table, summarize(table))
+        store.export(table, config.task.summarize(table))
     return table
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Per target and method: ε at the largest width and the fitted rates.
-
-    A classification table (one with a ``dataset`` column) gets
-    :func:`summarize_classification` instead.
-
-    Rates come from :func:`approx.analysis.rates.fit_rate` over the ok runs (every replicate a
-    point): power law and exponential, fitted only over the widths where ε still falls
-    and above a rounding floor relative to max |f| (``target_scale``); ``fit`` says which
-    describes the data better, or ``"none"`` when ε does not fall. ε at the largest width
-    is the median over replicates of the ok runs there.
+    """The summary of a table of runs, by its task's rule (the task of its subject
+    column: :func:`~approx.experiment.summary.summarize_approximation` for targets,
+    :func:`~approx.experiment.summary.summarize_classification` for datasets).
 
     Parameters
     ----------
@@ -193,71 +187,6 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns target, method, kind, runs, failed, largest_width, max_error, rate
-        (power-law slope), rate_exp (exponential slope per unit of width), fit.
+        One row per subject and method.
     """
-    if "dataset" in table.columns:
-        return summarize_classification(table)
-    keys = ["target", "method"]
-    counts = table.groupby(keys, sort=False).agg(
-        kind=("kind", "first"),
-        runs=("status", "size"),
-        failed=("status", lambda s: int((s != RunStatus.OK).sum())),
-    )
-    ok = table[table["status"] == RunStatus.OK]
-
-    def rates(group: pd.DataFrame) -> pd.Series:
-        scale = group["target_scale"].iloc[0] if "target_scale" in group else 1.0
-        r = analysis.fit_rate(group["width"], group["max_error"], 1.0 if pd.isna(scale) else scale)
-        return pd.Series({"rate": r.power, "rate_exp": r.exponential, "fit": r.fit})
-
-    fitted = (
-        ok.groupby(keys, sort=False)[[c for c in ("width", "max_error", "target_scale")
-                                      if c in ok]].apply(rates)
-        if len(ok)
-        else pd.DataFrame(
-            columns=["rate", "rate_exp", "fit"], index=pd.MultiIndex.from_tuples([], names=keys)
-        )
-    )
-    largest = ok[ok["width"] == ok.groupby(keys, sort=False)["width"].transform("max")]
-    at_largest = largest.groupby(keys, sort=False).agg(
-        largest_width=("width", "first"), max_error=("max_error", "median")
-    )
-    summary = counts.join(at_largest).join(fitted).reset_index()
-    summary["fit"] = summary["fit"].fillna("none")
-    return summary.astype({"largest_width": "Int64"})
-
-
-def summarize_classification(table: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset and method: held-out accuracy at the largest width, over replicates.
-
-    Parameters
-    ----------
-    table : DataFrame
-        The runs of a classification sweep, as returned by :func:`run_sweep`.
-
-    Returns
-    -------
-    DataFrame
-        Columns dataset, method, kind, runs, failed, largest_width (empty for a method
-        without width), accuracy (median over the ok replicates there), accuracy_min,
-        accuracy_max, test_loss (median).
-    """
-    keys = ["dataset", "method"]
-    counts = table.groupby(keys, sort=False).agg(
-        kind=("kind", "first"),
-        runs=("status", "size"),
-        failed=("status", lambda s: int((s != RunStatus.OK).sum())),
-    )
-    ok = table[table["status"] == RunStatus.OK]
-    widest = ok["width"].fillna(0)
-    largest = ok[widest == widest.groupby([ok[k] for k in keys], sort=False).transform("max")]
-    at_largest = largest.groupby(keys, sort=False).agg(
-        largest_width=("width", "first"),
-        accuracy=("accuracy", "median"),
-        accuracy_min=("accuracy", "min"),
-        accuracy_max=("accuracy", "max"),
-        test_loss=("test_loss", "median"),
-    )
-    summary = counts.join(at_largest).reset_index()
-    return summary.astype({"largest_width": "Int64"})
+    return of_table(table).summarize(table)

@@ -41,10 +41,12 @@ from numpy.typing import NDArray
 from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
 from approx.experiment import folder as folders
-from approx.experiment.config import Config, ConfigError, TargetSpec, parse_config
+from approx.experiment.config import Config, parse_config
 from approx.experiment.folder import DB_NAME, FolderError
+from approx.experiment.measure import Result, target_scale
 from approx.experiment.metadata import describe, now
-from approx.experiment.worker import Result, target_scale
+from approx.experiment.specs import ConfigError, TargetSpec
+from approx.experiment.tasks import TASKS
 
 __all__ = [
     "DB_NAME",
@@ -131,12 +133,6 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     # 4 → 5: the target's scale, recorded with the run by the worker
     _record_target_scale,
 )
-#: columns of one task only, left out of the other task's table
-_TASK_COLUMNS = {
-    "approximation": ("max_error", "max_error_at", "l2_error", "target_scale",
-                      "max_error_upper", "max_error_tight"),
-    "classification": ("accuracy", "test_loss"),
-}
 SCHEMA_VERSION = len(MIGRATIONS)
 #: stored as JSON text, exported as ``param_*`` and ``info_*`` columns
 _JSON_COLUMNS = ("params", "info")
@@ -468,29 +464,18 @@ class Store:
         ).astype(object)
         params = pd.DataFrame([json.loads(p) for p in raw["params"]], index=raw.index)
         info = pd.DataFrame([json.loads(i) for i in raw["info"]], index=raw.index)
-        other = "approximation" if config.classification else "classification"
-        columns = [
-            c for c in self._columns if c not in _JSON_COLUMNS and c not in _TASK_COLUMNS[other]
-        ]
+        others = {c for task in TASKS.values() if task is not config.task for c in task.columns}
+        columns = [c for c in self._columns if c not in _JSON_COLUMNS and c not in others]
         table = pd.concat(
             [raw[columns], params.add_prefix("param_"), info.add_prefix("info_")], axis=1
         )
         if "target_scale" in table:  # recorded last, shown beside the errors
             table.insert(table.columns.get_loc("l2_error") + 1, "target_scale",
                          table.pop("target_scale"))
-        target_rank = {t.name: i for i, t in enumerate(config.targets)}
-        method_rank = {m.name: i for i, m in enumerate(config.methods)}
-        table = (
-            table.assign(_t=table["target"].map(target_rank), _m=table["method"].map(method_rank))
-            .sort_values(["_t", "_m", "width", "replicate"])
-            .drop(columns=["_t", "_m"])
-            .reset_index(drop=True)
-        )
-        if config.classification:
-            # a method without width is recorded at width 0: in the table it has none
-            table = table.rename(columns={"target": "dataset"})
+        table = _in_config_order(table, config)
+        if config.task.widthless:  # recorded at width 0: in the table it has none
             table["width"] = table["width"].astype("Int64").mask(table["width"] == 0)
-        return table
+        return table.rename(columns={"target": config.task.subject})
 
     def begin(self, config: Config, *, jobs: int, executor: str) -> None:
         """Write ``metadata.json`` for a sweep that is starting."""
@@ -511,6 +496,18 @@ class Store:
 
     def _write_metadata(self, metadata: dict[str, Any]) -> None:
         self.write_text("metadata.json", json.dumps(metadata, indent=2) + "\n")
+
+
+def _in_config_order(table: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The rows in the config's order: subject, method (as in the file), width, replicate."""
+    target_rank = {t.name: i for i, t in enumerate(config.targets)}
+    method_rank = {m.name: i for i, m in enumerate(config.methods)}
+    return (
+        table.assign(_t=table["target"].map(target_rank), _m=table["method"].map(method_rank))
+        .sort_values(["_t", "_m", "width", "replicate"])
+        .drop(columns=["_t", "_m"])
+        .reset_index(drop=True)
+    )
 
 
 def _migrate(db: sqlite3.Connection, step: int) -> None:

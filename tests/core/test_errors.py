@@ -35,7 +35,7 @@ def _exception_classes() -> dict[str, type[BaseException]]:
 
 def test_every_error_class_is_an_approx_error():
     classes = _exception_classes()
-    assert "approx.experiment.config.ConfigError" in classes  # the walk found the package
+    assert "approx.experiment.specs.ConfigError" in classes  # the walk found the package
     assert SIGNALS <= set(classes)  # the exemptions still exist
     stray = [name for name, cls in classes.items()
              if name not in SIGNALS and not issubclass(cls, ApproxError)]
@@ -43,7 +43,7 @@ def test_every_error_class_is_an_approx_error():
 
 
 @pytest.mark.parametrize("name, builtin", [
-    ("approx.experiment.config.ConfigError", ValueError),
+    ("approx.experiment.specs.ConfigError", ValueError),
     ("approx.experiment.store.StoreError", ValueError),
     ("approx.experiment.folder.FolderError", ValueError),
     ("approx.experiment.resources.ResourceError", ValueError),

@@ -161,4 +161,4 @@ def test_the_shipped_classification_configs_load():
         from approx.experiment import load_config
 
         config = load_config(root / name)
-        assert config.classification and count_runs(config) > 0
+        assert config.task.name == "classification" and count_runs(config) > 0
