@@ -21,7 +21,7 @@ from approx.experiment.specs import DatasetSpec, MethodSpec, TargetSpec
 from approx.methods import Method
 from approx.problems import datasets, targets
 
-__all__ = ["dataset", "method", "target"]
+__all__ = ["budget_widths", "dataset", "method", "target"]
 
 _TARGET_KEYS = ("name", "expr", "domain")
 
@@ -137,3 +137,11 @@ def method(
     except ValueError as e:  # a combination of parameters the method refuses
         raise check.fail(key, str(e)) from None
     return MethodSpec(name, kind, tuple(resolved.items()))
+
+
+def budget_widths(
+    method: Method, spec: MethodSpec, budgets: tuple[int, ...]
+) -> tuple[int, ...]:
+    """The distinct widths at which ``method`` fits each budget (budgets too small: none)."""
+    widths = (method.width_for(b, spec.kwargs) for b in budgets)
+    return tuple(sorted({w for w in widths if w is not None}))

@@ -44,10 +44,12 @@ from numpy.typing import NDArray
 from approx import analysis
 from approx.core.status import RunStatus
 from approx.experiment.classification_plots import plot_accuracy, plot_regions
-from approx.experiment.config import Config, sample_seed
+from approx.experiment.config import Config
+from approx.experiment.expansion import sample_seed
 from approx.experiment.specs import DatasetSpec
 from approx.experiment.store import Store
 from approx.models import load_model
+from approx.problems.targets import Target
 
 __all__ = [
     "approximation_figures",
@@ -141,43 +143,13 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     widths = np.array(config.widths, dtype=float)
     for ax, spec in zip(_panels(fig, n), config.targets, strict=True):
         target = spec.build()
-        anchor = []
-        for method in config.methods:
-            if (spec.name, method.name) not in stats.index.droplevel("width"):
-                continue
-            s = stats.loc[(spec.name, method.name)]
-            certified = s["certified"].astype(bool).to_numpy()
-            s = s[["median", "min", "max", "upper"]].astype(float).clip(lower=_TINY, upper=_HUGE)
-            colour = colours[method.name]
-            ax.plot(s.index, s["median"], "-", color=colour, label=method.name, zorder=3)
-            ax.plot(s.index[certified], s["median"][certified], "o", ms=3.5, color=colour,
-                    zorder=4)
-            ax.plot(s.index[~certified], s["median"][~certified], "o", ms=4.5, mfc="white",
-                    mec=colour, zorder=4)
-            # the enclosure, where the upper bound stands visibly above the value
-            wide = np.isfinite(s["upper"]) & (s["upper"] > 1.05 * s["median"])
-            if wide.any():
-                ax.vlines(s.index[wide], s["median"][wide], s["upper"][wide], color=colour,
-                          lw=1.2, alpha=0.7, zorder=2)
-            if config.replicates > 1:
-                ax.fill_between(s.index, s["min"], s["max"], color=colours[method.name],
-                                alpha=0.2, lw=0)
-            anchor.append(s["median"].iloc[0])
-        with np.errstate(all="ignore"):
-            # (a budget sweep's deep nets may have width 1: no knot spacing there)
-            bound = np.array([analysis.uniform_bound(target, int(d)) if d >= 2 else np.inf
-                              for d in widths])
-        drawn = widths >= 2
-        if np.isfinite(bound[drawn]).all() and (bound[drawn] < _HUGE).all():
-            ax.plot(widths[drawn], bound[drawn], "k--", lw=1.0, zorder=1,
-                    label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$")
-        if anchor:
-            y0 = min(anchor) / 4  # below the data at the smallest width, clear of the bound
-            ax.plot(widths, y0 * (widths / widths[0]) ** -2.0, ":", color="0.45", lw=1.5,
-                    label=r"$d^{-2}$ reference slope")
-        if anchor:
-            ax.plot([], [], "o", ms=4.5, mfc="white", mec="0.3",
-                    label="hollow: estimate, not certified")
+        anchor = [
+            _convergence_line(ax, stats.loc[(spec.name, method.name)], colours[method.name],
+                              method.name, band=config.replicates > 1)
+            for method in config.methods
+            if (spec.name, method.name) in stats.index.droplevel("width")
+        ]
+        _convergence_guides(ax, target, widths, anchor)
         failed = int((table["target"] == spec.name).sum() - (ok["target"] == spec.name).sum())
         if failed:
             ax.text(0.02, 0.02, f"{failed} failed run(s) not shown", transform=ax.transAxes,
@@ -193,6 +165,44 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     fig.suptitle(f"{config.name}: max error against width", fontweight="bold")
     _save(fig, path)
     return path
+
+
+def _convergence_line(ax: Axes, s: pd.DataFrame, colour: str, label: str, band: bool) -> float:
+    """One method's medians against width (filled where certified, a bar up to a wider
+    bound), its min–max ``band`` if asked; returns the median at the smallest width."""
+    certified = s["certified"].astype(bool).to_numpy()
+    s = s[["median", "min", "max", "upper"]].astype(float).clip(lower=_TINY, upper=_HUGE)
+    ax.plot(s.index, s["median"], "-", color=colour, label=label, zorder=3)
+    ax.plot(s.index[certified], s["median"][certified], "o", ms=3.5, color=colour, zorder=4)
+    ax.plot(s.index[~certified], s["median"][~certified], "o", ms=4.5, mfc="white",
+            mec=colour, zorder=4)
+    # the enclosure, where the upper bound stands visibly above the value
+    wide = np.isfinite(s["upper"]) & (s["upper"] > 1.05 * s["median"])
+    if wide.any():
+        ax.vlines(s.index[wide], s["median"][wide], s["upper"][wide], color=colour, lw=1.2,
+                  alpha=0.7, zorder=2)
+    if band:
+        ax.fill_between(s.index, s["min"], s["max"], color=colour, alpha=0.2, lw=0)
+    return s["median"].iloc[0]
+
+
+def _convergence_guides(ax: Axes, target: Target, widths: NDArray[np.float64],
+                        anchor: list[float]) -> None:
+    """The uniform-knot bound, a d⁻² slope below the data, and the hollow marker's key."""
+    with np.errstate(all="ignore"):
+        # (a budget sweep's deep nets may have width 1: no knot spacing there)
+        bound = np.array([analysis.uniform_bound(target, int(d)) if d >= 2 else np.inf
+                          for d in widths])
+    drawn = widths >= 2
+    if np.isfinite(bound[drawn]).all() and (bound[drawn] < _HUGE).all():
+        ax.plot(widths[drawn], bound[drawn], "k--", lw=1.0, zorder=1,
+                label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$")
+    if anchor:
+        y0 = min(anchor) / 4  # below the data at the smallest width, clear of the bound
+        ax.plot(widths, y0 * (widths / widths[0]) ** -2.0, ":", color="0.45", lw=1.5,
+                label=r"$d^{-2}$ reference slope")
+        ax.plot([], [], "o", ms=4.5, mfc="white", mec="0.3",
+                label="hollow: estimate, not certified")
 
 
 def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Path,

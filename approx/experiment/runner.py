@@ -24,7 +24,8 @@ import pandas as pd
 from approx.core import validate
 from approx.core.status import RunStatus
 from approx.experiment import executors, resources
-from approx.experiment.config import Config, count_runs, expand
+from approx.experiment.config import Config
+from approx.experiment.expansion import count_runs, expand
 from approx.experiment.measure import Result
 from approx.experiment.specs import Run
 from approx.experiment.store import Store
@@ -83,17 +84,9 @@ def _kept(store: Store, retry_failed: bool, reporter: Reporter) -> tuple[set[str
 
 
 def run_sweep(
-    config: Config,
-    folder: str | Path,
-    *,
-    jobs: int | None = None,
-    fresh: bool = False,
-    reporter: Reporter | None = None,
-    executor: str = "local",
-    scheduler: str | None = None,
-    retry_failed: bool = False,
-    memory_limit: int | None = None,
-    time_limit: float | None = None,
+    config: Config, folder: str | Path, *, jobs: int | None = None, fresh: bool = False,
+    reporter: Reporter | None = None, executor: str = "local", scheduler: str | None = None,
+    retry_failed: bool = False, memory_limit: int | None = None, time_limit: float | None = None,
 ) -> pd.DataFrame:
     """Run every pending run of ``config`` into the results ``folder``; return all runs.
 
@@ -125,7 +118,7 @@ def run_sweep(
         available memory.
     time_limit : float, optional
         Seconds per run (overrides the config's ``time_limit``); past it a run is
-        recorded with status ``"timeout"`` (:attr:`RunStatus.TIMEOUT`).
+        recorded with status ``"timeout"``.
 
     Returns
     -------
@@ -141,9 +134,23 @@ def run_sweep(
     ExecutorError
         If the executor cannot start.
     """
-    folder = Path(folder)
     reporter = reporter or _Silent()
-    validate.lookup(executors.EXECUTORS, executor, "executor")  # before anything is written
+    jobs = _workers(config, jobs, executor, scheduler, memory_limit, reporter)
+    time_limit = time_limit if time_limit is not None else config.time_limit
+    with Store.open(Path(folder), config, fresh=fresh) as store:
+        _run_pending(store, config, jobs=jobs, executor=executor, scheduler=scheduler,
+                     time_limit=time_limit, retry_failed=retry_failed, reporter=reporter)
+        table = store.table(config)
+        store.export(table, config.task.summarize(table))
+    return table
+
+
+def _workers(config: Config, jobs: int | None, executor: str, scheduler: str | None,
+             memory_limit: int | None, reporter: Reporter) -> int | None:
+    """Check the executor and the memory budget before anything is written; the number
+    of local workers (``jobs`` lowered to the cores, said in a note), or ``jobs`` as
+    given for a running scheduler."""
+    validate.lookup(executors.EXECUTORS, executor, "executor")
     if scheduler is not None and executor != "dask":
         raise executors.ExecutorError("a scheduler address needs the dask executor")
     if scheduler is None:
@@ -153,25 +160,27 @@ def run_sweep(
         resources.check_memory(config, jobs, memory_limit)
     elif memory_limit is not None:  # remote workers: a budget per worker, if one is given
         resources.check_memory(config, 1, memory_limit)
-    time_limit = time_limit if time_limit is not None else config.time_limit
-    with Store.open(folder, config, fresh=fresh) as store:
-        keep, killed = _kept(store, retry_failed, reporter)
-        total = count_runs(config)
-        # a run that once killed its worker would kill this process: never run it here
-        parallel = total > len(keep) and ((jobs or 1) > 1 or executor == "dask" or killed)
-        pending: Iterator[Run] = (
-            run for run in expand(config, widest_first=parallel) if run.run_id not in keep
-        )
-        store.begin(config, jobs=jobs, executor=executor if parallel else "serial")
-        reporter.start(total, len(keep))
-        fit = executors.EXECUTORS[executor] if parallel else executors.serial
-        for result in fit(pending, jobs=jobs, time_limit=time_limit, scheduler=scheduler,
-                          note=reporter.note):
-            store.record(result)
-            reporter.advance(result)
-        table = store.table(config)
-        store.export(table, config.task.summarize(table))
-    return table
+    return jobs
+
+
+def _run_pending(store: Store, config: Config, *, jobs: int | None, executor: str,
+                 scheduler: str | None, time_limit: float | None, retry_failed: bool,
+                 reporter: Reporter) -> None:
+    """Fit the runs the store does not keep (module docstring) and record each result."""
+    keep, killed = _kept(store, retry_failed, reporter)
+    total = count_runs(config)
+    # a run that once killed its worker would kill this process: never run it here
+    parallel = total > len(keep) and ((jobs or 1) > 1 or executor == "dask" or killed)
+    pending: Iterator[Run] = (
+        run for run in expand(config, widest_first=parallel) if run.run_id not in keep
+    )
+    store.begin(config, jobs=jobs, executor=executor if parallel else "serial")
+    reporter.start(total, len(keep))
+    fit = executors.EXECUTORS[executor] if parallel else executors.serial
+    for result in fit(pending, jobs=jobs, time_limit=time_limit, scheduler=scheduler,
+                      note=reporter.note):
+        store.record(result)
+        reporter.advance(result)
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pytest
 
 from approx import methods
 from approx.experiment import parse_config, plot_folder, run_sweep
-from approx.experiment.config import expand
+from approx.experiment.expansion import expand
 from approx.experiment.measure import Result
 from approx.experiment.store import Store
 from approx.experiment.summary import summarize_approximation, summarize_classification
