@@ -1,7 +1,7 @@
 """The one base of every error the package raises on purpose.
 
 Each layer keeps its own error classes next to the code that raises them (a config
-error in :mod:`approx.experiment.config`, a store error in
+error in :mod:`approx.experiment.specs`, a store error in
 :mod:`approx.experiment.store`, …); each also derives from :class:`ApproxError`, so a
 caller that wants "anything approx refused" (the CLI) catches one class, while each
 keeps its builtin base (``ValueError``, ``RuntimeError``) for callers that catch those.
