@@ -21,7 +21,7 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import sqlite3  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated  # noqa: E402
+from typing import Annotated, Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -40,20 +40,18 @@ from rich.text import Text  # noqa: E402
 
 from approx import methods  # noqa: E402
 from approx.core import validate  # noqa: E402
+from approx.core.errors import ApproxError  # noqa: E402
 from approx.core.options import Schema  # noqa: E402
+from approx.core.status import RunStatus  # noqa: E402
 from approx.experiment import (  # noqa: E402
-    ConfigError,
-    ExecutorError,
-    ResourceError,
-    StoreError,
+    Config,
     load_config,
     plot_folder,
     run_sweep,
-    summarize,
 )
 from approx.experiment.executors import EXECUTORS  # noqa: E402
+from approx.experiment.measure import Result  # noqa: E402
 from approx.experiment.resources import parse_size  # noqa: E402
-from approx.experiment.worker import Result  # noqa: E402
 from approx.methods import classifiers as classify  # noqa: E402
 from approx.problems import datasets, targets  # noqa: E402
 
@@ -90,7 +88,7 @@ class _Bar:
         self.task = self.progress.add_task("sweep", total=total, completed=done)
 
     def advance(self, result: Result) -> None:
-        self.failed += result.status != "ok"
+        self.failed += result.status != RunStatus.OK
         description = f"sweep ([red]{self.failed} failed[/])" if self.failed else "sweep"
         self.progress.update(self.task, advance=1, description=description)
 
@@ -109,9 +107,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _summary(summary: pd.DataFrame) -> Table:
-    if "dataset" in summary.columns:
-        return _accuracy_summary(summary)
+def _error_summary(summary: pd.DataFrame) -> Table:
     table = Table(title="max error ε at the largest width and fitted rate (slope of log ε / log d)")
     for column in ("target", "method", "d", "ε", "rate", "failed"):
         table.add_column(column, justify="left" if column in ("target", "method") else "right")
@@ -143,6 +139,10 @@ def _accuracy_summary(summary: pd.DataFrame) -> Table:
     return table
 
 
+#: how each task's summary is shown, by task name
+_SUMMARIES = {"approximation": _error_summary, "classification": _accuracy_summary}
+
+
 def _params(params: Schema) -> None:
     if len(params):
         out_console.print(params.help("    "), highlight=False, markup=False)
@@ -172,66 +172,79 @@ def _list() -> None:
         _params(c.params)
 
 
+# the command's arguments and options, one alias each (their help is the --help text)
+_ConfigArg = Annotated[
+    Path | None,
+    typer.Argument(help="The sweep config (TOML), e.g. experiments/quickstart.toml.",
+                   show_default=False),
+]
+_Out = Annotated[
+    str | None,
+    typer.Option("--out", "-o", help="Results folder (default: results/<name>).",
+                 show_default=False),
+]
+_Jobs = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j",
+                 help="Worker processes (default and most: the CPU cores); with "
+                 "--scheduler, the runs in flight.", show_default=False),
+]
+_Fresh = Annotated[
+    bool, typer.Option("--fresh", help="Remove what earlier sweeps wrote in the folder "
+                       "first (never files they did not write).")
+]
+_RetryFailed = Annotated[
+    bool, typer.Option("--retry-failed", help="Also rerun runs that diverged, stalled, "
+                       "timed out or were non-finite (errors are always retried).")
+]
+_Executor = Annotated[
+    str, typer.Option("--executor", metavar="[local|dask]",
+                      help="Local processes, or tasks on a Dask cluster.")
+]
+_Scheduler = Annotated[
+    str | None,
+    typer.Option("--scheduler", metavar="ADDRESS",
+                 help="A running Dask scheduler (tcp://host:8786); default: a local "
+                 "cluster of --jobs workers.", show_default=False),
+]
+_MemoryLimit = Annotated[
+    str | None,
+    typer.Option("--memory-limit", metavar="SIZE",
+                 help="Memory the local workers may use together, e.g. 8GiB "
+                 "(default: half of the available memory).", show_default=False),
+]
+_TimeLimit = Annotated[
+    float | None,
+    typer.Option("--time-limit", metavar="SECONDS",
+                 help="Per-run time limit (overrides the config's time_limit); past it "
+                 "a run is recorded as timeout.", show_default=False),
+]
+_Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+_Replot = Annotated[
+    Path | None,
+    typer.Option("--replot", metavar="DIR",
+                 help="Redraw the figures of a results folder from its store (no refit)."),
+]
+_ListAll = Annotated[
+    bool, typer.Option("--list", help="List built-in targets, method kinds, datasets and "
+                       "classifier kinds, then exit.")
+]
+
+
 @app.command()
 def run_experiment(
-    config: Annotated[
-        Path | None,
-        typer.Argument(help="The sweep config (TOML), e.g. experiments/quickstart.toml.",
-                       show_default=False),
-    ] = None,
-    out: Annotated[
-        str | None,
-        typer.Option("--out", "-o", help="Results folder (default: results/<name>).",
-                     show_default=False),
-    ] = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j",
-                     help="Worker processes (default and most: the CPU cores); with "
-                     "--scheduler, the runs in flight.", show_default=False),
-    ] = None,
-    fresh: Annotated[
-        bool, typer.Option("--fresh", help="Remove what earlier sweeps wrote in the folder "
-                           "first (never files they did not write).")
-    ] = False,
-    retry_failed: Annotated[
-        bool, typer.Option("--retry-failed", help="Also rerun runs that diverged, stalled, "
-                           "timed out or were non-finite (errors are always retried).")
-    ] = False,
-    executor: Annotated[
-        str, typer.Option("--executor", metavar="[local|dask]",
-                          help="Local processes, or tasks on a Dask cluster.")
-    ] = "local",
-    scheduler: Annotated[
-        str | None,
-        typer.Option("--scheduler", metavar="ADDRESS",
-                     help="A running Dask scheduler (tcp://host:8786); default: a local "
-                     "cluster of --jobs workers.", show_default=False),
-    ] = None,
-    memory_limit: Annotated[
-        str | None,
-        typer.Option("--memory-limit", metavar="SIZE",
-                     help="Memory the local workers may use together, e.g. 8GiB "
-                     "(default: half of the available memory).", show_default=False),
-    ] = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option("--time-limit", metavar="SECONDS",
-                     help="Per-run time limit (overrides the config's time_limit); past it "
-                     "a run is recorded as timeout.", show_default=False),
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
-    ] = False,
-    replot: Annotated[
-        Path | None,
-        typer.Option("--replot", metavar="DIR",
-                     help="Redraw the figures of a results folder from its store (no refit)."),
-    ] = None,
-    list_all: Annotated[
-        bool, typer.Option("--list", help="List built-in targets, method kinds, datasets and "
-                           "classifier kinds, then exit.")
-    ] = False,
+    config: _ConfigArg = None,
+    out: _Out = None,
+    jobs: _Jobs = None,
+    fresh: _Fresh = False,
+    retry_failed: _RetryFailed = False,
+    executor: _Executor = "local",
+    scheduler: _Scheduler = None,
+    memory_limit: _MemoryLimit = None,
+    time_limit: _TimeLimit = None,
+    quiet: _Quiet = False,
+    replot: _Replot = None,
+    list_all: _ListAll = False,
 ) -> None:
     """Run the sweep in CONFIG into results/<name>/: tables, models and plots.
 
@@ -248,14 +261,29 @@ def run_experiment(
     options = _options(out, jobs, executor, scheduler, memory_limit, time_limit)
     try:
         sweep = load_config(config)
-    except ConfigError as e:
+    except ApproxError as e:
         raise _fail(str(e)) from None
     folder = Path(out) if out is not None else Path("results") / sweep.name
+    table = _sweep(sweep, folder, quiet, jobs=jobs, fresh=fresh, retry_failed=retry_failed,
+                   **options)
+    _plot(folder, quiet=True)
+    failed = int(np.sum(table["status"] != RunStatus.OK))
+    if not quiet:
+        out_console.print(_SUMMARIES[sweep.task.name](sweep.task.summarize(table)))
+        out_console.print(
+            f"{len(table)} runs, {failed} failed; results in {folder}/ (plots in {folder}/plots/)",
+            highlight=False,
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+def _sweep(sweep: Config, folder: Path, quiet: bool, **options: Any) -> pd.DataFrame:
+    """Run the sweep with a progress bar; exit with one line if it cannot go on."""
     bar = _Bar(quiet)
     try:
-        table = run_sweep(sweep, folder, jobs=jobs, fresh=fresh, reporter=bar,
-                          retry_failed=retry_failed, **options)
-    except (StoreError, ResourceError, ExecutorError) as e:
+        return run_sweep(sweep, folder, reporter=bar, **options)
+    except ApproxError as e:
         raise _fail(str(e)) from None
     except (OSError, sqlite3.Error) as e:  # e.g. the disk filled up mid-sweep
         raise _fail(f"stopped: {e}; finished runs are saved in {folder}, rerun to resume",
@@ -265,16 +293,6 @@ def run_experiment(
                     130) from None
     finally:
         bar.stop()
-    _plot(folder, quiet=True)
-    failed = int(np.sum(table["status"] != "ok"))
-    if not quiet:
-        out_console.print(_summary(summarize(table)))
-        out_console.print(
-            f"{len(table)} runs, {failed} failed; results in {folder}/ (plots in {folder}/plots/)",
-            highlight=False,
-        )
-    if failed:
-        raise typer.Exit(1)
 
 
 def _options(out: str | None, jobs: int | None, executor: str, scheduler: str | None,
@@ -309,7 +327,7 @@ def _plot(folder: Path, quiet: bool) -> None:
     """Draw the figures of ``folder``; say what was written and, one line each, skipped."""
     try:
         paths, skipped = plot_folder(folder)
-    except (StoreError, ConfigError) as e:
+    except ApproxError as e:
         raise _fail(str(e)) from None
     except (OSError, sqlite3.Error) as e:
         raise _fail(f"cannot draw the figures of {folder}: {e}", 1) from None

@@ -16,12 +16,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from approx.core.errors import ApproxError
+
 __all__ = ["DeadlineExceeded", "check", "remaining", "time_limit"]
 
 _DEADLINE: ContextVar[tuple[float, float] | None] = ContextVar("approx_deadline", default=None)
 
 
-class DeadlineExceeded(Exception):
+class DeadlineExceeded(ApproxError):
     """The time limit of the enclosing :func:`time_limit` block has passed."""
 
 

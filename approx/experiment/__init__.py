@@ -4,7 +4,28 @@ Data flows one way: :func:`load_config` validates a TOML file into a :class:`Con
 :func:`run_sweep` fits every run (in this process, a local pool or on Dask:
 :mod:`~approx.experiment.executors`) into a results folder (:class:`Store`, whose rules
 for the user's files are :mod:`~approx.experiment.folder`) and returns the tidy table;
-:func:`plot_folder` draws the figures from the store.
+:func:`plot_folder` draws the figures from the store. What differs between
+approximating functions and classifying samples (subjects, method table, what a run
+measures, columns, summary, figures) is the config's :class:`Task`
+(:mod:`~approx.experiment.tasks`), looked up, never branched on.
+
+Rooms, in the order data flows through them:
+
+- configs: :mod:`~approx.experiment.specs` (the entries and a run),
+  :mod:`~approx.experiment.checks` and :mod:`~approx.experiment.entries` (checking parsed
+  TOML, one entry at a time), :mod:`~approx.experiment.validation` (the config as a
+  whole), :mod:`~approx.experiment.config` (the :class:`Config`, reading a file),
+  :mod:`~approx.experiment.expansion` (runs and their seeds);
+- the tasks: :mod:`~approx.experiment.tasks`;
+- running: :mod:`~approx.experiment.measure` (what a run computes),
+  :mod:`~approx.experiment.worker` (the process around it),
+  :mod:`~approx.experiment.executors` (serial, local pool, Dask),
+  :mod:`~approx.experiment.resources` (memory and worker limits),
+  :mod:`~approx.experiment.runner` (the sweep: what to run, what to retry);
+- results: :mod:`~approx.experiment.store` (sqlite, schema migrations),
+  :mod:`~approx.experiment.folder` (the user's files), :mod:`~approx.experiment.metadata`,
+  :mod:`~approx.experiment.summary`, :mod:`~approx.experiment.plots` and
+  :mod:`~approx.experiment.classification_plots` (figures).
 
 The names below are imported on first use, so a worker process that only needs
 :mod:`approx.experiment.worker` never loads pandas or matplotlib.
@@ -18,7 +39,7 @@ _EXPORTS = {
     "ExecutorError": "executors",
     "ResourceError": "resources",
     "ConfigError": "config",
-    "expand": "config",
+    "expand": "expansion",
     "load_config": "config",
     "parse_config": "config",
     "plot_folder": "plots",
@@ -26,6 +47,8 @@ _EXPORTS = {
     "summarize": "runner",
     "Store": "store",
     "StoreError": "store",
+    "TASKS": "tasks",
+    "Task": "tasks",
 }
 
 __all__ = sorted(_EXPORTS)

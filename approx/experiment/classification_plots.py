@@ -92,17 +92,7 @@ def plot_accuracy(
     for ax, dataset in zip(axes, datasets, strict=True):
         rows = table[table["dataset"] == dataset]
         for method in names:
-            runs = rows[rows["method"] == method]
-            if runs.empty:
-                continue
-            if runs["width"].isna().all():
-                ax.axhline(
-                    runs["accuracy"].median(), color=colors[method], ls="--", lw=1.6, label=method
-                )
-                continue
-            s = runs.groupby("width")["accuracy"].agg(["median", "min", "max"]).sort_index()
-            ax.plot(s.index, s["median"], "o-", ms=3.5, color=colors[method], label=method)
-            ax.fill_between(s.index, s["min"], s["max"], color=colors[method], alpha=0.15, lw=0)
+            _accuracy_line(ax, rows[rows["method"] == method], colors[method], method)
         if chance is not None and dataset in chance:
             ax.axhline(chance[dataset], color="0.45", ls=":", lw=1.2, label="chance")
         ax.set_xscale("log", base=2)
@@ -112,6 +102,27 @@ def plot_accuracy(
         ax.set_xlabel("width d (features or hidden units)")
         ax.set_ylabel("held-out accuracy")
         ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    path = Path(path)
+    fig.savefig(path)
+    return path
+
+
+def _accuracy_line(ax: Axes, runs: pd.DataFrame, colour: str, method: str) -> None:
+    """One method's median accuracy against width with its min–max band; a horizontal
+    line for a method without width."""
+    if runs.empty:
+        return
+    if runs["width"].isna().all():
+        ax.axhline(runs["accuracy"].median(), color=colour, ls="--", lw=1.6, label=method)
+        return
+    s = runs.groupby("width")["accuracy"].agg(["median", "min", "max"]).sort_index()
+    ax.plot(s.index, s["median"], "o-", ms=3.5, color=colour, label=method)
+    ax.fill_between(s.index, s["min"], s["max"], color=colour, alpha=0.15, lw=0)
+
+
+def _legend(fig: Figure, axes: list[Axes]) -> None:
+    """One legend for the figure, below the panels."""
     handles: dict[str, object] = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
@@ -123,9 +134,6 @@ def plot_accuracy(
         ncol=min(len(handles), 5),
         frameon=False,
     )
-    path = Path(path)
-    fig.savefig(path)
-    return path
 
 
 def plot_regions(
@@ -158,42 +166,47 @@ def plot_regions(
     Path
     """
     colors = dict(colors) if colors is not None else default_colors(list(models))
-    palette = class_colors(sample.classes)
-    cmap = mcolors.ListedColormap(palette)
-    bounds = sample.bounds()
     fig, axes = _figure(len(models), 3.2, ncols=4)
     for ax, (method, model) in zip(axes, models.items(), strict=True):
-        x1, x2, labels = decision_regions(model, bounds, resolution)
-        ax.pcolormesh(
-            x1,
-            x2,
-            labels,
-            cmap=cmap,
-            vmin=-0.5,
-            vmax=sample.classes - 0.5,
-            alpha=0.35,
-            shading="nearest",
-            rasterized=True,
-        )
-        ax.scatter(
-            sample.X_train[:, 0],
-            sample.X_train[:, 1],
-            s=9,
-            lw=0.4,
-            c=[palette[c] for c in sample.y_train],
-            edgecolors="black",
-        )
+        _regions_panel(ax, sample, model, resolution)
         accuracy = evaluate(model, sample.X_test, sample.y_test).accuracy
         ax.set_title(f"{method}: {accuracy:.1%} held out", fontsize=9, color=colors[method])
         for spine in ax.spines.values():
             spine.set_color(colors[method])
             spine.set_linewidth(1.6)
-        ax.set_xlim(bounds[0], bounds[1])
-        ax.set_ylim(bounds[2], bounds[3])
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
     fig.suptitle(f"{sample.name}: decision regions, training samples on top")
     path = Path(path)
     fig.savefig(path)
     return path
+
+
+def _regions_panel(ax: Axes, sample: Sample, model: Model, resolution: int) -> None:
+    """The model's decision regions on a grid around the data, the training samples on
+    top, each class in its colour."""
+    palette = class_colors(sample.classes)
+    bounds = sample.bounds()
+    x1, x2, labels = decision_regions(model, bounds, resolution)
+    ax.pcolormesh(
+        x1,
+        x2,
+        labels,
+        cmap=mcolors.ListedColormap(palette),
+        vmin=-0.5,
+        vmax=sample.classes - 0.5,
+        alpha=0.35,
+        shading="nearest",
+        rasterized=True,
+    )
+    ax.scatter(
+        sample.X_train[:, 0],
+        sample.X_train[:, 1],
+        s=9,
+        lw=0.4,
+        c=[palette[c] for c in sample.y_train],
+        edgecolors="black",
+    )
+    ax.set_xlim(bounds[0], bounds[1])
+    ax.set_ylim(bounds[2], bounds[3])
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])

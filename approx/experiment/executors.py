@@ -31,8 +31,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
-from approx.experiment.config import Run
-from approx.experiment.worker import Result, execute, hard_limit, pool_worker
+from approx.core.errors import ApproxError
+from approx.core.status import RunStatus
+from approx.experiment.measure import Result
+from approx.experiment.specs import Run
+from approx.experiment.worker import execute, hard_limit, pool_worker
 
 __all__ = ["EXECUTORS", "ExecutorError", "dask", "pool", "serial"]
 
@@ -49,7 +52,7 @@ _DASK_PER_WORKER = 16
 Note = Callable[[str], None]
 
 
-class ExecutorError(RuntimeError):
+class ExecutorError(ApproxError, RuntimeError):
     """The executor cannot start (no dask installed, no scheduler at the address)."""
 
 
@@ -116,13 +119,13 @@ def _alone(run: Run, time_limit: float | None) -> Result:
         if time_limit is not None and elapsed >= hard_limit(time_limit) - 1:
             return Result(
                 run,
-                "timeout",
+                RunStatus.TIMEOUT,
                 f"time limit of {time_limit:g} s exceeded; the fit "
                 f"did not stop on its own and was killed after {elapsed:.3g} s",
             )
         return Result(
             run,
-            "killed",
+            RunStatus.KILLED,
             f"the worker process died after {elapsed:.3g} s "
             "(killed by the OS, e.g. out of memory, or by a signal)",
         )
@@ -261,9 +264,9 @@ def dask(
             try:
                 result = future.result()
             except KilledWorker as e:
-                result = Result(run, "killed", f"the Dask workers running it died: {e}")
+                result = Result(run, RunStatus.KILLED, f"the Dask workers running it died: {e}")
             except Exception as e:  # a lost task is the run's result, not the sweep's end
-                result = Result(run, "error", f"{type(e).__name__}: {e}")
+                result = Result(run, RunStatus.ERROR, f"{type(e).__name__}: {e}")
             future.release()
             for more in itertools.islice(runs, 1):
                 submit(more)

@@ -28,7 +28,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from approx.experiment.config import Config, ConfigError, parse_config
+from approx.core.errors import ApproxError
+from approx.experiment.config import Config, parse_config
+from approx.experiment.specs import ConfigError
 
 __all__ = [
     "DB_NAME",
@@ -53,7 +55,7 @@ _PNG = b"\x89PNG\r\n\x1a\n"
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
 
 
-class FolderError(ValueError):
+class FolderError(ApproxError, ValueError):
     """A results folder the sweep may not use as asked; the message says what to do."""
 
 
@@ -62,12 +64,7 @@ def _is_artefact(rel: str, config: Config) -> bool:
     if rel in ("config.toml", "runs.csv", "summary.csv", "metadata.json"):
         return True
     if rel.startswith("plots/"):
-        if config.classification:
-            names = {"accuracy.png"} | {f"regions_{d.name}.png" for d in config.targets}
-        else:
-            names = {"convergence.png", "gap.png", "params.png"}
-            for t in config.targets:
-                names |= {f"fits_{t.name}.png", f"training_{t.name}.png"}
+        names = config.task.figure_names(t.name for t in config.targets)
         return rel[len("plots/") :] in names
     match = _RUN_ID.match(rel)
     if match is None:

@@ -42,12 +42,18 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from numpy.typing import NDArray
 
 from approx import analysis
+from approx.core.status import RunStatus
 from approx.experiment.classification_plots import plot_accuracy, plot_regions
-from approx.experiment.config import Config, DatasetSpec, sample_seed
+from approx.experiment.config import Config
+from approx.experiment.expansion import sample_seed
+from approx.experiment.specs import DatasetSpec
 from approx.experiment.store import Store
 from approx.models import load_model
+from approx.problems.targets import Target
 
 __all__ = [
+    "approximation_figures",
+    "classification_figures",
     "gap_table",
     "method_colors",
     "plot_all",
@@ -57,6 +63,10 @@ __all__ = [
     "plot_gap",
     "plot_params",
 ]
+
+#: a figure's file name under ``plots/`` and the function drawing it to a path (None:
+#: nothing to draw)
+Drawer = tuple[str, Callable[[Path], Path | None]]
 
 _TINY = 1e-17  # floor for errors on log axes (exact zeros would vanish)
 _HUGE = 1e100  # ceiling for values on axes (inf and overflowing floats cannot be drawn)
@@ -121,7 +131,7 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     n = len(config.targets)
     cols = min(3, n)
     fig = _figure(4.6 * cols, 3.6 * math.ceil(n / cols) + 0.8)
-    ok = table[table["status"] == "ok"].assign(
+    ok = table[table["status"] == RunStatus.OK].assign(
         certified=lambda t: t["max_error_tight"].map(lambda v: v is True or v == 1)
         if "max_error_tight" in t else False,
         upper=lambda t: t["max_error_upper"] if "max_error_upper" in t else np.nan,
@@ -133,43 +143,13 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     widths = np.array(config.widths, dtype=float)
     for ax, spec in zip(_panels(fig, n), config.targets, strict=True):
         target = spec.build()
-        anchor = []
-        for method in config.methods:
-            if (spec.name, method.name) not in stats.index.droplevel("width"):
-                continue
-            s = stats.loc[(spec.name, method.name)]
-            certified = s["certified"].astype(bool).to_numpy()
-            s = s[["median", "min", "max", "upper"]].astype(float).clip(lower=_TINY, upper=_HUGE)
-            colour = colours[method.name]
-            ax.plot(s.index, s["median"], "-", color=colour, label=method.name, zorder=3)
-            ax.plot(s.index[certified], s["median"][certified], "o", ms=3.5, color=colour,
-                    zorder=4)
-            ax.plot(s.index[~certified], s["median"][~certified], "o", ms=4.5, mfc="white",
-                    mec=colour, zorder=4)
-            # the enclosure, where the upper bound stands visibly above the value
-            wide = np.isfinite(s["upper"]) & (s["upper"] > 1.05 * s["median"])
-            if wide.any():
-                ax.vlines(s.index[wide], s["median"][wide], s["upper"][wide], color=colour,
-                          lw=1.2, alpha=0.7, zorder=2)
-            if config.replicates > 1:
-                ax.fill_between(s.index, s["min"], s["max"], color=colours[method.name],
-                                alpha=0.2, lw=0)
-            anchor.append(s["median"].iloc[0])
-        with np.errstate(all="ignore"):
-            # (a budget sweep's deep nets may have width 1: no knot spacing there)
-            bound = np.array([analysis.uniform_bound(target, int(d)) if d >= 2 else np.inf
-                              for d in widths])
-        drawn = widths >= 2
-        if np.isfinite(bound[drawn]).all() and (bound[drawn] < _HUGE).all():
-            ax.plot(widths[drawn], bound[drawn], "k--", lw=1.0, zorder=1,
-                    label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$")
-        if anchor:
-            y0 = min(anchor) / 4  # below the data at the smallest width, clear of the bound
-            ax.plot(widths, y0 * (widths / widths[0]) ** -2.0, ":", color="0.45", lw=1.5,
-                    label=r"$d^{-2}$ reference slope")
-        if anchor:
-            ax.plot([], [], "o", ms=4.5, mfc="white", mec="0.3",
-                    label="hollow: estimate, not certified")
+        anchor = [
+            _convergence_line(ax, stats.loc[(spec.name, method.name)], colours[method.name],
+                              method.name, band=config.replicates > 1)
+            for method in config.methods
+            if (spec.name, method.name) in stats.index.droplevel("width")
+        ]
+        _convergence_guides(ax, target, widths, anchor)
         failed = int((table["target"] == spec.name).sum() - (ok["target"] == spec.name).sum())
         if failed:
             ax.text(0.02, 0.02, f"{failed} failed run(s) not shown", transform=ax.transAxes,
@@ -187,13 +167,51 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     return path
 
 
+def _convergence_line(ax: Axes, s: pd.DataFrame, colour: str, label: str, band: bool) -> float:
+    """One method's medians against width (filled where certified, a bar up to a wider
+    bound), its min–max ``band`` if asked; returns the median at the smallest width."""
+    certified = s["certified"].astype(bool).to_numpy()
+    s = s[["median", "min", "max", "upper"]].astype(float).clip(lower=_TINY, upper=_HUGE)
+    ax.plot(s.index, s["median"], "-", color=colour, label=label, zorder=3)
+    ax.plot(s.index[certified], s["median"][certified], "o", ms=3.5, color=colour, zorder=4)
+    ax.plot(s.index[~certified], s["median"][~certified], "o", ms=4.5, mfc="white",
+            mec=colour, zorder=4)
+    # the enclosure, where the upper bound stands visibly above the value
+    wide = np.isfinite(s["upper"]) & (s["upper"] > 1.05 * s["median"])
+    if wide.any():
+        ax.vlines(s.index[wide], s["median"][wide], s["upper"][wide], color=colour, lw=1.2,
+                  alpha=0.7, zorder=2)
+    if band:
+        ax.fill_between(s.index, s["min"], s["max"], color=colour, alpha=0.2, lw=0)
+    return s["median"].iloc[0]
+
+
+def _convergence_guides(ax: Axes, target: Target, widths: NDArray[np.float64],
+                        anchor: list[float]) -> None:
+    """The uniform-knot bound, a d⁻² slope below the data, and the hollow marker's key."""
+    with np.errstate(all="ignore"):
+        # (a budget sweep's deep nets may have width 1: no knot spacing there)
+        bound = np.array([analysis.uniform_bound(target, int(d)) if d >= 2 else np.inf
+                          for d in widths])
+    drawn = widths >= 2
+    if np.isfinite(bound[drawn]).all() and (bound[drawn] < _HUGE).all():
+        ax.plot(widths[drawn], bound[drawn], "k--", lw=1.0, zorder=1,
+                label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$")
+    if anchor:
+        y0 = min(anchor) / 4  # below the data at the smallest width, clear of the bound
+        ax.plot(widths, y0 * (widths / widths[0]) ** -2.0, ":", color="0.45", lw=1.5,
+                label=r"$d^{-2}$ reference slope")
+        ax.plot([], [], "o", ms=4.5, mfc="white", mec="0.3",
+                label="hollow: estimate, not certified")
+
+
 def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Path,
               path: Path) -> Path | None:
     """The target, the saved models of replicate 0 at a few widths, and their error.
 
     Runs whose model file is missing are left out; ``None`` when no run is left.
     """
-    rows = table[(table["target"] == target_name) & (table["status"] == "ok")
+    rows = table[(table["target"] == target_name) & (table["status"] == RunStatus.OK)
                  & (table["replicate"] == 0) & table["model_file"].notna()]
     rows = rows[[(folder / f).is_file() for f in rows["model_file"]]]
     if rows.empty:
@@ -268,7 +286,7 @@ def plot_params(table: pd.DataFrame, config: Config, path: Path) -> Path:
     cols = min(3, n)
     fig = _figure(4.6 * cols, 3.6 * math.ceil(n / cols) + 0.8)
     fig.set_figwidth(max(fig.get_figwidth(), 7.5))  # room for the legend's methods
-    ok = table[table["status"] == "ok"]
+    ok = table[table["status"] == RunStatus.OK]
     stats = ok.groupby(["target", "method", "width"]).agg(
         n_params=("n_params", "median"), median=("max_error", "median"),
         min=("max_error", "min"), max=("max_error", "max"),
@@ -316,7 +334,7 @@ def gap_table(table: pd.DataFrame, config: Config) -> pd.DataFrame | None:
     reference = _reference(config)
     if reference is None:
         return None
-    ok = table[table["status"] == "ok"]
+    ok = table[table["status"] == RunStatus.OK]
     median = ok.groupby(["target", "width", "method"])["max_error"].median().unstack("method")
     if reference not in median.columns:
         return None
@@ -368,7 +386,7 @@ def _save(fig: Figure, path: Path) -> None:
 def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], config: Config,
              folder: Path, claim: Callable[[str], Path] | None = None
              ) -> tuple[list[Path], list[str]]:
-    """Draw every figure of a results folder into ``folder/plots``.
+    """Draw every figure of a results folder into ``folder/plots`` (its task's figures).
 
     Parameters
     ----------
@@ -386,25 +404,31 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
     out = folder / "plots"
     out.mkdir(parents=True, exist_ok=True)
     skipped = []
-    missing = (table["status"] == "ok") & table["model_file"].map(
+    missing = (table["status"] == RunStatus.OK) & table["model_file"].map(
         lambda f: isinstance(f, str) and not (folder / f).is_file()
     )
     if missing.any():
         skipped.append(f"{int(missing.sum())} model file(s) are missing (e.g. "
                        f"{table.loc[missing, 'model_file'].iloc[0]}); the fits figures leave "
                        "them out; rerun the sweep to refit them")
-    if config.classification:
-        drawers = _classification_drawers(table, config, folder)
-        return _draw(drawers, out, claim, skipped)
+    drawers, notes = config.task.figures(table, histories, config, folder)
+    return _draw(drawers, out, claim, skipped + notes)
+
+
+def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
+                          config: Config, folder: Path) -> tuple[list[Drawer], list[str]]:
+    """The figures of an approximation sweep (module docstring), and notes on what they
+    leave out."""
+    notes = []
     huge = sorted(set(table.loc[table["max_error"].abs() > _HUGE, "target"]))
     if huge:
-        skipped.append(f"values beyond {_HUGE:g} are drawn at {_HUGE:g} (targets "
-                       f"{', '.join(huge)}): the figures clip them, the tables keep them")
+        notes.append(f"values beyond {_HUGE:g} are drawn at {_HUGE:g} (targets "
+                     f"{', '.join(huge)}): the figures clip them, the tables keep them")
     if (_reference(config) is not None and not config.budgets
             and gap_table(table, config) is None):
-        skipped.append(f"skipped plots/gap.png: {_reference(config)} has no ok run to "
-                       "compare with")
-    drawers: list[tuple[str, Callable[[Path], Path | None]]] = [
+        notes.append(f"skipped plots/gap.png: {_reference(config)} has no ok run to "
+                     "compare with")
+    drawers: list[Drawer] = [
         ("convergence.png", lambda p: plot_convergence(table, config, p)),
     ]
     if not config.budgets:  # at budgets the methods' widths differ: no ratio at equal d
@@ -416,10 +440,10 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
                         lambda p, n=spec.name: plot_fits(table, config, n, folder, p)))
         drawers.append((f"training_{spec.name}.png",
                         lambda p, n=spec.name: plot_training(table, histories, config, n, p)))
-    return _draw(drawers, out, claim, skipped)
+    return drawers, notes
 
 
-def _draw(drawers: list[tuple[str, Callable[[Path], Path | None]]], out: Path,
+def _draw(drawers: list[Drawer], out: Path,
           claim: Callable[[str], Path] | None, skipped: list[str]) -> tuple[list[Path], list[str]]:
     """Run each drawer on its claimed path; a failing figure is skipped, one line."""
     paths = []
@@ -437,18 +461,20 @@ def _draw(drawers: list[tuple[str, Callable[[Path], Path | None]]], out: Path,
     return paths, skipped
 
 
-def _classification_drawers(table: pd.DataFrame, config: Config, folder: Path
-                            ) -> list[tuple[str, Callable[[Path], Path | None]]]:
+def classification_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
+                           config: Config, folder: Path) -> tuple[list[Drawer], list[str]]:
+    """The figures of a classification sweep: accuracy against width, and the decision
+    regions per dataset (no notes: nothing is clipped)."""
     colours = method_colors(config)
     chance = {d.name: 1.0 / d.classes for d in config.targets}
-    ok = table[table["status"] == "ok"]
-    drawers: list[tuple[str, Callable[[Path], Path | None]]] = [
+    ok = table[table["status"] == RunStatus.OK]
+    drawers: list[Drawer] = [
         ("accuracy.png", lambda p: plot_accuracy(ok, p, colors=colours, chance=chance))
     ]
     for spec in config.targets:
         drawers.append((f"regions_{spec.name}.png",
                         lambda p, d=spec: _plot_regions(ok, config, d, folder, p, colours)))
-    return drawers
+    return drawers, []
 
 
 def _plot_regions(ok: pd.DataFrame, config: Config, spec: DatasetSpec, folder: Path,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 
+from approx.core.errors import ApproxError
 from approx.experiment.config import Config
 
 __all__ = [
@@ -35,7 +36,7 @@ _UNITS = {
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?(?:e[0-9]+)?)\s*([kmgt]i?)?b?\s*\Z", re.IGNORECASE)
 
 
-class ResourceError(ValueError):
+class ResourceError(ApproxError, ValueError):
     """A sweep that would need more than the machine (or the user) allows."""
 
 

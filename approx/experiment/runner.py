@@ -21,14 +21,17 @@ from typing import Protocol
 
 import pandas as pd
 
-from approx import analysis
 from approx.core import validate
+from approx.core.status import RunStatus
 from approx.experiment import executors, resources
-from approx.experiment.config import Config, Run, count_runs, expand
-from approx.experiment.store import TRANSIENT, Store
-from approx.experiment.worker import Result
+from approx.experiment.config import Config
+from approx.experiment.expansion import count_runs, expand
+from approx.experiment.measure import Result
+from approx.experiment.specs import Run
+from approx.experiment.store import Store
+from approx.experiment.tasks import of_table
 
-__all__ = ["Reporter", "run_sweep", "summarize", "summarize_classification"]
+__all__ = ["Reporter", "run_sweep", "summarize"]
 
 
 class Reporter(Protocol):
@@ -61,12 +64,12 @@ def _kept(store: Store, retry_failed: bool, reporter: Reporter) -> tuple[set[str
     transient = final = missing = 0
     killed = False
     for run_id, (status, model_file) in store.recorded().items():
-        if status in TRANSIENT:
+        if status.transient:
             transient += 1
-            killed |= status == "killed"
-        elif status != "ok" and retry_failed:
+            killed |= status == RunStatus.KILLED
+        elif status != RunStatus.OK and retry_failed:
             final += 1
-        elif status == "ok" and model_file and not (store.folder / model_file).is_file():
+        elif status == RunStatus.OK and model_file and not (store.folder / model_file).is_file():
             missing += 1
         else:
             keep.add(run_id)
@@ -81,17 +84,9 @@ def _kept(store: Store, retry_failed: bool, reporter: Reporter) -> tuple[set[str
 
 
 def run_sweep(
-    config: Config,
-    folder: str | Path,
-    *,
-    jobs: int | None = None,
-    fresh: bool = False,
-    reporter: Reporter | None = None,
-    executor: str = "local",
-    scheduler: str | None = None,
-    retry_failed: bool = False,
-    memory_limit: int | None = None,
-    time_limit: float | None = None,
+    config: Config, folder: str | Path, *, jobs: int | None = None, fresh: bool = False,
+    reporter: Reporter | None = None, executor: str = "local", scheduler: str | None = None,
+    retry_failed: bool = False, memory_limit: int | None = None, time_limit: float | None = None,
 ) -> pd.DataFrame:
     """Run every pending run of ``config`` into the results ``folder``; return all runs.
 
@@ -139,9 +134,23 @@ def run_sweep(
     ExecutorError
         If the executor cannot start.
     """
-    folder = Path(folder)
     reporter = reporter or _Silent()
-    validate.lookup(executors.EXECUTORS, executor, "executor")  # before anything is written
+    jobs = _workers(config, jobs, executor, scheduler, memory_limit, reporter)
+    time_limit = time_limit if time_limit is not None else config.time_limit
+    with Store.open(Path(folder), config, fresh=fresh) as store:
+        _run_pending(store, config, jobs=jobs, executor=executor, scheduler=scheduler,
+                     time_limit=time_limit, retry_failed=retry_failed, reporter=reporter)
+        table = store.table(config)
+        store.export(table, config.task.summarize(table))
+    return table
+
+
+def _workers(config: Config, jobs: int | None, executor: str, scheduler: str | None,
+             memory_limit: int | None, reporter: Reporter) -> int | None:
+    """Check the executor and the memory budget before anything is written; the number
+    of local workers (``jobs`` lowered to the cores, said in a note), or ``jobs`` as
+    given for a running scheduler."""
+    validate.lookup(executors.EXECUTORS, executor, "executor")
     if scheduler is not None and executor != "dask":
         raise executors.ExecutorError("a scheduler address needs the dask executor")
     if scheduler is None:
@@ -151,38 +160,33 @@ def run_sweep(
         resources.check_memory(config, jobs, memory_limit)
     elif memory_limit is not None:  # remote workers: a budget per worker, if one is given
         resources.check_memory(config, 1, memory_limit)
-    time_limit = time_limit if time_limit is not None else config.time_limit
-    with Store.open(folder, config, fresh=fresh) as store:
-        keep, killed = _kept(store, retry_failed, reporter)
-        total = count_runs(config)
-        # a run that once killed its worker would kill this process: never run it here
-        parallel = total > len(keep) and ((jobs or 1) > 1 or executor == "dask" or killed)
-        pending: Iterator[Run] = (
-            run for run in expand(config, widest_first=parallel) if run.run_id not in keep
-        )
-        store.begin(config, jobs=jobs, executor=executor if parallel else "serial")
-        reporter.start(total, len(keep))
-        fit = executors.EXECUTORS[executor] if parallel else executors.serial
-        for result in fit(pending, jobs=jobs, time_limit=time_limit, scheduler=scheduler,
-                          note=reporter.note):
-            store.record(result)
-            reporter.advance(result)
-        table = store.table(config)
-        store.export(table, summarize(table))
-    return table
+    return jobs
+
+
+def _run_pending(store: Store, config: Config, *, jobs: int | None, executor: str,
+                 scheduler: str | None, time_limit: float | None, retry_failed: bool,
+                 reporter: Reporter) -> None:
+    """Fit the runs the store does not keep (module docstring) and record each result."""
+    keep, killed = _kept(store, retry_failed, reporter)
+    total = count_runs(config)
+    # a run that once killed its worker would kill this process: never run it here
+    parallel = total > len(keep) and ((jobs or 1) > 1 or executor == "dask" or killed)
+    pending: Iterator[Run] = (
+        run for run in expand(config, widest_first=parallel) if run.run_id not in keep
+    )
+    store.begin(config, jobs=jobs, executor=executor if parallel else "serial")
+    reporter.start(total, len(keep))
+    fit = executors.EXECUTORS[executor] if parallel else executors.serial
+    for result in fit(pending, jobs=jobs, time_limit=time_limit, scheduler=scheduler,
+                      note=reporter.note):
+        store.record(result)
+        reporter.advance(result)
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Per target and method: ε at the largest width and the fitted rates.
-
-    A classification table (one with a ``dataset`` column) gets
-    :func:`summarize_classification` instead.
-
-    Rates come from :func:`approx.analysis.rates.fit_rate` over the ok runs (every replicate a
-    point): power law and exponential, fitted only over the widths where ε still falls
-    and above a rounding floor relative to max |f| (``target_scale``); ``fit`` says which
-    describes the data better, or ``"none"`` when ε does not fall. ε at the largest width
-    is the median over replicates of the ok runs there.
+    """The summary of a table of runs, by its task's rule (the task of its subject
+    column: :func:`~approx.experiment.summary.summarize_approximation` for targets,
+    :func:`~approx.experiment.summary.summarize_classification` for datasets).
 
     Parameters
     ----------
@@ -192,71 +196,6 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns target, method, kind, runs, failed, largest_width, max_error, rate
-        (power-law slope), rate_exp (exponential slope per unit of width), fit.
+        One row per subject and method.
     """
-    if "dataset" in table.columns:
-        return summarize_classification(table)
-    keys = ["target", "method"]
-    counts = table.groupby(keys, sort=False).agg(
-        kind=("kind", "first"),
-        runs=("status", "size"),
-        failed=("status", lambda s: int((s != "ok").sum())),
-    )
-    ok = table[table["status"] == "ok"]
-
-    def rates(group: pd.DataFrame) -> pd.Series:
-        scale = group["target_scale"].iloc[0] if "target_scale" in group else 1.0
-        r = analysis.fit_rate(group["width"], group["max_error"], 1.0 if pd.isna(scale) else scale)
-        return pd.Series({"rate": r.power, "rate_exp": r.exponential, "fit": r.fit})
-
-    fitted = (
-        ok.groupby(keys, sort=False)[[c for c in ("width", "max_error", "target_scale")
-                                      if c in ok]].apply(rates)
-        if len(ok)
-        else pd.DataFrame(
-            columns=["rate", "rate_exp", "fit"], index=pd.MultiIndex.from_tuples([], names=keys)
-        )
-    )
-    largest = ok[ok["width"] == ok.groupby(keys, sort=False)["width"].transform("max")]
-    at_largest = largest.groupby(keys, sort=False).agg(
-        largest_width=("width", "first"), max_error=("max_error", "median")
-    )
-    summary = counts.join(at_largest).join(fitted).reset_index()
-    summary["fit"] = summary["fit"].fillna("none")
-    return summary.astype({"largest_width": "Int64"})
-
-
-def summarize_classification(table: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset and method: held-out accuracy at the largest width, over replicates.
-
-    Parameters
-    ----------
-    table : DataFrame
-        The runs of a classification sweep, as returned by :func:`run_sweep`.
-
-    Returns
-    -------
-    DataFrame
-        Columns dataset, method, kind, runs, failed, largest_width (empty for a method
-        without width), accuracy (median over the ok replicates there), accuracy_min,
-        accuracy_max, test_loss (median).
-    """
-    keys = ["dataset", "method"]
-    counts = table.groupby(keys, sort=False).agg(
-        kind=("kind", "first"),
-        runs=("status", "size"),
-        failed=("status", lambda s: int((s != "ok").sum())),
-    )
-    ok = table[table["status"] == "ok"]
-    widest = ok["width"].fillna(0)
-    largest = ok[widest == widest.groupby([ok[k] for k in keys], sort=False).transform("max")]
-    at_largest = largest.groupby(keys, sort=False).agg(
-        largest_width=("width", "first"),
-        accuracy=("accuracy", "median"),
-        accuracy_min=("accuracy", "min"),
-        accuracy_max=("accuracy", "max"),
-        test_loss=("test_loss", "median"),
-    )
-    summary = counts.join(at_largest).reset_index()
-    return summary.astype({"largest_width": "Int64"})
+    return of_table(table).summarize(table)

@@ -16,9 +16,11 @@
 The schema is versioned (sqlite's ``user_version``): a new store is built by running
 every step of :data:`MIGRATIONS` in order, and an older store by running the steps it
 lacks, each in one transaction. A new column is one more step
-(``"ALTER TABLE runs ADD COLUMN accuracy REAL"``); a store newer than the code is refused.
+(``"ALTER TABLE runs ADD COLUMN accuracy REAL"``); a step that must compute what older
+rows lack is a function of the connection; a store newer than the code is refused.
 Only the process that ran a sweep writes its store and ``models/``: workers, local or
-remote, return their results.
+remote, return their results, and the store records them as they are (it computes
+nothing of a run's).
 """
 
 from __future__ import annotations
@@ -26,43 +28,60 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from approx.certify import targets as certified
+from approx.core.errors import ApproxError
+from approx.core.status import RunStatus
 from approx.experiment import folder as folders
-from approx.experiment.config import Config, ConfigError, parse_config
+from approx.experiment.config import Config, parse_config
 from approx.experiment.folder import DB_NAME, FolderError
+from approx.experiment.measure import Result, target_scale
 from approx.experiment.metadata import describe, now
-
-if TYPE_CHECKING:
-    from approx.experiment.worker import Result
+from approx.experiment.specs import ConfigError, TargetSpec
+from approx.experiment.tasks import TASKS
 
 __all__ = [
     "DB_NAME",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "TIMING_COLUMNS",
-    "TRANSIENT",
     "Store",
     "StoreError",
 ]
 
 #: columns that differ between otherwise identical sweeps
 TIMING_COLUMNS = ("fit_seconds", "eval_seconds", "finished_at")
-#: outcomes a rerun may well change (an exception, a worker killed): retried on resume
-TRANSIENT = frozenset({"error", "killed"})
-# every other status but "ok" is final: a rerun would only repeat it (diverged,
-# non-finite, timeout, stalled), so it is retried only when asked (--retry-failed)
 
-#: step i takes a store from version i to i + 1; append, never edit
-MIGRATIONS: tuple[str, ...] = (
+
+
+def _record_target_scale(db: sqlite3.Connection) -> None:
+    """4 → 5: each run records its target's scale (it was computed on every read).
+
+    Rows of an older store get it here, once, from the targets of the stored config
+    (its canonical form: the entries as validated when the runs were made).
+    """
+    db.execute("ALTER TABLE runs ADD COLUMN target_scale REAL")
+    row = db.execute("SELECT value FROM meta WHERE key = 'config_canonical'").fetchone()
+    entries = json.loads(row[0]).get("targets", []) if row is not None else []
+    for entry in entries:  # (a classification sweep has datasets: nothing to fill)
+        domain = entry["domain"] and (float(entry["domain"][0]), float(entry["domain"][1]))
+        spec = TargetSpec(entry["name"], entry["expr"], domain)
+        db.execute(
+            "UPDATE runs SET target_scale = ? WHERE target = ?", (target_scale(spec), spec.name)
+        )
+
+
+#: step i takes a store from version i to i + 1 (SQL, or a function of the connection
+#: for a step that computes); append, never edit
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     # 0 → 1: the first store (folders from before versioning hold exactly these tables)
     """
     CREATE TABLE IF NOT EXISTS meta (
@@ -111,13 +130,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN accuracy REAL;
     ALTER TABLE runs ADD COLUMN test_loss REAL;
     """,
+    # 4 → 5: the target's scale, recorded with the run by the worker
+    _record_target_scale,
 )
-#: columns of one task only, left out of the other task's table
-_TASK_COLUMNS = {
-    "approximation": ("max_error", "max_error_at", "l2_error", "max_error_upper",
-                      "max_error_tight"),
-    "classification": ("accuracy", "test_loss"),
-}
 SCHEMA_VERSION = len(MIGRATIONS)
 #: stored as JSON text, exported as ``param_*`` and ``info_*`` columns
 _JSON_COLUMNS = ("params", "info")
@@ -128,7 +143,7 @@ _FIRST_TABLES = frozenset(
 )
 
 
-class StoreError(ValueError):
+class StoreError(ApproxError, ValueError):
     """A results folder that cannot be used as asked; the message says what to do."""
 
 
@@ -170,9 +185,7 @@ class Store:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             for step in range(version, SCHEMA_VERSION):
-                db.executescript(
-                    f"BEGIN; {MIGRATIONS[step]}; PRAGMA user_version = {step + 1}; COMMIT;"
-                )
+                _migrate(db, step)
         except sqlite3.DatabaseError as e:
             raise StoreError(
                 f"{path} is not a readable store ({e}); move it away (and the folder's "
@@ -372,10 +385,10 @@ class Store:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
 
-    def recorded(self) -> dict[str, tuple[str, str | None]]:
+    def recorded(self) -> dict[str, tuple[RunStatus, str | None]]:
         """Status and model file of every recorded run, by run id."""
         rows = self.db.execute("SELECT run_id, status, model_file FROM runs")
-        return {run_id: (status, model) for run_id, status, model in rows}
+        return {run_id: (RunStatus(status), model) for run_id, status, model in rows}
 
     def _save_model(self, result: Result) -> None:
         """Write the result's model to ``models/<run id>.npz`` (a failure is the run's)."""
@@ -389,7 +402,7 @@ class Store:
             os.replace(self.folder / partial, self.folder / relative)
             result.model_file = relative
         except OSError as e:  # transient: retried when the sweep is resumed
-            result.status, result.message = "error", f"cannot save the model: {e}"
+            result.status, result.message = RunStatus.ERROR, f"cannot save the model: {e}"
             result.model_file = None
 
     def record(self, result: Result) -> None:
@@ -443,7 +456,7 @@ class Store:
         attained (a lower bound of the sup), ``max_error_upper`` a rigorous upper bound
         (empty for runs recorded before it existed), ``max_error_tight`` whether the two
         met the enclosure's tolerance; ``target_scale`` estimates max |f| (the reference
-        for rate floors).
+        for rate floors; recorded by the worker with each run).
         """
         raw = pd.read_sql_query("SELECT * FROM runs", self.db)
         raw["max_error_tight"] = raw["max_error_tight"].map(
@@ -451,30 +464,18 @@ class Store:
         ).astype(object)
         params = pd.DataFrame([json.loads(p) for p in raw["params"]], index=raw.index)
         info = pd.DataFrame([json.loads(i) for i in raw["info"]], index=raw.index)
-        other = "approximation" if config.classification else "classification"
-        columns = [
-            c for c in self._columns if c not in _JSON_COLUMNS and c not in _TASK_COLUMNS[other]
-        ]
+        others = {c for task in TASKS.values() if task is not config.task for c in task.columns}
+        columns = [c for c in self._columns if c not in _JSON_COLUMNS and c not in others]
         table = pd.concat(
             [raw[columns], params.add_prefix("param_"), info.add_prefix("info_")], axis=1
         )
-        if not config.classification:
-            scales = {t.name: _scale(t) for t in config.targets}
+        if "target_scale" in table:  # recorded last, shown beside the errors
             table.insert(table.columns.get_loc("l2_error") + 1, "target_scale",
-                         table["target"].map(scales))
-        target_rank = {t.name: i for i, t in enumerate(config.targets)}
-        method_rank = {m.name: i for i, m in enumerate(config.methods)}
-        table = (
-            table.assign(_t=table["target"].map(target_rank), _m=table["method"].map(method_rank))
-            .sort_values(["_t", "_m", "width", "replicate"])
-            .drop(columns=["_t", "_m"])
-            .reset_index(drop=True)
-        )
-        if config.classification:
-            # a method without width is recorded at width 0: in the table it has none
-            table = table.rename(columns={"target": "dataset"})
+                         table.pop("target_scale"))
+        table = _in_config_order(table, config)
+        if config.task.widthless:  # recorded at width 0: in the table it has none
             table["width"] = table["width"].astype("Int64").mask(table["width"] == 0)
-        return table
+        return table.rename(columns={"target": config.task.subject})
 
     def begin(self, config: Config, *, jobs: int, executor: str) -> None:
         """Write ``metadata.json`` for a sweep that is starting."""
@@ -497,15 +498,36 @@ class Store:
         self.write_text("metadata.json", json.dumps(metadata, indent=2) + "\n")
 
 
+def _in_config_order(table: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The rows in the config's order: subject, method (as in the file), width, replicate."""
+    target_rank = {t.name: i for i, t in enumerate(config.targets)}
+    method_rank = {m.name: i for i, m in enumerate(config.methods)}
+    return (
+        table.assign(_t=table["target"].map(target_rank), _m=table["method"].map(method_rank))
+        .sort_values(["_t", "_m", "width", "replicate"])
+        .drop(columns=["_t", "_m"])
+        .reset_index(drop=True)
+    )
+
+
+def _migrate(db: sqlite3.Connection, step: int) -> None:
+    """Run migration ``step`` (version ``step`` to ``step + 1``) in one transaction."""
+    migration = MIGRATIONS[step]
+    if isinstance(migration, str):
+        db.executescript(f"BEGIN; {migration}; PRAGMA user_version = {step + 1}; COMMIT;")
+        return
+    db.execute("BEGIN")
+    try:
+        migration(db)
+        db.execute(f"PRAGMA user_version = {step + 1}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def _unusable(folder: Path, error: OSError) -> str:
     """One line for a folder the OS refuses (read-only, name too long, disk full, …)."""
     where = error.filename or folder
     return f"cannot use {where} as the results folder: {error.strerror or error}"
 
-
-def _scale(spec: Any) -> float:
-    """An estimate of max |f| for a target spec (NaN if it no longer builds)."""
-    try:
-        return float(certified.scale(spec.build()))
-    except ValueError:
-        return float("nan")

@@ -1,14 +1,14 @@
-"""Fit and measure one run: the work a worker process does.
+"""The process around one run: time limits, one BLAS thread, failures as data.
 
 Kept apart from the runner so a worker imports only what fitting needs (numpy, scipy,
 the library), not pandas, sqlite or matplotlib. A worker writes nothing: it returns the
 result with the model's arrays, and the sweep's own process saves them (a remote Dask
-worker shares no disk with it).
+worker shares no disk with it). What a run computes is its task's
+(:attr:`approx.experiment.tasks.Task.execute`, in :mod:`approx.experiment.measure`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -16,101 +16,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import cache
-from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
-from approx import analysis, methods
 from approx.core import deadline
+from approx.core.status import RunStatus
 from approx.core.threads import one_thread
-from approx.experiment.config import DatasetSpec, Run, TargetSpec
-from approx.methods import classifiers as classify
-from approx.problems.datasets import Sample
-from approx.problems.targets import Target
+from approx.experiment.measure import Result
+from approx.experiment.specs import Run
+from approx.experiment.tasks import TASKS
 
-__all__ = ["STALL_RATIO", "Result", "execute", "hard_limit", "pool_worker"]
-
-#: a trained run whose final training loss is above this fraction of its initial loss
-#: learned nothing: status "stalled"
-STALL_RATIO = 0.99
-
-
-@dataclass
-class Result:
-    """What one run produced.
-
-    Attributes
-    ----------
-    run : Run
-        The run's identity and seed.
-    status : str
-        ``"ok"``; ``"error"`` when fitting or measuring raised; ``"timeout"`` past the
-        time limit; ``"killed"`` when the worker process died; ``"non-finite"`` when the
-        max error is not finite; ``"stalled"`` when training did not lower the loss;
-        otherwise the status the method itself reported (e.g. ``"diverged"``).
-    message : str
-        Why the status is not ok (empty when it is).
-    n_params : int or None
-        Free scalars of the fitted model.
-    max_error, max_error_at, l2_error : float
-        Sup-norm error attained (a lower bound of the sup), where, and the L2 error (an
-        estimate); NaN when not measured.
-    max_error_upper : float
-        A rigorous upper bound of the sup-norm error (``inf`` when none could be had).
-    max_error_tight : bool or None
-        True when ``[max_error, max_error_upper]`` met the enclosure's tolerance, False
-        when the work cap stopped it first (the bound is then wider, still rigorous).
-    accuracy, test_loss : float
-        A classifier's held-out accuracy and mean cross-entropy; NaN for approximation.
-    fit_seconds, eval_seconds : float
-        Wall time of the fit and of the error measurements.
-    info : dict
-        The method's extra scalar facts.
-    history : ndarray of shape (steps,) or None
-        Training loss per recorded step.
-    arrays : dict of str to ndarray, or None
-        The fitted model as plain arrays (``Model.to_arrays``), for the parent to save.
-    model_file : str or None
-        The saved model's path relative to the results folder (set by the parent).
-    """
-
-    run: Run
-    status: str = "ok"
-    message: str = ""
-    n_params: int | None = None
-    max_error: float = float("nan")
-    max_error_at: float = float("nan")
-    max_error_upper: float = float("nan")
-    max_error_tight: bool | None = None
-    l2_error: float = float("nan")
-    accuracy: float = float("nan")
-    test_loss: float = float("nan")
-    fit_seconds: float = float("nan")
-    eval_seconds: float = float("nan")
-    info: dict[str, Any] = field(default_factory=dict)
-    history: NDArray[np.float64] | None = None
-    arrays: dict[str, NDArray[Any]] | None = None
-    model_file: str | None = None
-
-
-@cache
-def _target(spec: TargetSpec) -> Target:
-    """Targets hold closures that do not pickle, so each process builds (and keeps) its own."""
-    return spec.build()
-
-
-@cache
-def _sample(spec: DatasetSpec, seed: int) -> Sample:
-    """A replicate's samples, drawn once per process (every method and width shares them)."""
-    return spec.draw(seed)
-
-
-def _jsonable(info: dict[str, Any]) -> dict[str, Any]:
-    """Round-trip ``info`` through JSON so numpy scalars become plain Python values."""
-    return json.loads(json.dumps(info, default=lambda v: np.asarray(v).tolist()))
+__all__ = ["Result", "execute", "hard_limit", "pool_worker"]
 
 
 def hard_limit(time_limit: float) -> int:
@@ -151,85 +65,16 @@ def execute(run: Run, time_limit: float | None = None) -> Result:
         start = time.perf_counter()
         try:
             with deadline.time_limit(time_limit):
-                if isinstance(run.target, DatasetSpec):
-                    _classify(run, result)
-                else:
-                    _execute(run, _target(run.target), result)
+                TASKS[run.task].execute(run, result)
         except deadline.DeadlineExceeded as e:
             elapsed = time.perf_counter() - start
-            result.status, result.message = "timeout", f"{e} (stopped after {elapsed:.3g} s)"
+            result.status = RunStatus.TIMEOUT
+            result.message = f"{e} (stopped after {elapsed:.3g} s)"
             result.arrays = None
         except Exception as e:  # a failed run is data, not a crash of the sweep
-            result.status, result.message = "error", f"{type(e).__name__}: {e}"
+            result.status, result.message = RunStatus.ERROR, f"{type(e).__name__}: {e}"
             result.arrays = None
     return result
-
-
-def _record_fit(result: Result, fit: methods.Fit, start: float) -> None:
-    """Fill the fit's time (since ``start``), size, facts and history; then check the deadline."""
-    result.fit_seconds = time.perf_counter() - start
-    result.n_params = int(fit.n_params)
-    result.info = _jsonable(fit.info)
-    if fit.history is not None:
-        result.history = np.asarray(fit.history, dtype=np.float64)
-    deadline.check()
-
-
-def _settle(result: Result, fit: methods.Fit, start: float, score: float, what: str) -> None:
-    """Record the evaluation's time (since ``start``) and the model's arrays, then the
-    run's status: the fit's own, else ``non-finite`` when ``score`` (named ``what``) is
-    not finite, else ``stalled`` when training did not move."""
-    result.eval_seconds = time.perf_counter() - start
-    result.arrays = fit.model.to_arrays()
-    if fit.status != "ok":
-        result.status, result.message = fit.status, fit.message
-    elif not np.isfinite(score):
-        result.status, result.message = "non-finite", f"{what} is {score}"
-    elif (stalled := _stalled(result.info)) is not None:
-        result.status, result.message = "stalled", stalled
-
-
-def _execute(run: Run, target: Target, result: Result) -> None:
-    rng = np.random.default_rng(run.seed)
-    start = time.perf_counter()
-    fit = methods.fit(run.method.kind, target, run.width, rng, **run.method.kwargs)
-    _record_fit(result, fit, start)
-    start = time.perf_counter()
-    with np.errstate(all="ignore"):
-        worst = analysis.max_error_at(target, fit.model)
-        result.max_error, result.max_error_at = float(worst.value), float(worst.x)
-        result.max_error_upper, result.max_error_tight = float(worst.upper), worst.tight
-        result.l2_error = float(analysis.l2_error(target, fit.model))
-    _settle(result, fit, start, result.max_error, "max error")
-
-
-def _classify(run: Run, result: Result) -> None:
-    assert run.sample_seed is not None  # set by expand for every classification run
-    sample = _sample(run.target, run.sample_seed)
-    rng = np.random.default_rng(run.seed)
-    start = time.perf_counter()
-    width = run.width if classify.get(run.method.kind).has_width else None
-    fit = classify.fit(run.method.kind, sample, width, rng, **run.method.kwargs)
-    _record_fit(result, fit, start)
-    start = time.perf_counter()
-    with np.errstate(all="ignore"):
-        scores = classify.evaluate(fit.model, sample.X_test, sample.y_test)
-    result.accuracy, result.test_loss = scores.accuracy, scores.loss
-    _settle(result, fit, start, result.test_loss, "test loss")
-
-
-def _stalled(info: dict[str, Any]) -> str | None:
-    """The message for a training loss that never went below its start, else None."""
-    loss, initial = info.get("loss"), info.get("initial_loss")
-    if not all(isinstance(v, int | float) and math.isfinite(v) for v in (loss, initial)):
-        return None
-    if loss > STALL_RATIO * initial:
-        return (
-            f"training loss ended at {loss:.4g}, above {STALL_RATIO:g} × its initial "
-            f"{initial:.4g}: training did not learn (a step size, a budget or a start it "
-            "cannot leave?)"
-        )
-    return None
 
 
 def pool_worker(parent: int) -> None:

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from approx.core import validate
 from approx.core.options import Option, Schema
+from approx.core.status import RunStatus
 from approx.models import Model, baselines, construct
 from approx.problems.targets import Target
 from approx.train import options
@@ -38,8 +39,8 @@ class Fit:
         Number of free scalars of the model (for comparisons at equal size).
     history : ndarray of shape (steps,) or None
         Training loss per recorded step, for trained methods.
-    status : str
-        ``"ok"``, or why the result should not be trusted (e.g. ``"diverged"``).
+    status : RunStatus
+        ``OK``, or why the result should not be trusted (``DIVERGED``).
     message : str
         Human-readable detail for a non-ok status.
     info : dict
@@ -49,7 +50,7 @@ class Fit:
     model: Model
     n_params: int
     history: NDArray[np.float64] | None = None
-    status: str = "ok"
+    status: RunStatus = RunStatus.OK
     message: str = ""
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -61,7 +62,7 @@ class Fit:
             result.net,
             result.net.n_params,
             history=result.history,
-            status="diverged" if result.status == "diverged" else "ok",
+            status=RunStatus.DIVERGED if result.status == "diverged" else RunStatus.OK,
             message=result.message,
             info={
                 "stop": result.status,

@@ -42,6 +42,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from approx.arith.eft import two_product
 from approx.core import deadline, validate
+from approx.core.errors import ApproxError
 from approx.nn import MLP
 
 __all__ = ["PiecewiseLinear", "TooManyPieces", "exact_value", "piecewise_linear"]
@@ -253,7 +254,7 @@ def _slack(x: Array, group: Array) -> Array:
     return reach[:-1] + reach[1:] + 2.0**-1074
 
 
-class TooManyPieces(ValueError):
+class TooManyPieces(ApproxError, ValueError):
     """A deep net whose exact pieces would cost more than the allowed work."""
 
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from approx import methods
 from approx.experiment import parse_config, run_sweep
-from approx.experiment.config import ConfigError, count_runs
+from approx.experiment.config import ConfigError
+from approx.experiment.expansion import count_runs
 from approx.problems import targets
 
 SQUARE = targets.from_expr("x**2", (0.0, 1.0), "square")

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from approx.cli import app
 from approx.experiment import parse_config, plot_folder, run_sweep
-from approx.experiment.config import count_runs, expand, sample_seed
+from approx.experiment.expansion import count_runs, expand, sample_seed
 from approx.experiment.runner import summarize
 from approx.methods import classifiers as classify
 from approx.models import load_model
@@ -161,4 +161,4 @@ def test_the_shipped_classification_configs_load():
         from approx.experiment import load_config
 
         config = load_config(root / name)
-        assert config.classification and count_runs(config) > 0
+        assert config.task.name == "classification" and count_runs(config) > 0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from approx.experiment.config import ConfigError, expand, parse_config, run_seed
+from approx.experiment.config import ConfigError, parse_config
+from approx.experiment.expansion import expand, run_seed
 
 VALID = """
 name = "t"
@@ -175,3 +176,13 @@ def test_digest_tracks_what_changes_results():
     assert base.digest() != parse_config(VALID.replace("[4, 8]", "[4, 16]")).digest()
     explicit = VALID.replace('"relu-interpolant"', '"relu-interpolant"\nknots = "uniform"')
     assert base.digest() == parse_config(explicit).digest()
+
+
+@pytest.mark.parametrize("task", ["approximation", "classification"])
+def test_a_kind_that_is_not_a_name_is_a_config_error(task):
+    subjects = '[[targets]]\nname = "sin2pi"' if task == "approximation" else (
+        '[[datasets]]\nname = "blobs"')
+    text = (f'name = "k"\ntask = "{task}"\nwidths = [4]\n{subjects}\n'
+            '[[methods]]\nname = "m"\nkind = [1]\n')
+    with pytest.raises(ConfigError, match=r"methods\[0\]\.kind: unknown .*method kind \[1\]"):
+        parse_config(text)

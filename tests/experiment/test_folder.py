@@ -174,6 +174,7 @@ def test_an_older_store_is_migrated_on_open(tmp_path):
         db.execute("ALTER TABLE runs DROP COLUMN max_error_tight")
         db.execute("ALTER TABLE runs DROP COLUMN accuracy")
         db.execute("ALTER TABLE runs DROP COLUMN test_loss")
+        db.execute("ALTER TABLE runs DROP COLUMN target_scale")
         db.execute("PRAGMA user_version = 0")
     again = run_sweep(parse_config(CHEAP), folder, jobs=1)
     # runs recorded before the enclosure existed keep it unknown: never invented

@@ -125,6 +125,7 @@ def test_runs_carry_an_enclosure_and_older_folders_still_replot(folder):
         db.execute("ALTER TABLE runs DROP COLUMN max_error_tight")
         db.execute("ALTER TABLE runs DROP COLUMN accuracy")
         db.execute("ALTER TABLE runs DROP COLUMN test_loss")
+        db.execute("ALTER TABLE runs DROP COLUMN target_scale")
         db.execute("PRAGMA user_version = 2")
     db.close()
     paths, skipped = plot_folder(folder)

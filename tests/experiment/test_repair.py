@@ -15,7 +15,7 @@ from approx import methods
 from approx.core import deadline
 from approx.experiment import ResourceError, parse_config, run_sweep
 from approx.experiment import store as store_module
-from approx.experiment.config import count_runs, expand
+from approx.experiment.expansion import count_runs, expand
 from approx.experiment.resources import format_size, local_workers, parse_size
 from approx.experiment.worker import hard_limit
 from approx.methods import Method

@@ -66,7 +66,9 @@ def test_store_holds_runs_and_histories(fake_methods, fake_config, tmp_path):
     pd.testing.assert_frame_equal(stored, table)
     with sqlite3.connect(tmp_path / DB_NAME) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        statuses = db.execute("SELECT DISTINCT typeof(status), status FROM runs").fetchall()
     assert tables == {"meta", "runs", "histories", "files"}
+    assert statuses == [("text", "ok")]  # the enum is stored as its plain string
 
 
 def test_resume_skips_finished_runs(fake_methods, fake_config, tmp_path, monkeypatch):
@@ -158,3 +160,83 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path, rec
     whole = pd.read_csv(tmp_path / "whole" / "runs.csv")
     drop = list(TIMING_COLUMNS)
     pd.testing.assert_frame_equal(resumed.drop(columns=drop), whole.drop(columns=drop))
+
+
+SCALES = """
+name = "scales"
+seed = 2
+widths = [4, 8]
+
+[[targets]]
+name = "sin2pi"
+
+[[targets]]
+name = "triple-exp"
+expr = "3*exp(x)"
+domain = [0.0, 1.0]
+
+[[methods]]
+name = "uniform"
+kind = "relu-interpolant"
+
+[[methods]]
+name = "cheb"
+kind = "chebyshev"
+"""
+
+
+def test_the_worker_records_target_scale_and_the_store_only_reads_it(tmp_path, monkeypatch):
+    from approx.certify import targets as certified
+
+    config = parse_config(SCALES)
+    table = run_sweep(config, tmp_path, jobs=1)
+    scales = table.groupby("target")["target_scale"].agg(["min", "max"])
+    assert (scales["min"] == scales["max"]).all()  # one number per target
+    assert scales.loc["sin2pi", "max"] == 1.0
+    np.testing.assert_allclose(scales.loc["triple-exp", "max"], 3 * np.e, rtol=1e-12)
+
+    def refuse(target):
+        raise AssertionError("the store computed a target's scale")
+
+    monkeypatch.setattr(certified, "scale", refuse)
+    with Store.read(tmp_path) as store:
+        pd.testing.assert_frame_equal(store.table(store.config()), table)
+
+
+def test_a_store_from_before_target_scale_migrates_resumes_and_gives_the_same_table(tmp_path):
+    from approx.experiment.store import SCHEMA_VERSION
+
+    config = parse_config(SCALES)
+    first = run_sweep(config, tmp_path, jobs=1)
+    # the store as the code before the column wrote it (schema 4: the scale was computed
+    # on every read), killed before the runs of one target finished
+    with sqlite3.connect(tmp_path / DB_NAME) as db:
+        db.execute("ALTER TABLE runs DROP COLUMN target_scale")
+        db.execute("PRAGMA user_version = 4")
+        db.execute("DELETE FROM histories WHERE run_id LIKE 'sin2pi.%'")
+        db.execute("DELETE FROM runs WHERE target = 'sin2pi'")
+    db.close()
+    with Store.read(tmp_path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        migrated = store.table(store.config())
+    kept = first[first["target"] != "sin2pi"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(migrated, kept)  # the migration filled the scale once
+    again = run_sweep(config, tmp_path, jobs=1)
+    drop = list(TIMING_COLUMNS)
+    pd.testing.assert_frame_equal(again.drop(columns=drop), first.drop(columns=drop))
+    assert (again["target_scale"] == first["target_scale"]).all()
+
+
+def test_a_classification_store_migrates_without_scales(tmp_path):
+    config = parse_config(
+        'name = "c"\ntask = "classification"\nwidths = [4]\n'
+        '[[datasets]]\nname = "blobs"\nn_samples = 40\nn_test = 40\n'
+        '[[methods]]\nname = "linear"\nkind = "linear"\n'
+    )
+    first = run_sweep(config, tmp_path, jobs=1)
+    assert "target_scale" not in first
+    with sqlite3.connect(tmp_path / DB_NAME) as db:
+        db.execute("ALTER TABLE runs DROP COLUMN target_scale")
+        db.execute("PRAGMA user_version = 4")
+    db.close()
+    pd.testing.assert_frame_equal(run_sweep(config, tmp_path, jobs=1), first)
