@@ -52,6 +52,7 @@ from approx.experiment import (  # noqa: E402
 from approx.experiment.executors import EXECUTORS  # noqa: E402
 from approx.experiment.measure import Result  # noqa: E402
 from approx.experiment.resources import parse_size  # noqa: E402
+from approx.experiment.summary import SUMMARIES  # noqa: E402
 from approx.methods import classifiers as classify  # noqa: E402
 from approx.problems import datasets, targets  # noqa: E402
 
@@ -269,7 +270,7 @@ def run_experiment(
     _plot(folder, quiet=True)
     failed = int(np.sum(table["status"] != RunStatus.OK))
     if not quiet:
-        out_console.print(_SUMMARIES[sweep.task.name](sweep.task.summarize(table)))
+        out_console.print(_SUMMARIES[sweep.task.name](SUMMARIES[sweep.task.name](table)))
         out_console.print(
             f"{len(table)} runs, {failed} failed; results in {folder}/ (plots in {folder}/plots/)",
             highlight=False,

@@ -411,7 +411,7 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
         skipped.append(f"{int(missing.sum())} model file(s) are missing (e.g. "
                        f"{table.loc[missing, 'model_file'].iloc[0]}); the fits figures leave "
                        "them out; rerun the sweep to refit them")
-    drawers, notes = config.task.figures(table, histories, config, folder)
+    drawers, notes = FIGURES[config.task.name](table, histories, config, folder)
     return _draw(drawers, out, claim, skipped + notes)
 
 
@@ -515,3 +515,10 @@ def plot_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
         table = store.table(config)
         histories = store.histories()
         return plot_all(table, histories, config, folder, claim=store.claim)
+
+
+#: each task's figures, by the task's name
+FIGURES = {
+    "approximation": approximation_figures,
+    "classification": classification_figures,
+}

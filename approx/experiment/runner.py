@@ -29,6 +29,7 @@ from approx.experiment.expansion import count_runs, expand
 from approx.experiment.measure import Result
 from approx.experiment.specs import Run
 from approx.experiment.store import Store
+from approx.experiment.summary import SUMMARIES
 from approx.experiment.tasks import of_table
 
 __all__ = ["Reporter", "run_sweep", "summarize"]
@@ -141,7 +142,7 @@ def run_sweep(
         _run_pending(store, config, jobs=jobs, executor=executor, scheduler=scheduler,
                      time_limit=time_limit, retry_failed=retry_failed, reporter=reporter)
         table = store.table(config)
-        store.export(table, config.task.summarize(table))
+        store.export(table, SUMMARIES[config.task.name](table))
     return table
 
 
@@ -198,4 +199,4 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         One row per subject and method.
     """
-    return of_table(table).summarize(table)
+    return SUMMARIES[of_table(table).name](table)

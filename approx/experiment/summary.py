@@ -99,3 +99,10 @@ def summarize_classification(table: pd.DataFrame) -> pd.DataFrame:
     )
     summary = counts.join(at_largest).reset_index()
     return summary.astype({"largest_width": "Int64"})
+
+
+#: each task's summary, by the task's name
+SUMMARIES = {
+    "approximation": summarize_approximation,
+    "classification": summarize_classification,
+}

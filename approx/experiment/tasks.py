@@ -12,18 +12,19 @@ branched on:
   columns only it has;
 - whether a replicate draws new samples (then every method runs every replicate, each
   replicate's samples from a seed of their own) and whether parameter budgets apply;
-- its summary (:mod:`~approx.experiment.summary`) and its figures
-  (:mod:`~approx.experiment.plots`), with the figures' file names.
+- the file names its figures may have.
 
-The summary and the figures are imported on first use: they need pandas and
-matplotlib, which a worker process, that only runs :attr:`Task.execute`, never loads.
+Its summary and its figures need pandas and matplotlib, which a worker process (that
+only runs :attr:`Task.execute`) never loads, and the figures read the config: they are
+the task's entries in :data:`approx.experiment.summary.SUMMARIES` and
+:data:`approx.experiment.plots.FIGURES`, keyed by the task's name, so that this module
+imports neither (a test checks that both tables cover every task).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any
 
 from approx import methods
@@ -36,17 +37,6 @@ from approx.methods import Method
 from approx.methods import classifiers as classify
 
 __all__ = ["DEFAULT_TASK", "TASKS", "Task", "of_table"]
-
-
-@dataclass(frozen=True)
-class _Deferred:
-    """``module.name(...)``, the module imported on the first call (pandas, matplotlib)."""
-
-    module: str
-    name: str
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return getattr(import_module(self.module), self.name)(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -81,11 +71,6 @@ class Task:
         (even a deterministic one), and :attr:`Run.sample_seed` is set.
     budgets : bool
         Whether a config may give parameter budgets instead of widths.
-    summarize : callable
-        ``summarize(table) -> summary``, one row per subject and method.
-    figures : callable
-        ``figures(table, histories, config, folder) -> (drawers, notes)``: the figures
-        to draw (name, drawer) and notes on what they leave out.
     figure_names : callable
         ``figure_names(subject names) -> set``: the file names under ``plots/`` its
         figures may have (the folder's rules for what a sweep wrote).
@@ -102,8 +87,6 @@ class Task:
     columns: tuple[str, ...]
     draws_samples: bool
     budgets: bool
-    summarize: Callable[..., Any]
-    figures: Callable[..., Any]
     figure_names: Callable[[Iterable[str]], set[str]]
 
     @property
@@ -148,8 +131,6 @@ APPROXIMATION = Task(
              "max_error_tight"),
     draws_samples=False,
     budgets=True,
-    summarize=_Deferred("approx.experiment.summary", "summarize_approximation"),
-    figures=_Deferred("approx.experiment.plots", "approximation_figures"),
     figure_names=_approximation_figures,
 )
 
@@ -165,8 +146,6 @@ CLASSIFICATION = Task(
     columns=("accuracy", "test_loss"),
     draws_samples=True,
     budgets=False,
-    summarize=_Deferred("approx.experiment.summary", "summarize_classification"),
-    figures=_Deferred("approx.experiment.plots", "classification_figures"),
     figure_names=_classification_figures,
 )
 

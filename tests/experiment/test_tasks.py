@@ -13,8 +13,9 @@ from approx import methods
 from approx.experiment import parse_config, plot_folder, run_sweep
 from approx.experiment.expansion import expand
 from approx.experiment.measure import Result
+from approx.experiment.plots import FIGURES
 from approx.experiment.store import Store
-from approx.experiment.summary import summarize_approximation, summarize_classification
+from approx.experiment.summary import SUMMARIES, summarize_approximation, summarize_classification
 from approx.experiment.tasks import DEFAULT_TASK, TASKS, of_table
 from approx.methods import classifiers
 
@@ -73,7 +74,11 @@ def test_a_sweep_of_each_task_is_the_tasks_in_every_part(name, tmp_path):
     assert paths and {p.name for p in paths} <= task.figure_names(t.name for t in config.targets)
     want = {"approximation": summarize_approximation,
             "classification": summarize_classification}[name](table)
-    pd.testing.assert_frame_equal(task.summarize(table), want)
+    pd.testing.assert_frame_equal(SUMMARIES[name](table), want)
+
+
+def test_every_task_has_a_summary_and_figures():
+    assert set(SUMMARIES) == set(TASKS) == set(FIGURES)
 
 
 def test_a_worker_imports_neither_pandas_nor_matplotlib():
