@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from approx.core import validate
 from approx.experiment.checks import Checker
 from approx.experiment.specs import DatasetSpec, MethodSpec, TargetSpec
@@ -53,9 +51,10 @@ def _domain(check: Checker, table: dict[str, Any], key: str) -> tuple[float, flo
         or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in d)
     ):
         raise check.fail(f"{key}.domain", f"must be an array of two numbers [a, b], got {d!r}")
-    if not (np.isfinite(d).all() and d[0] < d[1]):
-        raise check.fail(f"{key}.domain", f"must be finite with a < b, got {d!r}")
-    return (float(d[0]), float(d[1]))
+    try:
+        return validate.interval(d, "domain")
+    except ValueError as e:
+        raise check.fail(f"{key}.domain", str(e).removeprefix("domain ")) from None
 
 
 def _builtin(

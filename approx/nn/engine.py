@@ -63,7 +63,7 @@ from approx.nn.layers import (
     affine_param_jacobian_into,
     affine_vjp_into,
 )
-from approx.nn.losses import Loss, LossInto, get_loss_into
+from approx.nn.losses import LP_EXPONENT, Loss, LossInto, get_loss_into
 from approx.nn.params import Net, n_params, unpack
 from approx.nn.workspace import Workspace
 
@@ -79,6 +79,8 @@ __all__ = [
     "FusedEngine",
     "LayeredEngine",
     "build_engine",
+    "cached_engines",
+    "clear_engine_cache",
     "engine_for",
     "engine_name",
     "fused_backend",
@@ -94,7 +96,7 @@ def _exponent(loss: str, p: float | None) -> float:
     # 2 for mse, the lp exponent (default 4); no regression exponent for softmax
     if loss == "mse":
         return 2.0
-    return (4.0 if p is None else float(p)) if loss == "lp" else float("nan")
+    return (LP_EXPONENT if p is None else float(p)) if loss == "lp" else float("nan")
 
 
 def _wrap(loss: Loss) -> LossInto:
@@ -507,6 +509,24 @@ CACHE_SIZE, CACHE_BYTES = 4, 64 * 2**20
 _local = threading.local()
 
 
+def _engines() -> OrderedDict[tuple[Any, ...], Engine]:
+    """This thread's cache of engines, by (widths, activation, bias, m, loss, p, backend)."""
+    if not hasattr(_local, "engines"):
+        _local.engines = OrderedDict()
+    return _local.engines
+
+
+def cached_engines() -> list[tuple[Any, ...]]:
+    """The keys of this thread's cached engines, least recently used first:
+    ``(widths, activation, bias, m, loss, p, backend)``."""
+    return list(_engines())
+
+
+def clear_engine_cache() -> None:
+    """Drop this thread's cached engines (their buffers are freed with them)."""
+    _engines().clear()
+
+
 def engine_for(net: Net, m: int, loss: str | Loss = "mse", p: float | None = None) -> Engine:
     """An engine for ``net``'s shape and batches of ``m`` rows, reused across calls.
 
@@ -517,9 +537,7 @@ def engine_for(net: Net, m: int, loss: str | Loss = "mse", p: float | None = Non
     custom = not isinstance(loss, str)
     backend = fused_backend(None, net.activation)
     key = (tuple(net.sizes), net.activation, net.bias, m, "custom" if custom else loss, p, backend)
-    if not hasattr(_local, "engines"):
-        _local.engines = OrderedDict()
-    engines: OrderedDict[tuple[Any, ...], Engine] = _local.engines
+    engines = _engines()
     engine = engines.pop(key, None)
     if engine is None:
         engine = build_engine(net.sizes, net.activation, net.bias, m, loss, p, backend)

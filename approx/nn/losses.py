@@ -22,6 +22,7 @@ from approx.core import validate
 
 __all__ = [
     "LOSSES",
+    "LP_EXPONENT",
     "LOSSES_INTO",
     "Loss",
     "LossInto",
@@ -80,7 +81,11 @@ def mse_into(h: Array, y: Array, G: Array) -> float:
     return value
 
 
-def lp(h: Array, y: ArrayLike, p: float = 4.0) -> tuple[float, Array]:
+#: the exponent of the lp loss when none is given
+LP_EXPONENT = 4.0
+
+
+def lp(h: Array, y: ArrayLike, p: float = LP_EXPONENT) -> tuple[float, Array]:
     """Mean p-th power error ``(1/pm) Σ_j Σ_c |h_c(x_j) − y_jc|^p`` (p = 2 is :func:`mse`).
 
     As ``p`` grows its minimiser approaches the minimiser of the max error.
@@ -102,7 +107,7 @@ def lp(h: Array, y: ArrayLike, p: float = 4.0) -> tuple[float, Array]:
     return lp_into(h, _as_targets(h, y), G, p), G
 
 
-def lp_into(h: Array, y: Array, G: Array, p: float = 4.0) -> float:
+def lp_into(h: Array, y: Array, G: Array, p: float = LP_EXPONENT) -> float:
     """:func:`lp` with ``G`` written into a buffer; ``h``, ``y``, ``G`` of one shape (m, …)."""
     np.subtract(h, y, out=G)  # r
     m = h.shape[0]
@@ -179,7 +184,7 @@ def _exponent(name: str, p: float | None) -> float | None:
         if p is not None:
             raise ValueError(f"loss {name!r} takes no exponent p")
         return None
-    return 4.0 if p is None else validate.finite_float(p, "the lp loss's exponent p", 2.0)
+    return LP_EXPONENT if p is None else validate.finite_float(p, "the lp loss's exponent p", 2.0)
 
 
 def get_loss(name: str, p: float | None = None) -> Loss:

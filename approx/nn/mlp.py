@@ -186,7 +186,9 @@ class MLP:
                 sigma_(Z, None)
         return Z
 
-    def _check_X(self, X: ArrayLike) -> Array:
+    def check_inputs(self, X: ArrayLike) -> Array:
+        """``X`` as a float64 array of shape (m, n_0) (a 1-D array for a net of one
+        input); ``ValueError`` for any other shape."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1 and self.sizes[0] == 1:
             X = X[:, None]
@@ -234,7 +236,7 @@ class MLP:
             caller owns; for a net without bias ``grad_b`` holds zeros.
         """
         checkpoint_every = validate.integer(checkpoint_every, "checkpoint_every", 1)
-        X = self._check_X(X)
+        X = self.check_inputs(X)
         m, k = X.shape[0], self.sizes[-1]
         if isinstance(loss, str):
             get_loss_into(loss)  # an unknown name fails here, listing the known ones
@@ -285,7 +287,7 @@ class MLP:
         J : ndarray of shape (m k, n_params)
             ``∂r/∂θ`` with columns in the order of :func:`pack`.
         """
-        X = self._check_X(X)
+        X = self.check_inputs(X)
         m = X.shape[0]
         Y = self._check_targets(y, m, "y")
         # a fresh engine: its buffers become the arrays returned, owned by the caller

@@ -119,7 +119,7 @@ if train.__doc__:  # (None under python -OO)
 
 def _samples(net: MLP, X: ArrayLike, y: ArrayLike, loss: str) -> tuple[Array, Array]:
     """``X`` of shape (m, n₁) and ``y`` of shape (m, k), or labels of shape (m,)."""
-    X = net._check_X(X)
+    X = net.check_inputs(X)
     m = X.shape[0]
     if loss == "softmax":
         y = np.asarray(y)

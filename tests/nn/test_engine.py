@@ -441,15 +441,18 @@ def test_loss_and_grad_returns_arrays_the_caller_owns():
 
 
 def test_engine_cache_keeps_few_and_small(monkeypatch):
-    monkeypatch.setattr(engine_module, "_local", type(engine_module._local)())
+    engine_module.clear_engine_cache()
+    assert engine_module.cached_engines() == []
     rng = np.random.default_rng(8)
     net = random_net([2, 4, 1], "tanh", True, rng)
     for m in range(1, 8):
         net.loss_and_grad(rng.standard_normal((m, 2)), rng.standard_normal(m))
-    assert len(engine_module._local.engines) == engine_module.CACHE_SIZE
+    keys = engine_module.cached_engines()
+    assert len(keys) == engine_module.CACHE_SIZE
+    assert [key[3] for key in keys] == [4, 5, 6, 7]  # the most recent batch sizes
     monkeypatch.setattr(engine_module, "CACHE_BYTES", 0)
     net.loss_and_grad(rng.standard_normal((20, 2)), rng.standard_normal(20))
-    assert all(key[3] != 20 for key in engine_module._local.engines)
+    assert all(key[3] != 20 for key in engine_module.cached_engines())
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
