@@ -82,10 +82,9 @@ def test_private_import_check_can_fail(tmp_path):
     assert _private_imports("approx.nn.engine", ok) == []
 
 
-def _readme_map() -> dict[str, set[str]]:
+def _readme_map(text: str) -> dict[str, set[str]]:
     """The README's map: package -> the module names listed on its line (before its
     first ``": "``; what follows describes them)."""
-    text = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- code map -->\n```text\n(.*?)```", text, re.S)
     assert block, "the README has no code map (a ```text block after <!-- code map -->)"
     listed: dict[str, set[str]] = {}
@@ -100,10 +99,9 @@ def _readme_map() -> dict[str, set[str]]:
     return listed
 
 
-def test_readme_map_is_the_code_map():
-    """Every module has its line in the README's map, and every listed module exists."""
-    listed = _readme_map()
-    modules = _modules()
+def _map_errors(text: str, modules: dict[str, Path]) -> tuple[list[str], list[str], list[str]]:
+    """Modules missing from the map, listed modules that do not exist, unknown packages."""
+    listed = _readme_map(text)
     packages = {m for m, p in modules.items() if p.name == "__init__.py"}
     missing = []
     for name, path in modules.items():
@@ -119,4 +117,53 @@ def test_readme_map_is_the_code_map():
         if f"{package}.{leaf}" not in modules
     ]
     unknown = [p for p in listed if p not in packages and p not in modules]
-    assert (missing, stale, unknown) == ([], [], [])
+    return missing, stale, unknown
+
+
+def test_readme_map_is_the_code_map():
+    """Every module has its line in the README's map, and every listed module exists."""
+    assert _map_errors((ROOT / "README.md").read_text(), _modules()) == ([], [], [])
+
+
+def test_map_check_can_fail():
+    modules = {
+        "approx": PACKAGE / "__init__.py",
+        "approx.core": PACKAGE / "core" / "__init__.py",
+        "approx.core.validate": PACKAGE / "core" / "validate.py",
+        "approx.core.options": PACKAGE / "core" / "options.py",
+    }
+    text = "<!-- code map -->\n```text\napprox/  x\n└── core/  `validate` `ghost`: words\n```\n"
+    assert _map_errors(text, modules) == (["approx.core.options"], ["approx.core.ghost"], [])
+
+
+#: the longest function body (docstring excluded) a newcomer should have to read at once
+MAX_BODY_LINES = 60
+
+
+def _long_functions(source: str, limit: int) -> list[tuple[str, int]]:
+    """Functions whose body, docstring excluded, spans more than ``limit`` lines."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        first = node.body[0]
+        docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+        start = node.body[1].lineno if docstring and len(node.body) > 1 else first.lineno
+        if node.end_lineno - start + 1 > limit:
+            found.append((node.name, node.end_lineno - start + 1))
+    return found
+
+
+def test_no_function_is_longer_than_a_screen():
+    long = {
+        name: found
+        for name, path in _modules().items()
+        if (found := _long_functions(path.read_text(), MAX_BODY_LINES))
+    }
+    assert long == {}
+
+
+def test_long_function_check_can_fail():
+    body = "\n".join(f"    x{i} = {i}" for i in range(61))
+    assert _long_functions(f'def f():\n    """Doc."""\n{body}\n', 60) == [("f", 61)]
+    assert _long_functions(f'def f():\n    """Doc."""\n{body}\n', 61) == []
