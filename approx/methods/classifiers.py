@@ -41,7 +41,7 @@ from scipy.optimize import minimize
 from approx import methods
 from approx.core import validate
 from approx.core.options import Option, Schema
-from approx.methods import Fit, Method
+from approx.methods.registry import Fit, Method
 from approx.nn import ACTIVATIONS, MLP
 from approx.nn.losses import softmax
 from approx.problems.datasets import Sample

@@ -22,8 +22,8 @@ from approx.core import validate
 
 __all__ = [
     "LOSSES",
-    "LP_EXPONENT",
     "LOSSES_INTO",
+    "LP_EXPONENT",
     "Loss",
     "LossInto",
     "check_labels",

@@ -1,0 +1,76 @@
+"""What a run of a method costs: its parameter count (for budgets) and an upper estimate
+of its memory (for the sweep's memory limit), as functions ``(width, params) -> int``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from approx.train import options
+
+__all__ = [
+    "PER_UNIT",
+    "RUN_BASE",
+    "coefficients",
+    "features_memory",
+    "linear_memory",
+    "one_hidden_layer",
+    "sawtooth_size",
+    "trained_memory",
+    "trained_size",
+]
+
+#: bytes any run needs whatever its size: the worker process (numpy, scipy loaded) and
+#: the grids of up to 2²² points on which the errors of smooth models are measured
+RUN_BASE = 128 * 2**20
+#: bytes per unit of width of the O(d) methods (knots, coefficients, breakpoints), measured
+#: with ``ru_maxrss`` at d = 1024 and 4096 (about 1.3 KiB per unit), with a margin
+PER_UNIT = 2048
+
+
+def linear_memory(width: int, params: dict[str, Any]) -> int:
+    return RUN_BASE + PER_UNIT * width
+
+
+def features_memory(width: int, params: dict[str, Any]) -> int:
+    # the n_samples × d design matrix and the copy least squares makes of it
+    return RUN_BASE + PER_UNIT * width + 2 * 8 * params["n_samples"] * width
+
+
+def trained_memory(width: int, params: dict[str, Any]) -> int:
+    # The engine's fused 1→d→1 pass works in cache-sized blocks, so first-order steps and
+    # the banded knot-form polish need O(n + d): about 30 vectors of the n training points
+    # (measured with ru_maxrss at d = 256 and 1024 for the default recipe: ≈ 230 bytes a
+    # point beyond the worker's base), plus the validation grid. The dense
+    # Levenberg–Marquardt paths (scipy's ``lm``; the polish of non-ReLU nets) add the
+    # n × P Jacobian, its product and the P × P normal equations, P = 3d + 1.
+    optimizer = params.get("optimizer") or "adam+lm"
+    n = params.get("n_train") or options.default_n_train(width, optimizer)
+    n_val = params.get("n_val") or options.default_n_val(n)
+    size = 8 * (48 * n + 4 * n_val) + PER_UNIT * width
+    depth = params.get("depth") or 1
+    size += 8 * 10 * n * width * (depth - 1)  # a deep net's forward caches, per layer
+    dense = optimizer == "lm" or (
+        optimizer == "adam+lm" and (params.get("activation") != "relu" or depth > 1)
+    )
+    if dense:
+        p = trained_size(width, params)
+        size += 8 * (2 * n * p + 3 * p * p)
+    return 2 * RUN_BASE + size
+
+
+def one_hidden_layer(width: int, params: dict[str, Any]) -> int:
+    return 3 * width + 1  # a 1 → d → 1 net with biases
+
+
+def sawtooth_size(width: int, params: dict[str, Any]) -> int:
+    # [1, 4, …, 4, 1] with m = width hidden layers: 8 + 20 (m − 1) + 5
+    return 20 * width - 7
+
+
+def trained_size(width: int, params: dict[str, Any]) -> int:
+    # 1 → d, then depth − 1 layers d → d, then d → 1, all with biases
+    return 3 * width + 1 + (params.get("depth", 1) - 1) * (width * width + width)
+
+
+def coefficients(width: int, params: dict[str, Any]) -> int:
+    return width
