@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from approx.core import validate
+from approx.models.construct import KNOTS, relu_interpolant
 from approx.nn import MLP
 from approx.nn.activations import get_activation
 from approx.nn.piecewise import piecewise_linear
@@ -139,8 +140,6 @@ def _knots_init(
     activations, so each unit turns over about one cell. The output layer is then the
     least-squares fit to the training values: the best net with those breakpoints.
     """
-    from approx.models.construct import KNOTS
-
     tau = (KNOTS[knots](target, width) - scaling.c) / scaling.s if width >= 2 else np.zeros(1)
     a = 1.0 if activation == "relu" else max(width - 1, 1) / 2.0
     w0 = a * rng.choice([-1.0, 1.0], size=width)
@@ -164,8 +163,6 @@ def _construction_init(
 ) -> MLP:
     """The exact ±ReLU interpolant at the ``knots``
     (:func:`approx.models.construct.relu_interpolant`)."""
-    from approx.models.construct import relu_interpolant
-
     if activation != "relu":
         raise ValueError(f"init 'construction' builds a ReLU net; activation is {activation!r}")
     if width < 2:
