@@ -64,8 +64,9 @@ FAKE = {
 
 @pytest.fixture
 def fake_methods(monkeypatch: pytest.MonkeyPatch) -> dict[str, Method]:
-    """Register the fake method kinds (in this process only)."""
-    monkeypatch.setattr(methods, "METHODS", {**methods.METHODS, **FAKE})
+    """Register the fake method kinds in the registry (in this process only)."""
+    for kind, method in FAKE.items():
+        monkeypatch.setitem(methods.METHODS, kind, method)
     return FAKE
 
 

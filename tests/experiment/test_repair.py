@@ -306,13 +306,15 @@ def pool_fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     (tmp_path / "i7_pool_fakes.py").write_text(textwrap.dedent(POOL_FAKES))
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(methods, "METHODS", dict(methods.METHODS))
+    registered = dict(methods.METHODS)  # the kinds the fakes' module adds are removed after
     module = importlib.import_module("i7_pool_fakes")
     monkeypatch.setattr(executors, "execute", module.execute)
     yield
     import sys
 
     sys.modules.pop("i7_pool_fakes", None)
+    methods.METHODS.clear()
+    methods.METHODS.update(registered)
 
 
 @pytest.mark.slow
