@@ -134,11 +134,11 @@ def _chebyshev_cells(
 ) -> Cells:
     """A Chebyshev series' own cells inside its interval; Taylor blocks beyond it."""
     (a, b), (lo, hi) = domain, model.domain
-    source = chebyshev_ball(model)
     if lo <= a and b <= hi:  # evaluated where |T_k| ≤ 1
         cells = ChebyshevPolys(model)
         return Cells(cells, lambda x: cells.source(arb(x)), model.term_size, model)
     # beyond its own interval the series grows like a polynomial: Taylor models
+    source = chebyshev_ball(model)
     polys = taylor_blocks(source, domain, model.term_size, cost=model.n_params, max_work=max_work)
     return Cells(polys, lambda x: source(arb(x)), model.term_size, model)
 
