@@ -383,6 +383,12 @@ class Store:
                 if known is None and not is_temporary(rel) and folders.is_artefact(rel, config):
                     if folders.looks_ours(self.root, rel, config):
                         adopt.append(rel)
+                    elif (rel not in (CONFIG_NAME, SNAPSHOT_NAME)
+                          and self.root.lstat(rel) is not None):
+                        raise FolderError(
+                            f"{self.folder / rel} was not written by a sweep and the sweep "
+                            "would overwrite it; move it away or choose another --out"
+                        )
                 elif (known is not None and rel not in (CONFIG_NAME, SNAPSHOT_NAME)
                       and not rel.startswith("models/") and not self._replaceable(rel)):
                     raise FolderError(
@@ -521,7 +527,11 @@ class Store:
         exists = self.root.lstat(relative) is not None
         temporary = self.root.temporary(relative)
         self._record({temporary: None})
-        made = self.root.write(relative, temporary, fill, replace=exists)
+        try:
+            made = self.root.write(relative, temporary, fill, replace=exists)
+        except BaseException:  # the temporary is gone (or was never the sweep's)
+            self._record({}, forget=(temporary,))
+            raise
         self._record({relative: made}, forget=(temporary,))
         return self.folder / relative
 
