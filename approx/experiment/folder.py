@@ -240,7 +240,7 @@ def removable(rel: str, configs: Sequence[Config]) -> bool:
 
 
 def plan_removal(root: SafeFolder, recorded: Mapping[str, Identity | None],
-                 configs: Sequence[Config]) -> tuple[list[str], list[str]]:
+                 configs: Sequence[Config]) -> tuple[list[str], list[tuple[str, str]]]:
     """Which recorded files ``--fresh`` may remove: those it can prove the sweep wrote.
 
     A file is proven the sweep's if it is a regular file with one link at a name a
@@ -252,23 +252,24 @@ def plan_removal(root: SafeFolder, recorded: Mapping[str, Identity | None],
     -------
     remove : list of str
         The files to remove.
-    left : list of str
-        One line each for recorded files left alone, and why.
+    left : list of (str, str)
+        The recorded files left alone, and why.
     """
-    remove, left = [], []
+    remove: list[str] = []
+    left: list[tuple[str, str]] = []
     for rel, known in sorted(recorded.items()):
         if not removable(rel, configs):
-            left.append(f"{rel} (not a name a sweep writes)")
+            left.append((rel, "not a name a sweep writes"))
             continue
         st = root.lstat(rel)
         if st is None:
             continue
         if (what := describe(st)) is not None:
-            left.append(f"{rel} ({what})")
+            left.append((rel, what))
         elif is_temporary(rel) or _proven(root, rel, known, configs):
             remove.append(rel)
         else:
-            left.append(f"{rel} (changed since the sweep wrote it)")
+            left.append((rel, "changed since the sweep wrote it"))
     return remove, left
 
 

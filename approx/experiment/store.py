@@ -214,6 +214,8 @@ class Store:
         """Open the folder (creating it if a ``config`` is to run there), check it if it
         holds no store yet, and take its lock; the folder, the lock, the store's existence."""
         folders.check_layout(folder)
+        if config is None and not folder.is_dir():
+            raise StoreError(f"{folder} is not a results folder: it has no {DB_NAME}")
         root = SafeFolder.open(folder, create=config is not None)
         try:
             has_store = root.regular(DB_NAME) is not None
@@ -291,7 +293,7 @@ class Store:
             pass
         recorded = self._identities()
         remove, left = folders.plan_removal(self.root, recorded, configs)
-        in_the_way = [line for line in left if folders.is_artefact(line.split(" (")[0], config)]
+        in_the_way = [rel for rel, _ in left if folders.is_artefact(rel, config)]
         if in_the_way:
             raise StoreError(
                 f"--fresh cannot prove {self.folder / in_the_way[0]} is the sweep's and the "
@@ -305,7 +307,7 @@ class Store:
         for name in SQLITE_FILES:
             if self.root.regular(name) is not None:
                 self.root.remove(name)
-        return [f"--fresh left {self.folder / line} alone" for line in left]
+        return [f"--fresh left {self.folder / rel} ({why}) alone" for rel, why in left]
 
     def _prepare(self, config: Config) -> None:
         """Check the folder's contents and config, record adopted files, write the snapshot."""
@@ -390,7 +392,8 @@ class Store:
                             "would overwrite it; move it away or choose another --out"
                         )
                 elif (known is not None and rel not in (CONFIG_NAME, SNAPSHOT_NAME)
-                      and not rel.startswith("models/") and not self._replaceable(rel)):
+                      and not rel.startswith("models/") and folders.is_artefact(rel, config)
+                      and not self._replaceable(rel)):
                     raise FolderError(
                         f"{self.folder / rel} changed since the sweep wrote it and the sweep "
                         "would overwrite it; move it away or choose another --out"

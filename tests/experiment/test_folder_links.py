@@ -144,8 +144,8 @@ def _plant(out: Path, name: str, kind: str, user: Path) -> Path:
 def _invoke(args: list[str]) -> tuple[int, list[str]]:
     result = CliRunner().invoke(app, [*args, "-q", "-j", "1"] if "--replot" not in args
                                 else [*args, "-q"])
-    assert "Traceback" not in result.output and result.exception is None or isinstance(
-        result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert all(line.startswith(("error: ", "note: ")) for line in lines), result.output
     return result.exit_code, lines
@@ -265,7 +265,7 @@ def test_a_models_temporary_fails_that_run_only(kind, tmp_path, predictable):
 
 
 def test_a_killed_sweeps_temporary_is_removed_on_resume(tmp_path, finished):
-    _, config, out = _setup(tmp_path, finished)
+    out = _setup(tmp_path, finished)[2]
     partial = ".runs.csv.0123456789abcdef.tmp"
     (out / partial).write_bytes(b"half a table")
     with sqlite3.connect(out / "runs.sqlite") as db:  # recorded before it was created
@@ -291,11 +291,13 @@ def _record(out: Path, rows: list[tuple[str, str | None, int | None]]) -> None:
     db.close()
 
 
-@pytest.mark.parametrize("hashed", [True, False], ids=["hashes", "recorded-before-hashes"])
-def test_a_crafted_files_table_makes_fresh_remove_nothing_of_the_users(hashed, tmp_path,
-                                                                       finished):
+@pytest.mark.parametrize(("hashed", "fresh"), [(True, True), (False, True), (True, False)],
+                         ids=["hashes", "recorded-before-hashes", "resumed"])
+def test_a_crafted_files_table_makes_fresh_remove_nothing_of_the_users(hashed, fresh,
+                                                                       tmp_path, finished):
     user, config, out = _setup(tmp_path, finished)
-    config.write_text(CHEAP.replace("[4, 8]", "[4, 16]"))
+    if fresh:
+        config.write_text(CHEAP.replace("[4, 8]", "[4, 16]"))
     mine = {
         "notes.txt": b"my notes",
         "plots/figure1.png": b"\x89PNG\r\n\x1a\nmy figure",
@@ -311,13 +313,14 @@ def test_a_crafted_files_table_makes_fresh_remove_nothing_of_the_users(hashed, t
     _record(out, [(rel, hashlib.sha256(data).hexdigest() if hashed else None,
                    len(data) if hashed else None) for rel, data in [*mine.items(), *outside]])
     before = _snapshot(tmp_path, out)
-    code, lines = _invoke([str(config), "--out", str(out), "--fresh"])
+    code, lines = _invoke([str(config), "--out", str(out), *["--fresh"] * fresh])
     assert code == 0, lines
     for rel, data in mine.items():
         assert (out / rel).read_bytes() == data, rel
     assert _snapshot(tmp_path, out) == before
-    assert any("--fresh left" in line and "notes.txt" in line for line in lines), lines
-    assert not (out / "models" / "sin2pi.uniform.d8.r0.npz").exists()  # the sweep's: gone
+    if fresh:
+        assert any("--fresh left" in line and "notes.txt" in line for line in lines), lines
+        assert not (out / "models" / "sin2pi.uniform.d8.r0.npz").exists()  # the sweep's
 
 
 def test_fresh_leaves_a_changed_file_alone_and_names_it(tmp_path, finished):
