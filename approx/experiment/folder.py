@@ -99,9 +99,11 @@ def is_artefact(rel: str, config: Config) -> bool:
     )
 
 
-def looks_ours(root: SafeFolder, rel: str, config: Config) -> bool:
+def looks_ours(root: SafeFolder, rel: str, config: Config, columns: frozenset[str]) -> bool:
     """Whether the file at artefact path ``rel`` has the content a sweep writes there
-    (a config file only if it is byte for byte the config's text).
+    (a config file only if it is byte for byte the config's text; ``runs.csv`` only if
+    each of its columns is one of ``columns``, the runs table's, or ``param_*``,
+    ``info_*``: a table with a column of the user's is theirs).
 
     Raises
     ------
@@ -109,7 +111,7 @@ def looks_ours(root: SafeFolder, rel: str, config: Config) -> bool:
         If anything but a regular single-link file is there.
     """
     try:
-        head = root.read(rel, 1 << 20 if rel == "metadata.json" else 64)
+        head = root.read(rel, 1 << 20 if rel.endswith((".json", ".csv")) else 64)
         if head is None:
             return False
         if rel.endswith(".png"):
@@ -117,7 +119,10 @@ def looks_ours(root: SafeFolder, rel: str, config: Config) -> bool:
         if rel.endswith(".npz"):
             return head[:4] in _ZIP
         if rel == "runs.csv":
-            return head.startswith((b"run_id,target,method,", b"run_id,dataset,method,"))
+            names = head.split(b"\n", 1)[0].decode("utf-8").rstrip("\r").split(",")
+            return names[:3] in (["run_id", "target", "method"], ["run_id", "dataset", "method"]
+                                 ) and all(n in columns or n.startswith(("param_", "info_"))
+                                           for n in names)
         if rel == "summary.csv":
             return head.startswith((b"target,method,", b"dataset,method,"))
         if rel == "metadata.json":
@@ -177,7 +182,7 @@ def check_layout(folder: Path) -> None:
 
 
 def check(root: SafeFolder, config: Config, recorded: set[str], *,
-          has_store: bool) -> list[str]:
+          has_store: bool, columns: frozenset[str]) -> list[str]:
     """Check that running ``config`` into ``root`` overwrites nothing of someone else's.
 
     Parameters
@@ -190,6 +195,8 @@ def check(root: SafeFolder, config: Config, recorded: set[str], *,
         Paths (relative, posix) the store records as written by a sweep.
     has_store : bool
         Whether the folder holds a sweep store.
+    columns : frozenset of str
+        The runs table's columns (:func:`looks_ours`).
 
     Returns
     -------
@@ -214,7 +221,7 @@ def check(root: SafeFolder, config: Config, recorded: set[str], *,
         if rel == CONFIG_NAME and _same_config(root, config):
             continue  # a copy of the config: kept as it is (the snapshot goes beside it)
         if is_artefact(rel, config):
-            if not looks_ours(root, rel, config):
+            if not looks_ours(root, rel, config, columns):
                 raise FolderError(
                     f"{root.path / rel} was not written by a sweep and the sweep would "
                     "overwrite it; move it away or choose another --out"
@@ -240,7 +247,8 @@ def removable(rel: str, configs: Sequence[Config]) -> bool:
 
 
 def plan_removal(root: SafeFolder, recorded: Mapping[str, Identity | None],
-                 configs: Sequence[Config]) -> tuple[list[str], list[tuple[str, str]]]:
+                 configs: Sequence[Config], columns: frozenset[str]
+                 ) -> tuple[list[str], list[tuple[str, str]]]:
     """Which recorded files ``--fresh`` may remove: those it can prove the sweep wrote.
 
     A file is proven the sweep's if it is a regular file with one link at a name a
@@ -266,7 +274,7 @@ def plan_removal(root: SafeFolder, recorded: Mapping[str, Identity | None],
             continue
         if (what := describe(st)) is not None:
             left.append((rel, what))
-        elif is_temporary(rel) or _proven(root, rel, known, configs):
+        elif is_temporary(rel) or _proven(root, rel, known, configs, columns):
             remove.append(rel)
         else:
             left.append((rel, "changed since the sweep wrote it"))
@@ -274,9 +282,9 @@ def plan_removal(root: SafeFolder, recorded: Mapping[str, Identity | None],
 
 
 def _proven(root: SafeFolder, rel: str, known: Identity | None,
-            configs: Sequence[Config]) -> bool:
+            configs: Sequence[Config], columns: frozenset[str]) -> bool:
     if known is None:  # recorded before hashes were
-        return any(looks_ours(root, rel, c) for c in configs)
+        return any(looks_ours(root, rel, c, columns) for c in configs)
     now = root.identity(rel)
     return now is not None and (now.sha256, now.size) == (known.sha256, known.size)
 

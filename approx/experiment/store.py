@@ -25,6 +25,7 @@ nothing of a run's).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -57,6 +58,7 @@ __all__ = [
     "TIMING_COLUMNS",
     "Store",
     "StoreError",
+    "run_columns",
 ]
 
 #: columns that differ between otherwise identical sweeps
@@ -221,7 +223,7 @@ class Store:
             has_store = root.regular(DB_NAME) is not None
             if config is not None and not has_store:
                 # refuse someone else's folder before writing anything into it (even the lock)
-                folders.check(root, config, set(), has_store=False)
+                folders.check(root, config, set(), has_store=False, columns=run_columns())
             elif config is None and not has_store:
                 raise StoreError(f"{folder} is not a results folder: it has no {DB_NAME}")
             lock = folders.lock(root)
@@ -292,14 +294,15 @@ class Store:
         except StoreError:  # no config stored, or one that no longer validates
             pass
         recorded = self._identities()
-        remove, left = folders.plan_removal(self.root, recorded, configs)
+        remove, left = folders.plan_removal(self.root, recorded, configs, run_columns())
         in_the_way = [rel for rel, _ in left if folders.is_artefact(rel, config)]
         if in_the_way:
             raise StoreError(
                 f"--fresh cannot prove {self.folder / in_the_way[0]} is the sweep's and the "
                 "new sweep would write there; move it away or choose another --out"
             )
-        folders.check(self.root, config, set(recorded), has_store=True)  # refuse first
+        folders.check(self.root, config, set(recorded), has_store=True,  # refuse first
+                      columns=run_columns())
         self.db.close()
         for rel in remove:
             self.root.remove(rel)
@@ -380,10 +383,11 @@ class Store:
         """
         try:
             recorded = self._identities()
-            adopt = folders.check(self.root, config, set(recorded), has_store=True)
+            adopt = folders.check(self.root, config, set(recorded), has_store=True,
+                                  columns=run_columns())
             for rel, known in recorded.items():
                 if known is None and not is_temporary(rel) and folders.is_artefact(rel, config):
-                    if folders.looks_ours(self.root, rel, config):
+                    if folders.looks_ours(self.root, rel, config, run_columns()):
                         adopt.append(rel)
                     elif (rel not in (CONFIG_NAME, SNAPSHOT_NAME)
                           and self.root.lstat(rel) is not None):
@@ -664,6 +668,20 @@ def _in_config_order(table: pd.DataFrame, config: Config) -> pd.DataFrame:
         .drop(columns=["_t", "_m"])
         .reset_index(drop=True)
     )
+
+
+@functools.cache
+def run_columns() -> frozenset[str]:
+    """Every column ``runs.csv`` has but the ``param_*`` and ``info_*`` ones: the runs
+    table's (of a store built by every migration) and each task's name for its subject."""
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        for step in range(SCHEMA_VERSION):
+            _migrate(db, step)
+        names = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    finally:
+        db.close()
+    return frozenset(names | {task.subject for task in TASKS.values()})
 
 
 def _migrate(db: sqlite3.Connection, step: int) -> None:

@@ -420,3 +420,27 @@ def test_a_table_edited_after_the_sweep_is_not_overwritten(tmp_path, finished):
     assert runs.read_text() == edited
     with pytest.raises(StoreError, match="changed since"):
         plot_folder(out)
+
+
+def test_a_runs_table_with_a_column_of_the_users_is_theirs(tmp_path, finished):
+    out = tmp_path / "out"
+    out.mkdir()
+    ours = (finished / "runs.csv").read_text().splitlines()
+    theirs = "\n".join([ours[0] + ",my_notes", *(f"{row},checked" for row in ours[1:])]) + "\n"
+    (out / "runs.csv").write_text(theirs)
+    with pytest.raises(StoreError, match=r"runs\.csv was not written by a sweep"):
+        run_sweep(parse_config(CHEAP), out, jobs=1)
+    assert (out / "runs.csv").read_text() == theirs
+    (out / "runs.csv").write_text("\n".join(ours) + "\n")  # the sweep's own: taken back
+    run_sweep(parse_config(CHEAP), out, jobs=1)
+
+
+def test_the_shipped_tables_are_recognised_as_a_sweeps(tmp_path):
+    from approx.experiment.folder import looks_ours
+    from approx.experiment.store import run_columns
+
+    results = Path(__file__).resolve().parents[2] / "results"
+    config = parse_config(CHEAP)
+    with SafeFolder.open(results / "sawtooth", create=False) as root:
+        assert looks_ours(root, "runs.csv", config, run_columns())
+        assert looks_ours(root, "summary.csv", config, run_columns())
