@@ -175,6 +175,18 @@ class SafeFolder:
                 raise self.refuse(name, describe(st) or "a file") from None
         return self._subs[name]
 
+    def make_subfolder(self, name: str) -> None:
+        """Create subfolder ``name`` (``plots`` or ``models``) if it is absent.
+
+        Raises
+        ------
+        FolderError
+            If something else (a link, a file) has its name.
+        """
+        if name not in SUBFOLDERS:
+            raise ValueError(f"not a subfolder of a results folder: {name!r}")
+        self._sub(name, create=True)
+
     def where(self, relative: str, *, create: bool = False) -> tuple[int, str] | None:
         """The folder descriptor and name of ``relative`` (None if its subfolder is absent).
 

@@ -334,7 +334,7 @@ class Store:
                 config_text=config.text,
                 config_source=config.source,
             )
-        self.root.where("models/x", create=True)
+        self.root.make_subfolder("models")
         self._write_config(config)
 
     def _remove_temporaries(self, config: Config) -> None:
