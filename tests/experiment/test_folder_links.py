@@ -58,6 +58,10 @@ def _dangling(path: Path, user: Path) -> None:
     path.symlink_to(user / "absent.txt")
 
 
+def _loop(path: Path, user: Path) -> None:
+    path.symlink_to(path.name)  # a link to itself: "too many levels of symbolic links"
+
+
 def _hardlink(path: Path, user: Path) -> None:
     os.link(user / "precious.txt", path)
 
@@ -72,8 +76,8 @@ def _folder(path: Path, user: Path) -> None:
 
 
 KINDS: dict[str, Callable[[Path, Path], None]] = {
-    "symlink": _symlink, "dangling": _dangling, "hardlink": _hardlink, "fifo": _fifo,
-    "folder": _folder,
+    "symlink": _symlink, "dangling": _dangling, "loop": _loop, "hardlink": _hardlink,
+    "fifo": _fifo, "folder": _folder,
 }
 
 
@@ -158,7 +162,8 @@ def _check_untouched(tmp_path: Path, out: Path, before: dict, planted: Path,
     assert (tmp_path / "user" / "precious.txt").read_bytes() == PRECIOUS
     assert not (tmp_path / "user" / "absent.txt").exists()
     st = planted.lstat()
-    expected = {"symlink": stat.S_ISLNK, "dangling": stat.S_ISLNK, "hardlink": stat.S_ISREG,
+    expected = {"symlink": stat.S_ISLNK, "dangling": stat.S_ISLNK, "loop": stat.S_ISLNK,
+                "hardlink": stat.S_ISREG,
                 "fifo": stat.S_ISFIFO, "folder": stat.S_ISDIR}[kind]
     assert expected(st.st_mode), f"{planted} was replaced"
     if kind == "folder":
@@ -168,6 +173,20 @@ def _check_untouched(tmp_path: Path, out: Path, before: dict, planted: Path,
 def _refused_naming(code: int, lines: list[str], planted: Path) -> None:
     assert code == 2 and len(lines) == 1, lines
     assert str(planted) in lines[0], lines
+    assert "File exists" not in lines[0] and "Too many levels" not in lines[0], lines
+
+
+def test_an_out_that_is_a_link_is_refused(tmp_path, finished):
+    config = _setup(tmp_path, None)[1]
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(finished, elsewhere, symlinks=True)
+    (tmp_path / "out").symlink_to(elsewhere)
+    before = _snapshot(elsewhere, tmp_path / "none")
+    out = str(tmp_path / "out")
+    for args in ([str(config), "--out", out], ["--replot", out]):
+        code, lines = _invoke(args)
+        assert code == 2 and len(lines) == 1 and "is a symbolic link" in lines[0], lines
+    assert _snapshot(elsewhere, tmp_path / "none") == before
 
 
 CASES = [(name, kind, scene) for scene in ("new", "finished") for name in NAMES
