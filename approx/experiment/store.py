@@ -5,8 +5,11 @@
 - ``runs.sqlite``: the store of record. A run is one row of ``runs`` (plus its loss
   history in ``histories``), written in one transaction, so a sweep killed at any
   instant, ``kill -9`` included, never loses or duplicates a finished run; ``files``
-  lists every file a sweep wrote (what ``--fresh`` may remove);
-- ``config.toml``: the config snapshot (also kept in the store's ``meta`` table);
+  lists every file a sweep wrote with its identity (SHA-256, size, inode, mtime), and
+  each temporary before it is created: what ``--fresh`` and a resume may remove;
+- ``config.toml``: the config snapshot (also kept in the store's ``meta`` table), or
+  ``config.snapshot.toml`` when the folder holds a ``config.toml`` the sweep did not
+  write (kept as it is);
 - ``runs.csv`` and ``summary.csv``: tidy exports of the store;
 - ``metadata.json``: versions, platform, the fused engine (numba or numpy) per activation,
   git commit, root seed, times, counts by status;
