@@ -43,6 +43,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from numpy.typing import NDArray
 
 from approx import analysis
+from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
 from approx.experiment.classification_plots import plot_accuracy, plot_regions, save_png
 from approx.experiment.config import Config
@@ -452,8 +453,8 @@ def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.f
     return drawers, notes
 
 
-class _NothingDrawn(Exception):
-    """A drawer had nothing to draw: its file is not written."""
+class _NothingDrawn(ApproxError):
+    """A drawer had nothing to draw: its file is not written (caught by :func:`_draw`)."""
 
 
 def _draw(drawers: list[Drawer], out: Path, save: Save | None,

@@ -22,6 +22,7 @@ for the folder itself while the sweep runs:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -48,6 +49,9 @@ _DIR = os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW
 _TEMPORARY = re.compile(r"(?P<dir>(?:plots|models)/)?(?:\.(?P<name>[^/]+)\.[0-9a-f]{16}\.tmp"
                         r"|(?P<old>[^/]+)\.tmp|(?P<run>[^/]+)\.tmp\.npz)\Z")
 _CHUNK = 1 << 20
+#: link(2) errors of a file system without hard links (some network and FAT mounts)
+_NO_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK,
+                       errno.ENOSYS})
 
 
 class FolderError(ApproxError, ValueError):
@@ -154,8 +158,8 @@ class SafeFolder:
     def refuse(self, relative: str, what: str) -> FolderError:
         """The one-line refusal for ``what`` found at ``relative``."""
         return FolderError(
-            f"{self.path / relative} is {what}, not a file a sweep wrote, and the sweep "
-            "never writes through it; move it away or choose another --out"
+            f"{self.path / relative} is {what}, which the sweep never writes through or "
+            "over; move it away or choose another --out"
         )
 
     def _sub(self, name: str, create: bool) -> int | None:
@@ -310,18 +314,30 @@ class SafeFolder:
                 self.regular(relative)
                 os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             else:
-                try:
-                    os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd,
-                            follow_symlinks=False)
-                except FileExistsError:
-                    raise self.refuse(relative, _taken(self.lstat(relative))) from None
-                os.unlink(tmp, dir_fd=dir_fd)
+                self._link(tmp, name, relative, dir_fd)
         except BaseException:
             _unlink_quietly(tmp, dir_fd)
             raise
         finally:
             os.close(fd)
         return made
+
+    def _link(self, tmp: str, name: str, relative: str, dir_fd: int) -> None:
+        """Give the temporary ``tmp`` the free name ``name`` (of ``relative``), never
+        replacing anything; on a file system without hard links, rename it there after
+        checking the name is still free."""
+        try:
+            os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+        except FileExistsError:
+            raise self.refuse(relative, _taken(self.lstat(relative))) from None
+        except OSError as e:
+            if e.errno not in _NO_LINKS:
+                raise
+            if self.lstat(relative) is not None:
+                raise self.refuse(relative, _taken(self.lstat(relative))) from None
+            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            return
+        os.unlink(tmp, dir_fd=dir_fd)
 
     def remove(self, relative: str) -> None:
         """Remove the name ``relative`` (never what a link points to)."""
@@ -353,7 +369,7 @@ class SafeFolder:
 def _taken(st: os.stat_result | None) -> str:
     if st is None:
         return "a name taken while the sweep wrote it"
-    return describe(st) or "a file"
+    return describe(st) or "a file the sweep did not create"
 
 
 def _lstat(path: Path) -> os.stat_result | None:

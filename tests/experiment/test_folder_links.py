@@ -463,3 +463,22 @@ def test_the_shipped_tables_are_recognised_as_a_sweeps(tmp_path):
     with SafeFolder.open(results / "sawtooth", create=False) as root:
         assert looks_ours(root, "runs.csv", config, run_columns())
         assert looks_ours(root, "summary.csv", config, run_columns())
+
+
+def test_a_file_system_without_hard_links_still_never_replaces_a_name(tmp_path, monkeypatch):
+    import errno
+
+    def no_links(*args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    out = tmp_path / "out"
+    run_sweep(parse_config(CHEAP), out, jobs=1)
+    assert (out / MODEL).is_file() and (out / "runs.csv").is_file()
+    with SafeFolder.open(out, create=False) as root:
+        (out / "summary.new").write_bytes(PRECIOUS)
+        with pytest.raises(ValueError, match=r"summary\.new is a file the sweep did not create"):
+            root.write("summary.new", ".summary.new.0000000000000000.tmp",
+                       lambda file: file.write(b"x"), replace=False)
+    assert (out / "summary.new").read_bytes() == PRECIOUS
+    assert not (out / ".summary.new.0000000000000000.tmp").exists()
