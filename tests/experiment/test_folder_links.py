@@ -482,3 +482,14 @@ def test_a_file_system_without_hard_links_still_never_replaces_a_name(tmp_path, 
                        lambda file: file.write(b"x"), replace=False)
     assert (out / "summary.new").read_bytes() == PRECIOUS
     assert not (out / ".summary.new.0000000000000000.tmp").exists()
+
+
+def test_every_file_a_sweep_leaves_is_on_the_folder_checks_list(finished):
+    """A new kind of file a sweep writes must join the artefacts (and this file's NAMES)."""
+    from approx.experiment.folder import STORE_FILES, is_artefact
+
+    config = parse_config(CHEAP)
+    left = sorted(p.relative_to(finished).as_posix() for p in finished.rglob("*")
+                  if not p.is_dir())
+    assert left and all(rel in STORE_FILES or is_artefact(rel, config) for rel in left), left
+    assert set(left) <= set(NAMES) | {"models/sin2pi.uniform.d8.r0.npz"}
