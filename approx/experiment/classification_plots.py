@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from os import PathLike
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -31,7 +33,9 @@ from numpy.typing import NDArray
 from approx.methods.classifiers import decision_regions, evaluate
 from approx.problems.datasets import Sample
 
-__all__ = ["class_colors", "default_colors", "plot_accuracy", "plot_regions"]
+__all__ = [
+    "class_colors", "default_colors", "plot_accuracy", "plot_regions", "save_png",
+]
 
 Model = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
@@ -60,11 +64,11 @@ def _figure(n: int, size: float, ncols: int = 3) -> tuple[Figure, list[Axes]]:
 
 def plot_accuracy(
     table: pd.DataFrame,
-    path: str | Path,
+    path: str | Path | BinaryIO,
     *,
     colors: Mapping[str, str] | None = None,
     chance: Mapping[str, float] | None = None,
-) -> Path:
+) -> Path | BinaryIO:
     """Held-out accuracy against d, a panel per dataset.
 
     Parameters
@@ -72,8 +76,8 @@ def plot_accuracy(
     table : DataFrame
         One row per run with columns ``dataset``, ``method``, ``width`` (missing for a
         method without width) and ``accuracy``.
-    path : str or Path
-        Where the PNG goes (its folder must exist).
+    path : str, Path or binary file
+        Where the PNG goes (its folder must exist), or a file opened for writing.
     colors : mapping, optional
         Method → colour; defaults to :func:`default_colors` in order of appearance.
     chance : mapping, optional
@@ -103,8 +107,16 @@ def plot_accuracy(
         ax.set_ylabel("held-out accuracy")
         ax.grid(alpha=0.3)
     _legend(fig, axes)
-    path = Path(path)
-    fig.savefig(path)
+    return save_png(fig, path)
+
+
+def save_png(fig: Figure, path: str | Path | BinaryIO) -> Path | BinaryIO:
+    """Write ``fig`` as a PNG to a path or to a binary file opened for writing; return it."""
+    if isinstance(path, (str, PathLike)):
+        path = Path(path)
+        fig.savefig(path)
+    else:
+        fig.savefig(path, format="png")
     return path
 
 
@@ -139,11 +151,11 @@ def _legend(fig: Figure, axes: list[Axes]) -> None:
 def plot_regions(
     sample: Sample,
     models: Mapping[str, Model],
-    path: str | Path,
+    path: str | Path | BinaryIO,
     *,
     colors: Mapping[str, str] | None = None,
     resolution: int = 200,
-) -> Path:
+) -> Path | BinaryIO:
     """Decision regions of each model on one dataset, training samples on top.
 
     Parameters
@@ -154,8 +166,8 @@ def plot_regions(
     models : mapping
         Method → model mapping ``X`` of shape (m, 2) to logits of shape (m, k), e.g. the
         fits at the largest width.
-    path : str or Path
-        Where the PNG goes (its folder must exist).
+    path : str, Path or binary file
+        Where the PNG goes (its folder must exist), or a file opened for writing.
     colors : mapping, optional
         Method → colour of the panel's frame; defaults to :func:`default_colors`.
     resolution : int
@@ -175,9 +187,7 @@ def plot_regions(
             spine.set_color(colors[method])
             spine.set_linewidth(1.6)
     fig.suptitle(f"{sample.name}: decision regions, training samples on top")
-    path = Path(path)
-    fig.savefig(path)
-    return path
+    return save_png(fig, path)
 
 
 def _regions_panel(ax: Axes, sample: Sample, model: Model, resolution: int) -> None:

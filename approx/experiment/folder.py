@@ -1,18 +1,25 @@
 """What a sweep may do to its results folder: which files are its own, the lock, --fresh.
 
-A user's files are sacred. A sweep writes only its artefacts (``config.toml``,
+A user's files are sacred. A sweep writes only its artefacts (``config.toml`` or, when
+the folder holds a ``config.toml`` of the user's, ``config.snapshot.toml``;
 ``runs.csv``, ``summary.csv``, ``metadata.json``, ``plots/<figure>.png``,
-``models/<run id>.npz``) and its store (``runs.sqlite`` and its journal, ``runs.lock``);
-the store records every file a sweep wrote, and ``--fresh`` removes those and nothing
-else. Before anything is written the folder is checked:
+``models/<run id>.npz``, and a temporary of a unique name for each) and its store
+(``runs.sqlite`` and its journal, ``runs.lock``); every write goes through
+:class:`~approx.experiment.safe_files.SafeFolder`, so nothing is written through a
+link. The store records every file a sweep wrote with its content's hash, and
+``--fresh`` removes those files whose content still has that hash, and nothing else.
+Before anything is written the folder is checked:
 
 - a file at one of the sweep's artefact paths that the store did not record is taken
   as the sweep's own only if its content looks like that artefact (a PNG for a figure,
   the runs table's header for ``runs.csv``, …); otherwise the sweep is refused, since
-  it would overwrite the file;
+  it would overwrite the file; a ``config.toml`` is never overwritten unless the sweep
+  wrote it (a user's copy of the config is kept, the snapshot goes beside it);
 - a non-empty folder without a store is refused unless every file in it is one of the
   sweep's artefacts (so the ``results/quickstart/`` a fresh clone ships keeps working);
-- ``plots/`` and ``models/`` must be real folders: never a symlink out of the folder.
+- anything but a regular file with one link where the sweep writes (a symbolic link, a
+  hard link, a FIFO, a folder, …) is refused in one line naming it; ``plots/`` and
+  ``models/`` must be real folders, never a symlink out of the folder.
 
 Two sweeps on one folder would corrupt each other's runs, so a sweep holds an advisory
 lock (``flock``) on ``runs.lock`` while it runs; the kernel releases it when the process
@@ -25,43 +32,56 @@ import fcntl
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from approx.core.errors import ApproxError
 from approx.experiment.config import Config, parse_config
+from approx.experiment.safe_files import (
+    SUBFOLDERS,
+    FolderError,
+    Identity,
+    SafeFolder,
+    describe,
+    is_temporary,
+    temporary_of,
+)
 from approx.experiment.specs import ConfigError
 
 __all__ = [
+    "CONFIG_NAME",
     "DB_NAME",
     "LOCK_NAME",
+    "SNAPSHOT_NAME",
+    "SQLITE_FILES",
     "STORE_FILES",
     "FolderError",
     "check",
     "check_layout",
+    "is_artefact",
     "lock",
-    "remove",
+    "plan_removal",
+    "removable",
 ]
 
 DB_NAME = "runs.sqlite"
 LOCK_NAME = "runs.lock"
+CONFIG_NAME = "config.toml"
+#: the config snapshot's name when the folder holds a config.toml of the user's
+SNAPSHOT_NAME = "config.snapshot.toml"
+#: the sqlite files of the store
+SQLITE_FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal")
 #: the store and its sqlite side files: the store's own, never listed in it
-STORE_FILES = frozenset(
-    [DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", LOCK_NAME]
-)
-_DIRS = ("plots", "models")
+STORE_FILES = frozenset([*SQLITE_FILES, LOCK_NAME])
+_TOP = (CONFIG_NAME, SNAPSHOT_NAME, "runs.csv", "summary.csv", "metadata.json")
 _RUN_ID = re.compile(r"models/([^./]+)\.([^./]+)\.d([0-9]+)\.r([0-9]+)\.npz\Z")
 _PNG = b"\x89PNG\r\n\x1a\n"
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
+_LOCK_TEXT = re.compile(rb"(?:[0-9]{1,12}\n)?\Z")
 
 
-class FolderError(ApproxError, ValueError):
-    """A results folder the sweep may not use as asked; the message says what to do."""
-
-
-def _is_artefact(rel: str, config: Config) -> bool:
+def is_artefact(rel: str, config: Config) -> bool:
     """Whether ``rel`` (posix, relative to the folder) is a path this sweep writes."""
-    if rel in ("config.toml", "runs.csv", "summary.csv", "metadata.json"):
+    if rel in _TOP:
         return True
     if rel.startswith("plots/"):
         names = config.task.figure_names(t.name for t in config.targets)
@@ -79,53 +99,80 @@ def _is_artefact(rel: str, config: Config) -> bool:
     )
 
 
-def _head(path: Path, n: int) -> bytes:
-    with path.open("rb") as file:
-        return file.read(n)
+def looks_ours(root: SafeFolder, rel: str, config: Config, columns: frozenset[str]) -> bool:
+    """Whether the file at artefact path ``rel`` has the content a sweep writes there
+    (a config file only if it is byte for byte the config's text; ``runs.csv`` only if
+    each of its columns is one of ``columns``, the runs table's, or ``param_*``,
+    ``info_*``: a table with a column of the user's is theirs).
 
-
-def _looks_ours(path: Path, rel: str, config: Config) -> bool:
-    """Whether the file at artefact path ``rel`` has the content a sweep writes there."""
+    Raises
+    ------
+    FolderError
+        If anything but a regular single-link file is there.
+    """
     try:
+        head = root.read(rel, 1 << 20 if rel.endswith((".json", ".csv")) else 64)
+        if head is None:
+            return False
         if rel.endswith(".png"):
-            return _head(path, 8) == _PNG
+            return head[:8] == _PNG
         if rel.endswith(".npz"):
-            return _head(path, 4) in _ZIP
+            return head[:4] in _ZIP
         if rel == "runs.csv":
-            return _head(path, 64).startswith((b"run_id,target,method,",
-                                               b"run_id,dataset,method,"))
+            names = head.split(b"\n", 1)[0].decode("utf-8").rstrip("\r").split(",")
+            return names[:3] in (["run_id", "target", "method"], ["run_id", "dataset", "method"]
+                                 ) and all(n in columns or n.startswith(("param_", "info_"))
+                                           for n in names)
         if rel == "summary.csv":
-            return _head(path, 64).startswith((b"target,method,", b"dataset,method,"))
+            return head.startswith((b"target,method,", b"dataset,method,"))
         if rel == "metadata.json":
-            data = json.loads(_head(path, 1 << 20))
+            data = json.loads(head)
             return isinstance(data, dict) and "config_digest" in data
-        # config.toml: the snapshot of this very config, so rewriting it changes nothing
-        return parse_config(path.read_text(encoding="utf-8")).digest() == config.digest()
-    except (OSError, ValueError, ConfigError, UnicodeDecodeError):
+        return root.read(rel) == config.text.encode("utf-8")
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        if isinstance(e, FolderError):
+            raise
         return False
 
 
-def _entries(folder: Path) -> Iterable[tuple[str, Path]]:
-    """Every file and symlink under ``folder`` (posix relative path, path); links not followed."""
+def _same_config(root: SafeFolder, config: Config) -> bool:
+    """Whether the folder's ``config.toml`` is a copy of ``config`` (same digest)."""
+    try:
+        text = root.read(CONFIG_NAME)
+        return text is not None and parse_config(text.decode("utf-8")).digest() == config.digest()
+    except (ValueError, ConfigError, UnicodeDecodeError) as e:
+        if isinstance(e, FolderError):
+            raise
+        return False
+
+
+def _entries(folder: Path) -> Iterable[str]:
+    """Every name under ``folder`` but ``plots/`` and ``models/`` themselves (posix
+    relative path): files, links (never followed) and folders, so that a folder at a
+    name the sweep writes is seen too."""
     for dirpath, dirnames, filenames in os.walk(folder):
         here = Path(dirpath)
-        links = [d for d in dirnames if (here / d).is_symlink()]
-        for name in (*filenames, *links):
-            path = here / name
-            yield path.relative_to(folder).as_posix(), path
+        for name in (*filenames, *dirnames):
+            rel = (here / name).relative_to(folder).as_posix()
+            if rel not in SUBFOLDERS:
+                yield rel
 
 
 def check_layout(folder: Path) -> None:
-    """Refuse a folder that is a file, or whose ``plots/`` or ``models/`` is not a folder.
+    """Refuse a folder that is a file or a link, or whose ``plots/`` or ``models/`` is not
+    a folder.
 
     Raises
     ------
     FolderError
         One line naming the path in the way.
     """
+    if folder.is_symlink():
+        raise FolderError(f"{folder} is a symbolic link; give the folder it points to "
+                          "as --out, or choose another --out")
     if folder.exists() and not folder.is_dir():
         raise FolderError(f"{folder} is a file, not a folder; choose another --out")
-    for name in _DIRS:
+    for name in SUBFOLDERS:
         sub = folder / name
         if sub.is_symlink() or (sub.exists() and not sub.is_dir()):
             raise FolderError(
@@ -134,19 +181,22 @@ def check_layout(folder: Path) -> None:
             )
 
 
-def check(folder: Path, config: Config, recorded: set[str], *, has_store: bool) -> list[str]:
-    """Check that running ``config`` into ``folder`` overwrites nothing of someone else's.
+def check(root: SafeFolder, config: Config, recorded: set[str], *,
+          has_store: bool, columns: frozenset[str]) -> list[str]:
+    """Check that running ``config`` into ``root`` overwrites nothing of someone else's.
 
     Parameters
     ----------
-    folder : Path
-        The results folder (need not exist).
+    root : SafeFolder
+        The results folder, opened.
     config : Config
         The sweep about to run.
     recorded : set of str
         Paths (relative, posix) the store records as written by a sweep.
     has_store : bool
         Whether the folder holds a sweep store.
+    columns : frozenset of str
+        The runs table's columns (:func:`looks_ours`).
 
     Returns
     -------
@@ -159,77 +209,143 @@ def check(folder: Path, config: Config, recorded: set[str], *, has_store: bool) 
     FolderError
         One line naming the file in the way and what to do.
     """
-    if not folder.exists():
-        return []
-    check_layout(folder)
+    check_layout(root.path)
     adopt = []
-    for rel, path in _entries(folder):
+    for rel in _entries(root.path):
+        if rel in STORE_FILES or is_artefact(rel, config):
+            root.regular(rel)  # the sweep writes there: nothing but a file of its own
+        elif (root.path / rel).is_dir() and not (root.path / rel).is_symlink():
+            continue  # a folder of the user's, where the sweep writes nothing
         if rel in STORE_FILES or rel in recorded:
             continue
-        if _is_artefact(rel, config):
-            if path.is_symlink() or not _looks_ours(path, rel, config):
+        if rel == CONFIG_NAME and _same_config(root, config):
+            continue  # a copy of the config: kept as it is (the snapshot goes beside it)
+        if is_artefact(rel, config):
+            if not looks_ours(root, rel, config, columns):
                 raise FolderError(
-                    f"{path} was not written by a sweep and the sweep would overwrite it; "
-                    "move it away or choose another --out"
+                    f"{root.path / rel} was not written by a sweep and the sweep would "
+                    "overwrite it; move it away or choose another --out"
                 )
             adopt.append(rel)
         elif not has_store:
             raise FolderError(
-                f"{folder} is not empty and holds no sweep store ({DB_NAME}), e.g. {path}; "
-                "choose a new or empty folder with --out (nothing was written)"
+                f"{root.path} is not empty and holds no sweep store ({DB_NAME}), e.g. "
+                f"{root.path / rel}; choose a new or empty folder with --out (nothing was "
+                "written)"
             )
     return adopt
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    """Whether ``path``'s parent, symlinks resolved, lies inside ``folder``."""
-    return path.parent.resolve().is_relative_to(folder.resolve())
-
-
-def remove(folder: Path, recorded: Iterable[str]) -> int:
-    """Delete the recorded files (never through a symlink out of ``folder``); return the count.
-
-    ``plots/`` and ``models/`` are removed too if that leaves them empty.
-    """
-    removed = 0
-    for rel in recorded:
-        path = folder / rel
-        if (path.is_file() or path.is_symlink()) and _inside(path, folder):
-            path.unlink()  # a symlink itself is removed, never what it points to
-            removed += 1
-    for name in _DIRS:
-        sub = folder / name
-        if sub.is_dir() and not sub.is_symlink() and not any(sub.iterdir()):
-            sub.rmdir()
-    return removed
-
-
-def _holder(path: Path) -> str:
+def removable(rel: str, configs: Sequence[Config]) -> bool:
+    """Whether ``rel`` is a name a sweep of one of ``configs`` writes (or a temporary of
+    one)."""
+    name = temporary_of(rel) or rel
     try:
-        pid = path.read_text(encoding="ascii").strip()
-    except OSError:
+        return any(is_artefact(name, c) for c in configs)
+    except (ValueError, TypeError):
+        return False
+
+
+def plan_removal(root: SafeFolder, recorded: Mapping[str, Identity | None],
+                 configs: Sequence[Config], columns: frozenset[str]
+                 ) -> tuple[list[str], list[tuple[str, str]]]:
+    """Which recorded files ``--fresh`` may remove: those it can prove the sweep wrote.
+
+    A file is proven the sweep's if it is a regular file with one link at a name a
+    sweep of ``configs`` writes, whose content has the hash recorded when it was
+    written (for a file recorded before hashes were, whose content looks like the
+    artefact; a temporary of the sweep's by its name alone).
+
+    Returns
+    -------
+    remove : list of str
+        The files to remove.
+    left : list of (str, str)
+        The recorded files left alone, and why.
+    """
+    remove: list[str] = []
+    left: list[tuple[str, str]] = []
+    for rel, known in sorted(recorded.items()):
+        if not removable(rel, configs):
+            left.append((rel, "not a name a sweep writes"))
+            continue
+        st = root.lstat(rel)
+        if st is None:
+            continue
+        if (what := describe(st)) is not None:
+            left.append((rel, what))
+        elif is_temporary(rel) or _proven(root, rel, known, configs, columns):
+            remove.append(rel)
+        else:
+            left.append((rel, "changed since the sweep wrote it"))
+    return remove, left
+
+
+def _proven(root: SafeFolder, rel: str, known: Identity | None,
+            configs: Sequence[Config], columns: frozenset[str]) -> bool:
+    if known is None:  # recorded before hashes were
+        return any(looks_ours(root, rel, c, columns) for c in configs)
+    now = root.identity(rel)
+    return now is not None and (now.sha256, now.size) == (known.sha256, known.size)
+
+
+def _holder(root: SafeFolder) -> str:
+    try:
+        pid = (root.read(LOCK_NAME, 64) or b"").decode("ascii").strip()
+    except (OSError, ValueError):
         return "another process"
     return f"process {pid}" if pid.isdigit() else "another process"
 
 
-def lock(folder: Path) -> int:
+def _open_lock(root: SafeFolder) -> tuple[int, bool]:
+    """Open ``runs.lock``: created exclusively, or an existing regular single-link file
+    (never a link, never blocking on a FIFO); and whether it was created."""
+    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(LOCK_NAME, flags | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=root.fd), True
+    except FileExistsError:
+        pass
+    root.regular(LOCK_NAME)
+    try:
+        fd = os.open(LOCK_NAME, flags | os.O_NONBLOCK, dir_fd=root.fd)
+    except OSError:
+        root.regular(LOCK_NAME)  # swapped for something else meanwhile: say what
+        raise
+    if (what := describe(os.fstat(fd))) is not None:
+        os.close(fd)
+        raise root.refuse(LOCK_NAME, what)
+    return fd, False
+
+
+def lock(folder: Path | SafeFolder) -> int:
     """Take the folder's lock; return its file descriptor (closing it releases the lock).
 
     Raises
     ------
     FolderError
-        If another process holds the lock: one line naming it.
+        If another process holds the lock (one line naming it), or ``runs.lock`` is not
+        a lock file of a sweep's (a link, a FIFO, a file with other content, …).
     """
-    path = folder / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    root = folder if isinstance(folder, SafeFolder) else SafeFolder.open(folder, create=False)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise FolderError(
-            f"{folder} is in use by {_holder(path)} (another run-experiment); wait for it "
-            "to finish or choose another --out"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
-    return fd
+        fd, created = _open_lock(root)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise FolderError(
+                f"{root.path} is in use by {_holder(root)} (another run-experiment); wait for "
+                "it to finish or choose another --out"
+            ) from None
+        if not created and _LOCK_TEXT.match(os.pread(fd, 64, 0)) is None:
+            os.close(fd)
+            raise FolderError(
+                f"{root.path / LOCK_NAME} is not a sweep's lock file (it holds something "
+                "else) and the sweep would overwrite it; move it away or choose another --out"
+            )
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
+    finally:
+        if root is not folder:
+            root.close()

@@ -32,6 +32,7 @@ import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -42,8 +43,9 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from numpy.typing import NDArray
 
 from approx import analysis
+from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
-from approx.experiment.classification_plots import plot_accuracy, plot_regions
+from approx.experiment.classification_plots import plot_accuracy, plot_regions, save_png
 from approx.experiment.config import Config
 from approx.experiment.expansion import sample_seed
 from approx.experiment.specs import DatasetSpec
@@ -67,6 +69,8 @@ __all__ = [
 #: a figure's file name under ``plots/`` and the function drawing it to a path (None:
 #: nothing to draw)
 Drawer = tuple[str, Callable[[Path], Path | None]]
+#: writes a file of the results folder: (relative path, content writer) → its path
+Save = Callable[[str, Callable[[BinaryIO], object]], Path]
 
 _TINY = 1e-17  # floor for errors on log axes (exact zeros would vanish)
 _HUGE = 1e100  # ceiling for values on axes (inf and overflowing floats cannot be drawn)
@@ -373,8 +377,12 @@ def plot_gap(table: pd.DataFrame, config: Config, path: Path) -> Path | None:
     return path
 
 
-def _save(fig: Figure, path: Path) -> None:
-    """Write the figure atomically, so a failure leaves no half-written file."""
+def _save(fig: Figure, path: Path | BinaryIO) -> None:
+    """Write the figure atomically, so a failure leaves no half-written file (or to a file
+    opened for writing: the sweep's writer, which makes it atomic)."""
+    if not isinstance(path, (str, os.PathLike)):
+        save_png(fig, path)
+        return
     tmp = path.with_name(f".{path.name}.tmp.png")
     try:
         fig.savefig(tmp)
@@ -384,15 +392,16 @@ def _save(fig: Figure, path: Path) -> None:
 
 
 def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], config: Config,
-             folder: Path, claim: Callable[[str], Path] | None = None
-             ) -> tuple[list[Path], list[str]]:
+             folder: Path, save: Save | None = None) -> tuple[list[Path], list[str]]:
     """Draw every figure of a results folder into ``folder/plots`` (its task's figures).
 
     Parameters
     ----------
-    claim : callable, optional
-        Called with each figure's path relative to ``folder`` before it is written (the
-        store records it as the sweep's).
+    save : callable, optional
+        Writes each figure: called with its path relative to ``folder`` and a function
+        writing its content to a binary file, returns its path (:meth:`Store.save`:
+        never through a link, recorded as the sweep's). Without it the figures are
+        written to their paths.
 
     Returns
     -------
@@ -402,7 +411,8 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
         One line per figure (or part of one) that could not be drawn, and why.
     """
     out = folder / "plots"
-    out.mkdir(parents=True, exist_ok=True)
+    if save is None:
+        out.mkdir(parents=True, exist_ok=True)
     skipped = []
     missing = (table["status"] == RunStatus.OK) & table["model_file"].map(
         lambda f: isinstance(f, str) and not (folder / f).is_file()
@@ -412,7 +422,7 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
                        f"{table.loc[missing, 'model_file'].iloc[0]}); the fits figures leave "
                        "them out; rerun the sweep to refit them")
     drawers, notes = FIGURES[config.task.name](table, histories, config, folder)
-    return _draw(drawers, out, claim, skipped + notes)
+    return _draw(drawers, out, save, skipped + notes)
 
 
 def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
@@ -443,21 +453,30 @@ def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.f
     return drawers, notes
 
 
-def _draw(drawers: list[Drawer], out: Path,
-          claim: Callable[[str], Path] | None, skipped: list[str]) -> tuple[list[Path], list[str]]:
-    """Run each drawer on its claimed path; a failing figure is skipped, one line."""
+class _NothingDrawn(ApproxError):
+    """A drawer had nothing to draw: its file is not written (caught by :func:`_draw`)."""
+
+
+def _draw(drawers: list[Drawer], out: Path, save: Save | None,
+          skipped: list[str]) -> tuple[list[Path], list[str]]:
+    """Run each drawer (through ``save`` if given); a failing figure is skipped, one line."""
     paths = []
     for name, draw in drawers:
-        path = claim(f"plots/{name}") if claim is not None else out / name
+        def fill(file: BinaryIO, draw: Callable[..., object] = draw) -> None:
+            if draw(file) is None:
+                raise _NothingDrawn
+
         try:
             with warnings.catch_warnings():  # overflow in tick placement: clipped, not news
                 warnings.simplefilter("ignore", RuntimeWarning)
-                drawn = draw(path)
+                drawn = draw(out / name) if save is None else save(f"plots/{name}", fill)
+        except _NothingDrawn:
+            continue
         except Exception as e:  # a figure is a view of stored runs: never fail the sweep
             skipped.append(f"skipped plots/{name}: {type(e).__name__}: {e}")
             continue
         if drawn is not None:
-            paths.append(drawn)
+            paths.append(Path(drawn))
     return paths, skipped
 
 
@@ -514,7 +533,7 @@ def plot_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
         store.adopt(config)  # never draw over a figure of someone else's
         table = store.table(config)
         histories = store.histories()
-        return plot_all(table, histories, config, folder, claim=store.claim)
+        return plot_all(table, histories, config, folder, save=store.save)
 
 
 #: each task's figures, by the task's name

@@ -139,6 +139,8 @@ def run_sweep(
     jobs = _workers(config, jobs, executor, scheduler, memory_limit, reporter)
     time_limit = time_limit if time_limit is not None else config.time_limit
     with Store.open(Path(folder), config, fresh=fresh) as store:
+        for line in store.notes:  # a config kept, files --fresh left alone
+            reporter.note(line)
         _run_pending(store, config, jobs=jobs, executor=executor, scheduler=scheduler,
                      time_limit=time_limit, retry_failed=retry_failed, reporter=reporter)
         table = store.table(config)

@@ -5,8 +5,11 @@
 - ``runs.sqlite``: the store of record. A run is one row of ``runs`` (plus its loss
   history in ``histories``), written in one transaction, so a sweep killed at any
   instant, ``kill -9`` included, never loses or duplicates a finished run; ``files``
-  lists every file a sweep wrote (what ``--fresh`` may remove);
-- ``config.toml``: the config snapshot (also kept in the store's ``meta`` table);
+  lists every file a sweep wrote with its identity (SHA-256, size, inode, mtime), and
+  each temporary before it is created: what ``--fresh`` and a resume may remove;
+- ``config.toml``: the config snapshot (also kept in the store's ``meta`` table), or
+  ``config.snapshot.toml`` when the folder holds a ``config.toml`` the sweep did not
+  write (kept as it is);
 - ``runs.csv`` and ``summary.csv``: tidy exports of the store;
 - ``metadata.json``: versions, platform, the fused engine (numba or numpy) per activation,
   git commit, root seed, times, counts by status;
@@ -25,14 +28,16 @@ nothing of a run's).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, BinaryIO, Self
 
 import numpy as np
 import pandas as pd
@@ -42,9 +47,10 @@ from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
 from approx.experiment import folder as folders
 from approx.experiment.config import Config, parse_config
-from approx.experiment.folder import DB_NAME, FolderError
+from approx.experiment.folder import CONFIG_NAME, DB_NAME, SNAPSHOT_NAME, SQLITE_FILES, FolderError
 from approx.experiment.measure import Result, target_scale
 from approx.experiment.metadata import describe, now
+from approx.experiment.safe_files import Identity, SafeFolder, is_temporary
 from approx.experiment.specs import ConfigError, TargetSpec
 from approx.experiment.tasks import TASKS
 
@@ -55,6 +61,7 @@ __all__ = [
     "TIMING_COLUMNS",
     "Store",
     "StoreError",
+    "run_columns",
 ]
 
 #: columns that differ between otherwise identical sweeps
@@ -132,6 +139,14 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """,
     # 4 → 5: the target's scale, recorded with the run by the worker
     _record_target_scale,
+    # 5 → 6: each written file's identity, so that --fresh removes only what it can prove
+    # the sweep wrote (NULL: recorded before; recognised by its content instead)
+    """
+    ALTER TABLE files ADD COLUMN sha256 TEXT;
+    ALTER TABLE files ADD COLUMN size INTEGER;
+    ALTER TABLE files ADD COLUMN inode INTEGER;
+    ALTER TABLE files ADD COLUMN mtime_ns INTEGER;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: stored as JSON text, exported as ``param_*`` and ``info_*`` columns
@@ -151,20 +166,25 @@ class Store:
     """A results folder and its sqlite store of record, locked while open.
 
     Open it with :meth:`open` (to run a sweep) or :meth:`read` (to re-plot); use it as a
-    context manager so the connection and the lock are released.
+    context manager so the connection, the folder and the lock are released. Every
+    file it writes goes through :class:`~approx.experiment.safe_files.SafeFolder` and is
+    recorded with its identity (:meth:`save`); ``notes`` collects one line per thing
+    the user should know (a config kept, a file ``--fresh`` left alone).
     """
 
-    def __init__(self, folder: Path, connection: sqlite3.Connection, lock: int) -> None:
-        self.folder = folder
+    def __init__(self, root: SafeFolder, connection: sqlite3.Connection, lock: int) -> None:
+        self.root = root
+        self.folder = root.path
         self.db = connection
         self._lock = lock
         self._columns = [row[1] for row in self.db.execute("PRAGMA table_info(runs)")]
+        self.notes: list[str] = []
 
     @classmethod
-    def _connect(cls, folder: Path, lock: int) -> Self:
-        path = folder / DB_NAME
+    def _connect(cls, root: SafeFolder, lock: int) -> Self:
+        path = root.path / DB_NAME
         try:
-            db = sqlite3.connect(path, isolation_level=None)
+            db = _open_sqlite(root)
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 db.close()
@@ -184,6 +204,7 @@ class Store:
             # being killed; only an OS crash could drop the last commits (never corrupt)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            _check_sqlite_files(root, db)
             for step in range(version, SCHEMA_VERSION):
                 _migrate(db, step)
         except sqlite3.DatabaseError as e:
@@ -191,14 +212,37 @@ class Store:
                 f"{path} is not a readable store ({e}); move it away (and the folder's "
                 "models/ and plots/) to start over, or choose another --out"
             ) from None
-        return cls(folder, db, lock)
+        return cls(root, db, lock)
 
     @classmethod
-    def _locked(cls, folder: Path, *, create: bool) -> tuple[int, bool]:
-        """Take the folder's lock (creating the folder if asked); the store's existence."""
-        if create:
-            folder.mkdir(parents=True, exist_ok=True)
-        return folders.lock(folder), (folder / DB_NAME).is_file()
+    def _locked(cls, folder: Path, config: Config | None) -> tuple[SafeFolder, int, bool]:
+        """Open the folder (creating it if a ``config`` is to run there), check it if it
+        holds no store yet, and take its lock; the folder, the lock, the store's existence."""
+        folders.check_layout(folder)
+        if config is None and not folder.is_dir():
+            raise StoreError(f"{folder} is not a results folder: it has no {DB_NAME}")
+        root = SafeFolder.open(folder, create=config is not None)
+        try:
+            has_store = root.regular(DB_NAME) is not None
+            if config is not None and not has_store:
+                # refuse someone else's folder before writing anything into it (even the lock)
+                folders.check(root, config, set(), has_store=False, columns=run_columns())
+            elif config is None and not has_store:
+                raise StoreError(f"{folder} is not a results folder: it has no {DB_NAME}")
+            lock = folders.lock(root)
+        except BaseException:
+            root.close()
+            raise
+        return root, lock, root.regular(DB_NAME) is not None
+
+    @classmethod
+    def _guarded(cls, folder: Path, config: Config | None) -> tuple[SafeFolder, int, bool]:
+        try:
+            return cls._locked(folder, config)
+        except FolderError as e:
+            raise StoreError(str(e)) from None
+        except OSError as e:
+            raise StoreError(_unusable(folder, e)) from None
 
     @classmethod
     def open(cls, folder: Path, config: Config, *, fresh: bool = False) -> Self:
@@ -208,45 +252,68 @@ class Store:
         ------
         StoreError
             If the folder is in use, holds files the sweep did not write where it would
-            write, holds runs of a config with another digest (and ``fresh`` is false),
-            or cannot be written; the message is one line saying what to do.
+            write (or anything but a regular file, a link say, at such a name), holds runs
+            of a config with another digest (and ``fresh`` is false), or cannot be
+            written; the message is one line saying what to do.
         """
         folder = Path(folder)
-        try:
-            # refuse someone else's folder before writing anything into it (even the lock)
-            folders.check_layout(folder)
-            if not (folder / DB_NAME).is_file():
-                folders.check(folder, config, set(), has_store=False)
-            lock, has_store = cls._locked(folder, create=True)
-        except FolderError as e:
-            raise StoreError(str(e)) from None
-        except OSError as e:
-            raise StoreError(_unusable(folder, e)) from None
+        root, lock, has_store = cls._guarded(folder, config)
         store = None
+        notes: list[str] = []
         try:
-            store = cls._connect(folder, lock) if has_store else None
+            store = cls._connect(root, lock) if has_store else None
             if store is not None and fresh:
-                written = store.written()
-                # refuse before removing anything, not half-way
-                folders.check(folder, config, written, has_store=True)
-                store.db.close()
-                folders.remove(folder, written)
-                for name in folders.STORE_FILES - {folders.LOCK_NAME}:
-                    (folder / name).unlink(missing_ok=True)
+                notes = store._discard(config)
                 store = None
             if store is None:
-                store = cls._connect(folder, lock)
+                store = cls._connect(root, lock)
+            store.notes += notes
             store._prepare(config)
         except BaseException as e:
             if store is not None:
                 store.db.close()
             os.close(lock)
+            root.close()
             if isinstance(e, FolderError):
                 raise StoreError(str(e)) from None
             if isinstance(e, OSError):
                 raise StoreError(_unusable(folder, e)) from None
             raise
         return store
+
+    def _discard(self, config: Config) -> list[str]:
+        """``--fresh``: remove the files this store proves a sweep wrote, then the store;
+        one line per recorded file left alone. Closes the connection.
+
+        Raises
+        ------
+        StoreError
+            Before removing anything, if a file left alone (or another's) is where the
+            new sweep writes.
+        """
+        configs = [config]
+        try:
+            configs.append(self.config())
+        except StoreError:  # no config stored, or one that no longer validates
+            pass
+        recorded = self._identities()
+        remove, left = folders.plan_removal(self.root, recorded, configs, run_columns())
+        in_the_way = [rel for rel, _ in left if folders.is_artefact(rel, config)]
+        if in_the_way:
+            raise StoreError(
+                f"--fresh cannot prove {self.folder / in_the_way[0]} is the sweep's and the "
+                "new sweep would write there; move it away or choose another --out"
+            )
+        folders.check(self.root, config, set(recorded), has_store=True,  # refuse first
+                      columns=run_columns())
+        self.db.close()
+        for rel in remove:
+            self.root.remove(rel)
+        self.root.remove_empty_subfolders()
+        for name in SQLITE_FILES:
+            if self.root.regular(name) is not None:
+                self.root.remove(name)
+        return [f"--fresh left {self.folder / rel} ({why}) alone" for rel, why in left]
 
     def _prepare(self, config: Config) -> None:
         """Check the folder's contents and config, record adopted files, write the snapshot."""
@@ -260,13 +327,7 @@ class Store:
                 f"{', '.join(changed)}); rerun with --fresh to discard them, "
                 "or choose another folder with --out"
             )
-        written = self.written()
-        # temporary files of a sweep that was killed while writing them
-        partial = [rel for rel in written if rel.endswith((".tmp.npz", ".tmp"))]
-        folders.remove(self.folder, partial)
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in partial])
+        self._remove_temporaries(config)
         self.adopt(config)
         with self.db:
             self.db.execute("BEGIN")
@@ -276,14 +337,47 @@ class Store:
                 config_text=config.text,
                 config_source=config.source,
             )
-        (self.folder / "models").mkdir(exist_ok=True)
-        self.write_text("config.toml", config.text)
+        self.root.make_subfolder("models")
+        self._write_config(config)
+
+    def _remove_temporaries(self, config: Config) -> None:
+        """Remove the temporaries of a sweep killed while writing them (regular files of
+        the names recorded before they were created, beside the sweep's artefacts), and
+        forget them."""
+        partial = [rel for rel in self.written() if is_temporary(rel)]
+        for rel in partial:
+            try:
+                if folders.removable(rel, [config]) and self.root.regular(rel) is not None:
+                    self.root.remove(rel)
+            except FolderError:  # something else took the name: left alone
+                pass
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in partial])
+
+    def _write_config(self, config: Config) -> None:
+        """Write the config snapshot to ``config.toml``, unless a ``config.toml`` the sweep
+        did not write is there: that one is kept, and unless it is the very text, the
+        snapshot goes to ``config.snapshot.toml`` (said in a note)."""
+        text = config.text.encode("utf-8")
+        if self._replaceable(CONFIG_NAME):
+            if self.root.read(CONFIG_NAME) != text:
+                self.save(CONFIG_NAME, lambda file: file.write(text))
+            return
+        if self.root.read(CONFIG_NAME) != text:
+            self.save(SNAPSHOT_NAME, lambda file: file.write(text))
+            self.notes.append(
+                f"kept {self.folder / CONFIG_NAME} (not the sweep's); the config snapshot is "
+                f"{self.folder / SNAPSHOT_NAME}"
+            )
 
     def adopt(self, config: Config) -> None:
         """Check that the folder holds nothing of someone else's where ``config`` writes.
 
         Unrecorded files at the sweep's artefact paths whose content shows they are the
-        sweep's are recorded as such.
+        sweep's are recorded as such, with their identity (as are files recorded before
+        identities were); a recorded file (not a model, nor ``config.toml``) whose
+        content changed since the sweep wrote it is someone's now.
 
         Raises
         ------
@@ -291,11 +385,29 @@ class Store:
             If a file at an artefact path was not written by a sweep (one line).
         """
         try:
-            adopt = folders.check(self.folder, config, self.written(), has_store=True)
+            recorded = self._identities()
+            adopt = folders.check(self.root, config, set(recorded), has_store=True,
+                                  columns=run_columns())
+            for rel, known in recorded.items():
+                if known is None and not is_temporary(rel) and folders.is_artefact(rel, config):
+                    if folders.looks_ours(self.root, rel, config, run_columns()):
+                        adopt.append(rel)
+                    elif (rel not in (CONFIG_NAME, SNAPSHOT_NAME)
+                          and self.root.lstat(rel) is not None):
+                        raise FolderError(
+                            f"{self.folder / rel} was not written by a sweep and the sweep "
+                            "would overwrite it; move it away or choose another --out"
+                        )
+                elif (known is not None and rel not in (CONFIG_NAME, SNAPSHOT_NAME)
+                      and not rel.startswith("models/") and folders.is_artefact(rel, config)
+                      and not self._replaceable(rel)):
+                    raise FolderError(
+                        f"{self.folder / rel} changed since the sweep wrote it and the sweep "
+                        "would overwrite it; move it away or choose another --out"
+                    )
         except FolderError as e:
             raise StoreError(str(e)) from None
-        if adopt:
-            self.claim(*adopt)
+        self._record({rel: self.root.identity(rel) for rel in adopt})
 
     @classmethod
     def read(cls, folder: str | Path) -> Self:
@@ -306,19 +418,14 @@ class Store:
         StoreError
             If ``folder`` holds no store, is in use, or its store is unreadable.
         """
-        folder = Path(folder)
-        if not (folder / DB_NAME).is_file():
-            raise StoreError(f"{folder} is not a results folder: it has no {DB_NAME}")
+        root, lock, _ = cls._guarded(Path(folder), None)
         try:
-            lock, _ = cls._locked(folder, create=False)
-        except FolderError as e:
-            raise StoreError(str(e)) from None
-        except OSError as e:
-            raise StoreError(_unusable(folder, e)) from None
-        try:
-            return cls._connect(folder, lock)
-        except BaseException:
+            return cls._connect(root, lock)
+        except BaseException as e:
             os.close(lock)
+            root.close()
+            if isinstance(e, FolderError):
+                raise StoreError(str(e)) from None
             raise
 
     def __enter__(self) -> Self:
@@ -333,9 +440,10 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        """Close the connection and release the folder's lock."""
+        """Close the connection and the folder, and release the folder's lock."""
         self.db.close()
         os.close(self._lock)
+        self.root.close()
 
     def meta(self) -> dict[str, str]:
         """The ``meta`` table as a dict."""
@@ -366,24 +474,81 @@ class Store:
         """Paths (relative to the folder) of every file a sweep wrote here."""
         return {row[0] for row in self.db.execute("SELECT path FROM files")}
 
-    def claim(self, *relative: str) -> Path:
-        """Record that the sweep writes these paths (before writing them); return the first.
+    def _identities(self) -> dict[str, Identity | None]:
+        """Every recorded file's identity (None: recorded before identities, or a
+        temporary)."""
+        rows = self.db.execute("SELECT path, sha256, size, inode, mtime_ns FROM files")
+        return {path: None if digest is None else Identity(digest, size, inode, mtime)
+                for path, digest, size, inode, mtime in rows}
 
-        One transaction, so claiming a file and its temporary costs one commit.
-        """
+    def _record(self, files: dict[str, Identity | None], forget: tuple[str, ...] = ()) -> None:
+        """Record files with their identities (None: a temporary about to be created) and
+        forget others, in one transaction."""
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany(
-                "INSERT OR IGNORE INTO files (path) VALUES (?)", [(r,) for r in relative]
+                "INSERT OR REPLACE INTO files (path, sha256, size, inode, mtime_ns) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(rel, *((i.sha256, i.size, i.inode, i.mtime_ns) if i else (None,) * 4))
+                 for rel, i in files.items()],
             )
-        return self.folder / relative[0]
+            self.db.executemany("DELETE FROM files WHERE path = ?", [(r,) for r in forget])
+
+    def _replaceable(self, relative: str) -> bool:
+        """Whether the sweep may write ``relative``: nothing is there, or the regular
+        single-link file there is the one the store recorded (same inode, size and mtime,
+        or else the same content).
+
+        Raises
+        ------
+        FolderError
+            If anything but a regular single-link file is there (one line).
+        """
+        st = self.root.regular(relative)
+        if st is None:
+            return True
+        row = self.db.execute(
+            "SELECT sha256, size, inode, mtime_ns FROM files WHERE path = ?", (relative,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return False
+        if (st.st_size, st.st_ino, st.st_mtime_ns) == tuple(row[1:]):
+            return True
+        now = self.root.identity(relative)
+        return now is not None and (now.sha256, now.size) == (row[0], row[1])
+
+    def save(self, relative: str, fill: Callable[[BinaryIO], object]) -> Path:
+        """Write ``relative`` through an exclusively created temporary (its name recorded
+        first, so a killed sweep's is removed on resume) and record it; return its path.
+
+        ``fill`` writes the content to a binary file. Nothing is written over a file the
+        sweep cannot show it wrote, nor through anything but a regular single-link file.
+
+        Raises
+        ------
+        FolderError
+            If something else is at ``relative`` (one line naming it).
+        """
+        if not self._replaceable(relative):
+            raise FolderError(
+                f"{self.folder / relative} is not a file the sweep wrote (or it changed since) "
+                "and the sweep would overwrite it; move it away or choose another --out"
+            )
+        exists = self.root.lstat(relative) is not None
+        temporary = self.root.temporary(relative)
+        self._record({temporary: None})
+        try:
+            made = self.root.write(relative, temporary, fill, replace=exists)
+        except BaseException:  # the temporary is gone (or was never the sweep's)
+            self._record({}, forget=(temporary,))
+            raise
+        self._record({relative: made}, forget=(temporary,))
+        return self.folder / relative
 
     def write_text(self, relative: str, text: str) -> None:
-        """Write a text artefact atomically (a temporary file, then a rename)."""
-        path = self.claim(relative, f"{relative}.tmp")
-        tmp = path.with_name(f"{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        """Write a text artefact atomically (:meth:`save`)."""
+        data = text.encode("utf-8")
+        self.save(relative, lambda file: file.write(data))
 
     def recorded(self) -> dict[str, tuple[RunStatus, str | None]]:
         """Status and model file of every recorded run, by run id."""
@@ -395,13 +560,11 @@ class Store:
         if result.arrays is None:
             return
         relative = f"models/{result.run.run_id}.npz"
-        partial = f"models/{result.run.run_id}.tmp.npz"
+        arrays = result.arrays
         try:
-            self.claim(relative, partial)
-            np.savez(self.folder / partial, **result.arrays)
-            os.replace(self.folder / partial, self.folder / relative)
+            self.save(relative, lambda file: np.savez(file, **arrays))
             result.model_file = relative
-        except OSError as e:  # transient: retried when the sweep is resumed
+        except (OSError, FolderError) as e:  # transient: retried when the sweep is resumed
             result.status, result.message = RunStatus.ERROR, f"cannot save the model: {e}"
             result.model_file = None
 
@@ -485,7 +648,7 @@ class Store:
         """Write ``runs.csv``, ``summary.csv`` and the finished ``metadata.json``."""
         self.write_text("runs.csv", table.to_csv(index=False))
         self.write_text("summary.csv", summary.to_csv(index=False))
-        metadata = json.loads((self.folder / "metadata.json").read_text(encoding="utf-8"))
+        metadata = json.loads(self.root.read("metadata.json") or b"{}")
         counts = table["status"].value_counts().sort_index()
         metadata.update(
             ended_at=now(),
@@ -510,6 +673,20 @@ def _in_config_order(table: pd.DataFrame, config: Config) -> pd.DataFrame:
     )
 
 
+@functools.cache
+def run_columns() -> frozenset[str]:
+    """Every column ``runs.csv`` has but the ``param_*`` and ``info_*`` ones: the runs
+    table's (of a store built by every migration) and each task's name for its subject."""
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        for step in range(SCHEMA_VERSION):
+            _migrate(db, step)
+        names = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    finally:
+        db.close()
+    return frozenset(names | {task.subject for task in TASKS.values()})
+
+
 def _migrate(db: sqlite3.Connection, step: int) -> None:
     """Run migration ``step`` (version ``step`` to ``step + 1``) in one transaction."""
     migration = MIGRATIONS[step]
@@ -524,6 +701,32 @@ def _migrate(db: sqlite3.Connection, step: int) -> None:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _open_sqlite(root: SafeFolder) -> sqlite3.Connection:
+    """Connect to the folder's database, never through a link (SQLite's ``nofollow``), and
+    only if it and its side files are regular single-link files (created here if new)."""
+    for name in SQLITE_FILES:
+        root.regular(name)
+    if root.lstat(DB_NAME) is None:
+        root.create_empty(DB_NAME)  # exclusively: never over anything
+    uri = f"file:{urllib.parse.quote(str(root.path / DB_NAME))}?nofollow=1"
+    db = sqlite3.connect(uri, uri=True, isolation_level=None)
+    _check_sqlite_files(root, db)
+    return db
+
+
+def _check_sqlite_files(root: SafeFolder, db: sqlite3.Connection) -> None:
+    """Refuse if a link took a sqlite file's name, or the folder's path names another
+    folder than the one opened (SQLite opens its files by path)."""
+    try:
+        for name in SQLITE_FILES:
+            root.regular(name)
+        if not root.is_same():
+            raise FolderError(f"{root.path} was replaced while the sweep opened it; run again")
+    except BaseException:
+        db.close()
+        raise
 
 
 def _unusable(folder: Path, error: OSError) -> str:

@@ -212,6 +212,8 @@ def test_a_store_from_before_target_scale_migrates_resumes_and_gives_the_same_ta
     # on every read), killed before the runs of one target finished
     with sqlite3.connect(tmp_path / DB_NAME) as db:
         db.execute("ALTER TABLE runs DROP COLUMN target_scale")
+        for column in ("sha256", "size", "inode", "mtime_ns"):  # files' identities: 6
+            db.execute(f"ALTER TABLE files DROP COLUMN {column}")
         db.execute("PRAGMA user_version = 4")
         db.execute("DELETE FROM histories WHERE run_id LIKE 'sin2pi.%'")
         db.execute("DELETE FROM runs WHERE target = 'sin2pi'")
@@ -237,6 +239,8 @@ def test_a_classification_store_migrates_without_scales(tmp_path):
     assert "target_scale" not in first
     with sqlite3.connect(tmp_path / DB_NAME) as db:
         db.execute("ALTER TABLE runs DROP COLUMN target_scale")
+        for column in ("sha256", "size", "inode", "mtime_ns"):  # files' identities: 6
+            db.execute(f"ALTER TABLE files DROP COLUMN {column}")
         db.execute("PRAGMA user_version = 4")
     db.close()
     pd.testing.assert_frame_equal(run_sweep(config, tmp_path, jobs=1), first)
