@@ -18,8 +18,12 @@ import os
 # this keeps ``--jobs 1`` and ``--jobs N`` bit-identical. A value set by the user wins.
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
+# The figures are files drawn on explicit Agg canvases: no interactive backend is ever
+# used, and matplotlib refuses to import at all under an invalid MPLBACKEND.
+os.environ["MPLBACKEND"] = "agg"
 
 import sqlite3  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Any  # noqa: E402
 
@@ -341,4 +345,8 @@ def _plot(folder: Path, quiet: bool) -> None:
 
 def main() -> None:
     """Entry point of the ``run-experiment`` script."""
+    for stream in (sys.stdout, sys.stderr):  # e.g. PYTHONIOENCODING=ascii: ε as \u03b5
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     app()

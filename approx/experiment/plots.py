@@ -411,6 +411,9 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
         skipped.append(f"{int(missing.sum())} model file(s) are missing (e.g. "
                        f"{table.loc[missing, 'model_file'].iloc[0]}); the fits figures leave "
                        "them out; rerun the sweep to refit them")
+    if not (table["status"] == RunStatus.OK).any():  # no run has numbers to draw
+        return [], [*skipped, "no figures drawn: no run finished ok (see runs.csv's "
+                    "status and message columns)"]
     drawers, notes = FIGURES[config.task.name](table, histories, config, folder)
     return _draw(drawers, out, claim, skipped + notes)
 
@@ -420,7 +423,8 @@ def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.f
     """The figures of an approximation sweep (module docstring), and notes on what they
     leave out."""
     notes = []
-    huge = sorted(set(table.loc[table["max_error"].abs() > _HUGE, "target"]))
+    errors = pd.to_numeric(table["max_error"], errors="coerce")  # a failed run has none
+    huge = sorted(set(table.loc[errors.abs() > _HUGE, "target"]))
     if huge:
         notes.append(f"values beyond {_HUGE:g} are drawn at {_HUGE:g} (targets "
                      f"{', '.join(huge)}): the figures clip them, the tables keep them")

@@ -6,6 +6,7 @@ lowered) in one line instead of exhausting the machine half-way through a sweep.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -33,6 +34,8 @@ _UNITS = {
     "gi": 2**30,
     "ti": 2**40,
 }
+#: the largest size taken (sizes are compared, never allocated: larger is "no limit")
+MAX_SIZE = 2**62
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?(?:e[0-9]+)?)\s*([kmgt]i?)?b?\s*\Z", re.IGNORECASE)
 
 
@@ -52,7 +55,9 @@ def parse_size(text: str) -> int:
     if match is None:
         raise ValueError(f"not a size: {text!r}; write e.g. 8GiB, 500MB or 2e9 (bytes)")
     number, unit = float(match[1]), (match[2] or "").lower()
-    size = int(number * _UNITS[unit])
+    if not math.isfinite(number * _UNITS[unit]):
+        raise ValueError(f"not a finite size: {text!r}; write e.g. 8GiB, 500MB or 2e9 (bytes)")
+    size = int(min(number * _UNITS[unit], MAX_SIZE))
     if size <= 0:
         raise ValueError(f"a size must be positive, got {text!r}")
     return size

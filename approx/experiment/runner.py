@@ -23,6 +23,7 @@ import pandas as pd
 
 from approx.core import validate
 from approx.core.status import RunStatus
+from approx.nn import backend
 from approx.experiment import executors, resources
 from approx.experiment.config import Config
 from approx.experiment.expansion import count_runs, expand
@@ -152,6 +153,10 @@ def _workers(config: Config, jobs: int | None, executor: str, scheduler: str | N
     of local workers (``jobs`` lowered to the cores, said in a note), or ``jobs`` as
     given for a running scheduler."""
     validate.lookup(executors.EXECUTORS, executor, "executor")
+    try:  # a bad APPROX_ENGINE is the user's input: refused before the folder is touched
+        backend.fused_backend()
+    except ValueError as e:
+        raise executors.ExecutorError(str(e)) from None
     if scheduler is not None and executor != "dask":
         raise executors.ExecutorError("a scheduler address needs the dask executor")
     if scheduler is None:

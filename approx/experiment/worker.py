@@ -27,13 +27,17 @@ from approx.experiment.tasks import TASKS
 __all__ = ["Result", "execute", "hard_limit", "pool_worker"]
 
 
+#: the longest hard limit, in seconds (a C int; about 68 years)
+MAX_ALARM = 2**31 - 1
+
+
 def hard_limit(time_limit: float) -> int:
     """Seconds after which a local pool worker is killed: the time limit's last resort.
 
     Twice the limit plus 5 s, so a fit that checks its deadline now and then always
-    stops on its own first.
+    stops on its own first; at most :data:`MAX_ALARM` (what ``signal.alarm`` takes).
     """
-    return math.ceil(2 * time_limit + 5)
+    return math.ceil(min(2 * time_limit + 5, MAX_ALARM))
 
 
 #: set in local pool workers only: they may be killed by SIGALRM (never the sweep's process)
