@@ -24,7 +24,7 @@ from approx.experiment.measure import Result
 from approx.experiment.specs import Run
 from approx.experiment.tasks import TASKS
 
-__all__ = ["Result", "execute", "hard_limit", "pool_worker"]
+__all__ = ["Result", "execute", "hard_limit", "pool_worker", "probe"]
 
 
 #: the longest hard limit, in seconds (a C int; about 68 years)
@@ -79,6 +79,11 @@ def execute(run: Run, time_limit: float | None = None) -> Result:
             result.status, result.message = RunStatus.ERROR, f"{type(e).__name__}: {e}"
             result.arrays = None
     return result
+
+
+def probe() -> str:
+    """A cheap first task on a remote cluster: proves its workers can import approx."""
+    return "ok"
 
 
 def pool_worker(parent: int) -> None:
