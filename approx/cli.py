@@ -104,7 +104,7 @@ class _Bar:
 
 def _say(message: str, label: str = "note:", style: str = "yellow") -> None:
     """One line on stderr, printed literally (no markup, no wrapping)."""
-    err_console.print(Text.assemble((label, f"bold {style}"), " ", message.replace("\n", " ")),
+    err_console.print(Text.assemble((label, f"bold {style}"), " ", validate.printable(message)),
                       highlight=False, soft_wrap=True)
 
 
