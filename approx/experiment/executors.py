@@ -275,7 +275,7 @@ def _client(jobs: int | None, remote: Remote | None):  # -> (Client, LocalCluste
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                silence_logs=logging.ERROR,
+                silence_logs=logging.CRITICAL,  # failures reach the sweep as errors
             )
     except Exception as e:  # e.g. a preload in the dask config that fails
         raise ExecutorError(f"cannot start a local Dask cluster: {type(e).__name__}: "

@@ -245,16 +245,16 @@ def from_expr(expr: str, domain: tuple[float, float], name: str | None = None) -
         a negative number, anywhere (the message names the sub-interval).
     """
     try:
-        func = compile_expr(expr)
-        target = Target(
-            name=name if name is not None else expr.strip(),
-            func=func,
-            domain=_check_domain(domain),
-            expr=expr,
-            description=expr.strip(),
-            ball=compile_ball(expr),
-        )
-        check_finite(target)
+        with np.errstate(all="ignore"):  # overflow is checked for, not warned about
+            target = Target(
+                name=name if name is not None else expr.strip(),
+                func=compile_expr(expr),
+                domain=_check_domain(domain),
+                expr=expr,
+                description=expr.strip(),
+                ball=compile_ball(expr),
+            )
+            check_finite(target)
     except RecursionError:
         raise ValueError("expression is nested too deeply to evaluate") from None
     except OverflowError:  # e.g. 9**9**9**9: an exponent beyond any float
