@@ -21,6 +21,7 @@ __all__ = [
     "largest_run",
     "local_workers",
     "parse_size",
+    "sample_memory",
 ]
 
 _UNITS = {
@@ -93,11 +94,28 @@ def largest_run(config: Config) -> tuple[int, str]:
     Every method's estimate grows with the width, so only the largest width is asked.
     """
     estimates = [
-        (config.kind(m).memory(w, m.kwargs), f"method {m.name!r} at width {w}")
+        (config.kind(m).memory(w, m.kwargs) + sample_memory(config, w),
+         f"method {m.name!r}" + (f" at width {w}" if w else ""))
         for m in config.methods
         for w in [max(config.widths_of(m))]
     ]
     return max(estimates)
+
+
+def sample_memory(config: Config, width: int) -> int:
+    """Bytes a classification run needs for its largest dataset at ``width`` (0 for an
+    approximation sweep): the samples, the features of train and test points (and a
+    copy), the softmax's n × k logits, probabilities and gradients, and the d × k output
+    weights with L-BFGS-B's history of them."""
+    if not config.task.draws_samples:
+        return 0
+    d = max(width, 2)  # a widthless classifier works on the 2 input coordinates
+    worst = 0
+    for spec in config.targets:
+        n = spec.kwargs["n_samples"] + spec.kwargs["n_test"]
+        k = spec.classes
+        worst = max(worst, 8 * n * (3 + 2 * d + 4 * k) + 8 * d * k * 24)
+    return worst
 
 
 def check_memory(config: Config, workers: int, limit: int | None = None) -> None:
