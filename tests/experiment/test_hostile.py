@@ -55,6 +55,7 @@ class Case:
     codes: tuple[int, ...] = (2,)
     says: str = ""
     out: bool = True  # pass --out tmp/out
+    env: tuple[tuple[str, str], ...] = ()  # environment variables set for the case
 
 
 def _file(tmp: Path, name: str, data: bytes) -> str:
@@ -96,6 +97,34 @@ def _own_runs_csv(tmp: Path) -> str:
     folder.mkdir()
     (folder / "runs.csv").write_text("my,data\n")
     return str(folder)
+
+
+def _failed_store(tmp: Path) -> str:
+    """A results folder of GOOD in which every run timed out (no run has numbers)."""
+    folder = tmp / "out"
+    run_sweep(parse_config(GOOD), folder, jobs=1, time_limit=1e-9)
+    return str(folder)
+
+
+def _odd_history(folder: Path) -> None:
+    with sqlite3.connect(folder / DB_NAME) as conn:
+        run_id = conn.execute("SELECT run_id FROM runs").fetchone()[0]
+        conn.execute("INSERT INTO histories (run_id, loss) VALUES (?, ?)", (run_id, b"\x01" * 13))
+
+
+def _params_not_json(folder: Path) -> None:
+    with sqlite3.connect(folder / DB_NAME) as conn:
+        conn.execute("UPDATE runs SET params = '{not json' WHERE method = 'cheb'")
+
+
+def _fifo(tmp: Path) -> str:
+    path = tmp / "fifo.toml"
+    os.mkfifo(path)
+    return str(path)
+
+
+DASK = ["--executor", "dask", "--scheduler"]
+ESC = "\\u001b]52;c;aGk=\\u0007"  # TOML for a clipboard write, if a terminal got it raw
 
 
 def _symlinked_plots(tmp: Path) -> str:
@@ -269,6 +298,53 @@ CASES = [
         lambda t: ["--replot", _store(t, lambda f: (f / DB_NAME).write_bytes(b"\x00" * 4096))],
         says="not a readable",
     ),
+    # issue 16: one line, never a traceback
+    Case("kind-array", GOOD.replace('"chebyshev"', '["chebyshev"]'), says="methods[1].kind"),
+    Case("expr-power-tower", _expr("9**9**9**9"), says="overflows"),
+    Case("expr-power-tower-2", _expr("2**2**2**2**2**2"), says="overflows"),
+    Case("config-fifo", None, lambda t: [_fifo(t)], says="not a regular file"),
+    Case("config-bom", "\ufeff" + GOOD, codes=(0,)),
+    Case("memory-limit-1e400", args=lambda t: ["--memory-limit", "1e400"],
+         says="not a finite size"),
+    Case("engine-garbage", env=(("APPROX_ENGINE", "garbage"),), says="APPROX_ENGINE"),
+    Case("scheduler-tls-no-certs", args=lambda t: [*DASK, "tls://127.0.0.1:9"],
+         says="tls:// needs --tls-ca-file"),
+    Case("scheduler-ucx", args=lambda t: [*DASK, "ucx://127.0.0.1:9"], says="only tcp://"),
+    Case("scheduler-ws", args=lambda t: [*DASK, "ws://127.0.0.1:9"], says="only tcp://"),
+    Case("scheduler-untrusted", args=lambda t: [*DASK, "tcp://127.0.0.1:9"],
+         says="--trust-scheduler"),
+    Case("scheduler-half-certs",
+         args=lambda t: [*DASK, "tls://127.0.0.1:9", "--tls-ca-file", "ca.pem"],
+         says="go together"),
+    Case("escape-top-level-key", f'"{ESC}" = 1\n' + GOOD, says="\\x1b]52;c;aGk=\\x07"),
+    Case("escape-method-key", GOOD + f'"{ESC}" = 1\n', says="\\x1b]52"),
+    Case("escape-kind", GOOD.replace('"chebyshev"', '"\\u001b[2J"'), says="\\x1b[2J"),
+    Case("escape-dataset-key",
+         'name = "c"\ntask = "classification"\nwidths = [4]\n[[datasets]]\nname = "xor"\n'
+         f'"{ESC}" = 1\n[[methods]]\nname = "lin"\nkind = "linear"\n', says="\\x1b]52"),
+    Case(
+        "classes-1e6",
+        'name = "c"\ntask = "classification"\nwidths = [4]\n[[datasets]]\nname = "blobs"\n'
+        'classes = 1000000\n[[methods]]\nname = "lin"\nkind = "linear"\n',
+        says="needs about",
+    ),
+    Case(
+        "n-samples-1e12",
+        'name = "c"\ntask = "classification"\nwidths = [4]\n[[datasets]]\nname = "xor"\n'
+        'n_samples = 1000000000000\n[[methods]]\nname = "lin"\nkind = "linear"\n',
+        says="needs about",
+    ),
+    Case("every-run-failed", args=lambda t: ["--time-limit", "1e-9"], codes=(1,),
+         says="note: no figures drawn: no run finished ok"),
+    Case("replot-every-run-failed", None, lambda t: ["--replot", _failed_store(t)],
+         codes=(0,), says="note: no figures drawn"),
+    Case("time-limit-1e308", "time_limit = 1e308\n" + GOOD, codes=(0,)),
+    Case("domain-2-to-64", _expr("x").replace("[0, 1]", "[0, 18446744073709551616]"),
+         codes=(0, 1)),
+    Case("replot-odd-history", None, lambda t: ["--replot", _store(t, _odd_history)],
+         codes=(0,)),
+    Case("replot-params-not-json", None, lambda t: ["--replot", _store(t, _params_not_json)],
+         says="is damaged: the params of run"),
     # unlucky runs: the sweep finishes, the exit status reflects its runs
     Case(
         "overflowing-target",
@@ -304,6 +380,8 @@ def _run(case: Case, tmp_path: Path, monkeypatch) -> tuple[int, str, dict, dict]
     args += case.args(tmp_path)
     if case.out:
         args += ["--out", str(tmp_path / "out")]
+    for name, value in case.env:
+        monkeypatch.setenv(name, value)
     before = _snapshot(tmp_path, tmp_path / "out")
     result = CliRunner().invoke(
         app, [*args, "--quiet", "--jobs", "1"] if "--jobs" not in args else [*args, "--quiet"]
@@ -322,7 +400,10 @@ def test_hostile_input(case, tmp_path, monkeypatch):
     if code == 2:
         assert len(lines) == 1 and lines[0].startswith("error: "), output
     assert case.says in output, output
+    assert "\x1b" not in output  # nothing from a config reaches the terminal raw
     assert after == before, "a file outside the output folder changed"
+    if case.env:  # refused before the folder is touched
+        assert not (tmp_path / "out").exists()
     assert not list(tmp_path.rglob("pwned"))
 
 
