@@ -15,6 +15,7 @@ run whose model file has gone is refitted.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -173,7 +174,8 @@ def _workers(config: Config, jobs: int | None, executor: str,
     given for a running scheduler."""
     validate.lookup(executors.EXECUTORS, executor, "executor")
     try:  # a bad APPROX_ENGINE is the user's input: refused before the folder is touched
-        backend.fused_backend()
+        validate.choice(os.environ.get(backend.ENV_VAR) or "auto", backend.BACKENDS,
+                        f"the environment variable {backend.ENV_VAR}")
     except ValueError as e:
         raise executors.ExecutorError(str(e)) from None
     if scheduler is not None and executor != "dask":
