@@ -81,7 +81,7 @@ class _Bar:
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=err_console,
-            disable=quiet,
+            disable=quiet or not err_console.is_terminal,  # no frames in a log file
             transient=True,  # gone when the sweep ends: the summary (or one line) follows
         )
         self.failed = 0

@@ -493,3 +493,237 @@ def test_a_full_disk_mid_sweep_is_one_line_and_exit_1(tmp_path, monkeypatch):
     monkeypatch.undo()
     again = CliRunner().invoke(app, [str(config), "--out", str(tmp_path / "out"), "-q"])
     assert again.exit_code == 0 and (tmp_path / "out" / "runs.csv").is_file()
+
+
+# --- issue 16: one line, never a traceback, never a hang ---------------------------------
+
+
+def test_the_plots_skip_runs_without_numbers(tmp_path):
+    from approx.experiment.plots import plot_all
+
+    config = parse_config(GOOD)
+    failed = run_sweep(config, tmp_path / "failed", jobs=1, time_limit=1e-9)
+    assert (failed["status"] == "timeout").all() and failed["max_error"].isna().all()
+    paths, notes = plot_all(failed, {}, config, tmp_path / "failed")
+    assert paths == [] and notes == [
+        "no figures drawn: no run finished ok (see runs.csv's status and message columns)"
+    ]
+    # mixed: one method's runs failed and carry no numbers at all (None, not NaN)
+    mixed = run_sweep(config, tmp_path / "mixed", jobs=1).astype({"max_error": object})
+    lost = mixed["method"] == "cheb"
+    mixed.loc[lost, "status"] = "error"
+    mixed.loc[lost, "max_error"] = None
+    paths, notes = plot_all(mixed, {}, config, tmp_path / "mixed")
+    assert tmp_path / "mixed" / "plots" / "convergence.png" in paths, notes
+
+
+def test_time_limits_beyond_a_c_int_are_clamped():
+    import signal
+
+    from approx.experiment.worker import MAX_ALARM, hard_limit
+
+    assert hard_limit(1e308) == MAX_ALARM and hard_limit(2e9) == MAX_ALARM
+    assert hard_limit(10) == 25  # 2 × 10 + 5 below the clamp
+    signal.alarm(hard_limit(1e308))  # would raise OverflowError unclamped
+    assert signal.alarm(0) > 0
+
+
+def test_an_executor_failure_leaves_metadata_saying_stopped(tmp_path, monkeypatch):
+    import json
+
+    from approx.experiment import ExecutorError, executors
+
+    def broken(runs, **_):
+        yield from ()
+        raise ExecutorError("the cluster went away")
+
+    monkeypatch.setattr(executors, "serial", broken)
+    with pytest.raises(ExecutorError):
+        run_sweep(parse_config(GOOD), tmp_path, jobs=1)
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    assert metadata["status"] == "stopped"
+    assert metadata["reason"] == "ExecutorError: the cluster went away"
+
+
+def test_runs_csv_columns_do_not_depend_on_the_recording_order(tmp_path):
+    config = parse_config(
+        GOOD + '[[methods]]\nname = "r"\nkind = "random-features"\nn_samples = 64\n'
+    )
+    first = run_sweep(config, tmp_path, jobs=1)
+    declared = [f"param_{n}" for m in config.methods for n in config.kind(m).params.names]
+    declared = list(dict.fromkeys(declared))
+    params = [c for c in first.columns if c.startswith("param_")]
+    info = [c for c in first.columns if c.startswith("info_")]
+    assert params == [c for c in declared if c in params] and info == sorted(info)
+    with Store.open(tmp_path, config) as store:  # the same rows recorded in reverse order
+        rows = store.db.execute("SELECT * FROM runs ORDER BY rowid").fetchall()
+        names = [r[1] for r in store.db.execute("PRAGMA table_info(runs)")]
+        store.db.execute("DELETE FROM runs")
+        store.db.executemany(
+            f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            rows[::-1],
+        )
+        again = store.table(config)
+    assert list(again.columns) == list(first.columns)
+
+
+def test_the_lock_is_held_from_the_first_run_to_the_last_figure(tmp_path, monkeypatch):
+    from approx.experiment import folder as folders
+    from approx.experiment import runner
+    from approx.experiment.folder import FolderError
+
+    drawn = []
+
+    def plot_all(*args, **kwargs):
+        with pytest.raises(FolderError, match="is in use"):
+            folders.lock(tmp_path)
+        drawn.append(True)
+        return [], []
+
+    monkeypatch.setattr(runner, "plot_all", plot_all)
+    run_sweep(parse_config(GOOD), tmp_path, jobs=1, plots=True)
+    assert drawn == [True]
+
+
+def test_a_slow_certification_stops_at_its_time_limit():
+    import time
+
+    from approx.experiment import expand
+    from approx.experiment.worker import execute
+
+    config = parse_config(GOOD.replace("[4, 8]", "[8192]").split("[[methods]]")[0]
+                          + '[[methods]]\nname = "cheb"\nkind = "chebyshev"\n')
+    run = next(iter(expand(config)))
+    limit = 1.5  # the run takes about 35 s without a limit
+    start = time.monotonic()
+    result = execute(run, limit)
+    elapsed = time.monotonic() - start
+    assert result.status == "timeout", result
+    assert elapsed <= 1 + 1.1 * limit, elapsed
+
+
+def test_a_full_disk_with_the_progress_bar_shown_is_still_one_line(tmp_path, monkeypatch):
+    from approx.experiment.store import Store as TheStore
+
+    real = TheStore.write_text
+
+    def full(self, relative, text):
+        if relative == "runs.csv":
+            raise OSError(28, "No space left on device", str(self.folder / relative))
+        return real(self, relative, text)
+
+    monkeypatch.setattr(TheStore, "write_text", full)
+    config = tmp_path / "sweep.toml"
+    config.write_text(GOOD)
+    result = CliRunner().invoke(app, [str(config), "--out", str(tmp_path / "out"), "-j", "1"])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and result.output.startswith("error: stopped"), (
+        result.output
+    )
+
+
+def _serve(tmp_path: Path, script: str) -> tuple[subprocess.Popen, int]:
+    """A TCP server on loopback in a subprocess; returns it and its port."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "connections")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    return server, int(server.stdout.readline())
+
+
+# accepts connections, logs each, and answers with a pickle that would create a file
+_FAKE_SCHEDULER = """
+import pickle, socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True)
+payload = pickle.dumps(("os", "system", "touch pwned"))
+while True:
+    c, _ = s.accept()
+    with open(sys.argv[1], "a") as log:
+        log.write("connected\\n")
+    c.sendall(len(payload).to_bytes(8, "little") + payload)
+"""
+# accepts and says nothing, for ever
+_SILENT = """
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True)
+held = []
+while True:
+    held.append(s.accept()[0])
+"""
+
+
+def test_a_scheduler_is_never_contacted_without_trust(tmp_path):
+    server, port = _serve(tmp_path, _FAKE_SCHEDULER)
+    try:
+        config = tmp_path / "sweep.toml"
+        config.write_text(GOOD)
+        proc = subprocess.run(
+            [sys.executable, "-m", "approx", str(config), "--executor", "dask",
+             "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(tmp_path / "out")],
+            capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        )
+    finally:
+        server.kill()
+        server.wait()
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "--trust-scheduler" in proc.stderr, proc.stderr
+    assert not (tmp_path / "connections").exists()  # refused before connecting
+    assert not list(tmp_path.rglob("pwned")) and not (tmp_path / "out").exists()
+
+
+def test_a_server_that_never_answers_the_handshake_is_one_line(tmp_path, monkeypatch):
+    import time
+
+    from approx.experiment import executors
+
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT", 1.0)
+    server, port = _serve(tmp_path, _SILENT)
+    try:
+        config = tmp_path / "sweep.toml"
+        config.write_text(GOOD)
+        start = time.monotonic()
+        result = CliRunner().invoke(app, [
+            str(config), "--executor", "dask", "--scheduler", f"tcp://127.0.0.1:{port}",
+            "--trust-scheduler", "--out", str(tmp_path / "out"), "-q",
+        ])
+        elapsed = time.monotonic() - start
+    finally:
+        server.kill()
+        server.wait()
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "no Dask handshake within 1 s" in result.output
+    assert elapsed < 30
+
+
+def test_a_cluster_that_runs_no_task_is_one_line(tmp_path, monkeypatch):
+    import distributed
+
+    from approx.experiment import ExecutorError, Remote, executors
+
+    monkeypatch.setattr(executors, "PROBE_TIMEOUT", 1.0)
+    # no workers at all: like workers that cannot import approx, the first task never runs
+    with distributed.LocalCluster(n_workers=0, dashboard_address=None) as cluster:
+        with pytest.raises(ExecutorError, match="did not run a first task within 1 s"):
+            run_sweep(parse_config(GOOD), tmp_path, executor="dask",
+                      scheduler=Remote(cluster.scheduler_address, trusted=True))
+
+
+def test_odd_environments_and_usage_errors_in_a_real_process(tmp_path):
+    config = tmp_path / "sweep.toml"
+    config.write_text(GOOD)
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "MPLBACKEND": "nonsense"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "approx", str(config), "--out", str(tmp_path / "out"), "-j", "1"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "\\u03b5" in proc.stdout  # ε, escaped
+    assert (tmp_path / "out" / "plots" / "convergence.png").is_file()
+    for args, says in ((["--jobs", "x"], "'--jobs'"), (["--bogus"], "No such option")):
+        proc = subprocess.run([sys.executable, "-m", "approx", *args], capture_output=True,
+                              text=True, cwd=tmp_path, timeout=60)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.count("\n") == 1 and says in proc.stderr, proc.stderr
