@@ -27,6 +27,7 @@ drawn is skipped, and each omission is reported in one line.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
@@ -48,6 +49,7 @@ from approx.experiment.config import Config
 from approx.experiment.expansion import sample_seed
 from approx.experiment.specs import DatasetSpec
 from approx.experiment.store import Store
+from approx.experiment.tasks import PAGE, PER_TARGET_FIGURES, page_names
 from approx.models import load_model
 from approx.problems.targets import Target
 
@@ -432,14 +434,19 @@ def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.f
             and gap_table(table, config) is None):
         notes.append(f"skipped plots/gap.png: {_reference(config)} has no ok run to "
                      "compare with")
-    drawers: list[Drawer] = [
-        ("convergence.png", lambda p: plot_convergence(table, config, p)),
-    ]
-    if not config.budgets:  # at budgets the methods' widths differ: no ratio at equal d
-        drawers.append(("gap.png", lambda p: plot_gap(table, config, p)))
-    if config.budgets:
-        drawers.append(("params.png", lambda p: plot_params(table, config, p)))
-    for spec in config.targets:
+    drawers: list[Drawer] = []
+    # at budgets the methods' widths differ: no ratio at equal d, ε against n_params
+    figures = (("convergence", plot_convergence),
+               ("params", plot_params) if config.budgets else ("gap", plot_gap))
+    for stem, plot in figures:
+        names = page_names(stem, len(config.targets))
+        for k, name in enumerate(names):  # PAGE targets a page (a few dozen panels)
+            page = dataclasses.replace(config, targets=config.targets[k * PAGE:(k + 1) * PAGE])
+            drawers.append((name, lambda p, c=page, f=plot: f(table, c, p)))
+    if len(config.targets) > PER_TARGET_FIGURES:
+        notes.append(f"fits_ and training_ figures are drawn for the first "
+                     f"{PER_TARGET_FIGURES} of the {len(config.targets)} targets only")
+    for spec in config.targets[:PER_TARGET_FIGURES]:
         drawers.append((f"fits_{spec.name}.png",
                         lambda p, n=spec.name: plot_fits(table, config, n, folder, p)))
         drawers.append((f"training_{spec.name}.png",

@@ -727,3 +727,34 @@ def test_odd_environments_and_usage_errors_in_a_real_process(tmp_path):
                               text=True, cwd=tmp_path, timeout=60)
         assert proc.returncode == 2 and proc.stdout == ""
         assert proc.stderr.count("\n") == 1 and says in proc.stderr, proc.stderr
+
+
+def test_many_targets_give_pages_and_a_bounded_number_of_figures(tmp_path, monkeypatch):
+    from approx.experiment import plots, tasks
+
+    for module in (plots, tasks):  # 2 targets a page, 1 with figures of its own
+        monkeypatch.setattr(module, "PAGE", 2)
+        monkeypatch.setattr(module, "PER_TARGET_FIGURES", 1)
+    # the figures are built but not rendered (seconds each): names and counts are tested
+    monkeypatch.setattr(plots, "_save", lambda fig, path: path.write_bytes(b"\x89PNG"))
+    text = 'name = "many"\nwidths = [4]\n[[methods]]\nname = "u"\nkind = "relu-interpolant"\n'
+    for k in range(3):
+        text += f'[[targets]]\nname = "t{k}"\nexpr = "x**2 + {k}*x"\ndomain = [0, 1]\n'
+    config = parse_config(text)
+    names = config.task.figure_names(t.name for t in config.targets)
+    assert {"convergence.png", "convergence_2.png", "gap_2.png", "fits_t0.png"} <= names
+    assert "convergence_3.png" not in names and "fits_t1.png" not in names
+    notes = []
+
+    class Notes:
+        note = notes.append
+        start = advance = staticmethod(lambda *a: None)
+
+    run_sweep(config, tmp_path, jobs=1, plots=True, reporter=Notes())
+    drawn = {p.name for p in (tmp_path / "plots").iterdir()}
+    assert {"convergence.png", "convergence_2.png", "gap.png", "gap_2.png"} <= drawn
+    assert "fits_t0.png" in drawn and "fits_t1.png" not in drawn
+    assert "fits_ and training_ figures are drawn for the first 1 of the 3 targets only" in notes
+    assert drawn <= names  # every figure is one the folder check knows as the sweep's
+    result = CliRunner().invoke(app, ["--replot", str(tmp_path), "-q"])  # adopts them again
+    assert result.exit_code == 0, result.output
