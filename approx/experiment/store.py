@@ -187,6 +187,12 @@ class Store:
             for step in range(version, SCHEMA_VERSION):
                 _migrate(db, step)
         except sqlite3.DatabaseError as e:
+            links = [n for n in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm")
+                     if (folder / n).is_symlink()]
+            if links:  # the store is fine: a link sits where sqlite writes
+                raise StoreError(
+                    f"{folder / links[0]} is a symbolic link; a sweep never writes through "
+                    "one: remove the link, or choose another --out") from None
             raise StoreError(
                 f"{path} is not a readable store ({e}); move it away (and the folder's "
                 "models/ and plots/) to start over, or choose another --out"
@@ -574,5 +580,8 @@ def _migrate(db: sqlite3.Connection, step: int) -> None:
 def _unusable(folder: Path, error: OSError) -> str:
     """One line for a folder the OS refuses (read-only, name too long, disk full, …)."""
     where = error.filename or folder
-    return f"cannot use {where} as the results folder: {error.strerror or error}"
+    why = error.strerror or error
+    if os.path.islink(where) and not os.path.exists(where):  # mkdir says "File exists"
+        why = "it is a symbolic link that leads nowhere (a loop, or a missing target)"
+    return f"cannot use {where} as the results folder: {why}"
 

@@ -123,6 +123,17 @@ def _fifo(tmp: Path) -> str:
     return str(path)
 
 
+def _loop(tmp: Path) -> str:
+    (tmp / "loop").symlink_to(tmp / "loop")
+    return str(tmp / "loop")
+
+
+def _wal_link(folder: Path) -> None:
+    wal = folder / f"{DB_NAME}-wal"
+    wal.unlink(missing_ok=True)
+    wal.symlink_to(folder.parent / "elsewhere-wal")
+
+
 DASK = ["--executor", "dask", "--scheduler"]
 ESC = "\\u001b]52;c;aGk=\\u0007"  # TOML for a clipboard write, if a terminal got it raw
 
@@ -348,6 +359,10 @@ CASES = [
          codes=(0,)),
     Case("replot-params-not-json", None, lambda t: ["--replot", _store(t, _params_not_json)],
          says="is damaged: the params of run"),
+    Case("out-symlink-loop", args=lambda t: ["--out", _loop(t)], out=False,
+         says="symbolic link that leads nowhere"),
+    Case("out-wal-link", args=lambda t: ["--out", _store(t, _wal_link)], out=False,
+         says=f"{DB_NAME}-wal is a symbolic link"),
     # unlucky runs: the sweep finishes, the exit status reflects its runs
     Case(
         "overflowing-target",
