@@ -288,6 +288,8 @@ def run_experiment(
     if config is None:
         raise _fail("give a CONFIG file to run (or --replot DIR, or --list); see --help")
     remote = None
+    if scheduler is None and (trust_scheduler or tls_ca_file or tls_cert or tls_key):
+        raise _fail("--trust-scheduler and --tls-* options need --scheduler ADDRESS")
     if scheduler is not None:
         remote = Remote(scheduler, trust_scheduler, tls_ca_file, tls_cert, tls_key)
     options = _options(out, jobs, executor, remote, memory_limit, time_limit)

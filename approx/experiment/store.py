@@ -518,7 +518,10 @@ class Store:
         except (OSError, ValueError):
             return  # never begun, or unreadable: nothing claims it is running
         metadata.update(ended_at=now(), status="stopped", reason=reason)
-        self._write_metadata(metadata)
+        try:
+            self._write_metadata(metadata)
+        except (OSError, sqlite3.Error):  # e.g. the full disk that stopped the sweep
+            pass
 
     def begin(self, config: Config, *, jobs: int, executor: str) -> None:
         """Write ``metadata.json`` for a sweep that is starting."""

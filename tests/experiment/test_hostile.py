@@ -327,6 +327,7 @@ CASES = [
     Case("scheduler-half-certs",
          args=lambda t: [*DASK, "tls://127.0.0.1:9", "--tls-ca-file", "ca.pem"],
          says="go together"),
+    Case("trust-without-scheduler", args=lambda t: ["--trust-scheduler"], says="need --scheduler"),
     Case("escape-top-level-key", f'"{ESC}" = 1\n' + GOOD, says="\\x1b]52;c;aGk=\\x07"),
     Case("escape-method-key", GOOD + f'"{ESC}" = 1\n', says="\\x1b]52"),
     Case("escape-kind", GOOD.replace('"chebyshev"', '"\\u001b[2J"'), says="\\x1b[2J"),
