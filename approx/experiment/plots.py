@@ -475,17 +475,24 @@ def _draw(drawers: list[Drawer], out: Path,
 def classification_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
                            config: Config, folder: Path) -> tuple[list[Drawer], list[str]]:
     """The figures of a classification sweep: accuracy against width, and the decision
-    regions per dataset (no notes: nothing is clipped)."""
+    regions per dataset (:data:`PAGE` datasets an accuracy page, regions for the first
+    :data:`PER_TARGET_FIGURES`), and notes on what they leave out."""
     colours = method_colors(config)
     chance = {d.name: 1.0 / d.classes for d in config.targets}
     ok = table[table["status"] == RunStatus.OK]
-    drawers: list[Drawer] = [
-        ("accuracy.png", lambda p: plot_accuracy(ok, p, colors=colours, chance=chance))
-    ]
-    for spec in config.targets:
+    drawers: list[Drawer] = []
+    for k, name in enumerate(page_names("accuracy", len(config.targets))):
+        page = ok[ok["dataset"].isin([d.name for d in config.targets[k * PAGE:(k + 1) * PAGE]])]
+        drawers.append((name, lambda p, o=page: plot_accuracy(o, p, colors=colours,
+                                                              chance=chance)))
+    notes = []
+    if len(config.targets) > PER_TARGET_FIGURES:
+        notes.append(f"regions_ figures are drawn for the first {PER_TARGET_FIGURES} of the "
+                     f"{len(config.targets)} datasets only")
+    for spec in config.targets[:PER_TARGET_FIGURES]:
         drawers.append((f"regions_{spec.name}.png",
                         lambda p, d=spec: _plot_regions(ok, config, d, folder, p, colours)))
-    return drawers, []
+    return drawers, notes
 
 
 def _plot_regions(ok: pd.DataFrame, config: Config, spec: DatasetSpec, folder: Path,

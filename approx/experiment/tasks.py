@@ -132,7 +132,9 @@ def _approximation_figures(names: Iterable[str]) -> set[str]:
 
 
 def _classification_figures(names: Iterable[str]) -> set[str]:
-    return {"accuracy.png"} | {f"regions_{n}.png" for n in names}
+    names = list(names)
+    return set(page_names("accuracy", len(names))) | {
+        f"regions_{n}.png" for n in names[:PER_TARGET_FIGURES]}
 
 
 APPROXIMATION = Task(

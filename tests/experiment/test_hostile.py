@@ -774,3 +774,29 @@ def test_many_targets_give_pages_and_a_bounded_number_of_figures(tmp_path, monke
     assert drawn <= names  # every figure is one the folder check knows as the sweep's
     result = CliRunner().invoke(app, ["--replot", str(tmp_path), "-q"])  # adopts them again
     assert result.exit_code == 0, result.output
+    datasets = "".join(f'[[datasets]]\nname = "d{k}"\nkind = "xor"\n' for k in range(3))
+    classify = parse_config('name = "c"\ntask = "classification"\nwidths = [4]\n' + datasets
+                            + '[[methods]]\nname = "lin"\nkind = "linear"\n')
+    names = classify.task.figure_names(d.name for d in classify.targets)
+    assert names == {"accuracy.png", "accuracy_2.png", "regions_d0.png"}
+
+
+_PEAK = """
+import resource, sys
+from approx.experiment import expand, parse_config
+from approx.experiment.resources import largest_run
+from approx.experiment.worker import execute
+config = parse_config(sys.argv[1])
+execute(next(iter(expand(config))), None)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, largest_run(config)[0])
+"""
+
+
+@pytest.mark.slow
+def test_a_chebyshev_runs_peak_memory_is_within_its_estimate():
+    text = GOOD.replace("[4, 8]", "[4096]").split("[[methods]]")[0]
+    text += '[[methods]]\nname = "cheb"\nkind = "chebyshev"\n'
+    proc = subprocess.run([sys.executable, "-c", _PEAK, text], capture_output=True, text=True,
+                          timeout=600, check=True)
+    peak, estimate = map(int, proc.stdout.split())
+    assert peak <= estimate, (peak, estimate)
