@@ -17,6 +17,12 @@ A classification sweep draws ``accuracy.png`` and ``regions_<dataset>.png`` inst
 (:mod:`approx.experiment.classification_plots`): the regions of replicate 0 at the
 largest width, on that replicate's samples.
 
+A figure with a panel per target has :data:`~approx.experiment.tasks.PAGE` of them a
+page (``convergence.png``, ``convergence_2.png``, …: names fixed by the number of
+targets), and only the first :data:`~approx.experiment.tasks.PER_TARGET_FIGURES`
+targets get figures of their own, so a sweep of a thousand targets draws in bounded
+time and memory.
+
 Each method keeps one colour in every figure. Matplotlib's Agg backend and explicit
 Axes only: no pyplot state is shared between figures.
 
