@@ -246,9 +246,10 @@ def from_expr(expr: str, domain: tuple[float, float], name: str | None = None) -
     """
     try:
         with np.errstate(all="ignore"):  # overflow is checked for, not warned about
+            func = compile_expr(expr)  # first: it refuses what is not an expression
             target = Target(
                 name=name if name is not None else expr.strip(),
-                func=compile_expr(expr),
+                func=func,
                 domain=_check_domain(domain),
                 expr=expr,
                 description=expr.strip(),

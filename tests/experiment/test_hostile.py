@@ -313,6 +313,8 @@ CASES = [
     Case("kind-array", GOOD.replace('"chebyshev"', '["chebyshev"]'), says="methods[1].kind"),
     Case("expr-power-tower", _expr("9**9**9**9"), says="overflows"),
     Case("expr-power-tower-2", _expr("2**2**2**2**2**2"), says="overflows"),
+    Case("expr-unary-chain", _expr("-" * 1998 + "x"), says="nested too deeply"),
+    Case("expr-power-chain", _expr("x" + "**x" * 600), says="nested too deeply"),
     Case("config-fifo", None, lambda t: [_fifo(t)], says="not a regular file"),
     Case("config-bom", "\ufeff" + GOOD, codes=(0,)),
     Case("memory-limit-1e400", args=lambda t: ["--memory-limit", "1e400"],
@@ -800,3 +802,15 @@ def test_a_chebyshev_runs_peak_memory_is_within_its_estimate():
                           timeout=600, check=True)
     peak, estimate = map(int, proc.stdout.split())
     assert peak <= estimate, (peak, estimate)
+
+
+@pytest.mark.parametrize(
+    ("expr", "says"),
+    [("9**9**9**9", "overflows"), ("-" * 1998 + "x", "nested too deeply")],
+    ids=["overflow", "recursion"],
+)
+def test_from_expr_raises_only_its_documented_value_error(expr, says):
+    from approx.problems.targets import from_expr
+
+    with pytest.raises(ValueError, match=says):
+        from_expr(expr, (0.0, 1.0))
