@@ -678,16 +678,15 @@ def test_a_scheduler_is_never_contacted_without_trust(tmp_path):
     try:
         config = tmp_path / "sweep.toml"
         config.write_text(GOOD)
-        proc = subprocess.run(
-            [sys.executable, "-m", "approx", str(config), "--executor", "dask",
-             "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(tmp_path / "out")],
-            capture_output=True, text=True, cwd=tmp_path, timeout=120,
-        )
+        result = CliRunner().invoke(app, [
+            str(config), "--executor", "dask", "--scheduler", f"tcp://127.0.0.1:{port}",
+            "--out", str(tmp_path / "out"),
+        ])
     finally:
         server.kill()
         server.wait()
-    assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.count("\n") == 1 and "--trust-scheduler" in proc.stderr, proc.stderr
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "--trust-scheduler" in result.output
     assert not (tmp_path / "connections").exists()  # refused before connecting
     assert not list(tmp_path.rglob("pwned")) and not (tmp_path / "out").exists()
 
@@ -729,7 +728,7 @@ def test_a_cluster_that_runs_no_task_is_one_line(tmp_path, monkeypatch):
                       scheduler=Remote(cluster.scheduler_address, trusted=True))
 
 
-def test_odd_environments_and_usage_errors_in_a_real_process(tmp_path):
+def test_odd_environments_in_a_real_process(tmp_path):
     config = tmp_path / "sweep.toml"
     config.write_text(GOOD)
     env = {**os.environ, "PYTHONIOENCODING": "ascii", "MPLBACKEND": "nonsense"}
@@ -740,11 +739,22 @@ def test_odd_environments_and_usage_errors_in_a_real_process(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "\\u03b5" in proc.stdout  # ε, escaped
     assert (tmp_path / "out" / "plots" / "convergence.png").is_file()
-    for args, says in ((["--jobs", "x"], "'--jobs'"), (["--bogus"], "No such option")):
-        proc = subprocess.run([sys.executable, "-m", "approx", *args], capture_output=True,
-                              text=True, cwd=tmp_path, timeout=60)
-        assert proc.returncode == 2 and proc.stdout == ""
-        assert proc.stderr.count("\n") == 1 and says in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [(["--jobs", "x"], "'--jobs'"), (["--bogus"], "No such option"), ([], "give a CONFIG")],
+    ids=["bad-value", "unknown-option", "no-config"],
+)
+def test_usage_errors_are_one_line_not_a_box(args, says, monkeypatch, capsys):
+    from approx.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["run-experiment", *args])
+    with pytest.raises(SystemExit) as exit:
+        main()
+    assert exit.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("error: ") and says in err, err
 
 
 def test_many_targets_give_pages_and_a_bounded_number_of_figures(tmp_path, monkeypatch):
