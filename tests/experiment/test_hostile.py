@@ -828,3 +828,12 @@ def test_from_expr_raises_only_its_documented_value_error(expr, says):
 
     with pytest.raises(ValueError, match=says):
         from_expr(expr, (0.0, 1.0))
+
+
+def test_help_says_a_scheduler_runs_the_code_it_sends():
+    import re
+
+    output = CliRunner().invoke(app, ["--help"]).output
+    text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", output).split())
+    assert "Connecting runs code the scheduler sends" in text
+    assert "--trust-scheduler" in text and "--tls-ca-file" in text
