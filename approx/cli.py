@@ -18,8 +18,12 @@ import os
 # this keeps ``--jobs 1`` and ``--jobs N`` bit-identical. A value set by the user wins.
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
+# The figures are files drawn on explicit Agg canvases: no interactive backend is ever
+# used, and matplotlib refuses to import at all under an invalid MPLBACKEND.
+os.environ["MPLBACKEND"] = "agg"
 
 import sqlite3  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Any  # noqa: E402
 
@@ -49,7 +53,7 @@ from approx.experiment import (  # noqa: E402
     plot_folder,
     run_sweep,
 )
-from approx.experiment.executors import EXECUTORS  # noqa: E402
+from approx.experiment.executors import EXECUTORS, Remote  # noqa: E402
 from approx.experiment.measure import Result  # noqa: E402
 from approx.experiment.resources import parse_size  # noqa: E402
 from approx.experiment.summary import SUMMARIES  # noqa: E402
@@ -77,7 +81,8 @@ class _Bar:
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=err_console,
-            disable=quiet,
+            disable=quiet or not err_console.is_terminal,  # no frames in a log file
+            transient=True,  # gone when the sweep ends: the summary (or one line) follows
         )
         self.failed = 0
 
@@ -99,7 +104,7 @@ class _Bar:
 
 def _say(message: str, label: str = "note:", style: str = "yellow") -> None:
     """One line on stderr, printed literally (no markup, no wrapping)."""
-    err_console.print(Text.assemble((label, f"bold {style}"), " ", message.replace("\n", " ")),
+    err_console.print(Text.assemble((label, f"bold {style}"), " ", validate.printable(message)),
                       highlight=False, soft_wrap=True)
 
 
@@ -205,8 +210,27 @@ _Executor = Annotated[
 _Scheduler = Annotated[
     str | None,
     typer.Option("--scheduler", metavar="ADDRESS",
-                 help="A running Dask scheduler (tcp://host:8786); default: a local "
-                 "cluster of --jobs workers.", show_default=False),
+                 help="A running Dask scheduler (tls://host:8786 or tcp://host:8786); "
+                 "default: a local cluster of --jobs workers. Connecting runs code the "
+                 "scheduler sends (Dask's protocol unpickles it): needs --tls-ca-file, "
+                 "--tls-cert and --tls-key, or --trust-scheduler.", show_default=False),
+]
+_Trust = Annotated[
+    bool, typer.Option("--trust-scheduler", help="Connect to --scheduler without TLS "
+                       "certificates: you trust whoever listens at that address to run "
+                       "code as you.")
+]
+_TlsCa = Annotated[
+    str | None, typer.Option("--tls-ca-file", metavar="FILE", show_default=False,
+                             help="CA certificate the tls:// scheduler's is signed by.")
+]
+_TlsCert = Annotated[
+    str | None, typer.Option("--tls-cert", metavar="FILE", show_default=False,
+                             help="This client's certificate for a tls:// scheduler.")
+]
+_TlsKey = Annotated[
+    str | None, typer.Option("--tls-key", metavar="FILE", show_default=False,
+                             help="This client's private key for a tls:// scheduler.")
 ]
 _MemoryLimit = Annotated[
     str | None,
@@ -241,6 +265,10 @@ def run_experiment(
     retry_failed: _RetryFailed = False,
     executor: _Executor = "local",
     scheduler: _Scheduler = None,
+    trust_scheduler: _Trust = False,
+    tls_ca_file: _TlsCa = None,
+    tls_cert: _TlsCert = None,
+    tls_key: _TlsKey = None,
     memory_limit: _MemoryLimit = None,
     time_limit: _TimeLimit = None,
     quiet: _Quiet = False,
@@ -259,15 +287,19 @@ def run_experiment(
         return
     if config is None:
         raise _fail("give a CONFIG file to run (or --replot DIR, or --list); see --help")
-    options = _options(out, jobs, executor, scheduler, memory_limit, time_limit)
+    remote = None
+    if scheduler is None and (trust_scheduler or tls_ca_file or tls_cert or tls_key):
+        raise _fail("--trust-scheduler and --tls-* options need --scheduler ADDRESS")
+    if scheduler is not None:
+        remote = Remote(scheduler, trust_scheduler, tls_ca_file, tls_cert, tls_key)
+    options = _options(out, jobs, executor, remote, memory_limit, time_limit)
     try:
         sweep = load_config(config)
     except ApproxError as e:
         raise _fail(str(e)) from None
     folder = Path(out) if out is not None else Path("results") / sweep.name
     table = _sweep(sweep, folder, quiet, jobs=jobs, fresh=fresh, retry_failed=retry_failed,
-                   **options)
-    _plot(folder, quiet=True)
+                   plots=True, **options)
     failed = int(np.sum(table["status"] != RunStatus.OK))
     if not quiet:
         out_console.print(_SUMMARIES[sweep.task.name](SUMMARIES[sweep.task.name](table)))
@@ -285,18 +317,21 @@ def _sweep(sweep: Config, folder: Path, quiet: bool, **options: Any) -> pd.DataF
     try:
         return run_sweep(sweep, folder, reporter=bar, **options)
     except ApproxError as e:
+        bar.stop()  # the bar goes before the line, which stays the only one
         raise _fail(str(e)) from None
     except (OSError, sqlite3.Error) as e:  # e.g. the disk filled up mid-sweep
+        bar.stop()
         raise _fail(f"stopped: {e}; finished runs are saved in {folder}, rerun to resume",
                     1) from None
     except KeyboardInterrupt:
+        bar.stop()
         raise _fail(f"interrupted; finished runs are saved in {folder}, rerun to resume",
                     130) from None
     finally:
         bar.stop()
 
 
-def _options(out: str | None, jobs: int | None, executor: str, scheduler: str | None,
+def _options(out: str | None, jobs: int | None, executor: str, scheduler: Remote | None,
              memory_limit: str | None, time_limit: float | None) -> dict[str, object]:
     """Check the options that are not a config's; exit 2 with one line if one is bad."""
     if out is not None and not out.strip():
@@ -314,6 +349,11 @@ def _options(out: str | None, jobs: int | None, executor: str, scheduler: str | 
         raise _fail(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if scheduler is not None and executor != "dask":
         raise _fail("--scheduler needs --executor dask")
+    if scheduler is not None:
+        try:
+            scheduler.security()
+        except ApproxError as e:
+            raise _fail(str(e)) from None
     limit = None
     if memory_limit is not None:
         try:
@@ -339,6 +379,21 @@ def _plot(folder: Path, quiet: bool) -> None:
             out_console.print(Text(f"wrote {path}"), highlight=False)
 
 
+#: click's base class of usage errors (typer's vendored click or click itself)
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 def main() -> None:
     """Entry point of the ``run-experiment`` script."""
-    app()
+    for stream in (sys.stdout, sys.stderr):  # e.g. PYTHONIOENCODING=ascii: ε as \u03b5
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    try:
+        code = app(standalone_mode=False)
+    except _USAGE_ERROR as e:  # a usage error: one line, not a box
+        _say(f"{e.format_message()} (see --help)", "error:", "red")
+        sys.exit(e.exit_code)
+    except typer.Abort:  # end of input at a prompt
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -274,10 +274,12 @@ class _Search:
         value, x = max(self.best, 0.0), self.best_x
         if exact_at is not None:
             candidates = [self.best_x]
+            deadline.check()
             if polish is not None:
                 candidates.append(_polish(polish, self.best_x, self.f, self.g, domain))
             with arb_context():
                 for c in candidates:
+                    deadline.check()
                     exact = abs_lower(exact_at(c))
                     if exact > value:
                         value, x = exact, c

@@ -41,6 +41,7 @@ from numpy.typing import NDArray
 
 from approx.arith.balls import TINY, U, arb_context, ball, extra_precision, upper
 from approx.arith.eft import two_product, two_sum
+from approx.core import deadline
 from approx.models.baselines import ChebyshevModel
 
 __all__ = ["ChebyshevPolys", "chebyshev_ball", "clenshaw_point"]
@@ -447,6 +448,7 @@ def _derivative_series(
         for k in range(orders + 1):
             if not c:
                 break
+            deadline.check()  # each order costs O(d) ball operations
             balls.append(c)
             mid = np.array([float(v.mid()) for v in c])
             mids[k, : mid.size] = mid
@@ -477,6 +479,8 @@ def _clenshaw_dd(coef: Array, tau: Array) -> tuple[Array, Array, Array]:
     b1h, b1l, b2h, b2l, eta = zeros, zeros, zeros, zeros, zeros.copy()
     with np.errstate(all="ignore"):
         for j in range(d - 1, -1, -1):
+            if j % 512 == 0:
+                deadline.check()
             factor = 2 * tau if j > 0 else tau  # the last step: τ b_1 - b_2 + c_0
             p_h, p_l = two_product(factor, b1h)
             cross = factor * b1l
@@ -507,6 +511,8 @@ def _clenshaw(series: Array, tau: Array) -> tuple[Array, Array]:
     mu = np.zeros((K, tau.size))
     with np.errstate(all="ignore"):  # an overflow gives inf or NaN: the caller's signal
         for j in range(d - 1, 0, -1):
+            if j % 512 == 0:  # at large d and many points one call takes seconds
+                deadline.check()
             p = two_tau * b1
             s = series[:, j : j + 1] + p
             b = s - b2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import unicodedata
 from collections.abc import Iterable, Mapping
 from numbers import Integral, Real
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ __all__ = [
     "integer",
     "interval",
     "lookup",
+    "printable",
     "type_name",
 ]
 
@@ -33,6 +35,22 @@ def type_name(value: object) -> str:
     return {dict: "table", list: "array", str: "string", bool: "boolean"}.get(
         type(value), type(value).__name__
     )
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``ESC`` as ``\\x1b``), so echoing a
+    name or value from a config cannot drive the terminal (move the cursor, clear the
+    screen, write the clipboard) nor reorder the line (bidirectional overrides)."""
+    return "".join(_escape(c) if unicodedata.category(c) == "Cc" or c in _BIDI else c
+                   for c in text)
+
+
+#: bidirectional embeddings, overrides and isolates: they reorder what a line shows
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _escape(char: str) -> str:
+    return repr(char)[1:-1] if char not in "\n\t" else " "
 
 
 def _subject(what: str) -> str:

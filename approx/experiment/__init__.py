@@ -37,6 +37,7 @@ from typing import Any
 _EXPORTS = {
     "Config": "config",
     "ExecutorError": "executors",
+    "Remote": "executors",
     "ResourceError": "resources",
     "ConfigError": "config",
     "expand": "expansion",

@@ -132,8 +132,12 @@ def load_config(path: str | Path) -> Config:
     """
     path = Path(path)
     try:
-        with path.open("rb") as file:
-            # a device or pipe (``/dev/zero``) would be read for ever
+        # a FIFO blocks in open() until a writer comes, a device or pipe (/dev/zero) is
+        # read for ever: refuse both by stat first, and open without blocking in case
+        # the name changes in between (checked again on the open file)
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ConfigError(str(path), "", "cannot read the config: not a regular file")
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as file:
             if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
                 raise ConfigError(str(path), "", "cannot read the config: not a regular file")
             data = file.read(MAX_CONFIG_BYTES + 1)
@@ -141,7 +145,7 @@ def load_config(path: str | Path) -> Config:
             raise ConfigError(
                 str(path), "", f"cannot read the config: larger than {MAX_CONFIG_BYTES} bytes"
             )
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark (some editors write one) is no TOML
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), "", f"cannot read the config: {e}") from None
     return parse_config(text, str(path))

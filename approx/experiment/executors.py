@@ -30,18 +30,22 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
 from approx.experiment.measure import Result
 from approx.experiment.specs import Run
-from approx.experiment.worker import execute, hard_limit, pool_worker
+from approx.experiment.worker import execute, hard_limit, pool_worker, probe
 
-__all__ = ["EXECUTORS", "ExecutorError", "dask", "pool", "serial"]
+__all__ = ["EXECUTORS", "ExecutorError", "Remote", "dask", "pool", "serial"]
 
 _BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-#: how long to try reaching a scheduler given by address
-CONNECT_TIMEOUT = "10s"
+#: how long to try reaching a scheduler given by address, handshake included (seconds)
+CONNECT_TIMEOUT = 10.0
+#: how long the first task on a remote cluster may take (workers that cannot import
+#: approx never run it)
+PROBE_TIMEOUT = 60.0
 #: runs in flight per local worker: one running, one queued, so no worker idles (and few
 #: runs are suspects when a worker dies)
 _PER_WORKER = 2
@@ -50,10 +54,83 @@ _PER_WORKER = 2
 _DASK_PER_WORKER = 16
 
 Note = Callable[[str], None]
+_NO_DASK = ("--executor dask needs the dask extra: pip install 'approx[dask]' "
+            "(or pip install -e '.[dask]' in a checkout)")
 
 
 class ExecutorError(ApproxError, RuntimeError):
     """The executor cannot start (no dask installed, no scheduler at the address)."""
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A running Dask scheduler to connect to, and why it may be trusted.
+
+    Connecting to a Dask scheduler runs code it sends: Dask's protocol unpickles its
+    messages, so whatever answers at the address runs as you, in the sweep's process.
+    A remote is used only over TLS with certificates (the scheduler proves who it is)
+    or when ``trusted`` says so explicitly; a loopback address is no proof (another
+    user's listener can sit there).
+
+    Attributes
+    ----------
+    address : str
+        ``tcp://host:port`` or ``tls://host:port``.
+    trusted : bool
+        Connect even without TLS certificates (``--trust-scheduler``).
+    tls_ca_file, tls_cert, tls_key : str, optional
+        The certificate authority that signed the scheduler's certificate, and this
+        client's certificate and key (all three, with a ``tls://`` address); without
+        them, dask's ``distributed.comm.tls`` settings are used for ``tls://``.
+    """
+
+    address: str
+    trusted: bool = False
+    tls_ca_file: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    def scheme(self) -> str:
+        """The address's protocol (``tcp`` when it names none)."""
+        return self.address.split("://", 1)[0].lower() if "://" in self.address else "tcp"
+
+    def security(self):  # -> distributed.Security | None
+        """The TLS settings to connect with (None for ``tcp://``).
+
+        Raises
+        ------
+        ExecutorError
+            For another protocol, incomplete certificates, or a scheduler that is
+            neither authenticated by TLS nor trusted (one line each).
+        """
+        try:
+            from distributed import Security
+        except ImportError:
+            raise ExecutorError(_NO_DASK) from None
+        given = (self.tls_ca_file, self.tls_cert, self.tls_key)
+        if self.scheme() not in ("tcp", "tls"):
+            raise ExecutorError(f"--scheduler {self.address}: only tcp:// and tls:// "
+                                f"schedulers are supported, not {self.scheme()}://")
+        if any(given) and not (all(given) and self.scheme() == "tls"):
+            raise ExecutorError("--tls-ca-file, --tls-cert and --tls-key go together, "
+                                "with a tls:// scheduler address")
+        if self.scheme() == "tls":
+            security = Security()  # dask's distributed.comm.tls settings
+            if all(given):
+                security = Security(tls_ca_file=self.tls_ca_file, tls_client_cert=self.tls_cert,
+                                    tls_client_key=self.tls_key, require_encryption=True)
+            if security.tls_ca_file is None or security.tls_client_cert is None:
+                raise ExecutorError(
+                    f"--scheduler {self.address}: tls:// needs --tls-ca-file, --tls-cert "
+                    "and --tls-key (or dask's distributed.comm.tls settings)")
+            return security
+        if not self.trusted:
+            raise ExecutorError(
+                f"--scheduler {self.address}: connecting to a Dask scheduler runs code it "
+                "sends (its protocol unpickles messages); use a tls:// address with "
+                "--tls-ca-file, --tls-cert and --tls-key, or pass --trust-scheduler if you "
+                "trust whoever listens there")
+        return None
 
 
 def serial(
@@ -178,32 +255,72 @@ def pool(
             yield _alone(run, time_limit)
 
 
-def _client(jobs: int | None, scheduler: str | None):  # -> (Client, LocalCluster | None)
+def _client(jobs: int | None, remote: Remote | None):  # -> (Client, LocalCluster | None)
     try:
         import dask.config
         from distributed import Client, LocalCluster
     except ImportError:
-        raise ExecutorError(
-            "--executor dask needs the dask extra: pip install 'approx[dask]' "
-            "(or pip install -e '.[dask]' in a checkout)"
-        ) from None
-    if scheduler is not None:
-        try:
-            return Client(scheduler, timeout=CONNECT_TIMEOUT), None
-        except (OSError, TimeoutError, ValueError) as e:
-            raise ExecutorError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+        raise ExecutorError(_NO_DASK) from None
+    if remote is not None:
+        client = _connect(Client, remote)
+        _probe(client, remote)
+        return client, None
     # a run that kills its worker once is rerun once elsewhere, then recorded as killed;
     # the workers inherit an ignored SIGINT, so Ctrl-C is reported once, by this process,
     # and the cluster is closed from here
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), _no_sigint():
-        cluster = LocalCluster(
-            n_workers=jobs or 1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+    try:
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1}), _no_sigint():
+            cluster = LocalCluster(
+                n_workers=jobs or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,  # failures reach the sweep as errors
+            )
+    except Exception as e:  # e.g. a preload in the dask config that fails
+        raise ExecutorError(f"cannot start a local Dask cluster: {type(e).__name__}: "
+                            f"{e}".rstrip(": ")) from None
     return Client(cluster), cluster
+
+
+def _connect(client_class: type, remote: Remote):  # -> Client
+    """A client of ``remote``, or one line if it does not answer as Dask within
+    :data:`CONNECT_TIMEOUT` seconds (the handshake included: a server that accepts and
+    says nothing would otherwise hold the sweep for ever)."""
+    security = remote.security()
+    box: dict[str, object] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client_class(remote.address, timeout=f"{CONNECT_TIMEOUT}s",
+                                         security=security)
+        except Exception as e:
+            box["error"] = e
+
+    thread = threading.Thread(target=connect, daemon=True, name="approx-dask-connect")
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + 2)
+    if "client" in box:
+        return box["client"]
+    why = box.get("error")
+    why = f"{type(why).__name__}: {why}" if why is not None else (
+        f"no Dask handshake within {CONNECT_TIMEOUT:g} s (is it a Dask scheduler?)")
+    raise ExecutorError(f"cannot reach the Dask scheduler at {remote.address}: {why}")
+
+
+def _probe(client, remote: Remote) -> None:
+    """Run one cheap task first: a cluster whose workers lack approx (or has none)
+    would otherwise take the runs and never answer."""
+    try:
+        client.submit(probe, key=f"approx-probe-{uuid.uuid4().hex[:8]}", pure=False
+                      ).result(timeout=PROBE_TIMEOUT)
+    except Exception as e:
+        client.close()
+        why = "no answer" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
+        raise ExecutorError(
+            f"the Dask cluster at {remote.address} did not run a first task within "
+            f"{PROBE_TIMEOUT:g} s ({why}); do its workers have approx installed, and are "
+            "any connected?") from None
 
 
 @contextmanager
@@ -228,7 +345,7 @@ def dask(
     *,
     jobs: int | None,
     time_limit: float | None = None,
-    scheduler: str | None = None,
+    scheduler: Remote | None = None,
     **_: object,
 ) -> Iterator[Result]:
     """Fit the runs as tasks on a Dask cluster (local, or the one at ``scheduler``).

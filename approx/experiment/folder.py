@@ -168,6 +168,9 @@ def check_layout(folder: Path) -> None:
         One line naming the path in the way.
     """
     if folder.is_symlink():
+        if not folder.exists():  # a loop, or a missing target
+            raise FolderError(f"{folder} is a symbolic link that leads nowhere; choose "
+                              "another --out")
         raise FolderError(f"{folder} is a symbolic link; give the folder it points to "
                           "as --out, or choose another --out")
     if folder.exists() and not folder.is_dir():

@@ -160,7 +160,9 @@ def approximate(run: Run, result: Result) -> None:
         worst = analysis.max_error_at(target, fit.model)
         result.max_error, result.max_error_at = float(worst.value), float(worst.x)
         result.max_error_upper, result.max_error_tight = float(worst.upper), worst.tight
+        deadline.check()  # a status must not depend on a long phase that checks nowhere
         result.l2_error = float(analysis.l2_error(target, fit.model))
+        deadline.check()
     _settle(result, fit, start, result.max_error, "max error")
 
 

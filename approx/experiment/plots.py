@@ -17,6 +17,12 @@ A classification sweep draws ``accuracy.png`` and ``regions_<dataset>.png`` inst
 (:mod:`approx.experiment.classification_plots`): the regions of replicate 0 at the
 largest width, on that replicate's samples.
 
+A figure with a panel per target has :data:`~approx.experiment.tasks.PAGE` of them a
+page (``convergence.png``, ``convergence_2.png``, …: names fixed by the number of
+targets), and only the first :data:`~approx.experiment.tasks.PER_TARGET_FIGURES`
+targets get figures of their own, so a sweep of a thousand targets draws in bounded
+time and memory.
+
 Each method keeps one colour in every figure. Matplotlib's Agg backend and explicit
 Axes only: no pyplot state is shared between figures.
 
@@ -27,6 +33,7 @@ drawn is skipped, and each omission is reported in one line.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
@@ -50,6 +57,7 @@ from approx.experiment.config import Config
 from approx.experiment.expansion import sample_seed
 from approx.experiment.specs import DatasetSpec
 from approx.experiment.store import Store
+from approx.experiment.tasks import PAGE, PER_TARGET_FIGURES, page_names
 from approx.models import load_model
 from approx.problems.targets import Target
 
@@ -421,6 +429,9 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
         skipped.append(f"{int(missing.sum())} model file(s) are missing (e.g. "
                        f"{table.loc[missing, 'model_file'].iloc[0]}); the fits figures leave "
                        "them out; rerun the sweep to refit them")
+    if not (table["status"] == RunStatus.OK).any():  # no run has numbers to draw
+        return [], [*skipped, "no figures drawn: no run finished ok (see runs.csv's "
+                    "status and message columns)"]
     drawers, notes = FIGURES[config.task.name](table, histories, config, folder)
     return _draw(drawers, out, save, skipped + notes)
 
@@ -430,7 +441,8 @@ def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.f
     """The figures of an approximation sweep (module docstring), and notes on what they
     leave out."""
     notes = []
-    huge = sorted(set(table.loc[table["max_error"].abs() > _HUGE, "target"]))
+    errors = pd.to_numeric(table["max_error"], errors="coerce")  # a failed run has none
+    huge = sorted(set(table.loc[errors.abs() > _HUGE, "target"]))
     if huge:
         notes.append(f"values beyond {_HUGE:g} are drawn at {_HUGE:g} (targets "
                      f"{', '.join(huge)}): the figures clip them, the tables keep them")
@@ -438,14 +450,19 @@ def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.f
             and gap_table(table, config) is None):
         notes.append(f"skipped plots/gap.png: {_reference(config)} has no ok run to "
                      "compare with")
-    drawers: list[Drawer] = [
-        ("convergence.png", lambda p: plot_convergence(table, config, p)),
-    ]
-    if not config.budgets:  # at budgets the methods' widths differ: no ratio at equal d
-        drawers.append(("gap.png", lambda p: plot_gap(table, config, p)))
-    if config.budgets:
-        drawers.append(("params.png", lambda p: plot_params(table, config, p)))
-    for spec in config.targets:
+    drawers: list[Drawer] = []
+    # at budgets the methods' widths differ: no ratio at equal d, ε against n_params
+    figures = (("convergence", plot_convergence),
+               ("params", plot_params) if config.budgets else ("gap", plot_gap))
+    for stem, plot in figures:
+        names = page_names(stem, len(config.targets))
+        for k, name in enumerate(names):  # PAGE targets a page (a few dozen panels)
+            page = dataclasses.replace(config, targets=config.targets[k * PAGE:(k + 1) * PAGE])
+            drawers.append((name, lambda p, c=page, f=plot: f(table, c, p)))
+    if len(config.targets) > PER_TARGET_FIGURES:
+        notes.append(f"fits_ and training_ figures are drawn for the first "
+                     f"{PER_TARGET_FIGURES} of the {len(config.targets)} targets only")
+    for spec in config.targets[:PER_TARGET_FIGURES]:
         drawers.append((f"fits_{spec.name}.png",
                         lambda p, n=spec.name: plot_fits(table, config, n, folder, p)))
         drawers.append((f"training_{spec.name}.png",
@@ -483,17 +500,24 @@ def _draw(drawers: list[Drawer], out: Path, save: Save | None,
 def classification_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
                            config: Config, folder: Path) -> tuple[list[Drawer], list[str]]:
     """The figures of a classification sweep: accuracy against width, and the decision
-    regions per dataset (no notes: nothing is clipped)."""
+    regions per dataset (:data:`PAGE` datasets an accuracy page, regions for the first
+    :data:`PER_TARGET_FIGURES`), and notes on what they leave out."""
     colours = method_colors(config)
     chance = {d.name: 1.0 / d.classes for d in config.targets}
     ok = table[table["status"] == RunStatus.OK]
-    drawers: list[Drawer] = [
-        ("accuracy.png", lambda p: plot_accuracy(ok, p, colors=colours, chance=chance))
-    ]
-    for spec in config.targets:
+    drawers: list[Drawer] = []
+    for k, name in enumerate(page_names("accuracy", len(config.targets))):
+        page = ok[ok["dataset"].isin([d.name for d in config.targets[k * PAGE:(k + 1) * PAGE]])]
+        drawers.append((name, lambda p, o=page: plot_accuracy(o, p, colors=colours,
+                                                              chance=chance)))
+    notes = []
+    if len(config.targets) > PER_TARGET_FIGURES:
+        notes.append(f"regions_ figures are drawn for the first {PER_TARGET_FIGURES} of the "
+                     f"{len(config.targets)} datasets only")
+    for spec in config.targets[:PER_TARGET_FIGURES]:
         drawers.append((f"regions_{spec.name}.png",
                         lambda p, d=spec: _plot_regions(ok, config, d, folder, p, colours)))
-    return drawers, []
+    return drawers, notes
 
 
 def _plot_regions(ok: pd.DataFrame, config: Config, spec: DatasetSpec, folder: Path,

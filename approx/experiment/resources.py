@@ -6,6 +6,7 @@ lowered) in one line instead of exhausting the machine half-way through a sweep.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -20,6 +21,7 @@ __all__ = [
     "largest_run",
     "local_workers",
     "parse_size",
+    "sample_memory",
 ]
 
 _UNITS = {
@@ -33,6 +35,8 @@ _UNITS = {
     "gi": 2**30,
     "ti": 2**40,
 }
+#: the largest size taken (sizes are compared, never allocated: larger is "no limit")
+MAX_SIZE = 2**62
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?(?:e[0-9]+)?)\s*([kmgt]i?)?b?\s*\Z", re.IGNORECASE)
 
 
@@ -52,7 +56,9 @@ def parse_size(text: str) -> int:
     if match is None:
         raise ValueError(f"not a size: {text!r}; write e.g. 8GiB, 500MB or 2e9 (bytes)")
     number, unit = float(match[1]), (match[2] or "").lower()
-    size = int(number * _UNITS[unit])
+    if not math.isfinite(number * _UNITS[unit]):
+        raise ValueError(f"not a finite size: {text!r}; write e.g. 8GiB, 500MB or 2e9 (bytes)")
+    size = int(min(number * _UNITS[unit], MAX_SIZE))
     if size <= 0:
         raise ValueError(f"a size must be positive, got {text!r}")
     return size
@@ -88,11 +94,28 @@ def largest_run(config: Config) -> tuple[int, str]:
     Every method's estimate grows with the width, so only the largest width is asked.
     """
     estimates = [
-        (config.kind(m).memory(w, m.kwargs), f"method {m.name!r} at width {w}")
+        (config.kind(m).memory(w, m.kwargs) + sample_memory(config, w),
+         f"method {m.name!r}" + (f" at width {w}" if w else ""))
         for m in config.methods
         for w in [max(config.widths_of(m))]
     ]
     return max(estimates)
+
+
+def sample_memory(config: Config, width: int) -> int:
+    """Bytes a classification run needs for its largest dataset at ``width`` (0 for an
+    approximation sweep): the samples, the features of train and test points (and a
+    copy), the softmax's n × k logits, probabilities and gradients, and the d × k output
+    weights with L-BFGS-B's history of them."""
+    if not config.task.draws_samples:
+        return 0
+    d = max(width, 2)  # a widthless classifier works on the 2 input coordinates
+    worst = 0
+    for spec in config.targets:
+        n = spec.kwargs["n_samples"] + spec.kwargs["n_test"]
+        k = spec.classes
+        worst = max(worst, 8 * n * (3 + 2 * d + 4 * k) + 8 * d * k * 24)
+    return worst
 
 
 def check_memory(config: Config, workers: int, limit: int | None = None) -> None:

@@ -15,6 +15,7 @@ run whose model file has gone is refitted.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -27,10 +28,12 @@ from approx.experiment import executors, resources
 from approx.experiment.config import Config
 from approx.experiment.expansion import count_runs, expand
 from approx.experiment.measure import Result
+from approx.experiment.plots import plot_all
 from approx.experiment.specs import Run
 from approx.experiment.store import Store
 from approx.experiment.summary import SUMMARIES
 from approx.experiment.tasks import of_table
+from approx.nn import backend
 
 __all__ = ["Reporter", "run_sweep", "summarize"]
 
@@ -86,8 +89,10 @@ def _kept(store: Store, retry_failed: bool, reporter: Reporter) -> tuple[set[str
 
 def run_sweep(
     config: Config, folder: str | Path, *, jobs: int | None = None, fresh: bool = False,
-    reporter: Reporter | None = None, executor: str = "local", scheduler: str | None = None,
+    reporter: Reporter | None = None, executor: str = "local",
+    scheduler: executors.Remote | str | None = None,
     retry_failed: bool = False, memory_limit: int | None = None, time_limit: float | None = None,
+    plots: bool = False,
 ) -> pd.DataFrame:
     """Run every pending run of ``config`` into the results ``folder``; return all runs.
 
@@ -109,9 +114,11 @@ def run_sweep(
         Told notes, the sweep's size and each recorded result (e.g. a progress bar).
     executor : {"local", "dask"}
         Local processes, or tasks on a Dask cluster.
-    scheduler : str, optional
-        Address of a running Dask scheduler (``executor="dask"`` only); without it a
-        ``LocalCluster`` of ``jobs`` workers is started.
+    scheduler : Remote or str, optional
+        A running Dask scheduler (``executor="dask"`` only); without it a
+        ``LocalCluster`` of ``jobs`` workers is started. Connecting to one runs code it
+        sends: it is used only over TLS with certificates or when marked trusted
+        (:class:`~approx.experiment.executors.Remote`; a bare address is neither).
     retry_failed : bool
         Also rerun runs whose recorded failure is final (diverged, timeout, …).
     memory_limit : int, optional
@@ -120,6 +127,9 @@ def run_sweep(
     time_limit : float, optional
         Seconds per run (overrides the config's ``time_limit``); past it a run is
         recorded with status ``"timeout"``.
+    plots : bool
+        Also draw the figures (:func:`~approx.experiment.plots.plot_all`) before the
+        folder's lock is released; what they leave out is told to ``reporter``.
 
     Returns
     -------
@@ -136,26 +146,44 @@ def run_sweep(
         If the executor cannot start.
     """
     reporter = reporter or _Silent()
+    if isinstance(scheduler, str):
+        scheduler = executors.Remote(scheduler)
     jobs = _workers(config, jobs, executor, scheduler, memory_limit, reporter)
     time_limit = time_limit if time_limit is not None else config.time_limit
     with Store.open(Path(folder), config, fresh=fresh) as store:
         for line in store.notes:  # a config kept, files --fresh left alone
             reporter.note(line)
-        _run_pending(store, config, jobs=jobs, executor=executor, scheduler=scheduler,
-                     time_limit=time_limit, retry_failed=retry_failed, reporter=reporter)
+        try:
+            _run_pending(store, config, jobs=jobs, executor=executor, scheduler=scheduler,
+                         time_limit=time_limit, retry_failed=retry_failed, reporter=reporter)
+        except BaseException as e:  # metadata.json must not say "running" any more
+            store.abort(f"{type(e).__name__}: {e}".rstrip(": "))
+            raise
         table = store.table(config)
         store.export(table, SUMMARIES[config.task.name](table))
+        if plots:  # under the same lock: no other process slips in before the figures
+            for note in plot_all(table, store.histories(), config, store.folder,
+                                 save=store.save)[1]:
+                reporter.note(note)
     return table
 
 
-def _workers(config: Config, jobs: int | None, executor: str, scheduler: str | None,
+def _workers(config: Config, jobs: int | None, executor: str,
+             scheduler: executors.Remote | None,
              memory_limit: int | None, reporter: Reporter) -> int | None:
     """Check the executor and the memory budget before anything is written; the number
     of local workers (``jobs`` lowered to the cores, said in a note), or ``jobs`` as
     given for a running scheduler."""
     validate.lookup(executors.EXECUTORS, executor, "executor")
+    try:  # a bad APPROX_ENGINE is the user's input: refused before the folder is touched
+        validate.choice(os.environ.get(backend.ENV_VAR) or "auto", backend.BACKENDS,
+                        f"the environment variable {backend.ENV_VAR}")
+    except ValueError as e:
+        raise executors.ExecutorError(str(e)) from None
     if scheduler is not None and executor != "dask":
         raise executors.ExecutorError("a scheduler address needs the dask executor")
+    if scheduler is not None:
+        scheduler.security()  # refuses an untrusted scheduler before anything is written
     if scheduler is None:
         jobs, lowered = resources.local_workers(jobs)
         if lowered:
@@ -167,7 +195,7 @@ def _workers(config: Config, jobs: int | None, executor: str, scheduler: str | N
 
 
 def _run_pending(store: Store, config: Config, *, jobs: int | None, executor: str,
-                 scheduler: str | None, time_limit: float | None, retry_failed: bool,
+                 scheduler: executors.Remote | None, time_limit: float | None, retry_failed: bool,
                  reporter: Reporter) -> None:
     """Fit the runs the store does not keep (module docstring) and record each result."""
     keep, killed = _kept(store, retry_failed, reporter)

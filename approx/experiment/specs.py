@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from approx.core import validate
 from approx.core.errors import ApproxError
 from approx.problems import datasets, targets
 from approx.problems.targets import Target
@@ -38,7 +39,8 @@ class ConfigError(ApproxError, ValueError):
     def __init__(self, source: str, key: str, problem: str) -> None:
         self.source, self.key, self.problem = source, key, problem
         where = f"{source}: {key}" if key else source
-        super().__init__(f"{where}: {problem}")
+        # keys and values come from the file: never echo a terminal control sequence
+        super().__init__(validate.printable(f"{where}: {problem}"))
 
 
 @dataclass(frozen=True)

@@ -208,6 +208,12 @@ class Store:
             for step in range(version, SCHEMA_VERSION):
                 _migrate(db, step)
         except sqlite3.DatabaseError as e:
+            links = [n for n in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm")
+                     if (root.path / n).is_symlink()]
+            if links:  # the store is fine: a link sits where sqlite writes
+                raise StoreError(
+                    f"{root.path / links[0]} is a symbolic link; a sweep never writes through "
+                    "one: remove the link, or choose another --out") from None
             raise StoreError(
                 f"{path} is not a readable store ({e}); move it away (and the folder's "
                 "models/ and plots/) to start over, or choose another --out"
@@ -605,7 +611,9 @@ class Store:
     def histories(self) -> dict[str, NDArray[np.float64]]:
         """Loss history per run id, for the runs that have one."""
         rows = self.db.execute("SELECT run_id, loss FROM histories")
-        return {run_id: np.frombuffer(blob, dtype="<f8") for run_id, blob in rows}
+        # a damaged blob (not whole float64s, or not bytes) is no history: left out
+        return {run_id: np.frombuffer(blob, dtype="<f8") for run_id, blob in rows
+                if isinstance(blob, bytes) and len(blob) % 8 == 0}
 
     def table(self, config: Config) -> pd.DataFrame:
         """The recorded runs of ``config``, one tidy row each, in the config's order.
@@ -625,8 +633,8 @@ class Store:
         raw["max_error_tight"] = raw["max_error_tight"].map(
             lambda v: None if pd.isna(v) else bool(v)
         ).astype(object)
-        params = pd.DataFrame([json.loads(p) for p in raw["params"]], index=raw.index)
-        info = pd.DataFrame([json.loads(i) for i in raw["info"]], index=raw.index)
+        params = self._decoded(raw, "params", _param_order(config))
+        info = self._decoded(raw, "info", None)
         others = {c for task in TASKS.values() if task is not config.task for c in task.columns}
         columns = [c for c in self._columns if c not in _JSON_COLUMNS and c not in others]
         table = pd.concat(
@@ -639,6 +647,44 @@ class Store:
         if config.task.widthless:  # recorded at width 0: in the table it has none
             table["width"] = table["width"].astype("Int64").mask(table["width"] == 0)
         return table.rename(columns={"target": config.task.subject})
+
+    def _decoded(self, raw: pd.DataFrame, column: str, order: list[str] | None
+                 ) -> pd.DataFrame:
+        """The JSON objects of ``column``, one column per key: in ``order`` (then any
+        other keys sorted), or sorted; the same whatever order the runs were recorded in.
+
+        Raises
+        ------
+        StoreError
+            If a value is not a JSON object (a damaged store), naming the run.
+        """
+        rows = []
+        for run_id, text in zip(raw["run_id"], raw[column], strict=True):
+            try:
+                value = json.loads(text)
+            except (TypeError, ValueError):
+                value = None
+            if not isinstance(value, dict):
+                raise StoreError(
+                    f"{self.folder / DB_NAME} is damaged: the {column} of run {run_id!r} is "
+                    "not a JSON object; move the folder away and rerun the sweep"
+                )
+            rows.append(value)
+        frame = pd.DataFrame(rows, index=raw.index)
+        first = [c for c in order or [] if c in frame.columns]
+        return frame[first + sorted(c for c in frame.columns if c not in first)]
+
+    def abort(self, reason: str) -> None:
+        """Mark ``metadata.json`` as stopped (the sweep ended early: ``reason``)."""
+        try:
+            metadata = json.loads((self.folder / "metadata.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return  # never begun, or unreadable: nothing claims it is running
+        metadata.update(ended_at=now(), status="stopped", reason=reason)
+        try:
+            self._write_metadata(metadata)
+        except (OSError, sqlite3.Error):  # e.g. the full disk that stopped the sweep
+            pass
 
     def begin(self, config: Config, *, jobs: int, executor: str) -> None:
         """Write ``metadata.json`` for a sweep that is starting."""
@@ -659,6 +705,14 @@ class Store:
 
     def _write_metadata(self, metadata: dict[str, Any]) -> None:
         self.write_text("metadata.json", json.dumps(metadata, indent=2) + "\n")
+
+
+def _param_order(config: Config) -> list[str]:
+    """Method parameter names as the config's methods declare them (first seen first)."""
+    names: dict[str, None] = {}
+    for method in config.methods:
+        names.update(dict.fromkeys(config.kind(method).params.names))
+    return list(names)
 
 
 def _in_config_order(table: pd.DataFrame, config: Config) -> pd.DataFrame:
@@ -732,5 +786,8 @@ def _check_sqlite_files(root: SafeFolder, db: sqlite3.Connection) -> None:
 def _unusable(folder: Path, error: OSError) -> str:
     """One line for a folder the OS refuses (read-only, name too long, disk full, …)."""
     where = error.filename or folder
-    return f"cannot use {where} as the results folder: {error.strerror or error}"
+    why = error.strerror or error
+    if os.path.islink(where) and not os.path.exists(where):  # mkdir says "File exists"
+        why = "it is a symbolic link that leads nowhere (a loop, or a missing target)"
+    return f"cannot use {where} as the results folder: {why}"
 

@@ -109,13 +109,32 @@ def _approximation_method(kind: object) -> Method:
     )
 
 
+#: targets per page of the figures with a panel per target (``convergence.png``,
+#: ``convergence_2.png``, …): a figure of a thousand panels takes minutes and gigabytes
+PAGE = 24
+#: targets that get figures of their own (``fits_<target>.png``, ``training_…``): the
+#: first ones in the config; the others are named in a note
+PER_TARGET_FIGURES = 48
+
+
+def page_names(stem: str, n: int) -> list[str]:
+    """File names of the pages of figure ``stem`` for ``n`` targets, :data:`PAGE` a page:
+    ``stem.png`` for the first, then ``stem_2.png``, ``stem_3.png``, …"""
+    pages = max(1, -(-n // PAGE))
+    return [f"{stem}.png"] + [f"{stem}_{k}.png" for k in range(2, pages + 1)]
+
+
 def _approximation_figures(names: Iterable[str]) -> set[str]:
-    per_target = ({f"fits_{n}.png", f"training_{n}.png"} for n in names)
-    return {"convergence.png", "gap.png", "params.png"}.union(*per_target)
+    names = list(names)
+    per_target = ({f"fits_{n}.png", f"training_{n}.png"} for n in names[:PER_TARGET_FIGURES])
+    pages = (page_names(stem, len(names)) for stem in ("convergence", "gap", "params"))
+    return set().union(*pages, *per_target)
 
 
 def _classification_figures(names: Iterable[str]) -> set[str]:
-    return {"accuracy.png"} | {f"regions_{n}.png" for n in names}
+    names = list(names)
+    return set(page_names("accuracy", len(names))) | {
+        f"regions_{n}.png" for n in names[:PER_TARGET_FIGURES]}
 
 
 APPROXIMATION = Task(

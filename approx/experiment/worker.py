@@ -24,16 +24,20 @@ from approx.experiment.measure import Result
 from approx.experiment.specs import Run
 from approx.experiment.tasks import TASKS
 
-__all__ = ["Result", "execute", "hard_limit", "pool_worker"]
+__all__ = ["Result", "execute", "hard_limit", "pool_worker", "probe"]
+
+
+#: the longest hard limit, in seconds (a C int; about 68 years)
+MAX_ALARM = 2**31 - 1
 
 
 def hard_limit(time_limit: float) -> int:
     """Seconds after which a local pool worker is killed: the time limit's last resort.
 
     Twice the limit plus 5 s, so a fit that checks its deadline now and then always
-    stops on its own first.
+    stops on its own first; at most :data:`MAX_ALARM` (what ``signal.alarm`` takes).
     """
-    return math.ceil(2 * time_limit + 5)
+    return math.ceil(min(2 * time_limit + 5, MAX_ALARM))
 
 
 #: set in local pool workers only: they may be killed by SIGALRM (never the sweep's process)
@@ -75,6 +79,11 @@ def execute(run: Run, time_limit: float | None = None) -> Result:
             result.status, result.message = RunStatus.ERROR, f"{type(e).__name__}: {e}"
             result.arrays = None
     return result
+
+
+def probe() -> str:
+    """A cheap first task on a remote cluster: proves its workers can import approx."""
+    return "ok"
 
 
 def pool_worker(parent: int) -> None:

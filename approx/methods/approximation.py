@@ -127,6 +127,7 @@ METHODS: dict[str, Method] = {
             (),
             "Chebyshev interpolant with d coefficients (classical reference)",
             min_width=1,
+            memory=costs.chebyshev_memory,
             size=costs.coefficients,
         ),
         Method(

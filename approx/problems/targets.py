@@ -244,14 +244,21 @@ def from_expr(expr: str, domain: tuple[float, float], name: str | None = None) -
         closed domain: a pole, a logarithm of 0 or of a negative number, a square root of
         a negative number, anywhere (the message names the sub-interval).
     """
-    func = compile_expr(expr)
-    target = Target(
-        name=name if name is not None else expr.strip(),
-        func=func,
-        domain=_check_domain(domain),
-        expr=expr,
-        description=expr.strip(),
-        ball=compile_ball(expr),
-    )
-    check_finite(target)
+    try:
+        with np.errstate(all="ignore"):  # overflow is checked for, not warned about
+            func = compile_expr(expr)  # first: it refuses what is not an expression
+            target = Target(
+                name=name if name is not None else expr.strip(),
+                func=func,
+                domain=_check_domain(domain),
+                expr=expr,
+                description=expr.strip(),
+                ball=compile_ball(expr),
+            )
+            check_finite(target)
+    except RecursionError:
+        raise ValueError("expression is nested too deeply to evaluate") from None
+    except OverflowError:  # e.g. 9**9**9**9: an exponent beyond any float
+        raise ValueError("expression has a value too large for a float (it overflows); "
+                         "rewrite it within about ±1e308") from None
     return target

@@ -11,7 +11,7 @@ import time
 import pandas as pd
 import pytest
 
-from approx.experiment import parse_config, run_sweep
+from approx.experiment import Remote, parse_config, run_sweep
 from approx.experiment.store import TIMING_COLUMNS
 
 distributed = pytest.importorskip("distributed")
@@ -63,7 +63,7 @@ def test_a_running_scheduler_with_jobs_capping_the_tasks_in_flight(tmp_path, ser
             tmp_path,
             jobs=1,
             executor="dask",
-            scheduler=cluster.scheduler_address,
+            scheduler=Remote(cluster.scheduler_address, trusted=True),
         )
     pd.testing.assert_frame_equal(_numbers(table), _numbers(serial))
 
@@ -71,9 +71,19 @@ def test_a_running_scheduler_with_jobs_capping_the_tasks_in_flight(tmp_path, ser
 def test_an_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
     from approx.experiment import ExecutorError, executors
 
-    monkeypatch.setattr(executors, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT", 1.0)
     with pytest.raises(ExecutorError, match="cannot reach the Dask scheduler"):
-        run_sweep(parse_config(SWEEP), tmp_path, executor="dask", scheduler="tcp://127.0.0.1:9")
+        run_sweep(parse_config(SWEEP), tmp_path, executor="dask",
+                  scheduler=Remote("tcp://127.0.0.1:9", trusted=True))
+
+
+def test_a_bare_scheduler_address_is_refused_before_anything_is_written(tmp_path):
+    from approx.experiment import ExecutorError
+
+    with pytest.raises(ExecutorError, match="runs code it sends"):
+        run_sweep(parse_config(SWEEP), tmp_path / "out", executor="dask",
+                  scheduler="tcp://127.0.0.1:9")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow
