@@ -1,0 +1,302 @@
+"""Ball forms of elementary functions that stay finite wherever the function is.
+
+Arb's midpoint-radius balls are tight on narrow arguments but lose the shape of a wide
+one: ``exp([-10, 10])`` comes back as ``[-22025, 22027]``, a ball ``[-1, 1]`` times
+itself holds ``-1``, and ``1 - 2/(e^{2u} + 1)`` on ``u ∈ [-1e5, 1e5]`` divides by a
+ball that holds 0. The forms here are finite and of the right sign on every ball:
+
+- :func:`span` builds the ball of an interval with one end *exact* (the lower end of an
+  interval at or above 0, else the upper one), so ``[0, t]`` is certainly ``≥ 0`` and
+  ``[1e-300, 1]`` certainly ``> 0``;
+- on a *wide* ball (fewer than :data:`WIDE_BITS` correct bits) the arithmetic operations
+  and the monotone functions are evaluated at the ball's two ends (:func:`binary`,
+  :func:`monotone`), integer powers from the ends with the sign handled
+  (:func:`int_power`: even powers of a ball holding 0 start at 0);
+- on a series ``X + t`` the constant coefficient is the value ball's form and the others
+  come from formulas that cannot divide by 0: ``e^u = e^{u_0} e^{u - u_0}`` with the
+  first factor a ball, ``tanh u = (1 - g)/(1 + g)`` with ``g = e^{-2u}``, ``u ≥ 0``
+  (:func:`tanh`, :func:`sigmoid`, :func:`softplus`).
+
+A series coefficient that cannot be bounded is NaN (no bound of that order), never a
+wrong finite number.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from flint import arb, arb_series, ctx
+
+from approx.arith.balls import hull
+
+__all__ = [
+    "WIDE_BITS",
+    "binary",
+    "erf",
+    "exp",
+    "int_power",
+    "is_wide",
+    "monotone",
+    "sigmoid",
+    "softplus",
+    "span",
+    "tanh",
+    "with_head",
+]
+
+#: a ball with fewer correct bits than this is evaluated from its ends
+WIDE_BITS = 8
+#: the most bits an exact end of :func:`span` may take (beyond it the end is rounded)
+MAX_EXACT_BITS = 1 << 13
+
+
+def is_wide(u: arb) -> bool:
+    """True for a finite ball with fewer than :data:`WIDE_BITS` correct bits (any ball
+    around 0 that is not a point)."""
+    return u.is_finite() and u.rad() != 0 and u.rel_accuracy_bits() < WIDE_BITS
+
+
+def _bits(v: arb) -> tuple[int, int]:
+    """The exponents of the highest and lowest bit of an exact non-zero ``v``."""
+    man, exp = v.man_exp()
+    low = int(exp)
+    return low + abs(int(man)).bit_length(), low
+
+
+def _exact_ball(anchor: arb, half: arb, sign: int) -> arb | None:
+    """The ball ``(anchor + sign·R) ± R`` with ``R`` the stored radius of ``half``, its
+    midpoint exact (so the ball's end at ``anchor`` is ``anchor`` itself); None when that
+    would take more than :data:`MAX_EXACT_BITS` bits."""
+    radius = half.rad()
+    tops, lows = zip(*(_bits(v) for v in (anchor, radius) if not v.is_zero()), strict=True)
+    need = max(tops) - min(lows) + 4
+    if need > MAX_EXACT_BITS:
+        return None
+    saved = ctx.prec
+    ctx.prec = max(saved, need)
+    try:
+        mid = anchor + radius if sign > 0 else anchor - radius
+        out = mid + half
+    finally:
+        ctx.prec = saved
+    return out if mid.is_exact() else None
+
+
+def span(lo: arb, hi: arb) -> arb:
+    """A ball containing ``[lower(lo), upper(hi)]`` whose lower end is exactly
+    ``lower(lo)`` when that is ``≥ 0``, and whose upper end is exactly ``upper(hi)`` when
+    the interval is ``≤ 0`` (so the sign of the interval is the sign of the ball)."""
+    lo, hi = lo.lower(), hi.upper()
+    if not (lo.is_finite() and hi.is_finite()) or lo == hi:
+        return hull(lo, hi)
+    half = arb(0, ((hi - lo) / 2).upper())
+    top = hi <= 0 and not lo >= 0
+    out = _exact_ball(hi, half, -1) if top else _exact_ball(lo, half, 1)
+    return hull(lo, hi) if out is None else out
+
+
+def _lowest(values: list[arb]) -> arb:
+    """The least lower end of the balls (exact arbs compare exactly)."""
+    out = values[0].lower()
+    for v in values[1:]:
+        if v.lower() < out:
+            out = v.lower()
+    return out
+
+
+def _highest(values: list[arb]) -> arb:
+    out = values[0].upper()
+    for v in values[1:]:
+        if v.upper() > out:
+            out = v.upper()
+    return out
+
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+}
+
+
+def binary(a: arb, b: arb, op: str) -> arb:
+    """``a op b`` (op one of ``+ - * /``) on balls: Arb's own result unless an operand is
+    wide, then the interval operation from the ends, as a :func:`span`. A divisor that
+    holds 0 gives Arb's own (non-finite) result."""
+    fn = _OPS[op]
+    direct = fn(a, b)
+    if not (is_wide(a) or is_wide(b)) or not (a.is_finite() and b.is_finite()):
+        return direct
+    if op == "/" and not (b > 0 or b < 0):
+        return direct
+    if op in "+-":
+        if op == "+":
+            lo, hi = a.lower() + b.lower(), a.upper() + b.upper()
+        else:
+            lo, hi = a.lower() - b.upper(), a.upper() - b.lower()
+        return span(lo, hi)
+    ends = [fn(x, y) for x in (a.lower(), a.upper()) for y in (b.lower(), b.upper())]
+    return span(_lowest(ends), _highest(ends))
+
+
+def monotone(u: arb, f: Callable[[arb], arb], increasing: bool = True) -> arb:
+    """``f`` on a ball, for ``f`` monotone on it: Arb's ``f(u)`` unless ``u`` is wide,
+    then the :func:`span` of ``f`` at its two ends."""
+    if not is_wide(u):
+        return f(u)
+    lo, hi = f(u.lower()), f(u.upper())
+    if not increasing:
+        lo, hi = hi, lo
+    return span(lo, hi)
+
+
+def with_head(s: Any, value: arb) -> Any:
+    """A series ``s`` with its constant coefficient replaced by ``value`` (another
+    enclosure of the same function's values); an arb is replaced outright."""
+    if not isinstance(s, arb_series):
+        return value
+    return arb_series([value] + [s[k] for k in range(1, s.prec)], prec=s.prec)
+
+
+def _head(u: Any) -> arb:
+    return u[0] if isinstance(u, arb_series) else u
+
+
+def _nan_like(u: arb_series, value: arb) -> arb_series:
+    return arb_series([value] + [arb.nan()] * (u.prec - 1), prec=u.prec)
+
+
+# --- integer powers -------------------------------------------------------------------------
+
+
+def _point_power(a: arb, k: int) -> arb:
+    """``a^k`` for an exact ``a`` and ``k ≥ 0``, with its sign."""
+    magnitude = abs(a) ** k
+    return -magnitude if (a < 0 and k % 2) else magnitude
+
+
+def _ball_power(u: arb, k: int) -> arb:
+    """``u^k`` on a ball from its ends: monotone for odd ``k``; for even ``k`` of a ball
+    holding 0 the lower end is 0."""
+    if u.rad() == 0 or not u.is_finite():
+        return _point_power(u, k) if u.is_finite() else u**k
+    lo, hi = _point_power(u.lower(), k), _point_power(u.upper(), k)
+    if k % 2 or u > 0:
+        return span(lo, hi)
+    if u < 0:
+        return span(hi, lo)
+    return span(arb(0), _highest([lo, hi]))
+
+
+def _series_power(u: arb_series, k: int) -> arb_series:
+    """``u^k`` by repeated squaring (any size of ``k``)."""
+    out = None
+    base = u
+    while k:
+        if k & 1:
+            out = base if out is None else out * base
+        k >>= 1
+        if k:
+            base = base * base
+    assert out is not None
+    return out
+
+
+def int_power(u: Any, k: int) -> Any:
+    """``u^k`` for an integer ``k ≥ 0`` of any size, on an arb or an arb_series: the value
+    ball from the ends (:func:`_ball_power`), the series by repeated squaring."""
+    if k == 0:
+        return u * 0 + 1
+    if k == 1:
+        return u
+    if not isinstance(u, arb_series):
+        return _ball_power(u, k)
+    return with_head(_series_power(u, k), _ball_power(u[0], k))
+
+
+# --- exp and the saturating functions ---------------------------------------------------------
+
+
+def _exp_value(u: arb) -> arb:
+    return monotone(u, arb.exp)
+
+
+def exp(u: Any) -> Any:
+    """``e^u``: on a series, ``e^{u_0} · e^{u - u_0}`` with ``e^{u_0}`` the value ball's
+    form, so the coefficients scale with the function's size on the ball."""
+    if not isinstance(u, arb_series):
+        return _exp_value(u)
+    value = _exp_value(u[0])
+    if not value.is_finite():
+        return _nan_like(u, value)
+    rest = arb_series([arb(0)] + [u[k] for k in range(1, u.prec)], prec=u.prec).exp()
+    return with_head(value * rest, value)
+
+
+def _tanh_value(u: arb) -> arb:
+    return monotone(u, arb.tanh)
+
+
+def tanh(u: Any) -> Any:
+    """``tanh u``, finite on every ball; on a series, ``(1 - g)/(1 + g)`` with
+    ``g = e^{-2u}`` on the side of the value ball's midpoint (``1 + g ≥ 1``)."""
+    if not isinstance(u, arb_series):
+        return _tanh_value(u)
+    value = _tanh_value(u[0])
+    if not u[0].mid() >= 0:
+        return with_head(-tanh(-u), value)
+    try:
+        g = exp(-2 * u)
+        out = (1 - g) / (1 + g)
+    except (ValueError, ZeroDivisionError):
+        return _nan_like(u, value)
+    return with_head(out, value)
+
+
+def sigmoid(u: Any) -> Any:
+    """The logistic function ``1/(1 + e^{-u}) = (1 + tanh(u/2))/2``, finite on every
+    ball."""
+    if not isinstance(u, arb_series):
+        return monotone(u, _logistic_point)
+    return with_head((1 + tanh(u / 2)) / 2, monotone(u[0], _logistic_point))
+
+
+def _logistic_point(v: arb) -> arb:
+    """``1/(1 + e^{-v})`` on a narrow ball, with ``e^{±v} ≤ 1`` in the denominator."""
+    if v >= 0:
+        return 1 / (1 + (-v).exp())
+    w = v.exp()
+    return w / (1 + w)
+
+
+def _softplus_point(u: arb) -> arb:
+    """``log(1 + e^u)`` on a narrow ball, tight at any finite argument."""
+    if u > 0:  # e^u may be huge: σ(u) = u + σ(−u)
+        return u + (-u).exp().log1p()
+    return u.exp().log1p()
+
+
+def softplus(u: Any) -> Any:
+    """``log(1 + e^u)``, finite on every finite ball; on a series,
+    ``max(u, 0) + log(1 + e^{-|u|})`` on the side of the value ball's midpoint."""
+    if not isinstance(u, arb_series):
+        return monotone(u, _softplus_point)
+    value = monotone(u[0], _softplus_point)
+    try:
+        if u[0].mid() >= 0:
+            out = u + (1 + exp(-u)).log()
+        else:
+            out = (1 + exp(u)).log()
+    except (ValueError, ZeroDivisionError):
+        return _nan_like(u, value)
+    return with_head(out, value)
+
+
+def erf(u: Any) -> Any:
+    """The error function: Arb's series, with the value ball from the ends."""
+    if not isinstance(u, arb_series):
+        return monotone(u, arb.erf)
+    return with_head(u.erf(), monotone(u[0], arb.erf))
