@@ -89,12 +89,27 @@ def span(lo: arb, hi: arb) -> arb:
     ``lower(lo)`` when that is ``≥ 0``, and whose upper end is exactly ``upper(hi)`` when
     the interval is ``≤ 0`` (so the sign of the interval is the sign of the ball)."""
     lo, hi = lo.lower(), hi.upper()
-    if not (lo.is_finite() and hi.is_finite()) or lo == hi:
-        return hull(lo, hi)
+    plain = hull(lo, hi)
+    if not (lo.is_finite() and hi.is_finite()) or lo == hi or _same_sign(plain, lo, hi):
+        return plain
     half = arb(0, ((hi - lo) / 2).upper())
     top = hi <= 0 and not lo >= 0
     out = _exact_ball(hi, half, -1) if top else _exact_ball(lo, half, 1)
     return hull(lo, hi) if out is None else out
+
+
+def _same_sign(ball: arb, lo: arb, hi: arb) -> bool:
+    """True when ``ball`` is as certainly ``> 0``, ``≥ 0``, ``< 0`` or ``≤ 0`` as the
+    interval ``[lo, hi]`` is."""
+    if lo > 0:
+        return bool(ball > 0)
+    if lo == 0:
+        return bool(ball >= 0)
+    if hi < 0:
+        return bool(ball < 0)
+    if hi == 0:
+        return bool(ball <= 0)
+    return True
 
 
 def _lowest(values: list[arb]) -> arb:
