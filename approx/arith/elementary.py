@@ -55,7 +55,7 @@ MAX_EXACT_BITS = 1 << 13
 def is_wide(u: arb) -> bool:
     """True for a finite ball with fewer than :data:`WIDE_BITS` correct bits (any ball
     around 0 that is not a point)."""
-    return u.is_finite() and u.rad() != 0 and u.rel_accuracy_bits() < WIDE_BITS
+    return u.rel_accuracy_bits() < WIDE_BITS and u.rad() != 0 and u.is_finite()
 
 
 def _bits(v: arb) -> tuple[int, int]:
@@ -139,11 +139,14 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 
 def binary(a: arb, b: arb, op: str) -> arb:
     """``a op b`` (op one of ``+ - * /``) on balls: Arb's own result unless an operand is
-    wide, then the interval operation from the ends, as a :func:`span`. A divisor that
-    holds 0 gives Arb's own (non-finite) result."""
+    wide and that result holds 0, then the interval operation from the ends, as a
+    :func:`span` (``[0, 1] + 1e-300`` is ``> 0``). A divisor that holds 0 gives Arb's own
+    (non-finite) result."""
     fn = _OPS[op]
     direct = fn(a, b)
-    if not (is_wide(a) or is_wide(b)) or not (a.is_finite() and b.is_finite()):
+    if direct > 0 or direct < 0 or not (is_wide(a) or is_wide(b)):
+        return direct  # the interval's sign is kept (the ends agree to rounding)
+    if not (a.is_finite() and b.is_finite()):
         return direct
     if op == "/" and not (b > 0 or b < 0):
         return direct
@@ -240,10 +243,13 @@ def _exp_value(u: arb) -> arb:
 
 
 def exp(u: Any) -> Any:
-    """``e^u``: on a series, ``e^{u_0} · e^{u - u_0}`` with ``e^{u_0}`` the value ball's
-    form, so the coefficients scale with the function's size on the ball."""
+    """``e^u``: on a series with a wide value ball, ``e^{u_0} · e^{u - u_0}`` with
+    ``e^{u_0}`` the value ball's form, so the coefficients scale with the function's size
+    on the ball (Arb's own series holds negative values there)."""
     if not isinstance(u, arb_series):
         return _exp_value(u)
+    if not is_wide(u[0]):
+        return u.exp()
     value = _exp_value(u[0])
     if not value.is_finite():
         return _nan_like(u, value)
@@ -255,34 +261,44 @@ def _tanh_value(u: arb) -> arb:
     return monotone(u, arb.tanh)
 
 
-def tanh(u: Any) -> Any:
-    """``tanh u``, finite on every ball; on a series, ``(1 - g)/(1 + g)`` with
-    ``g = e^{-2u}`` on the side of the value ball's midpoint (``1 + g ≥ 1``)."""
-    if not isinstance(u, arb_series):
-        return _tanh_value(u)
-    value = _tanh_value(u[0])
-    if not u[0].mid() >= 0:
-        return with_head(-tanh(-u), value)
+def _one_sided(u: arb_series, value: arb, form: Callable[[arb_series], Any]) -> Any:
+    """``form(u)`` with the value ball ``value`` where ``u``'s is wide; NaN orders where
+    python-flint refuses (a wide ball beyond Arb's exponent range)."""
     try:
-        g = exp(-2 * u)
-        out = (1 - g) / (1 + g)
+        out = form(u)
     except (ValueError, ZeroDivisionError):
         return _nan_like(u, value)
-    return with_head(out, value)
+    return with_head(out, value) if is_wide(u[0]) else out
+
+
+def tanh(u: Any) -> Any:
+    """``tanh u``, finite on every ball; on a series, ``(1 - g)/(1 + g)`` with
+    ``g = e^{-2|u|}`` on the side of the value ball's midpoint (``1 + g ≥ 1``)."""
+    if not isinstance(u, arb_series):
+        return _tanh_value(u)
+    if not u[0].mid() >= 0:
+        return -tanh(-u)
+    return _one_sided(u, _tanh_value(u[0]), lambda v: (1 - exp(-2 * v)) / (1 + exp(-2 * v)))
 
 
 def sigmoid(u: Any) -> Any:
-    """The logistic function ``1/(1 + e^{-u}) = (1 + tanh(u/2))/2``, finite on every
-    ball."""
+    """The logistic function ``1/(1 + e^{-u})``, finite on every ball; on a series,
+    ``1/(1 + g)`` or ``g/(1 + g)`` with ``g = e^{-|u|}`` on the side of the value ball's
+    midpoint."""
     if not isinstance(u, arb_series):
         return monotone(u, _logistic_point)
-    return with_head((1 + tanh(u / 2)) / 2, monotone(u[0], _logistic_point))
+    value = monotone(u[0], _logistic_point)
+    if u[0].mid() >= 0 or not is_wide(u[0]):  # e^{-u} finite on a narrow ball
+        return _one_sided(u, value, lambda v: 1 / (1 + exp(-v)))
+    return _one_sided(u, value, lambda v: exp(v) / (1 + exp(v)))
 
 
 def _logistic_point(v: arb) -> arb:
-    """``1/(1 + e^{-v})`` on a narrow ball, with ``e^{±v} ≤ 1`` in the denominator."""
-    if v >= 0:
-        return 1 / (1 + (-v).exp())
+    """``1/(1 + e^{-v})`` on a narrow ball; ``e^v/(1 + e^v)`` where ``e^{-v}`` is beyond
+    Arb's range."""
+    out = 1 / (1 + (-v).exp())
+    if out.is_finite():
+        return out
     w = v.exp()
     return w / (1 + w)
 
