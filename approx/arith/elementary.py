@@ -95,7 +95,12 @@ def span(lo: arb, hi: arb) -> arb:
     half = arb(0, ((hi - lo) / 2).upper())
     top = hi <= 0 and not lo >= 0
     out = _exact_ball(hi, half, -1) if top else _exact_ball(lo, half, 1)
-    return hull(lo, hi) if out is None else out
+    if out is None and (lo >= 0 or hi <= 0):
+        # the end takes too many bits to be exact: keep the sign, at least, with an end
+        # at 0
+        reach = (hi if lo >= 0 else -lo) / 2
+        out = _exact_ball(arb(0), arb(0, reach.upper()), 1 if lo >= 0 else -1)
+    return plain if out is None else out
 
 
 def _same_sign(ball: arb, lo: arb, hi: arb) -> bool:

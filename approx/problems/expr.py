@@ -20,8 +20,14 @@ gives NaN) and derivative coefficients that may be unbounded there become NaN, w
 callers read as "no bound of this order". ``abs`` of a ball that holds 0 keeps its first
 derivative (``|f'| ≤ |u'|``), so Lipschitz bounds still hold at a kink.
 
-Arb's ``arb_series`` (python-flint 0.9) has no sinh, cosh, tanh, log1p or abs: they are
-written through exp and log here.
+Finite wherever the function is: on a wide ball (a cell of the finiteness proof, a
+rough cell) the operations and monotone functions are taken from the ball's ends and
+integer powers of any size by repeated squaring with the sign handled
+(:mod:`approx.arith.elementary`), and ``u*u`` is compiled as the square ``u²``, so
+``tanh(1e6*x)``, ``x**66``, ``sqrt(x*x)`` and ``1/(x*x + 1e-300)`` have finite
+enclosures on ``[-1, 1]``. Arb's ``arb_series`` (python-flint 0.9) has no sinh, cosh,
+tanh, log1p or abs: they are written through exp and log here, tanh without a divisor
+that can hold 0.
 """
 
 from __future__ import annotations
@@ -499,12 +505,10 @@ def _power(node: ast.BinOp, left: BallFunc, right: BallFunc, what: str) -> BallF
             k = int(p)
             if k >= 0:
                 return lambda x, strict=False: int_power(left(x, strict), k)
-            return lambda x, strict=False: _divide(
-                arb(1),
-                int_power(left(x, strict), -k),
-                strict,
-                what,
-                lambda y, s=False: int_power(left(y, s), -k),
+            # (1/u)^|k|: u ≠ 0 is the domain, and u^|k| may be far beyond what a ball
+            # can hold with its sign (x**-1e20 near 1)
+            return lambda x, strict=False: int_power(
+                _divide(arb(1), left(x, strict), strict, what, left), -k
             )
         exponent = arb(p)
         domain = _nonnegative if p > 0 else _positive

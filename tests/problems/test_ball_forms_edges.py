@@ -53,6 +53,9 @@ REFUSED_BEFORE = [
     ("(x*x)**0.5", (-1.0, 1.0), lambda t: abs(t)),
     ("log(x*x + 1e-300)", (-1.0, 1.0), lambda t: mp.log(t * t + mp.mpf(1e-300))),
     ("1/(x**2 + 1e-300)", (-1.0, 1.0), lambda t: 1 / (t * t + mp.mpf(1e-300))),
+    # powers far beyond what a ball of x^k near 1 holds with its sign
+    ("x**1e20", (-1.0, 1.0), lambda t: t ** (10**20)),
+    ("x**-1e20", (1.0, 2.0), lambda t: t ** (-(10**20))),
 ]
 
 
@@ -127,6 +130,7 @@ def test_finite_targets_are_accepted_and_certified(expr, domain, f):
         ("1/(x*x)", (-1.0, 1.0)),
         ("log(x*x)", (-1.0, 1.0)),
         ("x**-66", (-1.0, 1.0)),
+        ("x**-1e20", (0.0, 1.0)),
         ("1/tanh(1e5*x)", (-1.0, 1.0)),
         ("sqrt(-(x*x))", (-1.0, 1.0)),
     ],
