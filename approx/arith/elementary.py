@@ -32,8 +32,10 @@ from flint import arb, arb_series, ctx
 from approx.arith.balls import hull
 
 __all__ = [
+    "CAUCHY",
     "WIDE_BITS",
     "binary",
+    "bounded_series",
     "erf",
     "exp",
     "int_power",
@@ -266,6 +268,43 @@ def _tanh_value(u: arb) -> arb:
     return monotone(u, arb.tanh)
 
 
+#: ``(M, r)`` with ``|f^(j)(y)| / j! ≤ M r^-j`` at every real ``y`` and ``j ≥ 1`` (Cauchy's
+#: estimate on the disc of radius ``r``): tanh, ``|tanh z| ≤ tan 1`` where ``|Im z| ≤ 1``;
+#: the logistic function ``(1 + tanh(z/2))/2``; erf, ``|erf(a + ib)| ≤ 1 + 2|b|e^{b²}/√π``;
+#: arctan, ``|atan^(j)| ≤ (j - 1)!``
+CAUCHY = {
+    "tanh": (1.5574077246549025, 1.0),  # tan 1 = 1.55740772465490223..., rounded up
+    "sigmoid": (1.2787038623274515, 2.0),
+    "erf": (4.068, 1.0),
+    "atan": (1.0, 1.0),
+}
+
+
+def bounded_series(u: arb_series, out: Any, value: arb, name: str) -> Any:
+    """A series of a function with bounded derivatives (:data:`CAUCHY`) composed with
+    ``u``, whose value ball is wide: every coefficient is also bounded by the majorant
+    ``Σ_j M (V/r)^j`` with ``V = Σ_{i≥1} |u_i| t^i``, so none is NaN or loose where the
+    formula ``out`` divided by a wide ball. ``out`` is returned as it is on a narrow
+    value ball."""
+    if not is_wide(u[0]):
+        return out
+    m, r = CAUCHY[name]
+    n = u.prec
+    v = arb_series([arb(0)] + [u[i].abs_upper() / r for i in range(1, n)], prec=n)
+    total, power = v, v
+    for _ in range(2, n):
+        power = power * v
+        total = total + power
+    coeffs = [value]
+    for k in range(1, n):
+        bound = arb(0, (m * total[k]).upper()) if total[k].is_finite() else arb.nan()
+        c = out[k] if isinstance(out, arb_series) else arb(0)
+        if c.is_finite() and bound.is_finite():
+            c = c.intersection(bound)
+        coeffs.append(c if c.is_finite() else bound)
+    return arb_series(coeffs, prec=n)
+
+
 def _one_sided(u: arb_series, value: arb, form: Callable[[arb_series], Any]) -> Any:
     """``form(u)`` with the value ball ``value`` where ``u``'s is wide; NaN orders where
     python-flint refuses (a wide ball beyond Arb's exponent range)."""
@@ -283,7 +322,9 @@ def tanh(u: Any) -> Any:
         return _tanh_value(u)
     if not u[0].mid() >= 0:
         return -tanh(-u)
-    return _one_sided(u, _tanh_value(u[0]), lambda v: (1 - exp(-2 * v)) / (1 + exp(-2 * v)))
+    value = _tanh_value(u[0])
+    out = _one_sided(u, value, lambda v: (1 - exp(-2 * v)) / (1 + exp(-2 * v)))
+    return bounded_series(u, out, value, "tanh")
 
 
 def sigmoid(u: Any) -> Any:
@@ -294,8 +335,10 @@ def sigmoid(u: Any) -> Any:
         return monotone(u, _logistic_point)
     value = monotone(u[0], _logistic_point)
     if u[0].mid() >= 0 or not is_wide(u[0]):  # e^{-u} finite on a narrow ball
-        return _one_sided(u, value, lambda v: 1 / (1 + exp(-v)))
-    return _one_sided(u, value, lambda v: exp(v) / (1 + exp(v)))
+        out = _one_sided(u, value, lambda v: 1 / (1 + exp(-v)))
+    else:
+        out = _one_sided(u, value, lambda v: exp(v) / (1 + exp(v)))
+    return bounded_series(u, out, value, "sigmoid")
 
 
 def _logistic_point(v: arb) -> arb:
@@ -335,4 +378,5 @@ def erf(u: Any) -> Any:
     """The error function: Arb's series, with the value ball from the ends."""
     if not isinstance(u, arb_series):
         return monotone(u, arb.erf)
-    return with_head(u.erf(), monotone(u[0], arb.erf))
+    value = monotone(u[0], arb.erf)
+    return bounded_series(u, with_head(u.erf(), value), value, "erf")

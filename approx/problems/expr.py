@@ -461,6 +461,13 @@ def _cosh(u: Any, strict: Strict, what: str, argument: BallFunc) -> Any:
     return with_head(out, elementary.span(bottom, top))
 
 
+def _arctan(u: Any, strict: Strict, what: str, argument: BallFunc) -> Any:
+    out = _monotone(u, "atan")
+    if isinstance(u, arb_series):
+        return elementary.bounded_series(u, out, value_ball(out), "atan")
+    return out
+
+
 def _method(name: str) -> Callable[[Any, Strict, str, BallFunc], Any]:
     return lambda u, strict, what, argument: getattr(u, name)()
 
@@ -475,7 +482,7 @@ _BALL_FUNCTIONS: dict[str, Callable[[Any, Strict, str, BallFunc], Any]] = {
     "tan": _method("tan"),  # a pole inside the ball gives a non-finite enclosure
     "arcsin": _unit_function("asin"),
     "arccos": _unit_function("acos"),
-    "arctan": lambda u, strict, what, argument: _monotone(u, "atan"),
+    "arctan": _arctan,
     "sinh": _sinh,
     "cosh": _cosh,
     "tanh": _function(elementary.tanh),
