@@ -205,11 +205,12 @@ def _convergence_guides(ax: Axes, target: Target, widths: NDArray[np.float64],
     drawn = widths >= 2
     if np.isfinite(bound[drawn]).all() and (bound[drawn] < _HUGE).all():
         ax.plot(widths[drawn], bound[drawn], "k--", lw=1.0, zorder=1,
-                label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$")
+                label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$ + float rounding")
     if anchor:
         y0 = min(anchor) / 4  # below the data at the smallest width, clear of the bound
         ax.plot(widths, y0 * (widths / widths[0]) ** -2.0, ":", color="0.45", lw=1.5,
                 label=r"$d^{-2}$ reference slope")
+        ax.plot([], [], "o", ms=3.5, color="0.3", label="filled: tight, upper − value ≤ 1e-9·value")
         ax.plot([], [], "o", ms=4.5, fillstyle="bottom", color="0.3", mfcalt="white",
                 mec="0.3", label="half: rounding-limited, bounds within rounding only")
         ax.plot([], [], "o", ms=4.5, mfc="white", mec="0.3",
