@@ -133,12 +133,23 @@ def test_the_summary_counts_what_it_left_out():
     assert row["rate"] == pytest.approx(-2.0, abs=1e-9)
 
 
-@pytest.mark.parametrize(("expr", "d"), [("2*x+1", 64), ("1e12 + x**2", 4096)])
-def test_uniform_bound_covers_the_float_construction(expr, d):
-    # the rows where the bound was exceeded at rounding level (0 < 1.9e-16; 1.5e-8 < 4.6e-5)
-    target = from_expr(expr, (0.0, 1.0))
+@pytest.mark.parametrize(
+    ("expr", "domain", "d"),
+    [
+        # the rows where the bound was exceeded at rounding level (0 < 1.9e-16; 1.5e-8 < 4.6e-5)
+        ("2*x+1", (0.0, 1.0), 64),
+        ("1e12 + x**2", (0.0, 1.0), 4096),
+        # far from 0, tiny, subnormal
+        ("sin(x)", (1e15, 1e15 + 1), 9),
+        ("1e-300*x", (0.0, 1.0), 8),
+        ("sin(x)", (5e-324, 1e-320), 5),
+    ],
+)
+def test_uniform_bound_covers_the_float_construction(expr, domain, d):
+    target = from_expr(expr, domain)
     result = max_error_at(target, relu_interpolant(target, d))
-    assert result.value <= uniform_bound(target, d)
+    bound = uniform_bound(target, d)
+    assert result.value <= bound < math.inf
 
 
 EXPRESSIONS = [
