@@ -5,13 +5,22 @@ Rooms:
 - :mod:`~approx.analysis.errors`: the certified max error (:func:`max_error_at`: a model's
   certification adapter and the branch-and-bound of :mod:`approx.certify`), its attained
   value (:func:`max_error`) and an L2 estimate (:func:`l2_error`);
-- :mod:`~approx.analysis.theory`: the construction's bound (:func:`uniform_bound`) and the
-  asymptotic constant of optimal knots (:func:`adaptive_constant`);
+- :mod:`~approx.analysis.theory`: the construction's rigorous bound, rounding included
+  (:func:`uniform_bound`), and an estimate, the asymptotic constant of optimal knots
+  (:func:`adaptive_constant`);
 - :mod:`~approx.analysis.rates`: power-law or exponential rates fitted to ``(d, ε)``;
 - :mod:`~approx.analysis.quadrature`: composite Gauss–Legendre over given panels.
 """
 
-from approx.analysis.errors import ATOL_ULPS, RTOL, MaxError, l2_error, max_error, max_error_at
+from approx.analysis.errors import (
+    ATOL_ULPS,
+    RTOL,
+    TIGHT_REASONS,
+    MaxError,
+    l2_error,
+    max_error,
+    max_error_at,
+)
 from approx.analysis.rates import RATE_FLOOR, Rate, fit_rate
 from approx.analysis.theory import adaptive_constant, uniform_bound
 
@@ -19,6 +28,7 @@ __all__ = [
     "ATOL_ULPS",
     "RATE_FLOOR",
     "RTOL",
+    "TIGHT_REASONS",
     "MaxError",
     "Rate",
     "adaptive_constant",

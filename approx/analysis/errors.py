@@ -19,10 +19,17 @@ and ``upper`` rigorous. ``f`` is enclosed from its ball form (Taylor models in A
 
 all under a work cap counted in operations.
 
-The branch-and-bound stops once ``upper - value ≤ max(rtol · value, atol)``, with
-``rtol = 1e-9`` for built-in and expression targets alike, and ``atol`` a few
-rounding units of ``max |f|`` plus the size of the model's terms. When the work cap or
-rounding stops it first, ``upper`` is still rigorous and :attr:`MaxError.tight` is False.
+**The rule.** :attr:`MaxError.tight` is True exactly when
+``upper - value ≤ max(rtol · value, atol)`` with ``rtol = 1e-9`` and ``atol`` the rounding
+of the error's own evaluation, :data:`ATOL_ULPS` units of ``value`` (``value`` and
+``upper`` are each the exact error rounded once): with the defaults, when
+``upper - value ≤ 1e-9 · value``, which anyone can check from the two numbers. Otherwise
+:attr:`MaxError.reason` says why (:data:`TIGHT_REASONS`); ``upper`` is rigorous either way.
+
+The branch-and-bound itself stops earlier, at the rounding of the *float* evaluation of
+target and model (:data:`ATOL_ULPS` units of ``max |f|`` plus the size of the model's
+terms), below which its float cells cannot separate the bounds: a result stopped there
+and not within the rule is ``reason = "rounding"``.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from approx.analysis.quadrature import gauss_legendre
 from approx.arith.balls import U, abs_lower, arb_context
 from approx.certify import targets as certified
 from approx.certify.adapters import cells_for, finite_parameters
-from approx.certify.branch_bound import sup_abs_difference
+from approx.certify.branch_bound import Enclosure, sup_abs_difference
 from approx.certify.taylor import MAX_WORK
 from approx.models import Model
 from approx.models.baselines import SplineModel
@@ -48,15 +55,41 @@ from approx.nn import MLP
 from approx.nn.piecewise import TooManyPieces, piecewise_linear
 from approx.problems.targets import Target, check_target
 
-__all__ = ["ATOL_ULPS", "RTOL", "MaxError", "l2_error", "max_error", "max_error_at"]
+__all__ = [
+    "ATOL_ULPS",
+    "RTOL",
+    "TIGHT_REASONS",
+    "MaxError",
+    "l2_error",
+    "max_error",
+    "max_error_at",
+]
 
 Array = NDArray[np.float64]
 
 #: relative tolerance of the enclosure (Taylor models enclose an expression as tightly
 #: as a closed form, so expressions get the built-ins' tolerance)
 RTOL = 1e-9
-#: the absolute tolerance in units of roundoff of (max |f| + the model's term size)
+#: rounding units: of ``value`` in the rule's ``atol``; of ``max |f|`` plus the model's term
+#: size where the branch-and-bound stops refining (the rounding of its float cells)
 ATOL_ULPS = 16
+#: a result stopped by the rounding of the float cells, where that rounding is at most
+#: ``RETRY_FLOOR · value`` (so exact ends can help), is refined once more with the rule's
+#: tolerance, on ``1 / RETRY_SHARE`` of the work cap
+RETRY_FLOOR = 1e-4
+RETRY_SHARE = 16
+#: why a result is not tight, :attr:`MaxError.reason` (and the store's ``tight_reason``):
+#:
+#: - ``""``: it is tight (``upper - value ≤ max(rtol · value, atol)``);
+#: - ``"rounding"``: the bounds met within the rounding of the float evaluation of target
+#:   and model (the size of their terms, not of the error), or cells a few floats wide
+#:   could not be split: more work would not have separated them further;
+#: - ``"work cap"``: the work cap stopped the refinement first;
+#: - ``"no enclosure"``: nothing was enclosed (a target without ball form, a model of
+#:   unknown kind): ``value`` is a grid sample's and ``upper = inf``;
+#: - ``"non-finite"``: the model's parameters are not finite, or its function or the
+#:   bound overflowed (``upper`` is ``inf`` or NaN).
+TIGHT_REASONS = ("", "rounding", "work cap", "no enclosure", "non-finite")
 
 
 class MaxError(NamedTuple):
@@ -72,14 +105,17 @@ class MaxError(NamedTuple):
         A rigorous upper bound of the sup (``inf`` when nothing could be enclosed: a
         target without ball form, or a model of unknown kind).
     tight : bool
-        True when ``upper - value`` is within the tolerance; False when the work cap
-        (or rounding) stopped the refinement first: ``upper`` is then wider.
+        True when ``upper - value ≤ max(rtol · value, atol)`` (the module docstring's
+        rule; with the defaults ``upper - value ≤ 1e-9 · value``).
+    reason : str
+        Why it is not tight, one of :data:`TIGHT_REASONS` (``""`` when it is).
     """
 
     x: float
     value: float
     upper: float = float("inf")
     tight: bool = False
+    reason: str = "no enclosure"
 
 
 def max_error(target: Target, model: Model) -> float:
@@ -109,19 +145,22 @@ def max_error_at(
         :class:`~approx.models.baselines.SplineModel`. Another model gets a sampled estimate
         with ``upper = inf``.
     rtol, atol : float, optional
-        Tolerance of the enclosure (defaults in the module docstring).
+        The rule's tolerance (module docstring): ``rtol = 1e-9`` and ``atol``
+        :data:`ATOL_ULPS` rounding units of ``value`` by default. A given ``atol`` is
+        also where the refinement stops (by default it stops at the rounding of the
+        float cells).
     max_work : int
         Cap on the work, in operations (:data:`approx.certify.taylor.MAX_WORK`).
 
     Returns
     -------
     MaxError
-        All NaN for a model with non-finite parameters.
+        All NaN, ``reason = "non-finite"``, for a model with non-finite parameters.
     """
     check_target(target)
     if not finite_parameters(model):
         nan = float("nan")  # the model is no real function: nothing to enclose
-        return MaxError(x=nan, value=nan, upper=nan, tight=False)
+        return MaxError(x=nan, value=nan, upper=nan, tight=False, reason="non-finite")
     g = cells_for(model, target.domain, max_work)
     if target.ball is None or g is None:
         return _sampled(target, model)
@@ -129,8 +168,8 @@ def max_error_at(
     f = certified.taylor(target)
     if rtol is None:
         rtol = RTOL
-    if atol is None:
-        atol = ATOL_ULPS * U * (certified.scale(target) + size)
+    # the search stops at the rounding of its float cells unless asked for more
+    floor = ATOL_ULPS * U * (certified.scale(target) + size) if atol is None else atol
     ball = target.ball
 
     def exact_at(x: float) -> arb:
@@ -140,36 +179,69 @@ def max_error_at(
         with np.errstate(all="ignore"):
             return target(x) - evaluate(x)
 
-    # values past the float range become inf and NaN, which the search handles
-    with np.errstate(over="ignore", invalid="ignore"):
-        found = sup_abs_difference(
-            f,
-            polys,
-            target.domain,
-            rtol=rtol,
-            atol=atol,
-            # a Chebyshev series' cap grows with its degree (every cell costs d); for cos
-            # features, whose cells cost d/4 each, it counts operations: seconds at any width
-            max_work=max_work * polys.cap_scale,
-            exact_at=exact_at,
-            polish=float_error,
-        )
+    def search(tolerance: float, work: int) -> Enclosure:
+        # values past the float range become inf and NaN, which the search handles
+        with np.errstate(over="ignore", invalid="ignore"):
+            return sup_abs_difference(
+                f,
+                polys,
+                target.domain,
+                rtol=rtol,
+                atol=tolerance,
+                max_work=work,
+                exact_at=exact_at,
+                polish=float_error,
+            )
+
+    # a Chebyshev series' cap grows with its degree (every cell costs d); for cos
+    # features, whose cells cost d/4 each, it counts operations: seconds at any width
+    work = max_work * polys.cap_scale
+    found = search(floor, work)
     x, value = found.x, found.value
-    if not found.tight or value <= atol:
+    if not found.tight or value <= floor:
         # the cap stopped the search early, or nothing above rounding was found: a dense
-        # sample may know a better point (a few points per parameter, at most 2^26
-        # parameter-points: the model's evaluation is what costs)
-        n = min(4 * model.n_params, (1 << 26) // model.n_params)
-        guess = _sampled(target, model, int(np.clip(n, 1024, 1 << 16))).x
-        with arb_context():
-            exact = abs_lower(exact_at(guess))
-        if exact > value:
-            x, value = guess, exact
+        # sample may know a better point
+        x, value = _sample_better(target, model, exact_at, x, value)
     upper = max(found.upper, value)
-    # the cap may stop the search after the bounds already meet: tight is what they say
-    tight = found.tight or upper - value <= max(rtol * value, atol)
-    tight = tight and math.isfinite(upper)  # an infinite atol (Σ|terms| overflowed) says nothing
-    return MaxError(x=x, value=value, upper=upper, tight=tight)
+    rule = ATOL_ULPS * U * value if atol is None else atol
+    reason = _reason(found, value, upper, rtol, rule)
+    if reason == "rounding" and atol is None and 0 < floor <= RETRY_FLOOR * value:
+        # stopped by the float cells' rounding: a small budget more, with the cells' ends
+        # evaluated exactly where rounding is all that keeps them open, often separates
+        # the bounds to the rule (else they stay "rounding")
+        again = search(rule, work // RETRY_SHARE)
+        if again.value > value:
+            x, value = again.x, again.value
+        upper = max(min(upper, again.upper), value)
+        rule = ATOL_ULPS * U * value
+        reason = _reason(found, value, upper, rtol, rule) and "rounding"
+    return MaxError(x=x, value=value, upper=upper, tight=not reason, reason=reason)
+
+
+def _sample_better(
+    target: Target, model: Model, exact_at: Callable[[float], arb], x: float, value: float
+) -> tuple[float, float]:
+    """The best point of a dense sample if its exact error beats ``value`` (a few points
+    per parameter, at most 2^26 parameter-points: the model's evaluation is what costs)."""
+    n = min(4 * model.n_params, (1 << 26) // model.n_params)
+    guess = _sampled(target, model, int(np.clip(n, 1024, 1 << 16))).x
+    with arb_context():
+        there = abs_lower(exact_at(guess))
+    return (guess, there) if there > value else (x, value)
+
+
+def _reason(found: Enclosure, value: float, upper: float, rtol: float, atol: float) -> str:
+    """The rule (module docstring) applied to ``[value, upper]``: ``""`` when tight, else
+    why not (:data:`TIGHT_REASONS`), from how the search ``found`` ended."""
+    if not (math.isfinite(upper) and math.isfinite(value)):
+        return "non-finite"
+    if upper - value <= max(rtol * value, atol):
+        return ""  # (the cap may stop the search after the bounds already meet)
+    if found.capped and not found.tight:
+        return "work cap"
+    # the search met its own tolerance, the rounding of its float cells, or had cells it
+    # could not split (a few floats wide, or a model's rounding at a piece's end)
+    return "rounding"
 
 
 def _sampled(target: Target, model: Model, n: int = 1 << 16) -> MaxError:
@@ -180,7 +252,9 @@ def _sampled(target: Target, model: Model, n: int = 1 << 16) -> MaxError:
     with np.errstate(all="ignore"):
         e = np.abs(target(x) - model(x))
     i = int(np.nanargmax(e))
-    return MaxError(x=float(x[i]), value=float(e[i]), upper=float("inf"), tight=False)
+    return MaxError(
+        x=float(x[i]), value=float(e[i]), upper=float("inf"), tight=False, reason="no enclosure"
+    )
 
 
 def l2_error(target: Target, model: Model) -> float:

@@ -28,19 +28,25 @@ class Rate(NamedTuple):
         than a factor 4 overall).
     points : int
         Number of ``(d, ε)`` pairs used.
+    not_tight : int
+        Pairs left out because their ε is not known to within the enclosure's rule
+        (``tight`` False: a lower bound of the sup only, which may fall while the sup rises).
     """
 
     power: float
     exponential: float
     fit: str
     points: int
+    not_tight: int = 0
 
 
 #: errors below this multiple of max |f| are rounding noise, not convergence
 RATE_FLOOR = 1e-12
 
 
-def fit_rate(widths: ArrayLike, errors: ArrayLike, scale: float) -> Rate:
+def fit_rate(
+    widths: ArrayLike, errors: ArrayLike, scale: float, tight: ArrayLike | None = None
+) -> Rate:
     """Fit power-law and exponential rates over the widths where ε still falls.
 
     Parameters
@@ -50,6 +56,10 @@ def fit_rate(widths: ArrayLike, errors: ArrayLike, scale: float) -> Rate:
         are ignored.
     scale : float
         ``max |f|``: errors below ``RATE_FLOOR · scale`` are rounding noise.
+    tight : array_like of bool or None, shape (m,), optional
+        Whether each ε is tight (:attr:`approx.analysis.errors.MaxError.tight`); pairs
+        whose ε is not are left out and counted (``None`` or NaN entries: not known,
+        kept, as for runs recorded before enclosures existed).
 
     Returns
     -------
@@ -61,8 +71,12 @@ def fit_rate(widths: ArrayLike, errors: ArrayLike, scale: float) -> Rate:
     d = np.asarray(widths, dtype=np.float64)
     e = np.asarray(errors, dtype=np.float64)
     ok = np.isfinite(e) & (e > max(RATE_FLOOR * scale, np.finfo(float).tiny)) & (d > 0)
-    d, e = d[ok], e[ok]
-    none = Rate(float("nan"), float("nan"), "none", 0)
+    loose = np.zeros(d.shape, dtype=bool)
+    if tight is not None:  # False only where known to be False
+        loose = np.array([v is False or v is np.False_ or v == 0 for v in tight], dtype=bool)
+    not_tight = int((ok & loose).sum())
+    d, e = d[ok & ~loose], e[ok & ~loose]
+    none = Rate(float("nan"), float("nan"), "none", 0, not_tight)
     if d.size == 0:
         return none
     levels = np.unique(d)
@@ -79,7 +93,8 @@ def fit_rate(widths: ArrayLike, errors: ArrayLike, scale: float) -> Rate:
     x, y = d[keep], np.log(e[keep])
     power, res_p = _line(np.log(x), y)
     expo, res_e = _line(x, y)
-    return Rate(power, expo, "power" if res_p <= res_e else "exponential", int(keep.sum()))
+    fit = "power" if res_p <= res_e else "exponential"
+    return Rate(power, expo, fit, int(keep.sum()), not_tight)
 
 
 def _line(x: Array, y: Array) -> tuple[float, float]:

@@ -41,8 +41,9 @@ ORDER = 6
 class Enclosure:
     """``value ≤ sup |f - g| ≤ upper``; ``value = |f(x) - g(x)|`` up to its own rounding.
 
-    ``tight`` says the requested tolerance was met; otherwise the work cap was reached or
-    the cells could not be split further, and ``upper`` is rigorous but wider.
+    ``tight`` says the requested tolerance was met; otherwise the work cap was reached
+    (``capped``) or the cells could not be split further, and ``upper`` is rigorous but
+    wider.
     """
 
     x: float
@@ -50,6 +51,7 @@ class Enclosure:
     upper: float
     tight: bool
     work: int
+    capped: bool = False
 
 
 def sup_abs_difference(
@@ -114,11 +116,13 @@ class _Search:
     best_x: float
     best: float = -1.0
     settled: float = 0.0  # the largest bound of a dropped cell
+    capped: bool = False  # the work cap stopped the search (or a Taylor model's)
 
     def __post_init__(self) -> None:
         f, g = self.f, self.g
         self.work = g.work  # f, the target, is built once per process on its own budget
         self.tight = not (f.capped or g.capped)
+        self.capped = bool(f.capped or g.capped)
         self.arb_cost = ARB_WEIGHT * 4 * (f.cost + g.cost)  # one rough cell: 4 ball evaluations
         # a cell's exact ends: two values at points, scalar ball operations (no series
         # products), each about as long as a cell in floats
@@ -250,6 +254,7 @@ class _Search:
         if self.work >= self.max_work:
             final[:] = True
             self.tight = self.tight and bool(drop.all())
+            self.capped = self.capped or not bool(drop.all())
         if final.any():
             self.settled = max(self.settled, float(ub[final].max()))
         keep = ~final
@@ -261,6 +266,7 @@ class _Search:
             # cells' bounds are rigorous already
             self.settled = max(self.settled, float(ub[keep].max()))
             self.tight = False
+            self.capped = True
             return lo[:0], hi[:0]
         return parts
 
@@ -288,7 +294,12 @@ class _Search:
         if upper_bound - value > max(self.rtol * value, self.atol) * (1 + 1e-9):
             tight = False
         return Enclosure(
-            x=float(x), value=float(value), upper=float(upper_bound), tight=tight, work=self.work
+            x=float(x),
+            value=float(value),
+            upper=float(upper_bound),
+            tight=tight,
+            work=self.work,
+            capped=self.capped,
         )
 
 

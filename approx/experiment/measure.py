@@ -58,8 +58,11 @@ class Result:
     max_error_upper : float
         A rigorous upper bound of the sup-norm error (``inf`` when none could be had).
     max_error_tight : bool or None
-        True when ``[max_error, max_error_upper]`` met the enclosure's tolerance, False
-        when the work cap stopped it first (the bound is then wider, still rigorous).
+        True when ``max_error_upper - max_error ≤ 1e-9 · max_error`` (the rule of
+        :mod:`approx.analysis.errors`); False otherwise (the bound is wider, still rigorous).
+    tight_reason : str or None
+        Why it is not tight (:data:`approx.analysis.errors.TIGHT_REASONS`: ``"rounding"``,
+        ``"work cap"``, ``"no enclosure"``, ``"non-finite"``); empty when tight.
     target_scale : float
         An estimate of the target's max |f| (:func:`target_scale`), the reference of the
         rates' rounding floor; measured before the fit, so a failed fit has it too. NaN
@@ -86,6 +89,7 @@ class Result:
     max_error_at: float = float("nan")
     max_error_upper: float = float("nan")
     max_error_tight: bool | None = None
+    tight_reason: str | None = None
     l2_error: float = float("nan")
     target_scale: float = float("nan")
     accuracy: float = float("nan")
@@ -160,6 +164,7 @@ def approximate(run: Run, result: Result) -> None:
         worst = analysis.max_error_at(target, fit.model)
         result.max_error, result.max_error_at = float(worst.value), float(worst.x)
         result.max_error_upper, result.max_error_tight = float(worst.upper), worst.tight
+        result.tight_reason = worst.reason
         deadline.check()  # a status must not depend on a long phase that checks nowhere
         result.l2_error = float(analysis.l2_error(target, fit.model))
         deadline.check()

@@ -2,9 +2,11 @@
 
 - ``convergence.png``: ε against d on log–log axes, a panel per target, a line per
   method (median over replicates, min–max band), the uniform-knot bound and a d⁻² slope.
-  Filled markers are certified (a rigorous upper bound within the enclosure's tolerance);
-  where the bound is wider (work cap), a bar reaches up to it; hollow markers are
-  estimates (no tight upper bound, e.g. runs recorded before bounds were stored);
+  Filled markers are certified (``tight``: the rigorous upper bound within 10⁻⁹ of the
+  value); half-filled ones are limited by rounding (``tight_reason = "rounding"``: the
+  bounds met only within the rounding of the float evaluation of target and model);
+  where the bound is visibly wider, a bar reaches up to it; hollow markers are
+  estimates (the work cap, no enclosure, or runs recorded before bounds were stored);
 - ``fits_<target>.png``: the target and the saved models at a few widths, with their
   pointwise error below;
 - ``training_<target>.png``: training loss against step, for runs with a loss history;
@@ -146,11 +148,13 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     ok = table[table["status"] == RunStatus.OK].assign(
         certified=lambda t: t["max_error_tight"].map(lambda v: v is True or v == 1)
         if "max_error_tight" in t else False,
+        rounding=lambda t: t["tight_reason"].eq("rounding") if "tight_reason" in t else False,
         upper=lambda t: t["max_error_upper"] if "max_error_upper" in t else np.nan,
     )
+    ok = ok.assign(rounding=ok["rounding"] | ok["certified"])  # certified, or short by rounding
     stats = ok.groupby(["target", "method", "width"]).agg(
         median=("max_error", "median"), min=("max_error", "min"), max=("max_error", "max"),
-        upper=("upper", "median"), certified=("certified", "all"),
+        upper=("upper", "median"), certified=("certified", "all"), rounding=("rounding", "all"),
     )
     widths = np.array(config.widths, dtype=float)
     for ax, spec in zip(_panels(fig, n), config.targets, strict=True):
@@ -180,13 +184,18 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
 
 
 def _convergence_line(ax: Axes, s: pd.DataFrame, colour: str, label: str, band: bool) -> float:
-    """One method's medians against width (filled where certified, a bar up to a wider
-    bound), its min–max ``band`` if asked; returns the median at the smallest width."""
+    """One method's medians against width (filled where certified, half-filled where
+    rounding-limited, a bar up to a wider bound), its min–max ``band`` if asked; returns
+    the median at the smallest width."""
     certified = s["certified"].astype(bool).to_numpy()
+    rounding = s["rounding"].astype(bool).to_numpy() & ~certified
+    estimate = ~(certified | rounding)
     s = s[["median", "min", "max", "upper"]].astype(float).clip(lower=_TINY, upper=_HUGE)
     ax.plot(s.index, s["median"], "-", color=colour, label=label, zorder=3)
     ax.plot(s.index[certified], s["median"][certified], "o", ms=3.5, color=colour, zorder=4)
-    ax.plot(s.index[~certified], s["median"][~certified], "o", ms=4.5, mfc="white",
+    ax.plot(s.index[rounding], s["median"][rounding], "o", ms=4.5, fillstyle="bottom",
+            color=colour, mfcalt="white", mec=colour, zorder=4)
+    ax.plot(s.index[estimate], s["median"][estimate], "o", ms=4.5, mfc="white",
             mec=colour, zorder=4)
     # the enclosure, where the upper bound stands visibly above the value
     wide = np.isfinite(s["upper"]) & (s["upper"] > 1.05 * s["median"])
@@ -208,11 +217,14 @@ def _convergence_guides(ax: Axes, target: Target, widths: NDArray[np.float64],
     drawn = widths >= 2
     if np.isfinite(bound[drawn]).all() and (bound[drawn] < _HUGE).all():
         ax.plot(widths[drawn], bound[drawn], "k--", lw=1.0, zorder=1,
-                label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$")
+                label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$ + float rounding")
     if anchor:
         y0 = min(anchor) / 4  # below the data at the smallest width, clear of the bound
         ax.plot(widths, y0 * (widths / widths[0]) ** -2.0, ":", color="0.45", lw=1.5,
                 label=r"$d^{-2}$ reference slope")
+        ax.plot([], [], "o", ms=3.5, color="0.3", label="filled: tight, upper − value ≤ 1e-9·value")
+        ax.plot([], [], "o", ms=4.5, fillstyle="bottom", color="0.3", mfcalt="white",
+                mec="0.3", label="half: rounding-limited, bounds within rounding only")
         ax.plot([], [], "o", ms=4.5, mfc="white", mec="0.3",
                 label="hollow: estimate, not certified")
 

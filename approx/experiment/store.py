@@ -86,6 +86,25 @@ def _record_target_scale(db: sqlite3.Connection) -> None:
         )
 
 
+def _record_tight_reason(db: sqlite3.Connection) -> None:
+    """6 → 7: each run says why its enclosure is not tight (``tight_reason``).
+
+    ``max_error_tight`` now follows one rule, ``upper − value ≤ 1e-9 · value``
+    (:mod:`approx.analysis.errors`); it used to accept a gap of a few rounding units of
+    max |f| plus the size of the model's terms. Older rows are judged again from their
+    two numbers: a tight one that meets the rule gets ``""``, one that does not becomes
+    not tight, ``"rounding"`` (that tolerance was the float evaluation's rounding); why
+    an older row was not tight is not known (NULL).
+    """
+    db.execute("ALTER TABLE runs ADD COLUMN tight_reason TEXT")
+    meets = "max_error_upper - max_error <= 1e-9 * max_error"
+    db.execute(f"UPDATE runs SET tight_reason = '' WHERE max_error_tight = 1 AND {meets}")
+    db.execute(
+        "UPDATE runs SET max_error_tight = 0, tight_reason = 'rounding' "
+        f"WHERE max_error_tight = 1 AND NOT ({meets})"
+    )
+
+
 #: step i takes a store from version i to i + 1 (SQL, or a function of the connection
 #: for a step that computes); append, never edit
 MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
@@ -147,6 +166,8 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     ALTER TABLE files ADD COLUMN inode INTEGER;
     ALTER TABLE files ADD COLUMN mtime_ns INTEGER;
     """,
+    # 6 → 7: why a run's enclosure is not tight (and the tight flag by the one rule)
+    _record_tight_reason,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: stored as JSON text, exported as ``param_*`` and ``info_*`` columns
@@ -626,8 +647,10 @@ class Store:
         columns and the methods' extra facts ``info_<name>`` columns. ``max_error`` is
         attained (a lower bound of the sup), ``max_error_upper`` a rigorous upper bound
         (empty for runs recorded before it existed), ``max_error_tight`` whether the two
-        met the enclosure's tolerance; ``target_scale`` estimates max |f| (the reference
-        for rate floors; recorded by the worker with each run).
+        meet the rule ``upper − value ≤ 1e-9 · value``, ``tight_reason`` why not
+        (``"rounding"``, ``"work cap"``, ``"no enclosure"``, ``"non-finite"``; empty when
+        tight, and for older runs not tight, unknown); ``target_scale`` estimates max |f|
+        (the reference for rate floors; recorded by the worker with each run).
         """
         raw = pd.read_sql_query("SELECT * FROM runs", self.db)
         raw["max_error_tight"] = raw["max_error_tight"].map(
@@ -643,6 +666,9 @@ class Store:
         if "target_scale" in table:  # recorded last, shown beside the errors
             table.insert(table.columns.get_loc("l2_error") + 1, "target_scale",
                          table.pop("target_scale"))
+        if "tight_reason" in table:  # recorded last, shown beside the flag it explains
+            table.insert(table.columns.get_loc("max_error_tight") + 1, "tight_reason",
+                         table.pop("tight_reason"))
         table = _in_config_order(table, config)
         if config.task.widthless:  # recorded at width 0: in the table it has none
             table["width"] = table["width"].astype("Int64").mask(table["width"] == 0)

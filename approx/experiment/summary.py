@@ -19,11 +19,13 @@ __all__ = ["summarize_approximation", "summarize_classification"]
 def summarize_approximation(table: pd.DataFrame) -> pd.DataFrame:
     """Per target and method: ε at the largest width and the fitted rates.
 
-    Rates come from :func:`approx.analysis.rates.fit_rate` over the ok runs (every replicate a
-    point): power law and exponential, fitted only over the widths where ε still falls
-    and above a rounding floor relative to max |f| (``target_scale``); ``fit`` says which
-    describes the data better, or ``"none"`` when ε does not fall. ε at the largest width
-    is the median over replicates of the ok runs there.
+    Rates come from :func:`approx.analysis.rates.fit_rate` over the ok runs whose ε is
+    tight (every replicate a point; a run whose enclosure is not tight is left out, and
+    counted in ``not_tight``): power law and exponential, fitted only over the widths
+    where ε still falls and above a rounding floor relative to max |f|
+    (``target_scale``); ``fit`` says which describes the data better, or ``"none"`` when
+    ε does not fall. ε at the largest width is the median over replicates of the ok runs
+    there (tight or not).
 
     Parameters
     ----------
@@ -34,7 +36,9 @@ def summarize_approximation(table: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         Columns target, method, kind, runs, failed, largest_width, max_error, rate
-        (power-law slope), rate_exp (exponential slope per unit of width), fit.
+        (power-law slope), rate_exp (exponential slope per unit of width), fit,
+        rate_points (the runs the rates were fitted on), not_tight (ok runs above the
+        rounding floor left out of the fit because their ε is not tight).
     """
     keys = ["target", "method"]
     counts = table.groupby(keys, sort=False).agg(
@@ -46,15 +50,20 @@ def summarize_approximation(table: pd.DataFrame) -> pd.DataFrame:
 
     def rates(group: pd.DataFrame) -> pd.Series:
         scale = group["target_scale"].iloc[0] if "target_scale" in group else 1.0
-        r = analysis.fit_rate(group["width"], group["max_error"], 1.0 if pd.isna(scale) else scale)
-        return pd.Series({"rate": r.power, "rate_exp": r.exponential, "fit": r.fit})
+        tight = group["max_error_tight"] if "max_error_tight" in group else None
+        r = analysis.fit_rate(
+            group["width"], group["max_error"], 1.0 if pd.isna(scale) else scale, tight
+        )
+        return pd.Series({"rate": r.power, "rate_exp": r.exponential, "fit": r.fit,
+                          "rate_points": r.points, "not_tight": r.not_tight})
 
+    used = ("width", "max_error", "target_scale", "max_error_tight")
     fitted = (
-        ok.groupby(keys, sort=False)[[c for c in ("width", "max_error", "target_scale")
-                                      if c in ok]].apply(rates)
+        ok.groupby(keys, sort=False)[[c for c in used if c in ok]].apply(rates)
         if len(ok)
         else pd.DataFrame(
-            columns=["rate", "rate_exp", "fit"], index=pd.MultiIndex.from_tuples([], names=keys)
+            columns=["rate", "rate_exp", "fit", "rate_points", "not_tight"],
+            index=pd.MultiIndex.from_tuples([], names=keys),
         )
     )
     largest = ok[ok["width"] == ok.groupby(keys, sort=False)["width"].transform("max")]
@@ -63,7 +72,9 @@ def summarize_approximation(table: pd.DataFrame) -> pd.DataFrame:
     )
     summary = counts.join(at_largest).join(fitted).reset_index()
     summary["fit"] = summary["fit"].fillna("none")
-    return summary.astype({"largest_width": "Int64"})
+    for column in ("rate_points", "not_tight"):  # (no ok run: none used, none left out)
+        summary[column] = summary[column].fillna(0)
+    return summary.astype({"largest_width": "Int64", "rate_points": int, "not_tight": int})
 
 
 def summarize_classification(table: pd.DataFrame) -> pd.DataFrame:

@@ -38,6 +38,7 @@ import numpy as np
 from flint import arb, arb_series
 from numpy.typing import NDArray
 
+from approx.arith import elementary
 from approx.arith.balls import abs_upper, head, hull
 from approx.core import validate
 
@@ -156,7 +157,8 @@ def _sigmoid_(u: Array, d: Array | None) -> None:
 
 
 def _sigmoid_ball(u: Any) -> Any:
-    return 1 / (1 + (-u).exp())
+    # finite on every ball (1/(1 + e^-u) divides by a ball holding 0 once e^-u is wide)
+    return elementary.sigmoid(u)
 
 
 # ---- tanh ------------------------------------------------------------------------------
@@ -174,7 +176,8 @@ def _tanh_(u: Array, d: Array | None) -> None:
 
 
 def _tanh_ball(u: Any) -> Any:
-    return 1 - 2 / ((2 * u).exp() + 1)
+    # finite on every ball (1 - 2/(e^2u + 1) divides by a ball holding 0 once e^2u is wide)
+    return elementary.tanh(u)
 
 
 # ---- cos -------------------------------------------------------------------------------
@@ -237,27 +240,9 @@ def _softplus_(u: Array, d: Array | None) -> None:
         np.negative(d, out=d)
 
 
-def _softplus_value(u: arb) -> arb:
-    """``log(1 + e^u)`` on a ball, finite and tight at any finite argument."""
-    if u > 0:  # e^u may be huge: σ(u) = u + σ(−u)
-        return u + (-u).exp().log1p()
-    if u < 0 or u.rad() == 0 or not u.is_finite():
-        return u.exp().log1p()
-    # a ball about 0, maybe wide: σ increases, so its image is [σ(lower), σ(upper)]
-    return hull(_softplus_value(u.lower()), _softplus_value(u.upper()))
-
-
 def _softplus_ball(u: Any) -> Any:
-    if not isinstance(u, arb_series):
-        return _softplus_value(u)
-    value = u[0]
-    if value > 0:
-        series = u + (1 + (-u).exp()).log()
-    else:
-        series = (1 + u.exp()).log()
-    # the constant term is σ at the value ball: the scalar form keeps its relative
-    # accuracy where e^u is far below 1 (1 + e^u rounds to 1 at the working precision)
-    return arb_series([_softplus_value(value), *series.coeffs()[1:]], prec=u.prec)
+    # log(1 + e^u) on the side of the argument where e^-|u| ≤ 1, finite on every ball
+    return elementary.softplus(u)
 
 
 # ---- the registry ----------------------------------------------------------------------

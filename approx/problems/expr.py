@@ -20,8 +20,14 @@ gives NaN) and derivative coefficients that may be unbounded there become NaN, w
 callers read as "no bound of this order". ``abs`` of a ball that holds 0 keeps its first
 derivative (``|f'| ≤ |u'|``), so Lipschitz bounds still hold at a kink.
 
-Arb's ``arb_series`` (python-flint 0.9) has no sinh, cosh, tanh, log1p or abs: they are
-written through exp and log here.
+Finite wherever the function is: on a wide ball (a cell of the finiteness proof, a
+rough cell) the operations and monotone functions are taken from the ball's ends and
+integer powers of any size by repeated squaring with the sign handled
+(:mod:`approx.arith.elementary`), and ``u*u`` is compiled as the square ``u²``, so
+``tanh(1e6*x)``, ``x**66``, ``sqrt(x*x)`` and ``1/(x*x + 1e-300)`` have finite
+enclosures on ``[-1, 1]``. Arb's ``arb_series`` (python-flint 0.9) has no sinh, cosh,
+tanh, log1p or abs: they are written through exp and log here, tanh without a divisor
+that can hold 0.
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ from flint import arb, arb_series
 from numpy.typing import NDArray
 from scipy import special
 
+from approx.arith import elementary
 from approx.arith.balls import from_zero, hull
 from approx.arith.balls import head as value_ball
+from approx.arith.elementary import binary, int_power, is_wide, monotone, with_head
 
 __all__ = ["FUNCTIONS", "DomainIssue", "compile_ball", "compile_expr", "parse"]
 
@@ -74,9 +82,9 @@ _BINARY = {
     ast.Pow: operator.pow,
 }
 _UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
+_BINARY_BY_SYMBOL = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 _MAX_LENGTH = 2000
-#: integer exponents up to this size are expanded by repeated multiplication
-_MAX_INT_POWER = 64
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
 class DomainIssue(Exception):
@@ -264,8 +272,11 @@ def _ball(node: ast.AST, expr: str) -> BallFunc:
             )
         if isinstance(node.op, ast.Pow):
             return _power(node, left, right, what)
-        op = _BINARY[type(node.op)]
-        return lambda x, strict=False: op(left(x, strict), right(x, strict))
+        if isinstance(node.op, ast.Mult) and _same(node.left, node.right):
+            # u*u is u², which is ≥ 0 also where u's ball holds 0
+            return lambda x, strict=False: int_power(left(x, strict), 2)
+        symbol = _SYMBOLS[type(node.op)]
+        return lambda x, strict=False: _arith(left(x, strict), right(x, strict), symbol)
     assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
     arg = _ball(node.args[0], expr)
     rule = _BALL_FUNCTIONS[node.func.id]
@@ -274,6 +285,22 @@ def _ball(node: ast.AST, expr: str) -> BallFunc:
         # the argument is ≥ 0 by its form (e.g. abs(...)): no domain to check
         return lambda x, strict=False: rule(arg(x, strict), False, what, arg)
     return lambda x, strict=False: rule(arg(x, strict), strict, what, arg)
+
+
+def _same(a: ast.AST, b: ast.AST) -> bool:
+    """True when two subtrees are the same expression (so ``a*b`` is a square)."""
+    return ast.dump(a) == ast.dump(b)
+
+
+def _arith(u: Any, v: Any, symbol: str) -> Any:
+    """``u symbol v`` for ``+ - *`` (and ``/`` once the divisor is known non-zero): Arb's
+    operation, with the value ball from the interval operation where an operand's value
+    ball is wide (its sign is then kept: ``[0, t] + 1e-300`` stays ``> 0``)."""
+    out = _BINARY_BY_SYMBOL[symbol](u, v)
+    a, b = value_ball(u), value_ball(v)
+    if is_wide(a) or is_wide(b):
+        return with_head(out, binary(a, b, symbol))
+    return out
 
 
 def _nonnegative_node(node: ast.AST) -> bool:
@@ -292,6 +319,8 @@ def _nonnegative_node(node: ast.AST) -> bool:
         if isinstance(node.op, ast.Pow) and not _depends_on_x(node.right):
             p = float(_numpy(node.right)(np.zeros(1)))
             return p != int(p) or int(p) % 2 == 0 or _nonnegative_node(node.left)
+        if isinstance(node.op, ast.Mult) and _same(node.left, node.right):
+            return True
         if isinstance(node.op, ast.Add | ast.Mult | ast.Div):
             return _nonnegative_node(node.left) and _nonnegative_node(node.right)
     return False
@@ -354,7 +383,7 @@ def _nonzero(v: arb) -> bool | None:
 
 def _sqrt(u: Any, strict: Strict, what: str, argument: BallFunc) -> Any:
     if _check_domain(u, strict, what, argument, _nonnegative):
-        return u.sqrt()
+        return _monotone(u, "sqrt")
     # validated domain: the argument is ≥ 0, so clip the ball; f' is unbounded at 0
     top = value_ball(u).upper()
     if top < 0:
@@ -364,7 +393,7 @@ def _sqrt(u: Any, strict: Strict, what: str, argument: BallFunc) -> Any:
 
 def _log(u: Any, strict: Strict, what: str, argument: BallFunc) -> Any:
     if _check_domain(u, strict, what, argument, _positive):
-        return u.log()
+        return _monotone(u, "log")
     return _like(u, [arb.nan()])  # a validated log argument is > 0: only balls reach here
 
 
@@ -406,32 +435,45 @@ def _abs(u: Any, strict: Strict, what: str, argument: BallFunc) -> Any:
     return _like(u, coeffs)
 
 
-def _exp(u: Any, strict: Strict, what: str, argument: BallFunc) -> Any:
-    return u.exp()
+def _monotone(u: Any, name: str) -> Any:
+    """Arb's method ``name`` (a function monotone on the whole line, or on the part of it
+    where ``u`` is known to lie), with the value ball from the ends where it is wide."""
+    out = getattr(u, name)()
+    head = value_ball(u)
+    if is_wide(head):
+        return with_head(out, monotone(head, getattr(arb, name)))
+    return out
 
 
 def _sinh(u: Any, strict: Strict, what: str, argument: BallFunc) -> Any:
-    return (u.exp() - (-u).exp()) / 2
+    out = (elementary.exp(u) - elementary.exp(-u)) / 2
+    return with_head(out, monotone(value_ball(u), arb.sinh))
 
 
 def _cosh(u: Any, strict: Strict, what: str, argument: BallFunc) -> Any:
-    return (u.exp() + (-u).exp()) / 2
-
-
-def _tanh(u: Any, strict: Strict, what: str, argument: BallFunc) -> Any:
-    # 1 - 2/(e^{2u} + 1), on the side where e^{2u} cannot be tiny against 1; a wide ball
-    # around 0 may still give a denominator ball that holds 0: no bound then
+    out = (elementary.exp(u) + elementary.exp(-u)) / 2
     head = value_ball(u)
-    if head < 0:
-        return -_tanh(-u, strict, what, argument)
-    try:
-        return 1 - 2 / ((2 * u).exp() + 1)
-    except (ValueError, ZeroDivisionError):
-        return _like(u, [arb(0, 1)])
+    if not is_wide(head):
+        return out
+    # even, increasing in |u|: from the ends of |u|'s ball
+    top = head.abs_upper().cosh()
+    bottom = arb(1) if not (head > 0 or head < 0) else head.abs_lower().cosh()
+    return with_head(out, elementary.span(bottom, top))
+
+
+def _arctan(u: Any, strict: Strict, what: str, argument: BallFunc) -> Any:
+    out = _monotone(u, "atan")
+    if isinstance(u, arb_series):
+        return elementary.bounded_series(u, out, value_ball(out), "atan")
+    return out
 
 
 def _method(name: str) -> Callable[[Any, Strict, str, BallFunc], Any]:
     return lambda u, strict, what, argument: getattr(u, name)()
+
+
+def _function(fn: Callable[[Any], Any]) -> Callable[[Any, Strict, str, BallFunc], Any]:
+    return lambda u, strict, what, argument: fn(u)
 
 
 _BALL_FUNCTIONS: dict[str, Callable[[Any, Strict, str, BallFunc], Any]] = {
@@ -440,34 +482,24 @@ _BALL_FUNCTIONS: dict[str, Callable[[Any, Strict, str, BallFunc], Any]] = {
     "tan": _method("tan"),  # a pole inside the ball gives a non-finite enclosure
     "arcsin": _unit_function("asin"),
     "arccos": _unit_function("acos"),
-    "arctan": _method("atan"),
+    "arctan": _arctan,
     "sinh": _sinh,
     "cosh": _cosh,
-    "tanh": _tanh,
-    "exp": _exp,
+    "tanh": _function(elementary.tanh),
+    "exp": _function(elementary.exp),
     "log": _log,
     "log1p": _log1p,
     "sqrt": _sqrt,
     "abs": _abs,
-    "erf": _method("erf"),
+    "erf": _function(elementary.erf),
 }
 assert set(_BALL_FUNCTIONS) == set(FUNCTIONS)
 
 
 def _divide(u: Any, v: Any, strict: Strict, what: str, denominator: BallFunc) -> Any:
     if _check_domain(v, strict, what, denominator, _nonzero):
-        return u / v
+        return _arith(u, v, "/")
     return _like(u if isinstance(u, arb_series) else v, [arb.nan()])
-
-
-def _int_power(u: Any, k: int) -> Any:
-    """``u ** k``; for a value ball of one sign, from its ends: ``u^k`` is monotone there,
-    and the midpoint-radius product would cover 0 when the ball is wide (``(x - c)²`` on
-    a cell near ``c``), making a denominator look as if it could vanish."""
-    if isinstance(u, arb) and k > 1 and (u > 0 or u < 0):
-        ends = sorted((u.lower() ** k, u.upper() ** k), key=float)
-        return hull(*ends)
-    return u**k
 
 
 def _power(node: ast.BinOp, left: BallFunc, right: BallFunc, what: str) -> BallFunc:
@@ -476,16 +508,14 @@ def _power(node: ast.BinOp, left: BallFunc, right: BallFunc, what: str) -> BallF
     that depend on x with ``u > 0``."""
     if not _depends_on_x(node.right):
         p = float(_numpy(node.right)(np.zeros(1)))  # checked grammar: a constant
-        if p == int(p) and abs(p) <= _MAX_INT_POWER:
+        if p == int(p):  # any size: by repeated squaring
             k = int(p)
             if k >= 0:
-                return lambda x, strict=False: _int_power(left(x, strict), k)
-            return lambda x, strict=False: _divide(
-                arb(1),
-                _int_power(left(x, strict), -k),
-                strict,
-                what,
-                lambda y, s=False: _int_power(left(y, s), -k),
+                return lambda x, strict=False: int_power(left(x, strict), k)
+            # (1/u)^|k|: u ≠ 0 is the domain, and u^|k| may be far beyond what a ball
+            # can hold with its sign (x**-1e20 near 1)
+            return lambda x, strict=False: int_power(
+                _divide(arb(1), left(x, strict), strict, what, left), -k
             )
         exponent = arb(p)
         domain = _nonnegative if p > 0 else _positive
@@ -495,7 +525,7 @@ def _power(node: ast.BinOp, left: BallFunc, right: BallFunc, what: str) -> BallF
             u = left(x, strict)
             head = value_ball(u)
             if head > 0:
-                return (exponent * u.log()).exp()
+                return elementary.exp(exponent * _monotone(u, "log"))
             _check_domain(u, False if known else strict, what, left, domain)
             top = head.upper()
             if top < 0 or p <= 0:
@@ -511,7 +541,7 @@ def _power(node: ast.BinOp, left: BallFunc, right: BallFunc, what: str) -> BallF
     def general(x: Any, strict: Strict = False) -> Any:
         u, v = left(x, strict), right(x, strict)
         if _check_domain(u, strict, what, left, _positive):
-            return (v * u.log()).exp()
+            return elementary.exp(_arith(v, _monotone(u, "log"), "*"))
         return _like(u if isinstance(u, arb_series) else v, [arb.nan()])
 
     return general

@@ -205,7 +205,7 @@ def test_sawtooth_square_error_is_exactly_four_to_the_minus_m_minus_one(m):
     exact = 2.0 ** (-2 * m - 2)
     assert result.value == exact  # attained, computed exactly
     assert exact <= result.upper <= exact * (1 + 1e-9) + 1e-14
-    assert result.tight
+    assert result.tight or result.reason == "rounding"  # the rule, or the floats\' rounding
 
 
 def test_sawtooth_square_is_the_interpolant():
@@ -274,7 +274,7 @@ def test_work_cap_gives_a_wider_but_rigorous_enclosure():
     net = relu_interpolant(target, 64)
     full = max_error_at(target, net)
     capped = max_error_at(target, net, max_work=100)
-    assert full.tight and not capped.tight
+    assert full.reason in ("", "rounding") and capped.reason == "work cap"
     assert capped.value <= full.upper and full.value <= capped.upper
     assert capped.upper >= full.upper
 
@@ -289,7 +289,7 @@ def test_cos_features_past_the_work_cap_stay_rigorous(d, max_work, tight):
     result = max_error_at(target, net, max_work=max_work)
     x = np.linspace(-1, 1, 200_001)
     sampled = float(np.max(np.abs(target(x) - net(x[:, None]).ravel())))
-    assert result.tight == tight
+    assert (result.reason in ("", "rounding")) == tight
     assert result.upper >= sampled * (1 - 1e-12) >= 0
     if tight:  # the grid's max (in floats: up to the net's rounding) the value must reach
         noise = 16 * 2.0**-53 * float(np.abs(net.weights[1]).sum())
@@ -348,7 +348,7 @@ def test_softplus_net_has_a_rigorous_finite_certificate():
         activation="softplus",
     )
     result = check(target, net)
-    assert result.tight and math.isfinite(result.upper)
+    assert result.reason in ("", "rounding") and math.isfinite(result.upper)
     assert abs(result.value - 1e-2) <= 1e-14 and result.upper - 1e-2 <= 1e-11
 
 

@@ -220,7 +220,7 @@ def test_random_features_are_certified_tight(name, d):
     ref = reference(target, TARGETS_MP[name], net, n=20_001 if d == 256 else 100_001)
     size = cells_for(net, target.domain, 2**22).size
     tolerance = max(1e-9 * result.value, analysis.ATOL_ULPS * U * (certified.scale(target) + size))
-    assert result.tight
+    assert result.tight or result.reason == "rounding"  # the rule, or the floats\' rounding
     assert max(result.value, ref) <= result.upper <= result.value + tolerance
     # both are lower bounds of the sup, and the sup is within the tolerance of value
     assert result.value >= ref - tolerance
@@ -234,7 +234,7 @@ def test_the_work_cap_keeps_wide_features_rigorous():
     net = random_features(target, 256, rng=np.random.default_rng(1))
     full = max_error_at(target, net)
     capped = max_error_at(target, net, max_work=2**14)
-    assert full.tight and not capped.tight
+    assert full.reason in ("", "rounding") and capped.reason == "work cap"
     assert capped.value <= full.upper and full.value <= capped.upper < math.inf
 
 
@@ -258,5 +258,5 @@ def test_a_domain_far_from_zero():
     ref = reference(target, lambda x: mp.sin(2 * mp.pi * x), net, n=20_001)
     size = cells_for(net, target.domain, 2**22).size
     tolerance = max(1e-9 * result.value, analysis.ATOL_ULPS * U * (certified.scale(target) + size))
-    assert result.tight
+    assert result.tight or result.reason == "rounding"  # the rule, or the floats\' rounding
     assert max(result.value, ref) <= result.upper <= result.value + tolerance

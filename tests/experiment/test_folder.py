@@ -170,6 +170,7 @@ def test_an_older_store_is_migrated_on_open(tmp_path):
     # back to the store of before versioning: version 0, no files table, no enclosure
     with sqlite3.connect(folder / DB_NAME) as db:
         db.execute("DROP TABLE files")
+        db.execute("ALTER TABLE runs DROP COLUMN tight_reason")
         db.execute("ALTER TABLE runs DROP COLUMN max_error_upper")
         db.execute("ALTER TABLE runs DROP COLUMN max_error_tight")
         db.execute("ALTER TABLE runs DROP COLUMN accuracy")
@@ -179,7 +180,8 @@ def test_an_older_store_is_migrated_on_open(tmp_path):
     again = run_sweep(parse_config(CHEAP), folder, jobs=1)
     # runs recorded before the enclosure existed keep it unknown: never invented
     assert again["max_error_upper"].isna().all() and again["max_error_tight"].isna().all()
-    drop = [*TIMING_COLUMNS, "max_error_upper", "max_error_tight"]
+    assert again["tight_reason"].isna().all()
+    drop = [*TIMING_COLUMNS, "max_error_upper", "max_error_tight", "tight_reason"]
     pd.testing.assert_frame_equal(first.drop(columns=drop), again.drop(columns=drop))
     with Store.read(folder) as store:
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

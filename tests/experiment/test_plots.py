@@ -121,6 +121,7 @@ def test_runs_carry_an_enclosure_and_older_folders_still_replot(folder):
     assert ok["max_error_tight"].map(lambda v: v in (True, False)).all()
     # a store written before the enclosure columns existed (schema version 2)
     with sqlite3.connect(folder / "runs.sqlite") as db:
+        db.execute("ALTER TABLE runs DROP COLUMN tight_reason")
         db.execute("ALTER TABLE runs DROP COLUMN max_error_upper")
         db.execute("ALTER TABLE runs DROP COLUMN max_error_tight")
         db.execute("ALTER TABLE runs DROP COLUMN accuracy")
@@ -138,3 +139,33 @@ def test_runs_carry_an_enclosure_and_older_folders_still_replot(folder):
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert old["max_error_upper"].isna().all()
     assert old["max_error_tight"].isna().all()
+
+
+def test_convergence_draws_rounding_limited_runs_distinctly(folder, monkeypatch):
+    from approx.experiment import Store, plots
+
+    with Store.read(folder) as store:
+        config = store.config()
+        table = store.table(config)
+    widths = sorted(table["width"].unique())
+    table["max_error_tight"] = True
+    table["tight_reason"] = ""
+    rounding, capped = table["width"] == widths[1], table["width"] == widths[2]
+    table.loc[rounding | capped, "max_error_tight"] = False
+    table.loc[rounding, "tight_reason"] = "rounding"
+    table.loc[capped, "tight_reason"] = "work cap"
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    plots.plot_convergence(table, config, folder / "unused.png")
+    (fig,) = figures
+    ax = fig.axes[0]
+    markers = [line for line in ax.lines if line.get_marker() == "o" and len(line.get_xdata())]
+    half = [line for line in markers if line.get_fillstyle() == "bottom"]
+    hollow = [line for line in markers
+              if line.get_fillstyle() == "full" and line.get_markerfacecolor() == "white"]
+    filled = [line for line in markers if line not in half and line not in hollow]
+    assert half and all(list(line.get_xdata()) == [widths[1]] for line in half)
+    assert hollow and all(list(line.get_xdata()) == [widths[2]] for line in hollow)
+    assert filled and all(list(line.get_xdata()) == [widths[0]] for line in filled)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("rounding" in label for label in labels)

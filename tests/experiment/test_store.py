@@ -211,6 +211,7 @@ def test_a_store_from_before_target_scale_migrates_resumes_and_gives_the_same_ta
     # the store as the code before the column wrote it (schema 4: the scale was computed
     # on every read), killed before the runs of one target finished
     with sqlite3.connect(tmp_path / DB_NAME) as db:
+        db.execute("ALTER TABLE runs DROP COLUMN tight_reason")  # (schema 6)
         db.execute("ALTER TABLE runs DROP COLUMN target_scale")
         for column in ("sha256", "size", "inode", "mtime_ns"):  # files' identities: 6
             db.execute(f"ALTER TABLE files DROP COLUMN {column}")
@@ -222,9 +223,14 @@ def test_a_store_from_before_target_scale_migrates_resumes_and_gives_the_same_ta
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         migrated = store.table(store.config())
     kept = first[first["target"] != "sin2pi"].reset_index(drop=True)
-    pd.testing.assert_frame_equal(migrated, kept)  # the migration filled the scale once
+    # the migration filled the scale once (why an old run was not tight is not known)
+    known = kept["max_error_tight"].astype(bool)
+    assert (migrated.loc[known, "tight_reason"] == "").all()
+    assert migrated.loc[~known, "tight_reason"].isna().all()
+    reasons = ["tight_reason"]
+    pd.testing.assert_frame_equal(migrated.drop(columns=reasons), kept.drop(columns=reasons))
     again = run_sweep(config, tmp_path, jobs=1)
-    drop = list(TIMING_COLUMNS)
+    drop = [*TIMING_COLUMNS, *reasons]
     pd.testing.assert_frame_equal(again.drop(columns=drop), first.drop(columns=drop))
     assert (again["target_scale"] == first["target_scale"]).all()
 
@@ -238,9 +244,47 @@ def test_a_classification_store_migrates_without_scales(tmp_path):
     first = run_sweep(config, tmp_path, jobs=1)
     assert "target_scale" not in first
     with sqlite3.connect(tmp_path / DB_NAME) as db:
+        db.execute("ALTER TABLE runs DROP COLUMN tight_reason")
         db.execute("ALTER TABLE runs DROP COLUMN target_scale")
         for column in ("sha256", "size", "inode", "mtime_ns"):  # files' identities: 6
             db.execute(f"ALTER TABLE files DROP COLUMN {column}")
         db.execute("PRAGMA user_version = 4")
     db.close()
     pd.testing.assert_frame_equal(run_sweep(config, tmp_path, jobs=1), first)
+
+
+def test_a_store_from_before_tight_reason_is_judged_again_by_the_rule(tmp_path):
+    from approx.experiment.store import SCHEMA_VERSION
+
+    config = parse_config(SCALES)
+    first = run_sweep(config, tmp_path, jobs=1)
+    assert set(first["tight_reason"]) <= {"", "rounding", "work cap"}
+    assert (first["max_error_tight"] == (first["tight_reason"] == "")).all()
+    # the store as the code before the column wrote it (schema 6), whose looser tolerance
+    # called tight a gap of a few rounding units of max |f|: rows 0 and 1 show both kinds
+    ids = list(first["run_id"])
+    with sqlite3.connect(tmp_path / DB_NAME) as db:
+        db.execute("ALTER TABLE runs DROP COLUMN tight_reason")
+        db.execute("PRAGMA user_version = 6")
+        db.execute("UPDATE runs SET max_error_tight = 1")
+        numbers = "UPDATE runs SET max_error = 1.0, max_error_upper = ? WHERE run_id = ?"
+        db.execute(numbers, (1.0 + 5e-10, ids[0]))
+        db.execute(numbers, (1.0 + 3e-9, ids[1]))
+        db.execute("UPDATE runs SET max_error_tight = 0 WHERE run_id = ?", (ids[2],))
+    db.close()
+    with Store.read(tmp_path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        migrated = store.table(store.config()).set_index("run_id")
+    gap = migrated["max_error_upper"] - migrated["max_error"]
+    meets = gap <= 1e-9 * migrated["max_error"]
+    old_tight = migrated.index != ids[2]
+    assert migrated.loc[ids[0], "max_error_tight"] and migrated.loc[ids[0], "tight_reason"] == ""
+    assert not migrated.loc[ids[1], "max_error_tight"]
+    assert migrated.loc[ids[1], "tight_reason"] == "rounding"
+    assert pd.isna(migrated.loc[ids[2], "tight_reason"])
+    assert not migrated.loc[ids[2], "max_error_tight"]
+    # every row formerly tight now follows the rule, and says so
+    np.testing.assert_array_equal(migrated.loc[old_tight, "max_error_tight"], meets[old_tight])
+    np.testing.assert_array_equal(
+        migrated.loc[old_tight, "tight_reason"], np.where(meets[old_tight], "", "rounding")
+    )
