@@ -19,15 +19,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from flint import arb, arb_series
 from numpy.typing import NDArray
 
-from approx.arith.balls import U, abs_lower, abs_upper, arb_context, ball
-from approx.certify.taylor import ARB_WEIGHT, CHEAP, MAX_WORK, Array, LocalPolys, series_coef
+from approx.arith.balls import TINY, U, abs_lower, abs_upper, arb_context, ball
+from approx.certify.taylor import (
+    ARB_WEIGHT,
+    CHEAP,
+    MAX_WORK,
+    Array,
+    LocalPolys,
+    holding,
+    middle,
+    series_coef,
+)
 from approx.core import deadline
 
 __all__ = ["ORDER", "Enclosure", "sup_abs_difference"]
@@ -35,6 +44,8 @@ __all__ = ["ORDER", "Enclosure", "sup_abs_difference"]
 #: order of the cells' expansion of ``e''``: derivatives up to ``ORDER - 1`` at the
 #: middle, a bound of the ``ORDER``-th over the cell
 ORDER = 6
+#: unsplittable cells whose ends are candidates for the value
+_ENDS = 8
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,7 @@ def sup_abs_difference(
     """
     a, b = domain
     edges = np.union1d(f.edges, g.edges)
-    edges = edges[(edges >= a) & (edges <= b)]
+    edges = np.union1d(edges[(edges > a) & (edges < b)], [a, b])  # the ends, always
     lo, hi = edges[:-1], edges[1:]
     keep = hi > lo
     lo, hi = lo[keep], hi[keep]
@@ -114,6 +125,9 @@ class _Search:
     best_x: float
     best: float = -1.0
     settled: float = 0.0  # the largest bound of a dropped cell
+    #: the ends of the cells that could not be split with the largest bounds, as
+    #: (bound, point) pairs: candidates for the value
+    ends: list[tuple[float, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         f, g = self.f, self.g
@@ -133,11 +147,19 @@ class _Search:
         if lb > self.best:
             self.best, self.best_x = lb, x
 
+    def remember(self, lo: Array, hi: Array, ub: Array) -> None:
+        """Keep the ends of the unsplittable cells ``[lo, hi]`` with the largest bounds."""
+        top = np.argsort(-ub)[:_ENDS]
+        pairs = [(float(ub[i]), float(x)) for i in top for x in (lo[i], hi[i])]
+        self.ends = sorted([*self.ends, *pairs], reverse=True)[: 2 * _ENDS]
+
     def step(self, lo: Array, hi: Array) -> tuple[Array, Array]:
         """Bound every cell, drop or settle what can be, split the rest: the next cells."""
         f, g = self.f, self.g
-        mid = lo + (hi - lo) / 2
-        fi, gi = f.cell(mid), g.cell(mid)
+        # every cell lies within one cell of f and one of g (the first cells run between
+        # their joint edges, and splitting stays inside): found from the cell's left end,
+        # never from a rounded midpoint, which may fall on a neighbour's edge
+        fi, gi = holding(f, lo), holding(g, lo)
         rough = f.rough[fi] | g.rough[gi]
         ub = np.empty(lo.size)
         excess = np.zeros(lo.size)
@@ -246,6 +268,8 @@ class _Search:
             | broken
         )
         self.tight = self.tight and not stuck.any()
+        if stuck.any():  # their best points are their ends: evaluated exactly at the end
+            self.remember(lo[stuck], hi[stuck], ub[stuck])
         final = drop | stuck
         if self.work >= self.max_work:
             final[:] = True
@@ -273,11 +297,15 @@ class _Search:
         """The value at the best point (exactly, and polished), and the bound."""
         value, x = max(self.best, 0.0), self.best_x
         if exact_at is not None:
-            candidates = [self.best_x]
+            # the value is |e| evaluated exactly at a point, never a float bound: the best
+            # point, its polished neighbour, the domain's ends and those of the cells
+            # that could not be split
+            candidates = [self.best_x, *domain, *(p for _, p in self.ends)]
             if polish is not None:
                 candidates.append(_polish(polish, self.best_x, self.f, self.g, domain))
+            value, x = -1.0, self.best_x
             with arb_context():
-                for c in candidates:
+                for c in dict.fromkeys(candidates):
                     exact = abs_lower(exact_at(c))
                     if exact > value:
                         value, x = exact, c
@@ -375,9 +403,9 @@ def _float_bounds(
     ``sup|e''|/2 ≤ Σ_{2 ≤ k < N} C(k, 2) |E_k(m)| ρ^(k-2) + C(N, 2) B_N ρ^(N-2)``
     (:data:`ORDER` ``= N``: cells of width ``(tol / B_N)^(1/N)`` suffice).
     """
-    width = hi - lo
-    mid = lo + width / 2
-    rho = width / 2 * (1 + 4 * U)
+    mid, rho = middle(lo, hi)  # e'' is expanded about a float mid: ρ measured from it
+    with np.errstate(over="ignore"):
+        half = (hi - lo) / 2 * (1 + 2 * U)  # the half width, rounded up
 
     def diff(x: Array, k: int) -> tuple[Array, Array]:
         fv, fe = f.at(x, fi, k)
@@ -394,7 +422,8 @@ def _float_bounds(
         half_e2 = half_e2 * rho + math.comb(k, 2) * (np.abs(ek) + errk)
     slack = f.near_edge(lo, hi, fi) + g.near_edge(lo, hi, gi)
     ends = np.maximum(np.abs(e_lo) + err_lo, np.abs(e_hi) + err_hi)
-    curve = half_e2 * width * width / 4 + slack  # what the ends do not cover
+    # what the ends do not cover; (plus what products may lose to underflow)
+    curve = half_e2 * half * half + slack + 4 * TINY
     ub = (ends + curve) * (1 + 8 * U)
     excess = slack * (1 + 8 * U)
     floor = (ends + slack) * (1 + 8 * U)

@@ -50,6 +50,8 @@ __all__ = [
     "LocalPolys",
     "arb_context",
     "from_coefficients",
+    "holding",
+    "middle",
     "taylor_blocks",
 ]
 
@@ -66,6 +68,36 @@ TARGET_WORK = 2**28
 #: a ball function this small (a target's formula) is evaluated even past the cap
 CHEAP = 256
 
+
+# --- cells: where they lie, their middle and radius, in floats --------------------------------
+
+
+def holding(p: Any, lo: Array) -> NDArray[np.intp]:
+    """Index of the cell of ``p`` (anything with sorted ``edges``) that holds each cell
+    ``[lo, hi]`` lying within one of its cells.
+
+    Found from the left end (the last edge ``≤ lo``), so a cell that starts on an edge
+    gets the cell to its right. Never from a midpoint: on cells a few floats wide the
+    rounded midpoint may fall on the neighbour's edge.
+    """
+    i = np.searchsorted(p.edges, lo, side="right") - 1
+    return np.clip(i, 0, p.edges.size - 2)
+
+
+def middle(lo: Array, hi: Array) -> tuple[Array, Array]:
+    """A float ``m`` in each ``[lo, hi]`` and a radius ``ρ ≥ max(m - lo, hi - m)``.
+
+    ``m`` is the rounded midpoint, which on a cell one to a few floats wide is off the
+    true middle by up to half the width (even onto an end): ``ρ`` is measured from ``m``
+    and rounded up, never taken as half the width. Where ``hi - lo`` overflows, ``m`` is
+    ``lo/2 + hi/2`` (and ``ρ`` may be ``inf``).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        width = hi - lo
+        m = np.where(np.isfinite(width), lo + width / 2, lo / 2 + hi / 2)
+        m = np.clip(m, lo, hi)
+        rho = np.maximum(m - lo, hi - m) * (1 + 4 * U)
+    return m, rho
 
 
 # --- piecewise polynomials with error radii -------------------------------------------------
