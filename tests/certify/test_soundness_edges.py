@@ -52,10 +52,47 @@ def shallow_breakpoints(net: MLP, a: float, b: float) -> list[Fraction]:
     return sorted(points)
 
 
+def deep_pieces(net: MLP, a: float, b: float) -> list[Fraction]:
+    """The ends and every exact breakpoint of a ReLU net of any depth on ``[a, b]``: each
+    layer's units are affine on each piece; a unit's zero inside a piece splits it."""
+    F = lambda v: Fraction(float(v))  # noqa: E731
+    pieces = [(Fraction(a), Fraction(b), [Fraction(1)], [Fraction(0)])]  # (lo, hi, s, c)
+    for w, bias in zip(net.weights[:-1], net.biases[:-1], strict=True):
+        out = []
+        units = range(w.shape[1])
+        for lo, hi, s, c in pieces:
+            ps = [sum((si * F(w[i, k]) for i, si in enumerate(s)), Fraction(0)) for k in units]
+            pc = [sum((ci * F(w[i, k]) for i, ci in enumerate(c)), F(bias[k])) for k in units]
+            zeros = {-pc[k] / ps[k] for k in units if ps[k]}
+            for left, right in itertools.pairwise(
+                [lo, *sorted(z for z in zeros if lo < z < hi), hi]
+            ):
+                m = (left + right) / 2
+                on = [ps[k] * m + pc[k] > 0 for k in units]
+                ons = [ps[k] if on[k] else Fraction(0) for k in units]
+                onc = [pc[k] if on[k] else Fraction(0) for k in units]
+                out.append((left, right, ons, onc))
+        pieces = out
+    return sorted({Fraction(a), Fraction(b), *(lo for lo, _, _, _ in pieces)})
+
+
+def net_exact(net: MLP, x: Fraction) -> Fraction:
+    """A ReLU net of any depth at the rational ``x``, exactly."""
+    z = [x]
+    for layer, (w, bias) in enumerate(zip(net.weights, net.biases, strict=True)):
+        z = [
+            sum((z[i] * Fraction(float(w[i, k])) for i in range(len(z))), Fraction(float(bias[k])))
+            for k in range(w.shape[1])
+        ]
+        if layer < len(net.weights) - 1:
+            z = [max(v, Fraction(0)) for v in z]
+    return z[0]
+
+
 def linear_sup(net: MLP, p: float, q: float, a: float, b: float) -> Fraction:
     """``sup |p x + q - net(x)|`` over ``[a, b]``, exactly."""
     line = lambda x: Fraction(p) * x + Fraction(q)  # noqa: E731
-    return max(abs(line(x) - shallow_exact(net, x)) for x in shallow_breakpoints(net, a, b))
+    return max(abs(line(x) - net_exact(net, x)) for x in deep_pieces(net, a, b))
 
 
 def mp(x: float | Fraction) -> mpmath.mpf:
@@ -110,7 +147,7 @@ def above(v: mpmath.mpf) -> Fraction:
 
 def below(v: mpmath.mpf) -> Fraction:
     """A rational just below a 50-digit reference."""
-    return Fraction(str(v)) * (1 - Fraction(1, 10**40)) - Fraction(1, 10**300)
+    return max(Fraction(str(v)) * (1 - Fraction(1, 10**40)) - Fraction(1, 10**300), Fraction(0))
 
 
 def check(result, sup, exact_at_x) -> None:
@@ -231,8 +268,9 @@ magnitudes = st.sampled_from([1.0, 3.0, 1e-3, 1e8, 1e15, 2.0**52, 1e-300, 1e300]
 
 @st.composite
 def tiny_problems(draw):
-    """A domain 1 to 8 floats wide, a line ``p x + q`` and a 1 → d → 1 ReLU net whose
-    breakpoints lie near (rarely on) the floats of the domain, of any weights."""
+    """A domain 1 to 8 floats wide, a line ``p x + q`` and a ReLU net of one or two
+    hidden layers whose breakpoints lie near (rarely on) the floats of the domain, of
+    any weights."""
     a = draw(offsets)
     b = _advance(a, draw(st.integers(1, 8)))
     floats = [_advance(a, k) for k in range(9)]
@@ -249,8 +287,22 @@ def tiny_problems(draw):
     c = draw(st.sampled_from([0.0, 1.0, -a]))
     p = draw(st.sampled_from([0.0, 1.0, -2.5]))
     q = draw(st.sampled_from([0.0, 1.0, -a]))
-    net = MLP.from_params([[w], [[vi] for vi in v]], [bias, [c]])
-    return a, b, p, q, net
+    if not draw(st.booleans()):
+        return a, b, p, q, MLP.from_params([[w], [[vi] for vi in v]], [bias, [c]])
+    # a second hidden layer, its units' zeros placed near a float of the domain
+    e = draw(st.integers(1, 3))
+    w2 = np.array(
+        [
+            [draw(magnitudes) * draw(st.sampled_from([1.0, -1.0])) for _ in range(e)]
+            for _ in range(d)
+        ]
+    )
+    t = draw(st.sampled_from(floats))
+    with np.errstate(all="ignore"):
+        z = np.maximum(np.array(w) * t + np.array(bias), 0.0) @ w2
+    b2 = np.where(np.isfinite(z), -z, 0.0) * draw(st.sampled_from([1.0, 1 + 2**-50, 0.5]))
+    v2 = [[draw(magnitudes) * draw(st.sampled_from([1.0, -1.0, 4 / 7]))] for _ in range(e)]
+    return a, b, p, q, MLP.from_params([[w], w2, v2], [bias, b2, [c]])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -264,5 +316,5 @@ def test_relu_nets_on_tiny_domains_are_enclosed_exactly(problem):
     sup = linear_sup(net, p, q, a, b)
     x = Fraction(result.x)
     assert Fraction(a) <= x <= Fraction(b)
-    at_x = abs(Fraction(p) * x + Fraction(q) - shallow_exact(net, x))
+    at_x = abs(Fraction(p) * x + Fraction(q) - net_exact(net, x))
     check(result, sup, at_x)
