@@ -172,7 +172,10 @@ def _overflow(model: Any, worst: analysis.MaxError) -> str | None:
     """Why a model's max error is no number, if it is for want of floats: its parameters
     overflowed (a construction from huge values), or its real function does."""
     if not finite_parameters(model):
-        return "the model's parameters are not finite (they overflowed while it was fitted)"
+        return (
+            "the model's parameters (or the coefficients they define) are not finite: "
+            "they overflowed while it was fitted"
+        )
     if worst.value >= np.finfo(np.float64).max:
         return f"the model's error passes the largest float (upper bound {worst.upper})"
     return None

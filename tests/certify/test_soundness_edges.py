@@ -113,6 +113,8 @@ def smooth_sup(error, a: float, b: float, breaks: list[float], n: int = 400) -> 
             v = abs(error(x))
             if v > best:
                 best, where = v, (max(L, x - (H - L) / n), min(H, x + (H - L) / n))
+    if where is None:  # 0 everywhere on the grid
+        return best
     lo, hi = where
     for _ in range(120):  # golden-section search on the bracket of the best grid point
         m1, m2 = lo + (hi - lo) * 0.382, lo + (hi - lo) * 0.618
@@ -191,8 +193,9 @@ def test_a_cubic_spike_on_three_floats():
 
 
 def _frac(x: mpmath.mpf) -> Fraction:
-    m, e = mpmath.mpf(x).man_exp
-    return Fraction(int(m)) * (Fraction(2) ** int(e))
+    x = mpmath.mpf(x)
+    m, e = x.man_exp  # of |x|
+    return (-1 if x < 0 else 1) * Fraction(int(m)) * (Fraction(2) ** int(e))
 
 
 def test_an_exponential_one_float_per_piece_near_1e15():
