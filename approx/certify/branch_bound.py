@@ -6,7 +6,12 @@ model's pieces) or provide the same interface (a Chebyshev series,
 ``sup |e| <= max(|e(l)|, |e(r)|) + (r - l)^2 / 8 * sup |e''|``, with ``sup |e''|`` from the
 Taylor expansion of ``e''`` at the cell's midpoint (so it cancels where ``g`` is close to
 ``f``, as for a spline): derivatives below :data:`ORDER` at the middle, a crude bound of
-the :data:`ORDER`-th over the cell. Cells whose bound cannot beat the best value found
+the :data:`ORDER`-th over the cell. The middle is a float, which on a cell one to a few
+floats wide may lie anywhere in it (even on an end): the expansion's radius is measured
+from it and rounded up (:func:`~approx.certify.taylor.middle`), and each cell takes the
+pieces of ``f`` and ``g`` that hold it, found from its left end
+(:func:`~approx.certify.taylor.holding`), so every cell is bounded over all of its width
+with its own pieces. Cells whose bound cannot beat the best value found
 by more than the tolerance are dropped; the rest are split in 4 to 16 parts (as many as
 the bound needs). A cell kept open only by the floats' rounding at its ends has them
 evaluated again, in double-double where the model offers it (a Chebyshev series), else
@@ -50,7 +55,8 @@ _ENDS = 8
 
 @dataclass(frozen=True)
 class Enclosure:
-    """``value ≤ sup |f - g| ≤ upper``; ``value = |f(x) - g(x)|`` up to its own rounding.
+    """``value ≤ sup |f - g| ≤ upper``; ``value = |f(x) - g(x)|`` evaluated exactly and
+    rounded down (given ``exact_at``; else a rigorous lower bound from the floats).
 
     ``tight`` says the requested tolerance was met; otherwise the work cap was reached or
     the cells could not be split further, and ``upper`` is rigorous but wider.
@@ -87,7 +93,9 @@ def sup_abs_difference(
         Cap on operations (cell evaluations, and Arb evaluations weighted by their size).
     exact_at : callable, optional
         ``x -> ball of f(x) - g(x)`` evaluated exactly (e.g. the model from its float
-        weights); used for the final value. Without it the value is the best lower bound
+        weights); the value is its largest lower end at candidate points: the best point
+        of the search, its polished neighbour, the domain's ends and the ends of the
+        cells that could not be split. Without it the value is the best lower bound
         found by the float evaluations.
     polish : callable, optional
         ``f - g`` in floats on an array: a bounded scalar search on the cell of the best
