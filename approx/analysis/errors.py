@@ -251,7 +251,7 @@ def _sampled(target: Target, model: Model, n: int = 1 << 16) -> MaxError:
     x = np.clip(np.linspace(a, b, n), a, b)  # a subnormal step can overshoot b
     with np.errstate(all="ignore"):
         e = np.abs(target(x) - model(x))
-    i = int(np.nanargmax(e))
+    i = int(np.nanargmax(e)) if not np.all(np.isnan(e)) else 0  # all NaN: any point
     return MaxError(
         x=float(x[i]), value=float(e[i]), upper=float("inf"), tight=False, reason="no enclosure"
     )

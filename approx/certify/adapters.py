@@ -63,8 +63,12 @@ class Cells(NamedTuple):
 
 
 def finite_parameters(model: Any) -> bool:
-    """Whether every float parameter of the model is finite."""
-    arrays = model.to_arrays() if hasattr(model, "to_arrays") else {}
+    """Whether every float parameter of the model is finite, and for a spline the
+    coefficients of its cubics too (they divide by the knots' spacing, and overflow where
+    it is tiny)."""
+    arrays = dict(model.to_arrays()) if hasattr(model, "to_arrays") else {}
+    if isinstance(model, SplineModel):
+        arrays["cubics"] = model.pieces()[1]
     return all(
         np.all(np.isfinite(v)) for v in arrays.values() if np.issubdtype(v.dtype, np.floating)
     )

@@ -6,7 +6,12 @@ model's pieces) or provide the same interface (a Chebyshev series,
 ``sup |e| <= max(|e(l)|, |e(r)|) + (r - l)^2 / 8 * sup |e''|``, with ``sup |e''|`` from the
 Taylor expansion of ``e''`` at the cell's midpoint (so it cancels where ``g`` is close to
 ``f``, as for a spline): derivatives below :data:`ORDER` at the middle, a crude bound of
-the :data:`ORDER`-th over the cell. Cells whose bound cannot beat the best value found
+the :data:`ORDER`-th over the cell. The middle is a float, which on a cell one to a few
+floats wide may lie anywhere in it (even on an end): the expansion's radius is measured
+from it and rounded up (:func:`~approx.certify.taylor.middle`), and each cell takes the
+pieces of ``f`` and ``g`` that hold it, found from its left end
+(:func:`~approx.certify.taylor.holding`), so every cell is bounded over all of its width
+with its own pieces. Cells whose bound cannot beat the best value found
 by more than the tolerance are dropped; the rest are split in 4 to 16 parts (as many as
 the bound needs). A cell kept open only by the floats' rounding at its ends has them
 evaluated again, in double-double where the model offers it (a Chebyshev series), else
@@ -19,15 +24,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from flint import arb, arb_series
 from numpy.typing import NDArray
 
-from approx.arith.balls import U, abs_lower, abs_upper, arb_context, ball
-from approx.certify.taylor import ARB_WEIGHT, CHEAP, MAX_WORK, Array, LocalPolys, series_coef
+from approx.arith.balls import TINY, U, abs_lower, abs_upper, arb_context, ball
+from approx.certify.taylor import (
+    ARB_WEIGHT,
+    CHEAP,
+    MAX_WORK,
+    Array,
+    LocalPolys,
+    holding,
+    middle,
+    series_coef,
+)
 from approx.core import deadline
 
 __all__ = ["ORDER", "Enclosure", "sup_abs_difference"]
@@ -35,11 +49,14 @@ __all__ = ["ORDER", "Enclosure", "sup_abs_difference"]
 #: order of the cells' expansion of ``e''``: derivatives up to ``ORDER - 1`` at the
 #: middle, a bound of the ``ORDER``-th over the cell
 ORDER = 6
+#: unsplittable cells whose ends are candidates for the value
+_ENDS = 8
 
 
 @dataclass(frozen=True)
 class Enclosure:
-    """``value ≤ sup |f - g| ≤ upper``; ``value = |f(x) - g(x)|`` up to its own rounding.
+    """``value ≤ sup |f - g| ≤ upper``; ``value = |f(x) - g(x)|`` evaluated exactly and
+    rounded down (given ``exact_at``; else a rigorous lower bound from the floats).
 
     ``tight`` says the requested tolerance was met; otherwise the work cap was reached
     (``capped``) or the cells could not be split further, and ``upper`` is rigorous but
@@ -78,7 +95,9 @@ def sup_abs_difference(
         Cap on operations (cell evaluations, and Arb evaluations weighted by their size).
     exact_at : callable, optional
         ``x -> ball of f(x) - g(x)`` evaluated exactly (e.g. the model from its float
-        weights); used for the final value. Without it the value is the best lower bound
+        weights); the value is its largest lower end at candidate points: the best point
+        of the search, its polished neighbour, the domain's ends and the ends of the
+        cells that could not be split. Without it the value is the best lower bound
         found by the float evaluations.
     polish : callable, optional
         ``f - g`` in floats on an array: a bounded scalar search on the cell of the best
@@ -92,7 +111,7 @@ def sup_abs_difference(
     """
     a, b = domain
     edges = np.union1d(f.edges, g.edges)
-    edges = edges[(edges >= a) & (edges <= b)]
+    edges = np.union1d(edges[(edges > a) & (edges < b)], [a, b])  # the ends, always
     lo, hi = edges[:-1], edges[1:]
     keep = hi > lo
     lo, hi = lo[keep], hi[keep]
@@ -117,6 +136,9 @@ class _Search:
     best: float = -1.0
     settled: float = 0.0  # the largest bound of a dropped cell
     capped: bool = False  # the work cap stopped the search (or a Taylor model's)
+    #: the ends of the cells that could not be split with the largest bounds, as
+    #: (bound, point) pairs: candidates for the value
+    ends: list[tuple[float, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         f, g = self.f, self.g
@@ -137,11 +159,19 @@ class _Search:
         if lb > self.best:
             self.best, self.best_x = lb, x
 
+    def remember(self, lo: Array, hi: Array, ub: Array) -> None:
+        """Keep the ends of the unsplittable cells ``[lo, hi]`` with the largest bounds."""
+        top = np.argsort(-ub)[:_ENDS]
+        pairs = [(float(ub[i]), float(x)) for i in top for x in (lo[i], hi[i])]
+        self.ends = sorted([*self.ends, *pairs], reverse=True)[: 2 * _ENDS]
+
     def step(self, lo: Array, hi: Array) -> tuple[Array, Array]:
         """Bound every cell, drop or settle what can be, split the rest: the next cells."""
         f, g = self.f, self.g
-        mid = lo + (hi - lo) / 2
-        fi, gi = f.cell(mid), g.cell(mid)
+        # every cell lies within one cell of f and one of g (the first cells run between
+        # their joint edges, and splitting stays inside): found from the cell's left end,
+        # never from a rounded midpoint, which may fall on a neighbour's edge
+        fi, gi = holding(f, lo), holding(g, lo)
         rough = f.rough[fi] | g.rough[gi]
         ub = np.empty(lo.size)
         excess = np.zeros(lo.size)
@@ -250,6 +280,8 @@ class _Search:
             | broken
         )
         self.tight = self.tight and not stuck.any()
+        if stuck.any():  # their best points are their ends: evaluated exactly at the end
+            self.remember(lo[stuck], hi[stuck], ub[stuck])
         final = drop | stuck
         if self.work >= self.max_work:
             final[:] = True
@@ -279,12 +311,16 @@ class _Search:
         """The value at the best point (exactly, and polished), and the bound."""
         value, x = max(self.best, 0.0), self.best_x
         if exact_at is not None:
-            candidates = [self.best_x]
+            # the value is |e| evaluated exactly at a point, never a float bound: the best
+            # point, its polished neighbour, the domain's ends and those of the cells
+            # that could not be split
+            candidates = [self.best_x, *domain, *(p for _, p in self.ends)]
             deadline.check()
             if polish is not None:
                 candidates.append(_polish(polish, self.best_x, self.f, self.g, domain))
+            value, x = -1.0, self.best_x
             with arb_context():
-                for c in candidates:
+                for c in dict.fromkeys(candidates):
                     deadline.check()
                     exact = abs_lower(exact_at(c))
                     if exact > value:
@@ -388,9 +424,9 @@ def _float_bounds(
     ``sup|e''|/2 ≤ Σ_{2 ≤ k < N} C(k, 2) |E_k(m)| ρ^(k-2) + C(N, 2) B_N ρ^(N-2)``
     (:data:`ORDER` ``= N``: cells of width ``(tol / B_N)^(1/N)`` suffice).
     """
-    width = hi - lo
-    mid = lo + width / 2
-    rho = width / 2 * (1 + 4 * U)
+    mid, rho = middle(lo, hi)  # e'' is expanded about a float mid: ρ measured from it
+    with np.errstate(over="ignore"):
+        half = (hi - lo) / 2 * (1 + 2 * U)  # the half width, rounded up
 
     def diff(x: Array, k: int) -> tuple[Array, Array]:
         fv, fe = f.at(x, fi, k)
@@ -407,7 +443,8 @@ def _float_bounds(
         half_e2 = half_e2 * rho + math.comb(k, 2) * (np.abs(ek) + errk)
     slack = f.near_edge(lo, hi, fi) + g.near_edge(lo, hi, gi)
     ends = np.maximum(np.abs(e_lo) + err_lo, np.abs(e_hi) + err_hi)
-    curve = half_e2 * width * width / 4 + slack  # what the ends do not cover
+    # what the ends do not cover; (plus what products may lose to underflow)
+    curve = half_e2 * half * half + slack + 4 * TINY
     ub = (ends + curve) * (1 + 8 * U)
     excess = slack * (1 + 8 * U)
     floor = (ends + slack) * (1 + 8 * U)

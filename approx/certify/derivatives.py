@@ -14,7 +14,15 @@ import numpy as np
 from flint import arb
 
 from approx.arith.balls import U, abs_lower, abs_upper, arb_context, ball
-from approx.certify.taylor import MAX_WORK, Array, LocalPolys, series_coef, taylor_series
+from approx.certify.taylor import (
+    MAX_WORK,
+    Array,
+    LocalPolys,
+    holding,
+    middle,
+    series_coef,
+    taylor_series,
+)
 from approx.core import deadline
 
 __all__ = ["integral_sqrt_abs_derivative", "sup_abs_derivative"]
@@ -29,9 +37,8 @@ def _derivative_ranges(
     ``F_j = f^(j)/j!`` and ``|t| ≤ ρ``. Returns ``(value, err, spread, idx)``: ``f^(k)``
     lies within ``value ± (err + spread)`` on the cell.
     """
-    mid = lo + (hi - lo) / 2
-    rho = (hi - lo) / 2 * (1 + 4 * U)
-    idx = f.cell(mid)
+    mid, rho = middle(lo, hi)  # ρ measured from the rounded middle
+    idx = holding(f, lo)
     scale = math.factorial(k)
     v, e = f.at(mid, idx, k)
     v1, e1 = f.at(mid, idx, k + 1)
@@ -64,7 +71,7 @@ def sup_abs_derivative(
     best, settled, work = 0.0, 0.0, 0
     while lo.size:
         deadline.check()
-        idx = f.cell(lo + (hi - lo) / 2)
+        idx = holding(f, lo)
         rough = f.rough[idx]
         ub = np.empty(lo.size)
         shrinks = np.zeros(lo.size)  # the part of a bound that splitting removes
@@ -109,7 +116,7 @@ def integral_sqrt_abs_derivative(
     work = 0
     while True:
         deadline.check()
-        idx = f.cell(lo + (hi - lo) / 2)
+        idx = holding(f, lo)
         rough = f.rough[idx]
         low, high = np.zeros(lo.size), np.full(lo.size, np.inf)
         splittable = np.zeros(lo.size, dtype=bool)  # whose gap shrinks when split

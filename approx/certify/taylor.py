@@ -50,6 +50,8 @@ __all__ = [
     "LocalPolys",
     "arb_context",
     "from_coefficients",
+    "holding",
+    "middle",
     "taylor_blocks",
 ]
 
@@ -66,6 +68,56 @@ TARGET_WORK = 2**28
 #: a ball function this small (a target's formula) is evaluated even past the cap
 CHEAP = 256
 
+
+# --- cells: where they lie, their middle and radius, in floats --------------------------------
+
+
+def holding(p: Any, lo: Array) -> NDArray[np.intp]:
+    """Index of the cell of ``p`` (anything with sorted ``edges``) that holds each cell
+    ``[lo, hi]`` lying within one of its cells.
+
+    Found from the left end (the last edge ``≤ lo``), so a cell that starts on an edge
+    gets the cell to its right. Never from a midpoint: on cells a few floats wide the
+    rounded midpoint may fall on the neighbour's edge.
+    """
+    i = np.searchsorted(p.edges, lo, side="right") - 1
+    return np.clip(i, 0, p.edges.size - 2)
+
+
+def middle(lo: Array, hi: Array) -> tuple[Array, Array]:
+    """A float ``m`` in each ``[lo, hi]`` and a radius ``ρ ≥ max(m - lo, hi - m)``.
+
+    ``m`` is the rounded midpoint, which on a cell one to a few floats wide is off the
+    true middle by up to half the width (even onto an end): ``ρ`` is measured from ``m``
+    and rounded up, never taken as half the width. Where ``hi - lo`` overflows, ``m`` is
+    ``lo/2 + hi/2`` (and ``ρ`` may be ``inf``).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        width = hi - lo
+        m = np.where(np.isfinite(width), lo + width / 2, lo / 2 + hi / 2)
+        m = np.clip(m, lo, hi)
+        rho = np.maximum(m - lo, hi - m) * (1 + 4 * U)
+    return m, rho
+
+
+def remainder_term(rem: Any, reach: Any, p: int, *, rounded_up: bool = True) -> Any:
+    """An upper bound of ``rem · reach^p`` (``rem, reach ≥ 0``; floats or arrays): ``0``
+    where ``rem`` is 0 (even for an infinite ``reach``), ``inf`` where it overflows,
+    never an exception, and nothing lost to underflow (the factors are multiplied in the
+    order that keeps the partial products from underflowing while the result would not).
+    ``rounded_up=False``: the plain product (for a tolerance test, not a bound).
+    """
+    rem, reach = np.asarray(rem, dtype=np.float64), np.asarray(reach, dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        grow = reach >= 1
+        out = np.where(grow, 1.0, rem)  # reach ≥ 1: its power first, then rem
+        for _ in range(p):
+            out = out * reach
+        out = np.where(grow, out * rem, out)
+        if rounded_up:
+            out = out * (1 + 4 * (p + 2) * U) + (p + 2) * TINY
+        out = np.where(rem == 0, 0.0, np.where(np.isnan(out), np.inf, out))
+    return out if out.ndim else float(out)
 
 
 # --- piecewise polynomials with error radii -------------------------------------------------
@@ -165,14 +217,25 @@ class LocalPolys:
         ra = r[:, -1].copy()
         dh = np.zeros_like(y)  # Σ j |c_j| |h|^(j-1): the sensitivity to h
         ay = np.abs(y)
-        for j in range(c.shape[1] - 2, -1, -1):
-            dh = dh * a + ay
-            y = y * h + c[:, j]
-            mu = mu * a + np.abs(y)
-            ra = ra * a + r[:, j]
-            ay = ay * a + np.abs(c[:, j])
-        tail = rem * a ** (self.n - k)
-        err = (2.01 * U * mu + ra + tail + 1.01 * U * dh * a) * (1 + 8 * U) + 64 * TINY
+        powers = np.ones_like(y)  # Σ |h|^j: how far an underflow's error may grow
+        under = np.zeros(y.shape, dtype=bool)  # whether a product may have underflowed
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            for j in range(c.shape[1] - 2, -1, -1):
+                dh = dh * a + ay
+                y = y * h + c[:, j]
+                mu = mu * a + np.abs(y)
+                under |= _underflows(mu, a) | _underflows(ra, a)
+                ra = ra * a + r[:, j]
+                ay = ay * a + np.abs(c[:, j])
+                powers = powers * a + 1
+            tail = remainder_term(rem, a, self.n - k)
+            err = (2.01 * U * mu + ra + tail + 1.01 * U * dh * a) * (1 + 8 * U)
+            # Higham's bound assumes no underflow: where a product may have lost to it,
+            # each step's absolute loss (a subnormal unit) grows with the later powers
+            err = np.where(under, err + 4 * TINY * powers * (1 + 8 * U), err)
+            # (and the last products, by U, may round a subnormal down: a few units more)
+            err = _subnormal_margin(err, (mu != 0) | (ra != 0) | (dh != 0) | (tail != 0))
+            err = np.where(np.isnan(err), np.inf, err)
         rough = self.rough[idx]
         if rough.any():
             y = np.where(rough, np.nan, y)
@@ -188,10 +251,17 @@ class LocalPolys:
         centre = self.centre[idx]
         reach = np.maximum(np.abs(lo - centre), np.abs(hi - centre)) * (1 + 4 * U)
         s = np.abs(c[:, -1]) + r[:, -1]
-        for j in range(c.shape[1] - 2, -1, -1):
-            s = s * reach + (np.abs(c[:, j]) + r[:, j])
-        s = (s + rem * reach ** (self.n - k)) * (1 + 4 * self.n * U) + 64 * TINY
-        return np.where(self.rough[idx], np.inf, s)
+        powers = np.ones_like(s)
+        under = np.zeros(s.shape, dtype=bool)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            for j in range(c.shape[1] - 2, -1, -1):
+                under |= _underflows(s, reach)
+                s = s * reach + (np.abs(c[:, j]) + r[:, j])
+                powers = powers * reach + 1
+            s = (s + remainder_term(rem, reach, self.n - k)) * (1 + 4 * self.n * U)
+            s = np.where(under, s + 4 * TINY * powers * (1 + 8 * U), s)
+            s = _subnormal_margin(s, s != 0)
+        return np.where(self.rough[idx] | np.isnan(s), np.inf, s)
 
     def near_edge(self, lo: Array, hi: Array, idx: NDArray[np.intp]) -> Array:
         """The slack of cells ``idx`` for sub-intervals ``[lo, hi]``: it applies only within
@@ -214,21 +284,41 @@ class LocalPolys:
         for j in range(self.n - 1, -1, -1):
             total = total * h + arb(self.coef[i, j], self.rad[i, j])
         reach = abs_upper(head(h))
-        radius = self.rem[i] * reach**self.n + self.slack[i]
-        if radius > 0 or not math.isfinite(radius):
+        radius = (remainder_term(self.rem[i], reach, self.n) + self.slack[i]) * (1 + 2 * U)
+        if not math.isfinite(radius):
+            return _whole_line(X)
+        if radius > 0:
             total = total + arb(0, radius)
         if isinstance(X, arb_series) and self.rem[i] != 0:
             # the remainder's derivatives: |R^(k)|/k! ≤ C(n, k) rem |h|^(n - k); orders
             # past the model's are unknown
-            rem = self.rem[i] * (1 + 4 * U)
             tail = [arb(0)] + [
-                arb(0, rem * math.comb(self.n, k) * reach ** (self.n - k))
+                arb(0, remainder_term(self.rem[i] * math.comb(self.n, k), reach, self.n - k))
                 for k in range(1, min(X.prec, self.n + 1))
             ]
             tail += [arb.nan()] * (X.prec - self.n - 1)
 
             total = total + arb_series(tail, prec=X.prec)
         return total
+
+
+def _underflows(p: Array, q: Array) -> NDArray[np.bool_]:
+    """Where the float product ``p · q`` may lose to underflow: it falls below the normal
+    range (with margin) although neither factor is 0 (an exact 0 loses nothing)."""
+    return (p != 0) & (q != 0) & (np.abs(p * q) < 2.0**-1000)
+
+
+def _subnormal_margin(bound: Array, nonzero: NDArray[np.bool_]) -> Array:
+    """``bound`` plus a few subnormal units where it is that small and its parts were
+    not all exactly 0 (its final products may have rounded below the normal range)."""
+    return np.where(nonzero & (bound < 2.0**-1000), bound + 8 * TINY, bound)
+
+
+def _whole_line(X: Any) -> Any:
+    """An enclosure that says nothing (NaN: the value is unknown), shaped like ``X``."""
+    if isinstance(X, arb_series):
+        return arb_series([arb.nan()] * X.prec, prec=X.prec)
+    return arb.nan()
 
 
 def from_coefficients(
@@ -317,7 +407,8 @@ def taylor_blocks(
                 # the size of f is what is attained, also where a grid missed it
                 scale = max(scale, abs_lower(coeffs[0]))
                 tol = 2.0**-56 * max(scale, TINY)
-            ok = all(v.is_finite() for v in coeffs) and remainder * rho**n <= tol
+            tail = remainder_term(remainder, rho, n, rounded_up=False)
+            ok = all(v.is_finite() for v in coeffs) and tail <= tol
             if ok:
                 mids = [float(v.mid()) for v in coeffs]
                 rads = [

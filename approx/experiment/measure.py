@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from approx import analysis, methods
 from approx.certify import targets as certified
+from approx.certify.adapters import finite_parameters
 from approx.core import deadline
 from approx.core.status import RunStatus
 from approx.experiment.specs import DatasetSpec, Run, TargetSpec
@@ -168,7 +169,23 @@ def approximate(run: Run, result: Result) -> None:
         deadline.check()  # a status must not depend on a long phase that checks nowhere
         result.l2_error = float(analysis.l2_error(target, fit.model))
         deadline.check()
-    _settle(result, fit, start, result.max_error, "max error")
+    overflow = _overflow(fit.model, worst)
+    _settle(result, fit, start, math.nan if overflow else result.max_error, "max error")
+    if overflow and result.status == RunStatus.NON_FINITE:
+        result.message = overflow
+
+
+def _overflow(model: Any, worst: analysis.MaxError) -> str | None:
+    """Why a model's max error is no number, if it is for want of floats: its parameters
+    overflowed (a construction from huge values), or its real function does."""
+    if not finite_parameters(model):
+        return (
+            "the model's parameters (or the coefficients they define) are not finite: "
+            "they overflowed while it was fitted"
+        )
+    if worst.value >= np.finfo(np.float64).max:
+        return f"the model's error passes the largest float (upper bound {worst.upper})"
+    return None
 
 
 def classify(run: Run, result: Result) -> None:

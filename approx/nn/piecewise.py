@@ -176,10 +176,13 @@ def _to_floats(n: NDArray[np.object_], exp: int) -> tuple[Array, Array]:
     bits = int(np.max(np.abs(n))).bit_length() if n.size else 0
     shift = max(bits - 62, 0)
     small = (n >> shift) if shift else n
-    values = np.ldexp(small.astype(np.float64), exp + shift)
-    truncated = math.ldexp(1.0, exp + shift) if shift else 0.0  # the bits shifted out
-    err = truncated + np.spacing(np.abs(values)) + 2.0**-1074
-    return values, err
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = np.ldexp(small.astype(np.float64), exp + shift)
+        # the bits shifted out
+        truncated = float(np.ldexp(1.0, exp + shift)) if shift else 0.0
+        err = truncated + np.spacing(np.abs(values)) + 2.0**-1074
+    # past the largest float: the value is ±inf and its error unbounded
+    return values, np.where(np.isfinite(values) & np.isfinite(err), err, np.inf)
 
 
 def _shallow(net: MLP, a: float, b: float) -> PiecewiseLinear:
@@ -355,7 +358,7 @@ def _rounded(lines: list[_Line], b: float) -> PiecewiseLinear:
     y, y_err = _fractions_to_floats(values)
     # a float breakpoint that some exact breakpoint only rounds to may hide short pieces
     # of any slope: bound their difference by twice the largest slope
-    lip = 2 * max(abs(float(s)) for _, _, s, _ in lines) * (1 + 1e-12)
+    lip = 2 * max(abs(_float(s)) for _, _, s, _ in lines) * (1 + 1e-12)
     inexact = {r for (lo, _, _, _), r in zip(lines, rounded, strict=True) if Fraction(r) != lo}
     group = np.array([lip if xj in inexact else 0.0 for xj in x])
     return PiecewiseLinear(
@@ -365,8 +368,17 @@ def _rounded(lines: list[_Line], b: float) -> PiecewiseLinear:
 
 def _fractions_to_floats(values: list[Fraction]) -> tuple[Array, Array]:
     """Correctly rounded floats and a bound on their error (one ulp)."""
-    out = np.array([float(v) for v in values])
-    return out, np.array([math.ulp(v) for v in out]) + 2.0**-1074
+    out = np.array([_float(v) for v in values])
+    err = np.array([math.ulp(v) if math.isfinite(v) else math.inf for v in out])
+    return out, err + 2.0**-1074
+
+
+def _float(v: Fraction) -> float:
+    """``v`` correctly rounded, or ``±inf`` past the largest float."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
 
 
 def exact_value(net: MLP, x: float) -> arb:

@@ -9,14 +9,33 @@ down to a cell of ``2⁻⁴⁸`` of the domain is refused with that cell.
 
 from __future__ import annotations
 
+import ast
+import math
+from typing import Any
+
 import numpy as np
 from flint import arb, arb_series
 
-from approx.arith.balls import MIN_BLOCK, abs_upper, arb_context, ball
+from approx.arith.balls import MIN_BLOCK, abs_lower, abs_upper, arb_context, ball
 from approx.core import deadline
-from approx.problems.expr import BallFunc, DomainIssue
+from approx.core.errors import ApproxError
+from approx.problems.expr import BallFunc, DomainIssue, compile_ball, parse
 
-__all__ = ["check_finite"]
+__all__ = [
+    "FLOAT_LIMIT",
+    "TargetRefused",
+    "check_domain_width",
+    "check_finite",
+    "check_float_range",
+]
+
+#: the float form's intermediate values must stay below this: the largest float, less a
+#: margin for the float evaluation's own rounding (relative, far below it)
+FLOAT_LIMIT = float(np.finfo(np.float64).max) * (1 - 2.0**-20)
+
+
+class TargetRefused(ApproxError, ValueError):
+    """A target that cannot be certified on its domain; the message says where and why."""
 
 
 def check_finite(
@@ -112,7 +131,88 @@ def _settled(issue: DomainIssue, lo: float, hi: float, proven: frozenset[str]) -
 
 def _refuse(name: str, domain: tuple[float, float], what: str, lo: float, hi: float) -> None:
     a, b = domain
-    raise ValueError(
+    raise TargetRefused(
         f"target {name!r} has no finite supremum on its domain [{a:g}, {b:g}]: "
         f"{what} in [{lo!r}, {hi!r}]"
     )
+
+
+def check_domain_width(domain: tuple[float, float], name: str) -> None:
+    """Refuse a domain whose width ``b - a`` overflows the floats (every cell, grid and
+    knot spacing is measured in it)."""
+    a, b = domain
+    if not math.isfinite(b - a):
+        raise TargetRefused(
+            f"target {name!r}: the domain [{a:g}, {b:g}] is wider than the largest float "
+            "(b - a overflows); use a narrower domain"
+        )
+
+
+def check_float_range(
+    expr: str, domain: tuple[float, float], name: str, max_cells: int = 4000
+) -> None:
+    """Refuse an expression whose float (numpy) form overflows somewhere on the domain,
+    even where the function itself is finite (``exp(x)*exp(-x)`` on ``[700, 720]``).
+
+    Every subexpression (innermost first) is enclosed in Arb on the domain, bisected
+    until its enclosure stays below :data:`FLOAT_LIMIT` on every cell: proven, not
+    sampled. The whole expression is :func:`check_finite`'s.
+
+    Raises
+    ------
+    TargetRefused
+        Naming the subexpression, where it passes the largest float (or could not be
+        shown to stay below it), and how large it gets there.
+    """
+    tree = parse(expr)
+    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.expr) and not isinstance(n, ast.Name)]
+    seen = set()
+    for node in reversed(nodes[1:]):  # the root is check_finite's; descendants first
+        text = ast.unparse(node)
+        if text not in seen:
+            seen.add(text)
+            _below_limit(compile_ball(text), text, domain, name, max_cells)
+
+
+def _enclose(fn: BallFunc, X: Any) -> arb:
+    """``fn`` on ``X`` (validated-domain semantics); NaN where Arb refuses."""
+    try:
+        return fn(X, False)
+    except (DomainIssue, ValueError, ZeroDivisionError):
+        return arb.nan()
+
+
+def _below_limit(
+    fn: BallFunc, text: str, domain: tuple[float, float], name: str, max_cells: int
+) -> None:
+    """Prove ``|fn| ≤ FLOAT_LIMIT`` on the domain by bisection, or refuse naming ``text``."""
+    a, b = domain
+    stack, cells = [(a, b)], 0
+    with arb_context():
+        while stack:
+            lo, hi = stack.pop()
+            cells += 1
+            if cells % 256 == 0:
+                deadline.check()
+            v = _enclose(fn, ball(lo, hi))
+            if v.is_finite() and abs_upper(v) <= FLOAT_LIMIT:
+                continue
+            m = lo + (hi - lo) / 2
+            for x in (lo, hi, m):
+                point = _enclose(fn, arb(x))
+                if not point.is_finite() or abs_lower(point) > FLOAT_LIMIT:
+                    size = (
+                        f"is {point.mid().str(4, radius=False)}"
+                        if point.is_finite()
+                        else "is not finite"
+                    )
+                    raise TargetRefused(
+                        f"target {name!r}: its float form overflows on [{a:g}, {b:g}]: "
+                        f"{text} {size} at x = {x!r}, past the largest float"
+                    )
+            if cells >= max_cells or not lo < m < hi:
+                raise TargetRefused(
+                    f"target {name!r}: could not show that {text} stays below the largest "
+                    f"float on [{lo!r}, {hi!r}] (its float form may overflow there)"
+                )
+            stack += [(m, hi), (lo, m)]

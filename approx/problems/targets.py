@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from approx.core import validate
 from approx.problems.expr import BallFunc, compile_ball, compile_expr
+from approx.problems.finite import check_domain_width, check_float_range
 from approx.problems.finite import check_finite as prove
 
 __all__ = ["Target", "check_target", "from_expr", "get", "names"]
@@ -242,7 +243,10 @@ def from_expr(expr: str, domain: tuple[float, float], name: str | None = None) -
         If the expression uses anything outside the grammar (the message says what was
         refused), the domain is invalid, or the function has no finite supremum on the
         closed domain: a pole, a logarithm of 0 or of a negative number, a square root of
-        a negative number, anywhere (the message names the sub-interval).
+        a negative number, anywhere (the message names the sub-interval). Also (a
+        :class:`~approx.problems.finite.TargetRefused`) when ``b - a`` overflows, or the
+        float form overflows somewhere although the function may be finite: a
+        subexpression passes the largest float (the message names it).
     """
     try:
         with np.errstate(all="ignore"):  # overflow is checked for, not warned about
@@ -255,7 +259,9 @@ def from_expr(expr: str, domain: tuple[float, float], name: str | None = None) -
                 description=expr.strip(),
                 ball=compile_ball(expr),
             )
+            check_domain_width(target.domain, target.name)
             check_finite(target)
+            check_float_range(expr, target.domain, target.name)
     except RecursionError:
         raise ValueError("expression is nested too deeply to evaluate") from None
     except OverflowError:  # e.g. 9**9**9**9: an exponent beyond any float
