@@ -37,11 +37,13 @@ __all__ = [
     "PL",
     "Reference",
     "Undefined",
+    "Unevaluable",
     "exact_pl_sup",
     "expr_float",
     "expr_mp",
     "model_breakpoints",
     "model_mp",
+    "net_arrays",
     "reference_sup",
 ]
 
@@ -51,6 +53,16 @@ CHECK_DPS = 90
 
 class Undefined(Exception):
     """The real function is not defined (or not finite) at this point."""
+
+
+class Unevaluable(Exception):
+    """An argument too large for mpmath (a periodic function of a number past 2^5000, or
+    anything of a number past 2^100000): the reference cannot judge this target."""
+
+
+#: largest argument magnitudes (in bits) the reference evaluates
+_PERIODIC_BITS = 5000
+_ANY_BITS = 100_000
 
 
 # --- the target --------------------------------------------------------------------------
@@ -70,6 +82,9 @@ _MP_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
 
 
 def _mp_call(name: str, u: Any) -> Any:
+    bits = mpmath.mag(u) if u else 0
+    if bits > _ANY_BITS or (bits > _PERIODIC_BITS and name in ("sin", "cos", "tan")):
+        raise Unevaluable(f"{name} of a number of {bits} bits")
     if name in _MP_FUNCTIONS:
         if name == "tan" and mpmath.cos(u) == 0:
             raise Undefined("tan pole")
@@ -220,7 +235,7 @@ def _sigma(name: str) -> Callable[[Any], Any]:
     return table[name]
 
 
-def _net_arrays(model: Any) -> tuple[list[np.ndarray], list[np.ndarray], str]:
+def net_arrays(model: Any) -> tuple[list[np.ndarray], list[np.ndarray], str]:
     arrays = model.to_arrays()
     n = sum(1 for k in arrays if k.startswith("W"))
     weights = [np.asarray(arrays[f"W{i}"], dtype=np.float64) for i in range(n)]
@@ -237,7 +252,7 @@ def model_mp(model: Any) -> Callable[..., Any]:
     takes the left piece at a spline knot (the left limit, which the sup includes)."""
     kind = str(model.to_arrays()["model"])
     if kind == "mlp":
-        weights, biases, activation = _net_arrays(model)
+        weights, biases, activation = net_arrays(model)
         ws = [[[mpf(float(v)) for v in row] for row in w.T] for w in weights]
         bs = [[mpf(float(v)) for v in b] for b in biases]
         sigma = _sigma(activation)
@@ -292,7 +307,7 @@ def model_breakpoints(model: Any, domain: tuple[float, float]) -> list[Fraction]
     if kind == "spline":
         return [Fraction(float(k)) for k in model.knots]
     if kind == "mlp":
-        weights, biases, activation = _net_arrays(model)
+        weights, biases, activation = net_arrays(model)
         if activation == "relu":
             return relu_pl(weights, biases, domain).x
     return []
@@ -370,20 +385,27 @@ class _NotPL(Exception):
 
 
 def _const_pl(node: ast.AST) -> Fraction | None:
+    """The exact value of a constant subexpression (None if it depends on x)."""
     if _depends_on_x(node):
         return None
     if isinstance(node, ast.Constant):
         return Fraction(float(node.value))
     if isinstance(node, ast.UnaryOp):
         v = _const_pl(node.operand)
-        return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult):
+        return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.Call) and node.func.id == "abs":  # type: ignore[attr-defined]
+        return abs(_const_pl(node.args[0]))
+    if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Pow):
         u, v = _const_pl(node.left), _const_pl(node.right)
-        if u is None or v is None:
-            return None
-        return u + v if isinstance(node.op, ast.Add) else u - v if isinstance(
-            node.op, ast.Sub
-        ) else u * v
+        if isinstance(node.op, ast.Add):
+            return u + v
+        if isinstance(node.op, ast.Sub):
+            return u - v
+        if isinstance(node.op, ast.Mult):
+            return u * v
+        if v == 0:
+            raise _NotPL
+        return u / v
     raise _NotPL
 
 
@@ -427,7 +449,7 @@ def exact_pl_sup(text: str, model: Any, domain: tuple[float, float]) -> tuple[Fr
     """``(sup |f - f̂|, x)`` exactly, for a piecewise-linear target and a ReLU net."""
     f = pl_expr(text, domain)
     assert f is not None, text
-    weights, biases, activation = _net_arrays(model)
+    weights, biases, activation = net_arrays(model)
     assert activation == "relu" or len(weights) == 1
     g = relu_pl(weights, biases, domain)
     grid = _merge(f, g)
