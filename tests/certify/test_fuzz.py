@@ -35,6 +35,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, note, settings
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from approx.analysis.errors import max_error_at
 from approx.certify import taylor
@@ -95,6 +96,14 @@ def _report_counts(request: pytest.FixtureRequest) -> Any:
 def _log(record: dict[str, Any]) -> None:
     with open(SURVEY, "a") as out:  # type: ignore[arg-type]
         out.write(json.dumps(record, default=str) + "\n")
+
+
+def _note(text: str) -> None:
+    """hypothesis' ``note`` inside a property, ``print`` (shown on failure) outside."""
+    if currently_in_test_context():
+        note(text)
+    else:
+        print(text)
 
 
 def _tally(key: str) -> None:
@@ -317,7 +326,7 @@ def models(draw: st.DrawFn, target: Any, kind: str) -> Any:
         return draw(random_nets(target.domain))
     except (ValueError, np.linalg.LinAlgError, FloatingPointError) as err:
         COUNTS[f"model refused ({kind})"] += 1
-        note(f"model refused: {err}")
+        _note(f"model refused: {err}")
         assume(False)
 
 
@@ -357,7 +366,7 @@ def _finite_on_grid(text: str, domain: tuple[float, float], n: int = 200) -> boo
 def check_certificate(text: str, domain: tuple[float, float], target: Any, model: Any) -> None:
     """``value`` ≤ exact ``|e(x)|`` at the returned x; reference best ≤ ``upper``; no
     crash and no NaN for a model with finite parameters."""
-    note(f"target {text!r} on {domain!r}; model {_describe(model)}")
+    _note(f"target {text!r} on {domain!r}; model {_describe(model)}")
     finite = all(
         np.all(np.isfinite(v)) for v in model.to_arrays().values() if v.dtype.kind == "f"
     )
@@ -367,14 +376,14 @@ def check_certificate(text: str, domain: tuple[float, float], target: Any, model
     found = certify(text, domain, target, model)
     if found is None:
         return
-    note(f"certificate {found}")
+    _note(f"certificate {found}")
     info = dict(expr=text, domain=domain, model=_describe(model), found=tuple(found))
     if math.isnan(found.value) or math.isnan(found.upper):
         return _fail("nan", f"{found}", **info)
     _tally("certified")
     COUNTS["tight"] += bool(found.tight)
     best = reference(text, model, domain, found.x)
-    note(f"reference {best}")
+    _note(f"reference {best}")
     if best.undefined:
         return _fail("accepted-undefined", f"target undefined at {best.undefined} grid points",
                      **info)
@@ -474,13 +483,13 @@ def pl_cases(draw: st.DrawFn) -> tuple[str, tuple[float, float], Any, Any]:
 @given(pl_cases())
 def test_relu_nets_against_piecewise_linear_targets_exactly(case: Any) -> None:
     text, domain, target, model = case
-    note(f"target {text!r} on {domain!r}; model {_describe(model)}")
+    _note(f"target {text!r} on {domain!r}; model {_describe(model)}")
     if not all(np.all(np.isfinite(v)) for v in model.to_arrays().values() if v.dtype.kind == "f"):
         return
     found = certify(text, domain, target, model)
     if found is None:
         return
-    note(f"certificate {found}")
+    _note(f"certificate {found}")
     info = dict(expr=text, domain=domain, model=_describe(model), found=tuple(found))
     _tally("certified")
     COUNTS["certified (exact)"] += 1
@@ -490,7 +499,7 @@ def test_relu_nets_against_piecewise_linear_targets_exactly(case: Any) -> None:
     except _TooSlow:
         COUNTS["reference: _TooSlow"] += 1
         assume(False)
-    note(f"exact sup {float(sup)!r} at {float(where)!r}")
+    _note(f"exact sup {float(sup)!r} at {float(where)!r}")
     if math.isnan(found.value) or math.isnan(found.upper):
         return _fail("nan", f"{found}", **info)
     if math.isfinite(found.upper) and sup > Fraction(found.upper):
@@ -509,3 +518,80 @@ def _exact_error_at(text: str, model: Any, domain: tuple[float, float], x: float
     g = ref.relu_pl(weights, biases, domain)
     p = Fraction(x)
     return abs(f.at([p])[0] - g.at([p])[0])
+
+
+# --- what the fuzzer found: explicit regression tests ------------------------------------
+
+_SQUARE = "((x - (-999.9999999999999)))*((x - (-999.9999999999999)))"
+_U8 = "((x - (-1.4999999999999996))/5.551115123125783e-16)"
+_EIGHTH = f"(({_U8})*({_U8}))*(({_U8})*({_U8}))"
+_ARCTAN4 = "(arctan(x - (-1.4999999999999998)))**4"
+
+
+def _shallow(w: list[float], b: list[float], v: list[float], c: float = 0.0) -> MLP:
+    return MLP.from_params([[w], [[t] for t in v]], [b, [c]])
+
+
+FOUND = [
+    pytest.param(  # value 5.98e-26 > exact |e(x)| = 2.10e-26 (checked in rationals)
+        _SQUARE,
+        (-1000.0000000000007, -1000.0),
+        lambda: _shallow(
+            [9.284425080598642e-13, 2.4063713984408724e-12, 2.2737367544323206e-13,
+             3.410605131648481e-13, 3.410605131648481e-13, 2.2737367544323206e-13],
+            [9.284425080598654e-10, 2.406371398440874e-09, 2.273736754432322e-10,
+             3.4106051316484824e-10, 3.410605131648482e-10, 2.2737367544323209e-10],
+            [1.0, -1.0, 1.0, 1.0, 1.0, 1.0],
+        ),
+        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 1 (value above |e(x)|)"),
+        id="value-above-exact-square",
+    ),
+    pytest.param(  # value 1.89 > exact |e(x)| = 0.352
+        _EIGHTH,
+        (-1.5, -1.499999999999999),
+        lambda: _shallow(
+            [151115727451828.78, 903742885659179.1, 749675679155556.9, 380740797681365.44,
+             1.823128610292862e16],
+            [226673591177743.34, 1355614328488768.8, 1124513518733335.1, 571111196522048.0,
+             2.734692915439291e16],
+            [1.0, -1.0, 1.0, 1.0, 1.0],
+        ),
+        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 1 (value above |e(x)|)"),
+        id="value-above-exact-eighth-power",
+    ),
+    pytest.param(  # a spline on five floats: value 2.1e-62 > exact |e(x)| = 1.0e-92
+        _ARCTAN4,
+        (-1.500000000000001, -1.5),
+        lambda: baselines.SplineModel(
+            [-1.500000000000001, -1.5000000000000009, -1.5000000000000004,
+             -1.5000000000000002, -1.5],
+            [3.150401484417203e-60, 1.5192908393215678e-60, 1.969000927760752e-61,
+             3.8893845486632136e-62, 2.4308653429145085e-63],
+        ),
+        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 1 (value above |e(x)|)"),
+        id="spline-on-five-floats",
+    ),
+    pytest.param(  # OverflowError in LocalPolys.ball_at (reach ** n)
+        "x",
+        (-5e299, 5e299),
+        lambda: _shallow([0.5, 1.5], [7.5e299, 7.5e299], [-1.0, 1.0]),
+        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 3 (OverflowError)"),
+        id="crash-relu-near-1e300",
+    ),
+    pytest.param(  # OverflowError in LocalPolys.ball_at, for a spline
+        "(arccos(x/5e+99))*(arccos(x/5e+99))",
+        (-5e99, 5e99),
+        lambda: baselines.cubic_spline(
+            from_expr("(arccos(x/5e+99))*(arccos(x/5e+99))", (-5e99, 5e99)), 41
+        ),
+        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 3 (OverflowError)"),
+        id="crash-spline-near-1e99",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "domain", "make"), FOUND)
+def test_inputs_the_fuzzer_found(text: str, domain: tuple[float, float], make: Any) -> None:
+    if SURVEY:
+        pytest.skip("survey mode records instead of failing")
+    check_certificate(text, domain, from_expr(text, domain), make())
