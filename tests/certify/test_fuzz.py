@@ -571,6 +571,37 @@ FOUND = [
         marks=pytest.mark.xfail(strict=True, reason="issue 15: item 1 (value above |e(x)|)"),
         id="spline-on-five-floats",
     ),
+    pytest.param(  # UPPER below the sup: the chord of 16(1-t)^4 on two floats has sup 7.5595,
+        # upper 6.0
+        "(((x - 772192.1306266619)/5.820766091346741e-11))**4",
+        (772192.1306266618, 772192.1306266619),
+        lambda: baselines.SplineModel([772192.1306266618, 772192.1306266619], [16.0, 0.0]),
+        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 1 (upper below the sup)"),
+        id="upper-below-sup-chord-on-two-floats",
+    ),
+    pytest.param(  # value 0.03125 > exact |e(x)| = 1.2e-16
+        "((x - (-999999999999999.9)))*((x - (-999999999999999.9)))",
+        (-1000000000000000.4, -1000000000000000.0),
+        lambda: _shallow(
+            [1.0, 1.0, -1.0],
+            [1000000000000000.4, 1000000000000000.2, -1000000000000000.1],
+            [-0.6249999999999991, 0.24999999999999836, 0.24999999999999964],
+            0.18749999999999986,
+        ),
+        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 1 (value above |e(x)|)"),
+        id="value-above-exact-near-1e15",
+    ),
+    pytest.param(  # value 7.99e-177 > exact |e(x)| (tiny numbers, two floats)
+        "(x)**2",
+        (-1.043137402550096e-88, -1.0431374025500957e-88),
+        lambda: _shallow(
+            [3.8994337276924794e-73, 3.899433727692481e-73],
+            [4.067645170121372e-161, 4.067645170121373e-161],
+            [1.0, -1.0],
+        ),
+        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 1 (value above |e(x)|)"),
+        id="value-above-exact-tiny",
+    ),
     pytest.param(  # OverflowError in LocalPolys.ball_at (reach ** n)
         "x",
         (-5e299, 5e299),
