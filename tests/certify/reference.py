@@ -1,0 +1,586 @@
+"""An independent reference for ``sup |f - f̂|``, written for the tests: none of the
+package's expression, ball or certificate code is used.
+
+- The target's text is parsed with :mod:`ast` here and evaluated in :mod:`mpmath` (50
+  digits by default; the best point again at 90 to bound the reference's own error),
+  with the semantics of the package's real function: constants are the doubles the
+  text names, ``pi`` and ``e`` the true constants, a constant exponent the double its
+  constant subexpression evaluates to.
+- The model is evaluated exactly from its stored floats: nets layer by layer with every
+  activation of the registry written out here (relu, sigmoid, tanh, cos, identity,
+  softplus), splines from their stored cubic pieces, Chebyshev series by the exact map
+  onto [-1, 1] and Clenshaw's recurrence at 50 digits.
+- The supremum is searched on an mpmath grid of real points (not floats: on a domain a
+  few floats wide the sup sits between them), a dense float grid as extra candidates,
+  the model's exact breakpoints (ReLU nets, in rationals; spline knots, both pieces),
+  then golden-section refinement around the best candidates.
+- For ReLU nets against piecewise-linear targets (``x``, float constants, ``+ - abs``,
+  products and quotients by constants) :func:`exact_pl_sup` gives the exact supremum as
+  a :class:`fractions.Fraction`: the error is linear between rational breakpoints.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import mpmath
+import numpy as np
+from mpmath import mp, mpf
+
+__all__ = [
+    "PL",
+    "Reference",
+    "Undefined",
+    "Unevaluable",
+    "exact_pl_sup",
+    "expr_float",
+    "expr_mp",
+    "model_breakpoints",
+    "model_mp",
+    "net_arrays",
+    "reference_sup",
+]
+
+DPS = 50
+CHECK_DPS = 90
+
+
+class Undefined(Exception):
+    """The real function is not defined (or not finite) at this point."""
+
+
+class Unevaluable(Exception):
+    """An argument too large for mpmath (a periodic function of a number past 2^5000, or
+    anything of a number past 2^100000): the reference cannot judge this target."""
+
+
+#: largest argument magnitudes (in bits) the reference evaluates
+_PERIODIC_BITS = 5000
+_ANY_BITS = 100_000
+
+
+# --- the target --------------------------------------------------------------------------
+
+_MP_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
+    "sin": mpmath.sin,
+    "cos": mpmath.cos,
+    "tan": mpmath.tan,
+    "arctan": mpmath.atan,
+    "sinh": mpmath.sinh,
+    "cosh": mpmath.cosh,
+    "tanh": mpmath.tanh,
+    "exp": mpmath.exp,
+    "abs": mpmath.fabs,
+    "erf": mpmath.erf,
+}
+
+
+def _mp_call(name: str, u: Any) -> Any:
+    bits = mpmath.mag(u) if u else 0
+    if bits > _ANY_BITS or (bits > _PERIODIC_BITS and name in ("sin", "cos", "tan")):
+        raise Unevaluable(f"{name} of a number of {bits} bits")
+    if name in _MP_FUNCTIONS:
+        if name == "tan" and mpmath.cos(u) == 0:
+            raise Undefined("tan pole")
+        return _MP_FUNCTIONS[name](u)
+    if name == "sqrt":
+        if u < 0:
+            raise Undefined("sqrt of a negative number")
+        return mpmath.sqrt(u)
+    if name in ("log", "log1p"):
+        arg = u if name == "log" else u + 1
+        if arg <= 0:
+            raise Undefined("log of a number ≤ 0")
+        return mpmath.log(u) if name == "log" else mpmath.log1p(u)
+    if name in ("arcsin", "arccos"):
+        if u < -1 or u > 1:
+            raise Undefined(f"{name} outside [-1, 1]")
+        return mpmath.asin(u) if name == "arcsin" else mpmath.acos(u)
+    raise ValueError(f"unknown function {name}")
+
+
+def _depends_on_x(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == "x" for n in ast.walk(node))
+
+
+def _float_const(node: ast.AST) -> float:
+    """A constant subexpression in doubles (how the package reads a constant exponent)."""
+    with np.errstate(all="ignore"):
+        return float(expr_float(node)(np.zeros(1))[0])
+
+
+def _mp_node(node: ast.AST) -> Callable[[Any], Any]:
+    if isinstance(node, ast.Constant):
+        value = float(node.value)
+        return lambda x: mpf(value)
+    if isinstance(node, ast.Name):
+        if node.id == "x":
+            return lambda x: x
+        return (lambda x: +mp.pi) if node.id == "pi" else (lambda x: mpmath.e + 0)
+    if isinstance(node, ast.UnaryOp):
+        operand = _mp_node(node.operand)
+        return (lambda x: -operand(x)) if isinstance(node.op, ast.USub) else operand
+    if isinstance(node, ast.Call):
+        name = node.func.id  # type: ignore[attr-defined]
+        arg = _mp_node(node.args[0])
+        return lambda x: _mp_call(name, arg(x))
+    assert isinstance(node, ast.BinOp)
+    left, right = _mp_node(node.left), _mp_node(node.right)
+    if isinstance(node.op, ast.Add):
+        return lambda x: left(x) + right(x)
+    if isinstance(node.op, ast.Sub):
+        return lambda x: left(x) - right(x)
+    if isinstance(node.op, ast.Mult):
+        return lambda x: left(x) * right(x)
+    if isinstance(node.op, ast.Div):
+        return lambda x: _mp_div(left(x), right(x))
+    assert isinstance(node.op, ast.Pow)
+    if _depends_on_x(node.right):
+        return lambda x: _mp_general_power(left(x), right(x))
+    p = _float_const(node.right)
+    return lambda x: _mp_power(left(x), p)
+
+
+def _mp_div(u: Any, v: Any) -> Any:
+    if v == 0:
+        raise Undefined("division by 0")
+    return u / v
+
+
+def _mp_power(u: Any, p: float) -> Any:
+    if p == int(p):
+        k = int(p)
+        if k < 0 and u == 0:
+            raise Undefined("0 to a negative power")
+        return u**k
+    if u < 0 or (u == 0 and p < 0):
+        raise Undefined("non-integer power of a negative number")
+    return u ** mpf(p) if u != 0 else mpf(0)
+
+
+def _mp_general_power(u: Any, v: Any) -> Any:
+    if u <= 0:
+        raise Undefined("power with a base ≤ 0 and an exponent that depends on x")
+    return mpmath.exp(v * mpmath.log(u))
+
+
+def expr_mp(text: str) -> Callable[[Any], Any]:
+    """``f`` in mpmath at the current precision; raises :class:`Undefined` where the real
+    function is undefined."""
+    return _mp_node(ast.parse(text.strip(), mode="eval").body)
+
+
+_NP_FUNCTIONS = {
+    "arcsin": np.arcsin,
+    "arccos": np.arccos,
+    "arctan": np.arctan,
+    "abs": np.abs,
+}
+
+
+def _np_call(name: str) -> Callable[[Any], Any]:
+    if name == "erf":
+        return np.vectorize(math.erf, otypes=[float])
+    return _NP_FUNCTIONS.get(name) or getattr(np, name)
+
+
+def expr_float(node: ast.AST | str) -> Callable[[np.ndarray], np.ndarray]:
+    """``f`` in doubles (for candidate points only; never a reported value)."""
+    if isinstance(node, str):
+        node = ast.parse(node.strip(), mode="eval").body
+    if isinstance(node, ast.Constant):
+        value = np.float64(node.value)
+        return lambda x: value + 0 * x
+    if isinstance(node, ast.Name):
+        if node.id == "x":
+            return lambda x: x
+        value = np.float64(math.pi if node.id == "pi" else math.e)
+        return lambda x: value + 0 * x
+    if isinstance(node, ast.UnaryOp):
+        operand = expr_float(node.operand)
+        return (lambda x: -operand(x)) if isinstance(node.op, ast.USub) else operand
+    if isinstance(node, ast.Call):
+        fn = _np_call(node.func.id)  # type: ignore[attr-defined]
+        arg = expr_float(node.args[0])
+        return lambda x: fn(arg(x))
+    assert isinstance(node, ast.BinOp)
+    left, right = expr_float(node.left), expr_float(node.right)
+    ops = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide}
+    if type(node.op) in ops:
+        op = ops[type(node.op)]
+        return lambda x: op(left(x), right(x))
+    return lambda x: np.power(left(x), right(x))
+
+
+# --- the model ---------------------------------------------------------------------------
+
+
+def _sigma(name: str) -> Callable[[Any], Any]:
+    table: dict[str, Callable[[Any], Any]] = {
+        "relu": lambda u: u if u > 0 else mpf(0),
+        "sigmoid": lambda u: 1 / (1 + mpmath.exp(-u)),
+        "tanh": mpmath.tanh,
+        "cos": mpmath.cos,
+        "identity": lambda u: u,
+        "softplus": lambda u: u + mpmath.log1p(mpmath.exp(-u)) if u > 0 else mpmath.log1p(
+            mpmath.exp(u)
+        ),
+    }
+    return table[name]
+
+
+def net_arrays(model: Any) -> tuple[list[np.ndarray], list[np.ndarray], str]:
+    arrays = model.to_arrays()
+    n = sum(1 for k in arrays if k.startswith("W"))
+    weights = [np.asarray(arrays[f"W{i}"], dtype=np.float64) for i in range(n)]
+    use_bias = bool(arrays["bias"])
+    biases = [
+        np.asarray(arrays[f"b{i}"], dtype=np.float64) if use_bias else np.zeros(w.shape[1])
+        for i, w in enumerate(weights)
+    ]
+    return weights, biases, str(arrays["activation"])
+
+
+def model_mp(model: Any) -> Callable[..., Any]:
+    """``f̂`` in mpmath from the model's stored floats: ``g(x, side=+1)``; ``side=-1``
+    takes the left piece at a spline knot (the left limit, which the sup includes)."""
+    kind = str(model.to_arrays()["model"])
+    if kind == "mlp":
+        weights, biases, activation = net_arrays(model)
+        ws = [[[mpf(float(v)) for v in row] for row in w.T] for w in weights]
+        bs = [[mpf(float(v)) for v in b] for b in biases]
+        sigma = _sigma(activation)
+        last = len(ws) - 1
+
+        def net(x: Any, side: int = 1) -> Any:
+            z = [x]
+            for i, (w, b) in enumerate(zip(ws, bs, strict=True)):
+                u = [mpmath.fdot(z, col) + bk for col, bk in zip(w, b, strict=True)]
+                z = u if i == last else [sigma(v) for v in u]
+            return z[0]
+
+        return net
+    if kind == "spline":
+        knots, coef = model.pieces()
+        ks = [float(k) for k in knots]
+        cs = [[mpf(float(c)) for c in row] for row in coef]
+
+        def spline(x: Any, side: int = 1) -> Any:
+            j = bisect.bisect_right(ks, x) - 1 if side > 0 else bisect.bisect_left(ks, x) - 1
+            j = min(max(j, 0), len(ks) - 2)
+            h = x - mpf(ks[j])
+            total = mpf(0)
+            for c in reversed(cs[j]):
+                total = total * h + c
+            return total
+
+        return spline
+    assert kind == "chebyshev", kind
+    a, b = (float(v) for v in model.domain)
+    coef = [mpf(float(c)) for c in model.coef]
+
+    def series(x: Any, side: int = 1) -> Any:
+        t = (2 * x - mpf(a) - mpf(b)) / (mpf(b) - mpf(a))
+        b1 = b2 = mpf(0)
+        for c in reversed(coef[1:]):
+            b1, b2 = 2 * t * b1 - b2 + c, b1
+        return t * b1 - b2 + coef[0]
+
+    return series
+
+
+def model_cost(model: Any) -> int:
+    """Operations of one mpmath evaluation (sets the reference's grid size)."""
+    return int(model.n_params) + 4
+
+
+def model_breakpoints(model: Any, domain: tuple[float, float]) -> list[Fraction]:
+    """The model's exact breakpoints inside the domain: a ReLU net's kinks (rational),
+    a spline's knots; none for smooth models."""
+    kind = str(model.to_arrays()["model"])
+    if kind == "spline":
+        return [Fraction(float(k)) for k in model.knots]
+    if kind == "mlp":
+        weights, biases, activation = net_arrays(model)
+        if activation == "relu":
+            return relu_pl(weights, biases, domain).x
+    return []
+
+
+# --- exact piecewise-linear functions ----------------------------------------------------
+
+
+@dataclass
+class PL:
+    """A continuous piecewise-linear function: values ``y`` at sorted rational ``x``,
+    linear in between (exact)."""
+
+    x: list[Fraction]
+    y: list[Fraction]
+
+    def at(self, points: list[Fraction]) -> list[Fraction]:
+        out = []
+        for p in points:
+            j = min(max(bisect.bisect_right(self.x, p) - 1, 0), len(self.x) - 2)
+            x0, x1 = self.x[j], self.x[j + 1]
+            y0, y1 = self.y[j], self.y[j + 1]
+            out.append(y0 + (y1 - y0) * (p - x0) / (x1 - x0))
+        return out
+
+
+def _merge(*fs: PL) -> list[Fraction]:
+    return sorted(set().union(*(f.x for f in fs)))
+
+
+def _crossings(x: list[Fraction], y: list[Fraction]) -> list[Fraction]:
+    """Zeros strictly inside the pieces where the linear function changes sign."""
+    out = []
+    for x0, x1, y0, y1 in zip(x, x[1:], y, y[1:], strict=False):
+        if (y0 < 0 < y1) or (y1 < 0 < y0):
+            out.append(x0 + (x1 - x0) * y0 / (y0 - y1))
+    return out
+
+
+def relu_pl(
+    weights: list[np.ndarray], biases: list[np.ndarray], domain: tuple[float, float]
+) -> PL:
+    """A ReLU net (scalar in and out) as an exact :class:`PL` on the domain."""
+    xs = [Fraction(domain[0]), Fraction(domain[1])]
+    layer = [PL(xs, list(xs))]  # the input x
+    last = len(weights) - 1
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        grid = layer[0].x
+        pre = []
+        for k in range(w.shape[1]):
+            ys = [Fraction(float(b[k]))] * len(grid)
+            for j, unit in enumerate(layer):
+                wk = Fraction(float(w[j, k]))
+                if wk:
+                    ys = [s + wk * v for s, v in zip(ys, unit.y, strict=True)]
+            pre.append(ys)
+        if i == last:
+            return PL(list(grid), pre[0])
+        new = sorted(set(grid).union(*(_crossings(grid, ys) for ys in pre)))
+        layer = [PL(new, [max(v, Fraction(0)) for v in PL(list(grid), ys).at(new)]) for ys in pre]
+    raise AssertionError("unreachable")
+
+
+def pl_expr(text: str, domain: tuple[float, float]) -> PL | None:
+    """A piecewise-linear target as an exact :class:`PL`; None when the text is not one
+    (anything but x, float constants, + - abs, products/quotients by constants)."""
+    try:
+        return _pl_node(ast.parse(text.strip(), mode="eval").body, domain)
+    except _NotPL:
+        return None
+
+
+class _NotPL(Exception):
+    pass
+
+
+def _const_pl(node: ast.AST) -> Fraction | None:
+    """The exact value of a constant subexpression (None if it depends on x)."""
+    if _depends_on_x(node):
+        return None
+    if isinstance(node, ast.Constant):
+        return Fraction(float(node.value))
+    if isinstance(node, ast.UnaryOp):
+        v = _const_pl(node.operand)
+        return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.Call) and node.func.id == "abs":  # type: ignore[attr-defined]
+        return abs(_const_pl(node.args[0]))
+    if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Pow):
+        u, v = _const_pl(node.left), _const_pl(node.right)
+        if isinstance(node.op, ast.Add):
+            return u + v
+        if isinstance(node.op, ast.Sub):
+            return u - v
+        if isinstance(node.op, ast.Mult):
+            return u * v
+        if v == 0:
+            raise _NotPL
+        return u / v
+    raise _NotPL
+
+
+def _pl_node(node: ast.AST, domain: tuple[float, float]) -> PL:
+    c = _const_pl(node)
+    xs = [Fraction(domain[0]), Fraction(domain[1])]
+    if c is not None:
+        return PL(xs, [c, c])
+    if isinstance(node, ast.Name) and node.id == "x":
+        return PL(xs, list(xs))
+    if isinstance(node, ast.UnaryOp):
+        f = _pl_node(node.operand, domain)
+        return PL(f.x, [-v for v in f.y]) if isinstance(node.op, ast.USub) else f
+    if isinstance(node, ast.Call) and node.func.id == "abs":  # type: ignore[attr-defined]
+        f = _pl_node(node.args[0], domain)
+        grid = sorted(set(f.x).union(_crossings(f.x, f.y)))
+        return PL(grid, [abs(v) for v in f.at(grid)])
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Add | ast.Sub):
+            f, g = _pl_node(node.left, domain), _pl_node(node.right, domain)
+            grid = _merge(f, g)
+            sign = 1 if isinstance(node.op, ast.Add) else -1
+            return PL(grid, [u + sign * v for u, v in zip(f.at(grid), g.at(grid), strict=True)])
+        if isinstance(node.op, ast.Mult | ast.Div):
+            k = _const_pl(node.right)
+            if k is not None:
+                f = _pl_node(node.left, domain)
+                if isinstance(node.op, ast.Div):
+                    if k == 0:
+                        raise _NotPL
+                    k = 1 / k
+                return PL(f.x, [k * v for v in f.y])
+            k = _const_pl(node.left)
+            if k is not None and isinstance(node.op, ast.Mult):
+                f = _pl_node(node.right, domain)
+                return PL(f.x, [k * v for v in f.y])
+    raise _NotPL
+
+
+def exact_pl_sup(text: str, model: Any, domain: tuple[float, float]) -> tuple[Fraction, Fraction]:
+    """``(sup |f - f̂|, x)`` exactly, for a piecewise-linear target and a ReLU net."""
+    f = pl_expr(text, domain)
+    assert f is not None, text
+    weights, biases, activation = net_arrays(model)
+    assert activation == "relu" or len(weights) == 1
+    g = relu_pl(weights, biases, domain)
+    grid = _merge(f, g)
+    errors = [abs(u - v) for u, v in zip(f.at(grid), g.at(grid), strict=True)]
+    best = max(range(len(grid)), key=errors.__getitem__)
+    return errors[best], grid[best]
+
+
+# --- the search --------------------------------------------------------------------------
+
+
+@dataclass
+class Reference:
+    """The reference's best value ``|e(x)|`` (at 90 digits) and a bound of its own error;
+    ``undefined`` counts grid points where the target's real function is undefined."""
+
+    x: Any
+    value: Any
+    err: Any
+    undefined: int
+
+
+def _error_fn(text: str, model: Any) -> Callable[[Any, int], Any]:
+    f, g = expr_mp(text), model_mp(model)
+
+    def e(x: Any, side: int = 1) -> Any:
+        return abs(f(x) - g(x, side))
+
+    return e
+
+
+def error_at(text: str, model: Any, x: Any, dps: int = CHECK_DPS) -> tuple[Any, Any]:
+    """``|e(x)|`` at ``dps`` digits, and a bound of its error (the change from 50 digits
+    fewer, plus a unit of the last digit)."""
+    e = _error_fn(text, model)
+    with mp.workdps(dps - 40):
+        low = e(mpf(x))
+    with mp.workdps(dps):
+        high = e(mpf(x))
+        err = abs(high - low) * 2 + abs(high) * mpf(10) ** (-(dps - 45))
+    return high, err
+
+
+def _golden(e: Callable[[Any], Any], lo: Any, hi: Any, iters: int) -> tuple[Any, Any]:
+    """Golden-section search for a local max of ``e`` on ``[lo, hi]``; best point seen."""
+    r = (mpmath.sqrt(5) - 1) / 2
+    c, d = hi - r * (hi - lo), lo + r * (hi - lo)
+    fc, fd = _safe(e, c), _safe(e, d)
+    best = max((fc, c), (fd, d), key=lambda t: t[0])
+    for _ in range(iters):
+        if fc > fd:
+            hi, d, fd = d, c, fc
+            c = hi - r * (hi - lo)
+            fc = _safe(e, c)
+        else:
+            lo, c, fc = c, d, fd
+            d = lo + r * (hi - lo)
+            fd = _safe(e, d)
+        best = max(best, (fc, c), (fd, d), key=lambda t: t[0])
+    return best[1], best[0]
+
+
+def _safe(e: Callable[[Any], Any], x: Any, side: int = 1) -> Any:
+    try:
+        v = e(x, side)
+    except (Undefined, ZeroDivisionError, ValueError, OverflowError):
+        return mpf(-1)
+    return v if mpmath.isfinite(v) else mpmath.inf
+
+
+def reference_sup(
+    text: str,
+    model: Any,
+    domain: tuple[float, float],
+    *,
+    budget: int = 400_000,
+    top: int = 20,
+    iters: int = 40,
+    extra: tuple[float, ...] = (),
+) -> Reference:
+    """The reference's best ``|f - f̂|`` on the domain (see the module docstring).
+
+    ``budget`` (in operations) sets the mpmath grid: ``budget / cost`` points, at least
+    64 and at most 2000; ``extra`` adds candidate points (e.g. the certificate's x).
+    """
+    a, b = domain
+    cost = model_cost(model) + text.count("(") * 4 + 8
+    n = int(min(max(budget // cost, 64), 2000))
+    breaks = model_breakpoints(model, domain)
+    e = _error_fn(text, model)
+    with mp.workdps(DPS):
+        A, B = mpf(a), mpf(b)
+        cands: list[tuple[Any, Any, int]] = []
+        undefined = 0
+        points = [A + (B - A) * i / n for i in range(n + 1)]
+        points += [mpf(v) for v in _float_candidates(text, model, domain, max(top, 8))]
+        points += [mpf(v) for v in extra if a <= v <= b]
+        for x in points:
+            v = _safe(e, x)
+            undefined += v < 0
+            cands.append((v, x, 1))
+        for p in breaks:
+            if Fraction(a) <= p <= Fraction(b):
+                x = mpf(p.numerator) / p.denominator
+                cands += [(_safe(e, x, 1), x, 1), (_safe(e, x, -1), x, -1)]
+        cands.sort(key=lambda t: t[0], reverse=True)
+        h = (B - A) / n
+        best = cands[0]
+        for v, x, _ in cands[:top]:
+            if not mpmath.isfinite(v):
+                break
+            xr, vr = _golden(e, max(A, x - h), min(B, x + h), iters)
+            if vr > best[0]:
+                best = (vr, xr, 1)
+    v, x, side = best
+    if not mpmath.isfinite(v) or v < 0:
+        return Reference(x, v, mpf(0), undefined)
+    with mp.workdps(CHECK_DPS):
+        check = _safe(e, mpf(x), side)
+    err = abs(check - v) * 2 + abs(check) * mpf(10) ** (-(DPS - 5))
+    return Reference(x, check, err, undefined)
+
+
+def _float_candidates(
+    text: str, model: Any, domain: tuple[float, float], k: int, n: int = 8193
+) -> list[float]:
+    """The ``k`` best points of a dense float grid (candidates only)."""
+    a, b = domain
+    x = np.unique(np.clip(np.linspace(a, b, n), a, b))
+    with np.errstate(all="ignore"):
+        err = np.abs(np.asarray(expr_float(text)(x), dtype=float) - model(x))
+    err = np.where(np.isnan(err), -1.0, err)
+    idx = np.argsort(err)[::-1][:k]
+    return [float(x[i]) for i in idx]
