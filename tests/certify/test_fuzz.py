@@ -413,14 +413,6 @@ def cases(draw: st.DrawFn, kinds: list[str]) -> tuple[str, tuple[float, float], 
     return text, domain, target, model
 
 
-#: the default profile's examples reach domains near ±1e300, where the certificate of
-#: every ReLU net raises OverflowError today
-CRASH_NEAR_1E300 = pytest.mark.xfail(
-    not LONG, strict=True, reason="issue 15: item 3 (OverflowError on domains near ±1e300)"
-)
-
-
-@CRASH_NEAR_1E300
 @fuzz_settings(12)
 @given(cases(["construction", "adaptive", "spline", "chebyshev"]))
 def test_constructions_and_baselines_are_enclosed(case: Any) -> None:
@@ -478,7 +470,6 @@ def pl_cases(draw: st.DrawFn) -> tuple[str, tuple[float, float], Any, Any]:
     return text, domain, target, model
 
 
-@CRASH_NEAR_1E300
 @fuzz_settings(15)
 @given(pl_cases())
 def test_relu_nets_against_piecewise_linear_targets_exactly(case: Any) -> None:
@@ -543,7 +534,6 @@ FOUND = [
              3.4106051316484824e-10, 3.410605131648482e-10, 2.2737367544323209e-10],
             [1.0, -1.0, 1.0, 1.0, 1.0, 1.0],
         ),
-        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 1 (value above |e(x)|)"),
         id="value-above-exact-square",
     ),
     pytest.param(  # value 1.89 > exact |e(x)| = 0.352
@@ -556,7 +546,6 @@ FOUND = [
              2.734692915439291e16],
             [1.0, -1.0, 1.0, 1.0, 1.0],
         ),
-        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 1 (value above |e(x)|)"),
         id="value-above-exact-eighth-power",
     ),
     pytest.param(  # a spline on five floats: value 2.1e-62 > exact |e(x)| = 1.0e-92
@@ -568,7 +557,6 @@ FOUND = [
             [3.150401484417203e-60, 1.5192908393215678e-60, 1.969000927760752e-61,
              3.8893845486632136e-62, 2.4308653429145085e-63],
         ),
-        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 1 (value above |e(x)|)"),
         id="spline-on-five-floats",
     ),
     pytest.param(  # UPPER below the sup: the chord of 16(1-t)^4 on two floats has sup 7.5595,
@@ -576,7 +564,6 @@ FOUND = [
         "(((x - 772192.1306266619)/5.820766091346741e-11))**4",
         (772192.1306266618, 772192.1306266619),
         lambda: baselines.SplineModel([772192.1306266618, 772192.1306266619], [16.0, 0.0]),
-        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 1 (upper below the sup)"),
         id="upper-below-sup-chord-on-two-floats",
     ),
     pytest.param(  # value 0.03125 > exact |e(x)| = 1.2e-16
@@ -588,7 +575,6 @@ FOUND = [
             [-0.6249999999999991, 0.24999999999999836, 0.24999999999999964],
             0.18749999999999986,
         ),
-        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 1 (value above |e(x)|)"),
         id="value-above-exact-near-1e15",
     ),
     pytest.param(  # value 7.99e-177 > exact |e(x)| (tiny numbers, two floats)
@@ -599,14 +585,12 @@ FOUND = [
             [4.067645170121372e-161, 4.067645170121373e-161],
             [1.0, -1.0],
         ),
-        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 1 (value above |e(x)|)"),
         id="value-above-exact-tiny",
     ),
     pytest.param(  # OverflowError in LocalPolys.ball_at (reach ** n)
         "x",
         (-5e299, 5e299),
         lambda: _shallow([0.5, 1.5], [7.5e299, 7.5e299], [-1.0, 1.0]),
-        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 3 (OverflowError)"),
         id="crash-relu-near-1e300",
     ),
     pytest.param(  # OverflowError in LocalPolys.ball_at, for a spline
@@ -615,7 +599,6 @@ FOUND = [
         lambda: baselines.cubic_spline(
             from_expr("(arccos(x/5e+99))*(arccos(x/5e+99))", (-5e99, 5e99)), 41
         ),
-        marks=pytest.mark.xfail(strict=True, reason="issue 15: item 3 (OverflowError)"),
         id="crash-spline-near-1e99",
     ),
 ]
