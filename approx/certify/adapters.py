@@ -143,7 +143,7 @@ def _chebyshev_cells(
     (a, b), (lo, hi) = domain, model.domain
     if lo <= a and b <= hi:  # evaluated where |T_k| ≤ 1
         cells = ChebyshevPolys(model)
-        return Cells(cells, lambda x: cells.source(arb(x)), model.term_size, model)
+        return Cells(cells, lambda x: cells.source(arb(x)), model.term_size, cells.evaluate)
     # beyond its own interval the series grows like a polynomial: Taylor models
     source = chebyshev_ball(model)
     polys = taylor_blocks(source, domain, model.term_size, cost=model.n_params, max_work=max_work)
