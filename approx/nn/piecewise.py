@@ -23,10 +23,11 @@ most ``(|slope| + local Lipschitz constant) · ulp``, recorded as
 
 Deeper nets (:func:`piecewise_linear` on sizes ``[1, n_1, …, n_L, 1]``): the breakpoints
 are carried through the layers. On each piece every unit's pre-activation is an affine
-function of ``x`` with exact (rational) coefficients; its zero inside the piece splits
-the piece, and the unit is then on or off on each part. The composition is exact in
-rational arithmetic, so it suits the narrow deep nets of constructions (Yarotsky's
-sawtooth), not wide trained ones.
+function of ``x`` with exact coefficients (dyadic: integers over a power of two, so a
+layer is an integer matrix product per piece); its zero inside the piece splits the
+piece, and the unit is then on or off on each part. Trained nets of depth 3 and width
+256 take seconds; past :data:`DEEP_WORK` integer operations :class:`TooManyPieces` is
+raised.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def piecewise_linear(net: MLP, domain: tuple[float, float]) -> PiecewiseLinear:
     ValueError
         If the net is not a scalar ReLU net with a hidden layer, has non-finite weights,
         or the domain is invalid; :class:`TooManyPieces` (a ``ValueError``) when a deep
-        net's exact pieces would cost more than :data:`DEEP_WORK` rational operations.
+        net's exact pieces would cost more than :data:`DEEP_WORK` integer operations.
     """
     net, a, b = _check(net, domain)
     if len(net.sizes) == 3:
