@@ -38,6 +38,26 @@ def _horner(
 
 
 @numba.njit(cache=True, nogil=True)
+def _rotate(
+    c_rho: float, s_rho: float, err_c: float, err_s: float, k: float
+) -> tuple[float, float, float, float]:  # pragma: no cover
+    """``u = ρ + qπ/2``: cos and sin of ``u`` from those of ``ρ`` (exact: negations and
+    swaps), and their errors (swapped for odd ``q``)."""
+    q = np.int64(k) & 3
+    if q == 0:
+        c, s = c_rho, s_rho
+    elif q == 1:
+        c, s = -s_rho, c_rho
+    elif q == 2:
+        c, s = -c_rho, -s_rho
+    else:
+        c, s = s_rho, -c_rho
+    if q & 1:
+        return c, s, err_s, err_c
+    return c, s, err_c, err_s
+
+
+@numba.njit(cache=True, nogil=True)
 def cos_sin_kernel(
     hi: Array, lo: Array, err: Array, consts: Array, cos_coef: Array, sin_coef: Array
 ) -> tuple[Array, Array, Array, Array]:  # pragma: no cover
@@ -91,22 +111,10 @@ def cos_sin_kernel(
         shared = eta * (1 + 8 * u) + al * (6 * u) + 0.51 * (al + eta) ** 2
         err_c = err_pc + u * abs(c_rho) + shared
         err_s = err_sr + u * abs(s_rho) + shared
-        q = np.int64(k) & 3
-        if q == 0:
-            c, s = c_rho, s_rho
-        elif q == 1:
-            c, s = -s_rho, c_rho
-        elif q == 2:
-            c, s = -c_rho, -s_rho
-        else:
-            c, s = s_rho, -c_rho
-        if q & 1:
-            err_c, err_s = err_s, err_c
-        c_out[i] = c
-        s_out[i] = s
+        c_out[i], s_out[i], ec, es = _rotate(c_rho, s_rho, err_c, err_s, k)
         if ok:
-            ec_out[i] = err_c * (1 + 8 * u) + 8 * tiny
-            es_out[i] = err_s * (1 + 8 * u) + 8 * tiny
+            ec_out[i] = ec * (1 + 8 * u) + 8 * tiny
+            es_out[i] = es * (1 + 8 * u) + 8 * tiny
         else:
             ec_out[i] = np.inf
             es_out[i] = np.inf

@@ -531,8 +531,9 @@ def _clenshaw_dd(coef: Array, tau: Array) -> tuple[Array, Array, Array]:
     return b1h, b1l, err
 
 
-#: steps × points from which the compiled recurrence pays for its call
-_COMPILED_FROM = 1 << 10
+#: terms from which the compiled recurrence is used (the numpy loop's cost per step is
+#: then mostly its overhead; below, a short run does not pay for loading numba)
+_COMPILED_FROM = 512
 
 
 @functools.cache
@@ -554,8 +555,7 @@ def _clenshaw(series: Array, tau: Array) -> tuple[Array, Array]:
     Shapes: ``series`` (K, d), ``tau`` (m,) → two (K, m).
     """
     K, d = series.shape
-    kernel = _compiled()
-    if kernel is not None and K * d * tau.size >= _COMPILED_FROM:
+    if d >= _COMPILED_FROM and (kernel := _compiled()) is not None:
         y, mu = kernel(np.ascontiguousarray(series), np.ascontiguousarray(tau))
         err = (1.01 * U * mu + 3 * (d + 1) * TINY) * (1 + 4 * U)
         return y, np.where(np.isfinite(y), err, np.inf)

@@ -169,8 +169,7 @@ def cos_sin(
     hi = np.asarray(hi, dtype=np.float64)
     lo = np.zeros_like(hi) if lo is None else lo
     err = np.zeros_like(hi) if err is None else err
-    kernel = _compiled()
-    if kernel is not None and hi.size >= _COMPILED_FROM:
+    if hi.size >= _COMPILED_FROM and (kernel := _compiled()) is not None:
         flat = [
             np.ascontiguousarray(np.broadcast_to(v, hi.shape), dtype=np.float64).ravel()
             for v in (hi, lo, err)
@@ -218,8 +217,9 @@ def cos_sin(
     return c, s, ec, es
 
 
-#: elements from which the compiled form pays for its call
-_COMPILED_FROM = 1 << 10
+#: elements from which the compiled form is used: half a chunk of points × features
+#: (a short run does not pay for loading numba)
+_COMPILED_FROM = _CHUNK // 2
 #: the constants of :func:`cos_sin` in the order the compiled form takes them
 _KERNEL_CONSTANTS = np.array(
     [
