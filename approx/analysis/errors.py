@@ -13,9 +13,9 @@ and ``upper`` rigorous. ``f`` is enclosed from its ball form (Taylor models in A
   ellipses (:mod:`approx.certify.chebyshev`);
 - ``1 → d → 1`` cos nets, such as random Fourier features
   (:mod:`approx.certify.features`), are evaluated in floats with rigorous error bounds;
-- other nets (deeper cos nets, and every other smooth activation of
-  :mod:`approx.nn.activations`, through its record's ball form) are enclosed in Arb like
-  a target, at a cost of ``d`` operations per evaluation;
+- other nets with a smooth activation of :mod:`approx.nn.activations` (tanh, the
+  logistic function, cos, softplus, identity), at any depth, carry Taylor series in
+  floats with rigorous radii through their layers (:mod:`approx.certify.smooth_nets`);
 
 all under a work cap counted in operations.
 
@@ -194,7 +194,7 @@ def max_error_at(
             )
 
     # a Chebyshev series' cap grows with its degree (every cell costs d); for cos
-    # features, whose cells cost d/4 each, it counts operations: seconds at any width
+    # features, whose cells cost d/16 each, it counts operations: seconds at any width
     work = max_work * polys.cap_scale
     found = search(floor, work)
     x, value = found.x, found.value

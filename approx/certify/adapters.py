@@ -13,8 +13,11 @@ certificate (:func:`cells_for` returns ``None``).
 - Chebyshev series of any degree have cells of their own (:mod:`approx.certify.chebyshev`);
 - ``1 → d → 1`` cos nets are evaluated in floats with rigorous error bounds
   (:mod:`approx.certify.features`);
-- other nets with smooth activations are enclosed in Arb like a target
-  (:func:`approx.certify.nets.mlp_ball`, Taylor blocks).
+- other nets with smooth activations (tanh, logistic, cos, softplus, identity) of any
+  depth carry Taylor series in floats with rigorous radii through their layers
+  (:mod:`approx.certify.smooth_nets`);
+- what is left (nets of other activations, or of huge weights) is enclosed in Arb like
+  a target (:func:`approx.certify.nets.mlp_ball`, Taylor blocks).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from numpy.typing import NDArray
 from approx.certify.chebyshev import ChebyshevPolys, chebyshev_ball
 from approx.certify.features import FeaturePolys, features_fit
 from approx.certify.nets import mlp_ball
+from approx.certify.smooth_nets import SmoothNetPolys, smooth_fit
 from approx.certify.taylor import LocalPolys, from_coefficients, taylor_blocks
 from approx.models.baselines import ChebyshevModel, SplineModel
 from approx.nn import ACTIVATIONS, MLP
@@ -46,7 +50,7 @@ class Cells(NamedTuple):
 
     Attributes
     ----------
-    polys : LocalPolys, ChebyshevPolys or FeaturePolys
+    polys : LocalPolys, ChebyshevPolys, FeaturePolys or SmoothNetPolys
         The model's cells.
     exact : callable
         ``exact(x)``: the model's real value at the float ``x``, an Arb ball.
@@ -56,7 +60,7 @@ class Cells(NamedTuple):
         Fast float evaluation on an array (for the final local search).
     """
 
-    polys: LocalPolys | ChebyshevPolys | FeaturePolys
+    polys: LocalPolys | ChebyshevPolys | FeaturePolys | SmoothNetPolys
     exact: Callable[[float], arb]
     size: float
     evaluate: Callable[[Array], Array]
@@ -104,6 +108,9 @@ def _mlp_cells(net: MLP, domain: tuple[float, float], max_work: int) -> Cells | 
     if features_fit(net, domain):  # cos features: certified in floats at any width
         cells = FeaturePolys(net, domain, max_work)
         return Cells(cells, lambda x: cells.source(arb(x), False), size, net)
+    if smooth_fit(net, domain):  # other smooth nets: Taylor series in floats, any depth
+        smooth = SmoothNetPolys(net, domain, max_work)
+        return Cells(smooth, lambda x: smooth.source(arb(x), False), size, net)
     fn = mlp_ball(net)
     polys = taylor_blocks(
         fn,
@@ -140,7 +147,7 @@ def _chebyshev_cells(
     (a, b), (lo, hi) = domain, model.domain
     if lo <= a and b <= hi:  # evaluated where |T_k| ≤ 1
         cells = ChebyshevPolys(model)
-        return Cells(cells, lambda x: cells.source(arb(x)), model.term_size, model)
+        return Cells(cells, lambda x: cells.source(arb(x)), model.term_size, cells.evaluate)
     # beyond its own interval the series grows like a polynomial: Taylor models
     source = chebyshev_ball(model)
     polys = taylor_blocks(source, domain, model.term_size, cost=model.n_params, max_work=max_work)

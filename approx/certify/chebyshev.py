@@ -31,6 +31,7 @@ map is exact.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -154,6 +155,8 @@ class ChebyshevPolys:
         w = b - a
         self._map_error = (abs(two_sum(a, b)[1]) / w, abs(two_sum(b, -a)[1]) / w)
         self._exact_map = _exact_map(a, b)
+        self._cache: tuple[Array, Array, Array] | None = None
+        self._previous: tuple[Array, Array, Array] | None = None
 
     # --- the map to [-1, 1] -------------------------------------------------------------
 
@@ -201,28 +204,63 @@ class ChebyshevPolys:
         i = np.searchsorted(self.edges, x, side="left") - 1
         return np.clip(i, 0, self.edges.size - 2)
 
-    def at(self, x: Array, idx: NDArray[np.intp], k: int) -> tuple[Array, Array]:
+    def at(self, x: Array, idx: NDArray[np.intp] | None, k: int) -> tuple[Array, Array]:
         """``p^(k)(x)/k!`` at points ``x`` of the domain (value and a rigorous error bound;
         the bound rests on ``|T_j| ≤ 1``, so points outside are refused); ``idx`` is not
-        needed: the series is one polynomial. Shapes: ``x`` (m,) → two (m,)."""
+        needed: the series is one polynomial. Shapes: ``x`` (m,) → two (m,). The orders
+        of one set of points are computed together (and kept for the next call) once an
+        order above 0 is asked for; values reuse the points of the previous call (a
+        cell's right end is the next one's left end)."""
         if k > _ORDERS - 1:
             raise ValueError(f"derivative order {k} > {_ORDERS - 1} is not prepared")
         x = self._inside(x)
+        if self._cache is not None:
+            cx, values, errors = self._cache
+            if cx.shape == x.shape and np.array_equal(cx, x):
+                return values[k], errors[k]
+        if k == 0:
+            return self._values(x)
+        values, errors = self._orders(x, _ORDERS)
+        self._cache = (x.copy(), values, errors)
+        return values[k], errors[k]
+
+    def _orders(self, x: Array, n: int) -> tuple[Array, Array]:
+        """``p^(k)(x)/k!`` for ``k < n`` with error bounds, shapes (n, m): one pass of the
+        recurrence over the ``n`` (or, for the rounding of ``t``, ``n + 1``) series."""
         tau, tau_lo, delta = self._t2(x)
         if not (np.any(delta) or np.any(tau_lo)):
-            value, err = _clenshaw(self._series[k : k + 1], tau)
-            return value[0], err[0] + self._rad[k]
-        value, err = _clenshaw(self._series[k : k + 2], tau)
-        return self._shifted(
-            x,
-            k,
-            tau_lo,
-            delta,
-            value[0],
-            err[0] + self._rad[k],
-            value[1],
-            err[1] + self._rad[k + 1],
-        )
+            value, err = _clenshaw(self._series[:n], tau)
+            return value, err + self._rad[:n, None]
+        value, err = _clenshaw(self._series[: n + 1], tau)
+        err = err + self._rad[: n + 1, None]
+        out = [
+            self._shifted(x, k, tau_lo, delta, value[k], err[k], value[k + 1], err[k + 1])
+            for k in range(n)
+        ]
+        return np.array([v for v, _ in out]), np.array([e for _, e in out])
+
+    def _values(self, x: Array) -> tuple[Array, Array]:
+        """``p`` at ``x``, reusing the points of the previous call."""
+        value, error = np.empty(x.size), np.empty(x.size)
+        hit = np.zeros(x.size, dtype=bool)
+        if self._previous is not None and x.size and self._previous[0].size:
+            px, pv, pe = self._previous
+            j = np.clip(np.searchsorted(px, x), 0, px.size - 1)
+            hit = px[j] == x
+            value[hit], error[hit] = pv[j[hit]], pe[j[hit]]
+        miss = ~hit
+        if miss.any():
+            v, e = self._orders(x[miss], 1)
+            value[miss], error[miss] = v[0], e[0]
+        order = np.argsort(x, kind="stable")
+        self._previous = (x[order], value[order], error[order])
+        return value, error
+
+    def evaluate(self, x: Array) -> Array:
+        """``p`` at points of the domain in floats (the compiled recurrence where numba
+        is installed): the fast evaluation of the final local search."""
+        x = np.clip(np.asarray(x, dtype=np.float64), *self.domain)
+        return self._orders(x, 1)[0][0]
 
     def _inside(self, x: Array) -> Array:
         """``x`` as floats, refused unless every point lies in the domain (the bounds rest
@@ -497,6 +535,22 @@ def _clenshaw_dd(coef: Array, tau: Array) -> tuple[Array, Array, Array]:
     return b1h, b1l, err
 
 
+#: terms from which the compiled recurrence is used (the numpy loop's cost per step is
+#: then mostly its overhead; below, a short run does not pay for loading numba)
+_COMPILED_FROM = 512
+
+
+@functools.cache
+def _compiled() -> Callable[[Array, Array], tuple[Array, Array]] | None:
+    """The compiled recurrence (:mod:`approx.certify._clenshaw_numba`), or None without
+    numba."""
+    try:
+        from approx.certify._clenshaw_numba import clenshaw_sums
+    except ImportError:  # numba is optional: the numpy loop
+        return None
+    return clenshaw_sums
+
+
 def _clenshaw(series: Array, tau: Array) -> tuple[Array, Array]:
     """``Σ_j series[i, j] T_j(τ)`` for each row ``i`` and point ``τ`` (``|τ| ≤ 1``), and a
     bound of the rounding error of Clenshaw's recurrence: ``Σ_j |η_j|`` (see the module
@@ -505,6 +559,10 @@ def _clenshaw(series: Array, tau: Array) -> tuple[Array, Array]:
     Shapes: ``series`` (K, d), ``tau`` (m,) → two (K, m).
     """
     K, d = series.shape
+    if d >= _COMPILED_FROM and (kernel := _compiled()) is not None:
+        y, mu = kernel(np.ascontiguousarray(series), np.ascontiguousarray(tau))
+        err = (1.01 * U * mu + 3 * (d + 1) * TINY) * (1 + 4 * U)
+        return y, np.where(np.isfinite(y), err, np.inf)
     two_tau = 2 * tau
     b1 = np.zeros((K, tau.size))
     b2 = np.zeros((K, tau.size))

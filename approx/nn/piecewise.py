@@ -23,10 +23,11 @@ most ``(|slope| + local Lipschitz constant) · ulp``, recorded as
 
 Deeper nets (:func:`piecewise_linear` on sizes ``[1, n_1, …, n_L, 1]``): the breakpoints
 are carried through the layers. On each piece every unit's pre-activation is an affine
-function of ``x`` with exact (rational) coefficients; its zero inside the piece splits
-the piece, and the unit is then on or off on each part. The composition is exact in
-rational arithmetic, so it suits the narrow deep nets of constructions (Yarotsky's
-sawtooth), not wide trained ones.
+function of ``x`` with exact coefficients (dyadic: integers over a power of two, so a
+layer is an integer matrix product per piece); its zero inside the piece splits the
+piece, and the unit is then on or off on each part. Trained nets of depth 3 and width
+256 take seconds; past :data:`DEEP_WORK` integer operations :class:`TooManyPieces` is
+raised.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def piecewise_linear(net: MLP, domain: tuple[float, float]) -> PiecewiseLinear:
     ValueError
         If the net is not a scalar ReLU net with a hidden layer, has non-finite weights,
         or the domain is invalid; :class:`TooManyPieces` (a ``ValueError``) when a deep
-        net's exact pieces would cost more than :data:`DEEP_WORK` rational operations.
+        net's exact pieces would cost more than :data:`DEEP_WORK` integer operations.
     """
     net, a, b = _check(net, domain)
     if len(net.sizes) == 3:
@@ -261,75 +262,107 @@ class TooManyPieces(ApproxError, ValueError):
     """A deep net whose exact pieces would cost more than the allowed work."""
 
 
-#: rational operations allowed for the exact pieces of a deep net (about a second)
-DEEP_WORK = 2_000_000
+#: integer multiply-adds allowed for the exact pieces of a deep net (up to about ten
+#: seconds; those of the units that are off are not done, nor counted)
+DEEP_WORK = 1 << 28
 
 
-#: an exact piece of a layer's outputs: (left, right, slopes, intercepts)
-_Piece = tuple[Fraction, Fraction, list[Fraction], list[Fraction]]
+#: an exact piece of a layer's outputs: its ends, and the slopes and intercepts of every
+#: unit as integers over a power of two each: (left, right, s, e_s, c, e_c)
+_Piece = tuple[Fraction, Fraction, NDArray[np.object_], int, NDArray[np.object_], int]
 #: an exact piece of the output: (left, right, slope, intercept)
 _Line = tuple[Fraction, Fraction, Fraction, Fraction]
+#: a layer's weights and biases as integers over a power of two each
+_Layer = tuple[NDArray[np.object_], int, NDArray[np.object_], int]
+
+
+def _dyadic(values: Array) -> tuple[NDArray[np.object_], int]:
+    """Floats (any shape) as Python integers over one power of two, exactly."""
+    m, e = _split(np.ravel(values))
+    n, base = _common(m, e)
+    return n.reshape(np.shape(values)), base
+
+
+def _aligned(
+    p: NDArray[np.object_], ep: int, q: NDArray[np.object_], eq: int
+) -> tuple[NDArray[np.object_], NDArray[np.object_], int]:
+    """``p 2^ep`` and ``q 2^eq`` over the smaller of the two powers."""
+    e = min(ep, eq)
+    return p << (ep - e), q << (eq - e), e
 
 
 def _deep(net: MLP, a: float, b: float, max_work: int = DEEP_WORK) -> PiecewiseLinear:
     """Several hidden layers: carry exact pieces through the layers (module docstring).
 
-    Raises :class:`TooManyPieces` past ``max_work`` rational operations (wide trained
-    nets): rational arithmetic suits narrow constructions."""
-    fa, fb = Fraction(a), Fraction(b)
-    W = [[[Fraction(float(x)) for x in row] for row in w] for w in net.weights]
-    bs = (
-        [[Fraction(float(x)) for x in bias] for bias in net.biases]
-        if net.bias
-        else [[Fraction(0)] * len(w[0]) for w in net.weights]
-    )
-    pieces: list[_Piece] = [(fa, fb, [Fraction(1)], [Fraction(0)])]
+    Every slope and intercept is a dyadic rational (sums of products of the weights), held
+    as Python integers over a power of two, so a layer is an integer matrix product per
+    piece; only the breakpoints are general rationals. Raises :class:`TooManyPieces` past
+    ``max_work`` integer multiply-adds."""
+    layers: list[_Layer] = []
+    for w, bias in zip(net.weights, net.biases, strict=True):
+        wi, ew = _dyadic(np.asarray(w, dtype=np.float64))
+        bi, eb = _dyadic(np.asarray(bias, dtype=np.float64) if net.bias else np.zeros(w.shape[1]))
+        layers.append((wi, ew, bi, eb))
+    one = np.array([1], dtype=object)
+    pieces: list[_Piece] = [(Fraction(a), Fraction(b), one, 0, one * 0, 0)]
     work = 0
-    for layer in range(len(W) - 1):
-        work += len(pieces) * len(pieces[0][2]) * len(bs[layer])
+    for layer in layers[:-1]:
+        work += sum(_nonzero(p[2]) + _nonzero(p[4]) for p in pieces) * layer[0].shape[1]
         if work > max_work:
             raise TooManyPieces(
                 f"the exact pieces of this {net.sizes} net would take more than {max_work} "
-                "rational operations"
+                "integer operations"
             )
-        pieces = [q for piece in pieces for q in _through_layer(piece, W[layer], bs[layer])]
-    w, bias = W[-1], bs[-1]
-    lines = [
-        (
-            lo,
-            hi,
-            sum((s[i] * w[i][0] for i in range(len(s))), Fraction(0)),
-            sum((c[i] * w[i][0] for i in range(len(s))), bias[0]),
-        )
-        for lo, hi, s, c in pieces
-    ]
+        pieces = [q for piece in pieces for q in _through_layer(piece, layer)]
+    wi, ew, bi, eb = layers[-1]
+    lines = []
+    for lo, hi, sl, es, c, ec in pieces:
+        slope = _fraction(int(np.dot(sl, wi[:, 0])), es + ew)
+        pc, bb, e = _aligned(np.array([np.dot(c, wi[:, 0])], dtype=object), ec + ew, bi, eb)
+        lines.append((lo, hi, slope, _fraction(int(pc[0] + bb[0]), e)))
     return _rounded(lines, b)
 
 
-def _through_layer(
-    piece: _Piece, w: list[list[Fraction]], bias: list[Fraction]
-) -> list[_Piece]:
+def _nonzero(v: NDArray[np.object_]) -> int:
+    return int(np.count_nonzero(v != 0))
+
+
+def _sparse_dot(v: NDArray[np.object_], w: NDArray[np.object_]) -> NDArray[np.object_]:
+    """``v w`` over the nonzero entries of ``v`` only (the units that are on)."""
+    nz = np.flatnonzero(v != 0)
+    if not nz.size:
+        return np.zeros(w.shape[1], dtype=np.int64).astype(object)
+    return np.dot(v[nz], w[nz])
+
+
+def _fraction(n: int, e: int) -> Fraction:
+    """``n 2^e`` exactly."""
+    return Fraction(n << e) if e >= 0 else Fraction(n, 1 << -e)
+
+
+def _through_layer(piece: _Piece, layer: _Layer) -> list[_Piece]:
     """A piece through one ReLU layer: cut where a unit's input changes sign."""
     deadline.check()
-    left, right, s, c = piece
-    n_out = len(bias)
-    ps = [sum((s[i] * w[i][k] for i in range(len(s))), Fraction(0)) for k in range(n_out)]
-    pc = [sum((c[i] * w[i][k] for i in range(len(s))), bias[k]) for k in range(n_out)]
-    cuts = sorted(
-        {-pc[k] / ps[k] for k in range(n_out) if ps[k] != 0 and left < -pc[k] / ps[k] < right}
-    )
+    left, right, s, es, c, ec = piece
+    wi, ew, bi, eb = layer
+    ps, eps = _sparse_dot(s, wi), es + ew
+    cw, bb, epc = _aligned(_sparse_dot(c, wi), ec + ew, bi, eb)
+    pc = cw + bb
+    # the zeros -pc/ps 2^(epc - eps) inside the piece
+    shift = epc - eps
+    cuts = set()
+    for k in np.nonzero(ps != 0)[0]:
+        num, den = -pc[k], ps[k]
+        cut = Fraction(num << shift, den) if shift >= 0 else Fraction(num, den << -shift)
+        if left < cut < right:
+            cuts.add(cut)
+    A, B, _ = _aligned(ps, eps, pc, epc)
+    zero = ps * 0
     out = []
-    for lo, hi in pairwise([left, *cuts, right]):
-        mid = (lo + hi) / 2
-        on = [ps[k] * mid + pc[k] > 0 for k in range(n_out)]
-        out.append(
-            (
-                lo,
-                hi,
-                [ps[k] if on[k] else Fraction(0) for k in range(n_out)],
-                [pc[k] if on[k] else Fraction(0) for k in range(n_out)],
-            )
-        )
+    for lo, hi in pairwise([left, *sorted(cuts), right]):
+        mid = (lo + hi) / 2  # mid = p / q, q > 0: the sign of A p + B q
+        on = (A * mid.numerator + B * mid.denominator) > 0
+        out.append((lo, hi, np.where(on, ps, zero), eps, np.where(on, pc, zero), epc))
     return out
 
 

@@ -1,5 +1,7 @@
 """One certification adapter per model kind, and every kind has one."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -48,3 +50,21 @@ def test_a_model_kind_without_adapter_gets_no_cells():
 
     assert cells_for(Constant(), (0.0, 1.0), 2**22) is None
     assert cells_for(MLP([2, 3, 1]), (0.0, 1.0), 2**22) is None  # not a scalar function
+
+
+@pytest.mark.parametrize("width", [128, pytest.param(256, marks=pytest.mark.slow)])
+def test_wide_deep_relu_nets_are_certified_tight(width):
+    # depth 3: exact pieces (no more work cap on the rational pieces, no Arb fallback
+    # with upper = inf); the value is attained and upper within the tolerance
+    rng = np.random.default_rng(1)
+    sizes = [1, width, width, width, 1]
+    weights = [rng.normal(0, np.sqrt(2 / m), (m, n)) for m, n in itertools.pairwise(sizes)]
+    weights[0] *= 3
+    biases = [rng.normal(0, 0.3, n) for n in sizes[1:]]
+    net = MLP.from_params(weights, biases, activation="relu")
+    target = targets.from_expr("sin(5*x)*exp(-x**2)", (-1.0, 1.0))
+    r = analysis.max_error_at(target, net)
+    assert np.isfinite(r.upper) and r.tight
+    assert r.upper - r.value <= 1e-9 * r.value
+    x = np.linspace(-1, 1, 100_001)
+    assert np.max(np.abs(target(x) - net(x[:, None]).ravel())) <= r.upper * (1 + 1e-12)

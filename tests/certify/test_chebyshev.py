@@ -208,8 +208,7 @@ def test_hard_targets_are_tight(expr, domain, d):
     with np.errstate(all="ignore"):
         top = x[np.argsort(np.abs(target(x) - model(x)))[-4:]]
     reference = max(
-        float(abs(eval(expr, {**names, "x": mp.mpf(float(v))}) - p(mp.mpf(float(v)))))
-        for v in top
+        float(abs(eval(expr, {**names, "x": mp.mpf(float(v))}) - p(mp.mpf(float(v))))) for v in top
     )
     assert reference <= result.upper
 
@@ -260,3 +259,30 @@ def test_a_high_frequency_target_at_the_rounding_plateau_is_tight():
     atol = 16 * 2.0**-53 * (certified.scale(target) + model.term_size)
     assert result.tight or result.reason == "rounding"  # the rule, or the floats\' rounding
     assert result.upper - result.value <= atol
+
+
+def test_the_compiled_recurrence_matches_the_numpy_loop(monkeypatch):
+    # the same operations in the same order: equal values, and bounds that both hold
+    pytest.importorskip("numba")
+    from approx.certify import chebyshev as cheb
+    from approx.certify._clenshaw_numba import clenshaw_sums
+
+    rng = np.random.default_rng(5)
+    series = rng.normal(size=(3, 300)) * np.exp(-np.arange(300) / 30)
+    tau = np.concatenate([rng.uniform(-1, 1, 500), [-1.0, 1.0, 0.0]])
+    y, _ = clenshaw_sums(series, tau)
+    monkeypatch.setattr(cheb, "_COMPILED_FROM", 1 << 62)  # the numpy loop
+    y_np, err_np = cheb._clenshaw(series, tau)
+    monkeypatch.setattr(cheb, "_COMPILED_FROM", 0)
+    y_nb, err_nb = cheb._clenshaw(series, tau)
+    assert np.array_equal(y, y_np) and np.array_equal(y_nb, y_np)
+    np.testing.assert_allclose(err_nb, err_np, rtol=1e-12)
+    with mp.workdps(40):
+        for i in (0, 2):
+            for m in (0, 17, 500, 502):
+                exact = mp.chebyt  # T_j(τ) exactly
+                ref = sum(
+                    mp.mpf(float(c)) * exact(j, mp.mpf(float(tau[m])))
+                    for j, c in enumerate(series[i])
+                )
+                assert abs(mp.mpf(float(y_nb[i, m])) - ref) <= err_nb[i, m]

@@ -281,7 +281,7 @@ def test_work_cap_gives_a_wider_but_rigorous_enclosure():
 
 @pytest.mark.parametrize(
     ("d", "max_work", "tight"),
-    [(16, 2**24, True), (16, 2**10, False), (128, 2**22, True), (128, 2**14, False)],
+    [(16, 2**24, True), (16, 2**10, False), (128, 2**22, True), (128, 2**11, False)],
 )
 def test_cos_features_past_the_work_cap_stay_rigorous(d, max_work, tight):
     target = targets.get("runge")

@@ -260,3 +260,20 @@ def test_a_domain_far_from_zero():
     tolerance = max(1e-9 * result.value, analysis.ATOL_ULPS * U * (certified.scale(target) + size))
     assert result.tight or result.reason == "rounding"  # the rule, or the floats\' rounding
     assert max(result.value, ref) <= result.upper <= result.value + tolerance
+
+
+def test_the_compiled_cos_sin_matches_the_numpy_form(monkeypatch):
+    # the same operations in the same order: bit-equal values and bounds
+    pytest.importorskip("numba")
+    from approx.certify import features
+
+    hi = np.concatenate([adversarial_arguments(), [np.nan, np.inf, -np.inf, 3e8]])
+    rng = np.random.default_rng(2)
+    lo = rng.normal(0, 1e-16, hi.size) * np.where(np.isfinite(hi), np.abs(hi), 0)
+    err = np.abs(rng.normal(0, 1e-18, hi.size))
+    monkeypatch.setattr(features, "_COMPILED_FROM", 0)
+    compiled = cos_sin(hi, lo, err)
+    monkeypatch.setattr(features, "_COMPILED_FROM", 1 << 62)
+    plain = cos_sin(hi, lo, err)
+    for a, b in zip(compiled, plain, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)

@@ -205,7 +205,6 @@ def _he_net(sizes: list[int], activation: str, seed: int) -> MLP:
     return net
 
 
-@_xfail("item 4 (deep ReLU nets: upper inf)")
 @pytest.mark.slow
 def test_a_depth_3_width_128_relu_net_is_tight():
     text, domain = "sin(5*x)*exp(-x**2)", (-1.0, 1.0)
@@ -215,7 +214,6 @@ def test_a_depth_3_width_128_relu_net_is_tight():
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
-@_xfail("item 4 (smooth nets hit the cap: upper 2.1 where the value is 5e-5)")
 def test_trained_smooth_nets_of_one_hidden_layer_are_tight(activation):
     text, domain = "sin(5*x)*exp(-x**2)", (-1.0, 1.0)
     target = from_expr(text, domain)
@@ -224,7 +222,6 @@ def test_trained_smooth_nets_of_one_hidden_layer_are_tight(activation):
     assert_tight(found, best)
 
 
-@_xfail("item 4 (smooth nets hit the cap)")
 def test_a_depth_3_tanh_net_is_tight():
     # trained like the issue's takes minutes: a He-initialised net hits the same cap
     text, domain = "sin(5*x)*exp(-x**2)", (-1.0, 1.0)
@@ -242,7 +239,6 @@ def test_cos_features_on_a_fast_target_are_tight():
     assert_tight(found, best)
 
 
-@_xfail("item 4 (cos features at large d: upper 25x the value)")
 @pytest.mark.slow
 def test_cos_features_at_d_4096_are_tight():
     # the issue names no target: the built-in sin(2πx)

@@ -1,5 +1,6 @@
 """The piecewise-linear view of a ReLU net agrees with the dense layer."""
 
+from fractions import Fraction
 from itertools import pairwise
 
 import numpy as np
@@ -151,3 +152,31 @@ def test_breakpoints_rounding_to_a_float_are_covered_by_the_slack():
     pw = piecewise_linear(net, (0.0, 1.0))
     assert np.all(pw.slack >= 0)
     assert 1e-12 < pw.slack.max() < 1e-6
+
+
+def test_wide_deep_nets_have_exact_pieces():
+    # depth 3, width 128: every piece's line is the net's exact function (Fractions of
+    # the stored floats, an independent forward pass) at a rational point inside it
+    rng = np.random.default_rng(0)
+    sizes = [1, 128, 128, 128, 1]
+    weights = [rng.normal(0, np.sqrt(2 / m), (m, n)) for m, n in pairwise(sizes)]
+    weights[0] *= 3
+    biases = [rng.normal(0, 0.3, n) for n in sizes[1:]]
+    net = MLP.from_params(weights, biases, activation="relu")
+    pw = piecewise_linear(net, (-1.0, 1.0))
+    W = [[[Fraction(float(v)) for v in row] for row in w] for w in net.weights]
+    B = [[Fraction(float(v)) for v in bias] for bias in net.biases]
+
+    def exact(x):
+        z = [x]
+        for layer, (w, bias) in enumerate(zip(W, B, strict=True)):
+            out = [bias[k] + sum(z[i] * w[i][k] for i in range(len(z))) for k in range(len(bias))]
+            z = out if layer == len(W) - 1 else [max(v, Fraction(0)) for v in out]
+        return z[0]
+
+    for j in range(0, pw.x.size - 1, max(1, pw.x.size // 6)):
+        left, right = Fraction(float(pw.x[j])), Fraction(float(pw.x[j + 1]))
+        x = left + (right - left) / 3
+        line = Fraction(float(pw.y[j])) + Fraction(float(pw.slopes[j])) * (x - left)
+        tol = pw.y_err[j] + pw.slope_err[j] * float(right - left) + pw.slack[j]
+        assert abs(float(exact(x) - line)) <= tol * (1 + 1e-9) + 1e-300
