@@ -45,7 +45,7 @@ from approx.arith.eft import two_product, two_sum
 from approx.core import deadline
 from approx.models.baselines import ChebyshevModel
 
-__all__ = ["ChebyshevPolys", "chebyshev_ball", "clenshaw_point"]
+__all__ = ["COMPILED_FROM", "ChebyshevPolys", "chebyshev_ball", "clenshaw_point"]
 
 Array = NDArray[np.float64]
 
@@ -537,7 +537,7 @@ def _clenshaw_dd(coef: Array, tau: Array) -> tuple[Array, Array, Array]:
 
 #: terms from which the compiled recurrence is used (the numpy loop's cost per step is
 #: then mostly its overhead; below, a short run does not pay for loading numba)
-_COMPILED_FROM = 512
+COMPILED_FROM = 512
 
 
 @functools.cache
@@ -559,7 +559,7 @@ def _clenshaw(series: Array, tau: Array) -> tuple[Array, Array]:
     Shapes: ``series`` (K, d), ``tau`` (m,) → two (K, m).
     """
     K, d = series.shape
-    if d >= _COMPILED_FROM and (kernel := _compiled()) is not None:
+    if d >= COMPILED_FROM and (kernel := _compiled()) is not None:
         y, mu = kernel(np.ascontiguousarray(series), np.ascontiguousarray(tau))
         err = (1.01 * U * mu + 3 * (d + 1) * TINY) * (1 + 4 * U)
         return y, np.where(np.isfinite(y), err, np.inf)

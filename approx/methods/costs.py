@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from approx.certify.chebyshev import COMPILED_FROM
 from approx.train import options
 
 __all__ = [
@@ -38,15 +39,22 @@ def linear_memory(width: int, params: dict[str, Any]) -> int:
 #: in a fresh process at d = 16384: 144 MiB above the baseline after imports (9 KiB a
 #: coefficient), with a margin
 CHEBYSHEV_PER_UNIT = 10 * 1024
+#: numba's import and the compilation of a certification kernel (Clenshaw's recurrence from
+#: :data:`~approx.certify.chebyshev.COMPILED_FROM` terms on, cos and sin of many cells):
+#: measured with ``VmHWM`` in a fresh process, 110 MiB (from 109 MiB at d = 256 to 209 MiB
+#: at d = 1024), with a margin; counted whether or not numba is installed
+COMPILED = 128 * 2**20
 
 
 def chebyshev_memory(width: int, params: dict[str, Any]) -> int:
-    return RUN_BASE + CHEBYSHEV_PER_UNIT * width
+    compiled = COMPILED if width >= COMPILED_FROM else 0
+    return RUN_BASE + CHEBYSHEV_PER_UNIT * width + compiled
 
 
 def features_memory(width: int, params: dict[str, Any]) -> int:
-    # the n_samples × d design matrix and the copy least squares makes of it
-    return RUN_BASE + PER_UNIT * width + 2 * 8 * params["n_samples"] * width
+    # the n_samples × d design matrix and the copy least squares makes of it, and the
+    # compiled cos and sin of the certificate's cells
+    return RUN_BASE + PER_UNIT * width + 2 * 8 * params["n_samples"] * width + COMPILED
 
 
 def trained_memory(width: int, params: dict[str, Any]) -> int:
