@@ -473,7 +473,25 @@ def pl_cases(draw: st.DrawFn) -> tuple[str, tuple[float, float], Any, Any]:
 @fuzz_settings(15)
 @given(pl_cases())
 def test_relu_nets_against_piecewise_linear_targets_exactly(case: Any) -> None:
-    text, domain, target, model = case
+    check_exactly(*case)
+
+
+def test_a_net_whose_real_function_overflows_is_checked_exactly() -> None:
+    # found by the long profile: the net reaches 1e600 (upper inf, non-finite), and the
+    # check itself must not overflow converting the exact sup to a float
+    model = MLP.from_params(
+        [np.array([[0.0, 1e-300, -7.80937663607018, -1e300, 1e300]]),
+         np.array([[805968.0278520745], [1e300], [1e-300], [-1e300], [1e-300]])],
+        [np.array([-419914.69491084956, -7.80937663607018, 32074.06016767875,
+                   1.281798572591295e-133, -1e300]), np.array([1e-300])],
+        activation="relu",
+    )
+    text, domain = "(-7.80937663607018)*0", (-1.0, 1.0)
+    check_exactly(text, domain, from_expr(text, domain), model)
+
+
+def check_exactly(text: str, domain: tuple[float, float], target: Any, model: Any) -> None:
+    """``value ≤ |e(x)|`` and ``value ≤ sup ≤ upper`` in exact rationals."""
     _note(f"target {text!r} on {domain!r}; model {_describe(model)}")
     if not all(np.all(np.isfinite(v)) for v in model.to_arrays().values() if v.dtype.kind == "f"):
         return
@@ -490,17 +508,26 @@ def test_relu_nets_against_piecewise_linear_targets_exactly(case: Any) -> None:
     except _TooSlow:
         COUNTS["reference: _TooSlow"] += 1
         assume(False)
-    _note(f"exact sup {float(sup)!r} at {float(where)!r}")
+    _note(f"exact sup {_show(sup)} at {_show(where)}")
     if math.isnan(found.value) or math.isnan(found.upper):
         return _fail("nan", f"{found}", **info)
     if math.isfinite(found.upper) and sup > Fraction(found.upper):
-        _fail("exact: upper < sup", f"sup {float(sup)!r} at {float(where)!r} > {found.upper!r}",
-              sup=float(sup), where=float(where), **info)
+        _fail("exact: upper < sup", f"sup {_show(sup)} at {_show(where)} > {found.upper!r}",
+              sup=_show(sup), where=_show(where), **info)
     at_x = _exact_error_at(text, model, domain, found.x)
     if Fraction(found.value) > at_x:
-        _fail("exact: value > |e(x)|", f"value {found.value!r} > {float(at_x)!r}", **info)
+        _fail("exact: value > |e(x)|", f"value {found.value!r} > {_show(at_x)}", **info)
     if Fraction(found.value) > sup:
-        _fail("exact: value > sup", f"value {found.value!r} > sup {float(sup)!r}", **info)
+        _fail("exact: value > sup", f"value {found.value!r} > sup {_show(sup)}", **info)
+
+
+def _show(q: Fraction) -> str:
+    """A rational for a message: as a float, or its order of magnitude past the floats."""
+    try:
+        return repr(float(q))
+    except OverflowError:  # a real function past the largest float (upper is then inf)
+        bits = abs(q).numerator.bit_length() - q.denominator.bit_length()
+        return f"{'-' if q < 0 else ''}2^{bits}"
 
 
 def _exact_error_at(text: str, model: Any, domain: tuple[float, float], x: float) -> Fraction:
