@@ -51,6 +51,10 @@ __all__ = ["ORDER", "Enclosure", "sup_abs_difference"]
 ORDER = 6
 #: unsplittable cells whose ends are candidates for the value
 _ENDS = 8
+#: Arb cells of work added to the cap per rough block of ``f`` (the target: a kink, the
+#: neighbourhood of a singular point), which only Arb can bound: a target with many of
+#: them (``|sin(1000 x)|``) gets the work they need, whatever the model
+ROUGH_CELLS = 8
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ def sup_abs_difference(
     keep = hi > lo
     lo, hi = lo[keep], hi[keep]
     search = _Search(f, g, rtol, atol, max_work, best_x=a)
+    search.max_work += ROUGH_CELLS * search.arb_cost * int(np.count_nonzero(f.rough))
     while lo.size:
         deadline.check()
         lo, hi = search.step(lo, hi)

@@ -249,7 +249,6 @@ def test_cos_features_at_d_4096_are_tight():
     assert_tight(found, best)
 
 
-@_xfail("item 4 (76x)")
 def test_x_sin_1_over_x_is_tight():
     # the issue names no model: a cubic spline at d = 256 (upper 29x the value today; the
     # adaptive construction at d = 256: 197x, Chebyshev at d = 1024: 184x)
@@ -259,7 +258,6 @@ def test_x_sin_1_over_x_is_tight():
     assert_tight(found, best)
 
 
-@_xfail("item 4 (3.9x)")
 def test_abs_sin_1000x_at_d_4096_is_tight():
     # the issue names no model or domain: a cubic spline on [-1, 1] (upper 14x today;
     # Chebyshev: 74x)
