@@ -186,7 +186,7 @@ def max_error_at(
         with np.errstate(all="ignore"):
             return target(x) - evaluate(x)
 
-    def search(tolerance: float, work: int) -> Enclosure:
+    def search(tolerance: float, work: int, start: tuple[float, float] | None = None) -> Enclosure:
         # values past the float range become inf and NaN, which the search handles
         with np.errstate(over="ignore", invalid="ignore"):
             return sup_abs_difference(
@@ -198,6 +198,7 @@ def max_error_at(
                 max_work=work,
                 exact_at=exact_at,
                 polish=float_error,
+                start=start,
             )
 
     # a Chebyshev series' cap grows with its degree (every cell costs d); for cos
@@ -216,7 +217,7 @@ def max_error_at(
         # stopped by the float cells' rounding: a small budget more, with the cells' ends
         # evaluated exactly where rounding is all that keeps them open, often separates
         # the bounds to the rule (else they stay "rounding")
-        again = search(rule, work // RETRY_SHARE)
+        again = search(rule, work // RETRY_SHARE, start=(value, x))
         if again.value > value:
             x, value = again.x, again.value
         upper = max(min(upper, again.upper), value)

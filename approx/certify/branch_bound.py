@@ -85,6 +85,7 @@ def sup_abs_difference(
     max_work: int = MAX_WORK,
     exact_at: Callable[[float], arb] | None = None,
     polish: Callable[[Array], Array] | None = None,
+    start: tuple[float, float] | None = None,
 ) -> Enclosure:
     """Enclose ``sup_{a ≤ x ≤ b} |f(x) - g(x)|`` by branch-and-bound.
 
@@ -108,6 +109,9 @@ def sup_abs_difference(
         point moves it onto the local maximum (the tolerance ends the branch-and-bound
         once the *bound* is close; the value then gets as close as rounding allows). Its
         result is kept only if the exact value there is larger.
+    start : tuple of float, optional
+        ``(value, x)``: a rigorous lower bound of the sup attained at ``x`` (an earlier
+        search's), to start from: cells below it are dropped from the first pass.
 
     Returns
     -------
@@ -121,6 +125,8 @@ def sup_abs_difference(
     lo, hi = lo[keep], hi[keep]
     search = _Search(f, g, rtol, atol, max_work, best_x=a)
     search.max_work += ROUGH_CELLS * search.arb_cost * int(np.count_nonzero(f.rough))
+    if start is not None:
+        search.offer(*start)
     while lo.size:
         deadline.check()
         lo, hi = search.step(lo, hi)
@@ -148,8 +154,10 @@ class _Search:
     def __post_init__(self) -> None:
         f, g = self.f, self.g
         self.work = g.work  # f, the target, is built once per process on its own budget
-        self.tight = not (f.capped or g.capped)
-        self.capped = bool(f.capped or g.capped)
+        # (where the target's Taylor models were cut by their cap, its rough blocks are
+        # bounded in Arb like any other: only the model's cap and this search's count)
+        self.tight = not g.capped
+        self.capped = bool(g.capped)
         self.arb_cost = ARB_WEIGHT * 4 * (f.cost + g.cost)  # one rough cell: 4 ball evaluations
         # a cell's exact ends: two values at points, scalar ball operations (no series
         # products), each about as long as a cell in floats
@@ -249,7 +257,14 @@ class _Search:
         """Rough cells in Arb, or by the a-priori bound once past the cap."""
         f, g = self.f, self.g
         late = []
+        # first the ranges of f (in Arb, cheap) and of g (its expansion at the middle) on
+        # their own: a cell under the cut by these needs no Arb expansion of f - g
+        apart = self._ranges_apart(lo, hi, fi, gi, rough)
+        cut = self.best + self.tolerance()
         for i in np.nonzero(rough)[0]:
+            if apart[i] <= cut:
+                ub[i] = apart[i]
+                continue
             if self.work >= self.max_work:  # past the cap: the cheap a-priori bound, rigorous
                 late.append(i)
                 continue
@@ -262,6 +277,29 @@ class _Search:
         if rough.any() and math.isfinite(g.sup):  # Arb's bound may be the wider
             r = np.nonzero(rough)[0]
             ub[r] = np.fmin(ub[r], _fallback(f, g, lo[r], hi[r], fi[r], gi[r]))
+
+    def _ranges_apart(
+        self,
+        lo: Array,
+        hi: Array,
+        fi: NDArray[np.intp],
+        gi: NDArray[np.intp],
+        rough: NDArray[np.bool_],
+    ) -> Array:
+        """``sup |f| + sup |g|`` on the rough cells where ``f`` is rough and cheap and ``g``
+        is not (a target past its Taylor models against a smooth model; ``inf`` elsewhere):
+        ``f``'s range in Arb, ``g``'s from its expansion at the cell's middle."""
+        f, g = self.f, self.g
+        out = np.full(lo.size, np.inf)
+        if f.source is None or f.cost > CHEAP:
+            return out
+        j = np.nonzero(rough & f.rough[fi] & ~g.rough[gi])[0]
+        if not j.size:
+            return out
+        out[j] = _range(f, lo[j], hi[j], fi[j]) + _local_range(g, lo[j], hi[j], gi[j])
+        out[j] = out[j] * (1 + 4 * U)
+        self.work += int(j.size) * (ARB_WEIGHT * f.cost + ORDER * self.float_cost)
+        return np.where(np.isnan(out), np.inf, out)
 
     def _settle(
         self,
@@ -389,6 +427,32 @@ def _polish(
     return float(np.clip(centre + res.x, left, right))
 
 
+def _range(p: LocalPolys, lo: Array, hi: Array, i: NDArray[np.intp]) -> Array:
+    """``sup |p|`` on cells from what costs nothing more: the polynomial's crude bound, a
+    small source in Arb, or the whole function's a-priori :attr:`LocalPolys.sup`."""
+    bound = p.bound(lo, hi, i, 0) + p.slack[i]
+    if p.source is not None and p.cost <= CHEAP:
+        for k in np.nonzero(~np.isfinite(bound))[0]:
+            with arb_context():
+                bound[k] = abs_upper(p.source(ball(float(lo[k]), float(hi[k])), False))
+    return np.minimum(bound, p.sup)
+
+
+def _local_range(p: LocalPolys, lo: Array, hi: Array, i: NDArray[np.intp]) -> Array:
+    """``sup |p|`` on cells from its expansion at their middles: orders below
+    :data:`ORDER` at the middle, a bound of the :data:`ORDER`-th over the cell (sums of
+    non-negative terms, each rounding covered by the factor and a subnormal unit per
+    product)."""
+    mid, rho = middle(lo, hi)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        s = p.bound(lo, hi, i, ORDER)
+        for k in range(ORDER - 1, -1, -1):  # Horner in ρ
+            v, err = p.at(mid, i, k)
+            s = s * rho + (np.abs(v) + err)
+        s = s * (1 + 4 * (ORDER + 2) * U) + (ORDER + 1) * TINY + p.slack[i]
+    return np.where(np.isnan(s), np.inf, s)
+
+
 def _fallback(
     f: LocalPolys,
     g: LocalPolys,
@@ -399,15 +463,7 @@ def _fallback(
 ) -> Array:
     """``sup |f| + sup |g|`` on cells from what costs nothing more: the polynomial's crude
     bound, a small source in Arb, or the whole function's a-priori :attr:`LocalPolys.sup`."""
-    parts = []
-    for p, i in ((f, fi), (g, gi)):
-        bound = p.bound(lo, hi, i, 0) + p.slack[i]
-        if p.source is not None and p.cost <= CHEAP:
-            for k in np.nonzero(~np.isfinite(bound))[0]:
-                with arb_context():
-                    bound[k] = abs_upper(p.source(ball(float(lo[k]), float(hi[k])), False))
-        parts.append(np.minimum(bound, p.sup))
-    return (parts[0] + parts[1]) * (1 + 4 * U)
+    return (_range(f, lo, hi, fi) + _range(g, lo, hi, gi)) * (1 + 4 * U)
 
 
 def _float_bounds(

@@ -229,7 +229,6 @@ def test_a_depth_3_tanh_net_is_tight():
     assert_tight(found, best)
 
 
-@_xfail("item 4 (cos features: upper 3e9 against a sup of 1.39)")
 def test_cos_features_on_a_fast_target_are_tight():
     # the issue names no domain: [-1, 1]
     text, domain = "cos(1e5*x)", (-1.0, 1.0)
