@@ -441,15 +441,17 @@ def _range(p: LocalPolys, lo: Array, hi: Array, i: NDArray[np.intp]) -> Array:
 def _local_range(p: LocalPolys, lo: Array, hi: Array, i: NDArray[np.intp]) -> Array:
     """``sup |p|`` on cells from its expansion at their middles: orders below
     :data:`ORDER` at the middle, a bound of the :data:`ORDER`-th over the cell (sums of
-    non-negative terms, each rounding covered by the factor and a subnormal unit per
-    product)."""
+    non-negative terms: each rounding is covered by the factor, and what a product may
+    lose to underflow, a subnormal unit, by the unit times the later powers of ``ρ``)."""
     mid, rho = middle(lo, hi)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         s = p.bound(lo, hi, i, ORDER)
+        powers = np.ones_like(rho)  # Σ ρ^j: how far an underflow's loss may grow
         for k in range(ORDER - 1, -1, -1):  # Horner in ρ
             v, err = p.at(mid, i, k)
             s = s * rho + (np.abs(v) + err)
-        s = s * (1 + 4 * (ORDER + 2) * U) + (ORDER + 1) * TINY + p.slack[i]
+            powers = powers * rho + 1
+        s = (s + 2 * TINY * powers) * (1 + 4 * (ORDER + 2) * U) + p.slack[i]
     return np.where(np.isnan(s), np.inf, s)
 
 
