@@ -17,7 +17,9 @@ and ``upper`` rigorous. ``f`` is enclosed from its ball form (Taylor models in A
   logistic function, cos, softplus, identity), at any depth, carry Taylor series in
   floats with rigorous radii through their layers (:mod:`approx.certify.smooth_nets`);
 
-all under a work cap counted in operations.
+all under a work cap counted in operations. A target whose values reach ``2^128``
+(:data:`RESCALE`) is certified scaled down by a power of two, with the model scaled
+exactly (:func:`~approx.certify.adapters.scaled_model`), so that its cells stay finite.
 
 **The rule.** :attr:`MaxError.tight` is True exactly when
 ``upper - value ≤ max(rtol · value, atol)`` with ``rtol = 1e-9`` and ``atol`` the rounding

@@ -15,8 +15,11 @@ with its own pieces. Cells whose bound cannot beat the best value found
 by more than the tolerance are dropped; the rest are split in 4 to 16 parts (as many as
 the bound needs). A cell kept open only by the floats' rounding at its ends has them
 evaluated again, in double-double where the model offers it (a Chebyshev series), else
-exactly in Arb. Cells without a float polynomial are bounded in Arb with lower-order
-bounds; past the work cap every remaining cell takes an a-priori bound, so the result
+exactly in Arb. Cells without a float polynomial are first bounded by ``sup |f| +
+sup |g|`` apart (``f`` in Arb, ``g`` from its expansion at the middle: enough wherever the
+error stays below the best value, however fast ``f`` oscillates), then in Arb with
+lower-order bounds; each rough block of ``f`` adds :data:`ROUGH_CELLS` such cells to the
+work cap. Past the cap every remaining cell takes an a-priori bound, so the result
 stays rigorous.
 """
 
