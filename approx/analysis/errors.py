@@ -192,15 +192,8 @@ def max_error_at(
         # values past the float range become inf and NaN, which the search handles
         with np.errstate(over="ignore", invalid="ignore"):
             return sup_abs_difference(
-                f,
-                polys,
-                target.domain,
-                rtol=rtol,
-                atol=tolerance,
-                max_work=work,
-                exact_at=exact_at,
-                polish=float_error,
-                start=start,
+                f, polys, target.domain, rtol=rtol, atol=tolerance, max_work=work,
+                exact_at=exact_at, polish=float_error, start=start,
             )
 
     # a Chebyshev series' cap grows with its degree (every cell costs d); for cos
