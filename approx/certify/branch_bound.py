@@ -56,8 +56,11 @@ ORDER = 6
 _ENDS = 8
 #: Arb cells of work added to the cap per rough block of ``f`` (the target: a kink, the
 #: neighbourhood of a singular point), which only Arb can bound: a target with many of
-#: them (``|sin(1000 x)|``) gets the work they need, whatever the model
+#: them (``|sin(1000 x)|``) gets the work they need, whatever the model. Only for a
+#: target of at most :data:`ROUGH_MAX` rough blocks: one with more (``sin(x)`` on
+#: ``[-1e300, 1e300]``, rough at every scale the blocks reach) cannot be finished in Arb
 ROUGH_CELLS = 8
+ROUGH_MAX = 2048
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,9 @@ def sup_abs_difference(
     keep = hi > lo
     lo, hi = lo[keep], hi[keep]
     search = _Search(f, g, rtol, atol, max_work, best_x=a)
-    search.max_work += ROUGH_CELLS * search.arb_cost * int(np.count_nonzero(f.rough))
+    rough_blocks = int(np.count_nonzero(f.rough))
+    if rough_blocks <= ROUGH_MAX:
+        search.max_work += ROUGH_CELLS * search.arb_cost * rough_blocks
     if start is not None:
         search.offer(*start)
     while lo.size:
