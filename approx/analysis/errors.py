@@ -17,7 +17,9 @@ and ``upper`` rigorous. ``f`` is enclosed from its ball form (Taylor models in A
   logistic function, cos, softplus, identity), at any depth, carry Taylor series in
   floats with rigorous radii through their layers (:mod:`approx.certify.smooth_nets`);
 
-all under a work cap counted in operations.
+all under a work cap counted in operations. A target whose values reach ``2^128``
+(:data:`RESCALE`) is certified scaled down by a power of two, with the model scaled
+exactly (:func:`~approx.certify.adapters.scaled_model`), so that its cells stay finite.
 
 **The rule.** :attr:`MaxError.tight` is True exactly when
 ``upper - value ≤ max(rtol · value, atol)`` with ``rtol = 1e-9`` and ``atol`` the rounding
@@ -46,7 +48,7 @@ from numpy.typing import NDArray
 from approx.analysis.quadrature import gauss_legendre
 from approx.arith.balls import U, abs_lower, arb_context
 from approx.certify import targets as certified
-from approx.certify.adapters import cells_for, finite_parameters
+from approx.certify.adapters import cells_for, finite_parameters, scaled_model
 from approx.certify.branch_bound import Enclosure, sup_abs_difference
 from approx.certify.taylor import MAX_WORK
 from approx.models import Model
@@ -78,6 +80,10 @@ ATOL_ULPS = 16
 #: tolerance, on ``1 / RETRY_SHARE`` of the work cap
 RETRY_FLOOR = 1e-4
 RETRY_SHARE = 16
+#: targets whose grid values reach ``2^RESCALE`` are certified scaled down by a power of
+#: two (exactly, with the model): their cells' values and Taylor coefficients (a spike
+#: ``1e300`` high has ``f^(k)/k!`` near ``1e300 · 100^k``) would overflow the floats
+RESCALE = 128
 #: why a result is not tight, :attr:`MaxError.reason` (and the store's ``tight_reason``):
 #:
 #: - ``""``: it is tight (``upper - value ≤ max(rtol · value, atol)``);
@@ -161,6 +167,9 @@ def max_error_at(
     if not finite_parameters(model):
         nan = float("nan")  # the model is no real function: nothing to enclose
         return MaxError(x=nan, value=nan, upper=nan, tight=False, reason="non-finite")
+    rescaled = _rescaled(target, model, rtol=rtol, atol=atol, max_work=max_work)
+    if rescaled is not None:
+        return rescaled
     g = cells_for(model, target.domain, max_work)
     if target.ball is None or g is None:
         return _sampled(target, model)
@@ -179,18 +188,12 @@ def max_error_at(
         with np.errstate(all="ignore"):
             return target(x) - evaluate(x)
 
-    def search(tolerance: float, work: int) -> Enclosure:
+    def search(tolerance: float, work: int, start: tuple[float, float] | None = None) -> Enclosure:
         # values past the float range become inf and NaN, which the search handles
         with np.errstate(over="ignore", invalid="ignore"):
             return sup_abs_difference(
-                f,
-                polys,
-                target.domain,
-                rtol=rtol,
-                atol=tolerance,
-                max_work=work,
-                exact_at=exact_at,
-                polish=float_error,
+                f, polys, target.domain, rtol=rtol, atol=tolerance, max_work=work,
+                exact_at=exact_at, polish=float_error, start=start,
             )
 
     # a Chebyshev series' cap grows with its degree (every cell costs d); for cos
@@ -209,13 +212,45 @@ def max_error_at(
         # stopped by the float cells' rounding: a small budget more, with the cells' ends
         # evaluated exactly where rounding is all that keeps them open, often separates
         # the bounds to the rule (else they stay "rounding")
-        again = search(rule, work // RETRY_SHARE)
+        again = search(rule, work // RETRY_SHARE, start=(value, x))
         if again.value > value:
             x, value = again.x, again.value
         upper = max(min(upper, again.upper), value)
         rule = ATOL_ULPS * U * value
         reason = _reason(found, value, upper, rtol, rule) and "rounding"
     return MaxError(x=x, value=value, upper=upper, tight=not reason, reason=reason)
+
+
+def _rescaled(
+    target: Target, model: Model, *, rtol: float | None, atol: float | None, max_work: int
+) -> MaxError | None:
+    """For a target of values past ``2^RESCALE`` (:data:`RESCALE`): the result for
+    ``s f`` against ``s f̂`` (``s = 2^-k`` brings them near 1, both scaled exactly),
+    multiplied back by ``2^k``, which is exact; ``None`` where the model cannot be scaled
+    exactly, or the target needs no scaling."""
+    size = certified.grid_scale(target)
+    if target.ball is None or not (math.isfinite(size) and size >= 2.0**RESCALE):
+        return None
+    k = math.frexp(size)[1]
+    s = 2.0**-k
+    model_s = scaled_model(model, s)
+    if model_s is None:
+        return None
+    inner = max_error_at(
+        certified.scaled(target, s),
+        model_s,
+        rtol=rtol,
+        atol=None if atol is None else atol * s,
+        max_work=max_work,
+    )
+    back = 2.0**k
+    with np.errstate(over="ignore"):
+        # a value past the floats is rounded down to the largest one: still a lower bound
+        value = min(inner.value * back, float(np.finfo(np.float64).max))
+        upper = inner.upper * back
+    if not math.isfinite(upper):
+        return MaxError(x=inner.x, value=value, upper=upper, tight=False, reason="non-finite")
+    return inner._replace(value=value, upper=upper)
 
 
 def _sample_better(

@@ -23,6 +23,7 @@ certificate (:func:`cells_for` returns ``None``).
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -40,7 +41,7 @@ from approx.nn import ACTIVATIONS, MLP
 from approx.nn.activations import BOUNDED
 from approx.nn.piecewise import TooManyPieces, exact_value, piecewise_linear
 
-__all__ = ["ADAPTERS", "Cells", "cells_for", "finite_parameters"]
+__all__ = ["ADAPTERS", "Cells", "cells_for", "finite_parameters", "scaled_model"]
 
 Array = NDArray[np.float64]
 
@@ -83,6 +84,39 @@ def cells_for(model: Any, domain: tuple[float, float], max_work: int) -> Cells |
     adapter (or a net that is not ``1 → … → 1``)."""
     adapter = ADAPTERS.get(type(model))
     return None if adapter is None else adapter(model, domain, max_work)
+
+
+def scaled_model(model: Any, s: float) -> Any:
+    """A model whose real function is exactly ``s`` times ``model``'s (``s`` a power of
+    two), or ``None`` where one cannot be had: a kind without a rule, or a scaled
+    parameter that rounds (under- or overflows).
+
+    A net scales its output layer, a Chebyshev series its coefficients, a spline its
+    values, where the cubics it evaluates come out exactly ``s`` times the original's.
+    """
+
+    def exact(v: Array) -> Array | None:
+        with np.errstate(over="ignore", under="ignore"):
+            out = np.asarray(v, dtype=np.float64) * s
+            return out if np.array_equal(out / s, v) else None
+
+    if type(model) is MLP:
+        w, b = exact(model.weights[-1]), exact(model.biases[-1])
+        if w is None or b is None:
+            return None
+        net = copy.deepcopy(model)
+        net.weights[-1], net.biases[-1] = w, b
+        return net
+    if type(model) is ChebyshevModel:
+        coef = exact(model.coef)
+        return None if coef is None else ChebyshevModel(coef, model.domain)
+    if type(model) is SplineModel:
+        values, cubics = exact(model.values), exact(model.pieces()[1])
+        if values is None or cubics is None:
+            return None
+        spline = SplineModel(model.knots, values)
+        return spline if np.array_equal(spline.pieces()[1], cubics) else None
+    return None
 
 
 def _mlp_cells(net: MLP, domain: tuple[float, float], max_work: int) -> Cells | None:

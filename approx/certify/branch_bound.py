@@ -15,8 +15,11 @@ with its own pieces. Cells whose bound cannot beat the best value found
 by more than the tolerance are dropped; the rest are split in 4 to 16 parts (as many as
 the bound needs). A cell kept open only by the floats' rounding at its ends has them
 evaluated again, in double-double where the model offers it (a Chebyshev series), else
-exactly in Arb. Cells without a float polynomial are bounded in Arb with lower-order
-bounds; past the work cap every remaining cell takes an a-priori bound, so the result
+exactly in Arb. Cells without a float polynomial are first bounded by ``sup |f| +
+sup |g|`` apart (``f`` in Arb, ``g`` from its expansion at the middle: enough wherever the
+error stays below the best value, however fast ``f`` oscillates), then in Arb with
+lower-order bounds; each rough block of ``f`` adds :data:`ROUGH_CELLS` such cells to the
+work cap. Past the cap every remaining cell takes an a-priori bound, so the result
 stays rigorous.
 """
 
@@ -51,6 +54,13 @@ __all__ = ["ORDER", "Enclosure", "sup_abs_difference"]
 ORDER = 6
 #: unsplittable cells whose ends are candidates for the value
 _ENDS = 8
+#: Arb cells of work added to the cap per rough block of ``f`` (the target: a kink, the
+#: neighbourhood of a singular point), which only Arb can bound: a target with many of
+#: them (``|sin(1000 x)|``) gets the work they need, whatever the model. Only for a
+#: target of at most :data:`ROUGH_MAX` rough blocks: one with more (``sin(x)`` on
+#: ``[-1e300, 1e300]``, rough at every scale the blocks reach) cannot be finished in Arb
+ROUGH_CELLS = 8
+ROUGH_MAX = 2048
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,7 @@ def sup_abs_difference(
     max_work: int = MAX_WORK,
     exact_at: Callable[[float], arb] | None = None,
     polish: Callable[[Array], Array] | None = None,
+    start: tuple[float, float] | None = None,
 ) -> Enclosure:
     """Enclose ``sup_{a ≤ x ≤ b} |f(x) - g(x)|`` by branch-and-bound.
 
@@ -104,6 +115,9 @@ def sup_abs_difference(
         point moves it onto the local maximum (the tolerance ends the branch-and-bound
         once the *bound* is close; the value then gets as close as rounding allows). Its
         result is kept only if the exact value there is larger.
+    start : tuple of float, optional
+        ``(value, x)``: a rigorous lower bound of the sup attained at ``x`` (an earlier
+        search's), to start from: cells below it are dropped from the first pass.
 
     Returns
     -------
@@ -116,6 +130,11 @@ def sup_abs_difference(
     keep = hi > lo
     lo, hi = lo[keep], hi[keep]
     search = _Search(f, g, rtol, atol, max_work, best_x=a)
+    rough_blocks = int(np.count_nonzero(f.rough))
+    if rough_blocks <= ROUGH_MAX:
+        search.max_work += ROUGH_CELLS * search.arb_cost * rough_blocks
+    if start is not None:
+        search.offer(*start)
     while lo.size:
         deadline.check()
         lo, hi = search.step(lo, hi)
@@ -143,8 +162,10 @@ class _Search:
     def __post_init__(self) -> None:
         f, g = self.f, self.g
         self.work = g.work  # f, the target, is built once per process on its own budget
-        self.tight = not (f.capped or g.capped)
-        self.capped = bool(f.capped or g.capped)
+        # (where the target's Taylor models were cut by their cap, its rough blocks are
+        # bounded in Arb like any other: only the model's cap and this search's count)
+        self.tight = not g.capped
+        self.capped = bool(g.capped)
         self.arb_cost = ARB_WEIGHT * 4 * (f.cost + g.cost)  # one rough cell: 4 ball evaluations
         # a cell's exact ends: two values at points, scalar ball operations (no series
         # products), each about as long as a cell in floats
@@ -244,7 +265,14 @@ class _Search:
         """Rough cells in Arb, or by the a-priori bound once past the cap."""
         f, g = self.f, self.g
         late = []
+        # first the ranges of f (in Arb, cheap) and of g (its expansion at the middle) on
+        # their own: a cell under the cut by these needs no Arb expansion of f - g
+        apart = self._ranges_apart(lo, hi, fi, gi, rough)
+        cut = self.best + self.tolerance()
         for i in np.nonzero(rough)[0]:
+            if apart[i] <= cut:
+                ub[i] = apart[i]
+                continue
             if self.work >= self.max_work:  # past the cap: the cheap a-priori bound, rigorous
                 late.append(i)
                 continue
@@ -257,6 +285,29 @@ class _Search:
         if rough.any() and math.isfinite(g.sup):  # Arb's bound may be the wider
             r = np.nonzero(rough)[0]
             ub[r] = np.fmin(ub[r], _fallback(f, g, lo[r], hi[r], fi[r], gi[r]))
+
+    def _ranges_apart(
+        self,
+        lo: Array,
+        hi: Array,
+        fi: NDArray[np.intp],
+        gi: NDArray[np.intp],
+        rough: NDArray[np.bool_],
+    ) -> Array:
+        """``sup |f| + sup |g|`` on the rough cells where ``f`` is rough and cheap and ``g``
+        is not (a target past its Taylor models against a smooth model; ``inf`` elsewhere):
+        ``f``'s range in Arb, ``g``'s from its expansion at the cell's middle."""
+        f, g = self.f, self.g
+        out = np.full(lo.size, np.inf)
+        if f.source is None or f.cost > CHEAP:
+            return out
+        j = np.nonzero(rough & f.rough[fi] & ~g.rough[gi])[0]
+        if not j.size:
+            return out
+        out[j] = _range(f, lo[j], hi[j], fi[j]) + _local_range(g, lo[j], hi[j], gi[j])
+        out[j] = out[j] * (1 + 4 * U)
+        self.work += int(j.size) * (ARB_WEIGHT * f.cost + ORDER * self.float_cost)
+        return np.where(np.isnan(out), np.inf, out)
 
     def _settle(
         self,
@@ -384,6 +435,34 @@ def _polish(
     return float(np.clip(centre + res.x, left, right))
 
 
+def _range(p: LocalPolys, lo: Array, hi: Array, i: NDArray[np.intp]) -> Array:
+    """``sup |p|`` on cells from what costs nothing more: the polynomial's crude bound, a
+    small source in Arb, or the whole function's a-priori :attr:`LocalPolys.sup`."""
+    bound = p.bound(lo, hi, i, 0) + p.slack[i]
+    if p.source is not None and p.cost <= CHEAP:
+        for k in np.nonzero(~np.isfinite(bound))[0]:
+            with arb_context():
+                bound[k] = abs_upper(p.source(ball(float(lo[k]), float(hi[k])), False))
+    return np.minimum(bound, p.sup)
+
+
+def _local_range(p: LocalPolys, lo: Array, hi: Array, i: NDArray[np.intp]) -> Array:
+    """``sup |p|`` on cells from its expansion at their middles: orders below
+    :data:`ORDER` at the middle, a bound of the :data:`ORDER`-th over the cell (sums of
+    non-negative terms: each rounding is covered by the factor, and what a product may
+    lose to underflow, a subnormal unit, by the unit times the later powers of ``ρ``)."""
+    mid, rho = middle(lo, hi)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        s = p.bound(lo, hi, i, ORDER)
+        powers = np.ones_like(rho)  # Σ ρ^j: how far an underflow's loss may grow
+        for k in range(ORDER - 1, -1, -1):  # Horner in ρ
+            v, err = p.at(mid, i, k)
+            s = s * rho + (np.abs(v) + err)
+            powers = powers * rho + 1
+        s = (s + 2 * TINY * powers) * (1 + 4 * (ORDER + 2) * U) + p.slack[i]
+    return np.where(np.isnan(s), np.inf, s)
+
+
 def _fallback(
     f: LocalPolys,
     g: LocalPolys,
@@ -394,15 +473,7 @@ def _fallback(
 ) -> Array:
     """``sup |f| + sup |g|`` on cells from what costs nothing more: the polynomial's crude
     bound, a small source in Arb, or the whole function's a-priori :attr:`LocalPolys.sup`."""
-    parts = []
-    for p, i in ((f, fi), (g, gi)):
-        bound = p.bound(lo, hi, i, 0) + p.slack[i]
-        if p.source is not None and p.cost <= CHEAP:
-            for k in np.nonzero(~np.isfinite(bound))[0]:
-                with arb_context():
-                    bound[k] = abs_upper(p.source(ball(float(lo[k]), float(hi[k])), False))
-        parts.append(np.minimum(bound, p.sup))
-    return (parts[0] + parts[1]) * (1 + 4 * U)
+    return (_range(f, lo, hi, fi) + _range(g, lo, hi, gi)) * (1 + 4 * U)
 
 
 def _float_bounds(

@@ -8,17 +8,19 @@ its ball form here and kept in a cache keyed by the target (dropped with it).
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from flint import arb
 
 from approx.certify.derivatives import sup_abs_derivative
 from approx.certify.taylor import TARGET_WORK, LocalPolys, taylor_blocks
 from approx.problems.targets import Target
 
-__all__ = ["grid_scale", "max_abs_second_derivative", "scale", "taylor"]
+__all__ = ["grid_scale", "max_abs_second_derivative", "scale", "scaled", "taylor"]
 
 #: grid points of the estimate of max |f| that scales tolerances and rate floors
 GRID = 4097
@@ -51,6 +53,29 @@ def taylor(target: Target) -> LocalPolys:
         "taylor",
         lambda: taylor_blocks(ball, target.domain, grid_scale(target), max_work=TARGET_WORK),
     )
+
+
+def scaled(target: Target, s: float) -> Target:
+    """The target times ``s``, a power of two (exact in floats and in Arb barring under-
+    and overflow of the numpy form): built once per (target, s), so its Taylor models
+    are too. For a target whose values or Taylor coefficients overflow the floats (a
+    spike ``1e300`` high), cells of ``s f`` stay finite where those of ``f`` do not."""
+    ball, func, factor = target.ball, target.func, arb(s)
+
+    def build() -> Target:
+        def scaled_ball(x: Any, strict: bool) -> Any:
+            assert ball is not None
+            return ball(x, strict) * factor
+
+        def scaled_func(x: Any) -> Any:
+            with np.errstate(over="ignore", under="ignore"):
+                return func(x) * s
+
+        return dataclasses.replace(
+            target, func=scaled_func, d2=None, ball=None if ball is None else scaled_ball
+        )
+
+    return _cached(target, f"scaled {s!r}", build)
 
 
 def grid_scale(target: Target) -> float:

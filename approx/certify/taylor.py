@@ -63,8 +63,9 @@ Array = NDArray[np.float64]
 MAX_WORK = 2**22
 ARB_WEIGHT = 256
 #: the cap for a target's own Taylor blocks: built once per target and process, reused
-#: by every enclosure against it
-TARGET_WORK = 2**28
+#: by every enclosure against it (``x sin(1/x)`` on ``[1e-4, 1]`` needs 1.1 × 2^28,
+#: ``|sin(1000 x)|`` on ``[-1, 1]``, with its 637 kinks, 1.4 × 2^28)
+TARGET_WORK = 2**29
 #: a ball function this small (a target's formula) is evaluated even past the cap
 CHEAP = 256
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from approx import analysis
-from approx.certify.adapters import ADAPTERS, cells_for
+from approx.certify.adapters import ADAPTERS, cells_for, scaled_model
 from approx.models import model_types
 from approx.models.baselines import chebyshev, cubic_spline
 from approx.models.construct import relu_interpolant
@@ -39,6 +39,31 @@ def test_cells_enclose_the_model_at_its_own_points(build):
             float(exact.mid()) - float(model(np.array([xi]))[0])
         ) <= 1e-14
     assert analysis.max_error_at(f, model).upper < np.inf
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda f: relu_interpolant(f, 9),
+        lambda f: chebyshev(f, 9),
+        lambda f: cubic_spline(f, 9),
+    ],
+)
+def test_a_model_scaled_by_a_power_of_two_is_exactly_scaled(build):
+    f = targets.get("runge")
+    model = build(f)
+    s = 2.0**-600
+    scaled = scaled_model(model, s)
+    assert scaled is not None and scaled is not model
+    for xi in np.linspace(*f.domain, 7):
+        exact, exact_s = cells_for(model, f.domain, 2**22), cells_for(scaled, f.domain, 2**22)
+        assert exact is not None and exact_s is not None
+        # the real functions, from the stored floats: s times exactly
+        assert (exact.exact(float(xi)) * s).mid() == exact_s.exact(float(xi)).mid()
+    # a parameter that would round (here, underflow to a subnormal) refuses the scaling
+    third = MLP.from_params([[[1.0]], [[1 / 3]]], [[0.0], [0.0]])
+    assert scaled_model(third, 2.0**-1070) is None
+    assert scaled_model(third, 2.0**-1000) is not None
 
 
 def test_a_model_kind_without_adapter_gets_no_cells():

@@ -365,3 +365,40 @@ def test_a_capped_deep_net_of_a_bounded_activation_keeps_a_rigorous_upper():
     for max_work in (1, 64, 2**22):
         result = max_error_at(target, net, max_work=max_work)
         assert ref <= result.upper, (max_work, result, ref)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda f: cubic_spline(f, 9),
+        lambda f: chebyshev(f, 9),
+        lambda f: random_features(f, 16, "fourier", rng=np.random.default_rng(3)),
+    ],
+)
+def test_a_models_range_from_the_middle_of_a_cell_encloses_it(build):
+    # the bound a rough target's cells are first tried with: sup |g| from g's expansion
+    # at the cell's middle; against a dense sample of the model, exact in Arb at the best
+    # point (a lower bound of the sup on the cell)
+    from approx.arith.balls import abs_lower
+    from approx.certify.adapters import cells_for
+    from approx.certify.branch_bound import _local_range
+    from approx.certify.taylor import holding
+
+    f = targets.get("runge")
+    model = build(f)
+    cells = cells_for(model, f.domain, 2**22)
+    assert cells is not None
+    g = cells.polys
+    rng = np.random.default_rng(0)
+    for width in (1e-1, 1e-3, 1e-7):
+        lo = np.sort(rng.uniform(-0.95, 0.95 - width, 6))
+        lo = lo[np.searchsorted(g.edges, lo, "right") == np.searchsorted(g.edges, lo + width)]
+        hi = lo + width
+        bound = _local_range(g, lo, hi, holding(g, lo))
+        for a, b, ub in zip(lo, hi, bound, strict=True):
+            xs = np.linspace(a, b, 4001)
+            best = float(xs[np.argmax(np.abs(model(xs)))])
+            exact = abs_lower(cells.exact(best))  # |g(best)| exactly, rounded down
+            assert exact <= ub, (a, b, exact, ub)
+            # and close: the expansion's terms past the value are small on a small cell
+            assert ub <= exact + 2 * width * 50 + 1e-12, (a, b, exact, ub)

@@ -229,7 +229,6 @@ def test_a_depth_3_tanh_net_is_tight():
     assert_tight(found, best)
 
 
-@_xfail("item 4 (cos features: upper 3e9 against a sup of 1.39)")
 def test_cos_features_on_a_fast_target_are_tight():
     # the issue names no domain: [-1, 1]
     text, domain = "cos(1e5*x)", (-1.0, 1.0)
@@ -249,7 +248,6 @@ def test_cos_features_at_d_4096_are_tight():
     assert_tight(found, best)
 
 
-@_xfail("item 4 (76x)")
 def test_x_sin_1_over_x_is_tight():
     # the issue names no model: a cubic spline at d = 256 (upper 29x the value today; the
     # adaptive construction at d = 256: 197x, Chebyshev at d = 1024: 184x)
@@ -259,7 +257,6 @@ def test_x_sin_1_over_x_is_tight():
     assert_tight(found, best)
 
 
-@_xfail("item 4 (3.9x)")
 def test_abs_sin_1000x_at_d_4096_is_tight():
     # the issue names no model or domain: a cubic spline on [-1, 1] (upper 14x today;
     # Chebyshev: 74x)
@@ -275,12 +272,10 @@ def test_abs_sin_1000x_at_d_4096_is_tight():
         pytest.param(
             lambda t: construct.relu_interpolant(t, 64),
             id="construction",
-            marks=_xfail("item 4 (the 1e300-high spike: upper inf)"),
         ),
         pytest.param(
             lambda t: baselines.chebyshev(t, 64),
             id="chebyshev",
-            marks=_xfail("item 4 (the 1e300-high spike: upper 20x the value)"),
         ),
     ],
 )
