@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 
 from approx.arith.balls import TINY, U, arb_context, ball, extra_precision, upper
 from approx.arith.eft import two_product, two_sum
+from approx.certify.taylor import EndValues
 from approx.core import deadline
 from approx.models.baselines import ChebyshevModel
 
@@ -156,7 +157,7 @@ class ChebyshevPolys:
         self._map_error = (abs(two_sum(a, b)[1]) / w, abs(two_sum(b, -a)[1]) / w)
         self._exact_map = _exact_map(a, b)
         self._cache: tuple[Array, Array, Array] | None = None
-        self._previous: tuple[Array, Array, Array] | None = None
+        self._values = EndValues(lambda x: self._orders(x, 1))
 
     # --- the map to [-1, 1] -------------------------------------------------------------
 
@@ -238,23 +239,6 @@ class ChebyshevPolys:
             for k in range(n)
         ]
         return np.array([v for v, _ in out]), np.array([e for _, e in out])
-
-    def _values(self, x: Array) -> tuple[Array, Array]:
-        """``p`` at ``x``, reusing the points of the previous call."""
-        value, error = np.empty(x.size), np.empty(x.size)
-        hit = np.zeros(x.size, dtype=bool)
-        if self._previous is not None and x.size and self._previous[0].size:
-            px, pv, pe = self._previous
-            j = np.clip(np.searchsorted(px, x), 0, px.size - 1)
-            hit = px[j] == x
-            value[hit], error[hit] = pv[j[hit]], pe[j[hit]]
-        miss = ~hit
-        if miss.any():
-            v, e = self._orders(x[miss], 1)
-            value[miss], error[miss] = v[0], e[0]
-        order = np.argsort(x, kind="stable")
-        self._previous = (x[order], value[order], error[order])
-        return value, error
 
     def evaluate(self, x: Array) -> Array:
         """``p`` at points of the domain in floats (the compiled recurrence where numba

@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 from approx.arith.balls import TINY, U, arb_context, upper
 from approx.arith.eft import split, two_sum
 from approx.certify.nets import mlp_ball
-from approx.certify.taylor import MAX_WORK
+from approx.certify.taylor import MAX_WORK, EndValues
 from approx.core.threads import one_thread
 
 __all__ = ["FeaturePolys", "cos_sin", "features_fit"]
@@ -364,7 +364,7 @@ class FeaturePolys:
         self.scale = self.sup
         self.work = int(d * _ORDERS * 4)
         self._cache: tuple[Array, Array, Array] | None = None
-        self._previous: tuple[Array, Array, Array] | None = None
+        self._values = EndValues(lambda x: self._evaluate(x, [0]))
 
     def cell(self, x: Array) -> NDArray[np.intp]:
         """Index of the cell holding each point (the left one at a shared edge)."""
@@ -424,24 +424,6 @@ class FeaturePolys:
             if cx.shape == x.shape and np.array_equal(cx, x):
                 return values, errors
         return None
-
-    def _values(self, x: Array) -> tuple[Array, Array]:
-        """``f̂`` at ``x``, reusing the points of the previous call (a cell's right end
-        is the next one's left end)."""
-        value, error = np.empty(x.size), np.empty(x.size)
-        hit = np.zeros(x.size, dtype=bool)
-        if self._previous is not None and x.size and self._previous[0].size:
-            px, pv, pe = self._previous
-            j = np.clip(np.searchsorted(px, x), 0, px.size - 1)
-            hit = px[j] == x
-            value[hit], error[hit] = pv[j[hit]], pe[j[hit]]
-        miss = ~hit
-        if miss.any():
-            v, e = self._evaluate(x[miss], [0])
-            value[miss], error[miss] = v[0], e[0]
-        order = np.argsort(x, kind="stable")
-        self._previous = (x[order], value[order], error[order])
-        return value, error
 
     def _all_orders(self, x: Array) -> tuple[Array, Array]:
         cached = self._cached(x)

@@ -37,7 +37,7 @@ from approx.arith.balls import TINY, U
 from approx.certify.elementary import logistic_bounded, softplus_bounded, tanh_bounded
 from approx.certify.features import cos_sin
 from approx.certify.nets import mlp_ball
-from approx.certify.taylor import MAX_WORK
+from approx.certify.taylor import MAX_WORK, EndValues
 from approx.core.threads import one_thread
 
 __all__ = ["SMOOTH", "SmoothNetPolys", "smooth_fit"]
@@ -296,7 +296,7 @@ class SmoothNetPolys:
         self.sup = float(np.max(whole)) if whole.size else math.inf
         self.scale = self.sup
         self._cache: tuple[Array, Array, Array] | None = None
-        self._previous: tuple[Array, Array, Array] | None = None
+        self._values = EndValues(lambda x: self._evaluate(x, np.zeros(x.size), 1))
 
     def cell(self, x: Array) -> NDArray[np.intp]:
         """Index of the cell holding each point (the left one at a shared edge)."""
@@ -345,24 +345,6 @@ class SmoothNetPolys:
         rho = np.maximum(mid - lo, hi - mid) * (1 + 4 * U)
         m, r = self._evaluate(mid, rho, n)
         return np.where(np.isfinite(m), (np.abs(m) + r) * (1 + 2 * U), np.inf)
-
-    def _values(self, x: Array) -> tuple[Array, Array]:
-        """``f̂`` at ``x``, reusing the points of the previous call (a cell's right end
-        is the next one's left end)."""
-        value, error = np.empty(x.size), np.empty(x.size)
-        hit = np.zeros(x.size, dtype=bool)
-        if self._previous is not None and x.size and self._previous[0].size:
-            px, pv, pe = self._previous
-            j = np.clip(np.searchsorted(px, x), 0, px.size - 1)
-            hit = px[j] == x
-            value[hit], error[hit] = pv[j[hit]], pe[j[hit]]
-        miss = ~hit
-        if miss.any():
-            v, e = self._evaluate(x[miss], np.zeros(int(miss.sum())), 1)
-            value[miss], error[miss] = v[0], e[0]
-        order = np.argsort(x, kind="stable")
-        self._previous = (x[order], value[order], error[order])
-        return value, error
 
     def _evaluate(self, x: Array, rho: Array, n: int) -> tuple[Array, Array]:
         """:func:`_through` in chunks of points, so that memory stays bounded."""

@@ -24,6 +24,7 @@ is hit the enclosure is still rigorous, only wider, and says so.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ from approx.core import deadline
 from approx.problems.expr import BallFunc
 
 __all__ = [
+    "EndValues",
     "LocalPolys",
     "arb_context",
     "from_coefficients",
@@ -56,6 +58,38 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
+
+class EndValues:
+    """A model's float values at points with their error bounds, reusing the points of
+    the previous call (a cell's right end is the next one's left end).
+
+    Parameters
+    ----------
+    evaluate : callable
+        ``x -> (values, errors)``, each with a leading axis of derivative orders; order 0
+        is kept.
+    """
+
+    def __init__(self, evaluate: Callable[[Array], tuple[Array, Array]]) -> None:
+        self._evaluate = evaluate
+        self._previous: tuple[Array, Array, Array] | None = None
+
+    def __call__(self, x: Array) -> tuple[Array, Array]:
+        value, error = np.empty(x.size), np.empty(x.size)
+        hit = np.zeros(x.size, dtype=bool)
+        if self._previous is not None and x.size and self._previous[0].size:
+            px, pv, pe = self._previous
+            j = np.clip(np.searchsorted(px, x), 0, px.size - 1)
+            hit = px[j] == x
+            value[hit], error[hit] = pv[j[hit]], pe[j[hit]]
+        miss = ~hit
+        if miss.any():
+            v, e = self._evaluate(x[miss])
+            value[miss], error[miss] = v[0], e[0]
+        order = np.argsort(x, kind="stable")
+        self._previous = (x[order], value[order], error[order])
+        return value, error
+
 
 #: the default work cap, in operations: a cell evaluated in floats counts 1, one
 #: evaluation of a ball function counts ``ARB_WEIGHT`` times its size (a ball series
