@@ -48,7 +48,12 @@ from numpy.typing import NDArray
 from approx.analysis.quadrature import gauss_legendre
 from approx.arith.balls import U, abs_lower, arb_context
 from approx.certify import targets as certified
-from approx.certify.adapters import cells_for, finite_parameters, scaled_model
+from approx.certify.adapters import (
+    cells_for,
+    finite_parameters,
+    rescaled_inputs,
+    scaled_model,
+)
 from approx.certify.branch_bound import Enclosure, sup_abs_difference
 from approx.certify.taylor import MAX_WORK
 from approx.models import Model
@@ -84,6 +89,13 @@ RETRY_SHARE = 16
 #: two (exactly, with the model): their cells' values and Taylor coefficients (a spike
 #: ``1e300`` high has ``f^(k)/k!`` near ``1e300 · 100^k``) would overflow the floats
 RESCALE = 128
+#: a domain narrower than ``2^-NARROW``, or wider than ``2^NARROW`` but narrower than
+#: ``2^-NARROW`` of its distance from 0, is certified in ``u = s x`` (``s`` the power of
+#: two that brings its width near 1, target and model read in ``u`` exactly): per unit
+#: of ``x``, the Taylor coefficients of target and model on a domain ``1e-150`` wide
+#: (``f^(k)/k!`` near ``1e150^k``) overflow the floats, and those on a few floats near
+#: ``1e300`` vanish
+NARROW = 16
 #: why a result is not tight, :attr:`MaxError.reason` (and the store's ``tight_reason``):
 #:
 #: - ``""``: it is tight (``upper - value ≤ max(rtol · value, atol)``);
@@ -168,6 +180,8 @@ def max_error_at(
         nan = float("nan")  # the model is no real function: nothing to enclose
         return MaxError(x=nan, value=nan, upper=nan, tight=False, reason="non-finite")
     rescaled = _rescaled(target, model, rtol=rtol, atol=atol, max_work=max_work)
+    if rescaled is None:
+        rescaled = _rescaled_domain(target, model, rtol=rtol, atol=atol, max_work=max_work)
     if rescaled is not None:
         return rescaled
     g = cells_for(model, target.domain, max_work)
@@ -251,6 +265,34 @@ def _rescaled(
     if not math.isfinite(upper):
         return MaxError(x=inner.x, value=value, upper=upper, tight=False, reason="non-finite")
     return inner._replace(value=value, upper=upper)
+
+
+def _rescaled_domain(
+    target: Target, model: Model, *, rtol: float | None, atol: float | None, max_work: int
+) -> MaxError | None:
+    """For a domain of width past :data:`NARROW`: the result for ``u -> f(u / s)``
+    against the model read in ``u`` on ``[s a, s b]`` (``s = 2^-k`` brings the width near
+    1), with its point mapped back by ``1/s``, which is exact; ``None`` where the domain
+    needs no scaling or target or model cannot be read in ``u`` exactly."""
+    a, b = target.domain
+    width = b - a
+    far = max(abs(a), abs(b))
+    if target.ball is None or not (
+        width < 2.0**-NARROW or (2.0**NARROW < width < 2.0**-NARROW * far)
+    ):
+        return None
+    s = 2.0 ** -math.frexp(width)[1]
+    with np.errstate(over="ignore", under="ignore"):
+        ends = np.array([a, b]) * s
+    if not (np.all(np.isfinite(ends)) and np.array_equal(ends / s, [a, b])):
+        return None
+    model_u = rescaled_inputs(model, s)
+    if model_u is None or not math.isfinite(ends[1] - ends[0]):
+        return None
+    inner = max_error_at(
+        certified.rescaled_domain(target, s), model_u, rtol=rtol, atol=atol, max_work=max_work
+    )
+    return inner._replace(x=inner.x / s)
 
 
 def _sample_better(

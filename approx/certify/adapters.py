@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -31,6 +32,7 @@ import numpy as np
 from flint import arb
 from numpy.typing import NDArray
 
+from approx.arith.balls import U, abs_upper, arb_context, upper
 from approx.certify.chebyshev import ChebyshevPolys, chebyshev_ball
 from approx.certify.features import FeaturePolys, features_fit
 from approx.certify.nets import mlp_ball
@@ -41,7 +43,14 @@ from approx.nn import ACTIVATIONS, MLP
 from approx.nn.activations import BOUNDED
 from approx.nn.piecewise import TooManyPieces, exact_value, piecewise_linear
 
-__all__ = ["ADAPTERS", "Cells", "cells_for", "finite_parameters", "scaled_model"]
+__all__ = [
+    "ADAPTERS",
+    "Cells",
+    "cells_for",
+    "finite_parameters",
+    "rescaled_inputs",
+    "scaled_model",
+]
 
 Array = NDArray[np.float64]
 
@@ -69,11 +78,11 @@ class Cells(NamedTuple):
 
 def finite_parameters(model: Any) -> bool:
     """Whether every float parameter of the model is finite, and for a spline the
-    coefficients of its cubics too (they divide by the knots' spacing, and overflow where
-    it is tiny)."""
+    coefficients of its cubics too (in each cell's own variable, of the size of the
+    values' differences: they overflow only where those do)."""
     arrays = dict(model.to_arrays()) if hasattr(model, "to_arrays") else {}
     if isinstance(model, SplineModel):
-        arrays["cubics"] = model.pieces()[1]
+        arrays["cubics"] = model.cubics()[1]
     return all(
         np.all(np.isfinite(v)) for v in arrays.values() if np.issubdtype(v.dtype, np.floating)
     )
@@ -111,11 +120,56 @@ def scaled_model(model: Any, s: float) -> Any:
         coef = exact(model.coef)
         return None if coef is None else ChebyshevModel(coef, model.domain)
     if type(model) is SplineModel:
-        values, cubics = exact(model.values), exact(model.pieces()[1])
-        if values is None or cubics is None:
+        values = exact(model.values)
+        if values is None:
             return None
         spline = SplineModel(model.knots, values)
-        return spline if np.array_equal(spline.pieces()[1], cubics) else None
+        _, coef, scale = model.cubics()
+        same = np.array_equal(spline.cubics()[1], coef) and spline.cubics()[2] == scale * s
+        return spline if same else None
+    return None
+
+
+def rescaled_inputs(model: Any, s: float) -> Any:
+    """A model whose real function at ``u`` is exactly ``model``'s at ``u / s`` (``s`` a
+    power of two), or ``None`` where one cannot be had: a kind without a rule, or a
+    scaled parameter that rounds (under- or overflows).
+
+    A net scales its first layer's weights by ``1/s``, a Chebyshev series its interval
+    by ``s``, a spline its knots by ``s`` (its cubics, in each cell's own variable, are
+    the same). On a domain many orders of magnitude narrower than 1, or far narrower
+    than its distance from 0, the derivatives of target and model per unit of ``x``
+    overflow (or vanish) where those per unit of ``s x`` do not.
+    """
+
+    def exact(v: Array, factor: float) -> Array | None:
+        with np.errstate(over="ignore", under="ignore"):
+            v = np.asarray(v, dtype=np.float64)
+            out = v * factor
+            return out if np.array_equal(out / factor, v) and np.all(np.isfinite(out)) else None
+
+    if type(model) is MLP:
+        w = exact(model.weights[0], 1 / s)
+        if w is None:
+            return None
+        net = copy.deepcopy(model)
+        net.weights[0] = w
+        return net
+    if type(model) is ChebyshevModel:
+        ends = exact(np.array(model.domain), s)
+        if ends is None:
+            return None
+        with contextlib.suppress(ValueError):  # an interval too wide for the map
+            return ChebyshevModel(model.coef, (float(ends[0]), float(ends[1])))
+        return None
+    if type(model) is SplineModel:
+        knots = exact(model.knots, s)
+        if knots is None:
+            return None
+        spline = SplineModel(knots, model.values)
+        _, coef, scale = model.cubics()
+        same = np.array_equal(spline.cubics()[1], coef) and spline.cubics()[2] == scale
+        return spline if same else None
     return None
 
 
@@ -159,19 +213,63 @@ def _mlp_cells(net: MLP, domain: tuple[float, float], max_work: int) -> Cells | 
 
 
 def _spline_cells(model: SplineModel, domain: tuple[float, float], max_work: int) -> Cells:
-    """A spline's cubics as stored: exact cells."""
-    knots, coef = model.pieces()
+    """A spline's cubics, each in powers of ``x - knots[j]``: its coefficients in the
+    cell's variable ``t`` divided by the cell's width to the power, with rigorous radii
+    (:func:`_spline_polys`); exact values at points from the cubics in ``t``."""
+    knots, coef, scale = model.cubics()
+    tail = knots.size - 2
+    polys = _spline_polys(knots, coef, scale)
 
     def exact(x: float) -> arb:
-        j = int(np.clip(np.searchsorted(knots, x, side="right") - 1, 0, knots.size - 2))
-        h = arb(x) - arb(float(knots[j]))
+        j = int(np.clip(np.searchsorted(knots, x, side="right") - 1, 0, tail))
+        lo = arb(float(knots[j]))
+        t = (arb(x) - lo) / (arb(float(knots[j + 1])) - lo)
         total = arb(0)
         for c in coef[j, ::-1]:
-            total = total * h + arb(float(c))
-        return total
+            total = total * t + arb(float(c))
+        return total * arb(scale)
 
-    polys = from_coefficients(knots, knots[:-1], coef)
-    return Cells(polys, exact, float(np.max(np.abs(model.values))), model)
+    size = float(np.max(np.sum(np.abs(coef), axis=1))) * scale
+    return Cells(polys, exact, size, model)
+
+
+def _spline_polys(knots: Array, coef: Array, scale: float) -> LocalPolys:
+    """The cubics ``scale · Σ_k coef[j, k] t^k``, ``t = (x - knots[j]) / h_j``, as
+    :class:`LocalPolys` about ``knots[j]``: ``scale · coef[j, k] / h_j^k`` with a radius.
+
+    In floats, ``h_j`` rounded once and ``k`` divisions: ``2k + 1`` roundings, so a
+    relative radius ``4 (k + 1) U`` covers them wherever no step leaves the normal range
+    (``scale`` is a power of two: exact there). Elsewhere in Arb; a coefficient past
+    the floats gets an infinite radius (the cell's bounds are then infinite, never
+    wrong).
+    """
+    lo, hi = knots[:-1], knots[1:]
+    c = np.empty_like(coef)
+    normal = np.ones(coef.shape, dtype=bool)
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        h = hi - lo
+        for k in range(4):
+            v = coef[:, k].copy()
+            for _ in range(k):
+                v = v / h
+                normal[:, k] &= (v == 0) | ((np.abs(v) >= 2.0**-1000) & (np.abs(v) <= 2.0**1000))
+            c[:, k] = v * scale
+        normal &= np.isfinite(h)[:, None] & np.isfinite(c) & ((c == 0) | (np.abs(c) >= 2.0**-1000))
+        rad = np.abs(c) * (4 * (np.arange(4) + 1) * U)
+    for j, k in zip(*np.nonzero(~normal), strict=True):
+        c[j, k], rad[j, k] = _arb_coefficient(coef[j, k], scale, lo[j], hi[j], int(k))
+    return from_coefficients(knots, lo, c, rad)
+
+
+def _arb_coefficient(a: float, scale: float, lo: float, hi: float, k: int) -> tuple[float, float]:
+    """``scale · a / (hi - lo)^k`` as a float and a radius, in Arb (``inf`` radius past
+    the floats)."""
+    with arb_context():
+        v = arb(float(a)) * arb(scale) / (arb(float(hi)) - arb(float(lo))) ** k
+        mid = float(v.mid())
+        if not (v.is_finite() and math.isfinite(mid)):
+            return 0.0, math.inf
+        return mid, upper(v.rad()) + abs_upper(v.mid() - mid)
 
 
 def _chebyshev_cells(

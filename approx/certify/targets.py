@@ -20,7 +20,14 @@ from approx.certify.derivatives import sup_abs_derivative
 from approx.certify.taylor import TARGET_WORK, LocalPolys, taylor_blocks
 from approx.problems.targets import Target
 
-__all__ = ["grid_scale", "max_abs_second_derivative", "scale", "scaled", "taylor"]
+__all__ = [
+    "grid_scale",
+    "max_abs_second_derivative",
+    "rescaled_domain",
+    "scale",
+    "scaled",
+    "taylor",
+]
 
 #: grid points of the estimate of max |f| that scales tolerances and rate floors
 GRID = 4097
@@ -76,6 +83,35 @@ def scaled(target: Target, s: float) -> Target:
         )
 
     return _cached(target, f"scaled {s!r}", build)
+
+
+def rescaled_domain(target: Target, s: float) -> Target:
+    """The target read in ``u = s x`` (``s`` a power of two): ``u -> f(u / s)`` on
+    ``[s a, s b]``, exact in floats and in Arb where ``s a`` and ``s b`` are (the caller
+    checks); built once per (target, s), so its Taylor models are too. Per unit of ``u``
+    the derivatives of ``f`` on a domain ``1e-150`` wide are those of a domain about 1
+    wide: finite."""
+    ball, func, factor = target.ball, target.func, arb(s)
+    a, b = target.domain
+
+    def build() -> Target:
+        def rescaled_ball(x: Any, strict: bool) -> Any:
+            assert ball is not None
+            return ball(x / factor, strict)
+
+        def rescaled_func(x: Any) -> Any:
+            with np.errstate(over="ignore", under="ignore"):
+                return func(np.asarray(x, dtype=np.float64) / s)
+
+        return dataclasses.replace(
+            target,
+            func=rescaled_func,
+            domain=(a * s, b * s),
+            d2=None,
+            ball=None if ball is None else rescaled_ball,
+        )
+
+    return _cached(target, f"rescaled domain {s!r}", build)
 
 
 def grid_scale(target: Target) -> float:

@@ -6,6 +6,7 @@ Both models follow the :class:`approx.models.Model` protocol: callable on ``x`` 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -82,6 +83,18 @@ class ChebyshevModel:
 class SplineModel:
     """The not-a-knot cubic spline through ``(knots[j], values[j])``.
 
+    The model is the piecewise cubic it evaluates, written in each cell's own variable
+    so that nothing overflows on cells of any width: on ``[knots[j], knots[j+1]]``,
+
+    ``s(x) = scale · Σ_k coef[j, k] t^k``,  ``t = (x - knots[j]) / (knots[j+1] - knots[j])``
+
+    with ``t`` the exact real ratio (``0 ≤ t ≤ 1``), ``scale`` a power of two near
+    ``max |values|`` and ``coef[j, 0] = values[j] / scale``. The float ``coef`` are
+    computed once from the stored knots and values (:meth:`cubics`); the real function
+    they define is the model whose max error is certified. In powers of ``x - knots[j]``
+    the coefficients would divide by the cell's width cubed and overflow on cells
+    ``1e-103`` wide.
+
     Parameters
     ----------
     knots : array_like of shape (d,)
@@ -99,9 +112,9 @@ class SplineModel:
             raise ValueError(
                 f"need ≥ 2 knots and as many values, got {self.knots.size} and {self.values.size}"
             )
-        # not-a-knot: the third derivative is continuous at the second and last-but-one
-        # knots, so no end-point derivative has to be invented
-        self._spline = CubicSpline(self.knots, self.values, bc_type="not-a-knot")
+        if not (np.all(np.isfinite(self.knots)) and np.all(np.diff(self.knots) > 0)):
+            raise ValueError("a spline's knots must be finite and strictly increasing")
+        self._coef, self._scale = _local_cubics(self.knots, self.values)
 
     @property
     def n_params(self) -> int:
@@ -110,17 +123,21 @@ class SplineModel:
         return int(self.values.size)
 
     def __call__(self, x: ArrayLike) -> Array:
-        """Evaluate at ``x`` of shape (m,); returns shape (m,)."""
-        return self._spline(np.asarray(x, dtype=np.float64))
+        """Evaluate at ``x`` of shape (m,); returns shape (m,). A knot takes the cubic to
+        its right (the last knot the last cubic's)."""
+        x = np.asarray(x, dtype=np.float64)
+        j = np.clip(np.searchsorted(self.knots, x, side="right") - 1, 0, self.knots.size - 2)
+        lo, hi = self.knots[j], self.knots[j + 1]
+        with np.errstate(over="ignore", invalid="ignore"):
+            width = hi - lo
+            t = np.where(np.isfinite(width), (x - lo) / width, (x / 2 - lo / 2) / (hi / 2 - lo / 2))
+            c = self._coef[j]
+            return (((c[..., 3] * t + c[..., 2]) * t + c[..., 1]) * t + c[..., 0]) * self._scale
 
-    def pieces(self) -> tuple[Array, Array]:
-        """The cubic on each interval, as evaluated: ``(knots, coef)``.
-
-        ``coef`` of shape (d - 1, 4): on ``[knots[j], knots[j+1]]`` the spline is
-        ``Σ_k coef[j, k] (x - knots[j])^k``. These float coefficients (computed once from
-        the stored values) are the model whose max error is certified.
-        """
-        return self.knots, np.ascontiguousarray(self._spline.c[::-1].T)
+    def cubics(self) -> tuple[Array, Array, float]:
+        """The cubics the model evaluates: ``(knots, coef, scale)``, ``coef`` of shape
+        (d - 1, 4); see the class docstring for the function they define."""
+        return self.knots, self._coef, self._scale
 
     def to_arrays(self) -> dict[str, NDArray[Any]]:
         """Plain arrays for ``numpy.savez``: kind, knots, values."""
@@ -133,6 +150,27 @@ class SplineModel:
 
     def __repr__(self) -> str:
         return f"SplineModel(d={self.knots.size}, domain=({self.knots[0]}, {self.knots[-1]}))"
+
+
+def _local_cubics(knots: Array, values: Array) -> tuple[Array, float]:
+    """The not-a-knot spline's cubics in each cell's variable ``t`` (``SplineModel``):
+    solved on knots mapped onto ``[0, 1]`` and values divided by a power of two near
+    their largest, so that its coefficients are of the size of the values' differences
+    whatever the knots' spacing or the values' size (the solve is affine invariant)."""
+    top = float(np.max(np.abs(values)))
+    exponent = min(math.frexp(top)[1], 1023) if top > 0 and math.isfinite(top) else 0
+    scale = math.ldexp(1.0, exponent)
+    y = values / scale
+    with np.errstate(over="ignore"):
+        span = knots[-1] - knots[0]
+        u = (knots - knots[0]) / span if math.isfinite(span) else knots / 2 - knots[0] / 2
+    if not np.all(np.diff(u) > 0):  # knots too close to tell apart after the map
+        u = knots
+    du = np.diff(u)
+    with np.errstate(over="ignore", invalid="ignore"):
+        c = CubicSpline(u, y, bc_type="not-a-knot").c[::-1].T * du[:, None] ** np.arange(4)
+    c[:, 0] = y[:-1]
+    return np.ascontiguousarray(c), scale
 
 
 def chebyshev(target: Target, d: int) -> ChebyshevModel:

@@ -8,7 +8,7 @@ package's expression, ball or certificate code is used.
   constant subexpression evaluates to.
 - The model is evaluated exactly from its stored floats: nets layer by layer with every
   activation of the registry written out here (relu, sigmoid, tanh, cos, identity,
-  softplus), splines from their stored cubic pieces, Chebyshev series by the exact map
+  softplus), splines from their cubics in each cell's variable, Chebyshev series by the exact map
   onto [-1, 1] and Clenshaw's recurrence at 50 digits.
 - The supremum is searched on an mpmath grid of real points (not floats: on a domain a
   few floats wide the sup sits between them), a dense float grid as extra candidates,
@@ -267,18 +267,20 @@ def model_mp(model: Any) -> Callable[..., Any]:
 
         return net
     if kind == "spline":
-        knots, coef = model.pieces()
+        knots, coef, scale = model.cubics()
         ks = [float(k) for k in knots]
         cs = [[mpf(float(c)) for c in row] for row in coef]
+        sc = mpf(float(scale))
 
         def spline(x: Any, side: int = 1) -> Any:
+            # the cubic in the cell's variable t = (x - k_j)/(k_{j+1} - k_j), exactly
             j = bisect.bisect_right(ks, x) - 1 if side > 0 else bisect.bisect_left(ks, x) - 1
             j = min(max(j, 0), len(ks) - 2)
-            h = x - mpf(ks[j])
+            t = (x - mpf(ks[j])) / (mpf(ks[j + 1]) - mpf(ks[j]))
             total = mpf(0)
             for c in reversed(cs[j]):
-                total = total * h + c
-            return total
+                total = total * t + c
+            return total * sc
 
         return spline
     assert kind == "chebyshev", kind

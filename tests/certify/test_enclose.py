@@ -74,10 +74,10 @@ def model_mp(model, x):
         t = (2 * x - mp.mpf(a) - mp.mpf(b)) / (mp.mpf(b) - mp.mpf(a))
         return sum(mp.mpf(float(c)) * mp.chebyt(k, t) for k, c in enumerate(model.coef))
     assert isinstance(model, SplineModel)
-    knots, coef = model.pieces()
+    knots, coef, scale = model.cubics()
     j = int(np.clip(np.searchsorted(knots, float(x), side="right") - 1, 0, knots.size - 2))
-    h = x - mp.mpf(float(knots[j]))
-    return sum(mp.mpf(float(c)) * h**k for k, c in enumerate(coef[j]))
+    t = (x - mp.mpf(float(knots[j]))) / (mp.mpf(float(knots[j + 1])) - mp.mpf(float(knots[j])))
+    return mp.mpf(scale) * sum(mp.mpf(float(c)) * t**k for k, c in enumerate(coef[j]))
 
 
 def float_model(model, domain):

@@ -363,9 +363,10 @@ def _finite_on_grid(text: str, domain: tuple[float, float], n: int = 200) -> boo
     return all(mpmath.isfinite(v) and abs(v) < 1e308 for v in values)
 
 
-def check_certificate(text: str, domain: tuple[float, float], target: Any, model: Any) -> None:
+def check_certificate(text: str, domain: tuple[float, float], target: Any, model: Any) -> Any:
     """``value`` ≤ exact ``|e(x)|`` at the returned x; reference best ≤ ``upper``; no
-    crash and no NaN for a model with finite parameters."""
+    crash and no NaN for a model with finite parameters. Returns the certificate (None
+    where there is none)."""
     _note(f"target {text!r} on {domain!r}; model {_describe(model)}")
     finite = all(
         np.all(np.isfinite(v)) for v in model.to_arrays().values() if v.dtype.kind == "f"
@@ -402,6 +403,7 @@ def check_certificate(text: str, domain: tuple[float, float], target: Any, model
             _fail("value-above-exact",
                   f"value {found.value!r} > exact |e({found.x!r})| = {mpmath.nstr(exact, 17)}",
                   exact=mpmath.nstr(exact, 20), **info)
+    return found
 
 
 @st.composite
@@ -550,6 +552,17 @@ def _shallow(w: list[float], b: list[float], v: list[float], c: float = 0.0) -> 
     return MLP.from_params([[w], [[t] for t in v]], [b, [c]])
 
 
+def _on_domain(text: str, domain: tuple[float, float], make: Any) -> Any:
+    return lambda: make(from_expr(text, domain))
+
+
+#: the model kinds for the domains a few floats wide (d = 5: the knots stay distinct)
+_KINDS = [
+    ("construction", lambda t: construct.relu_interpolant(t, 5)),
+    ("spline", lambda t: baselines.cubic_spline(t, 5)),
+    ("chebyshev", lambda t: baselines.chebyshev(t, 5)),
+]
+
 FOUND = [
     pytest.param(  # value 5.98e-26 > exact |e(x)| = 2.10e-26 (checked in rationals)
         _SQUARE,
@@ -628,6 +641,38 @@ FOUND = [
         ),
         id="crash-spline-near-1e99",
     ),
+    pytest.param(  # NaN: the spline's cubics per unit of x (divided by h^3, h ~ 1e-150)
+        # overflowed; its cubics in each cell's own variable do not
+        "((x - 1.2033009250726047e-134)/9.775796363198735e-150)**2",
+        (1.2033009250726037e-134, 1.2033009250726056e-134),
+        lambda: baselines.SplineModel(
+            [1.2033009250726037e-134, 1.203300925072604e-134, 1.2033009250726042e-134,
+             1.2033009250726044e-134, 1.203300925072605e-134, 1.2033009250726051e-134,
+             1.2033009250726054e-134, 1.2033009250726056e-134],
+            [1.0, 0.5625, 0.25, 0.0625, 0.0625, 0.25, 0.5625, 1.0],
+        ),
+        id="nan-spline-on-eight-floats-near-1e-134",
+    ),
+    *[
+        pytest.param(  # upper inf before: the target's Taylor coefficients per unit of
+            # x (near 1e150^k) overflowed; per unit of x scaled to the width, they do not
+            "((x-1e-134)/1e-149)**3",
+            (1e-134, 1.000000000000001e-134),
+            _on_domain("((x-1e-134)/1e-149)**3", (1e-134, 1.000000000000001e-134), make),
+            id=f"{name}-on-eight-floats-near-1e-134",
+        )
+        for name, make in _KINDS
+    ],
+    *[
+        pytest.param(  # upper inf before for the construction and the spline: per unit
+            # of x, coefficients of size 1e-300^k vanish
+            "(x/1e300)**3",
+            (1e300, 1.0000000000000012e300),
+            _on_domain("(x/1e300)**3", (1e300, 1.0000000000000012e300), make),
+            id=f"{name}-on-eight-floats-near-1e300",
+        )
+        for name, make in _KINDS
+    ],
 ]
 
 
@@ -635,4 +680,7 @@ FOUND = [
 def test_inputs_the_fuzzer_found(text: str, domain: tuple[float, float], make: Any) -> None:
     if SURVEY:
         pytest.skip("survey mode records instead of failing")
-    check_certificate(text, domain, from_expr(text, domain), make())
+    found = check_certificate(text, domain, from_expr(text, domain), make())
+    # every one of these has a finite certificate (models of finite weights, finite
+    # real functions): none may come back infinite or NaN
+    assert found is not None and math.isfinite(found.value) and math.isfinite(found.upper), found

@@ -126,18 +126,18 @@ def smooth_sup(error, a: float, b: float, breaks: list[float], n: int = 400) -> 
 
 
 def spline_error(target_mp, model):
-    """The spline as stored (float cubics about float knots), minus nothing: ``f - s``
+    """The spline as it evaluates (float cubics in each cell's variable ``t``): ``f - s``
     at real points, in mpmath."""
-    knots, coef = model.pieces()
+    knots, coef, scale = model.cubics()
 
     def error(x):
         # the piece by exact comparison (float(x) may round onto the next knot)
         j = sum(1 for k in knots[1:-1] if mp(float(k)) <= x)
-        h = x - mp(float(knots[j]))
+        t = (x - mp(float(knots[j]))) / (mp(float(knots[j + 1])) - mp(float(knots[j])))
         s = mpmath.mpf(0)
         for c in coef[j, ::-1]:
-            s = s * h + mp(float(c))
-        return target_mp(x) - s
+            s = s * t + mp(float(c))
+        return target_mp(x) - s * mp(scale)
 
     return error
 
