@@ -245,8 +245,8 @@ def _rescaled(
     size = certified.grid_scale(target)
     if target.ball is None or not (math.isfinite(size) and size >= 2.0**RESCALE):
         return None
-    k = math.frexp(size)[1]
-    s = 2.0**-k
+    k = min(math.frexp(size)[1], 1023)  # 2^1024 is past the floats
+    s = math.ldexp(1.0, -k)
     model_s = scaled_model(model, s)
     if model_s is None:
         return None
@@ -257,7 +257,7 @@ def _rescaled(
         atol=None if atol is None else atol * s,
         max_work=max_work,
     )
-    back = 2.0**k
+    back = math.ldexp(1.0, k)
     with np.errstate(over="ignore"):
         # a value past the floats is rounded down to the largest one: still a lower bound
         value = min(inner.value * back, float(np.finfo(np.float64).max))
@@ -281,7 +281,7 @@ def _rescaled_domain(
         width < 2.0**-NARROW or (2.0**NARROW < width < 2.0**-NARROW * far)
     ):
         return None
-    s = 2.0 ** -math.frexp(width)[1]
+    s = math.ldexp(1.0, min(-math.frexp(width)[1], 1023))  # 2^1023 at most: subnormal widths
     with np.errstate(over="ignore", under="ignore"):
         ends = np.array([a, b]) * s
     if not (np.all(np.isfinite(ends)) and np.array_equal(ends / s, [a, b])):

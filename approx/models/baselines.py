@@ -88,8 +88,8 @@ class SplineModel:
 
     ``s(x) = scale · Σ_k coef[j, k] t^k``,  ``t = (x - knots[j]) / (knots[j+1] - knots[j])``
 
-    with ``t`` the exact real ratio (``0 ≤ t ≤ 1``), ``scale`` a power of two near
-    ``max |values|`` and ``coef[j, 0] = values[j] / scale``. The float ``coef`` are
+    with ``t`` the exact real ratio (``0 ≤ t ≤ 1``), ``scale`` a power of two with
+    ``max |values| < 2 scale`` and ``coef[j, 0] = values[j] / scale``. The float ``coef`` are
     computed once from the stored knots and values (:meth:`cubics`); the real function
     they define is the model whose max error is certified. In powers of ``x - knots[j]``
     the coefficients would divide by the cell's width cubed and overflow on cells
@@ -158,7 +158,9 @@ def _local_cubics(knots: Array, values: Array) -> tuple[Array, float]:
     their largest, so that its coefficients are of the size of the values' differences
     whatever the knots' spacing or the values' size (the solve is affine invariant)."""
     top = float(np.max(np.abs(values)))
-    exponent = min(math.frexp(top)[1], 1023) if top > 0 and math.isfinite(top) else 0
+    # |values| < 2 scale (scale = 2^(e-1) for top = m 2^e, 1/2 ≤ m < 1): multiplying the
+    # values by a power of two multiplies scale by it and leaves the coefficients alone
+    exponent = math.frexp(top)[1] - 1 if top > 0 and math.isfinite(top) else 0
     scale = math.ldexp(1.0, exponent)
     y = values / scale
     with np.errstate(over="ignore"):
