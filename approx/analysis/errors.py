@@ -7,7 +7,7 @@ and ``upper`` rigorous. ``f`` is enclosed from its ball form (Taylor models in A
 :mod:`approx.certify.taylor`); ``f̂`` is the real function the stored float weights define:
 
 - ReLU nets of any depth are piecewise linear with exact pieces (:mod:`approx.nn.piecewise`);
-- splines are piecewise cubics, their coefficients read as stored;
+- splines are piecewise cubics, each in its cell's own variable ``t ∈ [0, 1]``;
 - Chebyshev series of any degree are evaluated by Clenshaw's recurrence in floats with a
   rigorous error bound, their derivatives bounded by Cauchy's estimate on Bernstein
   ellipses (:mod:`approx.certify.chebyshev`);
@@ -19,7 +19,11 @@ and ``upper`` rigorous. ``f`` is enclosed from its ball form (Taylor models in A
 
 all under a work cap counted in operations. A target whose values reach ``2^128``
 (:data:`RESCALE`) is certified scaled down by a power of two, with the model scaled
-exactly (:func:`~approx.certify.adapters.scaled_model`), so that its cells stay finite.
+exactly (:func:`~approx.certify.adapters.scaled_model`), so that its cells stay finite;
+a domain far narrower than 1, or than its distance from 0 (:data:`NARROW`), is certified
+in ``x`` scaled by a power of two, target and model read there exactly
+(:func:`~approx.certify.adapters.rescaled_inputs`), so that their derivatives per unit of
+``x`` neither overflow nor vanish.
 
 **The rule.** :attr:`MaxError.tight` is True exactly when
 ``upper - value ≤ max(rtol · value, atol)`` with ``rtol = 1e-9`` and ``atol`` the rounding

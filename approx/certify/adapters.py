@@ -9,7 +9,7 @@ the table from a model class to its adapter; a model kind without one has no
 certificate (:func:`cells_for` returns ``None``).
 
 - ReLU nets of any depth are piecewise linear with exact pieces (:mod:`approx.nn.piecewise`);
-- splines are piecewise cubics, their coefficients read as stored;
+- splines are piecewise cubics, each in its cell's own variable ``t ∈ [0, 1]``;
 - Chebyshev series of any degree have cells of their own (:mod:`approx.certify.chebyshev`);
 - ``1 → d → 1`` cos nets are evaluated in floats with rigorous error bounds
   (:mod:`approx.certify.features`);
@@ -239,9 +239,9 @@ def _spline_polys(knots: Array, coef: Array, scale: float) -> LocalPolys:
 
     In floats, ``h_j`` rounded once and ``k`` divisions: ``2k + 1`` roundings, so a
     relative radius ``4 (k + 1) U`` covers them wherever no step leaves the normal range
-    (``scale`` is a power of two: exact there). Elsewhere in Arb; a coefficient past
-    the floats gets an infinite radius (the cell's bounds are then infinite, never
-    wrong).
+    (``scale`` is a power of two: exact there; a 0 stays exactly 0). Elsewhere in Arb;
+    a coefficient past the floats gets an infinite radius (the cell's bounds are then
+    infinite, never wrong).
     """
     lo, hi = knots[:-1], knots[1:]
     c = np.empty_like(coef)
@@ -252,9 +252,10 @@ def _spline_polys(knots: Array, coef: Array, scale: float) -> LocalPolys:
             v = coef[:, k].copy()
             for _ in range(k):
                 v = v / h
-                normal[:, k] &= (v == 0) | ((np.abs(v) >= 2.0**-1000) & (np.abs(v) <= 2.0**1000))
+                normal[:, k] &= (np.abs(v) >= 2.0**-1000) & (np.abs(v) <= 2.0**1000)
             c[:, k] = v * scale
-        normal &= np.isfinite(h)[:, None] & np.isfinite(c) & ((c == 0) | (np.abs(c) >= 2.0**-1000))
+        normal &= np.isfinite(h)[:, None] & np.isfinite(c) & (np.abs(c) >= 2.0**-1000)
+        normal |= coef == 0  # exactly 0 whatever the width
         rad = np.abs(c) * (4 * (np.arange(4) + 1) * U)
     for j, k in zip(*np.nonzero(~normal), strict=True):
         c[j, k], rad[j, k] = _arb_coefficient(coef[j, k], scale, lo[j], hi[j], int(k))

@@ -50,6 +50,36 @@ def test_spline_interpolates_and_is_not_a_knot():
     assert_allclose(cubic_spline(cubic, 5)(x + 1), cubic(x + 1), rtol=0, atol=1e-13)
 
 
+@pytest.mark.parametrize("centre", [1.0, 1e-134, 1e300, -3e-320])
+def test_spline_cubics_are_finite_and_interpolate_on_any_scale(centre):
+    # eight consecutive floats: per unit of x the cubics would be 1e450 near 1e-134; in
+    # each cell's variable t they are of the size of the values' differences
+    knots = [centre]
+    for _ in range(7):
+        knots.append(float(np.nextafter(knots[-1], np.inf)))
+    values = np.array([1.0, 0.5625, 0.25, 0.0625, 0.0625, 0.25, 0.5625, 1.0])
+    model = SplineModel(knots, values)
+    coef = model.cubics()[1]
+    assert np.all(np.isfinite(coef)) and np.max(np.abs(coef)) <= 8
+    assert_array_equal(model(np.array(knots[:-1])), values[:-1])  # each knot's own cubic
+    assert abs(model(np.array(knots[-1:]))[0] - 1.0) <= 1e-14
+
+
+def test_spline_cubics_follow_scipy_and_scale_exactly():
+    x = np.sort(np.random.default_rng(0).uniform(-3, 5, 12))
+    y = np.sin(x) * 1e5
+    model = SplineModel(x, y)
+    z = np.linspace(-3, 5, 1001)
+    assert_allclose(model(z), CubicSpline(x, y, bc_type="not-a-knot")(z), rtol=0, atol=1e-9)
+    # knots and values times powers of two: the same cubics, the scale times the values'
+    _, coef, scale = model.cubics()
+    _, coef2, scale2 = SplineModel(x * 2.0**-700, y * 2.0**600).cubics()
+    assert_array_equal(coef2, coef)
+    assert scale2 == scale * 2.0**600
+    # values up to the largest float: the cubics stay finite
+    assert np.all(np.isfinite(SplineModel(x, np.sign(y) * 1.7e308).cubics()[1]))
+
+
 def test_two_and_one_point_cases():
     assert_allclose(cubic_spline(EXP, 2)(np.array([0.0])), np.cosh(1.0), rtol=1e-15)
     # one coefficient: the constant f at the single Chebyshev point, the centre
@@ -99,6 +129,7 @@ def test_save_load_round_trip(build, tmp_path):
         (lambda: ChebyshevModel([], (0, 1)), ValueError, "at least one coefficient"),
         (lambda: ChebyshevModel([1.0], (1, 0)), ValueError, "a < b"),
         (lambda: SplineModel([0.0, 1.0], [1.0]), ValueError, "need ≥ 2 knots and as many"),
+        (lambda: SplineModel([0.0, 0.0], [1.0, 2.0]), ValueError, "strictly increasing"),
     ],
 )
 def test_bad_input_is_refused(call, error, match):
