@@ -115,6 +115,7 @@ class SplineModel:
         if not (np.all(np.isfinite(self.knots)) and np.all(np.diff(self.knots) > 0)):
             raise ValueError("a spline's knots must be finite and strictly increasing")
         self._coef, self._scale = _local_cubics(self.knots, self.values)
+        self._columns = np.ascontiguousarray(self._coef.T)  # one gather per power
 
     @property
     def n_params(self) -> int:
@@ -131,8 +132,8 @@ class SplineModel:
         with np.errstate(over="ignore", invalid="ignore"):
             width = hi - lo
             t = np.where(np.isfinite(width), (x - lo) / width, (x / 2 - lo / 2) / (hi / 2 - lo / 2))
-            c = self._coef[j]
-            return (((c[..., 3] * t + c[..., 2]) * t + c[..., 1]) * t + c[..., 0]) * self._scale
+            c = self._columns
+            return (((c[3][j] * t + c[2][j]) * t + c[1][j]) * t + c[0][j]) * self._scale
 
     def cubics(self) -> tuple[Array, Array, float]:
         """The cubics the model evaluates: ``(knots, coef, scale)``, ``coef`` of shape
