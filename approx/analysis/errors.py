@@ -288,7 +288,8 @@ def _rescaled_domain(
     s = math.ldexp(1.0, min(-math.frexp(width)[1], 1023))  # 2^1023 at most: subnormal widths
     with np.errstate(over="ignore", under="ignore"):
         ends = np.array([a, b]) * s
-    if not (np.all(np.isfinite(ends)) and np.array_equal(ends / s, [a, b])):
+    normal = np.all(np.isfinite(ends) & ((ends == 0) | (np.abs(ends) >= 2.0**-1022)))
+    if not (normal and np.array_equal(ends / s, [a, b])):
         return None
     model_u = rescaled_inputs(model, s)
     if model_u is None or not math.isfinite(ends[1] - ends[0]):

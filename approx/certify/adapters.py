@@ -137,16 +137,19 @@ def rescaled_inputs(model: Any, s: float) -> Any:
 
     A net scales its first layer's weights by ``1/s``, a Chebyshev series its interval
     by ``s``, a spline its knots by ``s`` (its cubics, in each cell's own variable, are
-    the same). On a domain many orders of magnitude narrower than 1, or far narrower
-    than its distance from 0, the derivatives of target and model per unit of ``x``
-    overflow (or vanish) where those per unit of ``s x`` do not.
+    the same); a scaled parameter must also stay out of the subnormal range. On a
+    domain many orders of magnitude narrower than 1, or far narrower than its distance
+    from 0, the derivatives of target and model per unit of ``x`` overflow (or vanish)
+    where those per unit of ``s x`` do not.
     """
 
     def exact(v: Array, factor: float) -> Array | None:
+        # exactly scaled, and normal: subnormal weights would make every later product lose
         with np.errstate(over="ignore", under="ignore"):
             v = np.asarray(v, dtype=np.float64)
             out = v * factor
-            return out if np.array_equal(out / factor, v) and np.all(np.isfinite(out)) else None
+            normal = np.all(np.isfinite(out) & ((out == 0) | (np.abs(out) >= 2.0**-1022)))
+            return out if normal and np.array_equal(out / factor, v) else None
 
     if type(model) is MLP:
         w = exact(model.weights[0], 1 / s)

@@ -91,6 +91,11 @@ def test_a_model_read_in_scaled_x_is_exactly_the_same_function(build, s):
     # a weight that would round (overflow) refuses the reading
     huge = MLP.from_params([[[1e300]], [[1.0]]], [[0.0], [0.0]])
     assert rescaled_inputs(huge, 2.0**-100) is None
+    # so does one that would become subnormal (every later product would lose bits: "x"
+    # on [0, 5e-324] took 8 s to the work cap that way, against 5 ms as it is)
+    unit = MLP.from_params([[[0.0, 1.0]], [[1.0], [1.0]]], [[0.0, 0.0], [0.0]])
+    assert rescaled_inputs(unit, 2.0**1023) is None
+    assert rescaled_inputs(unit, 2.0**1022) is not None
 
 
 def _spline_exactly(model: SplineModel, x: float) -> Fraction:
