@@ -108,7 +108,7 @@ def test_no_gap_without_the_uniform_construction(fake_methods, fake_config):
     assert gap_table(pd.DataFrame(columns=["status"]), config) is None
 
 
-def test_runs_carry_an_enclosure_and_older_folders_still_replot(folder):
+def test_runs_carry_an_enclosure_and_older_folders_still_replot(folder, undo_provenance):
     import sqlite3
 
     from approx.experiment import Store
@@ -121,6 +121,7 @@ def test_runs_carry_an_enclosure_and_older_folders_still_replot(folder):
     assert ok["max_error_tight"].map(lambda v: v in (True, False)).all()
     # a store written before the enclosure columns existed (schema version 2)
     with sqlite3.connect(folder / "runs.sqlite") as db:
+        undo_provenance(db)
         db.execute("ALTER TABLE runs DROP COLUMN tight_reason")
         db.execute("ALTER TABLE runs DROP COLUMN max_error_upper")
         db.execute("ALTER TABLE runs DROP COLUMN max_error_tight")
