@@ -714,7 +714,12 @@ class Store:
         meet the rule ``upper − value ≤ 1e-9 · value``, ``tight_reason`` why not
         (``"rounding"``, ``"work cap"``, ``"no enclosure"``, ``"non-finite"``; empty when
         tight, and for older runs not tight, unknown); ``target_scale`` estimates max |f|
-        (the reference for rate floors; recorded by the worker with each run).
+        (the reference for rate floors; recorded by the worker with each run);
+        ``degenerate`` whether an ok run's certified ε is not below the best constant's
+        (:attr:`~approx.experiment.measure.Result.degenerate`; empty for a failed run);
+        ``invocation`` the id of the invocation that computed the run (a row of
+        :meth:`invocations`), ``host`` and ``engine`` the host and fused engine of the
+        process that did (all three empty for runs recorded before schema 8).
         """
         raw = pd.read_sql_query("SELECT * FROM runs", self.db)
         for flag in ("max_error_tight", "degenerate"):
