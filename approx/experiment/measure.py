@@ -71,9 +71,10 @@ class Result:
         not show the fit better than the constant ``(max f + min f) / 2``; the status
         stays ok. None otherwise (a failed run, no enclosure, classification).
     host, engine : str or None
-        The host of the process that computed the run, and its fused engine for the run
-        (:func:`approx.experiment.provenance.run_engine`: ``"numba"``, ``"numpy"``, or
-        ``""`` for a method that trains no net); set by the worker.
+        The host of the process that computed the run, and the engine it ran the
+        run's training on (:func:`approx.experiment.provenance.run_engine`:
+        ``"fused-numba"``, ``"fused-numpy"``, ``"layered"``, or ``""`` for a method that
+        trains no net); set by the worker.
     target_scale : float
         An estimate of the target's max |f| (:func:`target_scale`), the reference of the
         rates' rounding floor; measured before the fit, so a failed fit has it too. NaN

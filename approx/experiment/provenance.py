@@ -35,7 +35,7 @@ from typing import Any
 
 import approx
 from approx.nn.activations import ACTIVATIONS
-from approx.nn.backend import fused_backend
+from approx.nn.backend import engine_name, fused_backend
 
 __all__ = ["VERSIONED", "changes", "git_commit", "invocation", "now", "run_engine", "versions"]
 
@@ -103,22 +103,34 @@ def git_commit(root: Path = _ROOT) -> dict[str, Any] | None:
     return {"commit": commit, "dirty": dirty}
 
 
-def run_engine(params: Mapping[str, Any]) -> str:
-    """The fused 1→d→1 backend this process runs for a method with these parameters:
-    ``"numba"`` or ``"numpy"`` for its ``activation``; ``""`` for a method without one
-    (no net is trained), or when the chosen backend cannot run here (the fit says why)."""
+def run_engine(params: Mapping[str, Any], width: int, task: str = "approximation") -> str:
+    """The engine this process runs for a method with these parameters at ``width``:
+    ``"fused-numba"`` or ``"fused-numpy"`` for a 1→d→1 net under a regression loss (the
+    backend chosen for its ``activation``), ``"layered"`` for a deeper net; ``""`` for a
+    method that trains no net (no ``activation``), a classification run (the fused pass
+    is for 1→d→1 regression only), or when the chosen backend cannot run here (the fit
+    then says why)."""
     activation = params.get("activation")
-    if not isinstance(activation, str):
+    if task != "approximation" or not isinstance(activation, str):
         return ""
+    depth = params.get("depth", 1)
+    sizes = [1, *[width] * (depth if isinstance(depth, int) else 1), 1]
     try:
-        return fused_backend(None, activation)
+        return engine_name(sizes, params.get("loss", "mse"), activation)
     except ValueError:
         return ""
 
 
 def _engines() -> dict[str, str]:
     """The fused backend of this process per activation (``""``: unavailable here)."""
-    return {name: run_engine({"activation": name}) for name in ACTIVATIONS}
+
+    def one(name: str) -> str:
+        try:
+            return fused_backend(None, name)
+        except ValueError:
+            return ""
+
+    return {name: one(name) for name in ACTIVATIONS}
 
 
 def invocation(argv: Sequence[str], settings: Mapping[str, Any], *,

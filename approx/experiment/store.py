@@ -808,11 +808,13 @@ class Store:
         """One line if runs in ``keep`` were computed by another commit or fused engine
         than ``current`` (an invocation record) would use; else None."""
         rows = self.db.execute(
-            "SELECT r.run_id, r.params, r.engine, i.package_commit, i.package_version "
-            "FROM runs r LEFT JOIN invocations i ON r.invocation = i.id"
+            "SELECT r.run_id, r.params, r.width, r.engine, i.package_commit, "
+            "i.package_version FROM runs r LEFT JOIN invocations i ON r.invocation = i.id"
         )
-        earlier = [(commit, version, engine, run_engine(json.loads(params)))
-                   for run_id, params, engine, commit, version in rows if run_id in keep]
+        task = self._config.task.name if self._config else "approximation"
+        earlier = [(commit, version, engine, run_engine(json.loads(params), width, task))
+                   for run_id, params, width, engine, commit, version in rows
+                   if run_id in keep]
         return changes(current, earlier)
 
     def invocations(self) -> list[dict[str, Any]]:

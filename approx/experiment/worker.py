@@ -66,7 +66,8 @@ def execute(run: Run, time_limit: float | None = None) -> Result:
     result names this process's host and fused engine for the run (a remote worker's
     may differ from the sweep's process).
     """
-    result = Result(run, host=platform.node(), engine=run_engine(run.method.kwargs))
+    engine = run_engine(run.method.kwargs, run.width, run.task)
+    result = Result(run, host=platform.node(), engine=engine)
     # the last bits of a BLAS result depend on its thread count: one thread in every
     # process keeps a run's numbers the same in-process and in a pool of any size
     with one_thread(), _alarm(time_limit):

@@ -14,7 +14,7 @@ import pytest
 from approx import methods
 from approx.certify.targets import constant_error
 from approx.experiment import Store, parse_config, run_sweep
-from approx.experiment.provenance import changes, invocation
+from approx.experiment.provenance import changes, invocation, run_engine
 from approx.experiment.store import DB_NAME
 from approx.methods import Fit, Method
 from approx.nn import MLP
@@ -67,7 +67,7 @@ def test_a_numpy_run_then_a_numba_resume_says_who_computed_what(tmp_path, monkey
     config = parse_config(TRAINED)
     monkeypatch.setenv(ENV_VAR, "numpy")
     first = run_sweep(config, tmp_path, jobs=1, argv=["run-experiment", "prov.toml"])
-    assert set(first.loc[first["method"] == "net", "engine"]) == {"numpy"}
+    assert set(first.loc[first["method"] == "net", "engine"]) == {"fused-numpy"}
     assert set(first.loc[first["method"] == "uniform", "engine"]) == {""}  # no net trained
     # as if killed before the widest runs were recorded
     with sqlite3.connect(tmp_path / DB_NAME) as db:
@@ -78,8 +78,8 @@ def test_a_numpy_run_then_a_numba_resume_says_who_computed_what(tmp_path, monkey
     notes = _Notes()
     again = run_sweep(config, tmp_path, jobs=1, reporter=notes)
     by_width = again.set_index(["method", "width", "replicate"])
-    assert set(by_width.loc[("net", 4), "engine"]) == {"numpy"}  # kept: as computed
-    assert set(by_width.loc[("net", 8), "engine"]) == {"numba"}
+    assert set(by_width.loc[("net", 4), "engine"]) == {"fused-numpy"}  # kept: as computed
+    assert set(by_width.loc[("net", 8), "engine"]) == {"fused-numba"}
     assert set(again.loc[again["width"] == 4, "invocation"]) == {1}
     assert set(again.loc[again["width"] == 8, "invocation"]) == {2}
     [line] = [n for n in notes.notes if "another fused engine" in n]
@@ -168,6 +168,19 @@ def test_an_invocation_record_holds_what_was_asked_for():
     assert record["engine"]["tanh"] == "numpy"  # the compiled kernel has no tanh
     assert (record["executor"], record["jobs"]) == ("local", 2)
     assert record["package_commit"] is None or len(record["package_commit"]) == 40
+
+
+def test_a_runs_engine_is_the_one_its_training_takes(monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "numpy")
+    net = {"activation": "relu", "depth": 1, "loss": "mse"}
+    assert run_engine(net, 8) == "fused-numpy"
+    assert run_engine({**net, "depth": 4}, 8) == "layered"  # the fused pass is 1→d→1 only
+    assert run_engine({"knots": "uniform"}, 8) == ""  # no net trained
+    assert run_engine(net, 8, "classification") == ""
+    monkeypatch.setenv(ENV_VAR, "auto")
+    want = "fused-numba" if numba_available() else "fused-numpy"
+    assert run_engine(net, 8) == want and run_engine({**net, "activation": "tanh"}, 8) == (
+        "fused-numpy")  # auto: numba only where it is faster
 
 
 def test_changes_name_commits_and_engines_and_stay_quiet_otherwise():
