@@ -786,10 +786,16 @@ class Store:
     def begin(self, config: Config, invocation: dict[str, Any]) -> None:
         """Record an invocation that is starting (a record of
         :func:`approx.experiment.provenance.invocation`), attribute the runs recorded from
-        now on to it, and write ``metadata.json``."""
+        now on to it, and write ``metadata.json``. An earlier invocation still marked
+        running was killed (this one holds the lock): it becomes stopped, end unknown."""
         self._config = config
         with self.db:
             self.db.execute("BEGIN")
+            # one still "running" ended without a word (killed): it holds the lock no more
+            self.db.execute(
+                "UPDATE invocations SET status = 'stopped', reason = 'ended without "
+                "finishing (killed?); its end time is not known' WHERE status = 'running'"
+            )
             cursor = self.db.execute(
                 "INSERT INTO invocations (argv, settings, started_at, status, package_commit, "
                 "package_dirty, package_version, versions, engine, executor, jobs, host, "

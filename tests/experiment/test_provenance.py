@@ -116,6 +116,20 @@ def test_a_rerun_that_computes_nothing_is_its_own_invocation(tmp_path):
     assert set(_rows(tmp_path, "SELECT DISTINCT invocation FROM runs")) == {(1,)}
 
 
+def test_an_invocation_killed_mid_sweep_reads_stopped_with_its_end_unknown(tmp_path):
+    config = parse_config(TRAINED)
+    run_sweep(config, tmp_path, jobs=1)
+    with sqlite3.connect(tmp_path / DB_NAME) as db:  # as kill -9 leaves it
+        db.execute("UPDATE invocations SET status = 'running', ended_at = NULL")
+        db.execute("DELETE FROM runs WHERE width = 8")
+    db.close()
+    run_sweep(config, tmp_path, jobs=1)
+    one, two = json.loads((tmp_path / "metadata.json").read_text())["invocations"]
+    assert one["status"] == "stopped" and one["ended_at"] is None
+    assert "killed" in one["reason"]
+    assert two["status"] == "complete" and (one["runs"], two["runs"]) == (3, 3)
+
+
 def test_a_schema_7_store_migrates_and_never_guesses_who_computed_its_runs(
     tmp_path, undo_provenance
 ):
