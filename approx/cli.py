@@ -299,12 +299,16 @@ def run_experiment(
         raise _fail(str(e)) from None
     folder = Path(out) if out is not None else Path("results") / sweep.name
     table = _sweep(sweep, folder, quiet, jobs=jobs, fresh=fresh, retry_failed=retry_failed,
-                   plots=True, **options)
+                   plots=True, argv=["run-experiment", *sys.argv[1:]], **options)
     failed = int(np.sum(table["status"] != RunStatus.OK))
     if not quiet:
         out_console.print(_SUMMARIES[sweep.task.name](SUMMARIES[sweep.task.name](table)))
+        # degenerate: ok, but its certified ε is not below the best constant's
+        degenerate = (f", {int(table['degenerate'].eq(True).sum())} degenerate"
+                      if "degenerate" in table else "")
         out_console.print(
-            f"{len(table)} runs, {failed} failed; results in {folder}/ (plots in {folder}/plots/)",
+            f"{len(table)} runs, {failed} failed{degenerate}; results in {folder}/ "
+            f"(plots in {folder}/plots/)",
             highlight=False,
         )
     if failed:

@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 from flint import arb
 
+from approx.arith.balls import down
 from approx.certify.derivatives import sup_abs_derivative
 from approx.certify.taylor import TARGET_WORK, LocalPolys, taylor_blocks
 from approx.problems.targets import Target
 
 __all__ = [
+    "constant_error",
     "grid_scale",
     "max_abs_second_derivative",
     "rescaled_domain",
@@ -152,3 +154,36 @@ def max_abs_second_derivative(target: Target) -> float:
     return _cached(
         target, "d2", lambda: sup_abs_derivative(taylor(target), 2, target.domain)[1]
     )
+
+
+def constant_error(target: Target) -> float:
+    """A rigorous lower bound of the best constant's max error,
+    ``min_c max |f − c| = (max f − min f) / 2`` (``c`` the midpoint of the range).
+
+    Half of ``f(a) − f(b)``, enclosed in Arb and rounded down, where ``a`` and ``b`` are
+    where the float values are largest and smallest among a grid of :data:`GRID` points
+    and the centres of the Taylor blocks (which crowd into narrow features a grid
+    misses). A bound from below because ``f(a) − f(b) ≤ max f − min f``; tight to the
+    sampling (``f'' h² / 8`` at a smooth extremum, ``h`` the spacing). A fit whose
+    certified error is not below it is no better than a constant, as far as its
+    certificate shows. Computed once per target; NaN without a ball form.
+    """
+    if target.ball is None:
+        return float("nan")
+    ball = target.ball
+
+    def compute() -> float:
+        x = np.concatenate([np.linspace(*target.domain, GRID), taylor(target).centre])
+        with np.errstate(all="ignore"):
+            v = np.asarray(target(x), dtype=np.float64)
+        finite = np.isfinite(v)
+        if not finite.any():
+            return float("nan")
+        x, v = x[finite], v[finite]
+        a, b = float(x[np.argmax(v)]), float(x[np.argmin(v)])
+        gap = (ball(arb(a), False) - ball(arb(b), False)) / 2
+        if not gap.is_finite():
+            return float("nan")
+        return max(down(gap.lower()), 0.0)
+
+    return _cached(target, "constant_error", compute)

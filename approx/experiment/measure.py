@@ -29,7 +29,7 @@ from approx.methods import classifiers
 from approx.problems.datasets import Sample
 from approx.problems.targets import Target
 
-__all__ = ["STALL_RATIO", "Result", "approximate", "classify", "target_scale"]
+__all__ = ["STALL_RATIO", "Result", "approximate", "classify", "constant_error", "target_scale"]
 
 #: a trained run whose final training loss is above this fraction of its initial loss
 #: learned nothing: status ``STALLED``
@@ -64,6 +64,17 @@ class Result:
     tight_reason : str or None
         Why it is not tight (:data:`approx.analysis.errors.TIGHT_REASONS`: ``"rounding"``,
         ``"work cap"``, ``"no enclosure"``, ``"non-finite"``); empty when tight.
+    degenerate : bool or None
+        For an ok approximation run with a finite certified bound: True when
+        ``max_error_upper`` is not below :func:`approx.certify.targets.constant_error`
+        (a rigorous lower bound of the best constant's error), i.e. its certificate does
+        not show the fit better than the constant ``(max f + min f) / 2``; the status
+        stays ok. None otherwise (a failed run, no enclosure, classification).
+    host, engine : str or None
+        The host of the process that computed the run, and the engine it ran the
+        run's training on (:func:`approx.experiment.provenance.run_engine`:
+        ``"fused-numba"``, ``"fused-numpy"``, ``"layered"``, or ``""`` for a method that
+        trains no net); set by the worker.
     target_scale : float
         An estimate of the target's max |f| (:func:`target_scale`), the reference of the
         rates' rounding floor; measured before the fit, so a failed fit has it too. NaN
@@ -91,6 +102,7 @@ class Result:
     max_error_upper: float = float("nan")
     max_error_tight: bool | None = None
     tight_reason: str | None = None
+    degenerate: bool | None = None
     l2_error: float = float("nan")
     target_scale: float = float("nan")
     accuracy: float = float("nan")
@@ -101,6 +113,8 @@ class Result:
     history: NDArray[np.float64] | None = None
     arrays: dict[str, NDArray[Any]] | None = None
     model_file: str | None = None
+    host: str | None = None
+    engine: str | None = None
 
 
 @cache
@@ -152,6 +166,15 @@ def target_scale(spec: TargetSpec) -> float:
         return float("nan")
 
 
+def constant_error(spec: TargetSpec) -> float:
+    """A rigorous lower bound of the best constant's max error for a target entry
+    (:func:`approx.certify.targets.constant_error`; NaN if it no longer builds)."""
+    try:
+        return float(certified.constant_error(_target(spec)))
+    except ValueError:
+        return float("nan")
+
+
 def approximate(run: Run, result: Result) -> None:
     """Fit ``run``'s method to its target and measure the errors into ``result``."""
     target = _target(run.target)
@@ -173,6 +196,18 @@ def approximate(run: Run, result: Result) -> None:
     _settle(result, fit, start, math.nan if overflow else result.max_error, "max error")
     if overflow and result.status == RunStatus.NON_FINITE:
         result.message = overflow
+    result.degenerate = _degenerate(result, run.target)
+
+
+def _degenerate(result: Result, spec: TargetSpec) -> bool | None:
+    """Whether an ok run's certified error is not below the best constant's (see
+    :class:`Result`); None for a failed run or one without a finite certified bound."""
+    if result.status != RunStatus.OK or not math.isfinite(result.max_error_upper):
+        return None
+    constant = constant_error(spec)
+    if not math.isfinite(constant):
+        return None
+    return bool(result.max_error_upper >= constant)
 
 
 def _overflow(model: Any, worst: analysis.MaxError) -> str | None:

@@ -7,6 +7,7 @@
   bounds met only within the rounding of the float evaluation of target and model);
   where the bound is visibly wider, a bar reaches up to it; hollow markers are
   estimates (the work cap, no enclosure, or runs recorded before bounds were stored);
+  a grey x marks each degenerate run (its certified ε not below the best constant's);
 - ``fits_<target>.png``: the target and the saved models at a few widths, with their
   pointwise error below;
 - ``training_<target>.png``: training loss against step, for runs with a loss history;
@@ -166,6 +167,7 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
             if (spec.name, method.name) in stats.index.droplevel("width")
         ]
         _convergence_guides(ax, target, widths, anchor)
+        _degenerate_marks(ax, ok[ok["target"] == spec.name])
         failed = int((table["target"] == spec.name).sum() - (ok["target"] == spec.name).sum())
         if failed:
             ax.text(0.02, 0.02, f"{failed} failed run(s) not shown", transform=ax.transAxes,
@@ -205,6 +207,17 @@ def _convergence_line(ax: Axes, s: pd.DataFrame, colour: str, label: str, band: 
     if band:
         ax.fill_between(s.index, s["min"], s["max"], color=colour, alpha=0.2, lw=0)
     return s["median"].iloc[0]
+
+
+def _degenerate_marks(ax: Axes, ok: pd.DataFrame) -> None:
+    """A grey x at each degenerate run's ε (certified ε not below the best constant's)."""
+    if "degenerate" not in ok:
+        return
+    runs = ok[ok["degenerate"].map(lambda v: v is True or v == 1)]
+    if not runs.empty:
+        ax.plot(runs["width"], runs["max_error"].astype(float).clip(_TINY, _HUGE), "x",
+                ms=6, mew=1.5, color="0.5", zorder=5,
+                label="x: degenerate run, ε not below the best constant's")
 
 
 def _convergence_guides(ax: Axes, target: Target, widths: NDArray[np.float64],

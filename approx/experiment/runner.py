@@ -16,15 +16,15 @@ run whose model file has gone is refitted.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
 from approx.core import validate
 from approx.core.status import RunStatus
-from approx.experiment import executors, resources
+from approx.experiment import executors, provenance, resources
 from approx.experiment.config import Config
 from approx.experiment.expansion import count_runs, expand
 from approx.experiment.measure import Result
@@ -92,7 +92,7 @@ def run_sweep(
     reporter: Reporter | None = None, executor: str = "local",
     scheduler: executors.Remote | str | None = None,
     retry_failed: bool = False, memory_limit: int | None = None, time_limit: float | None = None,
-    plots: bool = False,
+    plots: bool = False, argv: Sequence[str] = (), settings: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run every pending run of ``config`` into the results ``folder``; return all runs.
 
@@ -130,6 +130,13 @@ def run_sweep(
     plots : bool
         Also draw the figures (:func:`~approx.experiment.plots.plot_all`) before the
         folder's lock is released; what they leave out is told to ``reporter``.
+    argv : sequence of str
+        The command line that asked for this sweep, recorded with the invocation
+        (:mod:`~approx.experiment.provenance`); empty for a call from Python.
+    settings : mapping, optional
+        Further effective settings to record with the invocation (e.g. the overrides
+        applied to the config); the config's digest, ``fresh``, ``retry_failed`` and
+        the time and memory limits in force are recorded in any case.
 
     Returns
     -------
@@ -150,12 +157,23 @@ def run_sweep(
         scheduler = executors.Remote(scheduler)
     jobs = _workers(config, jobs, executor, scheduler, memory_limit, reporter)
     time_limit = time_limit if time_limit is not None else config.time_limit
+    if memory_limit is None and scheduler is None:  # the default budget, as checked
+        available = resources.available_memory()
+        memory_limit = None if available is None else available // 2
+    effective = {"config_digest": config.digest(), **(settings or {}), "fresh": fresh,
+                 "retry_failed": retry_failed}
+
+    def invocation(executor: str, jobs: int | None) -> dict[str, Any]:
+        return provenance.invocation(argv, effective, time_limit=time_limit,
+                                     memory_limit=memory_limit, executor=executor, jobs=jobs)
+
     with Store.open(Path(folder), config, fresh=fresh) as store:
         for line in store.notes:  # a config kept, files --fresh left alone
             reporter.note(line)
         try:
             _run_pending(store, config, jobs=jobs, executor=executor, scheduler=scheduler,
-                         time_limit=time_limit, retry_failed=retry_failed, reporter=reporter)
+                         time_limit=time_limit, retry_failed=retry_failed, reporter=reporter,
+                         invocation=invocation)
         except BaseException as e:  # metadata.json must not say "running" any more
             store.abort(f"{type(e).__name__}: {e}".rstrip(": "))
             raise
@@ -196,8 +214,11 @@ def _workers(config: Config, jobs: int | None, executor: str,
 
 def _run_pending(store: Store, config: Config, *, jobs: int | None, executor: str,
                  scheduler: executors.Remote | None, time_limit: float | None, retry_failed: bool,
-                 reporter: Reporter) -> None:
-    """Fit the runs the store does not keep (module docstring) and record each result."""
+                 reporter: Reporter,
+                 invocation: Callable[[str, int | None], dict[str, Any]]) -> None:
+    """Fit the runs the store does not keep (module docstring) and record each result,
+    as computed by a new invocation (its record made by ``invocation(executor, jobs)``);
+    say in one line if kept runs came from another commit or engine."""
     keep, killed = _kept(store, retry_failed, reporter)
     total = count_runs(config)
     # a run that once killed its worker would kill this process: never run it here
@@ -205,7 +226,10 @@ def _run_pending(store: Store, config: Config, *, jobs: int | None, executor: st
     pending: Iterator[Run] = (
         run for run in expand(config, widest_first=parallel) if run.run_id not in keep
     )
-    store.begin(config, jobs=jobs, executor=executor if parallel else "serial")
+    record = invocation(executor if parallel else "serial", jobs)
+    store.begin(config, record)
+    if (changed := store.provenance_changes(keep, record)) is not None:
+        reporter.note(changed)
     reporter.start(total, len(keep))
     fit = executors.EXECUTORS[executor] if parallel else executors.serial
     for result in fit(pending, jobs=jobs, time_limit=time_limit, scheduler=scheduler,

@@ -7,12 +7,16 @@
   instant, ``kill -9`` included, never loses or duplicates a finished run; ``files``
   lists every file a sweep wrote with its identity (SHA-256, size, inode, mtime), and
   each temporary before it is created: what ``--fresh`` and a resume may remove;
+  ``invocations`` holds one row per invocation that wrote the store (append-only: command
+  line, effective settings, times, commit, versions, engines, executor, jobs, host;
+  :mod:`approx.experiment.provenance`), and each run names the one that computed it;
 - ``config.toml``: the config snapshot (also kept in the store's ``meta`` table), or
   ``config.snapshot.toml`` when the folder holds a ``config.toml`` the sweep did not
   write (kept as it is);
 - ``runs.csv`` and ``summary.csv``: tidy exports of the store;
-- ``metadata.json``: versions, platform, the fused engine (numba or numpy) per activation,
-  git commit, root seed, times, counts by status;
+- ``metadata.json``: a summary of the store: the config's name, digest and root seed,
+  the folder's status, counts by status, and every invocation that filled it
+  (:mod:`approx.experiment.metadata`);
 - ``models/<run id>.npz``: each fitted model, readable by :func:`approx.models.load_model`;
 - ``plots/``: the figures (:mod:`approx.experiment.plots`).
 
@@ -48,8 +52,9 @@ from approx.core.status import RunStatus
 from approx.experiment import folder as folders
 from approx.experiment.config import Config, parse_config
 from approx.experiment.folder import CONFIG_NAME, DB_NAME, SNAPSHOT_NAME, SQLITE_FILES, FolderError
-from approx.experiment.measure import Result, target_scale
+from approx.experiment.measure import Result, constant_error, target_scale
 from approx.experiment.metadata import describe, now
+from approx.experiment.provenance import changes, run_engine
 from approx.experiment.safe_files import Identity, SafeFolder, is_temporary
 from approx.experiment.specs import ConfigError, TargetSpec
 from approx.experiment.tasks import TASKS
@@ -64,8 +69,9 @@ __all__ = [
     "run_columns",
 ]
 
-#: columns that differ between otherwise identical sweeps
-TIMING_COLUMNS = ("fit_seconds", "eval_seconds", "finished_at")
+#: columns that differ between otherwise identical sweeps (times, and which invocation
+#: and host computed a run: a resumed sweep's runs come from two invocations)
+TIMING_COLUMNS = ("fit_seconds", "eval_seconds", "finished_at", "invocation", "host")
 
 
 
@@ -103,6 +109,55 @@ def _record_tight_reason(db: sqlite3.Connection) -> None:
         "UPDATE runs SET max_error_tight = 0, tight_reason = 'rounding' "
         f"WHERE max_error_tight = 1 AND NOT ({meets})"
     )
+
+
+_INVOCATIONS = """
+    CREATE TABLE invocations (
+        id              INTEGER PRIMARY KEY,
+        argv            TEXT NOT NULL,
+        settings        TEXT NOT NULL,
+        started_at      TEXT NOT NULL,
+        ended_at        TEXT,
+        status          TEXT NOT NULL,
+        reason          TEXT,
+        package_commit  TEXT,
+        package_dirty   INTEGER,
+        package_version TEXT,
+        versions        TEXT NOT NULL,
+        engine          TEXT NOT NULL,
+        executor        TEXT NOT NULL,
+        jobs            INTEGER,
+        host            TEXT NOT NULL,
+        platform        TEXT NOT NULL,
+        computed        INTEGER NOT NULL DEFAULT 0
+    )
+"""
+
+
+def _record_provenance(db: sqlite3.Connection) -> None:
+    """7 → 8: the ``invocations`` table (append-only, one row per invocation), and per
+    run ``invocation`` (the id of the one that computed it), ``host`` and ``engine`` (of
+    the process that computed it) and ``degenerate``.
+
+    Older rows have no invocation, host or engine (NULL: not known, never guessed from
+    ``metadata.json``, which described the last invocation only); ``degenerate`` is
+    judged from their stored certified bound against the best constant's error of the
+    stored config's targets (as a new run is: :func:`measure.constant_error`).
+    """
+    db.execute(_INVOCATIONS)
+    for column in ("invocation INTEGER", "host TEXT", "engine TEXT", "degenerate INTEGER"):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+    row = db.execute("SELECT value FROM meta WHERE key = 'config_canonical'").fetchone()
+    entries = json.loads(row[0]).get("targets", []) if row is not None else []
+    for entry in entries:  # (a classification sweep has datasets: nothing to judge)
+        domain = entry["domain"] and (float(entry["domain"][0]), float(entry["domain"][1]))
+        constant = constant_error(TargetSpec(entry["name"], entry["expr"], domain))
+        if np.isfinite(constant):
+            db.execute(
+                "UPDATE runs SET degenerate = (max_error_upper >= ?) WHERE target = ? AND "
+                "status = 'ok' AND max_error_upper <= 1.7976931348623157e308",
+                (constant, entry["name"]),
+            )
 
 
 #: step i takes a store from version i to i + 1 (SQL, or a function of the connection
@@ -168,6 +223,9 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """,
     # 6 → 7: why a run's enclosure is not tight (and the tight flag by the one rule)
     _record_tight_reason,
+    # 7 → 8: every invocation that filled the folder, and per run the one that computed
+    # it, the host and fused engine of the process that did, whether the fit is degenerate
+    _record_provenance,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: stored as JSON text, exported as ``param_*`` and ``info_*`` columns
@@ -200,6 +258,9 @@ class Store:
         self._lock = lock
         self._columns = [row[1] for row in self.db.execute("PRAGMA table_info(runs)")]
         self.notes: list[str] = []
+        #: the id of the invocation writing this store (None: reading, or not begun)
+        self.invocation: int | None = None
+        self._config: Config | None = None
 
     @classmethod
     def _connect(cls, root: SafeFolder, lock: int) -> Self:
@@ -610,6 +671,7 @@ class Store:
             "params": json.dumps(run.method.kwargs, sort_keys=True),
             "info": json.dumps(result.info, sort_keys=True),
             "finished_at": now(),
+            "invocation": self.invocation,
         }
         # every other column is the Result field of that name: a new column is a new
         # migration step and a new field, nothing here
@@ -623,6 +685,8 @@ class Store:
                 f"VALUES ({', '.join('?' * len(row))})",
                 list(row.values()),
             )
+            self.db.execute("UPDATE invocations SET computed = computed + 1 WHERE id = ?",
+                            (self.invocation,))
             if result.history is not None:
                 self.db.execute(
                     "INSERT INTO histories (run_id, loss) VALUES (?, ?)",
@@ -650,12 +714,17 @@ class Store:
         meet the rule ``upper − value ≤ 1e-9 · value``, ``tight_reason`` why not
         (``"rounding"``, ``"work cap"``, ``"no enclosure"``, ``"non-finite"``; empty when
         tight, and for older runs not tight, unknown); ``target_scale`` estimates max |f|
-        (the reference for rate floors; recorded by the worker with each run).
+        (the reference for rate floors; recorded by the worker with each run);
+        ``degenerate`` whether an ok run's certified ε is not below the best constant's
+        (:attr:`~approx.experiment.measure.Result.degenerate`; empty for a failed run);
+        ``invocation`` the id of the invocation that computed the run (a row of
+        :meth:`invocations`), ``host`` and ``engine`` the host and fused engine of the
+        process that did (all three empty for runs recorded before schema 8).
         """
         raw = pd.read_sql_query("SELECT * FROM runs", self.db)
-        raw["max_error_tight"] = raw["max_error_tight"].map(
-            lambda v: None if pd.isna(v) else bool(v)
-        ).astype(object)
+        for flag in ("max_error_tight", "degenerate"):
+            raw[flag] = raw[flag].map(lambda v: None if pd.isna(v) else bool(v)).astype(object)
+        raw["invocation"] = raw["invocation"].astype("Int64")  # empty: before provenance
         params = self._decoded(raw, "params", _param_order(config))
         info = self._decoded(raw, "info", None)
         others = {c for task in TASKS.values() if task is not config.task for c in task.columns}
@@ -669,6 +738,9 @@ class Store:
         if "tight_reason" in table:  # recorded last, shown beside the flag it explains
             table.insert(table.columns.get_loc("max_error_tight") + 1, "tight_reason",
                          table.pop("tight_reason"))
+        if "degenerate" in table:  # recorded last, shown beside the errors' flags
+            table.insert(table.columns.get_loc("tight_reason") + 1, "degenerate",
+                         table.pop("degenerate"))
         table = _in_config_order(table, config)
         if config.task.widthless:  # recorded at width 0: in the table it has none
             table["width"] = table["width"].astype("Int64").mask(table["width"] == 0)
@@ -701,35 +773,100 @@ class Store:
         return frame[first + sorted(c for c in frame.columns if c not in first)]
 
     def abort(self, reason: str) -> None:
-        """Mark ``metadata.json`` as stopped (the sweep ended early: ``reason``)."""
+        """Mark this invocation, and so ``metadata.json``, as stopped (the sweep ended
+        early: ``reason``)."""
+        if self.invocation is None:
+            return  # never begun: nothing claims it is running
         try:
-            metadata = json.loads((self.folder / "metadata.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return  # never begun, or unreadable: nothing claims it is running
-        metadata.update(ended_at=now(), status="stopped", reason=reason)
-        try:
-            self._write_metadata(metadata)
+            self._end("stopped", reason)
+            self._write_metadata(None)
         except (OSError, sqlite3.Error):  # e.g. the full disk that stopped the sweep
             pass
 
-    def begin(self, config: Config, *, jobs: int, executor: str) -> None:
-        """Write ``metadata.json`` for a sweep that is starting."""
-        self._write_metadata(describe(config, jobs=jobs, executor=executor))
+    def begin(self, config: Config, invocation: dict[str, Any]) -> None:
+        """Record an invocation that is starting (a record of
+        :func:`approx.experiment.provenance.invocation`), attribute the runs recorded from
+        now on to it, and write ``metadata.json``. An earlier invocation still marked
+        running was killed (this one holds the lock): it becomes stopped, end unknown."""
+        self._config = config
+        with self.db:
+            self.db.execute("BEGIN")
+            # one still "running" ended without a word (killed): it holds the lock no more
+            self.db.execute(
+                "UPDATE invocations SET status = 'stopped', reason = 'ended without "
+                "finishing (killed?); its end time is not known' WHERE status = 'running'"
+            )
+            cursor = self.db.execute(
+                "INSERT INTO invocations (argv, settings, started_at, status, package_commit, "
+                "package_dirty, package_version, versions, engine, executor, jobs, host, "
+                "platform) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (json.dumps(invocation["argv"]), json.dumps(invocation["settings"], sort_keys=True),
+                 invocation["started_at"], invocation["package_commit"],
+                 invocation["package_dirty"], invocation["package_version"],
+                 json.dumps(invocation["versions"], sort_keys=True),
+                 json.dumps(invocation["engine"], sort_keys=True), invocation["executor"],
+                 invocation["jobs"], invocation["host"], invocation["platform"]),
+            )
+        self.invocation = cursor.lastrowid
+        self._write_metadata(None)
+
+    def provenance_changes(self, keep: set[str], current: dict[str, Any]) -> str | None:
+        """One line if runs in ``keep`` were computed by another commit or fused engine
+        than ``current`` (an invocation record) would use; else None."""
+        rows = self.db.execute(
+            "SELECT r.run_id, r.params, r.width, r.engine, i.package_commit, "
+            "i.package_version FROM runs r LEFT JOIN invocations i ON r.invocation = i.id"
+        )
+        task = self._config.task.name if self._config else "approximation"
+        earlier = [(commit, version, engine, run_engine(json.loads(params), width, task))
+                   for run_id, params, width, engine, commit, version in rows
+                   if run_id in keep]
+        return changes(current, earlier)
+
+    def invocations(self) -> list[dict[str, Any]]:
+        """Every invocation, oldest first, with ``runs``: the table's rows it computed."""
+        self.db.row_factory = sqlite3.Row
+        try:
+            rows = self.db.execute(
+                "SELECT i.*, (SELECT COUNT(*) FROM runs r WHERE r.invocation = i.id) AS runs "
+                "FROM invocations i ORDER BY i.id"
+            ).fetchall()
+        finally:
+            self.db.row_factory = None
+        out = []
+        for row in rows:
+            item = dict(row)
+            for key in ("argv", "settings", "versions", "engine"):
+                item[key] = json.loads(item[key])
+            if item["package_dirty"] is not None:
+                item["package_dirty"] = bool(item["package_dirty"])
+            out.append(item)
+        return out
+
+    def _end(self, status: str, reason: str | None = None) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("UPDATE invocations SET ended_at = ?, status = ?, reason = ? "
+                            "WHERE id = ?", (now(), status, reason, self.invocation))
 
     def export(self, table: pd.DataFrame, summary: pd.DataFrame) -> None:
         """Write ``runs.csv``, ``summary.csv`` and the finished ``metadata.json``."""
         self.write_text("runs.csv", table.to_csv(index=False))
         self.write_text("summary.csv", summary.to_csv(index=False))
-        metadata = json.loads(self.root.read("metadata.json") or b"{}")
         counts = table["status"].value_counts().sort_index()
-        metadata.update(
-            ended_at=now(),
-            status="complete",
-            runs={"total": len(table), **{k: int(v) for k, v in counts.items()}},
-        )
-        self._write_metadata(metadata)
+        runs = {"total": len(table), **{k: int(v) for k, v in counts.items()}}
+        if "degenerate" in table:
+            runs["degenerate"] = int(table["degenerate"].eq(True).sum())
+        if self.invocation is not None:
+            self._end("complete")
+        self._write_metadata(runs)
 
-    def _write_metadata(self, metadata: dict[str, Any]) -> None:
+    def _write_metadata(self, runs: dict[str, int] | None) -> None:
+        """Write ``metadata.json``: the config, every invocation, ``runs`` (the counts)."""
+        config = self._config or self.config()
+        unknown = self.db.execute(
+            "SELECT COUNT(*) FROM runs WHERE invocation IS NULL").fetchone()[0]
+        metadata = describe(config, self.invocations(), runs, without_provenance=unknown)
         self.write_text("metadata.json", json.dumps(metadata, indent=2) + "\n")
 
 

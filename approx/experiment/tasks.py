@@ -147,7 +147,7 @@ APPROXIMATION = Task(
     has_width=lambda method: True,
     execute=measure.approximate,
     columns=("max_error", "max_error_at", "l2_error", "target_scale", "max_error_upper",
-             "max_error_tight", "tight_reason"),
+             "max_error_tight", "tight_reason", "degenerate"),
     draws_samples=False,
     budgets=True,
     figure_names=_approximation_figures,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 import signal
 import threading
 import time
@@ -21,6 +22,7 @@ from approx.core import deadline
 from approx.core.status import RunStatus
 from approx.core.threads import one_thread
 from approx.experiment.measure import Result
+from approx.experiment.provenance import run_engine
 from approx.experiment.specs import Run
 from approx.experiment.tasks import TASKS
 
@@ -60,9 +62,12 @@ def _alarm(time_limit: float | None) -> Iterator[None]:
 def execute(run: Run, time_limit: float | None = None) -> Result:
     """Fit ``run`` and measure its errors, within ``time_limit`` seconds if given.
 
-    Never raises for a failed fit: the failure is the result's status and message.
+    Never raises for a failed fit: the failure is the result's status and message. The
+    result names this process's host and fused engine for the run (a remote worker's
+    may differ from the sweep's process).
     """
-    result = Result(run)
+    engine = run_engine(run.method.kwargs, run.width, run.task)
+    result = Result(run, host=platform.node(), engine=engine)
     # the last bits of a BLAS result depend on its thread count: one thread in every
     # process keeps a run's numbers the same in-process and in a pool of any size
     with one_thread(), _alarm(time_limit):

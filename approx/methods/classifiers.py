@@ -150,7 +150,7 @@ def fit_softmax(
         Sizes ``[d, k]``: ``head.weights[0]`` is θ, ``head.biases[0]`` is b.
     info : dict
         ``objective`` (the penalised loss at the result), ``iterations`` and ``stop``
-        (``"converged"`` or ``"max_steps"``).
+        (``"converged"`` or ``"completed"``).
     """
     F = np.asarray(F, dtype=np.float64)
     if F.ndim != 2:
@@ -168,7 +168,7 @@ def fit_softmax(
         options={"maxiter": max_iter, "ftol": 1e-12, "gtol": 1e-9},
     )
     head.unpack(result.x)
-    stop = "max_steps" if result.status == 1 else "converged"
+    stop = "completed" if result.status == 1 else "converged"
     return head, {"objective": float(result.fun), "iterations": int(result.nit), "stop": stop}
 
 

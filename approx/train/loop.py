@@ -70,8 +70,10 @@ class TrainResult:
         decreasing; the knot-form polish of a ReLU net records several such rounds, on
         the mean square or the Lᵖ error). ``"adam+lm"`` concatenates its two phases.
     status : str
-        ``"converged"`` (tolerance or optimizer criterion met), ``"max_steps"``
-        (budget used) or ``"diverged"`` (a non-finite loss stopped the fit).
+        ``"converged"`` (tolerance or optimizer criterion met before the budget ran
+        out), ``"completed"`` (the fixed budget of steps ran to its end: the normal,
+        successful finish of a fixed-budget fit) or ``"diverged"`` (a non-finite loss
+        stopped the fit). Only ``"diverged"`` is a failure.
     message : str
         Detail on the status.
     steps : int
@@ -217,7 +219,7 @@ def _full_batch(
             relocate(net, X.reshape(-1), engine.residuals(X, y).reshape(-1), opt)
         if (step + 1) % DEADLINE_EVERY == 0:
             deadline.check()
-    return history, "max_steps", f"used the budget of {steps} steps", steps
+    return history, "completed", f"used the budget of {steps} steps", steps
 
 
 def _mini_batches(
@@ -257,4 +259,4 @@ def _mini_batches(
             opt.lr = lrs[step]
             opt.step(engine.theta, engine.grad)
             step += 1
-    return history[:n_rec], "max_steps", f"used the budget of {steps} steps", step
+    return history[:n_rec], "completed", f"used the budget of {steps} steps", step

@@ -72,7 +72,7 @@ def lbfgs(
     np.copyto(theta, res.x)
     # status 1 is the iteration/evaluation budget; 0 and 2 (line search cannot improve) mean
     # the optimizer has nothing more to give
-    status = "max_steps" if res.status == 1 else "converged"
+    status = "completed" if res.status == 1 else "converged"
     return np.array(history), status, f"L-BFGS-B: {res.message}", int(res.nit)
 
 
@@ -155,7 +155,7 @@ def lm(
     history = problem.history
     if not history or res.cost < history[-1]:  # a last accepted step, never linearised at
         history.append(float(res.cost))
-    status = "max_steps" if res.status == 0 else "converged"
+    status = "completed" if res.status == 0 else "converged"
     return np.array(history), status, f"least_squares ({method}): {res.message}", int(res.nfev)
 
 
@@ -198,7 +198,7 @@ def gauss_newton(
     value = 0.5 * float(rho @ rho)
     history = [value]
     damping, evals = Damping(), 0
-    status, message = "max_steps", f"used the budget of {steps} evaluations"
+    status, message = "completed", f"used the budget of {steps} evaluations"
     while evals < steps:
         deadline.check()
         if value <= tol:
@@ -306,7 +306,7 @@ def adam_lm(
         history, status, message, taken = first_order(
             engine, X[::k], y[::k], tracker, options, rng, name="adam"
         )
-        if status != "max_steps":
+        if status != "completed":
             return history, status, message, taken
     tracker.every = every  # LM evaluations are costly: check them at the caller's rate
     polish = spline_polish if banded else gauss_newton

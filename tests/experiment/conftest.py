@@ -145,3 +145,17 @@ def recorded():
 def session():
     """List the live processes of a session (to find workers left by a killed sweep)."""
     return _session
+
+
+def _undo_provenance(db: sqlite3.Connection) -> None:
+    """Take a store back to schema 7: no invocations, no provenance nor degenerate flag."""
+    db.execute("DROP TABLE invocations")
+    for column in ("invocation", "host", "engine", "degenerate"):
+        db.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    db.execute("PRAGMA user_version = 7")
+
+
+@pytest.fixture
+def undo_provenance():
+    """A function taking an open store connection back to schema 7 (before step 8)."""
+    return _undo_provenance

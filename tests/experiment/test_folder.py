@@ -164,11 +164,12 @@ def test_a_lock_left_by_a_killed_process_blocks_nothing(tmp_path):
     assert len(run_sweep(parse_config(CHEAP), folder, jobs=1)) == 2
 
 
-def test_an_older_store_is_migrated_on_open(tmp_path):
+def test_an_older_store_is_migrated_on_open(tmp_path, undo_provenance):
     folder = tmp_path / "out"
     first = run_sweep(parse_config(CHEAP), folder, jobs=1)
     # back to the store of before versioning: version 0, no files table, no enclosure
     with sqlite3.connect(folder / DB_NAME) as db:
+        undo_provenance(db)
         db.execute("DROP TABLE files")
         db.execute("ALTER TABLE runs DROP COLUMN tight_reason")
         db.execute("ALTER TABLE runs DROP COLUMN max_error_upper")
@@ -181,7 +182,9 @@ def test_an_older_store_is_migrated_on_open(tmp_path):
     # runs recorded before the enclosure existed keep it unknown: never invented
     assert again["max_error_upper"].isna().all() and again["max_error_tight"].isna().all()
     assert again["tight_reason"].isna().all()
-    drop = [*TIMING_COLUMNS, "max_error_upper", "max_error_tight", "tight_reason"]
+    assert again["degenerate"].isna().all()  # judged from the enclosure: unknown too
+    drop = [*TIMING_COLUMNS, "max_error_upper", "max_error_tight", "tight_reason", "degenerate",
+            "engine"]  # (unknown for the older runs)
     pd.testing.assert_frame_equal(first.drop(columns=drop), again.drop(columns=drop))
     with Store.read(folder) as store:
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -254,7 +257,7 @@ def test_git_is_never_run_in_the_configs_folder(tmp_path):
             text=True,
             check=True,
         ).stdout.strip()
-        assert metadata["git"]["commit"] == head
+        assert metadata["invocations"][-1]["package_commit"] == head
 
 
 def test_git_runs_no_monitor_even_in_the_packages_own_checkout(tmp_path):

@@ -370,13 +370,16 @@ def test_fresh_refuses_before_removing_anything_if_a_changed_file_is_in_the_way(
     assert _snapshot(tmp_path / "out", tmp_path / "none") == before  # nothing removed
 
 
-def test_a_store_from_before_identities_migrates_and_fresh_still_works(tmp_path, finished):
+def test_a_store_from_before_identities_migrates_and_fresh_still_works(
+    tmp_path, finished, undo_provenance
+):
     """A schema-5 store (files without identities): resumed, its files are recognised by
     their content; --fresh removes those that look like the sweep's, and only those."""
     from approx.experiment.store import SCHEMA_VERSION
 
     _, config, out = _setup(tmp_path, finished)
     with sqlite3.connect(out / "runs.sqlite") as db:
+        undo_provenance(db)
         for column in ("sha256", "size", "inode", "mtime_ns"):
             db.execute(f"ALTER TABLE files DROP COLUMN {column}")
         db.execute("ALTER TABLE runs DROP COLUMN tight_reason")  # (schema 7)

@@ -108,7 +108,7 @@ def test_no_gap_without_the_uniform_construction(fake_methods, fake_config):
     assert gap_table(pd.DataFrame(columns=["status"]), config) is None
 
 
-def test_runs_carry_an_enclosure_and_older_folders_still_replot(folder):
+def test_runs_carry_an_enclosure_and_older_folders_still_replot(folder, undo_provenance):
     import sqlite3
 
     from approx.experiment import Store
@@ -121,6 +121,7 @@ def test_runs_carry_an_enclosure_and_older_folders_still_replot(folder):
     assert ok["max_error_tight"].map(lambda v: v in (True, False)).all()
     # a store written before the enclosure columns existed (schema version 2)
     with sqlite3.connect(folder / "runs.sqlite") as db:
+        undo_provenance(db)
         db.execute("ALTER TABLE runs DROP COLUMN tight_reason")
         db.execute("ALTER TABLE runs DROP COLUMN max_error_upper")
         db.execute("ALTER TABLE runs DROP COLUMN max_error_tight")
@@ -169,3 +170,27 @@ def test_convergence_draws_rounding_limited_runs_distinctly(folder, monkeypatch)
     assert filled and all(list(line.get_xdata()) == [widths[0]] for line in filled)
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any("rounding" in label for label in labels)
+
+
+def test_degenerate_runs_are_drawn_as_grey_crosses_and_the_legend_says_so(
+    folder, monkeypatch
+):
+    from approx.experiment import Store, plots
+
+    with Store.read(folder) as store:
+        config = store.config()
+        table = store.table(config)
+    table["degenerate"] = False
+    smallest = table["width"] == table["width"].min()
+    table.loc[smallest, "degenerate"] = True
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    plots.plot_convergence(table, config, folder / "unused.png")
+    (fig,) = figures
+    for ax, spec in zip(fig.axes, config.targets, strict=False):
+        crosses = [line for line in ax.lines if line.get_marker() == "x"]
+        want = table[smallest & (table["target"] == spec.name) & (table["status"] == "ok")]
+        assert len(crosses) == 1 and len(crosses[0].get_xdata()) == len(want)
+        assert set(crosses[0].get_xdata()) == {table["width"].min()}
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("degenerate" in label for label in labels)

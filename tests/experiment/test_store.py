@@ -41,14 +41,16 @@ def test_folder_contents(fake_methods, fake_config, tmp_path):
     metadata = json.loads((tmp_path / "metadata.json").read_text())
     assert metadata["root_seed"] == 7
     assert metadata["status"] == "complete"
-    assert metadata["runs"] == {"total": 24, "ok": 24}
-    packages = {"numpy", "scipy", "pandas", "matplotlib", "typer", "approx"}
-    packages = {"numpy", "scipy", "pandas", "matplotlib", "typer", "approx"}
-    assert set(metadata["packages"]) >= packages
+    degenerate = int(table["degenerate"].eq(True).sum())  # no better than a constant
+    assert metadata["runs"] == {"total": 24, "ok": 24, "degenerate": degenerate}
     assert metadata["started_at"] <= metadata["ended_at"]
-    assert metadata["fused_engine"]["relu"] == fused_backend()
-    assert metadata["fused_engine"]["tanh"] == "numpy"
-    assert "python" in metadata and "platform" in metadata and "git" in metadata
+    [invocation] = metadata["invocations"]
+    assert invocation["computed"] == invocation["runs"] == 24
+    packages = {"python", "numpy", "scipy", "numba", "python-flint", "dask"}
+    assert set(invocation["versions"]) >= packages
+    assert invocation["engine"]["relu"] == fused_backend()
+    assert invocation["engine"]["tanh"] == "numpy"
+    assert {"platform", "host", "package_commit", "package_dirty"} <= set(invocation)
 
     model = load_model(tmp_path / table["model_file"][0])  # allow_pickle=False inside
     assert model.n_params == table["n_params"][0]
@@ -67,7 +69,7 @@ def test_store_holds_runs_and_histories(fake_methods, fake_config, tmp_path):
     with sqlite3.connect(tmp_path / DB_NAME) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         statuses = db.execute("SELECT DISTINCT typeof(status), status FROM runs").fetchall()
-    assert tables == {"meta", "runs", "histories", "files"}
+    assert tables == {"meta", "runs", "histories", "files", "invocations"}
     assert statuses == [("text", "ok")]  # the enum is stored as its plain string
 
 
@@ -203,7 +205,9 @@ def test_the_worker_records_target_scale_and_the_store_only_reads_it(tmp_path, m
         pd.testing.assert_frame_equal(store.table(store.config()), table)
 
 
-def test_a_store_from_before_target_scale_migrates_resumes_and_gives_the_same_table(tmp_path):
+def test_a_store_from_before_target_scale_migrates_resumes_and_gives_the_same_table(
+    tmp_path, undo_provenance
+):
     from approx.experiment.store import SCHEMA_VERSION
 
     config = parse_config(SCALES)
@@ -211,6 +215,7 @@ def test_a_store_from_before_target_scale_migrates_resumes_and_gives_the_same_ta
     # the store as the code before the column wrote it (schema 4: the scale was computed
     # on every read), killed before the runs of one target finished
     with sqlite3.connect(tmp_path / DB_NAME) as db:
+        undo_provenance(db)  # (schema 7)
         db.execute("ALTER TABLE runs DROP COLUMN tight_reason")  # (schema 6)
         db.execute("ALTER TABLE runs DROP COLUMN target_scale")
         for column in ("sha256", "size", "inode", "mtime_ns"):  # files' identities: 6
@@ -227,7 +232,10 @@ def test_a_store_from_before_target_scale_migrates_resumes_and_gives_the_same_ta
     known = kept["max_error_tight"].astype(bool)
     assert (migrated.loc[known, "tight_reason"] == "").all()
     assert migrated.loc[~known, "tight_reason"].isna().all()
-    reasons = ["tight_reason"]
+    # who computed an older run is not known (never guessed); degenerate is judged again
+    unknown = ["invocation", "host", "engine"]
+    assert migrated[unknown].isna().all().all()
+    reasons = ["tight_reason", *unknown]
     pd.testing.assert_frame_equal(migrated.drop(columns=reasons), kept.drop(columns=reasons))
     again = run_sweep(config, tmp_path, jobs=1)
     drop = [*TIMING_COLUMNS, *reasons]
@@ -235,7 +243,7 @@ def test_a_store_from_before_target_scale_migrates_resumes_and_gives_the_same_ta
     assert (again["target_scale"] == first["target_scale"]).all()
 
 
-def test_a_classification_store_migrates_without_scales(tmp_path):
+def test_a_classification_store_migrates_without_scales(tmp_path, undo_provenance):
     config = parse_config(
         'name = "c"\ntask = "classification"\nwidths = [4]\n'
         '[[datasets]]\nname = "blobs"\nn_samples = 40\nn_test = 40\n'
@@ -244,16 +252,20 @@ def test_a_classification_store_migrates_without_scales(tmp_path):
     first = run_sweep(config, tmp_path, jobs=1)
     assert "target_scale" not in first
     with sqlite3.connect(tmp_path / DB_NAME) as db:
+        undo_provenance(db)
         db.execute("ALTER TABLE runs DROP COLUMN tight_reason")
         db.execute("ALTER TABLE runs DROP COLUMN target_scale")
         for column in ("sha256", "size", "inode", "mtime_ns"):  # files' identities: 6
             db.execute(f"ALTER TABLE files DROP COLUMN {column}")
         db.execute("PRAGMA user_version = 4")
     db.close()
-    pd.testing.assert_frame_equal(run_sweep(config, tmp_path, jobs=1), first)
+    again = run_sweep(config, tmp_path, jobs=1)
+    assert again[["invocation", "host", "engine"]].isna().all().all()  # not known
+    drop = [*TIMING_COLUMNS, "engine"]
+    pd.testing.assert_frame_equal(again.drop(columns=drop), first.drop(columns=drop))
 
 
-def test_a_store_from_before_tight_reason_is_judged_again_by_the_rule(tmp_path):
+def test_a_store_from_before_tight_reason_is_judged_again_by_the_rule(tmp_path, undo_provenance):
     from approx.experiment.store import SCHEMA_VERSION
 
     config = parse_config(SCALES)
@@ -264,6 +276,7 @@ def test_a_store_from_before_tight_reason_is_judged_again_by_the_rule(tmp_path):
     # called tight a gap of a few rounding units of max |f|: rows 0 and 1 show both kinds
     ids = list(first["run_id"])
     with sqlite3.connect(tmp_path / DB_NAME) as db:
+        undo_provenance(db)
         db.execute("ALTER TABLE runs DROP COLUMN tight_reason")
         db.execute("PRAGMA user_version = 6")
         db.execute("UPDATE runs SET max_error_tight = 1")

@@ -42,7 +42,7 @@ def start(seed=0, width=12, activation="relu"):
 )
 def test_each_optimizer_drives_the_loss_down(optimizer, kw):
     result = train(start(), X, Y, optimizer, rng=np.random.default_rng(3), **kw)
-    assert result.status in ("converged", "max_steps")
+    assert result.status in ("converged", "completed")
     assert result.loss < 0.2 * result.initial_loss
     assert np.isfinite(result.history).all() and result.history.size >= 1
     # the returned net's loss is the one reported
@@ -198,6 +198,22 @@ def test_tolerance_stops_early():
     result = train(start(), X, Y, "adam", steps=5000, tol=1e-2)
     assert result.status == "converged" and result.steps < 5000
     assert result.history[-1] <= 1e-2
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "lm", "adam+lm"])
+def test_a_fixed_budget_run_to_its_end_reads_as_completed(optimizer):
+    # tol = 0 is never met: the fit runs its whole budget, the normal finish
+    result = train(start(), X, Y, optimizer, steps=20, tol=0.0)
+    assert result.status == "completed"
+    assert result.loss < result.initial_loss
+
+
+def test_a_trained_methods_stop_says_completed_or_converged():
+    fit = methods.fit("trained", targets.get("tanh10"), 8, np.random.default_rng(0), steps=40)
+    assert fit.status == "ok" and fit.info["stop"] == "completed"
+    early = methods.fit("trained", targets.get("tanh10"), 8, np.random.default_rng(0),
+                        steps=4000, tol=1.0)  # met at once
+    assert early.info["stop"] == "converged" and early.info["steps"] < 4000
 
 
 def test_same_seed_same_result():
