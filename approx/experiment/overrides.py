@@ -39,8 +39,17 @@ from typing import Any
 
 from approx.experiment.specs import ConfigError
 
-__all__ = ["Override", "apply_overrides", "folder_name", "parse_override", "snapshot_text",
-           "to_toml"]
+__all__ = [
+    "Override",
+    "apply_overrides",
+    "blame",
+    "folder_name",
+    "parse_override",
+    "parse_value",
+    "snapshot_text",
+    "to_toml",
+    "toml_key",
+]
 
 _BARE = re.compile(r"[A-Za-z0-9_+-]+")
 _BASIC = re.compile(r'"(?:[^"\\\n]|\\.)*"')
@@ -151,7 +160,8 @@ def _entry(table: list[Any], name: str, override: Override, where: str, source: 
     known = [str(n) for n in names if n is not None]
     hint = (f"did you mean {close!r}? " if (close := _close(name, known)) else "")
     raise _fail(override.text, f"no entry of {where} is named {name!r}; {hint}the names are "
-                f"{', '.join(known) or '(none)'} (+{where}.{_toml_key(name)}.<key>=… adds one)", source)
+                f"{', '.join(known) or '(none)'} (+{where}.{toml_key(name)}.<key>=… adds one)",
+                source)
 
 
 def _close(name: str, known: list[str]) -> str | None:
@@ -225,7 +235,8 @@ def blame(error: ConfigError, reached: list[tuple[str, Override]]) -> ConfigErro
     return error
 
 
-def _toml_key(key: str) -> str:
+def toml_key(key: str) -> str:
+    """``key`` as a TOML key: bare when it can be, else quoted."""
     return key if _TOML_BARE.match(key) else _toml_value(key)
 
 
@@ -244,7 +255,7 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}"
+        return "{" + ", ".join(f"{toml_key(k)} = {_toml_value(v)}"
                                for k, v in value.items()) + "}"
     return value.isoformat()  # a date or time, as TOML wrote it
 
@@ -257,11 +268,11 @@ def to_toml(raw: dict[str, Any]) -> str:
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables.append((key, value))
         else:
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+            lines.append(f"{toml_key(key)} = {_toml_value(value)}")
     for key, entries in tables:
         for entry in entries:
-            lines.append(f"\n[[{_toml_key(key)}]]")
-            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in entry.items()]
+            lines.append(f"\n[[{toml_key(key)}]]")
+            lines += [f"{toml_key(k)} = {_toml_value(v)}" for k, v in entry.items()]
     return "\n".join(lines) + "\n"
 
 
