@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from approx.experiment.config import Config, parse_config
-from approx.experiment.overrides import toml_key
+from approx.experiment.overrides import override_key
 from approx.experiment.specs import ConfigError
 
 __all__ = ["describe_change", "differences"]
@@ -36,7 +36,7 @@ def _flat(canonical: dict[str, Any]) -> dict[str, Any]:
             continue
         flat[key] = [e["name"] for e in value]
         for entry in value:
-            prefix = f"{key}.{toml_key(str(entry['name']))}"
+            prefix = f"{key}.{override_key(str(entry['name']))}"
             for k, v in entry.items():
                 if k == "params" and isinstance(v, dict):
                     flat.update({f"{prefix}.{p}": pv for p, pv in v.items()})
@@ -65,7 +65,7 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         if rest and head in both:
             entry = rest.split(".")[0]
             names = (a.get(head, []), b.get(head, []))
-            if not all(any(toml_key(str(n)) == entry for n in ns) for ns in names):
+            if not all(any(override_key(str(n)) == entry for n in ns) for ns in names):
                 continue
         if a.get(key, _MISSING) != b.get(key, _MISSING):
             lines.append(f"{key} {_show(a.get(key, _MISSING))} → {_show(b.get(key, _MISSING))}")

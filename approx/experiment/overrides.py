@@ -44,6 +44,7 @@ __all__ = [
     "apply_overrides",
     "blame",
     "folder_name",
+    "override_key",
     "parse_override",
     "parse_value",
     "snapshot_text",
@@ -138,6 +139,7 @@ def parse_override(text: str, source: str = "<command line>") -> Override:
     if not body:
         raise _fail(text, "empty override; write key=value", source)
     path, rest = _segments(body, text, source)
+    rest = rest.lstrip()
     if op == "remove":
         if rest:
             raise _fail(text, "~ removes a key: write ~key, without a value", source)
@@ -160,7 +162,7 @@ def _entry(table: list[Any], name: str, override: Override, where: str, source: 
     known = [str(n) for n in names if n is not None]
     hint = (f"did you mean {close!r}? " if (close := _close(name, known)) else "")
     raise _fail(override.text, f"no entry of {where} is named {name!r}; {hint}the names are "
-                f"{', '.join(known) or '(none)'} (+{where}.{toml_key(name)}.<key>=… adds one)",
+                f"{', '.join(known) or '(none)'} (+{where}.{override_key(name)}.<key>=… adds one)",
                 source)
 
 
@@ -233,6 +235,11 @@ def blame(error: ConfigError, reached: list[tuple[str, Override]]) -> ConfigErro
             return ConfigError(error.source, f"{prefix}: {key}" if key else prefix,
                                error.problem)
     return error
+
+
+def override_key(key: str) -> str:
+    """``key`` as a segment of an override's key: bare when it can be, else quoted."""
+    return key if _BARE.fullmatch(key) else toml_key(key)
 
 
 def toml_key(key: str) -> str:
