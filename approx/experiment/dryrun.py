@@ -218,6 +218,7 @@ def _count(config: Config, folder: Path, cells: dict[tuple[str, str], Cell],
         if (t, m) in cells:
             fates[t, m, int(w), _fate(status, model, folder, retry_failed)] += 1
     params = {m.name: m.kwargs for m in config.methods}
+    classes = {s.name: getattr(s, "classes", 2) for s in config.targets}
     longest = 0.0
     for (t, m), cell in cells.items():
         for w in cell.widths:
@@ -225,7 +226,7 @@ def _count(config: Config, folder: Path, cells: dict[tuple[str, str], Cell],
             here["new"] = max(cell.replicates - sum(here.values()), 0)
             cell.counts.update(here)
             todo = here["new"] + here["retry"] + here["refit"]
-            each = timing.run_seconds(config.task.name, cell.kind, w, params[m])
+            each = timing.run_seconds(config.task.name, cell.kind, w, params[m], classes[t])
             if each is not None and time_limit is not None:
                 each = min(each, 1.1 * time_limit + 1.0)  # a run stops at its deadline
             if each is None or cell.seconds is None:
