@@ -28,7 +28,7 @@ from approx.experiment import folder as folders
 from approx.experiment import resources
 from approx.experiment.changes import describe_change
 from approx.experiment.config import Config
-from approx.experiment.expansion import _replicates, count_runs
+from approx.experiment.expansion import count_runs, replicates_of
 from approx.experiment.folder import DB_NAME, LOCK_NAME, FolderError
 from approx.experiment.safe_files import SafeFolder
 from approx.experiment.store import run_columns
@@ -138,7 +138,8 @@ def plan_cells(config: Config) -> list[Cell]:
 
 def _cells(config: Config) -> dict[tuple[str, str], Cell]:
     return {
-        (t.name, m.name): Cell(t.name, m.name, m.kind, config.widths_of(m), _replicates(config, m))
+        (t.name, m.name): Cell(t.name, m.name, m.kind, config.widths_of(m),
+                               replicates_of(config, m))
         for t in config.targets for m in config.methods
     }
 
