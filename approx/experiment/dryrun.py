@@ -34,8 +34,8 @@ from approx.experiment.safe_files import SafeFolder
 from approx.experiment.store import run_columns
 from approx.methods import timing
 
-__all__ = ["Cell", "Plan", "describe", "duration", "lock_holder", "plan", "plan_cells",
-           "read_store", "run_lines"]
+__all__ = ["Cell", "Plan", "describe", "duration", "lock_holder", "open_read_only", "plan",
+           "plan_cells", "read_store", "run_lines"]
 
 
 @dataclass
@@ -84,6 +84,16 @@ def _uri(path: Path, **params: str) -> str:
     return f"file:{urllib.parse.quote(str(path))}?{query}"
 
 
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """A connection to the store at ``path`` that writes nothing, not even SQLite's side
+    files (module docstring): ``immutable`` when the store has no ``-wal`` and ``-shm``
+    (no writer since it was closed), else ``readonly_shm``, which sees what a running
+    sweep has committed."""
+    sides = all(os.path.lexists(f"{path}-{s}") for s in ("wal", "shm"))
+    return sqlite3.connect(_uri(path, **({"readonly_shm": "1"} if sides else
+                                         {"immutable": "1"})), uri=True)
+
+
 def read_store(folder: Path) -> _Stored | None:
     """The meta, runs and recorded files of the folder's store, read without writing
     anything (module docstring); None when the folder holds no store.
@@ -96,9 +106,7 @@ def read_store(folder: Path) -> _Stored | None:
     path = Path(folder) / DB_NAME
     if not path.is_file() or path.is_symlink():
         return None
-    sides = all(os.path.lexists(f"{path}-{s}") for s in ("wal", "shm"))
-    db = sqlite3.connect(_uri(path, **({"readonly_shm": "1"} if sides else {"immutable": "1"})),
-                         uri=True)
+    db = open_read_only(path)
     try:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "runs" not in tables:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+
 from approx.experiment import parse_config, run_sweep
 from approx.experiment.dryrun import describe, plan
 
@@ -40,3 +43,45 @@ def test_a_time_limit_caps_each_runs_estimate(tmp_path):
     capped = plan(parse_config(text, "t.toml", ["time_limit=1"]), tmp_path / "none", jobs=1)
     assert slow.seconds > 5 and capped.seconds == 1.1 * 1 + 1.0
     assert not (tmp_path / "none").exists()
+
+
+def _files(folder):
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
+def test_a_store_is_read_without_creating_or_changing_a_file(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from approx.experiment.dryrun import open_read_only
+
+    path = tmp_path / "runs.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE runs (a)")
+    db.execute("INSERT INTO runs VALUES (1)")
+    db.close()  # the side files go with the last connection
+    before = _files(tmp_path)
+    with closing(open_read_only(path)) as ro:
+        assert ro.execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)
+    assert _files(tmp_path) == before  # plain mode=ro would have made -wal and -shm
+
+    # a writer killed with rows only in its write-ahead log: they are read, nothing written
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        f"db = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+        "db.execute('PRAGMA journal_mode=WAL')\n"
+        "db.execute('INSERT INTO runs VALUES (2)')\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline() == "ready\n"
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    writer.stdout.close()
+    killed = _files(tmp_path)
+    assert {"runs.sqlite-wal", "runs.sqlite-shm"} <= set(killed)
+    with closing(open_read_only(path)) as ro:
+        assert ro.execute("SELECT COUNT(*) FROM runs").fetchone() == (2,)
+    assert _files(tmp_path) == killed
