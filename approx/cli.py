@@ -224,7 +224,8 @@ _ConfigArg = Annotated[
 ]
 _Out = Annotated[
     str | None,
-    typer.Option("--out", "-o", help="Results folder (default: results/<name>).",
+    typer.Option("--out", "-o", help="Results folder (default: results/<name>, with "
+                 "overrides results/<name>+<overrides>).",
                  show_default=False),
 ]
 _Jobs = Annotated[
@@ -295,7 +296,7 @@ _ListAll = Annotated[
 ]
 _Overrides = Annotated[
     list[str] | None,
-    typer.Argument(metavar="[KEY=VALUE]...", show_default=False,
+    typer.Argument(metavar="KEY=VALUE", show_default=False,
                    help="Change a setting of CONFIG: seed=3, widths=[4,8], "
                    "methods.<name>.lr=1e-3, ~methods.<name> (drop it); values are TOML. "
                    "Without --out the results go to a folder of their own."),
