@@ -49,12 +49,15 @@ from approx.core.options import Schema  # noqa: E402
 from approx.core.status import RunStatus  # noqa: E402
 from approx.experiment import (  # noqa: E402
     Config,
+    dryrun,
     load_config,
     plot_folder,
     run_sweep,
 )
 from approx.experiment.executors import EXECUTORS, Remote  # noqa: E402
+from approx.experiment.expansion import count_runs  # noqa: E402
 from approx.experiment.measure import Result  # noqa: E402
+from approx.experiment.overrides import folder_name  # noqa: E402
 from approx.experiment.resources import parse_size  # noqa: E402
 from approx.experiment.summary import SUMMARIES  # noqa: E402
 from approx.methods import classifiers as classify  # noqa: E402
@@ -178,6 +181,41 @@ def _list() -> None:
         _params(c.params)
 
 
+def _line(text: str) -> None:
+    """One line on stdout, printed literally and never wrapped."""
+    out_console.print(Text(text), highlight=False, soft_wrap=True)
+
+
+def _list_config(sweep: Config) -> None:
+    """A config's subjects, its methods with every parameter resolved, and its runs."""
+    task = sweep.task
+    _line(f"{sweep.source}: sweep {sweep.name!r} ({task.name}), seed {sweep.seed}, "
+          f"{count_runs(sweep)} runs")
+    for spec in sweep.targets:
+        fields = ", ".join(f"{k} = {v!r}" for k, v in spec.canonical().items()
+                           if k != "name" and v is not None)
+        _line(f"{task.subject} {spec.name}: {fields or 'built-in'}")
+    for spec in sweep.methods:
+        params = ", ".join(f"{k} = {v!r}" for k, v in spec.params) or "no parameters"
+        _line(f"method {spec.name} (kind {spec.kind}): {params}")
+    for line in dryrun.run_lines(dryrun.plan_cells(sweep), task.subject, status=False):
+        _line(line)
+
+
+def _dry_run(sweep: Config, folder: Path, **options: Any) -> None:
+    """Say what the sweep would do in ``folder``, writing nothing; exit 2 with the line
+    the sweep would be refused with, if it would be."""
+    try:
+        plan = dryrun.plan(sweep, folder, **options)
+    except ApproxError as e:
+        raise _fail(str(e)) from None
+    for line in dryrun.describe(plan, sweep.task.subject):
+        _line(line)
+    if plan.refusal is not None:
+        raise _fail(f"the sweep would be refused: {plan.refusal}")
+    _line("dry run: nothing was written")
+
+
 # the command's arguments and options, one alias each (their help is the --help text)
 _ConfigArg = Annotated[
     Path | None,
@@ -186,7 +224,8 @@ _ConfigArg = Annotated[
 ]
 _Out = Annotated[
     str | None,
-    typer.Option("--out", "-o", help="Results folder (default: results/<name>).",
+    typer.Option("--out", "-o", help="Results folder (default: results/<name>, with "
+                 "overrides results/<name>+<overrides>).",
                  show_default=False),
 ]
 _Jobs = Annotated[
@@ -252,13 +291,33 @@ _Replot = Annotated[
 ]
 _ListAll = Annotated[
     bool, typer.Option("--list", help="List built-in targets, method kinds, datasets and "
-                       "classifier kinds, then exit.")
+                       "classifier kinds, then exit; with CONFIG, that config's methods "
+                       "(every parameter resolved) and runs.")
+]
+_Overrides = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="KEY=VALUE", show_default=False,
+                   help="Change a setting of CONFIG: seed=3, widths=[4,8], "
+                   "methods.<name>.lr=1e-3, ~methods.<name> (drop it); values are TOML. "
+                   "Without --out the results go to a folder of their own."),
+]
+_Set = Annotated[
+    list[str] | None,
+    typer.Option("--set", metavar="KEY=VALUE", show_default=False,
+                 help="An override, as KEY=VALUE after CONFIG (repeatable)."),
+]
+_DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Say what the sweep would do (runs new, done and "
+                       "failed; memory; an estimate of the time), then exit without "
+                       "touching the folder.")
 ]
 
 
 @app.command()
 def run_experiment(
     config: _ConfigArg = None,
+    overrides: _Overrides = None,
+    set_: _Set = None,
     out: _Out = None,
     jobs: _Jobs = None,
     fresh: _Fresh = False,
@@ -274,32 +333,36 @@ def run_experiment(
     quiet: _Quiet = False,
     replot: _Replot = None,
     list_all: _ListAll = False,
+    dry_run: _DryRun = False,
 ) -> None:
     """Run the sweep in CONFIG into results/<name>/: tables, models and plots.
 
     Running it again resumes: finished runs are kept, the rest are run.
+    KEY=VALUE after CONFIG changes a setting (see the README, "Changing a setting").
     """
+    settings = [*(overrides or ()), *(set_ or ())]
     if list_all:
-        _list()
+        _list() if config is None else _list_config(_load(config, settings))
         return
     if replot is not None:
+        if config is not None or settings:
+            raise _fail("--replot DIR redraws a results folder: it takes no CONFIG or override")
         _plot(replot, quiet)
         return
     if config is None:
         raise _fail("give a CONFIG file to run (or --replot DIR, or --list); see --help")
-    remote = None
-    if scheduler is None and (trust_scheduler or tls_ca_file or tls_cert or tls_key):
-        raise _fail("--trust-scheduler and --tls-* options need --scheduler ADDRESS")
-    if scheduler is not None:
-        remote = Remote(scheduler, trust_scheduler, tls_ca_file, tls_cert, tls_key)
-    options = _options(out, jobs, executor, remote, memory_limit, time_limit)
-    try:
-        sweep = load_config(config)
-    except ApproxError as e:
-        raise _fail(str(e)) from None
-    folder = Path(out) if out is not None else Path("results") / sweep.name
+    options = _options(out, jobs, executor, _remote(scheduler, trust_scheduler, tls_ca_file,
+                                                    tls_cert, tls_key), memory_limit, time_limit)
+    sweep = _load(config, settings)
+    folder = Path(out) if out is not None else default_folder(sweep)
+    if out is None and folder.name != sweep.name:
+        _say(f"with the overrides, the results go to a folder of their own: {folder}")
+    if dry_run:
+        _dry_run(sweep, folder, jobs=jobs, fresh=fresh, retry_failed=retry_failed, **options)
+        return
     table = _sweep(sweep, folder, quiet, jobs=jobs, fresh=fresh, retry_failed=retry_failed,
-                   plots=True, argv=["run-experiment", *sys.argv[1:]], **options)
+                   plots=True, argv=["run-experiment", *sys.argv[1:]],
+                   settings={"overrides": list(sweep.overrides)}, **options)
     failed = int(np.sum(table["status"] != RunStatus.OK))
     if not quiet:
         out_console.print(_SUMMARIES[sweep.task.name](SUMMARIES[sweep.task.name](table)))
@@ -313,6 +376,30 @@ def run_experiment(
         )
     if failed:
         raise typer.Exit(1)
+
+
+def default_folder(sweep: Config) -> Path:
+    """The results folder of ``sweep`` when no ``--out`` is given: ``results/<name>``, or
+    for a sweep with overrides a folder of its own, ``results/<name>+<overrides>``
+    (:func:`~approx.experiment.overrides.folder_name`)."""
+    return Path("results") / folder_name(sweep.name, sweep.overrides)
+
+
+def _load(config: Path, settings: list[str]) -> Config:
+    """The config at ``config`` with the overrides ``settings``; exit 2 with one line if
+    it is not valid."""
+    try:
+        return load_config(config, settings)
+    except ApproxError as e:
+        raise _fail(str(e)) from None
+
+
+def _remote(scheduler: str | None, trust: bool, ca: str | None, cert: str | None,
+            key: str | None) -> Remote | None:
+    """The Dask scheduler to connect to, if any (its TLS options need it)."""
+    if scheduler is None and (trust or ca or cert or key):
+        raise _fail("--trust-scheduler and --tls-* options need --scheduler ADDRESS")
+    return None if scheduler is None else Remote(scheduler, trust, ca, cert, key)
 
 
 def _sweep(sweep: Config, folder: Path, quiet: bool, **options: Any) -> pd.DataFrame:

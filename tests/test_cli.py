@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -137,7 +138,8 @@ def test_changed_config_is_refused_then_fresh_starts_over(tmp_path):
     changed = _write(tmp_path, GOOD.replace("[4, 8, 16]", "[4, 8, 32]"))
     refused = runner.invoke(app, [str(changed), "--out", str(out), "-q"])
     assert refused.exit_code == 2
-    assert "another config (changed: widths)" in refused.output and "--fresh" in refused.output
+    assert "another config (changed: widths [4, 8, 16] → [4, 8, 32])" in refused.output
+    assert "--fresh" in refused.output
     fresh = runner.invoke(app, [str(changed), "--out", str(out), "-q", "-j", "1", "--fresh"])
     assert fresh.exit_code == 0, fresh.output
     assert sorted(pd.read_csv(out / "runs.csv")["width"].unique()) == [4, 8, 32]
@@ -203,3 +205,131 @@ def test_jobs_above_the_cores_are_lowered_with_a_note(tmp_path, monkeypatch):
     result = runner.invoke(app, [str(path), "--out", str(tmp_path / "out"), "-q", "-j", "1000"])
     assert result.exit_code == 0, result.output
     assert result.output == "note: --jobs 1000 lowered to 1, the number of CPU cores\n"
+
+
+def _tree(folder: Path) -> dict[str, tuple[int, int, int, bytes | None]]:
+    """Every entry under ``folder`` (itself included): mode, size, mtime and content."""
+    found = {}
+    for entry in [folder, *sorted(folder.rglob("*"))]:
+        st = entry.lstat()
+        data = entry.read_bytes() if entry.is_file() and not entry.is_symlink() else None
+        found[str(entry.relative_to(folder))] = (st.st_mode, st.st_size, st.st_mtime_ns, data)
+    return found
+
+
+def test_an_override_round_trip_resumes_and_a_changed_value_is_refused(tmp_path, monkeypatch):
+    path = _write(tmp_path, GOOD)
+    out = tmp_path / "out"
+    args = [str(path), "seed=4", "widths=[4,8]", "--out", str(out), "-q", "-j", "1"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    table = pd.read_csv(out / "runs.csv")
+    assert sorted(table["width"].unique()) == [4, 8] and len(table) == 4
+    snapshot = (out / "config.toml").read_text(encoding="utf-8")
+    assert "#   seed=4\n#   widths=[4,8]\n" in snapshot and "seed = 4\n" in snapshot
+
+    monkeypatch.setattr(methods, "fit", lambda *a, **k: pytest.fail("a finished run refitted"))
+    again = runner.invoke(app, args)  # the same overrides: the same sweep, all finished
+    assert again.exit_code == 0 and again.output == ""
+    snap = runner.invoke(app, [str(out / "config.toml"), "--out", str(out), "-q"])
+    assert snap.exit_code == 0 and snap.output == ""  # the snapshot runs the same sweep
+
+    other = runner.invoke(app, [str(path), "seed=5", "widths=[4,8]", "--out", str(out), "-q"])
+    assert other.exit_code == 2
+    assert "another config (changed: seed 4 → 5)" in other.output
+    assert "a default changed" not in other.output
+    plain = runner.invoke(app, [str(path), "--set", "seed=4", "--out", str(out), "-q"])
+    assert plain.exit_code == 2 and "changed: widths [4, 8] → [4, 8, 16]" in plain.output
+
+
+def test_an_overridden_sweep_goes_to_a_folder_of_its_own(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path, GOOD)
+    result = runner.invoke(app, ["sweep.toml", "widths=[4,8]", "methods.cheb.kind=spline",
+                                 "--quiet", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    folder = Path("results") / "tiny+widths=4,8,methods.cheb.kind=spline"
+    assert result.output == f"note: with the overrides, the results go to a folder of their " \
+        f"own: {folder}\n"
+    assert set(pd.read_csv(folder / "runs.csv")["kind"]) == {"relu-interpolant", "spline"}
+    assert not (tmp_path / "results" / "tiny").exists()
+
+
+@pytest.mark.parametrize(("override", "key", "says"), [
+    ("methods.uniform.knotz=adaptive", "methods[0].knotz", "did you mean 'knots'?"),
+    ("sed=4", "sed", "did you mean 'seed'?"),
+    ("methods.chebb.kind=spline", "", "did you mean 'cheb'?"),
+    ("widths=[4,1]", "widths[1]", "must be an integer ≥ 2"),
+])
+def test_a_misspelt_override_exits_2_naming_it(tmp_path, override, key, says):
+    path = _write(tmp_path, GOOD)
+    result = runner.invoke(app, [str(path), override, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    _one_line_error(result.output, path, f"override {override}" + (f": {key}" if key else ""))
+    assert says in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_dry_run_leaves_the_folder_byte_identical(tmp_path):
+    path = _write(tmp_path, GOOD)
+    out = tmp_path / "out"
+    assert runner.invoke(app, [str(path), "--out", str(out), "-q", "-j", "1"]).exit_code == 0
+    (out / "models" / "sin2pi.cheb.d8.r0.npz").unlink()  # one run to refit
+    before = _tree(out)
+    dry = runner.invoke(app, [str(path), "--out", str(out), "--dry-run", "-j", "1"])
+    assert dry.exit_code == 0, dry.output
+    assert "6 runs: 0 new, 5 done, 0 failed (0 to rerun, 0 kept" in dry.output
+    assert "1 to refit" in dry.output and "memory: the largest run" in dry.output
+    assert "time: about" in dry.output and "nothing was written" in dry.output
+    more = runner.invoke(app, [str(path), "widths=[4,8,16,32]", "--out", str(out),
+                               "--dry-run"])
+    assert more.exit_code == 2  # another config's runs: the sweep would be refused
+    assert "would be refused" in more.output and "widths [4, 8, 16] → [4, 8, 16, 32]" in \
+        more.output
+    fresh = runner.invoke(app, [str(path), "widths=[4,8,16,32]", "--out", str(out),
+                                "--dry-run", "--fresh"])
+    assert fresh.exit_code == 0 and "8 runs: 8 new, 0 done" in fresh.output
+    assert _tree(out) == before
+
+    missing = tmp_path / "missing" / "sub"
+    new = runner.invoke(app, [str(path), "--out", str(missing), "--dry-run"])
+    assert new.exit_code == 0 and "does not exist yet" in new.output
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_dry_run_reads_a_running_sweeps_folder_without_its_lock(tmp_path):
+    import fcntl
+
+    from approx.experiment import load_config
+    from approx.experiment.store import Store
+
+    path = _write(tmp_path, GOOD)
+    out = tmp_path / "out"
+    assert runner.invoke(app, [str(path), "--out", str(out), "-q", "-j", "1"]).exit_code == 0
+    with Store.open(out, load_config(path)) as store:  # a sweep holding the folder
+        names = sorted(p.name for p in out.iterdir())
+        assert "runs.sqlite-wal" in names
+        dry = runner.invoke(app, [str(path), "--out", str(out), "--dry-run"])
+        assert dry.exit_code == 0, dry.output
+        assert "6 runs: 0 new, 6 done" in dry.output
+        assert f"in use: process {os.getpid()} is running a sweep" in dry.output
+        assert sorted(p.name for p in out.iterdir()) == names
+        probe = os.open(out / "runs.lock", os.O_RDONLY)
+        try:  # the sweep still holds its lock
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(probe)
+        assert store.recorded()  # and its store is still usable
+
+
+def test_list_with_a_config_shows_its_methods_and_runs(tmp_path):
+    path = _write(tmp_path, GOOD)
+    result = runner.invoke(app, [str(path), "methods.uniform.knots=adaptive", "--list"])
+    assert result.exit_code == 0, result.output
+    assert "sweep 'tiny' (approximation), seed 3, 6 runs" in result.output
+    assert "method uniform (kind relu-interpolant): knots = 'adaptive'" in result.output
+    assert "sin2pi  cheb" in result.output
+    assert not (tmp_path / "results").exists()
+    bad = runner.invoke(app, [str(tmp_path / "nope.toml"), "--list"])
+    assert bad.exit_code == 2 and "cannot read the config" in bad.output

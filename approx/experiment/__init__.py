@@ -14,13 +14,16 @@ Rooms, in the order data flows through them:
 - configs: :mod:`~approx.experiment.specs` (the entries and a run),
   :mod:`~approx.experiment.checks` and :mod:`~approx.experiment.entries` (checking parsed
   TOML, one entry at a time), :mod:`~approx.experiment.validation` (the config as a
-  whole), :mod:`~approx.experiment.config` (the :class:`Config`, reading a file),
+  whole), :mod:`~approx.experiment.overrides` (``key.path=value`` from the command
+  line), :mod:`~approx.experiment.config` (the :class:`Config`, reading a file),
+  :mod:`~approx.experiment.changes` (what differs between two configs),
   :mod:`~approx.experiment.expansion` (runs and their seeds);
 - the tasks: :mod:`~approx.experiment.tasks`;
 - running: :mod:`~approx.experiment.measure` (what a run computes),
   :mod:`~approx.experiment.worker` (the process around it),
   :mod:`~approx.experiment.executors` (serial, local pool, Dask),
   :mod:`~approx.experiment.resources` (memory and worker limits),
+  :mod:`~approx.experiment.dryrun` (what a sweep would do, found without writing),
   :mod:`~approx.experiment.runner` (the sweep: what to run, what to retry);
 - results: :mod:`~approx.experiment.store` (sqlite, schema migrations),
   :mod:`~approx.experiment.folder` (the user's files), :mod:`~approx.experiment.metadata`,

@@ -20,11 +20,13 @@ import json
 import os
 import stat
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from approx.experiment.entries import budget_widths
+from approx.experiment.overrides import apply_overrides, blame, parse_override, snapshot_text
 from approx.experiment.specs import ConfigError, DatasetSpec, MethodSpec, TargetSpec
 from approx.experiment.tasks import DEFAULT_TASK, TASKS, Task
 from approx.experiment.validation import validate_config
@@ -72,6 +74,10 @@ class Config:
         each budget's ``n_params`` (:meth:`approx.methods.Method.width_for`), so methods
         of different depths compare at equal parameter counts; ``widths`` is then the
         union of the methods' widths.
+    overrides : tuple of str
+        The command-line overrides applied to the file, as typed
+        (:mod:`~approx.experiment.overrides`); ``text`` is then the snapshot of the
+        overridden config, which validates to this one.
     """
 
     name: str
@@ -86,6 +92,7 @@ class Config:
     time_limit: float | None = None
     task: Task = field(default_factory=lambda: TASKS[DEFAULT_TASK])
     budgets: tuple[int, ...] = ()
+    overrides: tuple[str, ...] = ()
 
     def kind(self, spec: MethodSpec) -> Method:
         """The method (or classifier) a method entry runs, from its task's table."""
@@ -122,8 +129,9 @@ class Config:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate the TOML config at ``path``.
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
+    """Read and validate the TOML config at ``path``, with ``overrides`` applied
+    (``key.path=value`` strings: :mod:`~approx.experiment.overrides`).
 
     Raises
     ------
@@ -148,13 +156,23 @@ def load_config(path: str | Path) -> Config:
         text = data.decode("utf-8-sig")  # a byte-order mark (some editors write one) is no TOML
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), "", f"cannot read the config: {e}") from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), overrides)
 
 
-def parse_config(text: str, source: str = "<string>") -> Config:
-    """Validate the TOML ``text`` of a config (``source`` names it in errors)."""
+def parse_config(text: str, source: str = "<string>", overrides: Sequence[str] = ()) -> Config:
+    """Validate the TOML ``text`` of a config (``source`` names it in errors), with
+    ``overrides`` applied first (each validated as the file is; an error names it)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(source, "", f"not valid TOML: {e}") from None
-    return Config(**validate_config(raw, source), source=source, text=text)
+    if not overrides:
+        return Config(**validate_config(raw, source), source=source, text=text)
+    parsed = [parse_override(o, source) for o in overrides]
+    raw, reached = apply_overrides(raw, parsed, source)
+    try:
+        fields = validate_config(raw, source)
+    except ConfigError as e:
+        raise blame(e, reached) from None
+    return Config(**fields, source=source, text=snapshot_text(raw, source, overrides),
+                  overrides=tuple(overrides))

@@ -20,7 +20,7 @@ import numpy as np
 from approx.experiment.config import Config
 from approx.experiment.specs import MethodSpec, Run
 
-__all__ = ["count_runs", "expand", "run_seed", "sample_seed"]
+__all__ = ["count_runs", "expand", "replicates_of", "run_seed", "sample_seed"]
 
 
 def run_seed(root_seed: int, target: str, method: str, width: int, replicate: int) -> int:
@@ -50,9 +50,10 @@ def _keyed_seed(root_seed: int, key: list[Any]) -> int:
     return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def _replicates(config: Config, method: MethodSpec) -> int:
-    # a deterministic method gives the same fit for every seed: it runs once; where a
-    # replicate draws new samples, every method runs every replicate
+def replicates_of(config: Config, method: MethodSpec) -> int:
+    """The replicates a method runs: a deterministic method gives the same fit for every
+    seed, so it runs once; where a replicate draws new samples, every method runs every
+    replicate."""
     if config.task.draws_samples or config.kind(method).random:
         return config.replicates
     return 1
@@ -88,7 +89,7 @@ def expand(config: Config, *, widest_first: bool = False) -> Iterator[Run]:
         cells = ((t, m, w) for t in config.targets for m in config.methods for w in own[m.name])
     samples = config.task.draws_samples
     for t, m, w in cells:
-        for r in range(_replicates(config, m)):
+        for r in range(replicates_of(config, m)):
             yield Run(
                 t,
                 m,
@@ -103,5 +104,5 @@ def expand(config: Config, *, widest_first: bool = False) -> Iterator[Run]:
 def count_runs(config: Config) -> int:
     """How many runs :func:`expand` yields, without generating them."""
     return len(config.targets) * sum(
-        len(config.widths_of(m)) * _replicates(config, m) for m in config.methods
+        len(config.widths_of(m)) * replicates_of(config, m) for m in config.methods
     )

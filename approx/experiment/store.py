@@ -50,6 +50,7 @@ from numpy.typing import NDArray
 from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
 from approx.experiment import folder as folders
+from approx.experiment.changes import describe_change
 from approx.experiment.config import Config, parse_config
 from approx.experiment.folder import CONFIG_NAME, DB_NAME, SNAPSHOT_NAME, SQLITE_FILES, FolderError
 from approx.experiment.measure import Result, constant_error, target_scale
@@ -408,12 +409,11 @@ class Store:
         meta = self.meta()
         n_runs = self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
         if n_runs and meta.get("config_digest") != config.digest():
-            old = json.loads(meta.get("config_canonical", "{}"))
-            changed = [k for k, v in config.canonical().items() if old.get(k) != v]
+            change = describe_change(meta.get("config_canonical"), meta.get("config_text"),
+                                     config)
             raise StoreError(
-                f"{self.folder} holds {n_runs} runs of another config (changed: "
-                f"{', '.join(changed)}); rerun with --fresh to discard them, "
-                "or choose another folder with --out"
+                f"{self.folder} holds {n_runs} runs of another config ({change}); rerun "
+                "with --fresh to discard them, or choose another folder with --out"
             )
         self._remove_temporaries(config)
         self.adopt(config)

@@ -10,6 +10,7 @@ Rooms:
 
 - :mod:`~approx.methods.registry`: :class:`Fit` and :class:`Method`, the records;
 - :mod:`~approx.methods.costs`: parameter counts and memory estimates per method;
+- :mod:`~approx.methods.timing`: the run-time estimates of ``--dry-run``;
 - :mod:`~approx.methods.approximation`: the approximation methods, :data:`METHODS`;
 - :mod:`~approx.methods.classifiers`: the classification methods, ``CLASSIFIERS``.
 """

@@ -96,7 +96,7 @@ def test_resume_skips_finished_runs(fake_methods, fake_config, tmp_path, monkeyp
 def test_changed_config_is_refused_unless_fresh(fake_methods, fake_config, tmp_path):
     run_sweep(parse_config(fake_config), tmp_path, jobs=1)
     changed = parse_config(fake_config.replace("seed = 7", "seed = 8"))
-    with pytest.raises(StoreError, match=r"another config \(changed: seed\).*--fresh"):
+    with pytest.raises(StoreError, match=r"another config \(changed: seed 7 → 8\).*--fresh"):
         run_sweep(changed, tmp_path, jobs=1)
     table = run_sweep(changed, tmp_path, jobs=1, fresh=True)
     assert len(table) == 24
