@@ -4,6 +4,7 @@ runs.csv rewritten while a sweep runs."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -20,7 +21,7 @@ from approx.experiment import Store, StoreError, parse_config, run_sweep
 from approx.experiment import runner as runner_module
 from approx.experiment.results import load_model, load_results
 from approx.experiment.runner import Throttle
-from approx.experiment.store import DB_NAME, SCHEMA_VERSION
+from approx.experiment.store import DB_NAME, SCHEMA_VERSION, run_columns
 from approx.models import construct
 from approx.problems import targets
 
@@ -270,3 +271,26 @@ def test_load_results_while_a_sweep_runs_in_another_process(tmp_path):
     assert len(rows) >= counts[-1] and (rows["status"] == "ok").all()
     assert rows["max_error"].notna().all()
     assert not os.path.exists(folder / "runs.csv") or len(pd.read_csv(folder / "runs.csv")) < 200
+
+
+def _documented_columns() -> set[str]:
+    """The column names in the first cell of each row of the README's runs.csv table."""
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Columns of runs.csv", 1)[1].split("\n#", 1)[0]
+    names = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            names |= set(re.findall(r"`([^`]+)`", line.split(" | ", 1)[0]))
+    return names
+
+
+def test_every_runs_csv_column_is_documented_in_the_readme():
+    documented = _documented_columns()
+    stored = run_columns() - {"params", "info"}  # (JSON: the param_* and info_* columns)
+    assert stored <= documented, sorted(stored - documented)
+    committed = Path(__file__).parents[2] / "results" / "sawtooth" / "runs.csv"
+    infos = {c for c in pd.read_csv(committed, nrows=0).columns if c.startswith("info_")}
+    assert infos and infos <= documented, sorted(infos - documented)
+    assert "param_<name>" in documented
+    # and the check can fail: a column nobody documented is found
+    assert "made_up" not in documented
