@@ -430,7 +430,8 @@ class Store:
 
     @classmethod
     def read(cls, folder: str | Path) -> Self:
-        """Open an existing results folder for reading (e.g. to re-plot).
+        """Open an existing results folder for reading (e.g. to re-plot), taking its lock;
+        :meth:`view` reads it without the lock, even while a sweep runs.
 
         Raises
         ------
