@@ -1,6 +1,7 @@
 """The ``run-experiment`` command line (thin: parsing and printing only).
 
-``run-experiment CONFIG`` runs a sweep; ``run-experiment --replot DIR`` redraws the
+``run-experiment CONFIG`` runs a sweep; ``run-experiment --version`` prints the package
+version (and commit); ``run-experiment --replot DIR`` redraws the
 figures of a results folder from its store; ``run-experiment --list`` shows the built-in
 targets and the method kinds with their parameters, then the datasets and classifier kinds
 of the classification task. Exit status: 0 when every run
@@ -42,6 +43,7 @@ from rich.progress import (  # noqa: E402
 from rich.table import Table  # noqa: E402
 from rich.text import Text  # noqa: E402
 
+import approx  # noqa: E402
 from approx import methods  # noqa: E402
 from approx.core import validate  # noqa: E402
 from approx.core.errors import ApproxError  # noqa: E402
@@ -57,6 +59,7 @@ from approx.experiment import (  # noqa: E402
 from approx.experiment.executors import EXECUTORS, Remote  # noqa: E402
 from approx.experiment.expansion import count_runs  # noqa: E402
 from approx.experiment.measure import Result  # noqa: E402
+from approx.experiment.metadata import git_commit  # noqa: E402
 from approx.experiment.overrides import folder_name  # noqa: E402
 from approx.experiment.resources import parse_size  # noqa: E402
 from approx.experiment.summary import SUMMARIES  # noqa: E402
@@ -313,6 +316,28 @@ _DryRun = Annotated[
 ]
 
 
+def version_line() -> str:
+    """``approx <version>``, and the commit (``+dirty`` if changed) when the package
+    runs from a git checkout."""
+    line = f"approx {approx.__version__}"
+    git = git_commit()
+    if git is not None:
+        line += f" (commit {git['commit'][:12]}{'+dirty' if git['dirty'] else ''})"
+    return line
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out_console.print(Text(version_line()), highlight=False)
+        raise typer.Exit()
+
+
+_Version = Annotated[
+    bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                       help="Print the package version (and commit in a checkout), then exit.")
+]
+
+
 @app.command()
 def run_experiment(
     config: _ConfigArg = None,
@@ -334,6 +359,7 @@ def run_experiment(
     replot: _Replot = None,
     list_all: _ListAll = False,
     dry_run: _DryRun = False,
+    version: _Version = False,
 ) -> None:
     """Run the sweep in CONFIG into results/<name>/: tables, models and plots.
 

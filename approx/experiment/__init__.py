@@ -28,7 +28,9 @@ Rooms, in the order data flows through them:
 - results: :mod:`~approx.experiment.store` (sqlite, schema migrations),
   :mod:`~approx.experiment.folder` (the user's files), :mod:`~approx.experiment.metadata`,
   :mod:`~approx.experiment.summary`, :mod:`~approx.experiment.plots` and
-  :mod:`~approx.experiment.classification_plots` (figures).
+  :mod:`~approx.experiment.classification_plots` (figures);
+- reading a folder, even while a sweep writes it: :mod:`~approx.experiment.results`
+  (:func:`load_results`, :func:`load_model`).
 
 The names below are imported on first use, so a worker process that only needs
 :mod:`approx.experiment.worker` never loads pandas or matplotlib.
@@ -45,6 +47,8 @@ _EXPORTS = {
     "ConfigError": "config",
     "expand": "expansion",
     "load_config": "config",
+    "load_model": "results",
+    "load_results": "results",
     "parse_config": "config",
     "plot_folder": "plots",
     "run_sweep": "runner",

@@ -7,6 +7,10 @@ where it stopped. Every run's numbers depend on its seed alone, so the results a
 same whatever the executor and the number of workers, provided every process uses one
 BLAS thread (the CLI pins it; workers are given one).
 
+While the sweep runs, ``runs.csv`` is rewritten (atomically, like every file of the
+sweep) with the runs recorded so far, at most every :data:`CSV_EVERY` seconds, so a long
+sweep can be watched; it is written once more at the end, with the summary.
+
 On resume, runs never recorded are run; runs that failed for a transient reason (an
 exception, a killed worker) are retried; runs whose failure a rerun would only repeat
 (diverged, non-finite, timeout, stalled) are retried only with ``retry_failed``; an ok
@@ -16,6 +20,7 @@ run whose model file has gone is refitted.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,7 +40,10 @@ from approx.experiment.summary import SUMMARIES
 from approx.experiment.tasks import of_table
 from approx.nn import backend
 
-__all__ = ["Reporter", "run_sweep", "summarize"]
+__all__ = ["CSV_EVERY", "Reporter", "Throttle", "run_sweep", "summarize"]
+
+#: seconds at least between two writes of ``runs.csv`` while a sweep runs
+CSV_EVERY = 10.0
 
 
 class Reporter(Protocol):
@@ -46,6 +54,33 @@ class Reporter(Protocol):
     def start(self, total: int, done: int) -> None: ...
 
     def advance(self, result: Result) -> None: ...
+
+
+class Throttle:
+    """Says when something done often is due again: at most once per ``interval``
+    seconds of ``clock``, counted from the throttle's creation.
+
+    Parameters
+    ----------
+    interval : float
+        Seconds at least between two due calls.
+    clock : callable, optional
+        Monotonic seconds (default :func:`time.monotonic`; a test passes a fake).
+    """
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.last = clock()
+
+    def due(self) -> bool:
+        """Whether ``interval`` has passed since the start or the last due call (which
+        then restarts the count)."""
+        now = self.clock()
+        if now - self.last < self.interval:
+            return False
+        self.last = now
+        return True
 
 
 class _Silent:
@@ -232,9 +267,12 @@ def _run_pending(store: Store, config: Config, *, jobs: int | None, executor: st
         reporter.note(changed)
     reporter.start(total, len(keep))
     fit = executors.EXECUTORS[executor] if parallel else executors.serial
+    throttle = Throttle(CSV_EVERY)
     for result in fit(pending, jobs=jobs, time_limit=time_limit, scheduler=scheduler,
                       note=reporter.note):
         store.record(result)
+        if throttle.due():  # the runs so far, for whoever watches a long sweep
+            store.write_runs(store.table(config))
         reporter.advance(result)
 
 

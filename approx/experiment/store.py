@@ -245,14 +245,16 @@ class StoreError(ApproxError, ValueError):
 class Store:
     """A results folder and its sqlite store of record, locked while open.
 
-    Open it with :meth:`open` (to run a sweep) or :meth:`read` (to re-plot); use it as a
+    Open it with :meth:`open` (to run a sweep) or :meth:`read` (to re-plot), or with
+    :meth:`view` to read it without the lock, even while a sweep writes it; use it as a
     context manager so the connection, the folder and the lock are released. Every
     file it writes goes through :class:`~approx.experiment.safe_files.SafeFolder` and is
     recorded with its identity (:meth:`save`); ``notes`` collects one line per thing
     the user should know (a config kept, a file ``--fresh`` left alone).
     """
 
-    def __init__(self, root: SafeFolder, connection: sqlite3.Connection, lock: int) -> None:
+    def __init__(self, root: SafeFolder, connection: sqlite3.Connection, lock: int | None
+                 ) -> None:
         self.root = root
         self.folder = root.path
         self.db = connection
@@ -268,21 +270,11 @@ class Store:
         path = root.path / DB_NAME
         try:
             db = _open_sqlite(root)
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
+            try:
+                version = _schema_version(db, path)
+            except StoreError:
                 db.close()
-                raise StoreError(
-                    f"{path} was written by a newer approx (store schema {version}; this one "
-                    f"reads up to {SCHEMA_VERSION}); upgrade approx or choose another --out"
-                )
-            if version == 0:  # before versioning, or empty; or someone else's database
-                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-                if not tables <= _FIRST_TABLES:
-                    db.close()
-                    raise StoreError(
-                        f"{path} is an sqlite file but not a sweep store; move it away or "
-                        "choose another --out"
-                    )
+                raise
             # WAL with synchronous=NORMAL: each commit is atomic and survives the process
             # being killed; only an OS crash could drop the last commits (never corrupt)
             db.execute("PRAGMA journal_mode=WAL")
@@ -499,7 +491,8 @@ class Store:
 
     @classmethod
     def read(cls, folder: str | Path) -> Self:
-        """Open an existing results folder for reading (e.g. to re-plot).
+        """Open an existing results folder for reading (e.g. to re-plot), taking its lock;
+        :meth:`view` reads it without the lock, even while a sweep runs.
 
         Raises
         ------
@@ -516,6 +509,50 @@ class Store:
                 raise StoreError(str(e)) from None
             raise
 
+    @classmethod
+    def view(cls, folder: str | Path) -> Self:
+        """Open an existing results folder read-only, without taking its lock.
+
+        Usable while a sweep writes the folder: the store is opened with SQLite's
+        ``mode=ro`` (and ``nofollow``), and a reader of its write-ahead log never waits
+        for the writer nor holds it up; each query sees the runs committed before it
+        began. An older store is migrated in memory (its file is left as it is). What
+        the view may not do (save a file, record a run) raises :class:`StoreError`.
+
+        Raises
+        ------
+        StoreError
+            If ``folder`` holds no store, its store is unreadable or newer than this
+            code, or a link is where the store's files go (one line).
+        """
+        folder = Path(folder)
+        try:
+            folders.check_layout(folder)
+            root = SafeFolder.open(folder, create=False)
+        except FolderError as e:
+            raise StoreError(str(e)) from None
+        except FileNotFoundError:
+            raise StoreError(f"{folder} is not a results folder: it does not exist") from None
+        except OSError as e:
+            raise StoreError(_unusable(folder, e)) from None
+        try:
+            if root.regular(DB_NAME) is None:
+                raise StoreError(f"{folder} is not a results folder: it has no {DB_NAME}")
+            return cls(root, _open_read_only(root), None)
+        except BaseException as e:
+            root.close()
+            if isinstance(e, FolderError):
+                raise StoreError(str(e)) from None
+            if isinstance(e, sqlite3.DatabaseError):
+                raise StoreError(f"{folder / DB_NAME} is not a readable store ({e})") from None
+            raise
+
+    def _writable(self) -> None:
+        """Refuse to write through a read-only :meth:`view`."""
+        if self._lock is None:
+            raise StoreError(f"{self.folder} was opened read-only (Store.view); open it with "
+                             "Store.open or Store.read to write")
+
     def __enter__(self) -> Self:
         return self
 
@@ -530,7 +567,8 @@ class Store:
     def close(self) -> None:
         """Close the connection and the folder, and release the folder's lock."""
         self.db.close()
-        os.close(self._lock)
+        if self._lock is not None:
+            os.close(self._lock)
         self.root.close()
 
     def meta(self) -> dict[str, str]:
@@ -617,6 +655,7 @@ class Store:
         FolderError
             If something else is at ``relative`` (one line naming it).
         """
+        self._writable()
         if not self._replaceable(relative):
             raise FolderError(
                 f"{self.folder / relative} is not a file the sweep wrote (or it changed since) "
@@ -658,6 +697,7 @@ class Store:
 
     def record(self, result: Result) -> None:
         """Save the run's model, then insert (or replace) the run and its loss history."""
+        self._writable()
         self._save_model(result)
         run = result.run
         row = {
@@ -849,9 +889,13 @@ class Store:
             self.db.execute("UPDATE invocations SET ended_at = ?, status = ?, reason = ? "
                             "WHERE id = ?", (now(), status, reason, self.invocation))
 
+    def write_runs(self, table: pd.DataFrame) -> None:
+        """Write ``runs.csv`` (atomically: a reader sees the old table or the new one)."""
+        self.write_text("runs.csv", table.to_csv(index=False))
+
     def export(self, table: pd.DataFrame, summary: pd.DataFrame) -> None:
         """Write ``runs.csv``, ``summary.csv`` and the finished ``metadata.json``."""
-        self.write_text("runs.csv", table.to_csv(index=False))
+        self.write_runs(table)
         self.write_text("summary.csv", summary.to_csv(index=False))
         counts = table["status"].value_counts().sort_index()
         runs = {"total": len(table), **{k: int(v) for k, v in counts.items()}}
@@ -918,6 +962,57 @@ def _migrate(db: sqlite3.Connection, step: int) -> None:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _schema_version(db: sqlite3.Connection, path: Path) -> int:
+    """The store's schema version.
+
+    Raises
+    ------
+    StoreError
+        If the store is newer than this code, or the file is someone else's database.
+    """
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer approx (store schema {version}; this one "
+            f"reads up to {SCHEMA_VERSION}); upgrade approx or choose another --out"
+        )
+    if version == 0:  # before versioning, or empty; or someone else's database
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+        if not tables <= _FIRST_TABLES:
+            raise StoreError(
+                f"{path} is an sqlite file but not a sweep store; move it away or "
+                "choose another --out"
+            )
+    return version
+
+
+def _open_read_only(root: SafeFolder) -> sqlite3.Connection:
+    """Connect to the folder's existing database read-only, never through a link; an
+    older store is copied into memory and migrated there (the file is not changed).
+
+    SQLite may create the empty side files of its write-ahead log (``-wal``, ``-shm``)
+    if they are absent, as any reader of such a database does; nothing else is written.
+    """
+    for name in SQLITE_FILES:
+        root.regular(name)
+    uri = f"file:{urllib.parse.quote(str(root.path / DB_NAME))}?mode=ro&nofollow=1"
+    db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
+    _check_sqlite_files(root, db)
+    try:
+        version = _schema_version(db, root.path / DB_NAME)
+        if version < SCHEMA_VERSION:
+            memory = sqlite3.connect(":memory:", isolation_level=None)
+            db.backup(memory)
+            db.close()
+            db = memory
+            for step in range(version, SCHEMA_VERSION):
+                _migrate(db, step)
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def _open_sqlite(root: SafeFolder) -> sqlite3.Connection:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from os import PathLike
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,12 +50,14 @@ def save_model(path: str | PathLike[str], model: Model) -> None:
     np.savez(path, **model.to_arrays())
 
 
-def load_model(path: str | PathLike[str]) -> Model:
-    """Read a model written by :func:`save_model` (with ``allow_pickle=False``)."""
+def load_model(path: str | PathLike[str] | BinaryIO) -> Model:
+    """Read a model written by :func:`save_model` (with ``allow_pickle=False``), from a
+    path or an open binary file."""
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     kind = str(arrays["model"])
     loaders = model_types()
     if kind not in loaders:
-        raise ValueError(f"{path}: unknown model kind {kind!r}; known: {', '.join(loaders)}")
+        where = f"{path}: " if isinstance(path, str | PathLike) else ""
+        raise ValueError(f"{where}unknown model kind {kind!r}; known: {', '.join(loaders)}")
     return loaders[kind](arrays)

@@ -142,7 +142,9 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path, rec
         proc.wait(timeout=10)
         finished = recorded(folder)
         assert 2 <= finished < total, f"{finished} of {total} runs: not killed mid-way"
-        assert not (folder / "runs.csv").exists()
+        # runs.csv, if the throttle wrote it mid-sweep, holds runs recorded then: never all
+        csv = folder / "runs.csv"
+        assert not csv.exists() or len(pd.read_csv(csv)) < total
         # orphaned workers notice their parent is gone and exit
         deadline = time.monotonic() + 10
         while session(proc.pid) and time.monotonic() < deadline:
