@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from approx import methods
 from approx.cli import app
+from approx.experiment import Store
 from approx.methods import Method
 
 runner = CliRunner()
@@ -227,6 +228,10 @@ def test_an_override_round_trip_resumes_and_a_changed_value_is_refused(tmp_path,
     assert sorted(table["width"].unique()) == [4, 8] and len(table) == 4
     snapshot = (out / "config.toml").read_text(encoding="utf-8")
     assert "#   seed=4\n#   widths=[4,8]\n" in snapshot and "seed = 4\n" in snapshot
+    with Store.view(out) as store:
+        (record,) = store.invocations()
+    assert record["settings"]["overrides"] == ["seed=4", "widths=[4,8]"]
+    assert record["runs"] == 4
 
     monkeypatch.setattr(methods, "fit", lambda *a, **k: pytest.fail("a finished run refitted"))
     again = runner.invoke(app, args)  # the same overrides: the same sweep, all finished

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from approx.experiment.config import Config
 from approx.experiment.expansion import count_runs, replicates_of
 from approx.experiment.folder import DB_NAME, LOCK_NAME, FolderError
 from approx.experiment.safe_files import SafeFolder
-from approx.experiment.store import run_columns
+from approx.experiment.store import open_read_only, run_columns
 from approx.methods import timing
 
 __all__ = ["Cell", "Plan", "describe", "duration", "lock_holder", "open_read_only", "plan",
@@ -77,21 +76,6 @@ class _Stored:
     meta: dict[str, str]
     runs: list[tuple[str, str, str, int, str, str | None]]
     files: set[str]
-
-
-def _uri(path: Path, **params: str) -> str:
-    query = "&".join(f"{k}={v}" for k, v in {"mode": "ro", "nofollow": "1", **params}.items())
-    return f"file:{urllib.parse.quote(str(path))}?{query}"
-
-
-def open_read_only(path: Path) -> sqlite3.Connection:
-    """A connection to the store at ``path`` that writes nothing, not even SQLite's side
-    files (module docstring): ``immutable`` when the store has no ``-wal`` and ``-shm``
-    (no writer since it was closed), else ``readonly_shm``, which sees what a running
-    sweep has committed."""
-    sides = all(os.path.lexists(f"{path}-{s}") for s in ("wal", "shm"))
-    return sqlite3.connect(_uri(path, **({"readonly_shm": "1"} if sides else
-                                         {"immutable": "1"})), uri=True)
 
 
 def read_store(folder: Path) -> _Stored | None:

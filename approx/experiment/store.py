@@ -67,6 +67,7 @@ __all__ = [
     "TIMING_COLUMNS",
     "Store",
     "StoreError",
+    "open_read_only",
     "run_columns",
 ]
 
@@ -988,17 +989,31 @@ def _schema_version(db: sqlite3.Connection, path: Path) -> int:
     return version
 
 
+def _uri(path: Path, **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in {"mode": "ro", "nofollow": "1", **params}.items())
+    return f"file:{urllib.parse.quote(str(path))}?{query}"
+
+
+def open_read_only(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
+    """A read-only connection to the store at ``path`` that writes nothing, not even
+    SQLite's side files: ``immutable`` when the store has no ``-wal`` and ``-shm`` (no
+    writer since it was closed; a plain ``mode=ro`` reader would create them), else
+    ``readonly_shm``, which sees what a running sweep has committed. Never through a
+    link (``nofollow``)."""
+    sides = all(os.path.lexists(f"{path}-{s}") for s in ("wal", "shm"))
+    return sqlite3.connect(_uri(path, **({"readonly_shm": "1"} if sides else
+                                         {"immutable": "1"})), uri=True,
+                           isolation_level=None, timeout=timeout)
+
+
 def _open_read_only(root: SafeFolder) -> sqlite3.Connection:
     """Connect to the folder's existing database read-only, never through a link; an
     older store is copied into memory and migrated there (the file is not changed).
-
-    SQLite may create the empty side files of its write-ahead log (``-wal``, ``-shm``)
-    if they are absent, as any reader of such a database does; nothing else is written.
+    Nothing is written, not even SQLite's side files (:func:`open_read_only`).
     """
     for name in SQLITE_FILES:
         root.regular(name)
-    uri = f"file:{urllib.parse.quote(str(root.path / DB_NAME))}?mode=ro&nofollow=1"
-    db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
+    db = open_read_only(root.path / DB_NAME, timeout=10)
     _check_sqlite_files(root, db)
     try:
         version = _schema_version(db, root.path / DB_NAME)

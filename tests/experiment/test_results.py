@@ -195,10 +195,11 @@ def test_a_store_without_a_sweep_yet_says_so(tmp_path):
         load_results(tmp_path)
 
 
-def test_an_older_store_is_read_without_being_changed(tmp_path):
+def test_an_older_store_is_read_without_being_changed(tmp_path, undo_provenance):
     folder = tmp_path / "out"
     first = run_sweep(parse_config(CHEAP), folder, jobs=1)
     with sqlite3.connect(folder / DB_NAME) as db:
+        undo_provenance(db)
         db.execute("ALTER TABLE runs DROP COLUMN tight_reason")
         db.execute("ALTER TABLE runs DROP COLUMN target_scale")
         for column in ("sha256", "size", "inode", "mtime_ns"):
@@ -294,3 +295,15 @@ def test_every_runs_csv_column_is_documented_in_the_readme():
     assert "param_<name>" in documented
     # and the check can fail: a column nobody documented is found
     assert "made_up" not in documented
+
+
+def test_reading_a_finished_folder_writes_nothing(tmp_path: Path) -> None:
+    """load_results on a closed store creates no file (not even SQLite's -wal/-shm) and
+    changes none."""
+    folder = tmp_path / "done"
+    run_sweep(parse_config(CHEAP), folder, jobs=1)
+    before = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()}
+    assert not (folder / "runs.sqlite-wal").exists()
+    approx.load_results(folder)
+    after = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()}
+    assert after == before
