@@ -544,6 +544,11 @@ def _coefficients(v: Array, w: Array) -> tuple[Array, Array, Array]:
 
 # --- Taylor models of the whole sum on a uniform grid of cells --------------------------------
 
+#: units from which the grid's Taylor models are used: below, the points' own sums
+#: (:class:`FeaturePolys`) cost little per cell and keep the values compensated, which
+#: counts where the terms cancel by many orders (64 units fitted to ``cos(1e5 x)``:
+#: ``Σ|v_i| = 7.5e8`` for a sup of 1.3, where the grid's rounding keeps the bounds 5e-7 apart)
+_GRID_FROM = 256
 #: largest ``|w_i| ρ`` aimed for on a cell (ρ its half width): the cells' Taylor models
 #: then need about 25 orders, and the coefficients' rounding grows by at most ``e^4``
 #: over a cell (far less: the fastest units carry small ``v_i``). Measured on random
@@ -589,8 +594,8 @@ class FeatureTaylor(LocalPolys):
 
 def feature_cells(net: Any, domain: tuple[float, float], max_work: int = MAX_WORK) -> Any:
     """The cells of a cos net for the branch-and-bound: Taylor models of the whole sum on
-    a uniform grid (:class:`FeatureTaylor`) where numba is installed and the weights
-    allow, else :class:`FeaturePolys`.
+    a uniform grid (:class:`FeatureTaylor`) where numba is installed, the net has at
+    least :data:`_GRID_FROM` units and the weights allow, else :class:`FeaturePolys`.
 
     On the grid ``c_m = m H`` (``H`` a power of two, so every centre and cell end is a
     float exactly), the coefficients ``Σ_i v_i w_i^k cos(w_i c_m + b_i + kπ/2)/k!`` of
@@ -606,7 +611,7 @@ def feature_cells(net: Any, domain: tuple[float, float], max_work: int = MAX_WOR
     a, b = domain
     points = FeaturePolys(net, domain, max_work)
     kernel = _rotation_kernel()
-    if kernel is None or not b > a:
+    if kernel is None or not b > a or points.w.size < _GRID_FROM:
         return points
     plan = _grid_plan(points, domain)
     if plan is None:

@@ -246,9 +246,10 @@ def test_only_shallow_cos_nets_take_the_float_cells():
     deep = MLP([1, 4, 4, 1], activation="cos", rng=rng)
     tanh = MLP([1, 4, 1], activation="tanh", rng=rng)
     domain = (-1.0, 1.0)
-    assert isinstance(cells_for(shallow, domain, 2**22).polys, FeaturePolys)
+    assert isinstance(cells_for(shallow, domain, 2**22).polys, (FeaturePolys, FeatureTaylor))
     for net in (deep, tanh):
-        assert not isinstance(cells_for(net, domain, 2**22).polys, FeaturePolys)
+        polys = cells_for(net, domain, 2**22).polys
+        assert not isinstance(polys, (FeaturePolys, FeatureTaylor))
 
 
 def test_a_domain_far_from_zero():
@@ -291,10 +292,13 @@ def test_the_compiled_cos_sin_matches_the_numpy_form(monkeypatch):
         (33, 40.0, 1.0, (1e3, 1e3 + 2.5)),
     ],
 )
-def test_grid_taylor_models_enclose_the_net(d, scale, weight, domain):
+def test_grid_taylor_models_enclose_the_net(d, scale, weight, domain, monkeypatch):
     """The grid's Taylor models (cos and sin rotated from cell to cell) enclose every
     derivative of the net at points of their cells, against 40 digits from the floats."""
     pytest.importorskip("numba")
+    from approx.certify import features
+
+    monkeypatch.setattr(features, "_GRID_FROM", 1)
     rng = np.random.default_rng(d)
     net = random_net(rng, d, scale, weight)
     cells = feature_cells(net, domain)
