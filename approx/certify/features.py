@@ -616,11 +616,13 @@ def feature_cells(net: Any, domain: tuple[float, float], max_work: int = MAX_WOR
     plan = _grid_plan(points, domain)
     if plan is None:
         return points
-    H, K, powers, err, sums, edges, centres = plan
-    grid = _grid_coefficients(points, kernel, H, K, powers, err, centres)
+    H, K, powers, err, sums, edges, grid_points, keep = plan
+    # the kernel runs over consecutive grid points; the empty end cells are then dropped
+    grid = _grid_coefficients(points, kernel, H, K, powers, err, grid_points)
     if grid is None:
         return points
-    coef, rad = grid
+    coef, rad = grid[0][keep], grid[1][keep]
+    centres = grid_points[keep]
     d = points.w.size
     work = int(centres.size * d * K * _GRID_WEIGHT) + 1
     return FeatureTaylor(
@@ -655,7 +657,8 @@ def _rotation_kernel() -> Any:
 def _grid_plan(points: FeaturePolys, domain: tuple[float, float]) -> tuple | None:
     """The grid's spacing ``H``, the models' order ``K``, the coefficients
     ``v_i w_i^k/k!`` (orders ≤ K, shape (K + 1, d)) with their errors and sums, the cells'
-    edges and centres; None where the floats do not allow it."""
+    edges, the grid's points (the cells' centres) and which of them hold a cell; None
+    where the floats do not allow it."""
     a, b = domain
     w, v = points.w, points.v
     top = float(np.max(np.abs(w))) if w.size else 0.0
@@ -678,9 +681,9 @@ def _grid_plan(points: FeaturePolys, domain: tuple[float, float]) -> tuple | Non
     K = fits[0]
     m = np.arange(m_a, m_b + 1, dtype=np.float64)
     lo, hi = np.maximum((m - 0.5) * H, a), np.minimum((m + 0.5) * H, b)
-    keep = lo < hi
+    keep = lo < hi  # (an end cell may be empty: the domain's end on its edge)
     edges = np.append(lo[keep], hi[keep][-1])
-    return H, K, powers, err, sums, edges, m * H
+    return H, K, powers, err, sums, edges, m * H, keep
 
 
 def _float_coefficients(v: Array, w: Array) -> tuple[Array, Array, Array] | None:

@@ -319,3 +319,28 @@ def test_grid_taylor_models_enclose_the_net(d, scale, weight, domain, monkeypatc
     # the remainder is below a rounding unit of the terms: the cells' models are sharp
     rho = np.max(np.maximum(cells.centre - cells.edges[:-1], cells.edges[1:] - cells.centre))
     assert cells.rem[0] * rho**cells.n <= 4 * U * cells.sup
+
+
+def test_grid_cells_where_the_domain_ends_on_a_cell_edge(monkeypatch):
+    """``a = (m + 1/2) H``: the end cell is empty and dropped, and every cell keeps its
+    own centre's model (the value at points of the first and last cells, at 40 digits)."""
+    pytest.importorskip("numba")
+    from approx.certify import features
+
+    monkeypatch.setattr(features, "_GRID_FROM", 1)
+    rng = np.random.default_rng(9)
+    net = random_net(rng, 24, 20.0, 1.0)
+    first = feature_cells(net, (-1.0, 1.0))
+    H = float(first.centre[1] - first.centre[0])
+    domain = (0.5 * H, 0.5 * H + 37 * H + 0.3 * H)
+    cells = feature_cells(net, domain)
+    assert isinstance(cells, FeatureTaylor)
+    assert cells.edges[0] == domain[0] and cells.edges[-1] == domain[1]
+    assert cells.centre.size == cells.edges.size - 1
+    assert np.all(
+        (cells.centre - cells.edges[:-1] <= H / 2) & (cells.edges[1:] - cells.centre <= H / 2)
+    )
+    x = np.concatenate([cells.edges, (cells.edges[:-1] + cells.edges[1:]) / 2])
+    value, err = cells.at(x, cells.cell(x), 0)
+    for i, xi in enumerate(x):
+        assert abs(value[i] - derivative_mp(net, xi, 0)) <= err[i]
