@@ -19,6 +19,13 @@ branch-and-bound what it asks of a model in floats instead, over many points at 
 - the net in Arb (:func:`approx.certify.nets.mlp_ball`) where rounding stands between the
   bounds and for cells whose arguments are too large for the reduction.
 
+Every cell of :class:`FeaturePolys` costs ``d``, at every level of the search. From
+:data:`_GRID_FROM` units on, :func:`feature_cells` gives :class:`FeatureTaylor` instead:
+Taylor models of the whole sum on a uniform grid of cells, built once (``d`` per cell,
+cos and sin rotated from cell to cell by a compiled kernel), after which the search's
+cells cost their polynomial's length; the values above stay for the cells' ends where
+rounding decides (:meth:`FeatureTaylor.precise`).
+
 :func:`cos_sin` reduces ``u`` by Cody and Waite's method: ``k = round(2u/π)`` and
 ``ρ = u - k (P₁ + P₂ + P₃)`` with ``P₁``, ``P₂`` of 26 bits, so ``k P₁`` and ``k P₂`` are
 exact for ``|k| < 2²⁷`` (``|u|`` up to about 2 · 10⁸), each subtraction's error kept by
