@@ -8,6 +8,8 @@ from fractions import Fraction
 import mpmath as mp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from approx import analysis
 from approx.analysis.errors import max_error_at
@@ -344,3 +346,40 @@ def test_grid_cells_where_the_domain_ends_on_a_cell_edge(monkeypatch):
     value, err = cells.at(x, cells.cell(x), 0)
     for i, xi in enumerate(x):
         assert abs(value[i] - derivative_mp(net, xi, 0)) <= err[i]
+
+
+@given(
+    d=st.integers(1, 24),
+    log_scale=st.floats(-1.0, 3.5),
+    log_weight=st.floats(-3.0, 3.0),
+    start=st.sampled_from([-1.0, 0.3, -7.25, 1e3]),
+    log_width=st.floats(-6.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=12, deadline=None)
+def test_grid_cells_enclose_drawn_nets(d, log_scale, log_weight, start, log_width, seed):
+    """Hypothesis-drawn nets and domains: every derivative the grid's cells give encloses
+    the 40-digit truth, and the certified max error against ``sin(3x)`` is at least the
+    40-digit error at a grid of points (and at least its own value)."""
+    pytest.importorskip("numba")
+    from approx.certify import features
+
+    rng = np.random.default_rng(seed)
+    net = random_net(rng, d, 10.0**log_scale, 10.0**log_weight)
+    domain = (start, start + 10.0**log_width)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(features, "_GRID_FROM", 1)
+        cells = feature_cells(net, domain)
+        assert isinstance(cells, FeatureTaylor)
+        x = np.concatenate([cells.edges[:64], cells.edges[-64:], rng.uniform(*domain, 8)])
+        idx = cells.cell(x)
+        for k in range(4):
+            value, err = cells.at(x, idx, k)
+            for i, xi in enumerate(x):
+                assert abs(value[i] - derivative_mp(net, xi, k)) <= err[i]
+        target = targets.from_expr("sin(3*x)", domain)
+        result = max_error_at(target, net)
+    grid = np.linspace(*domain, 41)
+    truth = max(abs(mp.sin(3 * mp.mpf(float(t))) - derivative_mp(net, t, 0)) for t in grid)
+    assert truth <= mp.mpf(result.upper)
+    assert result.value <= result.upper
