@@ -119,3 +119,65 @@ def cos_sin_kernel(
             ec_out[i] = np.inf
             es_out[i] = np.inf
     return c_out, s_out, ec_out, es_out
+
+
+#: block sizes of :func:`rotation_sums`' three levels of partial sums
+SUM_BLOCKS = (16, 16, 16)
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_into(total: Array, part: Array) -> None:  # pragma: no cover
+    for k in range(total.size):
+        total[k] = total[k] + part[k]
+        part[k] = 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def rotation_sums(
+    c0: Array, s0: Array, cr: Array, sr: Array, even: Array, odd: Array, steps: int
+) -> Array:  # pragma: no cover
+    """Sums over units on a uniform grid of points, ``steps`` points from each start.
+
+    Row ``w`` of ``c0``, ``s0`` (shape (starts, d)) holds ``cos u_i``, ``sin u_i`` at a
+    start; each next point's are ``(c + i s)(cr + i sr)``, one complex product per unit
+    and step. At every point: ``Σ_i even[i, j] c_i`` (columns ``j < K_e``) and then
+    ``Σ_i odd[i, j] s_i``; shape (starts · steps, K_e + K_o). Each sum runs through three
+    levels of blocks (:data:`SUM_BLOCKS`) and one over the blocks: each product passes
+    through at most ``16 + 16 + 16 + ⌈d / 4096⌉`` additions. The inner loops run over the
+    orders of one unit, independent of each other: no operation is reordered.
+    """
+    starts, d = c0.shape
+    ke, ko = even.shape[1], odd.shape[1]
+    out = np.zeros((starts * steps, ke + ko))
+    c = np.empty(d)
+    s = np.empty(d)
+    b1, b2, b3 = SUM_BLOCKS
+    acc = np.zeros((3, ke + ko))
+    for w in range(starts):
+        for i in range(d):
+            c[i] = c0[w, i]
+            s[i] = s0[w, i]
+        for step in range(steps):
+            if step > 0:
+                for i in range(d):
+                    cn = c[i] * cr[i] - s[i] * sr[i]
+                    s[i] = s[i] * cr[i] + c[i] * sr[i]
+                    c[i] = cn
+            row = out[w * steps + step]
+            a1e = acc[0, :ke]
+            a1o = acc[0, ke:]
+            for i in range(d):
+                ci = c[i]
+                si = s[i]
+                for j in range(ke):
+                    a1e[j] = a1e[j] + even[i, j] * ci
+                for j in range(ko):
+                    a1o[j] = a1o[j] + odd[i, j] * si
+                n = i + 1
+                if n % b1 == 0 or n == d:
+                    _add_into(acc[1], acc[0])
+                    if n % (b1 * b2) == 0 or n == d:
+                        _add_into(acc[2], acc[1])
+                        if n % (b1 * b2 * b3) == 0 or n == d:
+                            _add_into(row, acc[2])
+    return out

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from approx.arith.balls import U, abs_upper, arb_context, upper
 from approx.certify.chebyshev import ChebyshevPolys, chebyshev_ball
-from approx.certify.features import FeaturePolys, features_fit
+from approx.certify.features import FeaturePolys, FeatureTaylor, feature_cells, features_fit
 from approx.certify.nets import mlp_ball
 from approx.certify.smooth_nets import SmoothNetPolys, smooth_fit
 from approx.certify.taylor import LocalPolys, from_coefficients, taylor_blocks
@@ -60,7 +60,7 @@ class Cells(NamedTuple):
 
     Attributes
     ----------
-    polys : LocalPolys, ChebyshevPolys, FeaturePolys or SmoothNetPolys
+    polys : LocalPolys, ChebyshevPolys, FeaturePolys, FeatureTaylor or SmoothNetPolys
         The model's cells.
     exact : callable
         ``exact(x)``: the model's real value at the float ``x``, an Arb ball.
@@ -70,7 +70,7 @@ class Cells(NamedTuple):
         Fast float evaluation on an array (for the final local search).
     """
 
-    polys: LocalPolys | ChebyshevPolys | FeaturePolys | SmoothNetPolys
+    polys: LocalPolys | ChebyshevPolys | FeaturePolys | FeatureTaylor | SmoothNetPolys
     exact: Callable[[float], arb]
     size: float
     evaluate: Callable[[Array], Array]
@@ -197,7 +197,7 @@ def _mlp_cells(net: MLP, domain: tuple[float, float], max_work: int) -> Cells | 
         return Cells(polys, lambda x: exact_value(net, x), _term_size(net, domain), fast)
     size = _term_size(net, domain)
     if features_fit(net, domain):  # cos features: certified in floats at any width
-        cells = FeaturePolys(net, domain, max_work)
+        cells = feature_cells(net, domain, max_work)
         return Cells(cells, lambda x: cells.source(arb(x), False), size, net)
     if smooth_fit(net, domain):  # other smooth nets: Taylor series in floats, any depth
         smooth = SmoothNetPolys(net, domain, max_work)

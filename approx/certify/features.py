@@ -19,6 +19,13 @@ branch-and-bound what it asks of a model in floats instead, over many points at 
 - the net in Arb (:func:`approx.certify.nets.mlp_ball`) where rounding stands between the
   bounds and for cells whose arguments are too large for the reduction.
 
+Every cell of :class:`FeaturePolys` costs ``d``, at every level of the search. From
+:data:`_GRID_FROM` units on, :func:`feature_cells` gives :class:`FeatureTaylor` instead:
+Taylor models of the whole sum on a uniform grid of cells, built once (``d`` per cell,
+cos and sin rotated from cell to cell by a compiled kernel), after which the search's
+cells cost their polynomial's length; the values above stay for the cells' ends where
+rounding decides (:meth:`FeatureTaylor.precise`).
+
 :func:`cos_sin` reduces ``u`` by Cody and Waite's method: ``k = round(2u/π)`` and
 ``ρ = u - k (P₁ + P₂ + P₃)`` with ``P₁``, ``P₂`` of 26 bits, so ``k P₁`` and ``k P₂`` are
 exact for ``|k| < 2²⁷`` (``|u|`` up to about 2 · 10⁸), each subtraction's error kept by
@@ -34,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -44,10 +52,10 @@ from numpy.typing import NDArray
 from approx.arith.balls import TINY, U, arb_context, upper
 from approx.arith.eft import split, two_sum
 from approx.certify.nets import mlp_ball
-from approx.certify.taylor import MAX_WORK, EndValues
+from approx.certify.taylor import MAX_WORK, EndValues, LocalPolys, remainder_term
 from approx.core.threads import one_thread
 
-__all__ = ["FeaturePolys", "cos_sin", "features_fit"]
+__all__ = ["FeaturePolys", "FeatureTaylor", "cos_sin", "feature_cells", "features_fit"]
 
 Array = NDArray[np.float64]
 
@@ -338,7 +346,7 @@ class FeaturePolys:
         self.c = float(net.biases[1][0])
         self._w = (w, *split(w))
         d = w.size
-        self._coef, self._coef_err, self._sums = _coefficients(self.v, w)
+        self._orders: tuple[Array, Array, Array] | None = None  # built on first use
         #: operations per cell evaluated in floats, in units of a 12-term polynomial's: a
         #: cell evaluates cos and sin of every unit at about two points, and sixteen
         #: sums; counted as d/16 (calibrated on time with the compiled cos_sin, so that
@@ -360,7 +368,8 @@ class FeaturePolys:
         self.capped = False
         self.source = mlp_ball(net)
         self.cost = int(d)
-        self.sup = float(self._sums[0] + abs(self.c)) * (1 + 4 * U)
+        total = float(np.sum(np.abs(self.v))) * (1 + (d + 2) * U)  # Σ|v_i| rounded up
+        self.sup = (total + abs(self.c)) * (1 + 4 * U)
         self.scale = self.sup
         self.work = int(d * _ORDERS * 4)
         self._cache: tuple[Array, Array, Array] | None = None
@@ -418,6 +427,25 @@ class FeaturePolys:
 
     # --- evaluation ----------------------------------------------------------------------
 
+    @property
+    def _coef(self) -> Array:
+        return self._all_coefficients()[0]
+
+    @property
+    def _coef_err(self) -> Array:
+        return self._all_coefficients()[1]
+
+    @property
+    def _sums(self) -> Array:
+        return self._all_coefficients()[2]
+
+    def _all_coefficients(self) -> tuple[Array, Array, Array]:
+        """:func:`_coefficients` of the net, computed on first use (in Arb: the values
+        alone, order 0, need only ``v``)."""
+        if self._orders is None:
+            self._orders = _coefficients(self.v, self.w)
+        return self._orders
+
     def _cached(self, x: Array) -> tuple[Array, Array] | None:
         if self._cache is not None:
             cx, values, errors = self._cache
@@ -448,18 +476,22 @@ class FeaturePolys:
         depth = max(d - 1, 0).bit_length()  # of the pairwise tree
         rounding = np.where(ks == 0, U, (depth + 1) * U) * (1 + 2 * (depth + 1) * U)
         # cos^(k)(u) = cos(u + kπ/2): ±cos u for even k, ±sin u for odd k; the signs go
-        # into the coefficients (exactly)
-        coef = self._coef[ks] * np.array([1.0, -1.0, -1.0, 1.0])[ks % 4, None]
+        # into the coefficients (exactly); the values' coefficients are v, exactly
+        if orders == [0]:
+            coef, coef_err = self.v[None, :], np.zeros(1)
+        else:
+            coef = self._coef[ks] * np.array([1.0, -1.0, -1.0, 1.0])[ks % 4, None]
+            coef_err = self._coef_err[ks]
         step = max(1, _CHUNK // max(d, 1))
         # the products are small: BLAS threads only contend (one is several times faster)
         with one_thread(), np.errstate(invalid="ignore", over="ignore"):
             for start in range(0, m, step):
                 sl = slice(start, min(start + step, m))
-                values[:, sl], errors[:, sl] = self._chunk(x[sl], ks, coef, rounding)
+                values[:, sl], errors[:, sl] = self._chunk(x[sl], ks, coef, coef_err, rounding)
         return values, errors
 
     def _chunk(
-        self, x: Array, ks: NDArray[np.intp], coef: Array, rounding: Array
+        self, x: Array, ks: NDArray[np.intp], coef: Array, coef_err: Array, rounding: Array
     ) -> tuple[Array, Array]:
         """:meth:`_evaluate` on one chunk of points."""
         d = self.w.size
@@ -472,7 +504,7 @@ class FeaturePolys:
             if rows.any():
                 spread[rows] = size[rows] @ e.T + rounding[rows, None] * (size[rows] @ np.abs(t).T)
         # BLAS sums d non-negative terms in some order: γ_d at most
-        spread = spread * (1 + (d + 4) * U) + (d + 4) * TINY + self._coef_err[ks, None]
+        spread = spread * (1 + (d + 4) * U) + (d + 4) * TINY + coef_err[:, None]
         values = np.empty((ks.size, x.size))
         errors = np.empty((ks.size, x.size))
         for row, k in enumerate(ks):
@@ -515,3 +547,230 @@ def _coefficients(v: Array, w: Array) -> tuple[Array, Array, Array]:
             err[k] = upper(sum((abs(t - arb(m)) for t, m in zip(terms, mids, strict=True)), arb(0)))
             sums[k] = upper(sum((abs(t) for t in terms), arb(0)))
     return coef, err, sums
+
+
+# --- Taylor models of the whole sum on a uniform grid of cells --------------------------------
+
+#: units from which the grid's Taylor models are used: below, the points' own sums
+#: (:class:`FeaturePolys`) cost little per cell and keep the values compensated, which
+#: counts where the terms cancel by many orders (64 units fitted to ``cos(1e5 x)``:
+#: ``Σ|v_i| = 7.5e8`` for a sup of 1.3, where the grid's rounding keeps the bounds 5e-7 apart)
+_GRID_FROM = 256
+#: largest ``|w_i| ρ`` aimed for on a cell (ρ its half width): the cells' Taylor models
+#: then need about 25 orders, and the coefficients' rounding grows by at most ``e^4``
+#: over a cell (far less: the fastest units carry small ``v_i``). Measured on random
+#: features fitted to sin2pi at d = 1024 … 16384: 2 takes twice the time, 8 bounds the
+#: rounding-dominated errors (d = 1024) up to 1.3× their value where 4 gives 1.16×
+_REACH = 4.0
+#: orders of the cells' Taylor models: the fewest from 8 on whose remainder is below a
+#: rounding unit of ``Σ|v_i|``, at most this many
+_MAX_DEGREE = 48
+#: cells of the grid at most (the cells' reach grows past :data:`_REACH` beyond it)
+_MAX_GRID = 1 << 15
+#: points reached by rotation from each fresh cos and sin (their error grows by a few
+#: rounding units a step)
+_STEPS = 16
+#: block sizes of the grid's sums (:data:`approx.certify._cos_sin_numba.SUM_BLOCKS`)
+_SUM_BLOCKS = (16, 16, 16)
+#: operations per (cell, unit, order) of the grid's sums, in units of a cell of the
+#: branch-and-bound (calibrated on time: 10–15 ns a unit and cell at 13–19 orders,
+#: against about 1 µs a cell of a short polynomial)
+_GRID_WEIGHT = 1.0 / 1024
+
+
+@dataclass
+class FeatureTaylor(LocalPolys):
+    """:class:`~approx.certify.taylor.LocalPolys` of a cos net: on a uniform grid of cells,
+    the Taylor model of the whole sum at each cell's centre (see :func:`feature_cells`),
+    with the net's own compensated float values (:meth:`precise`) and its exact values in
+    Arb (:meth:`ball_at`) where rounding decides."""
+
+    points: FeaturePolys | None = None
+
+    def precise(self, x: Array) -> tuple[Array, Array]:
+        """The net's values at ``x`` summed directly, compensated (a few rounding units of
+        ``Σ|v_i|``), and their error bounds."""
+        assert self.points is not None
+        return self.points.at(x, None, 0)
+
+    def ball_at(self, X: Any, i: int) -> Any:
+        """The net in Arb at ``X``, from its float weights exactly."""
+        assert self.points is not None
+        return self.points.ball_at(X, i)
+
+
+def feature_cells(net: Any, domain: tuple[float, float], max_work: int = MAX_WORK) -> Any:
+    """The cells of a cos net for the branch-and-bound: Taylor models of the whole sum on
+    a uniform grid (:class:`FeatureTaylor`) where numba is installed, the net has at
+    least :data:`_GRID_FROM` units and the weights allow, else :class:`FeaturePolys`.
+
+    On the grid ``c_m = m H`` (``H`` a power of two, so every centre and cell end is a
+    float exactly), the coefficients ``Σ_i v_i w_i^k cos(w_i c_m + b_i + kπ/2)/k!`` of
+    every cell come from cos and sin of ``u_i = w_i c_m + b_i`` evaluated afresh
+    (:func:`cos_sin`) every :data:`_STEPS` cells and rotated by ``e^{i w_i H}`` between:
+    one complex product per unit and cell. Errors, all bounded a priori: the rotation's
+    (``|ẑ' - z'| ≤ E (1 + ε) + ε + √5 U (1 + E)(1 + ε)``, Brent, Percival and
+    Zimmermann's bound of a complex product, with ``E`` the error before and ``ε`` that
+    of ``e^{i w_i H}``); the sums' (each product through at most ``depth`` roundings:
+    ``γ_depth Σ_i |v_i w_i^k/k!|``); the coefficients' own (``v_i w_i^k/k!`` by ``2k``
+    rounded operations); and the remainder ``Σ_i |v_i| |w_i|^K ρ^K / K!``.
+    """
+    a, b = domain
+    points = FeaturePolys(net, domain, max_work)
+    kernel = _rotation_kernel()
+    if kernel is None or not b > a or points.w.size < _GRID_FROM:
+        return points
+    plan = _grid_plan(points, domain)
+    if plan is None:
+        return points
+    H, K, powers, err, sums, edges, grid_points, keep = plan
+    # the kernel runs over consecutive grid points; the empty end cells are then dropped
+    grid = _grid_coefficients(points, kernel, H, K, powers, err, grid_points)
+    if grid is None:
+        return points
+    coef, rad = grid[0][keep], grid[1][keep]
+    centres = grid_points[keep]
+    d = points.w.size
+    work = int(centres.size * d * K * _GRID_WEIGHT) + 1
+    return FeatureTaylor(
+        edges=edges,
+        centre=centres,
+        coef=coef,
+        rad=rad,
+        rem=np.full(centres.size, sums[K]),
+        slack=np.zeros(centres.size),
+        rough=np.zeros(centres.size, dtype=bool),
+        source=points.source,
+        scale=points.sup,
+        work=work,
+        cost=points.cost,
+        sup=points.sup,
+        float_cost=max(1, K // 12),
+        cap_scale=1 + -(-work // max_work),
+        points=points,
+    )
+
+
+@functools.cache
+def _rotation_kernel() -> Any:
+    """:func:`approx.certify._cos_sin_numba.rotation_sums`, or None without numba."""
+    try:
+        from approx.certify._cos_sin_numba import rotation_sums
+    except ImportError:
+        return None
+    return rotation_sums
+
+
+def _grid_plan(points: FeaturePolys, domain: tuple[float, float]) -> tuple | None:
+    """The grid's spacing ``H``, the models' order ``K``, the coefficients
+    ``v_i w_i^k/k!`` (orders ≤ K, shape (K + 1, d)) with their errors and sums, the cells'
+    edges, the grid's points (the cells' centres) and which of them hold a cell; None
+    where the floats do not allow it."""
+    a, b = domain
+    w, v = points.w, points.v
+    top = float(np.max(np.abs(w))) if w.size else 0.0
+    span = 2.0 ** math.ceil(math.log2(b - a))
+    H = span if top == 0 else min(span, 2.0 ** math.floor(math.log2(2 * _REACH / top)))
+    while (b - a) / H > _MAX_GRID:
+        H *= 2
+    m_a, m_b = round(a / H), round(b / H)
+    if not (H > 2.0**-1000 and max(abs(m_a), abs(m_b)) < 2.0**50):
+        return None
+    coefs = _float_coefficients(v, w)
+    if coefs is None:
+        return None
+    powers, err, sums = coefs
+    rho = H / 2
+    tail = [remainder_term(sums[k], rho, k) for k in range(_MAX_DEGREE + 1)]
+    fits = [k for k in range(8, _MAX_DEGREE + 1) if tail[k] <= U * sums[0]]
+    if not fits:
+        return None
+    K = fits[0]
+    m = np.arange(m_a, m_b + 1, dtype=np.float64)
+    lo, hi = np.maximum((m - 0.5) * H, a), np.minimum((m + 0.5) * H, b)
+    keep = lo < hi  # (an end cell may be empty: the domain's end on its edge)
+    edges = np.append(lo[keep], hi[keep][-1])
+    return H, K, powers, err, sums, edges, m * H, keep
+
+
+def _float_coefficients(v: Array, w: Array) -> tuple[Array, Array, Array] | None:
+    """``v_i w_i^k / k!`` for ``k ≤`` :data:`_MAX_DEGREE` in floats (shape (orders, d)),
+    upper bounds of the sum over ``i`` of their errors and of their absolute values,
+    per order. Each is ``2k`` rounded operations from ``v_i``: relative error ``γ_2k``.
+    None where a product under- or overflows."""
+    d = v.size
+    powers = np.empty((_MAX_DEGREE + 1, d))
+    powers[0] = v
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for k in range(1, _MAX_DEGREE + 1):
+            powers[k] = powers[k - 1] * w / k
+    live = (v != 0) & (w != 0)
+    small = (np.abs(powers) < 2.0**-960) & live
+    if not np.all(np.isfinite(powers)) or small.any():
+        return None
+    k = np.arange(_MAX_DEGREE + 1)
+    gamma = 2 * k * U / (1 - 2 * k * U)
+    size = np.abs(powers).sum(axis=1) * (1 + (d + 2) * U)
+    err = size * gamma / (1 - gamma) * (1 + 4 * U)
+    sums = (size + err) * (1 + 4 * U)
+    return powers, err, sums
+
+
+def _grid_coefficients(
+    points: FeaturePolys,
+    kernel: Any,
+    H: float,
+    K: int,
+    powers: Array,
+    err: Array,
+    centres: Array,
+) -> tuple[Array, Array] | None:
+    """The Taylor coefficients (orders < K) of the net at every centre, shape
+    (centres, K), and their error bounds (see :func:`feature_cells`); None where an
+    argument is past the reduction's reach."""
+    d = points.w.size
+    zero = np.zeros(d)
+    # the rotation e^{i w_i H}: w_i H carried exactly (Dekker), then cos and sin
+    hi, lo, e = _argument(np.array([H]), points._w, zero)
+    cr, sr, ecr, esr = cos_sin(hi, lo, e)
+    eps = float(np.max(ecr + esr)) * (1 + 4 * U)  # |r̂ - e^{iθ}| (Euclidean ≤ ℓ1)
+    even = np.ascontiguousarray(powers[0:K:2].T)
+    odd = np.ascontiguousarray(powers[1:K:2].T)
+    n = centres.size
+    windows = -(-n // _STEPS)
+    per = max(1, _CHUNK // max(d, 1))  # windows per chunk: as many elements as a chunk
+    sums_out = np.empty((windows * _STEPS, K))
+    fresh = 0.0
+    with one_thread(), np.errstate(invalid="ignore", over="ignore"):
+        for start in range(0, windows, per):
+            x = centres[np.minimum(np.arange(start, min(start + per, windows)) * _STEPS, n - 1)]
+            # the first centre of each window and the steps after it (past the last
+            # centre the rows are computed and dropped)
+            hi, lo, e = _argument(x, points._w, points.b)
+            c0, s0, ec, es = cos_sin(hi, lo, e)
+            fresh = max(fresh, float(np.max(ec + es)) if ec.size else 0.0)
+            rows = slice(start * _STEPS, (start + x.size) * _STEPS)
+            sums_out[rows] = kernel(c0, s0, cr[0], sr[0], even, odd, _STEPS)
+    if not (math.isfinite(fresh) and math.isfinite(eps)):
+        return None
+    ke = even.shape[1]
+    k = np.arange(K)
+    column = np.where(k % 2 == 0, k // 2, ke + k // 2)
+    sign = np.array([1.0, -1.0, -1.0, 1.0])[k % 4]
+    coef = sums_out[:n, column] * sign
+    coef[:, 0] = coef[:, 0] + points.c
+    # the error of cos and sin at each step after a fresh evaluation
+    steps = np.empty(_STEPS)
+    E = fresh * (1 + 4 * U) + 8 * TINY
+    for s in range(_STEPS):
+        steps[s] = E
+        E = (E * (1 + eps) + eps + 2.25 * U * (1 + E) * (1 + eps)) * (1 + 4 * U) + 8 * TINY
+    E = steps[np.arange(n) % _STEPS][:, None]
+    depth = sum(_SUM_BLOCKS) + -(-d // math.prod(_SUM_BLOCKS)) + 4
+    gamma = depth * U / (1 - depth * U)
+    size = np.abs(powers[:K]).sum(axis=1) * (1 + (d + 2) * U)  # Σ_i |v_i w_i^k/k!| (floats)
+    rad = (size * (E + gamma * (1 + E)) + err[:K]) * (1 + 8 * U) + 2 * (d + depth) * TINY
+    rad[:, 0] += U * np.abs(coef[:, 0]) * (1 + 4 * U)  # the constant's addition
+    finite = np.isfinite(coef).all(axis=1) & np.isfinite(rad).all(axis=1)
+    rad[~finite] = np.inf
+    return coef, rad

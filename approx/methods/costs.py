@@ -51,10 +51,19 @@ def chebyshev_memory(width: int, params: dict[str, Any]) -> int:
     return RUN_BASE + CHEBYSHEV_PER_UNIT * width + compiled
 
 
+#: bytes of cos features' certificate per cell of its grid (:func:`~approx.certify.features.
+#: feature_cells`): coefficients and radii of up to 48 orders, and the search's copies of
+#: them for orders 0 and 2 … 6, 14 arrays of 8-byte floats; the grid has at most 2¹⁵
+#: cells and, for random Fourier features (largest frequency about 4.5 σ), about
+#: ``min(d, n_samples)`` to twice that
+GRID_PER_CELL = 14 * 8 * 48
+
+
 def features_memory(width: int, params: dict[str, Any]) -> int:
-    # the n_samples × d design matrix and the copy least squares makes of it, and the
-    # compiled cos and sin of the certificate's cells
-    return RUN_BASE + PER_UNIT * width + 2 * 8 * params["n_samples"] * width + COMPILED
+    # the n_samples × d design matrix and the copy least squares makes of it, the
+    # compiled cos and sin of the certificate's cells, and its grid of Taylor models
+    grid = GRID_PER_CELL * min(2 * min(width, params["n_samples"]), 2**15)
+    return RUN_BASE + PER_UNIT * width + 2 * 8 * params["n_samples"] * width + COMPILED + grid
 
 
 def trained_memory(width: int, params: dict[str, Any]) -> int:
