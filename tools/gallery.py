@@ -6,7 +6,7 @@ files the README shows are copied into ``gallery/<name>/``, so the stores, model
 other figures of those runs never enter the checkout. Every line printed says whether a
 file came out byte for byte as committed.
 
-    python tools/gallery.py                        # all of it (about 4 minutes on 2 cores)
+    python tools/gallery.py                        # all of it (2.5 min of CPU time)
     python tools/gallery.py quickstart sawtooth    # some folders
     python tools/gallery.py --check                # compare only: exit 1 if a table differs
 
