@@ -110,6 +110,7 @@ def regenerate(name: str, jobs: int | None, check: bool) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Regenerate (or with ``--check`` compare) the named folders; 0 when all agree."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"gallery folders to regenerate (default: all of {', '.join(FILES)})")
