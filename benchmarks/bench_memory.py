@@ -13,8 +13,10 @@ segment in the backward pass).
 - time per step: the median over interleaved rounds (each round times every k once for
   about ``--seconds``), with the ratio to k = 1 per round, its median and spread.
 
-Prints a table and writes ``results/bench_memory/memory_time.png`` (memory against time,
-a line per depth through k = 1, 2, 4, √L) and ``results/bench_memory/memory_time.csv``.
+Prints a table and writes ``memory_time.png`` (memory against time, a line per depth
+through k = 1, 2, 4, √L) and ``memory_time.csv`` into ``--out`` (default
+``results/bench_memory/``, which git ignores; ``python tools/gallery.py bench_memory``
+updates the README's copy in ``gallery/bench_memory/``).
 
     python benchmarks/bench_memory.py                # L = 8, 16, 32, 64
     python benchmarks/bench_memory.py --quick        # fewer, shorter rounds
@@ -41,7 +43,7 @@ from matplotlib.figure import Figure
 from approx.nn import MLP, engine
 from approx.nn.checkpoint import cached_arrays
 
-OUT = Path(__file__).resolve().parent.parent / "results" / "bench_memory"
+OUT = Path("results") / "bench_memory"
 
 
 def intervals(n_layers: int) -> list[int]:
@@ -91,6 +93,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=0.2)
     parser.add_argument("--quick", action="store_true", help="3 rounds of 0.05 s")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"output folder (default: {OUT})")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.seconds = 3, 0.05
@@ -134,10 +137,10 @@ def main() -> None:
     table["memory_ratio"] = table["peak_MiB"] / full
     with pd.option_context("display.width", 160, "display.precision", 3):
         print(table.to_string(index=False))
-    OUT.mkdir(parents=True, exist_ok=True)
-    table.to_csv(OUT / "memory_time.csv", index=False, float_format="%.4g")
-    plot(table, OUT / "memory_time.png")
-    print(f"wrote {OUT / 'memory_time.csv'} and {OUT / 'memory_time.png'}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "memory_time.csv", index=False, float_format="%.4g")
+    plot(table, args.out / "memory_time.png")
+    print(f"wrote {args.out / 'memory_time.csv'} and {args.out / 'memory_time.png'}")
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:

@@ -1,17 +1,21 @@
 """The README gallery's committed tables still come out of the shipped configs.
 
 Reruns the cheapest configs (or the cheap part of one) into tmp_path and compares with
-the tables under ``results/``: deterministic methods exactly (the constructions, and
-the linear classifiers, whose L-BFGS fits depend on the seed alone: accuracy exactly,
-the held-out loss to 1e-9 relative, room for another BLAS's rounding); trained nets to
-1e-6 relative (L-BFGS over 1000 steps amplifies last-bit differences of the BLAS on
-another machine; on the machine that wrote the table they agree exactly), and only with
-the compiled pass that wrote them (extra `fast`).
+the tables under ``gallery/`` (which ``python tools/gallery.py`` regenerates, byte for
+byte on the machine that wrote them: ``--check`` says so): deterministic methods exactly
+(the constructions, and the linear classifiers, whose L-BFGS fits depend on the seed
+alone: accuracy exactly, the held-out loss to 1e-9 relative, room for another BLAS's
+rounding); trained nets to 1e-6 relative (L-BFGS over 1000 steps amplifies last-bit
+differences of the BLAS on another machine), and only with the compiled pass that wrote
+them (numba, which the default install has where it has wheels; not under
+``APPROX_ENGINE=numpy``). Also: every figure the README shows is in ``gallery/`` and is
+one the tool regenerates, and every file in ``gallery/`` is one of those.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from pathlib import Path
 
@@ -22,13 +26,54 @@ import pytest
 from approx.experiment import load_config, parse_config, run_sweep, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
+GALLERY = ROOT / "gallery"
+
+
+def _tool():
+    """``tools/gallery.py``, imported from its file (it is a script, not a module)."""
+    spec = importlib.util.spec_from_file_location("gallery_tool", ROOT / "tools" / "gallery.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_figures_are_the_gallery_the_tool_writes():
+    listed = {f"{name}/{relative}" for name, files in _tool().FILES.items() for relative in files}
+    present = {p.relative_to(GALLERY).as_posix() for p in GALLERY.rglob("*") if p.is_file()}
+    assert present == listed
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    linked = re.findall(r"\]\(([^)\s]+\.png)\)", readme)
+    assert linked, "the README shows no figure"
+    for link in linked:
+        assert link.startswith("gallery/") and link.removeprefix("gallery/") in listed, link
+    assert "results/" not in " ".join(linked)
+
+
+def test_gallery_check_flags_a_changed_table_but_not_changed_times():
+    tool = _tool()
+    old = (GALLERY / "sawtooth" / "runs.csv").read_bytes()
+    lines = old.decode().splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    row = lines[1].rstrip("\n").split(",")
+    retimed = list(row)
+    retimed[header.index("fit_seconds")] = "12.5"
+    assert tool.agree("sawtooth/runs.csv", "".join([lines[0], ",".join(retimed) + "\n",
+                                                     *lines[2:]]).encode(), old)
+    changed = list(row)
+    changed[header.index("max_error")] = repr(float(row[header.index("max_error")]) * (1 + 1e-15))
+    assert changed != row
+    assert not tool.agree("sawtooth/runs.csv", "".join([lines[0], ",".join(changed) + "\n",
+                                                         *lines[2:]]).encode(), old)
+    summary = (GALLERY / "sawtooth" / "summary.csv").read_bytes()
+    assert tool.agree("sawtooth/summary.csv", summary, summary)
+    assert not tool.agree("sawtooth/summary.csv", summary + b"\n", summary)
 
 
 @pytest.mark.slow
 def test_linear_regions_summary_still_matches(tmp_path):
     config = load_config(ROOT / "experiments" / "linear_regions.toml")
     got = summarize(run_sweep(config, tmp_path / "out", jobs=1))
-    want = pd.read_csv(ROOT / "results" / "linear_regions" / "summary.csv")
+    want = pd.read_csv(GALLERY / "linear_regions" / "summary.csv")
     assert list(got["dataset"]) == list(want["dataset"])
     assert list(got["method"]) == list(want["method"])
     for column in ("runs", "failed", "accuracy", "accuracy_min", "accuracy_max"):
@@ -47,14 +92,16 @@ def test_sawtooth_runs_still_match(tmp_path):
     keep = [t for t in tables if "trained-depth2" not in t and "trained-depth4" not in t]
     config = parse_config("[[methods]]".join([head, *keep]))
     got = run_sweep(config, tmp_path / "out", jobs=1).set_index("run_id")
-    want = pd.read_csv(ROOT / "results" / "sawtooth" / "runs.csv").set_index("run_id")
+    want = pd.read_csv(GALLERY / "sawtooth" / "runs.csv").set_index("run_id")
     assert len(got) == 6 and set(got.index) <= set(want.index)
     want = want.loc[got.index]
     np.testing.assert_array_equal(got["n_params"], want["n_params"])
     exact = got["kind"] != "trained"
-    # the committed trained runs took the compiled pass (extra `fast`); numpy's pass sums
-    # in another order, and training amplifies the difference
-    compiled = importlib.util.find_spec("numba") is not None
+    # the committed trained runs took the compiled pass (numba); numpy's pass sums in
+    # another order, and training amplifies the difference
+    compiled = importlib.util.find_spec("numba") is not None and os.environ.get(
+        "APPROX_ENGINE", "auto"
+    ) in ("", "auto", "numba")
     for column in ("max_error", "max_error_upper"):
         np.testing.assert_array_equal(got.loc[exact, column], want.loc[exact, column])
         if compiled:

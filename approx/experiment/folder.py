@@ -16,7 +16,7 @@ Before anything is written the folder is checked:
   it would overwrite the file; a ``config.toml`` is never overwritten unless the sweep
   wrote it (a user's copy of the config is kept, the snapshot goes beside it);
 - a non-empty folder without a store is refused unless every file in it is one of the
-  sweep's artefacts (so the ``results/quickstart/`` a fresh clone ships keeps working);
+  sweep's artefacts (so a copy of a ``gallery/`` folder, tables and figures alone, works);
 - anything but a regular file with one link where the sweep writes (a symbolic link, a
   hard link, a FIFO, a folder, …) is refused in one line naming it; ``plots/`` and
   ``models/`` must be real folders, never a symlink out of the folder.

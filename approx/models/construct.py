@@ -1,11 +1,12 @@
 """Exact constructions: the lecture's ±ReLU interpolant, random features, Yarotsky's net.
 
 :func:`relu_interpolant` writes the piecewise-linear interpolant of ``f`` at ``d`` knots
-as ``f̂(x) = Σ_{i=1..d} s_i max{0, w_i x + b_i}`` with ``s_i = ±1`` (section 4 of the
-lecture); :func:`random_features` fixes a random hidden layer (cos or ReLU features,
-section 2) and fits only the output layer by least squares; :func:`sawtooth_square` is
-the first deep construction (section 5's question, why go deeper): ``x²`` on ``[0, 1]``
-to ``4^{-m-1}`` with ``m`` layers of width 4, where one hidden layer needs ``2^m`` units.
+as ``f̂(x) = Σ_{i=1..d} s_i max{0, w_i x + b_i}`` with ``s_i = ±1`` (lecture 2.3,
+universal approximation); :func:`random_features` fixes a random hidden layer (cos or
+ReLU features, lecture 1.4) and fits only the output layer by least squares;
+:func:`sawtooth_square` is the first deep construction (lecture 2.4's question, why go
+deeper): ``x²`` on ``[0, 1]`` to ``4^{-m-1}`` with ``m`` layers of width 4, where one
+hidden layer needs ``2^m`` units.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 :func:`make_engine <approx.nn.engine.make_engine>` takes the fused pass for a 1→d→1 net
 under a regression loss. Its backend: an explicit ``backend=``, else the environment
-variable ``APPROX_ENGINE`` (``auto``, ``numpy`` or ``numba``), else ``auto``: numba (the
-``fast`` extra) when it imports and the activation is one it runs faster than numpy.
+variable ``APPROX_ENGINE`` (``auto``, ``numpy`` or ``numba``), else ``auto``: numba (a
+dependency of the default install where it has wheels) when it imports and the activation
+is one it runs faster than numpy. numba is imported on the first call that asks, not
+with this module, so a process that never trains a 1→d→1 net does not load it.
 An activation the compiled kernel does not have (no numba code in its
 :class:`~approx.nn.activations.Activation` record) runs the numpy pass under any choice.
 Gradients from different engines agree to rounding, not to the last bit, so run metadata
@@ -40,7 +42,7 @@ FUSED_LOSSES = ("mse", "lp")
 
 @cache
 def numba_available() -> bool:
-    """Whether numba is installed (the ``fast`` extra) and imports."""
+    """Whether numba is installed (by default where it has wheels) and imports."""
     if importlib.util.find_spec("numba") is None:
         return False
     try:  # an installed numba built for another numpy fails here, not in a training loop
@@ -77,7 +79,8 @@ def fused_backend(backend: str | None = None, activation: str = "relu") -> str:
     if backend == "auto":
         return "numba" if activation in NUMBA_FASTER and numba_available() else "numpy"
     if backend == "numba" and not numba_available():
-        raise ValueError("the numba backend needs numba: pip install 'approx[fast]'")
+        raise ValueError("the numba backend needs numba, which is not installed here "
+                         "(no wheel for this platform?): pip install numba")
     return backend if activation in NUMBA_CODES else "numpy"
 
 

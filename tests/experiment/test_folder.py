@@ -120,10 +120,9 @@ def test_fresh_never_follows_a_symlinked_folder_out(tmp_path):
 
 
 def test_the_shipped_quickstart_folder_is_accepted(tmp_path):
-    """A fresh clone's results/quickstart holds summary.csv and two plots, no store."""
-    shipped = Path(__file__).resolve().parents[2] / "results" / "quickstart"
+    """A copy of gallery/quickstart holds summary.csv and two plots, no store."""
+    shipped = Path(__file__).resolve().parents[2] / "gallery" / "quickstart"
     folder = tmp_path / "quickstart"
-    # only what a clone ships (a working copy may also hold a local run's store)
     for name in ("summary.csv", "plots/convergence.png", "plots/gap.png"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shipped / name, folder / name)

@@ -461,9 +461,9 @@ def test_the_shipped_tables_are_recognised_as_a_sweeps(tmp_path):
     from approx.experiment.folder import looks_ours
     from approx.experiment.store import run_columns
 
-    results = Path(__file__).resolve().parents[2] / "results"
+    gallery = Path(__file__).resolve().parents[2] / "gallery"
     config = parse_config(CHEAP)
-    with SafeFolder.open(results / "sawtooth", create=False) as root:
+    with SafeFolder.open(gallery / "sawtooth", create=False) as root:
         assert looks_ours(root, "runs.csv", config, run_columns())
         assert looks_ours(root, "summary.csv", config, run_columns())
 

@@ -102,7 +102,7 @@ def test_every_ball_form_encloses_its_float_form(name):
 # ---- the compiled kernel ----------------------------------------------------------------
 
 
-@pytest.mark.skipif(not numba_available(), reason="numba not installed (the fast extra)")
+@pytest.mark.skipif(not numba_available(), reason="numba not installed (no wheel here)")
 @pytest.mark.parametrize("name", list(act.REGISTRY))
 def test_numba_codes_are_exactly_the_kernels_activations(name):
     """An activation with a code runs the kernel's branch for it, which computes this

@@ -31,7 +31,7 @@ BACKENDS = [
     pytest.param(
         "numba",
         marks=pytest.mark.skipif(
-            not numba_available(), reason="numba not installed (the fast extra)"
+            not numba_available(), reason="numba not installed (no wheel here)"
         ),
     ),
 ]
@@ -365,7 +365,7 @@ def test_fused_steps_allocate_no_large_arrays(backend):
     assert peak < m * d * 8 // 16  # an m × d array would be 4 MB
 
 
-@pytest.mark.skipif(not numba_available(), reason="numba not installed (the fast extra)")
+@pytest.mark.skipif(not numba_available(), reason="numba not installed (no wheel here)")
 @pytest.mark.parametrize("activation", list(NUMBA_CODES))
 def test_numba_and_numpy_fused_agree_to_rounding(activation):
     rng = np.random.default_rng([6, len(activation)])
@@ -381,7 +381,7 @@ def test_numba_and_numpy_fused_agree_to_rounding(activation):
     assert_close(r1, r0, 1e-12)
 
 
-@pytest.mark.skipif(not numba_available(), reason="numba not installed (the fast extra)")
+@pytest.mark.skipif(not numba_available(), reason="numba not installed (no wheel here)")
 def test_numba_and_numpy_agree_on_kinks_placed_at_samples():
     # relocation puts kinks at samples: b₀ = −w₀ x_j, so x_j w₀ + b₀ rounds to 0 exactly,
     # while a fused multiply–add keeps the rounding error of b₀ and flips σ'(0)
