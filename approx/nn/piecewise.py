@@ -43,8 +43,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from approx.arith.eft import two_product
 from approx.core import deadline, validate
-from approx.core.errors import ApproxError
 from approx.nn import MLP
+from approx.nn.float_pieces import FLOAT_WORK, TooManyPieces, float_pieces
 
 __all__ = ["PiecewiseLinear", "TooManyPieces", "exact_value", "piecewise_linear"]
 
@@ -146,7 +146,19 @@ def piecewise_linear(net: MLP, domain: tuple[float, float]) -> PiecewiseLinear:
     net, a, b = _check(net, domain)
     if len(net.sizes) == 3:
         return _shallow(net, a, b)
-    return _deep(net, a, b)
+    try:
+        return _deep(net, a, b)
+    except TooManyPieces:  # exact pieces too dear: floats with rigorous radii
+        return _floats(net, a, b)
+
+
+def _floats(net: MLP, a: float, b: float, max_work: int = FLOAT_WORK) -> PiecewiseLinear:
+    """The float pieces of :mod:`approx.nn.float_pieces` as a :class:`PiecewiseLinear`."""
+    biases = list(net.biases) if net.bias else [np.zeros(w.shape[1]) for w in net.weights]
+    fp = float_pieces(list(net.weights), biases, a, b, max_work)
+    return PiecewiseLinear(
+        x=fp.x, y=fp.y, slopes=fp.slopes, y_err=fp.y_err, slope_err=fp.slope_err, slack=fp.slack
+    )
 
 
 # --- exact dyadic arithmetic ------------------------------------------------------------------
@@ -258,13 +270,10 @@ def _slack(x: Array, group: Array) -> Array:
     return reach[:-1] + reach[1:] + 2.0**-1074
 
 
-class TooManyPieces(ApproxError, ValueError):
-    """A deep net whose exact pieces would cost more than the allowed work."""
-
-
-#: integer multiply-adds allowed for the exact pieces of a deep net (up to about ten
-#: seconds; those of the units that are off are not done, nor counted)
-DEEP_WORK = 1 << 28
+#: integer multiply-adds allowed for the exact pieces of a deep net (a fraction of a
+#: second; those of the units that are off are not done, nor counted); past them the
+#: pieces are carried in floats with rigorous radii (:mod:`approx.nn.float_pieces`)
+DEEP_WORK = 1 << 21
 
 
 #: an exact piece of a layer's outputs: its ends, and the slopes and intercepts of every
@@ -427,19 +436,18 @@ def exact_value(net: MLP, x: float) -> arb:
         fast = _shallow_value(net, float(x))
         if fast is not None:
             return fast
-    z = [Fraction(float(x))]
-    n_layers = len(net.weights)
+    z, ez = _dyadic(np.array([float(x)]))
+    last = len(net.weights) - 1
     for layer, w in enumerate(net.weights):
-        bias = net.biases[layer] if net.bias else np.zeros(w.shape[1])
-        out = []
-        for k in range(w.shape[1]):
-            s = sum(
-                (zi * Fraction(float(w[i, k])) for i, zi in enumerate(z) if zi != 0),
-                Fraction(float(bias[k])),
-            )
-            out.append(s if layer == n_layers - 1 or s > 0 else Fraction(0))
-        z = out
-    return arb(z[0].numerator) / arb(z[0].denominator)
+        wi, ew = _dyadic(np.asarray(w, dtype=np.float64))
+        bias = np.asarray(net.biases[layer], dtype=np.float64) if net.bias else np.zeros(w.shape[1])
+        bi, eb = _dyadic(bias)
+        z, bb, ez = _aligned(_sparse_dot(z, wi), ez + ew, bi, eb)
+        z = z + bb
+        if layer < last:
+            z = np.where(z > 0, z, z * 0)
+    value = _fraction(int(z[0]), ez)
+    return arb(value.numerator) / arb(value.denominator)
 
 
 def _shallow_value(net: MLP, x: float) -> arb | None:

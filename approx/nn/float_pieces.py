@@ -1,0 +1,261 @@
+"""The pieces of a deep ReLU net in floats, with rigorous radii (any depth, any width).
+
+Where the exact pieces of :mod:`approx.nn.piecewise` cost too much (Python integers
+through every layer), the pieces are carried through the layers in floats, vectorized
+over all pieces of a layer at once. On a piece ``[lo, hi]`` each unit's input is
+enclosed as ``c + s (x - m) ± ρ`` for every ``x`` of the piece: ``c``, ``s`` floats,
+``m`` the domain's midpoint and ``ρ`` a rigorous uniform radius.
+
+**A layer's products.** ``z W + b`` is computed by splitting each row of the lines and
+each column of ``W`` at a power of two into a high part, an integer of at most ``β``
+bits (``(n + 1) 2^{2β} ≤ 2^{53}``), and the rest: the product of the high parts is a sum
+of integers below ``2^{53}``, exact in any order of summation, with or without fused
+multiply-adds (any BLAS); the three products with a low part are ``2^{-β}`` smaller and
+their rounding is bounded a priori by ``γ_n = n u / (1 - n u)`` times the size of their
+terms. So the lines of the pre-activations are the real ones rounded about once
+(relative error ``~u``, not ``γ_n`` times the size of the terms), with a bound that holds
+for every summation order, and an underflow term. The input radii add ``|W|ᵀ ρ``.
+
+**ReLU.** A piece is split at each unit's float zero ``m - c/s`` inside it. On each part
+the unit is on or off by the sign of its line at the part's midpoint. Its output is then
+enclosed by its line (on) or 0 (off), with radius ``ρ + max(0, -min ŷ)`` (on) or
+``max(0, max ŷ + ρ)`` (off), ``ŷ`` the unit's line, whose extremes over the part are at its
+ends, evaluated with a bound on their rounding: ReLU is 1-Lipschitz, and where the state
+is wrong (only between the float zero and the true one) the line is within this of 0. A
+unit that is off with its line below ``-ρ`` all over the part contributes exactly 0.
+
+At the output each piece is a line with float coefficients and a uniform radius (the
+:class:`~approx.nn.piecewise.PiecewiseLinear` ``slack``). Past :data:`FLOAT_WORK`
+multiply-adds (pieces × inputs × outputs summed over the layers)
+:class:`TooManyPieces` is raised. A net whose real function, or a line on the way,
+leaves the floats gets infinite radii (no certificate), not an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from approx.core import deadline
+from approx.core.errors import ApproxError
+
+__all__ = ["FLOAT_WORK", "FloatPieces", "TooManyPieces", "float_pieces"]
+
+Array = NDArray[np.float64]
+
+U = 2.0**-53
+TINY = 2.0**-1074
+
+#: multiply-adds allowed for the float pieces of a deep net (a few seconds)
+FLOAT_WORK = 1 << 34
+#: pieces carried through a layer at once (bounds the memory: chunk × width floats)
+CHUNK = 2048
+
+
+class TooManyPieces(ApproxError, ValueError):
+    """A deep net whose pieces would cost more than the allowed work."""
+
+
+class FloatPieces(NamedTuple):
+    """A deep ReLU net on ``[a, b]`` as float lines with uniform radii.
+
+    ``x`` (``p + 1`` floats, strictly increasing, ``x[0] = a``, ``x[-1] = b``); on
+    ``[x[j], x[j+1]]`` the net is within ``slack[j]`` of the line
+    ``y[j] + slopes[j] (t - x[j])`` up to ``y_err[j]`` (the rounding of ``y[j]``);
+    ``y[p]`` is the last line at ``b``. ``slope_err`` is the smallest subnormal (the
+    slopes are those of the enclosing lines, exactly).
+    """
+
+    x: Array
+    y: Array
+    slopes: Array
+    y_err: Array
+    slope_err: Array
+    slack: Array
+
+
+class _Layer(NamedTuple):
+    w: Array  # (n_in + 1, n_out): the weights, then the biases as a last row
+    abs_w: Array  # |weights| (n_in, n_out)
+
+
+class _Lines(NamedTuple):
+    """Pieces ``[lo, hi]`` and each unit's line ``c + s (x - m) ± r`` on them."""
+
+    lo: Array
+    hi: Array
+    c: Array
+    s: Array
+    r: Array
+
+
+class _Frame(NamedTuple):
+    m: float  # the domain's midpoint
+    h: float  # an upper bound of |x - m| on the domain
+
+
+def float_pieces(
+    weights: list[Array], biases: list[Array], a: float, b: float, max_work: int = FLOAT_WORK
+) -> FloatPieces:
+    """The float pieces of a ReLU net ``[1, n_1, …, n_L, 1]`` on ``[a, b]`` (module docstring).
+
+    Parameters
+    ----------
+    weights, biases : list of ndarray
+        Finite float weights ``(n_{k-1}, n_k)`` and biases ``(n_k,)`` of each layer.
+    a, b : float
+        The domain, ``a < b``.
+    max_work : int
+        Multiply-adds allowed.
+
+    Raises
+    ------
+    TooManyPieces
+        Past ``max_work`` multiply-adds.
+    """
+    layers = [
+        _Layer(
+            np.vstack([np.asarray(w, dtype=np.float64), np.asarray(bias, dtype=np.float64)]),
+            np.abs(np.asarray(w, dtype=np.float64)),
+        )
+        for w, bias in zip(weights, biases, strict=True)
+    ]
+    m = a / 2 + b / 2
+    h = max(m - a, b - m) * (1 + 4 * U) + TINY
+    frame = _Frame(m, h)
+    start = _Lines(
+        np.array([a]), np.array([b]), np.array([[m]]), np.array([[1.0]]), np.zeros((1, 1))
+    )
+    budget = [max_work, max_work]  # allowed, left
+    sizes = [1, *(w.shape[1] for w in weights)]
+    with np.errstate(all="ignore"):
+        out = list(_through(start, layers, frame, budget, sizes))
+        return _assemble(out, frame, b)
+
+
+def _through(
+    lines: _Lines, layers: list[_Layer], frame: _Frame, budget: list[int], sizes: list[int]
+):
+    """Carry pieces through the remaining layers, in chunks; yield the output lines."""
+    layer, rest = layers[0], layers[1:]
+    for start in range(0, lines.lo.size, CHUNK):
+        deadline.check()
+        chunk = _Lines(*(v[start : start + CHUNK] for v in lines))
+        budget[1] -= chunk.lo.size * layer.w.shape[0] * layer.w.shape[1]
+        if budget[1] < 0:
+            raise TooManyPieces(
+                f"the pieces of this {sizes} ReLU net would take more than "
+                f"{budget[0]} multiply-adds"
+            )
+        pre = _affine(chunk, layer, frame)
+        if not rest:
+            yield pre
+            continue
+        for group in _groups(pre, frame):
+            yield from _through(_relu(pre, group, frame), rest, frame, budget, sizes)
+
+
+def _affine(lines: _Lines, layer: _Layer, frame: _Frame) -> _Lines:
+    """The pre-activations ``z W + b`` of every unit on every piece, with radii."""
+    p, n = lines.c.shape
+    ones = np.ones((p, 1))
+    rows = np.vstack([np.hstack([lines.c, ones]), np.hstack([lines.s, 0 * ones])])
+    y, err = _split_product(rows, layer.w)
+    c, s = y[:p], y[p:]
+    spread = (lines.r @ layer.abs_w) * (1 + 1.01 * (n + 2) * U)
+    r = (spread + err[:p] + err[p:] * frame.h) * (1 + 4 * U) + TINY
+    r = np.where(np.isfinite(r) & np.isfinite(c) & np.isfinite(s), r, np.inf)
+    return _Lines(lines.lo, lines.hi, c, s, r)
+
+
+def _split_product(a: Array, b: Array) -> tuple[Array, Array]:
+    """``a @ b`` and a bound on its error that holds for any summation order.
+
+    Rows of ``a`` and columns of ``b`` are scaled by powers of two into ``(-1, 1)`` and
+    split into ``β``-bit integers and remainders (module docstring)."""
+    n = a.shape[1]
+    beta = (53 - math.ceil(math.log2(n))) // 2 if n > 1 else 26
+    ea = np.frexp(np.max(np.abs(a), axis=1, initial=0.0))[1]
+    eb = np.frexp(np.max(np.abs(b), axis=0, initial=0.0))[1]
+    sa = np.ldexp(a, -ea[:, None])
+    sb = np.ldexp(b, -eb[None, :])
+    ia = np.rint(np.ldexp(sa, beta))
+    ib = np.rint(np.ldexp(sb, beta))
+    ra = sa - np.ldexp(ia, -beta)  # exact: |ra| ≤ 2^(-β-1)
+    rb = sb - np.ldexp(ib, -beta)
+    high = np.ldexp(ia @ ib, -2 * beta)  # integers below 2^53: exact
+    low = np.ldexp(ia @ rb + ra @ ib, -beta) + ra @ rb
+    v = high + low
+    # |ia rb|, |ra ib| ≤ 1/2 a term: each product's rounding ≤ γ_n n / 2, their sum's
+    # u n (1 + γ_n); ra rb is 2^-β smaller again; then two additions (relative to |v|
+    # where the first is 2^-β small); underflow anywhere adds a few subnormals a term
+    k = float(n)
+    bound = 2.0**-beta * k * (k + 2) * U * 1.05 + 2.0 ** (-2 * beta) * k * (k + 2) * U
+    bound += U * k * 2.0**-beta * 1.05 + 16 * k * TINY
+    err = (np.abs(v) * (1.01 * U) + bound) * (1 + 4 * U)
+    scale = ea[:, None] + eb[None, :]
+    y = np.ldexp(v, scale)
+    e = np.ldexp(err, scale) * (1 + 2 * U) + TINY
+    finite = np.isfinite(y) & np.isfinite(e)
+    return y, np.where(finite, e, np.inf)
+
+
+def _groups(pre: _Lines, frame: _Frame):
+    """The parents' split points, grouped so that each group has at most ``CHUNK``
+    children: yields (parent index, left, right) arrays per group."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = frame.m - pre.c / pre.s
+    inside = (t > pre.lo[:, None]) & (t < pre.hi[:, None])
+    rows, cols = np.nonzero(inside)
+    p = pre.lo.size
+    idx = np.concatenate([rows, np.arange(p), np.arange(p)])
+    pts = np.concatenate([t[rows, cols], pre.lo, pre.hi])
+    order = np.lexsort((pts, idx))
+    idx, pts = idx[order], pts[order]
+    keep = np.ones(idx.size, dtype=bool)
+    keep[1:] = (idx[1:] != idx[:-1]) | (pts[1:] != pts[:-1])
+    idx, pts = idx[keep], pts[keep]
+    same = idx[:-1] == idx[1:]
+    parent, left, right = idx[:-1][same], pts[:-1][same], pts[1:][same]
+    for start in range(0, parent.size, CHUNK):
+        sl = slice(start, start + CHUNK)
+        yield parent[sl], left[sl], right[sl]
+
+
+def _relu(pre: _Lines, group: tuple[NDArray[np.intp], Array, Array], frame: _Frame) -> _Lines:
+    """Each unit on or off on each part, with the radius of that choice (module docstring)."""
+    parent, left, right = group
+    c, s, r = pre.c[parent], pre.s[parent], pre.r[parent]
+    yl = c + s * (left - frame.m)[:, None]
+    yr = c + s * (right - frame.m)[:, None]
+    # rounding of yl, yr (three operations, ≤ 3.1 u of the terms) with room for the
+    # rounding of the sums below
+    ev = 6 * U * (np.abs(c) + np.abs(s) * frame.h) + TINY
+    on = (yl + yr) > 0
+    top = np.maximum(yl, yr) + ev
+    bottom = np.minimum(yl, yr) - ev
+    radius = np.where(on, r + np.maximum(0.0, -bottom), np.maximum(0.0, top + r)) * (1 + 4 * U)
+    radius = np.where(np.isnan(radius), np.inf, radius)
+    zero = np.zeros_like(c)
+    return _Lines(left, right, np.where(on, c, zero), np.where(on, s, zero), radius)
+
+
+def _assemble(out: list[_Lines], frame: _Frame, b: float) -> FloatPieces:
+    """The output lines, at the pieces' left ends (and the last one at ``b``)."""
+    lo = np.concatenate([o.lo for o in out])
+    c = np.concatenate([o.c[:, 0] for o in out])
+    s = np.concatenate([o.s[:, 0] for o in out])
+    r = np.concatenate([o.r[:, 0] for o in out])
+    x = np.append(lo, b)
+    line = np.append(np.arange(lo.size), lo.size - 1)
+    run = x - frame.m
+    y = c[line] + s[line] * run
+    y_err = 4 * U * (np.abs(c[line]) + np.abs(s[line]) * np.abs(run)) * (1 + 4 * U) + TINY
+    finite = np.isfinite(y) & np.isfinite(y_err)
+    y_err = np.where(finite, y_err, np.inf)
+    slack = np.where(np.isfinite(r) & np.isfinite(s), r, np.inf)
+    slope_err = np.where(np.isfinite(s), TINY, np.inf)
+    return FloatPieces(x, y, s, y_err, slope_err, slack)
