@@ -39,6 +39,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from approx.arith.eft import two_product, two_sum
 from approx.core import deadline
 from approx.core.errors import ApproxError
 
@@ -83,12 +84,15 @@ class _Layer(NamedTuple):
 
 
 class _Lines(NamedTuple):
-    """Pieces ``[lo, hi]`` and each unit's line ``c + s (x - m) ± r`` on them."""
+    """Pieces ``[lo, hi]`` and each unit's line ``(c + cl) + (s + sl)(x - m) ± r`` on them
+    (the line's coefficients as unevaluated sums of two floats)."""
 
     lo: Array
     hi: Array
     c: Array
+    cl: Array
     s: Array
+    sl: Array
     r: Array
 
 
@@ -126,9 +130,8 @@ def float_pieces(
     m = a / 2 + b / 2
     h = max(m - a, b - m) * (1 + 4 * U) + TINY
     frame = _Frame(m, h)
-    start = _Lines(
-        np.array([a]), np.array([b]), np.array([[m]]), np.array([[1.0]]), np.zeros((1, 1))
-    )
+    one, zero = np.ones((1, 1)), np.zeros((1, 1))
+    start = _Lines(np.array([a]), np.array([b]), m * one, zero, one, zero, zero)
     budget = [max_work, max_work]  # allowed, left
     sizes = [1, *(w.shape[1] for w in weights)]
     with np.errstate(all="ignore"):
@@ -159,20 +162,27 @@ def _through(
 
 
 def _affine(lines: _Lines, layer: _Layer, frame: _Frame) -> _Lines:
-    """The pre-activations ``z W + b`` of every unit on every piece, with radii."""
+    """The pre-activations ``z W + b`` of every unit on every piece, with radii: the high
+    floats of the lines through :func:`_split_product`, the low ones in plain floats
+    (their rounding, ``γ_n`` of terms ``u`` smaller, joins the radius)."""
     p, n = lines.c.shape
     ones = np.ones((p, 1))
     rows = np.vstack([np.hstack([lines.c, ones]), np.hstack([lines.s, 0 * ones])])
-    y, err = _split_product(rows, layer.w)
-    c, s = y[:p], y[p:]
-    spread = (lines.r @ layer.abs_w) * (1 + 1.01 * (n + 2) * U)
-    r = (spread + err[:p] + err[p:] * frame.h) * (1 + 4 * U) + TINY
-    r = np.where(np.isfinite(r) & np.isfinite(c) & np.isfinite(s), r, np.inf)
-    return _Lines(lines.lo, lines.hi, c, s, r)
+    y, y_lo, err = _split_product(rows, layer.w)
+    low = np.vstack([lines.cl, lines.sl]) @ layer.w[:-1]
+    lo = y_lo + low
+    gamma = 1.01 * (n + 2) * U
+    spread = (lines.r + gamma * (np.abs(lines.cl) + np.abs(lines.sl) * frame.h)) @ layer.abs_w
+    err = err + U * np.abs(lo) * 1.01
+    r = spread * (1 + gamma) + (err[:p] + err[p:] * frame.h) * (1 + 4 * U) + TINY
+    c, cl, s, sl = y[:p], lo[:p], y[p:], lo[p:]
+    finite = np.isfinite(r) & np.isfinite(c) & np.isfinite(s) & np.isfinite(cl) & np.isfinite(sl)
+    return _Lines(lines.lo, lines.hi, c, cl, s, sl, np.where(finite, r, np.inf))
 
 
-def _split_product(a: Array, b: Array) -> tuple[Array, Array]:
-    """``a @ b`` and a bound on its error that holds for any summation order.
+def _split_product(a: Array, b: Array) -> tuple[Array, Array, Array]:
+    """``a @ b`` as two floats ``hi + lo`` and a bound on the error of their sum that
+    holds for any summation order.
 
     Rows of ``a`` and columns of ``b`` are scaled by powers of two into ``(-1, 1)`` and
     split into ``β``-bit integers and remainders (module docstring)."""
@@ -188,19 +198,34 @@ def _split_product(a: Array, b: Array) -> tuple[Array, Array]:
     rb = sb - np.ldexp(ib, -beta)
     high = np.ldexp(ia @ ib, -2 * beta)  # integers below 2^53: exact
     low = np.ldexp(ia @ rb + ra @ ib, -beta) + ra @ rb
-    v = high + low
+    v, v_lo = two_sum(high, low)  # exactly high + low
     # |ia rb|, |ra ib| ≤ 1/2 a term: each product's rounding ≤ γ_n n / 2, their sum's
-    # u n (1 + γ_n); ra rb is 2^-β smaller again; then two additions (relative to |v|
-    # where the first is 2^-β small); underflow anywhere adds a few subnormals a term
+    # u n (1 + γ_n); ra rb is 2^-β smaller again; then one addition, of size
+    # n 2^-β; underflow anywhere adds a few subnormals a term
     k = float(n)
     bound = 2.0**-beta * k * (k + 2) * U * 1.05 + 2.0 ** (-2 * beta) * k * (k + 2) * U
     bound += U * k * 2.0**-beta * 1.05 + 16 * k * TINY
-    err = (np.abs(v) * (1.01 * U) + bound) * (1 + 4 * U)
     scale = ea[:, None] + eb[None, :]
-    y = np.ldexp(v, scale)
-    e = np.ldexp(err, scale) * (1 + 2 * U) + TINY
-    finite = np.isfinite(y) & np.isfinite(e)
-    return y, np.where(finite, e, np.inf)
+    y, y_lo = np.ldexp(v, scale), np.ldexp(v_lo, scale)
+    e = np.ldexp(bound * (1 + 4 * U), scale) * (1 + 2 * U) + 2 * TINY
+    finite = np.isfinite(y) & np.isfinite(y_lo) & np.isfinite(e)
+    return y, y_lo, np.where(finite, e, np.inf)
+
+
+def _line_at(c: Array, cl: Array, s: Array, sl: Array, t: Array, m: float) -> tuple[Array, Array]:
+    """``(c + cl) + (s + sl)(t - m)`` at floats ``t`` (broadcast over columns), nearly
+    exactly: the value and a bound on its error (error-free sums and products, the rest
+    ``u`` smaller)."""
+    d, d_lo = two_sum(t, -m)  # exactly t - m
+    d, d_lo = d[:, None], d_lo[:, None]
+    p, e = two_product(s, d)
+    sigma, tau = two_sum(c, p)
+    parts = (cl, e, s * d_lo, sl * d, sl * d_lo)
+    rest = sum(parts[1:], parts[0])
+    size = sum((np.abs(q) for q in parts[1:]), np.abs(parts[0]))
+    value = sigma + (tau + rest)
+    err = 2.2 * U * (np.abs(value) + np.abs(tau)) + 5.5 * U * size
+    return value, (err * (1 + 4 * U) + 16 * TINY)
 
 
 def _groups(pre: _Lines, frame: _Frame):
@@ -228,34 +253,33 @@ def _groups(pre: _Lines, frame: _Frame):
 def _relu(pre: _Lines, group: tuple[NDArray[np.intp], Array, Array], frame: _Frame) -> _Lines:
     """Each unit on or off on each part, with the radius of that choice (module docstring)."""
     parent, left, right = group
-    c, s, r = pre.c[parent], pre.s[parent], pre.r[parent]
-    yl = c + s * (left - frame.m)[:, None]
-    yr = c + s * (right - frame.m)[:, None]
-    # rounding of yl, yr (three operations, ≤ 3.1 u of the terms) with room for the
-    # rounding of the sums below
-    ev = 6 * U * (np.abs(c) + np.abs(s) * frame.h) + TINY
+    c, cl, s, sl, r = (v[parent] for v in (pre.c, pre.cl, pre.s, pre.sl, pre.r))
+    yl, el = _line_at(c, cl, s, sl, left, frame.m)
+    yr, er = _line_at(c, cl, s, sl, right, frame.m)
     on = (yl + yr) > 0
-    top = np.maximum(yl, yr) + ev
-    bottom = np.minimum(yl, yr) - ev
+    # rigorous extremes of the line over the part (at its ends); the errors include a
+    # rounding unit of the value for the sums below
+    top = np.maximum(yl + el, yr + er)
+    bottom = np.minimum(yl - el, yr - er)
     radius = np.where(on, r + np.maximum(0.0, -bottom), np.maximum(0.0, top + r)) * (1 + 4 * U)
     radius = np.where(np.isnan(radius), np.inf, radius)
-    zero = np.zeros_like(c)
-    return _Lines(left, right, np.where(on, c, zero), np.where(on, s, zero), radius)
+    keep = [np.where(on, v, 0.0) for v in (c, cl, s, sl)]
+    return _Lines(left, right, *keep, radius)
 
 
 def _assemble(out: list[_Lines], frame: _Frame, b: float) -> FloatPieces:
     """The output lines, at the pieces' left ends (and the last one at ``b``)."""
     lo = np.concatenate([o.lo for o in out])
-    c = np.concatenate([o.c[:, 0] for o in out])
-    s = np.concatenate([o.s[:, 0] for o in out])
-    r = np.concatenate([o.r[:, 0] for o in out])
+    c, cl, s, sl, r = (
+        np.concatenate([getattr(o, k)[:, 0] for o in out]) for k in ("c", "cl", "s", "sl", "r")
+    )
     x = np.append(lo, b)
     line = np.append(np.arange(lo.size), lo.size - 1)
-    run = x - frame.m
-    y = c[line] + s[line] * run
-    y_err = 4 * U * (np.abs(c[line]) + np.abs(s[line]) * np.abs(run)) * (1 + 4 * U) + TINY
+    y, y_err = _line_at(*(v[line, None] for v in (c, cl, s, sl)), x, frame.m)
+    y, y_err = y[:, 0], y_err[:, 0]
     finite = np.isfinite(y) & np.isfinite(y_err)
     y_err = np.where(finite, y_err, np.inf)
     slack = np.where(np.isfinite(r) & np.isfinite(s), r, np.inf)
-    slope_err = np.where(np.isfinite(s), TINY, np.inf)
+    slope_err = np.abs(sl) * (1 + 2 * U) + TINY
+    slope_err = np.where(np.isfinite(slope_err) & np.isfinite(s), slope_err, np.inf)
     return FloatPieces(x, y, s, y_err, slope_err, slack)

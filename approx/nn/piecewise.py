@@ -147,7 +147,7 @@ def piecewise_linear(net: MLP, domain: tuple[float, float]) -> PiecewiseLinear:
     if len(net.sizes) == 3:
         return _shallow(net, a, b)
     try:
-        return _deep(net, a, b)
+        return _deep(net, a, b, DEEP_WORK)  # read at call time: tests may lower it
     except TooManyPieces:  # exact pieces too dear: floats with rigorous radii
         return _floats(net, a, b)
 
