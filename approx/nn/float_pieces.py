@@ -50,8 +50,10 @@ Array = NDArray[np.float64]
 U = 2.0**-53
 TINY = 2.0**-1074
 
-#: multiply-adds allowed for the float pieces of a deep net (a few seconds)
-FLOAT_WORK = 1 << 34
+#: multiply-adds allowed for the float pieces of a deep net, counted as pieces × inputs
+#: × outputs over the layers (about 6·10⁸ a second of CPU: the cap is some 7 s; a random
+#: net of depth 6 and width 256 takes 2.4·10⁸, one of depth 6 and width 512 1.8·10⁹)
+FLOAT_WORK = 1 << 32
 #: pieces carried through a layer at once (bounds the memory: chunk × width floats)
 CHUNK = 2048
 
