@@ -6,15 +6,16 @@ over all pieces of a layer at once. On a piece ``[lo, hi]`` each unit's input is
 enclosed as ``c + s (x - m) ± ρ`` for every ``x`` of the piece: ``c``, ``s`` floats,
 ``m`` the domain's midpoint and ``ρ`` a rigorous uniform radius.
 
-**A layer's products.** ``z W + b`` is computed by splitting each row of the lines and
-each column of ``W`` at a power of two into a high part, an integer of at most ``β``
-bits (``(n + 1) 2^{2β} ≤ 2^{53}``), and the rest: the product of the high parts is a sum
-of integers below ``2^{53}``, exact in any order of summation, with or without fused
-multiply-adds (any BLAS); the three products with a low part are ``2^{-β}`` smaller and
-their rounding is bounded a priori by ``γ_n = n u / (1 - n u)`` times the size of their
-terms. So the lines of the pre-activations are the real ones rounded about once
-(relative error ``~u``, not ``γ_n`` times the size of the terms), with a bound that holds
-for every summation order, and an underflow term. The input radii add ``|W|ᵀ ρ``.
+**A layer's products.** ``z W + b`` is computed by scaling each row of the lines and
+each column of ``W`` by a power of two into ``(-1, 1)`` and cutting it into two slices,
+integers of at most ``β`` bits (``(n + 1) 2^{2β} ≤ 2^{53}``) at weights ``2^{-β}`` and
+``2^{-2β}``, and a remainder: the products of slices are sums of integers below
+``2^{53}``, exact in any order of summation, with or without fused multiply-adds (any
+BLAS), and are added without rounding (error-free sums); the products with a remainder
+are ``2^{-2β}`` of the terms and their rounding is bounded a priori by
+``γ_n = n u / (1 - n u)`` times the size of their terms. So each unit's line is carried
+as two floats whose sum is the real product to about ``2^{-2β} γ_n`` of the terms, for
+every summation order, plus an underflow term. The input radii add ``|W|ᵀ ρ``.
 
 **ReLU.** A piece is split at each unit's float zero ``m - c/s`` inside it. On each part
 the unit is on or off by the sign of its line at the part's midpoint. Its output is then
@@ -187,31 +188,42 @@ def _split_product(a: Array, b: Array) -> tuple[Array, Array, Array]:
     holds for any summation order.
 
     Rows of ``a`` and columns of ``b`` are scaled by powers of two into ``(-1, 1)`` and
-    split into ``β``-bit integers and remainders (module docstring)."""
+    cut into two ``β``-bit integer slices and a remainder (module docstring): the
+    products of slices whose weights add to at most ``2^{-3β}`` are exact, the rest is
+    ``2^{-2β}`` of the terms, rounded."""
     n = a.shape[1]
     beta = (53 - math.ceil(math.log2(n))) // 2 if n > 1 else 26
     ea = np.frexp(np.max(np.abs(a), axis=1, initial=0.0))[1]
     eb = np.frexp(np.max(np.abs(b), axis=0, initial=0.0))[1]
-    sa = np.ldexp(a, -ea[:, None])
-    sb = np.ldexp(b, -eb[None, :])
-    ia = np.rint(np.ldexp(sa, beta))
-    ib = np.rint(np.ldexp(sb, beta))
-    ra = sa - np.ldexp(ia, -beta)  # exact: |ra| ≤ 2^(-β-1)
-    rb = sb - np.ldexp(ib, -beta)
-    high = np.ldexp(ia @ ib, -2 * beta)  # integers below 2^53: exact
-    low = np.ldexp(ia @ rb + ra @ ib, -beta) + ra @ rb
-    v, v_lo = two_sum(high, low)  # exactly high + low
-    # |ia rb|, |ra ib| ≤ 1/2 a term: each product's rounding ≤ γ_n n / 2, their sum's
-    # u n (1 + γ_n); ra rb is 2^-β smaller again; then one addition, of size
-    # n 2^-β; underflow anywhere adds a few subnormals a term
+    ia, ja, qa = _slices(np.ldexp(a, -ea[:, None]), beta)
+    ib, jb, qb = _slices(np.ldexp(b, -eb[None, :]), beta)
+    high = np.ldexp(ia @ ib, -2 * beta)  # sums of integers below 2^53: exact
+    s1, e1 = two_sum(np.ldexp(ia @ jb, -3 * beta), np.ldexp(ja @ ib, -3 * beta))
+    s2, e2 = two_sum(high, s1)  # high + s1 + e1 exactly: s2 + e2 + e1
+    ra, rb = np.ldexp(ja, -2 * beta) + qa, np.ldexp(jb, -2 * beta) + qb  # exact remainders
+    low = np.ldexp(ia @ qb + qa @ ib, -beta) + ra @ rb
+    tail = low + (e1 + e2)
+    v, v_lo = two_sum(s2, tail)
+    # |ia qb|, |qa ib| ≤ 2^-β-1 a term: each product's rounding ≤ γ_n n 2^-β-1, their
+    # sum's u n 2^-β (all times 2^-β); ra rb ≤ 2^-2β-2 a term, rounded by γ_n; the
+    # additions of the tail u of its parts; underflow anywhere a few subnormals a term
     k = float(n)
-    bound = 2.0**-beta * k * (k + 2) * U * 1.05 + 2.0 ** (-2 * beta) * k * (k + 2) * U
-    bound += U * k * 2.0**-beta * 1.05 + 16 * k * TINY
+    bound = 2.0 ** (-2 * beta) * k * (k + 3) * U * 1.05 + 16 * k * TINY
+    err = (bound + 2.1 * U * (np.abs(low) + np.abs(e1) + np.abs(e2))) * (1 + 4 * U)
     scale = ea[:, None] + eb[None, :]
     y, y_lo = np.ldexp(v, scale), np.ldexp(v_lo, scale)
-    e = np.ldexp(bound * (1 + 4 * U), scale) * (1 + 2 * U) + 2 * TINY
+    e = np.ldexp(err, scale) * (1 + 2 * U) + 2 * TINY
     finite = np.isfinite(y) & np.isfinite(y_lo) & np.isfinite(e)
     return y, y_lo, np.where(finite, e, np.inf)
+
+
+def _slices(x: Array, beta: int) -> tuple[Array, Array, Array]:
+    """``x = i 2^-β + j 2^-2β + q`` exactly for ``|x| < 1``: integers ``|i|, |j| ≤ 2^β``
+    and ``|q| ≤ 2^{-2β-1}`` (each cut rounds to a coarser grid; the rest is a float)."""
+    i = np.rint(np.ldexp(x, beta))
+    r = x - np.ldexp(i, -beta)
+    j = np.rint(np.ldexp(r, 2 * beta))
+    return i, j, r - np.ldexp(j, -2 * beta)
 
 
 def _line_at(c: Array, cl: Array, s: Array, sl: Array, t: Array, m: float) -> tuple[Array, Array]:
