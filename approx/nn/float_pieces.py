@@ -69,8 +69,8 @@ class FloatPieces(NamedTuple):
     ``x`` (``p + 1`` floats, strictly increasing, ``x[0] = a``, ``x[-1] = b``); on
     ``[x[j], x[j+1]]`` the net is within ``slack[j]`` of the line
     ``y[j] + slopes[j] (t - x[j])`` up to ``y_err[j]`` (the rounding of ``y[j]``);
-    ``y[p]`` is the last line at ``b``. ``slope_err`` is the smallest subnormal (the
-    slopes are those of the enclosing lines, exactly).
+    ``y[p]`` is the last line at ``b``. ``slope_err`` bounds the distance from
+    ``slopes`` to the enclosing line's slope (the low float of its two).
     """
 
     x: Array
