@@ -8,12 +8,16 @@ uniform ReLU interpolant (piecewise linear), the cubic spline, the Chebyshev
 interpolant, and random cos features fitted on 2048 and on 8192 samples (the latter as
 in ``experiments/universal_approximation.toml``). With ``--nets``, a second table: nets of
 three hidden layers of width 64, 128, 256 (He-like random weights, seed 0) for relu and
-every smooth activation of the registry. One BLAS thread.
+every smooth activation of the registry. With ``--relu``, ReLU nets of depth 3, 4, 5, 6
+and width 64, 128, 256: random (He-like, seed 0) and, with ``--trained STEPS``, trained
+by :func:`approx.train.fit_target` (Adam, ``STEPS`` steps, seed 0; the training is not
+timed). One BLAS thread.
 
     python benchmarks/certify_cost.py                       # sin2pi, every kind and d
     python benchmarks/certify_cost.py --target runge --widths 1024 4096
     python benchmarks/certify_cost.py --kinds chebyshev cos8192
     python benchmarks/certify_cost.py --kinds --nets        # only the deep nets
+    python benchmarks/certify_cost.py --kinds --relu --trained 1500   # deep ReLU nets
     python benchmarks/certify_cost.py --kinds cos2048 cos8192 --models /tmp/models
 
 ``--models DIR`` keeps each built model there (as ``.npz``) and loads it on the next run:
@@ -39,6 +43,7 @@ from approx.models.construct import random_features, relu_interpolant
 from approx.nn import MLP
 from approx.nn.activations import REGISTRY
 from approx.problems import targets
+from approx.train import fit_target
 
 KINDS = {
     "relu": lambda f, d: relu_interpolant(f, d),
@@ -56,6 +61,9 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="*", default=list(KINDS), choices=list(KINDS))
     parser.add_argument("--nets", action="store_true", help="depth-3 nets of width ≤ 256")
     parser.add_argument("--models", type=pathlib.Path, help="keep built models here")
+    parser.add_argument("--relu", action="store_true", help="ReLU nets of depth 3–6")
+    parser.add_argument("--trained", type=int, default=0, help="also trained, this many steps")
+    parser.add_argument("--depths", type=int, nargs="+", default=[3, 4, 5, 6])
     args = parser.parse_args()
     f = targets.get(args.target)
     certified.taylor(f)  # built once per process: not the model's cost
@@ -67,6 +75,14 @@ def main() -> None:
     rows = [(kind, d, KINDS[kind]) for kind in args.kinds for d in args.widths]
     if args.nets:
         rows += [(f"{a}x3", d, _deep_net(a)) for a in REGISTRY for d in (64, 128, 256)]
+    if args.relu:
+        for depth in args.depths:
+            rows += [(f"relux{depth}", d, _deep_net("relu", depth)) for d in (64, 128, 256)]
+            if args.trained:
+                rows += [
+                    (f"fit{args.trained}x{depth}", d, _trained(depth, args.trained))
+                    for d in (64, 128, 256)
+                ]
     for kind, d, build in rows:
         model = _built(build, f, d, args.models and args.models / f"{args.target}_{kind}_{d}.npz")
         start, cpu = time.perf_counter(), time.process_time()
@@ -97,16 +113,27 @@ def _built(build, f, d, path: pathlib.Path | None):
     return model
 
 
-def _deep_net(activation: str):
-    """A builder of a net of three hidden layers of width d with random weights."""
+def _deep_net(activation: str, depth: int = 3):
+    """A builder of a net of ``depth`` hidden layers of width d with random weights."""
 
     def build(f, d):
         rng = np.random.default_rng(0)
-        sizes = [1, d, d, d, 1]
+        sizes = [1, *[d] * depth, 1]
         weights = [rng.normal(0, 1.5 / np.sqrt(m), (m, n)) for m, n in itertools.pairwise(sizes)]
         weights[0] *= 3
         biases = [rng.normal(0, 0.5, n) for n in sizes[1:]]
         return MLP.from_params(weights, biases, activation=activation)
+
+    return build
+
+
+def _trained(depth: int, steps: int):
+    """A builder of a ReLU net of ``depth`` hidden layers of width d fitted by Adam."""
+
+    def build(f, d):
+        return fit_target(
+            f, d, np.random.default_rng(0), depth=depth, optimizer="adam", steps=steps
+        ).net
 
     return build
 

@@ -6,7 +6,8 @@ the theory's bounds and the fitted convergence rates.
 and ``upper`` rigorous. ``f`` is enclosed from its ball form (Taylor models in Arb,
 :mod:`approx.certify.taylor`); ``f̂`` is the real function the stored float weights define:
 
-- ReLU nets of any depth are piecewise linear with exact pieces (:mod:`approx.nn.piecewise`);
+- ReLU nets of any depth are piecewise linear, with exact pieces or float pieces with
+  rigorous radii (:mod:`approx.nn.piecewise`);
 - splines are piecewise cubics, each in its cell's own variable ``t ∈ [0, 1]``;
 - Chebyshev series of any degree are evaluated by Clenshaw's recurrence in floats with a
   rigorous error bound, their derivatives bounded by Cauchy's estimate on Bernstein

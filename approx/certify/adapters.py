@@ -8,7 +8,8 @@ rounding) and a fast float evaluation for the final local search. :data:`ADAPTER
 the table from a model class to its adapter; a model kind without one has no
 certificate (:func:`cells_for` returns ``None``).
 
-- ReLU nets of any depth are piecewise linear with exact pieces (:mod:`approx.nn.piecewise`);
+- ReLU nets of any depth are piecewise linear, with exact pieces or float pieces with
+  rigorous radii (:mod:`approx.nn.piecewise`);
 - splines are piecewise cubics, each in its cell's own variable ``t ∈ [0, 1]``;
 - Chebyshev series of any degree have cells of their own (:mod:`approx.certify.chebyshev`);
 - ``1 → d → 1`` cos nets are evaluated in floats with rigorous error bounds
@@ -182,7 +183,7 @@ def _mlp_cells(net: MLP, domain: tuple[float, float], max_work: int) -> Cells | 
         return None
     pw = None
     if net.activation == "relu" and len(net.sizes) >= 3:
-        with contextlib.suppress(TooManyPieces):  # then enclosed in Arb, like tanh nets
+        with contextlib.suppress(TooManyPieces):  # past FLOAT_WORK: in Arb, like tanh nets
             pw = piecewise_linear(net, domain)
     if pw is not None:
         polys = from_coefficients(

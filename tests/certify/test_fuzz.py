@@ -7,8 +7,8 @@ products of an expression with itself, saturations such as ``tanh(K u)``, poles 
 outside the domain, tiny and huge constants), domains from one float wide to 1e300 and
 far from 0, and every model kind: the ±ReLU construction (uniform and adaptive knots),
 cubic splines, Chebyshev series, cos and ReLU random features, and ``MLP.from_params``
-nets of depth 1–3 with every activation of the registry, weights "trained-like" or
-arbitrary floats.
+nets of depth 1–3 with every activation of the registry (ReLU nets of depth 1–5, with
+their exact or their float pieces), weights "trained-like" or arbitrary floats.
 
 The default profile runs a few derandomized examples per test (the plain ``pytest``
 stays under a minute); ``pytest -m fuzz --hypothesis-profile long`` runs thousands.
@@ -40,7 +40,7 @@ from hypothesis.control import currently_in_test_context
 from approx.analysis.errors import max_error_at
 from approx.certify import taylor
 from approx.models import baselines, construct
-from approx.nn import MLP
+from approx.nn import MLP, piecewise
 from approx.nn.activations import REGISTRY
 from approx.problems.expr import FUNCTIONS
 from approx.problems.targets import from_expr
@@ -271,12 +271,12 @@ KINDS = ["construction", "adaptive", "spline", "chebyshev", "fourier", "relu_fea
 
 @st.composite
 def random_nets(draw: st.DrawFn, domain: tuple[float, float], activation: str | None = None):
-    """``MLP.from_params`` of depth 1–3: trained-like weights (breakpoints and transitions
-    inside the domain) or arbitrary floats."""
-    depth = draw(st.integers(1, 3))
+    """``MLP.from_params`` of depth 1–3 (ReLU: 1–5): trained-like weights (breakpoints and
+    transitions inside the domain) or arbitrary floats."""
+    activation = activation or draw(st.sampled_from(sorted(REGISTRY)))
+    depth = draw(st.integers(1, 5 if activation == "relu" else 3))
     widths = [draw(st.integers(1, MAX_WIDTH)) for _ in range(depth)]
     sizes = [1, *widths, 1]
-    activation = activation or draw(st.sampled_from(sorted(REGISTRY)))
     bias = draw(st.booleans() | st.just(True))
     if draw(st.integers(0, 4)) == 0:  # arbitrary floats
         weight = st.floats(-1e6, 1e6, allow_nan=False) | st.sampled_from(
@@ -473,9 +473,23 @@ def pl_cases(draw: st.DrawFn) -> tuple[str, tuple[float, float], Any, Any]:
 
 
 @fuzz_settings(15)
-@given(pl_cases())
-def test_relu_nets_against_piecewise_linear_targets_exactly(case: Any) -> None:
-    check_exactly(*case)
+@given(pl_cases(), st.booleans())
+def test_relu_nets_against_piecewise_linear_targets_exactly(case: Any, floats: bool) -> None:
+    # deep nets with their exact pieces, or (floats) with the float pieces and radii that
+    # nets too dear for the exact pieces get (approx.nn.float_pieces)
+    with _float_pieces(floats):
+        check_exactly(*case)
+
+
+@contextlib.contextmanager
+def _float_pieces(on: bool):
+    """Within the block, deep ReLU nets take the float pieces whatever their size."""
+    saved = piecewise.DEEP_WORK
+    piecewise.DEEP_WORK = 0 if on else saved
+    try:
+        yield
+    finally:
+        piecewise.DEEP_WORK = saved
 
 
 def test_a_net_whose_real_function_overflows_is_checked_exactly() -> None:

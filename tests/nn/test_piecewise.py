@@ -154,9 +154,10 @@ def test_breakpoints_rounding_to_a_float_are_covered_by_the_slack():
     assert 1e-12 < pw.slack.max() < 1e-6
 
 
-def test_wide_deep_nets_have_exact_pieces():
-    # depth 3, width 128: every piece's line is the net's exact function (Fractions of
-    # the stored floats, an independent forward pass) at a rational point inside it
+def test_wide_deep_nets_pieces_enclose_the_exact_function():
+    # depth 3, width 128 (float pieces: past the exact budget): every piece's line with
+    # its radii encloses the net's exact function (Fractions of the stored floats, an
+    # independent forward pass) at a rational point inside it
     rng = np.random.default_rng(0)
     sizes = [1, 128, 128, 128, 1]
     weights = [rng.normal(0, np.sqrt(2 / m), (m, n)) for m, n in pairwise(sizes)]
