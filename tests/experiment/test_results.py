@@ -289,7 +289,7 @@ def test_every_runs_csv_column_is_documented_in_the_readme():
     documented = _documented_columns()
     stored = run_columns() - {"params", "info"}  # (JSON: the param_* and info_* columns)
     assert stored <= documented, sorted(stored - documented)
-    committed = Path(__file__).parents[2] / "results" / "sawtooth" / "runs.csv"
+    committed = Path(__file__).parents[2] / "gallery" / "sawtooth" / "runs.csv"
     infos = {c for c in pd.read_csv(committed, nrows=0).columns if c.startswith("info_")}
     assert infos and infos <= documented, sorted(infos - documented)
     assert "param_<name>" in documented
