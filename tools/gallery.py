@@ -12,8 +12,9 @@ file came out byte for byte as committed.
 
 The sweeps' tables are deterministic on one machine (with the compiled engine, as the
 default install has it): ``--check`` compares them byte for byte, except the columns
-that hold times (``fit_seconds``, ``eval_seconds``, ``finished_at`` of
-``sawtooth/runs.csv``; ``bench_memory``'s times), and ``bench_memory``'s figure, which
+that hold times or say who computed a run (``fit_seconds``, ``eval_seconds``,
+``finished_at``, ``invocation``, ``host`` of ``sawtooth/runs.csv``; ``bench_memory``'s
+times), and ``bench_memory``'s figure, which
 draws its times.
 """
 
@@ -39,9 +40,10 @@ FILES: dict[str, tuple[str, ...]] = {
     "depth": ("summary.csv", "plots/params.png"),
     "bench_memory": ("memory_time.csv", "memory_time.png"),
 }
-# columns that are measurements of this run (times), not results: left out of comparisons
+# columns that describe this run (times, and the invocation and host that computed it),
+# not results: left out of comparisons
 MEASURED = {
-    "sawtooth/runs.csv": ("fit_seconds", "eval_seconds", "finished_at"),
+    "sawtooth/runs.csv": ("fit_seconds", "eval_seconds", "finished_at", "invocation", "host"),
     "bench_memory/memory_time.csv": ("ms_per_step", "time_ratio", "ratio_min", "ratio_max"),
 }
 BENCHMARKS = ("bench_memory",)  # their figures draw times: rewritten on every run
