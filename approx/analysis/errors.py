@@ -295,10 +295,30 @@ def _rescaled_domain(
     model_u = rescaled_inputs(model, s)
     if model_u is None or not math.isfinite(ends[1] - ends[0]):
         return None
-    inner = max_error_at(
-        certified.rescaled_domain(target, s), model_u, rtol=rtol, atol=atol, max_work=max_work
-    )
-    return inner._replace(x=inner.x / s)
+    target_u = certified.rescaled_domain(target, s)
+    inner = max_error_at(target_u, model_u, rtol=rtol, atol=atol, max_work=max_work)
+    x = inner.x / s
+    if not math.isfinite(inner.x) or x * s == inner.x:
+        return inner._replace(x=x)
+    # the point maps back to a subnormal float, which rounds: the value is the error at
+    # that float (read in u exactly), not at the point the search found
+    return _at_float(inner, target_u, model_u, x, s, max_work)
+
+
+def _at_float(
+    inner: MaxError, target_u: Target, model_u: Model, x: float, s: float, max_work: int
+) -> MaxError:
+    """``inner`` (a result in ``u = s x``) with its point replaced by the float ``x``: the
+    value becomes the exact error there, rounded down (0 if the model has no exact form)."""
+    g = cells_for(model_u, target_u.domain, max_work)
+    value = 0.0
+    if g is not None and target_u.ball is not None:
+        with arb_context():
+            value = abs_lower(target_u.ball(arb(x * s), False) - g[1](x * s))
+    upper = max(inner.upper, value)
+    tight = inner.tight and upper - value <= max(RTOL * value, ATOL_ULPS * U * value)
+    reason = "" if tight else (inner.reason or "rounding")
+    return MaxError(x=x, value=value, upper=upper, tight=tight, reason=reason)
 
 
 def _sample_better(

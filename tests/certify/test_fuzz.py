@@ -668,6 +668,21 @@ FOUND = [
         id="nan-spline-on-eight-floats-near-1e-134",
     ),
     *[
+        pytest.param(  # value above the exact |e(x)| (4.3e-16 > 8.9e-17): the point found
+            # in x scaled by 2^1023 mapped back to a subnormal float, which rounds
+            f"(((x - {c})/{c}))*(((x - {c})/{c}))",
+            (0.0, knots[-1]),
+            lambda knots=knots, values=values: baselines.SplineModel(knots, values),
+            id=f"value-above-exact-spline-on-subnormal-floats-{k}",
+        )
+        for k, (c, knots, values) in enumerate([
+            (1e-323, [0.0, 5e-324, 1e-323, 1.5e-323, 2e-323, 2.5e-323],
+             [1.0, 0.25, 0.0, 0.25, 1.0, 2.25]),
+            (1.5e-323, [0.0, 5e-324, 1e-323, 1.5e-323, 2e-323, 3e-323],
+             [1.0, 0.4444444444444444, 0.1111111111111111, 0.0, 0.1111111111111111, 1.0]),
+        ])
+    ],
+    *[
         pytest.param(  # upper inf before: the target's Taylor coefficients per unit of
             # x (near 1e150^k) overflowed; per unit of x scaled to the width, they do not
             "((x-1e-134)/1e-149)**3",
