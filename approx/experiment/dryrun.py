@@ -16,7 +16,6 @@ and the time (:mod:`approx.methods.timing`), and says whether the sweep would be
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,9 +27,9 @@ from approx.experiment import resources
 from approx.experiment.changes import describe_change
 from approx.experiment.config import Config
 from approx.experiment.expansion import count_runs, replicates_of
-from approx.experiment.folder import DB_NAME, LOCK_NAME, FolderError
+from approx.experiment.folder import DB_NAME, FolderError
 from approx.experiment.safe_files import SafeFolder
-from approx.experiment.store import open_read_only, run_columns
+from approx.experiment.store import lock_holder, open_read_only, run_columns
 from approx.methods import timing
 
 __all__ = ["Cell", "Plan", "describe", "duration", "lock_holder", "open_read_only", "plan",
@@ -103,24 +102,6 @@ def read_store(folder: Path) -> _Stored | None:
         return _Stored(meta, runs, files)
     finally:
         db.close()
-
-
-def lock_holder(folder: Path) -> int | None:
-    """The process holding the folder's lock (a sweep running in it), read from the
-    kernel's table of locks (``/proc/locks``) without taking the lock; None if it is
-    free or that cannot be told."""
-    try:
-        st = os.lstat(Path(folder) / LOCK_NAME)
-        with open("/proc/locks", encoding="ascii") as file:
-            lines = file.read().splitlines()
-    except OSError:
-        return None
-    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    for line in lines:
-        parts = line.split()
-        if len(parts) > 5 and parts[1] == "FLOCK" and parts[5] == device:
-            return int(parts[4]) if parts[4].lstrip("-").isdigit() else None
-    return None
 
 
 def plan_cells(config: Config) -> list[Cell]:

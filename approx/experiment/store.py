@@ -67,6 +67,7 @@ __all__ = [
     "TIMING_COLUMNS",
     "Store",
     "StoreError",
+    "lock_holder",
     "open_read_only",
     "run_columns",
 ]
@@ -995,15 +996,40 @@ def _uri(path: Path, **params: str) -> str:
 
 
 def open_read_only(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
-    """A read-only connection to the store at ``path`` that writes nothing, not even
-    SQLite's side files: ``immutable`` when the store has no ``-wal`` and ``-shm`` (no
-    writer since it was closed; a plain ``mode=ro`` reader would create them), else
-    ``readonly_shm``, which sees what a running sweep has committed. Never through a
-    link (``nofollow``)."""
+    """A read-only connection to the store at ``path``, never through a link
+    (``nofollow``). With the side files of its write-ahead log present (a sweep runs, or
+    was killed), ``readonly_shm``: it sees what the sweep has committed and writes
+    nothing. Without them, ``immutable`` (which a plain ``mode=ro`` reader would create
+    them for) only where the kernel's table of locks shows that no sweep holds the
+    folder, so the store is a closed one; else (a sweep is creating the store, or the
+    lock cannot be told) a plain ``mode=ro`` reader, which may create the side files."""
     sides = all(os.path.lexists(f"{path}-{s}") for s in ("wal", "shm"))
-    return sqlite3.connect(_uri(path, **({"readonly_shm": "1"} if sides else
-                                         {"immutable": "1"})), uri=True,
-                           isolation_level=None, timeout=timeout)
+    closed = not sides and os.path.exists(PROC_LOCKS) and lock_holder(path.parent) is None
+    params = {"readonly_shm": "1"} if sides else {"immutable": "1"} if closed else {}
+    return sqlite3.connect(_uri(path, **params), uri=True, isolation_level=None,
+                           timeout=timeout)
+
+
+#: the kernel's table of locks (Linux), read to tell whether a sweep holds a folder
+PROC_LOCKS = "/proc/locks"
+
+
+def lock_holder(folder: Path) -> int | None:
+    """The process holding the folder's lock (a sweep running in it), read from the
+    kernel's table of locks (``/proc/locks``) without taking the lock; None if it is
+    free or that cannot be told."""
+    try:
+        st = os.lstat(Path(folder) / folders.LOCK_NAME)
+        with open(PROC_LOCKS, encoding="ascii") as file:
+            lines = file.read().splitlines()
+    except OSError:
+        return None
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in lines:
+        parts = line.split()
+        if len(parts) > 5 and parts[1] == "FLOCK" and parts[5] == device:
+            return int(parts[4]) if parts[4].lstrip("-").isdigit() else None
+    return None
 
 
 def _open_read_only(root: SafeFolder) -> sqlite3.Connection:

@@ -307,3 +307,26 @@ def test_reading_a_finished_folder_writes_nothing(tmp_path: Path) -> None:
     approx.load_results(folder)
     after = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()}
     assert after == before
+
+
+def test_a_closed_store_is_read_as_immutable_only_while_no_sweep_holds_the_folder(tmp_path):
+    """Without the lock's holder in the kernel's table the store is closed and read as
+    immutable (no side files appear); while a process holds the lock (a sweep creating
+    the store), the reader goes through SQLite's locks (a plain mode=ro reader)."""
+    import fcntl
+
+    from approx.experiment.store import open_read_only
+
+    folder = tmp_path / "done"
+    run_sweep(parse_config(CHEAP), folder, jobs=1)
+    db = open_read_only(folder / DB_NAME)
+    db.execute("SELECT COUNT(*) FROM runs").fetchone()
+    db.close()
+    assert not (folder / "runs.sqlite-wal").exists()
+    with open(folder / "runs.lock", "rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        db = open_read_only(folder / DB_NAME)
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 6
+        plain = (folder / "runs.sqlite-shm").exists()
+        db.close()
+    assert plain  # the plain reader made SQLite's shared-memory file
