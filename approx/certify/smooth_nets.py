@@ -28,6 +28,7 @@ Where rounding stands between the bounds, the net is evaluated in Arb
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -156,8 +157,12 @@ def _one_minus(mid: Array, rad: Array, first: bool) -> tuple[Array, Array]:
     return _finish(out, rad, np.abs(out), 1) if first else (out, rad)
 
 
-def _logistic_series(u: Series, base: tuple[Array, Array], n: int) -> Series:
-    """``y = σ(u)`` for the logistic function, ``y' = (y - y²) u'``."""
+def _riccati_series(
+    u: Series, base: tuple[Array, Array], n: int,
+    factor: Callable[[Series, Array, Array, int], tuple[Array, Array]],
+) -> Series:
+    """``y`` with ``y' = g u'``, ``g`` a quadratic in ``y`` whose ``k``-th coefficient
+    ``factor(y, s_mid, s_rad, k)`` gives from ``y``'s and those of ``y²`` (``s``)."""
     y: Series = ([base[0]], [base[1]])
     g: Series = ([], [])
     for k in range(n):
@@ -166,11 +171,26 @@ def _logistic_series(u: Series, base: tuple[Array, Array], n: int) -> Series:
             y[0].append(m)
             y[1].append(r)
         sm, sr = _square_coef(y, k)
-        gm = y[0][k] - sm
-        gm, gr = _finish(gm, y[1][k] + sr, np.abs(gm), 1)
+        gm, gr = factor(y, sm, sr, k)
         g[0].append(gm)
         g[1].append(gr)
     return y
+
+
+def _logistic_factor(y: Series, sm: Array, sr: Array, k: int) -> tuple[Array, Array]:
+    """The logistic function's ``y - y²``."""
+    gm = y[0][k] - sm
+    return _finish(gm, y[1][k] + sr, np.abs(gm), 1)
+
+
+def _tanh_factor(y: Series, sm: Array, sr: Array, k: int) -> tuple[Array, Array]:
+    """tanh's ``1 - y²``."""
+    return _one_minus(sm, sr, k == 0)
+
+
+def _logistic_series(u: Series, base: tuple[Array, Array], n: int) -> Series:
+    """``y = σ(u)`` for the logistic function, ``y' = (y - y²) u'``."""
+    return _riccati_series(u, base, n, _logistic_factor)
 
 
 def _activation_series(name: str, u: Series, n: int) -> Series:
@@ -200,18 +220,7 @@ def _activation_series(name: str, u: Series, n: int) -> Series:
             s[1].append(sr)
         return c
     # tanh: y' = (1 - y²) u'
-    y = ([bases[0][0]], [bases[0][1]])
-    g: Series = ([], [])
-    for k in range(n):
-        if k:
-            m, r = _chain_coef(u, g, k)
-            y[0].append(m)
-            y[1].append(r)
-        sm, sr = _square_coef(y, k)
-        gm, gr = _one_minus(sm, sr, k == 0)
-        g[0].append(gm)
-        g[1].append(gr)
-    return y
+    return _riccati_series(u, bases[0], n, _tanh_factor)
 
 
 def _affine(z: Series, w: Array, aw: Array, b: Array) -> Series:
