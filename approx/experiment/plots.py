@@ -21,8 +21,8 @@
   second panel on linear n when a method's rate is exponential (straight there).
 
 A classification sweep draws ``accuracy.png`` and ``regions_<dataset>.png`` instead
-(:mod:`approx.experiment.classification_plots`): the regions of replicate 0 at the
-largest width, on that replicate's samples.
+(:mod:`approx.experiment.classification_plots`): the regions of each method at its
+largest width, the replicate with the median held-out accuracy, on its samples.
 
 A figure with a panel per target has :data:`~approx.experiment.tasks.PAGE` of them a
 page (``convergence.png``, ``convergence_2.png``, …: names fixed by the number of
@@ -60,7 +60,12 @@ from numpy.typing import NDArray
 from approx import analysis, methods
 from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
-from approx.experiment.classification_plots import plot_accuracy, plot_regions, save_png
+from approx.experiment.classification_plots import (
+    RegionPanel,
+    plot_accuracy,
+    plot_regions,
+    save_png,
+)
 from approx.experiment.config import Config
 from approx.experiment.expansion import sample_seed
 from approx.experiment.specs import DatasetSpec
@@ -638,6 +643,8 @@ def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.f
         for k, name in enumerate(names):  # PAGE targets a page (a few dozen panels)
             page = dataclasses.replace(config, targets=config.targets[k * PAGE:(k + 1) * PAGE])
             drawers.append((name, lambda p, c=page, f=plot: f(table, c, p)))
+    if config.budgets:  # fits_ and training_ have a panel per width: none at budgets
+        return drawers, notes
     if len(config.targets) > PER_TARGET_FIGURES:
         notes.append(f"fits_ and training_ figures are drawn for the first "
                      f"{PER_TARGET_FIGURES} of the {len(config.targets)} targets only")
@@ -701,19 +708,34 @@ def classification_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.
 
 def _plot_regions(ok: pd.DataFrame, config: Config, spec: DatasetSpec, folder: Path,
                   path: Path, colours: dict[str, str]) -> Path | None:
-    """Decision regions of replicate 0 at the largest width, on that replicate's samples."""
-    rows = ok[(ok["dataset"] == spec.name) & (ok["replicate"] == 0)]
-    models = {}
+    """Decision regions of each method at its largest width, each the replicate with the
+    median held-out accuracy there (the tables' statistic), on that replicate's samples."""
+    rows = ok[ok["dataset"] == spec.name]
+    models, panels, samples = {}, {}, {}
     for method in config.methods:
-        runs = rows[rows["method"] == method.name].sort_values("width", na_position="first")
-        if len(runs) and isinstance(runs["model_file"].iloc[-1], str):
-            file = folder / runs["model_file"].iloc[-1]
-            if file.is_file():
-                models[method.name] = load_model(file)
+        runs = rows[rows["method"] == method.name]
+        if runs.empty:
+            continue
+        widest = runs["width"].max() if runs["width"].notna().any() else None
+        at = runs[runs["width"] == widest] if widest is not None else runs
+        saved = at[at["model_file"].map(lambda f: isinstance(f, str) and (folder / f).is_file())]
+        if saved.empty:
+            continue
+        # the median replicate: the lower middle of the accuracies, ties by replicate
+        ranked = saved.sort_values(["accuracy", "replicate"], kind="stable")
+        shown = ranked.iloc[(len(ranked) - 1) // 2]
+        replicate = int(shown["replicate"])
+        if replicate not in samples:
+            samples[replicate] = spec.draw(sample_seed(config.seed, spec.name, replicate))
+        models[method.name] = load_model(folder / shown["model_file"])
+        width = int(widest) if widest is not None and widest > 0 else None
+        panels[method.name] = RegionPanel(
+            samples[replicate], width, replicate, float(shown["accuracy"]),
+            float(at["accuracy"].median()), len(at))
     if not models:
         return None
-    sample = spec.draw(sample_seed(config.seed, spec.name, 0))
-    return plot_regions(sample, models, path, colors=colours)
+    first = next(iter(panels.values())).sample
+    return plot_regions(first, models, path, colors=colours, panels=panels)
 
 
 def plot_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
