@@ -142,13 +142,13 @@ def _accuracy_range(accuracy: pd.Series, chance: float | None) -> tuple[float, f
     """The y range of an accuracy panel, and whether chance is drawn on it.
 
     The data's range, at least 0.1 tall, widened to chance when chance lies in it or
-    less than a quarter of its height outside (else chance is not drawn), with a margin
+    less than 0.35 of its height outside (else chance is not drawn), with a margin
     of 6 % of the height each side (so a line at 1 stays clear of the top border).
     """
     finite = accuracy[np.isfinite(accuracy)]
     high = float(finite.max()) if len(finite) else 1.0
     low = min(float(finite.min()) if len(finite) else 0.0, high - 0.1)
-    near = 0.25 * (high - low)
+    near = 0.35 * (high - low)
     drawn = chance is not None and low - near <= chance <= high + near
     if drawn:
         low, high = min(low, chance), max(high, chance)

@@ -3,6 +3,8 @@ forms, a linear-n panel for an exponential rate, nothing drawn against the width
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -178,7 +180,7 @@ def test_kept_budget_labels_never_overlap_and_the_largest_is_kept(ticks, scale, 
     at = (where(np.array(ticks)) - where(limits[0])) / (
         where(limits[1]) - where(limits[0])) * inches
     kept = [(x, label) for x, label in zip(at, labels, strict=True) if label]
-    for (x0, l0), (x1, _) in zip(kept, kept[1:], strict=False):
+    for (x0, l0), (x1, _) in itertools.pairwise(kept):
         assert x1 - x0 >= 0.07 * len(l0), (l0, x0, x1)
 
 
