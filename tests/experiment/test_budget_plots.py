@@ -192,3 +192,17 @@ def test_params_png_of_a_run_sweep_is_a_png(tmp_path):
     paths, skipped = plot_folder(tmp_path)
     assert [p.name for p in paths] == ["params.png"]  # nothing with a panel per width
     assert skipped == [] and paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_budget_tick_labels_do_not_collide_on_the_drawn_figure(monkeypatch, tmp_path):
+    # the sawtooth config's ten budgets, crowded at the top of a log axis
+    budgets = "[25, 33, 53, 73, 93, 113, 133, 153, 193, 233]"
+    config = parse_config(SAWTOOTH.replace("[13, 53, 93]", budgets))
+    fig = _draw(_table(config), config, monkeypatch, tmp_path)
+    fig.draw_without_rendering()
+    for ax in fig.axes:
+        shown = [t for t in ax.xaxis.get_major_ticks() if t.label1.get_text()]
+        assert len(shown) >= 5 and shown[-1].label1.get_text() == "233"
+        boxes = [t.label1.get_window_extent() for t in shown]
+        for a, b in itertools.pairwise(boxes):
+            assert a.x1 < b.x0, (a, b)
