@@ -388,8 +388,10 @@ def plot_params(table: pd.DataFrame, config: Config, path: Path) -> Path:
         inches = ax.get_window_extent().width / fig.dpi
         ax.xaxis.set_major_formatter(FixedFormatter(
             _thinned_labels(budgets, ax.get_xlim(), ax.get_xscale(), inches)))
-    statistic = (f"the median of {config.replicates} replicates" if config.replicates > 1
-                 else "one replicate")
+    once = [m for m in config.methods if not config.kind(m).random]
+    statistic = ("one replicate" if config.replicates == 1 else
+                 f"median of {config.replicates} replicates"
+                 + ("; a construction runs once" if once else ""))
     fig.suptitle(f"{config.name}: which method makes the most of a parameter budget?\n"
                  f"max error against the number of parameters, {statistic}",
                  fontweight="bold")
