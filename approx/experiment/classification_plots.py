@@ -2,11 +2,17 @@
 
 - ``accuracy.png`` (:func:`plot_accuracy`): held-out accuracy against the width d, a
   panel per dataset, a line per method (median over replicates, min–max band); a method
-  without width (``linear``) is a horizontal line at its median, and chance (1/k) is
-  dotted;
+  without width (``linear``) is a dashed level at its median; each panel's y range is
+  its data's, with a margin, and chance (1/k, in the title) is dotted where it falls in
+  that range;
 - ``regions_<dataset>.png`` (:func:`plot_regions`): the decision regions of each method
-  on a grid around the data, the training samples on top (lecture 1.1: a linear
-  classifier cuts the plane into k convex regions).
+  filled, their boundaries drawn as contours of the logits' differences, the training
+  samples on top (lecture 1.1: a linear classifier cuts the plane into k convex
+  regions); each panel states the fit it shows (:class:`RegionPanel`: d, replicate,
+  accuracy and the median).
+
+Panels go in rows of at most three, as even as they can be and centred (five: 3 + 2),
+so no cell of a figure is empty.
 
 Matplotlib's Agg backend and explicit Axes only: a bare :class:`~matplotlib.figure.Figure`
 per plot, written with ``fig.savefig``, so no pyplot state is shared between figures.

@@ -58,6 +58,7 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, NullL
 from numpy.typing import NDArray
 
 from approx import analysis, methods
+from approx.certify import targets as certified_targets
 from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
 from approx.experiment.classification_plots import (
@@ -474,18 +475,22 @@ def params_theory(target: Target, config: Config, low: float,
     """The theory lines of ``params.png`` for ``target``, for n_params in [low, high].
 
     - the one-hidden-layer ±ReLU interpolant at uniform knots with the same count
-      ``n = 3d + 1``: the uniform-knot bound ``h²/8 · max|f''|`` (plus rounding,
-      :func:`approx.analysis.uniform_bound`) at each integer d, which on x² over [0, 1]
-      is its exact error ``1/(4(d − 1)²)``; drawn wherever it is finite;
+      ``n = 3d + 1``: the uniform-knot bound ``h²/8 · max|f''|`` with ``h = (b − a)/(d
+      − 1)`` (``max|f''|`` rigorous and tight to 1e-9; :func:`approx.analysis.
+      uniform_bound` adds the float construction's rounding) at integer d, which on x²
+      over [0, 1] is its exact error ``1/(4(d − 1)²)``; drawn where it is finite;
     - when the sweep has a ``sawtooth`` method and ``target`` is x² on [0, 1]: the
       sawtooth net's certified ``ε = 2^(−2m−2)`` at its count (``20m − 7``) for each m.
     """
     lines = []
     square = _is_square(target)
     shallow = methods.get("relu-interpolant")
-    ds = np.arange(max(2, math.ceil((low - 1) / 3)), max(2, math.floor((high - 1) / 3)) + 1)
-    with np.errstate(all="ignore"):
-        bound = np.array([analysis.uniform_bound(target, int(d)) for d in ds])
+    first, last = max(2, math.ceil((low - 1) / 3)), max(2, math.floor((high - 1) / 3))
+    ds = np.unique(np.geomspace(first, last, min(200, last - first + 1)).round())
+    a, b = target.domain
+    with np.errstate(all="ignore"):  # (nan without a ball form, inf where f'' is unbounded)
+        curve = certified_targets.max_abs_second_derivative(target)
+        bound = ((b - a) / (ds - 1)) ** 2 / 8 * curve
     if np.isfinite(bound).all() and (bound < _HUGE).all():
         formula = r"1/(4(d-1)^2)" if square else r"h^2/8 \cdot \max|f''|"
         sizes = [shallow.size(int(d), {"knots": "uniform"}) for d in ds]
@@ -506,7 +511,7 @@ def _is_square(target: Target) -> bool:
     """Whether ``target`` is x² on [0, 1] (the only target the sawtooth method takes)."""
     try:
         methods.fit("sawtooth", target, 1, np.random.default_rng(0))
-    except ValueError:
+    except (ValueError, ArithmeticError):  # its refusal, or a target that overflows
         return False
     return True
 

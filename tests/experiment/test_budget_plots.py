@@ -112,7 +112,7 @@ def test_the_theory_lines_are_their_closed_forms_above_the_data(monkeypatch, tmp
         np.testing.assert_array_equal(saw.get_ydata(), 2.0 ** (-2 * m - 2))
         d = (np.asarray(shallow.get_xdata()) - 1) / 3
         assert d.min() == 4 and d.max() == 30  # from the smallest model (13) to the budget
-        np.testing.assert_allclose(shallow.get_ydata(), 1 / (4 * (d - 1) ** 2), rtol=1e-9)
+        np.testing.assert_allclose(shallow.get_ydata(), 1 / (4 * (d - 1) ** 2), rtol=1e-8)
         data = [line for line in ax.lines if line.get_label() in {"sawtooth", "shallow"}]
         assert len(data) == 2
         assert min(saw.zorder, shallow.zorder) > max(line.zorder for line in data)
@@ -127,13 +127,21 @@ def test_without_an_exponential_method_a_log_panel_per_target_and_the_uniform_bo
     config = parse_config(DEPTH)
     fig = _draw(_table(config), config, monkeypatch, tmp_path)
     assert [ax.get_xscale() for ax in fig.axes] == ["log", "log"]
+    # max|f''| in closed form: 4π² for sin(2πx); 200 max|tanh u sech² u| = 400/(3√3)
+    # for tanh(10x) (at tanh u = 1/√3); both on [-1, 1], so h = 2/(d - 1)
+    curvature = {"sin2pi": 4 * np.pi**2, "tanh10": 400 / (3 * np.sqrt(3))}
     for ax, spec in zip(fig.axes, config.targets, strict=True):
         assert list(ax.get_xticks()) == [97, 193, 385]
         (line,) = _theory(ax).values()
         assert "h^2/8" in line.get_label()
         d = (np.asarray(line.get_xdata()) - 1) / 3
-        want = [analysis.uniform_bound(spec.build(), int(k)) for k in d]
-        np.testing.assert_array_equal(line.get_ydata(), want)
+        assert np.all(d == np.round(d)) and d.min() <= 32 and d.max() == 128
+        want = (2 / (d - 1)) ** 2 / 8 * curvature[spec.name]
+        np.testing.assert_allclose(line.get_ydata(), want, rtol=1e-8)
+        # uniform_bound, the construction's rigorous bound, is the line plus rounding
+        for k in (32, 64, 128):
+            drawn = np.interp(3 * k + 1, line.get_xdata(), line.get_ydata())
+            assert drawn <= analysis.uniform_bound(spec.build(), k) <= drawn * (1 + 1e-6)
 
 
 def test_the_legend_and_titles_fit_in_the_figure(monkeypatch, tmp_path):
