@@ -13,8 +13,10 @@ segment in the backward pass).
 - time per step: the median over interleaved rounds (each round times every k once for
   about ``--seconds``), with the ratio to k = 1 per round, its median and spread.
 
-Prints a table and writes ``memory_time.png`` (memory against time, a line per depth
-through k = 1, 2, 4, √L) and ``memory_time.csv`` into ``--out`` (default
+Prints a table and writes ``memory_time.png`` (against the depth L, a line per rule
+k = 1, 2, 4, ⌈√L⌉: the peak memory with its predictions, cached arrays plus the
+gradient, O(L) for k = 1 and O(√L) arrays for k = ⌈√L⌉; the time relative to full
+caching's) and ``memory_time.csv`` (``grad_MiB``: the gradient's own size) into ``--out`` (default
 ``results/bench_memory/``, which git ignores; ``python tools/gallery.py bench_memory``
 updates the README's copy in ``gallery/bench_memory/``).
 
@@ -39,6 +41,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from approx.nn import MLP, engine
 from approx.nn.checkpoint import cached_arrays
@@ -126,6 +129,7 @@ def main() -> None:
                     "peak_MiB": peak_bytes(n_layers, args.width, args.batch, k) / 2**20,
                     "predicted_arrays": 2 * n_layers if k == 1 else cached_arrays(n_layers, k),
                     "array_MiB": array / 2**20,
+                    "grad_MiB": net.n_params * 8 / 2**20,
                     "ms_per_step": 1e3 * statistics.median(times[k]),
                     "time_ratio": statistics.median(ratios),
                     "ratio_min": min(ratios),
@@ -143,29 +147,76 @@ def main() -> None:
     print(f"wrote {args.out / 'memory_time.csv'} and {args.out / 'memory_time.png'}")
 
 
-def plot(table: pd.DataFrame, path: Path) -> None:
-    """Peak memory against time per step, a line per depth through its k."""
-    fig = Figure(figsize=(5.6, 4.0), layout="constrained", dpi=100)
-    ax = fig.subplots()
-    for depth, rows in table.groupby("depth"):
-        (line,) = ax.plot(rows["ms_per_step"], rows["peak_MiB"], "o-", label=f"L = {depth}")
-        for r in rows.itertuples():
-            ax.annotate(
-                f"k={r.k}",
-                (r.ms_per_step, r.peak_MiB),
-                fontsize=7,
-                xytext=(4, 3),
-                textcoords="offset points",
-                color=line.get_color(),
-            )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("time per gradient (ms, median)")
-    ax.set_ylabel("peak memory of one gradient (MiB, tracemalloc)")
-    ax.set_title("checkpointed backprop: keep every k-th layer", fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+#: the series of the figure: each depth's k, by rule (k = ⌈√L⌉ may equal 2 or 4)
+SERIES = (
+    ("k = 1 (full caching)", lambda L: 1),
+    ("k = 2", lambda L: 2),
+    ("k = 4", lambda L: 4),
+    ("k = ⌈√L⌉", lambda L: math.ceil(math.sqrt(L))),
+)
+
+
+def plot(table: pd.DataFrame, path: Path) -> Path:
+    """Two panels against the depth L, a line per rule for k: the peak memory of one
+    gradient with its predictions (full caching O(L), k = ⌈√L⌉ O(√L) activations, both
+    plus the gradient itself), and the time per gradient relative to full caching's."""
+    fig = Figure(figsize=(10.0, 4.6), layout="constrained", dpi=110)  # as the sweeps' figures
+    memory, time_ax = fig.subplots(1, 2)
+    depths = sorted(table["depth"].unique())
+    colours = [f"C{i}" for i in range(len(SERIES))]
+    for i, ((label, rule), colour) in enumerate(zip(SERIES, colours, strict=True)):
+        rows = _series(table, rule)
+        memory.plot(rows["depth"], rows["peak_MiB"], "o-", color=colour, label=label, zorder=3)
+        if i == 0:  # full caching is the time axis' unit
+            continue
+        dodge = 2.0 ** (0.05 * (i - 2))  # the bars of a depth side by side
+        time_ax.errorbar(rows["depth"] * dodge, rows["time_ratio"],
+                         yerr=[rows["time_ratio"] - rows["ratio_min"],
+                               rows["ratio_max"] - rows["time_ratio"]],
+                         fmt="o-", color=colour, capsize=3, lw=1.2, zorder=3)
+    # the predictions, above the data: the arrays cached (cached_arrays) plus the gradient
+    for rule, style, what in ((SERIES[0][1], "--", "k = 1: 2L arrays (O(L))"),
+                              (SERIES[3][1], "-.", "k = ⌈√L⌉: ⌈L/k⌉ + 2k − 1 arrays (O(√L))")):
+        rows = _series(table, rule)
+        predicted = rows["predicted_arrays"] * rows["array_MiB"] + rows["grad_MiB"]
+        memory.plot(rows["depth"], predicted, style, color="black", lw=1.3, zorder=4,
+                    label=f"predicted, {what} + the gradient")
+    grad = table.groupby("depth")["grad_MiB"].first()
+    memory.plot(grad.index, grad, ":", color="0.35", lw=1.5,
+                label="the gradient alone (O(L), in every k's peak)")
+    time_ax.axhline(1.0, color=colours[0], lw=1.4, zorder=1)
+    for ax in (memory, time_ax):
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_locator(FixedLocator(depths))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("depth L (affine layers)")
+        ax.grid(True, which="major", alpha=0.3)
+    memory.set_yscale("log")
+    memory.yaxis.set_major_locator(FixedLocator([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]))
+    memory.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    memory.yaxis.set_minor_locator(NullLocator())
+    low = min(table["peak_MiB"].min(), grad.min())
+    memory.set_ylim(low / 1.3, table["peak_MiB"].max() * 1.3)
+    memory.set(ylabel="peak memory of one gradient (MiB)",
+               title="memory saved: peak of one gradient (tracemalloc)")
+    time_ax.set_ylim(0, max(2.0, table["ratio_max"].max() * 1.08))
+    time_ax.set(ylabel="time per gradient / full caching's (k = 1)",
+                title="time paid: median of the rounds, bars min–max")
+    handles, labels = memory.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
+    array = table["array_MiB"].iloc[0]
+    fig.suptitle("checkpointed backprop, keeping every k-th layer's input: how much memory "
+                 "it saves, what time it costs\n"
+                 f"(tanh MLP; one activation array is {array:g} MiB)", fontweight="bold")
     fig.savefig(path)
+    return path
+
+
+def _series(table: pd.DataFrame, rule: Callable[[int], int]) -> pd.DataFrame:
+    """The rows whose k is ``rule(L)`` at their depth L, by depth."""
+    keep = table["k"] == table["depth"].map(lambda L: min(rule(int(L)), int(L)))
+    return table[keep].sort_values("depth")
 
 
 if __name__ == "__main__":

@@ -13,12 +13,16 @@
 - ``training_<target>.png``: training loss against step, for runs with a loss history;
 - ``gap.png``: each method's ε divided by the uniform ±ReLU construction's at the same d
   (drawn when the sweep has that construction): the gap between theory and practice;
-- ``params.png`` (a sweep with ``budgets``): ε against the number of parameters, a line
-  per method (so per depth and construction), the comparison at equal ``n_params``.
+- ``params.png`` (a sweep with ``budgets``, instead of the figures against the width,
+  which mean nothing when each method runs at its own widths): ε against the number of
+  parameters, ticks at the budgets, a line per method (so per depth and construction),
+  the comparison at equal ``n_params``, under the theory lines (the one-hidden-layer
+  interpolant's uniform-knot bound at ``n = 3d + 1``; the sawtooth's ``2^(−2m−2)``); a
+  second panel on linear n when a method's rate is exponential (straight there).
 
 A classification sweep draws ``accuracy.png`` and ``regions_<dataset>.png`` instead
-(:mod:`approx.experiment.classification_plots`): the regions of replicate 0 at the
-largest width, on that replicate's samples.
+(:mod:`approx.experiment.classification_plots`): the regions of each method at its
+largest width, the replicate with the median held-out accuracy, on its samples.
 
 A figure with a panel per target has :data:`~approx.experiment.tasks.PAGE` of them a
 page (``convergence.png``, ``convergence_2.png``, …: names fixed by the number of
@@ -39,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -49,13 +54,19 @@ import pandas as pd
 from matplotlib import colormaps, colors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, NullLocator
 from numpy.typing import NDArray
 
-from approx import analysis
+from approx import analysis, methods
+from approx.certify import targets as certified_targets
 from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
-from approx.experiment.classification_plots import plot_accuracy, plot_regions, save_png
+from approx.experiment.classification_plots import (
+    RegionPanel,
+    plot_accuracy,
+    plot_regions,
+    save_png,
+)
 from approx.experiment.config import Config
 from approx.experiment.expansion import sample_seed
 from approx.experiment.specs import DatasetSpec
@@ -316,39 +327,193 @@ def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]]
     return path
 
 
+#: method kinds whose ε falls exponentially in the parameter count: a budget sweep holding
+#: one draws each target twice, on log and on linear n (where an exponential is straight)
+EXPONENTIAL_KINDS = frozenset({"sawtooth"})
+
+
+@dataclasses.dataclass(frozen=True)
+class TheoryLine:
+    """A closed-form ε against n_params, drawn above the data of ``params.png``."""
+
+    n_params: NDArray[np.float64]
+    error: NDArray[np.float64]
+    label: str
+    style: str
+
+
+#: what the panel of each x scale shows, when a target has both
+_SCALE_NOTES = {"log": "\nlog n: power laws are straight",
+                "linear": "\nlinear n: exponential rates are straight"}
+
+
 def plot_params(table: pd.DataFrame, config: Config, path: Path) -> Path:
-    """ε against the number of parameters, a panel per target, a line per method."""
+    """ε against the number of parameters at a budget sweep's budgets, a line per method
+    (median over replicates, min–max band) and the theory lines of
+    :func:`params_theory`; a panel per target on log–log axes, and a second one on
+    linear n when a method's rate is exponential (:data:`EXPONENTIAL_KINDS`)."""
     colours = method_colors(config)
+    scales = (("log", "linear") if any(m.kind in EXPONENTIAL_KINDS for m in config.methods)
+              else ("log",))
     n = len(config.targets)
-    cols = min(3, n)
-    fig = _figure(4.6 * cols, 3.6 * math.ceil(n / cols) + 0.8)
-    fig.set_figwidth(max(fig.get_figwidth(), 7.5))  # room for the legend's methods
+    cols = len(scales) if len(scales) > 1 else min(3, n)
+    fig = _figure(max(4.6 * cols, 7.5), 3.8 * math.ceil(n * len(scales) / cols) + 1.2)
     ok = table[table["status"] == RunStatus.OK]
     stats = ok.groupby(["target", "method", "width"]).agg(
         n_params=("n_params", "median"), median=("max_error", "median"),
         min=("max_error", "min"), max=("max_error", "max"),
     )
-    for ax, spec in zip(_panels(fig, n), config.targets, strict=True):
-        for method in config.methods:
-            if (spec.name, method.name) not in stats.index.droplevel("width"):
-                continue
-            s = stats.loc[(spec.name, method.name)].astype(float)
-            err = s[["median", "min", "max"]].clip(lower=_TINY, upper=_HUGE)
-            colour = colours[method.name]
-            ax.plot(s["n_params"], err["median"], "o-", ms=3.5, color=colour,
-                    label=method.name)
-            if config.replicates > 1:
-                ax.fill_between(s["n_params"], err["min"], err["max"], color=colour,
-                                alpha=0.2, lw=0)
-        ax.set(xscale="log", yscale="log", xlabel="parameters (n_params)",
-               ylabel=r"max error $\varepsilon$", title=_plain(spec.name))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.grid(True, which="major", alpha=0.3)
-    _legend(fig, fig.axes)
-    fig.suptitle(f"{config.name}: ε against the number of parameters", fontweight="bold")
+    budgets = [float(b) for b in config.budgets] or sorted(set(ok["n_params"].astype(float)))
+    axes = iter(_panels(fig, n * len(scales), ncols=cols))
+    for spec in config.targets:
+        shown = stats.loc[spec.name] if spec.name in stats.index.get_level_values(0) else None
+        low = min(budgets[0], shown["n_params"].min() if shown is not None else budgets[0])
+        theory = params_theory(spec.build(), config, low, budgets[-1])
+        failed = int((table["target"] == spec.name).sum() - (ok["target"] == spec.name).sum())
+        for scale in scales:
+            ax = next(axes)
+            _params_panel(ax, shown, config, colours, theory)
+            _budget_axis(ax, budgets, low, scale)
+            a, b = spec.build().domain
+            ax.set_title(_plain(f"{spec.name}: {spec.build().description} on [{a:g}, {b:g}]")
+                         + _SCALE_NOTES[scale] * (len(scales) > 1), fontsize=10)
+            if failed:
+                ax.text(0.02, 0.02, f"{failed} failed run(s) not shown",
+                        transform=ax.transAxes, fontsize=8, color="firebrick")
+    if config.replicates > 1 and not ok.empty:
+        fig.axes[0].fill_between([], [], [], color="0.6", alpha=0.3, lw=0,
+                                 label=f"band: min–max over {config.replicates} replicates")
+    _params_legend(fig)
+    fig.draw_without_rendering()  # the layout, so each axis knows its width
+    for ax in fig.axes:
+        inches = ax.get_window_extent().width / fig.dpi
+        ax.xaxis.set_major_formatter(FixedFormatter(
+            _thinned_labels(budgets, ax.get_xlim(), ax.get_xscale(), inches)))
+    once = [m for m in config.methods if not config.kind(m).random]
+    statistic = ("one replicate" if config.replicates == 1 else
+                 f"median of {config.replicates} replicates"
+                 + ("; a construction runs once" if once else ""))
+    fig.suptitle(f"{config.name}: which method makes the most of a parameter budget?\n"
+                 f"max error against the number of parameters, {statistic}",
+                 fontweight="bold")
     _save(fig, path)
     return path
+
+
+def _params_panel(ax: Axes, shown: pd.DataFrame | None, config: Config,
+                  colours: dict[str, str], theory: list[TheoryLine]) -> None:
+    """One target's medians and bands against n_params, the theory lines above them."""
+    if shown is not None:
+        names = set(shown.index.get_level_values("method"))
+        for method in config.methods:
+            if method.name not in names:
+                continue
+            s = shown.loc[method.name].astype(float).sort_values("n_params")
+            err = s[["median", "min", "max"]].clip(lower=_TINY, upper=_HUGE)
+            colour = colours[method.name]
+            ax.plot(s["n_params"], err["median"], "o-", ms=4, lw=1.4, color=colour,
+                    label=method.name, zorder=3)
+            if config.replicates > 1:
+                ax.fill_between(s["n_params"], err["min"], err["max"], color=colour,
+                                alpha=0.2, lw=0, zorder=2)
+    for line in theory:  # above the data: a dashed line stays visible on its points
+        ax.plot(line.n_params, np.clip(line.error, _TINY, _HUGE), line.style, color="black",
+                lw=1.3, label=line.label, zorder=5)
+    ax.set(yscale="log", ylabel=r"max error $\varepsilon$ (median)")
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def _budget_axis(ax: Axes, budgets: list[float], low: float, scale: str) -> None:
+    """x on ``scale`` from below the smallest model to past the largest budget, a tick
+    (and a grid line) at each budget (labelled by :func:`_thinned_labels` once the
+    layout is known)."""
+    if scale == "log":
+        ax.set_xscale("log")
+        ax.set_xlim(low / 1.15, budgets[-1] * 1.15)
+    else:
+        ax.set_xlim(0, budgets[-1] * 1.05)
+    ax.xaxis.set_major_locator(FixedLocator(budgets))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel("parameters n_params (ticks: the budgets)")
+
+
+def _thinned_labels(ticks: list[float], limits: tuple[float, float], scale: str,
+                    inches: float) -> list[str]:
+    """Each tick's label, or "" where it would come nearer than 0.06 inch to the label
+    kept to its right (the largest tick always keeps its label), on an axis ``inches``
+    wide: an 8-point digit is about 0.07 inch wide."""
+    where = np.log if scale == "log" else (lambda v: np.asarray(v, dtype=float))
+    lo, hi = where(np.array(limits, dtype=float))
+    at = (where(np.array(ticks, dtype=float)) - lo) / (hi - lo) * inches
+    labels = [f"{t:g}" for t in ticks]
+    kept, right = [""] * len(ticks), math.inf
+    for i in range(len(ticks) - 1, -1, -1):
+        if right - at[i] >= 0.07 * len(labels[i]) + 0.06:
+            kept[i], right = labels[i], at[i]
+    return kept
+
+
+def _params_legend(fig: Figure) -> None:
+    """One legend below the panels, as many columns as fit the figure's width."""
+    seen: dict[str, object] = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    if not seen:
+        return
+    # about 0.075 inch a character of the text shown (mathtext's markup takes none)
+    widest = max(0.7 + 0.075 * len(re.sub(r"\\[a-z]+|[${}^\\]", "", label)) for label in seen)
+    ncol = max(1, min(len(seen), int(fig.get_figwidth() // widest)))
+    fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=ncol,
+               frameon=False)
+
+
+def params_theory(target: Target, config: Config, low: float,
+                  high: float) -> list[TheoryLine]:
+    """The theory lines of ``params.png`` for ``target``, for n_params in [low, high].
+
+    - the one-hidden-layer ±ReLU interpolant at uniform knots with the same count
+      ``n = 3d + 1``: the uniform-knot bound ``h²/8 · max|f''|`` with ``h = (b − a)/(d
+      − 1)`` (``max|f''|`` rigorous and tight to 1e-9; :func:`approx.analysis.
+      uniform_bound` adds the float construction's rounding) at integer d, which on x²
+      over [0, 1] is its exact error ``1/(4(d − 1)²)``; drawn where it is finite;
+    - when the sweep has a ``sawtooth`` method and ``target`` is x² on [0, 1]: the
+      sawtooth net's certified ``ε = 2^(−2m−2)`` at its count (``20m − 7``) for each m.
+    """
+    lines = []
+    square = _is_square(target)
+    shallow = methods.get("relu-interpolant")
+    first, last = max(2, math.ceil((low - 1) / 3)), max(2, math.floor((high - 1) / 3))
+    ds = np.unique(np.geomspace(first, last, min(200, last - first + 1)).round())
+    a, b = target.domain
+    with np.errstate(all="ignore"):  # (nan without a ball form, inf where f'' is unbounded)
+        curve = certified_targets.max_abs_second_derivative(target)
+        bound = ((b - a) / (ds - 1)) ** 2 / 8 * curve
+    if np.isfinite(bound).all() and (bound < _HUGE).all():
+        formula = r"1/(4(d-1)^2)" if square else r"h^2/8 \cdot \max|f''|"
+        sizes = [shallow.size(int(d), {"knots": "uniform"}) for d in ds]
+        lines.append(TheoryLine(np.array(sizes, dtype=float), bound,
+                                rf"theory, one hidden layer: ${formula}$, $n = 3d+1$",
+                                "--"))
+    if square and any(m.kind == "sawtooth" for m in config.methods):
+        saw = methods.get("sawtooth")
+        top = saw.width_for(int(high), {}) or 1
+        ms = np.arange(1, top + 1)
+        lines.append(TheoryLine(np.array([saw.size(int(m), {}) for m in ms], dtype=float),
+                                2.0 ** (-2.0 * ms - 2), r"theory, sawtooth: $2^{-2m-2}$, "
+                                r"$n = 20m-7$", "-."))
+    return lines
+
+
+def _is_square(target: Target) -> bool:
+    """Whether ``target`` is x² on [0, 1] (the only target the sawtooth method takes)."""
+    try:
+        methods.fit("sawtooth", target, 1, np.random.default_rng(0))
+    except (ValueError, ArithmeticError):  # its refusal, or a target that overflows
+        return False
+    return True
 
 
 def _reference(config: Config) -> str | None:
@@ -476,14 +641,17 @@ def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.f
         notes.append(f"skipped plots/gap.png: {_reference(config)} has no ok run to "
                      "compare with")
     drawers: list[Drawer] = []
-    # at budgets the methods' widths differ: no ratio at equal d, ε against n_params
-    figures = (("convergence", plot_convergence),
-               ("params", plot_params) if config.budgets else ("gap", plot_gap))
+    # at budgets the methods' widths differ (m compositions beside hidden units): nothing
+    # is drawn against the width, ε against n_params instead
+    figures = ((("params", plot_params),) if config.budgets
+               else (("convergence", plot_convergence), ("gap", plot_gap)))
     for stem, plot in figures:
         names = page_names(stem, len(config.targets))
         for k, name in enumerate(names):  # PAGE targets a page (a few dozen panels)
             page = dataclasses.replace(config, targets=config.targets[k * PAGE:(k + 1) * PAGE])
             drawers.append((name, lambda p, c=page, f=plot: f(table, c, p)))
+    if config.budgets:  # fits_ and training_ have a panel per width: none at budgets
+        return drawers, notes
     if len(config.targets) > PER_TARGET_FIGURES:
         notes.append(f"fits_ and training_ figures are drawn for the first "
                      f"{PER_TARGET_FIGURES} of the {len(config.targets)} targets only")
@@ -547,19 +715,34 @@ def classification_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.
 
 def _plot_regions(ok: pd.DataFrame, config: Config, spec: DatasetSpec, folder: Path,
                   path: Path, colours: dict[str, str]) -> Path | None:
-    """Decision regions of replicate 0 at the largest width, on that replicate's samples."""
-    rows = ok[(ok["dataset"] == spec.name) & (ok["replicate"] == 0)]
-    models = {}
+    """Decision regions of each method at its largest width, each the replicate with the
+    median held-out accuracy there (the tables' statistic), on that replicate's samples."""
+    rows = ok[ok["dataset"] == spec.name]
+    models, panels, samples = {}, {}, {}
     for method in config.methods:
-        runs = rows[rows["method"] == method.name].sort_values("width", na_position="first")
-        if len(runs) and isinstance(runs["model_file"].iloc[-1], str):
-            file = folder / runs["model_file"].iloc[-1]
-            if file.is_file():
-                models[method.name] = load_model(file)
+        runs = rows[rows["method"] == method.name]
+        if runs.empty:
+            continue
+        widest = runs["width"].max() if runs["width"].notna().any() else None
+        at = runs[runs["width"] == widest] if widest is not None else runs
+        saved = at[at["model_file"].map(lambda f: isinstance(f, str) and (folder / f).is_file())]
+        if saved.empty:
+            continue
+        # the median replicate: the lower middle of the accuracies, ties by replicate
+        ranked = saved.sort_values(["accuracy", "replicate"], kind="stable")
+        shown = ranked.iloc[(len(ranked) - 1) // 2]
+        replicate = int(shown["replicate"])
+        if replicate not in samples:
+            samples[replicate] = spec.draw(sample_seed(config.seed, spec.name, replicate))
+        models[method.name] = load_model(folder / shown["model_file"])
+        width = int(widest) if widest is not None and widest > 0 else None
+        panels[method.name] = RegionPanel(
+            samples[replicate], width, replicate, float(shown["accuracy"]),
+            float(at["accuracy"].median()), len(at))
     if not models:
         return None
-    sample = spec.draw(sample_seed(config.seed, spec.name, 0))
-    return plot_regions(sample, models, path, colors=colours)
+    first = next(iter(panels.values())).sample
+    return plot_regions(first, models, path, colors=colours, panels=panels)
 
 
 def plot_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
