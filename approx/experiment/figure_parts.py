@@ -35,6 +35,7 @@ __all__ = [
     "history_phases",
     "method_groups",
     "objective_label",
+    "robust_top",
     "steps_label",
 ]
 
@@ -109,18 +110,19 @@ def clip_marked(ax: Axes, x: NDArray[np.float64], y: NDArray[np.float64], top: f
     if above.any():
         ax.plot(x[above], np.full(int(above.sum()), top), "^", ms=4, color=colour,
                 zorder=5, clip_on=False)
-        keys.mark("▲ value above the axis, drawn at its top", marker="^", ls="none",
+        keys.mark("value above the axis, drawn at its top", marker="^", ls="none",
                   color="0.3", ms=5)
     return np.where(above, top, y)
 
 
 def robust_top(values: list[NDArray[np.float64]], starts: list[float]) -> float:
     """The top of a log axis for training curves: 3× the larger of the curves' starting
-    values and their 99th percentile, so a few spikes do not set the scale."""
+    values and their 90th percentile, so spikes (up to a tenth of the entries) do not set
+    the scale."""
     finite = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in values] or [np.empty(0)])
     if finite.size == 0:
         return 1.0
-    level = max(float(np.quantile(finite, 0.99)),
+    level = max(float(np.quantile(finite, 0.9)),
                 max((s for s in starts if math.isfinite(s)), default=0.0))
     return 3.0 * level
 
@@ -191,7 +193,7 @@ _STEPS = {
     "adam": "Adam steps",
     "sgd": "SGD steps",
     "lbfgs": "L-BFGS evaluations",
-    "lm": "LM iterates since the polish began (rounds' starts, accepted steps)",
+    "lm": "LM iterates since the polish began",
 }
 
 

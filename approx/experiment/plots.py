@@ -50,7 +50,7 @@ from matplotlib import colormaps, colors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 from numpy.typing import NDArray
 
 from approx import analysis
@@ -81,11 +81,11 @@ __all__ = [
     "classification_figures",
     "gap_table",
     "method_colors",
+    "optimum_table",
     "plot_all",
     "plot_convergence",
     "plot_fits",
     "plot_folder",
-    "optimum_table",
     "plot_gap",
     "plot_params",
 ]
@@ -168,6 +168,8 @@ def _target_axes(fig: Figure, n: int, rows: int, ncols: int = 3) -> list[list[Ax
             continue
         for ax in block[1:]:
             ax.sharex(block[0])
+        for ax in block[:-1]:  # the bottom panel writes the widths
+            ax.tick_params(labelbottom=False)
         out.append(block)
     return out
 
@@ -179,6 +181,20 @@ def _width_axis(ax: Axes, label: bool = True) -> None:
     if label:
         ax.set_xlabel("width d (hidden units or coefficients)")
     ax.grid(True, which="major", alpha=0.3)
+
+
+def _few_ticks(ax: Axes, minor: bool = False) -> None:
+    """A log y axis without minor ticks (unless ``minor``, or the span is under two
+    decades: there they name values), and on a span of more than
+    six decades at most about seven labelled ones (ticks are most of the time a figure
+    of many panels takes to draw)."""
+    low, high = ax.get_ylim()
+    if low > 0 and high / low > 1e6:
+        ax.yaxis.set_major_locator(LogLocator(numticks=7))
+    if not minor and low > 0 and high / low < 100:  # few decades: the minor ticks name values
+        return
+    if not minor or (low > 0 and high / low > 1e6):
+        ax.yaxis.set_minor_locator(NullLocator())
 
 
 def _error_stats(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -220,7 +236,8 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     widths = np.array(config.widths, dtype=float)
     keys = Keys()
     reference = _reference(config)
-    for block, spec in zip(_target_axes(fig, n, len(groups)), config.targets, strict=True):
+    for i, (block, spec) in enumerate(zip(_target_axes(fig, n, len(groups)), config.targets,
+                                          strict=True)):
         target = spec.build()
         for row, (ax, (group, members)) in enumerate(zip(block, groups.items(), strict=True)):
             drawn = [m for m in members if (spec.name, m.name) in present]
@@ -238,8 +255,11 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
             a, b = target.domain
             head = f"{spec.name}: {target.description} on [{a:g}, {b:g}]\n" if row == 0 else ""
             ax.set_title(_plain(f"{head}{GROUPS[group]}"), fontsize=9.5)
-            ax.set(yscale="log", ylabel=r"max error $\varepsilon = \max_x |f - \hat f|$")
+            ax.set_yscale("log")
+            if i % cols == 0:  # the first column names the quantity
+                ax.set_ylabel(r"max error $\varepsilon = \max_x |f - \hat f|$")
             _width_axis(ax, label=row == len(groups) - 1)
+            _few_ticks(ax)
         failed = int((table["target"] == spec.name).sum() - (ok["target"] == spec.name).sum())
         if failed:
             block[0].text(0.02, 0.02, f"{failed} failed run(s) not shown",
@@ -445,6 +465,7 @@ def _error_panel(ax: Axes, x: NDArray[np.float64], fx: NDArray[np.float64],
         floor.append(np.nanmin(top))
     if floor:
         ax.set_ylim(bottom=max(_TINY, min(floor) / 3))
+    _few_ticks(ax)
 
 
 def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
@@ -478,8 +499,9 @@ def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]]
                 ax.set_ylabel(objective_label(kind), fontsize=8.5)
         grid[0, col].set_title(f"d = {width}")
     keys.draw(fig, "a panel per objective (each optimizer's own); r: residuals on the "
-                   "rescaled problem (values (f − mean)/std, x in [−1, 1]); faint lines: "
-                   "replicates after the first")
+                   "rescaled problem (values (f − mean)/std, x in [−1, 1]);\nLM iterates: "
+                   "each round's start, then its accepted steps; faint lines: replicates "
+                   "after the first")
     fig.suptitle(_plain(f"{target_name}: how far did each training phase lower its "
                         "objective?"), fontweight="bold")
     _save(fig, path)
@@ -488,45 +510,65 @@ def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]]
 
 def _training_panel(ax: Axes, runs: list[tuple[Any, ...]], kind: str,
                     colours: dict[str, str], keys: Keys) -> None:
-    """The phases of kind ``kind`` of each run: x counts from the first such phase of
-    the run; a dot where a later phase starts (a restart or a change of objective), a
-    diamond where the net was widened; values above a robust top clipped there."""
-    pieces = []
-    for _, method, replicate, history, phases in runs:
-        mine = [p for p in phases if p.key == kind]
-        if not mine:
-            continue
-        # x counts from the first phase of this optimizer (the LM polish's rounds share it)
-        origin = next(p.start for p in phases if p.optimizer == mine[0].optimizer)
-        for k, phase in enumerate(mine):
-            x = np.arange(phase.start, phase.stop, dtype=float) - origin
-            pieces.append((method, replicate, x, history[phase.start:phase.stop],
-                           k > 0 or phase.start > 0, phase.widened,
-                           phase.stop < history.size))
-    top = robust_top([p[3] for p in pieces], [float(p[3][0]) for p in pieces if p[3].size])
+    """The phases of kind ``kind`` of each run (one line per run, a gap between its
+    phases): x counts from the run's first phase of that optimizer; a circle where a
+    later phase starts (a change of objective or a restart), a diamond where the net
+    was widened, a triangle where a phase ends and another follows; values above a
+    robust top clipped there."""
+    lines = [line for run in runs if (line := _phase_line(run, kind)) is not None]
+    top = robust_top([y for _, _, y, _ in lines],  # (the phases' first values are no spikes)
+                     [float(y[i]) for _, _, y, m in lines for i in [0, *m["start"], *m["widened"]]])
     low = top
-    for method, replicate, x, y, later, widened, followed in pieces:
+    for (method, replicate), x, y, marks in lines:
         colour, alpha = colours[method], 1.0 if replicate == 0 else 0.35
         y = clip_marked(ax, x, np.where(y > 0, y, np.nan), top, colour, keys)
         ax.plot(x, y, lw=1.0, color=colour, alpha=alpha)
         keys.method(method, colour)
-        if later and y.size:
-            marker = "D" if widened else "o"
-            ax.plot(x[:1], y[:1], marker, ms=3.5, mfc="white", mec=colour, alpha=alpha,
-                    zorder=4)
-            keys.mark("diamond: polish of the net widened to d starts" if widened else
-                      "circle: a phase starts (after the one before, or a restart)",
-                      marker=marker, ms=4, mfc="white", mec="0.3", ls="none")
-        if followed and y.size:
-            ax.plot(x[-1:], y[-1:], ">", ms=4, color=colour, alpha=alpha, zorder=4)
-            keys.mark("triangle: the phase ends, the next one follows", marker=">", ms=4,
-                      color="0.3", ls="none")
+        for name, (marker, label) in _PHASE_MARKS.items():
+            at = marks[name]
+            if at:
+                face = {} if marker == ">" else {"mfc": "white"}
+                ax.plot(x[at], y[at], marker, ms=3.5, color=colour, mec=colour,
+                        alpha=alpha, zorder=4, ls="none", **face)
+                keys.mark(label, marker=marker, ms=4, color="0.3", ls="none", **face)
         if np.isfinite(y).any():
             low = min(low, float(np.nanmin(y)))
     ax.set_yscale("log")
-    if pieces and low < top:
+    if lines and low < top:
         ax.set_ylim(max(low / 3, 1e-300), top)
+    _few_ticks(ax)
     ax.grid(True, alpha=0.3)
+
+
+#: the marks of a training curve: what each marks, its marker and its key
+_PHASE_MARKS = {
+    "start": ("o", "circle: a phase starts (objective changed, or a restart)"),
+    "widened": ("D", "diamond: the polish of the net widened to d starts"),
+    "end": (">", "triangle: the phase ends, another follows"),
+}
+
+
+def _phase_line(run: tuple[Any, ...], kind: str) -> tuple[Any, ...] | None:
+    """One run's phases of ``kind`` as one curve with NaN gaps: ((method, replicate),
+    x, y, {mark: indices into x})."""
+    _, method, replicate, history, phases = run
+    mine = [p for p in phases if p.key == kind]
+    if not mine:
+        return None
+    # x counts from the first phase of this optimizer (the LM polish's rounds share it)
+    origin = next(p.start for p in phases if p.optimizer == mine[0].optimizer)
+    xs, ys = [], []
+    marks: dict[str, list[int]] = {"start": [], "widened": [], "end": []}
+    n = 0
+    for k, phase in enumerate(mine):
+        if k or phase.start > 0:
+            marks["widened" if phase.widened else "start"].append(n)
+        xs.append(np.arange(phase.start, phase.stop + 1, dtype=float) - origin)
+        ys.append(np.append(history[phase.start:phase.stop], np.nan))  # the gap
+        n += phase.stop - phase.start + 1
+        if phase.stop < history.size:
+            marks["end"].append(n - 2)
+    return (method, replicate), np.concatenate(xs), np.concatenate(ys), marks
 
 
 def plot_params(table: pd.DataFrame, config: Config, path: Path) -> Path:
@@ -635,6 +677,7 @@ def plot_gap(table: pd.DataFrame, config: Config, path: Path) -> Path | None:
             ax.set_title(title, fontsize=9.5)
             _ratio_ticks(ax)
             _width_axis(ax, label=k == len(rows) - 1)
+            _few_ticks(ax, minor=True)
     keys.draw(fig, "each point: the median ε over the replicates at that width, divided by "
                    "the reference's")
     question = ("how far is each method from the best possible, and from the construction?"
