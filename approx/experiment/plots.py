@@ -1,18 +1,36 @@
 """Figures of a results folder, drawn from the store alone (nothing is refitted).
 
-- ``convergence.png``: ε against d on log–log axes, a panel per target, a line per
-  method (median over replicates, min–max band), the uniform-knot bound and a d⁻² slope.
+Each approximation figure asks its question in its title. The methods are drawn in two
+groups (:func:`~approx.experiment.figure_parts.method_groups`), each on panels of its
+own so the smooth bases' fall to rounding does not crush the ReLU nets' d⁻² range: ReLU
+nets and constructions (``relu-interpolant``, ``trained``, ``sawtooth``, ``optimal-pwl``,
+random ReLU features) and smooth bases (Chebyshev, splines, Fourier features). The
+legend keys only what the figure draws; its title states the statistic.
+
+- ``convergence.png`` ("how fast does ε fall as d grows?"): ε against d on log–log
+  axes, per target a panel per group, a line per method (the median over replicates,
+  their min–max band); over the ReLU panel the uniform-knot bound and a d⁻² slope, named
+  at their ends; behind the smooth panel the uniform construction in grey, for scale.
   Filled markers are certified (``tight``: the rigorous upper bound within 10⁻⁹ of the
   value); half-filled ones are limited by rounding (``tight_reason = "rounding"``: the
   bounds met only within the rounding of the float evaluation of target and model);
   where the bound is visibly wider, a bar reaches up to it; hollow markers are
   estimates (the work cap, no enclosure, or runs recorded before bounds were stored);
   a grey x marks each degenerate run (its certified ε not below the best constant's);
-- ``fits_<target>.png``: the target and the saved models at a few widths, with their
-  pointwise error below;
-- ``training_<target>.png``: training loss against step, for runs with a loss history;
-- ``gap.png``: each method's ε divided by the uniform ±ReLU construction's at the same d
-  (drawn when the sweep has that construction): the gap between theory and practice;
+- ``gap.png`` ("how far from the best possible, and from the construction?"): when the
+  runs carry the optimum's bracket (``optimum_lower``/``optimum_upper``, a sweep with an
+  ``optimal-pwl`` method), a panel of the ReLU methods' median ε over the lower end of
+  the bracket, above the floor 1 and the bracket's band [1, upper/lower]; when the sweep
+  has the uniform ±ReLU construction, per group each method's median ε over the
+  construction's at the same d, the lines 1 and 2× drawn apart and named;
+- ``fits_<target>.png`` ("where does each fit err most?"): replicate 0's saved models
+  at a few widths: the target and the fits (a note instead where every fit lies on f),
+  and per group the upper envelope of |f − f̂| over bins, the run's ε marked at the edge;
+- ``training_<target>.png`` ("how far did each training phase lower its objective?"):
+  a panel per optimizer and objective (Adam's ½ mean square, the LM polish's Lᵖ error
+  and mean square, as ``info_phases`` records them), x counting that optimizer's
+  entries, a marker where each phase starts and ends, spikes clipped to the top and
+  marked; runs recorded before phases were get one panel of their loss as recorded;
 - ``params.png`` (a sweep with ``budgets``): ε against the number of parameters, a line
   per method (so per depth and construction), the comparison at equal ``n_params``.
 
