@@ -391,8 +391,8 @@ _INDISTINCT = 0.005
 def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Path,
               path: Path) -> Path | None:
     """Where on the domain each saved model of replicate 0 errs most, at a few widths: the
-    target and the fits above (where they can be told apart), and per group of methods
-    the upper envelope of the pointwise error.
+    target and the fits at the smallest width above (the title says how close they lie
+    at the others), and per group of methods the upper envelope of the pointwise error.
 
     Runs whose model file is missing are left out; ``None`` when no run is left.
     """
@@ -408,25 +408,29 @@ def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Pat
     with np.errstate(all="ignore"):
         fx = _finite(target(x))
     widths = _chosen_widths(rows["width"].tolist())
+    curves: dict[int, dict[str, tuple[NDArray[np.float64], float]]] = {d: {} for d in widths}
+    for row in rows[rows["width"].isin(widths)].itertuples():
+        with np.errstate(all="ignore"):
+            curves[row.width][row.method] = (_finite(load_model(folder / row.model_file)(x)),
+                                             float(row.max_error))
     groups = method_groups(m for m in config.methods if m.name in set(rows["method"]))
-    fig = _figure(4.6 * len(widths), 2.2 + 2.5 * len(groups) + 1.3)
-    grid = fig.subplots(1 + len(groups), len(widths), squeeze=False, sharex=True,
-                        gridspec_kw={"height_ratios": [1.6] + [2.5] * len(groups)})
+    fig = _figure(max(4.6 * len(widths), 7.0), 2.0 + 2.4 * len(groups) + 1.3)
+    grid = fig.add_gridspec(1 + len(groups), len(widths),
+                            height_ratios=[1.5] + [2.5] * len(groups))
     keys = Keys()
+    top = fig.add_subplot(grid[0, :])
+    _fit_panel(top, x, fx, curves, colours, keys)
+    first = None
     for col, width in enumerate(widths):
-        curves = {}
-        for row in rows[rows["width"] == width].itertuples():
-            with np.errstate(all="ignore"):
-                curves[row.method] = (_finite(load_model(folder / row.model_file)(x)),
-                                      float(row.max_error))
-        _fit_panel(grid[0, col], x, fx, curves, colours, keys)
-        grid[0, col].set_title(f"d = {width}")
         for k, (group, members) in enumerate(groups.items(), start=1):
-            _error_panel(grid[k, col], x, fx, {m.name: curves[m.name] for m in members
-                                               if m.name in curves}, colours, keys)
-            grid[k, col].set_ylabel(f"|f − f̂|: {GROUPS[group]}" if col == 0 else None)
-        grid[-1, col].set_xlabel("x")
-    grid[0, 0].set_ylabel("f(x) and the fits")
+            ax = fig.add_subplot(grid[k, col], sharex=first)
+            first = first or ax
+            _error_panel(ax, x, fx, {m.name: curves[width][m.name] for m in members
+                                     if m.name in curves[width]}, colours, keys)
+            ax.set_ylabel(f"|f − f̂|: {GROUPS[group]}" if col == 0 else None)
+            ax.set_title(f"d = {width}" if k == 1 else None, fontsize=9.5)
+            ax.set_xlabel("x" if k == len(groups) else None)
+            ax.tick_params(labelbottom=k == len(groups))
     a, b = target.domain
     keys.draw(fig, f"replicate 0 of each method (of up to {config.replicates}); error: the "
               f"largest |f − f̂| in each of {_FIT_BINS} bins of "
@@ -438,27 +442,31 @@ def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Pat
 
 
 def _fit_panel(ax: Axes, x: NDArray[np.float64], fx: NDArray[np.float64],
-               curves: dict[str, tuple[NDArray[np.float64], float]], colours: dict[str, str],
-               keys: Keys) -> None:
-    """The target and the fits; only a note where every fit lies on the target."""
+               curves: dict[int, dict[str, tuple[NDArray[np.float64], float]]],
+               colours: dict[str, str], keys: Keys) -> None:
+    """The target and the fits at the smallest width; the title says how far the fits
+    at the other widths stray from f, as a share of f's range (below about half a
+    percent a fit cannot be told from f at this scale: only the errors below can)."""
     low, high = float(np.nanmin(fx)), float(np.nanmax(fx))
     span = min(high - low, _HUGE) or 1.0
-    worst = max((float(np.nanmax(np.abs(y - fx))) for y, _ in curves.values()), default=0.0)
-    if worst < _INDISTINCT * span:
-        ax.text(0.5, 0.5, f"every fit within {worst / span:.1e} × (range of f) of f:\n"
-                "indistinguishable from f at this scale; the error is below",
-                transform=ax.transAxes, ha="center", va="center", fontsize=8.5, color="0.3")
-        ax.set_yticks([])
-        for side in ax.spines.values():
-            side.set_visible(False)
-        return
+    smallest, *others = sorted(curves)
     ax.plot(x, fx, color="black", lw=2.6, alpha=0.3)
     keys.mark("thick grey: the target f", color="black", lw=2.6, alpha=0.3)
-    for name, (y, _) in curves.items():
+    for name, (y, _) in curves[smallest].items():
         ax.plot(x, y, lw=1.0, color=colours[name])
         keys.method(name, colours[name])
     ax.set_ylim(max(low - 0.25 * span, -_HUGE), min(high + 0.25 * span, _HUGE))
+    ax.set(xlabel="x", ylabel="f(x) and the fits")
     ax.grid(True, alpha=0.3)
+    title = f"f and the fits at d = {smallest}"
+    if others:
+        share = [max((float(np.nanmax(np.abs(y - fx))) for y, _ in curves[d].values()),
+                     default=0.0) / span for d in others]
+        title += (f"; at d = {', '.join(map(str, others))} every fit lies within "
+                  f"{', '.join(f'{100 * s:.2g} %' for s in share)} of f's range of f"
+                  + (" (the errors below tell them apart)" if max(share) < _INDISTINCT
+                     else ""))
+    ax.set_title(title, fontsize=9.5)
 
 
 def _error_panel(ax: Axes, x: NDArray[np.float64], fx: NDArray[np.float64],
@@ -508,11 +516,16 @@ def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]]
     grid = fig.subplots(len(kinds), len(widths), squeeze=False)
     keys = Keys()
     epochs = "param_batch_size" in rows and rows["param_batch_size"].notna().any()
+    optimizers = [kind.partition(":")[0] for kind in kinds]
     for col, width in enumerate(widths):
         for r, kind in enumerate(kinds):
             ax = grid[r, col]
             _training_panel(ax, [run for run in runs if run[0] == width], kind, colours, keys)
-            ax.set_xlabel(steps_label(kind.partition(":")[0], bool(epochs)), fontsize=8.5)
+            if r + 1 < len(kinds) and optimizers[r + 1] == optimizers[r]:
+                ax.sharex(grid[r + 1, col])  # the same count: written once, below
+                ax.tick_params(labelbottom=False)
+            else:
+                ax.set_xlabel(steps_label(optimizers[r], bool(epochs)), fontsize=8.5)
             if col == 0:
                 ax.set_ylabel(objective_label(kind), fontsize=8.5)
         grid[0, col].set_title(f"d = {width}")

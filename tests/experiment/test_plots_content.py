@@ -15,7 +15,6 @@ from matplotlib.collections import PolyCollection
 
 from approx.experiment import parse_config, plots
 from approx.experiment.figure_parts import (
-    Keys,
     envelope,
     group_of,
     history_phases,
@@ -237,7 +236,10 @@ def test_training_draws_a_panel_per_objective_and_marks_the_switches(captured):
     adam, l8 = fig.axes[0], fig.axes[2]
     assert "Adam" in adam.get_ylabel() and "rescaled" in adam.get_ylabel()
     assert "8" in l8.get_ylabel() and "LM" in l8.get_ylabel()
-    assert adam.get_xlabel() == "Adam steps" and l8.get_xlabel().startswith("LM iterates")
+    assert adam.get_xlabel() == "Adam steps"
+    # the LM panels count the same iterates: shared, written once below
+    assert fig.axes[4].get_xlabel().startswith("LM iterates") and l8.get_xlabel() == ""
+    assert l8.get_shared_x_axes().joined(l8, fig.axes[4])
     # the spike is clipped to the top with a marker, not setting the scale
     assert adam.get_ylim()[1] < 1e3
     assert [line for line in adam.lines if line.get_marker() == "^"]
@@ -302,22 +304,33 @@ def test_envelope_is_the_largest_value_of_each_bin():
     np.testing.assert_allclose(middle, x.reshape(50, 20).mean(axis=1))
 
 
-def test_fits_drop_the_fit_panel_where_the_fits_lie_on_the_target():
-    from matplotlib.figure import Figure
-
-    x = np.linspace(-1, 1, plots._FIT_POINTS)
-    fx = np.sin(3 * x)
-    colours = {"a": "#1f77b4"}
-    fig = Figure()
-    ax, err = fig.subplots(2)
-    keys = Keys()
-    close = fx + 1e-6 * np.cos(40 * x)
-    plots._fit_panel(ax, x, fx, {"a": (close, 1e-6)}, colours, keys)
-    assert not ax.lines and "indistinguishable" in ax.texts[0].get_text()
-    exact = fx.copy()  # exact zeros: the error axis keeps a floor
-    exact[::7] += 1e-3
-    plots._error_panel(err, x, fx, {"a": (exact, 1e-3)}, colours, keys)
-    assert err.get_ylim()[0] > 1e-10
-    far = fx + 0.3
-    plots._fit_panel(ax2 := fig.add_subplot(), x, fx, {"a": (far, 0.3)}, colours, keys)
-    assert len(ax2.lines) == 2
+def test_fits_show_the_fits_where_they_differ_and_the_error_envelope(
+    tmp_path, captured, monkeypatch
+):
+    config = parse_config(CONFIG)
+    f = config.targets[0].build()
+    models = {4: lambda x: f(x) + 0.3, 16: lambda x: f(x) + 1e-6 * np.cos(40 * x),
+              64: lambda x: np.where(np.arange(x.size) % 7 == 0, f(x) + 1e-3, f(x))}
+    rows = []
+    for d in models:
+        (tmp_path / f"m{d}").touch()
+        rows.append({"target": "sin2pi", "method": "uniform", "width": d, "replicate": 0,
+                     "status": "ok", "model_file": f"m{d}", "max_error": 0.3})
+    monkeypatch.setattr(plots, "load_model", lambda path: models[int(path.name[1:])])
+    plots.plot_fits(pd.DataFrame(rows), config, "sin2pi", tmp_path, None)
+    (fig,) = captured
+    assert "where does each fit err most" in fig._suptitle.get_text()
+    top = fig.axes[0]
+    assert len(top.lines) == 2  # the target and the fit at the smallest width only
+    assert "d = 4" in top.get_title() and "d = 16, 64" in top.get_title()
+    assert "5e-05 %, 0.05 %" in top.get_title() and "tell them apart" in top.get_title()
+    errors = fig.axes[1:]
+    assert [ax.get_title() for ax in errors] == ["d = 4", "d = 16", "d = 64"]
+    # exact zeros at most points: the envelope keeps each bin's largest error
+    (line,) = [ln for ln in errors[2].lines if ln.get_linestyle() == "-"]
+    np.testing.assert_allclose(line.get_ydata(), 1e-3, rtol=1e-6)
+    assert errors[2].get_ylim()[0] > 1e-10
+    assert "replicate 0" in fig.legends[0].get_title().get_text()
+    models[16] = lambda x: f(x) + 0.1  # visibly off: the title does not say otherwise
+    plots.plot_fits(pd.DataFrame(rows), config, "sin2pi", tmp_path, None)
+    assert "tell them apart" not in captured[1].axes[0].get_title()
