@@ -97,7 +97,9 @@ class Keys:
             return
         legend = fig.legend(
             list(entries.values()), list(entries), loc="outside lower center",
-            ncol=min(len(entries), 3), frameon=False, fontsize=8.5, title=caption,
+            # entries run to about 4.5 inches: as many columns as the figure has room for
+            ncol=max(1, min(len(entries), 3, int(fig.get_figwidth() // 4.6))),
+            frameon=False, fontsize=8.5, title=caption,
             title_fontsize=8.5,
         )
         legend.get_title().set_multialignment("center")

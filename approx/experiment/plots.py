@@ -171,6 +171,11 @@ def _legend(fig: Figure, axes: list[Axes]) -> None:
         )
 
 
+#: the narrowest approximation figure (inches): room for its title and a legend of two
+#: columns when it has a single panel a row
+_MIN_WIDTH = 9.6
+
+
 def _target_axes(fig: Figure, n: int, rows: int, ncols: int = 3) -> list[list[Axes]]:
     """``rows`` stacked panels per target (sharing x), targets ``ncols`` to a row of the
     page; returns each target's panels, top first."""
@@ -248,7 +253,7 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     groups = method_groups(config.methods)
     n = len(config.targets)
     cols = min(3, n)
-    fig = _figure(4.8 * cols, 3.0 * len(groups) * math.ceil(n / cols) + 1.4)
+    fig = _figure(max(4.8 * cols, _MIN_WIDTH), 3.0 * len(groups) * math.ceil(n / cols) + 1.4)
     ok, stats = _error_stats(table)
     present = set(stats.index.droplevel("width"))
     widths = np.array(config.widths, dtype=float)
@@ -414,7 +419,7 @@ def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Pat
             curves[row.width][row.method] = (_finite(load_model(folder / row.model_file)(x)),
                                              float(row.max_error))
     groups = method_groups(m for m in config.methods if m.name in set(rows["method"]))
-    fig = _figure(max(4.6 * len(widths), 7.0), 2.0 + 2.4 * len(groups) + 1.3)
+    fig = _figure(max(4.6 * len(widths), _MIN_WIDTH), 2.0 + 2.4 * len(groups) + 1.3)
     grid = fig.add_gridspec(1 + len(groups), len(widths),
                             height_ratios=[1.5] + [2.5] * len(groups))
     keys = Keys()
@@ -512,7 +517,7 @@ def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]]
                                     getattr(row, "param_optimizer", None))
             runs.append((row.width, row.method, row.replicate, history, phases))
     kinds = list(dict.fromkeys(p.key for *_, phases in runs for p in phases))
-    fig = _figure(4.4 * len(widths), 2.5 * len(kinds) + 1.6)
+    fig = _figure(max(4.4 * len(widths), _MIN_WIDTH), 2.5 * len(kinds) + 1.6)
     grid = fig.subplots(len(kinds), len(widths), squeeze=False)
     keys = Keys()
     epochs = "param_batch_size" in rows and rows["param_batch_size"].notna().any()
@@ -529,10 +534,11 @@ def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]]
             if col == 0:
                 ax.set_ylabel(objective_label(kind), fontsize=8.5)
         grid[0, col].set_title(f"d = {width}")
+    lm = ("\nLM iterates: each round's start, then its accepted steps; " if "lm" in optimizers
+          else " ")
     keys.draw(fig, "a panel per objective (each optimizer's own); r: residuals on the "
-                   "rescaled problem (values (f − mean)/std, x in [−1, 1]);\nLM iterates: "
-                   "each round's start, then its accepted steps; faint lines: replicates "
-                   "after the first")
+                   f"rescaled problem (values (f − mean)/std, x in [−1, 1]);{lm}faint lines: "
+                   "replicates after the first")
     fig.suptitle(_plain(f"{target_name}: how far did each training phase lower its "
                         "objective?"), fontweight="bold")
     _save(fig, path)
@@ -692,7 +698,7 @@ def plot_gap(table: pd.DataFrame, config: Config, path: Path) -> Path | None:
     rows = (["optimum"] if optimum is not None else []) + list(groups)
     n = len(config.targets)
     cols = min(3, n)
-    fig = _figure(4.8 * cols, 2.9 * len(rows) * math.ceil(n / cols) + 1.3)
+    fig = _figure(max(4.8 * cols, _MIN_WIDTH), 2.9 * len(rows) * math.ceil(n / cols) + 1.3)
     keys = Keys()
     for block, spec in zip(_target_axes(fig, n, len(rows)), config.targets, strict=True):
         for k, (ax, row) in enumerate(zip(block, rows, strict=True)):
