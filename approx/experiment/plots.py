@@ -1,18 +1,36 @@
 """Figures of a results folder, drawn from the store alone (nothing is refitted).
 
-- ``convergence.png``: ε against d on log–log axes, a panel per target, a line per
-  method (median over replicates, min–max band), the uniform-knot bound and a d⁻² slope.
+Each approximation figure asks its question in its title. The methods are drawn in two
+groups (:func:`~approx.experiment.figure_parts.method_groups`), each on panels of its
+own so the smooth bases' fall to rounding does not crush the ReLU nets' d⁻² range: ReLU
+nets and constructions (``relu-interpolant``, ``trained``, ``sawtooth``, ``optimal-pwl``,
+random ReLU features) and smooth bases (Chebyshev, splines, Fourier features). The
+legend keys only what the figure draws; its title states the statistic.
+
+- ``convergence.png`` ("how fast does ε fall as d grows?"): ε against d on log–log
+  axes, per target a panel per group, a line per method (the median over replicates,
+  their min–max band); over the ReLU panel the uniform-knot bound and a d⁻² slope, named
+  at their ends; behind the smooth panel the uniform construction in grey, for scale.
   Filled markers are certified (``tight``: the rigorous upper bound within 10⁻⁹ of the
   value); half-filled ones are limited by rounding (``tight_reason = "rounding"``: the
   bounds met only within the rounding of the float evaluation of target and model);
   where the bound is visibly wider, a bar reaches up to it; hollow markers are
   estimates (the work cap, no enclosure, or runs recorded before bounds were stored);
   a grey x marks each degenerate run (its certified ε not below the best constant's);
-- ``fits_<target>.png``: the target and the saved models at a few widths, with their
-  pointwise error below;
-- ``training_<target>.png``: training loss against step, for runs with a loss history;
-- ``gap.png``: each method's ε divided by the uniform ±ReLU construction's at the same d
-  (drawn when the sweep has that construction): the gap between theory and practice;
+- ``gap.png`` ("how far from the best possible, and from the construction?"): when the
+  runs carry the optimum's bracket (``optimum_lower``/``optimum_upper``, a sweep with an
+  ``optimal-pwl`` method), a panel of the ReLU methods' median ε over the lower end of
+  the bracket, above the floor 1 and the bracket's band [1, upper/lower]; when the sweep
+  has the uniform ±ReLU construction, per group each method's median ε over the
+  construction's at the same d, the lines 1 and 2× drawn apart and named;
+- ``fits_<target>.png`` ("where does each fit err most?"): replicate 0's saved models
+  at a few widths: the target and the fits (a note instead where every fit lies on f),
+  and per group the upper envelope of |f − f̂| over bins, the run's ε marked at the edge;
+- ``training_<target>.png`` ("how far did each training phase lower its objective?"):
+  a panel per optimizer and objective (Adam's ½ mean square, the LM polish's Lᵖ error
+  and mean square, as ``info_phases`` records them), x counting that optimizer's
+  entries, a marker where each phase starts and ends, spikes clipped to the top and
+  marked; runs recorded before phases were get one panel of their loss as recorded;
 - ``params.png`` (a sweep with ``budgets``, instead of the figures against the width,
   which mean nothing when each method runs at its own widths): ε against the number of
   parameters, ticks at the budgets, a line per method (so per depth and construction),
@@ -47,14 +65,22 @@ import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps, colors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, NullLocator
+from matplotlib.patches import Patch
+from matplotlib.ticker import (
+    FixedFormatter,
+    FixedLocator,
+    FuncFormatter,
+    LogLocator,
+    NullFormatter,
+    NullLocator,
+)
 from numpy.typing import NDArray
 
 from approx import analysis, methods
@@ -69,6 +95,17 @@ from approx.experiment.classification_plots import (
 )
 from approx.experiment.config import Config
 from approx.experiment.expansion import sample_seed
+from approx.experiment.figure_parts import (
+    GROUPS,
+    Keys,
+    clip_marked,
+    envelope,
+    history_phases,
+    method_groups,
+    objective_label,
+    robust_top,
+    steps_label,
+)
 from approx.experiment.specs import DatasetSpec
 from approx.experiment.store import Store
 from approx.experiment.tasks import PAGE, PER_TARGET_FIGURES, page_names
@@ -80,6 +117,7 @@ __all__ = [
     "classification_figures",
     "gap_table",
     "method_colors",
+    "optimum_table",
     "plot_all",
     "plot_convergence",
     "plot_fits",
@@ -151,12 +189,58 @@ def _legend(fig: Figure, axes: list[Axes]) -> None:
         )
 
 
-def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
-    """ε against d, a panel per target; see the module docstring."""
-    colours = method_colors(config)
-    n = len(config.targets)
-    cols = min(3, n)
-    fig = _figure(4.6 * cols, 3.6 * math.ceil(n / cols) + 0.8)
+#: the narrowest approximation figure (inches): room for its title and a legend of two
+#: columns when it has a single panel a row
+_MIN_WIDTH = 9.6
+
+
+def _target_axes(fig: Figure, n: int, rows: int, ncols: int = 3) -> list[list[Axes]]:
+    """``rows`` stacked panels per target (sharing x), targets ``ncols`` to a row of the
+    page; returns each target's panels, top first."""
+    cols = min(ncols, n)
+    blocks = math.ceil(n / cols)
+    grid = fig.subplots(blocks * rows, cols, squeeze=False)
+    out = []
+    for i in range(blocks * cols):
+        block = [grid[(i // cols) * rows + j, i % cols] for j in range(rows)]
+        if i >= n:
+            for ax in block:
+                ax.set_visible(False)
+            continue
+        for ax in block[1:]:
+            ax.sharex(block[0])
+        for ax in block[:-1]:  # the bottom panel writes the widths
+            ax.tick_params(labelbottom=False)
+        out.append(block)
+    return out
+
+
+def _width_axis(ax: Axes, label: bool = True) -> None:
+    """A log₂ width axis with the widths written out."""
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    if label:
+        ax.set_xlabel("width d (hidden units or coefficients)")
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def _few_ticks(ax: Axes, minor: bool = False) -> None:
+    """A log y axis without minor ticks (unless ``minor``, or the span is under two
+    decades: there they name values), and on a span of more than
+    six decades at most about seven labelled ones (ticks are most of the time a figure
+    of many panels takes to draw)."""
+    low, high = ax.get_ylim()
+    if low > 0 and high / low > 1e6:
+        ax.yaxis.set_major_locator(LogLocator(numticks=7))
+    if not minor and low > 0 and high / low < 100:  # few decades: the minor ticks name values
+        return
+    if not minor or (low > 0 and high / low > 1e6):
+        ax.yaxis.set_minor_locator(NullLocator())
+
+
+def _error_stats(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ok runs (with their certification flags) and, per (target, method, width), the
+    median, min and max of ε, the median upper bound, the flags and the replicate count."""
     ok = table[table["status"] == RunStatus.OK].assign(
         certified=lambda t: t["max_error_tight"].map(lambda v: v is True or v == 1)
         if "max_error_tight" in t else False,
@@ -167,95 +251,171 @@ def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     stats = ok.groupby(["target", "method", "width"]).agg(
         median=("max_error", "median"), min=("max_error", "min"), max=("max_error", "max"),
         upper=("upper", "median"), certified=("certified", "all"), rounding=("rounding", "all"),
+        n=("max_error", "size"),
     )
+    return ok, stats
+
+
+def _statistic(stats: pd.DataFrame) -> str:
+    """The caption line stating what a line and a band are."""
+    most = int(stats["n"].max()) if len(stats) else 1
+    if most <= 1:
+        return "one run per method and width"
+    return (f"line: median of up to {most} replicates (deterministic methods run once); "
+            "band: min–max over the replicates")
+
+
+def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
+    """ε against d, per target a panel for each group of methods; see the module docstring."""
+    colours = method_colors(config)
+    groups = method_groups(config.methods)
+    n = len(config.targets)
+    cols = min(3, n)
+    fig = _figure(max(4.8 * cols, _MIN_WIDTH), 3.0 * len(groups) * math.ceil(n / cols) + 1.4)
+    ok, stats = _error_stats(table)
+    present = set(stats.index.droplevel("width"))
     widths = np.array(config.widths, dtype=float)
-    for ax, spec in zip(_panels(fig, n), config.targets, strict=True):
+    keys = Keys()
+    reference = _reference(config)
+    for i, (block, spec) in enumerate(zip(_target_axes(fig, n, len(groups)), config.targets,
+                                          strict=True)):
         target = spec.build()
-        anchor = [
-            _convergence_line(ax, stats.loc[(spec.name, method.name)], colours[method.name],
-                              method.name, band=config.replicates > 1)
-            for method in config.methods
-            if (spec.name, method.name) in stats.index.droplevel("width")
-        ]
-        _convergence_guides(ax, target, widths, anchor)
-        _degenerate_marks(ax, ok[ok["target"] == spec.name])
+        for row, (ax, (group, members)) in enumerate(zip(block, groups.items(), strict=True)):
+            drawn = [m for m in members if (spec.name, m.name) in present]
+            anchor = [_convergence_line(ax, stats.loc[(spec.name, m.name)], colours[m.name],
+                                        keys, band=config.replicates > 1) for m in drawn]
+            for m in drawn:
+                keys.method(m.name, colours[m.name])
+            if group == "relu":
+                _convergence_guides(ax, target, widths, anchor, keys)
+            elif "relu" in groups:
+                _scale_line(ax, stats, spec.name, reference or groups["relu"][0].name, keys)
+            names = [m.name for m in members]
+            _degenerate_marks(ax, ok[(ok["target"] == spec.name) & ok["method"].isin(names)],
+                              keys)
+            a, b = target.domain
+            head = f"{spec.name}: {target.description} on [{a:g}, {b:g}]\n" if row == 0 else ""
+            ax.set_title(_plain(f"{head}{GROUPS[group]}"), fontsize=9.5)
+            ax.set_yscale("log")
+            if i % cols == 0:  # the first column names the quantity
+                ax.set_ylabel(r"max error $\varepsilon = \max_x |f - \hat f|$")
+            _width_axis(ax, label=row == len(groups) - 1)
+            _few_ticks(ax)
         failed = int((table["target"] == spec.name).sum() - (ok["target"] == spec.name).sum())
         if failed:
-            ax.text(0.02, 0.02, f"{failed} failed run(s) not shown", transform=ax.transAxes,
-                    fontsize=8, color="firebrick")
-        a, b = target.domain
-        ax.set(yscale="log", xlabel="width d (hidden units or coefficients)",
-               ylabel=r"max error $\varepsilon = \max_x |f - \hat f|$",
-               title=_plain(f"{spec.name}: {target.description} on [{a:g}, {b:g}]"))
-        ax.set_xscale("log", base=2)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.grid(True, which="major", alpha=0.3)
-    _legend(fig, fig.axes)
-    fig.suptitle(f"{config.name}: max error against width", fontweight="bold")
+            block[0].text(0.02, 0.02, f"{failed} failed run(s) not shown",
+                          transform=block[0].transAxes, fontsize=8, color="firebrick")
+    keys.draw(fig, _statistic(stats))
+    fig.suptitle(f"{config.name}: how fast does the max error ε fall as the width d grows?",
+                 fontweight="bold")
     _save(fig, path)
     return path
 
 
-def _convergence_line(ax: Axes, s: pd.DataFrame, colour: str, label: str, band: bool) -> float:
+def _convergence_line(ax: Axes, s: pd.DataFrame, colour: str, keys: Keys, band: bool
+                      ) -> float:
     """One method's medians against width (filled where certified, half-filled where
-    rounding-limited, a bar up to a wider bound), its min–max ``band`` if asked; returns
-    the median at the smallest width."""
+    rounding-limited, hollow where estimated, a bar up to a wider bound), its min–max
+    ``band`` if asked and drawn; keys what it draws; returns the median at the smallest
+    width."""
     certified = s["certified"].astype(bool).to_numpy()
     rounding = s["rounding"].astype(bool).to_numpy() & ~certified
     estimate = ~(certified | rounding)
+    many = s["n"].to_numpy() > 1
     s = s[["median", "min", "max", "upper"]].astype(float).clip(lower=_TINY, upper=_HUGE)
-    ax.plot(s.index, s["median"], "-", color=colour, label=label, zorder=3)
-    ax.plot(s.index[certified], s["median"][certified], "o", ms=3.5, color=colour, zorder=4)
-    ax.plot(s.index[rounding], s["median"][rounding], "o", ms=4.5, fillstyle="bottom",
-            color=colour, mfcalt="white", mec=colour, zorder=4)
-    ax.plot(s.index[estimate], s["median"][estimate], "o", ms=4.5, mfc="white",
-            mec=colour, zorder=4)
+    ax.plot(s.index, s["median"], "-", color=colour, zorder=3)
+    marks = (
+        (certified, {"ms": 3.5}, _CERTIFIED),
+        (rounding, {"ms": 4.5, "fillstyle": "bottom", "mfcalt": "white", "mec": colour},
+         _ROUNDING),
+        (estimate, {"ms": 4.5, "mfc": "white", "mec": colour}, _ESTIMATE),
+    )
+    for where, style, (label, key_style) in marks:
+        if where.any():
+            ax.plot(s.index[where], s["median"][where], "o", color=colour, zorder=4, **style)
+            keys.mark(label, **key_style)
     # the enclosure, where the upper bound stands visibly above the value
     wide = np.isfinite(s["upper"]) & (s["upper"] > 1.05 * s["median"])
     if wide.any():
         ax.vlines(s.index[wide], s["median"][wide], s["upper"][wide], color=colour, lw=1.2,
                   alpha=0.7, zorder=2)
-    if band:
+        keys.mark("bar: up to the rigorous upper bound, where it is above ε", color="0.3",
+                  lw=1.2, marker="|", ms=8, ls="none")
+    if band and many.any():
         ax.fill_between(s.index, s["min"], s["max"], color=colour, alpha=0.2, lw=0)
+        keys.patch("band: min–max over the replicates", Patch(color="0.3", alpha=0.2, lw=0))
     return s["median"].iloc[0]
 
 
-def _degenerate_marks(ax: Axes, ok: pd.DataFrame) -> None:
+_CERTIFIED = ("filled: certified (tight: upper − ε ≤ 1e-9·ε)",
+              {"marker": "o", "ms": 4, "color": "0.3", "ls": "none"})
+_ROUNDING = ("half-filled: rounding-limited (bounds meet within rounding only)",
+             {"marker": "o", "ms": 5, "fillstyle": "bottom", "mfcalt": "white",
+              "color": "0.3", "mec": "0.3", "ls": "none"})
+_ESTIMATE = ("hollow: estimate, not certified",
+             {"marker": "o", "ms": 5, "mfc": "white", "mec": "0.3", "color": "0.3",
+              "ls": "none"})
+
+
+def _scale_line(ax: Axes, stats: pd.DataFrame, target: str, method: str, keys: Keys) -> None:
+    """``method``'s medians in light grey behind a panel of other methods, for scale."""
+    if (target, method) not in stats.index.droplevel("width"):
+        return
+    s = stats.loc[(target, method)]["median"].astype(float).clip(_TINY, _HUGE)
+    ax.plot(s.index, s, color="0.65", lw=2.5, alpha=0.6, zorder=1, solid_capstyle="butt")
+    keys.mark(f"grey: {method}, for scale (smooth-bases panels)", color="0.65", lw=2.5,
+              alpha=0.6)
+
+
+def _degenerate_marks(ax: Axes, ok: pd.DataFrame, keys: Keys) -> None:
     """A grey x at each degenerate run's ε (certified ε not below the best constant's)."""
     if "degenerate" not in ok:
         return
     runs = ok[ok["degenerate"].map(lambda v: v is True or v == 1)]
     if not runs.empty:
         ax.plot(runs["width"], runs["max_error"].astype(float).clip(_TINY, _HUGE), "x",
-                ms=6, mew=1.5, color="0.5", zorder=5,
-                label="x: degenerate run, ε not below the best constant's")
+                ms=6, mew=1.5, color="0.5", zorder=5)
+        keys.mark("x: degenerate run, ε not below the best constant's", marker="x",
+                  ms=6, mew=1.5, color="0.5", ls="none")
 
 
 def _convergence_guides(ax: Axes, target: Target, widths: NDArray[np.float64],
-                        anchor: list[float]) -> None:
-    """The uniform-knot bound, a d⁻² slope below the data, and the hollow marker's key."""
+                        anchor: list[float], keys: Keys) -> None:
+    """The uniform-knot bound and a d⁻² slope below the data, drawn over the data and
+    named at their right ends."""
     with np.errstate(all="ignore"):
         # (a budget sweep's deep nets may have width 1: no knot spacing there)
         bound = np.array([analysis.uniform_bound(target, int(d)) if d >= 2 else np.inf
                           for d in widths])
     drawn = widths >= 2
-    if np.isfinite(bound[drawn]).all() and (bound[drawn] < _HUGE).all():
-        ax.plot(widths[drawn], bound[drawn], "k--", lw=1.0, zorder=1,
-                label=r"uniform-knot bound $h^2/8 \cdot \max|f''|$ + float rounding")
+    if drawn.any() and np.isfinite(bound[drawn]).all() and (bound[drawn] < _HUGE).all():
+        style = {"color": "black", "ls": (0, (4, 2)), "lw": 1.3}
+        ax.plot(widths[drawn], bound[drawn], zorder=6, **style)
+        ax.annotate("bound", (widths[drawn][-1], bound[drawn][-1]), xytext=(3, 2),
+                    textcoords="offset points", fontsize=7.5, zorder=6)
+        keys.mark(r"dashed: uniform-knot bound $h^2/8 \cdot \max|f''|$ + float rounding",
+                  **style)
     if anchor:
         y0 = min(anchor) / 4  # below the data at the smallest width, clear of the bound
-        ax.plot(widths, y0 * (widths / widths[0]) ** -2.0, ":", color="0.45", lw=1.5,
-                label=r"$d^{-2}$ reference slope")
-        ax.plot([], [], "o", ms=3.5, color="0.3", label="filled: tight, upper − value ≤ 1e-9·value")
-        ax.plot([], [], "o", ms=4.5, fillstyle="bottom", color="0.3", mfcalt="white",
-                mec="0.3", label="half: rounding-limited, bounds within rounding only")
-        ax.plot([], [], "o", ms=4.5, mfc="white", mec="0.3",
-                label="hollow: estimate, not certified")
+        style = {"color": "0.35", "ls": ":", "lw": 1.6}
+        slope = y0 * (widths / widths[0]) ** -2.0
+        ax.plot(widths, slope, zorder=6, **style)
+        ax.annotate(r"$d^{-2}$", (widths[-1], slope[-1]), xytext=(3, 0),
+                    textcoords="offset points", fontsize=8, zorder=6)
+        keys.mark(r"dotted: $d^{-2}$ reference slope", **style)
+
+
+#: the fits figure's grid, and the runs of points whose largest error each bin draws
+_FIT_POINTS, _FIT_BINS = 4001, 250
+#: a fit within this share of f's range of f cannot be told from it at a panel's scale
+_INDISTINCT = 0.005
 
 
 def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Path,
               path: Path) -> Path | None:
-    """The target, the saved models of replicate 0 at a few widths, and their error.
+    """Where on the domain each saved model of replicate 0 errs most, at a few widths: the
+    target and the fits at the smallest width above (the title says how close they lie
+    at the others), and per group of methods the upper envelope of the pointwise error.
 
     Runs whose model file is missing are left out; ``None`` when no run is left.
     """
@@ -267,64 +427,203 @@ def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Pat
     colours = method_colors(config)
     spec = next(t for t in config.targets if t.name == target_name)
     target = spec.build()
-    x = np.linspace(*target.domain, 2001)
+    x = np.linspace(*target.domain, _FIT_POINTS)
     with np.errstate(all="ignore"):
         fx = _finite(target(x))
     widths = _chosen_widths(rows["width"].tolist())
-    fig = _figure(4.6 * len(widths), 6.4)
-    grid = fig.subplots(2, len(widths), squeeze=False, sharex=True,
-                        gridspec_kw={"height_ratios": [3, 2]})
-    low, high = float(np.nanmin(fx)), float(np.nanmax(fx))
-    span = min(high - low, _HUGE) or 1.0
+    curves: dict[int, dict[str, tuple[NDArray[np.float64], float]]] = {d: {} for d in widths}
+    for row in rows[rows["width"].isin(widths)].itertuples():
+        with np.errstate(all="ignore"):
+            curves[row.width][row.method] = (_finite(load_model(folder / row.model_file)(x)),
+                                             float(row.max_error))
+    groups = method_groups(m for m in config.methods if m.name in set(rows["method"]))
+    fig = _figure(max(4.6 * len(widths), _MIN_WIDTH), 2.0 + 2.4 * len(groups) + 1.3)
+    grid = fig.add_gridspec(1 + len(groups), len(widths),
+                            height_ratios=[1.5] + [2.5] * len(groups))
+    keys = Keys()
+    top = fig.add_subplot(grid[0, :])
+    _fit_panel(top, x, fx, curves, colours, keys)
+    first = None
     for col, width in enumerate(widths):
-        top, bottom = grid[0, col], grid[1, col]
-        top.plot(x, fx, color="black", lw=2.4, alpha=0.35, label="target f")
-        typical = []
-        for row in rows[rows["width"] == width].itertuples():
-            model = load_model(folder / row.model_file)
-            with np.errstate(all="ignore"):
-                y = _finite(model(x))
-            top.plot(x, y, lw=1.1, color=colours[row.method], label=row.method)
-            with np.errstate(all="ignore"):
-                error = np.clip(np.abs(y - fx), _TINY, _HUGE)
-            bottom.plot(x, error, lw=0.9, color=colours[row.method])
-            typical.append(np.median(error))
-        # interpolation points are exact zeros: keep their spikes from setting the scale
-        bottom.set_ylim(bottom=max(_TINY, min(typical) / 100))
-        top.set_ylim(max(low - 0.25 * span, -_HUGE), min(high + 0.25 * span, _HUGE))
-        top.set(title=f"d = {width}", ylabel="f(x)" if col == 0 else None)
-        bottom.set(yscale="log", xlabel="x",
-                   ylabel=r"pointwise error $|f - \hat f|$" if col == 0 else None)
-        for ax in (top, bottom):
-            ax.grid(True, alpha=0.3)
-    _legend(fig, list(grid[0]))
-    fig.suptitle(_plain(f"{target_name}: {target.description}, fitted models and their error"),
+        for k, (group, members) in enumerate(groups.items(), start=1):
+            ax = fig.add_subplot(grid[k, col], sharex=first)
+            first = first or ax
+            _error_panel(ax, x, fx, {m.name: curves[width][m.name] for m in members
+                                     if m.name in curves[width]}, colours, keys)
+            ax.set_ylabel(f"|f − f̂|: {GROUPS[group]}" if col == 0 else None)
+            ax.set_title(f"d = {width}" if k == 1 else None, fontsize=9.5)
+            ax.set_xlabel("x" if k == len(groups) else None)
+            ax.tick_params(labelbottom=k == len(groups))
+    a, b = target.domain
+    keys.draw(fig, f"replicate 0 of each method (of up to {config.replicates}); error: the "
+              f"largest |f − f̂| in each of {_FIT_BINS} bins of "
+              f"{_FIT_POINTS // _FIT_BINS} points ({_FIT_POINTS} points on [{a:g}, {b:g}])")
+    fig.suptitle(_plain(f"{target_name}: {target.description}: where does each fit err most?"),
                  fontweight="bold")
     _save(fig, path)
     return path
 
 
+def _fit_panel(ax: Axes, x: NDArray[np.float64], fx: NDArray[np.float64],
+               curves: dict[int, dict[str, tuple[NDArray[np.float64], float]]],
+               colours: dict[str, str], keys: Keys) -> None:
+    """The target and the fits at the smallest width; the title says how far the fits
+    at the other widths stray from f, as a share of f's range (below about half a
+    percent a fit cannot be told from f at this scale: only the errors below can)."""
+    low, high = float(np.nanmin(fx)), float(np.nanmax(fx))
+    span = min(high - low, _HUGE) or 1.0
+    smallest, *others = sorted(curves)
+    ax.plot(x, fx, color="black", lw=2.6, alpha=0.3)
+    keys.mark("thick grey: the target f", color="black", lw=2.6, alpha=0.3)
+    for name, (y, _) in curves[smallest].items():
+        ax.plot(x, y, lw=1.0, color=colours[name])
+        keys.method(name, colours[name])
+    ax.set_ylim(max(low - 0.25 * span, -_HUGE), min(high + 0.25 * span, _HUGE))
+    ax.set(xlabel="x", ylabel="f(x) and the fits")
+    ax.grid(True, alpha=0.3)
+    title = f"f and the fits at d = {smallest}"
+    if others:
+        share = [max((float(np.nanmax(np.abs(y - fx))) for y, _ in curves[d].values()),
+                     default=0.0) / span for d in others]
+        title += (f"; at d = {', '.join(map(str, others))} every fit lies within "
+                  f"{', '.join(f'{100 * s:.2g} %' for s in share)} of f's range of f"
+                  + (" (the errors below tell them apart)" if max(share) < _INDISTINCT
+                     else ""))
+    ax.set_title(title, fontsize=9.5)
+
+
+def _error_panel(ax: Axes, x: NDArray[np.float64], fx: NDArray[np.float64],
+                 curves: dict[str, tuple[NDArray[np.float64], float]], colours: dict[str, str],
+                 keys: Keys) -> None:
+    """Each fit's pointwise error as its upper envelope over bins, on a log axis, with
+    the run's ε (runs.csv) marked at the right edge."""
+    ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    floor = []
+    for name, (y, eps) in curves.items():
+        with np.errstate(all="ignore"):
+            error = np.clip(np.abs(y - fx), _TINY, _HUGE)
+        middle, top = envelope(x, error, _FIT_BINS)
+        ax.plot(middle, top, lw=1.0, color=colours[name])
+        keys.method(name, colours[name])
+        if math.isfinite(eps) and eps > 0:
+            ax.plot([1.0], [min(max(eps, _TINY), _HUGE)], "<", ms=5, color=colours[name],
+                    transform=ax.get_yaxis_transform(), clip_on=False)
+            keys.mark("at the right edge: the run's ε (runs.csv)", marker="<", ms=5,
+                      color="0.3", ls="none")
+        floor.append(np.nanmin(top))
+    if floor:
+        ax.set_ylim(bottom=max(_TINY, min(floor) / 3))
+    _few_ticks(ax)
+
+
 def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
                   config: Config, target_name: str, path: Path) -> Path | None:
-    """Training loss against step, a panel per width, a line per method and replicate."""
+    """What each phase of training reached: a column per width, a row per optimizer and
+    objective (Adam's mean square, the LM polish's Lᵖ error, …), x counting that
+    optimizer's entries; a marker where each phase starts, spikes clipped to the top."""
     rows = table[(table["target"] == target_name) & table["run_id"].isin(list(histories))]
     if rows.empty:
         return None
     colours = method_colors(config)
     widths = _chosen_widths(rows["width"].tolist())
-    fig = _figure(4.6 * len(widths), 4.2)
-    for ax, width in zip(_panels(fig, len(widths), ncols=len(widths)), widths, strict=True):
-        for row in rows[rows["width"] == width].itertuples():
-            loss = np.clip(histories[row.run_id], _TINY, _HUGE)
-            ax.plot(np.arange(1, loss.size + 1), loss, lw=1.0, color=colours[row.method],
-                    alpha=1.0 if row.replicate == 0 else 0.35,
-                    label=row.method if row.replicate == 0 else None)
-        ax.set(yscale="log", xlabel="step", ylabel="training loss", title=f"d = {width}")
-        ax.grid(True, alpha=0.3)
-    _legend(fig, fig.axes)
-    fig.suptitle(f"{target_name}: training loss", fontweight="bold")
+    runs = []  # (width, method, replicate, history, its phases)
+    for row in rows.itertuples():
+        if row.width in widths:
+            history = np.asarray(histories[row.run_id], dtype=float)
+            phases = history_phases(getattr(row, "info_phases", None), history.size,
+                                    getattr(row, "param_optimizer", None))
+            runs.append((row.width, row.method, row.replicate, history, phases))
+    kinds = list(dict.fromkeys(p.key for *_, phases in runs for p in phases))
+    fig = _figure(max(4.4 * len(widths), _MIN_WIDTH), 2.5 * len(kinds) + 1.6)
+    grid = fig.subplots(len(kinds), len(widths), squeeze=False)
+    keys = Keys()
+    epochs = "param_batch_size" in rows and rows["param_batch_size"].notna().any()
+    optimizers = [kind.partition(":")[0] for kind in kinds]
+    for col, width in enumerate(widths):
+        for r, kind in enumerate(kinds):
+            ax = grid[r, col]
+            _training_panel(ax, [run for run in runs if run[0] == width], kind, colours, keys)
+            if r + 1 < len(kinds) and optimizers[r + 1] == optimizers[r]:
+                ax.sharex(grid[r + 1, col])  # the same count: written once, below
+                ax.tick_params(labelbottom=False)
+            else:
+                ax.set_xlabel(steps_label(optimizers[r], bool(epochs)), fontsize=8.5)
+            if col == 0:
+                ax.set_ylabel(objective_label(kind), fontsize=8.5)
+        grid[0, col].set_title(f"d = {width}")
+    lm = ("\nLM iterates: each round's start, then its accepted steps; " if "lm" in optimizers
+          else " ")
+    keys.draw(fig, "a panel per objective (each optimizer's own); r: residuals on the "
+                   f"rescaled problem (values (f − mean)/std, x in [−1, 1]);{lm}faint lines: "
+                   "replicates after the first")
+    fig.suptitle(_plain(f"{target_name}: how far did each training phase lower its "
+                        "objective?"), fontweight="bold")
     _save(fig, path)
     return path
+
+
+def _training_panel(ax: Axes, runs: list[tuple[Any, ...]], kind: str,
+                    colours: dict[str, str], keys: Keys) -> None:
+    """The phases of kind ``kind`` of each run (one line per run, a gap between its
+    phases): x counts from the run's first phase of that optimizer; a circle where a
+    later phase starts (a change of objective or a restart), a diamond where the net
+    was widened, a triangle where a phase ends and another follows; values above a
+    robust top clipped there."""
+    lines = [line for run in runs if (line := _phase_line(run, kind)) is not None]
+    top = robust_top([y for _, _, y, _ in lines],  # (the phases' first values are no spikes)
+                     [float(y[i]) for _, _, y, m in lines for i in [0, *m["start"], *m["widened"]]])
+    low = top
+    for (method, replicate), x, y, marks in lines:
+        colour, alpha = colours[method], 1.0 if replicate == 0 else 0.35
+        y = clip_marked(ax, x, np.where(y > 0, y, np.nan), top, colour, keys)
+        ax.plot(x, y, lw=1.0, color=colour, alpha=alpha)
+        keys.method(method, colour)
+        for name, (marker, label) in _PHASE_MARKS.items():
+            at = marks[name]
+            if at:
+                face = {} if marker == ">" else {"mfc": "white"}
+                ax.plot(x[at], y[at], marker, ms=3.5, color=colour, mec=colour,
+                        alpha=alpha, zorder=4, ls="none", **face)
+                keys.mark(label, marker=marker, ms=4, color="0.3", ls="none", **face)
+        if np.isfinite(y).any():
+            low = min(low, float(np.nanmin(y)))
+    ax.set_yscale("log")
+    if lines and low < top:
+        ax.set_ylim(max(low / 3, 1e-300), top)
+    _few_ticks(ax)
+    ax.grid(True, alpha=0.3)
+
+
+#: the marks of a training curve: what each marks, its marker and its key
+_PHASE_MARKS = {
+    "start": ("o", "circle: a phase starts (objective changed, or a restart)"),
+    "widened": ("D", "diamond: the polish of the net widened to d starts"),
+    "end": (">", "triangle: the phase ends, another follows"),
+}
+
+
+def _phase_line(run: tuple[Any, ...], kind: str) -> tuple[Any, ...] | None:
+    """One run's phases of ``kind`` as one curve with NaN gaps: ((method, replicate),
+    x, y, {mark: indices into x})."""
+    _, method, replicate, history, phases = run
+    mine = [p for p in phases if p.key == kind]
+    if not mine:
+        return None
+    # x counts from the first phase of this optimizer (the LM polish's rounds share it)
+    origin = next(p.start for p in phases if p.optimizer == mine[0].optimizer)
+    xs, ys = [], []
+    marks: dict[str, list[int]] = {"start": [], "widened": [], "end": []}
+    n = 0
+    for k, phase in enumerate(mine):
+        if k or phase.start > 0:
+            marks["widened" if phase.widened else "start"].append(n)
+        xs.append(np.arange(phase.start, phase.stop + 1, dtype=float) - origin)
+        ys.append(np.append(history[phase.start:phase.stop], np.nan))  # the gap
+        n += phase.stop - phase.start + 1
+        if phase.stop < history.size:
+            marks["end"].append(n - 2)
+    return (method, replicate), np.concatenate(xs), np.concatenate(ys), marks
 
 
 #: method kinds whose ε falls exponentially in the parameter count: a budget sweep holding
@@ -543,36 +842,125 @@ def gap_table(table: pd.DataFrame, config: Config) -> pd.DataFrame | None:
     return median.div(median[reference].clip(lower=_TINY), axis=0)
 
 
+def optimum_table(table: pd.DataFrame) -> pd.DataFrame | None:
+    """Per (target, width): the bracket of the best possible ε of a width-d net,
+    ``lower`` and ``upper`` (``optimum_lower``/``optimum_upper`` of the runs; a sweep with
+    an ``optimal-pwl`` method has them), or ``None`` where the table has no bracket."""
+    if not {"optimum_lower", "optimum_upper"} <= set(table.columns):
+        return None
+    rows = table[["target", "width", "optimum_lower", "optimum_upper"]].apply(
+        lambda c: pd.to_numeric(c, errors="coerce") if c.name.startswith("optimum") else c)
+    rows = rows[(rows["optimum_lower"] > 0) & np.isfinite(rows["optimum_upper"])]
+    if rows.empty:
+        return None
+    bracket = rows.groupby(["target", "width"])[["optimum_lower", "optimum_upper"]].max()
+    return bracket.rename(columns={"optimum_lower": "lower", "optimum_upper": "upper"})
+
+
 def plot_gap(table: pd.DataFrame, config: Config, path: Path) -> Path | None:
-    """The gap between theory and practice, a panel per target; see the module docstring."""
-    gap = gap_table(table, config)
-    if gap is None:
+    """How far from a reference each method's ε is, per target: ε over the best possible
+    at this width (when the runs carry its bracket), and ε over the uniform
+    construction's for each group of methods; see the module docstring."""
+    gap, optimum = gap_table(table, config), optimum_table(table)
+    if gap is None and optimum is None:
         return None
     reference = _reference(config)
     colours = method_colors(config)
+    groups = method_groups(config.methods) if gap is not None else {}
+    rows = (["optimum"] if optimum is not None else []) + list(groups)
     n = len(config.targets)
     cols = min(3, n)
-    fig = _figure(4.6 * cols, 3.6 * math.ceil(n / cols) + 0.8)
-    for ax, spec in zip(_panels(fig, n), config.targets, strict=True):
-        ax.axhline(1.0, color=colours[reference], lw=2, label=f"{reference} (the reference)")
-        ax.axhline(2.0, color="0.45", ls=":", lw=1.5, label="2× the reference")
-        if spec.name in gap.index.get_level_values("target"):
-            rows = gap.loc[spec.name]
-            for method in config.methods:
-                if method.name != reference and method.name in rows:
-                    ratio = rows[method.name].dropna().clip(lower=_TINY, upper=_HUGE)
-                    ax.plot(ratio.index, ratio, "o-", ms=3.5, color=colours[method.name],
-                            label=method.name, zorder=3)
-        ax.set(yscale="log", xlabel="width d (hidden units or coefficients)",
-               ylabel=f"ε / ε of {reference} (median)", title=spec.name)
-        ax.set_xscale("log", base=2)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.grid(True, which="major", alpha=0.3)
-    _legend(fig, fig.axes)
-    fig.suptitle(f"{config.name}: max error relative to the uniform ±ReLU construction",
-                 fontweight="bold")
+    fig = _figure(max(4.8 * cols, _MIN_WIDTH), 2.9 * len(rows) * math.ceil(n / cols) + 1.3)
+    keys = Keys()
+    for block, spec in zip(_target_axes(fig, n, len(rows)), config.targets, strict=True):
+        for k, (ax, row) in enumerate(zip(block, rows, strict=True)):
+            head = f"{spec.name}: " if k == 0 else ""
+            ax.set_yscale("log")
+            if row == "optimum":
+                _optimum_panel(ax, table, optimum, spec.name, config, colours, keys)
+                title = (f"{_plain(head)}ε / best possible ε* at this width (ReLU nets):\n"
+                         r"ε / ε*$_{lower}$, band [1, ε*$_{upper}$ / ε*$_{lower}$]")
+            else:
+                _ratio_panel(ax, gap, spec.name, groups[row], reference, colours, keys)
+                title = _plain(f"{head}ε / ε({reference}) at equal d:\n{GROUPS[row]}")
+            ax.set_title(title, fontsize=9.5)
+            _ratio_ticks(ax)
+            _width_axis(ax, label=k == len(rows) - 1)
+            _few_ticks(ax, minor=True)
+    keys.draw(fig, "each point: the median ε over the replicates at that width, divided by "
+                   "the reference's")
+    question = ("how far is each method from the best possible, and from the construction?"
+                if optimum is not None and gap is not None else
+                "how far is each method from the best possible width-d net?"
+                if optimum is not None else
+                f"how far is each method's ε from the uniform construction's ({reference})?")
+    fig.suptitle(f"{config.name}: {question}", fontweight="bold")
     _save(fig, path)
     return path
+
+
+def _ratio_panel(ax: Axes, gap: pd.DataFrame, target: str, members: list[Any],
+                 reference: str | None, colours: dict[str, str], keys: Keys) -> None:
+    """Each method of a group over the reference, with the lines 1 and 2 named."""
+    ax.axhline(1.0, color=colours.get(reference, "black"), lw=2.2, zorder=2)
+    ax.axhline(2.0, color="firebrick", ls=(0, (5, 3)), lw=1.3, zorder=2)
+    ax.annotate("1", (1.0, 1.0), xycoords=("axes fraction", "data"), xytext=(3, -3),
+                textcoords="offset points", fontsize=8, color=colours.get(reference, "black"))
+    ax.annotate("2×", (1.0, 2.0), xycoords=("axes fraction", "data"), xytext=(3, 0),
+                textcoords="offset points", fontsize=8, color="firebrick")
+    keys.mark(f"solid at 1: {reference} (the reference)", color=colours.get(reference, "k"),
+              lw=2.2)
+    keys.mark("dashed red at 2: twice the reference's ε", color="firebrick",
+              ls=(0, (5, 3)), lw=1.3)
+    if target not in gap.index.get_level_values("target"):
+        return
+    rows = gap.loc[target]
+    for method in members:
+        if method.name != reference and method.name in rows:
+            ratio = rows[method.name].dropna().clip(lower=_TINY, upper=_HUGE)
+            if len(ratio):
+                ax.plot(ratio.index, ratio, "o-", ms=3.5, color=colours[method.name], zorder=3)
+                keys.method(method.name, colours[method.name])
+    values = np.concatenate([line.get_ydata() for line in ax.lines[2:]] + [[0.8, 2.6]])
+    # both reference lines inside, clear of the top
+    ax.set_ylim(float(np.min(values)) / 1.25, float(np.max(values)) * 1.25)
+
+
+def _optimum_panel(ax: Axes, table: pd.DataFrame, optimum: pd.DataFrame, target: str,
+                   config: Config, colours: dict[str, str], keys: Keys) -> None:
+    """The ReLU methods' median ε over the optimum's lower end, above the floor 1 and the
+    bracket's band."""
+    ax.axhline(1.0, color="black", lw=1.4, zorder=2)
+    keys.mark("black at 1: the best possible (floor)", color="black", lw=1.4)
+    if target not in optimum.index.get_level_values("target"):
+        return
+    bracket = optimum.loc[target]
+    ax.fill_between(bracket.index, 1.0, bracket["upper"] / bracket["lower"], color="0.5",
+                    alpha=0.35, lw=0, zorder=1, step=None)
+    keys.patch("grey band: the optimum's bracket [1, upper/lower]",
+               Patch(color="0.5", alpha=0.35, lw=0))
+    ok = table[(table["status"] == RunStatus.OK) & (table["target"] == target)]
+    median = ok.groupby(["method", "width"])["max_error"].median()
+    for method in method_groups(config.methods).get("relu", []):
+        if method.name not in median.index.get_level_values("method"):
+            continue
+        ratio = (median.loc[method.name] / bracket["lower"]).dropna()
+        if len(ratio):
+            ax.plot(ratio.index, ratio.clip(_TINY, _HUGE), "o-", ms=3.5,
+                    color=colours[method.name], zorder=3)
+            keys.method(method.name, colours[method.name])
+    values = np.concatenate([line.get_ydata() for line in ax.lines[1:]] + [[1.2]])
+    ax.set_ylim(0.9, float(np.max(values)) * 1.2)  # the floor 1 at the bottom
+
+
+def _ratio_ticks(ax: Axes) -> None:
+    """Ratios written plainly (0.5, 2, 20), minor ones too on a span under two decades."""
+    low, high = ax.get_ylim()
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    some = FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else "")
+    ax.yaxis.set_minor_formatter(some if high / low < 100 else NullFormatter())
+    ax.tick_params(axis="y", which="minor", labelsize=7)
 
 
 def _save(fig: Figure, path: Path | BinaryIO) -> None:

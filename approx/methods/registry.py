@@ -60,6 +60,9 @@ class Fit:
                 "steps": result.steps,
                 "loss": result.loss,
                 "initial_loss": result.initial_loss,
+                # where each phase of the history starts, e.g. "adam:mse@0 lm:L8@2000"
+                **({"phases": " ".join(f"{a}@{at}" for a, at in result.phases)}
+                   if getattr(result, "phases", ()) else {}),
                 **info,
             },
         )

@@ -30,7 +30,7 @@ from approx.core import deadline
 from approx.nn import MLP, unpack
 from approx.nn.piecewise import piecewise_linear
 from approx.train.lm_rules import NO_STEP, Damping, lp_residuals
-from approx.train.loop import Engine, Outcome, Tracker
+from approx.train.loop import Engine, Outcome, Tracker, phase_label
 
 __all__ = ["equidistribute", "knot_form", "spline_polish", "to_theta", "widen"]
 
@@ -242,6 +242,7 @@ def spline_polish(
         elif knots == "replace":
             tau, u = equidistribute(tau, u)
         budget = steps - evals if k == len(ROUNDS) - 1 else int(share * steps)
+        tracker.phases.append((phase_label("lm", p if lp else 2.0), len(history)))
         tau, u, used, status, message = _levenberg_marquardt(
             tau, u, x, y, p if lp else 2.0, budget, tol, tracker, theta, net.sizes, history
         )

@@ -23,7 +23,8 @@ from approx.train.options import MAX_CHECKS, FirstOrderOptions
 from approx.train.relocate import relocate, relocate_steps
 from approx.train.schedules import SCHEDULES
 
-__all__ = ["Converged", "Diverged", "Engine", "Outcome", "Tracker", "TrainResult", "first_order"]
+__all__ = ["Converged", "Diverged", "Engine", "Outcome", "Tracker", "TrainResult", "first_order",
+           "phase_label"]
 
 Array = NDArray[np.float64]
 
@@ -84,6 +85,11 @@ class TrainResult:
         Training loss of the starting point.
     score : float or None
         Monitor score of ``net`` when a monitor was given.
+    phases : tuple of (str, int)
+        Where each phase of ``history`` starts: ``("<optimizer>:<objective>", index)``,
+        the objective ``mse`` (½ mean square) or ``L<p>`` ((1/pm) Σ |r|^p), e.g.
+        ``(("adam:mse", 0), ("lm:L8", 2000))``; ``("widened", index)`` marks where a
+        grown net's polish at full width starts (:func:`phase_label`).
     """
 
     net: MLP
@@ -94,6 +100,16 @@ class TrainResult:
     loss: float
     initial_loss: float
     score: float | None = None
+    phases: tuple[tuple[str, int], ...] = ()
+
+
+def phase_label(optimizer: str, p: float) -> str:
+    """The name of a phase of a history: ``"<optimizer>:<objective>"``, the objective
+    ``mse`` for p = 2 (the half mean square), ``L<p>`` for the Lᵖ loss, ``loss`` for
+    any other (softmax)."""
+    if p == 2.0:
+        return f"{optimizer}:mse"
+    return f"{optimizer}:L{p:g}" if math.isfinite(p) else f"{optimizer}:loss"
 
 
 class Diverged(Exception):
@@ -131,6 +147,8 @@ class Tracker:
         self.best_key = math.inf
         self.best_loss = math.inf
         self.best_score: float | None = None
+        #: where each phase of the runner's history starts (see ``TrainResult.phases``)
+        self.phases: list[tuple[str, int]] = []
 
     def offer(self, loss: float, step: int, force: bool = False) -> None:
         """Consider the current θ, whose training loss is ``loss``, at ``step``."""

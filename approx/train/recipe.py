@@ -320,7 +320,9 @@ def fit_recipe(target: Any, width: int, rng: np.random.Generator, recipe: Recipe
         narrow = fit_net(net, *problem.narrow)
         wide = widen(narrow.net, width, -1.0, 1.0)
         result = fit_net(wide, problem.t, problem.v, dataclasses.replace(recipe.optimizer, steps=0))
+        n = narrow.history.size
         result.history = np.concatenate([narrow.history, result.history])
+        result.phases = (*narrow.phases, ("widened", n), *((a, at + n) for a, at in result.phases))
         result.steps += narrow.steps
         result.initial_loss = narrow.initial_loss
     result.net = problem.scaling.to_raw(result.net)

@@ -16,7 +16,15 @@ from numpy.typing import NDArray
 from approx.core import deadline
 from approx.train.knot_form import is_shallow_relu, spline_polish
 from approx.train.lm_rules import NO_STEP, Damping, lp_residuals
-from approx.train.loop import Converged, Diverged, Engine, Outcome, Tracker, first_order
+from approx.train.loop import (
+    Converged,
+    Diverged,
+    Engine,
+    Outcome,
+    Tracker,
+    first_order,
+    phase_label,
+)
 from approx.train.options import AdamLMOptions, Options
 
 __all__ = ["POLISH_MAX_PARAMS", "adam_lm", "gauss_newton", "lbfgs", "lm"]
@@ -303,6 +311,7 @@ def adam_lm(
         # Adam only places the kinks: every k-th sample will do (its steps cost O(m P)),
         # while the polish, whose steps cost O(m) in the knot form, uses them all
         k = max(1, X.shape[0] // max(ADAM_MIN_SAMPLES, ADAM_SAMPLES_PER_PARAM * n))
+        tracker.phases.append((phase_label("adam", engine.p), 0))
         history, status, message, taken = first_order(
             engine, X[::k], y[::k], tracker, options, rng, name="adam"
         )
@@ -310,7 +319,11 @@ def adam_lm(
             return history, status, message, taken
     tracker.every = every  # LM evaluations are costly: check them at the caller's rate
     polish = spline_polish if banded else gauss_newton
+    first = len(tracker.phases)  # the polish's rounds record theirs (spline_polish)
     polish_history, status, message, evals = polish(
         engine, X, y, tracker, steps=options.polish_steps, tol=options.tol, p=options.polish_p
     )
+    if len(tracker.phases) == first:
+        tracker.phases.append((phase_label("lm", options.polish_p), 0))
+    tracker.phases[first:] = [(name, at + len(history)) for name, at in tracker.phases[first:]]
     return np.concatenate([history, polish_history]), status, message, taken + evals

@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from approx.core import validate
 from approx.nn import LOSSES, MLP, get_loss
 from approx.nn.engine import make_engine
-from approx.train.loop import Outcome, Tracker, TrainResult, first_order
+from approx.train.loop import Outcome, Tracker, TrainResult, first_order, phase_label
 from approx.train.options import FIT, TRAINING, Options, optimizer_options
 from approx.train.second_order import adam_lm, lbfgs, lm
 
@@ -174,4 +174,7 @@ def optimize(
         np.copyto(theta, tracker.best)
         final = engine.loss_only(X, y)
     out = MLP.from_params(work.weights, work.biases if work.bias else None, work.activation)
-    return TrainResult(out, history, status, message, taken, final, initial, tracker.best_score)
+    # a runner of one objective records no phases: its whole history is one
+    phases = tuple(tracker.phases) or ((phase_label(options.optimizer, engine.p), 0),)
+    return TrainResult(out, history, status, message, taken, final, initial,
+                       tracker.best_score, phases)
