@@ -9,7 +9,8 @@
   classifier cuts the plane into k convex regions).
 
 Matplotlib's Agg backend and explicit Axes only: a bare :class:`~matplotlib.figure.Figure`
-per plot, written with ``fig.savefig``, so no pyplot state is shared between figures.
+per plot, drawn in the project's style (:mod:`approx.experiment.figstyle`) and written in
+the format its file name asks, so no pyplot state is shared between figures.
 Each method keeps the colour given in ``colors`` (by default tab10 in order of first
 appearance), and each class keeps one colour in every region plot.
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from os import PathLike
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,6 +30,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
+from approx.experiment.figstyle import Capture, save_figure, styled
 from approx.methods.classifiers import decision_regions, evaluate
 from approx.problems.datasets import Sample
 
@@ -62,6 +63,7 @@ def _figure(n: int, size: float, ncols: int = 3) -> tuple[Figure, list[Axes]]:
     return fig, axes[:n]
 
 
+@styled
 def plot_accuracy(
     table: pd.DataFrame,
     path: str | Path | BinaryIO,
@@ -77,7 +79,8 @@ def plot_accuracy(
         One row per run with columns ``dataset``, ``method``, ``width`` (missing for a
         method without width) and ``accuracy``.
     path : str, Path or binary file
-        Where the PNG goes (its folder must exist), or a file opened for writing.
+        Where the figure goes (its folder must exist; the suffix names the format:
+        ``.png``, ``.pdf``, ``.svg``), or a file opened for writing.
     colors : mapping, optional
         Method → colour; defaults to :func:`default_colors` in order of appearance.
     chance : mapping, optional
@@ -110,14 +113,13 @@ def plot_accuracy(
     return save_png(fig, path)
 
 
-def save_png(fig: Figure, path: str | Path | BinaryIO) -> Path | BinaryIO:
-    """Write ``fig`` as a PNG to a path or to a binary file opened for writing; return it."""
-    if isinstance(path, (str, PathLike)):
-        path = Path(path)
-        fig.savefig(path)
-    else:
-        fig.savefig(path, format="png")
-    return path
+def save_png(fig: Figure, path: str | Path | BinaryIO | Capture
+             ) -> Path | BinaryIO | Capture:
+    """Write ``fig`` in the format its path's suffix names (PNG, PDF, SVG; PNG without a
+    suffix), to a binary file opened for writing, or into a
+    :class:`~approx.experiment.figstyle.Capture`; return it
+    (:func:`~approx.experiment.figstyle.save_figure`)."""
+    return save_figure(fig, path)
 
 
 def _accuracy_line(ax: Axes, runs: pd.DataFrame, colour: str, method: str) -> None:
@@ -148,6 +150,7 @@ def _legend(fig: Figure, axes: list[Axes]) -> None:
     )
 
 
+@styled
 def plot_regions(
     sample: Sample,
     models: Mapping[str, Model],
@@ -167,7 +170,8 @@ def plot_regions(
         Method → model mapping ``X`` of shape (m, 2) to logits of shape (m, k), e.g. the
         fits at the largest width.
     path : str, Path or binary file
-        Where the PNG goes (its folder must exist), or a file opened for writing.
+        Where the figure goes (its folder must exist; the suffix names the format:
+        ``.png``, ``.pdf``, ``.svg``), or a file opened for writing.
     colors : mapping, optional
         Method → colour of the panel's frame; defaults to :func:`default_colors`.
     resolution : int
