@@ -555,7 +555,7 @@ def _plot(folder: Path, quiet: bool, formats: tuple[str, ...] | None = None,
     for note in skipped:
         _say(note)
     if not quiet:
-        for path in paths:
+        for path in [*paths, folder / "report.html"]:
             out_console.print(Text(f"wrote {path}"), highlight=False)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import io
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from importlib.resources.abc import Traversable
@@ -63,8 +64,15 @@ def style() -> Iterator[None]:
     matplotlib's settings are restored on exit; drawing on bare
     :class:`~matplotlib.figure.Figure` objects inside keeps pyplot out of it.
     """
-    with importlib.resources.as_file(style_file()) as path, mpl.style.context(str(path)):
-        yield
+    # fontTools, subsetting a font into a PDF, warns that its "created" date is old
+    fonts = logging.getLogger("fontTools")
+    level = fonts.level
+    fonts.setLevel(max(level, logging.ERROR))
+    try:
+        with importlib.resources.as_file(style_file()) as path, mpl.style.context(str(path)):
+            yield
+    finally:
+        fonts.setLevel(level)
 
 
 def styled(function: _F) -> _F:

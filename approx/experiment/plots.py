@@ -611,7 +611,7 @@ def plot_folder(folder: str | Path, formats: Sequence[str] | None = None,
     Returns
     -------
     paths, skipped
-        As :func:`plot_all` (with the report last).
+        As :func:`plot_all` (the figures; the report is ``folder/report.html``).
 
     Raises
     ------
@@ -632,7 +632,7 @@ def plot_folder(folder: str | Path, formats: Sequence[str] | None = None,
         paths, skipped = plot_all(table, store.histories(), config, folder, save=store.save,
                                   formats=formats, dpi=dpi, svgs=svgs)
         if svgs is not None:
-            paths.append(reports.write(store, config, table, svgs, skipped))
+            reports.write(store, config, table, svgs, skipped)
         return paths, skipped
 
 
