@@ -148,5 +148,5 @@ def test_a_classification_sweep_has_its_report(tmp_path):
     assert len(_run_rows(html)) == len(table)
     assert sorted(re.findall(r'<figure id="figure-([^"]+)"', html)) == [
         "accuracy", "regions_xor"]
-    assert '<select data-column="1">' in html and ">dataset <select" in html
+    assert '<select data-column="1" data-name="dataset">' in html
     assert "held-out accuracy at the largest width" in html
