@@ -58,6 +58,8 @@ _COLUMNS = ("run_id", "target", "dataset", "method", "width", "replicate", "stat
 _FILTERS = ("target", "dataset", "method", "width", "status")
 _SVG_START = re.compile(r"<svg\b")
 _SVG_NOISE = re.compile(r"<!--.*?-->\n?|<metadata>.*?</metadata>\n?", re.DOTALL)
+_PATH_DATA = re.compile(r' d="[^"]*"')
+_DIGITS = re.compile(r"(\.[0-9]{2})[0-9]+")
 
 
 @functools.cache
@@ -134,9 +136,11 @@ def _summary(table: pd.DataFrame, config: Config) -> dict[str, Any]:
 
 
 def _svg(text: str) -> str:
-    """An SVG document as an element to inline: no XML declaration, comments, metadata."""
+    """An SVG document as an element to inline: no XML declaration, comments, metadata,
+    and path coordinates to 0.01 pt (a sixth less for the quickstart's figures)."""
     start = _SVG_START.search(text)
-    return _SVG_NOISE.sub("", text[start.start():] if start else text)
+    text = _SVG_NOISE.sub("", text[start.start():] if start else text)
+    return _PATH_DATA.sub(lambda m: _DIGITS.sub(r"\1", m.group(0)), text)
 
 
 def _invocations(invocations: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
