@@ -124,7 +124,8 @@ def _problems(table: pd.DataFrame, subject: str) -> dict[str, Any]:
         bad |= table["degenerate"].eq(True)
     rows = table[bad]
     columns = [c for c in ("run_id", subject, "method", "width", "replicate", "status",
-                           "degenerate", "message") if c in table.columns]
+                           "degenerate", "max_error", "accuracy", "message")
+               if c in table.columns]
     return {"columns": columns, "rows": _cells(rows.head(FAILED), columns),
             "total": len(rows), "cut": max(0, len(rows) - FAILED)}
 

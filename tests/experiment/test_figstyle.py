@@ -194,3 +194,19 @@ def test_a_built_wheel_holds_the_style_and_templates(tmp_path):
             "approx/experiment/templates/report.js",
             "approx/experiment/templates/report.css"} <= names
     assert np.all([n.startswith(("approx/", "approx-")) for n in names])
+
+
+def test_a_copy_of_a_sweeps_figures_and_report_is_taken_as_its_own(
+        fake_methods, fake_config, tmp_path):
+    import shutil
+
+    config = parse_config(fake_config)
+    run_sweep(config, tmp_path / "a", jobs=1, plots=True, formats=["pdf", "svg"])
+    copy = tmp_path / "b"
+    (copy / "plots").mkdir(parents=True)
+    copied = ["plots/convergence.pdf", "plots/convergence.svg", "report.html"]
+    for rel in copied:
+        shutil.copy(tmp_path / "a" / rel, copy / rel)
+    run_sweep(config, copy, jobs=1)  # no store, but every file looks like the sweep's
+    with Store.read(copy) as store:
+        assert set(copied) <= store.written()
