@@ -178,14 +178,20 @@ def test_the_style_and_templates_are_package_data():
 @pytest.mark.slow
 def test_a_built_wheel_holds_the_style_and_templates(tmp_path):
     """The package data in a wheel built from the checkout (a non-editable install)."""
+    import shutil
     import subprocess
     import sys
     import zipfile
 
     pytest.importorskip("setuptools")
+    source = tmp_path / "source"  # a copy: building writes build/ and egg-info beside it
+    shutil.copytree(ROOT / "approx", source / "approx",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+         "-w", str(tmp_path), str(source)], capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         pytest.skip(f"cannot build a wheel here: {result.stderr.strip()[-300:]}")
     (wheel,) = tmp_path.glob("approx-*.whl")
