@@ -531,12 +531,11 @@ def _draw(drawers: list[Drawer], out: Path, save: Save | None, skipped: list[str
                 if draw(capture) is None:
                     continue  # nothing to draw: no file
             paths += [_write(out, save, f"{stem}.{fmt}", capture.data[fmt]) for fmt in formats]
+            if keep and svgs is not None:
+                svgs[stem] = capture.data["svg"].decode("utf-8", "replace")
         except Exception as e:  # a figure is a view of stored runs: never fail the sweep
             skipped.append(f"skipped plots/{stem}.{(formats or ('svg',))[0]}: "
                            f"{type(e).__name__}: {e}")
-            continue
-        if keep and svgs is not None:
-            svgs[stem] = capture.data["svg"].decode("utf-8")
     return paths, skipped
 
 
