@@ -1,8 +1,11 @@
 """The ``run-experiment`` command line (thin: parsing and printing only).
 
-``run-experiment CONFIG`` runs a sweep; ``run-experiment --version`` prints the package
+``run-experiment CONFIG`` runs a sweep (``--format png,pdf,svg`` and ``--dpi`` for its
+figures); ``run-experiment --version`` prints the package
 version (and commit); ``run-experiment --replot DIR`` redraws the
-figures of a results folder from its store; ``run-experiment --list`` shows the built-in
+figures of a results folder from its store (in the formats it records, unless
+``--format`` is given) and its ``report.html``; ``run-experiment --report DIR`` rebuilds
+the report alone; ``run-experiment --list`` shows the built-in
 targets and the method kinds with their parameters, then the datasets and classifier kinds
 of the classification task. Exit status: 0 when every run
 succeeded, 1 when any run failed (or the sweep stopped on a system error such as a full
@@ -52,6 +55,7 @@ from approx.core.status import RunStatus  # noqa: E402
 from approx.experiment import (  # noqa: E402
     Config,
     dryrun,
+    figstyle,
     load_config,
     plot_folder,
     run_sweep,
@@ -61,6 +65,7 @@ from approx.experiment.expansion import count_runs  # noqa: E402
 from approx.experiment.measure import Result  # noqa: E402
 from approx.experiment.metadata import git_commit  # noqa: E402
 from approx.experiment.overrides import folder_name  # noqa: E402
+from approx.experiment.plots import report_folder  # noqa: E402
 from approx.experiment.resources import parse_size  # noqa: E402
 from approx.experiment.summary import SUMMARIES  # noqa: E402
 from approx.methods import classifiers as classify  # noqa: E402
@@ -292,6 +297,24 @@ _Replot = Annotated[
     typer.Option("--replot", metavar="DIR",
                  help="Redraw the figures of a results folder from its store (no refit)."),
 ]
+_Report = Annotated[
+    Path | None,
+    typer.Option("--report", metavar="DIR",
+                 help="Rebuild report.html of a results folder from its store (figures "
+                 "drawn in memory; no other file is written)."),
+]
+_Format = Annotated[
+    str | None,
+    typer.Option("--format", metavar="png,pdf,svg",
+                 help="The figures' formats, comma-separated (default: png; with "
+                 "--replot or a resumed sweep, the formats the folder records).",
+                 show_default=False),
+]
+_Dpi = Annotated[
+    int | None,
+    typer.Option("--dpi", help="Resolution of the figures' raster output (default 110, "
+                 "or the folder's recorded one).", show_default=False),
+]
 _ListAll = Annotated[
     bool, typer.Option("--list", help="List built-in targets, method kinds, datasets and "
                        "classifier kinds, then exit; with CONFIG, that config's methods "
@@ -357,6 +380,9 @@ def run_experiment(
     time_limit: _TimeLimit = None,
     quiet: _Quiet = False,
     replot: _Replot = None,
+    report: _Report = None,
+    figure_format: _Format = None,
+    dpi: _Dpi = None,
     list_all: _ListAll = False,
     dry_run: _DryRun = False,
     version: _Version = False,
@@ -370,10 +396,21 @@ def run_experiment(
     if list_all:
         _list() if config is None else _list_config(_load(config, settings))
         return
-    if replot is not None:
+    formats = _figure_options(figure_format, dpi)
+    if replot is not None or report is not None:
         if config is not None or settings:
-            raise _fail("--replot DIR redraws a results folder: it takes no CONFIG or override")
-        _plot(replot, quiet)
+            raise _fail(f"{'--replot' if replot is not None else '--report'} DIR works on a "
+                        "results folder: it takes no CONFIG or override")
+        if replot is not None and report is not None:
+            raise _fail("give --replot DIR (figures and report) or --report DIR (the report "
+                        "alone), not both")
+        if replot is not None:
+            _plot(replot, quiet, formats, dpi)
+        else:
+            if formats is not None or dpi is not None:
+                raise _fail("--report DIR draws no figure file: --format and --dpi go with "
+                            "--replot DIR or a sweep")
+            _report(report, quiet)  # type: ignore[arg-type]
         return
     if config is None:
         raise _fail("give a CONFIG file to run (or --replot DIR, or --list); see --help")
@@ -388,7 +425,8 @@ def run_experiment(
         return
     table = _sweep(sweep, folder, quiet, jobs=jobs, fresh=fresh, retry_failed=retry_failed,
                    plots=True, argv=["run-experiment", *sys.argv[1:]],
-                   settings={"overrides": list(sweep.overrides)}, **options)
+                   settings={"overrides": list(sweep.overrides)}, formats=formats, dpi=dpi,
+                   **options)
     failed = int(np.sum(table["status"] != RunStatus.OK))
     if not quiet:
         out_console.print(_SUMMARIES[sweep.task.name](SUMMARIES[sweep.task.name](table)))
@@ -397,7 +435,7 @@ def run_experiment(
                       if "degenerate" in table else "")
         out_console.print(
             f"{len(table)} runs, {failed} failed{degenerate}; results in {folder}/ "
-            f"(plots in {folder}/plots/)",
+            f"(plots in {folder}/plots/, the report in {folder}/report.html)",
             highlight=False,
         )
     if failed:
@@ -481,10 +519,35 @@ def _options(out: str | None, jobs: int | None, executor: str, scheduler: Remote
             "time_limit": time_limit}
 
 
-def _plot(folder: Path, quiet: bool) -> None:
-    """Draw the figures of ``folder``; say what was written and, one line each, skipped."""
+def _figure_options(figure_format: str | None, dpi: int | None) -> tuple[str, ...] | None:
+    """The formats asked for (None: the recorded ones); exit 2 with one line if --format
+    or --dpi is bad."""
     try:
-        paths, skipped = plot_folder(folder)
+        if dpi is not None:
+            figstyle.check_dpi(dpi)
+        return None if figure_format is None else figstyle.parse_formats(figure_format)
+    except ValueError as e:
+        raise _fail(str(e)) from None
+
+
+def _report(folder: Path, quiet: bool) -> None:
+    """Rebuild ``report.html`` of ``folder``; say where it is."""
+    try:
+        path = report_folder(folder)
+    except ApproxError as e:
+        raise _fail(str(e)) from None
+    except (OSError, sqlite3.Error) as e:
+        raise _fail(f"cannot write the report of {folder}: {e}", 1) from None
+    if not quiet:
+        out_console.print(Text(f"wrote {path}"), highlight=False)
+
+
+def _plot(folder: Path, quiet: bool, formats: tuple[str, ...] | None = None,
+          dpi: int | None = None) -> None:
+    """Draw the figures of ``folder`` and its report; say what was written and, one line
+    each, skipped."""
+    try:
+        paths, skipped = plot_folder(folder, formats, dpi)
     except ApproxError as e:
         raise _fail(str(e)) from None
     except (OSError, sqlite3.Error) as e:
@@ -492,7 +555,7 @@ def _plot(folder: Path, quiet: bool) -> None:
     for note in skipped:
         _say(note)
     if not quiet:
-        for path in paths:
+        for path in [*paths, folder / "report.html"]:
             out_console.print(Text(f"wrote {path}"), highlight=False)
 
 

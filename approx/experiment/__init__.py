@@ -28,7 +28,8 @@ Rooms, in the order data flows through them:
 - results: :mod:`~approx.experiment.store` (sqlite, schema migrations),
   :mod:`~approx.experiment.folder` (the user's files), :mod:`~approx.experiment.metadata`,
   :mod:`~approx.experiment.summary`, :mod:`~approx.experiment.plots` and
-  :mod:`~approx.experiment.classification_plots` (figures);
+  :mod:`~approx.experiment.classification_plots` (figures, in the style and formats of
+  :mod:`~approx.experiment.figstyle`), :mod:`~approx.experiment.report` (``report.html``);
 - reading a folder, even while a sweep writes it: :mod:`~approx.experiment.results`
   (:func:`load_results`, :func:`load_model`).
 
@@ -51,6 +52,7 @@ _EXPORTS = {
     "load_results": "results",
     "parse_config": "config",
     "plot_folder": "plots",
+    "report_folder": "plots",
     "run_sweep": "runner",
     "summarize": "runner",
     "Store": "store",

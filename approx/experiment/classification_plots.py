@@ -15,7 +15,8 @@ Panels go in rows of at most three, as even as they can be and centred (five: 3 
 so no cell of a figure is empty.
 
 Matplotlib's Agg backend and explicit Axes only: a bare :class:`~matplotlib.figure.Figure`
-per plot, written with ``fig.savefig``, so no pyplot state is shared between figures.
+per plot, drawn in the project's style (:mod:`approx.experiment.figstyle`) and written in
+the format its file name asks, so no pyplot state is shared between figures.
 Each method keeps the colour given in ``colors`` (by default tab10 in order of first
 appearance), and each class keeps one colour in every region plot.
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from os import PathLike
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,6 +38,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from numpy.typing import NDArray
 
+from approx.experiment.figstyle import Capture, save_figure, styled
 from approx.methods.classifiers import evaluate
 from approx.problems.datasets import Sample
 
@@ -77,6 +78,7 @@ def _figure(n: int, size: float, ncols: int = 3) -> tuple[Figure, list[Axes]]:
     return fig, axes
 
 
+@styled
 def plot_accuracy(
     table: pd.DataFrame,
     path: str | Path | BinaryIO,
@@ -96,7 +98,8 @@ def plot_accuracy(
         One row per run with columns ``dataset``, ``method``, ``width`` (missing for a
         method without width) and ``accuracy`` (and ``replicate``, counted in the title).
     path : str, Path or binary file
-        Where the PNG goes (its folder must exist), or a file opened for writing.
+        Where the figure goes (its folder must exist; the suffix names the format:
+        ``.png``, ``.pdf``, ``.svg``), or a file opened for writing.
     colors : mapping, optional
         Method → colour; defaults to :func:`default_colors` in order of appearance.
     chance : mapping, optional
@@ -162,14 +165,13 @@ def _accuracy_range(accuracy: pd.Series, chance: float | None) -> tuple[float, f
     return low - pad, high + pad, drawn
 
 
-def save_png(fig: Figure, path: str | Path | BinaryIO) -> Path | BinaryIO:
-    """Write ``fig`` as a PNG to a path or to a binary file opened for writing; return it."""
-    if isinstance(path, (str, PathLike)):
-        path = Path(path)
-        fig.savefig(path)
-    else:
-        fig.savefig(path, format="png")
-    return path
+def save_png(fig: Figure, path: str | Path | BinaryIO | Capture
+             ) -> Path | BinaryIO | Capture:
+    """Write ``fig`` in the format its path's suffix names (PNG, PDF, SVG; PNG without a
+    suffix), to a binary file opened for writing, or into a
+    :class:`~approx.experiment.figstyle.Capture`; return it
+    (:func:`~approx.experiment.figstyle.save_figure`)."""
+    return save_figure(fig, path)
 
 
 def _accuracy_line(ax: Axes, runs: pd.DataFrame, colour: str, method: str) -> None:
@@ -239,6 +241,7 @@ class RegionPanel:
                 f"{statistic}")
 
 
+@styled
 def plot_regions(
     sample: Sample,
     models: Mapping[str, Model],
@@ -263,7 +266,8 @@ def plot_regions(
         Method → model mapping ``X`` of shape (m, 2) to logits of shape (m, k), e.g. the
         fits at the largest width.
     path : str, Path or binary file
-        Where the PNG goes (its folder must exist), or a file opened for writing.
+        Where the figure goes (its folder must exist; the suffix names the format:
+        ``.png``, ``.pdf``, ``.svg``), or a file opened for writing.
     colors : mapping, optional
         Method → colour of the panel's frame; defaults to :func:`default_colors`.
     resolution : int

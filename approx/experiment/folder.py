@@ -2,7 +2,8 @@
 
 A user's files are sacred. A sweep writes only its artefacts (``config.toml`` or, when
 the folder holds a ``config.toml`` of the user's, ``config.snapshot.toml``;
-``runs.csv``, ``summary.csv``, ``metadata.json``, ``plots/<figure>.png``,
+``runs.csv``, ``summary.csv``, ``metadata.json``, ``report.html``, ``plots/<figure>.png``
+(or ``.pdf``, ``.svg``: each figure in the sweep's formats),
 ``models/<run id>.npz``, and a temporary of a unique name for each) and its store
 (``runs.sqlite`` and its journal, ``runs.lock``); every write goes through
 :class:`~approx.experiment.safe_files.SafeFolder`, so nothing is written through a
@@ -11,7 +12,8 @@ link. The store records every file a sweep wrote with its content's hash, and
 Before anything is written the folder is checked:
 
 - a file at one of the sweep's artefact paths that the store did not record is taken
-  as the sweep's own only if its content looks like that artefact (a PNG for a figure,
+  as the sweep's own only if its content looks like that artefact (a PNG, PDF or SVG
+  for a figure by its suffix, the report's first line for ``report.html``,
   the runs table's header for ``runs.csv``, …); otherwise the sweep is refused, since
   it would overwrite the file; a ``config.toml`` is never overwritten unless the sweep
   wrote it (a user's copy of the config is kept, the snapshot goes beside it);
@@ -36,6 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from approx.experiment.config import Config, parse_config
+from approx.experiment.figstyle import FORMATS, MAGIC
 from approx.experiment.safe_files import (
     SUBFOLDERS,
     FolderError,
@@ -51,6 +54,8 @@ __all__ = [
     "CONFIG_NAME",
     "DB_NAME",
     "LOCK_NAME",
+    "REPORT_MARK",
+    "REPORT_NAME",
     "SNAPSHOT_NAME",
     "SQLITE_FILES",
     "STORE_FILES",
@@ -72,9 +77,11 @@ SNAPSHOT_NAME = "config.snapshot.toml"
 SQLITE_FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal")
 #: the store and its sqlite side files: the store's own, never listed in it
 STORE_FILES = frozenset([*SQLITE_FILES, LOCK_NAME])
-_TOP = (CONFIG_NAME, SNAPSHOT_NAME, "runs.csv", "summary.csv", "metadata.json")
+#: the report's name, and its first bytes (:mod:`approx.experiment.report`)
+REPORT_NAME = "report.html"
+REPORT_MARK = b"<!DOCTYPE html>\n<!-- approx sweep report -->"
+_TOP = (CONFIG_NAME, SNAPSHOT_NAME, "runs.csv", "summary.csv", "metadata.json", REPORT_NAME)
 _RUN_ID = re.compile(r"models/([^./]+)\.([^./]+)\.d([0-9]+)\.r([0-9]+)\.npz\Z")
-_PNG = b"\x89PNG\r\n\x1a\n"
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
 _LOCK_TEXT = re.compile(rb"(?:[0-9]{1,12}\n)?\Z")
 
@@ -84,8 +91,10 @@ def is_artefact(rel: str, config: Config) -> bool:
     if rel in _TOP:
         return True
     if rel.startswith("plots/"):
+        # a figure in any of the formats (the task names its PNG)
+        stem, dot, suffix = rel[len("plots/") :].rpartition(".")
         names = config.task.figure_names(t.name for t in config.targets)
-        return rel[len("plots/") :] in names
+        return bool(dot) and suffix in FORMATS and f"{stem}.png" in names
     match = _RUN_ID.match(rel)
     if match is None:
         return False
@@ -114,8 +123,10 @@ def looks_ours(root: SafeFolder, rel: str, config: Config, columns: frozenset[st
         head = root.read(rel, 1 << 20 if rel.endswith((".json", ".csv")) else 64)
         if head is None:
             return False
-        if rel.endswith(".png"):
-            return head[:8] == _PNG
+        if rel.startswith("plots/"):
+            return head.startswith(MAGIC[rel.rpartition(".")[2]])
+        if rel == REPORT_NAME:
+            return head.startswith(REPORT_MARK)
         if rel.endswith(".npz"):
             return head[:4] in _ZIP
         if rel == "runs.csv":

@@ -49,7 +49,10 @@ targets get figures of their own, so a sweep of a thousand targets draws in boun
 time and memory.
 
 Each method keeps one colour in every figure. Matplotlib's Agg backend and explicit
-Axes only: no pyplot state is shared between figures.
+Axes only: no pyplot state is shared between figures. Every figure is drawn once in the
+project's style (:mod:`approx.experiment.figstyle`) and written in each of the sweep's
+formats (``--format png,pdf,svg``; a figure's name below is its PNG's), and a plot
+function given a path writes the format its suffix names.
 
 Drawing never fails a finished sweep: values that cannot be drawn (an overflowing
 target, a missing model file) are clipped or left out, a figure that still cannot be
@@ -63,7 +66,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -85,16 +88,16 @@ from numpy.typing import NDArray
 
 from approx import analysis, methods
 from approx.certify import targets as certified_targets
-from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
+from approx.experiment import report as reports
 from approx.experiment.classification_plots import (
     RegionPanel,
     plot_accuracy,
     plot_regions,
-    save_png,
 )
 from approx.experiment.config import Config
 from approx.experiment.expansion import sample_seed
+from approx.experiment.figstyle import Capture, save_figure, style, styled
 from approx.experiment.figure_parts import (
     GROUPS,
     Keys,
@@ -124,11 +127,13 @@ __all__ = [
     "plot_folder",
     "plot_gap",
     "plot_params",
+    "report_folder",
 ]
 
-#: a figure's file name under ``plots/`` and the function drawing it to a path (None:
-#: nothing to draw)
-Drawer = tuple[str, Callable[[Path], Path | None]]
+#: a figure's file name under ``plots/`` (``.png``: the sweep writes it in each of its
+#: formats) and the function drawing it to a path, file or
+#: :class:`~approx.experiment.figstyle.Capture` (None: nothing to draw)
+Drawer = tuple[str, Callable[[Any], object]]
 #: writes a file of the results folder: (relative path, content writer) → its path
 Save = Callable[[str, Callable[[BinaryIO], object]], Path]
 
@@ -265,6 +270,7 @@ def _statistic(stats: pd.DataFrame) -> str:
             "band: min–max over the replicates")
 
 
+@styled
 def plot_convergence(table: pd.DataFrame, config: Config, path: Path) -> Path:
     """ε against d, per target a panel for each group of methods; see the module docstring."""
     colours = method_colors(config)
@@ -330,9 +336,9 @@ def _convergence_line(ax: Axes, s: pd.DataFrame, colour: str, keys: Keys, band: 
          _ROUNDING),
         (estimate, {"ms": 4.5, "mfc": "white", "mec": colour}, _ESTIMATE),
     )
-    for where, style, (label, key_style) in marks:
+    for where, look, (label, key_style) in marks:
         if where.any():
-            ax.plot(s.index[where], s["median"][where], "o", color=colour, zorder=4, **style)
+            ax.plot(s.index[where], s["median"][where], "o", color=colour, zorder=4, **look)
             keys.mark(label, **key_style)
     # the enclosure, where the upper bound stands visibly above the value
     wide = np.isfinite(s["upper"]) & (s["upper"] > 1.05 * s["median"])
@@ -411,6 +417,7 @@ _FIT_POINTS, _FIT_BINS = 4001, 250
 _INDISTINCT = 0.005
 
 
+@styled
 def plot_fits(table: pd.DataFrame, config: Config, target_name: str, folder: Path,
               path: Path) -> Path | None:
     """Where on the domain each saved model of replicate 0 errs most, at a few widths: the
@@ -517,6 +524,7 @@ def _error_panel(ax: Axes, x: NDArray[np.float64], fx: NDArray[np.float64],
     _few_ticks(ax)
 
 
+@styled
 def plot_training(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
                   config: Config, target_name: str, path: Path) -> Path | None:
     """What each phase of training reached: a column per width, a row per optimizer and
@@ -646,6 +654,7 @@ _SCALE_NOTES = {"log": "\nlog n: power laws are straight",
                 "linear": "\nlinear n: exponential rates are straight"}
 
 
+@styled
 def plot_params(table: pd.DataFrame, config: Config, path: Path) -> Path:
     """ε against the number of parameters at a budget sweep's budgets, a line per method
     (median over replicates, min–max band) and the theory lines of
@@ -857,6 +866,7 @@ def optimum_table(table: pd.DataFrame) -> pd.DataFrame | None:
     return bracket.rename(columns={"optimum_lower": "lower", "optimum_upper": "upper"})
 
 
+@styled
 def plot_gap(table: pd.DataFrame, config: Config, path: Path) -> Path | None:
     """How far from a reference each method's ε is, per target: ε over the best possible
     at this width (when the runs carry its bracket), and ε over the uniform
@@ -963,22 +973,17 @@ def _ratio_ticks(ax: Axes) -> None:
     ax.tick_params(axis="y", which="minor", labelsize=7)
 
 
-def _save(fig: Figure, path: Path | BinaryIO) -> None:
-    """Write the figure atomically, so a failure leaves no half-written file (or to a file
-    opened for writing: the sweep's writer, which makes it atomic)."""
-    if not isinstance(path, (str, os.PathLike)):
-        save_png(fig, path)
-        return
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    try:
-        fig.savefig(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _save(fig: Figure, path: Path | BinaryIO | Capture) -> None:
+    """Write the figure in the format its suffix names, atomically, so a failure leaves
+    no half-written file (or to a file opened for writing, or into a capture: the
+    sweep's writer makes those atomic); :func:`~approx.experiment.figstyle.save_figure`."""
+    save_figure(fig, path)
 
 
 def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], config: Config,
-             folder: Path, save: Save | None = None) -> tuple[list[Path], list[str]]:
+             folder: Path, save: Save | None = None, *, formats: Sequence[str] = ("png",),
+             dpi: int | None = None, svgs: dict[str, str] | None = None
+             ) -> tuple[list[Path], list[str]]:
     """Draw every figure of a results folder into ``folder/plots`` (its task's figures).
 
     Parameters
@@ -988,6 +993,16 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
         writing its content to a binary file, returns its path (:meth:`Store.save`:
         never through a link, recorded as the sweep's). Without it the figures are
         written to their paths.
+    formats : sequence of str
+        The formats each figure is written in (of
+        :data:`~approx.experiment.figstyle.FORMATS`), one drawing for all; empty: no
+        file is written (with ``svgs``, the report's figures alone are drawn).
+    dpi : int, optional
+        Resolution of raster output (default the figures' own,
+        :data:`~approx.experiment.figstyle.DEFAULT_DPI`).
+    svgs : dict, optional
+        Filled with the SVG text of the first :data:`~approx.experiment.report.FIGURES`
+        figures, by file name without suffix, in drawing order (for the report).
 
     Returns
     -------
@@ -997,7 +1012,7 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
         One line per figure (or part of one) that could not be drawn, and why.
     """
     out = folder / "plots"
-    if save is None:
+    if save is None and formats:
         out.mkdir(parents=True, exist_ok=True)
     skipped = []
     missing = (table["status"] == RunStatus.OK) & table["model_file"].map(
@@ -1011,7 +1026,7 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
         return [], [*skipped, "no figures drawn: no run finished ok (see runs.csv's "
                     "status and message columns)"]
     drawers, notes = FIGURES[config.task.name](table, histories, config, folder)
-    return _draw(drawers, out, save, skipped + notes)
+    return _draw(drawers, out, save, skipped + notes, tuple(formats), dpi, svgs)
 
 
 def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
@@ -1051,31 +1066,46 @@ def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.f
     return drawers, notes
 
 
-class _NothingDrawn(ApproxError):
-    """A drawer had nothing to draw: its file is not written (caught by :func:`_draw`)."""
-
-
-def _draw(drawers: list[Drawer], out: Path, save: Save | None,
-          skipped: list[str]) -> tuple[list[Path], list[str]]:
-    """Run each drawer (through ``save`` if given); a failing figure is skipped, one line."""
+def _draw(drawers: list[Drawer], out: Path, save: Save | None, skipped: list[str],
+          formats: tuple[str, ...] = ("png",), dpi: int | None = None,
+          svgs: dict[str, str] | None = None) -> tuple[list[Path], list[str]]:
+    """Draw each figure once, in the project's style, and write it in each format
+    (through ``save`` if given), keeping the SVG of the first ones in ``svgs``; a failing
+    figure is skipped, one line."""
     paths = []
-    for name, draw in drawers:
-        def fill(file: BinaryIO, draw: Callable[..., object] = draw) -> None:
-            if draw(file) is None:
-                raise _NothingDrawn
-
+    for k, (name, draw) in enumerate(drawers):
+        stem = name.rsplit(".", 1)[0]
+        keep = svgs is not None and k < reports.FIGURES
+        capture = Capture(stem, formats + (("svg",) if keep and "svg" not in formats else ()),
+                          dpi)
+        if not capture.formats:
+            continue
         try:
-            with warnings.catch_warnings():  # overflow in tick placement: clipped, not news
+            with warnings.catch_warnings(), style():  # overflow in tick placement: clipped
                 warnings.simplefilter("ignore", RuntimeWarning)
-                drawn = draw(out / name) if save is None else save(f"plots/{name}", fill)
-        except _NothingDrawn:
-            continue
+                if draw(capture) is None:
+                    continue  # nothing to draw: no file
+            paths += [_write(out, save, f"{stem}.{fmt}", capture.data[fmt]) for fmt in formats]
+            if keep and svgs is not None:
+                svgs[stem] = capture.data["svg"].decode("utf-8", "replace")
         except Exception as e:  # a figure is a view of stored runs: never fail the sweep
-            skipped.append(f"skipped plots/{name}: {type(e).__name__}: {e}")
-            continue
-        if drawn is not None:
-            paths.append(Path(drawn))
+            skipped.append(f"skipped plots/{stem}.{(formats or ('svg',))[0]}: "
+                           f"{type(e).__name__}: {e}")
     return paths, skipped
+
+
+def _write(out: Path, save: Save | None, name: str, data: bytes) -> Path:
+    """Write a figure's bytes to ``out/name``: through ``save``, or atomically."""
+    if save is not None:
+        return Path(save(f"plots/{name}", lambda file: file.write(data)))
+    path = out / name
+    tmp = path.with_name(f".{name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def classification_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
@@ -1133,13 +1163,24 @@ def _plot_regions(ok: pd.DataFrame, config: Config, spec: DatasetSpec, folder: P
     return plot_regions(first, models, path, colors=colours, panels=panels)
 
 
-def plot_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
-    """Re-draw the figures of an existing results folder from its store.
+def plot_folder(folder: str | Path, formats: Sequence[str] | None = None,
+                dpi: int | None = None, *, report: bool = True) -> tuple[list[Path], list[str]]:
+    """Re-draw the figures of an existing results folder from its store, and its report.
+
+    Parameters
+    ----------
+    folder : path
+        The results folder.
+    formats, dpi : optional
+        The figures' formats and resolution; default those the folder records (the last
+        sweep's or redraw's), which then records these.
+    report : bool
+        Also rewrite ``report.html`` (:mod:`approx.experiment.report`).
 
     Returns
     -------
     paths, skipped
-        As :func:`plot_all`.
+        As :func:`plot_all` (the figures; the report is ``folder/report.html``).
 
     Raises
     ------
@@ -1151,9 +1192,36 @@ def plot_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
     with Store.read(folder) as store:
         config = store.config()
         store.adopt(config)  # never draw over a figure of someone else's
+        recorded = store.figure_settings()
+        formats = recorded[0] if formats is None else tuple(formats)
+        dpi = recorded[1] if dpi is None else dpi
+        store.set_figure_settings(formats, dpi)
         table = store.table(config)
-        histories = store.histories()
-        return plot_all(table, histories, config, folder, save=store.save)
+        svgs: dict[str, str] | None = {} if report else None
+        paths, skipped = plot_all(table, store.histories(), config, folder, save=store.save,
+                                  formats=formats, dpi=dpi, svgs=svgs)
+        if svgs is not None:
+            reports.write(store, config, table, svgs, skipped)
+        return paths, skipped
+
+
+def report_folder(folder: str | Path) -> Path:
+    """Rebuild ``report.html`` of an existing results folder from its store (its figures
+    drawn in memory; no other file is written); return its path.
+
+    Raises
+    ------
+    StoreError
+        As :func:`plot_folder`.
+    """
+    with Store.read(Path(folder)) as store:
+        config = store.config()
+        store.adopt(config)
+        table = store.table(config)
+        svgs: dict[str, str] = {}
+        _, notes = plot_all(table, store.histories(), config, store.folder, save=store.save,
+                            formats=(), dpi=store.figure_settings()[1], svgs=svgs)
+        return reports.write(store, config, table, svgs, notes)
 
 
 #: each task's figures, by the task's name

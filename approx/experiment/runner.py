@@ -29,7 +29,7 @@ import pandas as pd
 
 from approx.core import validate
 from approx.core.status import RunStatus
-from approx.experiment import executors, provenance, resources
+from approx.experiment import executors, figstyle, provenance, report, resources
 from approx.experiment.config import Config
 from approx.experiment.expansion import count_runs, expand
 from approx.experiment.measure import Result
@@ -128,6 +128,7 @@ def run_sweep(
     scheduler: executors.Remote | str | None = None,
     retry_failed: bool = False, memory_limit: int | None = None, time_limit: float | None = None,
     plots: bool = False, argv: Sequence[str] = (), settings: Mapping[str, Any] | None = None,
+    formats: Sequence[str] | None = None, dpi: int | None = None,
 ) -> pd.DataFrame:
     """Run every pending run of ``config`` into the results ``folder``; return all runs.
 
@@ -163,8 +164,9 @@ def run_sweep(
         Seconds per run (overrides the config's ``time_limit``); past it a run is
         recorded with status ``"timeout"``.
     plots : bool
-        Also draw the figures (:func:`~approx.experiment.plots.plot_all`) before the
-        folder's lock is released; what they leave out is told to ``reporter``.
+        Also draw the figures (:func:`~approx.experiment.plots.plot_all`) and write
+        ``report.html`` (:mod:`~approx.experiment.report`) before the folder's lock is
+        released; what they leave out is told to ``reporter``.
     argv : sequence of str
         The command line that asked for this sweep, recorded with the invocation
         (:mod:`~approx.experiment.provenance`); empty for a call from Python.
@@ -172,6 +174,13 @@ def run_sweep(
         Further effective settings to record with the invocation (e.g. the overrides
         applied to the config); the config's digest, ``fresh``, ``retry_failed`` and
         the time and memory limits in force are recorded in any case.
+    formats : sequence of str, optional
+        The figures' formats (of :data:`~approx.experiment.figstyle.FORMATS`); default
+        those the folder records (PNG for a new one). Recorded with the invocation and
+        in the store, for ``--replot``.
+    dpi : int, optional
+        The figures' resolution; default the recorded one (or
+        :data:`~approx.experiment.figstyle.DEFAULT_DPI`).
 
     Returns
     -------
@@ -188,6 +197,10 @@ def run_sweep(
         If the executor cannot start.
     """
     reporter = reporter or _Silent()
+    if formats is not None:  # bad formats are refused before the folder is touched
+        formats = figstyle.parse_formats(formats, "formats")
+    if dpi is not None:
+        figstyle.check_dpi(dpi, "dpi")
     if isinstance(scheduler, str):
         scheduler = executors.Remote(scheduler)
     jobs = _workers(config, jobs, executor, scheduler, memory_limit, reporter)
@@ -205,6 +218,11 @@ def run_sweep(
     with Store.open(Path(folder), config, fresh=fresh) as store:
         for line in store.notes:  # a config kept, files --fresh left alone
             reporter.note(line)
+        if plots:
+            recorded = store.figure_settings()
+            formats = recorded[0] if formats is None else tuple(formats)
+            dpi = recorded[1] if dpi is None else dpi
+            effective.update(figure_formats=list(formats), figure_dpi=dpi)
         try:
             _run_pending(store, config, jobs=jobs, executor=executor, scheduler=scheduler,
                          time_limit=time_limit, retry_failed=retry_failed, reporter=reporter,
@@ -215,10 +233,21 @@ def run_sweep(
         table = store.table(config)
         store.export(table, SUMMARIES[config.task.name](table))
         if plots:  # under the same lock: no other process slips in before the figures
-            for note in plot_all(table, store.histories(), config, store.folder,
-                                 save=store.save)[1]:
-                reporter.note(note)
+            _figures(store, config, table, tuple(formats or ()), dpi, reporter)
     return table
+
+
+def _figures(store: Store, config: Config, table: pd.DataFrame, formats: tuple[str, ...],
+             dpi: int | None, reporter: Reporter) -> None:
+    """Draw the figures in ``formats`` and write the report (its figures from the same
+    drawings), recording the formats for ``--replot``; notes go to ``reporter``."""
+    store.set_figure_settings(formats, dpi)
+    svgs: dict[str, str] = {}
+    notes = plot_all(table, store.histories(), config, store.folder, save=store.save,
+                     formats=formats, dpi=dpi, svgs=svgs)[1]
+    for note in notes:
+        reporter.note(note)
+    report.write(store, config, table, svgs, notes)
 
 
 def _workers(config: Config, jobs: int | None, executor: str,

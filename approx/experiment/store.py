@@ -37,7 +37,7 @@ import json
 import os
 import sqlite3
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
@@ -52,6 +52,7 @@ from approx.core.status import RunStatus
 from approx.experiment import folder as folders
 from approx.experiment.changes import describe_change
 from approx.experiment.config import Config, parse_config
+from approx.experiment.figstyle import DEFAULT_DPI
 from approx.experiment.folder import CONFIG_NAME, DB_NAME, SNAPSHOT_NAME, SQLITE_FILES, FolderError
 from approx.experiment.measure import Result, constant_error, target_scale
 from approx.experiment.metadata import describe, now
@@ -70,6 +71,7 @@ __all__ = [
     "lock_holder",
     "open_read_only",
     "run_columns",
+    "run_counts",
 ]
 
 #: columns that differ between otherwise identical sweeps (times, and which invocation
@@ -582,6 +584,21 @@ class Store:
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items()
         )
 
+    def figure_settings(self) -> tuple[tuple[str, ...], int]:
+        """The formats and resolution the folder's figures were last drawn in (PNG at
+        :data:`~approx.experiment.figstyle.DEFAULT_DPI` for a folder that records none)."""
+        meta = self.meta()
+        formats = tuple(f for f in meta.get("figure_formats", "png").split(",") if f)
+        return formats or ("png",), int(meta.get("figure_dpi", DEFAULT_DPI))
+
+    def set_figure_settings(self, formats: Sequence[str], dpi: int | None) -> None:
+        """Record the formats and resolution the figures are drawn in (None: the
+        default), for the next ``--replot``."""
+        self._writable()
+        with self.db:
+            self._set_meta(figure_formats=",".join(formats),
+                           figure_dpi=str(DEFAULT_DPI if dpi is None else dpi))
+
     def config(self) -> Config:
         """The config the stored runs came from, re-read from the store's snapshot.
 
@@ -899,10 +916,7 @@ class Store:
         """Write ``runs.csv``, ``summary.csv`` and the finished ``metadata.json``."""
         self.write_runs(table)
         self.write_text("summary.csv", summary.to_csv(index=False))
-        counts = table["status"].value_counts().sort_index()
-        runs = {"total": len(table), **{k: int(v) for k, v in counts.items()}}
-        if "degenerate" in table:
-            runs["degenerate"] = int(table["degenerate"].eq(True).sum())
+        runs = run_counts(table)
         if self.invocation is not None:
             self._end("complete")
         self._write_metadata(runs)
@@ -914,6 +928,15 @@ class Store:
             "SELECT COUNT(*) FROM runs WHERE invocation IS NULL").fetchone()[0]
         metadata = describe(config, self.invocations(), runs, without_provenance=unknown)
         self.write_text("metadata.json", json.dumps(metadata, indent=2) + "\n")
+
+
+def run_counts(table: pd.DataFrame) -> dict[str, int]:
+    """``total``, the runs by status and (approximation) how many are ``degenerate``."""
+    counts = table["status"].value_counts().sort_index()
+    runs = {"total": len(table), **{k: int(v) for k, v in counts.items()}}
+    if "degenerate" in table:
+        runs["degenerate"] = int(table["degenerate"].eq(True).sum())
+    return runs
 
 
 def _param_order(config: Config) -> list[str]:

@@ -44,7 +44,8 @@ MODEL = "models/sin2pi.uniform.d4.r0.npz"
 NAMES = [
     "runs.lock", "runs.sqlite", "runs.sqlite-wal", "runs.sqlite-shm", "runs.sqlite-journal",
     "config.toml", "config.snapshot.toml", "runs.csv", "summary.csv", "metadata.json",
-    "plots/convergence.png", "plots/gap.png", "plots/fits_sin2pi.png",
+    "report.html", "plots/convergence.png", "plots/convergence.svg", "plots/gap.png",
+    "plots/fits_sin2pi.png",
     "plots/training_sin2pi.png", MODEL,
 ]
 PRECIOUS = b"the user's own file\n"

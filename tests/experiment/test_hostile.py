@@ -761,13 +761,14 @@ def test_usage_errors_are_one_line_not_a_box(args, says, monkeypatch, capsys):
 
 
 def test_many_targets_give_pages_and_a_bounded_number_of_figures(tmp_path, monkeypatch):
-    from approx.experiment import plots, tasks
+    from approx.experiment import figstyle, plots, tasks
 
     for module in (plots, tasks):  # 2 targets a page, 1 with figures of its own
         monkeypatch.setattr(module, "PAGE", 2)
         monkeypatch.setattr(module, "PER_TARGET_FIGURES", 1)
     # the figures are built but not rendered (seconds each): names and counts are tested
-    monkeypatch.setattr(plots, "_save", lambda fig, file: file.write(b"\x89PNG\r\n\x1a\n"))
+    monkeypatch.setattr(plots, "_save", lambda fig, capture: capture.data.update(
+        {f: figstyle.MAGIC[f][0] for f in capture.formats}))
     text = 'name = "many"\nwidths = [4]\n[[methods]]\nname = "u"\nkind = "relu-interpolant"\n'
     for k in range(3):
         text += f'[[targets]]\nname = "t{k}"\nexpr = "x**2 + {k}*x"\ndomain = [0, 1]\n'

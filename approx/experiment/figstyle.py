@@ -1,0 +1,187 @@
+"""How every figure looks and is written: the project's style, the formats, the bytes.
+
+- :func:`style`: a context manager applying ``approx.mplstyle`` (shipped with the
+  package, read through :mod:`importlib.resources`, so an installed wheel has it) for
+  the figures drawn inside it; matplotlib's settings are restored on exit, nothing of
+  pyplot's global state is touched;
+- :func:`save_figure`: writes a figure in the format its file name asks (``.png``,
+  ``.pdf``, ``.svg``: the suffix decides, never a PNG under another name), atomically
+  for a path; to an open binary file in ``savefig.format``; or into a :class:`Capture`;
+- :class:`Capture`: stands for a figure's file while it is drawn and keeps its bytes in
+  each of several formats, so one drawing gives the PNG, PDF and SVG files of a sweep
+  and the SVG of its report.
+
+Every figure is written with fixed metadata (no creation date), so the same figure
+gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import io
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from importlib.resources.abc import Traversable
+from os import PathLike
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+import matplotlib as mpl
+import matplotlib.style
+from matplotlib.figure import Figure
+
+from approx.core import validate
+
+__all__ = [
+    "DEFAULT_DPI", "FORMATS", "MAGIC", "Capture", "check_dpi", "parse_formats",
+    "save_figure", "style", "style_file", "styled",
+]
+
+#: the formats a figure may be written in
+FORMATS = ("png", "pdf", "svg")
+#: the resolution of raster output (PNG, and the rasterized parts of PDF and SVG)
+DEFAULT_DPI = 110
+#: the first bytes of a file of each format (an SVG may start with its XML declaration)
+MAGIC = {"png": (b"\x89PNG\r\n\x1a\n",), "pdf": (b"%PDF-",), "svg": (b"<?xml", b"<svg")}
+#: metadata written with each format: no date, so a figure's bytes depend on it alone
+_METADATA: dict[str, dict[str, Any]] = {
+    "png": {}, "pdf": {"CreationDate": None}, "svg": {"Date": None},
+}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def style_file() -> Traversable:
+    """The project's matplotlib style file, as shipped with the package."""
+    return importlib.resources.files("approx.experiment") / "approx.mplstyle"
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """Draw the figures created inside with the project's style (``approx.mplstyle``).
+
+    matplotlib's settings are restored on exit; drawing on bare
+    :class:`~matplotlib.figure.Figure` objects inside keeps pyplot out of it.
+    """
+    # fontTools, subsetting a font into a PDF, warns that its "created" date is old
+    fonts = logging.getLogger("fontTools")
+    level = fonts.level
+    fonts.setLevel(max(level, logging.ERROR))
+    try:
+        with importlib.resources.as_file(style_file()) as path, mpl.style.context(str(path)):
+            yield
+    finally:
+        fonts.setLevel(level)
+
+
+def styled(function: _F) -> _F:
+    """``function`` drawing inside :func:`style` (for the public plot functions)."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with style():
+            return function(*args, **kwargs)
+
+    wrapper.__name__ = function.__name__
+    wrapper.__qualname__ = function.__qualname__
+    wrapper.__doc__ = function.__doc__
+    wrapper.__wrapped__ = function  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_formats(text: str | Sequence[str], what: str = "--format") -> tuple[str, ...]:
+    """The formats named in ``text`` ("png,pdf,svg", or a sequence), in order, once each.
+
+    Raises
+    ------
+    ValueError
+        One line naming the unknown format, or an empty list.
+    """
+    names = text.split(",") if isinstance(text, str) else list(text)
+    formats = tuple(dict.fromkeys(n.strip().lower().lstrip(".") for n in names if n.strip()))
+    for name in formats:
+        if name not in FORMATS:
+            raise ValueError(f"{what}: unknown figure format {name!r}; "
+                             f"{validate.did_you_mean(name, FORMATS)}choose from "
+                             f"{', '.join(FORMATS)} (comma-separated)")
+    if not formats:
+        raise ValueError(f"{what} is empty; give one or more of {', '.join(FORMATS)}, "
+                         "e.g. png,pdf")
+    return formats
+
+
+def check_dpi(dpi: int, what: str = "--dpi") -> int:
+    """``dpi`` if it is an integer from 20 to 2400.
+
+    Raises
+    ------
+    ValueError
+        One line, otherwise.
+    """
+    return validate.integer(dpi, what, minimum=20, maximum=2400)
+
+
+class Capture:
+    """Stands for a figure's file: :func:`save_figure` keeps its bytes in each format.
+
+    Parameters
+    ----------
+    name : str
+        The figure's name (its file name without suffix); it salts the SVG's element
+        ids, so SVGs of several figures can share one HTML page.
+    formats : sequence of str
+        Formats of :data:`FORMATS` to keep.
+    dpi : int, optional
+        Resolution of raster output; default the figure's own.
+    """
+
+    def __init__(self, name: str, formats: Sequence[str], dpi: int | None = None) -> None:
+        self.name = name
+        self.formats = tuple(formats)
+        self.dpi = dpi
+        #: format → the figure's bytes, once drawn
+        self.data: dict[str, bytes] = {}
+
+    def take(self, fig: Figure) -> None:
+        """Render ``fig`` in each format."""
+        for fmt in self.formats:
+            buffer = io.BytesIO()
+            with mpl.rc_context({"svg.hashsalt": self.name}):
+                fig.savefig(buffer, format=fmt, dpi=self.dpi or "figure",
+                            metadata=_METADATA[fmt])
+            self.data[fmt] = buffer.getvalue()
+
+
+def _format_of(path: Path) -> str:
+    suffix = path.suffix.lower().lstrip(".")
+    return suffix or "png"
+
+
+def save_figure(fig: Figure, path: str | PathLike[str] | BinaryIO | Capture
+                ) -> Path | BinaryIO | Capture:
+    """Write ``fig`` and return where it went.
+
+    Parameters
+    ----------
+    path : path, binary file or Capture
+        A path: written atomically (through a temporary beside it) in the format its
+        suffix names (``.png``, ``.pdf``, ``.svg``, or any other matplotlib writes; PNG
+        without a suffix). A binary file opened for writing: written in matplotlib's
+        ``savefig.format`` (PNG unless set). A :class:`Capture`: rendered in its formats.
+    """
+    if isinstance(path, Capture):
+        path.take(fig)
+        return path
+    if not isinstance(path, (str, PathLike)):
+        fmt = mpl.rcParams["savefig.format"]
+        fig.savefig(path, format=fmt, metadata=_METADATA.get(fmt))
+        return path
+    path = Path(path)
+    fmt = _format_of(path)
+    tmp = path.with_name(f".{path.name}.tmp.{fmt}")
+    try:
+        fig.savefig(tmp, format=fmt, metadata=_METADATA.get(fmt))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,218 @@
+"""Figures in the format their name asks, at the resolution asked, in the project's style;
+the formats recorded for --replot; the style and templates shipped as package data."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.resources
+import io
+import tomllib
+import warnings
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from approx.experiment import Store, classification_plots, figstyle, parse_config, plots, run_sweep
+from approx.experiment.folder import is_artefact
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _magic(data: bytes, fmt: str) -> bool:
+    return data.startswith(figstyle.MAGIC[fmt])
+
+
+def _accuracy_rows() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"dataset": "xor", "method": "rff", "width": w, "replicate": 0, "accuracy": 1 - 1 / w}
+        for w in (2, 8, 32)
+    )
+
+
+@pytest.fixture
+def swept(fake_methods, fake_config, tmp_path):
+    config = parse_config(fake_config)
+    return config, run_sweep(config, tmp_path / "sweep", jobs=1)
+
+
+@pytest.mark.parametrize("fmt", figstyle.FORMATS)
+def test_plot_functions_write_the_format_their_suffix_names(swept, tmp_path, fmt):
+    config, table = swept
+    convergence = plots.plot_convergence(table, config, tmp_path / f"convergence.{fmt}")
+    accuracy = classification_plots.plot_accuracy(_accuracy_rows(), tmp_path / f"acc.{fmt}")
+    for path in (convergence, accuracy):
+        data = Path(path).read_bytes()
+        assert _magic(data, fmt), data[:16]
+        for other in set(figstyle.FORMATS) - {fmt}:
+            assert not _magic(data, other)
+    # written through a temporary that is gone
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == sorted(
+        [f"convergence.{fmt}", f"acc.{fmt}"])
+
+
+def test_an_open_file_gets_the_format_in_force():
+    for fmt in figstyle.FORMATS:
+        buffer = io.BytesIO()
+        with mpl.rc_context({"savefig.format": fmt}):
+            classification_plots.plot_accuracy(_accuracy_rows(), buffer)
+        assert _magic(buffer.getvalue(), fmt)
+
+
+def test_one_drawing_gives_every_format_at_the_dpi_asked():
+    fig = Figure(figsize=(2.0, 1.0), dpi=110)
+    fig.subplots().plot([0, 1], [1, 0])
+    small, large = (figstyle.Capture("f", figstyle.FORMATS, dpi) for dpi in (100, 300))
+    for capture in (small, large):
+        figstyle.save_figure(fig, capture)
+        assert all(_magic(capture.data[f], f) for f in figstyle.FORMATS)
+    shapes = [matplotlib.image.imread(io.BytesIO(c.data["png"])).shape for c in (small, large)]
+    assert shapes[0][:2] == (100, 200) and shapes[1][:2] == (300, 600)
+    # fixed metadata: the same figure gives the same bytes
+    again = figstyle.Capture("f", figstyle.FORMATS, 100)
+    figstyle.save_figure(fig, again)
+    assert again.data == small.data
+
+
+def test_the_style_applies_inside_its_context_only():
+    before = dict(mpl.rcParams)
+    seen = {}
+
+    @figstyle.styled
+    def draw():
+        seen.update(top=mpl.rcParams["axes.spines.top"], size=mpl.rcParams["font.size"])
+
+    draw()
+    assert seen == {"top": False, "size": 9.0}
+    assert dict(mpl.rcParams) == before
+    with figstyle.style():
+        assert mpl.rcParams["pdf.fonttype"] == 42
+    assert dict(mpl.rcParams) == before
+
+
+def test_formats_and_dpi_are_checked():
+    assert figstyle.parse_formats(" png, PDF,svg,png") == ("png", "pdf", "svg")
+    with pytest.raises(ValueError, match=r"--format: unknown figure format 'jpg'"):
+        figstyle.parse_formats("png,jpg")
+    with pytest.raises(ValueError, match="did you mean 'svg'"):
+        figstyle.parse_formats("sgv")
+    with pytest.raises(ValueError, match="empty"):
+        figstyle.parse_formats(" , ")
+    assert figstyle.check_dpi(300) == 300
+    for bad in (5, 10_000, 1.5, True):
+        with pytest.raises((ValueError, TypeError), match="--dpi"):
+            figstyle.check_dpi(bad)
+
+
+def test_a_sweep_writes_each_format_records_them_and_replot_keeps_them(
+        fake_methods, fake_config, tmp_path):
+    config = parse_config(fake_config)
+    run_sweep(config, tmp_path, jobs=1, plots=True, formats=["svg", "pdf"], dpi=150)
+    files = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    stems = ["convergence", "fits_bump", "fits_sin2pi", "training_bump", "training_sin2pi"]
+    assert files == sorted(f"{s}.{f}" for s in stems for f in ("pdf", "svg"))
+    with Store.read(tmp_path) as store:
+        assert store.figure_settings() == (("svg", "pdf"), 150)
+        assert {f"plots/{f}" for f in files} <= store.written()
+        settings = store.invocations()[-1]["settings"]
+    assert settings["figure_formats"] == ["svg", "pdf"] and settings["figure_dpi"] == 150
+    for name in files:
+        assert is_artefact(f"plots/{name}", config)
+        assert _magic((tmp_path / "plots" / name).read_bytes(), name.rpartition(".")[2])
+    # --replot without --format: the recorded formats
+    paths, skipped = plots.plot_folder(tmp_path)
+    assert skipped == [] and sorted(p.name for p in paths) == files
+    # with --format: those, recorded for the next one
+    paths, _ = plots.plot_folder(tmp_path, formats=("png",))
+    assert sorted(p.name for p in paths) == [f"{s}.png" for s in stems]
+    with Store.read(tmp_path) as store:
+        assert store.figure_settings() == (("png",), 150)
+    assert not is_artefact("plots/convergence.jpg", config)
+    assert not is_artefact("plots/elsewhere.svg", config)
+
+
+def test_a_figure_of_the_users_in_another_format_is_never_overwritten(
+        fake_methods, fake_config, tmp_path):
+    from approx.experiment.store import StoreError
+
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "convergence.pdf").write_bytes(b"my own figure")
+    with pytest.raises(StoreError, match=r"convergence\.pdf was not written by a sweep"):
+        run_sweep(parse_config(fake_config), tmp_path, jobs=1, plots=True, formats=["pdf"])
+    assert (tmp_path / "plots" / "convergence.pdf").read_bytes() == b"my own figure"
+
+
+def _package_data() -> dict[str, list[str]]:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return pyproject["tool"]["setuptools"]["package-data"]
+
+
+def test_the_style_and_templates_are_package_data():
+    """Every file of the package that is not Python is declared as package data (so a
+    wheel has it), and is read through importlib.resources."""
+    declared = _package_data()
+    package = ROOT / "approx"
+    data = [p for p in package.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")
+            and "__pycache__" not in p.parts]
+    assert {p.name for p in data} >= {"approx.mplstyle", "report.html.j2", "report.js"}
+    for path in data:
+        rel = path.relative_to(package.parent)
+        owners = [(pkg, pattern) for pkg, patterns in declared.items() for pattern in patterns
+                  if rel.as_posix().startswith(pkg.replace(".", "/") + "/") and fnmatch.fnmatch(
+                      rel.as_posix()[len(pkg) + 1:], pattern)]
+        assert owners, f"{rel} is not declared in [tool.setuptools.package-data]"
+        pkg, _ = owners[0]
+        resource = importlib.resources.files(pkg).joinpath(rel.as_posix()[len(pkg) + 1:])
+        assert resource.read_bytes() == path.read_bytes()
+    with warnings.catch_warnings():  # a key matplotlib does not know warns
+        warnings.simplefilter("error")
+        with importlib.resources.as_file(figstyle.style_file()) as style:
+            params = mpl.rc_params_from_file(str(style), use_default_template=False)
+    assert params["pdf.fonttype"] == 42 and "savefig.format" not in params
+
+
+@pytest.mark.slow
+def test_a_built_wheel_holds_the_style_and_templates(tmp_path):
+    """The package data in a wheel built from the checkout (a non-editable install)."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    pytest.importorskip("setuptools")
+    source = tmp_path / "source"  # a copy: building writes build/ and egg-info beside it
+    shutil.copytree(ROOT / "approx", source / "approx",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(source)], capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        pytest.skip(f"cannot build a wheel here: {result.stderr.strip()[-300:]}")
+    (wheel,) = tmp_path.glob("approx-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"approx/experiment/approx.mplstyle", "approx/experiment/templates/report.html.j2",
+            "approx/experiment/templates/report.js",
+            "approx/experiment/templates/report.css"} <= names
+    assert np.all([n.startswith(("approx/", "approx-")) for n in names])
+
+
+def test_a_copy_of_a_sweeps_figures_and_report_is_taken_as_its_own(
+        fake_methods, fake_config, tmp_path):
+    import shutil
+
+    config = parse_config(fake_config)
+    run_sweep(config, tmp_path / "a", jobs=1, plots=True, formats=["pdf", "svg"])
+    copy = tmp_path / "b"
+    (copy / "plots").mkdir(parents=True)
+    copied = ["plots/convergence.pdf", "plots/convergence.svg", "report.html"]
+    for rel in copied:
+        shutil.copy(tmp_path / "a" / rel, copy / rel)
+    run_sweep(config, copy, jobs=1)  # no store, but every file looks like the sweep's
+    with Store.read(copy) as store:
+        assert set(copied) <= store.written()
