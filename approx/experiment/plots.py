@@ -959,8 +959,9 @@ def _optimum_panel(ax: Axes, table: pd.DataFrame, optimum: pd.DataFrame, target:
             ax.plot(ratio.index, ratio.clip(_TINY, _HUGE), "o-", ms=3.5,
                     color=colours[method.name], zorder=3)
             keys.method(method.name, colours[method.name])
-    values = np.concatenate([line.get_ydata() for line in ax.lines[1:]] + [[1.2]])
-    ax.set_ylim(0.9, float(np.max(values)) * 1.2)  # the floor 1 at the bottom
+    values = np.concatenate([line.get_ydata() for line in ax.lines[1:]] + [[0.9 * 1.1, 1.2]])
+    # the floor 1 near the bottom (a value below it, within rounding of the bracket, shown)
+    ax.set_ylim(float(np.min(values)) / 1.1, float(np.max(values)) * 1.2)
 
 
 def _ratio_ticks(ax: Axes) -> None:
