@@ -43,7 +43,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from approx.experiment.figstyle import style
+from approx.experiment.figstyle import style as figure_style
 from approx.nn import MLP, engine
 from approx.nn.checkpoint import cached_arrays
 
@@ -144,7 +144,7 @@ def main() -> None:
         print(table.to_string(index=False))
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "memory_time.csv", index=False, float_format="%.4g")
-    with style():  # the project's one style for every figure
+    with figure_style():  # the project's one style for every figure
         plot(table, args.out / "memory_time.png")
     print(f"wrote {args.out / 'memory_time.csv'} and {args.out / 'memory_time.png'}")
 

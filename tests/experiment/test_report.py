@@ -17,10 +17,31 @@ from approx.experiment.store import StoreError
 runner = CliRunner()
 
 
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """One fake sweep with its figures and report, shared by the tests that only read it
+    (or rebuild what they remove)."""
+    import importlib.util
+    from pathlib import Path
+
+    from approx import methods
+
+    spec = importlib.util.spec_from_file_location(
+        "_report_fakes", Path(__file__).with_name("conftest.py"))
+    fakes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fakes)  # the fake methods and config of the conftest
+    FAKE, FAKE_CONFIG = fakes.FAKE, fakes.FAKE_CONFIG
+    folder = tmp_path_factory.mktemp("report")
+    with pytest.MonkeyPatch.context() as patch:
+        for kind, method in FAKE.items():
+            patch.setitem(methods.METHODS, kind, method)
+        run_sweep(parse_config(FAKE_CONFIG), folder, jobs=1, plots=True)
+    return folder
+
+
 @pytest.fixture
-def folder(fake_methods, fake_config, tmp_path):
-    run_sweep(parse_config(fake_config), tmp_path, jobs=1, plots=True)
-    return tmp_path
+def folder(swept, fake_methods):
+    return swept
 
 
 def _run_rows(html: str) -> list[str]:
