@@ -1,0 +1,246 @@
+"""numba kernel of the on-line line fitting between vertical segments (O'Rourke 1981),
+run as a greedy cover of a sequence of samples by groups that one line stabs, with each
+group's end located between samples by refinement.
+
+Samples ``x[0] < x[1] < …`` with float values ``y`` carry vertical segments
+``[y_i - E, y_i + E]``. A group is grown one segment at a time while a line stabs all of
+them: the set of such lines is kept as O'Rourke's two convex chains (the lower hull of
+the upper ends, the upper hull of the lower ends) with the two extreme lines through
+them (the line of least slope passes through an upper end on the left and a lower end
+on the right, the line of greatest slope through a lower end and an upper end), as in
+the optimal piecewise-linear models of Ferragina & Vinciguerra's PGM-index (2020);
+amortised O(1) per segment. A segment that no line of the group stabs with the others
+lies wholly below the least-slope line or wholly above the greatest-slope line past its
+pivot, so the group's two pivots and the new segment are three segments that no line
+stabs: the *Helly witness* of the break, returned (by abscissa) so that the caller can
+check it exactly.
+
+When sample ``i`` breaks a group, the gap from the last point accepted to ``x[i]`` is
+searched ``levels`` times, each time at ``fine`` equally spaced points, with values
+from the cubic through the samples ``i-2 … i+1`` (a guide, not a bound: the caller
+checks every witness with rigorous values), so the group ends within
+``(x[i] - x[i-1]) / fine^levels`` of where it can.
+
+Two modes:
+
+- *discontinuous* (``continuous=False``): the next group starts at the point that broke
+  the last one; greedy is optimal for the number of groups;
+- *continuous* (``continuous=True``): the next group starts at the last point of the
+  previous one, its segment replaced by the *window* of the values there of the
+  previous group's lines (from the least-slope line's value to the greatest-slope
+  line's: past their lower and upper pivots every stabbing line lies between them), so
+  consecutive lines meet on that vertical: a continuous path.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["greedy_cover"]
+
+Array = NDArray[np.float64]
+
+# state slots of the integer state array
+_K, _UTOP, _LTOP, _USTART, _LSTART = 0, 1, 2, 3, 4
+
+
+@numba.njit(cache=True, nogil=True)
+def _slope(ax: float, ay: float, bx: float, by: float) -> float:  # pragma: no cover
+    return (by - ay) / (bx - ax)
+
+
+@numba.njit(cache=True, nogil=True)
+def _below(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> bool:  # pragma: no cover
+    """Whether the turn a → b → c is clockwise or straight (c on or below line ab)."""
+    return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax) <= 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _start(st, hull, rect, px: float, top: float, bot: float) -> None:  # pragma: no cover
+    """Begin a group with the segment ``[bot, top]`` at ``px``."""
+    rect[0, 0] = px; rect[0, 1] = top
+    rect[1, 0] = px; rect[1, 1] = bot
+    hull[0, 0, 0] = px; hull[0, 0, 1] = top
+    hull[1, 0, 0] = px; hull[1, 0, 1] = bot
+    st[_K] = 1
+    st[_UTOP] = 1; st[_LTOP] = 1; st[_USTART] = 0; st[_LSTART] = 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _add(st, hull, rect, px: float, top: float, bot: float) -> int:  # pragma: no cover # noqa: PLR0912
+    """Add the segment ``[bot, top]`` at ``px``; 0 if the group still has a line, 1 if
+    the segment is below the least-slope line, 2 if above the greatest-slope line."""
+    if st[_K] == 1:
+        rect[2, 0] = px; rect[2, 1] = bot
+        rect[3, 0] = px; rect[3, 1] = top
+        hull[0, 1, 0] = px; hull[0, 1, 1] = top
+        hull[1, 1, 0] = px; hull[1, 1, 1] = bot
+        st[_UTOP] = 2; st[_LTOP] = 2; st[_K] = 2
+        return 0
+    s1 = _slope(rect[0, 0], rect[0, 1], rect[2, 0], rect[2, 1])
+    s2 = _slope(rect[1, 0], rect[1, 1], rect[3, 0], rect[3, 1])
+    if _slope(rect[2, 0], rect[2, 1], px, top) < s1:
+        return 1
+    if _slope(rect[3, 0], rect[3, 1], px, bot) > s2:
+        return 2
+    up, lo = hull[0], hull[1]
+    if _slope(rect[1, 0], rect[1, 1], px, top) < s2:
+        # the new upper end lowers the greatest slope: pivot on the lower chain
+        bi = st[_LSTART]
+        best = _slope(lo[bi, 0], lo[bi, 1], px, top)
+        for j in range(st[_LSTART] + 1, st[_LTOP]):
+            v = _slope(lo[j, 0], lo[j, 1], px, top)
+            if v > best:
+                break
+            best = v
+            bi = j
+        rect[1, 0] = lo[bi, 0]; rect[1, 1] = lo[bi, 1]
+        rect[3, 0] = px; rect[3, 1] = top
+        st[_LSTART] = bi
+        t = st[_UTOP]
+        while t >= st[_USTART] + 2 and _below(up[t - 2, 0], up[t - 2, 1], up[t - 1, 0],
+                                              up[t - 1, 1], px, top):
+            t -= 1
+        up[t, 0] = px; up[t, 1] = top
+        st[_UTOP] = t + 1
+    if _slope(rect[0, 0], rect[0, 1], px, bot) > s1:
+        # the new lower end raises the least slope: pivot on the upper chain
+        bi = st[_USTART]
+        best = _slope(up[bi, 0], up[bi, 1], px, bot)
+        for j in range(st[_USTART] + 1, st[_UTOP]):
+            if up[j, 0] >= px:
+                break
+            v = _slope(up[j, 0], up[j, 1], px, bot)
+            if v < best:
+                break
+            best = v
+            bi = j
+        rect[0, 0] = up[bi, 0]; rect[0, 1] = up[bi, 1]
+        rect[2, 0] = px; rect[2, 1] = bot
+        st[_USTART] = bi
+        t = st[_LTOP]
+        while t >= st[_LSTART] + 2 and not _below(lo[t - 2, 0], lo[t - 2, 1], lo[t - 1, 0],
+                                                  lo[t - 1, 1], px, bot):
+            t -= 1
+        lo[t, 0] = px; lo[t, 1] = bot
+        st[_LTOP] = t + 1
+    st[_K] += 1
+    return 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _cubic(x: Array, y: Array, i: int, t: float) -> float:  # pragma: no cover
+    """The value at ``t`` of the cubic (quadratic at the ends) through samples near
+    the cell ``[x[i-1], x[i]]``."""
+    n = x.size
+    a = max(0, min(i - 2, n - 4))
+    b = min(n, a + 4)
+    total = 0.0
+    for p in range(a, b):
+        w = 1.0
+        for q in range(a, b):
+            if q != p:
+                w *= (t - x[q]) / (x[p] - x[q])
+        total += w * y[p]
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _lines(rect, xs: float, out) -> None:  # pragma: no cover
+    """The two extreme lines as (value at ``xs``, slope), least slope first."""
+    s1 = _slope(rect[0, 0], rect[0, 1], rect[2, 0], rect[2, 1])
+    s2 = _slope(rect[1, 0], rect[1, 1], rect[3, 0], rect[3, 1])
+    out[0] = rect[0, 1] + s1 * (xs - rect[0, 0]); out[1] = s1
+    out[2] = rect[1, 1] + s2 * (xs - rect[1, 0]); out[3] = s2
+
+
+@numba.njit(cache=True, nogil=True)
+def greedy_cover(  # noqa: PLR0912, PLR0915  # pragma: no cover
+    x: Array, y: Array, pad: Array, E: float, continuous: bool, limit: int,
+    fine: int, levels: int,
+) -> tuple[int, Array, Array, Array]:
+    """Greedy cover of the segments ``[y - (E - pad), y + (E - pad)]`` at ``x`` by groups.
+
+    Returns
+    -------
+    groups : int
+        Number of groups (stops once it exceeds ``limit``).
+    starts : array of shape (n,)
+        ``starts[g]``: abscissa of group ``g``'s first point (first ``groups`` entries).
+    witness : array of shape (n, 3)
+        ``witness[g]``: the abscissae of three points no line stabs that ended group ``g``
+        (NaN for the last group).
+    lines : array of shape (n, 4)
+        Per group, the least- and greatest-slope lines at its end, each as (value at
+        the group's first point, slope).
+    """
+    n = x.size
+    cap = min(n, limit + 1)
+    starts = np.zeros(cap)
+    witness = np.full((cap, 3), np.nan)
+    lines = np.zeros((cap, 4))
+    hull = np.empty((2, n + 2 * levels * fine + 4, 2))
+    rect = np.empty((4, 2))
+    st = np.zeros(5, dtype=np.int64)
+    band = E - pad
+    groups = 1
+    starts[0] = x[0]
+    _start(st, hull, rect, x[0], y[0] + band[0], y[0] - band[0])
+    last_x, last_y = x[0], y[0]
+    i = 1
+    while i < n:
+        r = _add(st, hull, rect, x[i], y[i] + band[i], y[i] - band[i])
+        if r == 0:
+            last_x, last_y = x[i], y[i]
+            i += 1
+            continue
+        # the group breaks in (last_x, x[i]]: search the gap
+        bx, by = x[i], y[i]
+        ax = last_x
+        for _ in range(levels):
+            for q in range(1, fine):
+                tx = ax + (bx - ax) * q / fine
+                if not (last_x < tx < bx):
+                    continue
+                ty = _cubic(x, y, i, tx)
+                rr = _add(st, hull, rect, tx, ty + band[i], ty - band[i])
+                if rr != 0:
+                    bx, by, r = tx, ty, rr
+                    break
+                last_x, last_y = tx, ty
+            ax = last_x
+        g = groups - 1
+        if r == 1:
+            witness[g, 0] = rect[0, 0]; witness[g, 1] = rect[2, 0]
+        else:
+            witness[g, 0] = rect[1, 0]; witness[g, 1] = rect[3, 0]
+        witness[g, 2] = bx
+        _lines(rect, starts[g], lines[g])
+        groups += 1
+        if groups > limit:
+            return groups, starts, witness, lines
+        b_here = band[i]
+        if continuous:
+            s1 = lines[g, 1]; s2 = lines[g, 3]
+            w1 = lines[g, 0] + s1 * (last_x - starts[g])
+            w2 = lines[g, 2] + s2 * (last_x - starts[g])
+            wl, wh = min(w1, w2), max(w1, w2)
+            starts[groups - 1] = last_x
+            _start(st, hull, rect, last_x, wh, wl)
+            _add(st, hull, rect, bx, by + b_here, by - b_here)
+        else:
+            starts[groups - 1] = bx
+            _start(st, hull, rect, bx, by + b_here, by - b_here)
+        last_x, last_y = bx, by
+        if bx == x[i]:
+            i += 1
+    g = groups - 1
+    if st[_K] >= 2:
+        _lines(rect, starts[g], lines[g])
+    else:
+        mid = 0.5 * (rect[0, 1] + rect[1, 1])
+        lines[g, 0] = mid
+        lines[g, 2] = mid
+    return groups, starts, witness, lines

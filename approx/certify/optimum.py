@@ -1,0 +1,385 @@
+"""The best continuous piecewise-linear approximation with ``d`` breakpoints in the
+uniform norm: a rigorous lower bound of its error, and a near-optimal path.
+
+A ``1 → d → 1`` ReLU net with an output bias is, on ``[a, b]``, a continuous
+piecewise-linear function with at most ``d`` breakpoints; so no width-``d`` net beats
+``E*(d) = min max |f - g|`` over such ``g`` (free knots), and :func:`lower_bound`
+encloses it from below.
+
+**Samples** (:func:`enclose_samples`). ``x`` is a graded grid: the cells of
+:func:`approx.models.construct.adaptive_knots` at ``d + 2`` knots (which equidistribute
+``√|f''|``, as the optimal knots do asymptotically) each split into ``per_piece``
+equal sub-cells, so every piece of a near-optimal function holds about ``per_piece``
+samples wherever it lies (``per_piece`` = :data:`PER_PIECE`, 48 by default, 2^16 samples
+at least, 2^21 at most). Each ``f(x_i)`` is enclosed in ``[lo_i, hi_i]`` from the
+target's Taylor models (:func:`approx.certify.targets.taylor`, floats with a running
+error bound) or, on cells without one, from its ball form in Arb. The sampling then
+*adapts*: the samples of the Helly witnesses of the first bound (three per piece, where
+the error equioscillates) get :data:`REFINE` more samples around each, spread over the
+witness's neighbouring sub-cells, and the bound is computed again on the union, so the
+lower bound sees each piece's extremes at a resolution ``REFINE`` times finer.
+
+**Lower bound** (:func:`lower_bound`). If some ``g`` with ``d`` breakpoints had
+``|f - g| ≤ E``, each of its ``d + 1`` pieces would be one line through the vertical
+segments ``[lo_i - E, hi_i + E]`` of the samples it holds: the samples would split into
+``d + 1`` consecutive groups that a line each stabs. Dropping continuity, the fewest such
+groups is found by greedy on-line line fitting between data ranges (O'Rourke 1981, "An
+on-line algorithm for fitting straight lines between data ranges", CACM 24(9); the greedy
+cover is optimal for the count: by induction, any cover's k-th group ends no later than
+greedy's). So ``> d + 1`` greedy groups at ``E`` prove ``E*(d) > E``. Every break the
+proof uses is checked in exact rational arithmetic (:class:`fractions.Fraction` of the
+floats ``x_i``, ``lo_i``, ``hi_i``, ``E``): the break's *Helly witness*, three of the
+group's segments that no line stabs (in the plane of (slope, intercept), Helly's theorem
+for the 2-variable LP: a family of segments is stabbable iff every three are), is shown
+non-stabbable exactly; a break that is not confirmed is not counted. ``E`` is found by
+bisection; the result is the largest ``E`` tried whose proof stands. Nothing in it rests
+on float rounding: the samples' enclosures are rigorous and every deciding comparison
+is exact. (The relaxation drops continuity: for convex or concave stretches of ``f``
+both optima coincide; at inflections the continuous one can be larger, so the bound
+may be loose there by a fraction of a piece.)
+
+**Near-optimal path** (:func:`continuous_fit`). The same greedy with continuity: each
+group starts at the previous one's last sample, its segment replaced by the window of
+the previous group's lines there (a minimum-link path through the segments with
+vertices on the samples' verticals, the window propagation of Imai & Iri 1986,
+"Computational-geometric methods for polygonal approximations of a curve", CVGIP 36,
+and Hakimi & Schmeichel 1991, "Fitting polygonal functions to a set of points in the
+plane", CVGIP 53, restricted to vertical windows), bisected on ``E`` to the smallest
+band with at most ``d + 1`` links; the vertices are then chosen backwards (each group's
+two extreme lines bound its window, so a convex combination of them passes through any
+point of it). The band is narrowed at each sample by a bound of the error between
+samples (``h² max|f''|/8`` over the sample's cells, from the Taylor models), so the path
+is within the band between samples too, up to rounding. The error of the path is not
+claimed here: the net built from it is certified like any model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+from flint import arb
+from numpy.typing import NDArray
+
+from approx.arith.balls import arb_context, upper
+from approx.certify import targets as target_facts
+from approx.models.construct import adaptive_knots
+from approx.problems.targets import Target
+
+__all__ = [
+    "FINE",
+    "LEVELS",
+    "PER_PIECE",
+    "Bound",
+    "Path",
+    "Samples",
+    "confirmed",
+    "continuous_fit",
+    "enclose",
+    "lower_bound",
+    "refine",
+    "samples",
+    "stabbable",
+]
+
+Array = NDArray[np.float64]
+
+#: sub-cells per cell of the adaptive grid of d + 2 knots on which the samples lie
+PER_PIECE = 64
+#: points added in each cell next to an error peak of a first path (see :func:`refine`)
+PEAK_POINTS = 8
+#: points per level of the search of a gap where a group breaks, and levels
+FINE, LEVELS = 32, 3
+#: fewest and most samples
+MIN_SAMPLES, MAX_SAMPLES = 1 << 14, 1 << 21
+#: relative margins below the greedy's threshold at which its triples are checked
+_MARGINS = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
+#: bisection steps on E at most (it stops at a relative width of 1e-9)
+_STEPS = 64
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Sample points (strictly increasing), float values of ``f`` there (a guide only:
+    every deciding value is enclosed again, see :func:`enclose`), and ``curve[i]``, an
+    estimate of the sag of ``f`` from its chords next to sample ``i`` (the upper side's
+    margin between samples)."""
+
+    x: Array
+    y: Array
+    curve: Array
+
+    @property
+    def size(self) -> int:
+        return int(self.x.size)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A proven lower bound ``value`` of ``E*(d)``: ``witnesses`` (shape (k, 3), abscissae)
+    are ``k ≥ d + 1`` triples of points, their spans' interiors disjoint, at each of which
+    no line is within ``value`` of ``f`` (checked exactly); ``samples`` points were used."""
+
+    value: float
+    samples: int
+    witnesses: Array
+
+
+@dataclass(frozen=True)
+class Path:
+    """A continuous piecewise-linear function: vertices ``(knots[j], values[j])``,
+    ``knots[0] = a`` and ``knots[-1] = b``; ``band`` is the half-width it was fitted to
+    at the samples."""
+
+    knots: Array
+    values: Array
+    band: float
+
+
+def _kernel():  # noqa: ANN202
+    from approx.certify._linkpath_numba import greedy_cover
+
+    return greedy_cover
+
+
+def samples(target: Target, d: int, per_piece: int = PER_PIECE) -> Samples:
+    """The graded sample grid of the module docstring, with float values of ``f``.
+
+    Raises
+    ------
+    ValueError
+        If ``f`` is not finite at some sample in floats (values beyond the float range).
+    """
+    a, b = target.domain
+    cells = max(2, min(d + 2, MAX_SAMPLES // per_piece))
+    per = min(max(per_piece, -(-MIN_SAMPLES // cells)), max(1, MAX_SAMPLES // cells))
+    try:
+        knots = adaptive_knots(target, cells)
+    except ValueError:
+        knots = np.linspace(a, b, cells)
+    t = np.arange(per) / per
+    x = (knots[:-1, None] + t * np.diff(knots)[:, None]).ravel()
+    x = _thin(np.clip(np.append(x, [a, b]), a, b))
+    with np.errstate(all="ignore"):
+        y = target(x)
+    if not np.all(np.isfinite(y)) or float(np.max(np.abs(y))) > 1e300:
+        raise ValueError(
+            f"target {target.name!r}: f is not finite in floats at some sample (values "
+            "near or beyond the float range); no bracket of its optimum"
+        )
+    return Samples(x, y, _curvature(x, y))
+
+
+def _thin(x: Array) -> Array:
+    """Sorted unique points, dropping any closer than ``2^-36`` of the span to the last
+    one kept (rounding residues such as ``-0.5 + 0.5 ≈ 1e-17`` beside 0), so that slopes
+    between neighbours are meaningful; the two ends are kept."""
+    x = np.unique(x)
+    if x.size < 3:
+        return x
+    tol = (x[-1] - x[0]) * 2.0**-36
+    keep = np.ones(x.size, dtype=bool)
+    close = np.flatnonzero(np.diff(x) < tol) + 1
+    if close.size:
+        last = x[0]
+        for i in range(1, x.size):
+            if x[i] - last < tol and i != x.size - 1:
+                keep[i] = False
+            else:
+                last = x[i]
+    return x[keep]
+
+
+def enclose(target: Target, x: Array) -> tuple[Array, Array]:
+    """Floats ``lo ≤ f(x) ≤ hi`` at the floats ``x``, rigorously: from the target's Taylor
+    models (floats with a running error bound), or from its ball form in Arb where a cell
+    has none. Non-finite where nothing finite is known.
+
+    Raises
+    ------
+    ValueError
+        If the target has no ball form.
+    """
+    polys = target_facts.taylor(target)
+    idx = polys.cell(x)
+    with np.errstate(all="ignore"):
+        y, err = polys.at(x, idx, 0)
+        lo = np.nextafter(y - err, -np.inf)
+        hi = np.nextafter(y + err, np.inf)
+    bad = ~(np.isfinite(lo) & np.isfinite(hi))
+    if bad.any():
+        lo, hi = lo.copy(), hi.copy()
+        with arb_context():
+            for i in np.flatnonzero(bad):
+                v = target.ball(arb(float(x[i])), False)
+                hi[i], lo[i] = upper(v), -upper(-v)
+    return lo, hi
+
+
+def _curvature(x: Array, y: Array) -> Array:
+    """``|second difference|/8`` of the values at each sample's two neighbouring triples:
+    about the gap between ``f`` and its chord on the cells next to the sample."""
+    c = np.zeros(x.size)
+    if x.size < 3:
+        return c
+    h0, h1 = np.diff(x)[:-1], np.diff(x)[1:]
+    with np.errstate(all="ignore"):
+        slope0 = (y[1:-1] - y[:-2]) / h0
+        slope1 = (y[2:] - y[1:-1]) / h1
+        sag = np.abs(slope1 - slope0) * h0 * h1 / (h0 + h1) / 4
+    sag = np.where(np.isfinite(sag), sag, 0.0)
+    c[1:-1] = sag
+    out = c.copy()
+    out[:-1] = np.maximum(out[:-1], c[1:])
+    out[1:] = np.maximum(out[1:], c[:-1])
+    return out
+
+
+def stabbable(x: tuple[float, float, float], lo: tuple[float, ...], hi: tuple[float, ...],
+              E: float) -> bool:
+    """Whether some line meets the three vertical segments ``[lo_k - E, hi_k + E]`` at
+    ``x_0 < x_1 < x_2``, decided exactly in rationals.
+
+    A line through the outer two segments takes, at ``x_1``, values filling
+    ``[(L_0 (x_2 - x_1) + L_2 (x_1 - x_0)), (U_0 (x_2 - x_1) + U_2 (x_1 - x_0))] / (x_2 - x_0)``;
+    the three are stabbable iff that meets ``[L_1, U_1]``.
+    """
+    X = [Fraction(v) for v in x]
+    e = Fraction(E)
+    L = [Fraction(v) - e for v in lo]
+    U = [Fraction(v) + e for v in hi]
+    A, B = X[2] - X[1], X[1] - X[0]
+    D = X[2] - X[0]
+    if not (A > 0 and B > 0):
+        return True  # not three distinct increasing points: no witness
+    return L[0] * A + L[2] * B <= U[1] * D and U[0] * A + U[2] * B >= L[1] * D
+
+
+def confirmed(target: Target, witnesses: Array, E: float) -> int:
+    """How many of the triples ``witnesses`` (abscissae, shape (k, 3)), taken in order
+    while their spans' interiors stay disjoint, are proven exactly to admit no line
+    within ``E`` of ``f`` (values enclosed by :func:`enclose`); each such triple's span
+    holds a breakpoint of every continuous piecewise-linear function within ``E``."""
+    if witnesses.size == 0:
+        return 0
+    w = np.sort(witnesses, axis=1)
+    if not np.all(np.isfinite(w)):
+        return 0
+    lo, hi = enclose(target, w.ravel())
+    lo, hi = lo.reshape(w.shape), hi.reshape(w.shape)
+    count, right = 0, -math.inf
+    for g in range(w.shape[0]):
+        xs = tuple(float(v) for v in w[g])
+        if xs[0] < right or not (np.all(np.isfinite(lo[g])) and np.all(np.isfinite(hi[g]))):
+            break
+        if stabbable(xs, tuple(lo[g].tolist()), tuple(hi[g].tolist()), E):
+            break
+        count, right = count + 1, xs[2]
+    return count
+
+
+def _bisect(feasible, lo: float, hi: float, steps: int = _STEPS) -> tuple[float, float]:  # noqa: ANN001
+    """Shrink ``[lo, hi]`` with ``feasible(hi)`` and not ``feasible(lo)`` kept."""
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi) if lo == 0 or hi > 4 * lo else math.sqrt(lo * hi)
+        if not lo < mid < hi:
+            break
+        if feasible(mid):
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= 1e-9 * hi:
+            break
+    return lo, hi
+
+
+def _span(s: Samples) -> float:
+    """A band half-width at which one line covers every sample (a constant does)."""
+    return 0.5 * (float(np.max(s.y)) - float(np.min(s.y))) * (1 + 1e-6) + 1e-300
+
+
+def lower_bound(target: Target, s: Samples, d: int) -> Bound:
+    """The largest ``E`` found by bisection at which ``d + 1`` triples, found by the
+    discontinuous greedy and each checked exactly (:func:`confirmed`), prove that no
+    continuous piecewise-linear function with ``d`` breakpoints is within ``E`` of ``f``
+    (so ``E*(d) > E``); 0 if none is found."""
+    greedy = _kernel()
+    limit = d + 2
+    none = np.zeros(s.size)
+
+    def run(E: float):  # noqa: ANN202
+        return greedy(s.x, s.y, none, E, False, limit, FINE, LEVELS)
+
+    empty = Bound(0.0, s.size, np.zeros((0, 3)))
+    if run(0.0)[0] < limit:
+        return empty
+    lo, _ = _bisect(lambda E: run(E)[0] < limit, 0.0, _span(s))
+    groups, _, witness, _ = run(lo)
+    if groups < limit:
+        return empty
+    # the greedy's last points break their groups by a hair: the triples are checked
+    # at a slightly smaller E, so that the enclosures' radii fit in the margin
+    for eta in _MARGINS:
+        E = lo * (1 - eta)
+        if confirmed(target, witness[: d + 1], E) == d + 1:
+            return Bound(E, s.size, witness[: d + 1].copy())
+    return empty
+
+
+def refine(target: Target, s: Samples, path: Path, per: int = PEAK_POINTS) -> Samples:
+    """The samples with ``per`` more in each cell next to a local maximum of the path's
+    error above half its band (the points where a near-optimal error equioscillates,
+    about three per piece), with values and sags recomputed."""
+    e = np.abs(s.y - np.interp(s.x, path.knots, path.values))
+    peak = np.zeros(s.size, dtype=bool)
+    peak[1:-1] = (e[1:-1] >= e[:-2]) & (e[1:-1] >= e[2:])
+    peak[[0, -1]] = True
+    idx = np.flatnonzero(peak & (e > 0.5 * path.band))
+    left = s.x[np.maximum(idx - 1, 0)]
+    right = s.x[np.minimum(idx + 1, s.size - 1)]
+    t = np.arange(1, 2 * per + 2) / (2 * per + 2)
+    extra = (left[:, None] + t * (right - left)[:, None]).ravel()
+    x = _thin(np.concatenate((s.x, extra)))
+    with np.errstate(all="ignore"):
+        y = target(x)
+    if not np.all(np.isfinite(y)):
+        return s
+    return Samples(x, y, _curvature(x, y))
+
+
+def continuous_fit(s: Samples, d: int) -> Path:
+    """A continuous path with at most ``d`` interior vertices within a band of the sample
+    values narrowed by :attr:`Samples.curve`, at the smallest band found by bisection
+    (see the module docstring)."""
+    greedy = _kernel()
+    limit = d + 1
+
+    def run(E: float):  # noqa: ANN202
+        return greedy(s.x, s.y, s.curve, E, True, limit, FINE, LEVELS)
+
+    floor = float(np.max(s.curve)) * (1 + 1e-12)
+    top = 2 * _span(s) + 2 * floor
+    if run(floor)[0] <= limit:
+        top = floor
+    _, E = _bisect(lambda E: run(E)[0] <= limit, floor, top)
+    groups, starts, _, lines = run(E)
+    return _vertices(starts[:groups], lines[:groups], float(s.x[-1]), E)
+
+
+def _vertices(starts: Array, lines: Array, b: float, E: float) -> Path:
+    """Vertices chosen backwards: in the last group the mean of its extreme lines, then
+    in each group the convex combination of them through the next vertex."""
+    g = starts.size
+    knots = np.append(starts, b)
+    values = np.empty(g + 1)
+    values[g] = 0.5 * (lines[-1, 0] + lines[-1, 1] * (b - starts[-1])
+                       + lines[-1, 2] + lines[-1, 3] * (b - starts[-1]))
+    for j in range(g - 1, -1, -1):
+        span = knots[j + 1] - knots[j]
+        e1 = lines[j, 0] + lines[j, 1] * span
+        e2 = lines[j, 2] + lines[j, 3] * span
+        alpha = 0.5 if e1 == e2 else min(1.0, max(0.0, (values[j + 1] - e2) / (e1 - e2)))
+        values[j] = alpha * lines[j, 0] + (1 - alpha) * lines[j, 2]
+    return Path(knots, values, E)
