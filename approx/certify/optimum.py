@@ -300,7 +300,21 @@ def _span(s: Samples) -> float:
     return 0.5 * (float(np.max(s.y)) - float(np.min(s.y))) * (1 + 1e-6) + 1e-300
 
 
-def lower_bound(target: Target, s: Samples, d: int) -> Bound:
+def _bracket(ok, near: float | None, lo: float, hi: float, d: int) -> tuple[float, float]:  # noqa: ANN001
+    """A bracket ``[lo, hi]`` with ``ok(hi)`` and not ``ok(lo)``, narrowed around ``near``
+    (a value expected within a few ``1/d`` of the answer) when it can be."""
+    if near is None or not lo < near < hi:
+        return lo, hi
+    width = 8.0 / max(d, 1)
+    for _ in range(4):
+        a, b = max(lo, near * (1 - width)), min(hi, near * (1 + width))
+        if ok(b) and not ok(a):
+            return a, b
+        width *= 4
+    return lo, hi
+
+
+def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -> Bound:
     """The largest ``E`` found by bisection at which ``d + 1`` triples, found by the
     discontinuous greedy and each checked exactly (:func:`confirmed`), prove that no
     continuous piecewise-linear function with ``d`` breakpoints is within ``E`` of ``f``
@@ -315,7 +329,8 @@ def lower_bound(target: Target, s: Samples, d: int) -> Bound:
     empty = Bound(0.0, s.size, np.zeros((0, 3)))
     if run(0.0)[0] < limit:
         return empty
-    lo, _ = _bisect(lambda E: run(E)[0] < limit, 0.0, _span(s))
+    feasible = lambda E: run(E)[0] < limit  # noqa: E731
+    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d))
     groups, _, witness, _ = run(lo)
     if groups < limit:
         return empty
@@ -349,7 +364,7 @@ def refine(target: Target, s: Samples, path: Path, per: int = PEAK_POINTS) -> Sa
     return Samples(x, y, _curvature(x, y))
 
 
-def continuous_fit(s: Samples, d: int) -> Path:
+def continuous_fit(s: Samples, d: int, near: float | None = None) -> Path:
     """A continuous path with at most ``d`` interior vertices within a band of the sample
     values narrowed by :attr:`Samples.curve`, at the smallest band found by bisection
     (see the module docstring)."""
@@ -363,7 +378,8 @@ def continuous_fit(s: Samples, d: int) -> Path:
     top = 2 * _span(s) + 2 * floor
     if run(floor)[0] <= limit:
         top = floor
-    _, E = _bisect(lambda E: run(E)[0] <= limit, floor, top)
+    feasible = lambda E: run(E)[0] <= limit  # noqa: E731
+    _, E = _bisect(feasible, *_bracket(feasible, near, floor, top, d))
     groups, starts, _, lines = run(E)
     return _vertices(starts[:groups], lines[:groups], float(s.x[-1]), E)
 

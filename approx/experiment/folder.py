@@ -2,7 +2,8 @@
 
 A user's files are sacred. A sweep writes only its artefacts (``config.toml`` or, when
 the folder holds a ``config.toml`` of the user's, ``config.snapshot.toml``;
-``runs.csv``, ``summary.csv``, ``metadata.json``, ``plots/<figure>.png``,
+``runs.csv``, ``summary.csv``, ``metadata.json``, ``optimum.csv`` (in a sweep with an
+``optimal-pwl`` method), ``plots/<figure>.png``,
 ``models/<run id>.npz``, and a temporary of a unique name for each) and its store
 (``runs.sqlite`` and its journal, ``runs.lock``); every write goes through
 :class:`~approx.experiment.safe_files.SafeFolder`, so nothing is written through a
@@ -35,6 +36,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from approx.experiment import bracket
 from approx.experiment.config import Config, parse_config
 from approx.experiment.safe_files import (
     SUBFOLDERS,
@@ -83,6 +85,8 @@ def is_artefact(rel: str, config: Config) -> bool:
     """Whether ``rel`` (posix, relative to the folder) is a path this sweep writes."""
     if rel in _TOP:
         return True
+    if rel == bracket.FILE:  # the optimum's brackets, in a sweep that computes them
+        return bracket.has_optimum([m.kind for m in config.methods])
     if rel.startswith("plots/"):
         names = config.task.figure_names(t.name for t in config.targets)
         return rel[len("plots/") :] in names
@@ -125,6 +129,8 @@ def looks_ours(root: SafeFolder, rel: str, config: Config, columns: frozenset[st
                                            for n in names)
         if rel == "summary.csv":
             return head.startswith((b"target,method,", b"dataset,method,"))
+        if rel == bracket.FILE:
+            return head.startswith(bracket.OPTIMUM_HEADER.encode())
         if rel == "metadata.json":
             data = json.loads(head)
             return isinstance(data, dict) and "config_digest" in data

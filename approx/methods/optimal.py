@@ -56,12 +56,12 @@ def fit_optimal(target: Target, width: int, rng: np.random.Generator,
     net, shift = pwl_net(path.knots, path.values, width)
     cost = path.band + shift
     if shift > _SHIFT_TOLERANCE * path.band:
-        fewer = optimum.continuous_fit(s, width - 1)
+        fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
         if fewer.band < cost:
             net, _ = pwl_net(fewer.knots, fewer.values, width)
             path, cost = fewer, fewer.band
     fitted = time.perf_counter()
-    bound = optimum.lower_bound(target, s, width)
+    bound = optimum.lower_bound(target, s, width, near=path.band)
     done = time.perf_counter()
     info = {
         "lower": bound.value,
