@@ -52,32 +52,43 @@ def _slope(ax: float, ay: float, bx: float, by: float) -> float:  # pragma: no c
 
 
 @numba.njit(cache=True, nogil=True)
-def _below(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> bool:  # pragma: no cover
+def _below(ax: float, ay: float, bx: float, by: float, cx: float, cy: float
+           ) -> bool:  # pragma: no cover
     """Whether the turn a → b → c is clockwise or straight (c on or below line ab)."""
     return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax) <= 0
 
 
 @numba.njit(cache=True, nogil=True)
-def _start(st, hull, rect, px: float, top: float, bot: float) -> None:  # pragma: no cover
-    """Begin a group with the segment ``[bot, top]`` at ``px``."""
-    rect[0, 0] = px; rect[0, 1] = top
-    rect[1, 0] = px; rect[1, 1] = bot
-    hull[0, 0, 0] = px; hull[0, 0, 1] = top
-    hull[1, 0, 0] = px; hull[1, 0, 1] = bot
-    st[_K] = 1
-    st[_UTOP] = 1; st[_LTOP] = 1; st[_USTART] = 0; st[_LSTART] = 0
+def _put(points, i: int, px: float, py: float) -> None:  # pragma: no cover
+    points[i, 0] = px
+    points[i, 1] = py
 
 
 @numba.njit(cache=True, nogil=True)
-def _add(st, hull, rect, px: float, top: float, bot: float) -> int:  # pragma: no cover # noqa: PLR0912
+def _start(st, hull, rect, px: float, top: float, bot: float) -> None:  # pragma: no cover
+    """Begin a group with the segment ``[bot, top]`` at ``px``."""
+    _put(rect, 0, px, top)
+    _put(rect, 1, px, bot)
+    _put(hull[0], 0, px, top)
+    _put(hull[1], 0, px, bot)
+    st[:] = 0
+    st[_K] = 1
+    st[_UTOP] = 1
+    st[_LTOP] = 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _add(st, hull, rect, px: float, top: float, bot: float) -> int:  # pragma: no cover
     """Add the segment ``[bot, top]`` at ``px``; 0 if the group still has a line, 1 if
     the segment is below the least-slope line, 2 if above the greatest-slope line."""
     if st[_K] == 1:
-        rect[2, 0] = px; rect[2, 1] = bot
-        rect[3, 0] = px; rect[3, 1] = top
-        hull[0, 1, 0] = px; hull[0, 1, 1] = top
-        hull[1, 1, 0] = px; hull[1, 1, 1] = bot
-        st[_UTOP] = 2; st[_LTOP] = 2; st[_K] = 2
+        _put(rect, 2, px, bot)
+        _put(rect, 3, px, top)
+        _put(hull[0], 1, px, top)
+        _put(hull[1], 1, px, bot)
+        st[_UTOP] = 2
+        st[_LTOP] = 2
+        st[_K] = 2
         return 0
     s1 = _slope(rect[0, 0], rect[0, 1], rect[2, 0], rect[2, 1])
     s2 = _slope(rect[1, 0], rect[1, 1], rect[3, 0], rect[3, 1])
@@ -96,14 +107,14 @@ def _add(st, hull, rect, px: float, top: float, bot: float) -> int:  # pragma: n
                 break
             best = v
             bi = j
-        rect[1, 0] = lo[bi, 0]; rect[1, 1] = lo[bi, 1]
-        rect[3, 0] = px; rect[3, 1] = top
+        _put(rect, 1, lo[bi, 0], lo[bi, 1])
+        _put(rect, 3, px, top)
         st[_LSTART] = bi
         t = st[_UTOP]
         while t >= st[_USTART] + 2 and _below(up[t - 2, 0], up[t - 2, 1], up[t - 1, 0],
                                               up[t - 1, 1], px, top):
             t -= 1
-        up[t, 0] = px; up[t, 1] = top
+        _put(up, t, px, top)
         st[_UTOP] = t + 1
     if _slope(rect[0, 0], rect[0, 1], px, bot) > s1:
         # the new lower end raises the least slope: pivot on the upper chain
@@ -117,14 +128,14 @@ def _add(st, hull, rect, px: float, top: float, bot: float) -> int:  # pragma: n
                 break
             best = v
             bi = j
-        rect[0, 0] = up[bi, 0]; rect[0, 1] = up[bi, 1]
-        rect[2, 0] = px; rect[2, 1] = bot
+        _put(rect, 0, up[bi, 0], up[bi, 1])
+        _put(rect, 2, px, bot)
         st[_USTART] = bi
         t = st[_LTOP]
         while t >= st[_LSTART] + 2 and not _below(lo[t - 2, 0], lo[t - 2, 1], lo[t - 1, 0],
                                                   lo[t - 1, 1], px, bot):
             t -= 1
-        lo[t, 0] = px; lo[t, 1] = bot
+        _put(lo, t, px, bot)
         st[_LTOP] = t + 1
     st[_K] += 1
     return 0
@@ -152,15 +163,44 @@ def _lines(rect, xs: float, out) -> None:  # pragma: no cover
     """The two extreme lines as (value at ``xs``, slope), least slope first."""
     s1 = _slope(rect[0, 0], rect[0, 1], rect[2, 0], rect[2, 1])
     s2 = _slope(rect[1, 0], rect[1, 1], rect[3, 0], rect[3, 1])
-    out[0] = rect[0, 1] + s1 * (xs - rect[0, 0]); out[1] = s1
-    out[2] = rect[1, 1] + s2 * (xs - rect[1, 0]); out[3] = s2
+    out[0] = rect[0, 1] + s1 * (xs - rect[0, 0])
+    out[1] = s1
+    out[2] = rect[1, 1] + s2 * (xs - rect[1, 0])
+    out[3] = s2
 
 
 @numba.njit(cache=True, nogil=True)
-def greedy_cover(  # noqa: PLR0912, PLR0915  # pragma: no cover
+def _search(st, hull, rect, x: Array, y: Array, i: int, last_x: float, pad: float,
+            fine: int, levels: int, out) -> int:  # pragma: no cover
+    """Sample ``i`` broke the group: add points of the gap from ``last_x`` on until one
+    breaks it. ``out`` receives (breaking x, its value, last accepted x); returns how it
+    broke (1 or 2)."""
+    bx, by = x[i], y[i]
+    r = 0
+    ax = last_x
+    for _ in range(levels):
+        for q in range(1, fine):
+            tx = ax + (bx - ax) * q / fine
+            if not (last_x < tx < bx):
+                continue
+            ty = _cubic(x, y, i, tx)
+            rr = _add(st, hull, rect, tx, ty + pad, ty - pad)
+            if rr != 0:
+                bx, by, r = tx, ty, rr
+                break
+            last_x = tx
+        ax = last_x
+    out[0] = bx
+    out[1] = by
+    out[2] = last_x
+    return r
+
+
+@numba.njit(cache=True, nogil=True)
+def greedy_cover(
     x: Array, y: Array, pad: Array, E: float, continuous: bool, limit: int,
     fine: int, levels: int,
-) -> tuple[int, Array, Array, Array]:
+) -> tuple[int, Array, Array, Array]:  # pragma: no cover
     """Greedy cover of the segments ``[y - (E - pad), y + (E - pad)]`` at ``x`` by groups.
 
     Returns
@@ -184,63 +224,46 @@ def greedy_cover(  # noqa: PLR0912, PLR0915  # pragma: no cover
     hull = np.empty((2, n + 2 * levels * fine + 4, 2))
     rect = np.empty((4, 2))
     st = np.zeros(5, dtype=np.int64)
+    found = np.empty(3)
     band = E - pad
     groups = 1
     starts[0] = x[0]
     _start(st, hull, rect, x[0], y[0] + band[0], y[0] - band[0])
-    last_x, last_y = x[0], y[0]
+    last_x = x[0]
     i = 1
     while i < n:
         r = _add(st, hull, rect, x[i], y[i] + band[i], y[i] - band[i])
         if r == 0:
-            last_x, last_y = x[i], y[i]
+            last_x = x[i]
             i += 1
             continue
-        # the group breaks in (last_x, x[i]]: search the gap
-        bx, by = x[i], y[i]
-        ax = last_x
-        for _ in range(levels):
-            for q in range(1, fine):
-                tx = ax + (bx - ax) * q / fine
-                if not (last_x < tx < bx):
-                    continue
-                ty = _cubic(x, y, i, tx)
-                rr = _add(st, hull, rect, tx, ty + band[i], ty - band[i])
-                if rr != 0:
-                    bx, by, r = tx, ty, rr
-                    break
-                last_x, last_y = tx, ty
-            ax = last_x
+        rr = _search(st, hull, rect, x, y, i, last_x, band[i], fine, levels, found)
+        r = rr if rr != 0 else r
+        bx, by, last_x = found[0], found[1], found[2]
         g = groups - 1
-        if r == 1:
-            witness[g, 0] = rect[0, 0]; witness[g, 1] = rect[2, 0]
-        else:
-            witness[g, 0] = rect[1, 0]; witness[g, 1] = rect[3, 0]
+        pivots = (0, 2) if r == 1 else (1, 3)
+        witness[g, 0] = rect[pivots[0], 0]
+        witness[g, 1] = rect[pivots[1], 0]
         witness[g, 2] = bx
         _lines(rect, starts[g], lines[g])
         groups += 1
         if groups > limit:
             return groups, starts, witness, lines
-        b_here = band[i]
-        if continuous:
-            s1 = lines[g, 1]; s2 = lines[g, 3]
-            w1 = lines[g, 0] + s1 * (last_x - starts[g])
-            w2 = lines[g, 2] + s2 * (last_x - starts[g])
-            wl, wh = min(w1, w2), max(w1, w2)
+        if continuous:  # the next group starts on the window at the last point
+            w1 = lines[g, 0] + lines[g, 1] * (last_x - starts[g])
+            w2 = lines[g, 2] + lines[g, 3] * (last_x - starts[g])
             starts[groups - 1] = last_x
-            _start(st, hull, rect, last_x, wh, wl)
-            _add(st, hull, rect, bx, by + b_here, by - b_here)
+            _start(st, hull, rect, last_x, max(w1, w2), min(w1, w2))
+            _add(st, hull, rect, bx, by + band[i], by - band[i])
         else:
             starts[groups - 1] = bx
-            _start(st, hull, rect, bx, by + b_here, by - b_here)
-        last_x, last_y = bx, by
+            _start(st, hull, rect, bx, by + band[i], by - band[i])
+        last_x = bx
         if bx == x[i]:
             i += 1
     g = groups - 1
     if st[_K] >= 2:
         _lines(rect, starts[g], lines[g])
     else:
-        mid = 0.5 * (rect[0, 1] + rect[1, 1])
-        lines[g, 0] = mid
-        lines[g, 2] = mid
+        lines[g, 0] = lines[g, 2] = 0.5 * (rect[0, 1] + rect[1, 1])
     return groups, starts, witness, lines

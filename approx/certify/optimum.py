@@ -138,7 +138,7 @@ class Path:
     band: float
 
 
-def _kernel():  # noqa: ANN202
+def _kernel():
     from approx.certify._linkpath_numba import greedy_cover
 
     return greedy_cover
@@ -280,7 +280,7 @@ def confirmed(target: Target, witnesses: Array, E: float) -> int:
     return count
 
 
-def _bisect(feasible, lo: float, hi: float, steps: int = _STEPS) -> tuple[float, float]:  # noqa: ANN001
+def _bisect(feasible, lo: float, hi: float, steps: int = _STEPS) -> tuple[float, float]:
     """Shrink ``[lo, hi]`` with ``feasible(hi)`` and not ``feasible(lo)`` kept."""
     for _ in range(steps):
         mid = 0.5 * (lo + hi) if lo == 0 or hi > 4 * lo else math.sqrt(lo * hi)
@@ -300,7 +300,7 @@ def _span(s: Samples) -> float:
     return 0.5 * (float(np.max(s.y)) - float(np.min(s.y))) * (1 + 1e-6) + 1e-300
 
 
-def _bracket(ok, near: float | None, lo: float, hi: float, d: int) -> tuple[float, float]:  # noqa: ANN001
+def _bracket(ok, near: float | None, lo: float, hi: float, d: int) -> tuple[float, float]:
     """A bracket ``[lo, hi]`` with ``ok(hi)`` and not ``ok(lo)``, narrowed around ``near``
     (a value expected within a few ``1/d`` of the answer) when it can be."""
     if near is None or not lo < near < hi:
@@ -323,7 +323,7 @@ def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -
     limit = d + 2
     none = np.zeros(s.size)
 
-    def run(E: float):  # noqa: ANN202
+    def run(E: float):
         return greedy(s.x, s.y, none, E, False, limit, FINE, LEVELS)
 
     empty = Bound(0.0, s.size, np.zeros((0, 3)))
@@ -371,7 +371,7 @@ def continuous_fit(s: Samples, d: int, near: float | None = None) -> Path:
     greedy = _kernel()
     limit = d + 1
 
-    def run(E: float):  # noqa: ANN202
+    def run(E: float):
         return greedy(s.x, s.y, s.curve, E, True, limit, FINE, LEVELS)
 
     floor = float(np.max(s.curve)) * (1 + 1e-12)
