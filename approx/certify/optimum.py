@@ -6,51 +6,62 @@ piecewise-linear function with at most ``d`` breakpoints; so no width-``d`` net 
 ``E*(d) = min max |f - g|`` over such ``g`` (free knots), and :func:`lower_bound`
 encloses it from below.
 
-**Samples** (:func:`enclose_samples`). ``x`` is a graded grid: the cells of
+**Samples** (:func:`samples`). ``x`` is a graded grid: the cells of
 :func:`approx.models.construct.adaptive_knots` at ``d + 2`` knots (which equidistribute
-``√|f''|``, as the optimal knots do asymptotically) each split into ``per_piece``
-equal sub-cells, so every piece of a near-optimal function holds about ``per_piece``
-samples wherever it lies (``per_piece`` = :data:`PER_PIECE`, 48 by default, 2^16 samples
-at least, 2^21 at most). Each ``f(x_i)`` is enclosed in ``[lo_i, hi_i]`` from the
-target's Taylor models (:func:`approx.certify.targets.taylor`, floats with a running
-error bound) or, on cells without one, from its ball form in Arb. The sampling then
-*adapts*: the samples of the Helly witnesses of the first bound (three per piece, where
-the error equioscillates) get :data:`REFINE` more samples around each, spread over the
-witness's neighbouring sub-cells, and the bound is computed again on the union, so the
-lower bound sees each piece's extremes at a resolution ``REFINE`` times finer.
+``√|f''|``, as the optimal pieces do asymptotically) each split into equal sub-cells, so
+every piece of a near-optimal function holds about as many samples wherever it lies:
+:data:`PER_PIECE` (64) per cell, twice that while the total stays within
+:data:`DENSE_SAMPLES` (2^18: up to d ≈ 2000), and never fewer than 2^14 samples in all
+nor more than 2^21. Points closer than ``2^-36`` of the domain are merged. The float
+values of ``f`` there only *guide* the greedy; nothing rigorous rests on them.
 
-**Lower bound** (:func:`lower_bound`). If some ``g`` with ``d`` breakpoints had
-``|f - g| ≤ E``, each of its ``d + 1`` pieces would be one line through the vertical
-segments ``[lo_i - E, hi_i + E]`` of the samples it holds: the samples would split into
-``d + 1`` consecutive groups that a line each stabs. Dropping continuity, the fewest such
-groups is found by greedy on-line line fitting between data ranges (O'Rourke 1981, "An
-on-line algorithm for fitting straight lines between data ranges", CACM 24(9); the greedy
-cover is optimal for the count: by induction, any cover's k-th group ends no later than
-greedy's). So ``> d + 1`` greedy groups at ``E`` prove ``E*(d) > E``. Every break the
-proof uses is checked in exact rational arithmetic (:class:`fractions.Fraction` of the
-floats ``x_i``, ``lo_i``, ``hi_i``, ``E``): the break's *Helly witness*, three of the
-group's segments that no line stabs (in the plane of (slope, intercept), Helly's theorem
-for the 2-variable LP: a family of segments is stabbable iff every three are), is shown
-non-stabbable exactly; a break that is not confirmed is not counted. ``E`` is found by
-bisection; the result is the largest ``E`` tried whose proof stands. Nothing in it rests
-on float rounding: the samples' enclosures are rigorous and every deciding comparison
-is exact. (The relaxation drops continuity: for convex or concave stretches of ``f``
-both optima coincide; at inflections the continuous one can be larger, so the bound
-may be loose there by a fraction of a piece.)
+**Adaptive refinement of the breaks.** Where a sample breaks a group, the greedy
+searches the gap from the last accepted point to it at :data:`FINE` (32) equally spaced
+points, then the sub-gap where the group broke, :data:`LEVELS` (3) times, with values
+from the cubic through the four nearest samples: each group ends within ``32^-3`` of a
+sample spacing of where it can. Without this, a cover dropping continuity gains up to a
+sample spacing per piece (a relative error of about ``2/per_piece`` in ``E``: 3 % at 64
+samples per piece); with it, what remains of the sampling is the resolution of the
+interior extremes, about ``(1/per_piece)²``.
+
+**Lower bound** (:func:`lower_bound`). If some continuous ``g`` with ``d`` breakpoints
+had ``|f - g| ≤ E`` on the domain, then on any three points ``x_0 < x_1 < x_2`` with no
+breakpoint of ``g`` strictly between ``x_0`` and ``x_2``, one line (``g``'s piece) would be
+within ``E`` of ``f`` at all three. So ``k`` triples whose spans have disjoint interiors,
+at each of which no line is within ``E`` of ``f``, prove that ``g`` has at least ``k``
+breakpoints: ``k = d + 1`` triples prove ``E*(d) > E`` (a certificate that does not
+depend on how the triples were found). They are found by the greedy cover of the
+samples' segments ``[y_i - E, y_i + E]`` by consecutive groups that one line stabs,
+dropping continuity (on-line line fitting between data ranges: O'Rourke 1981, "An
+on-line algorithm for fitting straight lines between data ranges", CACM 24(9); greedy is
+optimal for the number of groups, so at the right ``E`` it finds ``d + 1`` breaks if
+any cover does): each break's *Helly witness* is the group's two pivots and the point
+that broke it (Helly's theorem for the 2-variable LP of a line: segments are stabbable
+iff every three are). ``E`` is found by bisection on the float greedy (the largest ``E``
+where it still breaks ``d + 1`` times); then every triple is checked **exactly**
+(:func:`confirmed`): ``f`` enclosed at its three abscissae (:func:`enclose`: the target's
+Taylor models in floats with a running error bound, or its ball form in Arb on cells
+without one), the check in :class:`fractions.Fraction` of those floats and ``E``
+(:func:`stabbable`), at ``E`` lowered by a relative margin (1e-8, then 1e-7, … until the
+triples pass) so that the enclosures' radii fit. Nothing in the bound rests on float
+rounding. (The bound drops continuity: for convex or concave stretches of ``f`` both
+optima agree; near inflections the continuous one may be larger, so the bound can be
+loose there by a fraction of a piece.)
 
 **Near-optimal path** (:func:`continuous_fit`). The same greedy with continuity: each
-group starts at the previous one's last sample, its segment replaced by the window of
+group starts at the previous group's last point, its segment replaced by the window of
 the previous group's lines there (a minimum-link path through the segments with
-vertices on the samples' verticals, the window propagation of Imai & Iri 1986,
+vertices on the points' verticals: the window propagation of Imai & Iri 1986,
 "Computational-geometric methods for polygonal approximations of a curve", CVGIP 36,
 and Hakimi & Schmeichel 1991, "Fitting polygonal functions to a set of points in the
-plane", CVGIP 53, restricted to vertical windows), bisected on ``E`` to the smallest
-band with at most ``d + 1`` links; the vertices are then chosen backwards (each group's
-two extreme lines bound its window, so a convex combination of them passes through any
-point of it). The band is narrowed at each sample by a bound of the error between
-samples (``h² max|f''|/8`` over the sample's cells, from the Taylor models), so the path
-is within the band between samples too, up to rounding. The error of the path is not
-claimed here: the net built from it is certified like any model.
+plane", CVGIP 53, restricted to vertical windows, so not optimal in general: it loses
+a fraction of a piece near inflections), bisected on ``E`` to the smallest band with at
+most ``d + 1`` links; the vertices are then chosen backwards (each group's two extreme
+lines bound its window, so a convex combination of them passes through any point of
+it). The band is narrowed at each sample by the sag of ``f`` from its chords on the
+neighbouring cells (from second differences), so the path stays within the band between
+samples too, up to the variation of ``f''``. The path's error is not claimed here: the
+net built from it is certified like any model.
 """
 
 from __future__ import annotations
@@ -79,17 +90,16 @@ __all__ = [
     "continuous_fit",
     "enclose",
     "lower_bound",
-    "refine",
     "samples",
     "stabbable",
 ]
 
 Array = NDArray[np.float64]
 
-#: sub-cells per cell of the adaptive grid of d + 2 knots on which the samples lie
+#: sub-cells per cell of the adaptive grid of d + 2 knots on which the samples lie: at
+#: least PER_PIECE, and up to twice that while the samples stay within DENSE_SAMPLES
 PER_PIECE = 64
-#: points added in each cell next to an error peak of a first path (see :func:`refine`)
-PEAK_POINTS = 8
+DENSE_SAMPLES = 1 << 18
 #: points per level of the search of a gap where a group breaks, and levels
 FINE, LEVELS = 32, 3
 #: fewest and most samples
@@ -144,7 +154,7 @@ def _kernel():
     return greedy_cover
 
 
-def samples(target: Target, d: int, per_piece: int = PER_PIECE) -> Samples:
+def samples(target: Target, d: int, per_piece: int | None = None) -> Samples:
     """The graded sample grid of the module docstring, with float values of ``f``.
 
     Raises
@@ -153,6 +163,8 @@ def samples(target: Target, d: int, per_piece: int = PER_PIECE) -> Samples:
         If ``f`` is not finite at some sample in floats (values beyond the float range).
     """
     a, b = target.domain
+    if per_piece is None:
+        per_piece = max(PER_PIECE, min(2 * PER_PIECE, DENSE_SAMPLES // (d + 2)))
     cells = max(2, min(d + 2, MAX_SAMPLES // per_piece))
     per = min(max(per_piece, -(-MIN_SAMPLES // cells)), max(1, MAX_SAMPLES // cells))
     try:
@@ -341,27 +353,6 @@ def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -
         if confirmed(target, witness[: d + 1], E) == d + 1:
             return Bound(E, s.size, witness[: d + 1].copy())
     return empty
-
-
-def refine(target: Target, s: Samples, path: Path, per: int = PEAK_POINTS) -> Samples:
-    """The samples with ``per`` more in each cell next to a local maximum of the path's
-    error above half its band (the points where a near-optimal error equioscillates,
-    about three per piece), with values and sags recomputed."""
-    e = np.abs(s.y - np.interp(s.x, path.knots, path.values))
-    peak = np.zeros(s.size, dtype=bool)
-    peak[1:-1] = (e[1:-1] >= e[:-2]) & (e[1:-1] >= e[2:])
-    peak[[0, -1]] = True
-    idx = np.flatnonzero(peak & (e > 0.5 * path.band))
-    left = s.x[np.maximum(idx - 1, 0)]
-    right = s.x[np.minimum(idx + 1, s.size - 1)]
-    t = np.arange(1, 2 * per + 2) / (2 * per + 2)
-    extra = (left[:, None] + t * (right - left)[:, None]).ravel()
-    x = _thin(np.concatenate((s.x, extra)))
-    with np.errstate(all="ignore"):
-        y = target(x)
-    if not np.all(np.isfinite(y)):
-        return s
-    return Samples(x, y, _curvature(x, y))
 
 
 def continuous_fit(s: Samples, d: int, near: float | None = None) -> Path:

@@ -35,7 +35,7 @@ _SHIFT_TOLERANCE = 1e-5
 
 
 def fit_optimal(target: Target, width: int, rng: np.random.Generator,
-                per_piece: int = optimum.PER_PIECE) -> Fit:
+                per_piece: int | None = None) -> Fit:
     """The ``optimal-pwl`` fit of ``target`` at ``width`` (``rng`` unused: deterministic).
 
     Info: ``lower`` (the proven lower bound of the width-``width`` optimum), ``band``
