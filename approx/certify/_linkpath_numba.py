@@ -199,7 +199,7 @@ def _search(st, hull, rect, x: Array, y: Array, i: int, last_x: float, pad: floa
 @numba.njit(cache=True, nogil=True)
 def greedy_cover(
     x: Array, y: Array, pad: Array, E: float, continuous: bool, limit: int,
-    fine: int, levels: int,
+    fine: int, levels: int, first_stop: float = np.inf,
 ) -> tuple[int, Array, Array, Array]:  # pragma: no cover
     """Greedy cover of the segments ``[y - (E - pad), y + (E - pad)]`` at ``x`` by groups.
 
@@ -232,13 +232,17 @@ def greedy_cover(
     last_x = x[0]
     i = 1
     while i < n:
-        r = _add(st, hull, rect, x[i], y[i] + band[i], y[i] - band[i])
-        if r == 0:
-            last_x = x[i]
-            i += 1
-            continue
-        rr = _search(st, hull, rect, x, y, i, last_x, band[i], fine, levels, found)
-        r = rr if rr != 0 else r
+        if groups == 1 and x[i] > first_stop and st[_K] >= 2:
+            r = -1  # the first group is made to end here
+            found[0], found[1], found[2] = x[i], y[i], last_x
+        else:
+            r = _add(st, hull, rect, x[i], y[i] + band[i], y[i] - band[i])
+            if r == 0:
+                last_x = x[i]
+                i += 1
+                continue
+            rr = _search(st, hull, rect, x, y, i, last_x, band[i], fine, levels, found)
+            r = rr if rr != 0 else r
         bx, by, last_x = found[0], found[1], found[2]
         g = groups - 1
         pivots = (0, 2) if r == 1 else (1, 3)

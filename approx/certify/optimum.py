@@ -16,9 +16,9 @@ nor more than 2^21. Points closer than ``2^-36`` of the domain are merged. The f
 values of ``f`` there only *guide* the greedy; nothing rigorous rests on them.
 
 **Adaptive refinement of the breaks.** Where a sample breaks a group, the greedy
-searches the gap from the last accepted point to it at :data:`FINE` (32) equally spaced
-points, then the sub-gap where the group broke, :data:`LEVELS` (3) times, with values
-from the cubic through the four nearest samples: each group ends within ``32^-3`` of a
+searches the gap from the last accepted point to it at :data:`FINE` (8) equally spaced
+points, then the sub-gap where the group broke, :data:`LEVELS` (4) times, with values
+from the cubic through the four nearest samples: each group ends within ``8^-4`` of a
 sample spacing of where it can. Without this, a cover dropping continuity gains up to a
 sample spacing per piece (a relative error of about ``2/per_piece`` in ``E``: 3 % at 64
 samples per piece); with it, what remains of the sampling is the resolution of the
@@ -90,6 +90,7 @@ __all__ = [
     "continuous_fit",
     "enclose",
     "lower_bound",
+    "phased_fit",
     "samples",
     "stabbable",
 ]
@@ -100,8 +101,12 @@ Array = NDArray[np.float64]
 #: least PER_PIECE, and up to twice that while the samples stay within DENSE_SAMPLES
 PER_PIECE = 64
 DENSE_SAMPLES = 1 << 18
+#: phases tried by :func:`phased_fit`, as fractions of the first link of the greedy path
+PHASES = (0.9, 0.8, 0.2, 0.3, 0.7, 0.6, 0.5, 0.4)
+#: the band's distance to the lower bound below which no more phases are tried
+_GOOD_ENOUGH = 2e-4
 #: points per level of the search of a gap where a group breaks, and levels
-FINE, LEVELS = 32, 3
+FINE, LEVELS = 8, 4
 #: fewest and most samples
 MIN_SAMPLES, MAX_SAMPLES = 1 << 14, 1 << 21
 #: relative margins below the greedy's threshold at which its triples are checked
@@ -292,7 +297,8 @@ def confirmed(target: Target, witnesses: Array, E: float) -> int:
     return count
 
 
-def _bisect(feasible, lo: float, hi: float, steps: int = _STEPS) -> tuple[float, float]:
+def _bisect(feasible, lo: float, hi: float, steps: int = _STEPS, rtol: float = 1e-9
+            ) -> tuple[float, float]:
     """Shrink ``[lo, hi]`` with ``feasible(hi)`` and not ``feasible(lo)`` kept."""
     for _ in range(steps):
         mid = 0.5 * (lo + hi) if lo == 0 or hi > 4 * lo else math.sqrt(lo * hi)
@@ -302,7 +308,7 @@ def _bisect(feasible, lo: float, hi: float, steps: int = _STEPS) -> tuple[float,
             hi = mid
         else:
             lo = mid
-        if hi - lo <= 1e-9 * hi:
+        if hi - lo <= rtol * hi:
             break
     return lo, hi
 
@@ -312,12 +318,13 @@ def _span(s: Samples) -> float:
     return 0.5 * (float(np.max(s.y)) - float(np.min(s.y))) * (1 + 1e-6) + 1e-300
 
 
-def _bracket(ok, near: float | None, lo: float, hi: float, d: int) -> tuple[float, float]:
+def _bracket(ok, near: float | None, lo: float, hi: float, d: int, spread: float = 0.0
+             ) -> tuple[float, float]:
     """A bracket ``[lo, hi]`` with ``ok(hi)`` and not ``ok(lo)``, narrowed around ``near``
     (a value expected within a few ``1/d`` of the answer) when it can be."""
     if near is None or not lo < near < hi:
         return lo, hi
-    width = 8.0 / max(d, 1)
+    width = max(8.0 / max(d, 1), spread)
     for _ in range(4):
         a, b = max(lo, near * (1 - width)), min(hi, near * (1 + width))
         if ok(b) and not ok(a):
@@ -355,24 +362,64 @@ def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -
     return empty
 
 
-def continuous_fit(s: Samples, d: int, near: float | None = None) -> Path:
+def continuous_fit(s: Samples, d: int, near: float | None = None,
+                   first_stop: float = math.inf,
+                   within: tuple[float, float] | None = None, rtol: float = 1e-8) -> Path:
     """A continuous path with at most ``d`` interior vertices within a band of the sample
     values narrowed by :attr:`Samples.curve`, at the smallest band found by bisection
-    (see the module docstring)."""
+    (see the module docstring). ``near``: a band expected within a few ``1/d`` of the
+    answer; ``first_stop``: where the first link must end at the latest (the path's
+    phase); ``within``: a bracket (infeasible, feasible) to bisect in, if it is one;
+    ``rtol``: the bisection's relative resolution."""
     greedy = _kernel()
     limit = d + 1
 
     def run(E: float):
-        return greedy(s.x, s.y, s.curve, E, True, limit, FINE, LEVELS)
+        return greedy(s.x, s.y, s.curve, E, True, limit, FINE, LEVELS, first_stop)
+
+    def feasible(E: float) -> bool:
+        return run(E)[0] <= limit
 
     floor = float(np.max(s.curve)) * (1 + 1e-12)
     top = 2 * _span(s) + 2 * floor
-    if run(floor)[0] <= limit:
+    if feasible(floor):
         top = floor
-    feasible = lambda E: run(E)[0] <= limit  # noqa: E731
-    _, E = _bisect(feasible, *_bracket(feasible, near, floor, top, d))
+    spread = 0.0
+    if near is None and within is None and s.size >= 8 * MIN_SAMPLES:
+        # a first estimate on every 8th sample (its sags 64 times larger: a few % above)
+        coarse = Samples(s.x[::8], s.y[::8], s.curve[::8] * 64)
+        near, spread = continuous_fit(coarse, d, rtol=1e-3).band, 0.05
+    if within is not None and within[0] >= floor and feasible(within[1]) and not feasible(
+            within[0]):
+        (lo, hi), rtol = within, max(rtol, 1e-7)
+    else:
+        lo, hi = _bracket(feasible, near, floor, top, d, spread)
+    _, E = _bisect(feasible, lo, hi, rtol=rtol)
     groups, starts, _, lines = run(E)
     return _vertices(starts[:groups], lines[:groups], float(s.x[-1]), E)
+
+
+def phased_fit(s: Samples, d: int, path: Path, lower: float,
+               phases: tuple[float, ...] = PHASES) -> Path:
+    """The best of ``path`` and the paths whose first link ends by ``phase`` of
+    ``path``'s first link: the greedy places its links from the left, and where the
+    links fall against ``f``'s inflections costs it a fraction of a link, so shifting
+    them all can gain it back. Each is bisected between ``lower`` and the best band
+    so far; no more are tried once the band is within 2e-4 of ``lower``."""
+    best = path
+    first = path.knots[0] + (path.knots[1] - path.knots[0]) * np.asarray(phases)
+    greedy = _kernel()
+    for stop in first:
+        if not lower * (1 + _GOOD_ENOUGH) < best.band:
+            break
+        # a phase that needs more links at the best band so far cannot beat it
+        if greedy(s.x, s.y, s.curve, best.band, True, d + 1, FINE, LEVELS,
+                  float(stop))[0] > d + 1:
+            continue
+        candidate = continuous_fit(s, d, first_stop=float(stop), within=(lower, best.band))
+        if candidate.band < best.band:
+            best = candidate
+    return best
 
 
 def _vertices(starts: Array, lines: Array, b: float, E: float) -> Path:

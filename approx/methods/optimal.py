@@ -32,6 +32,14 @@ __all__ = ["fit_optimal"]
 #: a subset-sum shift of the first piece above this fraction of the band triggers the
 #: comparison with the path of d - 1 breakpoints
 _SHIFT_TOLERANCE = 1e-5
+#: the widest net for which every phase of the path is tried
+_ALL_PHASES = 512
+
+
+def _phases(width: int) -> tuple[float, ...]:
+    """The phases tried: all of :data:`~approx.certify.optimum.PHASES` up to width
+    :data:`_ALL_PHASES`, the first two beyond (each costs a bisection over the samples)."""
+    return optimum.PHASES if width <= _ALL_PHASES else optimum.PHASES[:2]
 
 
 def fit_optimal(target: Target, width: int, rng: np.random.Generator,
@@ -53,22 +61,26 @@ def fit_optimal(target: Target, width: int, rng: np.random.Generator,
     start = time.perf_counter()
     s = optimum.samples(target, width, per_piece)
     path = optimum.continuous_fit(s, width)
-    net, shift = pwl_net(path.knots, path.values, width)
-    cost = path.band + shift
-    if shift > _SHIFT_TOLERANCE * path.band:
-        fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
-        if fewer.band < cost:
-            net, _ = pwl_net(fewer.knots, fewer.values, width)
-            path, cost = fewer, fewer.band
     fitted = time.perf_counter()
     bound = optimum.lower_bound(target, s, width, near=path.band)
+    bounded = time.perf_counter()
+    net, shift = pwl_net(path.knots, path.values, width)
+    if shift <= _SHIFT_TOLERANCE * path.band:
+        path = optimum.phased_fit(s, width, path, bound.value, _phases(width))
+        net, shift = pwl_net(path.knots, path.values, width)
+    if shift > _SHIFT_TOLERANCE * path.band:
+        fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
+        fewer = optimum.phased_fit(s, width - 1, fewer, bound.value, _phases(width))
+        if fewer.band < path.band + shift:
+            net, _ = pwl_net(fewer.knots, fewer.values, width)
+            path = fewer
     done = time.perf_counter()
     info = {
         "lower": bound.value,
         "band": path.band,
         "breakpoints": int(path.knots.size - 2),
         "samples": s.size,
-        "seconds_fit": fitted - start,
-        "seconds_lower": done - fitted,
+        "seconds_fit": (fitted - start) + (done - bounded),
+        "seconds_lower": bounded - fitted,
     }
     return Fit(net, net.n_params, info=info)
