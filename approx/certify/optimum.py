@@ -67,6 +67,7 @@ net built from it is certified like any model.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -400,25 +401,29 @@ def continuous_fit(s: Samples, d: int, near: float | None = None,
 
 
 def phased_fit(s: Samples, d: int, path: Path, lower: float,
-               phases: tuple[float, ...] = PHASES) -> Path:
+               phases: tuple[float, ...] = PHASES, skip: bool = False,
+               score: Callable[[Path], float] | None = None) -> Path:
     """The best of ``path`` and the paths whose first link ends by ``phase`` of
     ``path``'s first link: the greedy places its links from the left, and where the
     links fall against ``f``'s inflections costs it a fraction of a link, so shifting
-    them all can gain it back. Each is bisected between ``lower`` and the best band
-    so far; no more are tried once the band is within 2e-4 of ``lower``."""
-    best = path
+    them all can gain it back. Best by ``score`` (default: the band), never below the
+    band; each is bisected between ``lower`` and the best score so far; no more are
+    tried once that is within 2e-4 of ``lower``. With ``skip``, a phase that needs more
+    links at the best score is not bisected (the greedy's count is not strictly
+    monotone in the band, so this can miss a better phase)."""
+    rate = score if score is not None else (lambda p: p.band)
+    best, best_score = path, rate(path)
     first = path.knots[0] + (path.knots[1] - path.knots[0]) * np.asarray(phases)
     greedy = _kernel()
     for stop in first:
-        if not lower * (1 + _GOOD_ENOUGH) < best.band:
+        if not lower * (1 + _GOOD_ENOUGH) < best_score:
             break
-        # a phase that needs more links at the best band so far cannot beat it
-        if greedy(s.x, s.y, s.curve, best.band, True, d + 1, FINE, LEVELS,
-                  float(stop))[0] > d + 1:
+        if skip and greedy(s.x, s.y, s.curve, best_score, True, d + 1, FINE, LEVELS,
+                           float(stop))[0] > d + 1:
             continue
-        candidate = continuous_fit(s, d, first_stop=float(stop), within=(lower, best.band))
-        if candidate.band < best.band:
-            best = candidate
+        candidate = continuous_fit(s, d, first_stop=float(stop), within=(lower, best_score))
+        if candidate.band < best_score and (value := rate(candidate)) < best_score:
+            best, best_score = candidate, value
     return best
 
 

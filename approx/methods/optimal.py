@@ -33,12 +33,13 @@ __all__ = ["fit_optimal"]
 #: comparison with the path of d - 1 breakpoints
 _SHIFT_TOLERANCE = 1e-5
 #: the widest net for which every phase of the path is tried
-_ALL_PHASES = 512
+_ALL_PHASES = 2048
 
 
 def _phases(width: int) -> tuple[float, ...]:
     """The phases tried: all of :data:`~approx.certify.optimum.PHASES` up to width
-    :data:`_ALL_PHASES`, the first two beyond (each costs a bisection over the samples)."""
+    :data:`_ALL_PHASES`, the first two beyond, each only if it has a chance (each
+    costs a bisection over the samples)."""
     return optimum.PHASES if width <= _ALL_PHASES else optimum.PHASES[:2]
 
 
@@ -64,13 +65,16 @@ def fit_optimal(target: Target, width: int, rng: np.random.Generator,
     fitted = time.perf_counter()
     bound = optimum.lower_bound(target, s, width, near=path.band)
     bounded = time.perf_counter()
+    skip = width > _ALL_PHASES
+
+    def cost(p: optimum.Path) -> float:  # the band, and how far the net moves off the path
+        return p.band + pwl_net(p.knots, p.values, width)[1]
+
+    path = optimum.phased_fit(s, width, path, bound.value, _phases(width), skip, cost)
     net, shift = pwl_net(path.knots, path.values, width)
-    if shift <= _SHIFT_TOLERANCE * path.band:
-        path = optimum.phased_fit(s, width, path, bound.value, _phases(width))
-        net, shift = pwl_net(path.knots, path.values, width)
     if shift > _SHIFT_TOLERANCE * path.band:
         fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
-        fewer = optimum.phased_fit(s, width - 1, fewer, bound.value, _phases(width))
+        fewer = optimum.phased_fit(s, width - 1, fewer, bound.value, _phases(width), skip)
         if fewer.band < path.band + shift:
             net, _ = pwl_net(fewer.knots, fewer.values, width)
             path = fewer
