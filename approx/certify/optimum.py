@@ -302,7 +302,7 @@ def _bisect(feasible, lo: float, hi: float, steps: int = _STEPS, rtol: float = 1
             ) -> tuple[float, float]:
     """Shrink ``[lo, hi]`` with ``feasible(hi)`` and not ``feasible(lo)`` kept."""
     for _ in range(steps):
-        mid = 0.5 * (lo + hi) if lo == 0 or hi > 4 * lo else math.sqrt(lo * hi)
+        mid = 0.5 * lo + 0.5 * hi if lo == 0 or hi > 4 * lo else math.sqrt(lo) * math.sqrt(hi)
         if not lo < mid < hi:
             break
         if feasible(mid):

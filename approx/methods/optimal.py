@@ -43,6 +43,15 @@ def _phases(width: int) -> tuple[float, ...]:
     return optimum.PHASES if width <= _ALL_PHASES else optimum.PHASES[:2]
 
 
+def _reachable(path: optimum.Path) -> bool:
+    """Whether minus the first slope lies between the sums of the negative and of the
+    positive slope changes after the first knot (else no subset sum comes close, e.g. a
+    convex increasing f, and phasing the path of d breakpoints is no use)."""
+    m = np.diff(path.values) / np.diff(path.knots)
+    rest = np.diff(m)[1:]
+    return bool(rest[rest < 0].sum() <= -m[0] <= rest[rest > 0].sum())
+
+
 def fit_optimal(target: Target, width: int, rng: np.random.Generator,
                 per_piece: int | None = None) -> Fit:
     """The ``optimal-pwl`` fit of ``target`` at ``width`` (``rng`` unused: deterministic).
@@ -70,11 +79,12 @@ def fit_optimal(target: Target, width: int, rng: np.random.Generator,
     def cost(p: optimum.Path) -> float:  # the band, and how far the net moves off the path
         return p.band + pwl_net(p.knots, p.values, width)[1]
 
-    path = optimum.phased_fit(s, width, path, bound.value, _phases(width), skip, cost)
+    if _reachable(path):
+        path = optimum.phased_fit(s, width, path, bound.value, _phases(width), skip, cost)
     net, shift = pwl_net(path.knots, path.values, width)
     if shift > _SHIFT_TOLERANCE * path.band:
         fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
-        fewer = optimum.phased_fit(s, width - 1, fewer, bound.value, _phases(width), skip)
+        fewer = optimum.phased_fit(s, width - 1, fewer, bound.value, optimum.PHASES[:2], True)
         if fewer.band < path.band + shift:
             net, _ = pwl_net(fewer.knots, fewer.values, width)
             path = fewer
