@@ -2,8 +2,9 @@
 
 A user's files are sacred. A sweep writes only its artefacts (``config.toml`` or, when
 the folder holds a ``config.toml`` of the user's, ``config.snapshot.toml``;
-``runs.csv``, ``summary.csv``, ``metadata.json``, ``report.html``, ``plots/<figure>.png``
-(or ``.pdf``, ``.svg``: each figure in the sweep's formats),
+``runs.csv``, ``summary.csv``, ``metadata.json``, ``report.html``, ``optimum.csv`` (in a
+sweep with an ``optimal-pwl`` method), ``plots/<figure>.png`` (or ``.pdf``, ``.svg``: each
+figure in the sweep's formats),
 ``models/<run id>.npz``, and a temporary of a unique name for each) and its store
 (``runs.sqlite`` and its journal, ``runs.lock``); every write goes through
 :class:`~approx.experiment.safe_files.SafeFolder`, so nothing is written through a
@@ -37,6 +38,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from approx.experiment import bracket
 from approx.experiment.config import Config, parse_config
 from approx.experiment.figstyle import FORMATS, MAGIC
 from approx.experiment.safe_files import (
@@ -90,6 +92,8 @@ def is_artefact(rel: str, config: Config) -> bool:
     """Whether ``rel`` (posix, relative to the folder) is a path this sweep writes."""
     if rel in _TOP:
         return True
+    if rel == bracket.FILE:  # the optimum's brackets, in a sweep that computes them
+        return bracket.has_optimum([m.kind for m in config.methods])
     if rel.startswith("plots/"):
         # a figure in any of the formats (the task names its PNG)
         stem, dot, suffix = rel[len("plots/") :].rpartition(".")
@@ -136,6 +140,8 @@ def looks_ours(root: SafeFolder, rel: str, config: Config, columns: frozenset[st
                                            for n in names)
         if rel == "summary.csv":
             return head.startswith((b"target,method,", b"dataset,method,"))
+        if rel == bracket.FILE:
+            return head.startswith(bracket.OPTIMUM_HEADER.encode())
         if rel == "metadata.json":
             data = json.loads(head)
             return isinstance(data, dict) and "config_digest" in data

@@ -49,6 +49,7 @@ from numpy.typing import NDArray
 
 from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
+from approx.experiment import bracket
 from approx.experiment import folder as folders
 from approx.experiment.changes import describe_change
 from approx.experiment.config import Config, parse_config
@@ -779,6 +780,8 @@ class Store:
         ``invocation`` the id of the invocation that computed the run (a row of
         :meth:`invocations`), ``host`` and ``engine`` the host and fused engine of the
         process that did (all three empty for runs recorded before schema 8).
+        A sweep listing an ``optimal-pwl`` method gains ``optimum_lower``,
+        ``optimum_upper`` and ``gap_to_optimum`` (:mod:`approx.experiment.bracket`).
         """
         raw = pd.read_sql_query("SELECT * FROM runs", self.db)
         for flag in ("max_error_tight", "degenerate"):
@@ -801,6 +804,9 @@ class Store:
             table.insert(table.columns.get_loc("tight_reason") + 1, "degenerate",
                          table.pop("degenerate"))
         table = _in_config_order(table, config)
+        if config.task.name == "approximation" and bracket.has_optimum(
+                [m.kind for m in config.methods]):
+            table = bracket.with_optimum(table)
         if config.task.widthless:  # recorded at width 0: in the table it has none
             table["width"] = table["width"].astype("Int64").mask(table["width"] == 0)
         return table.rename(columns={"target": config.task.subject})
@@ -913,9 +919,12 @@ class Store:
         self.write_text("runs.csv", table.to_csv(index=False))
 
     def export(self, table: pd.DataFrame, summary: pd.DataFrame) -> None:
-        """Write ``runs.csv``, ``summary.csv`` and the finished ``metadata.json``."""
+        """Write ``runs.csv``, ``summary.csv``, ``optimum.csv`` (when the table has the
+        optimum's bracket) and the finished ``metadata.json``."""
         self.write_runs(table)
         self.write_text("summary.csv", summary.to_csv(index=False))
+        if "optimum_lower" in table:
+            self.write_text(bracket.FILE, bracket.brackets(table).to_csv(index=False))
         runs = run_counts(table)
         if self.invocation is not None:
             self._end("complete")
@@ -962,7 +971,8 @@ def _in_config_order(table: pd.DataFrame, config: Config) -> pd.DataFrame:
 @functools.cache
 def run_columns() -> frozenset[str]:
     """Every column ``runs.csv`` has but the ``param_*`` and ``info_*`` ones: the runs
-    table's (of a store built by every migration) and each task's name for its subject."""
+    table's (of a store built by every migration), each task's name for its subject and
+    the optimum's bracket columns."""
     db = sqlite3.connect(":memory:", isolation_level=None)
     try:
         for step in range(SCHEMA_VERSION):
@@ -970,7 +980,7 @@ def run_columns() -> frozenset[str]:
         names = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
     finally:
         db.close()
-    return frozenset(names | {task.subject for task in TASKS.values()})
+    return frozenset(names | {task.subject for task in TASKS.values()} | set(bracket.COLUMNS))
 
 
 def _migrate(db: sqlite3.Connection, step: int) -> None:

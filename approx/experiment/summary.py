@@ -38,7 +38,10 @@ def summarize_approximation(table: pd.DataFrame) -> pd.DataFrame:
         Columns target, method, kind, runs, failed, largest_width, max_error, rate
         (power-law slope), rate_exp (exponential slope per unit of width), fit,
         rate_points (the runs the rates were fitted on), not_tight (ok runs above the
-        rounding floor left out of the fit because their ε is not tight).
+        rounding floor left out of the fit because their ε is not tight). When the
+        table has the optimum's bracket (a sweep with an ``optimal-pwl`` method), also
+        optimum_lower, optimum_upper (the bracket at the row's largest width) and
+        gap_to_optimum (the median of ε / optimum_lower there), after max_error.
     """
     keys = ["target", "method"]
     counts = table.groupby(keys, sort=False).agg(
@@ -70,6 +73,11 @@ def summarize_approximation(table: pd.DataFrame) -> pd.DataFrame:
     at_largest = largest.groupby(keys, sort=False).agg(
         largest_width=("width", "first"), max_error=("max_error", "median")
     )
+    if "optimum_lower" in largest:  # the bracket at each row's largest width
+        bracket = largest.groupby(keys, sort=False).agg(
+            optimum_lower=("optimum_lower", "first"), optimum_upper=("optimum_upper", "first"),
+            gap_to_optimum=("gap_to_optimum", "median"))
+        at_largest = at_largest.join(bracket)
     summary = counts.join(at_largest).join(fitted).reset_index()
     summary["fit"] = summary["fit"].fillna("none")
     for column in ("rate_points", "not_tight"):  # (no ok run: none used, none left out)

@@ -10,6 +10,7 @@ import numpy as np
 from approx.core import validate
 from approx.core.options import Option
 from approx.methods import costs
+from approx.methods.optimal import fit_optimal
 from approx.methods.registry import Fit, Method
 from approx.models import baselines, construct
 from approx.problems.targets import Target
@@ -46,6 +47,10 @@ def _sawtooth(target: Target, width: int, rng: np.random.Generator) -> Fit:
         )
     net = construct.sawtooth_square(width)
     return Fit(net, net.n_params, info={"depth": width})
+
+
+def _optimal(target: Target, width: int, rng: np.random.Generator) -> Fit:
+    return fit_optimal(target, width, rng)
 
 
 def _chebyshev(target: Target, width: int, rng: np.random.Generator) -> Fit:
@@ -120,6 +125,17 @@ METHODS: dict[str, Method] = {
             resolver=_trained_resolve,
             memory=costs.trained_memory,
             size=costs.trained_size,
+        ),
+        Method(
+            "optimal-pwl",
+            _optimal,
+            (),
+            "near-best continuous piecewise-linear function with d breakpoints as a "
+            "1→d→1 ReLU net, with a rigorous lower bound of any width-d net's ε "
+            "(info_lower)",
+            min_width=1,
+            memory=costs.optimum_memory,
+            size=costs.one_hidden_layer,
         ),
         Method(
             "chebyshev",

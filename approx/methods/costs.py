@@ -17,6 +17,7 @@ __all__ = [
     "features_memory",
     "linear_memory",
     "one_hidden_layer",
+    "optimum_memory",
     "sawtooth_size",
     "trained_memory",
     "trained_size",
@@ -86,6 +87,17 @@ def trained_memory(width: int, params: dict[str, Any]) -> int:
         p = trained_size(width, params)
         size += 8 * (2 * n * p + 3 * p * p)
     return 2 * RUN_BASE + size
+
+
+#: bytes per sample of an ``optimal-pwl`` run (x, values, sags, bands, the kernel's two
+#: hull chains and the enclosures), with a margin; the samples are 64 per piece, between
+#: 2^14 and 2^21 (:mod:`approx.certify.optimum`)
+OPTIMUM_PER_SAMPLE = 160
+
+
+def optimum_memory(width: int, params: dict[str, Any]) -> int:
+    samples = min(max(64 * (width + 2), 1 << 14), 1 << 21)
+    return RUN_BASE + OPTIMUM_PER_SAMPLE * samples + PER_UNIT * width
 
 
 def one_hidden_layer(width: int, params: dict[str, Any]) -> int:

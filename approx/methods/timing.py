@@ -48,6 +48,7 @@ COSTS: dict[tuple[str, str], Cost] = {
     ("approximation", "relu-interpolant"): Cost(0.1, 1.5e-4, 1.0),
     ("approximation", "random-features"): Cost(0.15, 5e-4, 1.6),
     ("approximation", "chebyshev"): Cost(0.1, 6e-3, 1.0),
+    ("approximation", "optimal-pwl"): Cost(0.5, 1.5e-3, 1.0),
     ("approximation", "spline"): Cost(0.1, 0.05, 0.3),
     ("approximation", "sawtooth"): Cost(0.06, 3e-3, 3.0),
     ("approximation", "trained"): Cost(0.5, 4e-3, 1.3),

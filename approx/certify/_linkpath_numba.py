@@ -1,0 +1,273 @@
+"""numba kernel of the on-line line fitting between vertical segments (O'Rourke 1981),
+run as a greedy cover of a sequence of samples by groups that one line stabs, with each
+group's end located between samples by refinement.
+
+Samples ``x[0] < x[1] < …`` with float values ``y`` carry vertical segments
+``[y_i - E, y_i + E]``. A group is grown one segment at a time while a line stabs all of
+them: the set of such lines is kept as O'Rourke's two convex chains (the lower hull of
+the upper ends, the upper hull of the lower ends) with the two extreme lines through
+them (the line of least slope passes through an upper end on the left and a lower end
+on the right, the line of greatest slope through a lower end and an upper end), as in
+the optimal piecewise-linear models of Ferragina & Vinciguerra's PGM-index (2020);
+amortised O(1) per segment. A segment that no line of the group stabs with the others
+lies wholly below the least-slope line or wholly above the greatest-slope line past its
+pivot, so the group's two pivots and the new segment are three segments that no line
+stabs: the *Helly witness* of the break, returned (by abscissa) so that the caller can
+check it exactly.
+
+When sample ``i`` breaks a group, the gap from the last point accepted to ``x[i]`` is
+searched ``levels`` times, each time at ``fine`` equally spaced points, with values
+from the cubic through the samples ``i-2 … i+1`` (a guide, not a bound: the caller
+checks every witness with rigorous values), so the group ends within
+``(x[i] - x[i-1]) / fine^levels`` of where it can.
+
+Two modes:
+
+- *discontinuous* (``continuous=False``): the next group starts at the point that broke
+  the last one; greedy is optimal for the number of groups;
+- *continuous* (``continuous=True``): the next group starts at the last point of the
+  previous one, its segment replaced by the *window* of the values there of the
+  previous group's lines (from the least-slope line's value to the greatest-slope
+  line's: past their lower and upper pivots every stabbing line lies between them), so
+  consecutive lines meet on that vertical: a continuous path.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["greedy_cover"]
+
+Array = NDArray[np.float64]
+
+# state slots of the integer state array
+_K, _UTOP, _LTOP, _USTART, _LSTART = 0, 1, 2, 3, 4
+
+
+@numba.njit(cache=True, nogil=True)
+def _slope(ax: float, ay: float, bx: float, by: float) -> float:  # pragma: no cover
+    return (by - ay) / (bx - ax)
+
+
+@numba.njit(cache=True, nogil=True)
+def _below(ax: float, ay: float, bx: float, by: float, cx: float, cy: float
+           ) -> bool:  # pragma: no cover
+    """Whether the turn a → b → c is clockwise or straight (c on or below line ab)."""
+    return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax) <= 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _put(points, i: int, px: float, py: float) -> None:  # pragma: no cover
+    points[i, 0] = px
+    points[i, 1] = py
+
+
+@numba.njit(cache=True, nogil=True)
+def _start(st, hull, rect, px: float, top: float, bot: float) -> None:  # pragma: no cover
+    """Begin a group with the segment ``[bot, top]`` at ``px``."""
+    _put(rect, 0, px, top)
+    _put(rect, 1, px, bot)
+    _put(hull[0], 0, px, top)
+    _put(hull[1], 0, px, bot)
+    st[:] = 0
+    st[_K] = 1
+    st[_UTOP] = 1
+    st[_LTOP] = 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _add(st, hull, rect, px: float, top: float, bot: float) -> int:  # pragma: no cover
+    """Add the segment ``[bot, top]`` at ``px``; 0 if the group still has a line, 1 if
+    the segment is below the least-slope line, 2 if above the greatest-slope line."""
+    if st[_K] == 1:
+        _put(rect, 2, px, bot)
+        _put(rect, 3, px, top)
+        _put(hull[0], 1, px, top)
+        _put(hull[1], 1, px, bot)
+        st[_UTOP] = 2
+        st[_LTOP] = 2
+        st[_K] = 2
+        return 0
+    s1 = _slope(rect[0, 0], rect[0, 1], rect[2, 0], rect[2, 1])
+    s2 = _slope(rect[1, 0], rect[1, 1], rect[3, 0], rect[3, 1])
+    if _slope(rect[2, 0], rect[2, 1], px, top) < s1:
+        return 1
+    if _slope(rect[3, 0], rect[3, 1], px, bot) > s2:
+        return 2
+    up, lo = hull[0], hull[1]
+    if _slope(rect[1, 0], rect[1, 1], px, top) < s2:
+        # the new upper end lowers the greatest slope: pivot on the lower chain
+        bi = st[_LSTART]
+        best = _slope(lo[bi, 0], lo[bi, 1], px, top)
+        for j in range(st[_LSTART] + 1, st[_LTOP]):
+            v = _slope(lo[j, 0], lo[j, 1], px, top)
+            if v > best:
+                break
+            best = v
+            bi = j
+        _put(rect, 1, lo[bi, 0], lo[bi, 1])
+        _put(rect, 3, px, top)
+        st[_LSTART] = bi
+        t = st[_UTOP]
+        while t >= st[_USTART] + 2 and _below(up[t - 2, 0], up[t - 2, 1], up[t - 1, 0],
+                                              up[t - 1, 1], px, top):
+            t -= 1
+        _put(up, t, px, top)
+        st[_UTOP] = t + 1
+    if _slope(rect[0, 0], rect[0, 1], px, bot) > s1:
+        # the new lower end raises the least slope: pivot on the upper chain
+        bi = st[_USTART]
+        best = _slope(up[bi, 0], up[bi, 1], px, bot)
+        for j in range(st[_USTART] + 1, st[_UTOP]):
+            if up[j, 0] >= px:
+                break
+            v = _slope(up[j, 0], up[j, 1], px, bot)
+            if v < best:
+                break
+            best = v
+            bi = j
+        _put(rect, 0, up[bi, 0], up[bi, 1])
+        _put(rect, 2, px, bot)
+        st[_USTART] = bi
+        t = st[_LTOP]
+        while t >= st[_LSTART] + 2 and not _below(lo[t - 2, 0], lo[t - 2, 1], lo[t - 1, 0],
+                                                  lo[t - 1, 1], px, bot):
+            t -= 1
+        _put(lo, t, px, bot)
+        st[_LTOP] = t + 1
+    st[_K] += 1
+    return 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _cubic(x: Array, y: Array, i: int, t: float) -> float:  # pragma: no cover
+    """The value at ``t`` of the cubic (quadratic at the ends) through samples near
+    the cell ``[x[i-1], x[i]]``."""
+    n = x.size
+    a = max(0, min(i - 2, n - 4))
+    b = min(n, a + 4)
+    total = 0.0
+    for p in range(a, b):
+        w = 1.0
+        for q in range(a, b):
+            if q != p:
+                w *= (t - x[q]) / (x[p] - x[q])
+        total += w * y[p]
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _lines(rect, xs: float, out) -> None:  # pragma: no cover
+    """The two extreme lines as (value at ``xs``, slope), least slope first."""
+    s1 = _slope(rect[0, 0], rect[0, 1], rect[2, 0], rect[2, 1])
+    s2 = _slope(rect[1, 0], rect[1, 1], rect[3, 0], rect[3, 1])
+    out[0] = rect[0, 1] + s1 * (xs - rect[0, 0])
+    out[1] = s1
+    out[2] = rect[1, 1] + s2 * (xs - rect[1, 0])
+    out[3] = s2
+
+
+@numba.njit(cache=True, nogil=True)
+def _search(st, hull, rect, x: Array, y: Array, i: int, last_x: float, pad: float,
+            fine: int, levels: int, out) -> int:  # pragma: no cover
+    """Sample ``i`` broke the group: add points of the gap from ``last_x`` on until one
+    breaks it. ``out`` receives (breaking x, its value, last accepted x); returns how it
+    broke (1 or 2)."""
+    bx, by = x[i], y[i]
+    r = 0
+    ax = last_x
+    for _ in range(levels):
+        for q in range(1, fine):
+            tx = ax + (bx - ax) * q / fine
+            if not (last_x < tx < bx):
+                continue
+            ty = _cubic(x, y, i, tx)
+            rr = _add(st, hull, rect, tx, ty + pad, ty - pad)
+            if rr != 0:
+                bx, by, r = tx, ty, rr
+                break
+            last_x = tx
+        ax = last_x
+    out[0] = bx
+    out[1] = by
+    out[2] = last_x
+    return r
+
+
+@numba.njit(cache=True, nogil=True)
+def greedy_cover(
+    x: Array, y: Array, pad: Array, E: float, continuous: bool, limit: int,
+    fine: int, levels: int, first_stop: float = np.inf,
+) -> tuple[int, Array, Array, Array]:  # pragma: no cover
+    """Greedy cover of the segments ``[y - (E - pad), y + (E - pad)]`` at ``x`` by groups.
+
+    Returns
+    -------
+    groups : int
+        Number of groups (stops once it exceeds ``limit``).
+    starts : array of shape (n,)
+        ``starts[g]``: abscissa of group ``g``'s first point (first ``groups`` entries).
+    witness : array of shape (n, 3)
+        ``witness[g]``: the abscissae of three points no line stabs that ended group ``g``
+        (NaN for the last group).
+    lines : array of shape (n, 4)
+        Per group, the least- and greatest-slope lines at its end, each as (value at
+        the group's first point, slope).
+    """
+    n = x.size
+    cap = min(n, limit + 1)
+    starts = np.zeros(cap)
+    witness = np.full((cap, 3), np.nan)
+    lines = np.zeros((cap, 4))
+    hull = np.empty((2, n + 2 * levels * fine + 4, 2))
+    rect = np.empty((4, 2))
+    st = np.zeros(5, dtype=np.int64)
+    found = np.empty(3)
+    band = E - pad
+    groups = 1
+    starts[0] = x[0]
+    _start(st, hull, rect, x[0], y[0] + band[0], y[0] - band[0])
+    last_x = x[0]
+    i = 1
+    while i < n:
+        if groups == 1 and x[i] > first_stop and st[_K] >= 2:
+            r = -1  # the first group is made to end here
+            found[0], found[1], found[2] = x[i], y[i], last_x
+        else:
+            r = _add(st, hull, rect, x[i], y[i] + band[i], y[i] - band[i])
+            if r == 0:
+                last_x = x[i]
+                i += 1
+                continue
+            rr = _search(st, hull, rect, x, y, i, last_x, band[i], fine, levels, found)
+            r = rr if rr != 0 else r
+        bx, by, last_x = found[0], found[1], found[2]
+        g = groups - 1
+        pivots = (0, 2) if r == 1 else (1, 3)
+        witness[g, 0] = rect[pivots[0], 0]
+        witness[g, 1] = rect[pivots[1], 0]
+        witness[g, 2] = bx
+        _lines(rect, starts[g], lines[g])
+        groups += 1
+        if groups > limit:
+            return groups, starts, witness, lines
+        if continuous:  # the next group starts on the window at the last point
+            w1 = lines[g, 0] + lines[g, 1] * (last_x - starts[g])
+            w2 = lines[g, 2] + lines[g, 3] * (last_x - starts[g])
+            starts[groups - 1] = last_x
+            _start(st, hull, rect, last_x, max(w1, w2), min(w1, w2))
+            _add(st, hull, rect, bx, by + band[i], by - band[i])
+        else:
+            starts[groups - 1] = bx
+            _start(st, hull, rect, bx, by + band[i], by - band[i])
+        last_x = bx
+        if bx == x[i]:
+            i += 1
+    g = groups - 1
+    if st[_K] >= 2:
+        _lines(rect, starts[g], lines[g])
+    else:
+        lines[g, 0] = lines[g, 2] = 0.5 * (rect[0, 1] + rect[1, 1])
+    return groups, starts, witness, lines

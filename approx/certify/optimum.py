@@ -1,0 +1,444 @@
+"""The best continuous piecewise-linear approximation with ``d`` breakpoints in the
+uniform norm: a rigorous lower bound of its error, and a near-optimal path.
+
+A ``1 → d → 1`` ReLU net with an output bias is, on ``[a, b]``, a continuous
+piecewise-linear function with at most ``d`` breakpoints; so no width-``d`` net beats
+``E*(d) = min max |f - g|`` over such ``g`` (free knots), and :func:`lower_bound`
+encloses it from below.
+
+**Samples** (:func:`samples`). ``x`` is a graded grid: the cells of
+:func:`approx.models.construct.adaptive_knots` at ``d + 2`` knots (which equidistribute
+``√|f''|``, as the optimal pieces do asymptotically) each split into equal sub-cells, so
+every piece of a near-optimal function holds about as many samples wherever it lies:
+:data:`PER_PIECE` (64) per cell, twice that while the total stays within
+:data:`DENSE_SAMPLES` (2^18: up to d ≈ 2000), and never fewer than 2^14 samples in all
+nor more than 2^21. Points closer than ``2^-36`` of the domain are merged. The float
+values of ``f`` there only *guide* the greedy; nothing rigorous rests on them.
+
+**Adaptive refinement of the breaks.** Where a sample breaks a group, the greedy
+searches the gap from the last accepted point to it at :data:`FINE` (8) equally spaced
+points, then the sub-gap where the group broke, :data:`LEVELS` (4) times, with values
+from the cubic through the four nearest samples: each group ends within ``8^-4`` of a
+sample spacing of where it can. Without this, a cover dropping continuity gains up to a
+sample spacing per piece (a relative error of about ``2/per_piece`` in ``E``: 3 % at 64
+samples per piece); with it, what remains of the sampling is the resolution of the
+interior extremes, about ``(1/per_piece)²``.
+
+**Lower bound** (:func:`lower_bound`). If some continuous ``g`` with ``d`` breakpoints
+had ``|f - g| ≤ E`` on the domain, then on any three points ``x_0 < x_1 < x_2`` with no
+breakpoint of ``g`` strictly between ``x_0`` and ``x_2``, one line (``g``'s piece) would be
+within ``E`` of ``f`` at all three. So ``k`` triples whose spans have disjoint interiors,
+at each of which no line is within ``E`` of ``f``, prove that ``g`` has at least ``k``
+breakpoints: ``k = d + 1`` triples prove ``E*(d) > E`` (a certificate that does not
+depend on how the triples were found). They are found by the greedy cover of the
+samples' segments ``[y_i - E, y_i + E]`` by consecutive groups that one line stabs,
+dropping continuity (on-line line fitting between data ranges: O'Rourke 1981, "An
+on-line algorithm for fitting straight lines between data ranges", CACM 24(9); greedy is
+optimal for the number of groups, so at the right ``E`` it finds ``d + 1`` breaks if
+any cover does): each break's *Helly witness* is the group's two pivots and the point
+that broke it (Helly's theorem for the 2-variable LP of a line: segments are stabbable
+iff every three are). ``E`` is found by bisection on the float greedy (the largest ``E``
+where it still breaks ``d + 1`` times); then every triple is checked **exactly**
+(:func:`confirmed`): ``f`` enclosed at its three abscissae (:func:`enclose`: the target's
+Taylor models in floats with a running error bound, or its ball form in Arb on cells
+without one), the check in :class:`fractions.Fraction` of those floats and ``E``
+(:func:`stabbable`), at ``E`` lowered by a relative margin (1e-8, then 1e-7, … until the
+triples pass) so that the enclosures' radii fit. Nothing in the bound rests on float
+rounding. (The bound drops continuity: for convex or concave stretches of ``f`` both
+optima agree; near inflections the continuous one may be larger, so the bound can be
+loose there by a fraction of a piece.)
+
+**Near-optimal path** (:func:`continuous_fit`). The same greedy with continuity: each
+group starts at the previous group's last point, its segment replaced by the window of
+the previous group's lines there (a minimum-link path through the segments with
+vertices on the points' verticals: the window propagation of Imai & Iri 1986,
+"Computational-geometric methods for polygonal approximations of a curve", CVGIP 36,
+and Hakimi & Schmeichel 1991, "Fitting polygonal functions to a set of points in the
+plane", CVGIP 53, restricted to vertical windows, so not optimal in general: it loses
+a fraction of a piece near inflections), bisected on ``E`` to the smallest band with at
+most ``d + 1`` links; the vertices are then chosen backwards (each group's two extreme
+lines bound its window, so a convex combination of them passes through any point of
+it). The band is narrowed at each sample by the sag of ``f`` from its chords on the
+neighbouring cells (from second differences), so the path stays within the band between
+samples too, up to the variation of ``f''``. The path's error is not claimed here: the
+net built from it is certified like any model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+from flint import arb
+from numpy.typing import NDArray
+
+from approx.arith.balls import arb_context, upper
+from approx.certify import targets as target_facts
+from approx.models.construct import adaptive_knots
+from approx.problems.targets import Target
+
+__all__ = [
+    "FINE",
+    "LEVELS",
+    "PER_PIECE",
+    "Bound",
+    "Path",
+    "Samples",
+    "confirmed",
+    "continuous_fit",
+    "enclose",
+    "lower_bound",
+    "phased_fit",
+    "samples",
+    "stabbable",
+]
+
+Array = NDArray[np.float64]
+
+#: sub-cells per cell of the adaptive grid of d + 2 knots on which the samples lie: at
+#: least PER_PIECE, and up to twice that while the samples stay within DENSE_SAMPLES
+PER_PIECE = 64
+DENSE_SAMPLES = 1 << 18
+#: phases tried by :func:`phased_fit`, as fractions of the first link of the greedy path
+PHASES = (0.9, 0.8, 0.2, 0.3, 0.7, 0.6, 0.5, 0.4)
+#: the band's distance to the lower bound below which no more phases are tried
+_GOOD_ENOUGH = 2e-4
+#: points per level of the search of a gap where a group breaks, and levels
+FINE, LEVELS = 8, 4
+#: fewest and most samples
+MIN_SAMPLES, MAX_SAMPLES = 1 << 14, 1 << 21
+#: relative margins below the greedy's threshold at which its triples are checked
+_MARGINS = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
+#: bisection steps on E at most (it stops at a relative width of 1e-9)
+_STEPS = 64
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Sample points (strictly increasing), float values of ``f`` there (a guide only:
+    every deciding value is enclosed again, see :func:`enclose`), and ``curve[i]``, an
+    estimate of the sag of ``f`` from its chords next to sample ``i`` (the upper side's
+    margin between samples)."""
+
+    x: Array
+    y: Array
+    curve: Array
+
+    @property
+    def size(self) -> int:
+        return int(self.x.size)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A proven lower bound ``value`` of ``E*(d)``: ``witnesses`` (shape (k, 3), abscissae)
+    are ``k ≥ d + 1`` triples of points, their spans' interiors disjoint, at each of which
+    no line is within ``value`` of ``f`` (checked exactly); ``samples`` points were used."""
+
+    value: float
+    samples: int
+    witnesses: Array
+
+
+@dataclass(frozen=True)
+class Path:
+    """A continuous piecewise-linear function: vertices ``(knots[j], values[j])``,
+    ``knots[0] = a`` and ``knots[-1] = b``; ``band`` is the half-width it was fitted to
+    at the samples."""
+
+    knots: Array
+    values: Array
+    band: float
+
+
+def _kernel():
+    from approx.certify._linkpath_numba import greedy_cover
+
+    return greedy_cover
+
+
+def samples(target: Target, d: int, per_piece: int | None = None) -> Samples:
+    """The graded sample grid of the module docstring, with float values of ``f``.
+
+    Raises
+    ------
+    ValueError
+        If ``f`` is not finite at some sample in floats (values beyond the float range).
+    """
+    a, b = target.domain
+    if per_piece is None:
+        per_piece = max(PER_PIECE, min(2 * PER_PIECE, DENSE_SAMPLES // (d + 2)))
+    cells = max(2, min(d + 2, MAX_SAMPLES // per_piece))
+    per = min(max(per_piece, -(-MIN_SAMPLES // cells)), max(1, MAX_SAMPLES // cells))
+    try:
+        knots = adaptive_knots(target, cells)
+    except ValueError:
+        knots = np.linspace(a, b, cells)
+    t = np.arange(per) / per
+    x = (knots[:-1, None] + t * np.diff(knots)[:, None]).ravel()
+    x = _thin(np.clip(np.append(x, [a, b]), a, b))
+    with np.errstate(all="ignore"):
+        y = target(x)
+    if not np.all(np.isfinite(y)) or float(np.max(np.abs(y))) > 1e300:
+        raise ValueError(
+            f"target {target.name!r}: f is not finite in floats at some sample (values "
+            "near or beyond the float range); no bracket of its optimum"
+        )
+    return Samples(x, y, _curvature(x, y))
+
+
+def _thin(x: Array) -> Array:
+    """Sorted unique points, dropping any closer than ``2^-36`` of the span to the last
+    one kept (rounding residues such as ``-0.5 + 0.5 ≈ 1e-17`` beside 0), so that slopes
+    between neighbours are meaningful; the two ends are kept."""
+    x = np.unique(x)
+    if x.size < 3:
+        return x
+    tol = (x[-1] - x[0]) * 2.0**-36
+    keep = np.ones(x.size, dtype=bool)
+    close = np.flatnonzero(np.diff(x) < tol) + 1
+    if close.size:
+        last = x[0]
+        for i in range(1, x.size):
+            if x[i] - last < tol and i != x.size - 1:
+                keep[i] = False
+            else:
+                last = x[i]
+    return x[keep]
+
+
+def enclose(target: Target, x: Array) -> tuple[Array, Array]:
+    """Floats ``lo ≤ f(x) ≤ hi`` at the floats ``x``, rigorously: from the target's Taylor
+    models (floats with a running error bound), or from its ball form in Arb where a cell
+    has none. Non-finite where nothing finite is known.
+
+    Raises
+    ------
+    ValueError
+        If the target has no ball form.
+    """
+    polys = target_facts.taylor(target)
+    idx = polys.cell(x)
+    with np.errstate(all="ignore"):
+        y, err = polys.at(x, idx, 0)
+        lo = np.nextafter(y - err, -np.inf)
+        hi = np.nextafter(y + err, np.inf)
+    bad = ~(np.isfinite(lo) & np.isfinite(hi))
+    if bad.any():
+        lo, hi = lo.copy(), hi.copy()
+        with arb_context():
+            for i in np.flatnonzero(bad):
+                v = target.ball(arb(float(x[i])), False)
+                hi[i], lo[i] = upper(v), -upper(-v)
+    return lo, hi
+
+
+def _curvature(x: Array, y: Array) -> Array:
+    """``|second difference|/8`` of the values at each sample's two neighbouring triples:
+    about the gap between ``f`` and its chord on the cells next to the sample."""
+    c = np.zeros(x.size)
+    if x.size < 3:
+        return c
+    h0, h1 = np.diff(x)[:-1], np.diff(x)[1:]
+    with np.errstate(all="ignore"):
+        slope0 = (y[1:-1] - y[:-2]) / h0
+        slope1 = (y[2:] - y[1:-1]) / h1
+        sag = np.abs(slope1 - slope0) * h0 * h1 / (h0 + h1) / 4
+    sag = np.where(np.isfinite(sag), sag, 0.0)
+    c[1:-1] = sag
+    out = c.copy()
+    out[:-1] = np.maximum(out[:-1], c[1:])
+    out[1:] = np.maximum(out[1:], c[:-1])
+    return out
+
+
+def stabbable(x: tuple[float, float, float], lo: tuple[float, ...], hi: tuple[float, ...],
+              E: float) -> bool:
+    """Whether some line meets the three vertical segments ``[lo_k - E, hi_k + E]`` at
+    ``x_0 < x_1 < x_2``, decided exactly in rationals.
+
+    A line through the outer two segments takes, at ``x_1``, values filling
+    ``[(L_0 (x_2 - x_1) + L_2 (x_1 - x_0)), (U_0 (x_2 - x_1) + U_2 (x_1 - x_0))] / (x_2 - x_0)``;
+    the three are stabbable iff that meets ``[L_1, U_1]``.
+    """
+    X = [Fraction(v) for v in x]
+    e = Fraction(E)
+    L = [Fraction(v) - e for v in lo]
+    U = [Fraction(v) + e for v in hi]
+    A, B = X[2] - X[1], X[1] - X[0]
+    D = X[2] - X[0]
+    if not (A > 0 and B > 0):
+        return True  # not three distinct increasing points: no witness
+    return L[0] * A + L[2] * B <= U[1] * D and U[0] * A + U[2] * B >= L[1] * D
+
+
+def confirmed(target: Target, witnesses: Array, E: float) -> int:
+    """How many of the triples ``witnesses`` (abscissae, shape (k, 3)), taken in order
+    while their spans' interiors stay disjoint, are proven exactly to admit no line
+    within ``E`` of ``f`` (values enclosed by :func:`enclose`); each such triple's span
+    holds a breakpoint of every continuous piecewise-linear function within ``E``."""
+    if witnesses.size == 0:
+        return 0
+    w = np.sort(witnesses, axis=1)
+    if not np.all(np.isfinite(w)):
+        return 0
+    lo, hi = enclose(target, w.ravel())
+    lo, hi = lo.reshape(w.shape), hi.reshape(w.shape)
+    count, right = 0, -math.inf
+    for g in range(w.shape[0]):
+        xs = tuple(float(v) for v in w[g])
+        if xs[0] < right or not (np.all(np.isfinite(lo[g])) and np.all(np.isfinite(hi[g]))):
+            break
+        if stabbable(xs, tuple(lo[g].tolist()), tuple(hi[g].tolist()), E):
+            break
+        count, right = count + 1, xs[2]
+    return count
+
+
+def _bisect(feasible, lo: float, hi: float, steps: int = _STEPS, rtol: float = 1e-9
+            ) -> tuple[float, float]:
+    """Shrink ``[lo, hi]`` with ``feasible(hi)`` and not ``feasible(lo)`` kept."""
+    for _ in range(steps):
+        mid = 0.5 * lo + 0.5 * hi if lo == 0 or hi > 4 * lo else math.sqrt(lo) * math.sqrt(hi)
+        if not lo < mid < hi:
+            break
+        if feasible(mid):
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= rtol * hi:
+            break
+    return lo, hi
+
+
+def _span(s: Samples) -> float:
+    """A band half-width at which one line covers every sample (a constant does)."""
+    return 0.5 * (float(np.max(s.y)) - float(np.min(s.y))) * (1 + 1e-6) + 1e-300
+
+
+def _bracket(ok, near: float | None, lo: float, hi: float, d: int, spread: float = 0.0
+             ) -> tuple[float, float]:
+    """A bracket ``[lo, hi]`` with ``ok(hi)`` and not ``ok(lo)``, narrowed around ``near``
+    (a value expected within a few ``1/d`` of the answer) when it can be."""
+    if near is None or not lo < near < hi:
+        return lo, hi
+    width = max(8.0 / max(d, 1), spread)
+    for _ in range(4):
+        a, b = max(lo, near * (1 - width)), min(hi, near * (1 + width))
+        if ok(b) and not ok(a):
+            return a, b
+        width *= 4
+    return lo, hi
+
+
+def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -> Bound:
+    """The largest ``E`` found by bisection at which ``d + 1`` triples, found by the
+    discontinuous greedy and each checked exactly (:func:`confirmed`), prove that no
+    continuous piecewise-linear function with ``d`` breakpoints is within ``E`` of ``f``
+    (so ``E*(d) > E``); 0 if none is found."""
+    greedy = _kernel()
+    limit = d + 2
+    none = np.zeros(s.size)
+
+    def run(E: float):
+        return greedy(s.x, s.y, none, E, False, limit, FINE, LEVELS)
+
+    empty = Bound(0.0, s.size, np.zeros((0, 3)))
+    if run(0.0)[0] < limit:
+        return empty
+    feasible = lambda E: run(E)[0] < limit  # noqa: E731
+    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d))
+    groups, _, witness, _ = run(lo)
+    if groups < limit:
+        return empty
+    # the greedy's last points break their groups by a hair: the triples are checked
+    # at a slightly smaller E, so that the enclosures' radii fit in the margin
+    for eta in _MARGINS:
+        E = lo * (1 - eta)
+        if confirmed(target, witness[: d + 1], E) == d + 1:
+            return Bound(E, s.size, witness[: d + 1].copy())
+    return empty
+
+
+def continuous_fit(s: Samples, d: int, near: float | None = None,
+                   first_stop: float = math.inf,
+                   within: tuple[float, float] | None = None, rtol: float = 1e-8) -> Path:
+    """A continuous path with at most ``d`` interior vertices within a band of the sample
+    values narrowed by :attr:`Samples.curve`, at the smallest band found by bisection
+    (see the module docstring). ``near``: a band expected within a few ``1/d`` of the
+    answer; ``first_stop``: where the first link must end at the latest (the path's
+    phase); ``within``: a bracket (infeasible, feasible) to bisect in, if it is one;
+    ``rtol``: the bisection's relative resolution."""
+    greedy = _kernel()
+    limit = d + 1
+
+    def run(E: float):
+        return greedy(s.x, s.y, s.curve, E, True, limit, FINE, LEVELS, first_stop)
+
+    def feasible(E: float) -> bool:
+        return run(E)[0] <= limit
+
+    floor = float(np.max(s.curve)) * (1 + 1e-12)
+    top = 2 * _span(s) + 2 * floor
+    if feasible(floor):
+        top = floor
+    spread = 0.0
+    if near is None and within is None and s.size >= 8 * MIN_SAMPLES:
+        # a first estimate on every 8th sample (its sags 64 times larger: a few % above)
+        coarse = Samples(s.x[::8], s.y[::8], s.curve[::8] * 64)
+        near, spread = continuous_fit(coarse, d, rtol=1e-3).band, 0.05
+    if within is not None and within[0] >= floor and feasible(within[1]) and not feasible(
+            within[0]):
+        (lo, hi), rtol = within, max(rtol, 1e-7)
+    else:
+        lo, hi = _bracket(feasible, near, floor, top, d, spread)
+    _, E = _bisect(feasible, lo, hi, rtol=rtol)
+    groups, starts, _, lines = run(E)
+    return _vertices(starts[:groups], lines[:groups], float(s.x[-1]), E)
+
+
+def phased_fit(s: Samples, d: int, path: Path, lower: float,
+               phases: tuple[float, ...] = PHASES, skip: bool = False,
+               score: Callable[[Path], float] | None = None) -> Path:
+    """The best of ``path`` and the paths whose first link ends by ``phase`` of
+    ``path``'s first link: the greedy places its links from the left, and where the
+    links fall against ``f``'s inflections costs it a fraction of a link, so shifting
+    them all can gain it back. Best by ``score`` (default: the band), never below the
+    band; each is bisected between ``lower`` and the best score so far; no more are
+    tried once that is within 2e-4 of ``lower``. With ``skip``, a phase that needs more
+    links at the best score is not bisected (the greedy's count is not strictly
+    monotone in the band, so this can miss a better phase)."""
+    rate = score if score is not None else (lambda p: p.band)
+    best, best_score = path, rate(path)
+    first = path.knots[0] + (path.knots[1] - path.knots[0]) * np.asarray(phases)
+    greedy = _kernel()
+    for stop in first:
+        if not lower * (1 + _GOOD_ENOUGH) < best_score:
+            break
+        if skip and greedy(s.x, s.y, s.curve, best_score, True, d + 1, FINE, LEVELS,
+                           float(stop))[0] > d + 1:
+            continue
+        candidate = continuous_fit(s, d, first_stop=float(stop), within=(lower, best_score))
+        if candidate.band < best_score and (value := rate(candidate)) < best_score:
+            best, best_score = candidate, value
+    return best
+
+
+def _vertices(starts: Array, lines: Array, b: float, E: float) -> Path:
+    """Vertices chosen backwards: in the last group the mean of its extreme lines, then
+    in each group the convex combination of them through the next vertex."""
+    g = starts.size
+    knots = np.append(starts, b)
+    values = np.empty(g + 1)
+    values[g] = 0.5 * (lines[-1, 0] + lines[-1, 1] * (b - starts[-1])
+                       + lines[-1, 2] + lines[-1, 3] * (b - starts[-1]))
+    for j in range(g - 1, -1, -1):
+        span = knots[j + 1] - knots[j]
+        e1 = lines[j, 0] + lines[j, 1] * span
+        e2 = lines[j, 2] + lines[j, 3] * span
+        alpha = 0.5 if e1 == e2 else min(1.0, max(0.0, (values[j + 1] - e2) / (e1 - e2)))
+        values[j] = alpha * lines[j, 0] + (1 - alpha) * lines[j, 2]
+    return Path(knots, values, E)

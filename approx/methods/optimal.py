@@ -1,0 +1,100 @@
+"""The method kind ``optimal-pwl``: the best one-hidden-layer ReLU net of width ``d`` we
+can build, with a rigorous lower bound of what any such net can reach.
+
+A width-``d`` net is, on the domain, a continuous piecewise-linear function with at most
+``d`` breakpoints; :mod:`approx.certify.optimum` finds a near-optimal such function (a
+greedy continuous path, bisected on its band) and a rigorous lower bound of the best
+one's error (exactly checked Helly witnesses of a discontinuous greedy cover).
+:func:`approx.models.pwl_net.pwl_net` turns the path into a net; when the path uses all
+``d`` breakpoints, the first slope is a subset sum of the slope changes (left-facing
+units), and when that sum cannot come close (e.g. a convex increasing ``f``: every
+slope change is positive, the first slope too) the path of ``d - 1`` breakpoints with
+one unit for the first slope is built too and the better kept.
+
+The run's certified max error (``max_error_upper``) is the bracket's upper end; the
+lower end travels in the fit's info as ``lower``. Both are rigorous for the target as
+enclosed by its ball form.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from approx.certify import optimum
+from approx.methods.registry import Fit
+from approx.models.pwl_net import pwl_net
+from approx.problems.targets import Target
+
+__all__ = ["fit_optimal"]
+
+#: a subset-sum shift of the first piece above this fraction of the band triggers the
+#: comparison with the path of d - 1 breakpoints
+_SHIFT_TOLERANCE = 1e-5
+#: the widest net for which every phase of the path is tried
+_ALL_PHASES = 2048
+
+
+def _phases(width: int) -> tuple[float, ...]:
+    """The phases tried: all of :data:`~approx.certify.optimum.PHASES` up to width
+    :data:`_ALL_PHASES`, the first two beyond, each only if it has a chance (each
+    costs a bisection over the samples)."""
+    return optimum.PHASES if width <= _ALL_PHASES else optimum.PHASES[:2]
+
+
+def _reachable(path: optimum.Path) -> bool:
+    """Whether minus the first slope lies between the sums of the negative and of the
+    positive slope changes after the first knot (else no subset sum comes close, e.g. a
+    convex increasing f, and phasing the path of d breakpoints is no use)."""
+    m = np.diff(path.values) / np.diff(path.knots)
+    rest = np.diff(m)[1:]
+    return bool(rest[rest < 0].sum() <= -m[0] <= rest[rest > 0].sum())
+
+
+def fit_optimal(target: Target, width: int, rng: np.random.Generator,
+                per_piece: int | None = None) -> Fit:
+    """The ``optimal-pwl`` fit of ``target`` at ``width`` (``rng`` unused: deterministic).
+
+    Info: ``lower`` (the proven lower bound of the width-``width`` optimum), ``band``
+    (the path's half-width at the samples), ``breakpoints`` (inside the domain),
+    ``samples``, ``seconds_lower`` and ``seconds_fit``.
+
+    Raises
+    ------
+    ValueError
+        If the target has no ball form or its values leave the float range.
+    """
+    if target.ball is None:
+        raise ValueError(f"method kind 'optimal-pwl' needs a target with a ball form; "
+                         f"{target.name!r} has none")
+    start = time.perf_counter()
+    s = optimum.samples(target, width, per_piece)
+    path = optimum.continuous_fit(s, width)
+    fitted = time.perf_counter()
+    bound = optimum.lower_bound(target, s, width, near=path.band)
+    bounded = time.perf_counter()
+    skip = width > _ALL_PHASES
+
+    def cost(p: optimum.Path) -> float:  # the band, and how far the net moves off the path
+        return p.band + pwl_net(p.knots, p.values, width)[1]
+
+    if _reachable(path):
+        path = optimum.phased_fit(s, width, path, bound.value, _phases(width), skip, cost)
+    net, shift = pwl_net(path.knots, path.values, width)
+    if shift > _SHIFT_TOLERANCE * path.band:
+        fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
+        fewer = optimum.phased_fit(s, width - 1, fewer, bound.value, optimum.PHASES[:2], True)
+        if fewer.band < path.band + shift:
+            net, _ = pwl_net(fewer.knots, fewer.values, width)
+            path = fewer
+    done = time.perf_counter()
+    info = {
+        "lower": bound.value,
+        "band": path.band,
+        "breakpoints": int(path.knots.size - 2),
+        "samples": s.size,
+        "seconds_fit": (fitted - start) + (done - bounded),
+        "seconds_lower": bounded - fitted,
+    }
+    return Fit(net, net.n_params, info=info)

@@ -1,0 +1,200 @@
+"""The optimum's bracket: the exact Helly check, the lower bound against closed forms,
+brute force and achievable errors, and hostile targets."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.integrate import quad
+from scipy.optimize import linprog
+
+from approx.analysis.errors import max_error_at
+from approx.certify import optimum
+from approx.methods import fit
+from approx.models.pwl_net import pwl_net
+from approx.problems import targets
+
+SQUARE = targets.from_expr("x**2", (0.0, 1.0), name="square")
+SINE01 = targets.from_expr("sin(2*pi*x)", (0.0, 1.0), name="sine01")
+
+
+def _bracket(target, d):
+    result = fit("optimal-pwl", target, d, np.random.default_rng(0))
+    return result.info["lower"], max_error_at(target, result.model), result
+
+
+def _lp_stabbable(x, lo, hi):
+    """Whether a line meets the segments [lo, hi] at x (scipy's LP, a margin)."""
+    A, b = [], []
+    for xi, low, high in zip(x, lo, hi, strict=True):
+        A += [[-1, -xi, 1], [1, xi, 1]]
+        b += [-low, high]
+    res = linprog([0, 0, -1], A_ub=A, b_ub=b, bounds=[(None, None), (None, None), (None, 1)])
+    return -res.fun
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-1, 1), min_size=3, max_size=3, unique=True),
+       st.lists(st.floats(-2, 2), min_size=3, max_size=3),
+       st.floats(0, 0.5))
+def test_the_exact_check_of_three_segments_agrees_with_a_linear_program(xs, ys, E):
+    x = sorted(xs)
+    if min(np.diff(x)) < 1e-3:
+        return
+    exact = optimum.stabbable(tuple(x), tuple(ys), tuple(ys), E)
+    margin = _lp_stabbable(x, np.array(ys) - E, np.array(ys) + E)
+    if abs(margin) > 1e-9:  # away from the boundary the LP decides
+        assert exact == (margin > 0)
+
+
+def test_the_exact_check_decides_on_the_boundary_in_rationals():
+    # y = x² at 0, 1/2, 1: the chord is 1/4 above the middle, so E = 1/8 just stabs
+    assert optimum.stabbable((0.0, 0.5, 1.0), (0.0, 0.25, 1.0), (0.0, 0.25, 1.0), 0.125)
+    assert not optimum.stabbable((0.0, 0.5, 1.0), (0.0, 0.25, 1.0), (0.0, 0.25, 1.0),
+                                 float(np.nextafter(0.125, 0)))
+    # an interval radius counts: the middle enclosed as [0.25, 0.3] is reachable sooner
+    assert optimum.stabbable((0.0, 0.5, 1.0), (0.0, 0.25, 1.0), (0.0, 0.3, 1.0), 0.11)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 7, 31])
+def test_the_square_brackets_its_closed_form_optimum(d):
+    """x² on [0, 1] with d free breakpoints: d + 1 equal pieces, each the chord lowered
+    by h²/8 (the chords' shifts agree, so the path is continuous) equioscillating at
+    2d + 3 points: the optimum is exactly 1/(8 (d + 1)²). Its path has d breakpoints,
+    but its first slope is positive and every slope change too, so no subset of them
+    sums to minus the first slope: the net is at worst the path of d - 1 breakpoints
+    (optimum 1/(8 d²)) with one unit carrying the first slope."""
+    best = 1 / (8 * (d + 1) ** 2)
+    lower, err, result = _bracket(SQUARE, d)
+    assert lower <= best <= err.upper
+    assert lower > best * (1 - 1e-3)
+    path = optimum.continuous_fit(optimum.samples(SQUARE, d), d)
+    assert path.knots.size == d + 2 and path.band == pytest.approx(best, rel=1e-3)
+    assert err.upper <= 1 / (8 * d * d) * (1 + 1e-2)
+    if result.info["breakpoints"] == d - 1:
+        assert err.upper == pytest.approx(1 / (8 * d * d), rel=1e-2)
+
+
+def test_one_breakpoint_on_the_square_by_brute_force():
+    """d = 1: every knot t on a fine grid, the best continuous two-piece path by LP at
+    a thousand points; no knot beats the lower bound, and the best is the bound and the
+    band of the path (the net itself has no breakpoint to spare: see above)."""
+    lower, _, _ = _bracket(SQUARE, 1)
+    x = np.linspace(0, 1, 1001)
+    best = math.inf
+    for t in np.linspace(0.3, 0.7, 81):
+        # unknowns: values at 0, t, 1 and E; |interp - x²| ≤ E at the points
+        w = np.where(x <= t, x / t, (x - t) / (1 - t))
+        rows = np.zeros((x.size, 4))
+        left = x <= t
+        rows[left, 0], rows[left, 1] = 1 - w[left], w[left]
+        rows[~left, 1], rows[~left, 2] = 1 - w[~left], w[~left]
+        A = np.vstack([np.column_stack([rows[:, :3], -np.ones(x.size)]),
+                       np.column_stack([-rows[:, :3], -np.ones(x.size)])])
+        b = np.concatenate([x * x, -x * x])
+        res = linprog([0, 0, 0, 1], A_ub=A, b_ub=b, bounds=[(None, None)] * 4)
+        best = min(best, res.fun)
+        assert res.fun >= lower * (1 - 1e-12)
+    assert best == pytest.approx(1 / 32, rel=1e-9)
+    assert lower == pytest.approx(best, rel=1e-3)
+    path = optimum.continuous_fit(optimum.samples(SQUARE, 1), 1)
+    assert path.band == pytest.approx(best, rel=1e-3)
+
+
+def _asymptotic(f2, a, b):
+    return quad(lambda x: math.sqrt(abs(f2(x))), a, b, limit=400)[0] ** 2 / 16
+
+
+@pytest.mark.parametrize(("target", "f2", "d", "constant"), [
+    (SINE01, lambda x: 4 * math.pi**2 * math.sin(2 * math.pi * x), 256, 1.44),
+    (targets.get("sin2pi"), lambda x: 4 * math.pi**2 * math.sin(2 * math.pi * x), 512, 5.74),
+])
+def test_smooth_targets_meet_the_asymptotic_constant(target, f2, d, constant):
+    a, b = target.domain
+    c = _asymptotic(f2, a, b)
+    assert c == pytest.approx(constant, abs=0.01)
+    lower, err, _ = _bracket(target, d)
+    n = d + 1  # pieces
+    assert lower * n * n == pytest.approx(c, rel=1e-2)
+    assert err.upper * n * n == pytest.approx(c, rel=1e-2)
+    assert lower <= err.upper <= lower * 1.02
+
+
+def test_a_path_near_the_optimum_never_beats_the_lower_bound():
+    """The optimum's own path, its vertices moved at random by a fraction of the band:
+    a width-d net every time; its certified error is never below the proven bound."""
+    target, d = targets.get("runge"), 16
+    s = optimum.samples(target, d)
+    path = optimum.continuous_fit(s, d)
+    bound = optimum.lower_bound(target, s, d)
+    rng = np.random.default_rng(1)
+    for _ in range(12):
+        knots = path.knots.copy()
+        gaps = np.diff(knots)
+        knots[1:-1] += rng.uniform(-0.02, 0.02, d) * np.minimum(gaps[:-1], gaps[1:])
+        values = path.values + rng.uniform(-0.05, 0.05, d + 2) * path.band
+        net, _ = pwl_net(knots, values, d)
+        err = max_error_at(target, net)
+        assert bound.value <= err.value
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 2**32 - 1))
+def test_random_nets_of_width_d_never_beat_the_lower_bound(d, seed):
+    target = targets.get("tanh10")
+    rng = np.random.default_rng(seed)
+    knots = np.concatenate(([-1.0], np.sort(rng.uniform(-1, 1, d)), [1.0]))
+    if np.any(np.diff(knots) <= 0):
+        return
+    values = np.tanh(10 * knots) + rng.normal(0, 0.01, d + 2)
+    net, _ = pwl_net(knots, values, d)
+    lower = optimum.lower_bound(target, optimum.samples(target, d), d).value
+    assert lower <= max_error_at(target, net).value
+
+
+def test_the_certificate_counts_only_disjoint_exactly_checked_triples():
+    x2 = SQUARE
+    # two triples whose spans touch: two breakpoints proven at E below 1/32 (h = 1/2)
+    good = np.array([[0.0, 0.25, 0.5], [0.5, 0.75, 1.0]])
+    assert optimum.confirmed(x2, good, 1 / 32 * 0.999) == 2
+    assert optimum.confirmed(x2, good, 1 / 32) == 0  # stabbable on the boundary
+    # overlapping spans prove one breakpoint only
+    overlap = np.array([[0.0, 0.25, 0.5], [0.4, 0.7, 1.0]])
+    assert optimum.confirmed(x2, overlap, 1e-4) == 1
+    assert optimum.confirmed(x2, np.full((1, 3), np.nan), 1e-4) == 0
+
+
+def test_a_domain_one_float_wide_gives_a_valid_bracket_or_a_clear_error():
+    a = 1.0
+    b = float(np.nextafter(a, 2))
+    target = targets.from_expr("x**2", (a, b), name="sliver")
+    try:
+        lower, err, _ = _bracket(target, 4)
+    except ValueError as e:
+        assert "\n" not in str(e)
+        return
+    assert 0 <= lower <= err.upper
+
+
+@pytest.mark.parametrize("expr", ["1e300*sin(3*x)", "1e-300*sin(3*x)"])
+def test_values_near_the_float_range_give_a_valid_bracket_or_a_clear_error(expr):
+    try:
+        target = targets.from_expr(expr, (-1.0, 1.0))
+        lower, err, _ = _bracket(target, 8)
+    except ValueError as e:
+        assert "\n" not in str(e)
+        return
+    assert 0 <= lower <= err.upper
+    assert math.isfinite(lower)
+
+
+def test_the_rationals_of_the_check_are_those_of_the_floats():
+    # a sanity check of the exact arithmetic's inputs: floats convert without rounding
+    assert Fraction(0.1) != Fraction(1, 10)
+    assert optimum.stabbable((0.0, 0.1, 0.2), (0.0, 0.1, 0.2), (0.0, 0.1, 0.2), 0.0) == (
+        Fraction(0.1) * 2 == Fraction(0.2))
