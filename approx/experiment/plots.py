@@ -13,6 +13,9 @@
 - ``training_<target>.png``: training loss against step, for runs with a loss history;
 - ``gap.png``: each method's ε divided by the uniform ±ReLU construction's at the same d
   (drawn when the sweep has that construction): the gap between theory and practice;
+- ``diagnostics_<target>.png`` (a sweep with a ``trained`` method): the breakpoints and
+  error extrema of its one-hidden-layer ReLU nets
+  (:mod:`approx.experiment.diagnostics_plots`);
 - ``params.png`` (a sweep with ``budgets``): ε against the number of parameters, a line
   per method (so per depth and construction), the comparison at equal ``n_params``.
 
@@ -57,6 +60,7 @@ from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
 from approx.experiment.classification_plots import plot_accuracy, plot_regions, save_png
 from approx.experiment.config import Config
+from approx.experiment.diagnostics_plots import diagnostics_figure
 from approx.experiment.expansion import sample_seed
 from approx.experiment.specs import DatasetSpec
 from approx.experiment.store import Store
@@ -71,6 +75,7 @@ __all__ = [
     "method_colors",
     "plot_all",
     "plot_convergence",
+    "plot_diagnostics",
     "plot_fits",
     "plot_folder",
     "plot_gap",
@@ -492,7 +497,20 @@ def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.f
                         lambda p, n=spec.name: plot_fits(table, config, n, folder, p)))
         drawers.append((f"training_{spec.name}.png",
                         lambda p, n=spec.name: plot_training(table, histories, config, n, p)))
+        drawers.append((f"diagnostics_{spec.name}.png",
+                        lambda p, n=spec.name: plot_diagnostics(table, config, n, folder, p)))
     return drawers, notes
+
+
+def plot_diagnostics(table: pd.DataFrame, config: Config, target_name: str, folder: Path,
+                     path: Path) -> Path | None:
+    """The one-hidden-layer ReLU nets' breakpoints and error extrema
+    (:mod:`approx.experiment.diagnostics_plots`); None when there is nothing to draw."""
+    fig = diagnostics_figure(table, config, target_name, folder, method_colors(config))
+    if fig is None:
+        return None
+    _save(fig, path)
+    return path
 
 
 class _NothingDrawn(ApproxError):
