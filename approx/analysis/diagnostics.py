@@ -34,10 +34,12 @@ from approx.problems.targets import Target, check_target
 __all__ = [
     "ALTERNATION_TOL",
     "Alternation",
+    "KnotDensity",
     "UnitCounts",
     "alternation",
     "breakpoints_inside",
     "error_curve",
+    "free_knot_level",
     "is_shallow_relu",
     "optimal_density",
     "unit_counts",
@@ -105,6 +107,26 @@ class Alternation:
     tol: float
 
 
+@dataclass(frozen=True)
+class KnotDensity:
+    """The free-knot optimum's asymptotic knot density on a grid of the domain.
+
+    Attributes
+    ----------
+    mid, rho : ndarray of shape (n,)
+        The cells' midpoints and ``ρ = |f''|^{1/2} / ∫ |f''|^{1/2}`` there (``Σ ρ · h = 1``).
+    cdf : ndarray of shape (n + 1,)
+        The cumulative mass at the nodes (0 at ``a``, 1 at ``b``).
+    mass : float
+        ``∫ |f''|^{1/2}`` (midpoint rule).
+    """
+
+    mid: Array
+    rho: Array
+    cdf: Array
+    mass: float
+
+
 def is_shallow_relu(model: Any) -> bool:
     """Whether ``model`` is a ``1 → d → 1`` ReLU :class:`~approx.nn.MLP`."""
     return (isinstance(model, MLP) and model.activation == "relu" and len(model.sizes) == 3
@@ -158,7 +180,7 @@ def unit_counts(net: MLP, domain: tuple[float, float]) -> UnitCounts:
     return UnitCounts(zero=zero, outside=outside, merged=merged, inside=tau.size - merged)
 
 
-def optimal_density(target: Target, n: int = 2**14) -> tuple[Array, Array, Array] | None:
+def optimal_density(target: Target, n: int = 2**14) -> KnotDensity | None:
     """The free-knot optimum's asymptotic knot density ``ρ = |f''|^{1/2} / ∫ |f''|^{1/2}``.
 
     Midpoint rule on ``n`` equal cells of the domain (``f''`` is never evaluated at a
@@ -167,10 +189,8 @@ def optimal_density(target: Target, n: int = 2**14) -> tuple[Array, Array, Array
 
     Returns
     -------
-    (mid, rho, cdf) or None
-        The cells' midpoints and ``ρ`` there (``Σ ρ · h = 1``), and the cumulative mass at
-        the ``n + 1`` nodes (0 at ``a``, 1 at ``b``). None when ``f''`` has no positive
-        finite mass (``f`` linear).
+    KnotDensity or None
+        None when ``f''`` has no positive finite mass (``f`` linear).
     """
     check_target(target)
     a, b = target.domain
@@ -187,7 +207,14 @@ def optimal_density(target: Target, n: int = 2**14) -> tuple[Array, Array, Array
         return None
     cdf = np.concatenate(([0.0], np.cumsum(root * np.diff(nodes)) / mass))
     cdf[-1] = 1.0
-    return mid, root / mass, cdf
+    return KnotDensity(mid, root / mass, cdf, mass)
+
+
+def free_knot_level(density: KnotDensity, d: int) -> float:
+    """The free-knot optimum's asymptotic max error with ``d`` breakpoints inside (``d + 1``
+    pieces): ``(∫ |f''|^{1/2})² / (16 (d + 1)²)``, half the optimally placed interpolant's.
+    An estimate (exact for ``x²``: ``h² / 8`` on ``d + 1`` equal pieces), not a bound."""
+    return density.mass**2 / (16.0 * (d + 1) ** 2)
 
 
 def _grid(model: Any, domain: tuple[float, float]) -> tuple[Array, Array]:

@@ -15,7 +15,11 @@ column), drawn from the store alone (the saved models, nothing refitted):
   within :data:`~approx.analysis.diagnostics.ALTERNATION_TOL` of ``ε`` marked (red
   positive, blue negative): the best approximation with ``d`` breakpoints
   equioscillates at about ``2d + 3`` of them; a net with fewer loses where its error
-  stays below the dashed lines.
+  stays below the dashed lines. In green, what the best net of that width reaches: the
+  certified bracket ``[optimum_lower, optimum_upper]`` where the table has it (a sweep
+  with an optimum method), else the free-knot optimum's asymptotic level
+  ``(∫|f''|^{1/2})² / (16 (d + 1)²)`` (:func:`~approx.analysis.diagnostics.free_knot_level`,
+  an estimate); the extrema beyond it are where the net loses.
 
 :func:`plot_diagnostics` draws the same for one run of a folder, to a path of your choosing.
 """
@@ -50,10 +54,20 @@ def _middle(widths: list[int]) -> int:
     return widths[(len(widths) - 1) // 2]
 
 
-def _nets(table: pd.DataFrame, config: Config, target_name: str,
-          folder: Path) -> list[tuple[str, int, Any]]:
-    """(method, width, net) for each method whose replicate-0 run at its middle width is
-    ok, saved and a ``1 → d → 1`` ReLU net, in the config's order."""
+#: a row of the figure: the method's name, the width, the net, and the bracket of the
+#: optimum at that width when the table has one (``optimum_lower``, ``optimum_upper``)
+Row = tuple[str, int, Any, tuple[float, float] | None]
+
+
+def _bracket(run: pd.Series) -> tuple[float, float] | None:
+    """The run's ``(optimum_lower, optimum_upper)`` if the table has finite ones."""
+    pair = tuple(float(run.get(c, np.nan)) for c in ("optimum_lower", "optimum_upper"))
+    return pair if all(np.isfinite(pair)) else None  # type: ignore[return-value]
+
+
+def _nets(table: pd.DataFrame, config: Config, target_name: str, folder: Path) -> list[Row]:
+    """A :data:`Row` for each method whose replicate-0 run at its middle width is ok,
+    saved and a ``1 → d → 1`` ReLU net, in the config's order."""
     rows = table[(table["target"] == target_name) & (table["status"] == RunStatus.OK)
                  & (table["replicate"] == 0) & table["model_file"].notna()]
     nets = []
@@ -63,27 +77,28 @@ def _nets(table: pd.DataFrame, config: Config, target_name: str,
         if runs.empty:
             continue
         width = _middle(runs["width"].astype(int).tolist())
-        model = load_model_file(folder / runs[runs["width"] == width]["model_file"].iloc[0])
+        run = runs[runs["width"] == width].iloc[0]
+        model = load_model_file(folder / run["model_file"])
         if diagnostics.is_shallow_relu(model):
-            nets.append((method.name, width, model))
+            nets.append((method.name, width, model, _bracket(run)))
     return nets
 
 
-def _density_panel(ax: Axes, target: Target, net: Any, colour: str) -> None:
+def _density_panel(ax: Axes, target: Target, net: Any, colour: str,
+                   density: diagnostics.KnotDensity | None) -> None:
     """Cumulative breakpoints inside the domain against the optimal density's."""
     a, b = target.domain
     tau = diagnostics.breakpoints_inside(net, target.domain)
     counts = diagnostics.unit_counts(net, target.domain)
     ax.plot([a, b], [0, 1], color="0.6", lw=1, ls="--", label="uniform knots")
-    optimum = diagnostics.optimal_density(target)
     gap = np.nan
-    if optimum is not None:
-        nodes = np.linspace(a, b, optimum[2].size)
-        ax.plot(nodes, optimum[2], color="black", lw=1.6, alpha=0.7,
+    if density is not None:
+        nodes = np.linspace(a, b, density.cdf.size)
+        ax.plot(nodes, density.cdf, color="black", lw=1.6, alpha=0.7,
                 label=r"optimal: $\propto |f''|^{1/2}$, cumulative")
         if tau.size:
             steps = np.arange(1, tau.size + 1) / tau.size
-            expected = np.interp(tau, nodes, optimum[2])
+            expected = np.interp(tau, nodes, density.cdf)
             gap = float(max(np.max(np.abs(steps - expected)),
                             np.max(np.abs(steps - 1 / tau.size - expected))))
     if tau.size:
@@ -98,45 +113,55 @@ def _density_panel(ax: Axes, target: Target, net: Any, colour: str) -> None:
     ax.grid(True, alpha=0.3)
 
 
-def _error_panel(ax: Axes, target: Target, net: Any, colour: str, width: int) -> None:
-    """The error curve, ±ε, and the alternating extrema near ε."""
+def _error_panel(ax: Axes, target: Target, row: Row,
+                 density: diagnostics.KnotDensity | None, colour: str) -> None:
+    """The error curve, ±ε, the optimum's level, and the alternating extrema near ε."""
+    _, width, net, bracket = row
     x, e = diagnostics.error_curve(target, net)
     alt = diagnostics.alternation(x, e)
     ax.plot(x, e, color=colour, lw=0.9)
     for level in (alt.max, -alt.max):
         ax.axhline(level, color="0.4", ls="--", lw=0.8)
+    if bracket is not None:
+        for sign in (1, -1):
+            ax.axhspan(sign * bracket[0], sign * bracket[1], color="seagreen", alpha=0.35,
+                       label="the optimum at width d: certified bracket")
+    elif density is not None:
+        level = diagnostics.free_knot_level(density, width)
+        for sign in (1, -1):
+            ax.axhline(sign * level, color="seagreen", lw=1.2, ls=":",
+                       label=r"free-knot optimum's level $(\int|f''|^{1/2})^2/(16(d+1)^2)$")
     positive = alt.error > 0
     ax.plot(alt.x[positive], alt.error[positive], "o", ms=4, color="firebrick",
-            label="alternating extrema within "
-                  f"{diagnostics.ALTERNATION_TOL:.0%} of ε (+ / −)")
+            label=f"alternating extrema within {diagnostics.ALTERNATION_TOL:.0%} of ε")
     ax.plot(alt.x[~positive], alt.error[~positive], "o", ms=4, color="royalblue")
     ax.set(xlim=target.domain, xlabel="x", ylabel=r"error $f - \hat f$")
     ax.set_title(f"ε = {alt.max:.3g}: {alt.count} alternating "
-                 f"{'extremum' if alt.count == 1 else 'extrema'} "
-                 f"(the optimum with d = {width} breakpoints: about {2 * width + 3})",
-                 fontsize=9)
+                 f"{'extremum' if alt.count == 1 else 'extrema'} near ε "
+                 f"(the optimum: about {2 * width + 3})", fontsize=9)
     ax.grid(True, alpha=0.3)
 
 
-def _draw(nets: list[tuple[str, int, Any]], target: Target, title: str,
-          colours: dict[str, str]) -> Figure:
-    """A row per (method, width, net): the density and the error panels."""
+def _draw(nets: list[Row], target: Target, title: str, colours: dict[str, str]) -> Figure:
+    """A row per net: the density and the error panels."""
     fig = Figure(figsize=(11.0, 3.3 * len(nets) + 0.9), layout="constrained", dpi=110)
     grid = fig.subplots(len(nets), 2, squeeze=False,
                         gridspec_kw={"width_ratios": [2, 3]})
-    for (method, width, net), (left, right) in zip(nets, grid, strict=True):
+    density = diagnostics.optimal_density(target)
+    for row, (left, right) in zip(nets, grid, strict=True):
+        method, width, net, _ = row
         colour = colours.get(method, "tab:blue")
-        _density_panel(left, target, net, colour)
-        _error_panel(right, target, net, colour, width)
+        _density_panel(left, target, net, colour, density)
+        _error_panel(right, target, row, density, colour)
         left.text(-0.28, 0.5, f"{method}\nd = {width}", transform=left.transAxes,
                   rotation=90, va="center", ha="center", fontweight="bold",
                   color=colour)
     handles = {}
-    for ax in grid[0]:
+    for ax in grid.ravel():
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
     fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-               ncol=min(len(handles), 4), frameon=False)
+               ncol=min(len(handles), 3), frameon=False)
     fig.suptitle(title.replace("$", r"\$"), fontweight="bold")
     return fig
 
@@ -197,7 +222,7 @@ def plot_diagnostics(folder: str | Path, run_id: str, path: str | Path) -> Path:
     spec = next(t for t in config.targets if t.name == row[config.task.subject])
     target = spec.build()
     width = int(row["width"])
-    fig = _draw([(str(row["method"]), width, model)], target,
+    fig = _draw([(str(row["method"]), width, model, _bracket(row))], target,
                 f"{run_id}: {target.description}", {})
     fig.savefig(Path(path))
     return Path(path)

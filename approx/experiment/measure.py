@@ -206,16 +206,19 @@ def _diagnose(result: Result, target: Target, model: Any) -> None:
     (:func:`approx.analysis.diagnostics.unit_counts`) and, for an ok run, the alternating
     extrema of its error near the max (:func:`~approx.analysis.diagnostics.alternation`)
     as ``info`` facts: ``units_zero``, ``units_outside``, ``units_merged``,
-    ``alternations``."""
+    ``alternations`` (left out when the error curve cannot be evaluated)."""
     if not diagnostics.is_shallow_relu(model) or not finite_parameters(model):
         return
     counts = diagnostics.unit_counts(model, target.domain)
     result.info.update(units_zero=counts.zero, units_outside=counts.outside,
                        units_merged=counts.merged)
     if result.status == RunStatus.OK:
-        with np.errstate(all="ignore"):
-            curve = diagnostics.error_curve(target, model)
-        result.info["alternations"] = diagnostics.alternation(*curve).count
+        try:  # a diagnostic never fails a measured run: left empty if it cannot be had
+            with np.errstate(all="ignore"):
+                curve = diagnostics.error_curve(target, model)
+            result.info["alternations"] = diagnostics.alternation(*curve).count
+        except (ValueError, ArithmeticError):
+            pass
         deadline.check()
 
 

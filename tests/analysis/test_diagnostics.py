@@ -74,6 +74,9 @@ def test_the_best_pwl_of_x_squared_equioscillates_at_2n_plus_1_points(n):
     net = _pwl_net(knots, knots**2 - h * h / 8)
     alt = diagnostics.alternation(*diagnostics.error_curve(_square(), net))
     assert alt.count == 2 * n + 1
+    # the level of the free-knot optimum with n − 1 breakpoints inside is exactly h²/8
+    level = diagnostics.free_knot_level(diagnostics.optimal_density(_square()), n - 1)
+    assert level == pytest.approx(h * h / 8, rel=1e-12)
     assert alt.max == pytest.approx(h * h / 8, rel=1e-12)
     np.testing.assert_allclose(alt.x, np.linspace(0.0, 1.0, 2 * n + 1), atol=1e-12)
     assert np.all(alt.error[::2] > 0) and np.all(alt.error[1::2] < 0)
@@ -127,12 +130,15 @@ def test_optimal_density_is_normalised_to_closed_forms():
     # x⁴ on [0, 1]: √|f''| = √12 x, mass √12 / 2, so ρ = 2x and the cdf is x²
     target = Target("x4", lambda x: np.asarray(x, dtype=float) ** 4, (0.0, 1.0),
                     d2=lambda x: 12 * np.asarray(x, dtype=float) ** 2)
-    mid, rho, cdf = diagnostics.optimal_density(target, n=1000)
+    density = diagnostics.optimal_density(target, n=1000)
+    mid, rho, cdf = density.mid, density.rho, density.cdf
+    assert density.mass == pytest.approx(12**0.5 / 2, rel=1e-6)
     np.testing.assert_allclose(rho, 2 * mid, rtol=1e-12)
     np.testing.assert_allclose(cdf, np.linspace(0, 1, 1001) ** 2, atol=1e-12)
     assert np.sum(rho) / 1000 == pytest.approx(1.0, rel=1e-12)
     # x² on [2, 5]: uniform, ρ = 1/3 (an expression target: f'' estimated numerically)
-    mid, rho, cdf = diagnostics.optimal_density(from_expr("x**2", (2.0, 5.0)), n=300)
+    density = diagnostics.optimal_density(from_expr("x**2", (2.0, 5.0)), n=300)
+    mid, rho, cdf = density.mid, density.rho, density.cdf
     np.testing.assert_allclose(rho, 1 / 3, rtol=1e-5)
     assert cdf[0] == 0 and cdf[-1] == 1 and np.all(np.diff(cdf) > 0)
     # a linear target has none
@@ -150,6 +156,6 @@ def test_the_adaptive_construction_follows_the_optimal_density():
     tau = diagnostics.breakpoints_inside(net, target.domain)
     np.testing.assert_allclose(tau, adaptive_knots(target, d)[1:-1], rtol=1e-12)
     nodes = np.linspace(0.0, 1.0, 2**14 + 1)
-    _, _, cdf = diagnostics.optimal_density(target)
+    cdf = diagnostics.optimal_density(target).cdf
     np.testing.assert_allclose(np.interp(tau, nodes, cdf), np.arange(1, d - 1) / (d - 1),
                                atol=1e-4)

@@ -117,3 +117,30 @@ def test_one_run_is_drawn_on_request(folder, tmp_path):
     with pytest.raises(StoreError, match="no run"):
         plot_diagnostics(folder, "sin2pi.nope.d8.r0", tmp_path / "three.png")
     assert not (tmp_path / "two.png").exists() and not (tmp_path / "three.png").exists()
+
+
+def test_the_figure_draws_the_optimum_bracket_when_the_table_has_one(folder):
+    from approx.experiment import load_results
+    from approx.experiment.diagnostics_plots import diagnostics_figure
+
+    config = parse_config(CONFIG)
+    table = load_results(folder)
+
+    def labels(fig):
+        return {label for ax in fig.axes for label in ax.get_legend_handles_labels()[1]}
+
+    plain = labels(diagnostics_figure(table, config, "sq", folder, {}))
+    assert any(label.startswith("free-knot optimum's level") for label in plain)
+    assert not any("bracket" in label for label in plain)
+    bracketed = table.assign(optimum_lower=1e-3, optimum_upper=1.1e-3)
+    fig = diagnostics_figure(bracketed, config, "sq", folder, {})
+    assert any("certified bracket" in label for label in labels(fig))
+    level = [line for ax in fig.axes for line in ax.get_lines()
+             if str(line.get_label()).startswith("free-knot")]
+    assert not level  # replaced by the bracket
+    lines = [line for ax in diagnostics_figure(table, config, "sq", folder, {}).axes
+             for line in ax.get_lines() if str(line.get_label()).startswith("free-knot")]
+    # the free-knot level of x² is exact, h²/8 on d + 1 pieces, for the middle width d = 8
+    # (f'' of an expression target is estimated numerically: 1e-5 relative)
+    assert lines and all(abs(line.get_ydata()[0]) == pytest.approx(1 / (8 * 81), rel=1e-5)
+                         for line in lines)
