@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from approx import analysis, methods
+from approx.analysis import diagnostics
 from approx.certify import targets as certified
 from approx.certify.adapters import finite_parameters
 from approx.core import deadline
@@ -197,6 +198,28 @@ def approximate(run: Run, result: Result) -> None:
     if overflow and result.status == RunStatus.NON_FINITE:
         result.message = overflow
     result.degenerate = _degenerate(result, run.target)
+    _diagnose(result, target, fit.model)
+
+
+def _diagnose(result: Result, target: Target, model: Any) -> None:
+    """For a ``1 → d → 1`` ReLU net with finite weights, its wasted units
+    (:func:`approx.analysis.diagnostics.unit_counts`) and, for an ok run, the alternating
+    extrema of its error near the max (:func:`~approx.analysis.diagnostics.alternation`)
+    as ``info`` facts: ``units_zero``, ``units_outside``, ``units_merged``,
+    ``alternations`` (left out when the error curve cannot be evaluated)."""
+    if not diagnostics.is_shallow_relu(model) or not finite_parameters(model):
+        return
+    counts = diagnostics.unit_counts(model, target.domain)
+    result.info.update(units_zero=counts.zero, units_outside=counts.outside,
+                       units_merged=counts.merged)
+    if result.status == RunStatus.OK:
+        try:  # a diagnostic never fails a measured run: left empty if it cannot be had
+            with np.errstate(all="ignore"):
+                curve = diagnostics.error_curve(target, model)
+            result.info["alternations"] = diagnostics.alternation(*curve).count
+        except (ValueError, ArithmeticError):
+            pass
+        deadline.check()
 
 
 def _degenerate(result: Result, spec: TargetSpec) -> bool | None:

@@ -31,6 +31,9 @@ legend keys only what the figure draws; its title states the statistic.
   and mean square, as ``info_phases`` records them), x counting that optimizer's
   entries, a marker where each phase starts and ends, spikes clipped to the top and
   marked; runs recorded before phases were get one panel of their loss as recorded;
+- ``diagnostics_<target>.png`` (a sweep with a ``trained`` method): the breakpoints and
+  error extrema of its one-hidden-layer ReLU nets
+  (:mod:`approx.experiment.diagnostics_plots`);
 - ``params.png`` (a sweep with ``budgets``, instead of the figures against the width,
   which mean nothing when each method runs at its own widths): ε against the number of
   parameters, ticks at the budgets, a line per method (so per depth and construction),
@@ -96,6 +99,7 @@ from approx.experiment.classification_plots import (
     plot_regions,
 )
 from approx.experiment.config import Config
+from approx.experiment.diagnostics_plots import diagnostics_figure
 from approx.experiment.expansion import sample_seed
 from approx.experiment.figstyle import Capture, save_figure, style, styled
 from approx.experiment.figure_parts import (
@@ -123,6 +127,7 @@ __all__ = [
     "optimum_table",
     "plot_all",
     "plot_convergence",
+    "plot_diagnostics",
     "plot_fits",
     "plot_folder",
     "plot_gap",
@@ -1064,7 +1069,21 @@ def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.f
                         lambda p, n=spec.name: plot_fits(table, config, n, folder, p)))
         drawers.append((f"training_{spec.name}.png",
                         lambda p, n=spec.name: plot_training(table, histories, config, n, p)))
+        drawers.append((f"diagnostics_{spec.name}.png",
+                        lambda p, n=spec.name: plot_diagnostics(table, config, n, folder, p)))
     return drawers, notes
+
+
+@styled
+def plot_diagnostics(table: pd.DataFrame, config: Config, target_name: str, folder: Path,
+                     path: Path) -> Path | None:
+    """The one-hidden-layer ReLU nets' breakpoints and error extrema
+    (:mod:`approx.experiment.diagnostics_plots`); None when there is nothing to draw."""
+    fig = diagnostics_figure(table, config, target_name, folder, method_colors(config))
+    if fig is None:
+        return None
+    _save(fig, path)
+    return path
 
 
 def _draw(drawers: list[Drawer], out: Path, save: Save | None, skipped: list[str],

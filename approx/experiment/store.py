@@ -49,7 +49,7 @@ from numpy.typing import NDArray
 
 from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
-from approx.experiment import bracket
+from approx.experiment import bracket, equal_params
 from approx.experiment import folder as folders
 from approx.experiment.changes import describe_change
 from approx.experiment.config import Config, parse_config
@@ -804,9 +804,12 @@ class Store:
             table.insert(table.columns.get_loc("tight_reason") + 1, "degenerate",
                          table.pop("degenerate"))
         table = _in_config_order(table, config)
-        if config.task.name == "approximation" and bracket.has_optimum(
-                [m.kind for m in config.methods]):
+        if (config.task.name == "approximation" and not config.budgets
+                and bracket.has_optimum(
+                [m.kind for m in config.methods])):
             table = bracket.with_optimum(table)
+        if equal_params.applies(config):  # a budget sweep with the one-hidden-layer optimum
+            table = equal_params.with_shallow_optimum(table, config)
         if config.task.widthless:  # recorded at width 0: in the table it has none
             table["width"] = table["width"].astype("Int64").mask(table["width"] == 0)
         return table.rename(columns={"target": config.task.subject})
@@ -971,8 +974,9 @@ def _in_config_order(table: pd.DataFrame, config: Config) -> pd.DataFrame:
 @functools.cache
 def run_columns() -> frozenset[str]:
     """Every column ``runs.csv`` has but the ``param_*`` and ``info_*`` ones: the runs
-    table's (of a store built by every migration), each task's name for its subject and
-    the optimum's bracket columns."""
+    table's (of a store built by every migration), each task's name for its subject, the
+    optimum's bracket columns and the budget sweeps' comparison with the one-hidden-layer
+    optimum (:data:`approx.experiment.equal_params.COLUMNS`)."""
     db = sqlite3.connect(":memory:", isolation_level=None)
     try:
         for step in range(SCHEMA_VERSION):
@@ -980,7 +984,8 @@ def run_columns() -> frozenset[str]:
         names = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
     finally:
         db.close()
-    return frozenset(names | {task.subject for task in TASKS.values()} | set(bracket.COLUMNS))
+    return frozenset(names | {task.subject for task in TASKS.values()} | set(bracket.COLUMNS)
+                     | set(equal_params.COLUMNS))
 
 
 def _migrate(db: sqlite3.Connection, step: int) -> None:

@@ -126,7 +126,8 @@ def page_names(stem: str, n: int) -> list[str]:
 
 def _approximation_figures(names: Iterable[str]) -> set[str]:
     names = list(names)
-    per_target = ({f"fits_{n}.png", f"training_{n}.png"} for n in names[:PER_TARGET_FIGURES])
+    per_target = ({f"fits_{n}.png", f"training_{n}.png", f"diagnostics_{n}.png"}
+                  for n in names[:PER_TARGET_FIGURES])
     pages = (page_names(stem, len(names)) for stem in ("convergence", "gap", "params"))
     return set().union(*pages, *per_target)
 
