@@ -32,7 +32,15 @@ from approx.nn.piecewise import piecewise_linear
 from approx.train.lm_rules import NO_STEP, Damping, lp_residuals
 from approx.train.loop import Engine, Outcome, Tracker
 
-__all__ = ["equidistribute", "knot_form", "spline_polish", "to_theta", "widen"]
+__all__ = [
+    "FINISH_P",
+    "equidistribute",
+    "knot_form",
+    "lp_continuation",
+    "spline_polish",
+    "to_theta",
+    "widen",
+]
 
 Array = NDArray[np.float64]
 
@@ -148,16 +156,18 @@ def to_theta(tau: Array, u: Array, theta: Array, sizes: list[int]) -> None:
 
 
 def _assemble(
-    tau: Array, u: Array, x: Array, y: Array, p: float
+    tau: Array, u: Array, x: Array, y: Array, p: float, unit: float = 1.0
 ) -> tuple[float, Array, Array, Array]:
-    """Loss ``½‖ρ‖²``, banded ``JᵀJ`` (upper form, 4 rows), ``Jᵀρ``, and the empty cells."""
+    """Loss ``½‖ρ‖²`` of the residuals in ``unit``s, banded ``JᵀJ`` (upper form, 4 rows),
+    ``Jᵀρ``, and the empty cells."""
     n = tau.size
     cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, n - 2)
     h = np.diff(tau)[cell]
     lam = (x - tau[cell]) / h
     s = (u[cell + 1] - u[cell]) / h
-    r = u[cell] + lam * (u[cell + 1] - u[cell]) - y
+    r = (u[cell] + lam * (u[cell + 1] - u[cell]) - y) / unit
     rho, scale = lp_residuals(r, p, x.size)
+    scale = scale / unit
     # columns of the cell's four parameters τ_c, u_c, τ_{c+1}, u_{c+1}, with the two
     # end knots held fixed
     J = [-s * (1.0 - lam), 1.0 - lam, -s * lam, lam]
@@ -253,6 +263,38 @@ def spline_polish(
     return np.array(history), status, message, evals
 
 
+#: the exponents of the Lᵖ continuation of :func:`minimax_finish`
+FINISH_P = (16.0, 32.0, 64.0, 128.0, 256.0)
+
+
+def lp_continuation(
+    tau: Array,
+    u: Array,
+    x: Array,
+    y: Array,
+    tracker: Tracker,
+    theta: Array,
+    sizes: list[int],
+    steps: int,
+) -> tuple[Array, Array, int]:
+    """Lᵖ continuation towards the least max error: LM rounds at each of :data:`FINISH_P`.
+
+    Each round starts where the last ended and minimises the mean of ``|r/E|ᵖ``, with
+    ``E`` the largest residual at the round's start (so ``|r/E|ᵖ`` neither underflows
+    nor overflows at large p); the budget of ``steps`` evaluations is shared equally.
+    Returns the last knots and values and the evaluations used.
+    """
+    used, history = 0, []
+    for k, p in enumerate(FINISH_P):
+        unit = float(np.max(np.abs(np.interp(x, tau, u) - y))) or 1.0
+        budget = (steps - used) // (len(FINISH_P) - k)
+        tau, u, n, _, _ = _levenberg_marquardt(
+            tau, u, x, y, p, budget, 0.0, tracker, theta, sizes, history, unit
+        )
+        used += n
+    return tau, u, used
+
+
 def _levenberg_marquardt(
     tau: Array,
     u: Array,
@@ -265,6 +307,7 @@ def _levenberg_marquardt(
     theta: Array,
     sizes: list[int],
     history: list[float],
+    unit: float = 1.0,
 ) -> tuple[Array, Array, int, str, str]:
     """One round of banded LM from ``(τ, u)``; appends accepted losses to ``history``.
 
@@ -273,7 +316,7 @@ def _levenberg_marquardt(
     banded. Returns the last ``(τ, u)``, the trial steps used, a status and a message.
     """
     to_theta(tau, u, theta, sizes)
-    it = _Iterate.at(tau, u, x, y, p)
+    it = _Iterate.at(tau, u, x, y, p, unit)
     history.append(it.value)
     tracker.offer(it.value, len(history), force=True)
     damping, evals = Damping(), 0
@@ -284,7 +327,7 @@ def _levenberg_marquardt(
             return it.tau, it.u, evals, "converged", f"loss {it.value:.3g} ≤ tol {tol:g}"
         if float(np.max(np.abs(it.g))) <= 1e-15 * max(it.value, 1e-300) or damping.exhausted:
             return it.tau, it.u, evals, "converged", NO_STEP
-        accepted, used = _banded_trials(it, x, y, p, gap, damping, steps - evals)
+        accepted, used = _banded_trials(it, x, y, p, unit, gap, damping, steps - evals)
         evals += used
         if accepted is not None:
             it = accepted
@@ -307,12 +350,21 @@ class _Iterate:
     empty: int
 
     @classmethod
-    def at(cls, tau: Array, u: Array, x: Array, y: Array, p: float) -> _Iterate:
-        return cls(tau, u, *_assemble(tau, u, x, y, p))
+    def at(
+        cls, tau: Array, u: Array, x: Array, y: Array, p: float, unit: float = 1.0
+    ) -> _Iterate:
+        return cls(tau, u, *_assemble(tau, u, x, y, p, unit))
 
 
 def _banded_trials(
-    it: _Iterate, x: Array, y: Array, p: float, gap: float, damping: Damping, budget: int
+    it: _Iterate,
+    x: Array,
+    y: Array,
+    p: float,
+    unit: float,
+    gap: float,
+    damping: Damping,
+    budget: int,
 ) -> tuple[_Iterate | None, int]:
     """Damped banded steps from ``it`` until one lowers the loss without crossing knots
     (closer than ``gap``) or emptying a cell, or ``budget`` trials are spent: the new
@@ -342,7 +394,7 @@ def _banded_trials(
         delta[0::2] = move
         tau_t, u_t = it.tau + move, it.u + delta[1::2]
         if np.all(np.diff(tau_t) > gap):
-            trial = _Iterate.at(tau_t, u_t, x, y, p)
+            trial = _Iterate.at(tau_t, u_t, x, y, p, unit)
             # a cell without samples is free between them: none may newly appear
             if math.isfinite(trial.value) and trial.value < it.value and trial.empty <= it.empty:
                 # predicted decrease of the model ½‖ρ + Jδ‖²: −δᵀg − ½ δᵀ(JᵀJ)δ

@@ -17,6 +17,7 @@ from approx.core import deadline
 from approx.train.knot_form import is_shallow_relu, spline_polish
 from approx.train.lm_rules import NO_STEP, Damping, lp_residuals
 from approx.train.loop import Converged, Diverged, Engine, Outcome, Tracker, first_order
+from approx.train.minimax import minimax_finish
 from approx.train.options import AdamLMOptions, Options
 
 __all__ = ["POLISH_MAX_PARAMS", "adam_lm", "gauss_newton", "lbfgs", "lm"]
@@ -313,4 +314,6 @@ def adam_lm(
     polish_history, status, message, evals = polish(
         engine, X, y, tracker, steps=options.polish_steps, tol=options.tol, p=options.polish_p
     )
+    if banded and tracker.monitor is not None and options.finish_steps and status != "converged":
+        evals += minimax_finish(engine, X, y, tracker, options.finish_steps)
     return np.concatenate([history, polish_history]), status, message, taken + evals

@@ -1,0 +1,293 @@
+"""The minimax finish of a 1→d→1 ReLU net: sequential linear programming in its knot form.
+
+The Lᵖ polish of :mod:`approx.train.knot_form` pulls the fit toward the least max
+error, but the max error is not smooth: near its minimum Levenberg–Marquardt on
+``|r|ᵖ`` stalls short of it. Here the max error itself is minimised, by Madsen's
+method for nonlinear minimax problems (K. Madsen, "An algorithm for minimax solution
+of overdetermined systems of non-linear equations", J. Inst. Math. Appl. 16 (1975)):
+at each step the residuals are linearised in the knots and values,
+
+    r_i + J_i δ,   J_i = (∂r_i/∂τ_c, ∂r_i/∂u_c, ∂r_i/∂τ_{c+1}, ∂r_i/∂u_{c+1})
+
+(the four numbers of the sample's own cell, as in the knot form), and the step δ
+minimising ``max_i |r_i + J_i δ|`` within a trust region is a linear program (scipy's
+HiGHS). A step is taken when the true max error falls; the region grows after good
+steps and shrinks after poor ones. At a minimum the error equioscillates: the linear
+program finds no step, which is the discrete form of the characterisation of best
+approximations by alternation.
+
+Two knot forms of a width-d net (:data:`FORMS`):
+
+- ``"free"``: d cells on the data range, d − 1 interior knots (one unit carries the
+  first slope), as :func:`~approx.train.knot_form.to_theta`;
+- ``"flat"``: d + 1 cells, d interior knots, one cell ``j`` held flat. With every kink
+  inside the data the first slope must be minus a sum of slope changes (those of the
+  units facing left); when cell ``j`` is flat the units left of it face left, those
+  right of it face right, and the output bias is the flat value
+  (:func:`to_theta_flat`). One more knot for one constraint: for targets with a
+  stationary point (or nearly flat ends) this form reaches about ((d+1)/d)² less error.
+
+Only the samples near the extremes of the residual enter each linear program (every
+local extremum of ``r`` above :data:`ACTIVE` of the max and its neighbours), so a step
+costs O(d) constraints rather than O(m); the step is accepted on the max over all
+samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from approx.core import deadline
+from approx.nn import MLP, unpack
+from approx.train.knot_form import equidistribute, knot_form, lp_continuation, to_theta
+from approx.train.loop import Engine, Tracker
+
+__all__ = [
+    "ACTIVE",
+    "FORMS",
+    "MADSEN_STEPS",
+    "Fit",
+    "flat_form",
+    "madsen",
+    "minimax_finish",
+    "split_worst",
+    "to_theta_flat",
+]
+
+Array = NDArray[np.float64]
+
+#: residuals at least this fraction of the max enter the linear program (at their local
+#: extrema, with :data:`NEIGHBOURS` samples on each side)
+ACTIVE, NEIGHBOURS = 0.25, 2
+#: trust region: knots move at most ``radius`` of the adjacent cells' widths, values at
+#: most ``VALUE_SCALE · radius · E``; the radius starts at :data:`START_RADIUS`, stays
+#: at most :data:`MAX_RADIUS` (< ½, so knots never cross)
+START_RADIUS, MAX_RADIUS, VALUE_SCALE = 0.1, 0.45, 4.0
+#: linear programs of Madsen's method at most, per knot form (it stops sooner at a
+#: minimax fit: no step lowers the linearised max)
+MADSEN_STEPS = 100
+#: the knot forms of a width-d net
+FORMS = ("free", "flat")
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A continuous piecewise-linear fit: knots ``tau`` (ends fixed), values ``u``, the
+    flat cell (None for the free form) and its max error on the samples."""
+
+    tau: Array
+    u: Array
+    flat: int | None
+    error: float
+
+
+def _residuals(tau: Array, u: Array, x: Array, y: Array) -> Array:
+    return np.interp(x, tau, u) - y
+
+
+def _active(r: Array, error: float) -> Array:
+    """Indices of the samples that enter the linear program."""
+    m = r.size
+    big = np.abs(r) >= ACTIVE * error
+    up = np.r_[True, r[1:] >= r[:-1]] & np.r_[r[:-1] >= r[1:], True]
+    down = np.r_[True, r[1:] <= r[:-1]] & np.r_[r[:-1] <= r[1:], True]
+    peaks = np.flatnonzero(big & (up | down))
+    near = (peaks[:, None] + np.arange(-NEIGHBOURS, NEIGHBOURS + 1)).reshape(-1)
+    return np.unique(np.clip(near, 0, m - 1))
+
+
+def _jacobian(tau: Array, u: Array, xs: Array) -> Any:
+    """The residuals' Jacobian at ``xs`` in the columns ``δτ_1 … δτ_{k−2}, δu_0 … δu_{k−1}``
+    (the end knots fixed): a sparse matrix, four entries a row at most."""
+    from scipy import sparse
+
+    k = tau.size
+    cell = np.clip(np.searchsorted(tau, xs, side="right") - 1, 0, k - 2)
+    h = np.diff(tau)[cell]
+    lam = (xs - tau[cell]) / h
+    s = np.diff(u)[cell] / h
+    n_tau = k - 2
+    everywhere = np.ones(xs.size, dtype=bool)
+    parts = [  # (column, value, where the column exists)
+        (cell - 1, -s * (1.0 - lam), cell >= 1),
+        (cell, -s * lam, cell + 1 <= k - 2),
+        (n_tau + cell, 1.0 - lam, everywhere),
+        (n_tau + cell + 1, lam, everywhere),
+    ]
+    rows = np.concatenate([np.flatnonzero(ok) for _, _, ok in parts])
+    cols = np.concatenate([col[ok] for col, _, ok in parts])
+    vals = np.concatenate([val[ok] for _, val, ok in parts])
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(xs.size, n_tau + k))
+
+
+def _step(fit: Fit, x: Array, y: Array, r: Array, radius: float) -> tuple[Array, Array, float]:
+    """The linear program's step from ``fit``: new knots, values, and the predicted max
+    ``min_δ max_i |r_i + J_i δ|`` over the active samples within the trust region."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    tau, u, k = fit.tau, fit.u, fit.tau.size
+    idx = _active(r, fit.error)
+    J = _jacobian(tau, u, x[idx])
+    n = J.shape[1] + 1  # and t, the linearised max
+    t_col = sparse.csr_matrix(np.ones((idx.size, 1)))
+    A = sparse.vstack([sparse.hstack([J, -t_col]), sparse.hstack([-J, -t_col])]).tocsr()
+    b = np.concatenate([-r[idx], r[idx]])
+    c = np.zeros(n)
+    c[-1] = 1.0
+    h = np.diff(tau)
+    v_bound = VALUE_SCALE * radius * fit.error
+    bounds = [(-radius * h[i - 1], radius * h[i]) for i in range(1, k - 1)]
+    bounds += [(-v_bound, v_bound)] * k + [(0.0, None)]
+    eq = {}
+    if fit.flat is not None:  # the flat cell stays flat: δu_j = δu_{j+1}
+        row = np.zeros((1, n))
+        row[0, k - 2 + fit.flat], row[0, k - 1 + fit.flat] = 1.0, -1.0
+        eq = {"A_eq": row, "b_eq": np.zeros(1)}
+    res = linprog(c, A_ub=A, b_ub=b, bounds=bounds, method="highs", **eq)
+    if res.status != 0:
+        return tau, u, fit.error
+    z = res.x
+    new_tau = tau.copy()
+    new_tau[1:-1] += z[: k - 2]
+    return new_tau, u + z[k - 2 : 2 * k - 2], float(z[-1])
+
+
+def madsen(fit: Fit, x: Array, y: Array, steps: int, offer=None) -> tuple[Fit, int]:
+    """Madsen's trust-region minimax steps from ``fit``, ``steps`` linear programs at
+    most: the fit of least max error on ``(x, y)`` and the steps used. ``offer(fit)``
+    is called at each accepted step."""
+    radius = START_RADIUS
+    r = _residuals(fit.tau, fit.u, x, y)
+    used = 0
+    while used < steps and radius > 1e-9:
+        deadline.check()
+        tau, u, predicted = _step(fit, x, y, r, radius)
+        used += 1
+        gain = fit.error - predicted
+        if gain <= 1e-13 * fit.error:
+            break  # no step lowers the linearised max: a (local) minimax fit
+        r_new = _residuals(tau, u, x, y)
+        error = float(np.max(np.abs(r_new)))
+        ratio = (fit.error - error) / gain
+        if ratio > 0.0:
+            fit, r = Fit(tau, u, fit.flat, error), r_new
+            if offer is not None:
+                offer(fit)
+        if ratio > 0.75:
+            radius = min(2.0 * radius, MAX_RADIUS)
+        elif ratio < 0.25:
+            radius /= 4.0
+    return fit, used
+
+
+def split_worst(tau: Array, u: Array, x: Array, y: Array) -> tuple[Array, Array]:
+    """One knot more: the cell with the largest error split at its middle (the function
+    unchanged)."""
+    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
+    worst = np.zeros(tau.size - 1)
+    np.maximum.at(worst, cell, np.abs(_residuals(tau, u, x, y)))
+    j = int(np.argmax(worst))
+    mid = 0.5 * (tau[j] + tau[j + 1])
+    return np.insert(tau, j + 1, mid), np.insert(u, j + 1, 0.5 * (u[j] + u[j + 1]))
+
+
+def flat_form(tau: Array, u: Array, x: Array, y: Array) -> Fit:
+    """The fit with its cell of least slope made flat, at the mean of its two values."""
+    s = np.diff(u) / np.diff(tau)
+    j = int(np.argmin(np.abs(s)))
+    u = u.copy()
+    u[j] = u[j + 1] = 0.5 * (u[j] + u[j + 1])
+    return Fit(tau, u, j, float(np.max(np.abs(_residuals(tau, u, x, y)))))
+
+
+def to_theta_flat(fit: Fit, theta: Array, sizes: list[int]) -> None:
+    """Write the flat form into a 1→d→1 ReLU net's arrays (d = interior knots).
+
+    Unit ``k`` breaks at the interior knot ``τ_{k+1}`` with output weight the slope
+    change there; units left of the flat cell face left (``max{0, τ − x}``), those
+    right of it face right, and the output bias is the flat value: on the data range
+    the net is the piecewise-linear function through ``(τ, u)``.
+    """
+    (W0, W1), (b0, b1) = unpack(theta, sizes)
+    tau, u, j = fit.tau, fit.u, fit.flat
+    interior = tau[1:-1]
+    left = np.arange(1, tau.size - 1) <= j
+    sign = np.where(left, -1.0, 1.0)
+    s = np.diff(u) / np.diff(tau)
+    W0[0] = sign
+    b0[:] = -sign * interior
+    W1[:, 0] = np.diff(s)
+    b1[0] = u[j]
+
+
+class _Quiet:
+    """A tracker that keeps nothing: the flat form's continuation runs on d + 1 cells,
+    which are not yet a width-d net."""
+
+    monitor = None
+
+    def offer(self, loss: float, step: int, force: bool = False) -> None:
+        pass
+
+
+def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: int) -> int:
+    """The minimax finish of a 1→d→1 ReLU net, from the tracker's best iterate.
+
+    In each knot form (:data:`FORMS`), the Lᵖ continuation
+    (:func:`~approx.train.knot_form.lp_continuation`, ``steps`` evaluations) brings
+    the fit near a minimax one and :func:`madsen` (:data:`MADSEN_STEPS` linear
+    programs at most) finishes it; each form's result is written into ``engine.theta``
+    and offered to the tracker, whose monitor keeps the better. The free form starts
+    from the knot form of the best iterate; the flat form from it with its worst cell
+    split, continued on d + 1 cells, and its cell of least slope made flat. Returns the
+    evaluations and linear programs used.
+    """
+    net, theta = engine.net, engine.theta
+    x, y = X.reshape(-1), y.reshape(-1)
+    np.copyto(theta, tracker.best)
+    best = knot_form(net, float(x.min()), float(x.max()))
+    used = 0
+    d = net.sizes[1]
+    order = np.argsort(x, kind="stable")
+    for tau, u in (best, equidistribute(x[order], y.reshape(-1)[order], d + 1)):
+        used += _free_path(engine, X, y, tracker, tau, u, steps)
+        used += _flat_path(engine, X, y, tracker, tau, u, steps)
+    return used
+
+
+def _free_path(
+    engine: Engine, X: Array, y: Array, tracker: Tracker, tau: Array, u: Array, steps: int
+) -> int:
+    """The free form's finish from ``(τ, u)``, offered to the tracker; the work done."""
+    net, theta = engine.net, engine.theta
+    x, y1 = X.reshape(-1), y.reshape(-1)
+    tau, u, used = lp_continuation(tau, u, x, y1, tracker, theta, net.sizes, steps)
+    free, n = madsen(Fit(tau, u, None, _max_error(tau, u, x, y1)), x, y1, MADSEN_STEPS)
+    to_theta(free.tau, free.u, theta, net.sizes)
+    tracker.offer(engine.loss_only(X, y), 0, force=True)
+    return used + n
+
+
+def _flat_path(
+    engine: Engine, X: Array, y: Array, tracker: Tracker, tau: Array, u: Array, steps: int
+) -> int:
+    """The flat form's finish from the free ``(τ, u)``: its worst cell split, d + 1 cells
+    continued, the cell of least slope made flat, Madsen; offered to the tracker."""
+    net, theta = engine.net, engine.theta
+    x, y1 = X.reshape(-1), y.reshape(-1)
+    wide = MLP([1, net.sizes[1] + 1, 1], "relu")
+    tau, u = split_worst(tau, u, x, y1)
+    tau, u, used = lp_continuation(tau, u, x, y1, _Quiet(), wide.pack(), wide.sizes, steps)
+    flat, n = madsen(flat_form(tau, u, x, y1), x, y1, MADSEN_STEPS)
+    to_theta_flat(flat, theta, net.sizes)
+    tracker.offer(engine.loss_only(X, y), 0, force=True)
+    return used + n
+
+
+def _max_error(tau: Array, u: Array, x: Array, y: Array) -> float:
+    return float(np.max(np.abs(_residuals(tau, u, x, y))))
