@@ -1,88 +1,85 @@
-"""A reference for the best width-d one-hidden-layer ReLU net, computed here, not certified.
+"""A reference for the best width-d one-hidden-layer ReLU net, computed here: an
+estimate, not a certified optimum (the package's ``optimal-pwl`` method, when it
+exists, is the certified one).
 
-The best L∞ approximation of ``f`` on a dense grid by a continuous piecewise-linear
-function with free knots, by knot balancing (de Boor's equidistribution of the local
-error, applied to the minimax fit): for fixed knots the best values are a linear
-program (scipy's HiGHS), and each knot moves so that every cell's own max error
-approaches their common level; the best iterate is kept. Two classes:
+For a target and width d, on a grid of ``max(16384, 128 (d + 1))`` points:
 
-- ``cells = d``: d − 1 interior knots, the class every width-d net in the knot form of
-  :mod:`approx.train.knot_form` lives in (one unit carries the first slope): a width-d
-  net reaches it, so it is an upper estimate of the width-d optimum;
-- ``cells = d + 1``: d interior knots, free; no width-d net does better (a lower
-  estimate, up to the grid and the local search).
+- ``upper``: the certified max error (:func:`approx.analysis.errors.max_error`) of the
+  best of several width-d nets found by :func:`approx.train.minimax.minimax_fits`
+  (Lᵖ continuation, then Madsen's minimax steps, in the free form of d cells and the
+  flat form of d + 1 cells) from three starts: knots equidistributing the target's own
+  ``|f''|^½`` (the adaptive construction's), uniform knots, and knots equidistributing
+  the samples' curvature, with twice the trained recipe's budget. A real width-d net,
+  so the width-d optimum is at most this; it is a local search, so it may sit above
+  the optimum;
+- ``free``: the least grid max error found the same way for d + 1 free cells (d
+  interior knots, no constraint): no width-d net does better than the d + 1 cell
+  optimum, which this estimates (from above, on the grid);
+- ``asymptotic``: ``(∫ √|f''|)² / (16 (d + 1)²)``, the large-d optimum of d + 1 cells.
 
-Both are estimates (a grid, a local search from the adaptive knots), used by
-``bench_quality.py`` as the denominator of its ratios until a certified optimum exists.
+The ratios of ``bench_quality.py`` divide by ``upper``; ``free`` and ``asymptotic``
+show how far below it the true optimum can be.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from numpy.typing import NDArray
-from scipy import sparse
-from scipy.optimize import linprog
 
-Array = NDArray[np.float64]
+from approx.analysis.errors import max_error
+from approx.models.construct import KNOTS
+from approx.train.knot_form import equidistribute
+from approx.train.minimax import as_net, minimax_fits
 
-
-def best_values(x: Array, y: Array, tau: Array) -> tuple[Array, float]:
-    """The values at knots ``tau`` minimising ``max |pwl(x) − y|`` (an LP) and that max."""
-    n = tau.size
-    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, n - 2)
-    lam = (x - tau[cell]) / (tau[cell + 1] - tau[cell])
-    m = x.size
-    rows = np.repeat(np.arange(m), 2)
-    cols = np.stack([cell, cell + 1], axis=1).reshape(-1)
-    vals = np.stack([1.0 - lam, lam], axis=1).reshape(-1)
-    B = sparse.csr_matrix((vals, (rows, cols)), shape=(m, n))
-    one = sparse.csr_matrix(np.ones((m, 1)))
-    A = sparse.vstack([sparse.hstack([B, -one]), sparse.hstack([-B, -one])]).tocsr()
-    b = np.concatenate([y, -y])
-    c = np.zeros(n + 1)
-    c[-1] = 1.0
-    res = linprog(c, A_ub=A, b_ub=b, bounds=[(None, None)] * n + [(0, None)], method="highs")
-    if res.status != 0:
-        raise RuntimeError(res.message)
-    return res.x[:n], float(res.x[-1])
+#: continuation budget per start and form (the recipe's finish_steps is 300)
+STEPS = 600
 
 
-def line_errors(x: Array, y: Array, tau: Array) -> Array:
-    """Each cell's half range of ``f`` minus its chord: the error of the best line on the
-    cell where ``f`` is convex or concave there (an upper estimate elsewhere)."""
-    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
-    dev = y - np.interp(x, tau, np.interp(tau, x, y))
-    hi = np.zeros(tau.size - 1)
-    lo = np.zeros(tau.size - 1)
-    np.maximum.at(hi, cell, dev)
-    np.minimum.at(lo, cell, dev)
-    return 0.5 * (hi - lo)
+@dataclass(frozen=True)
+class Reference:
+    """The estimates of one (target, d): see the module docstring."""
+
+    upper: float
+    free: float
+    asymptotic: float
 
 
-def balance(x: Array, y: Array, tau: Array, rounds: int = 40) -> tuple[Array, float]:
-    """Knots equalising the cells' :func:`line_errors` (de Boor's equidistribution):
-    each width is multiplied by ``(E / e_c)^(1/2)`` (a cell's error scales as its
-    width squared), renormalised to the domain. Returns the knots of the least largest
-    cell error met and that error (the discontinuous fit's, a lower estimate)."""
-    best = (tau, np.inf)
-    for _ in range(rounds):
-        e = line_errors(x, y, tau)
-        if e.max() < best[1]:
-            best = (tau, float(e.max()))
-        h = np.diff(tau) * (e.max() / np.maximum(e, 1e-6 * e.max())) ** 0.5
-        tau = tau[0] + np.concatenate(([0.0], np.cumsum(h))) * (x[-1] - x[0]) / h.sum()
-        tau[-1] = x[-1]
-    return best
+def _starts(target, x, y, cells):
+    tau_a = KNOTS["adaptive"](target, cells + 1)
+    tau_u = np.linspace(x[0], x[-1], cells + 1)
+    yield tau_a, np.interp(tau_a, x, y)
+    yield tau_u, np.interp(tau_u, x, y)
+    yield equidistribute(x, y, cells + 1)
 
 
-def reference(target, cells: int, per_cell: int = 40, rounds: int = 40) -> tuple[float, float]:
-    """Grid estimates for ``cells`` pieces from the adaptive knots, balanced: the
-    discontinuous fit's max error (below the continuous optimum) and the continuous
-    fit's at those knots (an LP: reachable)."""
-    from approx.models.construct import KNOTS
-
+def asymptotic(target, cells: int) -> float:
+    """``(∫ √|f''|)² / (16 cells²)`` by the trapezoid rule on 2¹⁶ points (``f''`` from
+    the target's ``d2`` or second differences)."""
     a, b = target.domain
-    x = np.linspace(a, b, max(20_000, per_cell * cells))
+    x = np.linspace(a, b, 2**16 + 1)
+    if target.d2 is not None:
+        with np.errstate(all="ignore"):
+            f2 = np.abs(target.d2(x))
+        f2[~np.isfinite(f2)] = 0.0
+    else:
+        f = target(x)
+        f2 = np.abs(np.gradient(np.gradient(f, x), x))
+    root = np.sqrt(f2)
+    integral = float(np.sum(0.5 * (root[1:] + root[:-1]) * np.diff(x)))
+    return integral**2 / (16.0 * cells**2)
+
+
+def reference(target, d: int, steps: int = STEPS) -> Reference:
+    """The estimates for ``target`` at width ``d``."""
+    a, b = target.domain
+    x = np.linspace(a, b, max(16384, 128 * (d + 1)))
     y = target(x)
-    tau, low = balance(x, y, KNOTS["adaptive"](target, cells + 1), rounds)
-    return low, best_values(x, y, tau)[1]
+    best_net, best_grid, free = None, np.inf, np.inf
+    for tau, u in _starts(target, x, y, d):
+        for fit in minimax_fits(tau, u, x, y, steps)[0]:
+            if fit.error < best_grid:
+                best_grid, best_net = fit.error, as_net(fit)
+    for tau, u in _starts(target, x, y, d + 1):
+        free = min(free, minimax_fits(tau, u, x, y, steps, ("free",))[0][0].error)
+    return Reference(max_error(target, best_net), free, asymptotic(target, d + 1))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -155,13 +156,51 @@ def to_theta(tau: Array, u: Array, theta: Array, sizes: list[int]) -> None:
     b1[0] = u[0]
 
 
+@dataclass(frozen=True)
+class Norm:
+    """How the knot-form LM measures residuals: in ``unit``s (the Lᵖ continuation's
+    current max, so ``|r/unit|ᵖ`` stays in range), and with cell ``flat`` held level by
+    a penalty (None: no penalty)."""
+
+    unit: float = 1.0
+    flat: int | None = None
+
+
+NORM = Norm()
+#: weight of the flat cell's penalty residual ``w (u_{j+1} − u_j)/unit``: the cell's
+#: rise stays a small fraction of the max error
+FLAT_WEIGHT = 30.0
+
+
 def _assemble(
-    tau: Array, u: Array, x: Array, y: Array, p: float, unit: float = 1.0
-) -> tuple[float, Array, Array, Array]:
-    """Loss ``½‖ρ‖²`` of the residuals in ``unit``s, banded ``JᵀJ`` (upper form, 4 rows),
-    ``Jᵀρ``, and the empty cells."""
+    tau: Array, u: Array, x: Array, y: Array, p: float, norm: Norm = NORM
+) -> tuple[float, Array, Array, int]:
+    """Loss ``½‖ρ‖²`` of the residuals in ``norm.unit``s (and the flat cell's penalty),
+    banded ``JᵀJ`` (upper form, 4 rows), ``Jᵀρ``, and the empty cells: the compiled
+    kernel (:mod:`approx.train._banded_numba`) where numba is installed, else
+    :func:`_sums` in numpy."""
+    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
+    if _NUMBA is not None:
+        value, ab, g, empty = _NUMBA(tau, u, x, y, cell, p, norm.unit)
+    else:
+        value, ab, g, empty = _sums(tau, u, x, y, cell, p, norm.unit)
+    if norm.flat is not None:  # one more residual w (u_{j+1} − u_j)/unit: columns 2j+1, 2j+3
+        j, w = norm.flat, FLAT_WEIGHT / norm.unit
+        pen = w * (u[j + 1] - u[j])
+        value += 0.5 * pen * pen
+        g[2 * j + 1] -= w * pen
+        g[2 * j + 3] += w * pen
+        ab[3, 2 * j + 1] += w * w
+        ab[3, 2 * j + 3] += w * w
+        ab[1, 2 * j + 3] -= w * w
+    return value, ab, g, empty
+
+
+def _sums(
+    tau: Array, u: Array, x: Array, y: Array, cell: NDArray[np.intp], p: float, unit: float
+) -> tuple[float, Array, Array, int]:
+    """:func:`_assemble`'s sums over the samples in numpy (``cell``: each sample's)."""
     n = tau.size
-    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, n - 2)
     h = np.diff(tau)[cell]
     lam = (x - tau[cell]) / h
     s = (u[cell + 1] - u[cell]) / h
@@ -184,6 +223,18 @@ def _assemble(
             )
     empty = n - 1 - int(np.count_nonzero(np.bincount(cell, minlength=n - 1)))
     return 0.5 * float(rho @ rho), ab, g, empty
+
+
+def _numba_sums() -> Any:
+    """The compiled :func:`_sums`, or None without numba."""
+    try:
+        from approx.train._banded_numba import assemble
+    except ImportError:  # numba is optional where it has no wheels
+        return None
+    return assemble
+
+
+_NUMBA = _numba_sums()
 
 
 #: rounds of :func:`spline_polish`: (knots: from the "start", "replace"d by
@@ -276,20 +327,22 @@ def lp_continuation(
     theta: Array,
     sizes: list[int],
     steps: int,
+    flat: int | None = None,
 ) -> tuple[Array, Array, int]:
     """Lᵖ continuation towards the least max error: LM rounds at each of :data:`FINISH_P`.
 
     Each round starts where the last ended and minimises the mean of ``|r/E|ᵖ``, with
     ``E`` the largest residual at the round's start (so ``|r/E|ᵖ`` neither underflows
     nor overflows at large p); the budget of ``steps`` evaluations is shared equally.
-    Returns the last knots and values and the evaluations used.
+    With ``flat``, that cell is held level by a penalty (:class:`Norm`). Returns the
+    last knots and values and the evaluations used.
     """
     used, history = 0, []
     for k, p in enumerate(FINISH_P):
-        unit = float(np.max(np.abs(np.interp(x, tau, u) - y))) or 1.0
+        norm = Norm(float(np.max(np.abs(np.interp(x, tau, u) - y))) or 1.0, flat)
         budget = (steps - used) // (len(FINISH_P) - k)
         tau, u, n, _, _ = _levenberg_marquardt(
-            tau, u, x, y, p, budget, 0.0, tracker, theta, sizes, history, unit
+            tau, u, x, y, p, budget, 0.0, tracker, theta, sizes, history, norm
         )
         used += n
     return tau, u, used
@@ -307,7 +360,7 @@ def _levenberg_marquardt(
     theta: Array,
     sizes: list[int],
     history: list[float],
-    unit: float = 1.0,
+    norm: Norm = NORM,
 ) -> tuple[Array, Array, int, str, str]:
     """One round of banded LM from ``(τ, u)``; appends accepted losses to ``history``.
 
@@ -316,7 +369,7 @@ def _levenberg_marquardt(
     banded. Returns the last ``(τ, u)``, the trial steps used, a status and a message.
     """
     to_theta(tau, u, theta, sizes)
-    it = _Iterate.at(tau, u, x, y, p, unit)
+    it = _Iterate.at(tau, u, x, y, p, norm)
     history.append(it.value)
     tracker.offer(it.value, len(history), force=True)
     damping, evals = Damping(), 0
@@ -327,7 +380,7 @@ def _levenberg_marquardt(
             return it.tau, it.u, evals, "converged", f"loss {it.value:.3g} ≤ tol {tol:g}"
         if float(np.max(np.abs(it.g))) <= 1e-15 * max(it.value, 1e-300) or damping.exhausted:
             return it.tau, it.u, evals, "converged", NO_STEP
-        accepted, used = _banded_trials(it, x, y, p, unit, gap, damping, steps - evals)
+        accepted, used = _banded_trials(it, x, y, p, norm, gap, damping, steps - evals)
         evals += used
         if accepted is not None:
             it = accepted
@@ -351,9 +404,9 @@ class _Iterate:
 
     @classmethod
     def at(
-        cls, tau: Array, u: Array, x: Array, y: Array, p: float, unit: float = 1.0
+        cls, tau: Array, u: Array, x: Array, y: Array, p: float, norm: Norm = NORM
     ) -> _Iterate:
-        return cls(tau, u, *_assemble(tau, u, x, y, p, unit))
+        return cls(tau, u, *_assemble(tau, u, x, y, p, norm))
 
 
 def _banded_trials(
@@ -361,7 +414,7 @@ def _banded_trials(
     x: Array,
     y: Array,
     p: float,
-    unit: float,
+    norm: Norm,
     gap: float,
     damping: Damping,
     budget: int,
@@ -394,7 +447,7 @@ def _banded_trials(
         delta[0::2] = move
         tau_t, u_t = it.tau + move, it.u + delta[1::2]
         if np.all(np.diff(tau_t) > gap):
-            trial = _Iterate.at(tau_t, u_t, x, y, p, unit)
+            trial = _Iterate.at(tau_t, u_t, x, y, p, norm)
             # a cell without samples is free between them: none may newly appear
             if math.isfinite(trial.value) and trial.value < it.value and trial.empty <= it.empty:
                 # predicted decrease of the model ½‖ρ + Jδ‖²: −δᵀg − ½ δᵀ(JᵀJ)δ

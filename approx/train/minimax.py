@@ -50,12 +50,15 @@ __all__ = [
     "ACTIVE",
     "FORMS",
     "MADSEN_STEPS",
+    "STARTS",
     "Fit",
-    "flat_form",
+    "as_net",
+    "flat_split",
     "madsen",
     "minimax_finish",
-    "split_worst",
+    "minimax_fits",
     "to_theta_flat",
+    "write",
 ]
 
 Array = NDArray[np.float64]
@@ -72,6 +75,9 @@ START_RADIUS, MAX_RADIUS, VALUE_SCALE = 0.1, 0.45, 4.0
 MADSEN_STEPS = 100
 #: the knot forms of a width-d net
 FORMS = ("free", "flat")
+#: the starts of :func:`minimax_finish`: the trained net's knot form, and knots
+#: equidistributing the samples' curvature
+STARTS = ("best", "samples")
 
 
 @dataclass(frozen=True)
@@ -185,24 +191,38 @@ def madsen(fit: Fit, x: Array, y: Array, steps: int, offer=None) -> tuple[Fit, i
     return fit, used
 
 
-def split_worst(tau: Array, u: Array, x: Array, y: Array) -> tuple[Array, Array]:
-    """One knot more: the cell with the largest error split at its middle (the function
-    unchanged)."""
-    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
-    worst = np.zeros(tau.size - 1)
-    np.maximum.at(worst, cell, np.abs(_residuals(tau, u, x, y)))
-    j = int(np.argmax(worst))
-    mid = 0.5 * (tau[j] + tau[j + 1])
-    return np.insert(tau, j + 1, mid), np.insert(u, j + 1, 0.5 * (u[j] + u[j + 1]))
+#: width of the flat cell :func:`flat_split` opens, as a fraction of the cells next to
+#: the knot it replaces
+FLAT_START = 0.5
 
 
-def flat_form(tau: Array, u: Array, x: Array, y: Array) -> Fit:
-    """The fit with its cell of least slope made flat, at the mean of its two values."""
+def flat_split(tau: Array, u: Array, x: Array, y: Array) -> Fit:
+    """The flat form from the free ``(τ, u)``: one more knot, a flat cell at an extremum.
+
+    A continuous piecewise-linear fit has its local extrema at knots: the knot ``k``
+    (interior, where the slope changes sign, or an end) whose neighbouring slopes are
+    least in size is replaced by a flat cell from ``τ_k − δ_l`` to ``τ_k + δ_r``
+    (δ = :data:`FLAT_START` of each neighbouring cell; one side only at an end) at
+    the level of the fit around it. A short flat cell would be a stationary point:
+    widening it changes the fit by the slope times the move, about zero there.
+    """
     s = np.diff(u) / np.diff(tau)
-    j = int(np.argmin(np.abs(s)))
-    u = u.copy()
-    u[j] = u[j + 1] = 0.5 * (u[j] + u[j + 1])
-    return Fit(tau, u, j, float(np.max(np.abs(_residuals(tau, u, x, y)))))
+    h = np.diff(tau)
+    turn = np.flatnonzero(s[:-1] * s[1:] <= 0.0) + 1  # interior knots where s changes sign
+    ends = np.abs(s[[0, -1]])
+    # turning knots first: they win ties
+    cost = np.concatenate([np.maximum(np.abs(s[turn - 1]), np.abs(s[turn])), ends])
+    k = int(np.concatenate([turn, [0, tau.size - 1]])[np.argmin(cost)])
+    a = tau[k] - FLAT_START * h[k - 1] if k > 0 else tau[0]
+    b = tau[k] + FLAT_START * h[k] if k < tau.size - 1 else tau[-1]
+    level = float(np.mean(np.interp([a, tau[k], tau[k], b], tau, u)))
+    inner = [a, b] if 0 < k < tau.size - 1 else ([b] if k == 0 else [a])
+    new_tau = np.concatenate([tau[:k] if k > 0 else tau[:1], inner,
+                              tau[k + 1 :] if k < tau.size - 1 else tau[-1:]])
+    new_u = np.interp(new_tau, tau, u)
+    flat = int(np.searchsorted(new_tau, a if k > 0 else tau[0]))
+    new_u[flat] = new_u[flat + 1] = level
+    return Fit(new_tau, new_u, flat, _max_error(new_tau, new_u, x, y))
 
 
 def to_theta_flat(fit: Fit, theta: Array, sizes: list[int]) -> None:
@@ -235,58 +255,82 @@ class _Quiet:
         pass
 
 
-def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: int) -> int:
-    """The minimax finish of a 1→d→1 ReLU net, from the tracker's best iterate.
+def minimax_fits(
+    tau: Array, u: Array, x: Array, y: Array, steps: int, forms: tuple[str, ...] = FORMS
+) -> tuple[list[Fit], int]:
+    """The fits of least max error on ``(x, y)`` reached from the free ``(τ, u)`` in
+    each knot form (:data:`FORMS`): the Lᵖ continuation
+    (:func:`~approx.train.knot_form.lp_continuation`, ``steps`` evaluations), then
+    :func:`madsen` (:data:`MADSEN_STEPS` linear programs at most). The flat form starts
+    from :func:`flat_split` (a short flat cell opened at a turning knot) and its
+    continuation holds that cell level by a penalty; it is made exactly level before
+    Madsen. ``x`` sorted. Returns the fits (one per form in ``forms``) and the
+    evaluations and linear programs used.
+    """
+    fits, used = [], 0
+    for form in forms:
+        flat = flat_split(tau, u, x, y) if form == "flat" else Fit(tau, u, None, 0.0)
+        t1, u1 = flat.tau, flat.u
+        dummy = MLP([1, t1.size - 1, 1], "relu")  # the continuation writes into a net
+        t1, u1, n = lp_continuation(
+            t1, u1, x, y, _Quiet(), dummy.pack(), dummy.sizes, steps, flat.flat
+        )
+        if flat.flat is not None:
+            j = flat.flat
+            u1 = u1.copy()
+            u1[j] = u1[j + 1] = 0.5 * (u1[j] + u1[j + 1])
+        fit, k = madsen(Fit(t1, u1, flat.flat, _max_error(t1, u1, x, y)), x, y, MADSEN_STEPS)
+        fits.append(fit)
+        used += n + k
+    return fits, used
 
-    In each knot form (:data:`FORMS`), the Lᵖ continuation
-    (:func:`~approx.train.knot_form.lp_continuation`, ``steps`` evaluations) brings
-    the fit near a minimax one and :func:`madsen` (:data:`MADSEN_STEPS` linear
-    programs at most) finishes it; each form's result is written into ``engine.theta``
-    and offered to the tracker, whose monitor keeps the better. The free form starts
-    from the knot form of the best iterate; the flat form from it with its worst cell
-    split, continued on d + 1 cells, and its cell of least slope made flat. Returns the
+
+def write(fit: Fit, theta: Array, sizes: list[int]) -> None:
+    """Write ``fit`` into the parameters ``theta`` of a 1→d→1 ReLU net (pack layout):
+    d cells in the free form (:func:`~approx.train.knot_form.to_theta`), d + 1 in the
+    flat form (:func:`to_theta_flat`)."""
+    if fit.flat is None:
+        to_theta(fit.tau, fit.u, theta, sizes)
+    else:
+        to_theta_flat(fit, theta, sizes)
+
+
+def as_net(fit: Fit) -> MLP:
+    """The 1→d→1 ReLU net of ``fit`` (:func:`write`)."""
+    d = fit.tau.size - 1 - (fit.flat is not None)
+    net = MLP([1, d, 1], "relu")
+    theta = net.pack()
+    write(fit, theta, net.sizes)
+    net.unpack(theta)
+    return net
+
+
+def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: int) -> int:
+    """The minimax finish of a 1→d→1 ReLU net: :func:`minimax_fit` in each knot form
+    from two starts, each result offered to the tracker (whose monitor keeps the best).
+
+    The starts: the knot form of the tracker's best iterate, and d + 1 knots
+    equidistributing the samples' own ``|f''|^½``
+    (:func:`~approx.train.knot_form.equidistribute` applied to the samples: the
+    adaptive construction's rule, from the data) with the samples' values there; the
+    second gets the basins right where the trained knots sit in a poor local minimum of
+    the max error (many exist: the error is not convex in the knots). Returns the
     evaluations and linear programs used.
     """
     net, theta = engine.net, engine.theta
-    x, y = X.reshape(-1), y.reshape(-1)
+    order = np.argsort(X.reshape(-1), kind="stable")
+    x, y1 = X.reshape(-1)[order], y.reshape(-1)[order]
     np.copyto(theta, tracker.best)
-    best = knot_form(net, float(x.min()), float(x.max()))
+    best = knot_form(net, float(x[0]), float(x[-1]))
     used = 0
-    d = net.sizes[1]
-    order = np.argsort(x, kind="stable")
-    for tau, u in (best, equidistribute(x[order], y.reshape(-1)[order], d + 1)):
-        used += _free_path(engine, X, y, tracker, tau, u, steps)
-        used += _flat_path(engine, X, y, tracker, tau, u, steps)
+    starts = {"best": best, "samples": equidistribute(x, y1, net.sizes[1] + 1)}
+    for start in STARTS:
+        fits, n = minimax_fits(*starts[start], x, y1, steps, FORMS)
+        used += n
+        for fit in fits:
+            write(fit, theta, net.sizes)
+            tracker.offer(engine.loss_only(X, y), 0, force=True)
     return used
-
-
-def _free_path(
-    engine: Engine, X: Array, y: Array, tracker: Tracker, tau: Array, u: Array, steps: int
-) -> int:
-    """The free form's finish from ``(τ, u)``, offered to the tracker; the work done."""
-    net, theta = engine.net, engine.theta
-    x, y1 = X.reshape(-1), y.reshape(-1)
-    tau, u, used = lp_continuation(tau, u, x, y1, tracker, theta, net.sizes, steps)
-    free, n = madsen(Fit(tau, u, None, _max_error(tau, u, x, y1)), x, y1, MADSEN_STEPS)
-    to_theta(free.tau, free.u, theta, net.sizes)
-    tracker.offer(engine.loss_only(X, y), 0, force=True)
-    return used + n
-
-
-def _flat_path(
-    engine: Engine, X: Array, y: Array, tracker: Tracker, tau: Array, u: Array, steps: int
-) -> int:
-    """The flat form's finish from the free ``(τ, u)``: its worst cell split, d + 1 cells
-    continued, the cell of least slope made flat, Madsen; offered to the tracker."""
-    net, theta = engine.net, engine.theta
-    x, y1 = X.reshape(-1), y.reshape(-1)
-    wide = MLP([1, net.sizes[1] + 1, 1], "relu")
-    tau, u = split_worst(tau, u, x, y1)
-    tau, u, used = lp_continuation(tau, u, x, y1, _Quiet(), wide.pack(), wide.sizes, steps)
-    flat, n = madsen(flat_form(tau, u, x, y1), x, y1, MADSEN_STEPS)
-    to_theta_flat(flat, theta, net.sizes)
-    tracker.offer(engine.loss_only(X, y), 0, force=True)
-    return used + n
 
 
 def _max_error(tau: Array, u: Array, x: Array, y: Array) -> float:
