@@ -7,9 +7,11 @@ For a target and width d, on a grid of ``max(16384, 128 (d + 1))`` points:
 - ``upper``: the certified max error (:func:`approx.analysis.errors.max_error`) of the
   best of several width-d nets found by :func:`approx.train.minimax.minimax_fits`
   (Lᵖ continuation, then Madsen's minimax steps, in the free form of d cells and the
-  flat form of d + 1 cells) from three starts: knots equidistributing the target's own
-  ``|f''|^½`` (the adaptive construction's), uniform knots, and knots equidistributing
-  the samples' curvature, with twice the trained recipe's budget. A real width-d net,
+  flat form of d + 1 cells) from five starts: knots equidistributing the target's own
+  ``|f''|^½`` (the adaptive construction's), the same jittered twice, uniform knots,
+  and knots equidistributing the samples' curvature, with twice the trained recipe's
+  budget; and the best d + 1 free cells below with their most level cell made level
+  and Madsen's steps again. A real width-d net,
   so the width-d optimum is at most this; it is a local search, so it may sit above
   the optimum;
 - ``free``: the least grid max error found the same way for d + 1 free cells (d
@@ -30,7 +32,7 @@ import numpy as np
 from approx.analysis.errors import max_error
 from approx.models.construct import KNOTS
 from approx.train.knot_form import equidistribute
-from approx.train.minimax import as_net, minimax_fits
+from approx.train.minimax import MADSEN_STEPS, Fit, as_net, madsen, minimax_fits
 
 #: continuation budget per start and form (the recipe's finish_steps is 300)
 STEPS = 600
@@ -46,11 +48,20 @@ class Reference:
 
 
 def _starts(target, x, y, cells):
+    """Adaptive, uniform and sample-equidistributed knots, and the adaptive knots
+    jittered twice (by up to a third of their cells, seeded): symmetric starts can
+    sit on a stationary point of the max error."""
     tau_a = KNOTS["adaptive"](target, cells + 1)
     tau_u = np.linspace(x[0], x[-1], cells + 1)
     yield tau_a, np.interp(tau_a, x, y)
     yield tau_u, np.interp(tau_u, x, y)
     yield equidistribute(x, y, cells + 1)
+    rng = np.random.default_rng(cells)
+    for _ in range(2):
+        h = np.diff(tau_a)
+        shift = rng.uniform(-1.0, 1.0, cells - 1) * np.minimum(h[:-1], h[1:]) / 3.0
+        tau_j = np.concatenate([tau_a[:1], tau_a[1:-1] + shift, tau_a[-1:]])
+        yield tau_j, np.interp(tau_j, x, y)
 
 
 def asymptotic(target, cells: int) -> float:
@@ -81,5 +92,14 @@ def reference(target, d: int, steps: int = STEPS) -> Reference:
             if fit.error < best_grid:
                 best_grid, best_net = fit.error, as_net(fit)
     for tau, u in _starts(target, x, y, d + 1):
-        free = min(free, minimax_fits(tau, u, x, y, steps, ("free",))[0][0].error)
+        fit = minimax_fits(tau, u, x, y, steps, ("free",))[0][0]
+        free = min(free, fit.error)
+        # the d + 1 cells' fit with its most level cell made level: a width-d net
+        j = int(np.argmin(np.abs(np.diff(fit.u))))
+        level = fit.u.copy()
+        level[j] = level[j + 1] = 0.5 * (level[j] + level[j + 1])
+        start = Fit(fit.tau, level, j, float(np.max(np.abs(np.interp(x, fit.tau, level) - y))))
+        flat = madsen(start, x, y, MADSEN_STEPS)[0]
+        if flat.error < best_grid:
+            best_grid, best_net = flat.error, as_net(flat)
     return Reference(max_error(target, best_net), free, asymptotic(target, d + 1))

@@ -70,6 +70,8 @@ ACTIVE, NEIGHBOURS = 0.25, 2
 #: most ``VALUE_SCALE · radius · E``; the radius starts at :data:`START_RADIUS`, stays
 #: at most :data:`MAX_RADIUS` (< ½, so knots never cross)
 START_RADIUS, MAX_RADIUS, VALUE_SCALE = 0.1, 0.45, 4.0
+#: least cell width a step of Madsen's method may leave, relative to the data range
+MIN_CELL = 1e-6
 #: linear programs of Madsen's method at most, per knot form (it stops sooner at a
 #: minimax fit: no step lowers the linearised max)
 MADSEN_STEPS = 100
@@ -95,15 +97,26 @@ def _residuals(tau: Array, u: Array, x: Array, y: Array) -> Array:
     return np.interp(x, tau, u) - y
 
 
-def _active(r: Array, error: float) -> Array:
-    """Indices of the samples that enter the linear program."""
+def _active(r: Array, error: float, at_knots: Array) -> Array:
+    """Indices of the samples that enter the linear program: the local extrema of ``r``
+    above :data:`ACTIVE` of the max with :data:`NEIGHBOURS` on each side, except those
+    that near the interior knots (sample ``at_knots[k]`` is the first right of knot k).
+
+    A sample's residual, linearised at fixed ``x``, moves with a knot as the knot's
+    value does (within a cell, sliding the kink along the line changes nothing); the
+    error at the kink itself moves with ``−f'`` as the kink slides, which only the
+    knot's own row sees."""
     m = r.size
     big = np.abs(r) >= ACTIVE * error
     up = np.r_[True, r[1:] >= r[:-1]] & np.r_[r[:-1] >= r[1:], True]
     down = np.r_[True, r[1:] <= r[:-1]] & np.r_[r[:-1] <= r[1:], True]
     peaks = np.flatnonzero(big & (up | down))
-    near = (peaks[:, None] + np.arange(-NEIGHBOURS, NEIGHBOURS + 1)).reshape(-1)
-    return np.unique(np.clip(near, 0, m - 1))
+    near = np.unique(
+        np.clip((peaks[:, None] + np.arange(-NEIGHBOURS, NEIGHBOURS + 1)).reshape(-1), 0, m - 1)
+    )
+    # the samples next to a knot are left to the knot's own row (:func:`_knot_rows`)
+    spans = (at_knots[:, None] + np.arange(-NEIGHBOURS, NEIGHBOURS + 1)).reshape(-1)
+    return np.setdiff1d(near, spans)
 
 
 def _jacobian(tau: Array, u: Array, xs: Array) -> Any:
@@ -130,6 +143,23 @@ def _jacobian(tau: Array, u: Array, xs: Array) -> Any:
     return sparse.csr_matrix((vals, (rows, cols)), shape=(xs.size, n_tau + k))
 
 
+def _knot_rows(tau: Array, u: Array, x: Array, y: Array) -> tuple[Any, Array]:
+    """The residuals at the interior knots, ``u_k − f(τ_k)``, and their gradient rows:
+    1 in ``u_k``'s column, ``−f'(τ_k)`` in ``τ_k``'s (``f`` and ``f'`` from the samples,
+    linearly interpolated)."""
+    from scipy import sparse
+
+    k = tau.size
+    inner = tau[1:-1]
+    slope = np.diff(y) / np.diff(x)
+    i = np.clip(np.searchsorted(x, inner) - 1, 0, x.size - 2)
+    r = u[1:-1] - np.interp(inner, x, y)
+    rows = np.concatenate([np.arange(k - 2), np.arange(k - 2)])
+    cols = np.concatenate([np.arange(k - 2), k - 2 + np.arange(1, k - 1)])
+    vals = np.concatenate([-slope[i], np.ones(k - 2)])
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(k - 2, 2 * k - 2)), r
+
+
 def _step(fit: Fit, x: Array, y: Array, r: Array, radius: float) -> tuple[Array, Array, float]:
     """The linear program's step from ``fit``: new knots, values, and the predicted max
     ``min_δ max_i |r_i + J_i δ|`` over the active samples within the trust region."""
@@ -137,12 +167,14 @@ def _step(fit: Fit, x: Array, y: Array, r: Array, radius: float) -> tuple[Array,
     from scipy.optimize import linprog
 
     tau, u, k = fit.tau, fit.u, fit.tau.size
-    idx = _active(r, fit.error)
-    J = _jacobian(tau, u, x[idx])
+    idx = _active(r, fit.error, np.searchsorted(x, tau[1:-1]))
+    J_k, r_k = _knot_rows(tau, u, x, y)
+    J = sparse.vstack([_jacobian(tau, u, x[idx]), J_k]).tocsr()
+    rs = np.concatenate([r[idx], r_k])
     n = J.shape[1] + 1  # and t, the linearised max
-    t_col = sparse.csr_matrix(np.ones((idx.size, 1)))
+    t_col = sparse.csr_matrix(np.ones((rs.size, 1)))
     A = sparse.vstack([sparse.hstack([J, -t_col]), sparse.hstack([-J, -t_col])]).tocsr()
-    b = np.concatenate([-r[idx], r[idx]])
+    b = np.concatenate([-rs, rs])
     c = np.zeros(n)
     c[-1] = 1.0
     h = np.diff(tau)
@@ -179,6 +211,8 @@ def madsen(fit: Fit, x: Array, y: Array, steps: int, offer=None) -> tuple[Fit, i
             break  # no step lowers the linearised max: a (local) minimax fit
         r_new = _residuals(tau, u, x, y)
         error = float(np.max(np.abs(r_new)))
+        if np.min(np.diff(tau)) <= MIN_CELL * (tau[-1] - tau[0]):
+            error = np.inf  # a cell about to vanish: its unit's weights would blow up
         ratio = (fit.error - error) / gain
         if ratio > 0.0:
             fit, r = Fit(tau, u, fit.flat, error), r_new
@@ -262,13 +296,15 @@ def minimax_fits(
     each knot form (:data:`FORMS`): the Lᵖ continuation
     (:func:`~approx.train.knot_form.lp_continuation`, ``steps`` evaluations), then
     :func:`madsen` (:data:`MADSEN_STEPS` linear programs at most). The flat form starts
-    from :func:`flat_split` (a short flat cell opened at a turning knot) and its
-    continuation holds that cell level by a penalty; it is made exactly level before
-    Madsen. ``x`` sorted. Returns the fits (one per form in ``forms``) and the
+    from the free form's result (or ``(τ, u)`` without one) opened by
+    :func:`flat_split` (a flat cell at a turning knot), and its continuation holds that
+    cell level by a penalty; it is made exactly level before Madsen. ``x`` sorted. Returns the fits (one per form in ``forms``) and the
     evaluations and linear programs used.
     """
     fits, used = [], 0
     for form in forms:
+        if form == "flat" and fits:  # from the free form's minimax fit
+            tau, u = fits[-1].tau, fits[-1].u
         flat = flat_split(tau, u, x, y) if form == "flat" else Fit(tau, u, None, 0.0)
         t1, u1 = flat.tau, flat.u
         dummy = MLP([1, t1.size - 1, 1], "relu")  # the continuation writes into a net
