@@ -2,35 +2,41 @@
 
 The Lᵖ polish of :mod:`approx.train.knot_form` pulls the fit toward the least max
 error, but the max error is not smooth: near its minimum Levenberg–Marquardt on
-``|r|ᵖ`` stalls short of it. Here the max error itself is minimised, by Madsen's
-method for nonlinear minimax problems (K. Madsen, "An algorithm for minimax solution
-of overdetermined systems of non-linear equations", J. Inst. Math. Appl. 16 (1975)):
-at each step the residuals are linearised in the knots and values,
+``|r|ᵖ`` stalls short of it. Here, after an Lᵖ continuation to p = 256
+(:func:`~approx.train.knot_form.lp_continuation`), the max error itself is minimised
+by Madsen's method for nonlinear minimax problems (K. Madsen, "An algorithm for
+minimax solution of overdetermined systems of non-linear equations", J. Inst. Math.
+Appl. 16 (1975)): at each step the residuals are linearised in the knots and values,
 
     r_i + J_i δ,   J_i = (∂r_i/∂τ_c, ∂r_i/∂u_c, ∂r_i/∂τ_{c+1}, ∂r_i/∂u_{c+1})
 
-(the four numbers of the sample's own cell, as in the knot form), and the step δ
-minimising ``max_i |r_i + J_i δ|`` within a trust region is a linear program (scipy's
-HiGHS). A step is taken when the true max error falls; the region grows after good
-steps and shrinks after poor ones. At a minimum the error equioscillates: the linear
-program finds no step, which is the discrete form of the characterisation of best
-approximations by alternation.
+(the four numbers of the sample's own cell, as in the knot form), together with the
+error at each interior knot, ``u_k − f(τ_k)``, whose gradient holds ``−f'(τ_k)``: a
+sample's residual, linearised at fixed ``x``, moves with a knot exactly as with the
+knot's value, so only these rows see that sliding a kink moves the error at the kink
+along ``f``. The step δ minimising the largest linearised residual within a trust
+region is a linear program (scipy's HiGHS). A step is taken when the true max error
+falls; the region grows after good steps and shrinks after poor ones. At a minimum
+no step lowers the linearised max: the error equioscillates (tested on closed forms).
 
-Two knot forms of a width-d net (:data:`FORMS`):
+Two knot forms of a width-d net:
 
-- ``"free"``: d cells on the data range, d − 1 interior knots (one unit carries the
-  first slope), as :func:`~approx.train.knot_form.to_theta`;
-- ``"flat"``: d + 1 cells, d interior knots, one cell ``j`` held flat. With every kink
+- free: d cells on the data range, d − 1 interior knots (one unit carries the first
+  slope), as :func:`~approx.train.knot_form.to_theta`;
+- flat: d + 1 cells, d interior knots, one cell ``j`` held level. With every kink
   inside the data the first slope must be minus a sum of slope changes (those of the
-  units facing left); when cell ``j`` is flat the units left of it face left, those
-  right of it face right, and the output bias is the flat value
+  units facing left); when cell ``j`` is level the units left of it face left, those
+  right of it face right, and the output bias is the level value
   (:func:`to_theta_flat`). One more knot for one constraint: for targets with a
-  stationary point (or nearly flat ends) this form reaches about ((d+1)/d)² less error.
+  turning point (or nearly level ends) this form reaches about ((d+1)/d)² less error.
 
 Only the samples near the extremes of the residual enter each linear program (every
-local extremum of ``r`` above :data:`ACTIVE` of the max and its neighbours), so a step
-costs O(d) constraints rather than O(m); the step is accepted on the max over all
-samples.
+local extremum of ``r`` above :data:`ACTIVE` of the max, with its neighbours, except
+next to a knot, where the knot's own row stands), so a step costs O(d) constraints
+rather than O(m); the step is accepted on the max over all samples. Many local minima
+of the max error exist (it is not convex in the knots): :func:`minimax_finish` starts
+from the trained knots and from knots equidistributing the samples' curvature, along
+the three paths of :data:`FORMS`, and keeps the best by the validation grid.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ __all__ = [
     "madsen",
     "minimax_finish",
     "minimax_fits",
+    "split_worst",
     "to_theta_flat",
     "write",
 ]
@@ -75,8 +82,10 @@ MIN_CELL = 1e-6
 #: linear programs of Madsen's method at most, per knot form (it stops sooner at a
 #: minimax fit: no step lowers the linearised max)
 MADSEN_STEPS = 100
-#: the knot forms of a width-d net
-FORMS = ("free", "flat")
+#: the paths of :func:`minimax_fits`: the free form (d cells); the flat form opened at
+#: a turning knot of the free form's result; and d + 1 free cells (knots re-placed by
+#: the fit's curvature) whose most level cell is made level after the continuation
+FORMS = ("free", "flat", "level")
 #: the starts of :func:`minimax_finish`: the trained net's knot form, and knots
 #: equidistributing the samples' curvature
 STARTS = ("best", "samples")
@@ -233,28 +242,30 @@ FLAT_START = 0.5
 def flat_split(tau: Array, u: Array, x: Array, y: Array) -> Fit:
     """The flat form from the free ``(τ, u)``: one more knot, a flat cell at an extremum.
 
-    A continuous piecewise-linear fit has its local extrema at knots: the knot ``k``
-    (interior, where the slope changes sign, or an end) whose neighbouring slopes are
-    least in size is replaced by a flat cell from ``τ_k − δ_l`` to ``τ_k + δ_r``
-    (δ = :data:`FLAT_START` of each neighbouring cell; one side only at an end) at
-    the level of the fit around it. A short flat cell would be a stationary point:
+    A continuous piecewise-linear fit has its local extrema at knots: each knot where
+    the slope changes sign, and each end, is a candidate to be replaced by a flat cell
+    from ``τ_k − δ_l`` to ``τ_k + δ_r`` (δ = :data:`FLAT_START` of each neighbouring
+    cell; one side only at an end) at the level of the fit around it; the candidate of
+    least max error is returned. A short flat cell would be a stationary point:
     widening it changes the fit by the slope times the move, about zero there.
     """
     s = np.diff(u) / np.diff(tau)
-    h = np.diff(tau)
     turn = np.flatnonzero(s[:-1] * s[1:] <= 0.0) + 1  # interior knots where s changes sign
-    ends = np.abs(s[[0, -1]])
-    # turning knots first: they win ties
-    cost = np.concatenate([np.maximum(np.abs(s[turn - 1]), np.abs(s[turn])), ends])
-    k = int(np.concatenate([turn, [0, tau.size - 1]])[np.argmin(cost)])
+    candidates = [_opened(tau, u, int(k), x, y) for k in (*turn, 0, tau.size - 1)]
+    return min(candidates, key=lambda fit: fit.error)
+
+
+def _opened(tau: Array, u: Array, k: int, x: Array, y: Array) -> Fit:
+    """Knot ``k`` of ``(τ, u)`` replaced by a flat cell (:func:`flat_split`)."""
+    h = np.diff(tau)
+    last = tau.size - 1
     a = tau[k] - FLAT_START * h[k - 1] if k > 0 else tau[0]
-    b = tau[k] + FLAT_START * h[k] if k < tau.size - 1 else tau[-1]
+    b = tau[k] + FLAT_START * h[k] if k < last else tau[-1]
     level = float(np.mean(np.interp([a, tau[k], tau[k], b], tau, u)))
-    inner = [a, b] if 0 < k < tau.size - 1 else ([b] if k == 0 else [a])
-    new_tau = np.concatenate([tau[:k] if k > 0 else tau[:1], inner,
-                              tau[k + 1 :] if k < tau.size - 1 else tau[-1:]])
+    inner = [a, b] if 0 < k < last else ([b] if k == 0 else [a])
+    new_tau = np.concatenate([tau[: max(k, 1)], inner, tau[min(k + 1, last) :]])
     new_u = np.interp(new_tau, tau, u)
-    flat = int(np.searchsorted(new_tau, a if k > 0 else tau[0]))
+    flat = int(np.searchsorted(new_tau, a))
     new_u[flat] = new_u[flat + 1] = level
     return Fit(new_tau, new_u, flat, _max_error(new_tau, new_u, x, y))
 
@@ -292,33 +303,52 @@ class _Quiet:
 def minimax_fits(
     tau: Array, u: Array, x: Array, y: Array, steps: int, forms: tuple[str, ...] = FORMS
 ) -> tuple[list[Fit], int]:
-    """The fits of least max error on ``(x, y)`` reached from the free ``(τ, u)`` in
-    each knot form (:data:`FORMS`): the Lᵖ continuation
+    """The fits of least max error on ``(x, y)`` reached from the free ``(τ, u)`` along
+    each path of ``forms`` (:data:`FORMS`): the Lᵖ continuation
     (:func:`~approx.train.knot_form.lp_continuation`, ``steps`` evaluations), then
-    :func:`madsen` (:data:`MADSEN_STEPS` linear programs at most). The flat form starts
-    from the free form's result (or ``(τ, u)`` without one) opened by
-    :func:`flat_split` (a flat cell at a turning knot), and its continuation holds that
-    cell level by a penalty; it is made exactly level before Madsen. ``x`` sorted. Returns the fits (one per form in ``forms``) and the
-    evaluations and linear programs used.
+    :func:`madsen` (:data:`MADSEN_STEPS` linear programs at most). ``"free"``: d cells.
+    ``"flat"``: the free path's result (or ``(τ, u)`` without one) opened by
+    :func:`flat_split` (a level cell at a turning knot), held level by a penalty in the
+    continuation. ``"level"``: one cell more (the knots re-placed by
+    :func:`~approx.train.knot_form.equidistribute`, which keeps a symmetric fit
+    symmetric), continued free, its most level cell then made level. Flat cells are
+    made exactly level before Madsen. ``x`` sorted. Returns the fits (one per path)
+    and the evaluations and linear programs used.
     """
     fits, used = [], 0
     for form in forms:
-        if form == "flat" and fits:  # from the free form's minimax fit
-            tau, u = fits[-1].tau, fits[-1].u
-        flat = flat_split(tau, u, x, y) if form == "flat" else Fit(tau, u, None, 0.0)
-        t1, u1 = flat.tau, flat.u
-        dummy = MLP([1, t1.size - 1, 1], "relu")  # the continuation writes into a net
+        if form == "flat":  # from the free form's minimax fit, when there is one
+            free = fits[0] if fits else Fit(tau, u, None, 0.0)
+            start = flat_split(free.tau, free.u, x, y)
+        elif form == "level":
+            start = Fit(*equidistribute(tau, u, tau.size + 1), None, 0.0)
+        else:
+            start = Fit(tau, u, None, 0.0)
+        dummy = MLP([1, start.tau.size - 1, 1], "relu")  # the continuation writes into a net
         t1, u1, n = lp_continuation(
-            t1, u1, x, y, _Quiet(), dummy.pack(), dummy.sizes, steps, flat.flat
+            start.tau, start.u, x, y, _Quiet(), dummy.pack(), dummy.sizes, steps, start.flat
         )
-        if flat.flat is not None:
-            j = flat.flat
+        j = start.flat if form == "flat" else None
+        if form == "level":
+            j = int(np.argmin(np.abs(np.diff(u1))))
+        if j is not None:
             u1 = u1.copy()
             u1[j] = u1[j + 1] = 0.5 * (u1[j] + u1[j + 1])
-        fit, k = madsen(Fit(t1, u1, flat.flat, _max_error(t1, u1, x, y)), x, y, MADSEN_STEPS)
+        fit, k = madsen(Fit(t1, u1, j, _max_error(t1, u1, x, y)), x, y, MADSEN_STEPS)
         fits.append(fit)
         used += n + k
     return fits, used
+
+
+def split_worst(tau: Array, u: Array, x: Array, y: Array) -> tuple[Array, Array]:
+    """One knot more: the cell with the largest error split at its middle (the function
+    unchanged)."""
+    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
+    worst = np.zeros(tau.size - 1)
+    np.maximum.at(worst, cell, np.abs(_residuals(tau, u, x, y)))
+    j = int(np.argmax(worst))
+    mid = 0.5 * (tau[j] + tau[j + 1])
+    return np.insert(tau, j + 1, mid), np.insert(u, j + 1, 0.5 * (u[j] + u[j + 1]))
 
 
 def write(fit: Fit, theta: Array, sizes: list[int]) -> None:

@@ -39,9 +39,11 @@ def test_the_flat_form_gives_a_width_two_net_the_three_cell_optimum_of_x_squared
     # free form of two units stops at 1/8
     tau = np.array([-1.0, 0.2, 1.0])
     fits, _ = minimax_fits(tau, np.interp(tau, GRID, SQUARE), GRID, SQUARE, 300)
-    free, flat = fits
+    free, flat, level = fits
     assert free.error == pytest.approx(1 / 8, rel=1e-6)
     assert flat.error == pytest.approx(1 / 18, rel=1e-6)
+    assert level.error == pytest.approx(1 / 18, rel=1e-6)
+    assert flat.flat is not None and level.flat is not None
     net = as_net(flat)
     assert net.sizes == [1, 2, 1]
     certified = max_error(targets.from_expr("x**2", (-1.0, 1.0)), net)
