@@ -16,7 +16,7 @@ __all__ = ["assemble"]
 Array = NDArray[np.float64]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # x/0 gives inf, as in numpy
 def _kernel(tau, u, x, y, cell, p, unit, ab, g, count):  # pragma: no cover - compiled
     n = tau.size
     c2 = math.sqrt(2.0 / (p * x.size))

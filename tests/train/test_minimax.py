@@ -94,7 +94,15 @@ def test_the_continuation_holds_the_flat_cell_level():
     assert abs(u[5] - u[4]) < 0.05 * error
 
 
-@pytest.mark.parametrize(("name", "d"), [("sin2pi", 8), ("exp", 16), ("runge", 12)])
+def test_equidistribute_spreads_the_knots_of_an_affine_fit():
+    # no curvature anywhere: equal cells, not every knot at one end
+    tau, _ = knot_form.equidistribute(np.array([-1.0, 1.0]), np.array([0.0, 2.0]), 5)
+    assert np.allclose(tau, np.linspace(-1.0, 1.0, 5))
+
+
+@pytest.mark.parametrize(
+    ("name", "d"), [("sin2pi", 8), ("exp", 16), ("runge", 12), ("abs15", 1)]
+)
 def test_the_finish_never_raises_the_certified_error(name, d):
     target = targets.get(name)
     rng = np.random.default_rng
