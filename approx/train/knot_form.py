@@ -118,7 +118,8 @@ def equidistribute(tau: Array, u: Array, n: int | None = None) -> tuple[Array, A
     kappa = np.abs(left - 2.0 * fit + right) / delta**2
     rho = np.sqrt(0.5 * (kappa[:-1] + kappa[1:]))
     rho = np.maximum(rho, DENSITY_FLOOR * float(np.mean(rho)))
-    if not np.any(rho > 0.0):  # an affine fit: no curvature anywhere, equal cells
+    # an affine fit (curvature at the rounding level of its values): equal cells
+    if float(rho.max()) <= 1e-6 * math.sqrt((float(np.ptp(u)) + 1e-300) / (hi - lo) ** 2):
         rho = np.ones_like(rho)
     mass = np.concatenate(([0.0], np.cumsum(rho)))
     tau_new = np.interp(np.linspace(0.0, mass[-1], n), mass, grid)
