@@ -64,7 +64,6 @@ __all__ = [
     "madsen",
     "minimax_finish",
     "minimax_fits",
-    "split_worst",
     "to_theta_flat",
     "write",
 ]
@@ -342,17 +341,6 @@ def minimax_fits(
         fits.append(fit)
         used += n + k
     return fits, used
-
-
-def split_worst(tau: Array, u: Array, x: Array, y: Array) -> tuple[Array, Array]:
-    """One knot more: the cell with the largest error split at its middle (the function
-    unchanged)."""
-    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
-    worst = np.zeros(tau.size - 1)
-    np.maximum.at(worst, cell, np.abs(_residuals(tau, u, x, y)))
-    j = int(np.argmax(worst))
-    mid = 0.5 * (tau[j] + tau[j + 1])
-    return np.insert(tau, j + 1, mid), np.insert(u, j + 1, 0.5 * (u[j] + u[j + 1]))
 
 
 def write(fit: Fit, theta: Array, sizes: list[int]) -> None:
