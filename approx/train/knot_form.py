@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,7 +33,15 @@ from approx.nn.piecewise import piecewise_linear
 from approx.train.lm_rules import NO_STEP, Damping, lp_residuals
 from approx.train.loop import Engine, Outcome, Tracker, phase_label
 
-__all__ = ["equidistribute", "knot_form", "spline_polish", "to_theta", "widen"]
+__all__ = [
+    "FINISH_P",
+    "equidistribute",
+    "knot_form",
+    "lp_continuation",
+    "spline_polish",
+    "to_theta",
+    "widen",
+]
 
 Array = NDArray[np.float64]
 
@@ -109,6 +118,9 @@ def equidistribute(tau: Array, u: Array, n: int | None = None) -> tuple[Array, A
     kappa = np.abs(left - 2.0 * fit + right) / delta**2
     rho = np.sqrt(0.5 * (kappa[:-1] + kappa[1:]))
     rho = np.maximum(rho, DENSITY_FLOOR * float(np.mean(rho)))
+    # an affine fit (curvature at the rounding level of its values): equal cells
+    if float(rho.max()) <= 1e-6 * math.sqrt((float(np.ptp(u)) + 1e-300) / (hi - lo) ** 2):
+        rho = np.ones_like(rho)
     mass = np.concatenate(([0.0], np.cumsum(rho)))
     tau_new = np.interp(np.linspace(0.0, mass[-1], n), mass, grid)
     tau_new[0], tau_new[-1] = lo, hi
@@ -147,17 +159,57 @@ def to_theta(tau: Array, u: Array, theta: Array, sizes: list[int]) -> None:
     b1[0] = u[0]
 
 
+@dataclass(frozen=True)
+class Norm:
+    """How the knot-form LM measures residuals: in ``unit``s (the Lᵖ continuation's
+    current max, so ``|r/unit|ᵖ`` stays in range), and with cell ``flat`` held level by
+    a penalty (None: no penalty)."""
+
+    unit: float = 1.0
+    flat: int | None = None
+
+
+NORM = Norm()
+#: weight of the flat cell's penalty residual ``w (u_{j+1} − u_j)/unit``: the cell's
+#: rise stays a small fraction of the max error
+FLAT_WEIGHT = 30.0
+
+
 def _assemble(
-    tau: Array, u: Array, x: Array, y: Array, p: float
-) -> tuple[float, Array, Array, Array]:
-    """Loss ``½‖ρ‖²``, banded ``JᵀJ`` (upper form, 4 rows), ``Jᵀρ``, and the empty cells."""
+    tau: Array, u: Array, x: Array, y: Array, p: float, norm: Norm = NORM
+) -> tuple[float, Array, Array, int]:
+    """Loss ``½‖ρ‖²`` of the residuals in ``norm.unit``s (and the flat cell's penalty),
+    banded ``JᵀJ`` (upper form, 4 rows), ``Jᵀρ``, and the empty cells: the compiled
+    kernel (:mod:`approx.train._banded_numba`) where numba is installed, else
+    :func:`_sums` in numpy."""
+    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
+    if _NUMBA is not None:
+        value, ab, g, empty = _NUMBA(tau, u, x, y, cell, p, norm.unit)
+    else:
+        value, ab, g, empty = _sums(tau, u, x, y, cell, p, norm.unit)
+    if norm.flat is not None:  # one more residual w (u_{j+1} − u_j)/unit: columns 2j+1, 2j+3
+        j, w = norm.flat, FLAT_WEIGHT / norm.unit
+        pen = w * (u[j + 1] - u[j])
+        value += 0.5 * pen * pen
+        g[2 * j + 1] -= w * pen
+        g[2 * j + 3] += w * pen
+        ab[3, 2 * j + 1] += w * w
+        ab[3, 2 * j + 3] += w * w
+        ab[1, 2 * j + 3] -= w * w
+    return value, ab, g, empty
+
+
+def _sums(
+    tau: Array, u: Array, x: Array, y: Array, cell: NDArray[np.intp], p: float, unit: float
+) -> tuple[float, Array, Array, int]:
+    """:func:`_assemble`'s sums over the samples in numpy (``cell``: each sample's)."""
     n = tau.size
-    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, n - 2)
     h = np.diff(tau)[cell]
     lam = (x - tau[cell]) / h
     s = (u[cell + 1] - u[cell]) / h
-    r = u[cell] + lam * (u[cell + 1] - u[cell]) - y
+    r = (u[cell] + lam * (u[cell + 1] - u[cell]) - y) / unit
     rho, scale = lp_residuals(r, p, x.size)
+    scale = scale / unit
     # columns of the cell's four parameters τ_c, u_c, τ_{c+1}, u_{c+1}, with the two
     # end knots held fixed
     J = [-s * (1.0 - lam), 1.0 - lam, -s * lam, lam]
@@ -174,6 +226,18 @@ def _assemble(
             )
     empty = n - 1 - int(np.count_nonzero(np.bincount(cell, minlength=n - 1)))
     return 0.5 * float(rho @ rho), ab, g, empty
+
+
+def _numba_sums() -> Any:
+    """The compiled :func:`_sums`, or None without numba."""
+    try:
+        from approx.train._banded_numba import assemble
+    except ImportError:  # numba is optional where it has no wheels
+        return None
+    return assemble
+
+
+_NUMBA = _numba_sums()
 
 
 #: rounds of :func:`spline_polish`: (knots: from the "start", "replace"d by
@@ -254,6 +318,40 @@ def spline_polish(
     return np.array(history), status, message, evals
 
 
+#: the exponents of the Lᵖ continuation of :func:`minimax_finish`
+FINISH_P = (16.0, 32.0, 64.0, 128.0, 256.0)
+
+
+def lp_continuation(
+    tau: Array,
+    u: Array,
+    x: Array,
+    y: Array,
+    tracker: Tracker,
+    theta: Array,
+    sizes: list[int],
+    steps: int,
+    flat: int | None = None,
+) -> tuple[Array, Array, int]:
+    """Lᵖ continuation towards the least max error: LM rounds at each of :data:`FINISH_P`.
+
+    Each round starts where the last ended and minimises the mean of ``|r/E|ᵖ``, with
+    ``E`` the largest residual at the round's start (so ``|r/E|ᵖ`` neither underflows
+    nor overflows at large p); the budget of ``steps`` evaluations is shared equally.
+    With ``flat``, that cell is held level by a penalty (:class:`Norm`). Returns the
+    last knots and values and the evaluations used.
+    """
+    used, history = 0, []
+    for k, p in enumerate(FINISH_P):
+        norm = Norm(float(np.max(np.abs(np.interp(x, tau, u) - y))) or 1.0, flat)
+        budget = (steps - used) // (len(FINISH_P) - k)
+        tau, u, n, _, _ = _levenberg_marquardt(
+            tau, u, x, y, p, budget, 0.0, tracker, theta, sizes, history, norm
+        )
+        used += n
+    return tau, u, used
+
+
 def _levenberg_marquardt(
     tau: Array,
     u: Array,
@@ -266,6 +364,7 @@ def _levenberg_marquardt(
     theta: Array,
     sizes: list[int],
     history: list[float],
+    norm: Norm = NORM,
 ) -> tuple[Array, Array, int, str, str]:
     """One round of banded LM from ``(τ, u)``; appends accepted losses to ``history``.
 
@@ -274,7 +373,7 @@ def _levenberg_marquardt(
     banded. Returns the last ``(τ, u)``, the trial steps used, a status and a message.
     """
     to_theta(tau, u, theta, sizes)
-    it = _Iterate.at(tau, u, x, y, p)
+    it = _Iterate.at(tau, u, x, y, p, norm)
     history.append(it.value)
     tracker.offer(it.value, len(history), force=True)
     damping, evals = Damping(), 0
@@ -285,7 +384,7 @@ def _levenberg_marquardt(
             return it.tau, it.u, evals, "converged", f"loss {it.value:.3g} ≤ tol {tol:g}"
         if float(np.max(np.abs(it.g))) <= 1e-15 * max(it.value, 1e-300) or damping.exhausted:
             return it.tau, it.u, evals, "converged", NO_STEP
-        accepted, used = _banded_trials(it, x, y, p, gap, damping, steps - evals)
+        accepted, used = _banded_trials(it, x, y, p, norm, gap, damping, steps - evals)
         evals += used
         if accepted is not None:
             it = accepted
@@ -308,12 +407,21 @@ class _Iterate:
     empty: int
 
     @classmethod
-    def at(cls, tau: Array, u: Array, x: Array, y: Array, p: float) -> _Iterate:
-        return cls(tau, u, *_assemble(tau, u, x, y, p))
+    def at(
+        cls, tau: Array, u: Array, x: Array, y: Array, p: float, norm: Norm = NORM
+    ) -> _Iterate:
+        return cls(tau, u, *_assemble(tau, u, x, y, p, norm))
 
 
 def _banded_trials(
-    it: _Iterate, x: Array, y: Array, p: float, gap: float, damping: Damping, budget: int
+    it: _Iterate,
+    x: Array,
+    y: Array,
+    p: float,
+    norm: Norm,
+    gap: float,
+    damping: Damping,
+    budget: int,
 ) -> tuple[_Iterate | None, int]:
     """Damped banded steps from ``it`` until one lowers the loss without crossing knots
     (closer than ``gap``) or emptying a cell, or ``budget`` trials are spent: the new
@@ -343,7 +451,7 @@ def _banded_trials(
         delta[0::2] = move
         tau_t, u_t = it.tau + move, it.u + delta[1::2]
         if np.all(np.diff(tau_t) > gap):
-            trial = _Iterate.at(tau_t, u_t, x, y, p)
+            trial = _Iterate.at(tau_t, u_t, x, y, p, norm)
             # a cell without samples is free between them: none may newly appear
             if math.isfinite(trial.value) and trial.value < it.value and trial.empty <= it.empty:
                 # predicted decrease of the model ½‖ρ + Jδ‖²: −δᵀg − ½ δᵀ(JᵀJ)δ

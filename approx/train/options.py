@@ -111,6 +111,16 @@ POLISH_P = Option(
     "larger: closer to the max error)",
     minimum=2.0,
 )
+FINISH_STEPS = Option(
+    "finish_steps",
+    int,
+    300,
+    "adam+lm on a 1→d→1 ReLU net with select = 'max_error': Levenberg–Marquardt "
+    "evaluations of the Lᵖ continuation (p = 16 … 256) on each of the six paths of the "
+    "minimax finish (two starts, three knot forms), each then completed by Madsen's "
+    "linear programs on the max error (0: no finish)",
+    minimum=0,
+)
 
 #: the options of the Adam phase, which adam+lm does not read without one (steps = 0)
 FIRST_ORDER_OPTIONS = (LR, SCHEDULE, BATCH_SIZE, RELOCATE)
@@ -189,13 +199,22 @@ class LMOptions(Options):
     """Levenberg–Marquardt (scipy's MINPACK): function evaluations."""
 
 
-@_reads("adam+lm", STEPS.replace(minimum=0), TOL, *FIRST_ORDER_OPTIONS, POLISH_STEPS, POLISH_P)
+@_reads(
+    "adam+lm",
+    STEPS.replace(minimum=0),
+    TOL,
+    *FIRST_ORDER_OPTIONS,
+    POLISH_STEPS,
+    POLISH_P,
+    FINISH_STEPS,
+)
 @dataclass(frozen=True)
 class AdamLMOptions(FirstOrderOptions):
-    """Adam to place the kinks, then a Levenberg–Marquardt polish."""
+    """Adam to place the kinks, then a Levenberg–Marquardt polish and a minimax finish."""
 
     polish_steps: int
     polish_p: float
+    finish_steps: int
 
 
 #: the options each optimizer reads, by optimizer name

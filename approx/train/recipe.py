@@ -27,6 +27,7 @@ from approx.train.knot_form import widen
 from approx.train.loop import TrainResult
 from approx.train.options import (
     FIT_TARGET,
+    AdamLMOptions,
     FitOptions,
     Options,
     Recipe,
@@ -317,7 +318,11 @@ def fit_recipe(target: Any, width: int, rng: np.random.Generator, recipe: Recipe
     if problem.narrow is None:
         result = fit_net(net, problem.t, problem.v)
     else:  # grown: the wide net is polished without a second Adam phase
-        narrow = fit_net(net, *problem.narrow)
+        # the minimax finish runs once, at full width
+        opts = recipe.optimizer  # growth is adam+lm's (FitOptions.unread)
+        if isinstance(opts, AdamLMOptions):
+            opts = dataclasses.replace(opts, finish_steps=0)
+        narrow = fit_net(net, *problem.narrow, opts)
         wide = widen(narrow.net, width, -1.0, 1.0)
         result = fit_net(wide, problem.t, problem.v, dataclasses.replace(recipe.optimizer, steps=0))
         n = narrow.history.size

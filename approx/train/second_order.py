@@ -25,6 +25,7 @@ from approx.train.loop import (
     first_order,
     phase_label,
 )
+from approx.train.minimax import minimax_finish
 from approx.train.options import AdamLMOptions, Options
 
 __all__ = ["POLISH_MAX_PARAMS", "adam_lm", "gauss_newton", "lbfgs", "lm"]
@@ -326,4 +327,6 @@ def adam_lm(
     if len(tracker.phases) == first:
         tracker.phases.append((phase_label("lm", options.polish_p), 0))
     tracker.phases[first:] = [(name, at + len(history)) for name, at in tracker.phases[first:]]
+    if banded and tracker.monitor is not None and options.finish_steps and status != "converged":
+        evals += minimax_finish(engine, X, y, tracker, options.finish_steps)
     return np.concatenate([history, polish_history]), status, message, taken + evals

@@ -244,6 +244,9 @@ def test_same_seed_same_result_for_the_hybrid():
             steps=300,
             polish_steps=15,
             select="max_error",
+            # the minimax finish's start from the samples often wins whatever the seed,
+            # which would make seeds 7 and 8 end alike; the seeded part is before it
+            finish_steps=0,
         )
 
     a, b, c = run(7), run(7), run(8)

@@ -1,0 +1,399 @@
+"""The minimax finish of a 1→d→1 ReLU net: sequential linear programming in its knot form.
+
+The Lᵖ polish of :mod:`approx.train.knot_form` pulls the fit toward the least max
+error, but the max error is not smooth: near its minimum Levenberg–Marquardt on
+``|r|ᵖ`` stalls short of it. Here, after an Lᵖ continuation to p = 256
+(:func:`~approx.train.knot_form.lp_continuation`), the max error itself is minimised
+by Madsen's method for nonlinear minimax problems (K. Madsen, "An algorithm for
+minimax solution of overdetermined systems of non-linear equations", J. Inst. Math.
+Appl. 16 (1975)): at each step the residuals are linearised in the knots and values,
+
+    r_i + J_i δ,   J_i = (∂r_i/∂τ_c, ∂r_i/∂u_c, ∂r_i/∂τ_{c+1}, ∂r_i/∂u_{c+1})
+
+(the four numbers of the sample's own cell, as in the knot form), together with the
+error at each interior knot, ``u_k − f(τ_k)``, whose gradient holds ``−f'(τ_k)``: a
+sample's residual, linearised at fixed ``x``, moves with a knot exactly as with the
+knot's value, so only these rows see that sliding a kink moves the error at the kink
+along ``f``. The step δ minimising the largest linearised residual within a trust
+region is a linear program (scipy's HiGHS). A step is taken when the true max error
+falls; the region grows after good steps and shrinks after poor ones. At a minimum
+no step lowers the linearised max: the error equioscillates (tested on closed forms).
+
+Two knot forms of a width-d net:
+
+- free: d cells on the data range, d − 1 interior knots (one unit carries the first
+  slope), as :func:`~approx.train.knot_form.to_theta`;
+- flat: d + 1 cells, d interior knots, one cell ``j`` held level. With every kink
+  inside the data the first slope must be minus a sum of slope changes (those of the
+  units facing left); when cell ``j`` is level the units left of it face left, those
+  right of it face right, and the output bias is the level value
+  (:func:`to_theta_flat`). One more knot for one constraint: for targets with a
+  turning point (or nearly level ends) this form reaches about ((d+1)/d)² less error.
+
+Only the samples near the extremes of the residual enter each linear program (every
+local extremum of ``r`` above :data:`ACTIVE` of the max, with its neighbours, except
+next to a knot, where the knot's own row stands), so a step costs O(d) constraints
+rather than O(m); the step is accepted on the max over all samples. Many local minima
+of the max error exist (it is not convex in the knots): :func:`minimax_finish` starts
+from the trained knots and from knots equidistributing the samples' curvature, along
+the three paths of :data:`FORMS`, and keeps the best by the validation grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from approx.core import deadline
+from approx.nn import MLP, unpack
+from approx.train.knot_form import equidistribute, knot_form, lp_continuation, to_theta
+from approx.train.loop import Engine, Tracker
+
+__all__ = [
+    "ACTIVE",
+    "FLAT_UP_TO",
+    "FORMS",
+    "MADSEN_STEPS",
+    "STARTS",
+    "Fit",
+    "as_net",
+    "flat_split",
+    "madsen",
+    "minimax_finish",
+    "minimax_fits",
+    "to_theta_flat",
+    "write",
+]
+
+Array = NDArray[np.float64]
+
+#: residuals at least this fraction of the max enter the linear program (at their local
+#: extrema, with :data:`NEIGHBOURS` samples on each side)
+ACTIVE, NEIGHBOURS = 0.25, 2
+#: trust region: knots move at most ``radius`` of the adjacent cells' widths, values at
+#: most ``VALUE_SCALE · radius · E``; the radius starts at :data:`START_RADIUS`, stays
+#: at most :data:`MAX_RADIUS` (< ½, so knots never cross)
+START_RADIUS, MAX_RADIUS, VALUE_SCALE = 0.1, 0.45, 4.0
+#: least cell width a step of Madsen's method may leave, relative to the data range
+MIN_CELL = 1e-6
+#: linear programs of Madsen's method at most, per knot form (it stops sooner at a
+#: minimax fit: no step lowers the linearised max)
+MADSEN_STEPS = 100
+#: the paths of :func:`minimax_fits`: the free form (d cells); the flat form opened at
+#: a turning knot of the free form's result; and d + 1 free cells (knots re-placed by
+#: the fit's curvature) whose most level cell is made level after the continuation
+FORMS = ("free", "flat", "level")
+#: widths up to which :func:`minimax_finish` takes the paths through d + 1 cells; they
+#: gain at most about (1 + 1/d)² − 1 (under 1% above 256) for twice the work
+FLAT_UP_TO = 256
+#: the starts of :func:`minimax_finish`: the trained net's knot form, and knots
+#: equidistributing the samples' curvature
+STARTS = ("best", "samples")
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A continuous piecewise-linear fit: knots ``tau`` (ends fixed), values ``u``, the
+    flat cell (None for the free form) and its max error on the samples."""
+
+    tau: Array
+    u: Array
+    flat: int | None
+    error: float
+
+
+def _residuals(tau: Array, u: Array, x: Array, y: Array) -> Array:
+    return np.interp(x, tau, u) - y
+
+
+def _active(r: Array, error: float, at_knots: Array) -> Array:
+    """Indices of the samples that enter the linear program: the local extrema of ``r``
+    above :data:`ACTIVE` of the max with :data:`NEIGHBOURS` on each side, except those
+    that near the interior knots (sample ``at_knots[k]`` is the first right of knot k).
+
+    A sample's residual, linearised at fixed ``x``, moves with a knot as the knot's
+    value does (within a cell, sliding the kink along the line changes nothing); the
+    error at the kink itself moves with ``−f'`` as the kink slides, which only the
+    knot's own row sees."""
+    m = r.size
+    big = np.abs(r) >= ACTIVE * error
+    up = np.r_[True, r[1:] >= r[:-1]] & np.r_[r[:-1] >= r[1:], True]
+    down = np.r_[True, r[1:] <= r[:-1]] & np.r_[r[:-1] <= r[1:], True]
+    peaks = np.flatnonzero(big & (up | down))
+    near = np.unique(
+        np.clip((peaks[:, None] + np.arange(-NEIGHBOURS, NEIGHBOURS + 1)).reshape(-1), 0, m - 1)
+    )
+    # the samples next to a knot are left to the knot's own row (:func:`_knot_rows`)
+    spans = (at_knots[:, None] + np.arange(-NEIGHBOURS, NEIGHBOURS + 1)).reshape(-1)
+    return np.setdiff1d(near, spans)
+
+
+def _jacobian(tau: Array, u: Array, xs: Array) -> Any:
+    """The residuals' Jacobian at ``xs`` in the columns ``δτ_1 … δτ_{k−2}, δu_0 … δu_{k−1}``
+    (the end knots fixed): a sparse matrix, four entries a row at most."""
+    from scipy import sparse
+
+    k = tau.size
+    cell = np.clip(np.searchsorted(tau, xs, side="right") - 1, 0, k - 2)
+    h = np.diff(tau)[cell]
+    lam = (xs - tau[cell]) / h
+    s = np.diff(u)[cell] / h
+    n_tau = k - 2
+    everywhere = np.ones(xs.size, dtype=bool)
+    parts = [  # (column, value, where the column exists)
+        (cell - 1, -s * (1.0 - lam), cell >= 1),
+        (cell, -s * lam, cell + 1 <= k - 2),
+        (n_tau + cell, 1.0 - lam, everywhere),
+        (n_tau + cell + 1, lam, everywhere),
+    ]
+    rows = np.concatenate([np.flatnonzero(ok) for _, _, ok in parts])
+    cols = np.concatenate([col[ok] for col, _, ok in parts])
+    vals = np.concatenate([val[ok] for _, val, ok in parts])
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(xs.size, n_tau + k))
+
+
+def _knot_rows(tau: Array, u: Array, x: Array, y: Array) -> tuple[Any, Array]:
+    """The residuals at the interior knots, ``u_k − f(τ_k)``, and their gradient rows:
+    1 in ``u_k``'s column, ``−f'(τ_k)`` in ``τ_k``'s (``f`` and ``f'`` from the samples,
+    linearly interpolated)."""
+    from scipy import sparse
+
+    k = tau.size
+    inner = tau[1:-1]
+    slope = np.diff(y) / np.diff(x)
+    i = np.clip(np.searchsorted(x, inner) - 1, 0, x.size - 2)
+    r = u[1:-1] - np.interp(inner, x, y)
+    rows = np.concatenate([np.arange(k - 2), np.arange(k - 2)])
+    cols = np.concatenate([np.arange(k - 2), k - 2 + np.arange(1, k - 1)])
+    vals = np.concatenate([-slope[i], np.ones(k - 2)])
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(k - 2, 2 * k - 2)), r
+
+
+def _step(fit: Fit, x: Array, y: Array, r: Array, radius: float) -> tuple[Array, Array, float]:
+    """The linear program's step from ``fit``: new knots, values, and the predicted max
+    ``min_δ max_i |r_i + J_i δ|`` over the active samples within the trust region."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    tau, u, k = fit.tau, fit.u, fit.tau.size
+    idx = _active(r, fit.error, np.searchsorted(x, tau[1:-1]))
+    J_k, r_k = _knot_rows(tau, u, x, y)
+    J = sparse.vstack([_jacobian(tau, u, x[idx]), J_k]).tocsr()
+    rs = np.concatenate([r[idx], r_k])
+    n = J.shape[1] + 1  # and t, the linearised max
+    t_col = sparse.csr_matrix(np.ones((rs.size, 1)))
+    A = sparse.vstack([sparse.hstack([J, -t_col]), sparse.hstack([-J, -t_col])]).tocsr()
+    b = np.concatenate([-rs, rs])
+    c = np.zeros(n)
+    c[-1] = 1.0
+    h = np.diff(tau)
+    v_bound = VALUE_SCALE * radius * fit.error
+    bounds = [(-radius * h[i - 1], radius * h[i]) for i in range(1, k - 1)]
+    bounds += [(-v_bound, v_bound)] * k + [(0.0, None)]
+    eq = {}
+    if fit.flat is not None:  # the flat cell stays flat: δu_j = δu_{j+1}
+        row = np.zeros((1, n))
+        row[0, k - 2 + fit.flat], row[0, k - 1 + fit.flat] = 1.0, -1.0
+        eq = {"A_eq": row, "b_eq": np.zeros(1)}
+    res = linprog(c, A_ub=A, b_ub=b, bounds=bounds, method="highs", **eq)
+    if res.status != 0:
+        return tau, u, fit.error
+    z = res.x
+    new_tau = tau.copy()
+    new_tau[1:-1] += z[: k - 2]
+    return new_tau, u + z[k - 2 : 2 * k - 2], float(z[-1])
+
+
+def madsen(fit: Fit, x: Array, y: Array, steps: int, offer=None) -> tuple[Fit, int]:
+    """Madsen's trust-region minimax steps from ``fit``, ``steps`` linear programs at
+    most: the fit of least max error on ``(x, y)`` and the steps used. ``offer(fit)``
+    is called at each accepted step."""
+    radius = START_RADIUS
+    r = _residuals(fit.tau, fit.u, x, y)
+    used = 0
+    while used < steps and radius > 1e-9:
+        deadline.check()
+        tau, u, predicted = _step(fit, x, y, r, radius)
+        used += 1
+        gain = fit.error - predicted
+        if gain <= 1e-13 * fit.error:
+            break  # no step lowers the linearised max: a (local) minimax fit
+        r_new = _residuals(tau, u, x, y)
+        error = float(np.max(np.abs(r_new)))
+        if np.min(np.diff(tau)) <= MIN_CELL * (tau[-1] - tau[0]):
+            error = np.inf  # a cell about to vanish: its unit's weights would blow up
+        ratio = (fit.error - error) / gain
+        if ratio > 0.0:
+            fit, r = Fit(tau, u, fit.flat, error), r_new
+            if offer is not None:
+                offer(fit)
+        if ratio > 0.75:
+            radius = min(2.0 * radius, MAX_RADIUS)
+        elif ratio < 0.25:
+            radius /= 4.0
+    return fit, used
+
+
+#: width of the flat cell :func:`flat_split` opens, as a fraction of the cells next to
+#: the knot it replaces
+FLAT_START = 0.5
+
+
+def flat_split(tau: Array, u: Array, x: Array, y: Array) -> Fit:
+    """The flat form from the free ``(τ, u)``: one more knot, a flat cell at an extremum.
+
+    A continuous piecewise-linear fit has its local extrema at knots: each knot where
+    the slope changes sign, and each end, is a candidate to be replaced by a flat cell
+    from ``τ_k − δ_l`` to ``τ_k + δ_r`` (δ = :data:`FLAT_START` of each neighbouring
+    cell; one side only at an end) at the level of the fit around it; the candidate of
+    least max error is returned. A short flat cell would be a stationary point:
+    widening it changes the fit by the slope times the move, about zero there.
+    """
+    s = np.diff(u) / np.diff(tau)
+    turn = np.flatnonzero(s[:-1] * s[1:] <= 0.0) + 1  # interior knots where s changes sign
+    candidates = [_opened(tau, u, int(k), x, y) for k in (*turn, 0, tau.size - 1)]
+    return min(candidates, key=lambda fit: fit.error)
+
+
+def _opened(tau: Array, u: Array, k: int, x: Array, y: Array) -> Fit:
+    """Knot ``k`` of ``(τ, u)`` replaced by a flat cell (:func:`flat_split`)."""
+    h = np.diff(tau)
+    last = tau.size - 1
+    a = tau[k] - FLAT_START * h[k - 1] if k > 0 else tau[0]
+    b = tau[k] + FLAT_START * h[k] if k < last else tau[-1]
+    level = float(np.mean(np.interp([a, tau[k], tau[k], b], tau, u)))
+    inner = [a, b] if 0 < k < last else ([b] if k == 0 else [a])
+    new_tau = np.concatenate([tau[: max(k, 1)], inner, tau[min(k + 1, last) :]])
+    new_u = np.interp(new_tau, tau, u)
+    flat = int(np.searchsorted(new_tau, a))
+    new_u[flat] = new_u[flat + 1] = level
+    return Fit(new_tau, new_u, flat, _max_error(new_tau, new_u, x, y))
+
+
+def to_theta_flat(fit: Fit, theta: Array, sizes: list[int]) -> None:
+    """Write the flat form into a 1→d→1 ReLU net's arrays (d = interior knots).
+
+    Unit ``k`` breaks at the interior knot ``τ_{k+1}`` with output weight the slope
+    change there; units left of the flat cell face left (``max{0, τ − x}``), those
+    right of it face right, and the output bias is the flat value: on the data range
+    the net is the piecewise-linear function through ``(τ, u)``.
+    """
+    (W0, W1), (b0, b1) = unpack(theta, sizes)
+    tau, u, j = fit.tau, fit.u, fit.flat
+    interior = tau[1:-1]
+    left = np.arange(1, tau.size - 1) <= j
+    sign = np.where(left, -1.0, 1.0)
+    s = np.diff(u) / np.diff(tau)
+    W0[0] = sign
+    b0[:] = -sign * interior
+    W1[:, 0] = np.diff(s)
+    b1[0] = u[j]
+
+
+class _Quiet:
+    """A tracker that keeps nothing: the flat form's continuation runs on d + 1 cells,
+    which are not yet a width-d net."""
+
+    monitor = None
+
+    def offer(self, loss: float, step: int, force: bool = False) -> None:
+        pass
+
+
+def minimax_fits(
+    tau: Array, u: Array, x: Array, y: Array, steps: int, forms: tuple[str, ...] = FORMS
+) -> tuple[list[Fit], int]:
+    """The fits of least max error on ``(x, y)`` reached from the free ``(τ, u)`` along
+    each path of ``forms`` (:data:`FORMS`): the Lᵖ continuation
+    (:func:`~approx.train.knot_form.lp_continuation`, ``steps`` evaluations), then
+    :func:`madsen` (:data:`MADSEN_STEPS` linear programs at most). ``"free"``: d cells.
+    ``"flat"``: the free path's result (or ``(τ, u)`` without one) opened by
+    :func:`flat_split` (a level cell at a turning knot), held level by a penalty in the
+    continuation. ``"level"``: one cell more (the knots re-placed by
+    :func:`~approx.train.knot_form.equidistribute`, which keeps a symmetric fit
+    symmetric), continued free, its most level cell then made level. Flat cells are
+    made exactly level before Madsen. ``x`` sorted. Returns the fits (one per path)
+    and the evaluations and linear programs used.
+    """
+    fits, used = [], 0
+    for form in forms:
+        if form == "flat":  # from the free form's minimax fit, when there is one
+            free = fits[0] if fits else Fit(tau, u, None, 0.0)
+            start = flat_split(free.tau, free.u, x, y)
+        elif form == "level":
+            start = Fit(*equidistribute(tau, u, tau.size + 1), None, 0.0)
+        else:
+            start = Fit(tau, u, None, 0.0)
+        dummy = MLP([1, start.tau.size - 1, 1], "relu")  # the continuation writes into a net
+        t1, u1, n = lp_continuation(
+            start.tau, start.u, x, y, _Quiet(), dummy.pack(), dummy.sizes, steps, start.flat
+        )
+        j = start.flat if form == "flat" else None
+        if form == "level":
+            j = int(np.argmin(np.abs(np.diff(u1))))
+        if j is not None:
+            u1 = u1.copy()
+            u1[j] = u1[j + 1] = 0.5 * (u1[j] + u1[j + 1])
+        fit, k = madsen(Fit(t1, u1, j, _max_error(t1, u1, x, y)), x, y, MADSEN_STEPS)
+        fits.append(fit)
+        used += n + k
+    return fits, used
+
+
+def write(fit: Fit, theta: Array, sizes: list[int]) -> None:
+    """Write ``fit`` into the parameters ``theta`` of a 1→d→1 ReLU net (pack layout):
+    d cells in the free form (:func:`~approx.train.knot_form.to_theta`), d + 1 in the
+    flat form (:func:`to_theta_flat`)."""
+    if fit.flat is None:
+        to_theta(fit.tau, fit.u, theta, sizes)
+    else:
+        to_theta_flat(fit, theta, sizes)
+
+
+def as_net(fit: Fit) -> MLP:
+    """The 1→d→1 ReLU net of ``fit`` (:func:`write`)."""
+    d = fit.tau.size - 1 - (fit.flat is not None)
+    net = MLP([1, d, 1], "relu")
+    theta = net.pack()
+    write(fit, theta, net.sizes)
+    net.unpack(theta)
+    return net
+
+
+def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: int) -> int:
+    """The minimax finish of a 1→d→1 ReLU net: :func:`minimax_fits` along each path of
+    :data:`FORMS` from each of :data:`STARTS`, each result offered to the tracker
+    (whose monitor keeps the best).
+
+    The starts: the knot form of the tracker's best iterate, and d + 1 knots
+    equidistributing the samples' own ``|f''|^½``
+    (:func:`~approx.train.knot_form.equidistribute` applied to the samples: the
+    adaptive construction's rule, from the data) with the samples' values there; the
+    second gets the basins right where the trained knots sit in a poor local minimum of
+    the max error (many exist: the error is not convex in the knots). Above
+    :data:`FLAT_UP_TO` units only the free form. Returns the
+    evaluations and linear programs used.
+    """
+    net, theta = engine.net, engine.theta
+    order = np.argsort(X.reshape(-1), kind="stable")
+    x, y1 = X.reshape(-1)[order], y.reshape(-1)[order]
+    np.copyto(theta, tracker.best)
+    best = knot_form(net, float(x[0]), float(x[-1]))
+    used = 0
+    d = net.sizes[1]
+    starts = {"best": best, "samples": equidistribute(x, y1, d + 1)}
+    forms = FORMS if d <= FLAT_UP_TO else ("free",)
+    for start in STARTS:
+        fits, n = minimax_fits(*starts[start], x, y1, steps, forms)
+        used += n
+        for fit in fits:
+            write(fit, theta, net.sizes)
+            tracker.offer(engine.loss_only(X, y), 0, force=True)
+    return used
+
+
+def _max_error(tau: Array, u: Array, x: Array, y: Array) -> float:
+    return float(np.max(np.abs(_residuals(tau, u, x, y))))

@@ -1,0 +1,116 @@
+"""The minimax finish (approx.train.minimax): closed-form optima, equioscillation, the
+flat form's net, the compiled normal equations, and the finish against its start."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from approx import methods
+from approx.analysis.errors import max_error
+from approx.nn import MLP
+from approx.problems import targets
+from approx.train import knot_form, minimax
+from approx.train.minimax import Fit, as_net, madsen, minimax_fits, to_theta_flat
+
+GRID = np.linspace(-1.0, 1.0, 2401)  # holds ±1/3, ±1/2 and 0 exactly enough for 1e-9
+SQUARE = GRID**2
+
+
+def _fit(tau, u, flat=None):
+    tau, u = np.asarray(tau, float), np.asarray(u, float)
+    return Fit(tau, u, flat, float(np.max(np.abs(np.interp(GRID, tau, u) - SQUARE))))
+
+
+def test_madsen_reaches_the_equioscillating_best_two_piece_fit_of_x_squared():
+    # the best continuous two-piece fit of x² on [-1, 1]: knot 0, lines ±x − 1/8, error
+    # 1/8 attained with alternating signs at -1, -1/2, 0, 1/2, 1
+    fit, _ = madsen(_fit([-1.0, 0.3, 1.0], [1.2, 0.0, 0.9]), GRID, SQUARE, 200)
+    assert fit.error == pytest.approx(1 / 8, rel=1e-9)
+    assert fit.tau[1] == pytest.approx(0.0, abs=1e-6)
+    r = np.interp(GRID, fit.tau, fit.u) - SQUARE
+    at = [np.argmin(np.abs(GRID - p)) for p in (-1.0, -0.5, 0.0, 0.5, 1.0)]
+    assert np.allclose(r[at], [-1 / 8, 1 / 8, -1 / 8, 1 / 8, -1 / 8], atol=1e-7)
+
+
+def test_the_flat_form_gives_a_width_two_net_the_three_cell_optimum_of_x_squared():
+    # three cells [-1, -1/3], [-1/3, 1/3], [1/3, 1] with a level middle piece reach
+    # 1/18, the best any three-piece function does (equal cells, f'' constant); the
+    # free form of two units stops at 1/8
+    tau = np.array([-1.0, 0.2, 1.0])
+    fits, _ = minimax_fits(tau, np.interp(tau, GRID, SQUARE), GRID, SQUARE, 300)
+    free, flat, level = fits
+    assert free.error == pytest.approx(1 / 8, rel=1e-6)
+    assert flat.error == pytest.approx(1 / 18, rel=1e-6)
+    assert level.error == pytest.approx(1 / 18, rel=1e-6)
+    assert flat.flat is not None and level.flat is not None
+    net = as_net(flat)
+    assert net.sizes == [1, 2, 1]
+    certified = max_error(targets.from_expr("x**2", (-1.0, 1.0)), net)
+    assert 1 / 18 * (1 - 1e-9) <= certified <= 1 / 18 * (1 + 1e-5)
+
+
+@pytest.mark.parametrize("flat", [0, 2, 5])
+def test_to_theta_flat_is_the_piecewise_linear_function(flat):
+    rng = np.random.default_rng(flat)
+    tau = np.concatenate([[-1.0], np.sort(rng.uniform(-1.0, 1.0, 5)), [1.0]])
+    u = rng.normal(size=7)
+    u[flat + 1] = u[flat]
+    net = MLP([1, 5, 1], "relu")
+    theta = net.pack()
+    to_theta_flat(Fit(tau, u, flat, 0.0), theta, net.sizes)
+    net.unpack(theta)
+    x = np.linspace(-1.0, 1.0, 1001)
+    assert np.max(np.abs(net(x).ravel() - np.interp(x, tau, u))) < 1e-12
+
+
+@pytest.mark.skipif(knot_form._NUMBA is None, reason="numba not installed")
+@pytest.mark.parametrize("p", [2.0, 3.0, 16.0])
+def test_compiled_normal_equations_equal_numpy(p):
+    rng = np.random.default_rng(7)
+    x = np.sort(rng.uniform(-1.0, 1.0, 500))
+    tau = np.concatenate([[-1.0], np.sort(rng.uniform(-1.0, 1.0, 9)), [1.0]])
+    u = rng.normal(size=11)
+    y = np.sin(3 * x)
+    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
+    a = knot_form._sums(tau, u, x, y, cell, p, 0.7)
+    b = knot_form._NUMBA(tau, u, x, y, cell, p, 0.7)
+    assert b[0] == pytest.approx(a[0], rel=1e-12)
+    assert np.allclose(b[1], a[1], rtol=1e-12, atol=1e-14 * np.abs(a[1]).max())
+    assert np.allclose(b[2], a[2], rtol=1e-12, atol=1e-14 * np.abs(a[2]).max())
+    assert b[3] == a[3]
+
+
+def test_the_continuation_holds_the_flat_cell_level():
+    x = np.linspace(-1.0, 1.0, 2000)
+    y = np.cos(3 * x)
+    tau = np.linspace(-1.0, 1.0, 9)
+    u = np.interp(tau, x, y)
+    net = MLP([1, 8, 1], "relu")
+    tau, u, _ = knot_form.lp_continuation(
+        tau, u, x, y, minimax._Quiet(), net.pack(), net.sizes, 200, flat=4
+    )
+    error = np.max(np.abs(np.interp(x, tau, u) - y))
+    assert abs(u[5] - u[4]) < 0.05 * error
+
+
+@pytest.mark.parametrize("values", [[0.0, 2.0], [1.0, 1.0]])
+def test_equidistribute_spreads_the_knots_of_an_affine_fit(values):
+    # no curvature anywhere: cells of comparable width, never every knot at one end
+    tau, _ = knot_form.equidistribute(np.array([-1.0, 1.0]), np.array(values), 5)
+    assert tau[0] == -1.0 and tau[-1] == 1.0
+    assert np.min(np.diff(tau)) > 0.25
+
+
+@pytest.mark.parametrize(
+    ("name", "d"), [("sin2pi", 8), ("exp", 16), ("runge", 12), ("abs15", 1)]
+)
+def test_the_finish_never_raises_the_certified_error(name, d):
+    target = targets.get(name)
+    rng = np.random.default_rng
+
+    def error(**options):
+        fit = methods.fit("trained", target, d, rng([3, d]), steps=300, **options)
+        return max_error(target, fit.model)
+
+    assert error() <= error(finish_steps=0) * (1 + 1e-9)
