@@ -93,7 +93,7 @@ def test_sawtooth_runs_still_match(tmp_path):
     config = parse_config("[[methods]]".join([head, *keep]))
     got = run_sweep(config, tmp_path / "out", jobs=1).set_index("run_id")
     want = pd.read_csv(GALLERY / "sawtooth" / "runs.csv").set_index("run_id")
-    assert len(got) == 6 and set(got.index) <= set(want.index)
+    assert len(got) == 8 and set(got.index) <= set(want.index)
     want = want.loc[got.index]
     np.testing.assert_array_equal(got["n_params"], want["n_params"])
     exact = got["kind"] != "trained"
