@@ -52,11 +52,15 @@ def test_the_main_command_leaves_a_clone_clean(tmp_path):
     before = _status(clone)
     assert before == ""
     env = {**os.environ, "PYTHONPATH": str(clone)}
+    # the main command cut to two widths and one replicate (the full one takes minutes):
+    # the same files are written in the same places, under results/quickstart+<overrides>
     done = subprocess.run(
-        [sys.executable, "-m", "approx", "experiments/quickstart.toml"],
+        [sys.executable, "-m", "approx", "experiments/quickstart.toml",
+         "--set", "widths=[4, 8]", "--set", "replicates=1"],
         cwd=clone, env=env, capture_output=True, text=True, timeout=1800, check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    written = clone / "results" / "quickstart"
+    (written,) = (clone / "results").glob("quickstart+*")
     assert (written / "runs.sqlite").is_file() and (written / "plots" / "convergence.png").is_file()
+    assert (written / "report.html").is_file()
     assert _status(clone) == before
