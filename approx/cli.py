@@ -66,7 +66,7 @@ from approx.experiment.measure import Result  # noqa: E402
 from approx.experiment.metadata import git_commit  # noqa: E402
 from approx.experiment.overrides import folder_name  # noqa: E402
 from approx.experiment.plots import report_folder  # noqa: E402
-from approx.experiment.resources import parse_size  # noqa: E402
+from approx.experiment.resources import local_workers, parse_size  # noqa: E402
 from approx.experiment.summary import SUMMARIES  # noqa: E402
 from approx.methods import classifiers as classify  # noqa: E402
 from approx.problems import datasets, targets  # noqa: E402
@@ -405,12 +405,12 @@ def run_experiment(
             raise _fail("give --replot DIR (figures and report) or --report DIR (the report "
                         "alone), not both")
         if replot is not None:
-            _plot(replot, quiet, formats, dpi)
+            _plot(replot, quiet, formats, dpi, _draw_jobs(jobs))
         else:
             if formats is not None or dpi is not None:
                 raise _fail("--report DIR draws no figure file: --format and --dpi go with "
                             "--replot DIR or a sweep")
-            _report(report, quiet)  # type: ignore[arg-type]
+            _report(report, quiet, _draw_jobs(jobs))  # type: ignore[arg-type]
         return
     if config is None:
         raise _fail("give a CONFIG file to run (or --replot DIR, or --list); see --help")
@@ -530,10 +530,22 @@ def _figure_options(figure_format: str | None, dpi: int | None) -> tuple[str, ..
         raise _fail(str(e)) from None
 
 
-def _report(folder: Path, quiet: bool) -> None:
-    """Rebuild ``report.html`` of ``folder``; say where it is."""
+def _draw_jobs(jobs: int | None) -> int:
+    """Processes drawing the figures of ``--replot``/``--report``: ``--jobs``, at most the
+    cores (default all)."""
     try:
-        path = report_folder(folder)
+        if jobs is not None:
+            validate.integer(jobs, "--jobs", minimum=1)
+    except ValueError as e:
+        raise _fail(str(e)) from None
+    return local_workers(jobs)[0]
+
+
+def _report(folder: Path, quiet: bool, jobs: int = 1) -> None:
+    """Rebuild ``report.html`` of ``folder`` (its figures drawn in ``jobs`` processes);
+    say where it is."""
+    try:
+        path = report_folder(folder, jobs)
     except ApproxError as e:
         raise _fail(str(e)) from None
     except (OSError, sqlite3.Error) as e:
@@ -543,11 +555,11 @@ def _report(folder: Path, quiet: bool) -> None:
 
 
 def _plot(folder: Path, quiet: bool, formats: tuple[str, ...] | None = None,
-          dpi: int | None = None) -> None:
-    """Draw the figures of ``folder`` and its report; say what was written and, one line
-    each, skipped."""
+          dpi: int | None = None, jobs: int = 1) -> None:
+    """Draw the figures of ``folder`` and its report (in ``jobs`` processes); say what was
+    written and, one line each, skipped."""
     try:
-        paths, skipped = plot_folder(folder, formats, dpi)
+        paths, skipped = plot_folder(folder, formats, dpi, jobs=jobs)
     except ApproxError as e:
         raise _fail(str(e)) from None
     except (OSError, sqlite3.Error) as e:

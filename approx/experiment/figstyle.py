@@ -143,13 +143,25 @@ class Capture:
         self.data: dict[str, bytes] = {}
 
     def take(self, fig: Figure) -> None:
-        """Render ``fig`` in each format."""
-        for fmt in self.formats:
+        """Render ``fig`` in each format, laid out once (the first render's layout kept
+        for the others: the layout engine is the larger part of a render)."""
+        for k, fmt in enumerate(self.formats):
             buffer = io.BytesIO()
             with mpl.rc_context({"svg.hashsalt": self.name}):
                 fig.savefig(buffer, format=fmt, dpi=self.dpi or "figure",
                             metadata=_METADATA[fmt])
             self.data[fmt] = buffer.getvalue()
+            if k == 0 and len(self.formats) > 1:
+                _freeze_layout(fig)
+
+
+def _freeze_layout(fig: Figure) -> None:
+    """Keep ``fig``'s axes where its layout engine last put them (no engine from now on;
+    unchanged where the engine may not be swapped, e.g. beside some colour bars)."""
+    try:
+        fig.set_layout_engine("none")
+    except RuntimeError:
+        pass
 
 
 def _format_of(path: Path) -> str:

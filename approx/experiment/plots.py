@@ -68,7 +68,6 @@ import dataclasses
 import math
 import os
 import re
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -92,6 +91,7 @@ from numpy.typing import NDArray
 from approx import analysis, methods
 from approx.certify import targets as certified_targets
 from approx.core.status import RunStatus
+from approx.experiment import render
 from approx.experiment import report as reports
 from approx.experiment.classification_plots import (
     RegionPanel,
@@ -101,7 +101,7 @@ from approx.experiment.classification_plots import (
 from approx.experiment.config import Config
 from approx.experiment.diagnostics_plots import diagnostics_figure
 from approx.experiment.expansion import sample_seed
-from approx.experiment.figstyle import Capture, save_figure, style, styled
+from approx.experiment.figstyle import Capture, save_figure, styled
 from approx.experiment.figure_parts import (
     GROUPS,
     Keys,
@@ -988,7 +988,7 @@ def _save(fig: Figure, path: Path | BinaryIO | Capture) -> None:
 
 def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], config: Config,
              folder: Path, save: Save | None = None, *, formats: Sequence[str] = ("png",),
-             dpi: int | None = None, svgs: dict[str, str] | None = None
+             dpi: int | None = None, svgs: dict[str, str] | None = None, jobs: int = 1
              ) -> tuple[list[Path], list[str]]:
     """Draw every figure of a results folder into ``folder/plots`` (its task's figures).
 
@@ -1009,6 +1009,9 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
     svgs : dict, optional
         Filled with the SVG text of the first :data:`~approx.experiment.report.FIGURES`
         figures, by file name without suffix, in drawing order (for the report).
+    jobs : int
+        Processes to draw in (:mod:`approx.experiment.render`); the files are the same
+        whatever it is.
 
     Returns
     -------
@@ -1031,8 +1034,10 @@ def plot_all(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]], con
     if not (table["status"] == RunStatus.OK).any():  # no run has numbers to draw
         return [], [*skipped, "no figures drawn: no run finished ok (see runs.csv's "
                     "status and message columns)"]
-    drawers, notes = FIGURES[config.task.name](table, histories, config, folder)
-    return _draw(drawers, out, save, skipped + notes, tuple(formats), dpi, svgs)
+    figures = FIGURES[config.task.name]
+    drawers, notes = figures(table, histories, config, folder)
+    return _draw(drawers, out, save, skipped + notes, tuple(formats), dpi, svgs, jobs,
+                 (figures, table, histories, config, folder))
 
 
 def approximation_figures(table: pd.DataFrame, histories: dict[str, NDArray[np.float64]],
@@ -1088,29 +1093,29 @@ def plot_diagnostics(table: pd.DataFrame, config: Config, target_name: str, fold
 
 def _draw(drawers: list[Drawer], out: Path, save: Save | None, skipped: list[str],
           formats: tuple[str, ...] = ("png",), dpi: int | None = None,
-          svgs: dict[str, str] | None = None) -> tuple[list[Path], list[str]]:
-    """Draw each figure once, in the project's style, and write it in each format
-    (through ``save`` if given), keeping the SVG of the first ones in ``svgs``; a failing
-    figure is skipped, one line."""
-    paths = []
-    for k, (name, draw) in enumerate(drawers):
-        stem = name.rsplit(".", 1)[0]
+          svgs: dict[str, str] | None = None, jobs: int = 1,
+          sources: render.Sources | None = None) -> tuple[list[Path], list[str]]:
+    """Draw each figure once, in the project's style (in up to ``jobs`` processes, which
+    rebuild the drawers from ``sources``: :mod:`approx.experiment.render`), and write it
+    in each format (through ``save`` if given), keeping the SVG of the first ones in
+    ``svgs``; a failing figure is skipped, one line."""
+    captures = []
+    for k, (name, _) in enumerate(drawers):
         keep = svgs is not None and k < reports.FIGURES
-        capture = Capture(stem, formats + (("svg",) if keep and "svg" not in formats else ()),
-                          dpi)
-        if not capture.formats:
+        wanted = formats + (("svg",) if keep and "svg" not in formats else ())
+        captures.append(Capture(name.rsplit(".", 1)[0], wanted, dpi) if wanted else None)
+    paths = []
+    rendered = render.render_all(drawers, captures, jobs, sources)
+    for k, ((name, _), capture, (data, error)) in enumerate(
+            zip(drawers, captures, rendered, strict=True)):
+        stem = name.rsplit(".", 1)[0]
+        if error is not None:  # a figure is a view of stored runs: never fail the sweep
+            skipped.append(f"skipped plots/{stem}.{(formats or ('svg',))[0]}: {error}")
+        if capture is None or data is None:
             continue
-        try:
-            with warnings.catch_warnings(), style():  # overflow in tick placement: clipped
-                warnings.simplefilter("ignore", RuntimeWarning)
-                if draw(capture) is None:
-                    continue  # nothing to draw: no file
-            paths += [_write(out, save, f"{stem}.{fmt}", capture.data[fmt]) for fmt in formats]
-            if keep and svgs is not None:
-                svgs[stem] = capture.data["svg"].decode("utf-8", "replace")
-        except Exception as e:  # a figure is a view of stored runs: never fail the sweep
-            skipped.append(f"skipped plots/{stem}.{(formats or ('svg',))[0]}: "
-                           f"{type(e).__name__}: {e}")
+        paths += [_write(out, save, f"{stem}.{fmt}", data[fmt]) for fmt in formats]
+        if svgs is not None and k < reports.FIGURES:
+            svgs[stem] = data["svg"].decode("utf-8", "replace")
     return paths, skipped
 
 
@@ -1184,7 +1189,8 @@ def _plot_regions(ok: pd.DataFrame, config: Config, spec: DatasetSpec, folder: P
 
 
 def plot_folder(folder: str | Path, formats: Sequence[str] | None = None,
-                dpi: int | None = None, *, report: bool = True) -> tuple[list[Path], list[str]]:
+                dpi: int | None = None, *, report: bool = True, jobs: int = 1
+                ) -> tuple[list[Path], list[str]]:
     """Re-draw the figures of an existing results folder from its store, and its report.
 
     Parameters
@@ -1196,6 +1202,8 @@ def plot_folder(folder: str | Path, formats: Sequence[str] | None = None,
         sweep's or redraw's), which then records these.
     report : bool
         Also rewrite ``report.html`` (:mod:`approx.experiment.report`).
+    jobs : int
+        Processes to draw in (the files are the same whatever it is).
 
     Returns
     -------
@@ -1219,15 +1227,15 @@ def plot_folder(folder: str | Path, formats: Sequence[str] | None = None,
         table = store.table(config)
         svgs: dict[str, str] | None = {} if report else None
         paths, skipped = plot_all(table, store.histories(), config, folder, save=store.save,
-                                  formats=formats, dpi=dpi, svgs=svgs)
+                                  formats=formats, dpi=dpi, svgs=svgs, jobs=jobs)
         if svgs is not None:
             reports.write(store, config, table, svgs, skipped)
         return paths, skipped
 
 
-def report_folder(folder: str | Path) -> Path:
+def report_folder(folder: str | Path, jobs: int = 1) -> Path:
     """Rebuild ``report.html`` of an existing results folder from its store (its figures
-    drawn in memory; no other file is written); return its path.
+    drawn in memory, in ``jobs`` processes; no other file is written); return its path.
 
     Raises
     ------
@@ -1240,7 +1248,8 @@ def report_folder(folder: str | Path) -> Path:
         table = store.table(config)
         svgs: dict[str, str] = {}
         _, notes = plot_all(table, store.histories(), config, store.folder, save=store.save,
-                            formats=(), dpi=store.figure_settings()[1], svgs=svgs)
+                            formats=(), dpi=store.figure_settings()[1], svgs=svgs,
+                            jobs=jobs)
         return reports.write(store, config, table, svgs, notes)
 
 

@@ -233,18 +233,20 @@ def run_sweep(
         table = store.table(config)
         store.export(table, SUMMARIES[config.task.name](table))
         if plots:  # under the same lock: no other process slips in before the figures
-            _figures(store, config, table, tuple(formats or ()), dpi, reporter)
+            _figures(store, config, table, tuple(formats or ()), dpi, reporter,
+                     jobs=(jobs or 1) if scheduler is None else 1)
     return table
 
 
 def _figures(store: Store, config: Config, table: pd.DataFrame, formats: tuple[str, ...],
-             dpi: int | None, reporter: Reporter) -> None:
-    """Draw the figures in ``formats`` and write the report (its figures from the same
-    drawings), recording the formats for ``--replot``; notes go to ``reporter``."""
+             dpi: int | None, reporter: Reporter, jobs: int = 1) -> None:
+    """Draw the figures in ``formats`` (in ``jobs`` local processes) and write the report
+    (its figures from the same drawings), recording the formats for ``--replot``; notes
+    go to ``reporter``."""
     store.set_figure_settings(formats, dpi)
     svgs: dict[str, str] = {}
     notes = plot_all(table, store.histories(), config, store.folder, save=store.save,
-                     formats=formats, dpi=dpi, svgs=svgs)[1]
+                     formats=formats, dpi=dpi, svgs=svgs, jobs=jobs)[1]
     for note in notes:
         reporter.note(note)
     report.write(store, config, table, svgs, notes)

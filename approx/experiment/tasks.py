@@ -94,6 +94,10 @@ class Task:
         """Whether some method of the table takes no width (its table's width may be empty)."""
         return not all(self.has_width(m) for m in self.table().values())
 
+    def __reduce__(self) -> tuple[Callable[[str], Task], tuple[str]]:
+        """Pickled by name: the process that unpickles it uses its own :data:`TASKS`."""
+        return task, (self.name,)
+
 
 def _approximation_method(kind: object) -> Method:
     if isinstance(kind, str) and kind in methods.METHODS:
@@ -168,6 +172,11 @@ CLASSIFICATION = Task(
     budgets=False,
     figure_names=_classification_figures,
 )
+
+def task(name: str) -> Task:
+    """The task called ``name`` (of :data:`TASKS`)."""
+    return TASKS[name]
+
 
 #: the tasks by name, in the order ``--list`` and error messages show them
 TASKS: dict[str, Task] = {task.name: task for task in (APPROXIMATION, CLASSIFICATION)}

@@ -1,0 +1,82 @@
+"""Figures drawn side by side in processes are byte for byte those drawn in one."""
+
+from __future__ import annotations
+
+import pytest
+
+from approx.experiment import parse_config, plot_folder, run_sweep
+from approx.experiment import render as renders
+from approx.experiment.figstyle import Capture
+
+CONFIG = """
+name = "render"
+widths = [4, 8]
+
+[[targets]]
+name = "sin2pi"
+
+[[targets]]
+name = "runge"
+
+[[methods]]
+name = "uniform"
+kind = "relu-interpolant"
+
+[[methods]]
+name = "chebyshev"
+kind = "chebyshev"
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("render")
+    run_sweep(parse_config(CONFIG), folder, jobs=1, plots=False)
+    return folder
+
+
+def test_a_pool_of_two_draws_the_same_files_as_one_process(folder):
+    serial, skipped_one = plot_folder(folder, jobs=1)
+    drawn = {p.name: p.read_bytes() for p in serial}
+    report = (folder / "report.html").read_text().splitlines()
+    pooled, skipped_two = plot_folder(folder, jobs=2)
+    assert len(serial) >= renders.MIN_FIGURES  # enough figures for the pool to be used
+    assert skipped_one == skipped_two == []
+    assert [p.name for p in pooled] == list(drawn)
+    for path in pooled:
+        assert path.read_bytes() == drawn[path.name], path.name
+    again = (folder / "report.html").read_text().splitlines()
+    differ = [a for a, b in zip(report, again, strict=True) if a != b]
+    assert all("Report written" in line for line in differ)  # only the time it was written
+
+
+def test_what_cannot_be_sent_to_a_process_is_drawn_here():
+    calls = []
+
+    def draw(capture):  # a closure over local state: cannot be pickled
+        calls.append(capture.name)
+        capture.data["png"] = capture.name.encode()
+        return capture
+
+    drawers = [(f"f{k}.png", draw) for k in range(5)]
+    captures = [Capture(f"f{k}", ("png",)) for k in range(5)]
+    unpicklable = (lambda *a: ([], []), None, {}, None, None)
+    results = renders.render_all(drawers, captures, 2, unpicklable)  # type: ignore[arg-type]
+    assert [data["png"] for data, _ in results] == [f"f{k}".encode() for k in range(5)]
+    assert calls == [f"f{k}" for k in range(5)]
+
+
+def test_a_figure_that_fails_is_one_line_and_the_others_are_drawn():
+    def fails(capture):
+        raise OverflowError("tick placement")
+
+    def draws(capture):
+        capture.data["png"] = b"ok"
+        return capture
+
+    results = renders.render_all([("a.png", fails), ("b.png", draws), ("c.png", draws)],
+                                 [Capture("a", ("png",)), None, Capture("c", ("png",))], 2,
+                                 None)
+    assert results[0] == (None, "OverflowError: tick placement")
+    assert results[1] == (None, None)  # not wanted: not drawn
+    assert results[2] == ({"png": b"ok"}, None)
