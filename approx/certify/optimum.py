@@ -48,6 +48,31 @@ rounding. (The bound drops continuity: for convex or concave stretches of ``f`` 
 optima agree; near inflections the continuous one may be larger, so the bound can be
 loose there by a fraction of a piece.)
 
+**Lower bound of the nets** (:func:`net_bound`). A width-``d`` net whose ``d``
+breakpoints are all inside has its first slope fixed by its units: left of every
+breakpoint the right-facing units are off and each left-facing unit (slope change
+``Δ_i`` at its breakpoint) has slope ``-Δ_i``. So when ``f`` is convex and increasing
+(``exp``; the first slope must be positive, every slope change of a near-best path is
+positive), no subset sum supplies the first slope and the net has a breakpoint to
+spare. Proof of the bound: let ``a' > a`` with ``f(a') - f(a) > 2E``, and ``d`` triples
+in ``[a', b]``, their spans' interiors disjoint, at each of which the middle segment lies
+wholly below every line through the outer two (:func:`kink` is +1, checked exactly).
+If a width-``d`` net ``g`` had ``|f - g| ≤ E`` on ``[a, b]``, then on each triple
+``g(x_1) < `` the chord of ``g`` at ``x_1``, so ``g`` is not concave on ``[x_0, x_2]``: it has a
+point of positive slope change strictly inside, which needs a unit with its
+breakpoint there. ``d`` disjoint spans and ``d`` units: each unit's breakpoint lies in
+one span, beyond ``a'``, with a positive slope change ``Δ_i`` (it alone makes the change
+there). On ``[a, a']`` every unit is then linear, the right-facing ones zero and the
+left-facing ones of slope ``-Δ_i < 0``: ``g(a') ≤ g(a)``. But ``g(a') ≥ f(a') - E > f(a) +
+E ≥ g(a)``: no such net. Mirrored (``-1``: middle above, ``f`` falling from the end) and
+at the right end (right-facing units, mirrored) alike. The ``d`` triples are those of
+the discontinuous greedy run from the first sample where ``f`` has moved by ``2E`` from
+the end (so about the bound of ``d - 1`` breakpoints, on a domain shorter by about
+``2E/|f'(a)|``), bisected on ``E`` and checked exactly as above, with the rise from the
+end checked in rationals of enclosures. Where the net's path keeps all ``d``
+breakpoints (slope changes of both signs), there are no such triples and this bound
+is 0.
+
 **Near-optimal path** (:func:`continuous_fit`). The same greedy with continuity: each
 group starts at the previous group's last point, its segment replaced by the window of
 the previous group's lines there (a minimum-link path through the segments with
@@ -90,7 +115,9 @@ __all__ = [
     "confirmed",
     "continuous_fit",
     "enclose",
+    "kink",
     "lower_bound",
+    "net_bound",
     "phased_fit",
     "samples",
     "stabbable",
@@ -134,13 +161,19 @@ class Samples:
 
 @dataclass(frozen=True)
 class Bound:
-    """A proven lower bound ``value`` of ``E*(d)``: ``witnesses`` (shape (k, 3), abscissae)
-    are ``k ≥ d + 1`` triples of points, their spans' interiors disjoint, at each of which
-    no line is within ``value`` of ``f`` (checked exactly); ``samples`` points were used."""
+    """A proven lower bound ``value`` of ``E*(d)`` (or, from :func:`net_bound`, of the
+    error of every width-``d`` net): ``witnesses`` (shape (k, 3), abscissae) are triples
+    of points, their spans' interiors disjoint, at each of which no line is within
+    ``value`` of ``f`` (checked exactly): ``k ≥ d + 1`` of them, or ``k = d`` for
+    :func:`net_bound`; ``samples`` points were used."""
 
     value: float
     samples: int
     witnesses: Array
+    #: a bound of :func:`net_bound`: its ``d`` witnesses lie beyond ``anchor`` (from the
+    #: end where ``f`` rises or falls by more than ``2·value``) and all turn ``sign``
+    anchor: float = math.nan
+    sign: int = 0
 
 
 @dataclass(frozen=True)
@@ -258,11 +291,24 @@ def _curvature(x: Array, y: Array) -> Array:
 def stabbable(x: tuple[float, float, float], lo: tuple[float, ...], hi: tuple[float, ...],
               E: float) -> bool:
     """Whether some line meets the three vertical segments ``[lo_k - E, hi_k + E]`` at
-    ``x_0 < x_1 < x_2``, decided exactly in rationals.
+    ``x_0 < x_1 < x_2``, decided exactly in rationals (:func:`kink` is 0)."""
+    return kink(x, lo, hi, E) == 0
+
+
+def kink(x: tuple[float, float, float], lo: tuple[float, ...], hi: tuple[float, ...],
+         E: float) -> int:
+    """How no line meets the three vertical segments ``[lo_k - E, hi_k + E]`` at
+    ``x_0 < x_1 < x_2`` (``lo ≤ hi``, ``E ≥ 0``), decided exactly in rationals: +1 if
+    the middle segment lies wholly below every line through the outer two (then every
+    function through the three segments turns up somewhere strictly between ``x_0`` and
+    ``x_2``: a continuous piecewise-linear one has a breakpoint there with a positive
+    slope change), -1 if wholly above (a negative one), 0 if some line meets all three
+    (or the points are not three distinct increasing ones).
 
     A line through the outer two segments takes, at ``x_1``, values filling
     ``[(L_0 (x_2 - x_1) + L_2 (x_1 - x_0)), (U_0 (x_2 - x_1) + U_2 (x_1 - x_0))] / (x_2 - x_0)``;
-    the three are stabbable iff that meets ``[L_1, U_1]``.
+    the two cases are that interval lying above ``U_1`` or below ``L_1`` (they exclude
+    each other, as ``L ≤ U``).
     """
     X = [Fraction(v) for v in x]
     e = Fraction(E)
@@ -271,15 +317,21 @@ def stabbable(x: tuple[float, float, float], lo: tuple[float, ...], hi: tuple[fl
     A, B = X[2] - X[1], X[1] - X[0]
     D = X[2] - X[0]
     if not (A > 0 and B > 0):
-        return True  # not three distinct increasing points: no witness
-    return L[0] * A + L[2] * B <= U[1] * D and U[0] * A + U[2] * B >= L[1] * D
+        return 0  # not three distinct increasing points: no witness
+    if L[0] * A + L[2] * B > U[1] * D:
+        return 1
+    if U[0] * A + U[2] * B < L[1] * D:
+        return -1
+    return 0
 
 
-def confirmed(target: Target, witnesses: Array, E: float) -> int:
+def confirmed(target: Target, witnesses: Array, E: float, sign: int = 0) -> int:
     """How many of the triples ``witnesses`` (abscissae, shape (k, 3)), taken in order
     while their spans' interiors stay disjoint, are proven exactly to admit no line
     within ``E`` of ``f`` (values enclosed by :func:`enclose`); each such triple's span
-    holds a breakpoint of every continuous piecewise-linear function within ``E``."""
+    holds a breakpoint of every continuous piecewise-linear function within ``E``. With
+    ``sign`` ±1, only triples whose :func:`kink` is ``sign`` count (the breakpoint's
+    slope change then has that sign)."""
     if witnesses.size == 0:
         return 0
     w = np.sort(witnesses, axis=1)
@@ -292,7 +344,8 @@ def confirmed(target: Target, witnesses: Array, E: float) -> int:
         xs = tuple(float(v) for v in w[g])
         if xs[0] < right or not (np.all(np.isfinite(lo[g])) and np.all(np.isfinite(hi[g]))):
             break
-        if stabbable(xs, tuple(lo[g].tolist()), tuple(hi[g].tolist()), E):
+        turn = kink(xs, tuple(lo[g].tolist()), tuple(hi[g].tolist()), E)
+        if turn == 0 or (sign != 0 and turn != sign):
             break
         count, right = count + 1, xs[2]
     return count
@@ -361,6 +414,91 @@ def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -
         if confirmed(target, witness[: d + 1], E) == d + 1:
             return Bound(E, s.size, witness[: d + 1].copy())
     return empty
+
+
+def net_bound(target: Target, s: Samples, d: int, near: float | None = None) -> Bound:
+    """A lower bound of the max error of every ``1 → d → 1`` ReLU net that uses the
+    subset-sum constraint on its first slope (see *Lower bound of the nets* in the
+    module docstring): the better of the domain's two ends, each the largest ``E``
+    found by bisection at which ``d`` triples turning one way, beyond the point where
+    ``f`` has risen (or fallen) by ``2E`` from that end, are proven exactly; a bound of
+    value 0 if none is."""
+    best = Bound(0.0, s.size, np.zeros((0, 3)))
+    if d < 1 or s.size < 4:
+        return best
+    for side in (1, -1):
+        found = _end_bound(target, s, d, side, near)
+        if found.value > best.value:
+            best = found
+    return best
+
+
+def _end_run(x: Array, y: Array, f: Callable[[Array], Array], E: float, d: int
+             ) -> tuple[int, int, Array] | None:
+    """In a frame whose end is ``x[0]``: the first sample ``j`` where ``y`` has risen
+    (``sign`` +1) or fallen (-1) by more than ``2E`` from ``y[0]``, and ``d`` witnesses
+    of the discontinuous greedy from ``j`` on whose middle values ``f`` (floats, a
+    guide) lie below (+1) or above (-1) their chords; None if there are none such."""
+    rise = y - y[0]
+    up, down = np.flatnonzero(rise > 2 * E), np.flatnonzero(rise < -2 * E)
+    if up.size == 0 and down.size == 0:
+        return None
+    j, sign = (int(up[0]), 1) if down.size == 0 or (up.size and up[0] < down[0]) else (
+        int(down[0]), -1)
+    if x.size - j < 3:
+        return None
+    groups, _, witness, _ = _kernel()(x[j:], y[j:], np.zeros(x.size - j), E, False, d + 1,
+                                      FINE, LEVELS)
+    if groups < d + 1:
+        return None
+    w = np.sort(witness[:d], axis=1)
+    with np.errstate(all="ignore"):
+        v = f(w)
+        chord = (v[:, 0] * (w[:, 2] - w[:, 1]) + v[:, 2] * (w[:, 1] - w[:, 0])) / (
+            w[:, 2] - w[:, 0])
+    if not np.all(sign * (chord - v[:, 1]) > 0):
+        return None
+    return j, sign, w
+
+
+def _end_bound(target: Target, s: Samples, d: int, side: int, near: float | None) -> Bound:
+    """:func:`net_bound` at the left end (``side`` 1) or, mirrored, the right end (-1)."""
+    x = s.x if side > 0 else -s.x[::-1]
+    y = s.y if side > 0 else s.y[::-1]
+
+    def f(u: Array) -> Array:
+        return np.asarray(target(side * u), dtype=np.float64)
+
+    empty = Bound(0.0, s.size, np.zeros((0, 3)))
+    feasible = lambda E: _end_run(x, y, f, E, d) is None  # noqa: E731
+    if feasible(0.0):
+        return empty
+    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d))
+    found = _end_run(x, y, f, lo, d)
+    if found is None:
+        return empty
+    j, sign, w = found
+    anchor = float(side * x[j])
+    rows = np.sort(side * w, axis=1)[::side]
+    end = target.domain[0] if side > 0 else target.domain[1]
+    beyond = rows[:, 0] >= anchor if side > 0 else rows[:, 2] <= anchor
+    if not np.all(beyond):
+        return empty
+    for eta in _MARGINS:
+        E = lo * (1 - eta)
+        if _moved(target, end, anchor, sign, E) and confirmed(target, rows, E, sign) == d:
+            return Bound(E, s.size, rows.copy(), anchor, sign)
+    return empty
+
+
+def _moved(target: Target, end: float, anchor: float, sign: int, E: float) -> bool:
+    """Whether ``sign·(f(anchor) - f(end)) > 2E``, proven in rationals of enclosures."""
+    lo, hi = enclose(target, np.array([end, anchor]))
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        return False
+    if sign > 0:
+        return Fraction(float(lo[1])) - Fraction(float(hi[0])) > 2 * Fraction(E)
+    return Fraction(float(lo[0])) - Fraction(float(hi[1])) > 2 * Fraction(E)
 
 
 def continuous_fit(s: Samples, d: int, near: float | None = None,

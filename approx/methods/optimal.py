@@ -88,6 +88,11 @@ def fit_optimal(target: Target, width: int, rng: np.random.Generator,
         if fewer.band < path.band + shift:
             net, _ = pwl_net(fewer.knots, fewer.values, width)
             path = fewer
+        mark = time.perf_counter()
+        spare = optimum.net_bound(target, s, width, near=fewer.band)
+        bounded += time.perf_counter() - mark
+        if spare.value > bound.value:
+            bound = spare
     done = time.perf_counter()
     info = {
         "lower": bound.value,

@@ -17,6 +17,7 @@ from approx.analysis.errors import max_error_at
 from approx.certify import optimum
 from approx.methods import fit
 from approx.models.pwl_net import pwl_net
+from approx.nn import MLP
 from approx.problems import targets
 
 SQUARE = targets.from_expr("x**2", (0.0, 1.0), name="square")
@@ -50,6 +51,10 @@ def test_the_exact_check_of_three_segments_agrees_with_a_linear_program(xs, ys, 
     margin = _lp_stabbable(x, np.array(ys) - E, np.array(ys) + E)
     if abs(margin) > 1e-9:  # away from the boundary the LP decides
         assert exact == (margin > 0)
+        # and which way the middle misses: below (+1) or above (-1) the outer chord
+        chord = (ys[0] * (x[2] - x[1]) + ys[2] * (x[1] - x[0])) / (x[2] - x[0])
+        turn = optimum.kink(tuple(x), tuple(ys), tuple(ys), E)
+        assert turn == (0 if exact else (1 if chord > ys[1] else -1))
 
 
 def test_the_exact_check_decides_on_the_boundary_in_rationals():
@@ -71,8 +76,10 @@ def test_the_square_brackets_its_closed_form_optimum(d):
     (optimum 1/(8 d²)) with one unit carrying the first slope."""
     best = 1 / (8 * (d + 1) ** 2)
     lower, err, result = _bracket(SQUARE, d)
-    assert lower <= best <= err.upper
-    assert lower > best * (1 - 1e-3)
+    pwl = optimum.lower_bound(SQUARE, optimum.samples(SQUARE, d), d).value
+    assert pwl <= best <= err.upper
+    assert pwl > best * (1 - 1e-3)
+    assert best * (1 - 1e-3) < lower <= err.upper  # the nets' bound may exceed best
     path = optimum.continuous_fit(optimum.samples(SQUARE, d), d)
     assert path.knots.size == d + 2 and path.band == pytest.approx(best, rel=1e-3)
     assert err.upper <= 1 / (8 * d * d) * (1 + 1e-2)
@@ -83,8 +90,9 @@ def test_the_square_brackets_its_closed_form_optimum(d):
 def test_one_breakpoint_on_the_square_by_brute_force():
     """d = 1: every knot t on a fine grid, the best continuous two-piece path by LP at
     a thousand points; no knot beats the lower bound, and the best is the bound and the
-    band of the path (the net itself has no breakpoint to spare: see above)."""
-    lower, _, _ = _bracket(SQUARE, 1)
+    band of the path (the net itself has no breakpoint to spare: see above). These
+    two-piece paths are not all width-1 nets, so the bound is that of free knots."""
+    lower = optimum.lower_bound(SQUARE, optimum.samples(SQUARE, 1), 1).value
     x = np.linspace(0, 1, 1001)
     best = math.inf
     for t in np.linspace(0.3, 0.7, 81):
@@ -198,3 +206,89 @@ def test_the_rationals_of_the_check_are_those_of_the_floats():
     assert Fraction(0.1) != Fraction(1, 10)
     assert optimum.stabbable((0.0, 0.1, 0.2), (0.0, 0.1, 0.2), (0.0, 0.1, 0.2), 0.0) == (
         Fraction(0.1) * 2 == Fraction(0.2))
+
+
+def _hinge_lp(x, y, phi):
+    """min over (c, v) of max |c + v·phi - y| on the points (LP)."""
+    ones = np.ones_like(x)
+    A = np.vstack([np.column_stack([ones, phi, -ones]), np.column_stack([-ones, -phi, -ones])])
+    res = linprog([0, 0, 1], A_ub=A, b_ub=np.concatenate([y, -y]), bounds=[(None, None)] * 3)
+    return res.fun, res.x
+
+
+def _width_one_nets(target):
+    """Every width-1 net's best (c, v) by LP on 801 points: the line, and hinges flat
+    left or right of a knot on 60 knots, then 40 knots around the best; the best as a
+    net, with its certified error."""
+    a, b = target.domain
+    x = np.linspace(a, b, 801)
+    y = target(x)
+    best = (_hinge_lp(x, y, x)[0], None, 0, None)
+    step = (b - a) / 61
+    for knots, faces in [(np.linspace(a, b, 62)[1:-1], (1, -1)), (None, None)]:
+        if knots is None:  # around the best so far
+            if best[1] is None:
+                break
+            knots, faces = np.linspace(best[1] - step, best[1] + step, 40), (best[2],)
+        for t in knots:
+            for face in faces:
+                value, (c, v, _) = _hinge_lp(x, y, np.maximum(face * (x - t), 0))
+                if value < best[0]:
+                    best = (value, t, face, (c, v))
+    _, t, face, (c, v) = best
+    net = MLP.from_params([np.array([[float(face)]]), np.array([[v]])],
+                          [np.array([-face * t]), np.array([c])], activation="relu")
+    return best[0], max_error_at(target, net).upper
+
+
+@pytest.mark.parametrize("target", [SQUARE, targets.get("exp")])
+def test_one_unit_by_brute_force_meets_the_bound_of_the_nets(target):
+    """Width 1 on a convex increasing f: a hinge flat on one side, or a line. The best
+    over 100 knots (LP on 801 points) is a real net: its certified error is never
+    below the nets' bound, and it is within 0.5 % of it (the bound is tight), while
+    the bound of free-knot functions (one breakpoint, any first slope) is far below."""
+    a, b = target.domain
+    s = optimum.samples(target, 1)
+    bound = optimum.net_bound(target, s, 1)
+    pwl = optimum.lower_bound(target, s, 1)
+    _, certified = _width_one_nets(target)
+    assert bound.value <= certified
+    assert certified <= bound.value * 1.005
+    assert pwl.value < 0.7 * bound.value
+    assert bound.sign == 1 and a < bound.anchor < b
+    assert optimum.confirmed(target, bound.witnesses, bound.value, sign=1) == 1
+    assert optimum.confirmed(target, bound.witnesses, bound.value, sign=-1) == 0
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(2, 24), st.integers(0, 2**32 - 1))
+def test_nets_using_every_breakpoint_never_beat_the_bound_of_the_nets(d, seed):
+    """exp's near-best free-knot path has d breakpoints (error below the nets' bound);
+    as a width-d net, moved at random, with every breakpoint inside: its certified
+    error is never below the bound, nor is any net of a random subset of facings."""
+    target = targets.get("exp")
+    s = optimum.samples(target, d)
+    bound = optimum.net_bound(target, s, d)
+    path = optimum.continuous_fit(s, d)
+    assert path.band < bound.value  # the nets' bound is above every free-knot path's
+    rng = np.random.default_rng(seed)
+    knots = path.knots.copy()
+    gaps = np.diff(knots)
+    knots[1:-1] += rng.uniform(-0.1, 0.1, d) * np.minimum(gaps[:-1], gaps[1:])
+    values = path.values + rng.uniform(-0.5, 0.5, d + 2) * path.band
+    net, _ = pwl_net(knots, values, d)
+    assert bound.value <= max_error_at(target, net).upper
+    # all units' breakpoints inside, facings at random, outer weights from the slopes
+    m = np.diff(values) / np.diff(knots)
+    face = rng.choice([-1.0, 1.0], d)
+    W1, b1 = face[None, :], -face * knots[1:-1]
+    out = np.diff(m)[:, None]
+    c = values[0] - float(np.sum(np.where(face < 0, np.diff(m) * (knots[1:-1] - knots[0]), 0)))
+    other = MLP.from_params([W1, out], [b1, np.array([c])], activation="relu")
+    assert bound.value <= max_error_at(target, other).upper
+
+
+def test_the_bound_of_the_nets_is_zero_where_slope_changes_of_both_signs_are_needed():
+    target = targets.get("sin2pi")
+    d = 16
+    assert optimum.net_bound(target, optimum.samples(target, d), d).value == 0.0
