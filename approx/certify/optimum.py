@@ -473,7 +473,7 @@ def _end_bound(target: Target, s: Samples, d: int, side: int, near: float | None
     feasible = lambda E: _end_run(x, y, f, E, d) is None  # noqa: E731
     if feasible(0.0):
         return empty
-    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d))
+    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d), rtol=1e-7)
     found = _end_run(x, y, f, lo, d)
     if found is None:
         return empty
