@@ -173,8 +173,8 @@ def _lines(rect, xs: float, out) -> None:  # pragma: no cover
 def _search(st, hull, rect, x: Array, y: Array, i: int, last_x: float, pad: float,
             fine: int, levels: int, out) -> int:  # pragma: no cover
     """Sample ``i`` broke the group: add points of the gap from ``last_x`` on until one
-    breaks it. ``out`` receives (breaking x, its value, last accepted x); returns how it
-    broke (1 or 2)."""
+    breaks it. ``out`` receives (breaking x, its value, last accepted x, and if that is
+    a point of the gap, its value and half-width); returns how it broke (1 or 2)."""
     bx, by = x[i], y[i]
     r = 0
     ax = last_x
@@ -189,6 +189,8 @@ def _search(st, hull, rect, x: Array, y: Array, i: int, last_x: float, pad: floa
                 bx, by, r = tx, ty, rr
                 break
             last_x = tx
+            out[3] = ty
+            out[4] = pad
         ax = last_x
     out[0] = bx
     out[1] = by
@@ -197,10 +199,50 @@ def _search(st, hull, rect, x: Array, y: Array, i: int, last_x: float, pad: floa
 
 
 @numba.njit(cache=True, nogil=True)
+def _window(st, hull, rect, x: Array, y: Array, band: Array, r: int, H: float,
+            last: Array, bx: float, top_b: float, bot_b: float) -> float:  # pragma: no cover
+    """Restart the group on the *window* of the one that ``r`` broke (Suri's window):
+    the blocked extreme line (least slope if ``r`` is 1) from its pivot on the inner
+    chain to where it leaves the band on the outer chain, between the last accepted
+    point ``last`` = (x, top, bottom) and the breaking point. Every line of the new
+    group crosses that piece of the line: it lies beyond the inner chain at the
+    pivot and at the samples up to the exit (those ends only: within ``H`` of them),
+    and on the inner side of the exit point. Returns the pivot's abscissa."""
+    k = 2 if r == 1 else 3
+    j0 = 0 if r == 1 else 1
+    px, py = rect[k, 0], rect[k, 1]
+    s = _slope(rect[j0, 0], rect[j0, 1], px, py)
+    if r == 1:  # the exit on the upper chain
+        c0, c1 = last[1] - (py + s * (last[0] - px)), top_b - (py + s * (bx - px))
+    else:
+        c0, c1 = (py + s * (last[0] - px)) - last[2], (py + s * (bx - px)) - bot_b
+    u = 0.0 if c0 <= 0 else (1.0 if c1 >= 0 else c0 / (c0 - c1))
+    ex = last[0] + u * (bx - last[0])
+    ey = py + s * (ex - px)
+    if r == 1:
+        _start(st, hull, rect, px, py + H, py)
+    else:
+        _start(st, hull, rect, px, py, py - H)
+    j = np.searchsorted(x, px, side="right")
+    while j < x.size and x[j] < ex:
+        if r == 1:
+            _add(st, hull, rect, x[j], y[j] - band[j] + H, y[j] - band[j])
+        else:
+            _add(st, hull, rect, x[j], y[j] + band[j], y[j] + band[j] - H)
+        j += 1
+    if px < ex < bx:
+        if r == 1:
+            _add(st, hull, rect, ex, ey, ey - H)
+        else:
+            _add(st, hull, rect, ex, ey + H, ey)
+    return px
+
+
+@numba.njit(cache=True, nogil=True)
 def greedy_cover(
     x: Array, y: Array, pad: Array, E: float, continuous: bool, limit: int,
-    fine: int, levels: int, first_stop: float = np.inf,
-) -> tuple[int, Array, Array, Array]:  # pragma: no cover
+    fine: int, levels: int, first_stop: float = np.inf, exact: bool = False,
+) -> tuple[int, Array, Array, Array, Array]:  # pragma: no cover
     """Greedy cover of the segments ``[y - (E - pad), y + (E - pad)]`` at ``x`` by groups.
 
     Returns
@@ -215,6 +257,13 @@ def greedy_cover(
     lines : array of shape (n, 4)
         Per group, the least- and greatest-slope lines at its end, each as (value at
         the group's first point, slope).
+    turns : array of shape (n,)
+        How each group broke: 1 (a segment below the least-slope line), 2 (above the
+        greatest-slope one), -1 (made to end by ``first_stop``), 0 (the last group).
+
+    With ``continuous`` and ``exact``, a group that breaks by 1 or 2 restarts on the
+    window of :func:`_window` (its first point is the pivot there), and the blocked
+    extreme line is that group's link: consecutive links cross on the window.
     """
     n = x.size
     cap = min(n, limit + 1)
@@ -224,12 +273,15 @@ def greedy_cover(
     hull = np.empty((2, n + 2 * levels * fine + 4, 2))
     rect = np.empty((4, 2))
     st = np.zeros(5, dtype=np.int64)
-    found = np.empty(3)
+    turns = np.zeros(cap, dtype=np.int64)
+    found = np.empty(5)
+    last = np.empty(3)
     band = E - pad
+    H = 64.0 * abs(E)
     groups = 1
     starts[0] = x[0]
     _start(st, hull, rect, x[0], y[0] + band[0], y[0] - band[0])
-    last_x = x[0]
+    last_x, last_y, last_pad = x[0], y[0], band[0]
     i = 1
     while i < n:
         if groups == 1 and x[i] > first_stop and st[_K] >= 2:
@@ -238,9 +290,10 @@ def greedy_cover(
         else:
             r = _add(st, hull, rect, x[i], y[i] + band[i], y[i] - band[i])
             if r == 0:
-                last_x = x[i]
+                last_x, last_y, last_pad = x[i], y[i], band[i]
                 i += 1
                 continue
+            found[3], found[4] = last_y, last_pad
             rr = _search(st, hull, rect, x, y, i, last_x, band[i], fine, levels, found)
             r = rr if rr != 0 else r
         bx, by, last_x = found[0], found[1], found[2]
@@ -249,11 +302,17 @@ def greedy_cover(
         witness[g, 0] = rect[pivots[0], 0]
         witness[g, 1] = rect[pivots[1], 0]
         witness[g, 2] = bx
+        turns[g] = r
         _lines(rect, starts[g], lines[g])
         groups += 1
         if groups > limit:
-            return groups, starts, witness, lines
-        if continuous:  # the next group starts on the window at the last point
+            return groups, starts, witness, lines, turns
+        if continuous and exact and r > 0 and H > 0:
+            last[0], last[1], last[2] = last_x, found[3] + found[4], found[3] - found[4]
+            starts[groups - 1] = _window(st, hull, rect, x, y, band, r, H, last, bx,
+                                         by + band[i], by - band[i])
+            _add(st, hull, rect, bx, by + band[i], by - band[i])
+        elif continuous:  # the next group starts on the window at the last point
             w1 = lines[g, 0] + lines[g, 1] * (last_x - starts[g])
             w2 = lines[g, 2] + lines[g, 3] * (last_x - starts[g])
             starts[groups - 1] = last_x
@@ -262,7 +321,7 @@ def greedy_cover(
         else:
             starts[groups - 1] = bx
             _start(st, hull, rect, bx, by + band[i], by - band[i])
-        last_x = bx
+        last_x, last_y, last_pad = bx, by, band[i]
         if bx == x[i]:
             i += 1
     g = groups - 1
@@ -270,4 +329,4 @@ def greedy_cover(
         _lines(rect, starts[g], lines[g])
     else:
         lines[g, 0] = lines[g, 2] = 0.5 * (rect[0, 1] + rect[1, 1])
-    return groups, starts, witness, lines
+    return groups, starts, witness, lines, turns

@@ -220,7 +220,9 @@ def samples(target: Target, d: int, per_piece: int | None = None) -> Samples:
             f"target {target.name!r}: f is not finite in floats at some sample (values "
             "near or beyond the float range); no bracket of its optimum"
         )
-    return Samples(x, y, _curvature(x, y))
+    with np.errstate(all="ignore"):
+        mid = target(0.5 * (x[:-1] + x[1:]))
+    return Samples(x, y, _curvature(x, y, mid))
 
 
 def _thin(x: Array) -> Array:
@@ -269,10 +271,18 @@ def enclose(target: Target, x: Array) -> tuple[Array, Array]:
     return lo, hi
 
 
-def _curvature(x: Array, y: Array) -> Array:
+def _curvature(x: Array, y: Array, mid: Array | None = None) -> Array:
     """``|second difference|/8`` of the values at each sample's two neighbouring triples:
-    about the gap between ``f`` and its chord on the cells next to the sample."""
+    about the gap between ``f`` and its chord on the cells next to the sample; with the
+    values ``mid`` at the cells' midpoints, at least the gap there (where ``f''`` is
+    not smooth, as ``|x|^1.5`` at 0, second differences underestimate it)."""
     c = np.zeros(x.size)
+    if mid is not None and mid.size == x.size - 1:
+        with np.errstate(all="ignore"):
+            gap = np.abs(mid - 0.5 * (y[:-1] + y[1:]))
+        gap = np.where(np.isfinite(gap), gap, 0.0)
+        c[:-1] = gap
+        c[1:] = np.maximum(c[1:], gap)
     if x.size < 3:
         return c
     h0, h1 = np.diff(x)[:-1], np.diff(x)[1:]
@@ -281,7 +291,7 @@ def _curvature(x: Array, y: Array) -> Array:
         slope1 = (y[2:] - y[1:-1]) / h1
         sag = np.abs(slope1 - slope0) * h0 * h1 / (h0 + h1) / 4
     sag = np.where(np.isfinite(sag), sag, 0.0)
-    c[1:-1] = sag
+    c[1:-1] = np.maximum(c[1:-1], sag)
     out = c.copy()
     out[:-1] = np.maximum(out[:-1], c[1:])
     out[1:] = np.maximum(out[1:], c[:-1])
@@ -404,7 +414,7 @@ def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -
         return empty
     feasible = lambda E: run(E)[0] < limit  # noqa: E731
     lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d))
-    groups, _, witness, _ = run(lo)
+    groups, _, witness, _, _ = run(lo)
     if groups < limit:
         return empty
     # the greedy's last points break their groups by a hair: the triples are checked
@@ -447,7 +457,7 @@ def _end_run(x: Array, y: Array, f: Callable[[Array], Array], E: float, d: int
         int(down[0]), -1)
     if x.size - j < 3:
         return None
-    groups, _, witness, _ = _kernel()(x[j:], y[j:], np.zeros(x.size - j), E, False, d + 1,
+    groups, _, witness, _, _ = _kernel()(x[j:], y[j:], np.zeros(x.size - j), E, False, d + 1,
                                       FINE, LEVELS)
     if groups < d + 1:
         return None
@@ -512,12 +522,19 @@ def continuous_fit(s: Samples, d: int, near: float | None = None,
     ``rtol``: the bisection's relative resolution."""
     greedy = _kernel()
     limit = d + 1
+    exact = math.isinf(first_stop)
 
-    def run(E: float):
-        return greedy(s.x, s.y, s.curve, E, True, limit, FINE, LEVELS, first_stop)
+    def path_at(E: float) -> Path | None:
+        groups, starts, _, lines, turns = greedy(s.x, s.y, s.curve, E, True, limit, FINE,
+                                                 LEVELS, first_stop, exact)
+        if groups > limit:
+            return None
+        if not exact:
+            return _vertices(starts[:groups], lines[:groups], float(s.x[-1]), E)
+        return _links(starts[:groups], lines[:groups], turns[:groups], s.x[0], s.x[-1], E)
 
     def feasible(E: float) -> bool:
-        return run(E)[0] <= limit
+        return path_at(E) is not None
 
     floor = float(np.max(s.curve)) * (1 + 1e-12)
     top = 2 * _span(s) + 2 * floor
@@ -534,8 +551,9 @@ def continuous_fit(s: Samples, d: int, near: float | None = None,
     else:
         lo, hi = _bracket(feasible, near, floor, top, d, spread)
     _, E = _bisect(feasible, lo, hi, rtol=rtol)
-    groups, starts, _, lines = run(E)
-    return _vertices(starts[:groups], lines[:groups], float(s.x[-1]), E)
+    path = path_at(E)
+    assert path is not None  # feasible(hi) holds throughout the bisection
+    return path
 
 
 def phased_fit(s: Samples, d: int, path: Path, lower: float,
@@ -563,6 +581,27 @@ def phased_fit(s: Samples, d: int, path: Path, lower: float,
         if candidate.band < best_score and (value := rate(candidate)) < best_score:
             best, best_score = candidate, value
     return best
+
+
+def _links(starts: Array, lines: Array, turns: Array, a: float, b: float, E: float
+           ) -> Path | None:
+    """The path of the exact windows: each group's link is its blocked extreme line
+    (the last group's, the mean of its two), the vertices where consecutive links
+    cross; None if they do not cross in increasing order inside ``(a, b)``."""
+    g = starts.size
+    value = np.where(turns == 2, lines[:, 2], lines[:, 0])
+    slope = np.where(turns == 2, lines[:, 3], lines[:, 1])
+    value[-1] = 0.5 * (lines[-1, 0] + lines[-1, 2])
+    slope[-1] = 0.5 * (lines[-1, 1] + lines[-1, 3])
+    with np.errstate(all="ignore"):
+        cross = (value[1:] - value[:-1] + slope[:-1] * starts[:-1] - slope[1:] * starts[1:]) / (
+            slope[:-1] - slope[1:])
+    knots = np.concatenate(([a], cross, [b]))
+    if not (np.all(np.isfinite(knots)) and np.all(np.diff(knots) > 0)):
+        return None
+    at = np.append(np.arange(g), g - 1)
+    values = value[at] + slope[at] * (knots - starts[at])
+    return Path(knots, values, E)
 
 
 def _vertices(starts: Array, lines: Array, b: float, E: float) -> Path:
