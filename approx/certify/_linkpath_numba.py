@@ -173,8 +173,8 @@ def _lines(rect, xs: float, out) -> None:  # pragma: no cover
 def _search(st, hull, rect, x: Array, y: Array, i: int, last_x: float, pad: float,
             fine: int, levels: int, out) -> int:  # pragma: no cover
     """Sample ``i`` broke the group: add points of the gap from ``last_x`` on until one
-    breaks it. ``out`` receives (breaking x, its value, last accepted x, and if that is
-    a point of the gap, its value and half-width); returns how it broke (1 or 2)."""
+    breaks it. ``out`` receives (breaking x, its value, last accepted x); returns how it
+    broke (1 or 2)."""
     bx, by = x[i], y[i]
     r = 0
     ax = last_x
@@ -189,8 +189,6 @@ def _search(st, hull, rect, x: Array, y: Array, i: int, last_x: float, pad: floa
                 bx, by, r = tx, ty, rr
                 break
             last_x = tx
-            out[3] = ty
-            out[4] = pad
         ax = last_x
     out[0] = bx
     out[1] = by
@@ -199,42 +197,36 @@ def _search(st, hull, rect, x: Array, y: Array, i: int, last_x: float, pad: floa
 
 
 @numba.njit(cache=True, nogil=True)
-def _window(st, hull, rect, x: Array, y: Array, band: Array, r: int, H: float,
-            last: Array, bx: float, top_b: float, bot_b: float) -> float:  # pragma: no cover
-    """Restart the group on the *window* of the one that ``r`` broke (Suri's window):
-    the blocked extreme line (least slope if ``r`` is 1) from its pivot on the inner
-    chain to where it leaves the band on the outer chain, between the last accepted
-    point ``last`` = (x, top, bottom) and the breaking point. Every line of the new
-    group crosses that piece of the line: it lies beyond the inner chain at the
-    pivot and at the samples up to the exit (those ends only: within ``H`` of them),
-    and on the inner side of the exit point. Returns the pivot's abscissa."""
+def _window(st, hull, rect, x: Array, y: Array, band: Array, r: int, H: float, bx: float,
+            top: float, bot: float) -> float:  # pragma: no cover
+    """Restart the group on the *window* of the one that ``r`` broke at ``bx`` (after
+    Suri's windows): the blocked extreme line (least slope if ``r`` is 1), from its
+    pivot on the inner side (a lower end if ``r`` is 1) up to ``bx``. A line that is
+    beyond the inner ends at the pivot and at the samples from there to ``bx`` (within
+    ``H`` of them: a bound that only drops lines too steep to matter), and meets the
+    segment at ``bx``, crosses the blocked line before ``bx`` (at the pivot it is on the
+    inner side of it, at ``bx`` on the outer side, where the segment is), and a path
+    that follows the blocked line up to the crossing and then the new line meets every
+    segment ``[bot, top]`` at ``bx`` (added last). Returns the pivot's abscissa, the
+    new group's start, or NaN if a segment could not be added (``H`` too small for
+    the lines needed, or rounding), so that the caller retries or falls back."""
     k = 2 if r == 1 else 3
-    j0 = 0 if r == 1 else 1
     px, py = rect[k, 0], rect[k, 1]
-    s = _slope(rect[j0, 0], rect[j0, 1], px, py)
-    if r == 1:  # the exit on the upper chain
-        c0, c1 = last[1] - (py + s * (last[0] - px)), top_b - (py + s * (bx - px))
-    else:
-        c0, c1 = (py + s * (last[0] - px)) - last[2], (py + s * (bx - px)) - bot_b
-    u = 0.0 if c0 <= 0 else (1.0 if c1 >= 0 else c0 / (c0 - c1))
-    ex = last[0] + u * (bx - last[0])
-    ey = py + s * (ex - px)
     if r == 1:
         _start(st, hull, rect, px, py + H, py)
     else:
         _start(st, hull, rect, px, py, py - H)
     j = np.searchsorted(x, px, side="right")
-    while j < x.size and x[j] < ex:
+    while j < x.size and x[j] < bx:
         if r == 1:
-            _add(st, hull, rect, x[j], y[j] - band[j] + H, y[j] - band[j])
+            rr = _add(st, hull, rect, x[j], y[j] - band[j] + H, y[j] - band[j])
         else:
-            _add(st, hull, rect, x[j], y[j] + band[j], y[j] + band[j] - H)
+            rr = _add(st, hull, rect, x[j], y[j] + band[j], y[j] + band[j] - H)
+        if rr != 0:
+            return np.nan
         j += 1
-    if px < ex < bx:
-        if r == 1:
-            _add(st, hull, rect, ex, ey, ey - H)
-        else:
-            _add(st, hull, rect, ex, ey + H, ey)
+    if _add(st, hull, rect, bx, top, bot) != 0:
+        return np.nan
     return px
 
 
@@ -274,14 +266,13 @@ def greedy_cover(
     rect = np.empty((4, 2))
     st = np.zeros(5, dtype=np.int64)
     turns = np.zeros(cap, dtype=np.int64)
-    found = np.empty(5)
-    last = np.empty(3)
+    found = np.empty(3)
     band = E - pad
     H = 64.0 * abs(E)
     groups = 1
     starts[0] = x[0]
     _start(st, hull, rect, x[0], y[0] + band[0], y[0] - band[0])
-    last_x, last_y, last_pad = x[0], y[0], band[0]
+    last_x = x[0]
     i = 1
     while i < n:
         if groups == 1 and x[i] > first_stop and st[_K] >= 2:
@@ -290,10 +281,9 @@ def greedy_cover(
         else:
             r = _add(st, hull, rect, x[i], y[i] + band[i], y[i] - band[i])
             if r == 0:
-                last_x, last_y, last_pad = x[i], y[i], band[i]
+                last_x = x[i]
                 i += 1
                 continue
-            found[3], found[4] = last_y, last_pad
             rr = _search(st, hull, rect, x, y, i, last_x, band[i], fine, levels, found)
             r = rr if rr != 0 else r
         bx, by, last_x = found[0], found[1], found[2]
@@ -307,12 +297,19 @@ def greedy_cover(
         groups += 1
         if groups > limit:
             return groups, starts, witness, lines, turns
+        px = np.nan
         if continuous and exact and r > 0 and H > 0:
-            last[0], last[1], last[2] = last_x, found[3] + found[4], found[3] - found[4]
-            starts[groups - 1] = _window(st, hull, rect, x, y, band, r, H, last, bx,
-                                         by + band[i], by - band[i])
-            _add(st, hull, rect, bx, by + band[i], by - band[i])
+            saved = rect.copy()
+            for attempt in range(3):  # H, then 64 H, 4096 H
+                px = _window(st, hull, rect, x, y, band, r, H * 64.0**attempt, bx,
+                             by + band[i], by - band[i])
+                if px == px:
+                    break
+                rect[:] = saved
+        if px == px:
+            starts[groups - 1] = px
         elif continuous:  # the next group starts on the window at the last point
+            turns[g] = -r
             w1 = lines[g, 0] + lines[g, 1] * (last_x - starts[g])
             w2 = lines[g, 2] + lines[g, 3] * (last_x - starts[g])
             starts[groups - 1] = last_x
@@ -321,7 +318,7 @@ def greedy_cover(
         else:
             starts[groups - 1] = bx
             _start(st, hull, rect, bx, by + band[i], by - band[i])
-        last_x, last_y, last_pad = bx, by, band[i]
+        last_x = bx
         if bx == x[i]:
             i += 1
     g = groups - 1

@@ -413,7 +413,7 @@ def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -
     if run(0.0)[0] < limit:
         return empty
     feasible = lambda E: run(E)[0] < limit  # noqa: E731
-    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d))
+    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d), rtol=1e-7)
     groups, _, witness, _, _ = run(lo)
     if groups < limit:
         return empty
@@ -513,7 +513,7 @@ def _moved(target: Target, end: float, anchor: float, sign: int, E: float) -> bo
 
 def continuous_fit(s: Samples, d: int, near: float | None = None,
                    first_stop: float = math.inf,
-                   within: tuple[float, float] | None = None, rtol: float = 1e-8) -> Path:
+                   within: tuple[float, float] | None = None, rtol: float = 1e-7) -> Path:
     """A continuous path with at most ``d`` interior vertices within a band of the sample
     values narrowed by :attr:`Samples.curve`, at the smallest band found by bisection
     (see the module docstring). ``near``: a band expected within a few ``1/d`` of the
@@ -587,8 +587,11 @@ def _links(starts: Array, lines: Array, turns: Array, a: float, b: float, E: flo
            ) -> Path | None:
     """The path of the exact windows: each group's link is its blocked extreme line
     (the last group's, the mean of its two), the vertices where consecutive links
-    cross; None if they do not cross in increasing order inside ``(a, b)``."""
+    cross; None if they do not cross in increasing order inside ``(a, b)``, or if a
+    group restarted on a vertical window instead (``turns`` not 1 or 2)."""
     g = starts.size
+    if np.any((turns[:-1] != 1) & (turns[:-1] != 2)):
+        return None
     value = np.where(turns == 2, lines[:, 2], lines[:, 0])
     slope = np.where(turns == 2, lines[:, 3], lines[:, 1])
     value[-1] = 0.5 * (lines[-1, 0] + lines[-1, 2])

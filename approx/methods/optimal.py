@@ -84,7 +84,6 @@ def fit_optimal(target: Target, width: int, rng: np.random.Generator,
     net, shift = pwl_net(path.knots, path.values, width)
     if shift > _SHIFT_TOLERANCE * path.band:
         fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
-        fewer = optimum.phased_fit(s, width - 1, fewer, bound.value, optimum.PHASES[:2], True)
         if fewer.band < path.band + shift:
             net, _ = pwl_net(fewer.knots, fewer.values, width)
             path = fewer

@@ -293,3 +293,71 @@ def test_the_bound_of_the_nets_is_zero_where_slope_changes_of_both_signs_are_nee
     target = targets.get("sin2pi")
     d = 16
     assert optimum.net_bound(target, optimum.samples(target, d), d).value == 0.0
+
+
+def _links_of(x, y, E, exact):
+    """Links of the kernel's continuous path through [y - E, y + E] at x (no search
+    between the points: the plain vertical segments), and the exact mode's path."""
+    from approx.certify._linkpath_numba import greedy_cover
+
+    n = x.size
+    groups, starts, _, lines, turns = greedy_cover(x, y, np.zeros(n), E, True, n + 1, 2, 0,
+                                                   math.inf, exact)
+    path = optimum._links(starts[:groups], lines[:groups], turns[:groups], x[0], x[-1], E)
+    return groups, path
+
+
+def _two_links_feasible(x, lo, hi):
+    """Whether a two-link path meets every segment, exactly up to the LP's tolerance:
+    for each gap [x_j, x_j+1] the vertex may lie in, two lines (c, m), one through the
+    segments up to j and one through the rest, whose difference changes sign (weakly)
+    across the gap; one LP per gap and sign."""
+    n = x.size
+    for j in range(n - 1):
+        for sign in (1, -1):
+            A, b = [], []
+            for i in range(n):
+                row = [0.0] * 4
+                k = 0 if i <= j else 2
+                row[k], row[k + 1] = 1.0, x[i]
+                A += [row, [-v for v in row]]
+                b += [hi[i], -lo[i]]
+            for xs, side in ((x[j], -sign), (x[j + 1], sign)):  # side·(l1 - l2)(xs) ≤ 0
+                A.append([side, side * xs, -side, -side * xs])
+                b.append(0.0)
+            res = linprog([0] * 4, A_ub=A, b_ub=b, bounds=[(None, None)] * 4)
+            if res.status == 0:
+                return True
+    return False
+
+
+def test_the_exact_windows_give_the_fewest_links_on_small_cases():
+    """Random walks of 7 points, bands where the kernel's exact-window path has two
+    or three links: its path meets every segment (checked in rationals, up to 1e-9 of
+    the band for the float vertices), and no path with one link fewer does (a line, or
+    two links with the vertex in any gap: LPs). The greedy with vertical windows needs
+    more links on some of them, so the check can fail."""
+    rng = np.random.default_rng(5)
+    worse = checked = 0
+    for _ in range(60):
+        x = np.sort(rng.uniform(0, 1, 7))
+        y = np.cumsum(rng.normal(0, 1, 7))
+        E = float(rng.uniform(0.2, 0.8))
+        links, path = _links_of(x, y, E, True)
+        if links not in (2, 3):
+            continue
+        checked += 1
+        assert path is not None and path.knots.size == links + 1
+        K = [Fraction(v) for v in path.knots]
+        V = [Fraction(v) for v in path.values]
+        for xi, yi in zip(x, y, strict=True):
+            j = min(max(k for k in range(len(K) - 1) if K[k] <= Fraction(xi)), len(K) - 2)
+            g = V[j] + (V[j + 1] - V[j]) * (Fraction(xi) - K[j]) / (K[j + 1] - K[j])
+            assert abs(g - Fraction(yi)) <= Fraction(E) * (1 + Fraction(1, 10**9))
+        lo, hi = y - E * (1 - 1e-7), y + E * (1 - 1e-7)
+        if links == 2:
+            assert _lp_stabbable(x, lo, hi) < 0  # no line
+        else:
+            assert not _two_links_feasible(x, lo, hi)
+        worse += _links_of(x, y, E, False)[0] > links
+    assert checked >= 10 and worse >= 1
