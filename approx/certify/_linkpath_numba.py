@@ -29,7 +29,10 @@ Two modes:
   previous one, its segment replaced by the *window* of the values there of the
   previous group's lines (from the least-slope line's value to the greatest-slope
   line's: past their lower and upper pivots every stabbing line lies between them), so
-  consecutive lines meet on that vertical: a continuous path.
+  consecutive lines meet on that vertical: a continuous path;
+- *exact windows* (``continuous=True, exact=True``): the next group holds the lines
+  crossing the blocked extreme line of the previous group between its pivot and the
+  breaking point (:func:`_window`), the fewest links.
 """
 
 from __future__ import annotations

@@ -3,13 +3,16 @@ can build, with a rigorous lower bound of what any such net can reach.
 
 A width-``d`` net is, on the domain, a continuous piecewise-linear function with at most
 ``d`` breakpoints; :mod:`approx.certify.optimum` finds a near-optimal such function (a
-greedy continuous path, bisected on its band) and a rigorous lower bound of the best
-one's error (exactly checked Helly witnesses of a discontinuous greedy cover).
-:func:`approx.models.pwl_net.pwl_net` turns the path into a net; when the path uses all
-``d`` breakpoints, the first slope is a subset sum of the slope changes (left-facing
-units), and when that sum cannot come close (e.g. a convex increasing ``f``: every
-slope change is positive, the first slope too) the path of ``d - 1`` breakpoints with
-one unit for the first slope is built too and the better kept.
+minimum-link continuous path with windows, bisected on its band) and a rigorous lower
+bound of the best one's error (exactly checked Helly witnesses of a discontinuous
+greedy cover). :func:`approx.models.pwl_net.pwl_net` turns the path into a net; when
+the path uses all ``d`` breakpoints, the first slope is a subset sum of the slope
+changes (left-facing units), and when that sum cannot come close (e.g. a convex
+increasing ``f``: every slope change is positive, the first slope too) the path of
+``d - 1`` breakpoints with one unit for the first slope is built too and the better
+kept; then the lower bound is also :func:`~approx.certify.optimum.net_bound`'s, which
+proves that no width-``d`` net does better than about that (``d`` one-way turns beyond
+where ``f`` has moved by ``2E``), and the larger bound is kept.
 
 The run's certified max error (``max_error_upper``) is the bracket's upper end; the
 lower end travels in the fit's info as ``lower``. Both are rigorous for the target as
@@ -76,12 +79,25 @@ def fit_optimal(target: Target, width: int, rng: np.random.Generator,
     bounded = time.perf_counter()
     skip = width > _ALL_PHASES
 
-    def cost(p: optimum.Path) -> float:  # the band, and how far the net moves off the path
-        return p.band + pwl_net(p.knots, p.values, width)[1]
+    def cost(p: optimum.Path) -> float:
+        """The band, or the net's error at the samples of the first piece (with their
+        sags) where the subset sum moves it off the path (floats: a guide)."""
+        net, shift = pwl_net(p.knots, p.values, width)
+        if shift == 0 or p.knots.size < 3:
+            return p.band
+        first = s.x <= p.knots[1]
+        moved = np.abs(net(s.x[first][:, None]).ravel() - s.y[first]) + s.curve[first]
+        return max(p.band, float(np.max(moved)))
 
-    if _reachable(path):
-        path = optimum.phased_fit(s, width, path, bound.value, _phases(width), skip, cost)
-    net, shift = pwl_net(path.knots, path.values, width)
+    if _reachable(path) and cost(path) > bound.value * (1 + optimum.GOOD_ENOUGH):
+        # the subset sum moves the net off the path: the greedy's paths and their
+        # phases are other candidates, whose slope changes may sum better
+        greedy = optimum.continuous_fit(s, width, near=path.band, exact=False)
+        greedy = optimum.phased_fit(s, width, greedy, bound.value, _phases(width), skip, cost)
+        if cost(greedy) < cost(path):
+            path = greedy
+    net, _ = pwl_net(path.knots, path.values, width)
+    shift = cost(path) - path.band
     if shift > _SHIFT_TOLERANCE * path.band:
         fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
         if fewer.band < path.band + shift:
