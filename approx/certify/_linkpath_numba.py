@@ -234,6 +234,41 @@ def _window(st, hull, rect, x: Array, y: Array, band: Array, r: int, H: float, b
 
 
 @numba.njit(cache=True, nogil=True)
+def _close(rect, r: int, bx: float, start: float, witness, line) -> None:  # pragma: no cover
+    """Record a broken group's Helly witness (its two pivots and the breaking point)
+    and its two extreme lines at ``start``."""
+    p0, p1 = (0, 2) if r == 1 else (1, 3)
+    witness[0] = rect[p0, 0]
+    witness[1] = rect[p1, 0]
+    witness[2] = bx
+    _lines(rect, start, line)
+
+
+@numba.njit(cache=True, nogil=True)
+def _exact_restart(st, hull, rect, x: Array, y: Array, band: Array, r: int, H: float,
+                   bx: float, top: float, bot: float) -> float:  # pragma: no cover
+    """:func:`_window` with ``H``, else 64 ``H``, else 4096 ``H``; NaN if none works."""
+    saved = rect.copy()
+    for attempt in range(3):
+        px = _window(st, hull, rect, x, y, band, r, H * 64.0**attempt, bx, top, bot)
+        if px == px:
+            return px
+        rect[:] = saved
+    return np.nan
+
+
+@numba.njit(cache=True, nogil=True)
+def _vertical_restart(st, hull, rect, line, dx: float, at: float, bx: float, top: float,
+                      bot: float) -> None:  # pragma: no cover
+    """Start a group on the vertical window at ``at`` (``dx`` past the last group's
+    start) of the last group's two extreme ``line``, then add ``[bot, top]`` at ``bx``."""
+    w1 = line[0] + line[1] * dx
+    w2 = line[2] + line[3] * dx
+    _start(st, hull, rect, at, max(w1, w2), min(w1, w2))
+    _add(st, hull, rect, bx, top, bot)
+
+
+@numba.njit(cache=True, nogil=True)
 def greedy_cover(
     x: Array, y: Array, pad: Array, E: float, continuous: bool, limit: int,
     fine: int, levels: int, first_stop: float = np.inf, exact: bool = False,
@@ -291,33 +326,22 @@ def greedy_cover(
             r = rr if rr != 0 else r
         bx, by, last_x = found[0], found[1], found[2]
         g = groups - 1
-        pivots = (0, 2) if r == 1 else (1, 3)
-        witness[g, 0] = rect[pivots[0], 0]
-        witness[g, 1] = rect[pivots[1], 0]
-        witness[g, 2] = bx
+        _close(rect, r, bx, starts[g], witness[g], lines[g])
         turns[g] = r
-        _lines(rect, starts[g], lines[g])
         groups += 1
         if groups > limit:
             return groups, starts, witness, lines, turns
         px = np.nan
         if continuous and exact and r > 0 and H > 0:
-            saved = rect.copy()
-            for attempt in range(3):  # H, then 64 H, 4096 H
-                px = _window(st, hull, rect, x, y, band, r, H * 64.0**attempt, bx,
-                             by + band[i], by - band[i])
-                if px == px:
-                    break
-                rect[:] = saved
+            px = _exact_restart(st, hull, rect, x, y, band, r, H, bx, by + band[i],
+                                by - band[i])
         if px == px:
             starts[groups - 1] = px
         elif continuous:  # the next group starts on the window at the last point
             turns[g] = -r
-            w1 = lines[g, 0] + lines[g, 1] * (last_x - starts[g])
-            w2 = lines[g, 2] + lines[g, 3] * (last_x - starts[g])
             starts[groups - 1] = last_x
-            _start(st, hull, rect, last_x, max(w1, w2), min(w1, w2))
-            _add(st, hull, rect, bx, by + band[i], by - band[i])
+            _vertical_restart(st, hull, rect, lines[g], last_x - starts[g], last_x, bx,
+                              by + band[i], by - band[i])
         else:
             starts[groups - 1] = bx
             _start(st, hull, rect, bx, by + band[i], by - band[i])
