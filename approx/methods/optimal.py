@@ -89,7 +89,7 @@ def fit_optimal(target: Target, width: int, rng: np.random.Generator,
         moved = np.abs(net(s.x[first][:, None]).ravel() - s.y[first]) + s.curve[first]
         return max(p.band, float(np.max(moved)))
 
-    if _reachable(path) and cost(path) > bound.value * (1 + optimum.GOOD_ENOUGH):
+    if _reachable(path) and cost(path) > path.band * (1 + optimum.GOOD_ENOUGH):
         # the subset sum moves the net off the path: the greedy's paths and their
         # phases are other candidates, whose slope changes may sum better
         greedy = optimum.continuous_fit(s, width, near=path.band, exact=False)
