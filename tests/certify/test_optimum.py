@@ -361,3 +361,26 @@ def test_the_exact_windows_give_the_fewest_links_on_small_cases():
             assert not _two_links_feasible(x, lo, hi)
         worse += _links_of(x, y, E, False)[0] > links
     assert checked >= 10 and worse >= 1
+
+
+@pytest.mark.parametrize(("name", "d", "goal"), [("exp", 64, 1e-3), ("runge", 128, 1e-2),
+                                                 ("sin2pi", 64, 1e-3)])
+def test_the_bracket_meets_its_goal(name, d, goal):
+    """exp needs the nets' bound (its net has d - 1 breakpoints inside: no subset sum
+    gives its first slope, and the bound proves no width-d net does much better);
+    runge needs the exact windows (the greedy with vertical windows was 2e-2 off)."""
+    target = targets.get(name)
+    lower, err, result = _bracket(target, d)
+    assert 0 < lower <= err.upper <= lower * (1 + goal)
+    if name == "exp":
+        assert result.info["breakpoints"] == d - 1
+        pwl = optimum.lower_bound(target, optimum.samples(target, d), d).value
+        assert lower > pwl * (1 + 1 / d)
+
+
+@pytest.mark.slow
+def test_the_bracket_meets_its_goal_where_the_greedy_path_missed():
+    """runge at d = 512: the greedy with vertical windows was 2.4e-3 off."""
+    target = targets.get("runge")
+    lower, err, _ = _bracket(target, 512)
+    assert 0 < lower <= err.upper <= lower * (1 + 1e-3)
