@@ -122,6 +122,7 @@ __all__ = [
     "confirmed",
     "continuous_fit",
     "enclose",
+    "flat_fit",
     "kink",
     "lower_bound",
     "net_bound",
@@ -563,6 +564,53 @@ def continuous_fit(s: Samples, d: int, near: float | None = None,
     path = path_at(E)
     assert path is not None  # feasible(hi) holds throughout the bisection
     return path
+
+
+def flat_fit(s: Samples, d: int, side: int, near: float | None = None) -> Path | None:
+    """A path with at most ``d`` interior vertices whose first piece (``side`` 1) or
+    last piece (-1) is flat: the longest flat start the band allows, then the path with
+    windows from its end; at the smallest band found by bisection, None if there is
+    none. The net of such a path needs no subset sum (its first or last slope is 0:
+    every unit faces right, or every unit left), and it is the structure
+    :func:`net_bound` proves best (for ``x²`` on ``[0, 1]`` both are
+    ``1/(2 (2d + 1)²)``)."""
+    x = s.x if side > 0 else -s.x[::-1]
+    y = s.y if side > 0 else s.y[::-1]
+    pad = s.curve if side > 0 else s.curve[::-1]
+    greedy = _kernel()
+
+    def path_at(E: float) -> Path | None:
+        band = E - pad
+        lo, hi = np.maximum.accumulate(y - band), np.minimum.accumulate(y + band)
+        j = int(np.searchsorted(lo > hi, True)) - 1  # the last point a flat line stabs
+        yj, half = 0.5 * (lo[j] + hi[j]), 0.5 * (hi[j] - lo[j])
+        if j >= x.size - 1:  # one flat line
+            return Path(np.array([s.x[0], s.x[-1]]), np.array([yj, yj]), E)
+        if j < 1:
+            return None
+        py = np.concatenate(([yj], y[j + 1:]))
+        pp = np.concatenate(([E - half], pad[j + 1:]))
+        px = x[j:]
+        groups, starts, _, lines, turns = greedy(px, py, pp, E, True, d, FINE, LEVELS,
+                                                 math.inf, True)
+        if groups > d:
+            return None
+        rest = _links(starts[:groups], lines[:groups], turns[:groups], px[0], px[-1], E)
+        if rest is None:
+            return None
+        knots = np.concatenate(([x[0]], rest.knots))
+        values = np.concatenate(([rest.values[0]], rest.values))
+        if side < 0:
+            knots, values = -knots[::-1], values[::-1]
+        return Path(knots, values, E)
+
+    floor = float(np.max(s.curve)) * (1 + 1e-12)
+    top = 2 * _span(s) + 2 * floor
+    if path_at(top) is None:
+        return None
+    feasible = lambda E: path_at(E) is not None  # noqa: E731
+    _, E = _bisect(feasible, *_bracket(feasible, near, floor, top, d), rtol=1e-7)
+    return path_at(E)
 
 
 def phased_fit(s: Samples, d: int, path: Path, lower: float,

@@ -22,6 +22,7 @@ enclosed by its ball form.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -53,6 +54,27 @@ def _reachable(path: optimum.Path) -> bool:
     m = np.diff(path.values) / np.diff(path.knots)
     rest = np.diff(m)[1:]
     return bool(rest[rest < 0].sum() <= -m[0] <= rest[rest > 0].sum())
+
+
+def _spare(target: Target, s: optimum.Samples, width: int, path: optimum.Path,
+           bound: optimum.Bound, cost: Callable[[optimum.Path], float]
+           ) -> tuple[optimum.Path, optimum.Bound, float]:
+    """No subset sum gives ``path``'s first slope: the best (by ``cost``) of it, the
+    path of ``width - 1`` breakpoints (one unit carries the first slope) and the paths
+    with a flat first or last piece (no subset sum needed); and the better of ``bound``
+    and :func:`~approx.certify.optimum.net_bound`. Also returns the seconds of the
+    latter."""
+    fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
+    mark = time.perf_counter()
+    spare = optimum.net_bound(target, s, width, near=fewer.band)
+    seconds = time.perf_counter() - mark
+    candidates = [path, fewer]
+    for side in (1, -1):
+        flat = optimum.flat_fit(s, width, side, near=fewer.band)
+        if flat is not None:
+            candidates.append(flat)
+    best = min(candidates, key=cost)
+    return best, spare if spare.value > bound.value else bound, seconds
 
 
 def fit_optimal(target: Target, width: int, rng: np.random.Generator,
@@ -96,18 +118,10 @@ def fit_optimal(target: Target, width: int, rng: np.random.Generator,
         greedy = optimum.phased_fit(s, width, greedy, bound.value, _phases(width), skip, cost)
         if cost(greedy) < cost(path):
             path = greedy
+    if cost(path) > path.band * (1 + _SHIFT_TOLERANCE):
+        path, bound, seconds = _spare(target, s, width, path, bound, cost)
+        bounded += seconds
     net, _ = pwl_net(path.knots, path.values, width)
-    shift = cost(path) - path.band
-    if shift > _SHIFT_TOLERANCE * path.band:
-        fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
-        if fewer.band < path.band + shift:
-            net, _ = pwl_net(fewer.knots, fewer.values, width)
-            path = fewer
-        mark = time.perf_counter()
-        spare = optimum.net_bound(target, s, width, near=fewer.band)
-        bounded += time.perf_counter() - mark
-        if spare.value > bound.value:
-            bound = spare
     done = time.perf_counter()
     info = {
         "lower": bound.value,

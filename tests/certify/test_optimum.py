@@ -70,21 +70,21 @@ def test_the_exact_check_decides_on_the_boundary_in_rationals():
 def test_the_square_brackets_its_closed_form_optimum(d):
     """x² on [0, 1] with d free breakpoints: d + 1 equal pieces, each the chord lowered
     by h²/8 (the chords' shifts agree, so the path is continuous) equioscillating at
-    2d + 3 points: the optimum is exactly 1/(8 (d + 1)²). Its path has d breakpoints,
-    but its first slope is positive and every slope change too, so no subset of them
-    sums to minus the first slope: the net is at worst the path of d - 1 breakpoints
-    (optimum 1/(8 d²)) with one unit carrying the first slope."""
+    2d + 3 points: the optimum is exactly 1/(8 (d + 1)²). Its first slope is positive and
+    every slope change too, so no subset of them sums to minus the first slope; the best
+    width-d net is flat up to t with x² rising by 2E there (t = √(2E)), then d such
+    pieces on [t, 1]: √(8E) d = 1 - √(2E), E = 1/(2 (2d + 1)²), which the nets' bound
+    proves and the flat-start path reaches."""
     best = 1 / (8 * (d + 1) ** 2)
     lower, err, result = _bracket(SQUARE, d)
     pwl = optimum.lower_bound(SQUARE, optimum.samples(SQUARE, d), d).value
-    assert pwl <= best <= err.upper
-    assert pwl > best * (1 - 1e-3)
-    assert best * (1 - 1e-3) < lower <= err.upper  # the nets' bound may exceed best
+    assert pwl <= best and pwl > best * (1 - 1e-3)
     path = optimum.continuous_fit(optimum.samples(SQUARE, d), d)
     assert path.knots.size == d + 2 and path.band == pytest.approx(best, rel=1e-3)
-    assert err.upper <= 1 / (8 * d * d) * (1 + 1e-2)
-    if result.info["breakpoints"] == d - 1:
-        assert err.upper == pytest.approx(1 / (8 * d * d), rel=1e-2)
+    net_best = 1 / (2 * (2 * d + 1) ** 2)
+    assert lower <= net_best <= err.upper <= net_best * (1 + 1e-3)
+    assert lower > net_best * (1 - 1e-3)
+    assert result.info["breakpoints"] == d
 
 
 def test_one_breakpoint_on_the_square_by_brute_force():
@@ -366,14 +366,13 @@ def test_the_exact_windows_give_the_fewest_links_on_small_cases():
 @pytest.mark.parametrize(("name", "d", "goal"), [("exp", 64, 1e-3), ("runge", 128, 1e-2),
                                                  ("sin2pi", 64, 1e-3)])
 def test_the_bracket_meets_its_goal(name, d, goal):
-    """exp needs the nets' bound (its net has d - 1 breakpoints inside: no subset sum
-    gives its first slope, and the bound proves no width-d net does much better);
-    runge needs the exact windows (the greedy with vertical windows was 2e-2 off)."""
+    """exp needs the nets' bound (no subset sum gives its first slope: the net starts
+    flat, and the bound proves no width-d net does much better than that); runge needs
+    the exact windows (the greedy with vertical windows was 2e-2 off)."""
     target = targets.get(name)
-    lower, err, result = _bracket(target, d)
+    lower, err, _ = _bracket(target, d)
     assert 0 < lower <= err.upper <= lower * (1 + goal)
     if name == "exp":
-        assert result.info["breakpoints"] == d - 1
         pwl = optimum.lower_bound(target, optimum.samples(target, d), d).value
         assert lower > pwl * (1 + 1 / d)
 
@@ -384,3 +383,16 @@ def test_the_bracket_meets_its_goal_where_the_greedy_path_missed():
     target = targets.get("runge")
     lower, err, _ = _bracket(target, 512)
     assert 0 < lower <= err.upper <= lower * (1 + 1e-3)
+
+
+def test_the_mirrored_square_ends_flat_and_meets_the_same_optimum():
+    """x² on [-1, 0]: falling, so the best width-d net ends flat (every unit faces left)
+    and the nets' bound comes from the right end; the optimum is the square's."""
+    target = targets.from_expr("x**2", (-1.0, 0.0), name="mirrored")
+    d = 7
+    lower, err, result = _bracket(target, d)
+    net_best = 1 / (2 * (2 * d + 1) ** 2)
+    assert net_best * (1 - 1e-3) < lower <= net_best <= err.upper <= net_best * (1 + 1e-3)
+    assert result.info["breakpoints"] == d
+    bound = optimum.net_bound(target, optimum.samples(target, d), d)
+    assert bound.sign == 1 and bound.anchor < 0 and bound.witnesses[-1, 2] <= bound.anchor
