@@ -71,7 +71,10 @@ the end (so about the bound of ``d - 1`` breakpoints, on a domain shorter by abo
 ``2E/|f'(a)|``), bisected on ``E`` and checked exactly as above, with the rise from the
 end checked in rationals of enclosures. Where the net's path keeps all ``d``
 breakpoints (slope changes of both signs), there are no such triples and this bound
-is 0.
+is 0. The proof's extreme case is reached by a path that is flat up to ``a'`` and has
+``d`` pieces on ``[a', b]`` (:func:`flat_fit`): for ``x²`` on ``[0, 1]`` both give
+``E = 1/(2 (2d + 1)²)`` (``√(8E)·d = 1 - √(2E)``), and the bracket is as tight as for the
+paths of free knots.
 
 **Near-optimal path** (:func:`continuous_fit`). The same greedy with continuity and
 *windows* (Suri 1986, "A linear time algorithm for minimum link paths inside a simple

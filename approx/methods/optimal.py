@@ -9,10 +9,12 @@ greedy cover). :func:`approx.models.pwl_net.pwl_net` turns the path into a net; 
 the path uses all ``d`` breakpoints, the first slope is a subset sum of the slope
 changes (left-facing units), and when that sum cannot come close (e.g. a convex
 increasing ``f``: every slope change is positive, the first slope too) the path of
-``d - 1`` breakpoints with one unit for the first slope is built too and the better
-kept; then the lower bound is also :func:`~approx.certify.optimum.net_bound`'s, which
-proves that no width-``d`` net does better than about that (``d`` one-way turns beyond
-where ``f`` has moved by ``2E``), and the larger bound is kept.
+``d - 1`` breakpoints with one unit for the first slope and the paths with a flat
+first or last piece (:func:`~approx.certify.optimum.flat_fit`: all units face one way)
+are built too and the best kept; then the lower bound is also
+:func:`~approx.certify.optimum.net_bound`'s, which proves that no width-``d`` net does
+better than about the flat path (``d`` one-way turns beyond where ``f`` has moved by
+``2E``), and the larger bound is kept.
 
 The run's certified max error (``max_error_upper``) is the bracket's upper end; the
 lower end travels in the fit's info as ``lower``. Both are rigorous for the target as
@@ -60,8 +62,9 @@ def _spare(target: Target, s: optimum.Samples, width: int, path: optimum.Path,
            bound: optimum.Bound, cost: Callable[[optimum.Path], float]
            ) -> tuple[optimum.Path, optimum.Bound, float]:
     """No subset sum gives ``path``'s first slope: the best (by ``cost``) of it, the
-    path of ``width - 1`` breakpoints (one unit carries the first slope) and the paths
-    with a flat first or last piece (no subset sum needed); and the better of ``bound``
+    path of ``width - 1`` breakpoints (one unit carries the first slope) and the path
+    with a flat first or last piece, at the end where ``path`` is flatter (no subset
+    sum needed); and the better of ``bound``
     and :func:`~approx.certify.optimum.net_bound`. Also returns the seconds of the
     latter."""
     fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
@@ -69,10 +72,11 @@ def _spare(target: Target, s: optimum.Samples, width: int, path: optimum.Path,
     spare = optimum.net_bound(target, s, width, near=fewer.band)
     seconds = time.perf_counter() - mark
     candidates = [path, fewer]
-    for side in (1, -1):
-        flat = optimum.flat_fit(s, width, side, near=fewer.band)
-        if flat is not None:
-            candidates.append(flat)
+    slopes = np.abs(np.diff(path.values) / np.diff(path.knots))
+    side = 1 if slopes[0] <= slopes[-1] else -1  # flat where f is flatter
+    flat = optimum.flat_fit(s, width, side, near=fewer.band)
+    if flat is not None:
+        candidates.append(flat)
     best = min(candidates, key=cost)
     return best, spare if spare.value > bound.value else bound, seconds
 
