@@ -29,7 +29,10 @@ Two modes:
   previous one, its segment replaced by the *window* of the values there of the
   previous group's lines (from the least-slope line's value to the greatest-slope
   line's: past their lower and upper pivots every stabbing line lies between them), so
-  consecutive lines meet on that vertical: a continuous path.
+  consecutive lines meet on that vertical: a continuous path;
+- *exact windows* (``continuous=True, exact=True``): the next group holds the lines
+  crossing the blocked extreme line of the previous group between its pivot and the
+  breaking point (:func:`_window`), the fewest links.
 """
 
 from __future__ import annotations
@@ -197,10 +200,79 @@ def _search(st, hull, rect, x: Array, y: Array, i: int, last_x: float, pad: floa
 
 
 @numba.njit(cache=True, nogil=True)
+def _window(st, hull, rect, x: Array, y: Array, band: Array, r: int, H: float, bx: float,
+            top: float, bot: float) -> float:  # pragma: no cover
+    """Restart the group on the *window* of the one that ``r`` broke at ``bx`` (after
+    Suri's windows): the blocked extreme line (least slope if ``r`` is 1), from its
+    pivot on the inner side (a lower end if ``r`` is 1) up to ``bx``. A line that is
+    beyond the inner ends at the pivot and at the samples from there to ``bx`` (within
+    ``H`` of them: a bound that only drops lines too steep to matter), and meets the
+    segment at ``bx``, crosses the blocked line before ``bx`` (at the pivot it is on the
+    inner side of it, at ``bx`` on the outer side, where the segment is), and a path
+    that follows the blocked line up to the crossing and then the new line meets every
+    segment ``[bot, top]`` at ``bx`` (added last). Returns the pivot's abscissa, the
+    new group's start, or NaN if a segment could not be added (``H`` too small for
+    the lines needed, or rounding), so that the caller retries or falls back."""
+    k = 2 if r == 1 else 3
+    px, py = rect[k, 0], rect[k, 1]
+    if r == 1:
+        _start(st, hull, rect, px, py + H, py)
+    else:
+        _start(st, hull, rect, px, py, py - H)
+    j = np.searchsorted(x, px, side="right")
+    while j < x.size and x[j] < bx:
+        if r == 1:
+            rr = _add(st, hull, rect, x[j], y[j] - band[j] + H, y[j] - band[j])
+        else:
+            rr = _add(st, hull, rect, x[j], y[j] + band[j], y[j] + band[j] - H)
+        if rr != 0:
+            return np.nan
+        j += 1
+    if _add(st, hull, rect, bx, top, bot) != 0:
+        return np.nan
+    return px
+
+
+@numba.njit(cache=True, nogil=True)
+def _close(rect, r: int, bx: float, start: float, witness, line) -> None:  # pragma: no cover
+    """Record a broken group's Helly witness (its two pivots and the breaking point)
+    and its two extreme lines at ``start``."""
+    p0, p1 = (0, 2) if r == 1 else (1, 3)
+    witness[0] = rect[p0, 0]
+    witness[1] = rect[p1, 0]
+    witness[2] = bx
+    _lines(rect, start, line)
+
+
+@numba.njit(cache=True, nogil=True)
+def _exact_restart(st, hull, rect, x: Array, y: Array, band: Array, r: int, H: float,
+                   bx: float, top: float, bot: float) -> float:  # pragma: no cover
+    """:func:`_window` with ``H``, else 64 ``H``, else 4096 ``H``; NaN if none works."""
+    saved = rect.copy()
+    for attempt in range(3):
+        px = _window(st, hull, rect, x, y, band, r, H * 64.0**attempt, bx, top, bot)
+        if px == px:
+            return px
+        rect[:] = saved
+    return np.nan
+
+
+@numba.njit(cache=True, nogil=True)
+def _vertical_restart(st, hull, rect, line, dx: float, at: float, bx: float, top: float,
+                      bot: float) -> None:  # pragma: no cover
+    """Start a group on the vertical window at ``at`` (``dx`` past the last group's
+    start) of the last group's two extreme ``line``, then add ``[bot, top]`` at ``bx``."""
+    w1 = line[0] + line[1] * dx
+    w2 = line[2] + line[3] * dx
+    _start(st, hull, rect, at, max(w1, w2), min(w1, w2))
+    _add(st, hull, rect, bx, top, bot)
+
+
+@numba.njit(cache=True, nogil=True)
 def greedy_cover(
     x: Array, y: Array, pad: Array, E: float, continuous: bool, limit: int,
-    fine: int, levels: int, first_stop: float = np.inf,
-) -> tuple[int, Array, Array, Array]:  # pragma: no cover
+    fine: int, levels: int, first_stop: float = np.inf, exact: bool = False,
+) -> tuple[int, Array, Array, Array, Array]:  # pragma: no cover
     """Greedy cover of the segments ``[y - (E - pad), y + (E - pad)]`` at ``x`` by groups.
 
     Returns
@@ -215,6 +287,13 @@ def greedy_cover(
     lines : array of shape (n, 4)
         Per group, the least- and greatest-slope lines at its end, each as (value at
         the group's first point, slope).
+    turns : array of shape (n,)
+        How each group broke: 1 (a segment below the least-slope line), 2 (above the
+        greatest-slope one), -1 (made to end by ``first_stop``), 0 (the last group).
+
+    With ``continuous`` and ``exact``, a group that breaks by 1 or 2 restarts on the
+    window of :func:`_window` (its first point is the pivot there), and the blocked
+    extreme line is that group's link: consecutive links cross on the window.
     """
     n = x.size
     cap = min(n, limit + 1)
@@ -224,8 +303,10 @@ def greedy_cover(
     hull = np.empty((2, n + 2 * levels * fine + 4, 2))
     rect = np.empty((4, 2))
     st = np.zeros(5, dtype=np.int64)
+    turns = np.zeros(cap, dtype=np.int64)
     found = np.empty(3)
     band = E - pad
+    H = 64.0 * abs(E)
     groups = 1
     starts[0] = x[0]
     _start(st, hull, rect, x[0], y[0] + band[0], y[0] - band[0])
@@ -245,20 +326,22 @@ def greedy_cover(
             r = rr if rr != 0 else r
         bx, by, last_x = found[0], found[1], found[2]
         g = groups - 1
-        pivots = (0, 2) if r == 1 else (1, 3)
-        witness[g, 0] = rect[pivots[0], 0]
-        witness[g, 1] = rect[pivots[1], 0]
-        witness[g, 2] = bx
-        _lines(rect, starts[g], lines[g])
+        _close(rect, r, bx, starts[g], witness[g], lines[g])
+        turns[g] = r
         groups += 1
         if groups > limit:
-            return groups, starts, witness, lines
-        if continuous:  # the next group starts on the window at the last point
-            w1 = lines[g, 0] + lines[g, 1] * (last_x - starts[g])
-            w2 = lines[g, 2] + lines[g, 3] * (last_x - starts[g])
+            return groups, starts, witness, lines, turns
+        px = np.nan
+        if continuous and exact and r > 0 and H > 0:
+            px = _exact_restart(st, hull, rect, x, y, band, r, H, bx, by + band[i],
+                                by - band[i])
+        if px == px:
+            starts[groups - 1] = px
+        elif continuous:  # the next group starts on the window at the last point
+            turns[g] = -r
             starts[groups - 1] = last_x
-            _start(st, hull, rect, last_x, max(w1, w2), min(w1, w2))
-            _add(st, hull, rect, bx, by + band[i], by - band[i])
+            _vertical_restart(st, hull, rect, lines[g], last_x - starts[g], last_x, bx,
+                              by + band[i], by - band[i])
         else:
             starts[groups - 1] = bx
             _start(st, hull, rect, bx, by + band[i], by - band[i])
@@ -270,4 +353,4 @@ def greedy_cover(
         _lines(rect, starts[g], lines[g])
     else:
         lines[g, 0] = lines[g, 2] = 0.5 * (rect[0, 1] + rect[1, 1])
-    return groups, starts, witness, lines
+    return groups, starts, witness, lines, turns

@@ -48,20 +48,54 @@ rounding. (The bound drops continuity: for convex or concave stretches of ``f`` 
 optima agree; near inflections the continuous one may be larger, so the bound can be
 loose there by a fraction of a piece.)
 
-**Near-optimal path** (:func:`continuous_fit`). The same greedy with continuity: each
-group starts at the previous group's last point, its segment replaced by the window of
-the previous group's lines there (a minimum-link path through the segments with
-vertices on the points' verticals: the window propagation of Imai & Iri 1986,
-"Computational-geometric methods for polygonal approximations of a curve", CVGIP 36,
-and Hakimi & Schmeichel 1991, "Fitting polygonal functions to a set of points in the
-plane", CVGIP 53, restricted to vertical windows, so not optimal in general: it loses
-a fraction of a piece near inflections), bisected on ``E`` to the smallest band with at
-most ``d + 1`` links; the vertices are then chosen backwards (each group's two extreme
-lines bound its window, so a convex combination of them passes through any point of
-it). The band is narrowed at each sample by the sag of ``f`` from its chords on the
-neighbouring cells (from second differences), so the path stays within the band between
-samples too, up to the variation of ``f''``. The path's error is not claimed here: the
-net built from it is certified like any model.
+**Lower bound of the nets** (:func:`net_bound`). A width-``d`` net whose ``d``
+breakpoints are all inside has its first slope fixed by its units: left of every
+breakpoint the right-facing units are off and each left-facing unit (slope change
+``Δ_i`` at its breakpoint) has slope ``-Δ_i``. So when ``f`` is convex and increasing
+(``exp``; the first slope must be positive, every slope change of a near-best path is
+positive), no subset sum supplies the first slope and the net has a breakpoint to
+spare. Proof of the bound: let ``a' > a`` with ``f(a') - f(a) > 2E``, and ``d`` triples
+in ``[a', b]``, their spans' interiors disjoint, at each of which the middle segment lies
+wholly below every line through the outer two (:func:`kink` is +1, checked exactly).
+If a width-``d`` net ``g`` had ``|f - g| ≤ E`` on ``[a, b]``, then on each triple
+``g(x_1) < `` the chord of ``g`` at ``x_1``, so ``g`` is not concave on ``[x_0, x_2]``: it has a
+point of positive slope change strictly inside, which needs a unit with its
+breakpoint there. ``d`` disjoint spans and ``d`` units: each unit's breakpoint lies in
+one span, beyond ``a'``, with a positive slope change ``Δ_i`` (it alone makes the change
+there). On ``[a, a']`` every unit is then linear, the right-facing ones zero and the
+left-facing ones of slope ``-Δ_i < 0``: ``g(a') ≤ g(a)``. But ``g(a') ≥ f(a') - E > f(a) +
+E ≥ g(a)``: no such net. Mirrored (``-1``: middle above, ``f`` falling from the end) and
+at the right end (right-facing units, mirrored) alike. The ``d`` triples are those of
+the discontinuous greedy run from the first sample where ``f`` has moved by ``2E`` from
+the end (so about the bound of ``d - 1`` breakpoints, on a domain shorter by about
+``2E/|f'(a)|``), bisected on ``E`` and checked exactly as above, with the rise from the
+end checked in rationals of enclosures. Where the net's path keeps all ``d``
+breakpoints (slope changes of both signs), there are no such triples and this bound
+is 0. The proof's extreme case is reached by a path that is flat up to ``a'`` and has
+``d`` pieces on ``[a', b]`` (:func:`flat_fit`): for ``x²`` on ``[0, 1]`` both give
+``E = 1/(2 (2d + 1)²)`` (``√(8E)·d = 1 - √(2E)``), and the bracket is as tight as for the
+paths of free knots.
+
+**Near-optimal path** (:func:`continuous_fit`). The same greedy with continuity and
+*windows* (Suri 1986, "A linear time algorithm for minimum link paths inside a simple
+polygon", CVGIP 35; for functions Imai & Iri 1986, "Computational-geometric methods
+for polygonal approximations of a curve", CVGIP 36; Hakimi & Schmeichel 1991,
+"Fitting polygonal functions to a set of points in the plane", CVGIP 53; Goodrich
+1995, "Efficient piecewise-linear function approximation using the uniform metric",
+DCG 14): when a group breaks, its blocked extreme line (the least-slope one if the
+breaking segment lies below it) is the group's link, and the next group holds every
+line that crosses it between its pivot on the inner side and the breaking point
+(the window: beyond the inner ends from the pivot on, through the breaking segment
+and onwards), not only those through a vertical window at the group's end; the
+vertices are where consecutive links cross. Each link then reaches as far as any
+path with as many links can, so the count of links is the fewest through the
+segments (against LPs on small cases in the tests; the greedy with vertical windows,
+:func:`phased_fit`'s, needs up to one more). It is bisected on ``E`` to the smallest
+band with at most ``d + 1`` links. The band is narrowed at each sample by the sag of
+``f`` from its chords on the neighbouring cells (from second differences, and at
+least ``f``'s gap from the chord at each cell's midpoint), so the path stays within
+the band between samples too, up to the variation of ``f''``. The path's error is
+not claimed here: the net built from it is certified like any model.
 """
 
 from __future__ import annotations
@@ -82,6 +116,7 @@ from approx.problems.targets import Target
 
 __all__ = [
     "FINE",
+    "GOOD_ENOUGH",
     "LEVELS",
     "PER_PIECE",
     "Bound",
@@ -90,7 +125,10 @@ __all__ = [
     "confirmed",
     "continuous_fit",
     "enclose",
+    "flat_fit",
+    "kink",
     "lower_bound",
+    "net_bound",
     "phased_fit",
     "samples",
     "stabbable",
@@ -105,7 +143,7 @@ DENSE_SAMPLES = 1 << 18
 #: phases tried by :func:`phased_fit`, as fractions of the first link of the greedy path
 PHASES = (0.9, 0.8, 0.2, 0.3, 0.7, 0.6, 0.5, 0.4)
 #: the band's distance to the lower bound below which no more phases are tried
-_GOOD_ENOUGH = 2e-4
+GOOD_ENOUGH = 2e-4
 #: points per level of the search of a gap where a group breaks, and levels
 FINE, LEVELS = 8, 4
 #: fewest and most samples
@@ -134,13 +172,19 @@ class Samples:
 
 @dataclass(frozen=True)
 class Bound:
-    """A proven lower bound ``value`` of ``E*(d)``: ``witnesses`` (shape (k, 3), abscissae)
-    are ``k ≥ d + 1`` triples of points, their spans' interiors disjoint, at each of which
-    no line is within ``value`` of ``f`` (checked exactly); ``samples`` points were used."""
+    """A proven lower bound ``value`` of ``E*(d)`` (or, from :func:`net_bound`, of the
+    error of every width-``d`` net): ``witnesses`` (shape (k, 3), abscissae) are triples
+    of points, their spans' interiors disjoint, at each of which no line is within
+    ``value`` of ``f`` (checked exactly): ``k ≥ d + 1`` of them, or ``k = d`` for
+    :func:`net_bound`; ``samples`` points were used."""
 
     value: float
     samples: int
     witnesses: Array
+    #: a bound of :func:`net_bound`: its ``d`` witnesses lie beyond ``anchor`` (from the
+    #: end where ``f`` rises or falls by more than ``2·value``) and all turn ``sign``
+    anchor: float = math.nan
+    sign: int = 0
 
 
 @dataclass(frozen=True)
@@ -187,7 +231,9 @@ def samples(target: Target, d: int, per_piece: int | None = None) -> Samples:
             f"target {target.name!r}: f is not finite in floats at some sample (values "
             "near or beyond the float range); no bracket of its optimum"
         )
-    return Samples(x, y, _curvature(x, y))
+    with np.errstate(all="ignore"):
+        mid = target(0.5 * (x[:-1] + x[1:]))
+    return Samples(x, y, _curvature(x, y, mid))
 
 
 def _thin(x: Array) -> Array:
@@ -236,10 +282,18 @@ def enclose(target: Target, x: Array) -> tuple[Array, Array]:
     return lo, hi
 
 
-def _curvature(x: Array, y: Array) -> Array:
+def _curvature(x: Array, y: Array, mid: Array | None = None) -> Array:
     """``|second difference|/8`` of the values at each sample's two neighbouring triples:
-    about the gap between ``f`` and its chord on the cells next to the sample."""
+    about the gap between ``f`` and its chord on the cells next to the sample; with the
+    values ``mid`` at the cells' midpoints, at least the gap there (where ``f''`` is
+    not smooth, as ``|x|^1.5`` at 0, second differences underestimate it)."""
     c = np.zeros(x.size)
+    if mid is not None and mid.size == x.size - 1:
+        with np.errstate(all="ignore"):
+            gap = np.abs(mid - 0.5 * (y[:-1] + y[1:]))
+        gap = np.where(np.isfinite(gap), gap, 0.0)
+        c[:-1] = gap
+        c[1:] = np.maximum(c[1:], gap)
     if x.size < 3:
         return c
     h0, h1 = np.diff(x)[:-1], np.diff(x)[1:]
@@ -248,7 +302,7 @@ def _curvature(x: Array, y: Array) -> Array:
         slope1 = (y[2:] - y[1:-1]) / h1
         sag = np.abs(slope1 - slope0) * h0 * h1 / (h0 + h1) / 4
     sag = np.where(np.isfinite(sag), sag, 0.0)
-    c[1:-1] = sag
+    c[1:-1] = np.maximum(c[1:-1], sag)
     out = c.copy()
     out[:-1] = np.maximum(out[:-1], c[1:])
     out[1:] = np.maximum(out[1:], c[:-1])
@@ -258,11 +312,24 @@ def _curvature(x: Array, y: Array) -> Array:
 def stabbable(x: tuple[float, float, float], lo: tuple[float, ...], hi: tuple[float, ...],
               E: float) -> bool:
     """Whether some line meets the three vertical segments ``[lo_k - E, hi_k + E]`` at
-    ``x_0 < x_1 < x_2``, decided exactly in rationals.
+    ``x_0 < x_1 < x_2``, decided exactly in rationals (:func:`kink` is 0)."""
+    return kink(x, lo, hi, E) == 0
+
+
+def kink(x: tuple[float, float, float], lo: tuple[float, ...], hi: tuple[float, ...],
+         E: float) -> int:
+    """How no line meets the three vertical segments ``[lo_k - E, hi_k + E]`` at
+    ``x_0 < x_1 < x_2`` (``lo ≤ hi``, ``E ≥ 0``), decided exactly in rationals: +1 if
+    the middle segment lies wholly below every line through the outer two (then every
+    function through the three segments turns up somewhere strictly between ``x_0`` and
+    ``x_2``: a continuous piecewise-linear one has a breakpoint there with a positive
+    slope change), -1 if wholly above (a negative one), 0 if some line meets all three
+    (or the points are not three distinct increasing ones).
 
     A line through the outer two segments takes, at ``x_1``, values filling
     ``[(L_0 (x_2 - x_1) + L_2 (x_1 - x_0)), (U_0 (x_2 - x_1) + U_2 (x_1 - x_0))] / (x_2 - x_0)``;
-    the three are stabbable iff that meets ``[L_1, U_1]``.
+    the two cases are that interval lying above ``U_1`` or below ``L_1`` (they exclude
+    each other, as ``L ≤ U``).
     """
     X = [Fraction(v) for v in x]
     e = Fraction(E)
@@ -271,15 +338,21 @@ def stabbable(x: tuple[float, float, float], lo: tuple[float, ...], hi: tuple[fl
     A, B = X[2] - X[1], X[1] - X[0]
     D = X[2] - X[0]
     if not (A > 0 and B > 0):
-        return True  # not three distinct increasing points: no witness
-    return L[0] * A + L[2] * B <= U[1] * D and U[0] * A + U[2] * B >= L[1] * D
+        return 0  # not three distinct increasing points: no witness
+    if L[0] * A + L[2] * B > U[1] * D:
+        return 1
+    if U[0] * A + U[2] * B < L[1] * D:
+        return -1
+    return 0
 
 
-def confirmed(target: Target, witnesses: Array, E: float) -> int:
+def confirmed(target: Target, witnesses: Array, E: float, sign: int = 0) -> int:
     """How many of the triples ``witnesses`` (abscissae, shape (k, 3)), taken in order
     while their spans' interiors stay disjoint, are proven exactly to admit no line
     within ``E`` of ``f`` (values enclosed by :func:`enclose`); each such triple's span
-    holds a breakpoint of every continuous piecewise-linear function within ``E``."""
+    holds a breakpoint of every continuous piecewise-linear function within ``E``. With
+    ``sign`` ±1, only triples whose :func:`kink` is ``sign`` count (the breakpoint's
+    slope change then has that sign)."""
     if witnesses.size == 0:
         return 0
     w = np.sort(witnesses, axis=1)
@@ -292,7 +365,8 @@ def confirmed(target: Target, witnesses: Array, E: float) -> int:
         xs = tuple(float(v) for v in w[g])
         if xs[0] < right or not (np.all(np.isfinite(lo[g])) and np.all(np.isfinite(hi[g]))):
             break
-        if stabbable(xs, tuple(lo[g].tolist()), tuple(hi[g].tolist()), E):
+        turn = kink(xs, tuple(lo[g].tolist()), tuple(hi[g].tolist()), E)
+        if turn == 0 or (sign != 0 and turn != sign):
             break
         count, right = count + 1, xs[2]
     return count
@@ -350,8 +424,8 @@ def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -
     if run(0.0)[0] < limit:
         return empty
     feasible = lambda E: run(E)[0] < limit  # noqa: E731
-    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d))
-    groups, _, witness, _ = run(lo)
+    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d), rtol=1e-7)
+    groups, _, witness, _, _ = run(lo)
     if groups < limit:
         return empty
     # the greedy's last points break their groups by a hair: the triples are checked
@@ -363,23 +437,117 @@ def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -
     return empty
 
 
+def net_bound(target: Target, s: Samples, d: int, near: float | None = None) -> Bound:
+    """A lower bound of the max error of every ``1 → d → 1`` ReLU net that uses the
+    subset-sum constraint on its first slope (see *Lower bound of the nets* in the
+    module docstring): the better of the domain's two ends, each the largest ``E``
+    found by bisection at which ``d`` triples turning one way, beyond the point where
+    ``f`` has risen (or fallen) by ``2E`` from that end, are proven exactly; a bound of
+    value 0 if none is."""
+    best = Bound(0.0, s.size, np.zeros((0, 3)))
+    if d < 1 or s.size < 4:
+        return best
+    for side in (1, -1):
+        found = _end_bound(target, s, d, side, near)
+        if found.value > best.value:
+            best = found
+    return best
+
+
+def _end_run(x: Array, y: Array, f: Callable[[Array], Array], E: float, d: int
+             ) -> tuple[int, int, Array] | None:
+    """In a frame whose end is ``x[0]``: the first sample ``j`` where ``y`` has risen
+    (``sign`` +1) or fallen (-1) by more than ``2E`` from ``y[0]``, and ``d`` witnesses
+    of the discontinuous greedy from ``j`` on whose middle values ``f`` (floats, a
+    guide) lie below (+1) or above (-1) their chords; None if there are none such."""
+    rise = y - y[0]
+    up, down = np.flatnonzero(rise > 2 * E), np.flatnonzero(rise < -2 * E)
+    if up.size == 0 and down.size == 0:
+        return None
+    j, sign = (int(up[0]), 1) if down.size == 0 or (up.size and up[0] < down[0]) else (
+        int(down[0]), -1)
+    if x.size - j < 3:
+        return None
+    groups, _, witness, _, _ = _kernel()(x[j:], y[j:], np.zeros(x.size - j), E, False, d + 1,
+                                      FINE, LEVELS)
+    if groups < d + 1:
+        return None
+    w = np.sort(witness[:d], axis=1)
+    with np.errstate(all="ignore"):
+        v = f(w)
+        chord = (v[:, 0] * (w[:, 2] - w[:, 1]) + v[:, 2] * (w[:, 1] - w[:, 0])) / (
+            w[:, 2] - w[:, 0])
+    if not np.all(sign * (chord - v[:, 1]) > 0):
+        return None
+    return j, sign, w
+
+
+def _end_bound(target: Target, s: Samples, d: int, side: int, near: float | None) -> Bound:
+    """:func:`net_bound` at the left end (``side`` 1) or, mirrored, the right end (-1)."""
+    x = s.x if side > 0 else -s.x[::-1]
+    y = s.y if side > 0 else s.y[::-1]
+
+    def f(u: Array) -> Array:
+        return np.asarray(target(side * u), dtype=np.float64)
+
+    empty = Bound(0.0, s.size, np.zeros((0, 3)))
+    feasible = lambda E: _end_run(x, y, f, E, d) is None  # noqa: E731
+    if feasible(0.0):
+        return empty
+    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d), rtol=1e-7)
+    found = _end_run(x, y, f, lo, d)
+    if found is None:
+        return empty
+    j, sign, w = found
+    anchor = float(side * x[j])
+    rows = np.sort(side * w, axis=1)[::side]
+    end = target.domain[0] if side > 0 else target.domain[1]
+    beyond = rows[:, 0] >= anchor if side > 0 else rows[:, 2] <= anchor
+    if not np.all(beyond):
+        return empty
+    for eta in _MARGINS:
+        E = lo * (1 - eta)
+        if _moved(target, end, anchor, sign, E) and confirmed(target, rows, E, sign) == d:
+            return Bound(E, s.size, rows.copy(), anchor, sign)
+    return empty
+
+
+def _moved(target: Target, end: float, anchor: float, sign: int, E: float) -> bool:
+    """Whether ``sign·(f(anchor) - f(end)) > 2E``, proven in rationals of enclosures."""
+    lo, hi = enclose(target, np.array([end, anchor]))
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        return False
+    if sign > 0:
+        return Fraction(float(lo[1])) - Fraction(float(hi[0])) > 2 * Fraction(E)
+    return Fraction(float(lo[0])) - Fraction(float(hi[1])) > 2 * Fraction(E)
+
+
 def continuous_fit(s: Samples, d: int, near: float | None = None,
                    first_stop: float = math.inf,
-                   within: tuple[float, float] | None = None, rtol: float = 1e-8) -> Path:
+                   within: tuple[float, float] | None = None, rtol: float = 1e-7,
+                   exact: bool = True) -> Path:
     """A continuous path with at most ``d`` interior vertices within a band of the sample
     values narrowed by :attr:`Samples.curve`, at the smallest band found by bisection
     (see the module docstring). ``near``: a band expected within a few ``1/d`` of the
     answer; ``first_stop``: where the first link must end at the latest (the path's
     phase); ``within``: a bracket (infeasible, feasible) to bisect in, if it is one;
-    ``rtol``: the bisection's relative resolution."""
+    ``rtol``: the bisection's relative resolution; ``exact``: with windows (the fewest
+    links; not with a ``first_stop``), else the greedy with vertical windows."""
     greedy = _kernel()
     limit = d + 1
+    exact = exact and math.isinf(first_stop)
 
-    def run(E: float):
-        return greedy(s.x, s.y, s.curve, E, True, limit, FINE, LEVELS, first_stop)
+    def path_at(E: float) -> Path | None:
+        groups, starts, _, lines, turns = greedy(s.x, s.y, s.curve, E, True, limit, FINE,
+                                                 LEVELS, first_stop, exact)
+        if groups > limit:
+            return None
+        if not exact:
+            return _vertices(starts[:groups], lines[:groups], float(s.x[-1]), E)
+        return _links(starts[:groups], lines[:groups], turns[:groups], s.x[0], s.x[-1], E)
 
     def feasible(E: float) -> bool:
-        return run(E)[0] <= limit
+        return path_at(E) is not None
 
     floor = float(np.max(s.curve)) * (1 + 1e-12)
     top = 2 * _span(s) + 2 * floor
@@ -389,15 +557,63 @@ def continuous_fit(s: Samples, d: int, near: float | None = None,
     if near is None and within is None and s.size >= 8 * MIN_SAMPLES:
         # a first estimate on every 8th sample (its sags 64 times larger: a few % above)
         coarse = Samples(s.x[::8], s.y[::8], s.curve[::8] * 64)
-        near, spread = continuous_fit(coarse, d, rtol=1e-3).band, 0.05
+        near, spread = continuous_fit(coarse, d, rtol=1e-3, exact=exact).band, 0.05
     if within is not None and within[0] >= floor and feasible(within[1]) and not feasible(
             within[0]):
         (lo, hi), rtol = within, max(rtol, 1e-7)
     else:
         lo, hi = _bracket(feasible, near, floor, top, d, spread)
     _, E = _bisect(feasible, lo, hi, rtol=rtol)
-    groups, starts, _, lines = run(E)
-    return _vertices(starts[:groups], lines[:groups], float(s.x[-1]), E)
+    path = path_at(E)
+    assert path is not None  # feasible(hi) holds throughout the bisection
+    return path
+
+
+def flat_fit(s: Samples, d: int, side: int, near: float | None = None) -> Path | None:
+    """A path with at most ``d`` interior vertices whose first piece (``side`` 1) or
+    last piece (-1) is flat: the longest flat start the band allows, then the path with
+    windows from its end; at the smallest band found by bisection, None if there is
+    none. The net of such a path needs no subset sum (its first or last slope is 0:
+    every unit faces right, or every unit left), and it is the structure
+    :func:`net_bound` proves best (for ``x²`` on ``[0, 1]`` both are
+    ``1/(2 (2d + 1)²)``)."""
+    x = s.x if side > 0 else -s.x[::-1]
+    y = s.y if side > 0 else s.y[::-1]
+    pad = s.curve if side > 0 else s.curve[::-1]
+    greedy = _kernel()
+
+    def path_at(E: float) -> Path | None:
+        band = E - pad
+        lo, hi = np.maximum.accumulate(y - band), np.minimum.accumulate(y + band)
+        j = int(np.searchsorted(lo > hi, True)) - 1  # the last point a flat line stabs
+        yj, half = 0.5 * (lo[j] + hi[j]), 0.5 * (hi[j] - lo[j])
+        if j >= x.size - 1:  # one flat line
+            return Path(np.array([s.x[0], s.x[-1]]), np.array([yj, yj]), E)
+        if j < 1:
+            return None
+        py = np.concatenate(([yj], y[j + 1:]))
+        pp = np.concatenate(([E - half], pad[j + 1:]))
+        px = x[j:]
+        groups, starts, _, lines, turns = greedy(px, py, pp, E, True, d, FINE, LEVELS,
+                                                 math.inf, True)
+        if groups > d:
+            return None
+        rest = _links(starts[:groups], lines[:groups], turns[:groups], px[0], px[-1], E)
+        if rest is None:
+            return None
+        knots = np.concatenate(([x[0]], rest.knots))
+        values = np.concatenate(([rest.values[0]], rest.values))
+        if side < 0:
+            knots, values = -knots[::-1], values[::-1]
+        return Path(knots, values, E)
+
+    floor = float(np.max(s.curve)) * (1 + 1e-12)
+    top = 2 * _span(s) + 2 * floor
+    if path_at(top) is None:
+        return None
+    feasible = lambda E: path_at(E) is not None  # noqa: E731
+    _, E = _bisect(feasible, *_bracket(feasible, near, floor, top, d), rtol=1e-7)
+    return path_at(E)
 
 
 def phased_fit(s: Samples, d: int, path: Path, lower: float,
@@ -416,7 +632,7 @@ def phased_fit(s: Samples, d: int, path: Path, lower: float,
     first = path.knots[0] + (path.knots[1] - path.knots[0]) * np.asarray(phases)
     greedy = _kernel()
     for stop in first:
-        if not lower * (1 + _GOOD_ENOUGH) < best_score:
+        if not lower * (1 + GOOD_ENOUGH) < best_score:
             break
         if skip and greedy(s.x, s.y, s.curve, best_score, True, d + 1, FINE, LEVELS,
                            float(stop))[0] > d + 1:
@@ -425,6 +641,30 @@ def phased_fit(s: Samples, d: int, path: Path, lower: float,
         if candidate.band < best_score and (value := rate(candidate)) < best_score:
             best, best_score = candidate, value
     return best
+
+
+def _links(starts: Array, lines: Array, turns: Array, a: float, b: float, E: float
+           ) -> Path | None:
+    """The path of the exact windows: each group's link is its blocked extreme line
+    (the last group's, the mean of its two), the vertices where consecutive links
+    cross; None if they do not cross in increasing order inside ``(a, b)``, or if a
+    group restarted on a vertical window instead (``turns`` not 1 or 2)."""
+    g = starts.size
+    if np.any((turns[:-1] != 1) & (turns[:-1] != 2)):
+        return None
+    value = np.where(turns == 2, lines[:, 2], lines[:, 0])
+    slope = np.where(turns == 2, lines[:, 3], lines[:, 1])
+    value[-1] = 0.5 * (lines[-1, 0] + lines[-1, 2])
+    slope[-1] = 0.5 * (lines[-1, 1] + lines[-1, 3])
+    with np.errstate(all="ignore"):
+        cross = (value[1:] - value[:-1] + slope[:-1] * starts[:-1] - slope[1:] * starts[1:]) / (
+            slope[:-1] - slope[1:])
+    knots = np.concatenate(([a], cross, [b]))
+    if not (np.all(np.isfinite(knots)) and np.all(np.diff(knots) > 0)):
+        return None
+    at = np.append(np.arange(g), g - 1)
+    values = value[at] + slope[at] * (knots - starts[at])
+    return Path(knots, values, E)
 
 
 def _vertices(starts: Array, lines: Array, b: float, E: float) -> Path:

@@ -3,13 +3,18 @@ can build, with a rigorous lower bound of what any such net can reach.
 
 A width-``d`` net is, on the domain, a continuous piecewise-linear function with at most
 ``d`` breakpoints; :mod:`approx.certify.optimum` finds a near-optimal such function (a
-greedy continuous path, bisected on its band) and a rigorous lower bound of the best
-one's error (exactly checked Helly witnesses of a discontinuous greedy cover).
-:func:`approx.models.pwl_net.pwl_net` turns the path into a net; when the path uses all
-``d`` breakpoints, the first slope is a subset sum of the slope changes (left-facing
-units), and when that sum cannot come close (e.g. a convex increasing ``f``: every
-slope change is positive, the first slope too) the path of ``d - 1`` breakpoints with
-one unit for the first slope is built too and the better kept.
+minimum-link continuous path with windows, bisected on its band) and a rigorous lower
+bound of the best one's error (exactly checked Helly witnesses of a discontinuous
+greedy cover). :func:`approx.models.pwl_net.pwl_net` turns the path into a net; when
+the path uses all ``d`` breakpoints, the first slope is a subset sum of the slope
+changes (left-facing units), and when that sum cannot come close (e.g. a convex
+increasing ``f``: every slope change is positive, the first slope too) the path of
+``d - 1`` breakpoints with one unit for the first slope and the paths with a flat
+first or last piece (:func:`~approx.certify.optimum.flat_fit`: all units face one way)
+are built too and the best kept; then the lower bound is also
+:func:`~approx.certify.optimum.net_bound`'s, which proves that no width-``d`` net does
+better than about the flat path (``d`` one-way turns beyond where ``f`` has moved by
+``2E``), and the larger bound is kept.
 
 The run's certified max error (``max_error_upper``) is the bracket's upper end; the
 lower end travels in the fit's info as ``lower``. Both are rigorous for the target as
@@ -19,6 +24,7 @@ enclosed by its ball form.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -52,6 +58,29 @@ def _reachable(path: optimum.Path) -> bool:
     return bool(rest[rest < 0].sum() <= -m[0] <= rest[rest > 0].sum())
 
 
+def _spare(target: Target, s: optimum.Samples, width: int, path: optimum.Path,
+           bound: optimum.Bound, cost: Callable[[optimum.Path], float]
+           ) -> tuple[optimum.Path, optimum.Bound, float]:
+    """No subset sum gives ``path``'s first slope: the best (by ``cost``) of it, the
+    path of ``width - 1`` breakpoints (one unit carries the first slope) and the path
+    with a flat first or last piece, at the end where ``path`` is flatter (no subset
+    sum needed); and the better of ``bound``
+    and :func:`~approx.certify.optimum.net_bound`. Also returns the seconds of the
+    latter."""
+    fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
+    mark = time.perf_counter()
+    spare = optimum.net_bound(target, s, width, near=fewer.band)
+    seconds = time.perf_counter() - mark
+    candidates = [path, fewer]
+    slopes = np.abs(np.diff(path.values) / np.diff(path.knots))
+    side = 1 if slopes[0] <= slopes[-1] else -1  # flat where f is flatter
+    flat = optimum.flat_fit(s, width, side, near=fewer.band)
+    if flat is not None:
+        candidates.append(flat)
+    best = min(candidates, key=cost)
+    return best, spare if spare.value > bound.value else bound, seconds
+
+
 def fit_optimal(target: Target, width: int, rng: np.random.Generator,
                 per_piece: int | None = None) -> Fit:
     """The ``optimal-pwl`` fit of ``target`` at ``width`` (``rng`` unused: deterministic).
@@ -76,18 +105,27 @@ def fit_optimal(target: Target, width: int, rng: np.random.Generator,
     bounded = time.perf_counter()
     skip = width > _ALL_PHASES
 
-    def cost(p: optimum.Path) -> float:  # the band, and how far the net moves off the path
-        return p.band + pwl_net(p.knots, p.values, width)[1]
+    def cost(p: optimum.Path) -> float:
+        """The band, or the net's error at the samples of the first piece (with their
+        sags) where the subset sum moves it off the path (floats: a guide)."""
+        net, shift = pwl_net(p.knots, p.values, width)
+        if shift == 0 or p.knots.size < 3:
+            return p.band
+        first = s.x <= p.knots[1]
+        moved = np.abs(net(s.x[first][:, None]).ravel() - s.y[first]) + s.curve[first]
+        return max(p.band, float(np.max(moved)))
 
-    if _reachable(path):
-        path = optimum.phased_fit(s, width, path, bound.value, _phases(width), skip, cost)
-    net, shift = pwl_net(path.knots, path.values, width)
-    if shift > _SHIFT_TOLERANCE * path.band:
-        fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
-        fewer = optimum.phased_fit(s, width - 1, fewer, bound.value, optimum.PHASES[:2], True)
-        if fewer.band < path.band + shift:
-            net, _ = pwl_net(fewer.knots, fewer.values, width)
-            path = fewer
+    if _reachable(path) and cost(path) > path.band * (1 + optimum.GOOD_ENOUGH):
+        # the subset sum moves the net off the path: the greedy's paths and their
+        # phases are other candidates, whose slope changes may sum better
+        greedy = optimum.continuous_fit(s, width, near=path.band, exact=False)
+        greedy = optimum.phased_fit(s, width, greedy, bound.value, _phases(width), skip, cost)
+        if cost(greedy) < cost(path):
+            path = greedy
+    if cost(path) > path.band * (1 + _SHIFT_TOLERANCE):
+        path, bound, seconds = _spare(target, s, width, path, bound, cost)
+        bounded += seconds
+    net, _ = pwl_net(path.knots, path.values, width)
     done = time.perf_counter()
     info = {
         "lower": bound.value,

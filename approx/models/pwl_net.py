@@ -11,7 +11,8 @@ for any split of the knots into right-facing units ``R`` and left-facing units `
   at ``a - (b - a)`` (outside the domain, active on all of it), carries ``m_0``
   (as in :func:`approx.models.construct.relu_interpolant`); spare units are dead
   (output weight 0);
-- ``k = d``: no unit is left for ``m_0``, so ``L`` is chosen among knots ``2 … k`` to
+- ``k = d`` and a flat last piece: every unit faces left (``L`` is every knot);
+- ``k = d`` otherwise: no unit is left for ``m_0``, so ``L`` is chosen among knots ``2 … k`` to
   make ``-Σ_L Δ_i`` as close to ``m_0`` as a subset sum gets (greedy by size, then
   exchanges of one or two knots); the first piece's slope is changed to that sum, so
   the function moves on ``[a, t_1]`` only, by at most ``|residual| · (t_1 - a)``
@@ -38,19 +39,23 @@ _TOGGLES = 36
 
 
 def subset_sum(values: Array, target: float) -> tuple[NDArray[np.bool_], float]:
-    """A subset of ``values`` whose sum is close to ``target``: the better of the
-    Karmarkar–Karp differencing (1982) of the values with ``S - 2·target`` added
-    (``S`` their sum: a signed sum of zero is a subset summing to ``target``) and a
-    greedy by decreasing size, each followed by exchanges (add one, drop one, or swap
-    one in for one out) while the residual shrinks. Returns the membership mask and
-    ``target - sum``."""
+    """A subset of ``values`` whose sum is close to ``target``: none or all of them if
+    either sums to it exactly, else the best of those two, the Karmarkar–Karp
+    differencing (1982) of the values with ``S - 2·target`` added (``S`` their sum: a
+    signed sum of zero is a subset summing to ``target``) and a greedy by decreasing
+    size, each followed by exchanges (add one, drop one, or swap one in for one out)
+    while the residual shrinks. Returns the membership mask and ``target - sum``."""
     v = np.asarray(values, dtype=np.float64)
-    best: tuple[NDArray[np.bool_], float] | None = None
+    # none and all first: a path with a flat first (last) piece has its units all
+    # facing right (left), exactly
+    best = min(((take, target - float(v[take].sum())) for take in (
+        np.zeros(v.size, dtype=bool), np.ones(v.size, dtype=bool))), key=lambda t: abs(t[1]))
+    if best[1] == 0:
+        return best
     for take in (_differencing(v, target), _greedy(v, target)):
         take, r = _exchange(v, take, target)
-        if best is None or abs(r) < abs(best[1]):
+        if abs(r) < abs(best[1]):
             best = (take, r)
-    assert best is not None
     return _meet_in_middle(v, best[0], target)
 
 
@@ -221,6 +226,10 @@ def pwl_net(knots: Array, values: Array, width: int) -> tuple[MLP, float]:
         start = np.concatenate((t[1:-1], [a - span], np.full(width - k - 1, b)))
         face = np.ones(width)
         c = y[0] - m[0] * span
+    elif m[-1] == 0:  # a flat last piece: every unit faces left, exactly
+        face = -np.ones(k)
+        change, start = delta, t[1:-1]
+        c = y[-1]
     else:
         left, residual = subset_sum(delta[1:], -m[0])
         face[1:][left] = -1.0

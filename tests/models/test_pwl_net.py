@@ -76,3 +76,22 @@ def test_the_subset_sum_of_many_values_is_far_below_their_size():
     v = rng.normal(size=500)
     _, residual = subset_sum(v, 3.7)
     assert abs(residual) < 1e-9
+
+
+@pytest.mark.parametrize("flat", ["first", "last"])
+def test_a_flat_first_or_last_piece_needs_no_subset_sum(flat):
+    """Every slope change positive (convex), so no subset of them gives a nonzero first
+    slope; with the first piece flat every unit faces right, with the last one flat
+    every unit faces left, and the net is the path with all its knots inside."""
+    rng = np.random.default_rng(7)
+    knots = np.concatenate(([-1.0], np.sort(rng.uniform(-1, 1, 8)), [1.0]))
+    slopes = np.sort(rng.uniform(0.1, 3, 9)) if flat == "first" else -np.sort(
+        rng.uniform(0.1, 3, 9))[::-1]
+    slopes[0 if flat == "first" else -1] = 0.0
+    values = np.concatenate(([0.3], 0.3 + np.cumsum(slopes * np.diff(knots))))
+    net, shift = pwl_net(knots, values, 8)
+    x = np.linspace(-1, 1, 4001)
+    assert shift == 0 and _inside(net, -1, 1) == 8
+    np.testing.assert_allclose(net(x).ravel(), np.interp(x, knots, values), atol=1e-12)
+    faces = np.sign(net.weights[0].ravel())
+    assert np.all(faces == (1 if flat == "first" else -1))
