@@ -684,6 +684,7 @@ def plot_params(table: pd.DataFrame, config: Config, path: Path) -> Path:
     scales = (("log", "linear") if any(m.kind in EXPONENTIAL_KINDS for m in config.methods)
               else ("log",))
     shallow = shallow_brackets(table)
+    widest = float((shallow["upper"] / shallow["lower"]).max()) if shallow is not None else 1.0
     rows = (*scales, "gap") if shallow is not None else scales
     n = len(config.targets)
     cols = len(rows) if len(rows) > 1 else min(3, n)
@@ -708,7 +709,7 @@ def plot_params(table: pd.DataFrame, config: Config, path: Path) -> Path:
                 ax.set_title(f"{head}\nε / best possible one-hidden-layer ε at the budget",
                              fontsize=10)
             else:
-                _params_panel(ax, shown, config, colours, theory, band)
+                _params_panel(ax, shown, config, colours, theory, band, widest)
                 ax.set_title(head + _SCALE_NOTES[row] * (len(scales) > 1), fontsize=10)
                 if failed:
                     ax.text(0.02, 0.02, f"{failed} failed run(s) not shown",
@@ -781,12 +782,13 @@ def _optimum_colour(config: Config, colours: dict[str, str]) -> str:
 
 def _params_panel(ax: Axes, shown: pd.DataFrame | None, config: Config,
                   colours: dict[str, str], theory: list[TheoryLine],
-                  band: pd.DataFrame | None = None) -> None:
+                  band: pd.DataFrame | None = None, widest: float = 1.0) -> None:
     """One target's medians and bands against n_params, the theory lines above them;
-    with ``band`` (the bracket per budget), the ``optimal-pwl`` methods drawn as it."""
+    with ``band`` (the bracket per budget), the ``optimal-pwl`` methods drawn as it, its
+    key stating ``widest`` (the largest upper/lower of the figure, so one key serves
+    every panel)."""
     if band is not None:
         colour = _optimum_colour(config, colours)
-        ratio = float((band["upper"] / band["lower"]).max())
         ax.fill_between(band.index, band["lower"].clip(_TINY, _HUGE),
                         band["upper"].clip(_TINY, _HUGE), color=colour, alpha=0.35,
                         lw=0, zorder=4)
@@ -795,8 +797,8 @@ def _params_panel(ax: Axes, shown: pd.DataFrame | None, config: Config,
             ax.plot(band.index, band[edge].clip(_TINY, _HUGE), color=colour, lw=1.2,
                     zorder=4)
         ax.fill_between([], [], [], color=colour, alpha=0.6, lw=0,
-                        label=f"{_OPTIMUM_LABEL}:\ncertified bracket (upper/lower ≤ "
-                              f"{ratio:.3g})")
+                        label=f"{_OPTIMUM_LABEL}:\ncertified bracket (upper/lower − 1 ≤ "
+                              f"{widest - 1:.2g})")
     if shown is not None:
         names = set(shown.index.get_level_values("method"))
         for method in config.methods:
@@ -830,7 +832,7 @@ def _gap_panel(ax: Axes, shown: pd.DataFrame | None, band: pd.DataFrame | None,
     if band is not None:
         ax.fill_between(band.index, 1.0, band["upper"] / band["lower"],
                         color=_optimum_colour(config, colours), alpha=0.35, lw=0, zorder=1)
-    values = [0.5, 2.0]
+    values = [0.25, 2.0]  # room for the region below 1 and its note
     if shown is not None and "gap" in shown:
         for method in config.methods:
             if method.kind == "optimal-pwl" or method.name not in shown.index:

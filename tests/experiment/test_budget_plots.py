@@ -285,6 +285,9 @@ def test_a_gap_panel_per_target_fits_in_the_figure(monkeypatch, tmp_path):
     fig = _draw(table, config, monkeypatch, tmp_path)
     assert [ax.get_title().endswith("at the budget") for ax in fig.axes] == [
         False, True, False, True]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    (key,) = [label for label in labels if label.startswith("best possible")]
+    assert key.endswith("(upper/lower − 1 ≤ 0.25)")  # one key, the widest bracket's
     fig.draw_without_rendering()
     box = fig.bbox
     for artist in (fig.legends[0], fig._suptitle, *[ax.title for ax in fig.axes]):
