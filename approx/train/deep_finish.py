@@ -19,7 +19,10 @@ ends where the error is small on average but peaks in a few places. ``adam+lp``
    the error peaks, where large p concentrates its weight, and cheap elsewhere.
 
 The iterate kept is the best by the caller's monitor (the validation max error of
-``select = "max_error"``), else by the max residual over the training points.
+``select = "max_error"``), else by the max residual over the training points. The
+history records M_p itself at each evaluation of a stage, its phase named
+``"lbfgs:M<p>"`` (not ``L<p>``, the (1/pm) Σ |r|^p of the other optimizers, which
+underflows at such p).
 """
 
 from __future__ import annotations
@@ -124,7 +127,7 @@ def lp_continuation(engine: Engine, X: Array, y: Array, tracker: Tracker, *, ste
         np.copyto(engine.theta, tracker.best)
         residuals = engine.residuals(X, y).reshape(X.shape[0], -1)[:, 0]
         rows = np.sort(order[_working_set(residuals[order])])
-        tracker.phases.append((phase_label("lbfgs", p), len(history)))
+        tracker.phases.append((f"lbfgs:M{p:g}", len(history)))  # (not L<p>: M_p itself)
         history += _stage(engine, X[rows], y[rows], tracker, p, steps, len(history))
     np.copyto(engine.theta, tracker.best)
     return np.array(history), len(history)

@@ -73,8 +73,8 @@ def test_the_continuation_keeps_the_best_iterate_and_beats_adam_alone():
     assert both.score <= adam.score
     assert both.score < 0.8 * adam.score  # the continuation lowers the max error clearly
     labels = [name for name, _ in both.phases]
-    assert labels == ["adam:mse", "lbfgs:L4", "lbfgs:L8", "lbfgs:L16", "lbfgs:L32",
-                      "lbfgs:L64"]
+    assert labels == ["adam:mse", "lbfgs:M4", "lbfgs:M8", "lbfgs:M16", "lbfgs:M32",
+                      "lbfgs:M64"]
     starts = [at for _, at in both.phases]
     assert starts[0] == 0 and starts == sorted(starts) and starts[-1] < both.history.size
 
