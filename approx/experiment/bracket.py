@@ -13,12 +13,15 @@ brackets themselves, one row per (target, width).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from approx.core.status import RunStatus
 
-__all__ = ["COLUMNS", "FILE", "KIND", "OPTIMUM_HEADER", "brackets", "has_optimum", "with_optimum"]
+__all__ = ["COLUMNS", "FILE", "KIND", "OPTIMUM_HEADER", "brackets", "has_optimum", "with_bracket",
+           "with_optimum"]
 
 #: the method kind whose runs give the brackets
 KIND = "optimal-pwl"
@@ -72,16 +75,49 @@ def brackets(table: pd.DataFrame) -> pd.DataFrame:
 def with_optimum(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with the bracket of each row's (target, width) and its
     ``gap_to_optimum`` (float columns, NaN where there is none)."""
-    found = brackets(table)[["target", "width", "optimum_lower", "optimum_upper"]]
-    keys = pd.DataFrame({"target": table["target"],
-                         "width": pd.to_numeric(table["width"], errors="coerce")})
-    found = found.astype({"width": float})
-    merged = keys.merge(found, on=["target", "width"], how="left")
+    keys = {"target": table["target"],
+            "width": pd.to_numeric(table["width"], errors="coerce").astype(float)}
+    return with_bracket(table, keys, COLUMNS)
+
+
+def with_bracket(table: pd.DataFrame, keys: dict[str, Any],
+                 columns: tuple[str, str, str]) -> pd.DataFrame:
+    """``table`` with three float columns named by ``columns``: the tightest bracket of
+    the ok ``optimal-pwl`` runs that share each row's ``keys`` (the largest of their
+    ``info_lower``, the smallest of their ``max_error_upper``) and the row's
+    ``max_error`` over that lower end; NaN where no such run has the value (or a key is
+    NaN), and the ratio NaN where the lower end is not positive.
+
+    The shape both comparisons share: :func:`with_optimum` keys on (target, width),
+    :func:`approx.experiment.equal_params.with_shallow_optimum` on (target, budget).
+
+    Parameters
+    ----------
+    table : DataFrame
+        The runs table (``kind``, ``status``, ``max_error``, ``max_error_upper`` and,
+        for the ``optimal-pwl`` runs, ``info_lower``).
+    keys : dict
+        Each key's name and its value on every row of ``table`` (arrays or Series of
+        its length).
+    columns : tuple of str
+        The names of the lower end, the upper end and the ratio.
+    """
+    frame = pd.DataFrame({name: np.asarray(value) for name, value in keys.items()})
+    ok = ((table["kind"] == KIND) & (table["status"] == RunStatus.OK)).to_numpy()
+    lower = (_numbers(table["info_lower"]) if "info_lower" in table
+             else np.full(len(table), np.nan))
+    runs = frame[ok].assign(lower=lower[ok], upper=_numbers(table["max_error_upper"])[ok])
+    best = runs.groupby(list(keys)).agg(lower=("lower", "max"), upper=("upper", "min"))
+    found = best.reindex(pd.MultiIndex.from_frame(frame))
+    low = found["lower"].to_numpy(dtype=float)
     out = table.copy()
-    lower = merged["optimum_lower"].to_numpy(dtype=float)
-    out["optimum_lower"] = lower
-    out["optimum_upper"] = merged["optimum_upper"].to_numpy(dtype=float)
-    error = pd.to_numeric(table["max_error"], errors="coerce").to_numpy(dtype=float)
+    out[columns[0]] = low
+    out[columns[1]] = found["upper"].to_numpy(dtype=float)
     with np.errstate(all="ignore"):
-        out["gap_to_optimum"] = np.where(lower > 0, error / lower, np.nan)
+        out[columns[2]] = np.where(low > 0, _numbers(table["max_error"]) / low, np.nan)
     return out
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """``column`` as floats, NaN where it holds no number."""
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)

@@ -22,13 +22,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from approx.core.status import RunStatus
+from approx.experiment import bracket
 from approx.experiment.config import Config
 
 __all__ = ["COLUMNS", "KIND", "applies", "budget_of", "with_shallow_optimum"]
 
 #: the method kind whose runs give the brackets
-KIND = "optimal-pwl"
+KIND = bracket.KIND
 #: the columns the runs table gains
 COLUMNS = ("budget", "shallow_optimum_lower", "shallow_optimum_upper",
            "gap_to_shallow_optimum")
@@ -67,21 +67,8 @@ def with_shallow_optimum(table: pd.DataFrame, config: Config) -> pd.DataFrame:
     config : Config
         The sweep's config (its ``budgets``).
     """
-    out = table.copy()
-    out["budget"] = budget_of(table["n_params"], config.budgets)
-    ok = out[(out["kind"] == KIND) & (out["status"] == RunStatus.OK)]
-    lower = (pd.to_numeric(ok["info_lower"], errors="coerce") if "info_lower" in ok
-             else pd.Series(np.nan, index=ok.index))
-    best = pd.DataFrame({
-        "target": ok["target"], "budget": ok["budget"], "lower": lower,
-        "upper": pd.to_numeric(ok["max_error_upper"], errors="coerce"),
-    }).groupby(["target", "budget"]).agg(lower=("lower", "max"), upper=("upper", "min"))
-    keys = pd.MultiIndex.from_arrays([out["target"], out["budget"]])
-    found = best.reindex(keys)
-    low = found["lower"].to_numpy(dtype=float)
-    out["shallow_optimum_lower"] = low
-    out["shallow_optimum_upper"] = found["upper"].to_numpy(dtype=float)
-    error = pd.to_numeric(table["max_error"], errors="coerce").to_numpy(dtype=float)
-    with np.errstate(all="ignore"):
-        out["gap_to_shallow_optimum"] = np.where(low > 0, error / low, np.nan)
+    budget = budget_of(table["n_params"], config.budgets)
+    out = bracket.with_bracket(table, {"target": table["target"], "budget": budget},
+                               COLUMNS[1:])
+    out.insert(len(table.columns), "budget", budget)
     return out

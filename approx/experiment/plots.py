@@ -39,7 +39,13 @@ legend keys only what the figure draws; its title states the statistic.
   parameters, ticks at the budgets, a line per method (so per depth and construction),
   the comparison at equal ``n_params``, under the theory lines (the one-hidden-layer
   interpolant's uniform-knot bound at ``n = 3d + 1``; the sawtooth's ``2^(−2m−2)``); a
-  second panel on linear n when a method's rate is exponential (straight there).
+  second panel on linear n when a method's rate is exponential (straight there). When
+  the runs carry the best one-hidden-layer net within each budget (a budget sweep with
+  an ``optimal-pwl`` method), that method is drawn as its certified bracket, a band at
+  the budgets labelled as the best possible one-hidden-layer net at that parameter
+  count, and each target gains a panel of ``gap_to_shallow_optimum`` per method (ε over
+  the bracket's lower end, log scale, the floor 1 drawn and the region below it, where a
+  net beats every one-hidden-layer net within its budget, tinted).
 
 A classification sweep draws ``accuracy.png`` and ``regions_<dataset>.png`` instead
 (:mod:`approx.experiment.classification_plots`): the regions of each method at its
@@ -133,6 +139,7 @@ __all__ = [
     "plot_gap",
     "plot_params",
     "report_folder",
+    "shallow_brackets",
 ]
 
 #: a figure's file name under ``plots/`` (``.png``: the sweep writes it in each of its
@@ -664,44 +671,55 @@ def plot_params(table: pd.DataFrame, config: Config, path: Path) -> Path:
     """ε against the number of parameters at a budget sweep's budgets, a line per method
     (median over replicates, min–max band) and the theory lines of
     :func:`params_theory`; a panel per target on log–log axes, and a second one on
-    linear n when a method's rate is exponential (:data:`EXPONENTIAL_KINDS`)."""
+    linear n when a method's rate is exponential (:data:`EXPONENTIAL_KINDS`).
+
+    When the runs carry the best one-hidden-layer net at each budget
+    (``shallow_optimum_lower``/``upper`` and ``gap_to_shallow_optimum``, a budget sweep
+    with an ``optimal-pwl`` method: :mod:`approx.experiment.equal_params`), that method
+    is drawn as its certified bracket, a band at each budget, and each target gains a
+    panel of ``gap_to_shallow_optimum`` per method on log n: the floor 1 and the region
+    below it (a net there beats every one-hidden-layer net within its budget).
+    """
     colours = method_colors(config)
     scales = (("log", "linear") if any(m.kind in EXPONENTIAL_KINDS for m in config.methods)
               else ("log",))
+    shallow = shallow_brackets(table)
+    widest = float((shallow["upper"] / shallow["lower"]).max()) if shallow is not None else 1.0
+    rows = (*scales, "gap") if shallow is not None else scales
     n = len(config.targets)
-    cols = len(scales) if len(scales) > 1 else min(3, n)
-    fig = _figure(max(4.6 * cols, 7.5), 3.8 * math.ceil(n * len(scales) / cols) + 1.2)
+    cols = len(rows) if len(rows) > 1 else min(3, n)
+    fig = _figure(max(4.6 * cols, 7.5), 3.8 * math.ceil(n * len(rows) / cols) + 1.2)
     ok = table[table["status"] == RunStatus.OK]
-    stats = ok.groupby(["target", "method", "width"]).agg(
-        n_params=("n_params", "median"), median=("max_error", "median"),
-        min=("max_error", "min"), max=("max_error", "max"),
-    )
+    stats = _params_stats(ok)
     budgets = [float(b) for b in config.budgets] or sorted(set(ok["n_params"].astype(float)))
-    axes = iter(_panels(fig, n * len(scales), ncols=cols))
+    axes = iter(_panels(fig, n * len(rows), ncols=cols))
     for spec in config.targets:
         shown = stats.loc[spec.name] if spec.name in stats.index.get_level_values(0) else None
         low = min(budgets[0], shown["n_params"].min() if shown is not None else budgets[0])
+        band = (shallow.loc[spec.name] if shallow is not None
+                and spec.name in shallow.index.get_level_values(0) else None)
         theory = params_theory(spec.build(), config, low, budgets[-1])
         failed = int((table["target"] == spec.name).sum() - (ok["target"] == spec.name).sum())
-        for scale in scales:
+        a, b = spec.build().domain
+        head = _plain(f"{spec.name}: {spec.build().description} on [{a:g}, {b:g}]")
+        for row in rows:
             ax = next(axes)
-            _params_panel(ax, shown, config, colours, theory)
-            _budget_axis(ax, budgets, low, scale)
-            a, b = spec.build().domain
-            ax.set_title(_plain(f"{spec.name}: {spec.build().description} on [{a:g}, {b:g}]")
-                         + _SCALE_NOTES[scale] * (len(scales) > 1), fontsize=10)
-            if failed:
-                ax.text(0.02, 0.02, f"{failed} failed run(s) not shown",
-                        transform=ax.transAxes, fontsize=8, color="firebrick")
+            if row == "gap":
+                _gap_panel(ax, shown, band, config, colours)
+                ax.set_title(f"{head}\nε / best possible one-hidden-layer ε at the budget",
+                             fontsize=10)
+            else:
+                _params_panel(ax, shown, config, colours, theory, band, widest)
+                ax.set_title(head + _SCALE_NOTES[row] * (len(scales) > 1), fontsize=10)
+                if failed:
+                    ax.text(0.02, 0.02, f"{failed} failed run(s) not shown",
+                            transform=ax.transAxes, fontsize=8, color="firebrick")
+            _budget_axis(ax, budgets, low, "log" if row == "gap" else row)
     if config.replicates > 1 and not ok.empty:
         fig.axes[0].fill_between([], [], [], color="0.6", alpha=0.3, lw=0,
                                  label=f"band: min–max over {config.replicates} replicates")
     _params_legend(fig)
-    fig.draw_without_rendering()  # the layout, so each axis knows its width
-    for ax in fig.axes:
-        inches = ax.get_window_extent().width / fig.dpi
-        ax.xaxis.set_major_formatter(FixedFormatter(
-            _thinned_labels(budgets, ax.get_xlim(), ax.get_xscale(), inches)))
+    _params_labels(fig, budgets)
     once = [m for m in config.methods if not config.kind(m).random]
     statistic = ("one replicate" if config.replicates == 1 else
                  f"median of {config.replicates} replicates"
@@ -713,13 +731,78 @@ def plot_params(table: pd.DataFrame, config: Config, path: Path) -> Path:
     return path
 
 
+def _params_stats(ok: pd.DataFrame) -> pd.DataFrame:
+    """Per (target, method, width): the median n_params, the median, min and max of ε,
+    and the median ``gap_to_shallow_optimum`` when the table has it."""
+    columns = {"n_params": ("n_params", "median"), "median": ("max_error", "median"),
+               "min": ("max_error", "min"), "max": ("max_error", "max")}
+    if "gap_to_shallow_optimum" in ok:
+        ok = ok.assign(gap=pd.to_numeric(ok["gap_to_shallow_optimum"], errors="coerce"))
+        columns |= {"gap": ("gap", "median"), "gap_min": ("gap", "min"),
+                    "gap_max": ("gap", "max")}
+    return ok.groupby(["target", "method", "width"]).agg(**columns)
+
+
+def _params_labels(fig: Figure, budgets: list[float]) -> None:
+    """The budgets' tick labels on every panel, thinned to what its width holds."""
+    fig.draw_without_rendering()  # the layout, so each axis knows its width
+    for ax in fig.axes:
+        inches = ax.get_window_extent().width / fig.dpi
+        ax.xaxis.set_major_formatter(FixedFormatter(
+            _thinned_labels(budgets, ax.get_xlim(), ax.get_xscale(), inches)))
+
+
+def shallow_brackets(table: pd.DataFrame) -> pd.DataFrame | None:
+    """Per (target, budget): the certified bracket of the best one-hidden-layer net
+    within the budget, ``lower`` and ``upper`` (the columns ``shallow_optimum_lower`` and
+    ``shallow_optimum_upper`` of a budget sweep with an ``optimal-pwl`` method), or
+    ``None`` where the table has no such bracket."""
+    names = {"budget", "shallow_optimum_lower", "shallow_optimum_upper"}
+    if not names <= set(table.columns):
+        return None
+    rows = pd.DataFrame({"target": table["target"]} | {
+        name: pd.to_numeric(table[name], errors="coerce") for name in sorted(names)})
+    rows = rows[(rows["shallow_optimum_lower"] > 0) & np.isfinite(rows["budget"])
+                & np.isfinite(rows["shallow_optimum_upper"])]
+    if rows.empty:
+        return None
+    found = rows.groupby(["target", "budget"])[
+        ["shallow_optimum_lower", "shallow_optimum_upper"]].max()
+    return found.rename(columns={"shallow_optimum_lower": "lower",
+                                 "shallow_optimum_upper": "upper"})
+
+
+_OPTIMUM_LABEL = "best possible one-hidden-layer net at this parameter count"
+
+
+def _optimum_colour(config: Config, colours: dict[str, str]) -> str:
+    """The colour of the first ``optimal-pwl`` method (its bracket's band)."""
+    return next((colours[m.name] for m in config.methods if m.kind == "optimal-pwl"), "0.3")
+
+
 def _params_panel(ax: Axes, shown: pd.DataFrame | None, config: Config,
-                  colours: dict[str, str], theory: list[TheoryLine]) -> None:
-    """One target's medians and bands against n_params, the theory lines above them."""
+                  colours: dict[str, str], theory: list[TheoryLine],
+                  band: pd.DataFrame | None = None, widest: float = 1.0) -> None:
+    """One target's medians and bands against n_params, the theory lines above them;
+    with ``band`` (the bracket per budget), the ``optimal-pwl`` methods drawn as it, its
+    key stating ``widest`` (the largest upper/lower of the figure, so one key serves
+    every panel)."""
+    if band is not None:
+        colour = _optimum_colour(config, colours)
+        ax.fill_between(band.index, band["lower"].clip(_TINY, _HUGE),
+                        band["upper"].clip(_TINY, _HUGE), color=colour, alpha=0.35,
+                        lw=0, zorder=4)
+        # the band's edges, so a narrow bracket still shows on decades of ε
+        for edge in ("lower", "upper"):
+            ax.plot(band.index, band[edge].clip(_TINY, _HUGE), color=colour, lw=1.2,
+                    zorder=4)
+        ax.fill_between([], [], [], color=colour, alpha=0.6, lw=0,
+                        label=f"{_OPTIMUM_LABEL}:\ncertified bracket (upper/lower − 1 ≤ "
+                              f"{widest - 1:.2g})")
     if shown is not None:
         names = set(shown.index.get_level_values("method"))
         for method in config.methods:
-            if method.name not in names:
+            if method.name not in names or (band is not None and method.kind == "optimal-pwl"):
                 continue
             s = shown.loc[method.name].astype(float).sort_values("n_params")
             err = s[["median", "min", "max"]].clip(lower=_TINY, upper=_HUGE)
@@ -734,6 +817,44 @@ def _params_panel(ax: Axes, shown: pd.DataFrame | None, config: Config,
                 lw=1.3, label=line.label, zorder=5)
     ax.set(yscale="log", ylabel=r"max error $\varepsilon$ (median)")
     ax.grid(True, which="major", alpha=0.3)
+
+
+def _gap_panel(ax: Axes, shown: pd.DataFrame | None, band: pd.DataFrame | None,
+               config: Config, colours: dict[str, str]) -> None:
+    """Each method's median ``gap_to_shallow_optimum`` against n_params (min–max band),
+    above the floor 1, the bracket's band [1, upper/lower] at the budgets and the
+    region below 1 tinted."""
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="black", lw=1.6, zorder=4,
+               label="1: the best possible one-hidden-layer net's lower bound")
+    ax.axhspan(_TINY, 1.0, color="seagreen", alpha=0.1, lw=0, zorder=0,
+               label="below 1: beats every one-hidden-layer net within the budget")
+    if band is not None:
+        ax.fill_between(band.index, 1.0, band["upper"] / band["lower"],
+                        color=_optimum_colour(config, colours), alpha=0.35, lw=0, zorder=1)
+    values = [0.25, 2.0]  # room for the region below 1 and its note
+    if shown is not None and "gap" in shown:
+        for method in config.methods:
+            if method.kind == "optimal-pwl" or method.name not in shown.index:
+                continue
+            s = shown.loc[method.name].astype(float).dropna(subset=["gap"])
+            s = s.sort_values("n_params")
+            if s.empty:
+                continue
+            gap = s[["gap", "gap_min", "gap_max"]].clip(lower=_TINY, upper=_HUGE)
+            ax.plot(s["n_params"], gap["gap"], "o-", ms=4, lw=1.4,
+                    color=colours[method.name], label=method.name, zorder=3)
+            if config.replicates > 1:
+                ax.fill_between(s["n_params"], gap["gap_min"], gap["gap_max"],
+                                color=colours[method.name], alpha=0.2, lw=0, zorder=2)
+            values += [float(gap["gap_min"].min()), float(gap["gap_max"].max())]
+    ax.set_ylim(min(values) / 1.5, max(values) * 1.5)
+    ax.set_ylabel("ε / best one-hidden-layer ε (lower end)")
+    ax.grid(True, which="major", alpha=0.3)
+    _ratio_ticks(ax)
+    ax.annotate("below 1: better than any\none-hidden-layer net", (0.02, 0.03),
+                xycoords="axes fraction", ha="left", va="bottom", fontsize=8,
+                color="seagreen")
 
 
 def _budget_axis(ax: Axes, budgets: list[float], low: float, scale: str) -> None:
@@ -777,7 +898,8 @@ def _params_legend(fig: Figure) -> None:
     if not seen:
         return
     # about 0.075 inch a character of the text shown (mathtext's markup takes none)
-    widest = max(0.7 + 0.075 * len(re.sub(r"\\[a-z]+|[${}^\\]", "", label)) for label in seen)
+    widest = max(0.7 + 0.075 * len(re.sub(r"\\[a-z]+|[${}^\\]", "", line))
+                 for label in seen for line in label.split("\n"))
     ncol = max(1, min(len(seen), int(fig.get_figwidth() // widest)))
     fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=ncol,
                frameon=False)

@@ -25,6 +25,7 @@ One module per concern:
 | ``knot_form`` | LM in a 1→d→1 ReLU net's knot form (banded, any d); re-placing knots |
 | ``_banded_numba`` | the knot form's normal equations in one compiled pass |
 | ``minimax`` | the minimax finish: Lᵖ continuation, Madsen's steps, the flat form |
+| ``deep_finish`` | ``adam+lp``: Adam, then an Lᵖ continuation over every parameter (any depth) |
 | ``training`` | :func:`train`: checks once, then :func:`optimize`: engine, dispatch, keep-best |
 | ``recipe`` | :func:`fit_target`, the recipe for a target: sampling, inits, scaling, streams |
 

@@ -38,6 +38,7 @@ __all__ = [
     "OPTIONS",
     "TRAINING",
     "AdamLMOptions",
+    "AdamLPOptions",
     "AdamOptions",
     "FitOptions",
     "LBFGSOptions",
@@ -100,7 +101,8 @@ POLISH_STEPS = Option(
     "polish_steps",
     int,
     200,
-    "Levenberg–Marquardt evaluations after the Adam phase of adam+lm",
+    "Levenberg–Marquardt evaluations after the Adam phase of adam+lm; L-BFGS iterations "
+    "at each exponent of the Lᵖ continuation of adam+lp",
     minimum=1,
 )
 POLISH_P = Option(
@@ -108,7 +110,7 @@ POLISH_P = Option(
     float,
     8.0,
     "exponent of the Lᵖ error the polish of adam+lm minimises (2: the mean square; "
-    "larger: closer to the max error)",
+    "larger: closer to the max error); the last exponent of adam+lp's continuation",
     minimum=2.0,
 )
 FINISH_STEPS = Option(
@@ -217,10 +219,28 @@ class AdamLMOptions(FirstOrderOptions):
     finish_steps: int
 
 
+@_reads(
+    "adam+lp",
+    STEPS.replace(minimum=0),
+    TOL,
+    *FIRST_ORDER_OPTIONS,
+    POLISH_STEPS.replace(default=300),
+    POLISH_P.replace(default=512.0),
+)
+@dataclass(frozen=True)
+class AdamLPOptions(FirstOrderOptions):
+    """Adam, then an Lᵖ continuation over every parameter, for nets of any depth
+    (:mod:`approx.train.deep_finish`): ``polish_steps`` L-BFGS iterations at each
+    p = 4, 8, … up to ``polish_p``."""
+
+    polish_steps: int
+    polish_p: float
+
+
 #: the options each optimizer reads, by optimizer name
 OPTIONS: dict[str, type[Options]] = {
     cls.optimizer: cls
-    for cls in (SGDOptions, AdamOptions, LBFGSOptions, LMOptions, AdamLMOptions)
+    for cls in (SGDOptions, AdamOptions, LBFGSOptions, LMOptions, AdamLMOptions, AdamLPOptions)
 }
 
 
@@ -285,7 +305,8 @@ FIT = Schema(
             "optimizer",
             str,
             "adam+lm",
-            "SGD with momentum, Adam, L-BFGS, Levenberg–Marquardt, or Adam then an LM polish",
+            "SGD with momentum, Adam, L-BFGS, Levenberg–Marquardt, Adam then an LM polish, "
+            "or Adam then an Lᵖ continuation over every parameter (nets of any depth)",
             choices=tuple(OPTIONS),
         ),
         Option(

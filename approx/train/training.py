@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from approx.core import validate
 from approx.nn import LOSSES, MLP, get_loss
 from approx.nn.engine import make_engine
+from approx.train.deep_finish import adam_lp
 from approx.train.loop import Outcome, Tracker, TrainResult, first_order, phase_label
 from approx.train.options import FIT, TRAINING, Options, optimizer_options
 from approx.train.second_order import adam_lm, lbfgs, lm
@@ -32,10 +33,11 @@ OPTIMIZERS: dict[str, Callable[..., Outcome]] = {
     "lbfgs": lbfgs,
     "lm": lm,
     "adam+lm": adam_lm,
+    "adam+lp": adam_lp,
 }
 
 #: the loss of the optimizers that fit residuals (LM, and the polish of adam+lm)
-RESIDUAL_OPTIMIZERS = ("lm", "adam+lm")
+RESIDUAL_OPTIMIZERS = ("lm", "adam+lm", "adam+lp")
 
 
 def train(
@@ -63,7 +65,8 @@ def train(
         for ``loss="softmax"``.
     optimizer : str
         A key of :data:`OPTIMIZERS`: ``"sgd"``, ``"adam"``, ``"lbfgs"``, ``"lm"`` or
-        ``"adam+lm"`` (Adam, then a Levenberg–Marquardt polish).
+        ``"adam+lm"`` (Adam, then a Levenberg–Marquardt polish) or ``"adam+lp"`` (Adam,
+        then an Lᵖ continuation over every parameter: :mod:`approx.train.deep_finish`).
     loss : str
         ``"mse"`` or ``"lp"`` (any optimizer), or ``"softmax"`` (SGD, Adam, L-BFGS).
     p : float, optional

@@ -214,3 +214,83 @@ def test_budget_tick_labels_do_not_collide_on_the_drawn_figure(monkeypatch, tmp_
         boxes = [t.label1.get_window_extent() for t in shown]
         for a, b in itertools.pairwise(boxes):
             assert a.x1 < b.x0, (a, b)
+
+
+def _with_optimum(text: str, drop: bool = False):
+    """A config with an ``optimal-pwl`` method, and its made-up table carrying the
+    comparison with it (the optimum runs once a budget, its ε the bracket's upper end
+    and 0.8 of it the lower) unless ``drop``."""
+    from approx.experiment.equal_params import with_shallow_optimum
+
+    config = parse_config(text + '\n[[methods]]\nname = "best"\nkind = "optimal-pwl"\n')
+    table = _table(config)
+    table["kind"] = table["method"].map({m.name: m.kind for m in config.methods})
+    best = table["kind"] == "optimal-pwl"
+    table = table[~best | (table["replicate"] == 0)].reset_index(drop=True)
+    best = table["kind"] == "optimal-pwl"
+    table["max_error_upper"] = table["max_error"]
+    table["info_lower"] = np.where(best, 0.8 * table["max_error"], np.nan)
+    return config, (table if drop else with_shallow_optimum(table, config))
+
+
+def test_the_optimum_is_drawn_as_its_bracket_and_a_gap_panel_is_added(
+    monkeypatch, tmp_path
+):
+    config, table = _with_optimum(SAWTOOTH)
+    fig = _draw(table, config, monkeypatch, tmp_path)
+    assert [ax.get_xscale() for ax in fig.axes] == ["log", "linear", "log"]
+    best = table[table["method"] == "best"].set_index("budget")["max_error"]
+    assert list(best.index) == [13, 53, 93]
+    for ax in fig.axes[:2]:  # no line of the optimum's own: its band at each budget
+        assert "best" not in [line.get_label() for line in ax.lines]
+        (band,) = [c for c in ax.collections if len(c.get_paths())
+                   and not c.get_label().startswith(("band", "best"))
+                   and c.get_facecolor()[0][3] == pytest.approx(0.35)]
+        vertices = band.get_paths()[0].vertices
+        for budget, upper in best.items():
+            at = sorted(set(vertices[vertices[:, 0] == budget, 1]))
+            np.testing.assert_allclose(at, [0.8 * upper, upper], rtol=1e-12)
+    gap = fig.axes[2]
+    assert gap.get_title().endswith("ε / best possible one-hidden-layer ε at the budget")
+    assert any(np.all(np.asarray(line.get_ydata()) == 1.0) for line in gap.lines)
+    drawn = {line.get_label(): line for line in gap.lines}
+    assert "best" not in drawn and {"sawtooth", "shallow"} <= set(drawn)
+    shallow = table[table["method"] == "shallow"].groupby("width")
+    want = shallow["gap_to_shallow_optimum"].median().to_numpy()
+    assert np.isfinite(want).all()
+    np.testing.assert_allclose(drawn["shallow"].get_ydata(), want, rtol=1e-12)
+    np.testing.assert_allclose(drawn["shallow"].get_xdata(),
+                               shallow["n_params"].median().to_numpy())
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any(label.startswith("best possible one-hidden-layer net at this parameter count")
+               and "certified bracket" in label for label in labels)
+
+
+def test_without_the_comparison_columns_the_optimum_is_a_plain_line(monkeypatch, tmp_path):
+    for text, scales in ((SAWTOOTH, ["log", "linear"]), (DEPTH, ["log", "log"])):
+        config, table = _with_optimum(text, drop=True)
+        fig = _draw(table, config, monkeypatch, tmp_path)
+        assert [ax.get_xscale() for ax in fig.axes] == scales
+        assert all("best" in [line.get_label() for line in ax.lines] for ax in fig.axes)
+        # the columns present but empty (every optimum run failed): the same figure
+        config, table = _with_optimum(text)
+        table = table.assign(shallow_optimum_lower=np.nan, shallow_optimum_upper=np.nan,
+                             gap_to_shallow_optimum=np.nan)
+        fig = _draw(table, config, monkeypatch, tmp_path)
+        assert [ax.get_xscale() for ax in fig.axes] == scales
+
+
+def test_a_gap_panel_per_target_fits_in_the_figure(monkeypatch, tmp_path):
+    config, table = _with_optimum(DEPTH)
+    fig = _draw(table, config, monkeypatch, tmp_path)
+    assert [ax.get_title().endswith("at the budget") for ax in fig.axes] == [
+        False, True, False, True]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    (key,) = [label for label in labels if label.startswith("best possible")]
+    assert key.endswith("(upper/lower − 1 ≤ 0.25)")  # one key, the widest bracket's
+    fig.draw_without_rendering()
+    box = fig.bbox
+    for artist in (fig.legends[0], fig._suptitle, *[ax.title for ax in fig.axes]):
+        extent = artist.get_window_extent()
+        assert extent.x0 >= box.x0 - 1 and extent.x1 <= box.x1 + 1, artist
+        assert extent.y0 >= box.y0 - 1 and extent.y1 <= box.y1 + 1, artist

@@ -35,7 +35,8 @@ def test_every_optimizer_record_is_its_schema():
         defaults = cls.of({})
         assert dataclasses.asdict(defaults) == {o.name: o.default for o in cls.schema}
     assert opts.OPTIONS["sgd"].of({}).lr == 0.05 and opts.OPTIONS["adam"].of({}).lr == 0.03
-    assert [opts.OPTIONS[k].of({}).steps for k in opts.OPTIONS] == [3000, 3000, 500, 100, 3000]
+    assert [opts.OPTIONS[k].of({}).steps for k in opts.OPTIONS] == [3000, 3000, 500, 100, 3000,
+                                                                     3000]
 
 
 def test_fit_target_accepts_exactly_the_fit_and_optimizer_options():
@@ -44,7 +45,7 @@ def test_fit_target_accepts_exactly_the_fit_and_optimizer_options():
     assert set(opts.TRAINING.names) == every - set(opts.FIT.names)
     # where optimizers disagree, the merged declaration says so instead of picking one
     assert opts.TRAINING["lr"].default is None
-    assert "0.05 (sgd), 0.03 (adam, adam+lm)" in opts.TRAINING["lr"].help()
+    assert "0.05 (sgd), 0.03 (adam, adam+lm, adam+lp)" in opts.TRAINING["lr"].help()
     assert opts.TRAINING["steps"].minimum == 0  # adam+lm's; each optimizer checks its own
 
 
