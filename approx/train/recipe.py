@@ -282,9 +282,12 @@ def _monitor(target: Any, fit: FitOptions, problem: Problem) -> Callable[[MLP], 
     return monitor
 
 
-def fit_recipe(target: Any, width: int, rng: np.random.Generator, recipe: Recipe) -> TrainResult:
-    """:func:`fit_target` of a checked ``recipe`` (:func:`~approx.train.options.resolve_fit`)
-    and a valid ``width``: nothing is checked again."""
+def prepare_fit(
+    target: Any, width: int, rng: np.random.Generator, recipe: Recipe
+) -> tuple[Problem, MLP, Callable[[MLP], float] | None, np.random.Generator]:
+    """What :func:`fit_recipe` sets up before it trains: the rescaled problem, the initial
+    net, the monitor of ``select`` and the mini-batches' stream (three streams spawned
+    from ``rng``, as :func:`fit_target` describes)."""
     fit = recipe.fit
     sample_rng, init_rng, batch_rng = rng.spawn(3)
     problem = _problem(target, width, fit, sample_rng)
@@ -300,7 +303,14 @@ def fit_recipe(target: Any, width: int, rng: np.random.Generator, recipe: Recipe
         fit.knots,
         **deep,
     )
-    monitor = _monitor(target, fit, problem)
+    return problem, net, _monitor(target, fit, problem), batch_rng
+
+
+def fit_recipe(target: Any, width: int, rng: np.random.Generator, recipe: Recipe) -> TrainResult:
+    """:func:`fit_target` of a checked ``recipe`` (:func:`~approx.train.options.resolve_fit`)
+    and a valid ``width``: nothing is checked again."""
+    fit = recipe.fit
+    problem, net, monitor, batch_rng = prepare_fit(target, width, rng, recipe)
 
     def fit_net(net: MLP, t: Array, v: Array, opts: Options = recipe.optimizer) -> TrainResult:
         return optimize(
