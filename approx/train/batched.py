@@ -78,6 +78,10 @@ class _Stops:
         self.outcomes: list[Outcome | DeadlineExceeded | None] = [None] * len(batch)
         self.kept: dict[int, Array] = {}
 
+    @property
+    def stopped(self) -> bool:
+        return len(self.live) < len(self.outcomes)
+
     def stop(self, i: int, outcome: Outcome | DeadlineExceeded) -> None:
         self.live.remove(i)
         self.outcomes[i] = outcome
@@ -133,8 +137,14 @@ def first_order_batch(
     for step in range(steps):
         values = batch(X, y)
         history[:, step] = values
-        for i in list(stops.live):
-            _offer(stops, i, float(values[i]), trackers[i], history, step, options, name)
+        live = stops.live
+        if stops.stopped or not (np.isfinite(values).all() and (values > options.tol).all()):
+            for i in list(live):
+                _offer(stops, i, float(values[i]), trackers[i], history, step, options, name)
+        else:  # every net goes on: offer only where Tracker.offer would look
+            for i in live:
+                if trackers[i].monitor is None or step % trackers[i].every == 0:
+                    trackers[i].offer(float(values[i]), step)
         if not stops.live:
             break
         opt.lr = lrs[step]
