@@ -200,8 +200,11 @@ def fit_recipes(
     recipe : Recipe
         A recipe :func:`batchable` admits.
     time_limit : float, optional
-        Seconds each run may take from this call on; a run past it gets a
-        :class:`DeadlineExceeded` (the others go on).
+        Seconds each run may take. The nets train in lockstep, so the group's first-order
+        phase may take the runs' limits together (``time_limit`` × the number of
+        members) from this call on; a net still training then gets the
+        :class:`DeadlineExceeded` of ``time_limit`` (as its run alone would have got it
+        past its own limit).
 
     Returns
     -------
@@ -211,7 +214,8 @@ def fit_recipes(
     """
     if not batchable(recipe):
         raise ValueError("fit_recipes fits full-batch SGD or Adam on 1→d→1 nets")
-    limit = None if time_limit is None else (time.monotonic() + time_limit, time_limit)
+    limit = (None if time_limit is None
+             else (time.monotonic() + time_limit * len(members), time_limit))
     out: list[TrainResult | BaseException | None] = [None] * len(members)
     groups: dict[tuple[bytes, bytes], list[tuple[int, Any]]] = {}
     for k, (width, rng) in enumerate(members):
