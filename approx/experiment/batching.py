@@ -116,14 +116,13 @@ def fit_ahead(runs: Sequence[Run], time_limit: float | None = None) -> dict[Any,
     """
     import numpy as np
 
-    from approx.experiment.measure import _target
     from approx.train.batched import fit_recipes
     from approx.train.recipe import ahead_key
 
     recipe = _recipe(runs[0])
     if recipe is None or any(group_key(run) != group_key(runs[0]) for run in runs):
         raise ValueError("not a group of runs that can be fitted together")
-    target = _target(runs[0].target)
+    target = runs[0].target.build()
     rngs = [np.random.default_rng(run.seed) for run in runs]
     keys = [ahead_key(run.width, rng, recipe) for run, rng in zip(runs, rngs, strict=True)]
     members = [(run.width, rng) for run, rng in zip(runs, rngs, strict=True)]
