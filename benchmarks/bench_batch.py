@@ -14,6 +14,7 @@ spread min–max).
     python benchmarks/bench_batch.py                       # d = 16, 64, 256; R = 3, 5, 10
     python benchmarks/bench_batch.py --quick               # 500 steps, fewer rounds
     python benchmarks/bench_batch.py --widths 16 --replicates 5 --optimizers adam --rounds 9
+    python benchmarks/bench_batch.py --select loss         # without the validation checks
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--target", default="sin2pi")
+    parser.add_argument("--select", default="max_error", choices=["max_error", "loss"],
+                        help="the iterate kept: by the validation max error (the default "
+                        "recipe; its checks cost the same either way) or by the loss")
     parser.add_argument("--no-mixed", action="store_true",
                         help="leave out the group of mixed widths 4 … 256 × 5 replicates")
     parser.add_argument("--quick", action="store_true", help="500 steps, 3 rounds")
@@ -90,7 +94,8 @@ def main() -> None:
         args.steps, args.rounds = 500, 3
     target = targets.get(args.target)
     print(f"engine fused-{fused_backend()}, {args.steps} steps, 1024 points, target "
-          f"{args.target}, {args.rounds} interleaved rounds, pid {os.getpid()}")
+          f"{args.target}, select {args.select}, {args.rounds} interleaved rounds, "
+          f"pid {os.getpid()}")
     print(f"{'d':>6} {'R':>3} {'optimizer':>9} {'one ms/net':>11} {'batch ms/net':>13} "
           f"{'batched/one':>12} {'spread':>13}")
     groups = [([d], r) for d in args.widths for r in args.replicates]
@@ -99,7 +104,8 @@ def main() -> None:
     with threadpool_limits(1):
         for optimizer in args.optimizers:
             lr = {"lr": 0.03} if optimizer == "adam" else {}
-            recipe = resolve_fit({"optimizer": optimizer, "steps": args.steps, **lr})
+            recipe = resolve_fit({"optimizer": optimizer, "steps": args.steps,
+                                  "select": args.select, **lr})
             for widths, replicates in groups:
                 r = row(target, widths, replicates, recipe, args.rounds)
                 print(f"{r['d']:>6} {r['R']:>3} {r['optimizer']:>9} {r['one_ms']:>11.1f} "
