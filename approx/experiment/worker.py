@@ -111,6 +111,8 @@ def execute_group(runs: Sequence[Run], time_limit: float | None = None) -> list[
         for run in runs:
             result = execute(run, left)
             result.fit_seconds += share
+            if result.status == RunStatus.TIMEOUT:
+                result.message += f"; trained in a group of {len(runs)} ({share:.3g} s its share)"
             results.append(result)
     return results
 

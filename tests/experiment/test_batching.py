@@ -116,10 +116,19 @@ def test_a_sweep_in_groups_records_what_one_at_a_time_records(tmp_path, monkeypa
                 np.testing.assert_array_equal(x[key], y[key])
 
 
-def test_a_group_gives_each_run_its_result_and_share_of_the_time(config):
+def test_a_group_gives_each_run_its_result_and_share_of_the_time(config, monkeypatch):
+    from approx.train import training
+
     runs = [r for r in expand(config) if r.method.name == "adam" and r.target.name == "sin2pi"]
-    results = worker.execute_group(tuple(runs), time_limit=60.0)
     alone = [worker.execute(run, 60.0) for run in runs]
+
+    def boom(*args):
+        raise RuntimeError("the single loop ran")
+
+    # the group's fits are the ones its runs record: no run trains on its own
+    monkeypatch.setitem(training.OPTIMIZERS, "adam", boom)
+    results = worker.execute_group(tuple(runs), time_limit=60.0)
+    assert worker.execute(runs[0]).status == RunStatus.ERROR  # (the patch bites)
     for a, b in zip(alone, results, strict=True):
         assert b.run == a.run and b.status == a.status == RunStatus.OK
         assert b.max_error == a.max_error and b.max_error_upper == a.max_error_upper
@@ -148,7 +157,7 @@ def test_a_group_past_its_time_limit_times_out_run_by_run(config):
     runs = [r for r in expand(config) if r.method.name == "adam"][:3]
     results = worker.execute_group(tuple(runs), time_limit=1e-9)
     assert [r.status for r in results] == [RunStatus.TIMEOUT] * 3
-    assert all("time limit" in r.message for r in results)
+    assert all("time limit" in r.message and "group of 3" in r.message for r in results)
 
 
 DIES_IN_GROUP = """
