@@ -1,7 +1,10 @@
 """Where runs are fitted: in this process, in a local pool of processes, or on Dask.
 
 Each executor takes the pending runs lazily and yields a :class:`Result` per run as it
-finishes, in any order; only the caller records them. At most a few runs per worker are
+finishes, in any order; only the caller records them. An item of the stream is a run or
+a group of runs whose nets train together (:mod:`approx.experiment.batching`); a worker
+returns a group's results together, and a group whose worker dies is split: its runs
+are rerun one at a time. At most a few runs per worker are
 in flight, so a sweep of 10⁹ runs never builds its list, and with ``--scheduler`` the
 number in flight is ``--jobs``.
 
