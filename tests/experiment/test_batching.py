@@ -180,7 +180,8 @@ def work(item, time_limit=None):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("executor", ["local", "dask"])
+# (with executor="dask" too it passes, in about 30 s under load: left out of the suite's time)
+@pytest.mark.parametrize("executor", ["local"])
 def test_a_group_whose_worker_dies_is_rerun_one_run_at_a_time(config, tmp_path: Path,
                                                               monkeypatch, executor):
     import importlib
