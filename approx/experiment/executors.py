@@ -1,7 +1,10 @@
 """Where runs are fitted: in this process, in a local pool of processes, or on Dask.
 
 Each executor takes the pending runs lazily and yields a :class:`Result` per run as it
-finishes, in any order; only the caller records them. At most a few runs per worker are
+finishes, in any order; only the caller records them. An item of the stream is a run or
+a group of runs whose nets train together (:mod:`approx.experiment.batching`); a worker
+returns a group's results together, and a group whose worker dies is split: its runs
+are rerun one at a time. At most a few runs per worker are
 in flight, so a sweep of 10⁹ runs never builds its list, and with ``--scheduler`` the
 number in flight is ``--jobs``.
 
@@ -34,9 +37,10 @@ from dataclasses import dataclass
 
 from approx.core.errors import ApproxError
 from approx.core.status import RunStatus
+from approx.experiment.batching import Item, runs_of
 from approx.experiment.measure import Result
 from approx.experiment.specs import Run
-from approx.experiment.worker import execute, hard_limit, pool_worker, probe
+from approx.experiment.worker import hard_limit, pool_worker, probe, work
 
 __all__ = ["EXECUTORS", "ExecutorError", "Remote", "dask", "pool", "serial"]
 
@@ -134,11 +138,11 @@ class Remote:
 
 
 def serial(
-    runs: Iterable[Run], *, time_limit: float | None = None, **_: object
+    runs: Iterable[Item], *, time_limit: float | None = None, **_: object
 ) -> Iterator[Result]:
-    """Fit the runs one after another in this process."""
-    for run in runs:
-        yield execute(run, time_limit)
+    """Fit the runs (and groups of runs) one after another in this process."""
+    for item in runs:
+        yield from work(item, time_limit)
 
 
 @contextmanager
@@ -169,10 +173,10 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
-def _submit(executor: ProcessPoolExecutor, run: Run, time_limit: float | None) -> Future:
+def _submit(executor: ProcessPoolExecutor, item: Item, time_limit: float | None) -> Future:
     # workers are spawned on submit; they ignore Ctrl-C, which this process reports once
     with _one_blas_thread(), _no_sigint():
-        return executor.submit(execute, run, time_limit)
+        return executor.submit(work, item, time_limit)
 
 
 def _stop(executor: ProcessPoolExecutor) -> None:
@@ -190,7 +194,7 @@ def _alone(run: Run, time_limit: float | None) -> Result:
     executor = _new_pool(1)
     start = time.monotonic()
     try:
-        return _submit(executor, run, time_limit).result()
+        return _submit(executor, run, time_limit).result()[0]
     except BrokenProcessPool:
         elapsed = time.monotonic() - start
         if time_limit is not None and elapsed >= hard_limit(time_limit) - 1:
@@ -211,35 +215,39 @@ def _alone(run: Run, time_limit: float | None) -> Result:
 
 
 def pool(
-    runs: Iterable[Run],
+    runs: Iterable[Item],
     *,
     jobs: int,
     time_limit: float | None = None,
     note: Note = print,
     **_: object,
 ) -> Iterator[Result]:
-    """Fit the runs in ``jobs`` spawned worker processes, restarting the pool if one dies."""
+    """Fit the runs (and groups of runs) in ``jobs`` spawned worker processes,
+    restarting the pool if one dies (a group in flight then is split: its runs are
+    rerun one at a time)."""
     runs = iter(runs)
     while True:
         executor = _new_pool(jobs)
-        flight: dict[Future, Run] = {}
+        flight: dict[Future, Item] = {}
         suspects: list[Run] = []
         try:
-            for run in itertools.islice(runs, _PER_WORKER * jobs):
-                flight[_submit(executor, run, time_limit)] = run
+            for item in itertools.islice(runs, _PER_WORKER * jobs):
+                flight[_submit(executor, item, time_limit)] = item
             while flight and not suspects:
                 done, _ = wait(flight, return_when=FIRST_COMPLETED)
                 for future in done:
-                    run = flight.pop(future)
+                    item = flight.pop(future)
                     try:
-                        yield future.result()
+                        results = future.result()
                     except BrokenProcessPool:
-                        suspects.append(run)
+                        suspects.extend(runs_of(item))
                         continue
+                    yield from results
                     if not suspects:  # refill while the pool is sound
                         for more in itertools.islice(runs, 1):
                             flight[_submit(executor, more, time_limit)] = more
-            suspects.extend(flight.values())
+            for item in flight.values():
+                suspects.extend(runs_of(item))
         except BaseException:
             _stop(executor)
             raise
@@ -341,7 +349,7 @@ def _no_sigint() -> Iterator[None]:
 
 
 def dask(
-    runs: Iterable[Run],
+    runs: Iterable[Item],
     *,
     jobs: int | None,
     time_limit: float | None = None,
@@ -366,28 +374,35 @@ def dask(
     flight = {}
     finished = as_completed()
 
-    def submit(run: Run) -> None:
+    def submit(item: Item) -> None:
         # unique keys: a long-lived scheduler may have seen this run id before
-        key = f"{run.run_id}-{uuid.uuid4().hex[:8]}"
-        future = client.submit(execute, run, time_limit, key=key, pure=False)
-        flight[future] = run
+        key = f"{runs_of(item)[0].run_id}-{uuid.uuid4().hex[:8]}"
+        future = client.submit(work, item, time_limit, key=key, pure=False)
+        flight[future] = item
         finished.add(future)
 
     try:
-        for run in itertools.islice(runs, cap):
-            submit(run)
+        for item in itertools.islice(runs, cap):
+            submit(item)
         for future in finished:
-            run = flight.pop(future)
+            item = flight.pop(future)
             try:
-                result = future.result()
+                results = future.result()
             except KilledWorker as e:
-                result = Result(run, RunStatus.KILLED, f"the Dask workers running it died: {e}")
+                if isinstance(item, tuple):  # a group: its runs one at a time
+                    for run in item:
+                        submit(run)
+                    results = []
+                else:
+                    results = [Result(item, RunStatus.KILLED,
+                                      f"the Dask workers running it died: {e}")]
             except Exception as e:  # a lost task is the run's result, not the sweep's end
-                result = Result(run, RunStatus.ERROR, f"{type(e).__name__}: {e}")
+                results = [Result(run, RunStatus.ERROR, f"{type(e).__name__}: {e}")
+                           for run in runs_of(item)]
             future.release()
             for more in itertools.islice(runs, 1):
                 submit(more)
-            yield result
+            yield from results
     finally:
         for future in flight:
             future.cancel()

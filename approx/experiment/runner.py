@@ -29,12 +29,11 @@ import pandas as pd
 
 from approx.core import validate
 from approx.core.status import RunStatus
-from approx.experiment import executors, figstyle, provenance, report, resources
+from approx.experiment import batching, executors, figstyle, provenance, report, resources
 from approx.experiment.config import Config
 from approx.experiment.expansion import count_runs, expand
 from approx.experiment.measure import Result
 from approx.experiment.plots import plot_all
-from approx.experiment.specs import Run
 from approx.experiment.store import Store
 from approx.experiment.summary import SUMMARIES
 from approx.experiment.tasks import of_table
@@ -289,7 +288,8 @@ def _run_pending(store: Store, config: Config, *, jobs: int | None, executor: st
     total = count_runs(config)
     # a run that once killed its worker would kill this process: never run it here
     parallel = total > len(keep) and ((jobs or 1) > 1 or executor == "dask" or killed)
-    pending: Iterator[Run] = (
+    # runs of one trained recipe on one target go in groups, their nets trained together
+    pending: Iterator[batching.Item] = batching.grouped(
         run for run in expand(config, widest_first=parallel) if run.run_id not in keep
     )
     record = invocation(executor if parallel else "serial", jobs)

@@ -15,18 +15,19 @@ import platform
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from approx.core import deadline
 from approx.core.status import RunStatus
 from approx.core.threads import one_thread
+from approx.experiment import batching
 from approx.experiment.measure import Result
 from approx.experiment.provenance import run_engine
 from approx.experiment.specs import Run
 from approx.experiment.tasks import TASKS
 
-__all__ = ["Result", "execute", "hard_limit", "pool_worker", "probe"]
+__all__ = ["Result", "execute", "execute_group", "hard_limit", "pool_worker", "probe", "work"]
 
 
 #: the longest hard limit, in seconds (a C int; about 68 years)
@@ -84,6 +85,44 @@ def execute(run: Run, time_limit: float | None = None) -> Result:
             result.status, result.message = RunStatus.ERROR, f"{type(e).__name__}: {e}"
             result.arrays = None
     return result
+
+
+def execute_group(runs: Sequence[Run], time_limit: float | None = None) -> list[Result]:
+    """Fit a group of runs (:mod:`approx.experiment.batching`) together, then measure each.
+
+    The nets are trained together (:func:`~approx.experiment.batching.fit_ahead`, bit for
+    bit as one at a time); then each run goes through :func:`execute` as alone, its fit
+    taken from the group's. Each run keeps its own time limit: the group's training may
+    take the runs' limits together, and each run then has its limit less its share of
+    the training for the rest; its ``fit_seconds`` include that share. Never raises.
+    """
+    from approx.train.recipe import fitted_ahead
+
+    start = time.perf_counter()
+    try:
+        with one_thread(), _alarm(None if time_limit is None else time_limit * len(runs)):
+            ahead = batching.fit_ahead(runs, time_limit)
+    except Exception:  # the group could not be set up: each run alone says why
+        ahead = {}
+    share = (time.perf_counter() - start) / len(runs)
+    left = None if time_limit is None else max(time_limit - share, 1e-3)
+    results = []
+    with fitted_ahead(ahead):
+        for run in runs:
+            result = execute(run, left)
+            result.fit_seconds += share
+            if result.status == RunStatus.TIMEOUT:
+                result.message += f"; trained in a group of {len(runs)} ({share:.3g} s its share)"
+            results.append(result)
+    return results
+
+
+def work(item: batching.Item, time_limit: float | None = None) -> list[Result]:
+    """What an executor hands a worker: one run (:func:`execute`) or a group of runs
+    (:func:`execute_group`); the results in the item's order."""
+    if isinstance(item, tuple):
+        return execute_group(item, time_limit)
+    return [execute(item, time_limit)]
 
 
 def probe() -> str:

@@ -32,7 +32,15 @@ from approx.core import validate
 from approx.nn.activations import NUMBA_CODES
 from approx.nn.losses import LossInto
 
-__all__ = ["ACTIVATION_CODES", "NumbaFused", "backward", "forward", "version"]
+__all__ = [
+    "ACTIVATION_CODES",
+    "NumbaFused",
+    "backward",
+    "backward_batch",
+    "forward",
+    "forward_batch",
+    "version",
+]
 
 Array = NDArray[np.float64]
 
@@ -153,6 +161,34 @@ def backward(x, G, w0, b0, w1, code, gw0, gb0, gw1):  # pragma: no cover - compi
         gw0[k] *= w1[k]
         gb0[k] *= w1[k]
     return total
+
+
+@numba.njit("void(f8[::1], f8[::1], i8[::1], i8, f8[:, ::1])", cache=True, nogil=True)
+def forward_batch(x, theta, starts, code, H):  # pragma: no cover - compiled
+    """:func:`forward` of each net of a batch on the same rows: ``H[i] = h_i(x)``.
+
+    Net i is the 1→dᵢ→1 net with biases packed at ``theta[starts[i] : starts[i + 1]]``
+    (``[w₀, b₀, w₁, b₁]``, dᵢ = (length − 1)/3). Each net runs :func:`forward` itself,
+    so its floating-point operations are those of the net alone.
+    """
+    for i in range(starts.size - 1):
+        s = starts[i]
+        d = (starts[i + 1] - s - 1) // 3
+        w0, b0, w1 = theta[s : s + d], theta[s + d : s + 2 * d], theta[s + 2 * d : s + 3 * d]
+        forward(x, w0, b0, w1, theta[s + 3 * d], code, H[i])
+
+
+@numba.njit("void(f8[::1], f8[:, ::1], f8[::1], i8[::1], i8, f8[::1])", cache=True, nogil=True)
+def backward_batch(x, G, theta, starts, code, grad):  # pragma: no cover - compiled
+    """:func:`backward` of each net of a batch (layout of :func:`forward_batch`): the
+    gradient of ``Σ_j G[i, j] h_i(x_j)`` into ``grad[starts[i] : starts[i + 1]]``, ∇b₁ = Σ G[i]
+    included. Each net runs :func:`backward` itself."""
+    for i in range(starts.size - 1):
+        s = starts[i]
+        d = (starts[i + 1] - s - 1) // 3
+        w0, b0, w1 = theta[s : s + d], theta[s + d : s + 2 * d], theta[s + 2 * d : s + 3 * d]
+        gw0, gb0, gw1 = grad[s : s + d], grad[s + d : s + 2 * d], grad[s + 2 * d : s + 3 * d]
+        grad[s + 3 * d] = backward(x, G[i], w0, b0, w1, code, gw0, gb0, gw1)
 
 
 class NumbaFused:

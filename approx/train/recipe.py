@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +39,8 @@ from approx.train.options import (
 )
 from approx.train.training import optimize
 
-__all__ = ["INITS", "SAMPLINGS", "Scaling", "fit_recipe", "fit_target"]
+__all__ = ["INITS", "SAMPLINGS", "Scaling", "ahead_key", "fit_recipe", "fit_target",
+           "fitted_ahead", "prepare_fit"]
 
 Array = NDArray[np.float64]
 
@@ -282,9 +285,37 @@ def _monitor(target: Any, fit: FitOptions, problem: Problem) -> Callable[[MLP], 
     return monitor
 
 
-def fit_recipe(target: Any, width: int, rng: np.random.Generator, recipe: Recipe) -> TrainResult:
-    """:func:`fit_target` of a checked ``recipe`` (:func:`~approx.train.options.resolve_fit`)
-    and a valid ``width``: nothing is checked again."""
+#: fits done ahead (a group of runs trained together), taken by the next matching call
+_AHEAD: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("approx_ahead", default=None)
+
+
+def ahead_key(width: int, rng: np.random.Generator, recipe: Recipe) -> tuple[Any, ...]:
+    """What identifies a call of :func:`fit_recipe`: the width, the recipe and the root
+    generator's seed (entropy, spawn key, children spawned so far)."""
+    seq = rng.bit_generator.seed_seq
+    spawned = getattr(seq, "n_children_spawned", None)
+    return (width, recipe, getattr(seq, "entropy", None), getattr(seq, "spawn_key", None), spawned)
+
+
+@contextmanager
+def fitted_ahead(results: Mapping[tuple[Any, ...], Any]) -> Iterator[None]:
+    """Within this block, :func:`fit_recipe` called with the key :func:`ahead_key` of an
+    entry of ``results`` returns that result (a :class:`TrainResult`, computed by
+    :func:`approx.train.batched.fit_recipes` bit for bit as the call would) or raises
+    it (an exception), once, instead of fitting."""
+    token = _AHEAD.set(dict(results))
+    try:
+        yield
+    finally:
+        _AHEAD.reset(token)
+
+
+def prepare_fit(
+    target: Any, width: int, rng: np.random.Generator, recipe: Recipe
+) -> tuple[Problem, MLP, Callable[[MLP], float] | None, np.random.Generator]:
+    """What :func:`fit_recipe` sets up before it trains: the rescaled problem, the initial
+    net, the monitor of ``select`` and the mini-batches' stream (three streams spawned
+    from ``rng``, as :func:`fit_target` describes)."""
     fit = recipe.fit
     sample_rng, init_rng, batch_rng = rng.spawn(3)
     problem = _problem(target, width, fit, sample_rng)
@@ -300,7 +331,19 @@ def fit_recipe(target: Any, width: int, rng: np.random.Generator, recipe: Recipe
         fit.knots,
         **deep,
     )
-    monitor = _monitor(target, fit, problem)
+    return problem, net, _monitor(target, fit, problem), batch_rng
+
+
+def fit_recipe(target: Any, width: int, rng: np.random.Generator, recipe: Recipe) -> TrainResult:
+    """:func:`fit_target` of a checked ``recipe`` (:func:`~approx.train.options.resolve_fit`)
+    and a valid ``width``: nothing is checked again."""
+    ahead = _AHEAD.get()
+    if ahead and (done := ahead.pop(ahead_key(width, rng, recipe), None)) is not None:
+        if isinstance(done, BaseException):
+            raise done
+        return done
+    fit = recipe.fit
+    problem, net, monitor, batch_rng = prepare_fit(target, width, rng, recipe)
 
     def fit_net(net: MLP, t: Array, v: Array, opts: Options = recipe.optimizer) -> TrainResult:
         return optimize(

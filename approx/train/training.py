@@ -17,11 +17,11 @@ from approx.core import validate
 from approx.nn import LOSSES, MLP, get_loss
 from approx.nn.engine import make_engine
 from approx.train.deep_finish import adam_lp
-from approx.train.loop import Outcome, Tracker, TrainResult, first_order, phase_label
+from approx.train.loop import Engine, Outcome, Tracker, TrainResult, first_order, phase_label
 from approx.train.options import FIT, TRAINING, Options, optimizer_options
 from approx.train.second_order import adam_lm, lbfgs, lm
 
-__all__ = ["OPTIMIZERS", "optimize", "train"]
+__all__ = ["OPTIMIZERS", "conclude", "optimize", "protocol_samples", "train", "working_copy"]
 
 Array = NDArray[np.float64]
 
@@ -158,24 +158,45 @@ def optimize(
     options are checked.
     """
     X, y = _samples(net, X, y, loss)
-    m = X.shape[0]
-    work = MLP.from_params(net.weights, net.biases if net.bias else None, net.activation)
+    work = working_copy(net)
     theta = work.pack()
-    grad = np.zeros_like(theta)
-    engine = make_engine(work, theta, grad, m, loss, p, fused=fast)
-    if len(net.sizes) == 3 and net.sizes[0] == net.sizes[2] == 1 and loss != "softmax":
-        # the protocol's shapes for 1→d→1 nets: X and y of shape (m,)
-        X, y = np.ascontiguousarray(X[:, 0]), np.ascontiguousarray(y[:, 0])
+    engine = make_engine(work, theta, np.zeros_like(theta), X.shape[0], loss, p, fused=fast)
+    X, y = protocol_samples(work, X, y, loss)
     tracker = Tracker(theta, work, monitor, monitor_every)
     with np.errstate(over="ignore", invalid="ignore"):
         initial = engine.loss_only(X, y)
         runner = OPTIMIZERS[options.optimizer]
-        history, status, message, taken = runner(engine, X, y, tracker, options, rng)
-        # the last iterate has not been offered yet (loss was computed before each update)
-        tracker.offer(engine.loss_only(X, y), 0, force=True)
-        # best starts as the initial θ, so a fit without any finite loss returns that
-        np.copyto(theta, tracker.best)
-        final = engine.loss_only(X, y)
+        outcome = runner(engine, X, y, tracker, options, rng)
+        return conclude(engine, X, y, tracker, options, outcome, initial)
+
+
+def working_copy(net: MLP) -> MLP:
+    """A copy of ``net`` to train (the caller's net is left unchanged)."""
+    return MLP.from_params(net.weights, net.biases if net.bias else None, net.activation)
+
+
+def protocol_samples(net: MLP, X: Array, y: Array, loss: str) -> tuple[Array, Array]:
+    """The samples as the engine's protocol takes them: for a 1→d→1 net under a
+    regression loss, ``X`` and ``y`` of shape (m,); otherwise as given."""
+    if len(net.sizes) == 3 and net.sizes[0] == net.sizes[2] == 1 and loss != "softmax":
+        return np.ascontiguousarray(X[:, 0]), np.ascontiguousarray(y[:, 0])
+    return X, y
+
+
+def conclude(
+    engine: Engine, X: Array, y: Array, tracker: Tracker, options: Options, outcome: Outcome,
+    initial: float,
+) -> TrainResult:
+    """The :class:`TrainResult` of a runner's ``outcome``: the last iterate offered, the best
+    one put back into the engine's θ (call under ``np.errstate(over=..., invalid=...)``
+    ignored, as :func:`optimize` does)."""
+    history, status, message, taken = outcome
+    theta, work = engine.theta, engine.net
+    # the last iterate has not been offered yet (loss was computed before each update)
+    tracker.offer(engine.loss_only(X, y), 0, force=True)
+    # best starts as the initial θ, so a fit without any finite loss returns that
+    np.copyto(theta, tracker.best)
+    final = engine.loss_only(X, y)
     out = MLP.from_params(work.weights, work.biases if work.bias else None, work.activation)
     # a runner of one objective records no phases: its whole history is one
     phases = tuple(tracker.phases) or ((phase_label(options.optimizer, engine.p), 0),)

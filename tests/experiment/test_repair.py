@@ -293,8 +293,8 @@ methods.METHODS["fake-dies"] = Method("fake-dies", _dies, (), "dies at width 8")
 methods.METHODS["fake-hangs"] = Method("fake-hangs", _hangs, (), "hangs at width 8")
 
 
-def execute(run, time_limit=None):
-    return worker.execute(run, time_limit)
+def work(item, time_limit=None):
+    return worker.work(item, time_limit)
 """
 
 
@@ -308,7 +308,7 @@ def pool_fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     registered = dict(methods.METHODS)  # the kinds the fakes' module adds are removed after
     module = importlib.import_module("i7_pool_fakes")
-    monkeypatch.setattr(executors, "execute", module.execute)
+    monkeypatch.setattr(executors, "work", module.work)
     yield
     import sys
 
