@@ -498,19 +498,17 @@ def _float_bounds(
     mid, rho = middle(lo, hi)  # e'' is expanded about a float mid: ρ measured from it
     with np.errstate(over="ignore"):
         half = (hi - lo) / 2 * (1 + 2 * U)  # the half width, rounded up
-
-    def diff(x: Array, k: int) -> tuple[Array, Array]:
-        fv, fe = f.at(x, fi, k)
-        gv, ge = g.at(x, gi, k)
+    # e at the ends and the middle, and e^(k)/k! at the middle for k = ORDER - 1 … 2
+    points, orders = (lo, hi, *[mid] * (ORDER - 1)), (0, 0, *range(ORDER - 1, 1, -1), 0)
+    fs, gs = _orders(f, points, fi, orders), _orders(g, points, gi, orders)
+    diffs = []
+    for (fv, fe), (gv, ge) in zip(fs, gs, strict=True):
         v = fv - gv
-        return v, (fe + ge + U * np.abs(v)) * (1 + 4 * U)
-
-    e_lo, err_lo = diff(lo, 0)
-    e_hi, err_hi = diff(hi, 0)
+        diffs.append((v, (fe + ge + U * np.abs(v)) * (1 + 4 * U)))
+    (e_lo, err_lo), (e_hi, err_hi) = diffs[0], diffs[1]
     top = f.bound(lo, hi, fi, ORDER) + g.bound(lo, hi, gi, ORDER)
     half_e2 = math.comb(ORDER, 2) * top
-    for k in range(ORDER - 1, 1, -1):  # Horner in ρ
-        ek, errk = diff(mid, k)
+    for k, (ek, errk) in zip(range(ORDER - 1, 1, -1), diffs[2:-1], strict=True):  # Horner in ρ
         half_e2 = half_e2 * rho + math.comb(k, 2) * (np.abs(ek) + errk)
     slack = f.near_edge(lo, hi, fi) + g.near_edge(lo, hi, gi)
     ends = np.maximum(np.abs(e_lo) + err_lo, np.abs(e_hi) + err_hi)
@@ -524,17 +522,25 @@ def _float_bounds(
     xs = [lo, hi, mid]  # the ends and the middle (the quarter points become ends next)
     best, best_x = -1.0, float(lo[0])
     for j, x in enumerate(xs):
-        if j == 0:
-            v, e = e_lo, err_lo
-        elif j == 1:
-            v, e = e_hi, err_hi
-        else:
-            v, e = diff(x, 0)
+        v, e = diffs[-1 if j == 2 else j]
         lb = (np.abs(v) - e - slack) * (1 - 4 * U)
         i = int(np.argmax(lb))
         if lb[i] > best:
             best, best_x = float(lb[i]), float(x[i])
     return ub, excess, floor, noise, curve, (best, best_x)
+
+
+def _orders(
+    p: Any, points: tuple[Array, ...], idx: NDArray[np.intp], orders: tuple[int, ...]
+) -> list[tuple[Array, Array]]:
+    """``p.at(x, idx, k)`` for each pair of ``points`` and ``orders``: in one pass for
+    :class:`~approx.certify.taylor.LocalPolys` (:meth:`~approx.certify.taylor.LocalPolys.at_many`,
+    the same numbers bit for bit), else one call each, in order."""
+    if not isinstance(p, LocalPolys):
+        return [p.at(x, idx, k) for x, k in zip(points, orders, strict=True)]
+    m = idx.size
+    v, e = p.at_many(np.concatenate(points), np.tile(idx, len(points)), np.repeat(orders, m))
+    return [(v[j * m : (j + 1) * m], e[j * m : (j + 1) * m]) for j in range(len(points))]
 
 
 def _precise_ends(
