@@ -143,6 +143,8 @@ def remainder_term(rem: Any, reach: Any, p: int, *, rounded_up: bool = True) -> 
     ``rounded_up=False``: the plain product (for a tolerance test, not a bound).
     """
     rem, reach = np.asarray(rem, dtype=np.float64), np.asarray(reach, dtype=np.float64)
+    if rem.ndim and reach.shape == rem.shape and not rem.any():  # exact polynomials
+        return np.zeros_like(rem)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         grow = reach >= 1
         out = np.where(grow, 1.0, rem)  # reach ≥ 1: its power first, then rem
@@ -158,6 +160,8 @@ def remainder_term(rem: Any, reach: Any, p: int, *, rounded_up: bool = True) -> 
 def _remainder_terms(rem: Array, reach: Array, p: NDArray[np.intp]) -> Array:
     """:func:`remainder_term` (rounded up) with a power per row, ``p`` descending: each
     row through exactly the operations :func:`remainder_term` applies to it."""
+    if not rem.any():  # exact polynomials (0 wherever rem is)
+        return np.zeros_like(rem)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         grow = reach >= 1
         out = np.where(grow, 1.0, rem)  # reach ≥ 1: its power first, then rem

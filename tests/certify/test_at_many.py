@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from approx.analysis.errors import max_error_at
+from approx.certify.branch_bound import bounded_search
 from approx.certify.taylor import LocalPolys, from_coefficients
 from approx.models import construct
 from approx.problems.targets import from_expr
@@ -107,3 +108,33 @@ def test_a_few_floats_wide_domain_is_enclosed(text: str, a: float) -> None:
         truth = ref.reference_sup(text, net, (a, b), extra=(worst.x,))
         assert worst.value <= truth.value + truth.err
         assert truth.value - truth.err <= worst.upper
+
+
+FUNCS = [
+    lambda x: -abs(math.sin(7 * x) + 0.3 * x),
+    lambda x: (x - 0.3) ** 2,
+    lambda x: -abs(math.cos(40 * x) * math.exp(x)),
+    lambda x: abs(x),
+    lambda x: 1.0,
+    lambda x: float("nan") if x > 0.5 else -x,
+    lambda x: -abs(x * (1 - x)) + 1e-17 * math.sin(1e6 * x),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(range(len(FUNCS))),
+    st.floats(-10, 10),
+    st.floats(0, 10),
+    st.sampled_from([1e-5, 1e-12, 4 * 2.0**-53, 1e-300]),
+)
+def test_bounded_search_is_scipys(which: int, x1: float, width: float, xatol: float) -> None:
+    """Brent's bounded search gives scipy's minimize_scalar(method="bounded") result,
+    bit for bit (the polish of the enclosure's best point keeps its old numbers)."""
+    from scipy.optimize import minimize_scalar
+
+    func, x2 = FUNCS[which], x1 + width
+    ours = bounded_search(func, x1, x2, xatol)
+    theirs = minimize_scalar(func, bounds=(x1, x2), method="bounded",
+                             options={"xatol": xatol}).x
+    assert ours == theirs or (math.isnan(ours) and math.isnan(theirs))
