@@ -104,6 +104,11 @@ TARGET_WORK = 2**29
 CHEAP = 256
 
 
+#: rows of :meth:`LocalPolys.at_many` evaluated at once (its arrays hold ``(n + 6)`` floats
+#: a row: a few tens of MB at most, however many cells a capped search holds)
+AT_CHUNK = 1 << 15
+
+
 # --- cells: where they lie, their middle and radius, in floats --------------------------------
 
 
@@ -313,10 +318,10 @@ class LocalPolys:
         if beyond.any():
             value[beyond], error[beyond] = self._beyond(idx[beyond])
         rows = np.nonzero(~beyond)[0]
-        if rows.size:
-            rows = rows[np.argsort(orders[rows], kind="stable")]  # longest first
-            y, err = self._horner_rows(x[rows], idx[rows], orders[rows])
-            value[rows], error[rows] = y, err
+        rows = rows[np.argsort(orders[rows], kind="stable")]  # longest first
+        for start in range(0, rows.size, AT_CHUNK):  # (each chunk sorted too)
+            r = rows[start : start + AT_CHUNK]
+            value[r], error[r] = self._horner_rows(x[r], idx[r], orders[r])
         return value, error
 
     def _horner_rows(
