@@ -205,9 +205,7 @@ def max_error_at(
 
     func = target.func
 
-    def float_error(x: Array) -> Array:
-        # (the local search that calls it ignores the floats' warnings; the target's
-        # values as Target.__call__ gives them, without its broadcast: x is an array)
+    def float_error(x: Array) -> Array:  # (called in a search that ignores float warnings)
         return np.asarray(func(x), dtype=np.float64) - evaluate(x)
 
     def search(tolerance: float, work: int, start: tuple[float, float] | None = None) -> Enclosure:
