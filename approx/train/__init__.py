@@ -35,6 +35,10 @@ The gradient engine (loss, gradient, residuals and their Jacobian at θ) is
 from importlib import import_module
 from typing import Any
 
+# (light, and named like its module: bound here so that importing the submodule
+# anywhere never leaves the module object under this name)
+from approx.train.relocate import relocate
+
 #: the names below, by the module that defines them: imported on first use, so that a
 #: process that only reads the options (a worker fitting a construction) never loads the
 #: training loops, numba or scipy's optimizers
@@ -50,7 +54,6 @@ _NAMES = {
     "SAMPLINGS": "approx.train.recipe",
     "fit_recipe": "approx.train.recipe",
     "fit_target": "approx.train.recipe",
-    "relocate": "approx.train.relocate",
     "LR_FLOOR": "approx.train.schedules",
     "SCHEDULES": "approx.train.schedules",
     "lr_factor": "approx.train.schedules",
