@@ -625,7 +625,8 @@ def _orders(
     if not isinstance(p, LocalPolys):
         return [p.at(x, idx, k) for x, k in zip(points, orders, strict=True)]
     m = idx.size
-    v, e = p.at_many(np.concatenate(points), np.tile(idx, len(points)), np.repeat(orders, m))
+    v, e = p.at_many(np.concatenate(points), np.concatenate([idx] * len(points)),
+                     np.repeat(orders, m))
     return [(v[j * m : (j + 1) * m], e[j * m : (j + 1) * m]) for j in range(len(points))]
 
 

@@ -336,7 +336,7 @@ class LocalPolys:
         lengths = n - orders  # descending
         c, stack = np.zeros((n, m)), np.zeros((n, 4, m))  # stack: ay, radii, |c_j|, 1
         rem = np.empty(m)
-        for k in np.unique(orders):
+        for k in orders[np.r_[True, orders[1:] != orders[:-1]]]:  # (sorted: its values)
             ck, rk, remk = self._order(int(k))
             sel = np.nonzero(orders == k)[0]
             c[: n - k, sel], stack[: n - k, 1, sel] = ck[idx[sel]].T, rk[idx[sel]].T
