@@ -170,15 +170,18 @@ def piecewise_linear(net: MLP, domain: tuple[float, float]) -> PiecewiseLinear:
     for array in (pw.x, pw.y, pw.slopes, pw.y_err, pw.slope_err, pw.slack):
         if array is not None:
             array.flags.writeable = False  # shared by the callers that ask again
-    _RECENT[key] = pw
-    if len(_RECENT) > RECENT:
-        _RECENT.popitem(last=False)
+    if pw.x.size <= RECENT_PIECES:  # (a deep net's millions of pieces are not kept)
+        _RECENT[key] = pw
+        if len(_RECENT) > RECENT:
+            _RECENT.popitem(last=False)
     return pw
 
 
 #: the pieces of the last few nets are kept (read-only): measuring one run asks for
 #: them three times (the enclosure, the L2 error and the diagnostics)
 RECENT = 4
+#: ... when they have at most this many breakpoints (a few MB kept at most)
+RECENT_PIECES = 1 << 16
 _RECENT: OrderedDict[tuple[object, ...], PiecewiseLinear] = OrderedDict()
 
 
