@@ -19,14 +19,18 @@ name that needs them is used):
 """
 
 from importlib import import_module as _import_module
-from importlib.metadata import PackageNotFoundError as _NotInstalled
-from importlib.metadata import version as _version
 from typing import Any as _Any
 
-try:
-    __version__ = _version("approx")
-except _NotInstalled:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+
+def _package_version() -> str:
+    """The installed version (read on first use: importlib.metadata loads slowly)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("approx")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
 
 #: the subpackages, by name
 _PACKAGES = ("analysis", "arith", "certify", "core", "experiment", "methods", "models", "nn",
@@ -48,7 +52,9 @@ __all__ = sorted(["__version__", *_PACKAGES, *_MODULES, *_FUNCTIONS])
 
 
 def __getattr__(name: str) -> _Any:
-    if name in _PACKAGES:
+    if name == "__version__":
+        value: _Any = _package_version()
+    elif name in _PACKAGES:
         value = _import_module(f"{__name__}.{name}")
     elif name in _MODULES:
         value = _import_module(_MODULES[name])

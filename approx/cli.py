@@ -26,50 +26,30 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 # used, and matplotlib refuses to import at all under an invalid MPLBACKEND.
 os.environ["MPLBACKEND"] = "agg"
 
-import sqlite3  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated, Any  # noqa: E402
+from typing import TYPE_CHECKING, Annotated, Any  # noqa: E402
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.progress import (  # noqa: E402
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table  # noqa: E402
 from rich.text import Text  # noqa: E402
 
 import approx  # noqa: E402
-from approx import methods  # noqa: E402
 from approx.core import validate  # noqa: E402
 from approx.core.errors import ApproxError  # noqa: E402
-from approx.core.options import Schema  # noqa: E402
 from approx.core.status import RunStatus  # noqa: E402
-from approx.experiment import (  # noqa: E402
-    Config,
-    dryrun,
-    figstyle,
-    load_config,
-    plot_folder,
-    run_sweep,
-)
-from approx.experiment.executors import EXECUTORS, Remote  # noqa: E402
-from approx.experiment.expansion import count_runs  # noqa: E402
-from approx.experiment.measure import Result  # noqa: E402
-from approx.experiment.metadata import git_commit  # noqa: E402
-from approx.experiment.overrides import folder_name  # noqa: E402
-from approx.experiment.plots import report_folder  # noqa: E402
-from approx.experiment.resources import local_workers, parse_size  # noqa: E402
-from approx.experiment.summary import SUMMARIES  # noqa: E402
-from approx.methods import classifiers as classify  # noqa: E402
-from approx.problems import datasets, targets  # noqa: E402
+
+# Everything else is imported by the command that needs it: under the spawn start
+# method every worker process of a sweep started by the console script imports this
+# module again, and must not pay for pandas, matplotlib or the sweep's machinery.
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
+
+    from approx.core.options import Schema
+    from approx.experiment import Config
+    from approx.experiment.executors import Remote
+    from approx.experiment.measure import Result
 
 app = typer.Typer(
     add_completion=False,
@@ -83,6 +63,15 @@ class _Bar:
     """A rich progress bar with counts, elapsed time and ETA (a runner ``Reporter``)."""
 
     def __init__(self, quiet: bool) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -125,6 +114,9 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _error_summary(summary: pd.DataFrame) -> Table:
+    import pandas as pd
+    from rich.table import Table
+
     table = Table(title="max error ε at the largest width and fitted rate (slope of log ε / log d)")
     for column in ("target", "method", "d", "ε", "rate", "failed"):
         table.add_column(column, justify="left" if column in ("target", "method") else "right")
@@ -141,6 +133,9 @@ def _error_summary(summary: pd.DataFrame) -> Table:
 
 
 def _accuracy_summary(summary: pd.DataFrame) -> Table:
+    import pandas as pd
+    from rich.table import Table
+
     table = Table(title="held-out accuracy at the largest width (median over replicates)")
     for column in ("dataset", "method", "d", "accuracy", "range", "failed"):
         table.add_column(column, justify="left" if column in ("dataset", "method") else "right")
@@ -166,6 +161,10 @@ def _params(params: Schema) -> None:
 
 
 def _list() -> None:
+    from approx import methods
+    from approx.methods import classifiers as classify
+    from approx.problems import datasets, targets
+
     for name in targets.names():
         t = targets.get(name)
         out_console.print(
@@ -196,6 +195,9 @@ def _line(text: str) -> None:
 
 def _list_config(sweep: Config) -> None:
     """A config's subjects, its methods with every parameter resolved, and its runs."""
+    from approx.experiment import dryrun
+    from approx.experiment.expansion import count_runs
+
     task = sweep.task
     _line(f"{sweep.source}: sweep {sweep.name!r} ({task.name}), seed {sweep.seed}, "
           f"{count_runs(sweep)} runs")
@@ -213,6 +215,8 @@ def _list_config(sweep: Config) -> None:
 def _dry_run(sweep: Config, folder: Path, **options: Any) -> None:
     """Say what the sweep would do in ``folder``, writing nothing; exit 2 with the line
     the sweep would be refused with, if it would be."""
+    from approx.experiment import dryrun
+
     try:
         plan = dryrun.plan(sweep, folder, **options)
     except ApproxError as e:
@@ -339,6 +343,13 @@ _DryRun = Annotated[
 ]
 
 
+def git_commit() -> dict[str, Any] | None:
+    """The commit the package runs from (:func:`approx.experiment.provenance.git_commit`)."""
+    from approx.experiment.provenance import git_commit as commit
+
+    return commit()
+
+
 def version_line() -> str:
     """``approx <version>``, and the commit (``+dirty`` if changed) when the package
     runs from a git checkout."""
@@ -427,8 +438,11 @@ def run_experiment(
                    plots=True, argv=["run-experiment", *sys.argv[1:]],
                    settings={"overrides": list(sweep.overrides)}, formats=formats, dpi=dpi,
                    **options)
-    failed = int(np.sum(table["status"] != RunStatus.OK))
+    failed = int((table["status"] != RunStatus.OK).sum())
     if not quiet:
+        from approx.experiment.summary import SUMMARIES
+
+
         out_console.print(_SUMMARIES[sweep.task.name](SUMMARIES[sweep.task.name](table)))
         # degenerate: ok, but its certified ε is not below the best constant's
         degenerate = (f", {int(table['degenerate'].eq(True).sum())} degenerate"
@@ -446,12 +460,16 @@ def default_folder(sweep: Config) -> Path:
     """The results folder of ``sweep`` when no ``--out`` is given: ``results/<name>``, or
     for a sweep with overrides a folder of its own, ``results/<name>+<overrides>``
     (:func:`~approx.experiment.overrides.folder_name`)."""
+    from approx.experiment.overrides import folder_name
+
     return Path("results") / folder_name(sweep.name, sweep.overrides)
 
 
 def _load(config: Path, settings: list[str]) -> Config:
     """The config at ``config`` with the overrides ``settings``; exit 2 with one line if
     it is not valid."""
+    from approx.experiment import load_config
+
     try:
         return load_config(config, settings)
     except ApproxError as e:
@@ -461,6 +479,8 @@ def _load(config: Path, settings: list[str]) -> Config:
 def _remote(scheduler: str | None, trust: bool, ca: str | None, cert: str | None,
             key: str | None) -> Remote | None:
     """The Dask scheduler to connect to, if any (its TLS options need it)."""
+    from approx.experiment.executors import Remote
+
     if scheduler is None and (trust or ca or cert or key):
         raise _fail("--trust-scheduler and --tls-* options need --scheduler ADDRESS")
     return None if scheduler is None else Remote(scheduler, trust, ca, cert, key)
@@ -468,6 +488,10 @@ def _remote(scheduler: str | None, trust: bool, ca: str | None, cert: str | None
 
 def _sweep(sweep: Config, folder: Path, quiet: bool, **options: Any) -> pd.DataFrame:
     """Run the sweep with a progress bar; exit with one line if it cannot go on."""
+    import sqlite3
+
+    from approx.experiment import run_sweep
+
     bar = _Bar(quiet)
     try:
         return run_sweep(sweep, folder, reporter=bar, **options)
@@ -489,6 +513,9 @@ def _sweep(sweep: Config, folder: Path, quiet: bool, **options: Any) -> pd.DataF
 def _options(out: str | None, jobs: int | None, executor: str, scheduler: Remote | None,
              memory_limit: str | None, time_limit: float | None) -> dict[str, object]:
     """Check the options that are not a config's; exit 2 with one line if one is bad."""
+    from approx.experiment.executors import EXECUTORS
+    from approx.experiment.resources import parse_size
+
     if out is not None and not out.strip():
         raise _fail("--out is empty (an unset shell variable?); give a folder, e.g. --out "
                     "results/mine")
@@ -522,6 +549,8 @@ def _options(out: str | None, jobs: int | None, executor: str, scheduler: Remote
 def _figure_options(figure_format: str | None, dpi: int | None) -> tuple[str, ...] | None:
     """The formats asked for (None: the recorded ones); exit 2 with one line if --format
     or --dpi is bad."""
+    from approx.experiment import figstyle
+
     try:
         if dpi is not None:
             figstyle.check_dpi(dpi)
@@ -533,6 +562,8 @@ def _figure_options(figure_format: str | None, dpi: int | None) -> tuple[str, ..
 def _draw_jobs(jobs: int | None) -> int:
     """Processes drawing the figures of ``--replot``/``--report``: ``--jobs``, at most the
     cores (default all)."""
+    from approx.experiment.resources import local_workers
+
     try:
         if jobs is not None:
             validate.integer(jobs, "--jobs", minimum=1)
@@ -544,6 +575,10 @@ def _draw_jobs(jobs: int | None) -> int:
 def _report(folder: Path, quiet: bool, jobs: int = 1) -> None:
     """Rebuild ``report.html`` of ``folder`` (its figures drawn in ``jobs`` processes);
     say where it is."""
+    import sqlite3
+
+    from approx.experiment.plots import report_folder
+
     try:
         path = report_folder(folder, jobs)
     except ApproxError as e:
@@ -558,6 +593,10 @@ def _plot(folder: Path, quiet: bool, formats: tuple[str, ...] | None = None,
           dpi: int | None = None, jobs: int = 1) -> None:
     """Draw the figures of ``folder`` and its report (in ``jobs`` processes); say what was
     written and, one line each, skipped."""
+    import sqlite3
+
+    from approx.experiment import plot_folder
+
     try:
         paths, skipped = plot_folder(folder, formats, dpi, jobs=jobs)
     except ApproxError as e:

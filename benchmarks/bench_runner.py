@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_runner.py [--runs 600] [--skip-quickstart]
+    python benchmarks/bench_runner.py [--runs 600] [--skip-quickstart] [--serial-only]
         [--speedup [--max-width 1024]]
 
 The overhead sweep fits the cheapest method (the uniform ±ReLU interpolant, which is
@@ -12,6 +12,9 @@ adds: seeding, measuring the errors, saving the model, the store's transaction,
 progress), and that minus the error measurement too (the runner's own bookkeeping).
 It does so serially, in a local pool of 2 processes and on a Dask ``LocalCluster`` of 2
 workers (start-up included, and reported apart). Target: under 5 ms per run serially.
+First it times, for a pool of one spawned process and a Dask cluster of one worker, the
+seconds from creating the workers to the first result of a construction run (target:
+0.5 s for the pool).
 
 ``--speedup`` runs ``experiments/universal_approximation.toml`` (widths up to
 ``--max-width``) with ``--jobs 1`` and ``--jobs 2`` and prints the ratio of wall times;
@@ -28,8 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from approx.experiment import parse_config, run_sweep
-
 ROOT = Path(__file__).resolve().parents[1]
 
 OVERHEAD_CONFIG = """
@@ -45,8 +46,14 @@ kind = "relu-interpolant"
 """
 
 
+# (the sweep's modules are imported in the functions: a spawned worker imports this
+# script again as its main module, and must load only what a worker does)
+
+
 def _startup(executor: str, jobs: int) -> float:
     """Wall time of a sweep with a single cheap run: starting the workers, mostly."""
+    from approx.experiment import parse_config, run_sweep
+
     config = parse_config(OVERHEAD_CONFIG.format(widths=[4]))
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
@@ -54,8 +61,41 @@ def _startup(executor: str, jobs: int) -> float:
         return time.perf_counter() - start
 
 
+def first_result(executor: str) -> None:
+    """Seconds from creating the workers (a local pool of 1 spawned process, or a Dask
+    ``LocalCluster`` of 1 worker) to the first result of a construction run: the
+    worker's start-up and imports, the target's certified facts, the fit and its
+    measurement."""
+    from approx.experiment import executors, parse_config
+    from approx.experiment.expansion import expand
+    from approx.experiment.worker import execute
+
+    run = next(iter(expand(parse_config(OVERHEAD_CONFIG.format(widths=[64])))))
+    start = time.perf_counter()
+    if executor == "dask":
+        client, cluster = executors._client(1, None)
+        try:
+            up = time.perf_counter()
+            result = client.submit(execute, run, pure=False).result()
+        finally:
+            client.close()
+            cluster.close()
+    else:
+        pool = executors._new_pool(1)
+        try:
+            up = time.perf_counter()
+            result = pool.submit(execute, run).result()
+        finally:
+            pool.shutdown()
+    done = time.perf_counter()
+    print(f"{executor}: first result of a construction run {done - start:.2f} s after "
+          f"creating the workers ({up - start:.2f} s to create them; status {result.status})")
+
+
 def overhead(runs: int, jobs: int, executor: str = "local") -> None:
     """Time a sweep of ``runs`` cheap runs with ``jobs`` workers and print per-run costs."""
+    from approx.experiment import parse_config, run_sweep
+
     config = parse_config(OVERHEAD_CONFIG.format(widths=list(range(4, 4 + runs))))
     startup = _startup(executor, jobs) if jobs > 1 or executor == "dask" else 0.0
     with tempfile.TemporaryDirectory() as folder:
@@ -117,12 +157,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=600, help="cheap runs in the overhead sweep")
     parser.add_argument("--skip-quickstart", action="store_true")
+    parser.add_argument("--serial-only", action="store_true",
+                        help="only the start-up and the serial overhead")
     parser.add_argument("--speedup", action="store_true",
                         help="also time universal_approximation.toml with 1 and 2 workers")
     parser.add_argument("--max-width", type=int, default=4096,
                         help="largest width of the speed-up sweep")
     args = parser.parse_args()
+    first_result("local")
+    first_result("dask")
     overhead(args.runs, jobs=1)
+    if args.serial_only:
+        return
     overhead(args.runs, jobs=2)
     overhead(args.runs, jobs=2, executor="dask")
     if not args.skip_quickstart:

@@ -203,9 +203,10 @@ def max_error_at(
     def exact_at(x: float) -> arb:
         return ball(arb(x), False) - exact(x)
 
-    def float_error(x: Array) -> Array:
-        with np.errstate(all="ignore"):
-            return target(x) - evaluate(x)
+    func = target.func
+
+    def float_error(x: Array) -> Array:  # (called in a search that ignores float warnings)
+        return np.asarray(func(x), dtype=np.float64) - evaluate(x)
 
     def search(tolerance: float, work: int, start: tuple[float, float] | None = None) -> Enclosure:
         # values past the float range become inf and NaN, which the search handles

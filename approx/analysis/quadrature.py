@@ -4,6 +4,7 @@ bounded whatever the number of panels."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,7 +23,7 @@ _CHUNK = 8192
 
 def gauss_legendre(g: Callable[[Array], Array], edges: Array) -> float:
     """``∫ g`` over ``[edges[0], edges[-1]]``: Gauss–Legendre on every panel, chunked."""
-    nodes, weights = np.polynomial.legendre.leggauss(NODES)
+    nodes, weights = _rule(NODES)
     total = 0.0
     n = edges.size - 1
     for s in range(0, n, _CHUNK):
@@ -33,3 +34,11 @@ def gauss_legendre(g: Callable[[Array], Array], edges: Array) -> float:
         z = (0.5 * (left + right))[:, None] + half[:, None] * nodes
         total += float(np.sum(g(z.ravel()).reshape(z.shape) @ weights * half))
     return total
+
+
+@cache
+def _rule(n: int) -> tuple[Array, Array]:
+    """The ``n``-point Gauss–Legendre nodes and weights on ``[-1, 1]`` (computed once)."""
+    nodes, weights = np.polynomial.legendre.leggauss(n)
+    nodes.flags.writeable = weights.flags.writeable = False
+    return nodes, weights

@@ -27,7 +27,7 @@ import contextlib
 import copy
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from flint import arb
@@ -35,14 +35,16 @@ from numpy.typing import NDArray
 
 from approx.arith.balls import U, abs_upper, arb_context, upper
 from approx.certify.chebyshev import ChebyshevPolys, chebyshev_ball
-from approx.certify.features import FeaturePolys, FeatureTaylor, feature_cells, features_fit
 from approx.certify.nets import mlp_ball
-from approx.certify.smooth_nets import SmoothNetPolys, smooth_fit
 from approx.certify.taylor import LocalPolys, from_coefficients, taylor_blocks
 from approx.models.baselines import ChebyshevModel, SplineModel
 from approx.nn import ACTIVATIONS, MLP
 from approx.nn.activations import BOUNDED
 from approx.nn.piecewise import TooManyPieces, exact_value, piecewise_linear
+
+if TYPE_CHECKING:  # imported by the net kinds that need them (cos and smooth nets)
+    from approx.certify.features import FeaturePolys, FeatureTaylor
+    from approx.certify.smooth_nets import SmoothNetPolys
 
 __all__ = [
     "ADAPTERS",
@@ -197,6 +199,9 @@ def _mlp_cells(net: MLP, domain: tuple[float, float], max_work: int) -> Cells | 
         fast = pw if len(net.sizes) == 3 else net
         return Cells(polys, lambda x: exact_value(net, x), _term_size(net, domain), fast)
     size = _term_size(net, domain)
+    from approx.certify.features import feature_cells, features_fit
+    from approx.certify.smooth_nets import SmoothNetPolys, smooth_fit
+
     if features_fit(net, domain):  # cos features: certified in floats at any width
         cells = feature_cells(net, domain, max_work)
         return Cells(cells, lambda x: cells.source(arb(x), False), size, net)

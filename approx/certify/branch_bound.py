@@ -47,7 +47,7 @@ from approx.certify.taylor import (
 )
 from approx.core import deadline
 
-__all__ = ["ORDER", "Enclosure", "sup_abs_difference"]
+__all__ = ["ORDER", "Enclosure", "bounded_search", "sup_abs_difference"]
 
 #: order of the cells' expansion of ``e''``: derivatives up to ``ORDER - 1`` at the
 #: middle, a bound of the ``ORDER``-th over the cell
@@ -419,20 +419,106 @@ def _polish(
 ) -> float:
     """The local maximum of ``|e|`` near ``x`` on the cell (both polynomials smooth) holding
     it, within the domain."""
-    from scipy.optimize import minimize_scalar
-
     edges = np.union1d(f.edges, g.edges)
     edges = np.union1d(edges[(edges > domain[0]) & (edges < domain[1])], domain)
     j = int(np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2))
     left, right = float(edges[j]), float(edges[j + 1])
     centre = x
-    res = minimize_scalar(
+    with np.errstate(all="ignore"):  # a float search: overflow and NaN simply lose
+        u = _bounded_search(e, centre, left, right)
+    return float(np.clip(centre + u, left, right))
+
+
+#: Brent's bounded search (:func:`bounded_search`): ``sqrt(2.2e-16)`` and the golden section
+_SQRT_EPS = math.sqrt(2.2e-16)
+_GOLDEN = 0.5 * (3.0 - math.sqrt(5.0))
+
+
+def _bounded_search(e: Callable[[Array], Array], centre: float, left: float,
+                    right: float) -> float:
+    """The offset ``u`` in ``[left - centre, right - centre]`` of the largest
+    ``|e(centre + u)|`` that Brent's bounded search finds."""
+    return bounded_search(
         lambda u: -abs(float(e(np.array([centre + u]))[0])),
-        bounds=(left - centre, right - centre),
-        method="bounded",
-        options={"xatol": 4 * U * max(abs(left), abs(right), right - left)},
+        left - centre,
+        right - centre,
+        4 * U * max(abs(left), abs(right), right - left),
     )
-    return float(np.clip(centre + res.x, left, right))
+
+
+def bounded_search(func: Callable[[float], float], x1: float, x2: float, xatol: float,
+                   maxfun: int = 500) -> float:
+    """A local minimum of ``func`` on ``[x1, x2]`` by Brent's method: the iterates of
+    ``scipy.optimize.minimize_scalar(method="bounded")`` (its ``x``), step for step, in
+    plain floats and without its per-call overhead (a test checks they agree).
+
+    Raises
+    ------
+    ValueError
+        For bounds that are not finite or not in order (as scipy's does).
+    """
+    if not (math.isfinite(x1) and math.isfinite(x2)) or x1 > x2:
+        raise ValueError(f"bounds must be finite and in order, got {x1}, {x2}")
+    a, b = x1, x2
+    fulc = a + _GOLDEN * (b - a)
+    nfc = xf = x = fulc
+    rat = step = 0.0
+    fx = func(x)
+    num = 1
+    ffulc = fnfc = fx
+    xm = 0.5 * (a + b)
+    tol1 = _SQRT_EPS * abs(xf) + xatol / 3.0
+    tol2 = 2.0 * tol1
+    while abs(xf - xm) > (tol2 - 0.5 * (b - a)):
+        rat, step = _brent_step(a, b, xf, nfc, fulc, fx, fnfc, ffulc, xm, tol1, tol2,
+                                rat, step)
+        x = xf + _sign(rat) * max(abs(rat), tol1)
+        fu = func(x)
+        num += 1
+        if fu <= fx:
+            a, b = (xf, b) if x >= xf else (a, xf)
+            fulc, ffulc, nfc, fnfc, xf, fx = nfc, fnfc, xf, fx, x, fu
+        else:
+            a, b = (x, b) if x < xf else (a, x)
+            if fu <= fnfc or nfc == xf:
+                fulc, ffulc, nfc, fnfc = nfc, fnfc, x, fu
+            elif fu <= ffulc or fulc == xf or fulc == nfc:
+                fulc, ffulc = x, fu
+        xm = 0.5 * (a + b)
+        tol1 = _SQRT_EPS * abs(xf) + xatol / 3.0
+        tol2 = 2.0 * tol1
+        if num >= maxfun:
+            break
+    return xf
+
+
+def _brent_step(a: float, b: float, xf: float, nfc: float, fulc: float, fx: float,
+                fnfc: float, ffulc: float, xm: float, tol1: float, tol2: float,
+                rat: float, step: float) -> tuple[float, float]:
+    """One step of :func:`bounded_search`: a parabola through the last three points if
+    it is acceptable, else golden section; returns the step and the step before."""
+    if abs(step) > tol1:
+        r = (xf - nfc) * (fx - ffulc)
+        q = (xf - fulc) * (fx - fnfc)
+        p = (xf - fulc) * q - (xf - nfc) * r
+        q = 2.0 * (q - r)
+        if q > 0.0:
+            p = -p
+        q = abs(q)
+        r, step = step, rat
+        if abs(p) < abs(0.5 * q * r) and p > q * (a - xf) and p < q * (b - xf):
+            rat = (p + 0.0) / q
+            x = xf + rat
+            if (x - a) < tol2 or (b - x) < tol2:
+                rat = tol1 * _sign(xm - xf)
+            return rat, step
+    step = (a - xf) if xf >= xm else (b - xf)
+    return _GOLDEN * step, step
+
+
+def _sign(v: float) -> float:
+    """``numpy.sign(v) + (v == 0)`` of a float: ``±1``, and 1 at 0."""
+    return float((v > 0) - (v < 0) + (v == 0))
 
 
 def _range(p: LocalPolys, lo: Array, hi: Array, i: NDArray[np.intp]) -> Array:
@@ -498,19 +584,17 @@ def _float_bounds(
     mid, rho = middle(lo, hi)  # e'' is expanded about a float mid: ρ measured from it
     with np.errstate(over="ignore"):
         half = (hi - lo) / 2 * (1 + 2 * U)  # the half width, rounded up
-
-    def diff(x: Array, k: int) -> tuple[Array, Array]:
-        fv, fe = f.at(x, fi, k)
-        gv, ge = g.at(x, gi, k)
+    # e at the ends and the middle, and e^(k)/k! at the middle for k = ORDER - 1 … 2
+    points, orders = (lo, hi, *[mid] * (ORDER - 1)), (0, 0, *range(ORDER - 1, 1, -1), 0)
+    fs, gs = _orders(f, points, fi, orders), _orders(g, points, gi, orders)
+    diffs = []
+    for (fv, fe), (gv, ge) in zip(fs, gs, strict=True):
         v = fv - gv
-        return v, (fe + ge + U * np.abs(v)) * (1 + 4 * U)
-
-    e_lo, err_lo = diff(lo, 0)
-    e_hi, err_hi = diff(hi, 0)
+        diffs.append((v, (fe + ge + U * np.abs(v)) * (1 + 4 * U)))
+    (e_lo, err_lo), (e_hi, err_hi) = diffs[0], diffs[1]
     top = f.bound(lo, hi, fi, ORDER) + g.bound(lo, hi, gi, ORDER)
     half_e2 = math.comb(ORDER, 2) * top
-    for k in range(ORDER - 1, 1, -1):  # Horner in ρ
-        ek, errk = diff(mid, k)
+    for k, (ek, errk) in zip(range(ORDER - 1, 1, -1), diffs[2:-1], strict=True):  # Horner in ρ
         half_e2 = half_e2 * rho + math.comb(k, 2) * (np.abs(ek) + errk)
     slack = f.near_edge(lo, hi, fi) + g.near_edge(lo, hi, gi)
     ends = np.maximum(np.abs(e_lo) + err_lo, np.abs(e_hi) + err_hi)
@@ -524,17 +608,26 @@ def _float_bounds(
     xs = [lo, hi, mid]  # the ends and the middle (the quarter points become ends next)
     best, best_x = -1.0, float(lo[0])
     for j, x in enumerate(xs):
-        if j == 0:
-            v, e = e_lo, err_lo
-        elif j == 1:
-            v, e = e_hi, err_hi
-        else:
-            v, e = diff(x, 0)
+        v, e = diffs[-1 if j == 2 else j]
         lb = (np.abs(v) - e - slack) * (1 - 4 * U)
         i = int(np.argmax(lb))
         if lb[i] > best:
             best, best_x = float(lb[i]), float(x[i])
     return ub, excess, floor, noise, curve, (best, best_x)
+
+
+def _orders(
+    p: Any, points: tuple[Array, ...], idx: NDArray[np.intp], orders: tuple[int, ...]
+) -> list[tuple[Array, Array]]:
+    """``p.at(x, idx, k)`` for each pair of ``points`` and ``orders``: in one pass for
+    :class:`~approx.certify.taylor.LocalPolys` (:meth:`~approx.certify.taylor.LocalPolys.at_many`,
+    the same numbers bit for bit), else one call each, in order."""
+    if not isinstance(p, LocalPolys):
+        return [p.at(x, idx, k) for x, k in zip(points, orders, strict=True)]
+    m = idx.size
+    v, e = p.at_many(np.concatenate(points), np.concatenate([idx] * len(points)),
+                     np.repeat(orders, m))
+    return [(v[j * m : (j + 1) * m], e[j * m : (j + 1) * m]) for j in range(len(points))]
 
 
 def _precise_ends(

@@ -104,6 +104,11 @@ TARGET_WORK = 2**29
 CHEAP = 256
 
 
+#: rows of :meth:`LocalPolys.at_many` evaluated at once (its arrays hold ``(n + 6)`` floats
+#: a row: a few tens of MB at most, however many cells a capped search holds)
+AT_CHUNK = 1 << 15
+
+
 # --- cells: where they lie, their middle and radius, in floats --------------------------------
 
 
@@ -143,6 +148,8 @@ def remainder_term(rem: Any, reach: Any, p: int, *, rounded_up: bool = True) -> 
     ``rounded_up=False``: the plain product (for a tolerance test, not a bound).
     """
     rem, reach = np.asarray(rem, dtype=np.float64), np.asarray(reach, dtype=np.float64)
+    if rem.ndim and reach.shape == rem.shape and not rem.any():  # exact polynomials
+        return np.zeros_like(rem)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         grow = reach >= 1
         out = np.where(grow, 1.0, rem)  # reach ≥ 1: its power first, then rem
@@ -153,6 +160,22 @@ def remainder_term(rem: Any, reach: Any, p: int, *, rounded_up: bool = True) -> 
             out = out * (1 + 4 * (p + 2) * U) + (p + 2) * TINY
         out = np.where(rem == 0, 0.0, np.where(np.isnan(out), np.inf, out))
     return out if out.ndim else float(out)
+
+
+def _remainder_terms(rem: Array, reach: Array, p: NDArray[np.intp]) -> Array:
+    """:func:`remainder_term` (rounded up) with a power per row, ``p`` descending: each
+    row through exactly the operations :func:`remainder_term` applies to it."""
+    if not rem.any():  # exact polynomials (0 wherever rem is)
+        return np.zeros_like(rem)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        grow = reach >= 1
+        out = np.where(grow, 1.0, rem)  # reach ≥ 1: its power first, then rem
+        rows = np.searchsorted(-p, -(np.arange(int(p.max(initial=0))) + 1), side="right")
+        for m in rows:  # step t: the rows with p > t, a prefix
+            out[:m] = out[:m] * reach[:m]
+        out = np.where(grow, out * rem, out)
+        out = out * (1 + 4 * (p + 2) * U) + (p + 2) * TINY
+        return np.where(rem == 0, 0.0, np.where(np.isnan(out), np.inf, out))
 
 
 # --- piecewise polynomials with error radii -------------------------------------------------
@@ -269,6 +292,83 @@ class LocalPolys:
             # each step's absolute loss (a subnormal unit) grows with the later powers
             err = np.where(under, err + 4 * TINY * powers * (1 + 8 * U), err)
             # (and the last products, by U, may round a subnormal down: a few units more)
+            err = _subnormal_margin(err, (mu != 0) | (ra != 0) | (dh != 0) | (tail != 0))
+            err = np.where(np.isnan(err), np.inf, err)
+        rough = self.rough[idx]
+        if rough.any():
+            y = np.where(rough, np.nan, y)
+            err = np.where(rough, np.inf, err)
+        return y, err
+
+    def at_many(
+        self, x: Array, idx: NDArray[np.intp], orders: NDArray[np.intp]
+    ) -> tuple[Array, Array]:
+        """:meth:`at` at an order per point, in one pass: row ``j`` is
+        ``f^(orders[j])(x[j]) / orders[j]!`` on cell ``idx[j]``, value and error bound.
+
+        Every row goes through exactly the floating-point operations :meth:`at` applies
+        to it (the same values and bounds, bit for bit): the rows are grouped by order,
+        longest polynomial first, so the rows still in Horner's scheme at each step are a
+        prefix, updated in place. What it saves is numpy's per-call cost on the short
+        arrays of a branch-and-bound step (one pass instead of one per order).
+        """
+        orders = np.asarray(orders, dtype=np.intp)
+        value, error = np.empty(x.size), np.empty(x.size)
+        beyond = orders >= self.n
+        if beyond.any():
+            value[beyond], error[beyond] = self._beyond(idx[beyond])
+        rows = np.nonzero(~beyond)[0]
+        rows = rows[np.argsort(orders[rows], kind="stable")]  # longest first
+        for start in range(0, rows.size, AT_CHUNK):  # (each chunk sorted too)
+            r = rows[start : start + AT_CHUNK]
+            value[r], error[r] = self._horner_rows(x[r], idx[r], orders[r])
+        return value, error
+
+    def _horner_rows(
+        self, x: Array, idx: NDArray[np.intp], orders: NDArray[np.intp]
+    ) -> tuple[Array, Array]:
+        """:meth:`at`'s arithmetic on rows sorted by order (ascending), each row with its
+        own order's coefficients (padded with zeros that are never read). The sums that
+        do not depend on the value (``Σ j |c_j| |h|^(j-1)``, the radii, ``Σ |c_j| |h|^j``,
+        ``Σ |h|^j``) are updated as one stacked array, and the underflow tests of
+        :meth:`at` are made on the saved factors after the loop."""
+        m, n = x.size, self.n
+        lengths = n - orders  # descending
+        c, stack = np.zeros((n, m)), np.zeros((n, 4, m))  # stack: ay, radii, |c_j|, 1
+        rem = np.empty(m)
+        for k in orders[np.r_[True, orders[1:] != orders[:-1]]]:  # (sorted: its values)
+            ck, rk, remk = self._order(int(k))
+            sel = np.nonzero(orders == k)[0]
+            c[: n - k, sel], stack[: n - k, 1, sel] = ck[idx[sel]].T, rk[idx[sel]].T
+            rem[sel] = remk[idx[sel]]
+        stack[:, 2], stack[:, 3] = np.abs(c), 1.0
+        h = x - self.centre[idx]
+        a = np.abs(h)
+        cols = np.arange(m)
+        y = c[lengths - 1, cols]
+        mu = np.abs(y) / 2
+        sums = np.stack([np.zeros(m), stack[lengths - 1, 1, cols], np.abs(y), np.ones(m)])
+        kept_mu, kept_ra = np.zeros((n, m)), np.zeros((n, m))  # the factors tested below
+        # the rows in step j are those of length ≥ j + 2: a prefix
+        active = np.searchsorted(-lengths, -(np.arange(n) + 2), side="right")
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            for j in range(int(lengths.max()) - 2, -1, -1):
+                s = slice(0, int(active[j]))
+                aj, add, state = a[s], stack[j, :, s], sums[:, s]
+                add[0] = state[2]  # Σ j |c_j| |h|^(j-1) grows by the old Σ |c_j| |h|^j
+                kept_ra[j, s] = state[1]
+                np.multiply(state, aj, out=state)
+                np.add(state, add, out=state)
+                np.multiply(y[s], h[s], out=y[s])
+                np.add(y[s], c[j, s], out=y[s])
+                np.multiply(mu[s], aj, out=mu[s])
+                np.add(mu[s], np.abs(y[s]), out=mu[s])
+                kept_mu[j, s] = mu[s]
+            under = np.any(_underflows(kept_mu, a) | _underflows(kept_ra, a), axis=0)
+            dh, ra, _, powers = sums
+            tail = _remainder_terms(rem, a, lengths)
+            err = (2.01 * U * mu + ra + tail + 1.01 * U * dh * a) * (1 + 8 * U)
+            err = np.where(under, err + 4 * TINY * powers * (1 + 8 * U), err)
             err = _subnormal_margin(err, (mu != 0) | (ra != 0) | (dh != 0) | (tail != 0))
             err = np.where(np.isnan(err), np.inf, err)
         rough = self.rough[idx]

@@ -26,7 +26,6 @@ from approx.certify.adapters import finite_parameters
 from approx.core import deadline
 from approx.core.status import RunStatus
 from approx.experiment.specs import DatasetSpec, Run, TargetSpec
-from approx.methods import classifiers
 from approx.problems.datasets import Sample
 from approx.problems.targets import Target
 
@@ -248,6 +247,8 @@ def _overflow(model: Any, worst: analysis.MaxError) -> str | None:
 
 def classify(run: Run, result: Result) -> None:
     """Fit ``run``'s classifier to its replicate's samples and score it into ``result``."""
+    from approx.methods import classifiers  # (a worker of approximation runs never needs it)
+
     assert run.sample_seed is not None  # set by expand for every classification run
     sample = _sample(run.target, run.sample_seed)
     rng = np.random.default_rng(run.seed)

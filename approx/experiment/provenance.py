@@ -29,7 +29,6 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +60,11 @@ def now() -> str:
 
 
 def _version(name: str) -> str | None:
+    from importlib import metadata  # (loads slowly: not in every worker)
+
     try:
-        return version(name)
-    except PackageNotFoundError:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
         return None
 
 

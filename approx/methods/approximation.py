@@ -10,12 +10,10 @@ import numpy as np
 from approx.core import validate
 from approx.core.options import Option
 from approx.methods import costs
-from approx.methods.optimal import fit_optimal
 from approx.methods.registry import Fit, Method
 from approx.models import baselines, construct
 from approx.problems.targets import Target
 from approx.train import options
-from approx.train.recipe import fit_recipe
 
 __all__ = ["METHODS", "fit", "get"]
 
@@ -49,7 +47,13 @@ def _sawtooth(target: Target, width: int, rng: np.random.Generator) -> Fit:
     return Fit(net, net.n_params, info={"depth": width})
 
 
+# each kind imports what only it needs when it runs: a worker fitting a construction
+# loads neither the training loops (numba) nor the optimum's search
+
+
 def _optimal(target: Target, width: int, rng: np.random.Generator) -> Fit:
+    from approx.methods.optimal import fit_optimal
+
     return fit_optimal(target, width, rng)
 
 
@@ -64,6 +68,8 @@ def _spline(target: Target, width: int, rng: np.random.Generator) -> Fit:
 
 
 def _trained(target: Target, width: int, rng: np.random.Generator, **params: Any) -> Fit:
+    from approx.train.recipe import fit_recipe
+
     # params were resolved by Method.resolve: read back, not checked again
     result = fit_recipe(target, width, rng, options.Recipe.from_stored(params))
     return Fit.from_training(result, val_max_error=result.score)

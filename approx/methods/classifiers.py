@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
 
 from approx import methods
 from approx.core import validate
@@ -45,7 +44,7 @@ from approx.methods.registry import Fit, Method
 from approx.nn import ACTIVATIONS, MLP
 from approx.nn.losses import softmax
 from approx.problems.datasets import Sample
-from approx.train import optimize, options
+from approx.train import options
 
 __all__ = [
     "CLASSIFIERS",
@@ -159,6 +158,8 @@ def fit_softmax(
     penalty = validate.finite_float(penalty, "penalty", 0.0)
     max_iter = validate.integer(max_iter, "max_iter", 1)
     head = MLP([F.shape[1], classes], activation="identity")
+    from scipy.optimize import minimize  # (loaded only by the runs that need it)
+
     result = minimize(
         penalized_loss,
         head.pack(),
@@ -296,6 +297,8 @@ def _trained(sample: Sample, width: int, rng: np.random.Generator, **params: Any
     )
     record = options.OPTIONS[params["optimizer"]]
     given = {k: v for k, v in params.items() if k in record.schema and not _unset(k, v)}
+    from approx.train.training import optimize
+
     result = optimize(
         net, sample.X_train, sample.y_train, record.of(given), loss="softmax", rng=rng
     )

@@ -12,8 +12,6 @@ from typing import Any
 import numpy as np
 from numpy.polynomial import chebyshev as C
 from numpy.typing import ArrayLike, NDArray
-from scipy.fft import dct
-from scipy.interpolate import CubicSpline
 
 from approx.core import validate
 from approx.problems.targets import Target, check_target
@@ -170,6 +168,8 @@ def _local_cubics(knots: Array, values: Array) -> tuple[Array, float]:
     if not np.all(np.diff(u) > 0):  # knots too close to tell apart after the map
         u = knots
     du = np.diff(u)
+    from scipy.interpolate import CubicSpline  # (scipy's interpolation loads slowly)
+
     with np.errstate(over="ignore", invalid="ignore"):
         c = CubicSpline(u, y, bc_type="not-a-knot").c[::-1].T * du[:, None] ** np.arange(4)
     c[:, 0] = y[:-1]
@@ -199,6 +199,8 @@ def chebyshev(target: Target, d: int) -> ChebyshevModel:
     t = np.cos(np.pi * (np.arange(d) + 0.5) / d)
     values = target(0.5 * (a + b) + 0.5 * (b - a) * t)
     # DCT-II of the values at the roots of T_d gives d·c_k (2d·c_0 for the constant term)
+    from scipy.fft import dct
+
     coef = dct(values, type=2) / d
     coef[0] /= 2
     return ChebyshevModel(coef, (a, b))

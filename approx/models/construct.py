@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg import lstsq
 
 from approx.core import validate
 from approx.nn import ACTIVATIONS, MLP
@@ -272,6 +271,8 @@ def random_features(
         bias = -w * breaks
     x = np.linspace(a, b, n_samples)
     design = np.column_stack([ACTIVATIONS[activation](np.outer(x, w) + bias), np.ones(n_samples)])
+    from scipy.linalg import lstsq  # (scipy.linalg loads slowly: only these fits need it)
+
     coef = lstsq(design, target(x), cond=_RCOND[features])[0]
     return MLP.from_params([w[None, :], coef[:-1, None]], [bias, coef[-1:]], activation=activation)
 

@@ -42,6 +42,7 @@ about a second of CPU. Past :data:`~approx.nn.float_pieces.FLOAT_WORK` multiply-
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
@@ -155,12 +156,39 @@ def piecewise_linear(net: MLP, domain: tuple[float, float]) -> PiecewiseLinear:
         :data:`~approx.nn.float_pieces.FLOAT_WORK` multiply-adds.
     """
     net, a, b = _check(net, domain)
+    key = _key(net, a, b)
+    if key in _RECENT:
+        _RECENT.move_to_end(key)
+        return _RECENT[key]
     if len(net.sizes) == 3:
-        return _shallow(net, a, b)
-    try:
-        return _deep(net, a, b, DEEP_WORK)  # read at call time: tests may lower it
-    except TooManyPieces:  # exact pieces too dear: floats with rigorous radii
-        return _floats(net, a, b)
+        pw = _shallow(net, a, b)
+    else:
+        try:
+            pw = _deep(net, a, b, DEEP_WORK)  # read at call time: tests may lower it
+        except TooManyPieces:  # exact pieces too dear: floats with rigorous radii
+            pw = _floats(net, a, b)
+    for array in (pw.x, pw.y, pw.slopes, pw.y_err, pw.slope_err, pw.slack):
+        if array is not None:
+            array.flags.writeable = False  # shared by the callers that ask again
+    if pw.x.size <= RECENT_PIECES:  # (a deep net's millions of pieces are not kept)
+        _RECENT[key] = pw
+        if len(_RECENT) > RECENT:
+            _RECENT.popitem(last=False)
+    return pw
+
+
+#: the pieces of the last few nets are kept (read-only): measuring one run asks for
+#: them three times (the enclosure, the L2 error and the diagnostics)
+RECENT = 4
+#: ... when they have at most this many breakpoints (a few MB kept at most)
+RECENT_PIECES = 1 << 16
+_RECENT: OrderedDict[tuple[object, ...], PiecewiseLinear] = OrderedDict()
+
+
+def _key(net: MLP, a: float, b: float) -> tuple[object, ...]:
+    """What the pieces depend on: the weights' bits, the domain's, and the work caps."""
+    arrays = tuple((w.dtype.str, w.shape, w.tobytes()) for w in [*net.weights, *net.biases])
+    return (a.hex(), b.hex(), bool(net.bias), DEEP_WORK, FLOAT_WORK, arrays)
 
 
 def _floats(net: MLP, a: float, b: float, max_work: int = FLOAT_WORK) -> PiecewiseLinear:

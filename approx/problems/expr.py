@@ -33,6 +33,7 @@ that can hold 0.
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +41,6 @@ from typing import Any
 import numpy as np
 from flint import arb, arb_series
 from numpy.typing import NDArray
-from scipy import special
 
 from approx.arith import elementary
 from approx.arith.balls import from_zero, hull
@@ -71,8 +71,16 @@ FUNCTIONS: dict[str, Callable[[NDArray[np.float64]], NDArray[np.float64]]] = {
     "log1p": np.log1p,
     "sqrt": np.sqrt,
     "abs": np.abs,
-    "erf": special.erf,
+    "erf": lambda x: _erf()(x),
 }
+
+
+@functools.cache
+def _erf() -> Callable[[Any], Any]:
+    """``scipy.special.erf``, imported when first used (scipy.special loads slowly)."""
+    from scipy.special import erf
+
+    return erf
 CONSTANTS = {"pi": np.pi, "e": np.e}
 _BINARY = {
     ast.Add: operator.add,

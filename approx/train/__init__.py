@@ -33,14 +33,48 @@ The gradient engine (loss, gradient, residuals and their Jacobian at θ) is
 :func:`approx.nn.engine.make_engine`, re-exported here.
 """
 
-from approx.nn.engine import make_engine
-from approx.train.loop import TrainResult
-from approx.train.optimizers import SGD, Adam
-from approx.train.options import OPTIONS, FitOptions, Recipe
-from approx.train.recipe import INITS, SAMPLINGS, fit_recipe, fit_target
+from importlib import import_module
+from typing import Any
+
+# (light, and named like its module: bound here so that importing the submodule
+# anywhere never leaves the module object under this name)
 from approx.train.relocate import relocate
-from approx.train.schedules import LR_FLOOR, SCHEDULES, lr_factor
-from approx.train.training import OPTIMIZERS, optimize, train
+
+#: the names below, by the module that defines them: imported on first use, so that a
+#: process that only reads the options (a worker fitting a construction) never loads the
+#: training loops, numba or scipy's optimizers
+_NAMES = {
+    "make_engine": "approx.nn.engine",
+    "TrainResult": "approx.train.loop",
+    "SGD": "approx.train.optimizers",
+    "Adam": "approx.train.optimizers",
+    "OPTIONS": "approx.train.options",
+    "FitOptions": "approx.train.options",
+    "Recipe": "approx.train.options",
+    "INITS": "approx.train.recipe",
+    "SAMPLINGS": "approx.train.recipe",
+    "fit_recipe": "approx.train.recipe",
+    "fit_target": "approx.train.recipe",
+    "LR_FLOOR": "approx.train.schedules",
+    "SCHEDULES": "approx.train.schedules",
+    "lr_factor": "approx.train.schedules",
+    "OPTIMIZERS": "approx.train.training",
+    "optimize": "approx.train.training",
+    "train": "approx.train.training",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_NAMES[name]), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "INITS",

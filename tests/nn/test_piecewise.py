@@ -181,3 +181,20 @@ def test_wide_deep_nets_pieces_enclose_the_exact_function():
         line = Fraction(float(pw.y[j])) + Fraction(float(pw.slopes[j])) * (x - left)
         tol = pw.y_err[j] + pw.slope_err[j] * float(right - left) + pw.slack[j]
         assert abs(float(exact(x) - line)) <= tol * (1 + 1e-9) + 1e-300
+
+
+def test_the_pieces_of_a_net_are_kept_read_only_and_follow_its_weights():
+    """Asked again for the same weights and domain, the same (read-only) pieces; after
+    the weights change in place, new pieces that match the net."""
+    from approx.nn import piecewise as pwmod
+
+    net = MLP([1, 6, 1], rng=np.random.default_rng(5))
+    first = pwmod.piecewise_linear(net, (-1.0, 1.0))
+    assert pwmod.piecewise_linear(net, (-1.0, 1.0)) is first
+    assert not first.x.flags.writeable and not first.y.flags.writeable
+    assert pwmod.piecewise_linear(net, (-1.0, 0.5)) is not first
+    net.weights[1][:] *= 2.0  # in place: the same arrays, other bits
+    again = pwmod.piecewise_linear(net, (-1.0, 1.0))
+    assert again is not first
+    x = np.linspace(-1.0, 1.0, 101)
+    np.testing.assert_allclose(again(x), net(x).ravel(), rtol=1e-12, atol=1e-12)
