@@ -113,10 +113,11 @@ def gauss_newton(
     """Levenberg–Marquardt on the normal equations, in numpy: the polish of ``"adam+lm"``.
 
     Each iteration forms the residual Jacobian by backprop (``engine.residual_jacobian``),
-    then tries steps ``δ = −(JᵀJ + λ diag JᵀJ)⁻¹ Jᵀρ`` (a Cholesky solve of size P, far
-    cheaper than MINPACK's QR of the m×P Jacobian when m ≫ P) until one lowers the loss;
-    λ follows Nielsen's gain-ratio rule. Residuals are transformed as in :func:`lm` so
-    the Lᵖ error with exponent ``p`` (default: the engine's loss) is minimised.
+    then tries steps ``δ = −(JᵀJ + λ diag JᵀJ)⁻¹ Jᵀρ`` (a Cholesky solve of size P)
+    until one lowers the loss; λ follows Nielsen's gain-ratio rule. Residuals are
+    transformed as in :func:`lm` so the Lᵖ error with exponent ``p`` (default: the
+    engine's loss) is minimised. (:func:`lm` is the same method with MINPACK's
+    non-decreasing scaling, its stopping tests and the start's evaluation counted.)
 
     Returns the loss at each accepted iterate (the first is the start), the status, a
     message and the number of function evaluations (trial steps), at most ``steps``.
@@ -226,8 +227,8 @@ def adam_lm(
       in the net's knot form, whose normal equations are banded (O(m + d) per step,
       any d);
     - otherwise :func:`gauss_newton` on the net's parameters (dense normal equations:
-      at d = 64 one evaluation costs about a millisecond, against tens for MINPACK in
-      :func:`lm`; at most :data:`POLISH_MAX_PARAMS` parameters).
+      at d = 64 one evaluation costs about a millisecond; at most
+      :data:`POLISH_MAX_PARAMS` parameters).
     """
 
     n = engine.theta.size
