@@ -9,7 +9,8 @@ the same problem (``methods.fit("trained", optimizer="lm", ...)`` with the budge
 ``experiments/theory_vs_practice.toml``: 30 evaluations from He weights and the knots,
 200 from the construction), interleaved in one process, one BLAS thread; the table shows
 per (init, d) the median over targets × seeds of the fit time of each and of the
-per-run ratios new / old of the fit time, the certified max error
+per-run ratios new / old of the fit's wall and CPU time (the process's, which a loaded
+machine distorts less), the certified max error
 (:func:`approx.analysis.errors.max_error`) and the final training loss, with each
 ratio's spread (min–max).
 
@@ -22,7 +23,6 @@ ratio's spread (min–max).
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import os
 import statistics
@@ -120,14 +120,14 @@ def one_fit(runner: str, name: str, init: str, d: int, seed: int) -> dict[str, A
     saved = training.OPTIMIZERS["lm"]
     training.OPTIMIZERS["lm"] = RUNNERS[runner]
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fit = methods.fit("trained", target, d, np.random.default_rng([seed, d]),
                           optimizer="lm", init=init, steps=BUDGETS[init])
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     finally:
         training.OPTIMIZERS["lm"] = saved
     return {"runner": runner, "target": name, "init": init, "d": d, "seed": seed,
-            "seconds": seconds, "max_error": max_error(target, fit.model),
+            "seconds": seconds, "cpu": cpu, "max_error": max_error(target, fit.model),
             "loss": fit.info["loss"], "steps": fit.info["steps"], "stop": fit.info["stop"]}
 
 
@@ -142,7 +142,8 @@ def report(rows: list[dict[str, Any]]) -> None:
         key = (row["init"], row["d"], row["target"], row["seed"])
         pairs.setdefault(key, {})[row["runner"]] = row
     print(f"{'init':>12} {'d':>4} {'runs':>4} {'old s':>7} {'new s':>7} "
-          f"{'time new/old':>22} {'max error new/old':>22} {'loss new/old':>22}")
+          f"{'time new/old':>22} {'CPU new/old':>22} {'max error new/old':>22} "
+          f"{'loss new/old':>22}")
     for init in BUDGETS:
         for d in sorted({k[1] for k in pairs}):
             both = [v for k, v in pairs.items() if k[:2] == (init, d) and len(v) == 2]
@@ -152,11 +153,12 @@ def report(rows: list[dict[str, Any]]) -> None:
             new = [b["new"] for b in both]
             ratio = {q: [n[q] / o[q] if o[q] > 0 else math.inf
                          for n, o in zip(new, old, strict=True)]
-                     for q in ("seconds", "max_error", "loss")}
+                     for q in ("seconds", "cpu", "max_error", "loss")}
             print(f"{init:>12} {d:>4} {len(both):>4} "
                   f"{statistics.median(o['seconds'] for o in old):7.2f} "
                   f"{statistics.median(n['seconds'] for n in new):7.2f} "
-                  f"{_spread(ratio['seconds']):>22} {_spread(ratio['max_error']):>22} "
+                  f"{_spread(ratio['seconds']):>22} {_spread(ratio['cpu']):>22} "
+                  f"{_spread(ratio['max_error']):>22} "
                   f"{_spread(ratio['loss']):>22}")
 
 
@@ -171,6 +173,7 @@ def main() -> None:
     args = parser.parse_args()
     widths, seeds = ([16, 64], 1) if args.quick else (args.widths, args.seeds)
     rows: list[dict[str, Any]] = []
+    out = open(args.csv, "w", newline="") if args.csv else None
     with threadpool_limits(1, "blas"):
         for d in widths:
             for init in args.inits:
@@ -180,16 +183,18 @@ def main() -> None:
                         order = ("minpack", "new") if seed % 2 == 0 else ("new", "minpack")
                         for runner in order:
                             rows.append(one_fit(runner, name, init, d, seed))
+                            if out:  # row by row: a stopped run keeps what it measured
+                                if len(rows) == 1:
+                                    out.write(",".join(rows[0]) + "\n")
+                                out.write(",".join(str(v) for v in rows[-1].values()) + "\n")
+                                out.flush()
                         print(f"{name:>7} {init:>12} d={d:<4} seed={seed}: " + "   ".join(
-                            f"{r['runner']} {r['seconds']:6.2f} s ε {r['max_error']:.4e} "
-                            f"loss {r['loss']:.4e} {r['steps']:>3} ev"
+                            f"{r['runner']} {r['seconds']:6.2f} s (CPU {r['cpu']:6.2f}) ε "
+                            f"{r['max_error']:.4e} loss {r['loss']:.4e} {r['steps']:>3} ev"
                             for r in sorted(rows[-2:], key=lambda r: r["runner"])), flush=True)
             report(rows)
-    if args.csv:
-        with open(args.csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+    if out:
+        out.close()
 
 
 if __name__ == "__main__":
