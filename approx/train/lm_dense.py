@@ -14,10 +14,15 @@ a dead unit's zero column still has a definite system), and λ follows Nielsen's
 ``JᵀJ`` costs one BLAS ``syrk`` (n P²) per iteration and each trial P³/3; with fewer
 residuals than parameters the same step comes from the n × n system
 ``δ = −S^{−½} Ĵᵀ (Ĵ Ĵᵀ + λ I)⁻¹ ρ``, ``Ĵ = J S^{−½}``. MINPACK's ``lmder`` (what ``lm``
-used before) spends O(n P²) in unblocked Householder QR per iteration and as much again
-in Givens rotations for each damping it tries: at P = 769, n = 1024 about 1.3 s an
-iteration against 0.1 s here. The price is the squared condition number of ``JᵀJ``,
-which the damping bounds (a factorisation that fails raises λ like a rejected step).
+used before, through scipy's ``least_squares``) spends O(n P²) in unblocked Householder
+QR per iteration and O(P³) in Givens rotations for each damping it tries: at n = 1024
+a run took 7–8× as long at d = 64 and 11–12× at d = 256 (``benchmarks/bench_lm.py``,
+medians), for the same max error and loss in the median. The price is the squared
+condition number of ``JᵀJ``, which the damping bounds (a factorisation that fails
+raises λ like a rejected step); steps from an accurate QR of the stacked system
+``[J; (λS)^½]`` gave the same result to 12 digits in the case tried (tanh10 from the
+construction, d = 128). The results differ from MINPACK's (Nielsen's damping rule in
+place of MINPACK's trust region), and are deterministic.
 
 Every BLAS and LAPACK call runs on one thread (:func:`approx.core.threads.one_thread`),
 so a run's numbers do not depend on the machine's thread count.
