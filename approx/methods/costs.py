@@ -72,8 +72,9 @@ def trained_memory(width: int, params: dict[str, Any]) -> int:
     # the banded knot-form polish need O(n + d): about 30 vectors of the n training points
     # (measured with ru_maxrss at d = 256 and 1024 for the default recipe: ≈ 230 bytes a
     # point beyond the worker's base), plus the validation grid. The dense
-    # Levenberg–Marquardt paths (scipy's ``lm``; the polish of non-ReLU nets) add the
-    # n × P Jacobian, its product and the P × P normal equations, P = 3d + 1.
+    # Levenberg–Marquardt paths (``lm``; the polish of non-ReLU nets) add the n × P
+    # Jacobian, its product and the P × P normal equations and their factor, P = 3d + 1
+    # (``lm`` with n < P: an n × n system and a scaled copy of the Jacobian).
     optimizer = params.get("optimizer") or "adam+lm"
     n = params.get("n_train") or options.default_n_train(width, optimizer)
     n_val = params.get("n_val") or options.default_n_val(n)

@@ -198,7 +198,8 @@ class LBFGSOptions(Options):
 @_reads("lm", STEPS.replace(default=100), TOL)
 @dataclass(frozen=True)
 class LMOptions(Options):
-    """Levenberg–Marquardt (scipy's MINPACK): function evaluations."""
+    """Levenberg–Marquardt on the normal equations (:mod:`approx.train.lm_dense`):
+    residual evaluations (the start and every trial step)."""
 
 
 @_reads(

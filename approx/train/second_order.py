@@ -1,4 +1,4 @@
-"""Second-order methods: L-BFGS, Levenberg–Marquardt (scipy), the numpy LM polish.
+"""Second-order methods: L-BFGS, Levenberg–Marquardt, the LM polish of adam+lm.
 
 Levenberg–Marquardt fits residuals: the ``"lp"`` loss enters through the transform
 :func:`lp_residuals`, whose half sum of squares is that loss.
@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from approx.core import deadline
 from approx.train.knot_form import is_shallow_relu, spline_polish
+from approx.train.lm_dense import levenberg_marquardt
 from approx.train.lm_rules import NO_STEP, Damping, lp_residuals
 from approx.train.loop import (
     Converged,
@@ -85,50 +86,6 @@ def lbfgs(
     return np.array(history), status, f"L-BFGS-B: {res.message}", int(res.nit)
 
 
-class _LMResiduals:
-    """The residuals ρ of :func:`lm` (:func:`lp_residuals`: ½ Σ ρ² is the loss) and their
-    Jacobian, for scipy's ``least_squares``: θ is written into the engine, the Jacobian
-    of the last θ kept for ``jac``, and the loss recorded at each linearisation (the
-    start and each accepted step, not the rejected trial steps, whose loss can be huge).
-    """
-
-    def __init__(self, engine: Engine, X: Array, y: Array, tracker: Tracker, tol: float):
-        self.engine, self.X, self.y, self.tracker, self.tol = engine, X, y, tracker, tol
-        self.m, self.p = X.shape[0], engine.p
-        self.history: list[float] = []
-        self.evals = 0
-        self._cache: dict[str, Array] = {}
-
-    def _evaluate(self, th: Array) -> tuple[Array, Array]:
-        cache = self._cache
-        if "theta" in cache and np.array_equal(cache["theta"], th):
-            return cache["r"], cache["J"]
-        np.copyto(self.engine.theta, th)
-        deadline.check()
-        r, J = self.engine.residual_jacobian(self.X, self.y)
-        cache.update(theta=th.copy(), r=r.copy(), J=J.copy())
-        return r, J
-
-    def fun(self, th: Array) -> Array:
-        r, _ = self._evaluate(th)
-        rho, _ = lp_residuals(r, self.p, self.m)
-        value = 0.5 * float(rho @ rho)
-        self.evals += 1
-        if not math.isfinite(value):
-            raise Diverged
-        self.tracker.offer(value, self.evals)
-        if value <= self.tol:
-            self.history.append(value)
-            raise Converged
-        return rho
-
-    def jac(self, th: Array) -> Array:
-        r, J = self._evaluate(th)
-        rho, scale = lp_residuals(r, self.p, self.m)
-        self.history.append(0.5 * float(rho @ rho))
-        return scale[:, None] * J
-
-
 def lm(
     engine: Engine,
     X: Array,
@@ -137,35 +94,10 @@ def lm(
     options: Options,
     rng: np.random.Generator | None = None,
 ) -> Outcome:
-    """Levenberg–Marquardt by scipy's ``least_squares`` (MINPACK's ``lm``; ``trf`` when
-    there are fewer residuals than parameters), ``options.steps`` evaluations at most."""
-    from scipy.optimize import least_squares
-
-    theta, tol = engine.theta, options.tol
-    problem = _LMResiduals(engine, X, y, tracker, tol)
-    method = "lm" if X.shape[0] * engine.net.sizes[-1] >= theta.size else "trf"
-    try:
-        res = least_squares(
-            problem.fun,
-            theta.copy(),
-            jac=problem.jac,
-            method=method,
-            max_nfev=options.steps,
-            x_scale="jac",
-            ftol=1e-15,
-            xtol=1e-15,
-            gtol=1e-15,
-        )
-    except Diverged:
-        return np.array(problem.history), "diverged", "LM met a non-finite loss", problem.evals
-    except Converged:
-        return np.array(problem.history), "converged", f"loss ≤ tol {tol:g}", problem.evals
-    np.copyto(theta, res.x)
-    history = problem.history
-    if not history or res.cost < history[-1]:  # a last accepted step, never linearised at
-        history.append(float(res.cost))
-    status = "completed" if res.status == 0 else "converged"
-    return np.array(history), status, f"least_squares ({method}): {res.message}", int(res.nfev)
+    """Levenberg–Marquardt on the normal equations with the exact Jacobian
+    (:func:`~approx.train.lm_dense.levenberg_marquardt`), ``options.steps`` residual
+    evaluations at most."""
+    return levenberg_marquardt(engine, X, y, tracker, steps=options.steps, tol=options.tol)
 
 
 def gauss_newton(
@@ -181,10 +113,11 @@ def gauss_newton(
     """Levenberg–Marquardt on the normal equations, in numpy: the polish of ``"adam+lm"``.
 
     Each iteration forms the residual Jacobian by backprop (``engine.residual_jacobian``),
-    then tries steps ``δ = −(JᵀJ + λ diag JᵀJ)⁻¹ Jᵀρ`` (a Cholesky solve of size P, far
-    cheaper than MINPACK's QR of the m×P Jacobian when m ≫ P) until one lowers the loss;
-    λ follows Nielsen's gain-ratio rule. Residuals are transformed as in :func:`lm` so
-    the Lᵖ error with exponent ``p`` (default: the engine's loss) is minimised.
+    then tries steps ``δ = −(JᵀJ + λ diag JᵀJ)⁻¹ Jᵀρ`` (a Cholesky solve of size P)
+    until one lowers the loss; λ follows Nielsen's gain-ratio rule. Residuals are
+    transformed as in :func:`lm` so the Lᵖ error with exponent ``p`` (default: the
+    engine's loss) is minimised. (:func:`lm` is the same method with MINPACK's
+    non-decreasing scaling, its stopping tests and the start's evaluation counted.)
 
     Returns the loss at each accepted iterate (the first is the start), the status, a
     message and the number of function evaluations (trial steps), at most ``steps``.
@@ -294,8 +227,8 @@ def adam_lm(
       in the net's knot form, whose normal equations are banded (O(m + d) per step,
       any d);
     - otherwise :func:`gauss_newton` on the net's parameters (dense normal equations:
-      at d = 64 one evaluation costs about a millisecond, against tens for MINPACK in
-      :func:`lm`; at most :data:`POLISH_MAX_PARAMS` parameters).
+      at d = 64 one evaluation costs about a millisecond; at most
+      :data:`POLISH_MAX_PARAMS` parameters).
     """
 
     n = engine.theta.size
