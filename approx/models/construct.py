@@ -17,7 +17,7 @@ from scipy.linalg import lstsq
 
 from approx.core import validate
 from approx.models.least_squares import split_lstsq
-from approx.nn import ACTIVATIONS, MLP
+from approx.nn import MLP
 from approx.problems.targets import Target, check_target
 
 __all__ = [

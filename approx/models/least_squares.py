@@ -195,4 +195,3 @@ def _reduced(solver: _SemiNormal, a_n: Array, y: Array, floor: float) -> Array:
         k = min(count, 2 * k)
     g = u[:, keep].T @ (q @ y)
     return vt[keep].T @ (g / s[keep])
-

@@ -48,8 +48,8 @@ def test_nearly_dependent_columns_fit_as_well_as_the_truncated_svd(
 
 def test_random_fourier_features_match_the_truncated_svd_at_the_samples() -> None:
     rng = np.random.default_rng(3)
-    x = np.linspace(-1, 1, 1024)
-    w, b = rng.normal(0, 200, 300), rng.uniform(0, 2 * np.pi, 300)
+    x = np.linspace(-1, 1, 512)
+    w, b = rng.normal(0, 100, 150), rng.uniform(0, 2 * np.pi, 150)
     design_t = np.vstack([np.cos(np.outer(w, x) + b[:, None]), np.ones(x.size)])
     y = np.exp(np.sin(3 * x))
     coef = split_lstsq(design_t, y, 2e-14)
