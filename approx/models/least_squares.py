@@ -21,8 +21,8 @@ and an ``m³/3`` factorisation instead of the SVD's several ``n m²``:
    ``B Ω`` for a Gaussian ``Ω`` of a fixed seed, projected off ``span(A_S)`` twice,
    orthonormalised to ``Q``; the SVD of the small ``QᵀB`` then gives ``x_N``, keeping the
    singular values above ``cut · σ̂`` (``σ̂`` an estimate of the scaled design's largest
-   singular value by power iteration); the sketch grows until it holds every kept
-   direction with room to spare;
+   singular value by power iteration); where the sketch fills up with kept directions,
+   all of ``B`` is taken instead;
 5. ``x_S`` solved again against ``y - A_N x_N``.
 
 This is not the minimum-norm solution: the components on ``S`` are whatever fits
@@ -55,8 +55,8 @@ REFINE = 4
 _PROJECT = 2
 #: power iterations for the estimate of the largest singular value (a lower bound)
 _POWER = 12
-#: the sketch's columns beyond an eighth of the reduced problem's, and the margin (half of
-#: it) that must stay free of kept directions, else the sketch doubles
+#: the sketch's columns beyond a sixteenth of the reduced problem's, and the margin (half
+#: of it) that must stay free of kept directions, else all of ``B`` is taken
 _SKETCH = 16
 #: the sketch's seed: the solution is a deterministic function of the inputs
 _SEED = 20
@@ -192,6 +192,6 @@ def _reduced(solver: _SemiNormal, a_n: Array, y: Array, floor: float) -> Array:
         keep = s > floor
         if k == count or keep.sum() <= k - _SKETCH // 2:
             break
-        k = min(count, 2 * k)
+        k = count  # the sketch is full: B itself (a second sketch would cost as much)
     g = u[:, keep].T @ (q @ y)
     return vt[keep].T @ (g / s[keep])
