@@ -16,8 +16,9 @@ net, run right after in the same process, and the time ratio printed.
 With ``--solvers`` it times the output weights' least squares instead: scipy's SVD
 ``lstsq`` (the solver before :func:`approx.models.least_squares.split_lstsq`) and the
 split, on the same design in the same process, in interleaved rounds (median and
-spread of the wall times, one BLAS thread), and each one's certified ε (value, upper,
-tight) and certification time:
+spread of the CPU times on one BLAS thread, robust to other load; the split's include
+building the design), and each one's certified ε (value, upper, tight) and
+certification time:
 
     python benchmarks/bench_features.py --solvers --features fourier relu \\
         --widths 1024 2048 4096 --rounds 3
@@ -82,7 +83,7 @@ def main() -> None:
 def _solvers(args: argparse.Namespace) -> None:
     """Old and new least squares side by side (see the module docstring)."""
     print(
-        f"{'features':>8} {'target':>8} {'d':>5} {'solver':>6} {'fit (s)':>16} "
+        f"{'features':>8} {'target':>8} {'d':>5} {'solver':>6} {'fit CPU (s)':>16} "
         f"{'value':>10} {'upper':>10} {'tight':>5} {'certify':>8}"
     )
     for features in args.features:
@@ -100,9 +101,9 @@ def _solvers(args: argparse.Namespace) -> None:
                 coef: dict[str, np.ndarray] = {}
                 for _ in range(args.rounds):  # interleaved: load drifts hit both alike
                     for solver in SOLVERS:
-                        t0 = time.perf_counter()
+                        t0 = time.process_time()  # one thread: CPU time, robust to load
                         coef[solver] = _fit(solver, y, x, w, bias, features)
-                        times[solver].append(time.perf_counter() - t0)
+                        times[solver].append(time.process_time() - t0)
                 for solver in SOLVERS:
                     fitted = MLP.from_params(
                         [w[None, :], coef[solver][:-1, None]],
