@@ -16,7 +16,7 @@ net, run right after in the same process, and the time ratio printed.
 With ``--solvers`` it times the output weights' least squares instead: scipy's SVD
 ``lstsq`` (the solver before :func:`approx.models.least_squares.split_lstsq`) and the
 split, on the same design in the same process, in interleaved rounds (median and
-spread of the CPU times on one BLAS thread, robust to other load; the split's include
+spread of the CPU times on one BLAS thread, robust to other load; both include
 building the design), and each one's certified ε (value, upper, tight) and
 certification time:
 
