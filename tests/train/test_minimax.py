@@ -124,3 +124,15 @@ def test_the_finish_never_raises_the_certified_error(name, d):
         return max_error(target, fit.model)
 
     assert error() <= error(finish_steps=0) * (1 + 1e-9)
+
+
+def test_madsen_stops_once_its_steps_stall(monkeypatch):
+    # with any gain below the stall fraction, Madsen's steps end after one window
+    start = _fit([-1.0, 0.3, 1.0], [1.2, 0.0, 0.9])
+    monkeypatch.setattr(minimax, "MADSEN_STALL", 0.0)
+    _, used = madsen(start, GRID, SQUARE, 200)
+    monkeypatch.setattr(minimax, "MADSEN_STALL", 1e9)  # any gain is too little
+    monkeypatch.setattr(minimax, "MADSEN_WINDOW", 3)
+    fit, stalled = madsen(start, GRID, SQUARE, 200)
+    assert stalled == 3 < used
+    assert fit.error < start.error
