@@ -59,6 +59,7 @@ __all__ = [
     "FLAT_UP_TO",
     "FORMS",
     "MADSEN_STEPS",
+    "SPLIT_UP_TO",
     "STARTS",
     "Fit",
     "as_net",
@@ -100,6 +101,11 @@ FORMS = ("free", "flat", "level")
 #: widths up to which :func:`minimax_finish` takes the paths through d + 1 cells; they
 #: gain at most about (1 + 1/d)² − 1 (under 1% above 256) for twice the work
 FLAT_UP_TO = 256
+#: widths up to which it also takes the ``"flat"`` path (a level cell opened in the
+#: free result). Measured on the quickstart's targets (3 seeds, all paths run), above
+#: d = 64 that path never beat the others, while the ``"level"`` path still won by up
+#: to 12% (tanh10, whose ends are nearly level)
+SPLIT_UP_TO = 64
 #: the starts of :func:`minimax_finish`, of ``"best"`` (the trained net's knot form)
 #: and ``"samples"`` (knots equidistributing the samples' curvature). Measured on the
 #: quickstart's targets from He weights (d = 4 … 256, 3 seeds, all six paths run),
@@ -398,8 +404,9 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     the adaptive construction's rule, from the data) with the samples' values there;
     ``"best"``, the knot form of the tracker's best iterate (not among the default
     starts: the trained knots often sit in a poor local minimum of the max error, and
-    many exist, since the error is not convex in the knots). Above :data:`FLAT_UP_TO`
-    units only the free form. Returns the evaluations and linear programs used.
+    many exist, since the error is not convex in the knots). Above :data:`SPLIT_UP_TO`
+    units no ``"flat"`` path, above :data:`FLAT_UP_TO` only the free form. Returns the
+    evaluations and linear programs used.
     """
     net, theta = engine.net, engine.theta
     order = np.argsort(X.reshape(-1), kind="stable")
@@ -408,6 +415,8 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     used = 0
     d = net.sizes[1]
     forms = FORMS if d <= FLAT_UP_TO else ("free",)
+    if d > SPLIT_UP_TO:
+        forms = tuple(form for form in forms if form != "flat")
     for start in STARTS:
         if start == "best":
             tau, u = knot_form(net, float(x[0]), float(x[-1]))

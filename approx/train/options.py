@@ -118,7 +118,7 @@ FINISH_STEPS = Option(
     "adam+lm on a 1→d→1 ReLU net with select = 'max_error': Levenberg–Marquardt "
     "evaluations of the Lᵖ continuation (p = 16 … 256) on each path of the minimax "
     "finish (from knots placed by the samples' curvature; three knot forms up to "
-    "d = 256, one above), each then completed by Madsen's linear programs on the max "
+    "d = 64, two up to 256, one above), each then completed by Madsen's linear programs on the max "
     "error (0: no finish)",
     minimum=0,
 )
