@@ -106,7 +106,10 @@ SPLIT_UP_TO = 64
 #: quickstart's targets from He weights (d = 4 … 256, 3 seeds, all six paths run),
 #: the trained knots' best path beat the samples' best by more than 0.1% in 6 fits of
 #: 63, by 0.4–1.8%, and lost by up to 2.5×: the finish starts from the samples only,
-#: at half the cost
+#: at half the cost. From the adaptive construction (one run a row, five built-in
+#: targets, d = 8 … 256) that costs up to 7% in 5 rows of 30 (exp at d = 16 and 32,
+#: sin2pi at 128 and 256, abs15 at 256) and gains up to 3% in 4; the trained start's
+#: free form alone does not win those rows back
 STARTS = ("samples",)
 
 
