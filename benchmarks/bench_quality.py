@@ -15,10 +15,11 @@ optimum can be):
   (``init = "construction"``, ``knots = "adaptive"``; with uniform training points that
   fit draws nothing at random, so it runs once per row); goal ≤ 1.03;
 - with ``--ablation``, the same from He weights (median of the seeds) with a piece of
-  the finish taken away: ``no finish`` (``finish_steps = 0``, the recipe before the
-  finish), ``no Madsen`` (the Lᵖ continuation only), ``free only`` (no flat form),
-  ``trained start`` (the finish from the trained knots only, not also from knots
-  equidistributing the samples' curvature);
+  the finish taken away or added: ``no finish`` (``finish_steps = 0``, the recipe
+  before the finish), ``no Madsen`` (the Lᵖ continuation only), ``free only`` (no flat
+  form), ``trained start`` (the finish from the trained knots only, not from knots
+  equidistributing the samples' curvature), ``both starts`` (from both, the default
+  before the finish was made cheaper);
 
 and the wall time of the default fits (all seeds). One BLAS thread. The references are
 cached in ``results/bench_quality_reference.json`` (delete it to recompute).
@@ -81,6 +82,7 @@ ABLATIONS = (
     ("no Madsen", {}, {"MADSEN_STEPS": 0}),
     ("free only", {}, {"FORMS": ("free",)}),
     ("trained start", {}, {"STARTS": ("best",)}),
+    ("both starts", {}, {"STARTS": ("best", "samples")}),
 )
 
 

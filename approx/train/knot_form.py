@@ -182,10 +182,10 @@ def _assemble(
     banded ``JᵀJ`` (upper form, 4 rows), ``Jᵀρ``, and the empty cells: the compiled
     kernel (:mod:`approx.train._banded_numba`) where numba is installed, else
     :func:`_sums` in numpy."""
-    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
     if _NUMBA is not None:
-        value, ab, g, empty = _NUMBA(tau, u, x, y, cell, p, norm.unit)
+        value, ab, g, empty = _NUMBA(tau, u, x, y, p, norm.unit)
     else:
+        cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
         value, ab, g, empty = _sums(tau, u, x, y, cell, p, norm.unit)
     if norm.flat is not None:  # one more residual w (u_{j+1} − u_j)/unit: columns 2j+1, 2j+3
         j, w = norm.flat, FLAT_WEIGHT / norm.unit

@@ -35,8 +35,10 @@ local extremum of ``r`` above :data:`ACTIVE` of the max, with its neighbours, ex
 next to a knot, where the knot's own row stands), so a step costs O(d) constraints
 rather than O(m); the step is accepted on the max over all samples. Many local minima
 of the max error exist (it is not convex in the knots): :func:`minimax_finish` starts
-from the trained knots and from knots equidistributing the samples' curvature, along
-the three paths of :data:`FORMS`, and keeps the best by the validation grid.
+from knots equidistributing the samples' curvature (measured, a better basin than the
+trained knots'), along the three paths of :data:`FORMS`, and keeps the best by the
+validation grid, the trained iterate included. Madsen's steps stop once they stall
+(:data:`MADSEN_STALL`).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ __all__ = [
     "FLAT_UP_TO",
     "FORMS",
     "MADSEN_STEPS",
+    "SPLIT_UP_TO",
     "STARTS",
     "Fit",
     "as_net",
@@ -82,6 +85,10 @@ MIN_CELL = 1e-6
 #: linear programs of Madsen's method at most, per knot form (it stops sooner at a
 #: minimax fit: no step lowers the linearised max)
 MADSEN_STEPS = 100
+#: Madsen's method also stops once :data:`MADSEN_WINDOW` linear programs have lowered
+#: the max error by less than this fraction of it (slow, linear convergence where the
+#: minimum is not strongly unique)
+MADSEN_STALL, MADSEN_WINDOW = 1e-3, 8
 #: the paths of :func:`minimax_fits`: the free form (d cells); the flat form opened at
 #: a turning knot of the free form's result; and d + 1 free cells (knots re-placed by
 #: the fit's curvature) whose most level cell is made level after the continuation
@@ -89,9 +96,21 @@ FORMS = ("free", "flat", "level")
 #: widths up to which :func:`minimax_finish` takes the paths through d + 1 cells; they
 #: gain at most about (1 + 1/d)² − 1 (under 1% above 256) for twice the work
 FLAT_UP_TO = 256
-#: the starts of :func:`minimax_finish`: the trained net's knot form, and knots
-#: equidistributing the samples' curvature
-STARTS = ("best", "samples")
+#: widths up to which it also takes the ``"flat"`` path (a level cell opened in the
+#: free result). Measured on the quickstart's targets (3 seeds, all paths run), above
+#: d = 64 that path never beat the others, while the ``"level"`` path still won by up
+#: to 12% (tanh10, whose ends are nearly level)
+SPLIT_UP_TO = 64
+#: the starts of :func:`minimax_finish`, of ``"best"`` (the trained net's knot form)
+#: and ``"samples"`` (knots equidistributing the samples' curvature). Measured on the
+#: quickstart's targets from He weights (d = 4 … 256, 3 seeds, all six paths run),
+#: the trained knots' best path beat the samples' best by more than 0.1% in 6 fits of
+#: 63, by 0.4–1.8%, and lost by up to 2.5×: the finish starts from the samples only,
+#: at half the cost. From the adaptive construction (one run a row, five built-in
+#: targets, d = 8 … 256) that costs up to 7% in 5 rows of 30 (exp at d = 16 and 32,
+#: sin2pi at 128 and 256, abs15 at 256) and gains up to 3% in 4; the trained start's
+#: free form alone does not win those rows back
+STARTS = ("samples",)
 
 
 @dataclass(frozen=True)
@@ -213,9 +232,13 @@ def madsen(fit: Fit, x: Array, y: Array, steps: int, offer=None) -> tuple[Fit, i
     is called at each accepted step."""
     radius = START_RADIUS
     r = _residuals(fit.tau, fit.u, x, y)
-    used = 0
+    used, trail = 0, [fit.error]
     while used < steps and radius > 1e-9:
         deadline.check()
+        if len(trail) > MADSEN_WINDOW and trail[-1 - MADSEN_WINDOW] - fit.error < (
+            MADSEN_STALL * fit.error
+        ):
+            break
         tau, u, predicted = _step(fit, x, y, r, radius)
         used += 1
         gain = fit.error - predicted
@@ -234,6 +257,7 @@ def madsen(fit: Fit, x: Array, y: Array, steps: int, offer=None) -> tuple[Fit, i
             radius = min(2.0 * radius, MAX_RADIUS)
         elif ratio < 0.25:
             radius /= 4.0
+        trail.append(fit.error)
     return fit, used
 
 
@@ -366,28 +390,32 @@ def as_net(fit: Fit) -> MLP:
 def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: int) -> int:
     """The minimax finish of a 1→d→1 ReLU net: :func:`minimax_fits` along each path of
     :data:`FORMS` from each of :data:`STARTS`, each result offered to the tracker
-    (whose monitor keeps the best).
+    (whose monitor keeps the best, the trained iterate included).
 
-    The starts: the knot form of the tracker's best iterate, and d + 1 knots
-    equidistributing the samples' own ``|f''|^½``
-    (:func:`~approx.train.knot_form.equidistribute` applied to the samples: the
-    adaptive construction's rule, from the data) with the samples' values there; the
-    second gets the basins right where the trained knots sit in a poor local minimum of
-    the max error (many exist: the error is not convex in the knots). Above
-    :data:`FLAT_UP_TO` units only the free form. Returns the
+    The starts: ``"samples"``, d + 1 knots equidistributing the samples' own
+    ``|f''|^½`` (:func:`~approx.train.knot_form.equidistribute` applied to the samples:
+    the adaptive construction's rule, from the data) with the samples' values there;
+    ``"best"``, the knot form of the tracker's best iterate (not among the default
+    starts: the trained knots often sit in a poor local minimum of the max error, and
+    many exist, since the error is not convex in the knots). Above :data:`SPLIT_UP_TO`
+    units no ``"flat"`` path, above :data:`FLAT_UP_TO` only the free form. Returns the
     evaluations and linear programs used.
     """
     net, theta = engine.net, engine.theta
     order = np.argsort(X.reshape(-1), kind="stable")
     x, y1 = X.reshape(-1)[order], y.reshape(-1)[order]
     np.copyto(theta, tracker.best)
-    best = knot_form(net, float(x[0]), float(x[-1]))
     used = 0
     d = net.sizes[1]
-    starts = {"best": best, "samples": equidistribute(x, y1, d + 1)}
     forms = FORMS if d <= FLAT_UP_TO else ("free",)
+    if d > SPLIT_UP_TO:
+        forms = tuple(form for form in forms if form != "flat")
     for start in STARTS:
-        fits, n = minimax_fits(*starts[start], x, y1, steps, forms)
+        if start == "best":
+            tau, u = knot_form(net, float(x[0]), float(x[-1]))
+        else:
+            tau, u = equidistribute(x, y1, d + 1)
+        fits, n = minimax_fits(tau, u, x, y1, steps, forms)
         used += n
         for fit in fits:
             write(fit, theta, net.sizes)

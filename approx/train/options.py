@@ -118,9 +118,10 @@ FINISH_STEPS = Option(
     int,
     300,
     "adam+lm on a 1→d→1 ReLU net with select = 'max_error': Levenberg–Marquardt "
-    "evaluations of the Lᵖ continuation (p = 16 … 256) on each of the six paths of the "
-    "minimax finish (two starts, three knot forms), each then completed by Madsen's "
-    "linear programs on the max error (0: no finish)",
+    "evaluations of the Lᵖ continuation (p = 16 … 256) on each path of the minimax "
+    "finish (from knots placed by the samples' curvature; three knot forms up to "
+    "d = 64, two up to 256, one above), each then completed by Madsen's linear programs on the max "
+    "error (0: no finish)",
     minimum=0,
 )
 

@@ -65,16 +65,26 @@ def test_to_theta_flat_is_the_piecewise_linear_function(flat):
 
 
 @pytest.mark.skipif(knot_form._NUMBA is None, reason="numba not installed")
-@pytest.mark.parametrize("p", [2.0, 3.0, 16.0])
-def test_compiled_normal_equations_equal_numpy(p):
+@pytest.mark.parametrize(
+    ("p", "order"), [(2.0, "sorted"), (3.0, "sorted"), (16.0, "sorted"), (16.0, "shuffled"),
+                     (256.0, "ends first"), (7.3, "shuffled")]
+)
+def test_compiled_normal_equations_equal_numpy(p, order):
+    # the kernel walks from the last sample's cell (sorted samples), bisects otherwise,
+    # and squares for whole p/2: the same sums as numpy's searchsorted and pow; samples
+    # outside [τ_0, τ_n] fall in the end cells
     rng = np.random.default_rng(7)
-    x = np.sort(rng.uniform(-1.0, 1.0, 500))
+    x = np.sort(rng.uniform(-1.1, 1.1, 500))
+    if order == "shuffled":
+        x = rng.permutation(x)
+    elif order == "ends first":  # as the "random" sampling lays them out
+        x = np.concatenate([[-1.0, 1.0], x])
     tau = np.concatenate([[-1.0], np.sort(rng.uniform(-1.0, 1.0, 9)), [1.0]])
     u = rng.normal(size=11)
     y = np.sin(3 * x)
     cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
     a = knot_form._sums(tau, u, x, y, cell, p, 0.7)
-    b = knot_form._NUMBA(tau, u, x, y, cell, p, 0.7)
+    b = knot_form._NUMBA(tau, u, x, y, p, 0.7)
     assert b[0] == pytest.approx(a[0], rel=1e-12)
     assert np.allclose(b[1], a[1], rtol=1e-12, atol=1e-14 * np.abs(a[1]).max())
     assert np.allclose(b[2], a[2], rtol=1e-12, atol=1e-14 * np.abs(a[2]).max())
@@ -114,3 +124,15 @@ def test_the_finish_never_raises_the_certified_error(name, d):
         return max_error(target, fit.model)
 
     assert error() <= error(finish_steps=0) * (1 + 1e-9)
+
+
+def test_madsen_stops_once_its_steps_stall(monkeypatch):
+    # with any gain below the stall fraction, Madsen's steps end after one window
+    start = _fit([-1.0, 0.3, 1.0], [1.2, 0.0, 0.9])
+    monkeypatch.setattr(minimax, "MADSEN_STALL", 0.0)
+    _, used = madsen(start, GRID, SQUARE, 200)
+    monkeypatch.setattr(minimax, "MADSEN_STALL", 1e9)  # any gain is too little
+    monkeypatch.setattr(minimax, "MADSEN_WINDOW", 3)
+    fit, stalled = madsen(start, GRID, SQUARE, 200)
+    assert stalled == 3 < used
+    assert fit.error < start.error
