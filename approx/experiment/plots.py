@@ -1235,7 +1235,12 @@ def _draw(drawers: list[Drawer], out: Path, save: Save | None, skipped: list[str
             skipped.append(f"skipped plots/{stem}.{(formats or ('svg',))[0]}: {error}")
         if capture is None or data is None:
             continue
-        paths += [_write(out, save, f"{stem}.{fmt}", data[fmt]) for fmt in formats]
+        try:  # a file in the way (a link planted where a figure goes): that figure alone
+            paths += [_write(out, save, f"{stem}.{fmt}", data[fmt]) for fmt in formats]
+        except Exception as e:
+            skipped.append(f"skipped plots/{stem}.{(formats or ('svg',))[0]}: "
+                           f"{type(e).__name__}: {e}")
+            continue
         if svgs is not None and k < reports.FIGURES:
             svgs[stem] = data["svg"].decode("utf-8", "replace")
     return paths, skipped

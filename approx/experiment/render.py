@@ -59,6 +59,9 @@ def render(draw: Callable[[Any], object], capture: Capture) -> Rendered:
             warnings.simplefilter("ignore", RuntimeWarning)
             if draw(capture) is None:
                 return None, None  # nothing to draw: no file
+        missing = [fmt for fmt in capture.formats if fmt not in capture.data]
+        if missing:  # a drawer that did not save into its capture
+            return None, f"no {missing[0]} was rendered"
         return dict(capture.data), None
     except Exception as e:
         return None, f"{type(e).__name__}: {e}"
