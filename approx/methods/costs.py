@@ -61,14 +61,10 @@ GRID_PER_CELL = 14 * 8 * 48
 
 
 def features_memory(width: int, params: dict[str, Any]) -> int:
-    # the n_samples × d design matrix and, for the least squares, its Gram matrix and a
-    # copy of the nearly dependent columns (or, with fewer samples than units, the
-    # copy scipy's SVD makes), the compiled cos and sin of the certificate's cells, and
-    # its grid of Taylor models
-    n = params["n_samples"]
-    grid = GRID_PER_CELL * min(2 * min(width, n), 2**15)
-    design = 2 * 8 * n * width + 8 * min(width + 1, n) ** 2
-    return RUN_BASE + PER_UNIT * width + design + COMPILED + grid
+    # the n_samples × d design matrix and the copy least squares makes of it, the
+    # compiled cos and sin of the certificate's cells, and its grid of Taylor models
+    grid = GRID_PER_CELL * min(2 * min(width, params["n_samples"]), 2**15)
+    return RUN_BASE + PER_UNIT * width + 2 * 8 * params["n_samples"] * width + COMPILED + grid
 
 
 def trained_memory(width: int, params: dict[str, Any]) -> int:

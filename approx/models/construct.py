@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from approx.core import validate
-from approx.nn import MLP
+from approx.nn import ACTIVATIONS, MLP
 from approx.problems.targets import Target, check_target
 
 __all__ = [
@@ -40,22 +40,11 @@ _PASSES = 2
 #: Gaussian frequency scale of Fourier features as a fraction of the Nyquist frequency
 #: π (n - 1) / (b - a) of an n-point grid, n = min(d, n_samples)
 _FOURIER_SCALE = 0.5
-#: relative cut-off of singular values in the least-squares fit, by feature kind
-#: (:func:`approx.models.least_squares.split_lstsq`): the directions below it are
-#: combinations that (nearly) vanish at the samples and so only shape the fit between
-#: them, e.g. ReLU features whose breakpoints share a gap between two samples; keeping
-#: them lets the fit spike between samples
+#: relative cut-off of singular values in the least-squares fit, by feature kind: the
+#: directions below it are combinations that (nearly) vanish at the samples and so only
+#: shape the fit between them, e.g. ReLU features whose breakpoints share a gap between
+#: two samples; keeping them lets the fit spike between samples
 _RCOND = {"fourier": 1e-13, "relu": 1e-8}
-#: the same for :func:`~approx.models.least_squares.split_lstsq`, whose cut applies to
-#: the nearly dependent features' remainder only, relative to the design with unit
-#: columns (measured against the truncated SVD's certified ε at d = 1024 … 4096:
-#: ``benchmarks/bench_features.py --solvers``; ReLU features at 1e-8 spike on runge)
-_CUT = {"fourier": 2e-14, "relu": 1e-7}
-#: the split's pivot tolerance by feature kind (:data:`approx.models.least_squares.TAU`):
-#: ReLU features' singular values decay gradually, so more of them go to the refined
-#: semi-normal equations and fewer to the sketch (1e-10 costs 40 s at d = 4096; 1e-12
-#: lets sin2pi's fit at d = 4096 reach 3.4× the truncated SVD's ε, 1e-11 matches it)
-_TAU = {"fourier": 1e-8, "relu": 1e-11}
 
 
 def uniform_knots(target: Target, d: int) -> Array:
@@ -233,17 +222,10 @@ def random_features(
       directions ±1 (weights ``w_i = ±1``, biases ``-w_i t_i``).
 
     The output weights and output bias minimise the squared error at ``n_samples``
-    equally spaced points of ``[a, b]`` (ends included), with the directions whose
-    singular values are below ``2e-14`` (Fourier) or ``1e-7`` (ReLU) of the largest
-    dropped (see :data:`_CUT`), by
-    :func:`~approx.models.least_squares.split_lstsq`: a pivoted Cholesky factorisation
-    of the Gram matrix splits the features into well-conditioned ones, fitted by
-    refined semi-normal equations, and nearly dependent ones, whose small remainder
-    gets a truncated SVD through a randomized sketch (of a fixed seed). Its fit at the
-    samples is as close as a truncated SVD's, but the weights are not the
-    minimum-norm ones. Cost ``O(n_samples · d²)``: one Gram product, one factorisation
-    and passes over the design. When ``d + 1 > n_samples`` it is the minimum-norm
-    solution of :func:`scipy.linalg.lstsq` (truncated SVD, cut-off :data:`_RCOND`).
+    equally spaced points of ``[a, b]`` (ends included) via :func:`scipy.linalg.lstsq`,
+    with singular values below ``1e-13`` (Fourier) or ``1e-8`` (ReLU) of the largest
+    cut off (see :data:`_RCOND`); when ``d + 1 > n_samples`` it is the minimum-norm
+    solution. Cost ``O(n_samples · d · min(n_samples, d))``.
 
     Parameters
     ----------
@@ -288,30 +270,11 @@ def random_features(
         w = rng.choice(np.array([-1.0, 1.0]), d)
         bias = -w * breaks
     x = np.linspace(a, b, n_samples)
-    coef = _output_weights(target(x), x, w, bias, features)
+    design = np.column_stack([ACTIVATIONS[activation](np.outer(x, w) + bias), np.ones(n_samples)])
+    from scipy.linalg import lstsq  # (scipy.linalg loads slowly: only these fits need it)
+
+    coef = lstsq(design, target(x), cond=_RCOND[features])[0]
     return MLP.from_params([w[None, :], coef[:-1, None]], [bias, coef[-1:]], activation=activation)
-
-
-def _output_weights(y: Array, x: Array, w: Array, bias: Array, features: str) -> Array:
-    """Least-squares output weights and bias (last) of the features at the samples."""
-    d, n = w.size, x.size
-    design_t = np.empty((d + 1, n))  # the design's columns as rows
-    hidden = design_t[:d]
-    np.multiply(w[:, None], x[None, :], out=hidden)
-    hidden += bias[:, None]
-    if features == "fourier":
-        np.cos(hidden, out=hidden)
-    else:
-        np.maximum(hidden, 0.0, out=hidden)
-    design_t[d] = 1.0
-    # scipy.linalg loads slowly: only these fits import it (a worker of constructions never)
-    if d + 1 > n:  # fewer samples than unknowns: the minimum-norm solution
-        from scipy.linalg import lstsq
-
-        return lstsq(design_t.T, y, cond=_RCOND[features])[0]
-    from approx.models.least_squares import split_lstsq
-
-    return split_lstsq(design_t, y, _CUT[features], tau=_TAU[features])
 
 
 def sawtooth_square(m: int) -> MLP:
