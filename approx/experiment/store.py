@@ -1086,6 +1086,9 @@ def _open_read_only(root: SafeFolder) -> sqlite3.Connection:
             db.backup(memory)
             db.close()
             db = memory
+            # the copy's own version: a sweep creating the store (one committed step at a
+            # time) may have moved on between the first read and the copy
+            version = _schema_version(db, root.path / DB_NAME)
             for step in range(version, SCHEMA_VERSION):
                 _migrate(db, step)
     except BaseException:

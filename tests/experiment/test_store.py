@@ -303,3 +303,26 @@ def test_a_store_from_before_tight_reason_is_judged_again_by_the_rule(tmp_path, 
     np.testing.assert_array_equal(
         migrated.loc[old_tight, "tight_reason"], np.where(meets[old_tight], "", "rounding")
     )
+
+
+def test_a_view_of_a_store_being_created_migrates_the_copy_it_took(tmp_path, monkeypatch):
+    # a sweep creates its store one committed migration step at a time: a reader may read
+    # an early version, then copy the store after later steps landed; the copy's own
+    # version decides what is migrated (else a step runs twice: "duplicate column")
+    from approx.experiment import store as stores
+
+    config = parse_config(
+        'name = "v"\nwidths = [4]\n[[targets]]\nname = "sin2pi"\n'
+        '[[methods]]\nname = "u"\nkind = "relu-interpolant"\n')
+    run_sweep(config, tmp_path, jobs=1, plots=False)
+    real = stores._schema_version
+    calls = []
+
+    def stale_first(db, path):
+        calls.append(path)
+        return 3 if len(calls) == 1 else real(db, path)
+
+    monkeypatch.setattr(stores, "_schema_version", stale_first)
+    with Store.view(tmp_path) as store:
+        assert len(store.table(store.config())) == 1
+    assert len(calls) == 2
