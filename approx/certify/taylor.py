@@ -287,18 +287,8 @@ class LocalPolys:
                 ay = ay * a + np.abs(c[:, j])
                 powers = powers * a + 1
             tail = remainder_term(rem, a, self.n - k)
-            err = (2.01 * U * mu + ra + tail + 1.01 * U * dh * a) * (1 + 8 * U)
-            # Higham's bound assumes no underflow: where a product may have lost to it,
-            # each step's absolute loss (a subnormal unit) grows with the later powers
-            err = np.where(under, err + 4 * TINY * powers * (1 + 8 * U), err)
-            # (and the last products, by U, may round a subnormal down: a few units more)
-            err = _subnormal_margin(err, (mu != 0) | (ra != 0) | (dh != 0) | (tail != 0))
-            err = np.where(np.isnan(err), np.inf, err)
-        rough = self.rough[idx]
-        if rough.any():
-            y = np.where(rough, np.nan, y)
-            err = np.where(rough, np.inf, err)
-        return y, err
+            err = _horner_error(mu, ra, tail, dh, a, under, powers)
+        return self._mask_rough(idx, y, err)
 
     def at_many(
         self, x: Array, idx: NDArray[np.intp], orders: NDArray[np.intp]
@@ -367,10 +357,11 @@ class LocalPolys:
             under = np.any(_underflows(kept_mu, a) | _underflows(kept_ra, a), axis=0)
             dh, ra, _, powers = sums
             tail = _remainder_terms(rem, a, lengths)
-            err = (2.01 * U * mu + ra + tail + 1.01 * U * dh * a) * (1 + 8 * U)
-            err = np.where(under, err + 4 * TINY * powers * (1 + 8 * U), err)
-            err = _subnormal_margin(err, (mu != 0) | (ra != 0) | (dh != 0) | (tail != 0))
-            err = np.where(np.isnan(err), np.inf, err)
+            err = _horner_error(mu, ra, tail, dh, a, under, powers)
+        return self._mask_rough(idx, y, err)
+
+    def _mask_rough(self, idx: NDArray[np.intp], y: Array, err: Array) -> tuple[Array, Array]:
+        """Rough cells' values as NaN and their bounds as infinite."""
         rough = self.rough[idx]
         if rough.any():
             y = np.where(rough, np.nan, y)
@@ -442,6 +433,20 @@ def _underflows(p: Array, q: Array) -> NDArray[np.bool_]:
     range (with margin) although neither factor is 0 (an exact 0 loses nothing)."""
     return (p != 0) & (q != 0) & (np.abs(p * q) < 2.0**-1000)
 
+
+
+def _horner_error(mu: Array, ra: Array, tail: Array, dh: Array, a: Array, under: Array,
+                  powers: Array) -> Array:
+    """The error bound of a Horner evaluation from its running sums (:meth:`LocalPolys.at`):
+    rounding (``mu``), radii (``ra``), the remainder (``tail``), the rounding of ``h``
+    (``dh``, ``|h| = a``), and where a product may have underflowed (``under``)."""
+    err = (2.01 * U * mu + ra + tail + 1.01 * U * dh * a) * (1 + 8 * U)
+    # Higham's bound assumes no underflow: where a product may have lost to it, each
+    # step's absolute loss (a subnormal unit) grows with the later powers
+    err = np.where(under, err + 4 * TINY * powers * (1 + 8 * U), err)
+    # (and the last products, by U, may round a subnormal down: a few units more)
+    err = _subnormal_margin(err, (mu != 0) | (ra != 0) | (dh != 0) | (tail != 0))
+    return np.where(np.isnan(err), np.inf, err)
 
 def _subnormal_margin(bound: Array, nonzero: NDArray[np.bool_]) -> Array:
     """``bound`` plus a few subnormal units where it is that small and its parts were
