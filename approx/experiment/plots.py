@@ -913,7 +913,8 @@ def params_theory(target: Target, config: Config, low: float,
       ``n = 3d + 1``: the uniform-knot bound ``h²/8 · max|f''|`` with ``h = (b − a)/(d
       − 1)`` (``max|f''|`` rigorous and tight to 1e-9; :func:`approx.analysis.
       uniform_bound` adds the float construction's rounding) at integer d, which on x²
-      over [0, 1] is its exact error ``1/(4(d − 1)²)``; drawn where it is finite;
+      over [0, 1] is its exact error ``1/(4(d − 1)²)``; drawn where it is finite, under
+      one label whatever the target (one legend entry for a figure of many targets);
     - when the sweep has a ``sawtooth`` method and ``target`` is x² on [0, 1]: the
       sawtooth net's certified ``ε = 2^(−2m−2)`` at its count (``20m − 7``) for each m.
     """
@@ -927,10 +928,9 @@ def params_theory(target: Target, config: Config, low: float,
         curve = certified_targets.max_abs_second_derivative(target)
         bound = ((b - a) / (ds - 1)) ** 2 / 8 * curve
     if np.isfinite(bound).all() and (bound < _HUGE).all():
-        formula = r"1/(4(d-1)^2)" if square else r"h^2/8 \cdot \max|f''|"
         sizes = [shallow.size(int(d), {"knots": "uniform"}) for d in ds]
         lines.append(TheoryLine(np.array(sizes, dtype=float), bound,
-                                rf"theory, one hidden layer: ${formula}$, $n = 3d+1$",
+                                r"theory, one hidden layer: $h^2/8 \cdot \max|f''|$, $n = 3d+1$",
                                 "--"))
     if square and any(m.kind == "sawtooth" for m in config.methods):
         saw = methods.get("sawtooth")

@@ -106,7 +106,7 @@ def test_the_theory_lines_are_their_closed_forms_above_the_data(monkeypatch, tmp
         theory = _theory(ax)
         (saw,) = [line for label, line in theory.items() if "sawtooth" in label]
         (shallow,) = [line for label, line in theory.items() if "one hidden layer" in label]
-        assert "2^{-2m-2}" in saw.get_label() and "1/(4(d-1)^2)" in shallow.get_label()
+        assert "2^{-2m-2}" in saw.get_label() and "h^2/8" in shallow.get_label()
         m = np.arange(1, 6)  # 20m − 7 ≤ 93
         np.testing.assert_array_equal(saw.get_xdata(), 20 * m - 7)
         np.testing.assert_array_equal(saw.get_ydata(), 2.0 ** (-2 * m - 2))
@@ -119,6 +119,22 @@ def test_the_theory_lines_are_their_closed_forms_above_the_data(monkeypatch, tmp
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert sum(label.startswith("theory") for label in labels) == 2
     assert "band: min–max over 2 replicates" in labels
+
+
+MIXED = SAWTOOTH.replace('name = "sawtooth"\nkind = "sawtooth"\n\n[[methods]]\n', "").replace(
+    'domain = [0, 1]\n', 'domain = [0, 1]\n\n[[targets]]\nname = "sin2pi"\n')
+
+
+def test_targets_of_different_curvature_share_one_theory_entry_in_the_legend(
+    monkeypatch, tmp_path
+):
+    config = parse_config(MIXED)
+    assert [t.name for t in config.targets] == ["square", "sin2pi"]
+    assert [m.name for m in config.methods] == ["shallow"]
+    fig = _draw(_table(config), config, monkeypatch, tmp_path)
+    assert [len(_theory(ax)) for ax in fig.axes] == [1] * len(fig.axes)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert sum(label.startswith("theory, one hidden layer") for label in labels) == 1
 
 
 def test_without_an_exponential_method_a_log_panel_per_target_and_the_uniform_bound(
