@@ -295,7 +295,7 @@ def _output_weights(
     if features == "relu":
         from approx.models.least_squares import relu_gram, ridge_lstsq
 
-        return ridge_lstsq(design, y, _RIDGE, relu_gram(x, w, bias))
+        return ridge_lstsq(design, y, _RIDGE, relu_gram(x, w, bias, design))
     from scipy.linalg import lstsq
 
     return lstsq(design, y, cond=_RCOND)[0]

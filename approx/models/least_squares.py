@@ -109,7 +109,7 @@ def _largest_eigenvalue(gram: Array) -> float:
     return value
 
 
-def relu_gram(x: Array, w: Array, b: Array) -> Array:
+def relu_gram(x: Array, w: Array, b: Array, design: Array | None = None) -> Array:
     """``AᵀA`` of the design ``A = [relu(x wᵀ + b), 1]`` for ``w_i = ±1``, in ``O(d²)``.
 
     Feature ``i`` is ``w_i x + b_i`` on the samples where that is positive, a range of
@@ -124,6 +124,9 @@ def relu_gram(x: Array, w: Array, b: Array) -> Array:
         The samples, increasing.
     w, b : ndarray of shape (d,)
         The hidden layer's weights (each ±1) and biases.
+    design : ndarray of shape (n, d) or (n, d + 1), optional
+        The features' values at ``x`` when the caller has them (their first ``d``
+        columns are read, to count where each is positive); by default recomputed.
 
     Returns
     -------
@@ -134,8 +137,8 @@ def relu_gram(x: Array, w: Array, b: Array) -> Array:
     n, d = x.size, w.size
     rises = w > 0
     # where the rounded pre-activation is positive: count of samples from either end
-    positive = np.outer(x, w) + b > 0
-    count = positive.sum(axis=0)
+    values = np.outer(x, w) + b if design is None else design[:, :d]
+    count = np.count_nonzero(values > 0, axis=0)
     lo = np.where(rises, n - count, 0)
     hi = np.where(rises, n, count)
     p0 = np.arange(n + 1, dtype=np.float64)

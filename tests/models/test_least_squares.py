@@ -42,7 +42,9 @@ def test_relu_gram_is_the_product_of_the_design_with_itself(d, n, seed, domain):
     x, w, bias, design = _relu_design(d, n, seed, *domain)
     expected = design.T @ design
     scale = n * max(abs(domain[0]), abs(domain[1]), 1.0) ** 2
-    assert_allclose(relu_gram(x, w, bias), expected, rtol=0, atol=1e-13 * scale)
+    gram = relu_gram(x, w, bias)
+    assert_allclose(gram, expected, rtol=0, atol=1e-13 * scale)
+    assert np.array_equal(relu_gram(x, w, bias, design), gram)  # the counts from the design
 
 
 @settings(max_examples=25, deadline=None)
