@@ -40,6 +40,9 @@ Array = NDArray[np.float64]
 REFINE = 12
 #: power iterations for the estimate of the largest eigenvalue of G
 _POWER = 30
+#: shifts tried by the Cholesky factorisation (λ, 4λ, …) before giving up (a Gram
+#: matrix with non-finite entries)
+_RETRIES = 24
 #: rows of the Gram matrix formed at once by :func:`relu_gram` (bounded memory)
 _BLOCK = 256
 
@@ -87,12 +90,13 @@ def _factor(gram: Array, lam: float) -> tuple[Array, bool]:
     ``gram`` has eigenvalues below ``-λ`` (the refinement still converges to the
     solution for ``λ``, more slowly)."""
     mu = lam
-    while True:
+    for _ in range(_RETRIES):
         shifted = gram + mu * np.eye(gram.shape[0])
         try:
             return sl.cho_factor(shifted, lower=False, overwrite_a=True, check_finite=False)
         except np.linalg.LinAlgError:
             mu *= 4
+    raise np.linalg.LinAlgError("the Gram matrix is not positive semi-definite within rounding")
 
 
 def _largest_eigenvalue(gram: Array) -> float:

@@ -4,6 +4,7 @@ matrix against the matrix product, the solution against the SVD's filter factors
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
@@ -87,6 +88,12 @@ def test_ridge_norm_is_bounded_where_the_design_is_singular():
     design = np.column_stack([x, x, np.ones_like(x)])
     coef = ridge_lstsq(design, 2 * x, 1e-7)
     assert_allclose(coef, [1.0, 1.0, 0.0], atol=1e-9)
+
+
+def test_ridge_refuses_a_gram_matrix_that_is_not_positive():
+    design = np.eye(3)
+    with pytest.raises(np.linalg.LinAlgError):
+        ridge_lstsq(design, np.ones(3), 1e-7, np.diag([1.0, 1.0, -1.0]))
 
 
 def test_ridge_of_a_zero_design_is_zero():
