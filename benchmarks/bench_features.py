@@ -12,6 +12,17 @@ net, run right after in the same process, and the time ratio printed.
     python benchmarks/bench_features.py                 # d = 16 … 4096
     python benchmarks/bench_features.py --baseline      # and the Arb Taylor models
     python benchmarks/bench_features.py --widths 16 64  # a subset
+
+With ``--solvers`` it compares the output weights' least squares instead, on the same
+design (seed 0) in the same process: scipy's truncated-SVD ``lstsq`` (cut-off 1e-13 for
+cos features, 1e-8 for ReLU features: the solver of both before the ridge fit of ReLU
+features) against :func:`approx.models.construct.random_features`'s own solver. For
+each it prints the fit's CPU seconds on one BLAS thread (the SVD's for all targets at
+once, as one right-hand side each; the design's construction excluded), the certified
+max error (value, upper, tight), ``‖c‖`` and the certification's wall seconds:
+
+    python benchmarks/bench_features.py --solvers --features relu fourier \\
+        --targets sin2pi runge exp tanh10 abs15 --widths 2 8 32 128 512 2048 4096
 """
 
 from __future__ import annotations
@@ -24,15 +35,21 @@ from unittest import mock
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
+import scipy.linalg as sl
 
 from approx import analysis
 from approx.analysis.errors import max_error_at
 from approx.certify import adapters
 from approx.certify import targets as certified
+from approx.core.threads import one_thread
+from approx.models import construct
 from approx.models.construct import random_features
+from approx.nn import ACTIVATIONS, MLP
 from approx.problems import targets
 
 TARGETS = ("sin2pi", "runge", "abs15")
+#: the truncated SVD's relative cut-off before the ridge fit of ReLU features
+SVD_CUT = {"fourier": 1e-13, "relu": 1e-8}
 
 
 def main() -> None:
@@ -40,7 +57,13 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", default=[16, 64, 256, 1024, 4096])
     parser.add_argument("--targets", nargs="+", default=list(TARGETS))
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--solvers", action="store_true")
+    parser.add_argument("--features", nargs="+", default=["fourier"])
+    parser.add_argument("--samples", type=int, default=8192)
     args = parser.parse_args()
+    if args.solvers:
+        _solvers(args)
+        return
     head = f"{'value':>10} {'upper':>10} {'tight':>5} {'time':>7}"
     extra = f" | {'Arb Taylor models: ' + head:>s} {'ratio':>6}" if args.baseline else ""
     print(f"{'target':>8} {'d':>5} {head}{extra}")
@@ -56,6 +79,42 @@ def main() -> None:
                     old, old_seconds = _timed(target, net)
                 row += f" | {'':>19}{_cells(old, old_seconds)} {old_seconds / seconds:6.1f}"
             print(row, flush=True)
+
+
+def _solvers(args: argparse.Namespace) -> None:
+    """The truncated SVD and the package's solver side by side (module docstring)."""
+    print(f"{'features':>8} {'d':>5} {'target':>7} {'solver':>6} {'fit CPU':>8} "
+          f"{'value':>10} {'upper':>10} {'tight':>5} {'certify':>8} {'|c|':>9}")
+    chosen = [targets.get(name) for name in args.targets]
+    for target in chosen:
+        certified.taylor(target)  # built once per process, outside the timings
+    for features in args.features:
+        activation = construct.FEATURES[features]
+        for d in args.widths:
+            for target in chosen:  # the design depends on the domain (and the seed) only
+                net = random_features(target, d, features, rng=np.random.default_rng(0),
+                                      n_samples=args.samples)
+                w, bias = net.weights[0][0], net.biases[0]
+                x = np.linspace(*target.domain, args.samples)
+                y = target(x)
+                design = np.column_stack([ACTIVATIONS[activation](np.outer(x, w) + bias),
+                                          np.ones(x.size)])
+                rows = []
+                for solver in ("svd", "new"):
+                    with one_thread():
+                        t0 = time.process_time()
+                        if solver == "svd":
+                            coef = sl.lstsq(design, y, cond=SVD_CUT[features])[0]
+                        else:
+                            coef = construct._output_weights(design, y, x, w, bias, features)
+                        fit = time.process_time() - t0
+                    model = MLP.from_params([w[None, :], coef[:-1, None]], [bias, coef[-1:]],
+                                            activation=activation)
+                    found, seconds = _timed(target, model)
+                    rows.append(f"{features:>8} {d:>5} {target.name:>7} {solver:>6} "
+                                f"{fit:8.2f} {_cells(found, seconds)} "
+                                f"{np.linalg.norm(coef):9.3e}")
+                print("\n".join(rows), flush=True)
 
 
 def _timed(target: targets.Target, net: object) -> tuple[analysis.MaxError, float]:

@@ -114,7 +114,7 @@ METHODS: dict[str, Method] = {
                 ),
                 Option("n_samples", int, 2048, "least-squares sample points", minimum=2),
             ),
-            "fixed random features, output weights by least squares",
+            "fixed random features, output weights by least squares (ridge-damped for ReLU)",
             min_width=1,
             random=True,
             memory=costs.features_memory,

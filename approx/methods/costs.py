@@ -61,10 +61,14 @@ GRID_PER_CELL = 14 * 8 * 48
 
 
 def features_memory(width: int, params: dict[str, Any]) -> int:
-    # the n_samples × d design matrix and the copy least squares makes of it, the
-    # compiled cos and sin of the certificate's cells, and its grid of Taylor models
-    grid = GRID_PER_CELL * min(2 * min(width, params["n_samples"]), 2**15)
-    return RUN_BASE + PER_UNIT * width + 2 * 8 * params["n_samples"] * width + COMPILED + grid
+    # the n_samples × d design matrix and the copy least squares makes of it (or the
+    # pre-activations it is made from), two (d + 1)² matrices (the ReLU features' Gram
+    # matrix and its Cholesky factor; the SVD's square factors), the compiled cos and
+    # sin of the certificate's cells, and its grid of Taylor models
+    n = params["n_samples"]
+    grid = GRID_PER_CELL * min(2 * min(width, n), 2**15)
+    design = 2 * 8 * n * width + 2 * 8 * min(width + 1, n) ** 2
+    return RUN_BASE + PER_UNIT * width + design + COMPILED + grid
 
 
 def trained_memory(width: int, params: dict[str, Any]) -> int:

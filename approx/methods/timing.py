@@ -3,8 +3,10 @@
 A run's seconds (fit and certification together, one worker) are modelled per task and
 method kind as ``base + per_unit · d^power`` at width d, with the work a kind's
 parameters add on top: a trained net's steps, training points and depth scale its
-per-unit term (its default recipe is the reference), a random-features fit's samples
-theirs. The constants were fitted to the ``fit_seconds + eval_seconds`` of the shipped
+per-unit term (its default recipe is the reference); a random-features fit's samples
+scale that of cos features (a truncated SVD, ``O(n d min(n, d))``), while ReLU features
+(a ridge fit, ``O(d³/3)`` beside an ``O(n d)`` design) have a cost of their own. The
+constants were fitted to the ``fit_seconds + eval_seconds`` of the shipped
 configs (``experiments/*.toml``, run with ``--jobs 2`` on a 2-core machine shared with
 other work; the fit is in log space, so an estimate is a typical run's, not the
 slowest's). Estimates are good to a factor of about 2–3 either way: run times depend on
@@ -16,7 +18,10 @@ Checked against the shipped configs (estimate over measured, all runs of a confi
 together, measured under a load of about 12 on the 2 cores): quickstart 1.0, features
 1.0, depth 0.6, sawtooth 0.6, and 0.8 on the constructions, Chebyshev, splines and
 random features at d = 16 … 4096; linear_regions 0.3 (8 s of runs of a fraction of a
-second, whose time is mostly start-up).
+second, whose time is mostly start-up). Random features and Chebyshev were refitted
+after the ridge fit of ReLU features and the cheaper L2 error of cos nets, on the CPU
+seconds of single runs at d = 256 … 4096 (cos features 37 s at d = 4096 on 8192
+samples, ReLU features 2.6 s, Chebyshev 2 s).
 """
 
 from __future__ import annotations
@@ -46,8 +51,9 @@ class Cost:
 #: (fitted on L-BFGS, 1000 steps on the default training points, depth 1)
 COSTS: dict[tuple[str, str], Cost] = {
     ("approximation", "relu-interpolant"): Cost(0.1, 1.5e-4, 1.0),
-    ("approximation", "random-features"): Cost(0.15, 5e-4, 1.6),
-    ("approximation", "chebyshev"): Cost(0.1, 6e-3, 1.0),
+    ("approximation", "random-features"): Cost(0.15, 5.5e-7, 2.0),
+    ("approximation", "random-features/relu"): Cost(0.1, 1.5e-7, 2.0),
+    ("approximation", "chebyshev"): Cost(0.05, 5e-4, 1.0),
     ("approximation", "optimal-pwl"): Cost(0.5, 1.5e-3, 1.0),
     ("approximation", "spline"): Cost(0.1, 0.05, 0.3),
     ("approximation", "sawtooth"): Cost(0.06, 3e-3, 3.0),
@@ -82,6 +88,17 @@ def _trained(task: str, width: int, params: dict[str, Any]) -> float:
     return cost.base + (cost.at(width) - cost.base) * scale
 
 
+def _random_features(width: int, params: dict[str, Any]) -> float:
+    """A random-features fit: ReLU features by their own cost, cos features by theirs
+    with the per-unit term scaled by ``n min(n, d) / (2048 d)`` (the reference has 2048
+    samples and ``d ≤ n``)."""
+    if params.get("features") == "relu":
+        return COSTS["approximation", "random-features/relu"].at(width)
+    cost = COSTS["approximation", "random-features"]
+    n = params.get("n_samples") or _SAMPLES
+    return cost.base + (cost.at(width) - cost.base) * n / _SAMPLES * min(n, width) / max(width, 1)
+
+
 def run_seconds(task: str, kind: str, width: int, params: dict[str, Any],
                 classes: int = 2) -> float | None:
     """Estimated seconds of one run of ``kind`` at ``width`` with ``params`` (resolved),
@@ -93,8 +110,7 @@ def run_seconds(task: str, kind: str, width: int, params: dict[str, Any],
     if kind == "trained":
         seconds = _trained(task, width, params)
     elif kind == "random-features" and task == "approximation":
-        seconds = cost.base + (cost.at(width) - cost.base) * params.get(
-            "n_samples", _SAMPLES) / _SAMPLES
+        seconds = _random_features(width, params)
     else:
         seconds = cost.at(width)
     return seconds * max(classes, 2) / 2 if task == "classification" else seconds

@@ -40,11 +40,16 @@ _PASSES = 2
 #: Gaussian frequency scale of Fourier features as a fraction of the Nyquist frequency
 #: π (n - 1) / (b - a) of an n-point grid, n = min(d, n_samples)
 _FOURIER_SCALE = 0.5
-#: relative cut-off of singular values in the least-squares fit, by feature kind: the
+#: relative cut-off of singular values in the truncated-SVD fit of cos features: the
 #: directions below it are combinations that (nearly) vanish at the samples and so only
-#: shape the fit between them, e.g. ReLU features whose breakpoints share a gap between
-#: two samples; keeping them lets the fit spike between samples
-_RCOND = {"fourier": 1e-13, "relu": 1e-8}
+#: shape the fit between them; keeping them lets the fit spike between samples
+_RCOND = 1e-13
+#: damping of the ridge fit of ReLU features relative to the design's largest singular
+#: value (:func:`approx.models.least_squares.ridge_lstsq`): directions below it, e.g.
+#: features whose breakpoints share a gap between two samples, are damped smoothly; at
+#: d = 4096 on 8192 samples this fits every built-in target better than a truncated SVD
+#: at 1e-8, with smaller weights
+_RIDGE = 1e-7
 
 
 def uniform_knots(target: Target, d: int) -> Array:
@@ -222,10 +227,17 @@ def random_features(
       directions ±1 (weights ``w_i = ±1``, biases ``-w_i t_i``).
 
     The output weights and output bias minimise the squared error at ``n_samples``
-    equally spaced points of ``[a, b]`` (ends included) via :func:`scipy.linalg.lstsq`,
-    with singular values below ``1e-13`` (Fourier) or ``1e-8`` (ReLU) of the largest
-    cut off (see :data:`_RCOND`); when ``d + 1 > n_samples`` it is the minimum-norm
-    solution. Cost ``O(n_samples · d · min(n_samples, d))``.
+    equally spaced points of ``[a, b]`` (ends included):
+
+    - cos features: the truncated-SVD minimum-norm solution (:func:`scipy.linalg.lstsq`,
+      singular values below ``1e-13`` of the largest cut off, :data:`_RCOND`), cost
+      ``O(n_samples · d · min(n_samples, d))`` (about 30 s of CPU at d = 4096 on 8192
+      samples);
+    - ReLU features: the ridge solution ``argmin ‖A c - y‖² + (τ σ₁)² ‖c‖²`` with
+      ``τ = 1e-7`` (:data:`_RIDGE`, :func:`approx.models.least_squares.ridge_lstsq`):
+      a Cholesky factorisation of the Gram matrix (formed in closed form in ``O(d²)``)
+      refined against the design, cost ``O(d³/3 + n_samples · d)`` (about 3 s at
+      d = 4096 on 8192 samples).
 
     Parameters
     ----------
@@ -271,10 +283,22 @@ def random_features(
         bias = -w * breaks
     x = np.linspace(a, b, n_samples)
     design = np.column_stack([ACTIVATIONS[activation](np.outer(x, w) + bias), np.ones(n_samples)])
-    from scipy.linalg import lstsq  # (scipy.linalg loads slowly: only these fits need it)
-
-    coef = lstsq(design, target(x), cond=_RCOND[features])[0]
+    coef = _output_weights(design, target(x), x, w, bias, features)
     return MLP.from_params([w[None, :], coef[:-1, None]], [bias, coef[-1:]], activation=activation)
+
+
+def _output_weights(
+    design: Array, y: Array, x: Array, w: Array, bias: Array, features: str
+) -> Array:
+    """The output weights and bias (last) of :func:`random_features` for its design."""
+    # (scipy.linalg loads slowly: only these fits need it)
+    if features == "relu":
+        from approx.models.least_squares import relu_gram, ridge_lstsq
+
+        return ridge_lstsq(design, y, _RIDGE, relu_gram(x, w, bias, design))
+    from scipy.linalg import lstsq
+
+    return lstsq(design, y, cond=_RCOND)[0]
 
 
 def sawtooth_square(m: int) -> MLP:

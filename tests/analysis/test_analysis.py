@@ -2,6 +2,7 @@
 
 import itertools
 
+import mpmath
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -207,6 +208,32 @@ def test_l2_error_matches_adaptive_quadrature(name, build):
         kinks = np.unique(at[(at > -1) & (at < 1)])
     reference = np.sqrt(quad(squared, -1, 1, points=kinks, limit=2000, epsabs=0, epsrel=1e-9)[0])
     assert_allclose(l2_error(target, model), reference, rtol=1e-7)
+
+
+def test_l2_error_of_fast_cos_features_matches_the_closed_form():
+    # f = 0 and f̂ = c + Σ v_i cos(w_i x + φ_i) with frequencies up to 9000 on [-1, 1]:
+    # more panels than the floor (the fastest unit sets them); ∫ f̂² in closed form, in
+    # mpmath (∫ cos(αx + β) = sin(αx + β)/α, and 2 cos p cos q = cos(p + q) + cos(p - q))
+    rng = np.random.default_rng(3)
+    w = np.concatenate([[9000.0, -7500.5, 3.25], rng.uniform(-5000, 5000, 5)])
+    phi, v = rng.uniform(0, 2 * np.pi, w.size), rng.normal(0, 1, w.size)
+    net = MLP.from_params([w[None, :], v[:, None]], [phi, np.array([0.3])], activation="cos")
+    target = from_expr("0*x", (-1, 1))
+
+    def integral(alpha, beta):  # ∫_{-1}^{1} cos(αx + β) dx
+        if alpha == 0:
+            return 2 * mpmath.cos(beta)
+        return (mpmath.sin(alpha + beta) - mpmath.sin(beta - alpha)) / alpha
+
+    with mpmath.workdps(40):
+        W, P, V = ([mpmath.mpf(float(t)) for t in a] for a in (w, phi, v))
+        c = mpmath.mpf(0.3)
+        total = 2 * c * c + sum(2 * c * V[i] * integral(W[i], P[i]) for i in range(w.size))
+        total += sum(V[i] * V[j] / 2 * (integral(W[i] + W[j], P[i] + P[j])
+                                        + integral(W[i] - W[j], P[i] - P[j]))
+                     for i in range(w.size) for j in range(w.size))
+        reference = float(mpmath.sqrt(total))
+    assert_allclose(l2_error(target, net), reference, rtol=1e-10)
 
 
 EXP = targets.get("exp")
