@@ -145,3 +145,25 @@ def test_bounded_search_is_scipys(which: int, x1: float, width: float, xatol: fl
     theirs = minimize_scalar(func, bounds=(x1, x2), method="bounded",
                              options={"xatol": xatol}).x
     assert ours == theirs or (math.isnan(ours) and math.isnan(theirs))
+
+
+@settings(max_examples=150, deadline=None)
+@given(polys_and_points())
+def test_the_compiled_pass_is_the_numpy_pass_bit_for_bit(case: tuple) -> None:
+    """:mod:`approx.certify._horner_numba` (used once numba is loaded) gives the numpy
+    form's values and bounds exactly, signs of zeros included."""
+    pytest.importorskip("numba")
+    p, x, idx, orders = case
+    compiled = taylor._kernel()
+    assert compiled is not None
+    ours = compiled(x.astype(np.float64), idx, orders.astype(np.intp), *p._kernel_arrays(),
+                    taylor._binomials(p.n))
+    saved = taylor._compiled
+    taylor._compiled = lambda: None  # the numpy form
+    try:
+        theirs = p.at_many(x, idx, orders)
+    finally:
+        taylor._compiled = saved
+    for u, v in zip(ours, theirs, strict=True):
+        assert np.array_equal(u, v, equal_nan=True)
+        assert np.array_equal(np.signbit(u), np.signbit(v))
