@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from approx.arith.balls import TINY, U
 
-__all__ = ["horner_rows"]
+__all__ = ["bound_rows", "horner_rows"]
 
 Array = NDArray[np.float64]
 
@@ -39,6 +39,14 @@ _TINY8 = 8 * TINY
 @numba.njit(cache=True, nogil=True)
 def _underflows(p: float, q: float) -> bool:  # pragma: no cover
     return p != 0 and q != 0 and abs(p * q) < _UNDER
+
+
+@numba.njit(cache=True, nogil=True)
+def _maximum(a: float, b: float) -> float:  # pragma: no cover
+    """``np.maximum``: NaN if either is."""
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    return a if a >= b else b
 
 
 @numba.njit(cache=True, nogil=True)
@@ -116,3 +124,39 @@ def horner_rows(
         else:
             value[j], error[j] = _row(x[j], i, k, coef, rad, rem, centre, binom)
     return value, error
+
+
+@numba.njit(cache=True, nogil=True)
+def bound_rows(
+    lo: Array, hi: Array, idx: NDArray[np.intp], k: int, coef: Array, rad: Array,
+    rem: Array, centre: Array, rough: NDArray[np.bool_], binom: Array,
+) -> Array:  # pragma: no cover
+    """:meth:`LocalPolys.bound <approx.certify.taylor.LocalPolys.bound>` row by row: an
+    upper bound of ``|f^(k)(ξ)| / k!`` for ``ξ`` in ``[lo[j], hi[j]]`` ⊂ cell ``idx[j]``."""
+    m = lo.size
+    n = coef.shape[1]
+    out = np.empty(m)
+    for j in range(m):
+        i = idx[j]
+        if k >= n:
+            out[j] = 0.0 if rem[i] == 0 and not rough[i] else math.inf
+            continue
+        c_top = coef[i, n - 1] * binom[n - 1, k]
+        r_top = (rad[i, n - 1] * binom[n - 1, k] + U * abs(c_top)) * _RAD
+        reach = _maximum(abs(lo[j] - centre[i]), abs(hi[j] - centre[i])) * _RAD
+        s = abs(c_top) + r_top
+        powers = 1.0
+        under = False
+        for t in range(n - 2, k - 1, -1):
+            c = coef[i, t] * binom[t, k]
+            r = (rad[i, t] * binom[t, k] + U * abs(c)) * _RAD
+            under = under or _underflows(s, reach)
+            s = s * reach + (abs(c) + r)
+            powers = powers * reach + 1
+        s = (s + _remainder(rem[i] * binom[n, k], reach, n - k)) * (1 + 4 * n * U)
+        if under:
+            s = s + _TINY4 * powers * _ERR
+        if s != 0 and s < _UNDER:
+            s = s + _TINY8
+        out[j] = math.inf if rough[i] or math.isnan(s) else s
+    return out

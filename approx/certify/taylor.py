@@ -385,7 +385,14 @@ class LocalPolys:
         return y, err
 
     def bound(self, lo: Array, hi: Array, idx: NDArray[np.intp], k: int) -> Array:
-        """An upper bound of ``|f^(k)(ξ)| / k!`` for ``ξ`` in ``[lo, hi]`` ⊂ cell ``idx``."""
+        """An upper bound of ``|f^(k)(ξ)| / k!`` for ``ξ`` in ``[lo, hi]`` ⊂ cell ``idx``
+        (compiled where :meth:`at_many` is: the same numbers)."""
+        if (np.ndim(lo) == 1 and np.shape(lo) == np.shape(hi) == np.shape(idx)
+                and _compiled() is not None and (kernel := _bound_kernel()) is not None):
+            f8 = np.float64
+            return kernel(np.ascontiguousarray(lo, dtype=f8), np.ascontiguousarray(hi, dtype=f8),
+                          np.ascontiguousarray(idx, dtype=np.intp), int(k),
+                          *self._kernel_arrays(), _binomials(self.n))
         if k >= self.n:
             return self._beyond(idx)[1]
         c, r, rem = self._order(k)
@@ -462,6 +469,15 @@ def _kernel() -> Callable[..., tuple[Array, Array]] | None:
     except ImportError:  # (a numba that does not import: the numpy form)
         return None
     return horner_rows
+
+
+@functools.cache
+def _bound_kernel() -> Callable[..., Array] | None:
+    try:
+        from approx.certify._horner_numba import bound_rows
+    except ImportError:
+        return None
+    return bound_rows
 
 
 @functools.cache
