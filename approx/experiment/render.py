@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import pickle
+import signal
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
@@ -82,7 +83,15 @@ def discard() -> None:
 
 def _new_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
     context = multiprocessing.get_context("spawn")
-    return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context)
+    return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context,
+                                                  initializer=_ignore_interrupts)
+
+
+def _ignore_interrupts() -> None:
+    """Pool initializer: Ctrl-C is the parent's to handle (it stops the pool), as for
+    the sweep's workers; a drawing process started early would otherwise print its own
+    traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def render(draw: Callable[[Any], object], capture: Capture) -> Rendered:
