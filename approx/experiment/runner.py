@@ -224,21 +224,22 @@ def run_sweep(
             effective.update(figure_formats=list(formats), figure_dpi=dpi)
         draw_jobs = (jobs or 1) if scheduler is None else 1
         try:
-            # the drawing processes start while the last runs finish
-            _run_pending(store, config, jobs=jobs, executor=executor, scheduler=scheduler,
-                         time_limit=time_limit, retry_failed=retry_failed, reporter=reporter,
-                         invocation=invocation,
-                         drained=(lambda: render.prestart(draw_jobs, plot_all)) if plots else None)
+            try:  # the drawing processes start while the last runs finish
+                _run_pending(store, config, jobs=jobs, executor=executor, scheduler=scheduler,
+                             time_limit=time_limit, retry_failed=retry_failed,
+                             reporter=reporter, invocation=invocation,
+                             drained=(lambda: render.prestart(draw_jobs, plot_all))
+                             if plots else None)
+            except BaseException as e:  # metadata.json must not say "running" any more
+                store.abort(f"{type(e).__name__}: {e}".rstrip(": "))
+                raise
             table = store.table(config)
             store.export(table, SUMMARIES[config.task.name](table))
             if plots:  # under the same lock: no other process slips in before the figures
                 _figures(store, config, table, tuple(formats or ()), dpi, reporter,
                          jobs=draw_jobs)
-        except BaseException as e:  # metadata.json must not say "running" any more
-            store.abort(f"{type(e).__name__}: {e}".rstrip(": "))
-            raise
         finally:
-            render.discard()
+            render.discard()  # (started, and not drawn in)
     return table
 
 
