@@ -92,15 +92,43 @@ def first_result(executor: str) -> None:
           f"creating the workers ({up - start:.2f} s to create them; status {result.status})")
 
 
+class _Clock:
+    """A reporter that notes when each result is recorded, with its fit's seconds."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.fits: list[float] = []
+
+    def note(self, message: str) -> None:
+        pass
+
+    def start(self, total: int, done: int) -> None:
+        self.times.append(time.perf_counter())
+
+    def advance(self, result) -> None:  # (a Result)
+        self.times.append(time.perf_counter())
+        self.fits.append(result.fit_seconds)
+
+    def beyond_fit(self) -> list[float]:
+        """Per run after the first: the seconds from the previous result to this one's,
+        minus its fit (the first run also pays the process's one-off costs)."""
+        steps = [b - a for a, b in zip(self.times[1:], self.times[2:], strict=False)]
+        return [step - fit for step, fit in zip(steps, self.fits[1:], strict=True)]
+
+
 def overhead(runs: int, jobs: int, executor: str = "local") -> None:
-    """Time a sweep of ``runs`` cheap runs with ``jobs`` workers and print per-run costs."""
+    """Time a sweep of ``runs`` cheap runs with ``jobs`` workers and print per-run costs;
+    serially also the median (and quartiles) of each run's wall time beyond its fit."""
+    import numpy as np
+
     from approx.experiment import parse_config, run_sweep
 
     config = parse_config(OVERHEAD_CONFIG.format(widths=list(range(4, 4 + runs))))
     startup = _startup(executor, jobs) if jobs > 1 or executor == "dask" else 0.0
+    clock = _Clock()
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        table = run_sweep(config, folder, jobs=jobs, executor=executor)
+        table = run_sweep(config, folder, jobs=jobs, executor=executor, reporter=clock)
         wall = time.perf_counter() - start - startup
     n = len(table)
     fit, evaluation = table["fit_seconds"].sum(), table["eval_seconds"].sum()
@@ -113,6 +141,10 @@ def overhead(runs: int, jobs: int, executor: str = "local") -> None:
         f"overhead beyond the fit {1e3 * (wall - fit / jobs) / n:.2f} ms, "
         f"runner bookkeeping (beyond fit and measurement) {1e3 * (wall - busy) / n:.2f} ms"
     )
+    if jobs == 1 and executor == "local":
+        q1, median, q3 = 1e3 * np.percentile(clock.beyond_fit(), [25, 50, 75])
+        print(f"serial, each run's wall time beyond its fit: median {median:.2f} ms "
+              f"(quartiles {q1:.2f}–{q3:.2f} ms)")
 
 
 def speedup(max_width: int) -> None:

@@ -23,7 +23,9 @@ is hit the enclosure is still rigorous, only wider, and says so.
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -303,6 +305,10 @@ class LocalPolys:
         arrays of a branch-and-bound step (one pass instead of one per order).
         """
         orders = np.asarray(orders, dtype=np.intp)
+        if (kernel := _compiled()) is not None:
+            return kernel(np.ascontiguousarray(x, dtype=np.float64),
+                          np.ascontiguousarray(idx, dtype=np.intp), orders,
+                          *self._kernel_arrays(), _binomials(self.n))
         value, error = np.empty(x.size), np.empty(x.size)
         beyond = orders >= self.n
         if beyond.any():
@@ -313,6 +319,16 @@ class LocalPolys:
             r = rows[start : start + AT_CHUNK]
             value[r], error[r] = self._horner_rows(x[r], idx[r], orders[r])
         return value, error
+
+    def _kernel_arrays(self) -> tuple[Array, Array, Array, Array, NDArray[np.bool_]]:
+        """``coef, rad, rem, centre, rough`` as the compiled kernel takes them (the arrays
+        themselves when they already are: never a copy that a later change would miss)."""
+        f8 = np.float64
+        return (np.ascontiguousarray(self.coef, dtype=f8),
+                np.ascontiguousarray(self.rad, dtype=f8),
+                np.ascontiguousarray(self.rem, dtype=f8),
+                np.ascontiguousarray(self.centre, dtype=f8),
+                np.ascontiguousarray(self.rough, dtype=np.bool_))
 
     def _horner_rows(
         self, x: Array, idx: NDArray[np.intp], orders: NDArray[np.intp]
@@ -369,7 +385,14 @@ class LocalPolys:
         return y, err
 
     def bound(self, lo: Array, hi: Array, idx: NDArray[np.intp], k: int) -> Array:
-        """An upper bound of ``|f^(k)(ξ)| / k!`` for ``ξ`` in ``[lo, hi]`` ⊂ cell ``idx``."""
+        """An upper bound of ``|f^(k)(ξ)| / k!`` for ``ξ`` in ``[lo, hi]`` ⊂ cell ``idx``
+        (compiled where :meth:`at_many` is: the same numbers)."""
+        if (np.ndim(lo) == 1 and np.shape(lo) == np.shape(hi) == np.shape(idx)
+                and _compiled() is not None and (kernel := _bound_kernel()) is not None):
+            f8 = np.float64
+            return kernel(np.ascontiguousarray(lo, dtype=f8), np.ascontiguousarray(hi, dtype=f8),
+                          np.ascontiguousarray(idx, dtype=np.intp), int(k),
+                          *self._kernel_arrays(), _binomials(self.n))
         if k >= self.n:
             return self._beyond(idx)[1]
         c, r, rem = self._order(k)
@@ -426,6 +449,42 @@ class LocalPolys:
 
             total = total + arb_series(tail, prec=X.prec)
         return total
+
+
+def _compiled() -> Callable[..., tuple[Array, Array]] | None:
+    """The compiled :meth:`LocalPolys.at_many` (:mod:`approx.certify._horner_numba`, the
+    same numbers bit for bit) in a process that has loaded numba already (a sweep's
+    parent, to record its engines; a worker that trained a net), else None: numba's
+    import and first call cost about 0.5 s, what some hundred construction runs save,
+    and a worker that only certifies constructions starts light without it."""
+    if "numba" not in sys.modules:
+        return None
+    return _kernel()
+
+
+@functools.cache
+def _kernel() -> Callable[..., tuple[Array, Array]] | None:
+    try:
+        from approx.certify._horner_numba import horner_rows
+    except ImportError:  # (a numba that does not import: the numpy form)
+        return None
+    return horner_rows
+
+
+@functools.cache
+def _bound_kernel() -> Callable[..., Array] | None:
+    try:
+        from approx.certify._horner_numba import bound_rows
+    except ImportError:
+        return None
+    return bound_rows
+
+
+@functools.cache
+def _binomials(n: int) -> Array:
+    """``C(j, k)`` as floats for ``j, k ≤ n`` (0 for ``k > j``)."""
+    return np.array([[math.comb(j, k) for k in range(n + 1)] for j in range(n + 1)],
+                    dtype=np.float64)
 
 
 def _underflows(p: Array, q: Array) -> NDArray[np.bool_]:

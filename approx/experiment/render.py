@@ -11,12 +11,19 @@ Processes are started with ``spawn`` (no state of the parent's threads is inheri
 When the pool cannot be used (a single figure or worker, a process that dies, data that
 cannot be sent, a figure a process failed to draw), those figures are rendered in the
 parent: the pool changes how long drawing takes, never what is drawn.
+
+A sweep may start the pool early (:func:`prestart`, once its last runs are handed to its
+workers): the processes import matplotlib and the plotting code while those runs finish,
+and receive what they draw from with each figure (unpickled once per process).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import pickle
+import signal
+import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,7 +52,46 @@ Sources = tuple[
 #: pandas, about a second) costs more than it saves
 MIN_FIGURES = 4
 
+#: this process's drawers, and the token of the sources they were built from
 _drawers: list[Drawer] = []
+_built: list[str] = [""]
+#: a pool started ahead of the drawing (:func:`prestart`) and its size
+_early: list[tuple[concurrent.futures.ProcessPoolExecutor, int]] = []
+
+
+def prestart(jobs: int, code: Callable[..., object]) -> None:
+    """Start ``jobs`` drawing processes now (the next :func:`render_all` with as many
+    uses them), importing the module of ``code`` (a module-level function: the plotting
+    code), so that their start-up overlaps what comes before the drawing; nothing for
+    fewer than two."""
+    if jobs < 2 or _early:
+        return
+    try:
+        pool = _new_pool(jobs)
+        for _ in range(jobs):  # one task each: every process is spawned now
+            pool.submit(_touch, code)
+    except Exception:  # drawing starts its own pool (or draws here) then
+        return
+    _early.append((pool, jobs))
+
+
+def discard() -> None:
+    """Stop a pool :func:`prestart` started that no drawing used."""
+    while _early:
+        _early.pop()[0].shutdown(wait=False, cancel_futures=True)
+
+
+def _new_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
+    context = multiprocessing.get_context("spawn")
+    return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context,
+                                                  initializer=_ignore_interrupts)
+
+
+def _ignore_interrupts() -> None:
+    """Pool initializer: Ctrl-C is the parent's to handle (it stops the pool), as for
+    the sweep's workers; a drawing process started early would otherwise print its own
+    traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def render(draw: Callable[[Any], object], capture: Capture) -> Rendered:
@@ -108,12 +154,16 @@ def render_all(drawers: Sequence[Drawer], captures: Sequence[Capture | None], jo
 
 def _render_pooled(wanted: list[int], captures: Sequence[Capture | None], jobs: int,
                    sources: Sources) -> dict[int, Rendered]:
-    """Render figures ``wanted`` in a spawned pool; those it could render, by index."""
+    """Render figures ``wanted`` in a spawned pool (the one :func:`prestart` started, if
+    it has ``jobs`` processes); those it could render, by index."""
     done: dict[int, Rendered] = {}
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context,
-                                                initializer=_start, initargs=(sources,)) as pool:
-        futures = {pool.submit(_render_one, k, captures[k]): k for k in wanted}
+    payload = pickle.dumps(sources)  # (a closure, say, fails here: drawn in the parent)
+    token = uuid.uuid4().hex
+    early = _early.pop()[0] if _early and _early[-1][1] == jobs else None
+    discard()  # (one of another size)
+    with early or _new_pool(jobs) as pool:
+        futures = {pool.submit(_render_one, token, payload, k, captures[k]): k
+                   for k in wanted}
         for future in concurrent.futures.as_completed(futures):
             try:
                 done[futures[future]] = future.result()
@@ -122,12 +172,15 @@ def _render_pooled(wanted: list[int], captures: Sequence[Capture | None], jobs: 
     return done
 
 
-def _start(sources: Sources) -> None:
-    """Pool initializer: rebuild the drawers from the sweep's stored data."""
-    figures, *data = sources
-    _drawers[:] = figures(*data)[0]
+def _touch(code: Callable[..., object]) -> None:
+    """A task that does nothing: receiving ``code`` imported its module."""
 
 
-def _render_one(k: int, capture: Capture) -> Rendered:
-    """Render drawer ``k`` of this process's list into ``capture``."""
+def _render_one(token: str, payload: bytes, k: int, capture: Capture) -> Rendered:
+    """Render drawer ``k`` of the drawers built from ``payload`` (rebuilt when its
+    ``token`` is not the one this process's drawers came from) into ``capture``."""
+    if _built[0] != token:
+        figures, *data = pickle.loads(payload)
+        _drawers[:] = figures(*data)[0]
+        _built[0] = token
     return render(_drawers[k][1], capture)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from approx.core import validate
 from approx.core.status import RunStatus
-from approx.experiment import batching, executors, figstyle, provenance, report, resources
+from approx.experiment import batching, executors, figstyle, provenance, render, report, resources
 from approx.experiment.config import Config
 from approx.experiment.expansion import count_runs, expand
 from approx.experiment.measure import Result
@@ -222,18 +222,24 @@ def run_sweep(
             formats = recorded[0] if formats is None else tuple(formats)
             dpi = recorded[1] if dpi is None else dpi
             effective.update(figure_formats=list(formats), figure_dpi=dpi)
+        draw_jobs = (jobs or 1) if scheduler is None else 1
         try:
-            _run_pending(store, config, jobs=jobs, executor=executor, scheduler=scheduler,
-                         time_limit=time_limit, retry_failed=retry_failed, reporter=reporter,
-                         invocation=invocation)
-        except BaseException as e:  # metadata.json must not say "running" any more
-            store.abort(f"{type(e).__name__}: {e}".rstrip(": "))
-            raise
-        table = store.table(config)
-        store.export(table, SUMMARIES[config.task.name](table))
-        if plots:  # under the same lock: no other process slips in before the figures
-            _figures(store, config, table, tuple(formats or ()), dpi, reporter,
-                     jobs=(jobs or 1) if scheduler is None else 1)
+            try:  # the drawing processes start while the last runs finish
+                _run_pending(store, config, jobs=jobs, executor=executor, scheduler=scheduler,
+                             time_limit=time_limit, retry_failed=retry_failed,
+                             reporter=reporter, invocation=invocation,
+                             drained=(lambda: render.prestart(draw_jobs, plot_all))
+                             if plots else None)
+            except BaseException as e:  # metadata.json must not say "running" any more
+                store.abort(f"{type(e).__name__}: {e}".rstrip(": "))
+                raise
+            table = store.table(config)
+            store.export(table, SUMMARIES[config.task.name](table))
+            if plots:  # under the same lock: no other process slips in before the figures
+                _figures(store, config, table, tuple(formats or ()), dpi, reporter,
+                         jobs=draw_jobs)
+        finally:
+            render.discard()  # (started, and not drawn in)
     return table
 
 
@@ -280,10 +286,12 @@ def _workers(config: Config, jobs: int | None, executor: str,
 def _run_pending(store: Store, config: Config, *, jobs: int | None, executor: str,
                  scheduler: executors.Remote | None, time_limit: float | None, retry_failed: bool,
                  reporter: Reporter,
-                 invocation: Callable[[str, int | None], dict[str, Any]]) -> None:
+                 invocation: Callable[[str, int | None], dict[str, Any]],
+                 drained: Callable[[], None] | None = None) -> None:
     """Fit the runs the store does not keep (module docstring) and record each result,
     as computed by a new invocation (its record made by ``invocation(executor, jobs)``);
-    say in one line if kept runs came from another commit or engine."""
+    say in one line if kept runs came from another commit or engine. ``drained`` is
+    called once the last run is handed to the workers (in parallel only)."""
     keep, killed = _kept(store, retry_failed, reporter)
     total = count_runs(config)
     # a run that once killed its worker would kill this process: never run it here
@@ -298,6 +306,8 @@ def _run_pending(store: Store, config: Config, *, jobs: int | None, executor: st
         reporter.note(changed)
     reporter.start(total, len(keep))
     fit = executors.EXECUTORS[executor] if parallel else executors.serial
+    if parallel and drained is not None:
+        pending = _then(pending, drained)
     throttle = Throttle(CSV_EVERY)
     for result in fit(pending, jobs=jobs, time_limit=time_limit, scheduler=scheduler,
                       note=reporter.note):
@@ -305,6 +315,12 @@ def _run_pending(store: Store, config: Config, *, jobs: int | None, executor: st
         if throttle.due():  # the runs so far, for whoever watches a long sweep
             store.write_runs(store.table(config))
         reporter.advance(result)
+
+
+def _then(items: Iterator[batching.Item], action: Callable[[], None]) -> Iterator[batching.Item]:
+    """``items``, then ``action()`` once they are exhausted."""
+    yield from items
+    action()
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:

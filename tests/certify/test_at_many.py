@@ -145,3 +145,41 @@ def test_bounded_search_is_scipys(which: int, x1: float, width: float, xatol: fl
     theirs = minimize_scalar(func, bounds=(x1, x2), method="bounded",
                              options={"xatol": xatol}).x
     assert ours == theirs or (math.isnan(ours) and math.isnan(theirs))
+
+
+@settings(max_examples=150, deadline=None)
+@given(polys_and_points())
+def test_the_compiled_pass_is_the_numpy_pass_bit_for_bit(case: tuple) -> None:
+    """:mod:`approx.certify._horner_numba` (used once numba is loaded) gives the numpy
+    form's values and bounds exactly, signs of zeros included (``at_many`` and ``bound``
+    at every order)."""
+    pytest.importorskip("numba")
+    p, x, idx, orders = case
+    compiled = taylor._kernel()
+    assert compiled is not None
+    ours = tuple(compiled(x.astype(np.float64), idx, orders.astype(np.intp), *p._kernel_arrays(),
+                    taylor._binomials(p.n)))
+    saved = taylor._compiled
+    taylor._compiled = lambda: None  # the numpy form
+    try:
+        theirs = tuple(p.at_many(x, idx, orders))
+    finally:
+        taylor._compiled = saved
+    lo = p.edges[idx]  # [lo, x] within each point's cell
+    for k in range(p.n + 2):
+        ours += (taylor._bound_kernel()(lo, x.astype(np.float64), idx, k, *p._kernel_arrays(),
+                                        taylor._binomials(p.n)),)
+        theirs += (_numpy_bound(p, lo, x, idx, k),)
+    for u, v in zip(ours, theirs, strict=True):
+        assert np.array_equal(u, v, equal_nan=True)
+        assert np.array_equal(np.signbit(u), np.signbit(v))
+
+
+def _numpy_bound(p: LocalPolys, lo: np.ndarray, hi: np.ndarray, idx: np.ndarray,
+                 k: int) -> np.ndarray:
+    saved = taylor._compiled
+    taylor._compiled = lambda: None  # the numpy form
+    try:
+        return p.bound(lo, hi, idx, k)
+    finally:
+        taylor._compiled = saved

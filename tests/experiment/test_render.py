@@ -80,3 +80,19 @@ def test_a_figure_that_fails_is_one_line_and_the_others_are_drawn():
     assert results[0] == (None, "OverflowError: tick placement")
     assert results[1] == (None, None)  # not wanted: not drawn
     assert results[2] == ({"png": b"ok"}, None)
+
+
+@pytest.mark.slow  # two run workers and two drawing processes: several seconds
+def test_a_sweep_starts_its_drawing_processes_early_and_draws_the_same_files(
+        folder, tmp_path, monkeypatch):
+    started, pools = [], []
+    prestart, new_pool = renders.prestart, renders._new_pool
+    monkeypatch.setattr(renders, "prestart",
+                        lambda jobs, code: (started.append(jobs), prestart(jobs, code)))
+    monkeypatch.setattr(renders, "_new_pool", lambda jobs: (pools.append(jobs), new_pool(jobs))[1])
+    run_sweep(parse_config(CONFIG), tmp_path, jobs=2, plots=True)
+    # one pool, started while the runs finished, then drawn in
+    assert started == [2] and pools == [2] and not renders._early
+    serial, _ = plot_folder(folder, jobs=1)
+    for path in serial:
+        assert (tmp_path / "plots" / path.name).read_bytes() == path.read_bytes(), path.name
