@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
 import pickle
 import signal
 import uuid
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from approx.core.orphans import exit_with
 from approx.experiment.config import Config
 from approx.experiment.figstyle import Capture, style
 
@@ -84,14 +86,17 @@ def discard() -> None:
 def _new_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
     context = multiprocessing.get_context("spawn")
     return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context,
-                                                  initializer=_ignore_interrupts)
+                                                  initializer=_start_drawer,
+                                                  initargs=(os.getpid(),))
 
 
-def _ignore_interrupts() -> None:
+def _start_drawer(parent: int) -> None:
     """Pool initializer: Ctrl-C is the parent's to handle (it stops the pool), as for
-    the sweep's workers; a drawing process started early would otherwise print its own
-    traceback."""
+    the sweep's workers (a drawing process started early would otherwise print its own
+    traceback); and the process ends when the parent dies, even by SIGKILL (a pool
+    started early under a Dask sweep exists from the first run on)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with(parent)
 
 
 def render(draw: Callable[[Any], object], capture: Capture) -> Rendered:

@@ -10,15 +10,14 @@ worker shares no disk with it). What a run computes is its task's
 from __future__ import annotations
 
 import math
-import os
 import platform
 import signal
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from approx.core import deadline
+from approx.core.orphans import exit_with
 from approx.core.status import RunStatus
 from approx.core.threads import one_thread
 from approx.experiment import batching
@@ -139,10 +138,4 @@ def pool_worker(parent: int) -> None:
     """
     global _IN_POOL
     _IN_POOL = True
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
+    exit_with(parent)
