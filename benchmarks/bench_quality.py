@@ -16,10 +16,11 @@ optimum can be):
   fit draws nothing at random, so it runs once per row); goal ≤ 1.03;
 - with ``--ablation``, the same from He weights (median of the seeds) with a piece of
   the finish taken away or added: ``no finish`` (``finish_steps = 0``, the recipe
-  before the finish), ``no Madsen`` (the Lᵖ continuation only), ``free only`` (no flat
-  form), ``trained start`` (the finish from the trained knots only, not from knots
-  equidistributing the samples' curvature), ``both starts`` (from both, the default
-  before the finish was made cheaper);
+  before the finish), ``old finish`` (the Lᵖ continuation and Madsen's steps, no
+  exchange: the finish before the exchange), ``old + exchange`` (the exchange after
+  them), ``free only`` / ``level only`` (one knot form), ``trained start`` (the finish
+  from the trained knots only, not from knots equidistributing the samples'
+  curvature), ``both starts`` (from both);
 
 and the wall time of the default fits (all seeds). One BLAS thread. The references are
 cached in ``results/bench_quality_reference.json`` (delete it to recompute).
@@ -79,8 +80,10 @@ def _patched(**constants):
 #: ablations: (label, fit options, minimax constants)
 ABLATIONS = (
     ("no finish", {"finish_steps": 0}, {}),
-    ("no Madsen", {}, {"MADSEN_STEPS": 0}),
+    ("old finish", {}, {"CONTINUATION": True, "EXCHANGE": False}),
+    ("old + exchange", {}, {"CONTINUATION": True}),
     ("free only", {}, {"FORMS": ("free",)}),
+    ("level only", {}, {"FORMS": ("level",)}),
     ("trained start", {}, {"STARTS": ("best",)}),
     ("both starts", {}, {"STARTS": ("best", "samples")}),
 )

@@ -49,12 +49,22 @@ Array = NDArray[np.float64]
 ACTIVE = 0.25
 #: linear programs at most per call of :func:`exchange`
 EXCHANGE_STEPS = 100
-#: trust region: knots move at most ``radius`` of their adjacent cells (linearised),
-#: lines shift by at most ``VALUE_SCALE · radius · E``; ``radius`` starts at
+#: trust region: knots move at most ``radius`` (and :data:`KNOT_MOVE`) of the cell they
+#: move into (linearised), lines shift by at most ``VALUE_SCALE · radius · E``; ``radius`` starts at
 #: :data:`START_RADIUS` and stays at most :data:`MAX_RADIUS`
 START_RADIUS, MAX_RADIUS, VALUE_SCALE = 1.0, 4.0, 4.0
+#: the radius doubles after a step gaining more than GOOD of the predicted gain, and
+#: shrinks fourfold after one gaining less than POOR
+GOOD, POOR = 0.75, 0.25
+#: a knot moves at most this fraction of the cell it moves into (< ½: knots never cross)
+KNOT_MOVE = 0.45
+#: a knot's slope change moves by at most this fraction of itself in one step
+KINK_CHANGE = 0.5
 #: the exchange stops once a kept step gains less than this fraction of the error
 STALL = 1e-5
+#: a path is given up after this many steps while its error exceeds GIVE_UP times the
+#: error another path reached (a monotone convex target's level form never gets there)
+GIVE_UP_AFTER, GIVE_UP = 10, 1.1
 #: least cell width a step may leave, relative to the data range
 MIN_CELL = 1e-6
 
@@ -157,13 +167,25 @@ def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array
 
     n = m.size
     J, r, moves = _rows(m, s, tau, u, x, y, error)
-    h = np.diff(tau)
-    limit = radius * np.minimum(h[:-1], h[1:]) * np.abs(s[:-1] - s[1:])
+    h, ds = np.diff(tau), s[:-1] - s[1:]
+    # knot k moves by −(δℓ_{c−1} − δℓ_c)(τ_k)/ds: at most KNOT_MOVE of the cell it enters
+    step = min(radius, KNOT_MOVE) * np.abs(ds)
+    left, right = step * h[:-1], step * h[1:]
+    upper, lower = np.where(ds > 0, left, right), np.where(ds > 0, right, left)
+    # and its slope change by at most KINK_CHANGE of itself (the knot stays where the
+    # linear model puts it, to a factor)
+    cl = np.arange(n - 1)
+    kinks = sparse.csr_matrix(
+        (np.r_[np.ones(n - 1), -np.ones(n - 1)], (np.r_[cl, cl], np.r_[2 * cl + 1, 2 * cl + 3])),
+        shape=(n - 1, 2 * n),
+    )
+    kink = KINK_CHANGE * min(radius, 1.0) * np.abs(ds)
     t_col = sparse.csr_matrix(np.ones((r.size, 1)))
     zero = sparse.csr_matrix((n - 1, 1))
     A = sparse.vstack([sparse.hstack([J, -t_col]), sparse.hstack([-J, -t_col]),
-                       sparse.hstack([moves, zero]), sparse.hstack([-moves, zero])]).tocsr()
-    b = np.concatenate([-r, r, limit, limit])
+                       sparse.hstack([moves, zero]), sparse.hstack([-moves, zero]),
+                       sparse.hstack([kinks, zero]), sparse.hstack([-kinks, zero])]).tocsr()
+    b = np.concatenate([-r, r, upper, lower, kink, kink])
     cost = np.zeros(2 * n + 1)
     cost[-1] = 1.0
     shift = VALUE_SCALE * radius * error
@@ -180,9 +202,11 @@ def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array
 
 
 def exchange(tau: Array, u: Array, x: Array, y: Array, steps: int = EXCHANGE_STEPS,
-             flat: int | None = None) -> tuple[Array, Array, float, int]:
+             flat: int | None = None, rival: float = np.inf) -> tuple[Array, Array, float, int]:
     """Exchange steps from the fit through ``(τ, u)`` (ends fixed) on samples ``(x, y)``
-    (``x`` sorted), cell ``flat`` (if any) made and kept level.
+    (``x`` sorted), cell ``flat`` (if any) made and kept level; given up after
+    :data:`GIVE_UP_AFTER` steps while the error stays above :data:`GIVE_UP` times
+    ``rival`` (the error another path reached).
 
     Returns
     -------
@@ -216,8 +240,10 @@ def exchange(tau: Array, u: Array, x: Array, y: Array, steps: int = EXCHANGE_STE
             m, a, s = to_lines(tau, u)
             if flat is not None:
                 s[flat] = 0.0
-        radius = min(2.0 * radius, MAX_RADIUS) if ratio > 0.75 else (
-            radius / 4.0 if ratio < 0.25 else radius)
+        radius = min(2.0 * radius, MAX_RADIUS) if ratio > GOOD else (
+            radius / 4.0 if ratio < POOR else radius)
         if 0.0 < ratio and gain < STALL * error:
+            break
+        if used >= GIVE_UP_AFTER and error > GIVE_UP * rival:
             break
     return tau, u, error, used

@@ -30,14 +30,18 @@ Two knot forms of a width-d net:
   (:func:`to_theta_flat`). One more knot for one constraint: for targets with a
   turning point (or nearly level ends) this form reaches about ((d+1)/d)² less error.
 
-Only the samples near the extremes of the residual enter each linear program (every
-local extremum of ``r`` above :data:`ACTIVE` of the max, with its neighbours, except
-next to a knot, where the knot's own row stands), so a step costs O(d) constraints
-rather than O(m); the step is accepted on the max over all samples. Many local minima
-of the max error exist (it is not convex in the knots): :func:`minimax_finish` starts
-from knots equidistributing the samples' curvature (measured, a better basin than the
-trained knots'), along the three paths of :data:`FORMS`, and keeps the best by the
-validation grid, the trained iterate included. Madsen's steps stop once they stall
+The finish itself (:func:`minimax_finish`) is the exchange of
+:mod:`approx.train.exchange` (linear programs on the residual's extremal set in the
+lines' coordinates, where the knot-and-value form's linear model fails for all but tiny
+steps): from knots equidistributing the samples' curvature, in the level form (d + 1
+cells) and the free one, the best kept by the validation grid, the trained iterate
+included. The Lᵖ continuation and Madsen's method below are the finish before the
+exchange (:data:`CONTINUATION`, off by default: from the exchange's start they buy
+nothing measurable, see :data:`CONTINUATION`). In Madsen's steps only the samples near
+the extremes of the residual enter each linear program (every local extremum of ``r``
+above :data:`ACTIVE` of the max, with its neighbours, except next to a knot, where the
+knot's own row stands), so a step costs O(d) constraints rather than O(m); the step is
+accepted on the max over all samples. Madsen's steps stop once they stall
 (:data:`MADSEN_STALL`).
 """
 
@@ -94,7 +98,7 @@ MADSEN_STALL, MADSEN_WINDOW = 1e-3, 8
 #: a turning knot of the free form's result (not a default path: measured from the
 #: exchange it won no row of the built-in targets); and d + 1 free cells (knots
 #: re-placed by the curvature) whose most level cell is made level
-FORMS = ("free", "level")
+FORMS = ("level", "free")
 #: whether :func:`minimax_fits` runs the Lᵖ continuation and Madsen's steps before the
 #: exchange (the finish before the exchange; off: the exchange from the start reaches
 #: as low at a fraction of the cost)
@@ -107,7 +111,7 @@ FLAT_UP_TO = 1 << 30
 SPLIT_UP_TO = 64
 #: the starts of :func:`minimax_finish`: ``"samples"`` (knots equidistributing the
 #: samples' curvature) and ``"best"`` (the trained net's knot form)
-STARTS = ("samples", "best")
+STARTS = ("samples",)
 
 
 @dataclass(frozen=True)
@@ -328,7 +332,7 @@ def _start(form: str, tau: Array, u: Array, fits: list[Fit], x: Array, y: Array,
            level: tuple[Array, Array] | None) -> Fit:
     """The start of path ``form`` (:func:`minimax_fits`) from the free ``(τ, u)``."""
     if form == "flat":  # from the free form's minimax fit, when there is one
-        free = fits[0] if fits else Fit(tau, u, None, 0.0)
+        free = next((f for f in fits if f.flat is None), Fit(tau, u, None, 0.0))
         return flat_split(free.tau, free.u, x, y)
     if form == "level":
         t1, u1 = equidistribute(tau, u, tau.size + 1) if level is None else level
@@ -382,11 +386,12 @@ def minimax_fits(
             fit, n = _continued(fit, form, x, y, steps)
             used += n
         if EXCHANGE:
-            t1, u1, error, n = exchange(fit.tau, fit.u, x, y, flat=fit.flat)
+            rival = min((f.error for f in fits), default=np.inf)
+            t1, u1, error, n = exchange(fit.tau, fit.u, x, y, flat=fit.flat, rival=rival)
             used += n
             if np.isfinite(error):  # (never above its start: it keeps only gains)
                 fit = Fit(t1, u1, fit.flat, error)
-        if not (CONTINUATION or EXCHANGE and np.isfinite(error)):  # the start as it is
+        if not (CONTINUATION or (EXCHANGE and np.isfinite(error))):  # the start as it is
             fit = Fit(fit.tau, fit.u, fit.flat, _max_error(fit.tau, fit.u, x, y))
         fits.append(fit)
     return fits, used
