@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 from approx.core import deadline
 
 __all__ = ["ACTIVE", "EXCHANGE_STEPS", "exchange", "extrema", "fit_error", "from_lines",
-           "sampled", "to_lines"]
+           "sampled", "spread", "to_lines"]
 
 Array = NDArray[np.float64]
 
@@ -64,7 +64,9 @@ KINK_CHANGE = 0.5
 STALL = 1e-5
 #: a path is given up after this many steps while its error exceeds GIVE_UP times the
 #: error another path reached (a monotone convex target's level form never gets there)
-GIVE_UP_AFTER, GIVE_UP = 10, 1.1
+GIVE_UP_AFTER, GIVE_UP = 20, 1.5
+#: a start's knots are kept at least this fraction of the mean cell apart (:func:`spread`)
+SPREAD = 1e-2
 #: least cell width a step may leave, relative to the data range
 MIN_CELL = 1e-6
 
@@ -201,6 +203,23 @@ def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array
     return a + res.x[0:-1:2], s + res.x[1:-1:2], float(res.x[-1])
 
 
+def spread(tau: Array, u: Array, flat: int | None = None) -> tuple[Array, Array]:
+    """``(τ, u)`` with every interior knot closer than :data:`SPREAD` of the mean cell to a
+    neighbour moved to the middle of its neighbours (the value there interpolated), the
+    knots of cell ``flat`` kept: such a knot's lines are nearly parallel, its position
+    ill-conditioned (a start from the samples' curvature can leave one at an end)."""
+    tau, u = tau.copy(), u.copy()
+    small = SPREAD * (tau[-1] - tau[0]) / (tau.size - 1)
+    h = np.diff(tau)
+    keep = () if flat is None else (flat, flat + 1)
+    for k in np.flatnonzero(np.minimum(h[:-1], h[1:]) < small) + 1:
+        if k not in keep:
+            middle = 0.5 * (tau[k - 1] + tau[k + 1])
+            u[k] = np.interp(middle, tau, u)
+            tau[k] = middle
+    return tau, u
+
+
 def exchange(tau: Array, u: Array, x: Array, y: Array, steps: int = EXCHANGE_STEPS,
              flat: int | None = None, rival: float = np.inf) -> tuple[Array, Array, float, int]:
     """Exchange steps from the fit through ``(τ, u)`` (ends fixed) on samples ``(x, y)``
@@ -218,8 +237,8 @@ def exchange(tau: Array, u: Array, x: Array, y: Array, steps: int = EXCHANGE_STE
         Linear programs solved.
     """
     lo, hi = float(tau[0]), float(tau[-1])
+    tau, u = spread(tau, u, flat)
     if flat is not None:  # the level cell at its mean value, the knots kept
-        u = u.copy()
         u[flat] = u[flat + 1] = 0.5 * (u[flat] + u[flat + 1])
     m, a, s = to_lines(tau, u)
     error = fit_error(tau, u, x, y) if np.all(np.diff(tau) > 0) else np.inf

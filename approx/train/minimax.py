@@ -98,7 +98,7 @@ MADSEN_STALL, MADSEN_WINDOW = 1e-3, 8
 #: a turning knot of the free form's result (not a default path: measured from the
 #: exchange it won no row of the built-in targets); and d + 1 free cells (knots
 #: re-placed by the curvature) whose most level cell is made level
-FORMS = ("level", "free")
+FORMS = ("free", "level")
 #: whether :func:`minimax_fits` runs the Lᵖ continuation and Madsen's steps before the
 #: exchange (the finish before the exchange; off: the exchange from the start reaches
 #: as low at a fraction of the cost)
@@ -339,7 +339,7 @@ def _start(form: str, tau: Array, u: Array, fits: list[Fit], x: Array, y: Array,
         u1 = u1.copy()
         if CONTINUATION:  # the level cell is chosen after the continuation
             return Fit(t1, u1, None, 0.0)
-        j = int(np.argmin(np.abs(np.diff(u1))))
+        j = int(np.argmin(np.abs(np.diff(u1) / np.diff(t1))))  # the least slope
         u1[j] = u1[j + 1] = 0.5 * (u1[j] + u1[j + 1])
         return Fit(t1, u1, j, 0.0)
     return Fit(tau, u, None, 0.0)
