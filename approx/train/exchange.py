@@ -47,6 +47,8 @@ Array = NDArray[np.float64]
 
 #: interior extremes of the residual at least this fraction of the max join the set
 ACTIVE = 0.25
+#: residuals at least this fraction of the max bound the step on their own side only
+SIGNED = 0.5
 #: linear programs at most per call of :func:`exchange`
 EXCHANGE_STEPS = 100
 #: trust region: knots move at most ``radius`` (and :data:`KNOT_MOVE`) of the cell they
@@ -182,12 +184,17 @@ def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array
         shape=(n - 1, 2 * n),
     )
     kink = KINK_CHANGE * min(radius, 1.0) * np.abs(ds)
-    t_col = sparse.csr_matrix(np.ones((r.size, 1)))
+    # a residual near ±E bounds the step on its own side only (the other side is 2E away)
+    signed = np.abs(r) >= SIGNED * error
+    up, down = ~(signed & (r < 0)), ~(signed & (r > 0))
     zero = sparse.csr_matrix((n - 1, 1))
-    A = sparse.vstack([sparse.hstack([J, -t_col]), sparse.hstack([-J, -t_col]),
-                       sparse.hstack([moves, zero]), sparse.hstack([-moves, zero]),
-                       sparse.hstack([kinks, zero]), sparse.hstack([-kinks, zero])]).tocsr()
-    b = np.concatenate([-r, r, upper, lower, kink, kink])
+    A = sparse.vstack([
+        sparse.hstack([J[up], -sparse.csr_matrix(np.ones((int(up.sum()), 1)))]),
+        sparse.hstack([-J[down], -sparse.csr_matrix(np.ones((int(down.sum()), 1)))]),
+        sparse.hstack([moves, zero]), sparse.hstack([-moves, zero]),
+        sparse.hstack([kinks, zero]), sparse.hstack([-kinks, zero]),
+    ]).tocsr()
+    b = np.concatenate([-r[up], r[down], upper, lower, kink, kink])
     cost = np.zeros(2 * n + 1)
     cost[-1] = 1.0
     shift = VALUE_SCALE * radius * error
