@@ -24,8 +24,10 @@ linear model holds only for tiny steps; in line form the nonlinearity is the kno
 errors' alone, of the order of ``δ²/E``.
 
 **The step** is the linear program ``min t`` subject to ``|r_i + J_i δ| ≤ t`` over the
-extremal set, each knot's linearised move bounded by ``radius`` of its adjacent cells
-and the lines' shifts by ``VALUE_SCALE · radius · E`` (Madsen's trust region: it
+extremal set (one side only for a residual within :data:`SIGNED` of ±E: the other is
+about 2E away; half the rows), each knot's linearised move bounded by ``radius`` of the
+cell it enters and its slope change by :data:`KINK_CHANGE` of itself, and the lines'
+shifts by ``VALUE_SCALE · radius · E`` (Madsen's trust region: it
 grows after good steps, shrinks after poor ones); a step is kept when the error on the
 samples and at the knots falls. A level cell (``flat``) keeps slope 0. ``f`` and ``f′``
 at a knot come from the quadratic through the three nearest samples.
