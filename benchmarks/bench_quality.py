@@ -1,11 +1,10 @@
-"""Quality: certified max error of trained nets against the best width-d net found.
+"""Quality: certified max error of trained nets against the certified optimum.
 
 For each target and width d, with ε the certified max error
-(:func:`approx.analysis.errors.max_error`) and ``ref`` the certified max error of the
-best width-d net an independent, costlier search finds (:mod:`pwl_reference`: an
-estimate of the optimum from above, not the optimum; ``free``, the d + 1 free cells'
-grid optimum found, and the asymptotic constant show how far below it the true
-optimum can be):
+(:func:`approx.analysis.errors.max_error`), ``up`` the certified max error of the
+``optimal-pwl`` net (a real width-d net: the bracket's upper end) and ``lo`` its proven
+lower bound of any width-d net (so ε/lo ≥ 1 by proof); ratios are over ``up`` unless
+marked ``/lo``:
 
 - ``he``: the median over seeds of ε / ref of ``kind = "trained"`` with every
   parameter at its default (Adam from random He weights that know nothing of the
@@ -16,17 +15,19 @@ optimum can be):
   fit draws nothing at random, so it runs once per row); goal ≤ 1.03;
 - with ``--ablation``, the same from He weights (median of the seeds) with a piece of
   the finish taken away or added: ``no finish`` (``finish_steps = 0``, the recipe
-  before the finish), ``no Madsen`` (the Lᵖ continuation only), ``free only`` (no flat
-  form), ``trained start`` (the finish from the trained knots only, not from knots
-  equidistributing the samples' curvature), ``both starts`` (from both, the default
-  before the finish was made cheaper);
+  before the finish), ``old finish`` (the Lᵖ continuation and Madsen's steps, no
+  exchange: the finish before the exchange), ``old + exchange`` (the exchange after
+  them), ``free only`` / ``level only`` (one knot form), ``trained start`` (the finish
+  from the trained knots only, not from knots equidistributing the samples'
+  curvature), ``both starts`` (from both);
 
-and the wall time of the default fits (all seeds). One BLAS thread. The references are
-cached in ``results/bench_quality_reference.json`` (delete it to recompute).
+and the CPU time of a default fit (median of the seeds). One BLAS thread. The brackets
+are cached in ``results/bench_quality_bracket.json`` (delete it to recompute).
 
     python benchmarks/bench_quality.py                 # d = 8 … 1024, 3 seeds, built-in targets
     python benchmarks/bench_quality.py --quick         # d = 8 … 256
     python benchmarks/bench_quality.py --extra         # targets not tuned for (from_expr)
+    python benchmarks/bench_quality.py --quick --quickstart      # the quickstart's options
     python benchmarks/bench_quality.py --quick --ablation
 """
 
@@ -46,8 +47,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from pwl_reference import reference
-
 from approx import methods
 from approx.analysis.errors import max_error
 from approx.problems import targets
@@ -59,8 +58,12 @@ EXTRA = {
     "gausscos": ("exp(-x**2) * cos(3*x)", (-2.0, 2.0)),
     "log1p": ("log1p(x)", (0.0, 3.0)),
     "atan": ("arctan(5*x - 2)", (-1.0, 1.0)),
+    "softabs": ("sqrt(x**2 + 0.01)", (-1.0, 1.0)),
+    "sinexp": ("sin(exp(2*x))", (-1.0, 1.0)),
 }
-CACHE = Path("results/bench_quality_reference.json")
+CACHE = Path("results/bench_quality_bracket.json")
+#: the quickstart's trained method (``--quickstart``)
+QUICKSTART = {"steps": 2000, "lr": 0.03, "polish_steps": 50}
 
 
 @contextmanager
@@ -79,8 +82,10 @@ def _patched(**constants):
 #: ablations: (label, fit options, minimax constants)
 ABLATIONS = (
     ("no finish", {"finish_steps": 0}, {}),
-    ("no Madsen", {}, {"MADSEN_STEPS": 0}),
+    ("old finish", {}, {"CONTINUATION": True, "EXCHANGE": False}),
+    ("old + exchange", {}, {"CONTINUATION": True}),
     ("free only", {}, {"FORMS": ("free",)}),
+    ("level only", {}, {"FORMS": ("level",)}),
     ("trained start", {}, {"STARTS": ("best",)}),
     ("both starts", {}, {"STARTS": ("best", "samples")}),
 )
@@ -92,24 +97,37 @@ def _target(name: str):
     return targets.get(name)
 
 
-def _reference(cache: dict, name: str, d: int):
+def _reference(cache: dict, name: str, d: int) -> dict:
+    """The certified bracket ``{"lower", "upper"}`` of the width-d optimum (cached)."""
     key = f"{name}/{d}"
     if key not in cache:
-        cache[key] = reference(_target(name), d).__dict__
+        target = _target(name)
+        best = methods.fit("optimal-pwl", target, d, np.random.default_rng(0))
+        cache[key] = {"lower": best.info["lower"], "upper": max_error(target, best.model)}
         CACHE.parent.mkdir(exist_ok=True)
         CACHE.write_text(json.dumps(cache, indent=1))
     return cache[key]
 
 
-def _he(target, d, seeds, options=None, constants=None):
+def _he(target, d, seeds, options=None, constants=None, cpu=None):
+    errors = []
     with _patched(**(constants or {})):
-        fits = [methods.fit("trained", target, d, _rng(s, d), **(options or {})) for s in seeds]
-    return [max_error(target, fit.model) for fit in fits]
+        for s in seeds:
+            start = time.process_time()
+            fit = methods.fit("trained", target, d, _rng(s, d), **(options or {}))
+            if cpu is not None:
+                cpu.append(time.process_time() - start)
+            errors.append(max_error(target, fit.model))
+    return errors
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="d = 8 … 256")
+    parser.add_argument(
+        "--quickstart", action="store_true",
+        help="the quickstart's options (steps 2000, lr 0.03, polish_steps 50) for every fit",
+    )
     parser.add_argument("--extra", action="store_true", help="targets not tuned for")
     parser.add_argument("--ablation", action="store_true", help="pieces of the finish removed")
     parser.add_argument("--widths", type=int, nargs="*", help="widths (default 8 … 1024)")
@@ -121,40 +139,39 @@ def main() -> None:
     seeds = range(args.seeds)
     cache = json.loads(CACHE.read_text()) if CACHE.exists() else {}
     labels = [a[0] for a in ABLATIONS] if args.ablation else []
-    print(f"certified max error / ref (best width-d net found), median of {len(seeds)} seeds")
+    print(f"certified max error / the optimum's certified bracket, median of {len(seeds)} seeds")
     print(
-        f"{'target':>8} {'d':>5} {'ref':>9} {'free/ref':>8} {'asym/ref':>8} {'he':>6} "
-        f"{'(worst)':>7} {'constr':>6} {'time':>6}" + "".join(f" {x:>13}" for x in labels)
+        f"{'target':>8} {'d':>5} {'up':>9} {'lo/up':>6} {'he':>6} {'he/lo':>6} {'(worst)':>7} "
+        f"{'constr':>6} {'/lo':>6} {'cpu s':>6}" + "".join(f" {x:>14}" for x in labels)
     )
     worst = {"he": 0.0, "constr": 0.0}
+    base = QUICKSTART if args.quickstart else {}
     start = time.perf_counter()
     for name in names:
         target = _target(name)
         for d in widths:
             ref = _reference(cache, name, d)
-            up = ref["upper"]
-            t0 = time.perf_counter()
-            he = np.array(_he(target, d, seeds)) / up
-            elapsed = time.perf_counter() - t0
+            up, lo = ref["upper"], ref["lower"]
+            cpu: list[float] = []
+            he = np.array(_he(target, d, seeds, base, cpu=cpu)) / up
             constr = methods.fit(
-                "trained", target, d, _rng(0, d), init="construction", knots="adaptive"
+                "trained", target, d, _rng(0, d), init="construction", knots="adaptive", **base
             )
             ratio = max_error(target, constr.model) / up
             median = float(np.median(he))
             worst["he"] = max(worst["he"], median)
             worst["constr"] = max(worst["constr"], ratio)
             cols = "".join(
-                f" {float(np.median(_he(target, d, seeds, o, c))) / up:13.3f}"
+                f" {float(np.median(_he(target, d, seeds, {**base, **o}, c))) / up:14.3f}"
                 for _, o, c in (ABLATIONS if args.ablation else ())
             )
             print(
-                f"{name:>8} {d:>5} {up:9.3e} {ref['free'] / up:8.3f} "
-                f"{ref['asymptotic'] / up:8.3f} {median:6.3f} {max(he):7.3f} {ratio:6.3f} "
-                f"{elapsed:5.0f}s{cols}",
+                f"{name:>8} {d:>5} {up:9.3e} {lo / up:6.3f} {median:6.3f} {median * up / lo:6.3f} "
+                f"{max(he):7.3f} {ratio:6.3f} {ratio * up / lo:6.3f} {np.median(cpu):6.2f}{cols}",
                 flush=True,
             )
     print(
-        f"largest median he/ref {worst['he']:.3f} (goal ≤ 1.1), largest constr/ref "
+        f"largest median he/up {worst['he']:.3f} (goal ≤ 1.1), largest constr/up "
         f"{worst['constr']:.3f} (goal ≤ 1.03); total {time.perf_counter() - start:.0f} s"
     )
 

@@ -6,8 +6,8 @@ For a target and width d, on a grid of ``max(16384, 128 (d + 1))`` points:
 
 - ``upper``: the certified max error (:func:`approx.analysis.errors.max_error`) of the
   best of several width-d nets found by :func:`approx.train.minimax.minimax_fits`
-  (Lᵖ continuation, then Madsen's minimax steps, in the free form of d cells and the
-  flat form of d + 1 cells) from five starts: knots equidistributing the target's own
+  (the exchange of :mod:`approx.train.exchange`, in the free form of d cells and the
+  level form of d + 1 cells) from five starts: knots equidistributing the target's own
   ``|f''|^½`` (the adaptive construction's), the same jittered twice, uniform knots,
   and knots equidistributing the samples' curvature, with twice the trained recipe's
   budget; and the best d + 1 free cells below with their most level cell made level

@@ -24,7 +24,8 @@ One module per concern:
 | ``second_order`` | L-BFGS, Levenberg–Marquardt, the numpy LM polish, ``adam+lm`` |
 | ``knot_form`` | LM in a 1→d→1 ReLU net's knot form (banded, any d); re-placing knots |
 | ``_banded_numba`` | the knot form's normal equations in one compiled pass |
-| ``minimax`` | the minimax finish: Lᵖ continuation, Madsen's steps, the flat form |
+| ``exchange`` | a Remez-type exchange on a piecewise-linear fit's extremes, in line form |
+| ``minimax`` | the minimax finish: knot forms, starts; Lᵖ continuation, Madsen's steps |
 | ``deep_finish`` | ``adam+lp``: Adam, then an Lᵖ continuation over every parameter (any depth) |
 | ``training`` | :func:`train`: checks once, then :func:`optimize`: engine, dispatch, keep-best |
 | ``recipe`` | :func:`fit_target`, the recipe for a target: sampling, inits, scaling, streams |

@@ -30,14 +30,18 @@ Two knot forms of a width-d net:
   (:func:`to_theta_flat`). One more knot for one constraint: for targets with a
   turning point (or nearly level ends) this form reaches about ((d+1)/d)² less error.
 
-Only the samples near the extremes of the residual enter each linear program (every
-local extremum of ``r`` above :data:`ACTIVE` of the max, with its neighbours, except
-next to a knot, where the knot's own row stands), so a step costs O(d) constraints
-rather than O(m); the step is accepted on the max over all samples. Many local minima
-of the max error exist (it is not convex in the knots): :func:`minimax_finish` starts
-from knots equidistributing the samples' curvature (measured, a better basin than the
-trained knots'), along the three paths of :data:`FORMS`, and keeps the best by the
-validation grid, the trained iterate included. Madsen's steps stop once they stall
+The finish itself (:func:`minimax_finish`) is the exchange of
+:mod:`approx.train.exchange` (linear programs on the residual's extremal set in the
+lines' coordinates, where the knot-and-value form's linear model fails for all but tiny
+steps): from knots equidistributing the samples' curvature, in the level form (d + 1
+cells) and the free one, the best kept by the validation grid, the trained iterate
+included. The Lᵖ continuation and Madsen's method below are the finish before the
+exchange (:data:`CONTINUATION`, off by default: from the exchange's start they buy
+nothing measurable, see :data:`CONTINUATION`). In Madsen's steps only the samples near
+the extremes of the residual enter each linear program (every local extremum of ``r``
+above :data:`ACTIVE` of the max, with its neighbours, except next to a knot, where the
+knot's own row stands), so a step costs O(d) constraints rather than O(m); the step is
+accepted on the max over all samples. Madsen's steps stop once they stall
 (:data:`MADSEN_STALL`).
 """
 
@@ -51,11 +55,13 @@ from numpy.typing import NDArray
 
 from approx.core import deadline
 from approx.nn import MLP, unpack
+from approx.train.exchange import exchange
 from approx.train.knot_form import equidistribute, knot_form, lp_continuation, to_theta
 from approx.train.loop import Engine, Tracker
 
 __all__ = [
     "ACTIVE",
+    "BEST_UP_TO",
     "FLAT_UP_TO",
     "FORMS",
     "MADSEN_STEPS",
@@ -90,27 +96,29 @@ MADSEN_STEPS = 100
 #: minimum is not strongly unique)
 MADSEN_STALL, MADSEN_WINDOW = 1e-3, 8
 #: the paths of :func:`minimax_fits`: the free form (d cells); the flat form opened at
-#: a turning knot of the free form's result; and d + 1 free cells (knots re-placed by
-#: the fit's curvature) whose most level cell is made level after the continuation
-FORMS = ("free", "flat", "level")
-#: widths up to which :func:`minimax_finish` takes the paths through d + 1 cells; they
-#: gain at most about (1 + 1/d)² − 1 (under 1% above 256) for twice the work
-FLAT_UP_TO = 256
-#: widths up to which it also takes the ``"flat"`` path (a level cell opened in the
-#: free result). Measured on the quickstart's targets (3 seeds, all paths run), above
-#: d = 64 that path never beat the others, while the ``"level"`` path still won by up
-#: to 12% (tanh10, whose ends are nearly level)
+#: a turning knot of the free form's result (not a default path: measured from the
+#: exchange it won no row of the built-in targets); and d + 1 free cells (knots
+#: re-placed by the curvature) whose most level cell is made level
+FORMS = ("free", "level")
+#: whether :func:`minimax_fits` runs the Lᵖ continuation and Madsen's steps before the
+#: exchange (the finish before the exchange; off: the exchange from the start reaches
+#: as low at a fraction of the cost)
+CONTINUATION = False
+#: whether it runs the exchange of :mod:`approx.train.exchange`
+EXCHANGE = True
+#: widths up to which :func:`minimax_finish` takes the ``"level"`` path (d + 1 cells)
+FLAT_UP_TO = 1 << 30
+#: widths up to which it also takes the ``"flat"`` path, when :data:`FORMS` lists it
 SPLIT_UP_TO = 64
-#: the starts of :func:`minimax_finish`, of ``"best"`` (the trained net's knot form)
-#: and ``"samples"`` (knots equidistributing the samples' curvature). Measured on the
-#: quickstart's targets from He weights (d = 4 … 256, 3 seeds, all six paths run),
-#: the trained knots' best path beat the samples' best by more than 0.1% in 6 fits of
-#: 63, by 0.4–1.8%, and lost by up to 2.5×: the finish starts from the samples only,
-#: at half the cost. From the adaptive construction (one run a row, five built-in
-#: targets, d = 8 … 256) that costs up to 7% in 5 rows of 30 (exp at d = 16 and 32,
-#: sin2pi at 128 and 256, abs15 at 256) and gains up to 3% in 4; the trained start's
-#: free form alone does not win those rows back
+#: the starts of :func:`minimax_finish`: ``"samples"`` (knots equidistributing the
+#: samples' curvature) and ``"best"`` (the trained net's knot form), the latter up to
+#: :data:`BEST_UP_TO` units. Measured with the exchange (five built-in targets, d = 8 …
+#: 256, 3 seeds from He weights and one from the construction: 112 fits), the trained
+#: start never ended lower; on a target not tuned for (sin(e^{2x}) at d = 8) it ended
+#: 1.16× lower, where the samples' start sits in a poor local minimum, but with it up to
+#: d = 64 the quickstart's 63 trained fits cost 46 s of CPU instead of 29: not a default
 STARTS = ("samples",)
+BEST_UP_TO = 64
 
 
 @dataclass(frozen=True)
@@ -327,43 +335,72 @@ class _Quiet:
         pass
 
 
+def _start(form: str, tau: Array, u: Array, fits: list[Fit], x: Array, y: Array,
+           level: tuple[Array, Array] | None) -> Fit:
+    """The start of path ``form`` (:func:`minimax_fits`) from the free ``(τ, u)``."""
+    if form == "flat":  # from the free form's minimax fit, when there is one
+        free = next((f for f in fits if f.flat is None), Fit(tau, u, None, 0.0))
+        return flat_split(free.tau, free.u, x, y)
+    if form == "level":
+        t1, u1 = equidistribute(tau, u, tau.size + 1) if level is None else level
+        u1 = u1.copy()
+        if CONTINUATION:  # the level cell is chosen after the continuation
+            return Fit(t1, u1, None, 0.0)
+        j = int(np.argmin(np.abs(np.diff(u1) / np.diff(t1))))  # the least slope
+        u1[j] = u1[j + 1] = 0.5 * (u1[j] + u1[j + 1])
+        return Fit(t1, u1, j, 0.0)
+    return Fit(tau, u, None, 0.0)
+
+
+def _continued(start: Fit, form: str, x: Array, y: Array, steps: int) -> tuple[Fit, int]:
+    """The Lᵖ continuation and Madsen's steps from ``start`` (the ``"level"`` path's
+    level cell chosen after the continuation)."""
+    dummy = MLP([1, start.tau.size - 1, 1], "relu")  # the continuation writes into a net
+    t1, u1, n = lp_continuation(
+        start.tau, start.u, x, y, _Quiet(), dummy.pack(), dummy.sizes, steps, start.flat
+    )
+    j = start.flat if form == "flat" else None
+    if form == "level":
+        j = int(np.argmin(np.abs(np.diff(u1))))
+    if j is not None:
+        u1 = u1.copy()
+        u1[j] = u1[j + 1] = 0.5 * (u1[j] + u1[j + 1])
+    fit, k = madsen(Fit(t1, u1, j, _max_error(t1, u1, x, y)), x, y, MADSEN_STEPS)
+    return fit, n + k
+
+
 def minimax_fits(
-    tau: Array, u: Array, x: Array, y: Array, steps: int, forms: tuple[str, ...] = FORMS
+    tau: Array, u: Array, x: Array, y: Array, steps: int, forms: tuple[str, ...] = FORMS,
+    level: tuple[Array, Array] | None = None,
 ) -> tuple[list[Fit], int]:
     """The fits of least max error on ``(x, y)`` reached from the free ``(τ, u)`` along
-    each path of ``forms`` (:data:`FORMS`): the Lᵖ continuation
-    (:func:`~approx.train.knot_form.lp_continuation`, ``steps`` evaluations), then
+    each path of ``forms`` (:data:`FORMS`): the exchange of
+    :mod:`approx.train.exchange` (:data:`~approx.train.exchange.EXCHANGE_STEPS` linear
+    programs at most), after, with :data:`CONTINUATION`, the Lᵖ continuation
+    (:func:`~approx.train.knot_form.lp_continuation`, ``steps`` evaluations) and
     :func:`madsen` (:data:`MADSEN_STEPS` linear programs at most). ``"free"``: d cells.
     ``"flat"``: the free path's result (or ``(τ, u)`` without one) opened by
-    :func:`flat_split` (a level cell at a turning knot), held level by a penalty in the
-    continuation. ``"level"``: one cell more (the knots re-placed by
-    :func:`~approx.train.knot_form.equidistribute`, which keeps a symmetric fit
-    symmetric), continued free, its most level cell then made level. Flat cells are
-    made exactly level before Madsen. ``x`` sorted. Returns the fits (one per path)
-    and the evaluations and linear programs used.
+    :func:`flat_split` (a level cell at a turning knot). ``"level"``: one cell more
+    (``level``, or the knots re-placed by :func:`~approx.train.knot_form.equidistribute`,
+    which keeps a symmetric fit symmetric), its most level cell made level (after the
+    continuation, with it). ``x`` sorted. Returns the fits (one per path) and the
+    evaluations and linear programs used.
     """
     fits, used = [], 0
     for form in forms:
-        if form == "flat":  # from the free form's minimax fit, when there is one
-            free = fits[0] if fits else Fit(tau, u, None, 0.0)
-            start = flat_split(free.tau, free.u, x, y)
-        elif form == "level":
-            start = Fit(*equidistribute(tau, u, tau.size + 1), None, 0.0)
-        else:
-            start = Fit(tau, u, None, 0.0)
-        dummy = MLP([1, start.tau.size - 1, 1], "relu")  # the continuation writes into a net
-        t1, u1, n = lp_continuation(
-            start.tau, start.u, x, y, _Quiet(), dummy.pack(), dummy.sizes, steps, start.flat
-        )
-        j = start.flat if form == "flat" else None
-        if form == "level":
-            j = int(np.argmin(np.abs(np.diff(u1))))
-        if j is not None:
-            u1 = u1.copy()
-            u1[j] = u1[j + 1] = 0.5 * (u1[j] + u1[j + 1])
-        fit, k = madsen(Fit(t1, u1, j, _max_error(t1, u1, x, y)), x, y, MADSEN_STEPS)
+        fit, error = _start(form, tau, u, fits, x, y, level), np.inf
+        if CONTINUATION:
+            fit, n = _continued(fit, form, x, y, steps)
+            used += n
+        if EXCHANGE:
+            rival = min((f.error for f in fits), default=np.inf)
+            t1, u1, error, n = exchange(fit.tau, fit.u, x, y, flat=fit.flat, rival=rival)
+            used += n
+            if np.isfinite(error):  # (never above its start: it keeps only gains)
+                fit = Fit(t1, u1, fit.flat, error)
+        if not (CONTINUATION or (EXCHANGE and np.isfinite(error))):  # the start as it is
+            fit = Fit(fit.tau, fit.u, fit.flat, _max_error(fit.tau, fit.u, x, y))
         fits.append(fit)
-        used += n + k
     return fits, used
 
 
@@ -392,14 +429,14 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     :data:`FORMS` from each of :data:`STARTS`, each result offered to the tracker
     (whose monitor keeps the best, the trained iterate included).
 
-    The starts: ``"samples"``, d + 1 knots equidistributing the samples' own
-    ``|f''|^½`` (:func:`~approx.train.knot_form.equidistribute` applied to the samples:
-    the adaptive construction's rule, from the data) with the samples' values there;
-    ``"best"``, the knot form of the tracker's best iterate (not among the default
-    starts: the trained knots often sit in a poor local minimum of the max error, and
-    many exist, since the error is not convex in the knots). Above :data:`SPLIT_UP_TO`
-    units no ``"flat"`` path, above :data:`FLAT_UP_TO` only the free form. Returns the
-    evaluations and linear programs used.
+    The starts: ``"samples"``, knots equidistributing the samples' own ``|f''|^½``
+    (:func:`~approx.train.knot_form.equidistribute` applied to the samples: the
+    adaptive construction's rule, from the data; d + 1 of them for the free form,
+    d + 2 for the level one) with the samples' values there; ``"best"``, the knot form
+    of the tracker's best iterate (many local minima of the max error exist, since it
+    is not convex in the knots: the two starts may end in different ones). Above
+    :data:`SPLIT_UP_TO` units no ``"flat"`` path, above :data:`FLAT_UP_TO` only the
+    free form. Returns the evaluations and linear programs used.
     """
     net, theta = engine.net, engine.theta
     order = np.argsort(X.reshape(-1), kind="stable")
@@ -411,11 +448,15 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     if d > SPLIT_UP_TO:
         forms = tuple(form for form in forms if form != "flat")
     for start in STARTS:
+        if start == "best" and d > BEST_UP_TO:
+            continue
+        level = None
         if start == "best":
             tau, u = knot_form(net, float(x[0]), float(x[-1]))
         else:
             tau, u = equidistribute(x, y1, d + 1)
-        fits, n = minimax_fits(tau, u, x, y1, steps, forms)
+            level = equidistribute(x, y1, d + 2)
+        fits, n = minimax_fits(tau, u, x, y1, steps, forms, level)
         used += n
         for fit in fits:
             write(fit, theta, net.sizes)

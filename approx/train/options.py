@@ -117,11 +117,11 @@ FINISH_STEPS = Option(
     "finish_steps",
     int,
     300,
-    "adam+lm on a 1→d→1 ReLU net with select = 'max_error': Levenberg–Marquardt "
-    "evaluations of the Lᵖ continuation (p = 16 … 256) on each path of the minimax "
-    "finish (from knots placed by the samples' curvature; three knot forms up to "
-    "d = 64, two up to 256, one above), each then completed by Madsen's linear programs on the max "
-    "error (0: no finish)",
+    "adam+lm on a 1→d→1 ReLU net with select = 'max_error': the minimax finish, a "
+    "Remez-type exchange on knots and values from knots placed by the samples' "
+    "curvature, in two knot forms (d cells; d + 1 cells, one level); 0: no finish, "
+    "otherwise the Levenberg–Marquardt evaluations of the Lᵖ continuation that runs "
+    "before the exchange when approx.train.minimax.CONTINUATION is set",
     minimum=0,
 )
 

@@ -38,7 +38,9 @@ def test_the_flat_form_gives_a_width_two_net_the_three_cell_optimum_of_x_squared
     # 1/18, the best any three-piece function does (equal cells, f'' constant); the
     # free form of two units stops at 1/8
     tau = np.array([-1.0, 0.2, 1.0])
-    fits, _ = minimax_fits(tau, np.interp(tau, GRID, SQUARE), GRID, SQUARE, 300)
+    fits, _ = minimax_fits(
+        tau, np.interp(tau, GRID, SQUARE), GRID, SQUARE, 300, ("free", "flat", "level")
+    )
     free, flat, level = fits
     assert free.error == pytest.approx(1 / 8, rel=1e-6)
     assert flat.error == pytest.approx(1 / 18, rel=1e-6)

@@ -1,0 +1,277 @@
+"""A Remez-type exchange for the minimax continuous piecewise-linear fit with free knots.
+
+The best uniform approximation of ``f`` by a continuous piecewise-linear function with
+free knots equioscillates: its error reaches ±E at every knot where the fit kinks
+against ``f`` and at one or two interior extremes of every cell (about 2n + 1
+alternations for n cells). Here that system is solved by exchanges on the *extremal
+set*, as the Remez algorithm does for polynomials and de Boor and Rice's algorithms for
+free-knot splines: at each step the current extremal points are found (every interior
+local extremum of the residual over the samples of a cell, refined by the parabola
+through three samples, and the error at every knot), the fit moves to make them equal
+and as small as possible to first order, and the new fit's extremes form the next set.
+
+**Line form.** Each cell carries its line ``ℓ_c(x) = a_c + s_c (x − m_c)`` (``m_c`` the
+cell's midpoint when the step starts); the knots are the intersections of consecutive
+lines, so continuity holds by construction. In these coordinates an interior extreme
+``x*`` of cell ``c`` has the residual ``a_c + s_c (x* − m_c) − f(x*)``, *linear* in the
+parameters (``x*`` moves, but the residual is stationary there: the envelope
+theorem), and the error at knot ``k`` between cells ``c − 1`` and ``c`` moves as the
+weighted mean ``(1 − w) δℓ_{c−1}(τ_k) + w δℓ_c(τ_k)`` with
+``w = (s_{c−1} − f′(τ_k)) / (s_{c−1} − s_c)``. The knot-and-value form
+(:mod:`approx.train.minimax`) is badly scaled for this: moving a knot at fixed values
+changes the fit by the cell's rise times the move, often a hundred times ``E``, so its
+linear model holds only for tiny steps; in line form the nonlinearity is the knot
+errors' alone, of the order of ``δ²/E``.
+
+**The step** is the linear program ``min t`` subject to ``|r_i + J_i δ| ≤ t`` over the
+extremal set (one side only for a residual within :data:`SIGNED` of ±E: the other is
+about 2E away; half the rows), each knot's linearised move bounded by ``radius`` of the
+cell it enters and its slope change by :data:`KINK_CHANGE` of itself, and the lines'
+shifts by ``VALUE_SCALE · radius · E`` (Madsen's trust region: it
+grows after good steps, shrinks after poor ones); a step is kept when the error on the
+samples and at the knots falls. A level cell (``flat``) keeps slope 0. ``f`` and ``f′``
+at a knot come from the quadratic through the three nearest samples.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from approx.core import deadline
+
+__all__ = ["ACTIVE", "EXCHANGE_STEPS", "exchange", "extrema", "fit_error", "from_lines",
+           "sampled", "spread", "to_lines"]
+
+Array = NDArray[np.float64]
+
+#: interior extremes of the residual at least this fraction of the max join the set
+ACTIVE = 0.25
+#: residuals at least this fraction of the max bound the step on their own side only
+SIGNED = 0.5
+#: linear programs at most per call of :func:`exchange`
+EXCHANGE_STEPS = 100
+#: trust region: knots move at most ``radius`` (and :data:`KNOT_MOVE`) of the cell they
+#: move into (linearised), lines shift by at most ``VALUE_SCALE · radius · E``; ``radius`` starts at
+#: :data:`START_RADIUS` and stays at most :data:`MAX_RADIUS`
+START_RADIUS, MAX_RADIUS, VALUE_SCALE = 1.0, 4.0, 4.0
+#: the radius doubles after a step gaining more than GOOD of the predicted gain, and
+#: shrinks fourfold after one gaining less than POOR
+GOOD, POOR = 0.75, 0.25
+#: a knot moves at most this fraction of the cell it moves into (< ½: knots never cross)
+KNOT_MOVE = 0.45
+#: a knot's slope change moves by at most this fraction of itself in one step
+KINK_CHANGE = 0.5
+#: the exchange stops once a kept step gains less than this fraction of the error
+STALL = 1e-5
+#: a path is given up after this many steps while its error exceeds GIVE_UP times the
+#: error another path reached (a monotone convex target's level form never gets there)
+GIVE_UP_AFTER, GIVE_UP = 20, 1.5
+#: a start's knots are kept at least this fraction of the mean cell apart (:func:`spread`)
+SPREAD = 1e-2
+#: least cell width a step may leave, relative to the data range
+MIN_CELL = 1e-6
+
+
+def sampled(x: Array, y: Array, t: Array) -> tuple[Array, Array]:
+    """``f(t)`` and ``f′(t)`` from the samples ``(x, y)`` (``x`` sorted, at least 3): the
+    quadratic through the three samples nearest ``t``."""
+    i = np.clip(np.searchsorted(x, t), 1, x.size - 2)
+    x0, x1, x2 = x[i - 1], x[i], x[i + 1]
+    d01 = (y[i] - y[i - 1]) / (x1 - x0)
+    d12 = (y[i + 1] - y[i]) / (x2 - x1)
+    c2 = (d12 - d01) / (x2 - x0)
+    value = y[i - 1] + d01 * (t - x0) + c2 * (t - x0) * (t - x1)
+    return value, d01 + c2 * ((t - x0) + (t - x1))
+
+
+def fit_error(tau: Array, u: Array, x: Array, y: Array) -> float:
+    """The max error of the fit through ``(τ, u)``: at the samples and at the knots
+    (where a kink may lie between samples)."""
+    r = np.interp(x, tau, u) - y
+    return max(float(np.max(np.abs(r))), float(np.max(np.abs(u - sampled(x, y, tau)[0]))))
+
+
+def extrema(tau: Array, u: Array, x: Array, y: Array, error: float
+            ) -> tuple[Array, Array, Array]:
+    """The interior local extremes of the residual ``r = fit − f`` at least
+    :data:`ACTIVE` · ``error``: abscissae, residuals and cells. A sample counts when it
+    and both neighbours lie in one cell and it is a local extremum of ``r``; the vertex
+    of the parabola through the three refines it (an extreme at a knot is the knot's)."""
+    r = np.interp(x, tau, u) - y
+    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
+    i = np.arange(1, x.size - 1)
+    rm, r0, rp = r[:-2], r[1:-1], r[2:]
+    keep = (cell[:-2] == cell[1:-1]) & (cell[2:] == cell[1:-1])
+    keep &= ((r0 >= rm) & (r0 >= rp)) | ((r0 <= rm) & (r0 <= rp))
+    i = i[keep & (np.abs(r0) >= ACTIVE * error)]
+    xm, x0, xp = x[i - 1], x[i], x[i + 1]
+    d1 = (r[i] - r[i - 1]) / (x0 - xm)
+    c = ((r[i + 1] - r[i]) / (xp - x0) - d1) / (xp - xm)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xs = 0.5 * (xm + x0) - d1 / (2.0 * c)
+    ok = np.isfinite(xs) & (xs > xm) & (xs < xp)
+    xs = np.where(ok, xs, x0)
+    rs = np.where(ok, r[i - 1] + d1 * (xs - xm) + c * (xs - xm) * (xs - x0), r[i])
+    return xs, rs, cell[i]
+
+
+def to_lines(tau: Array, u: Array) -> tuple[Array, Array, Array]:
+    """The line form of ``(τ, u)``: midpoints ``m``, values ``a`` there, slopes ``s``."""
+    return 0.5 * (tau[:-1] + tau[1:]), 0.5 * (u[:-1] + u[1:]), np.diff(u) / np.diff(tau)
+
+
+def from_lines(m: Array, a: Array, s: Array, lo: float, hi: float) -> tuple[Array, Array]:
+    """Knots (the intersections of consecutive lines, ends ``lo``, ``hi``) and values of
+    the line form; parallel neighbours give non-finite knots."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inner = (a[1:] - a[:-1] - s[1:] * m[1:] + s[:-1] * m[:-1]) / (s[:-1] - s[1:])
+    tau = np.concatenate(([lo], inner, [hi]))
+    u = np.append(a + s * (tau[:-1] - m), a[-1] + s[-1] * (hi - m[-1]))
+    return tau, u
+
+
+def _rows(m: Array, s: Array, tau: Array, u: Array, x: Array, y: Array, error: float
+          ) -> tuple[Any, Array, Any]:
+    """The linearised extremal set: the Jacobian in the columns ``(δa_0, δs_0, δa_1, …)``,
+    the residuals, and the knots' linearised moves times ``s_{c−1} − s_c``."""
+    from scipy import sparse
+
+    n = m.size
+    xs, rs, c = extrema(tau, u, x, y, error)
+    fk, dk = sampled(x, y, tau)
+    inner, ds, cl = tau[1:-1], s[:-1] - s[1:], np.arange(n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = (s[:-1] - dk[1:-1]) / ds
+    w = np.where(np.isfinite(w), w, 0.5)
+    ne = xs.size
+    k = ne + 1 + cl  # the interior knots' rows (after the extremes and the left end)
+    rows = [np.arange(ne), np.arange(ne), [ne, ne], [ne + n, ne + n], k, k, k, k]
+    cols = [2 * c, 2 * c + 1, [0, 1], [2 * n - 2, 2 * n - 1],
+            2 * cl, 2 * cl + 1, 2 * cl + 2, 2 * cl + 3]
+    vals = [np.ones(ne), xs - m[c], [1.0, tau[0] - m[0]], [1.0, tau[-1] - m[-1]],
+            1.0 - w, (1.0 - w) * (inner - m[:-1]), w, w * (inner - m[1:])]
+    J = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(ne + n + 1, 2 * n),
+    )
+    moves = sparse.csr_matrix(
+        (np.concatenate([np.ones(n - 1), inner - m[:-1], -np.ones(n - 1), m[1:] - inner]),
+         (np.tile(cl, 4), np.concatenate([2 * cl, 2 * cl + 1, 2 * cl + 2, 2 * cl + 3]))),
+        shape=(n - 1, 2 * n),
+    )
+    return J, np.concatenate([rs, u - fk]), moves
+
+
+def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array,
+          error: float, radius: float, flat: int | None) -> tuple[Array, Array, float]:
+    """The linear program's lines and predicted max error (``error`` if it fails)."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    n = m.size
+    J, r, moves = _rows(m, s, tau, u, x, y, error)
+    h, ds = np.diff(tau), s[:-1] - s[1:]
+    # knot k moves by −(δℓ_{c−1} − δℓ_c)(τ_k)/ds: at most KNOT_MOVE of the cell it enters
+    step = min(radius, KNOT_MOVE) * np.abs(ds)
+    left, right = step * h[:-1], step * h[1:]
+    upper, lower = np.where(ds > 0, left, right), np.where(ds > 0, right, left)
+    # and its slope change by at most KINK_CHANGE of itself (the knot stays where the
+    # linear model puts it, to a factor)
+    cl = np.arange(n - 1)
+    kinks = sparse.csr_matrix(
+        (np.r_[np.ones(n - 1), -np.ones(n - 1)], (np.r_[cl, cl], np.r_[2 * cl + 1, 2 * cl + 3])),
+        shape=(n - 1, 2 * n),
+    )
+    kink = KINK_CHANGE * min(radius, 1.0) * np.abs(ds)
+    # a residual near ±E bounds the step on its own side only (the other side is 2E away)
+    signed = np.abs(r) >= SIGNED * error
+    up, down = ~(signed & (r < 0)), ~(signed & (r > 0))
+    zero = sparse.csr_matrix((n - 1, 1))
+    A = sparse.vstack([
+        sparse.hstack([J[up], -sparse.csr_matrix(np.ones((int(up.sum()), 1)))]),
+        sparse.hstack([-J[down], -sparse.csr_matrix(np.ones((int(down.sum()), 1)))]),
+        sparse.hstack([moves, zero]), sparse.hstack([-moves, zero]),
+        sparse.hstack([kinks, zero]), sparse.hstack([-kinks, zero]),
+    ]).tocsr()
+    b = np.concatenate([-r[up], r[down], upper, lower, kink, kink])
+    cost = np.zeros(2 * n + 1)
+    cost[-1] = 1.0
+    shift = VALUE_SCALE * radius * error
+    bounds = np.empty((2 * n + 1, 2))
+    bounds[0:-1:2] = (-shift, shift)
+    bounds[1:-1:2, 0], bounds[1:-1:2, 1] = -2.0 * shift / h, 2.0 * shift / h
+    if flat is not None:
+        bounds[2 * flat + 1] = 0.0
+    bounds[-1] = (0.0, np.inf)
+    res = linprog(cost, A_ub=A, b_ub=b, bounds=bounds, method="highs")
+    if res.status != 0:
+        return a, s, error
+    return a + res.x[0:-1:2], s + res.x[1:-1:2], float(res.x[-1])
+
+
+def spread(tau: Array, u: Array, flat: int | None = None) -> tuple[Array, Array]:
+    """``(τ, u)`` with every interior knot closer than :data:`SPREAD` of the mean cell to a
+    neighbour moved to the middle of its neighbours (the value there interpolated), the
+    knots of cell ``flat`` kept: such a knot's lines are nearly parallel, its position
+    ill-conditioned (a start from the samples' curvature can leave one at an end)."""
+    tau, u = tau.copy(), u.copy()
+    small = SPREAD * (tau[-1] - tau[0]) / (tau.size - 1)
+    h = np.diff(tau)
+    keep = () if flat is None else (flat, flat + 1)
+    for k in np.flatnonzero(np.minimum(h[:-1], h[1:]) < small) + 1:
+        if k not in keep:
+            middle = 0.5 * (tau[k - 1] + tau[k + 1])
+            u[k] = np.interp(middle, tau, u)
+            tau[k] = middle
+    return tau, u
+
+
+def exchange(tau: Array, u: Array, x: Array, y: Array, steps: int = EXCHANGE_STEPS,
+             flat: int | None = None, rival: float = np.inf) -> tuple[Array, Array, float, int]:
+    """Exchange steps from the fit through ``(τ, u)`` (ends fixed) on samples ``(x, y)``
+    (``x`` sorted), cell ``flat`` (if any) made and kept level; given up after
+    :data:`GIVE_UP_AFTER` steps while the error stays above :data:`GIVE_UP` times
+    ``rival`` (the error another path reached).
+
+    Returns
+    -------
+    tau, u : ndarray
+        The knots and values of the fit of least max error found.
+    error : float
+        Its max error (:func:`fit_error`).
+    used : int
+        Linear programs solved.
+    """
+    lo, hi = float(tau[0]), float(tau[-1])
+    tau, u = spread(tau, u, flat)
+    if flat is not None:  # the level cell at its mean value, the knots kept
+        u[flat] = u[flat + 1] = 0.5 * (u[flat] + u[flat + 1])
+    m, a, s = to_lines(tau, u)
+    error = fit_error(tau, u, x, y) if np.all(np.diff(tau) > 0) else np.inf
+    radius, used = START_RADIUS, 0
+    while used < steps and radius > 1e-9 and np.isfinite(error):
+        deadline.check()
+        a1, s1, predicted = _step(m, a, s, tau, u, x, y, error, radius, flat)
+        used += 1
+        gain = error - predicted
+        if gain <= 1e-12 * error:
+            break  # no step lowers the linearised max: an equioscillating fit
+        t1, u1 = from_lines(m, a1, s1, lo, hi)
+        ordered = bool(np.all(np.diff(t1) > MIN_CELL * (hi - lo)))
+        new = fit_error(t1, u1, x, y) if ordered else np.inf
+        ratio = (error - new) / gain
+        if ratio > 0.0:
+            tau, u, error = t1, u1, new
+            m, a, s = to_lines(tau, u)
+            if flat is not None:
+                s[flat] = 0.0
+        radius = min(2.0 * radius, MAX_RADIUS) if ratio > GOOD else (
+            radius / 4.0 if ratio < POOR else radius)
+        if 0.0 < ratio and gain < STALL * error:
+            break
+        if used >= GIVE_UP_AFTER and error > GIVE_UP * rival:
+            break
+    return tau, u, error, used

@@ -1,0 +1,108 @@
+"""The exchange of approx.train.exchange: closed-form optima of x², the line form, the
+sampled values at knots, and trained nets against the certified bracket of the optimum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from approx import methods
+from approx.analysis.errors import max_error
+from approx.problems import targets
+from approx.train.exchange import (
+    EXCHANGE_STEPS,
+    exchange,
+    extrema,
+    fit_error,
+    from_lines,
+    sampled,
+    to_lines,
+)
+from approx.train.knot_form import equidistribute
+from approx.train.minimax import as_net, minimax_fits
+
+SQUARE = targets.from_expr("x**2", (0.0, 1.0), name="square")
+X01 = np.linspace(0.0, 1.0, 8193)
+
+
+@pytest.mark.parametrize("d", [2, 5, 16])
+def test_the_free_form_reaches_the_closed_form_of_x_squared(d):
+    # d equal cells, each the chord lowered by h²/8: error 1/(8 d²), equioscillating
+    tau = np.sort(np.concatenate([[0.0, 1.0], np.random.default_rng(d).uniform(0, 1, d - 1)]))
+    tau, _, error, used = exchange(tau, tau**2 + 0.01, X01, X01**2)
+    assert error == pytest.approx(1 / (8 * d**2), rel=1e-6)
+    assert np.allclose(tau, np.linspace(0.0, 1.0, d + 1), atol=1e-4)
+    assert used < EXCHANGE_STEPS  # stopped converged, not at the cap
+
+
+@pytest.mark.parametrize("d", [1, 4, 8])
+def test_a_level_first_cell_reaches_the_best_width_d_net_of_x_squared(d):
+    # the best width-d net on [0, 1] (every kink inside, all slope changes positive):
+    # level up to t = √(2E), then d chords lowered by E: E = 1/(2 (2d + 1)²)
+    tau, u = equidistribute(X01, X01**2, d + 2)
+    tau, u, error, _ = exchange(tau, u, X01, X01**2, flat=0)
+    assert error == pytest.approx(1 / (2 * (2 * d + 1) ** 2), rel=1e-5)
+    assert u[0] == pytest.approx(u[1], rel=1e-12)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 2**32 - 1))
+def test_the_line_form_gives_back_the_knots_and_values(cells, seed):
+    rng = np.random.default_rng(seed)
+    tau = np.concatenate([[-1.0], np.sort(rng.uniform(-1.0, 1.0, cells - 1)), [1.0]])
+    if cells > 1 and np.min(np.diff(tau)) < 1e-3:
+        return
+    u = rng.normal(size=cells + 1)
+    slopes = np.diff(u) / np.diff(tau)
+    if cells > 1 and np.min(np.abs(np.diff(slopes))) < 1e-3:
+        return  # (nearly parallel neighbours: the knot is ill-conditioned)
+    t2, u2 = from_lines(*to_lines(tau, u), -1.0, 1.0)
+    assert np.allclose(t2, tau, atol=1e-9) and np.allclose(u2, u, atol=1e-9)
+
+
+def test_sampled_values_and_slopes_are_exact_for_a_quadratic():
+    x = np.sort(np.random.default_rng(1).uniform(-1.0, 2.0, 50))
+    t = np.linspace(-0.5, 1.5, 7)
+    value, slope = sampled(x, 3 * x**2 - x + 2, t)
+    assert np.allclose(value, 3 * t**2 - t + 2, rtol=1e-12)
+    assert np.allclose(slope, 6 * t - 1, rtol=1e-10)
+
+
+def test_extrema_refine_the_interior_peaks_and_the_error_counts_the_knots():
+    # one cell [0, 1], the line 1/8 − ... : r = x − x² − 1/8 peaks at x = ½ with 1/8;
+    # the knots (0 and 1) carry −1/8, the kink between samples counts too
+    x = np.linspace(0.0, 1.0, 101) + 0.003
+    x = x[x <= 1.0]
+    tau, u = np.array([0.0, 1.0]), np.array([-0.125, 0.875])
+    xs, rs, cell = extrema(tau, u, x, x**2, 0.125)
+    assert xs.size == 1 and xs[0] == pytest.approx(0.5, abs=1e-9)
+    assert rs[0] == pytest.approx(0.125, abs=1e-12) and cell[0] == 0
+    assert fit_error(tau, u, x, x**2) == pytest.approx(0.125, abs=1e-12)
+
+
+@pytest.mark.parametrize("d", [3, 8])
+def test_the_finish_certifies_the_best_width_d_net_of_x_squared(d):
+    # the finish's paths on samples of x² on [0, 1]: the best net is certified within
+    # 0.1% of the proven optimum 1/(2 (2d + 1)²) of width-d nets (optimal-pwl's test)
+    x = np.linspace(0.0, 1.0, 128 * d)
+    tau, u = equidistribute(x, x**2, d + 1)
+    fits, _ = minimax_fits(tau, u, x, x**2, 0, level=equidistribute(x, x**2, d + 2))
+    best = min(fits, key=lambda fit: fit.error)
+    certified = max_error(SQUARE, as_net(best))
+    optimum = 1 / (2 * (2 * d + 1) ** 2)
+    assert optimum * (1 - 1e-9) <= certified <= 1.001 * optimum
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("target", "d"), [(SQUARE, 8), (targets.get("sin2pi"), 32)])
+def test_the_trained_recipe_ends_at_the_certified_optimum(target, d):
+    # the certified max error of the default recipe from random weights (quickstart
+    # options) within 3% of optimal-pwl's certified upper end, never below its lower
+    rng = np.random.default_rng(0)
+    best = methods.fit("optimal-pwl", target, d, rng)
+    lower, upper = best.info["lower"], max_error(target, best.model)
+    fit = methods.fit("trained", target, d, rng, steps=300, lr=0.03, polish_steps=50)
+    error = max_error(target, fit.model)
+    assert lower <= error <= 1.03 * upper
