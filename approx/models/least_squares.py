@@ -2,9 +2,10 @@
 
 :func:`ridge_lstsq` returns the Tikhonov solution
 ``c = argmin ‖A c - y‖² + λ ‖c‖²`` with ``λ = (τ σ₁)²`` (``σ₁`` the design's largest
-singular value, estimated by power iteration): the components of ``c`` along the right
-singular vectors are ``σ_k/(σ_k² + λ) · u_kᵀy``, so directions with ``σ_k ≫ τ σ₁`` are
-fitted as plain least squares would, and those below ``τ σ₁`` are damped smoothly
+singular value, estimated by power iteration: :func:`damping`): the components of ``c``
+along the right singular vectors are ``σ_k/(σ_k² + λ) · u_kᵀy``, so directions with
+``σ_k ≫ τ σ₁`` are fitted as plain least squares would, and those below ``τ σ₁`` are
+damped smoothly
 instead of cut off (a truncated SVD's ``1[σ_k > τ σ₁]/σ_k``). The norm ``‖c‖`` is at
 most ``‖y‖/(2 τ σ₁)`` by construction, whatever the design; small weights keep the float
 evaluation of the net quiet, which is what lets its certificate be tight.
@@ -31,7 +32,7 @@ from numpy.typing import NDArray
 
 from approx.core.threads import one_thread
 
-__all__ = ["REFINE", "relu_gram", "ridge_lstsq"]
+__all__ = ["REFINE", "damping", "relu_gram", "ridge_lstsq"]
 
 Array = NDArray[np.float64]
 
@@ -71,7 +72,7 @@ def ridge_lstsq(design: Array, y: Array, tau: float, gram: Array | None = None) 
     with one_thread():
         if gram is None:
             gram = design.T @ design
-        lam = tau**2 * _largest_eigenvalue(gram)
+        lam = damping(gram, tau)
         if not lam > 0:
             return np.zeros(design.shape[1])
         factor = _factor(gram, lam)
@@ -83,6 +84,26 @@ def ridge_lstsq(design: Array, y: Array, tau: float, gram: Array | None = None) 
             if np.linalg.norm(step) <= 2 * np.finfo(float).eps * np.linalg.norm(coef):
                 break
     return coef
+
+
+def damping(gram: Array, tau: float) -> float:
+    """The ``λ`` of :func:`ridge_lstsq`: ``τ² ρ``, with ``ρ`` the power-iteration estimate
+    of ``σ₁² = ‖G‖₂`` (a lower bound to a few percent; where ``σ₁ ≈ σ₂`` it converges
+    slowly, so this, not ``(τ σ₁)²`` exactly, is the problem solved).
+
+    Parameters
+    ----------
+    gram : ndarray of shape (m, m)
+        ``Gᵀ = G = AᵀA``, positive semi-definite up to rounding.
+    tau : float
+        The damping relative to the largest singular value.
+
+    Returns
+    -------
+    float
+        ``λ ≥ 0`` (0 for a zero design).
+    """
+    return tau**2 * _largest_eigenvalue(gram)
 
 
 def _factor(gram: Array, lam: float) -> tuple[Array, bool]:
