@@ -73,7 +73,7 @@ WINDOW, WINDOW_GAIN = 6, 1e-4
 #: error another path reached (a monotone convex target's level form never gets there),
 #: and after EARLY_AFTER while it exceeds EARLY times that error
 GIVE_UP_AFTER, GIVE_UP = 20, 1.5
-EARLY_AFTER, EARLY = 10, 4.0
+EARLY_AFTER, EARLY = 10, 2.5
 #: a start's knots are kept at least this fraction of the mean cell apart (:func:`spread`)
 SPREAD = 1e-2
 #: least cell width a step may leave, relative to the data range
