@@ -66,13 +66,20 @@ KNOT_MOVE = 0.45
 KINK_CHANGE = 0.5
 #: the exchange stops once a kept step gains less than this fraction of the error
 STALL = 1e-5
-#: a path is given up after this many steps while its error exceeds GIVE_UP times the
-#: error another path reached (a monotone convex target's level form never gets there)
+#: or once :data:`WINDOW` linear programs together gained less than :data:`WINDOW_GAIN`
+#: of the error (the trust region shrinking onto a minimax fit)
+WINDOW, WINDOW_GAIN = 6, 1e-4
+#: a path is given up after GIVE_UP_AFTER steps while its error exceeds GIVE_UP times the
+#: error another path reached (a monotone convex target's level form never gets there),
+#: and after EARLY_AFTER while it exceeds EARLY times that error
 GIVE_UP_AFTER, GIVE_UP = 20, 1.5
+EARLY_AFTER, EARLY = 10, 2.5
 #: a start's knots are kept at least this fraction of the mean cell apart (:func:`spread`)
 SPREAD = 1e-2
 #: least cell width a step may leave, relative to the data range
 MIN_CELL = 1e-6
+#: the linear programs' feasibility tolerances, relative to the max error (at least 1e-10)
+TOLERANCE = 1e-3
 
 
 def sampled(x: Array, y: Array, t: Array) -> tuple[Array, Array]:
@@ -206,7 +213,11 @@ def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array
     if flat is not None:
         bounds[2 * flat + 1] = 0.0
     bounds[-1] = (0.0, np.inf)
-    res = linprog(cost, A_ub=A, b_ub=b, bounds=bounds, method="highs")
+    # HiGHS's feasibility tolerances are absolute (1e-7 by default): about E itself at
+    # d = 1024, where the program then stops short of the minimax fit
+    tol = max(1e-10, TOLERANCE * error)
+    res = linprog(cost, A_ub=A, b_ub=b, bounds=bounds, method="highs",
+                  options={"primal_feasibility_tolerance": tol, "dual_feasibility_tolerance": tol})
     if res.status != 0:
         return a, s, error
     return a + res.x[0:-1:2], s + res.x[1:-1:2], float(res.x[-1])
@@ -251,7 +262,7 @@ def exchange(tau: Array, u: Array, x: Array, y: Array, steps: int = EXCHANGE_STE
         u[flat] = u[flat + 1] = 0.5 * (u[flat] + u[flat + 1])
     m, a, s = to_lines(tau, u)
     error = fit_error(tau, u, x, y) if np.all(np.diff(tau) > 0) else np.inf
-    radius, used = START_RADIUS, 0
+    radius, used, trail = START_RADIUS, 0, [error]
     while used < steps and radius > 1e-9 and np.isfinite(error):
         deadline.check()
         a1, s1, predicted = _step(m, a, s, tau, u, x, y, error, radius, flat)
@@ -270,8 +281,12 @@ def exchange(tau: Array, u: Array, x: Array, y: Array, steps: int = EXCHANGE_STE
                 s[flat] = 0.0
         radius = min(2.0 * radius, MAX_RADIUS) if ratio > GOOD else (
             radius / 4.0 if ratio < POOR else radius)
+        trail.append(error)
         if 0.0 < ratio and gain < STALL * error:
             break
-        if used >= GIVE_UP_AFTER and error > GIVE_UP * rival:
+        if used >= WINDOW and trail[-1 - WINDOW] - error < WINDOW_GAIN * error:
+            break
+        if (used >= GIVE_UP_AFTER and error > GIVE_UP * rival) or (
+                used >= EARLY_AFTER and error > EARLY * rival):
             break
     return tau, u, error, used

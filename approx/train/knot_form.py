@@ -96,15 +96,17 @@ def knot_form(net: MLP, lo: float, hi: float) -> tuple[Array, Array]:
 DENSITY_FLOOR = 0.05
 
 
-def equidistribute(tau: Array, u: Array, n: int | None = None) -> tuple[Array, Array]:
+def equidistribute(tau: Array, u: Array, n: int | None = None,
+                   floor: float = DENSITY_FLOOR) -> tuple[Array, Array]:
     """``n`` knots (default: as many as now) placed to equidistribute the fit's ``|f''|^½``.
 
     ``|f''|`` of the fit is estimated by second differences at the scale of its mean
     cell, ``δ = (τ_last − τ_0)/(cells)``, on a grid of ``4 · cells + 1`` points: a
     piecewise-linear function's second difference averages its slope changes over
     ``2δ``, so kinks crowded together by LM count for what they do, not for how close
-    they are. The root of that estimate (floored at :data:`DENSITY_FLOOR` of its mean)
-    is the density; the new knots split its cumulative mass into equal parts: the rule
+    they are. The root of that estimate (floored at ``floor``, :data:`DENSITY_FLOOR` by
+    default, of its mean) is the density; the new knots split its cumulative mass into
+    equal parts: the rule
     of the adaptive construction, applied to the net being trained instead of to the
     target. Values at the new knots are the current fit's.
     """
@@ -117,7 +119,7 @@ def equidistribute(tau: Array, u: Array, n: int | None = None) -> tuple[Array, A
     right = np.interp(np.minimum(grid + delta, hi), tau, u)
     kappa = np.abs(left - 2.0 * fit + right) / delta**2
     rho = np.sqrt(0.5 * (kappa[:-1] + kappa[1:]))
-    rho = np.maximum(rho, DENSITY_FLOOR * float(np.mean(rho)))
+    rho = np.maximum(rho, floor * float(np.mean(rho)))
     # an affine fit (curvature at the rounding level of its values): equal cells
     if float(rho.max()) <= 1e-6 * math.sqrt((float(np.ptp(u)) + 1e-300) / (hi - lo) ** 2):
         rho = np.ones_like(rho)

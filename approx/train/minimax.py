@@ -67,6 +67,7 @@ __all__ = [
     "MADSEN_STEPS",
     "SPLIT_UP_TO",
     "STARTS",
+    "START_FLOOR",
     "Fit",
     "as_net",
     "flat_split",
@@ -119,6 +120,12 @@ SPLIT_UP_TO = 64
 #: d = 64 the quickstart's 63 trained fits cost 46 s of CPU instead of 29: not a default
 STARTS = ("samples",)
 BEST_UP_TO = 64
+#: the density floor of the ``"samples"`` start, as a fraction of the mean density
+#: (:func:`~approx.train.knot_form.equidistribute`; 0.05 there). The exchange cannot
+#: empty a nearly linear stretch of its surplus knots (every other cell would have to
+#: shrink at once): with 0.05 tanh10's flat ends kept two to three cells each and its
+#: fits ended 2.5–3 % above the optimum at d = 256 … 1024; with 0.01, 0.2–0.3 %
+START_FLOOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -430,7 +437,8 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     (whose monitor keeps the best, the trained iterate included).
 
     The starts: ``"samples"``, knots equidistributing the samples' own ``|f''|^½``
-    (:func:`~approx.train.knot_form.equidistribute` applied to the samples: the
+    (:func:`~approx.train.knot_form.equidistribute` applied to the samples, density
+    floored at :data:`START_FLOOR` of its mean: the
     adaptive construction's rule, from the data; d + 1 of them for the free form,
     d + 2 for the level one) with the samples' values there; ``"best"``, the knot form
     of the tracker's best iterate (many local minima of the max error exist, since it
@@ -454,8 +462,8 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
         if start == "best":
             tau, u = knot_form(net, float(x[0]), float(x[-1]))
         else:
-            tau, u = equidistribute(x, y1, d + 1)
-            level = equidistribute(x, y1, d + 2)
+            tau, u = equidistribute(x, y1, d + 1, START_FLOOR)
+            level = equidistribute(x, y1, d + 2, START_FLOOR)
         fits, n = minimax_fits(tau, u, x, y1, steps, forms, level)
         used += n
         for fit in fits:

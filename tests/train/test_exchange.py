@@ -21,7 +21,7 @@ from approx.train.exchange import (
     to_lines,
 )
 from approx.train.knot_form import equidistribute
-from approx.train.minimax import as_net, minimax_fits
+from approx.train.minimax import START_FLOOR, as_net, minimax_fits
 
 SQUARE = targets.from_expr("x**2", (0.0, 1.0), name="square")
 X01 = np.linspace(0.0, 1.0, 8193)
@@ -35,6 +35,15 @@ def test_the_free_form_reaches_the_closed_form_of_x_squared(d):
     assert error == pytest.approx(1 / (8 * d**2), rel=1e-6)
     assert np.allclose(tau, np.linspace(0.0, 1.0, d + 1), atol=1e-4)
     assert used < EXCHANGE_STEPS  # stopped converged, not at the cap
+
+
+def test_the_exchange_reaches_the_closed_form_at_errors_below_the_solver_tolerance():
+    # 10⁻⁴ x²: E = 10⁻⁴/(8 d²) ≈ 5·10⁻⁸, below HiGHS's default (absolute)
+    # feasibility tolerance 10⁻⁷, within which a program stops anywhere
+    d = 16
+    tau = np.sort(np.concatenate([[0.0, 1.0], np.random.default_rng(d).uniform(0, 1, d - 1)]))
+    _, _, error, _ = exchange(tau, 1e-4 * (tau**2 + 0.01), X01, 1e-4 * X01**2)
+    assert error == pytest.approx(1e-4 / (8 * d**2), rel=1e-6)
 
 
 @pytest.mark.parametrize("d", [1, 4, 8])
@@ -106,3 +115,19 @@ def test_the_trained_recipe_ends_at_the_certified_optimum(target, d):
     fit = methods.fit("trained", target, d, rng, steps=300, lr=0.03, polish_steps=50)
     error = max_error(target, fit.model)
     assert lower <= error <= 1.03 * upper
+
+
+def test_the_finish_empties_the_flat_ends_of_a_steep_front():
+    # tanh(10x) at d = 256: with the construction's density floor (5% of the mean) the
+    # start keeps two to three cells in each nearly linear end, which the exchange
+    # cannot empty (2.5% above the optimum); from START_FLOOR's start it ends within
+    # 0.5% of optimal-pwl's certified upper end, never below the proven lower end
+    target, d = targets.get("tanh10"), 256
+    best = methods.fit("optimal-pwl", target, d, np.random.default_rng(0))
+    lower, upper = best.info["lower"], max_error(target, best.model)
+    x = np.linspace(-1.0, 1.0, 128 * d)
+    y = target(x)
+    tau, u = equidistribute(x, y, d + 1, START_FLOOR)
+    fits, _ = minimax_fits(tau, u, x, y, 0, level=equidistribute(x, y, d + 2, START_FLOOR))
+    error = max_error(target, as_net(min(fits, key=lambda fit: fit.error)))
+    assert lower <= error <= 1.005 * upper
