@@ -62,7 +62,6 @@ from approx.train.loop import Engine, Tracker
 __all__ = [
     "ACTIVE",
     "BEST_UP_TO",
-    "FLAT_UP_TO",
     "FORMS",
     "MADSEN_STEPS",
     "SPLIT_UP_TO",
@@ -107,8 +106,6 @@ FORMS = ("free", "level")
 CONTINUATION = False
 #: whether it runs the exchange of :mod:`approx.train.exchange`
 EXCHANGE = True
-#: widths up to which :func:`minimax_finish` takes the ``"level"`` path (d + 1 cells)
-FLAT_UP_TO = 1 << 30
 #: widths up to which it also takes the ``"flat"`` path, when :data:`FORMS` lists it
 SPLIT_UP_TO = 64
 #: the starts of :func:`minimax_finish`: ``"samples"`` (knots equidistributing the
@@ -443,8 +440,8 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     d + 2 for the level one) with the samples' values there; ``"best"``, the knot form
     of the tracker's best iterate (many local minima of the max error exist, since it
     is not convex in the knots: the two starts may end in different ones). Above
-    :data:`SPLIT_UP_TO` units no ``"flat"`` path, above :data:`FLAT_UP_TO` only the
-    free form. Returns the evaluations and linear programs used.
+    :data:`SPLIT_UP_TO` units no ``"flat"`` path. Returns the evaluations and linear
+    programs used.
     """
     net, theta = engine.net, engine.theta
     order = np.argsort(X.reshape(-1), kind="stable")
@@ -452,9 +449,7 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     np.copyto(theta, tracker.best)
     used = 0
     d = net.sizes[1]
-    forms = FORMS if d <= FLAT_UP_TO else ("free",)
-    if d > SPLIT_UP_TO:
-        forms = tuple(form for form in forms if form != "flat")
+    forms = FORMS if d <= SPLIT_UP_TO else tuple(form for form in FORMS if form != "flat")
     for start in STARTS:
         if start == "best" and d > BEST_UP_TO:
             continue
