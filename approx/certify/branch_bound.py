@@ -158,6 +158,10 @@ class _Search:
     #: the ends of the cells that could not be split with the largest bounds, as
     #: (bound, point) pairs: candidates for the value
     ends: list[tuple[float, float]] = field(default_factory=list)
+    #: ``f - g`` in Arb at the points where cells' exact ends were evaluated, by point
+    #: and the enclosures used (:func:`_point_key`): neighbouring cells share an end, and
+    #: a split cell keeps its parent's (the same ball either way: reuse changes nothing)
+    exact: dict[tuple[float, int, int], arb] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         f, g = self.f, self.g
@@ -248,10 +252,27 @@ class _Search:
             i = cells[n]
             if self.work >= self.max_work or ub[i] <= self.best + self.tolerance():
                 continue
-            ends, lb, x_lb = _exact_ends(f, g, float(lo[i]), float(hi[i]), int(fi[i]), int(gi[i]))
+            ends, lb, x_lb = self._exact_ends(float(lo[i]), float(hi[i]), int(fi[i]), int(gi[i]))
             ub[i] = min(ub[i], (ends + float(curve[n])) * (1 + 8 * U))
+            # (charged per cell whether its ends were known or not: the cap's count, and
+            # so every result, does not depend on the reuse)
             self.work += self.point_cost
             self.offer(lb, x_lb)
+
+    def _exact_ends(self, lo: float, hi: float, fi: int, gi: int) -> tuple[float, float, float]:
+        """``|f - g|`` at a cell's two ends in Arb (so without the floats' rounding):
+        ``(upper bound of the larger, the larger lower bound, its point)``."""
+        values = []
+        with arb_context():
+            for x in (lo, hi):
+                key = (x, _point_key(self.f, fi), _point_key(self.g, gi))
+                if key not in self.exact:
+                    self.exact[key] = _point(self.f, arb(x), fi) - _point(self.g, arb(x), gi)
+                values.append(self.exact[key])
+            lows = [abs_lower(v) for v in values]
+            top = max(abs_upper(values[0]), abs_upper(values[1]))
+        best = int(np.argmax(lows))
+        return top, lows[best], (lo, hi)[best]
 
     def _rough_cells(
         self,
@@ -661,17 +682,12 @@ def _precise_ends(
     return np.maximum(uppers[0], uppers[1]), (best, best_x), sharp
 
 
-def _exact_ends(
-    f: LocalPolys, g: LocalPolys, lo: float, hi: float, fi: int, gi: int
-) -> tuple[float, float, float]:
-    """``|e|`` at a cell's two ends evaluated in Arb (so without the floats' rounding):
-    ``(upper bound of the larger, the larger lower bound, its point)``."""
-    with arb_context():
-        values = [_point(f, arb(x), fi) - _point(g, arb(x), gi) for x in (lo, hi)]
-        lows = [abs_lower(v) for v in values]
-        top = max(abs_upper(values[0]), abs_upper(values[1]))
-    best = int(np.argmax(lows))
-    return top, lows[best], (lo, hi)[best]
+def _point_key(p: LocalPolys, i: int) -> int:
+    """What :func:`_point` at a point depends on besides the point: the cell's enclosure
+    used (``p.point_cell(i)``), or -1 where it evaluates ``p``'s source."""
+    if p.source is not None and p.cost <= CHEAP:
+        return -1
+    return int(p.point_cell(i))
 
 
 def _point(p: LocalPolys, X: arb, i: int) -> arb:

@@ -367,6 +367,10 @@ class ChebyshevPolys:
         """No slack: the series is evaluated as the polynomial it is."""
         return np.zeros(np.shape(lo))
 
+    def point_cell(self, i: int) -> int:
+        """-1: :meth:`ball_at` at a point does not depend on the cell it is asked for."""
+        return -1
+
     def ball_at(self, X: Any, i: int) -> Any:
         """The series in Arb at ``X``: an arb, or the arb_series ``x + h`` with ``x`` a
         ball in the domain. Each coefficient ``p^(k)(x)/k!`` is its own derivative series

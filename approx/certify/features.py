@@ -421,6 +421,10 @@ class FeaturePolys:
         """No slack: the net is evaluated as the function it is."""
         return np.zeros(np.shape(lo))
 
+    def point_cell(self, i: int) -> int:
+        """-1: :meth:`ball_at` at a point does not depend on the cell it is asked for."""
+        return -1
+
     def ball_at(self, X: Any, i: int) -> Any:
         """The net in Arb at ``X`` (an arb or arb_series), from its float weights exactly."""
         return self.source(X, False)
@@ -592,6 +596,10 @@ class FeatureTaylor(LocalPolys):
         ``Σ|v_i|``), and their error bounds."""
         assert self.points is not None
         return self.points.at(x, None, 0)
+
+    def point_cell(self, i: int) -> int:
+        """-1: :meth:`ball_at` at a point does not depend on the cell it is asked for."""
+        return -1
 
     def ball_at(self, X: Any, i: int) -> Any:
         """The net in Arb at ``X``, from its float weights exactly."""

@@ -342,6 +342,10 @@ class SmoothNetPolys:
         """No slack: the net is evaluated as the function it is."""
         return np.zeros(np.shape(lo))
 
+    def point_cell(self, i: int) -> int:
+        """-1: :meth:`ball_at` at a point does not depend on the cell it is asked for."""
+        return -1
+
     def ball_at(self, X: Any, i: int) -> Any:
         """The net in Arb at ``X`` (an arb or arb_series), from its float weights exactly."""
         return self.source(X, False)

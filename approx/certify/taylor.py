@@ -423,6 +423,11 @@ class LocalPolys:
         exact = (self.rem[idx] == 0) & ~self.rough[idx]
         return np.where(exact, 0.0, np.nan), np.where(exact, 0.0, np.inf)
 
+    def point_cell(self, i: int) -> int:
+        """The cell whose enclosure :meth:`ball_at` uses at a point asked of cell ``i``:
+        ``i``, or -1 for a rough cell (the source, the same for every cell)."""
+        return -1 if self.rough[i] else i
+
     def ball_at(self, X: Any, i: int) -> Any:
         """The enclosure of cell ``i`` in Arb at ``X`` (an arb or arb_series in the cell)."""
         if self.rough[i]:
