@@ -62,7 +62,7 @@ from approx.certify.adapters import (
 from approx.certify.branch_bound import Enclosure, sup_abs_difference
 from approx.certify.taylor import MAX_WORK
 from approx.models import Model
-from approx.models.baselines import SplineModel
+from approx.models.baselines import ChebyshevModel, SplineModel
 from approx.nn import MLP
 from approx.nn.piecewise import TooManyPieces, piecewise_linear
 from approx.problems.targets import Target, check_target
@@ -391,6 +391,8 @@ def l2_error(target: Target, model: Model) -> float:
             evaluate = pw if len(model.sizes) == 3 else model
     elif isinstance(model, SplineModel):
         edges = model.knots
+    elif isinstance(model, ChebyshevModel):
+        edges = _chebyshev_panels(model)
     if target.ball is not None:
         edges = np.union1d(edges, certified.taylor(target).edges)
     return float(np.sqrt(gauss_legendre(lambda z: (target(z) - evaluate(z)) ** 2, edges)))
@@ -412,6 +414,26 @@ def _panels(model: Model, span: float) -> int:
         return generic
     fastest = float(np.max(np.abs(model.weights[0]), initial=0.0))
     return min(generic, max(_COS_PANELS, math.ceil(fastest * span / 10)))
+
+
+def _chebyshev_panels(model: ChebyshevModel) -> Array:
+    """Panels of equal angle for a Chebyshev series: edges ``x(cos θ_j)``, ``θ_j = jπ/m``.
+
+    A series of degree ``n`` is a cosine polynomial of degree ``n`` in ``θ = arccos t``,
+    so ``p²`` has angular frequencies up to ``2n``; with ``m ≥ n + 1`` panels, over half
+    a panel (``π/(2m)`` of angle) the fastest turns by ``nπ/m < π``, and the 16-point
+    rule (exact to degree 31) integrates it to rounding, also on the end panels,
+    where the map from ``θ`` to ``x`` is not affine but ``p`` is a polynomial of ``1 - t``
+    of small range (``n²(1 - t) < 5``). Equal panels in ``x`` need ``O(n)`` times more
+    nodes for that at the ends. At least :data:`_COS_PANELS` panels, for the target.
+    """
+    a, b = model.domain
+    m = max(_COS_PANELS, model.coef.size)
+    t = np.cos(np.pi * np.arange(m, -1, -1) / m)
+    t[0], t[-1] = -1.0, 1.0
+    edges = np.clip(a + (b - a) * (t + 1) / 2, a, b)
+    edges[0], edges[-1] = a, b
+    return np.unique(edges)
 
 
 def _is_cos_features(model: MLP) -> bool:

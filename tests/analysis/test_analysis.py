@@ -1,6 +1,7 @@
 """The true max error against brute force, the L2 error, and the theory it is checked by."""
 
 import itertools
+import math
 
 import mpmath
 import numpy as np
@@ -19,7 +20,7 @@ from approx.analysis import (
     uniform_bound,
 )
 from approx.certify import targets as certified
-from approx.models.baselines import chebyshev, cubic_spline
+from approx.models.baselines import ChebyshevModel, chebyshev, cubic_spline
 from approx.models.construct import random_features, relu_interpolant
 from approx.nn import MLP
 from approx.problems import targets
@@ -234,6 +235,23 @@ def test_l2_error_of_fast_cos_features_matches_the_closed_form():
                      for i in range(w.size) for j in range(w.size))
         reference = float(mpmath.sqrt(total))
     assert_allclose(l2_error(target, net), reference, rtol=1e-10)
+
+
+@pytest.mark.parametrize("n", [5, 1500])
+def test_l2_error_of_a_high_degree_chebyshev_series_matches_the_closed_form(n):
+    # f = 0 and p = Σ c_k T_k on [0, 3]: ∫_{-1}^{1} T_j T_k = 1/(1 - (j+k)²) + 1/(1 - (j-k)²)
+    # for j + k even (0 otherwise), summed exactly (math.fsum); unit coefficients of every
+    # degree, so p swings fastest at the ends, where equal panels in x would miss it
+    rng = np.random.default_rng(4)
+    coef = rng.normal(0.0, 1.0, n)
+    model = ChebyshevModel(coef, (0.0, 3.0))
+    target = from_expr("0*x", (0.0, 3.0))
+    j, k = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    even = (j + k) % 2 == 0
+    with np.errstate(divide="ignore"):
+        gram = np.where(even, 1 / (1 - (j + k) ** 2.0) + 1 / (1 - (j - k) ** 2.0), 0.0)
+    reference = math.sqrt(1.5 * math.fsum((np.outer(coef, coef) * gram).ravel()))
+    assert_allclose(l2_error(target, model), reference, rtol=1e-12)
 
 
 EXP = targets.get("exp")
