@@ -50,7 +50,7 @@ import numpy as np
 from flint import arb
 from numpy.typing import NDArray
 
-from approx.analysis.quadrature import gauss_legendre
+from approx.analysis.quadrature import NODES, gauss_legendre
 from approx.arith.balls import U, abs_lower, arb_context
 from approx.certify import targets as certified
 from approx.certify.adapters import (
@@ -361,8 +361,11 @@ def _sampled(target: Target, model: Model, n: int = 1 << 16) -> MaxError:
     )
 
 
-#: fewest uniform quadrature panels of a cos net's L2 error (see :func:`_panels`)
-_COS_PANELS = 1024
+#: fewest uniform quadrature panels of a cos net's L2 error, the points of the rule on
+#: each, and the phase of the fastest unit over half a panel (see :func:`_panels`)
+_COS_PANELS = 256
+_COS_NODES = 64
+_COS_PHASE = 80.0
 
 
 def l2_error(target: Target, model: Model) -> float:
@@ -395,25 +398,31 @@ def l2_error(target: Target, model: Model) -> float:
         edges = _chebyshev_panels(model)
     if target.ball is not None:
         edges = np.union1d(edges, certified.taylor(target).edges)
-    return float(np.sqrt(gauss_legendre(lambda z: (target(z) - evaluate(z)) ** 2, edges)))
+    points = _COS_NODES if isinstance(model, MLP) and _is_cos_features(model) else NODES
+    squared = gauss_legendre(lambda z: (target(z) - evaluate(z)) ** 2, edges, points)
+    return float(np.sqrt(squared))
 
 
 def _panels(model: Model, span: float) -> int:
     """Uniform panels for a model without pieces: a few per wiggle of the model.
 
     A 1→d→1 cos net's wiggles are its frequencies: ``(f - f̂)²`` holds frequencies up to
-    ``2 max|w_i|``, so on panels of length ``10 / max|w_i|`` each half-panel sees a phase
-    of at most 10 radians, which the 16-point Gauss–Legendre rule (exact to degree 31)
-    integrates to rounding (the Chebyshev coefficients of ``e^{iκt}`` past 31 are about
-    ``J_32(10) < 1e-13``); at least :data:`_COS_PANELS` panels, and never more than the
-    generic rule's."""
+    ``2 max|w_i|``, so on panels of length ``2κ / (2 max|w_i|)``, ``κ =``
+    :data:`_COS_PHASE`, each half-panel sees a phase of at most ``κ`` radians, which the
+    :data:`_COS_NODES`-point Gauss–Legendre rule (exact to degree 127) integrates to
+    rounding (the Chebyshev coefficients of ``e^{iκt}`` past 127 are about
+    ``J_128(80) ≈ 6e-17``); at least :data:`_COS_PANELS` panels, and never more points
+    than the generic rule's panels of 16. Longer panels with more points take fewer
+    evaluations: 0.8 instead of 1.6 per radian of the fastest unit with 16 points on
+    phases of 10."""
     if not isinstance(model, MLP):
         return int(min(max(8 * model.n_params, 4096), 1 << 18))
     generic = int(min(max(8 * max(model.sizes), 4096), 1 << 18))
     if not _is_cos_features(model):
         return generic
     fastest = float(np.max(np.abs(model.weights[0]), initial=0.0))
-    return min(generic, max(_COS_PANELS, math.ceil(fastest * span / 10)))
+    cap = generic * NODES // _COS_NODES
+    return min(cap, max(_COS_PANELS, math.ceil(fastest * span / _COS_PHASE)))
 
 
 def _chebyshev_panels(model: ChebyshevModel) -> Array:
@@ -425,10 +434,10 @@ def _chebyshev_panels(model: ChebyshevModel) -> Array:
     rule (exact to degree 31) integrates it to rounding, also on the end panels,
     where the map from ``θ`` to ``x`` is not affine but ``p`` is a polynomial of ``1 - t``
     of small range (``n²(1 - t) < 5``). Equal panels in ``x`` need ``O(n)`` times more
-    nodes for that at the ends. At least :data:`_COS_PANELS` panels, for the target.
+    nodes for that at the ends. At least 1024 panels, for the target.
     """
     a, b = model.domain
-    m = max(_COS_PANELS, model.coef.size)
+    m = max(1024, model.coef.size)
     t = np.cos(np.pi * np.arange(m, -1, -1) / m)
     t[0], t[-1] = -1.0, 1.0
     edges = np.clip(a + (b - a) * (t + 1) / 2, a, b)

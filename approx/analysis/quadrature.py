@@ -21,14 +21,16 @@ NODES = 16
 _CHUNK = 8192
 
 
-def gauss_legendre(g: Callable[[Array], Array], edges: Array) -> float:
-    """``∫ g`` over ``[edges[0], edges[-1]]``: Gauss–Legendre on every panel, chunked."""
-    nodes, weights = _rule(NODES)
+def gauss_legendre(g: Callable[[Array], Array], edges: Array, points: int = NODES) -> float:
+    """``∫ g`` over ``[edges[0], edges[-1]]``: the ``points``-point Gauss–Legendre rule on
+    every panel, chunked (about ``NODES × _CHUNK`` evaluations of ``g`` at once)."""
+    nodes, weights = _rule(points)
     total = 0.0
     n = edges.size - 1
-    for s in range(0, n, _CHUNK):
-        deadline.check()  # each chunk evaluates g at NODES × _CHUNK points
-        stop = min(s + _CHUNK, n)
+    chunk = max(1, _CHUNK * NODES // points)
+    for s in range(0, n, chunk):
+        deadline.check()  # each chunk evaluates g at about NODES × _CHUNK points
+        stop = min(s + chunk, n)
         left, right = edges[s:stop], edges[s + 1 : stop + 1]
         half = 0.5 * (right - left)
         z = (0.5 * (left + right))[:, None] + half[:, None] * nodes
