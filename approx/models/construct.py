@@ -296,9 +296,9 @@ def _output_weights(
         from approx.models.least_squares import relu_gram, ridge_lstsq
 
         return ridge_lstsq(design, y, _RIDGE, relu_gram(x, w, bias, design))
-    from scipy.linalg import lstsq
+    from approx.models.least_squares import cos_gram, deflated_lstsq
 
-    return lstsq(design, y, cond=_RCOND)[0]
+    return deflated_lstsq(design, y, _RCOND, cos_gram((x[0], x[-1]), x.size, w, bias))
 
 
 def sawtooth_square(m: int) -> MLP:
