@@ -3,6 +3,10 @@ matrix against the matrix product, the deflated solution against scipy's truncat
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.linalg as sl
@@ -12,6 +16,7 @@ from numpy.testing import assert_allclose
 
 from approx.analysis.errors import max_error_at
 from approx.core.threads import one_thread
+from approx.methods import costs
 from approx.models import construct
 from approx.models.least_squares import cos_gram, deflated_lstsq
 from approx.nn import MLP
@@ -126,3 +131,31 @@ def test_cos_features_certify_as_well_as_the_truncated_svd(name, d):
     ours, theirs = max_error_at(target, net), max_error_at(target, svd)
     assert ours.upper <= 1.5 * theirs.upper
     assert np.linalg.norm(net.weights[1]) <= 1.5 * np.linalg.norm(coef[:-1])
+
+
+# the fit's peak above the process's size before it (VmHWM starts afresh at exec)
+_PEAK = """
+import re, sys
+import numpy as np
+from approx.models import construct
+from approx.problems import targets
+def status(key):
+    return int(re.search(key + r":\\s+(\\d+) kB", open("/proc/self/status").read())[1]) * 1024
+target, before = targets.get("runge"), status("VmRSS")
+construct.random_features(target, int(sys.argv[1]), rng=np.random.default_rng(0),
+                          n_samples=int(sys.argv[2]))
+print(status("VmHWM") - before)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_the_cos_fits_peak_memory_is_within_its_estimate():
+    width, n = 2048, 8192
+    proc = subprocess.run([sys.executable, "-c", _PEAK, str(width), str(n)],
+                          capture_output=True, text=True, timeout=600, check=True)
+    # the estimate's fit term: all but the run's base, the per-unit term and the certificate
+    estimate = (costs.features_memory(width, {"n_samples": n}) - costs.RUN_BASE
+                - costs.PER_UNIT * width - costs.COMPILED
+                - costs.GRID_PER_CELL * min(2 * width, 2**15))
+    assert int(proc.stdout) <= estimate, (int(proc.stdout), estimate)
