@@ -1,6 +1,6 @@
-"""Ridge-regularised least squares for wide random ReLU features, from a closed-form Gram.
+"""Least squares for wide random features, from closed-form Gram matrices.
 
-:func:`ridge_lstsq` returns the Tikhonov solution
+ReLU features: :func:`ridge_lstsq` returns the Tikhonov solution
 ``c = argmin ‖A c - y‖² + λ ‖c‖²`` with ``λ = (τ σ₁)²`` (``σ₁`` the design's largest
 singular value, estimated by power iteration: :func:`damping`): the components of ``c``
 along the right singular vectors are ``σ_k/(σ_k² + λ) · u_kᵀy``, so directions with
@@ -18,10 +18,31 @@ enter the result. For ReLU features on equally spaced samples, :func:`relu_gram`
 ``G`` in ``O(d²)`` from prefix sums of the samples and their squares (each feature is
 affine on an index range), instead of the ``n d²`` of a matrix product.
 
-Squaring the condition number is what keeps this to ReLU features: their fit is best
-with a damping of ``τ ≈ 1e-7`` anyway (directions below it shape the net only between
-samples), while cos features need directions down to ``1e-13 σ₁``, out of reach of
-any method built on ``G`` in double precision.
+Cos features need directions down to ``1e-13 σ₁`` (smooth targets are fitted to
+rounding), out of reach of anything built on ``G`` alone in double precision.
+:func:`deflated_lstsq` returns the truncated-SVD solution instead (``1[σ_k > cut σ₁]/σ_k``,
+as :func:`scipy.linalg.lstsq` with ``cond=cut``), without an SVD of the whole design:
+
+1. ``R``, the Cholesky factor of ``G + λI`` with ``λ = (τ σ₁)²``, ``τ = 1e-5``
+   (:data:`DEFLATE_TAU`; ``G`` from :func:`cos_gram`, in ``O(d²)`` by Dirichlet kernels);
+2. ``Q``, an orthonormal basis of about the ``k`` right singular directions with
+   ``σ < τ σ₁`` (``k`` estimated by the trace of ``λ(G + λI)⁻¹``; 770 of 4097 at d = 4096
+   on 8192 samples, most of them below the cut): two steps of inverse iteration with
+   ``G + λI`` from the unit vectors of the smallest pivots of ``R``;
+3. the truncated SVD of ``A Q`` (the design itself, ``O(n d k)``) with the cut
+   ``cut σ₁``: the exact least-squares solution within ``span Q``, its directions
+   below the cut left out;
+4. :data:`ROUNDS` rounds of two steps ``c ← c + (G + λI)⁻¹ Aᵀ(y - A c)`` (which shrink
+   the error along a direction with ``σ ≫ τ σ₁`` by ``λ/(σ² + λ)`` each) and one exact
+   solve in ``span Q`` for the residual.
+
+Where ``span Q`` holds the small directions (the inverse iteration shrinks the others
+by ``(λ/(σ² + λ))²``), this is the truncated-SVD solution up to rounding; along the
+directions at the cut itself, where both are rounding-sensitive, the two differ. Where
+``k`` is half the columns or more (small or wide designs, ``n < d``), it is the plain
+truncated SVD. Measured at d = 4096 on 8192 samples: 7–8 s of CPU instead of 30 s, the
+certified max error within 0.95–1.11 of the SVD's on the built-in targets, ``‖c‖``
+equal to 3 digits (abs15: 2.5 % larger).
 """
 
 from __future__ import annotations
