@@ -252,11 +252,13 @@ def deflated_lstsq(design: Array, y: Array, cut: float, gram: Array, tau: float 
         if 2 * size >= design.shape[1]:  # most of the space: the plain truncated SVD
             return sl.lstsq(design, y, cond=cut, check_finite=False)[0]
         basis = _small_subspace(factor, size)
-        u, s, vt = sl.svd(design @ basis, full_matrices=False, check_finite=False)
+        # the SVD of A Q through its QR factorisation (A Q = Q_B R_B, R_B = U S Vᵀ)
+        q, r = np.linalg.qr(design @ basis)
+        u, s, vt = sl.svd(r, check_finite=False)
         keep = s > cut * np.sqrt(rho)
-        # the subspace's truncated-SVD solve of a residual: r ↦ Q V_k S_k⁻¹ U_kᵀ r
+        # the subspace's truncated-SVD solve of a residual: r ↦ Q V_k S_k⁻¹ (Q_B U_k)ᵀ r
         solve_in = basis @ (vt[keep].T / s[keep])
-        u = np.ascontiguousarray(u[:, keep].T)
+        u = np.ascontiguousarray((q @ u[:, keep]).T)
         return _alternate(design, y, factor, solve_in, u)
 
 
