@@ -236,8 +236,8 @@ def random_features(
       (Gram matrix in closed form) and an exact truncated-SVD solve in the subspace of
       the design's small singular directions (about a fifth of them), cost
       ``O(d³ + n_samples · d²/5)`` (about 8 s of CPU at d = 4096 on 8192 samples, 30 s
-      for the SVD; the plain SVD where that subspace would hold half the columns, as for
-      ``n_samples < d``);
+      for the SVD; the plain SVD for ``d < 1024`` and where that subspace would hold half
+      the columns, as for ``n_samples < d``);
     - ReLU features: the ridge solution ``argmin ‖A c - y‖² + (τ σ₁)² ‖c‖²`` with
       ``τ = 1e-7`` (:data:`_RIDGE`, :func:`approx.models.least_squares.ridge_lstsq`):
       a Cholesky factorisation of the Gram matrix (formed in closed form in ``O(d²)``)
