@@ -14,20 +14,24 @@ net, run right after in the same process, and the time ratio printed.
     python benchmarks/bench_features.py --widths 16 64  # a subset
 
 With ``--solvers`` it compares the output weights' least squares instead, on the same
-design (seed 0) in the same process: scipy's truncated-SVD ``lstsq`` (cut-off 1e-13 for
-cos features, 1e-8 for ReLU features: the solver of both before the ridge fit of ReLU
-features) against :func:`approx.models.construct.random_features`'s own solver. For
-each it prints the fit's CPU seconds on one BLAS thread (the SVD's for all targets at
-once, as one right-hand side each; the design's construction excluded), the certified
+design (``--seeds``, by default 0) in the same process: scipy's truncated-SVD ``lstsq``
+(cut-off 1e-13 for cos features, 1e-8 for ReLU features: the solver of both before the
+ridge fit of ReLU features and the deflated fit of cos features) against
+:func:`approx.models.construct.random_features`'s own solver. For each it prints the
+fit's CPU seconds on one BLAS thread (one target at a time; the design's construction
+excluded, the closed-form Gram included), the certified
 max error (value, upper, tight), ``‖c‖`` and the certification's wall seconds:
 
     python benchmarks/bench_features.py --solvers --features relu fourier \\
         --targets sin2pi runge exp tanh10 abs15 --widths 2 8 32 128 512 2048 4096
+
+``--cache DIR`` keeps the SVD's coefficients (and its CPU seconds) between runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import time
 from unittest import mock
@@ -60,6 +64,9 @@ def main() -> None:
     parser.add_argument("--solvers", action="store_true")
     parser.add_argument("--features", nargs="+", default=["fourier"])
     parser.add_argument("--samples", type=int, default=8192)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--cache", default=None,
+                        help="folder where the SVD's coefficients are kept between runs")
     args = parser.parse_args()
     if args.solvers:
         _solvers(args)
@@ -83,38 +90,59 @@ def main() -> None:
 
 def _solvers(args: argparse.Namespace) -> None:
     """The truncated SVD and the package's solver side by side (module docstring)."""
-    print(f"{'features':>8} {'d':>5} {'target':>7} {'solver':>6} {'fit CPU':>8} "
+    print(f"{'features':>8} {'d':>5} {'seed':>4} {'target':>7} {'solver':>6} {'fit CPU':>8} "
           f"{'value':>10} {'upper':>10} {'tight':>5} {'certify':>8} {'|c|':>9}")
     chosen = [targets.get(name) for name in args.targets]
     for target in chosen:
         certified.taylor(target)  # built once per process, outside the timings
-    for features in args.features:
+    for features, d, seed, target in itertools.product(args.features, args.widths,
+                                                       args.seeds, chosen):
         activation = construct.FEATURES[features]
-        for d in args.widths:
-            for target in chosen:  # the design depends on the domain (and the seed) only
-                net = random_features(target, d, features, rng=np.random.default_rng(0),
-                                      n_samples=args.samples)
-                w, bias = net.weights[0][0], net.biases[0]
-                x = np.linspace(*target.domain, args.samples)
-                y = target(x)
-                design = np.column_stack([ACTIVATIONS[activation](np.outer(x, w) + bias),
-                                          np.ones(x.size)])
-                rows = []
-                for solver in ("svd", "new"):
-                    with one_thread():
-                        t0 = time.process_time()
-                        if solver == "svd":
-                            coef = sl.lstsq(design, y, cond=SVD_CUT[features])[0]
-                        else:
-                            coef = construct._output_weights(design, y, x, w, bias, features)
-                        fit = time.process_time() - t0
-                    model = MLP.from_params([w[None, :], coef[:-1, None]], [bias, coef[-1:]],
-                                            activation=activation)
-                    found, seconds = _timed(target, model)
-                    rows.append(f"{features:>8} {d:>5} {target.name:>7} {solver:>6} "
-                                f"{fit:8.2f} {_cells(found, seconds)} "
-                                f"{np.linalg.norm(coef):9.3e}")
-                print("\n".join(rows), flush=True)
+        # the design depends on the domain, the width and the seed only
+        net = random_features(target, d, features, rng=np.random.default_rng(seed),
+                              n_samples=args.samples)
+        w, bias = net.weights[0][0], net.biases[0]
+        x = np.linspace(*target.domain, args.samples)
+        y = target(x)
+        design = np.column_stack([ACTIVATIONS[activation](np.outer(x, w) + bias),
+                                  np.ones(x.size)])
+        rows = []
+        for solver in ("svd", "new"):
+            coef, fit = _fit(solver, design, y, x, w, bias, features,
+                             _cached(args.cache, features, d, seed, target.name, args.samples))
+            model = MLP.from_params([w[None, :], coef[:-1, None]], [bias, coef[-1:]],
+                                    activation=activation)
+            found, seconds = _timed(target, model)
+            rows.append(f"{features:>8} {d:>5} {seed:>4} {target.name:>7} {solver:>6} "
+                        f"{fit:8.2f} {_cells(found, seconds)} {np.linalg.norm(coef):9.3e}")
+        print("\n".join(rows), flush=True)
+
+
+def _cached(folder: str | None, *key: object) -> str | None:
+    """The file of the SVD's coefficients for this design, if a cache folder is given."""
+    if folder is None:
+        return None
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, "svd-" + "-".join(map(str, key)) + ".npz")
+
+
+def _fit(solver: str, design: np.ndarray, y: np.ndarray, x: np.ndarray, w: np.ndarray,
+         bias: np.ndarray, features: str, cache: str | None) -> tuple[np.ndarray, float]:
+    """One solver's coefficients and CPU seconds on one BLAS thread (the SVD's from the
+    cache when it holds them: the SVD takes half a minute at d = 4096)."""
+    if solver == "svd" and cache is not None and os.path.exists(cache):
+        with np.load(cache) as saved:
+            return saved["coef"], float(saved["fit"])
+    with one_thread():
+        t0 = time.process_time()
+        if solver == "svd":
+            coef = sl.lstsq(design, y, cond=SVD_CUT[features])[0]
+        else:
+            coef = construct._output_weights(design, y, x, w, bias, features)
+        fit = time.process_time() - t0
+    if solver == "svd" and cache is not None:
+        np.savez(cache, coef=coef, fit=fit)
+    return coef, fit
 
 
 def _timed(target: targets.Target, net: object) -> tuple[analysis.MaxError, float]:
