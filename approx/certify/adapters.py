@@ -83,6 +83,8 @@ def finite_parameters(model: Any) -> bool:
     """Whether every float parameter of the model is finite, and for a spline the
     coefficients of its cubics too (in each cell's own variable, of the size of the
     values' differences: they overflow only where those do)."""
+    if type(model) is MLP:  # (its float arrays, without building the saved form)
+        return all(np.isfinite(a).all() for a in (*model.weights, *model.biases))
     arrays = dict(model.to_arrays()) if hasattr(model, "to_arrays") else {}
     if isinstance(model, SplineModel):
         arrays["cubics"] = model.cubics()[1]

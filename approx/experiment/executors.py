@@ -230,6 +230,7 @@ def pool(
         executor = _new_pool(jobs)
         flight: dict[Future, Item] = {}
         suspects: list[Run] = []
+        ended = False  # every run in, no worker lost: the workers may exit on their own
         try:
             for item in itertools.islice(runs, _PER_WORKER * jobs):
                 flight[_submit(executor, item, time_limit)] = item
@@ -248,11 +249,15 @@ def pool(
                             flight[_submit(executor, more, time_limit)] = more
             for item in flight.values():
                 suspects.extend(runs_of(item))
+            ended = not suspects
         except BaseException:
             _stop(executor)
             raise
         finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+            # after the last result the sweep goes on (tables, figures) while the idle
+            # workers exit (about half a second; joined by the executor's own thread,
+            # and at the latest when this process exits); else they are waited for
+            executor.shutdown(wait=not ended, cancel_futures=True)
         if not suspects:
             return
         note(

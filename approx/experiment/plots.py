@@ -1224,8 +1224,11 @@ def _draw(drawers: list[Drawer], out: Path, save: Save | None, skipped: list[str
     captures = []
     for k, (name, _) in enumerate(drawers):
         keep = svgs is not None and k < reports.FIGURES
-        wanted = formats + (("svg",) if keep and "svg" not in formats else ())
-        captures.append(Capture(name.rsplit(".", 1)[0], wanted, dpi) if wanted else None)
+        # an SVG for the report alone has its text as text (the browser's fonts draw it)
+        text = keep and "svg" not in formats
+        wanted = formats + (("svg",) if text else ())
+        captures.append(Capture(name.rsplit(".", 1)[0], wanted, dpi, svg_text=text)
+                        if wanted else None)
     paths = []
     rendered = render.render_all(drawers, captures, jobs, sources)
     for k, ((name, _), capture, (data, error)) in enumerate(

@@ -166,7 +166,8 @@ def _render_pooled(wanted: list[int], captures: Sequence[Capture | None], jobs: 
     token = uuid.uuid4().hex
     early = _early.pop()[0] if _early and _early[-1][1] == jobs else None
     discard()  # (one of another size)
-    with early or _new_pool(jobs) as pool:
+    pool = early or _new_pool(jobs)
+    try:
         futures = {pool.submit(_render_one, token, payload, k, captures[k]): k
                    for k in wanted}
         for future in concurrent.futures.as_completed(futures):
@@ -174,6 +175,10 @@ def _render_pooled(wanted: list[int], captures: Sequence[Capture | None], jobs: 
                 done[futures[future]] = future.result()
             except concurrent.futures.process.BrokenProcessPool:
                 break  # the rest are drawn in the parent
+    finally:
+        # every figure drawn: the files are written while the processes exit (joined
+        # by the pool's own thread, at the latest when this process exits)
+        pool.shutdown(wait=len(done) < len(wanted), cancel_futures=True)
     return done
 
 

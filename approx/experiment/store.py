@@ -627,9 +627,10 @@ class Store:
         return {path: None if digest is None else Identity(digest, size, inode, mtime)
                 for path, digest, size, inode, mtime in rows}
 
-    def _record(self, files: dict[str, Identity | None], forget: tuple[str, ...] = ()) -> None:
+    def _record(self, files: dict[str, Identity | None], forget: tuple[str, ...] = (),
+                also: Callable[[], object] | None = None) -> None:
         """Record files with their identities (None: a temporary about to be created) and
-        forget others, in one transaction."""
+        forget others, in one transaction (with ``also``'s statements, if given)."""
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany(
@@ -639,6 +640,8 @@ class Store:
                  for rel, i in files.items()],
             )
             self.db.executemany("DELETE FROM files WHERE path = ?", [(r,) for r in forget])
+            if also is not None:
+                also()
 
     def _replaceable(self, relative: str) -> bool:
         """Whether the sweep may write ``relative``: nothing is there, or the regular
@@ -663,12 +666,15 @@ class Store:
         now = self.root.identity(relative)
         return now is not None and (now.sha256, now.size) == (row[0], row[1])
 
-    def save(self, relative: str, fill: Callable[[BinaryIO], object]) -> Path:
+    def save(self, relative: str, fill: Callable[[BinaryIO], object],
+             also: Callable[[], object] | None = None) -> Path:
         """Write ``relative`` through an exclusively created temporary (its name recorded
         first, so a killed sweep's is removed on resume) and record it; return its path.
 
         ``fill`` writes the content to a binary file. Nothing is written over a file the
         sweep cannot show it wrote, nor through anything but a regular single-link file.
+        ``also``, if given, runs in the transaction that records the file (what belongs
+        with it, such as its run's row: one commit for both).
 
         Raises
         ------
@@ -689,7 +695,7 @@ class Store:
         except BaseException:  # the temporary is gone (or was never the sweep's)
             self._record({}, forget=(temporary,))
             raise
-        self._record({relative: made}, forget=(temporary,))
+        self._record({relative: made}, forget=(temporary,), also=also)
         return self.folder / relative
 
     def write_text(self, relative: str, text: str) -> None:
@@ -702,23 +708,36 @@ class Store:
         rows = self.db.execute("SELECT run_id, status, model_file FROM runs")
         return {run_id: (RunStatus(status), model) for run_id, status, model in rows}
 
-    def _save_model(self, result: Result) -> None:
-        """Write the result's model to ``models/<run id>.npz`` (a failure is the run's)."""
+    def _save_model(self, result: Result) -> bool:
+        """Write the result's model to ``models/<run id>.npz`` and record the run with it,
+        in one transaction; False if it has no model or it could not be saved (a failure
+        is the run's: its status and message say so)."""
         if result.arrays is None:
-            return
+            return False
         relative = f"models/{result.run.run_id}.npz"
         arrays = result.arrays
+        result.model_file = relative
         try:
-            self.save(relative, lambda file: np.savez(file, **arrays))
-            result.model_file = relative
+            self.save(relative, lambda file: np.savez(file, **arrays),
+                      also=lambda: self._insert(result))
+            return True
         except (OSError, FolderError) as e:  # transient: retried when the sweep is resumed
             result.status, result.message = RunStatus.ERROR, f"cannot save the model: {e}"
             result.model_file = None
+            return False
 
     def record(self, result: Result) -> None:
-        """Save the run's model, then insert (or replace) the run and its loss history."""
+        """Save the run's model, and insert (or replace) the run and its loss history in
+        the transaction that records the model file (one commit per run)."""
         self._writable()
-        self._save_model(result)
+        if self._save_model(result):
+            return
+        with self.db:
+            self.db.execute("BEGIN")
+            self._insert(result)
+
+    def _insert(self, result: Result) -> None:
+        """The statements that record a run and its loss history (in a transaction)."""
         run = result.run
         row = {
             "run_id": run.run_id,
@@ -737,21 +756,19 @@ class Store:
         # migration step and a new field, nothing here
         names = {f.name for f in fields(result)}
         row.update({c: getattr(result, c) for c in self._columns if c in names and c not in row})
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.execute("DELETE FROM histories WHERE run_id = ?", (run.run_id,))
+        self.db.execute("DELETE FROM histories WHERE run_id = ?", (run.run_id,))
+        self.db.execute(
+            f"INSERT OR REPLACE INTO runs ({', '.join(row)}) "
+            f"VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+        self.db.execute("UPDATE invocations SET computed = computed + 1 WHERE id = ?",
+                        (self.invocation,))
+        if result.history is not None:
             self.db.execute(
-                f"INSERT OR REPLACE INTO runs ({', '.join(row)}) "
-                f"VALUES ({', '.join('?' * len(row))})",
-                list(row.values()),
+                "INSERT INTO histories (run_id, loss) VALUES (?, ?)",
+                (run.run_id, result.history.astype("<f8").tobytes()),
             )
-            self.db.execute("UPDATE invocations SET computed = computed + 1 WHERE id = ?",
-                            (self.invocation,))
-            if result.history is not None:
-                self.db.execute(
-                    "INSERT INTO histories (run_id, loss) VALUES (?, ?)",
-                    (run.run_id, result.history.astype("<f8").tobytes()),
-                )
 
     def histories(self) -> dict[str, NDArray[np.float64]]:
         """Loss history per run id, for the runs that have one."""

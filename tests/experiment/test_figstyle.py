@@ -226,3 +226,64 @@ def test_a_copy_of_a_sweeps_figures_and_report_is_taken_as_its_own(
     run_sweep(config, copy, jobs=1)  # no store, but every file looks like the sweep's
     with Store.read(copy) as store:
         assert set(copied) <= store.written()
+
+
+@pytest.mark.parametrize(("label", "plain"), [
+    (r"$\mathdefault{10^{-3}}$", "10⁻³"),
+    (r"$\mathdefault{10^{0}}$", "10⁰"),
+    (r"$\mathdefault{10^{12}}$", "10¹²"),
+    (r"$\mathdefault{2\times10^{-12}}$", "2×10⁻¹²"),
+    (r"$\mathdefault{-10^{5}}$", "−10⁵"),
+    (r"$\mathdefault{2^{-7}}$", "2⁻⁷"),
+    (r"$\mathdefault{0}$", "0"),
+    ("", ""),
+    ("0.5", "0.5"),
+    (r"$\mathdefault{10^{-0.50}}$", r"$\mathdefault{10^{-0.50}}$"),  # (not a power: kept)
+    (r"$d^{-2}$", r"$d^{-2}$"),
+])
+def test_plain_power_spells_a_log_label_in_unicode(label, plain):
+    assert figstyle.plain_power(label) == plain
+
+
+def test_log_axes_get_the_same_labels_as_plain_text():
+    fig = Figure(figsize=(3.0, 2.0))
+    ax = fig.subplots()
+    ax.loglog([1e-7, 1e3], [3e-3, 4e-2])  # decades on x; minor labels (2×10⁻²) on y
+    fig.canvas.draw()
+    before = {axis: [t.get_text() for t in axis.get_ticklabels(which="both")]
+              for axis in (ax.xaxis, ax.yaxis)}
+    assert any(r"\times" in s for s in before[ax.yaxis])
+    figstyle.save_figure(fig, io.BytesIO())  # (a figure written gets plain labels)
+    fig.canvas.draw()
+    for axis, labels in before.items():
+        after = [t.get_text() for t in axis.get_ticklabels(which="both")]
+        assert after == [figstyle.plain_power(s) for s in labels]
+        assert any(after) and not any("$" in s for s in after)
+
+
+def test_a_report_svg_has_its_text_as_text_and_files_keep_outlines():
+    fig = Figure(figsize=(2.0, 1.0))
+    ax = fig.subplots()
+    ax.set_title("a title")
+    ax.semilogy([1, 2], [1e-3, 1e-1])
+    report = figstyle.Capture("f", ("png", "svg"), svg_text=True)
+    files = figstyle.Capture("f", ("png", "svg"))
+    for capture in (report, files):
+        figstyle.save_figure(fig, capture)
+    text = report.data["svg"].decode()
+    assert "a title</text>" in text and "10⁻³</text>" in text
+    assert "</text>" not in files.data["svg"].decode()  # glyph outlines only
+    assert len(report.data["svg"]) < len(files.data["svg"])
+
+
+def test_formats_after_the_first_are_drawn_once_with_its_layout():
+    fig = Figure(figsize=(2.0, 1.0), layout="constrained")
+    fig.subplots().plot([0, 1], [1, 0])
+    capture = figstyle.Capture("f", ("png", "svg", "pdf"))
+    figstyle.save_figure(fig, capture)
+    assert fig.get_layout_engine() is None
+    position = fig.axes[0].get_position().bounds
+    alone = Figure(figsize=(2.0, 1.0), layout="constrained")
+    alone.subplots().plot([0, 1], [1, 0])
+    figstyle.save_figure(alone, figstyle.Capture("f", ("png",)))
+    assert alone.axes[0].get_position().bounds == position  # the first render's layout

@@ -128,3 +128,26 @@ def test_results_do_not_depend_on_the_number_of_processes(tmp_path):
     pooled = run_sweep(config, tmp_path / "pooled", jobs=2)
     assert (serial["status"] == "ok").all()
     pd.testing.assert_frame_equal(_numbers(serial), _numbers(pooled))
+
+
+@pytest.mark.slow  # (a pool of two spawned workers: about 4 s on a shared machine)
+def test_a_pool_sweep_does_not_wait_for_its_workers_to_exit_but_they_do(tmp_path, monkeypatch):
+    import concurrent.futures
+    import multiprocessing
+    import time
+
+    waits = []
+    shutdown = concurrent.futures.ProcessPoolExecutor.shutdown
+
+    def noted(self, wait=True, **kwargs):
+        waits.append(wait)
+        return shutdown(self, wait=wait, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures.ProcessPoolExecutor, "shutdown", noted)
+    table = run_sweep(parse_config(REAL), tmp_path, jobs=2, plots=False)
+    assert (table["status"] == "ok").all()
+    assert waits == [False]  # every run in: the sweep went on while its workers exited
+    deadline = time.monotonic() + 20
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not multiprocessing.active_children()  # and none of them outlived it

@@ -326,3 +326,29 @@ def test_a_view_of_a_store_being_created_migrates_the_copy_it_took(tmp_path, mon
     with Store.view(tmp_path) as store:
         assert len(store.table(store.config())) == 1
     assert len(calls) == 2
+
+
+def test_a_run_is_recorded_in_the_commit_of_its_model_file(fake_methods, fake_config, tmp_path,
+                                                          monkeypatch):
+    commits, missing = [], []
+    record = Store.record
+
+    def counted(self, result):
+        statements = []
+        self.db.set_trace_callback(statements.append)
+        try:
+            record(self, result)
+        finally:
+            self.db.set_trace_callback(None)
+        commits.append(sum(s.strip().upper() == "COMMIT" for s in statements))
+        # whatever the store holds after the last commit: the run and its file, together
+        found = self.db.execute("SELECT model_file FROM runs WHERE run_id = ?",
+                                (result.run.run_id,)).fetchone()
+        if found is None or found[0] not in self.written():
+            missing.append(result.run.run_id)
+
+    monkeypatch.setattr(Store, "record", counted)
+    table = run_sweep(parse_config(fake_config), tmp_path, jobs=1)
+    # the temporary's name first (before the file exists), then the file with its run
+    assert len(commits) == len(table) and set(commits) == {2}
+    assert not missing
