@@ -695,7 +695,15 @@ class Store:
         except BaseException:  # the temporary is gone (or was never the sweep's)
             self._record({}, forget=(temporary,))
             raise
-        self._record({relative: made}, forget=(temporary,), also=also)
+        try:
+            self._record({relative: made}, forget=(temporary,), also=also)
+        except BaseException:
+            if also is None:
+                raise
+            # what belongs with the file failed: the file is the sweep's all the same
+            # (else a resumed sweep could not replace it)
+            self._record({relative: made}, forget=(temporary,))
+            raise
         return self.folder / relative
 
     def write_text(self, relative: str, text: str) -> None:

@@ -352,3 +352,26 @@ def test_a_run_is_recorded_in_the_commit_of_its_model_file(fake_methods, fake_co
     # the temporary's name first (before the file exists), then the file with its run
     assert len(commits) == len(table) and set(commits) == {2}
     assert not missing
+
+
+def test_a_model_file_whose_run_cannot_be_recorded_stays_the_sweeps(fake_methods, fake_config,
+                                                                    tmp_path, monkeypatch):
+    # the run's row fails in the transaction that records its model file: the file is
+    # recorded all the same, so the resumed sweep replaces it instead of refusing it
+    insert = Store._insert
+    failed = []
+
+    def broken(self, result):
+        if not failed:
+            failed.append(result.run.run_id)
+            raise sqlite3.OperationalError("disk I/O error")
+        insert(self, result)
+
+    monkeypatch.setattr(Store, "_insert", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        run_sweep(parse_config(fake_config), tmp_path, jobs=1)
+    with Store.view(tmp_path) as store:
+        assert f"models/{failed[0]}.npz" in store.written()
+    monkeypatch.setattr(Store, "_insert", insert)
+    table = run_sweep(parse_config(fake_config), tmp_path, jobs=1)
+    assert failed[0] in set(table["run_id"]) and (table["status"] == "ok").all()
