@@ -55,7 +55,7 @@ from numpy.typing import NDArray
 
 from approx.core import deadline
 from approx.nn import MLP, unpack
-from approx.train.exchange import exchange
+from approx.train.exchange import exchange, relocate
 from approx.train.knot_form import equidistribute, knot_form, lp_continuation, to_theta
 from approx.train.loop import Engine, Tracker
 
@@ -123,17 +123,26 @@ BEST_UP_TO = 64
 #: shrink at once): with 0.05 tanh10's flat ends kept two to three cells each and its
 #: fits ended 2.5–3 % above the optimum at d = 256 … 1024; with 0.01, 0.2–0.3 %
 START_FLOOR = 0.01
+#: widths from and up to which the ``"subset"`` path replaces the ``"level"`` one (d + 1
+#: cells tied by a subset sum instead of made level: :func:`subset_path`)
+SUBSET_FROM, SUBSET_UP_TO = 8, 64
+#: widths up to which the subset path tries knot moves
+#: (:func:`~approx.train.exchange.relocate`) on its d + 1 cells
+MOVES_UP_TO = 16
 
 
 @dataclass(frozen=True)
 class Fit:
     """A continuous piecewise-linear fit: knots ``tau`` (ends fixed), values ``u``, the
-    flat cell (None for the free form) and its max error on the samples."""
+    flat cell (None for the free form) and its max error on the samples; ``left``, in
+    the subset form (d + 1 cells, none level), marks the interior knots whose units
+    face left (the first slope is minus the sum of their slope changes)."""
 
     tau: Array
     u: Array
     flat: int | None
     error: float
+    left: NDArray[np.bool_] | None = None
 
 
 def _residuals(tau: Array, u: Array, x: Array, y: Array) -> Array:
@@ -320,13 +329,14 @@ def to_theta_flat(fit: Fit, theta: Array, sizes: list[int]) -> None:
     (W0, W1), (b0, b1) = unpack(theta, sizes)
     tau, u, j = fit.tau, fit.u, fit.flat
     interior = tau[1:-1]
-    left = np.arange(1, tau.size - 1) <= j
+    left = np.arange(1, tau.size - 1) <= j if fit.left is None else fit.left
     sign = np.where(left, -1.0, 1.0)
     s = np.diff(u) / np.diff(tau)
     W0[0] = sign
     b0[:] = -sign * interior
     W1[:, 0] = np.diff(s)
-    b1[0] = u[j]
+    # the subset form: at τ_0 only the units facing left are active
+    b1[0] = u[j] if fit.left is None else u[0] - float(np.diff(s)[left] @ (interior[left] - tau[0]))
 
 
 class _Quiet:
@@ -345,9 +355,11 @@ def _start(form: str, tau: Array, u: Array, fits: list[Fit], x: Array, y: Array,
     if form == "flat":  # from the free form's minimax fit, when there is one
         free = next((f for f in fits if f.flat is None), Fit(tau, u, None, 0.0))
         return flat_split(free.tau, free.u, x, y)
-    if form == "level":
+    if form in ("level", "subset"):
         t1, u1 = equidistribute(tau, u, tau.size + 1) if level is None else level
         u1 = u1.copy()
+        if form == "subset":
+            return Fit(t1, u1, None, 0.0)
         if CONTINUATION:  # the level cell is chosen after the continuation
             return Fit(t1, u1, None, 0.0)
         j = int(np.argmin(np.abs(np.diff(u1) / np.diff(t1))))  # the least slope
@@ -396,6 +408,12 @@ def minimax_fits(
         if CONTINUATION:
             fit, n = _continued(fit, form, x, y, steps)
             used += n
+        if form == "subset":
+            rival = min((f.error for f in fits), default=np.inf)
+            fit, n = subset_path(fit, x, y, rival)
+            fits.append(fit)
+            used += n
+            continue
         if EXCHANGE:
             rival = min((f.error for f in fits), default=np.inf)
             t1, u1, error, n = exchange(fit.tau, fit.u, x, y, flat=fit.flat, rival=rival)
@@ -408,11 +426,38 @@ def minimax_fits(
     return fits, used
 
 
+def subset_path(start: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[Fit, int]:
+    """The subset form from ``start`` (d + 1 cells): the exchange on the d + 1 cells
+    unconstrained (the fit is then no width-d net), a subset ``L`` of its interior knots
+    whose slope changes sum to about minus its first slope
+    (:func:`~approx.models.pwl_net.subset_sum`), and the exchange again with that
+    relation kept, ``s_0 + Σ_{k∈L} (s_k − s_{k−1}) = 0`` (a width-d net whose units at
+    ``L`` face left). The level form is the case ``L = {1, …, j}`` (cell j level);
+    here ``L`` is free: a monotone target, with no level cell to offer, still gets one
+    unit more than the free form (about ((d + 1)/d)² less error). Returns the fit and
+    the linear programs used."""
+    from approx.models.pwl_net import subset_sum
+
+    t1, u1, error, used = exchange(start.tau, start.u, x, y, rival=rival)
+    if start.tau.size - 2 <= MOVES_UP_TO and np.isfinite(error):
+        t1, u1, error, n = relocate(t1, u1, x, y, error)
+        used += n
+    s = np.diff(u1) / np.diff(t1)
+    left, _ = subset_sum(np.diff(s), -float(s[0]))
+    tie = np.zeros(s.size)
+    tie[0] = 1.0
+    k = np.flatnonzero(left) + 1
+    tie[k] += 1.0
+    tie[k - 1] -= 1.0
+    t2, u2, error, n = exchange(t1, u1, x, y, rival=rival, tie=tie)
+    return Fit(t2, u2, None, error, left), used + n
+
+
 def write(fit: Fit, theta: Array, sizes: list[int]) -> None:
     """Write ``fit`` into the parameters ``theta`` of a 1→d→1 ReLU net (pack layout):
     d cells in the free form (:func:`~approx.train.knot_form.to_theta`), d + 1 in the
     flat form (:func:`to_theta_flat`)."""
-    if fit.flat is None:
+    if fit.flat is None and fit.left is None:
         to_theta(fit.tau, fit.u, theta, sizes)
     else:
         to_theta_flat(fit, theta, sizes)
@@ -420,7 +465,7 @@ def write(fit: Fit, theta: Array, sizes: list[int]) -> None:
 
 def as_net(fit: Fit) -> MLP:
     """The 1→d→1 ReLU net of ``fit`` (:func:`write`)."""
-    d = fit.tau.size - 1 - (fit.flat is not None)
+    d = fit.tau.size - 1 - (fit.flat is not None or fit.left is not None)
     net = MLP([1, d, 1], "relu")
     theta = net.pack()
     write(fit, theta, net.sizes)
@@ -450,6 +495,8 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     used = 0
     d = net.sizes[1]
     forms = FORMS if d <= SPLIT_UP_TO else tuple(form for form in FORMS if form != "flat")
+    if SUBSET_FROM <= d <= SUBSET_UP_TO:
+        forms = tuple("subset" if form == "level" else form for form in forms)
     for start in STARTS:
         if start == "best" and d > BEST_UP_TO:
             continue
