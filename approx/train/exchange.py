@@ -82,6 +82,10 @@ MIN_CELL = 1e-6
 #: first) and cells split (largest chord error first) tried per round, and linear
 #: programs per try
 MOVE_ROUNDS, MOVE_REMOVE, MOVE_SPLIT, MOVE_STEPS = 2, 2, 2, 40
+#: knot moves are tried only while some knot's removal would change the fit by less
+#: than this fraction of its max error (an idle knot: at a good local minimum every
+#: knot's removal costs 1–8 times the error, measured on ten targets at d = 8, 16)
+IDLE = 0.5
 #: the linear programs' feasibility tolerances, relative to the max error (at least 1e-10)
 TOLERANCE = 1e-3
 
@@ -349,18 +353,22 @@ def moved(tau: Array, u: Array, k: int, c: int, x: Array, y: Array) -> tuple[Arr
 def relocate(tau: Array, u: Array, x: Array, y: Array, error: float
              ) -> tuple[Array, Array, float, int]:
     """Knot moves from an exchange's fit ``(τ, u)`` (d cells, none level) of max error
-    ``error``, a local minimum where the knots are shared out badly between regions:
-    remove a knot whose removal changes the fit least (``|Δs| h_l h_r/(h_l + h_r)``, the
-    :data:`MOVE_REMOVE` least), split a cell that would cost most on its own
-    (:func:`chord_errors`, the :data:`MOVE_SPLIT` largest), run the exchange
-    (:data:`MOVE_STEPS` linear programs at most, given up early while far above
-    ``error``), keep the best if it is lower; :data:`MOVE_ROUNDS` rounds at most, while
-    they gain. The free-knot heuristics of de Boor and Rice, and Jupp, do the same on
-    least-squares splines. Returns knots, values, max error and linear programs used."""
+    ``error``, a local minimum where the knots are shared out badly between regions.
+    While a knot is idle (its removal would change the fit by
+    ``|Δs| h_l h_r/(h_l + h_r)`` < :data:`IDLE` · ``error``): remove one of the
+    :data:`MOVE_REMOVE` knots whose removal changes the fit least, split one of the
+    :data:`MOVE_SPLIT` cells that would cost most on their own (:func:`chord_errors`),
+    run the exchange (:data:`MOVE_STEPS` linear programs at most, given up early while
+    far above ``error``), keep the best if lower; :data:`MOVE_ROUNDS` rounds at most,
+    while they gain. The free-knot heuristics of de Boor and Rice, and of Jupp, move
+    knots the same way on least-squares splines. Returns knots, values, max error and
+    linear programs used."""
     used = 0
     for _ in range(MOVE_ROUNDS):
         h, s = np.diff(tau), np.diff(u) / np.diff(tau)
         cost = np.abs(np.diff(s)) * h[:-1] * h[1:] / (h[:-1] + h[1:])
+        if cost.size == 0 or not cost.min() < IDLE * error:
+            break
         best = (tau, u, error)
         for k in np.argsort(cost)[:MOVE_REMOVE] + 1:
             for c in np.argsort(-chord_errors(tau, x, y))[:MOVE_SPLIT]:

@@ -128,7 +128,7 @@ START_FLOOR = 0.01
 SUBSET_FROM, SUBSET_UP_TO = 8, 64
 #: widths up to which the subset path tries knot moves
 #: (:func:`~approx.train.exchange.relocate`) on its d + 1 cells
-MOVES_UP_TO = 16
+MOVES_UP_TO = 32
 
 
 @dataclass(frozen=True)
