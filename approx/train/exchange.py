@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from approx.core import deadline
 
 __all__ = ["ACTIVE", "EXCHANGE_STEPS", "chord_errors", "exchange", "extrema", "fit_error",
-           "from_lines", "moved", "relocate", "sampled", "spread", "tied", "to_lines"]
+           "from_lines", "move_knots", "moved", "sampled", "spread", "tied", "to_lines"]
 
 Array = NDArray[np.float64]
 
@@ -78,7 +78,7 @@ EARLY_AFTER, EARLY = 10, 2.5
 SPREAD = 1e-2
 #: least cell width a step may leave, relative to the data range
 MIN_CELL = 1e-6
-#: knot moves (:func:`relocate`): rounds at most, knots removed (least removal cost
+#: knot moves (:func:`move_knots`): rounds at most, knots removed (least removal cost
 #: first) and cells split (largest chord error first) tried per round, and linear
 #: programs per try
 MOVE_ROUNDS, MOVE_REMOVE, MOVE_SPLIT, MOVE_STEPS = 2, 2, 2, 40
@@ -350,7 +350,7 @@ def moved(tau: Array, u: Array, k: int, c: int, x: Array, y: Array) -> tuple[Arr
     return t1, u1
 
 
-def relocate(tau: Array, u: Array, x: Array, y: Array, error: float
+def move_knots(tau: Array, u: Array, x: Array, y: Array, error: float
              ) -> tuple[Array, Array, float, int]:
     """Knot moves from an exchange's fit ``(τ, u)`` (d cells, none level) of max error
     ``error``, a local minimum where the knots are shared out badly between regions.

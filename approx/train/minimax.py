@@ -30,12 +30,22 @@ Two knot forms of a width-d net:
   (:func:`to_theta_flat`). One more knot for one constraint: for targets with a
   turning point (or nearly level ends) this form reaches about ((d+1)/d)² less error.
 
+- subset: d + 1 cells, d interior knots, none level: the units at a subset ``L`` of
+  the knots face left, the others right, so the first slope is minus the sum of the
+  slope changes at ``L`` (:func:`subset_path` finds ``L`` by a subset sum on the
+  unconstrained d + 1 cells' fit, then keeps that relation). The level form is the
+  case ``L = {1, …, j}``; a monotone target, which has no level cell to offer, gets
+  its extra unit only here.
+
 The finish itself (:func:`minimax_finish`) is the exchange of
 :mod:`approx.train.exchange` (linear programs on the residual's extremal set in the
 lines' coordinates, where the knot-and-value form's linear model fails for all but tiny
-steps): from knots equidistributing the samples' curvature, in the level form (d + 1
-cells) and the free one, the best kept by the validation grid, the trained iterate
-included. The Lᵖ continuation and Madsen's method below are the finish before the
+steps): from knots equidistributing the samples' curvature, in the level or subset form
+(d + 1 cells) and the free one, the best kept by the validation grid, the trained
+iterate included. On small widths the subset path's d + 1 cells also get knot moves
+(:func:`~approx.train.exchange.move_knots`: an idle knot removed and a cell split,
+the exchange run again), which leave local minima where the knots are shared out
+badly between regions. The Lᵖ continuation and Madsen's method below are the finish before the
 exchange (:data:`CONTINUATION`, off by default: from the exchange's start they buy
 nothing measurable, see :data:`CONTINUATION`). In Madsen's steps only the samples near
 the extremes of the residual enter each linear program (every local extremum of ``r``
@@ -55,7 +65,7 @@ from numpy.typing import NDArray
 
 from approx.core import deadline
 from approx.nn import MLP, unpack
-from approx.train.exchange import exchange, relocate
+from approx.train.exchange import exchange, move_knots
 from approx.train.knot_form import equidistribute, knot_form, lp_continuation, to_theta
 from approx.train.loop import Engine, Tracker
 
@@ -98,7 +108,9 @@ MADSEN_STALL, MADSEN_WINDOW = 1e-3, 8
 #: the paths of :func:`minimax_fits`: the free form (d cells); the flat form opened at
 #: a turning knot of the free form's result (not a default path: measured from the
 #: exchange it won no row of the built-in targets); and d + 1 free cells (knots
-#: re-placed by the curvature) whose most level cell is made level
+#: re-placed by the curvature) whose most level cell is made level. At widths
+#: :data:`SUBSET_FROM` … :data:`SUBSET_UP_TO` :func:`minimax_finish` takes the
+#: ``"subset"`` path (:func:`subset_path`) in place of ``"level"``
 FORMS = ("free", "level")
 #: whether :func:`minimax_fits` runs the Lᵖ continuation and Madsen's steps before the
 #: exchange (the finish before the exchange; off: the exchange from the start reaches
@@ -124,10 +136,16 @@ BEST_UP_TO = 64
 #: fits ended 2.5–3 % above the optimum at d = 256 … 1024; with 0.01, 0.2–0.3 %
 START_FLOOR = 0.01
 #: widths from and up to which the ``"subset"`` path replaces the ``"level"`` one (d + 1
-#: cells tied by a subset sum instead of made level: :func:`subset_path`)
+#: cells tied by a subset sum instead of made level: :func:`subset_path`). Measured on
+#: the built-in targets it ends as low as the level path or lower at every d = 8 … 128
+#: (tanh10 at 8 … 64: 1.006–1.015 → 0.960–1.000 of the optimum's upper end), and lower
+#: on monotone targets (arctan(5x − 2) at 16: 1.138 → 0.992), but not at d = 4
+#: (sin2pi: 1.254 → 2.507); above 64 the gain of the one unit, ((d + 1)/d)², is small
+#: and the level path is cheaper (one exchange, not two)
 SUBSET_FROM, SUBSET_UP_TO = 8, 64
 #: widths up to which the subset path tries knot moves
-#: (:func:`~approx.train.exchange.relocate`) on its d + 1 cells
+#: (:func:`~approx.train.exchange.move_knots`) on its d + 1 cells, where a local
+#: minimum costs most (sin(e^{2x}) at d = 8: 1.26 → 0.93 of the optimum's upper end)
 MOVES_UP_TO = 32
 
 
@@ -396,7 +414,8 @@ def minimax_fits(
     (:func:`~approx.train.knot_form.lp_continuation`, ``steps`` evaluations) and
     :func:`madsen` (:data:`MADSEN_STEPS` linear programs at most). ``"free"``: d cells.
     ``"flat"``: the free path's result (or ``(τ, u)`` without one) opened by
-    :func:`flat_split` (a level cell at a turning knot). ``"level"``: one cell more
+    :func:`flat_split` (a level cell at a turning knot). ``"subset"``: :func:`subset_path`
+    from the ``"level"`` path's knots. ``"level"``: one cell more
     (``level``, or the knots re-placed by :func:`~approx.train.knot_form.equidistribute`,
     which keeps a symmetric fit symmetric), its most level cell made level (after the
     continuation, with it). ``x`` sorted. Returns the fits (one per path) and the
@@ -434,13 +453,15 @@ def subset_path(start: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[
     relation kept, ``s_0 + Σ_{k∈L} (s_k − s_{k−1}) = 0`` (a width-d net whose units at
     ``L`` face left). The level form is the case ``L = {1, …, j}`` (cell j level);
     here ``L`` is free: a monotone target, with no level cell to offer, still gets one
-    unit more than the free form (about ((d + 1)/d)² less error). Returns the fit and
-    the linear programs used."""
+    unit more than the free form (about ((d + 1)/d)² less error). Up to
+    :data:`MOVES_UP_TO` units, knot moves on the unconstrained fit
+    (:func:`~approx.train.exchange.move_knots`). Returns the fit and the linear
+    programs used."""
     from approx.models.pwl_net import subset_sum
 
     t1, u1, error, used = exchange(start.tau, start.u, x, y, rival=rival)
     if start.tau.size - 2 <= MOVES_UP_TO and np.isfinite(error):
-        t1, u1, error, n = relocate(t1, u1, x, y, error)
+        t1, u1, error, n = move_knots(t1, u1, x, y, error)
         used += n
     s = np.diff(u1) / np.diff(t1)
     left, _ = subset_sum(np.diff(s), -float(s[0]))
@@ -485,8 +506,9 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     d + 2 for the level one) with the samples' values there; ``"best"``, the knot form
     of the tracker's best iterate (many local minima of the max error exist, since it
     is not convex in the knots: the two starts may end in different ones). Above
-    :data:`SPLIT_UP_TO` units no ``"flat"`` path. Returns the evaluations and linear
-    programs used.
+    :data:`SPLIT_UP_TO` units no ``"flat"`` path; from :data:`SUBSET_FROM` to
+    :data:`SUBSET_UP_TO` units the ``"subset"`` path in place of ``"level"``. Returns
+    the evaluations and linear programs used.
     """
     net, theta = engine.net, engine.theta
     order = np.argsort(X.reshape(-1), kind="stable")
