@@ -464,6 +464,8 @@ def subset_path(start: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[
         t1, u1, error, n = move_knots(t1, u1, x, y, error)
         used += n
     s = np.diff(u1) / np.diff(t1)
+    if not np.all(np.isfinite(s)):  # (knots collapsed: every unit faces right)
+        s = np.zeros_like(s)
     left, _ = subset_sum(np.diff(s), -float(s[0]))
     tie = np.zeros(s.size)
     tie[0] = 1.0
