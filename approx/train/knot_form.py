@@ -114,9 +114,13 @@ def equidistribute(tau: Array, u: Array, n: int | None = None,
     n = tau.size if n is None else n
     grid = np.linspace(lo, hi, 4 * cells + 1)
     delta = (hi - lo) / cells
-    fit = np.interp(grid, tau, u)
-    left = np.interp(np.maximum(grid - delta, lo), tau, u)
-    right = np.interp(np.minimum(grid + delta, hi), tau, u)
+    # the stencil's centre kept a step inside: clamped at an end, a second difference
+    # turns one-sided and reads |f′|/δ, not |f″| (from the samples, δ their spacing:
+    # log(x + 1.05) at d = 1024 started with three cells inside its first sample step)
+    centre = np.clip(grid, lo + delta, hi - delta) if cells >= 2 else grid
+    fit = np.interp(centre, tau, u)
+    left = np.interp(np.maximum(centre - delta, lo), tau, u)
+    right = np.interp(np.minimum(centre + delta, hi), tau, u)
     kappa = np.abs(left - 2.0 * fit + right) / delta**2
     rho = np.sqrt(0.5 * (kappa[:-1] + kappa[1:]))
     rho = np.maximum(rho, floor * float(np.mean(rho)))
