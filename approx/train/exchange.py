@@ -352,7 +352,7 @@ def moved(tau: Array, u: Array, k: int, c: int, x: Array, y: Array) -> tuple[Arr
 
 
 def move_knots(tau: Array, u: Array, x: Array, y: Array, error: float
-             ) -> tuple[Array, Array, float, int]:
+               ) -> tuple[Array, Array, float, int]:
     """Knot moves from an exchange's fit ``(τ, u)`` (d cells, none level) of max error
     ``error``, a local minimum where the knots are shared out badly between regions.
     While a knot is idle (its removal would change the fit by
@@ -361,9 +361,9 @@ def move_knots(tau: Array, u: Array, x: Array, y: Array, error: float
     :data:`MOVE_SPLIT` cells that would cost most on their own (:func:`chord_errors`),
     run :data:`MOVE_SCREEN` exchange steps from each such move, continue the best one
     (:data:`MOVE_STEPS` steps at most) and keep it if lower; :data:`MOVE_ROUNDS` rounds
-    at most, while they gain. The free-knot heuristics of de Boor and Rice, and of Jupp, move
-    knots the same way on least-squares splines. Returns knots, values, max error and
-    linear programs used."""
+    at most, while they gain. The free-knot heuristics of de Boor and Rice, and of
+    Jupp, move knots the same way on least-squares splines. Returns knots, values, max
+    error and linear programs used."""
     used = 0
     for _ in range(MOVE_ROUNDS):
         h, s = np.diff(tau), np.diff(u) / np.diff(tau)

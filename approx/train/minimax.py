@@ -45,8 +45,8 @@ steps): from knots equidistributing the samples' curvature, in the level or subs
 iterate included. On small widths the subset path's d + 1 cells also get knot moves
 (:func:`~approx.train.exchange.move_knots`: an idle knot removed and a cell split,
 the exchange run again), which leave local minima where the knots are shared out
-badly between regions. The Lᵖ continuation and Madsen's method below are the finish before the
-exchange (:data:`CONTINUATION`, off by default: from the exchange's start they buy
+badly between regions. The Lᵖ continuation and Madsen's method below are the finish
+before the exchange (:data:`CONTINUATION`, off by default: from the exchange's start they buy
 nothing measurable, see :data:`CONTINUATION`). In Madsen's steps only the samples near
 the extremes of the residual enter each linear program (every local extremum of ``r``
 above :data:`ACTIVE` of the max, with its neighbours, except next to a knot, where the
