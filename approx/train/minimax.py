@@ -535,8 +535,8 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
         if start == "best":
             tau, u = knot_form(net, float(x[0]), float(x[-1]))
         else:
-            tau, u = equidistribute(x, y1, d + 1, START_FLOOR)
-            level = equidistribute(x, y1, d + 2, START_FLOOR)
+            tau, u = equidistribute(x, y1, d + 1, START_FLOOR, inside=True)
+            level = equidistribute(x, y1, d + 2, START_FLOOR, inside=True)
         fits, n = minimax_fits(tau, u, x, y1, steps, forms, level)
         used += n
         for fit in fits:

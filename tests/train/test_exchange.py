@@ -145,8 +145,8 @@ def _finish(target, d, forms):
     [−1, 1]): the certified max error of the best fit's net."""
     x = np.linspace(-1.0, 1.0, max(1024, 128 * d))
     y = target(x)
-    tau, u = equidistribute(x, y, d + 1, START_FLOOR)
-    level = equidistribute(x, y, d + 2, START_FLOOR)
+    tau, u = equidistribute(x, y, d + 1, START_FLOOR, inside=True)
+    level = equidistribute(x, y, d + 2, START_FLOOR, inside=True)
     fits, _ = minimax_fits(tau, u, x, y, 0, forms, level)
     return max_error(target, as_net(min(fits, key=lambda fit: fit.error)))
 
@@ -197,3 +197,15 @@ def test_the_exchange_keeps_a_tie_between_the_slopes():
     s = np.diff(u1) / np.diff(t1)
     assert abs(tie @ s) <= 1e-9 * np.abs(s).max()
     assert error < fit_error(tau, u, X01, X01**2)
+
+
+def test_the_start_reads_the_curvature_not_the_slope_at_the_ends():
+    # 10x + x² on [0, 1] sampled densely: |f''| = 2 everywhere, so the equidistributed
+    # knots are equally spaced; a one-sided second difference at an end reads |f′|/δ
+    # (here 10/δ) and pulls knots toward the ends
+    x = np.linspace(0.0, 1.0, 4097)
+    y = 10 * x + x**2
+    tau, _ = equidistribute(x, y, 9, START_FLOOR, inside=True)
+    assert np.allclose(tau, np.linspace(0.0, 1.0, 9), atol=1e-3)
+    crowded, _ = equidistribute(x, y, 9, START_FLOOR)
+    assert crowded[1] < 0.115  # (what the Adam and LM phases still use)
