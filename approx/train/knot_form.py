@@ -97,17 +97,14 @@ DENSITY_FLOOR = 0.05
 
 
 def equidistribute(tau: Array, u: Array, n: int | None = None,
-                   floor: float = DENSITY_FLOOR, inside: bool = False) -> tuple[Array, Array]:
+                   floor: float = DENSITY_FLOOR) -> tuple[Array, Array]:
     """``n`` knots (default: as many as now) placed to equidistribute the fit's ``|f''|^½``.
 
     ``|f''|`` of the fit is estimated by second differences at the scale of its mean
     cell, ``δ = (τ_last − τ_0)/(cells)``, on a grid of ``4 · cells + 1`` points: a
     piecewise-linear function's second difference averages its slope changes over
     ``2δ``, so kinks crowded together by LM count for what they do, not for how close
-    they are (with ``inside``, the second differences are taken a step inside the ends:
-    at an end one-sided, they read ``|f′|/δ``; the Adam and LM phases keep the
-    one-sided ones, measured with them). The root of that estimate (floored at
-    ``floor``, :data:`DENSITY_FLOOR` by
+    they are. The root of that estimate (floored at ``floor``, :data:`DENSITY_FLOOR` by
     default, of its mean) is the density; the new knots split its cumulative mass into
     equal parts: the rule
     of the adaptive construction, applied to the net being trained instead of to the
@@ -117,14 +114,9 @@ def equidistribute(tau: Array, u: Array, n: int | None = None,
     n = tau.size if n is None else n
     grid = np.linspace(lo, hi, 4 * cells + 1)
     delta = (hi - lo) / cells
-    # with ``inside``, the stencil's centre kept a step inside: clamped at an end, a
-    # second difference turns one-sided and reads |f′|/δ, not |f″| (from the samples,
-    # δ their spacing: log(x + 1.05) at d = 1024 started the finish with three cells
-    # inside its first sample step)
-    centre = np.clip(grid, lo + delta, hi - delta) if inside and cells >= 2 else grid
-    fit = np.interp(centre, tau, u)
-    left = np.interp(np.maximum(centre - delta, lo), tau, u)
-    right = np.interp(np.minimum(centre + delta, hi), tau, u)
+    fit = np.interp(grid, tau, u)
+    left = np.interp(np.maximum(grid - delta, lo), tau, u)
+    right = np.interp(np.minimum(grid + delta, hi), tau, u)
     kappa = np.abs(left - 2.0 * fit + right) / delta**2
     rho = np.sqrt(0.5 * (kappa[:-1] + kappa[1:]))
     rho = np.maximum(rho, floor * float(np.mean(rho)))

@@ -22,7 +22,7 @@ from approx.train.exchange import (
     to_lines,
 )
 from approx.train.knot_form import equidistribute
-from approx.train.minimax import START_FLOOR, as_net, minimax_fits
+from approx.train.minimax import START_FLOOR, apart, as_net, minimax_fits
 
 SQUARE = targets.from_expr("x**2", (0.0, 1.0), name="square")
 X01 = np.linspace(0.0, 1.0, 8193)
@@ -145,8 +145,8 @@ def _finish(target, d, forms):
     [−1, 1]): the certified max error of the best fit's net."""
     x = np.linspace(-1.0, 1.0, max(1024, 128 * d))
     y = target(x)
-    tau, u = equidistribute(x, y, d + 1, START_FLOOR, inside=True)
-    level = equidistribute(x, y, d + 2, START_FLOOR, inside=True)
+    tau, u = apart(*equidistribute(x, y, d + 1, START_FLOOR), x, y)
+    level = apart(*equidistribute(x, y, d + 2, START_FLOOR), x, y)
     fits, _ = minimax_fits(tau, u, x, y, 0, forms, level)
     return max_error(target, as_net(min(fits, key=lambda fit: fit.error)))
 
@@ -199,13 +199,17 @@ def test_the_exchange_keeps_a_tie_between_the_slopes():
     assert error < fit_error(tau, u, X01, X01**2)
 
 
-def test_the_start_reads_the_curvature_not_the_slope_at_the_ends():
-    # 10x + x² on [0, 1] sampled densely: |f''| = 2 everywhere, so the equidistributed
-    # knots are equally spaced; a one-sided second difference at an end reads |f′|/δ
-    # (here 10/δ) and pulls knots toward the ends
-    x = np.linspace(0.0, 1.0, 4097)
-    y = 10 * x + x**2
-    tau, _ = equidistribute(x, y, 9, START_FLOOR, inside=True)
-    assert np.allclose(tau, np.linspace(0.0, 1.0, 9), atol=1e-3)
-    crowded, _ = equidistribute(x, y, 9, START_FLOOR)
-    assert crowded[1] < 0.115  # (what the Adam and LM phases still use)
+def test_the_start_keeps_a_sample_in_every_cell():
+    # log(x + 1.05) sampled 2¹⁷ times: equidistributing the samples' curvature puts
+    # several knots inside the first sample step (the one-sided second difference at
+    # the end reads |f′|/δ); apart() leaves every cell two sample steps wide at least,
+    # moves nothing else, and takes the values from the samples
+    x = np.linspace(-1.0, 1.0, 2**17)
+    y = np.log(x + 1.05)
+    tau, u = equidistribute(x, y, 1025, START_FLOOR)
+    step = x[1] - x[0]
+    assert np.min(np.diff(tau)) < step
+    t1, u1 = apart(tau, u, x, y)
+    assert np.min(np.diff(t1)) >= 2 * step * (1 - 1e-9)
+    far = np.abs(tau - tau[0]) > 0.01
+    assert np.array_equal(t1[far], tau[far]) and np.allclose(u1, np.interp(t1, x, y))
