@@ -30,13 +30,23 @@ Two knot forms of a width-d net:
   (:func:`to_theta_flat`). One more knot for one constraint: for targets with a
   turning point (or nearly level ends) this form reaches about ((d+1)/d)² less error.
 
+- subset: d + 1 cells, d interior knots, none level: the units at a subset ``L`` of
+  the knots face left, the others right, so the first slope is minus the sum of the
+  slope changes at ``L`` (:func:`subset_path` finds ``L`` by a subset sum on the
+  unconstrained d + 1 cells' fit, then keeps that relation). The level form is the
+  case ``L = {1, …, j}``; a monotone target, which has no level cell to offer, gets
+  its extra unit only here.
+
 The finish itself (:func:`minimax_finish`) is the exchange of
 :mod:`approx.train.exchange` (linear programs on the residual's extremal set in the
 lines' coordinates, where the knot-and-value form's linear model fails for all but tiny
-steps): from knots equidistributing the samples' curvature, in the level form (d + 1
-cells) and the free one, the best kept by the validation grid, the trained iterate
-included. The Lᵖ continuation and Madsen's method below are the finish before the
-exchange (:data:`CONTINUATION`, off by default: from the exchange's start they buy
+steps): from knots equidistributing the samples' curvature, in the level or subset form
+(d + 1 cells) and the free one, the best kept by the validation grid, the trained
+iterate included. On small widths the subset path's d + 1 cells also get knot moves
+(:func:`~approx.train.exchange.move_knots`: an idle knot removed and a cell split,
+the exchange run again), which leave local minima where the knots are shared out
+badly between regions. The Lᵖ continuation and Madsen's method below are the finish
+before the exchange (:data:`CONTINUATION`, off by default: from the exchange's start they buy
 nothing measurable, see :data:`CONTINUATION`). In Madsen's steps only the samples near
 the extremes of the residual enter each linear program (every local extremum of ``r``
 above :data:`ACTIVE` of the max, with its neighbours, except next to a knot, where the
@@ -55,7 +65,7 @@ from numpy.typing import NDArray
 
 from approx.core import deadline
 from approx.nn import MLP, unpack
-from approx.train.exchange import exchange
+from approx.train.exchange import exchange, move_knots
 from approx.train.knot_form import equidistribute, knot_form, lp_continuation, to_theta
 from approx.train.loop import Engine, Tracker
 
@@ -68,6 +78,7 @@ __all__ = [
     "STARTS",
     "START_FLOOR",
     "Fit",
+    "apart",
     "as_net",
     "flat_split",
     "madsen",
@@ -98,7 +109,9 @@ MADSEN_STALL, MADSEN_WINDOW = 1e-3, 8
 #: the paths of :func:`minimax_fits`: the free form (d cells); the flat form opened at
 #: a turning knot of the free form's result (not a default path: measured from the
 #: exchange it won no row of the built-in targets); and d + 1 free cells (knots
-#: re-placed by the curvature) whose most level cell is made level
+#: re-placed by the curvature) whose most level cell is made level. At widths
+#: :data:`SUBSET_FROM` … :data:`SUBSET_UP_TO` :func:`minimax_finish` takes the
+#: ``"subset"`` path (:func:`subset_path`) in place of ``"level"``
 FORMS = ("free", "level")
 #: whether :func:`minimax_fits` runs the Lᵖ continuation and Madsen's steps before the
 #: exchange (the finish before the exchange; off: the exchange from the start reaches
@@ -123,17 +136,36 @@ BEST_UP_TO = 64
 #: shrink at once): with 0.05 tanh10's flat ends kept two to three cells each and its
 #: fits ended 2.5–3 % above the optimum at d = 256 … 1024; with 0.01, 0.2–0.3 %
 START_FLOOR = 0.01
+#: widths from and up to which the ``"subset"`` path replaces the ``"level"`` one (d + 1
+#: cells tied by a subset sum instead of made level: :func:`subset_path`). Measured on
+#: the built-in targets it ends as low as the level path or lower at every d = 8 … 128
+#: (tanh10 at 8 … 64: 1.006–1.015 → 0.960–1.000 of the optimum's upper end), and lower
+#: on monotone targets (arctan(5x − 2) at 16: 1.138 → 0.992), but not at d = 4
+#: (sin2pi: 1.254 → 2.507). It costs two exchanges, not one: at d = 64 it would add
+#: 7 % to the quickstart's trained fits for gains of at most 3.7 % (sin(e^{2x}),
+#: arctan(5x − 2)), so it stops at 32
+SUBSET_FROM, SUBSET_UP_TO = 8, 32
+#: widths up to which the subset path tries knot moves
+#: (:func:`~approx.train.exchange.move_knots`) on its d + 1 cells, where a local
+#: minimum costs most (sin(e^{2x}) at d = 8: 1.26 → 0.93 of the optimum's upper end;
+#: nothing gained at d = 32 on the targets measured, for up to 1.2 s of moves)
+MOVES_UP_TO = 16
+#: and only while the unconstrained fit lies within this factor of the other paths' best
+BEHIND = 1.01
 
 
 @dataclass(frozen=True)
 class Fit:
     """A continuous piecewise-linear fit: knots ``tau`` (ends fixed), values ``u``, the
-    flat cell (None for the free form) and its max error on the samples."""
+    flat cell (None for the free form) and its max error on the samples; ``left``, in
+    the subset form (d + 1 cells, none level), marks the interior knots whose units
+    face left (the first slope is minus the sum of their slope changes)."""
 
     tau: Array
     u: Array
     flat: int | None
     error: float
+    left: NDArray[np.bool_] | None = None
 
 
 def _residuals(tau: Array, u: Array, x: Array, y: Array) -> Array:
@@ -320,13 +352,14 @@ def to_theta_flat(fit: Fit, theta: Array, sizes: list[int]) -> None:
     (W0, W1), (b0, b1) = unpack(theta, sizes)
     tau, u, j = fit.tau, fit.u, fit.flat
     interior = tau[1:-1]
-    left = np.arange(1, tau.size - 1) <= j
+    left = np.arange(1, tau.size - 1) <= j if fit.left is None else fit.left
     sign = np.where(left, -1.0, 1.0)
     s = np.diff(u) / np.diff(tau)
     W0[0] = sign
     b0[:] = -sign * interior
     W1[:, 0] = np.diff(s)
-    b1[0] = u[j]
+    # the subset form: at τ_0 only the units facing left are active
+    b1[0] = u[j] if fit.left is None else u[0] - float(np.diff(s)[left] @ (interior[left] - tau[0]))
 
 
 class _Quiet:
@@ -345,9 +378,11 @@ def _start(form: str, tau: Array, u: Array, fits: list[Fit], x: Array, y: Array,
     if form == "flat":  # from the free form's minimax fit, when there is one
         free = next((f for f in fits if f.flat is None), Fit(tau, u, None, 0.0))
         return flat_split(free.tau, free.u, x, y)
-    if form == "level":
+    if form in ("level", "subset"):
         t1, u1 = equidistribute(tau, u, tau.size + 1) if level is None else level
         u1 = u1.copy()
+        if form == "subset":
+            return Fit(t1, u1, None, 0.0)
         if CONTINUATION:  # the level cell is chosen after the continuation
             return Fit(t1, u1, None, 0.0)
         j = int(np.argmin(np.abs(np.diff(u1) / np.diff(t1))))  # the least slope
@@ -384,7 +419,8 @@ def minimax_fits(
     (:func:`~approx.train.knot_form.lp_continuation`, ``steps`` evaluations) and
     :func:`madsen` (:data:`MADSEN_STEPS` linear programs at most). ``"free"``: d cells.
     ``"flat"``: the free path's result (or ``(τ, u)`` without one) opened by
-    :func:`flat_split` (a level cell at a turning knot). ``"level"``: one cell more
+    :func:`flat_split` (a level cell at a turning knot). ``"subset"``: :func:`subset_path`
+    from the ``"level"`` path's knots. ``"level"``: one cell more
     (``level``, or the knots re-placed by :func:`~approx.train.knot_form.equidistribute`,
     which keeps a symmetric fit symmetric), its most level cell made level (after the
     continuation, with it). ``x`` sorted. Returns the fits (one per path) and the
@@ -396,6 +432,12 @@ def minimax_fits(
         if CONTINUATION:
             fit, n = _continued(fit, form, x, y, steps)
             used += n
+        if form == "subset":
+            rival = min((f.error for f in fits), default=np.inf)
+            fit, n = subset_path(fit, x, y, rival)
+            fits.append(fit)
+            used += n
+            continue
         if EXCHANGE:
             rival = min((f.error for f in fits), default=np.inf)
             t1, u1, error, n = exchange(fit.tau, fit.u, x, y, flat=fit.flat, rival=rival)
@@ -408,11 +450,45 @@ def minimax_fits(
     return fits, used
 
 
+def subset_path(start: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[Fit, int]:
+    """The subset form from ``start`` (d + 1 cells): the exchange on the d + 1 cells
+    unconstrained (the fit is then no width-d net), a subset ``L`` of its interior knots
+    whose slope changes sum to about minus its first slope
+    (:func:`~approx.models.pwl_net.subset_sum`), and the exchange again with that
+    relation kept, ``s_0 + Σ_{k∈L} (s_k − s_{k−1}) = 0`` (a width-d net whose units at
+    ``L`` face left). The level form is the case ``L = {1, …, j}`` (cell j level);
+    here ``L`` is free: a monotone target, with no level cell to offer, still gets one
+    unit more than the free form (about ((d + 1)/d)² less error). Up to
+    :data:`MOVES_UP_TO` units, knot moves on the unconstrained fit
+    (:func:`~approx.train.exchange.move_knots`) unless it lies more than
+    :data:`BEHIND` above ``rival`` (the least error of the other paths). Returns the
+    fit and the linear programs used."""
+    from approx.models.pwl_net import subset_sum
+
+    t1, u1, error, used = exchange(start.tau, start.u, x, y, rival=rival)
+    # moves only where this path is not behind another (within BEHIND): a cost rule,
+    # runge at d = 16 spent 0.5 s of moves for nothing 4 % behind the free form
+    if start.tau.size - 2 <= MOVES_UP_TO and error < BEHIND * rival:
+        t1, u1, error, n = move_knots(t1, u1, x, y, error)
+        used += n
+    s = np.diff(u1) / np.diff(t1)
+    if not np.all(np.isfinite(s)):  # (knots collapsed: every unit faces right)
+        s = np.zeros_like(s)
+    left, _ = subset_sum(np.diff(s), -float(s[0]))
+    tie = np.zeros(s.size)
+    tie[0] = 1.0
+    k = np.flatnonzero(left) + 1
+    tie[k] += 1.0
+    tie[k - 1] -= 1.0
+    t2, u2, error, n = exchange(t1, u1, x, y, rival=rival, tie=tie)
+    return Fit(t2, u2, None, error, left), used + n
+
+
 def write(fit: Fit, theta: Array, sizes: list[int]) -> None:
     """Write ``fit`` into the parameters ``theta`` of a 1→d→1 ReLU net (pack layout):
     d cells in the free form (:func:`~approx.train.knot_form.to_theta`), d + 1 in the
     flat form (:func:`to_theta_flat`)."""
-    if fit.flat is None:
+    if fit.flat is None and fit.left is None:
         to_theta(fit.tau, fit.u, theta, sizes)
     else:
         to_theta_flat(fit, theta, sizes)
@@ -420,7 +496,7 @@ def write(fit: Fit, theta: Array, sizes: list[int]) -> None:
 
 def as_net(fit: Fit) -> MLP:
     """The 1→d→1 ReLU net of ``fit`` (:func:`write`)."""
-    d = fit.tau.size - 1 - (fit.flat is not None)
+    d = fit.tau.size - 1 - (fit.flat is not None or fit.left is not None)
     net = MLP([1, d, 1], "relu")
     theta = net.pack()
     write(fit, theta, net.sizes)
@@ -440,8 +516,9 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     d + 2 for the level one) with the samples' values there; ``"best"``, the knot form
     of the tracker's best iterate (many local minima of the max error exist, since it
     is not convex in the knots: the two starts may end in different ones). Above
-    :data:`SPLIT_UP_TO` units no ``"flat"`` path. Returns the evaluations and linear
-    programs used.
+    :data:`SPLIT_UP_TO` units no ``"flat"`` path; from :data:`SUBSET_FROM` to
+    :data:`SUBSET_UP_TO` units the ``"subset"`` path in place of ``"level"``. Returns
+    the evaluations and linear programs used.
     """
     net, theta = engine.net, engine.theta
     order = np.argsort(X.reshape(-1), kind="stable")
@@ -450,6 +527,8 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     used = 0
     d = net.sizes[1]
     forms = FORMS if d <= SPLIT_UP_TO else tuple(form for form in FORMS if form != "flat")
+    if SUBSET_FROM <= d <= SUBSET_UP_TO:
+        forms = tuple("subset" if form == "level" else form for form in forms)
     for start in STARTS:
         if start == "best" and d > BEST_UP_TO:
             continue
@@ -457,14 +536,36 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
         if start == "best":
             tau, u = knot_form(net, float(x[0]), float(x[-1]))
         else:
-            tau, u = equidistribute(x, y1, d + 1, START_FLOOR)
-            level = equidistribute(x, y1, d + 2, START_FLOOR)
+            tau, u = apart(*equidistribute(x, y1, d + 1, START_FLOOR), x, y1)
+            level = apart(*equidistribute(x, y1, d + 2, START_FLOOR), x, y1)
         fits, n = minimax_fits(tau, u, x, y1, steps, forms, level)
         used += n
         for fit in fits:
             write(fit, theta, net.sizes)
             tracker.offer(engine.loss_only(X, y), 0, force=True)
     return used
+
+
+#: least width of a start's cell, in sample steps (:func:`apart`)
+APART = 2.0
+
+
+def apart(tau: Array, u: Array, x: Array, y: Array) -> tuple[Array, Array]:
+    """The start ``(τ, u)`` with its cells at least :data:`APART` sample steps of ``x``
+    wide (knots pushed right, then left; values from the samples there). A cell with
+    no sample inside gives the exchange nothing to fit it by: at a steep end the
+    samples' one-sided second difference reads ``|f′|/δ`` and crowds knots together
+    (log(x + 1.05) at d = 1024: three cells inside one sample step, and the fit ended
+    1.94× above the optimum)."""
+    least = APART * (x[-1] - x[0]) / (x.size - 1)
+    if not np.min(np.diff(tau)) < least or least * (tau.size - 1) >= tau[-1] - tau[0]:
+        return tau, u
+    tau = tau.copy()
+    for i in range(1, tau.size - 1):
+        tau[i] = max(tau[i], tau[i - 1] + least)
+    for i in range(tau.size - 2, 0, -1):
+        tau[i] = min(tau[i], tau[i + 1] - least)
+    return tau, np.interp(tau, x, y)
 
 
 def _max_error(tau: Array, u: Array, x: Array, y: Array) -> float:

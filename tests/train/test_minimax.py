@@ -138,3 +138,21 @@ def test_madsen_stops_once_its_steps_stall(monkeypatch):
     fit, stalled = madsen(start, GRID, SQUARE, 200)
     assert stalled == 3 < used
     assert fit.error < start.error
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_to_theta_flat_writes_the_subset_form(seed):
+    # d = 6 interior knots, a random subset L facing left, the first slope minus the
+    # sum of their slope changes: the net is the piecewise-linear function
+    rng = np.random.default_rng(seed)
+    tau = np.concatenate([[-1.0], np.sort(rng.uniform(-1.0, 1.0, 6)), [1.0]])
+    change, left = rng.normal(size=6), rng.random(6) < 0.5
+    s = -change[left].sum() + np.concatenate([[0.0], np.cumsum(change)])
+    u = rng.normal() + np.concatenate([[0.0], np.cumsum(s * np.diff(tau))])
+    net = MLP([1, 6, 1], "relu")
+    theta = net.pack()
+    to_theta_flat(Fit(tau, u, None, 0.0, left), theta, net.sizes)
+    net.unpack(theta)
+    x = np.linspace(-1.0, 1.0, 1001)
+    assert np.max(np.abs(net(x).ravel() - np.interp(x, tau, u))) < 1e-12
+    assert as_net(Fit(tau, u, None, 0.0, left)).sizes == [1, 6, 1]
