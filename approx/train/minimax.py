@@ -64,6 +64,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from approx.core import deadline
+from approx.models.pwl_net import subset_sum
 from approx.nn import MLP, unpack
 from approx.train.exchange import exchange, move_knots
 from approx.train.knot_form import equidistribute, knot_form, lp_continuation, to_theta
@@ -463,8 +464,6 @@ def subset_path(start: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[
     (:func:`~approx.train.exchange.move_knots`) unless it lies more than
     :data:`BEHIND` above ``rival`` (the least error of the other paths). Returns the
     fit and the linear programs used."""
-    from approx.models.pwl_net import subset_sum
-
     t1, u1, error, used = exchange(start.tau, start.u, x, y, rival=rival)
     # moves only where this path is not behind another (within BEHIND): a cost rule,
     # runge at d = 16 spent 0.5 s of moves for nothing 4 % behind the free form
