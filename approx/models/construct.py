@@ -303,7 +303,7 @@ def _output_weights(
         return ridge_lstsq(design, y, _RIDGE, relu_gram(x, w, bias, design))
     from approx.models.least_squares import cos_gram, deflated_lstsq
 
-    return deflated_lstsq(design, y, _RCOND, cos_gram((x[0], x[-1]), x.size, w, bias))
+    return deflated_lstsq(design, y, _RCOND, lambda: cos_gram((x[0], x[-1]), x.size, w, bias))
 
 
 def sawtooth_square(m: int) -> MLP:

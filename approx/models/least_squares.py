@@ -51,6 +51,8 @@ enclosure stops at its work cap, 3.1e-11 against 1.5e-13 (with 8 times the work:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.linalg as sl
 from numpy.typing import NDArray
@@ -228,8 +230,8 @@ def relu_gram(x: Array, w: Array, b: Array, design: Array | None = None) -> Arra
     return gram
 
 
-def deflated_lstsq(design: Array, y: Array, cut: float, gram: Array, tau: float = DEFLATE_TAU,
-                   plain_up_to: int = PLAIN_UP_TO) -> Array:
+def deflated_lstsq(design: Array, y: Array, cut: float, gram: Array | Callable[[], Array],
+                   tau: float = DEFLATE_TAU, plain_up_to: int = PLAIN_UP_TO) -> Array:
     """The truncated-SVD least-squares solution (cut ``cut σ₁``) of a design whose small
     singular directions are few, without an SVD of the design (see the module docstring).
 
@@ -241,9 +243,10 @@ def deflated_lstsq(design: Array, y: Array, cut: float, gram: Array, tau: float 
         The right-hand side(s).
     cut : float
         The relative cut-off: directions with ``σ ≤ cut σ₁`` are not fitted.
-    gram : ndarray of shape (m, m)
+    gram : ndarray of shape (m, m), or a function returning it
         ``designᵀ design`` to a few rounding units (it builds the preconditioner and the
-        subspace only: every residual is computed from the design).
+        subspace only: every residual is computed from the design); a function is
+        called only where the deflated path runs, not for the plain SVD.
     tau : float
         The ridge damping relative to ``σ₁`` of the preconditioner; the directions
         below about ``τ σ₁`` are fitted in the subspace.
@@ -259,6 +262,8 @@ def deflated_lstsq(design: Array, y: Array, cut: float, gram: Array, tau: float 
     with one_thread():
         if design.shape[1] <= plain_up_to:
             return sl.lstsq(design, y, cond=cut, check_finite=False)[0]
+        if callable(gram):
+            gram = gram()
         rho = _largest_eigenvalue(gram)
         if not rho > 0:
             return np.zeros(design.shape[1:2] + y.shape[1:])
