@@ -161,7 +161,7 @@ BEHIND = 1.01
 #: subset path up to this width, :data:`SUBSET_TRIES` subsets screened on it, and up to
 #: :data:`REBALANCE_ROUNDS` restarts of each path from its fit's knots re-placed to
 #: equalise the cells' own errors (:func:`~approx.train.exchange.rebalanced`)
-THOROUGH_SUBSET_UP_TO, SUBSET_TRIES, REBALANCE_ROUNDS = 128, 6, 2
+THOROUGH_SUBSET_UP_TO, SUBSET_TRIES, REBALANCE_ROUNDS = 128, 6, 1
 #: widths up to which the finish is thorough when asked (:func:`thorough`): above, the
 #: curvature start's allocation is within 1 % of the optimum's on every target measured
 #: and the restarts would double a d = 1024 fit's cost
@@ -634,10 +634,11 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     np.copyto(theta, tracker.best)
     used = 0
     d = net.sizes[1]
+    deep = _THOROUGH.get() and d <= THOROUGH_UP_TO
     forms = FORMS if d <= SPLIT_UP_TO else tuple(form for form in FORMS if form != "flat")
-    if SUBSET_FROM <= d <= (THOROUGH_SUBSET_UP_TO if _THOROUGH.get() else SUBSET_UP_TO):
+    if SUBSET_FROM <= d <= (THOROUGH_SUBSET_UP_TO if deep else SUBSET_UP_TO):
         forms = tuple("subset" if form == "level" else form for form in forms)
-    with thorough(_THOROUGH.get() and d <= THOROUGH_UP_TO):
+    with thorough(deep):
         for start in STARTS:
             used += _from_start(start, engine, x, y1, X, y, tracker, steps, forms)
     return used
