@@ -12,7 +12,8 @@ marked ``/lo``:
   Levenberg–Marquardt polish, then the minimax finish); goal ≤ 1.1;
 - ``constr``: ε / ref of the same recipe started from the adaptive construction
   (``init = "construction"``, ``knots = "adaptive"``; with uniform training points that
-  fit draws nothing at random, so it runs once per row); goal ≤ 1.03;
+  fit draws nothing at random, so it runs once per row), whose finish is thorough up
+  to d = 128 (:func:`approx.train.minimax.thorough`); goal ≤ 1.03;
 - with ``--ablation``, the same from He weights (median of the seeds) with a piece of
   the finish taken away or added: ``no finish`` (``finish_steps = 0``, the recipe
   before the finish), ``old finish`` (the Lᵖ continuation and Madsen's steps, no

@@ -53,6 +53,17 @@ above :data:`ACTIVE` of the max, with its neighbours, except next to a knot, whe
 knot's own row stands), so a step costs O(d) constraints rather than O(m); the step is
 accepted on the max over all samples. Madsen's steps stop once they stall
 (:data:`MADSEN_STALL`).
+
+The thorough finish (:func:`thorough`; the recipe asks for it when the fit starts from
+the construction, up to :data:`THOROUGH_UP_TO` units) spends more on the local minima:
+the subset path up to :data:`THOROUGH_SUBSET_UP_TO` units, other subsets screened on it,
+and each path run again from its fit's knots re-placed to equalise the cells' own
+errors (:func:`rebalance`). Each exchange step changes a knot's slope change by at most
+half of it, so its sign stays, and the number of knots between two inflections of ``f``
+tends to stay what the start gave: that count is what the local minima differ by (on
+sin 3x + 0.3 sin 17x at d = 128, a start with the optimum's count in each stretch ends
+at the optimum, the curvature start's, two stretches off by one, 1.07× above it; none
+of the restarts measured found those counts).
 """
 
 from __future__ import annotations
