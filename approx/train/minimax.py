@@ -95,10 +95,14 @@ __all__ = [
     "Fit",
     "apart",
     "as_net",
+    "counted",
     "flat_split",
     "madsen",
     "minimax_finish",
     "minimax_fits",
+    "rebalance",
+    "recount",
+    "stretches",
     "thorough",
     "to_theta_flat",
     "write",
@@ -177,6 +181,9 @@ THOROUGH_SUBSET_UP_TO, SUBSET_TRIES, REBALANCE_ROUNDS = 128, 6, 1
 #: curvature start's allocation is within 1 % of the optimum's on every target measured
 #: and the restarts would double a d = 1024 fit's cost
 THOROUGH_UP_TO = 128
+#: :func:`recount`: at most this many stretches between inflections (it tries every
+#: transfer of one knot between two of them), rounds at most
+RECOUNT_STRETCHES, RECOUNT_ROUNDS = 8, 2
 
 _THOROUGH: ContextVar[bool] = ContextVar("approx_thorough_finish", default=False)
 
@@ -479,7 +486,8 @@ def minimax_fits(
             fit, n = subset_path(fit, x, y, rival)
             if _THOROUGH.get():
                 fit, k = rebalance(fit, form, x, y, rival)
-                n += k
+                fit, m = recount(fit, x, y, rival)
+                n += k + m
             fits.append(fit)
             used += n
             continue
@@ -496,6 +504,70 @@ def minimax_fits(
             used += n
         fits.append(fit)
     return fits, used
+
+
+def stretches(fit: Fit) -> tuple[Array, NDArray[np.intp]]:
+    """The stretches of ``fit`` between its inflections: the runs of interior knots whose
+    slope changes share a sign. Returns their ends (the fit's ends and the middles of
+    the cells between two runs) and how many knots each holds."""
+    ds = np.diff(np.diff(fit.u) / np.diff(fit.tau))
+    if ds.size == 0:
+        return fit.tau[[0, -1]], np.zeros(1, dtype=np.intp)
+    positive = ds > 0
+    first = np.flatnonzero(np.r_[True, positive[1:] != positive[:-1]])
+    counts = np.diff(np.r_[first, ds.size])
+    inner = fit.tau[1:-1]
+    cuts = 0.5 * (inner[first[1:] - 1] + inner[first[1:]])
+    return np.r_[fit.tau[0], cuts, fit.tau[-1]], counts
+
+
+def counted(x: Array, y: Array, ends: Array, counts: NDArray[np.intp]) -> tuple[Array, Array]:
+    """A start with ``counts[r]`` interior knots between ``ends[r]`` and ``ends[r+1]``,
+    placed there by the samples' curvature
+    (:func:`~approx.train.knot_form.equidistribute`), values on the samples."""
+    inner = []
+    for r, n in enumerate(counts):
+        inside = (x >= ends[r]) & (x <= ends[r + 1])
+        if n > 0 and np.count_nonzero(inside) >= 3:
+            inner.append(equidistribute(x[inside], y[inside], int(n) + 2, START_FLOOR)[0][1:-1])
+        elif n > 0:
+            inner.append(np.linspace(ends[r], ends[r + 1], int(n) + 2)[1:-1])
+    tau = np.r_[x[0], np.concatenate(inner) if inner else [], x[-1]]
+    return apart(tau, np.interp(tau, x, y), x, y)
+
+
+def recount(fit: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[Fit, int]:
+    """The subset path from starts with one knot moved between two of the fit's
+    stretches (:func:`stretches`): each such start is screened by
+    2 · :data:`~approx.train.exchange.MOVE_SCREEN` exchange steps on its d + 1 free
+    cells, the best is run through :func:`subset_path` and kept if it ends lower;
+    :data:`RECOUNT_ROUNDS` at most, and only with 2 to :data:`RECOUNT_STRETCHES`
+    stretches. The exchange keeps each stretch's count (a step never flips a knot's
+    slope change); these starts change it. Returns the fit and the linear programs
+    used."""
+    used = 0
+    for _ in range(RECOUNT_ROUNDS):
+        ends, counts = stretches(fit)
+        if not 2 <= counts.size <= RECOUNT_STRETCHES:
+            break
+        tries = []
+        for a in np.flatnonzero(counts > 0):
+            for b in range(counts.size):
+                if b != a:
+                    moved_counts = counts.copy()
+                    moved_counts[a] -= 1
+                    moved_counts[b] += 1
+                    tau, u = counted(x, y, ends, moved_counts)
+                    *_, error, n = exchange(tau, u, x, y, 2 * MOVE_SCREEN, rival=rival)
+                    tries.append((error, tau, u))
+                    used += n
+        _, tau, u = min(tries, key=lambda t: t[0])
+        new, n = subset_path(Fit(tau, u, None, 0.0), x, y, rival)
+        used += n
+        if not new.error < fit.error:
+            break
+        fit = new
+    return fit, used
 
 
 def rebalance(fit: Fit, form: str, x: Array, y: Array, rival: float = np.inf
