@@ -182,8 +182,10 @@ THOROUGH_SUBSET_UP_TO, SUBSET_TRIES, REBALANCE_ROUNDS = 128, 6, 1
 #: and the restarts would double a d = 1024 fit's cost
 THOROUGH_UP_TO = 128
 #: :func:`recount`: at most this many stretches between inflections (it tries every
-#: transfer of one knot between two of them), rounds at most
-RECOUNT_STRETCHES, RECOUNT_ROUNDS = 8, 2
+#: transfer of one knot between two of them), rounds at most, exchange steps screening
+#: each transfer, and widths up to which it runs (a cost rule: 3–4 s of CPU at d = 8 …
+#: 32 on five to seven stretches)
+RECOUNT_STRETCHES, RECOUNT_ROUNDS, RECOUNT_SCREEN, RECOUNT_UP_TO = 8, 2, 8, 64
 
 _THOROUGH: ContextVar[bool] = ContextVar("approx_thorough_finish", default=False)
 
@@ -539,16 +541,16 @@ def counted(x: Array, y: Array, ends: Array, counts: NDArray[np.intp]) -> tuple[
 def recount(fit: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[Fit, int]:
     """The subset path from starts with one knot moved between two of the fit's
     stretches (:func:`stretches`): each such start is screened by
-    2 · :data:`~approx.train.exchange.MOVE_SCREEN` exchange steps on its d + 1 free
-    cells, the best is run through :func:`subset_path` and kept if it ends lower;
-    :data:`RECOUNT_ROUNDS` at most, and only with 2 to :data:`RECOUNT_STRETCHES`
-    stretches. The exchange keeps each stretch's count (a step never flips a knot's
-    slope change); these starts change it. Returns the fit and the linear programs
-    used."""
+    :data:`RECOUNT_SCREEN` exchange steps on its d + 1 free cells, the best is run
+    through :func:`subset_path` and kept if it ends lower; :data:`RECOUNT_ROUNDS` at
+    most, and only with 2 to :data:`RECOUNT_STRETCHES` stretches, up to
+    :data:`RECOUNT_UP_TO` units. The exchange keeps each stretch's count (a step never
+    flips a knot's slope change); these starts change it. Returns the fit and the
+    linear programs used."""
     used = 0
     for _ in range(RECOUNT_ROUNDS):
         ends, counts = stretches(fit)
-        if not 2 <= counts.size <= RECOUNT_STRETCHES:
+        if not (2 <= counts.size <= RECOUNT_STRETCHES and counts.sum() <= RECOUNT_UP_TO):
             break
         tries = []
         for a in np.flatnonzero(counts > 0):
@@ -558,7 +560,7 @@ def recount(fit: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[Fit, i
                     moved_counts[a] -= 1
                     moved_counts[b] += 1
                     tau, u = counted(x, y, ends, moved_counts)
-                    *_, error, n = exchange(tau, u, x, y, 2 * MOVE_SCREEN, rival=rival)
+                    *_, error, n = exchange(tau, u, x, y, RECOUNT_SCREEN, rival=rival)
                     tries.append((error, tau, u))
                     used += n
         _, tau, u = min(tries, key=lambda t: t[0])
