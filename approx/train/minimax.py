@@ -57,13 +57,15 @@ accepted on the max over all samples. Madsen's steps stop once they stall
 The thorough finish (:func:`thorough`; the recipe asks for it when the fit starts from
 the construction, up to :data:`THOROUGH_UP_TO` units) spends more on the local minima:
 the subset path up to :data:`THOROUGH_SUBSET_UP_TO` units, other subsets screened on it,
-and each path run again from its fit's knots re-placed to equalise the cells' own
-errors (:func:`rebalance`). Each exchange step changes a knot's slope change by at most
-half of it, so its sign stays, and the number of knots between two inflections of ``f``
-tends to stay what the start gave: that count is what the local minima differ by (on
-sin 3x + 0.3 sin 17x at d = 128, a start with the optimum's count in each stretch ends
-at the optimum, the curvature start's, two stretches off by one, 1.07× above it; none
-of the restarts measured found those counts).
+each path run again from its fit's knots re-placed to equalise the cells' own errors
+(:func:`rebalance`), and on the subset path, up to :data:`RECOUNT_UP_TO` units, one knot
+moved from one stretch between inflections to another (:func:`recount`). Each exchange
+step changes a knot's slope change by at most half of it, so its sign stays, and the
+number of knots between two inflections of ``f`` tends to stay what the start gave:
+that count is what the local minima differ by (on sin 3x + 0.3 sin 17x at d = 128, a
+start with the optimum's count in each stretch ends at the optimum, the curvature
+start's, two stretches off by one, 1.07× above it: both must change at once, and its
+twelve stretches are more than :func:`recount` tries).
 """
 
 from __future__ import annotations
@@ -194,10 +196,11 @@ _THOROUGH: ContextVar[bool] = ContextVar("approx_thorough_finish", default=False
 def thorough(on: bool = True) -> Iterator[None]:
     """Within this block (with ``on``), :func:`minimax_finish` is thorough: the subset
     path up to :data:`THOROUGH_SUBSET_UP_TO` units (not :data:`SUBSET_UP_TO`), several
-    subsets tried on it (:func:`subset_path`), and each path restarted from its fit's
-    knots re-placed to equalise the cells' own errors (:func:`rebalance`). It costs
-    about two to four times the finish; the recipe asks for it when the fit starts from
-    the construction (``init = "construction"``), whose user wants the optimum."""
+    subsets tried on it (:func:`subset_path`), each path restarted from its fit's
+    knots re-placed to equalise the cells' own errors (:func:`rebalance`), and knots
+    moved between stretches (:func:`recount`). It costs several times the finish (up
+    to about 5 s of CPU a fit at d ≤ 128); the recipe asks for it when the fit starts
+    from the construction (``init = "construction"``), whose user wants the optimum."""
     token = _THOROUGH.set(on)
     try:
         yield
