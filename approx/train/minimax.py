@@ -199,7 +199,7 @@ def thorough(on: bool = True) -> Iterator[None]:
     subsets tried on it (:func:`subset_path`), each path restarted from its fit's
     knots re-placed to equalise the cells' own errors (:func:`rebalance`), and knots
     moved between stretches (:func:`recount`). It costs several times the finish (up
-    to about 5 s of CPU a fit at d ≤ 128); the recipe asks for it when the fit starts
+    to about 6 s of CPU a fit at d ≤ 128); the recipe asks for it when the fit starts
     from the construction (``init = "construction"``), whose user wants the optimum."""
     token = _THOROUGH.set(on)
     try:
