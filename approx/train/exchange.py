@@ -43,7 +43,8 @@ from numpy.typing import NDArray
 from approx.core import deadline
 
 __all__ = ["ACTIVE", "EXCHANGE_STEPS", "chord_errors", "exchange", "extrema", "fit_error",
-           "from_lines", "move_knots", "moved", "sampled", "spread", "tied", "to_lines"]
+           "from_lines", "line_errors", "move_knots", "moved", "rebalanced", "sampled", "spread",
+           "tied", "to_lines"]
 
 Array = NDArray[np.float64]
 
@@ -387,3 +388,47 @@ def move_knots(tau: Array, u: Array, x: Array, y: Array, error: float
             break
         tau, u, error = t1, u1, e1
     return tau, u, error, used
+
+
+def line_errors(tau: Array, x: Array, y: Array) -> Array:
+    """Per cell, the max error of a line through the samples ``(x, y)`` in it: the
+    lesser of the chord's slope and the least-squares slope, each line at its best
+    offset (``(max − min)/2`` of ``y − s x``). The chord's slope is the best one where
+    ``f`` is convex or concave in the cell; the least-squares one is close to the best
+    across an inflection, where the chord's may be far off. Cells without samples: 0."""
+    n = tau.size - 1
+    cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, n - 1)
+    count = np.bincount(cell, minlength=n).astype(float)
+    sx, sy = np.bincount(cell, x, n), np.bincount(cell, y, n)
+    sxx, sxy = np.bincount(cell, x * x, n), np.bincount(cell, x * y, n)
+    chord = np.diff(np.interp(tau, x, y)) / np.diff(tau)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ls = (count * sxy - sx * sy) / (count * sxx - sx * sx)
+    best = np.full(n, np.inf)
+    for s in (chord, np.where(np.isfinite(ls), ls, chord)):
+        dev = y - s[cell] * x
+        top, bottom = np.full(n, -np.inf), np.full(n, np.inf)
+        np.maximum.at(top, cell, dev)
+        np.minimum.at(bottom, cell, dev)
+        best = np.minimum(best, 0.5 * (top - bottom))
+    return np.where(np.isfinite(best), best, 0.0)
+
+
+def rebalanced(tau: Array, x: Array, y: Array) -> tuple[Array, Array]:
+    """As many knots as ``τ``, re-placed to equalise the cells' own errors
+    (:func:`line_errors`), values on the samples: de Boor's equidistribution of local
+    errors for free-knot splines. Where a cell's best line errs by ``e_c`` with width
+    ``h_c`` and the error grows as the width squared, a cell of width ``h_c/√e_c`` (up
+    to a common factor) errs by the same amount everywhere, so the knots split the mass
+    of the density ``√e_c/h_c`` into equal parts (cells erring by less than 10⁻³ of the
+    largest are counted at that floor). The exchange's local minima keep the knots the
+    start shared out between regions (a few too many where ``f''`` changes sign, a few
+    too few elsewhere) while every cell equioscillates at one error; the cells' *own*
+    errors, free of the continuity that ties each to its neighbours, show where."""
+    e = line_errors(tau, x, y)
+    if not float(e.max()) > 0.0:
+        return tau, np.interp(tau, x, y)
+    mass = np.concatenate(([0.0], np.cumsum(np.sqrt(np.maximum(e, 1e-3 * float(e.max()))))))
+    new = np.interp(np.linspace(0.0, mass[-1], tau.size), mass, tau)
+    new[0], new[-1] = tau[0], tau[-1]
+    return new, np.interp(new, x, y)

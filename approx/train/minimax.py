@@ -53,10 +53,26 @@ above :data:`ACTIVE` of the max, with its neighbours, except next to a knot, whe
 knot's own row stands), so a step costs O(d) constraints rather than O(m); the step is
 accepted on the max over all samples. Madsen's steps stop once they stall
 (:data:`MADSEN_STALL`).
+
+The thorough finish (:func:`thorough`; the recipe asks for it when the fit starts from
+the construction, up to :data:`THOROUGH_UP_TO` units) spends more on the local minima:
+the subset path up to :data:`THOROUGH_SUBSET_UP_TO` units, other subsets screened on it,
+each path run again from its fit's knots re-placed to equalise the cells' own errors
+(:func:`rebalance`), and on the subset path, up to :data:`RECOUNT_UP_TO` units, one knot
+moved from one stretch between inflections to another (:func:`recount`). Each exchange
+step changes a knot's slope change by at most half of it, so its sign stays, and the
+number of knots between two inflections of ``f`` tends to stay what the start gave:
+that count is what the local minima differ by (on sin 3x + 0.3 sin 17x at d = 128, a
+start with the optimum's count in each stretch ends at the optimum, the curvature
+start's, two stretches off by one, 1.07× above it: both must change at once, and its
+twelve stretches are more than :func:`recount` tries).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +82,7 @@ from numpy.typing import NDArray
 from approx.core import deadline
 from approx.models.pwl_net import subset_sum
 from approx.nn import MLP, unpack
-from approx.train.exchange import exchange, move_knots
+from approx.train.exchange import MOVE_SCREEN, exchange, move_knots, rebalanced
 from approx.train.knot_form import equidistribute, knot_form, lp_continuation, to_theta
 from approx.train.loop import Engine, Tracker
 
@@ -81,10 +97,15 @@ __all__ = [
     "Fit",
     "apart",
     "as_net",
+    "counted",
     "flat_split",
     "madsen",
     "minimax_finish",
     "minimax_fits",
+    "rebalance",
+    "recount",
+    "stretches",
+    "thorough",
     "to_theta_flat",
     "write",
 ]
@@ -153,6 +174,39 @@ SUBSET_FROM, SUBSET_UP_TO = 8, 32
 MOVES_UP_TO = 16
 #: and only while the unconstrained fit lies within this factor of the other paths' best
 BEHIND = 1.01
+#: the thorough finish (:func:`thorough`, a fit started from the construction): the
+#: subset path up to this width, :data:`SUBSET_TRIES` subsets screened on it, and up to
+#: :data:`REBALANCE_ROUNDS` restarts of each path from its fit's knots re-placed to
+#: equalise the cells' own errors (:func:`~approx.train.exchange.rebalanced`)
+THOROUGH_SUBSET_UP_TO, SUBSET_TRIES, REBALANCE_ROUNDS = 128, 6, 1
+#: widths up to which the finish is thorough when asked (:func:`thorough`): above, the
+#: finish met 1.03 of the optimum's upper end without it on every target measured (at
+#: most 1.024: sin 3x + 0.3 sin 17x at d = 256), and the restarts would double a
+#: d = 1024 fit's cost
+THOROUGH_UP_TO = 128
+#: :func:`recount`: at most this many stretches between inflections (it tries every
+#: transfer of one knot between two of them), rounds at most, exchange steps screening
+#: each transfer, and widths up to which it runs (a cost rule: 3–4 s of CPU at d = 8 …
+#: 32 on five to seven stretches)
+RECOUNT_STRETCHES, RECOUNT_ROUNDS, RECOUNT_SCREEN, RECOUNT_UP_TO = 8, 2, 8, 64
+
+_THOROUGH: ContextVar[bool] = ContextVar("approx_thorough_finish", default=False)
+
+
+@contextmanager
+def thorough(on: bool = True) -> Iterator[None]:
+    """Within this block (with ``on``), :func:`minimax_finish` is thorough: the subset
+    path up to :data:`THOROUGH_SUBSET_UP_TO` units (not :data:`SUBSET_UP_TO`), several
+    subsets tried on it (:func:`subset_path`), each path restarted from its fit's
+    knots re-placed to equalise the cells' own errors (:func:`rebalance`), and knots
+    moved between stretches (:func:`recount`). It costs several times the finish (up
+    to about 6 s of CPU a fit at d ≤ 128); the recipe asks for it when the fit starts
+    from the construction (``init = "construction"``), whose user wants the optimum."""
+    token = _THOROUGH.set(on)
+    try:
+        yield
+    finally:
+        _THOROUGH.reset(token)
 
 
 @dataclass(frozen=True)
@@ -436,6 +490,10 @@ def minimax_fits(
         if form == "subset":
             rival = min((f.error for f in fits), default=np.inf)
             fit, n = subset_path(fit, x, y, rival)
+            if _THOROUGH.get():
+                fit, k = rebalance(fit, form, x, y, rival)
+                fit, m = recount(fit, x, y, rival)
+                n += k + m
             fits.append(fit)
             used += n
             continue
@@ -447,8 +505,104 @@ def minimax_fits(
                 fit = Fit(t1, u1, fit.flat, error)
         if not (CONTINUATION or (EXCHANGE and np.isfinite(error))):  # the start as it is
             fit = Fit(fit.tau, fit.u, fit.flat, _max_error(fit.tau, fit.u, x, y))
+        elif _THOROUGH.get() and form in ("free", "level"):
+            fit, n = rebalance(fit, form, x, y, min((f.error for f in fits), default=np.inf))
+            used += n
         fits.append(fit)
     return fits, used
+
+
+def stretches(fit: Fit) -> tuple[Array, NDArray[np.intp]]:
+    """The stretches of ``fit`` between its inflections: the runs of interior knots whose
+    slope changes share a sign. Returns their ends (the fit's ends and the middles of
+    the cells between two runs) and how many knots each holds."""
+    ds = np.diff(np.diff(fit.u) / np.diff(fit.tau))
+    if ds.size == 0:
+        return fit.tau[[0, -1]], np.zeros(1, dtype=np.intp)
+    positive = ds > 0
+    first = np.flatnonzero(np.r_[True, positive[1:] != positive[:-1]])
+    counts = np.diff(np.r_[first, ds.size])
+    inner = fit.tau[1:-1]
+    cuts = 0.5 * (inner[first[1:] - 1] + inner[first[1:]])
+    return np.r_[fit.tau[0], cuts, fit.tau[-1]], counts
+
+
+def counted(x: Array, y: Array, ends: Array, counts: NDArray[np.intp]) -> tuple[Array, Array]:
+    """A start with ``counts[r]`` interior knots between ``ends[r]`` and ``ends[r+1]``,
+    placed there by the samples' curvature
+    (:func:`~approx.train.knot_form.equidistribute`), values on the samples."""
+    inner = []
+    for r, n in enumerate(counts):
+        inside = (x >= ends[r]) & (x <= ends[r + 1])
+        if n > 0 and np.count_nonzero(inside) >= 3:
+            inner.append(equidistribute(x[inside], y[inside], int(n) + 2, START_FLOOR)[0][1:-1])
+        elif n > 0:
+            inner.append(np.linspace(ends[r], ends[r + 1], int(n) + 2)[1:-1])
+    tau = np.r_[x[0], np.concatenate(inner) if inner else [], x[-1]]
+    return apart(tau, np.interp(tau, x, y), x, y)
+
+
+def recount(fit: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[Fit, int]:
+    """The subset path from starts with one knot moved between two of the fit's
+    stretches (:func:`stretches`): each such start is screened by
+    :data:`RECOUNT_SCREEN` exchange steps on its d + 1 free cells, the best is run
+    through :func:`subset_path` and kept if it ends lower; :data:`RECOUNT_ROUNDS` at
+    most, and only with 2 to :data:`RECOUNT_STRETCHES` stretches, up to
+    :data:`RECOUNT_UP_TO` units. The exchange keeps each stretch's count (a step never
+    flips a knot's slope change); these starts change it. Returns the fit and the
+    linear programs used."""
+    used = 0
+    for _ in range(RECOUNT_ROUNDS):
+        ends, counts = stretches(fit)
+        if not (2 <= counts.size <= RECOUNT_STRETCHES and counts.sum() <= RECOUNT_UP_TO):
+            break
+        tries = []
+        for a in np.flatnonzero(counts > 0):
+            for b in range(counts.size):
+                if b != a:
+                    moved_counts = counts.copy()
+                    moved_counts[a] -= 1
+                    moved_counts[b] += 1
+                    tau, u = counted(x, y, ends, moved_counts)
+                    *_, error, n = exchange(tau, u, x, y, RECOUNT_SCREEN, rival=rival)
+                    tries.append((error, tau, u))
+                    used += n
+        if not tries:
+            break
+        _, tau, u = min(tries, key=lambda t: t[0])
+        new, n = subset_path(Fit(tau, u, None, 0.0), x, y, rival)
+        used += n
+        if not new.error < fit.error:
+            break
+        fit = new
+    return fit, used
+
+
+def rebalance(fit: Fit, form: str, x: Array, y: Array, rival: float = np.inf
+              ) -> tuple[Fit, int]:
+    """Path ``form`` (``"free"``, ``"level"`` or ``"subset"``) run again from the knots
+    of ``fit`` re-placed to equalise the cells' own errors
+    (:func:`~approx.train.exchange.rebalanced`: de Boor's equidistribution), up to
+    :data:`REBALANCE_ROUNDS` times while it ends lower. The exchange keeps the share of
+    knots each region had at the start; this moves many at once. Returns the fit of
+    least error and the linear programs used."""
+    used = 0
+    for _ in range(REBALANCE_ROUNDS):
+        tau, u = apart(*rebalanced(fit.tau, x, y), x, y)
+        if form == "subset":
+            new, n = subset_path(Fit(tau, u, None, 0.0), x, y, rival)
+        else:
+            flat = None
+            if form == "level":  # the least slope made level, as :func:`_start` does
+                flat = int(np.argmin(np.abs(np.diff(u) / np.diff(tau))))
+                u[flat] = u[flat + 1] = 0.5 * (u[flat] + u[flat + 1])
+            t1, u1, error, n = exchange(tau, u, x, y, flat=flat, rival=rival)
+            new = Fit(t1, u1, flat, error)
+        used += n
+        if not new.error < fit.error:
+            break
+        fit = new
+    return fit, used
 
 
 def subset_path(start: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[Fit, int]:
@@ -474,13 +628,56 @@ def subset_path(start: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[
     if not np.all(np.isfinite(s)):  # (knots collapsed: every unit faces right)
         s = np.zeros_like(s)
     left, _ = subset_sum(np.diff(s), -float(s[0]))
-    tie = np.zeros(s.size)
+    t2, u2, error, n = exchange(t1, u1, x, y, rival=rival, tie=_tie(left))
+    fit = Fit(t2, u2, None, error, left)
+    if _THOROUGH.get():
+        other, k = _other_subsets(t1, u1, s, left, x, y, rival)
+        n += k
+        if other is not None and other.error < fit.error:
+            fit = other
+    return fit, used + n
+
+
+def _tie(left: NDArray[np.bool_]) -> Array:
+    """The coefficients per cell of ``s_0 + Σ_{k∈L} (s_k − s_{k−1}) = 0``."""
+    tie = np.zeros(left.size + 1)
     tie[0] = 1.0
     k = np.flatnonzero(left) + 1
     tie[k] += 1.0
     tie[k - 1] -= 1.0
-    t2, u2, error, n = exchange(t1, u1, x, y, rival=rival, tie=tie)
-    return Fit(t2, u2, None, error, left), used + n
+    return tie
+
+
+def _other_subsets(tau: Array, u: Array, s: Array, left: NDArray[np.bool_], x: Array,
+                   y: Array, rival: float) -> tuple[Fit | None, int]:
+    """Subsets ``L`` other than ``left`` for :func:`subset_path` (the thorough finish):
+    the single knots, the first knots ``{1, …, j}`` and the last ones whose slope
+    changes sum closest to ``−s_0`` (:data:`SUBSET_TRIES` in all), each screened by
+    :data:`~approx.train.exchange.MOVE_SCREEN` exchange steps, the best continued. The
+    subset whose sum is closest need not be the one whose relation costs least once
+    the fit moves: on 1/((x − 1.1)(x + 1.3)) at d = 8, 1.09 against 0.995 of the
+    optimum's upper end."""
+    ds, target = np.diff(s), -float(s[0])
+    n = ds.size
+    masks = [np.arange(n) == k for k in np.argsort(np.abs(ds - target))[:2]]
+    firsts, lasts = np.cumsum(ds), np.cumsum(ds[::-1])
+    masks += [np.arange(n) <= j for j in np.argsort(np.abs(firsts - target))[:2]]
+    masks += [np.arange(n) >= n - 1 - j for j in np.argsort(np.abs(lasts - target))[:2]]
+    tries, used, seen = [], 0, {left.tobytes()}
+    for mask in masks[:SUBSET_TRIES]:
+        if mask.tobytes() in seen:
+            continue
+        seen.add(mask.tobytes())
+        t1, u1, error, k = exchange(tau, u, x, y, MOVE_SCREEN, rival=rival, tie=_tie(mask))
+        tries.append((error, mask, t1, u1))
+        used += k
+    if not tries:
+        return None, used
+    error, mask, t1, u1 = min(tries, key=lambda t: t[0])
+    if not np.isfinite(error):
+        return None, used
+    t1, u1, error, k = exchange(t1, u1, x, y, rival=rival, tie=_tie(mask))
+    return Fit(t1, u1, None, error, mask), used + k
 
 
 def write(fit: Fit, theta: Array, sizes: list[int]) -> None:
@@ -516,8 +713,12 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     of the tracker's best iterate (many local minima of the max error exist, since it
     is not convex in the knots: the two starts may end in different ones). Above
     :data:`SPLIT_UP_TO` units no ``"flat"`` path; from :data:`SUBSET_FROM` to
-    :data:`SUBSET_UP_TO` units the ``"subset"`` path in place of ``"level"``. Returns
-    the evaluations and linear programs used.
+    :data:`SUBSET_UP_TO` units the ``"subset"`` path in place of ``"level"``. Within
+    :func:`thorough` (the recipe from the construction), up to :data:`THOROUGH_UP_TO`
+    units: the subset path up to :data:`THOROUGH_SUBSET_UP_TO`, other subsets tried,
+    each path restarted by :func:`rebalance`, and the subset path's knots moved
+    between stretches by :func:`recount`. Returns the evaluations and linear programs
+    used.
     """
     net, theta = engine.net, engine.theta
     order = np.argsort(X.reshape(-1), kind="stable")
@@ -525,23 +726,34 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     np.copyto(theta, tracker.best)
     used = 0
     d = net.sizes[1]
+    deep = _THOROUGH.get() and d <= THOROUGH_UP_TO
     forms = FORMS if d <= SPLIT_UP_TO else tuple(form for form in FORMS if form != "flat")
-    if SUBSET_FROM <= d <= SUBSET_UP_TO:
+    if SUBSET_FROM <= d <= (THOROUGH_SUBSET_UP_TO if deep else SUBSET_UP_TO):
         forms = tuple("subset" if form == "level" else form for form in forms)
-    for start in STARTS:
-        if start == "best" and d > BEST_UP_TO:
-            continue
-        level = None
-        if start == "best":
-            tau, u = knot_form(net, float(x[0]), float(x[-1]))
-        else:
-            tau, u = apart(*equidistribute(x, y1, d + 1, START_FLOOR), x, y1)
-            level = apart(*equidistribute(x, y1, d + 2, START_FLOOR), x, y1)
-        fits, n = minimax_fits(tau, u, x, y1, steps, forms, level)
-        used += n
-        for fit in fits:
-            write(fit, theta, net.sizes)
-            tracker.offer(engine.loss_only(X, y), 0, force=True)
+    with thorough(deep):
+        for start in STARTS:
+            used += _from_start(start, engine, x, y1, X, y, tracker, steps, forms)
+    return used
+
+
+def _from_start(start: str, engine: Engine, x: Array, y1: Array, X: Array, y: Array,
+                tracker: Tracker, steps: int, forms: tuple[str, ...]) -> int:
+    """:func:`minimax_finish` from one of its starts: the fits offered to the tracker;
+    returns the evaluations and linear programs used."""
+    net, theta = engine.net, engine.theta
+    d = net.sizes[1]
+    if start == "best" and d > BEST_UP_TO:
+        return 0
+    level = None
+    if start == "best":
+        tau, u = knot_form(net, float(x[0]), float(x[-1]))
+    else:
+        tau, u = apart(*equidistribute(x, y1, d + 1, START_FLOOR), x, y1)
+        level = apart(*equidistribute(x, y1, d + 2, START_FLOOR), x, y1)
+    fits, used = minimax_fits(tau, u, x, y1, steps, forms, level)
+    for fit in fits:
+        write(fit, theta, net.sizes)
+        tracker.offer(engine.loss_only(X, y), 0, force=True)
     return used
 
 

@@ -27,6 +27,7 @@ from approx.nn.activations import get_activation
 from approx.nn.piecewise import piecewise_linear
 from approx.train.knot_form import widen
 from approx.train.loop import TrainResult
+from approx.train.minimax import thorough
 from approx.train.options import (
     FIT_TARGET,
     AdamLMOptions,
@@ -359,7 +360,9 @@ def fit_recipe(target: Any, width: int, rng: np.random.Generator, recipe: Recipe
         )
 
     if problem.narrow is None:
-        result = fit_net(net, problem.t, problem.v)
+        # from the construction: the thorough minimax finish (the user wants the optimum)
+        with thorough(fit.init == "construction"):
+            result = fit_net(net, problem.t, problem.v)
     else:  # grown: the wide net is polished without a second Adam phase
         # the minimax finish runs once, at full width
         opts = recipe.optimizer  # growth is adam+lm's (FitOptions.unread)

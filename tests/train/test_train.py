@@ -345,3 +345,22 @@ def test_bad_input_gets_clear_errors():
         fit_target(
             targets.get("exp"), 4, np.random.default_rng(0), init="construction", activation="tanh"
         )
+
+
+@pytest.mark.parametrize(("init", "thorough"), [("construction", True), ("he", False)])
+def test_only_a_fit_from_the_construction_asks_for_the_thorough_finish(
+    monkeypatch, init, thorough
+):
+    from approx.train import minimax, second_order
+
+    seen = []
+
+    def finish(*args):
+        seen.append(minimax._THOROUGH.get())
+        return 0
+
+    monkeypatch.setattr(second_order, "minimax_finish", finish)
+    fit_target(targets.get("exp"), 8, np.random.default_rng(0), init=init, steps=5,
+               polish_steps=2, n_train=256)
+    assert seen == [thorough]
+    assert not minimax._THOROUGH.get()  # and only while it fits
