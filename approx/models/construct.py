@@ -287,9 +287,17 @@ def random_features(
         w = rng.choice(np.array([-1.0, 1.0]), d)
         bias = -w * breaks
     x = np.linspace(a, b, n_samples)
-    design = np.column_stack([ACTIVATIONS[activation](np.outer(x, w) + bias), np.ones(n_samples)])
-    coef = _output_weights(design, target(x), x, w, bias, features)
+    coef = _output_weights(_design(x, w, bias, features), target(x), x, w, bias, features)
     return MLP.from_params([w[None, :], coef[:-1, None]], [bias, coef[-1:]], activation=activation)
+
+
+def _design(x: Array, w: Array, bias: Array, features: str) -> Array:
+    """The features' values at the samples ``x`` and a column of ones (last)."""
+    if features == "fourier":  # (equally spaced samples: by angle addition)
+        from approx.models.least_squares import cos_design
+
+        return cos_design((x[0], x[-1]), x.size, w, bias)
+    return np.column_stack([ACTIVATIONS["relu"](np.outer(x, w) + bias), np.ones(x.size)])
 
 
 def _output_weights(
