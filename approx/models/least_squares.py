@@ -69,7 +69,7 @@ Array = NDArray[np.float64]
 #: solution by less than a rounding unit of its norm
 REFINE = 12
 #: power iterations for the estimate of the largest eigenvalue of G
-_POWER = 30
+_POWER = 12
 #: shifts tried by the Cholesky factorisation (λ, 4λ, …) before giving up (a Gram
 #: matrix with non-finite entries)
 _RETRIES = 24
@@ -95,10 +95,11 @@ DEFLATE_TAU = 1e-5
 #: one enclosure stopped by its work cap, see the module docstring)
 PLAIN_UP_TO = 1024
 #: rounds of :func:`deflated_lstsq` (two preconditioned steps and a subspace solve each)
-ROUNDS = 3
+ROUNDS = 2
 #: probes of the estimate of the subspace's dimension, and the columns added to it
 _PROBES = 32
-_MARGIN = 64
+_SLACK = 1.1
+_MARGIN = 16
 #: steps of inverse iteration (``(G + λI)⁻¹``) that purify the subspace
 _INVERSE = 2
 
@@ -168,7 +169,9 @@ def _factor(gram: Array, lam: float) -> tuple[Array, bool]:
     mu = lam
     diagonal = np.diag(gram)
     for _ in range(_RETRIES):
-        shifted = gram.copy()
+        # (symmetric: its transpose is the same matrix, in LAPACK's order, factored in
+        # place without a copy to Fortran order)
+        shifted = gram.T.copy(order="F")
         np.fill_diagonal(shifted, diagonal + mu)
         try:
             return sl.cho_factor(shifted, lower=False, overwrite_a=True, check_finite=False)
@@ -341,7 +344,7 @@ def _subspace_size(factor: tuple[Array, bool], lam: float) -> int:
     upper = factor[0]  # (the factor is upper triangular: G + λI = RᵀR)
     half = sl.solve_triangular(upper, probes, trans="T", check_finite=False)
     estimate = lam * float(np.mean(np.sum(half * half, axis=0)))
-    return min(int(np.ceil(1.1 * estimate)) + _MARGIN, m)
+    return min(int(np.ceil(_SLACK * estimate)) + _MARGIN, m)
 
 
 def _small_subspace(factor: tuple[Array, bool], size: int) -> Array:
@@ -357,8 +360,8 @@ def _small_subspace(factor: tuple[Array, bool], size: int) -> Array:
     z = sl.solve_triangular(upper, start, check_finite=False)
     for _ in range(_INVERSE):
         z = z / np.linalg.norm(z, axis=0)
-        z = sl.cho_solve(factor, z, check_finite=False)
-    return np.linalg.qr(z)[0]
+        z = sl.cho_solve(factor, z, overwrite_b=True, check_finite=False)
+    return sl.qr(z, mode="economic", overwrite_a=True, check_finite=False)[0]
 
 
 def cos_design(domain: tuple[float, float], n: int, w: Array, b: Array) -> Array:
