@@ -461,17 +461,15 @@ def _dirichlet_pair(w: Array, h: float, n: int, sines: tuple[Array, ...], rows: 
     ``cols``, from the features' ``sin(n w h/2), cos(n w h/2), sin(w h/2), cos(w h/2)``
     (``sines``), the entries with a small denominator from :func:`_dirichlet`."""
     big_s, big_c, small_s, small_c = sines
+    big = (big_s[rows, None] * big_c[None, cols], big_c[rows, None] * big_s[None, cols])
+    small = (small_s[rows, None] * small_c[None, cols], small_c[rows, None] * small_s[None, cols])
     result = []
     for sign in (-1.0, 1.0):
-        first = big_s[rows, None] * big_c[None, cols]
-        second = big_c[rows, None] * big_s[None, cols]
-        numerator = first + sign * second
-        first = small_s[rows, None] * small_c[None, cols]
-        second = small_c[rows, None] * small_s[None, cols]
-        denominator = first + sign * second
+        denominator = small[0] + sign * small[1]
         close = np.abs(denominator) < _DIRECT
         np.copyto(denominator, 1.0, where=close)
-        value = numerator / denominator
+        value = np.add(big[0], sign * big[1])
+        value /= denominator
         i, j = np.nonzero(close)
         value[i, j] = _dirichlet((w[rows][i] + sign * w[cols][j]) * h, n)
         result.append(value)
