@@ -26,11 +26,13 @@ as :func:`scipy.linalg.lstsq` with ``cond=cut``), without an SVD of the whole de
 1. ``R``, the Cholesky factor of ``G + λI`` with ``λ = (τ σ₁)²``, ``τ = 1e-5``
    (:data:`DEFLATE_TAU`; ``G`` from :func:`cos_gram`, in ``O(d²)`` by Dirichlet kernels);
 2. ``Q``, an orthonormal basis of about the ``k`` right singular directions with
-   ``σ < τ σ₁`` (``k`` estimated by the trace of ``λ(G + λI)⁻¹``; 770 of 4097 at d = 4096
-   on 8192 samples, most of them below the cut): two steps of inverse iteration with
-   ``G + λI`` from the unit vectors of the smallest pivots of ``R``;
+   ``σ < τ σ₁`` (``k`` estimated by the trace of ``λ(G + λI)⁻¹``, plus a tenth and 16;
+   about 750 of 4097 at d = 4096 on 8192 samples, most of them below the cut): two steps
+   of inverse iteration with ``G + λI`` from the unit vectors of the smallest pivots of
+   ``R``;
 3. the truncated SVD of ``A Q`` (the design itself, ``O(n d k)``) with the cut
-   ``cut σ₁``: the exact least-squares solution within ``span Q``, its directions
+   ``cut σ₁``, through its Householder QR factorisation (its orthogonal factor kept as
+   reflectors): the exact least-squares solution within ``span Q``, its directions
    below the cut left out;
 4. :data:`ROUNDS` rounds of two steps ``c ← c + (G + λI)⁻¹ Aᵀ(y - A c)`` (which shrink
    the error along a direction with ``σ ≫ τ σ₁`` by ``λ/(σ² + λ)`` each) and one exact
@@ -40,13 +42,18 @@ Where ``span Q`` holds the small directions (the inverse iteration shrinks the o
 by ``(λ/(σ² + λ))²``), this is the truncated-SVD solution up to rounding; along the
 directions at the cut itself, where both are rounding-sensitive, the two differ. Where
 ``k`` is half the columns or more (wide designs, ``n < d``), and for designs of at most
-:data:`PLAIN_UP_TO` columns, it is the plain truncated SVD. Measured at d = 4096 on 8192
-samples: 7–8 s of CPU instead of 30 s, the certified max error within 1.00–1.09 of the
-SVD's on the built-in targets (seeds 0 and 1), ``‖c‖`` equal to 3 digits (abs15: up to
-8.5 % larger). Where the error is rounding noise the two nets' certificates can differ
-more: at d = 2048 (seed 1) tanh10's attained error is 0.58× the SVD's, but its
-enclosure stops at its work cap, 3.1e-11 against 1.5e-13 (with 8 times the work:
-1.38e-13 ≤ ε ≤ 1.44e-13).
+:data:`PLAIN_UP_TO` columns, it is the plain truncated SVD. The design itself comes from
+:func:`cos_design` (angle addition: a tenth of a second at d = 4096 on 8192 samples).
+Measured there (one BLAS thread, CPU seconds of the whole
+:func:`~approx.models.construct.random_features` call, ``bench_features.py --phases``):
+about 5 s instead of 30 s for the SVD (8–9 s before the design by angle addition, the
+Gram's addition formula and the subspace of 846 columns instead of 894: design 0.1,
+Gram 0.2, Cholesky 0.5, subspace 1.8, ``A Q`` with its QR and SVD 1.9, the rounds 0.2);
+the certified max error within 0.8–1.15 of the SVD's on the built-in targets (seeds 0
+and 1), ``‖c‖`` equal to 3 digits (abs15: up to 3 % larger). Where the error is rounding
+noise the two nets' certificates can differ more: at d = 2048 (seed 1, before these
+changes) tanh10's attained error was 0.58× the SVD's, but its enclosure stopped at its
+work cap, 3.1e-11 against 1.5e-13 (with 8 times the work: 1.38e-13 ≤ ε ≤ 1.44e-13).
 """
 
 from __future__ import annotations
@@ -68,8 +75,11 @@ Array = NDArray[np.float64]
 #: most refinement steps against the design; it stops earlier once a step changes the
 #: solution by less than a rounding unit of its norm
 REFINE = 12
-#: power iterations for the estimate of the largest eigenvalue of G
-_POWER = 12
+#: power iterations for the estimate of the largest eigenvalue of G: for the ridge fit,
+#: and for the deflated fit (for cos features at d = 4096 on 8192 samples, 12 steps come
+#: within 0.4 % of the largest eigenvalue, 30 within 0.04 %)
+_POWER = 30
+_POWER_DEFLATED = 12
 #: shifts tried by the Cholesky factorisation (λ, 4λ, …) before giving up (a Gram
 #: matrix with non-finite entries)
 _RETRIES = 24
@@ -94,9 +104,14 @@ DEFLATE_TAU = 1e-5
 #: d = 256 on 8192 samples was 1.6× the SVD's; 0.94–1.17× at d = 512 … 4096 but for
 #: one enclosure stopped by its work cap, see the module docstring)
 PLAIN_UP_TO = 1024
-#: rounds of :func:`deflated_lstsq` (two preconditioned steps and a subspace solve each)
+#: rounds of :func:`deflated_lstsq` (two preconditioned steps and a subspace solve each;
+#: a third changed the certified errors at d = 4096 by under 15 %, for 0.1 s)
 ROUNDS = 2
-#: probes of the estimate of the subspace's dimension, and the columns added to it
+#: probes of the estimate of the subspace's dimension, and the share and columns added
+#: to it (measured at d = 4096 on 8192 samples: a tenth and 16 columns certify as a tenth
+#: and 64 did; with 16 columns alone the certified error grew up to 2.1× the SVD's, 151×
+#: for runge with seed 1; with a twentieth and 16 it stayed within 1.07×, ‖c‖ up to 2.5 %
+#: larger)
 _PROBES = 32
 _SLACK = 1.1
 _MARGIN = 16
@@ -180,12 +195,12 @@ def _factor(gram: Array, lam: float) -> tuple[Array, bool]:
     raise np.linalg.LinAlgError("the Gram matrix is not positive semi-definite within rounding")
 
 
-def _largest_eigenvalue(gram: Array) -> float:
-    """The largest eigenvalue of the positive semi-definite ``gram``, by power iteration
-    from the all-ones vector (a lower bound, to a few percent)."""
+def _largest_eigenvalue(gram: Array, steps: int = _POWER) -> float:
+    """The largest eigenvalue of the positive semi-definite ``gram``, by ``steps`` power
+    iterations from the all-ones vector (a lower bound, to a few percent)."""
     v = np.ones(gram.shape[0]) / np.sqrt(gram.shape[0])
     value = 0.0
-    for _ in range(_POWER):
+    for _ in range(steps):
         u = gram @ v
         value = float(np.linalg.norm(u))
         if not value > 0:
@@ -277,7 +292,7 @@ def deflated_lstsq(design: Array, y: Array, cut: float, gram: Array | Callable[[
             return sl.lstsq(design, y, cond=cut, check_finite=False)[0]
         if callable(gram):
             gram = gram()
-        rho = _largest_eigenvalue(gram)
+        rho = _largest_eigenvalue(gram, _POWER_DEFLATED)
         if not rho > 0:
             return np.zeros(design.shape[1:2] + y.shape[1:])
         lam = tau**2 * rho
