@@ -117,7 +117,10 @@ _SLACK = 1.1
 _MARGIN = 16
 #: steps of inverse iteration (``(G + λI)⁻¹``) that purify the subspace
 _INVERSE = 2
+#: the precision of the start ``R⁻¹ E`` and the number of inverse steps after it done in
+#: single precision (see :func:`_small_subspace`)
 _START_DTYPE = np.float32
+_SINGLE_STEPS = 1
 
 
 def ridge_lstsq(design: Array, y: Array, tau: float, gram: Array | None = None) -> Array:
@@ -367,12 +370,16 @@ def _small_subspace(factor: tuple[Array, bool], size: int) -> Array:
     """An orthonormal basis of ``size`` columns near the span of the eigenvectors of
     ``G`` below ``λ``: ``(G + λI)⁻² R⁻¹ E`` with ``E`` the unit vectors of the ``size``
     smallest pivots of the factor ``R`` (columns nearly dependent on the ones before
-    them), columns rescaled between steps, then orthonormalised. ``R⁻¹ E``, the start
-    of the inverse iteration, is solved in single precision (:data:`_START_DTYPE`; half
-    the time of the double-precision solve; its rounding, about ``κ(R) u₃₂ ≈ 6e-3``
-    relative, perturbs the start, and the two steps in double precision damp that as
-    they damp the start's own directions above ``τ σ₁``: the certified errors at
-    d = 4096 moved by under 10 %)."""
+    them), columns rescaled between steps, then orthonormalised.
+
+    ``R⁻¹ E`` and the first step are solved in single precision (:data:`_START_DTYPE`,
+    :data:`_SINGLE_STEPS`; half the time of a double-precision solve). Their rounding
+    (about ``κ(R) u₃₂ ≈ 6e-3`` relative) is that of an inverse with a backward error, so
+    it lies mostly along the small directions themselves, and what it adds along the
+    others the last step, in double precision, damps as it damps the start's own
+    directions above ``τ σ₁``. Measured at d = 4096 on 8192 samples: certified errors
+    within 0.90–1.08 of the SVD's (0.87–1.14 with the first step in double precision);
+    with both steps in single precision, 4·10⁴ to 10⁵ times the SVD's."""
     upper = factor[0]
     pivots = np.abs(np.diag(upper))
     chosen = np.sort(np.argsort(pivots, kind="stable")[:size])
@@ -380,9 +387,14 @@ def _small_subspace(factor: tuple[Array, bool], size: int) -> Array:
     start[chosen, np.arange(size)] = 1.0
     z = sl.solve_triangular(upper.astype(_START_DTYPE), start, overwrite_b=True,
                             check_finite=False).astype(np.float64)
-    for _ in range(_INVERSE):
+    single = (upper.astype(np.float32), False) if _SINGLE_STEPS else None
+    for step in range(_INVERSE):
         z = z / np.linalg.norm(z, axis=0)
-        z = sl.cho_solve(factor, z, overwrite_b=True, check_finite=False)
+        if step < _SINGLE_STEPS:
+            z = sl.cho_solve(single, z.astype(np.float32), overwrite_b=True,
+                             check_finite=False).astype(np.float64)
+        else:
+            z = sl.cho_solve(factor, z, overwrite_b=True, check_finite=False)
     return sl.qr(z, mode="economic", overwrite_a=True, check_finite=False)[0]
 
 
