@@ -29,7 +29,7 @@ as :func:`scipy.linalg.lstsq` with ``cond=cut``), without an SVD of the whole de
    ``σ < τ σ₁`` (``k`` estimated by the trace of ``λ(G + λI)⁻¹``, plus a tenth and 16;
    about 750 of 4097 at d = 4096 on 8192 samples, most of them below the cut): two steps
    of inverse iteration with ``G + λI`` from the unit vectors of the smallest pivots of
-   ``R``;
+   ``R`` (the start and the first step in single precision);
 3. the truncated SVD of ``A Q`` (the design itself, ``O(n d k)``) with the cut
    ``cut σ₁``, through its Householder QR factorisation (its orthogonal factor kept as
    reflectors): the exact least-squares solution within ``span Q``, its directions
@@ -46,11 +46,13 @@ directions at the cut itself, where both are rounding-sensitive, the two differ.
 :func:`cos_design` (angle addition: a tenth of a second at d = 4096 on 8192 samples).
 Measured there (one BLAS thread, CPU seconds of the whole
 :func:`~approx.models.construct.random_features` call, ``bench_features.py --phases``):
-about 5 s instead of 30 s for the SVD (8–9 s before the design by angle addition, the
-Gram's addition formula and the subspace of 846 columns instead of 894: design 0.1,
-Gram 0.2, Cholesky 0.5, subspace 1.8, ``A Q`` with its QR and SVD 1.9, the rounds 0.2);
-the certified max error within 0.8–1.15 of the SVD's on the built-in targets (seeds 0
-and 1), ``‖c‖`` equal to 3 digits (abs15: up to 3 % larger). Where the error is rounding
+4.5–4.7 s instead of 30 s for the SVD and 8–9 s before the design by angle addition,
+the Gram's addition formula, the single-precision start of the inverse iteration and the
+subspace of about 850 columns instead of 900 (design 0.1, Gram 0.2, Cholesky 0.5,
+subspace 1.5, ``A Q`` with its QR and SVD 1.9, the rounds 0.2; the first large fit of a
+process can take up to 1.5 s more in the kernel, faulting in fresh memory); the certified
+max error within 0.9–1.1 of the SVD's on the built-in targets (seeds 0 and 1), ``‖c‖``
+equal to 3 digits (abs15: up to 14 % larger). Where the error is rounding
 noise the two nets' certificates can differ more: at d = 2048 (seed 1, before these
 changes) tanh10's attained error was 0.58× the SVD's, but its enclosure stopped at its
 work cap, 3.1e-11 against 1.5e-13 (with 8 times the work: 1.38e-13 ≤ ε ≤ 1.44e-13).
