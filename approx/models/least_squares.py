@@ -119,9 +119,8 @@ _SLACK = 1.1
 _MARGIN = 16
 #: steps of inverse iteration (``(G + λI)⁻¹``) that purify the subspace
 _INVERSE = 2
-#: the precision of the start ``R⁻¹ E`` and the number of inverse steps after it done in
-#: single precision (see :func:`_small_subspace`)
-_START_DTYPE = np.float32
+#: the inverse steps after the start ``R⁻¹ E`` done in single precision, as the start is
+#: (see :func:`_small_subspace`)
 _SINGLE_STEPS = 1
 
 
@@ -374,8 +373,8 @@ def _small_subspace(factor: tuple[Array, bool], size: int) -> Array:
     smallest pivots of the factor ``R`` (columns nearly dependent on the ones before
     them), columns rescaled between steps, then orthonormalised.
 
-    ``R⁻¹ E`` and the first step are solved in single precision (:data:`_START_DTYPE`,
-    :data:`_SINGLE_STEPS`; half the time of a double-precision solve). Their rounding
+    ``R⁻¹ E`` and the first step are solved in single precision (:data:`_SINGLE_STEPS`;
+    half the time of a double-precision solve). Their rounding
     (about ``κ(R) u₃₂ ≈ 6e-3`` relative) is that of an inverse with a backward error, so
     it lies mostly along the small directions themselves, and what it adds along the
     others the last step, in double precision, damps as it damps the start's own
@@ -385,18 +384,17 @@ def _small_subspace(factor: tuple[Array, bool], size: int) -> Array:
     upper = factor[0]
     pivots = np.abs(np.diag(upper))
     chosen = np.sort(np.argsort(pivots, kind="stable")[:size])
-    start = np.zeros((upper.shape[0], size), dtype=_START_DTYPE, order="F")
+    single = upper.astype(np.float32)
+    start = np.zeros((upper.shape[0], size), dtype=np.float32, order="F")
     start[chosen, np.arange(size)] = 1.0
-    z = sl.solve_triangular(upper.astype(_START_DTYPE), start, overwrite_b=True,
-                            check_finite=False).astype(np.float64)
-    single = (upper.astype(np.float32), False) if _SINGLE_STEPS else None
+    z = sl.solve_triangular(single, start, overwrite_b=True, check_finite=False)
     for step in range(_INVERSE):
         z = z / np.linalg.norm(z, axis=0)
         if step < _SINGLE_STEPS:
-            z = sl.cho_solve(single, z.astype(np.float32), overwrite_b=True,
-                             check_finite=False).astype(np.float64)
+            z = sl.cho_solve((single, False), z, overwrite_b=True, check_finite=False)
         else:
-            z = sl.cho_solve(factor, z, overwrite_b=True, check_finite=False)
+            z = sl.cho_solve(factor, z.astype(np.float64), overwrite_b=True,
+                             check_finite=False)
     return sl.qr(z, mode="economic", overwrite_a=True, check_finite=False)[0]
 
 
