@@ -26,7 +26,7 @@ as :func:`scipy.linalg.lstsq` with ``cond=cut``), without an SVD of the whole de
 1. ``R``, the Cholesky factor of ``G + λI`` with ``λ = (τ σ₁)²``, ``τ = 1e-5``
    (:data:`DEFLATE_TAU`; ``G`` from :func:`cos_gram`, in ``O(d²)`` by Dirichlet kernels);
 2. ``Q``, an orthonormal basis of about the ``k`` right singular directions with
-   ``σ < τ σ₁`` (``k`` estimated by the trace of ``λ(G + λI)⁻¹``, plus a tenth and 16;
+   ``σ < τ σ₁`` (``k`` estimated by the trace of ``λ(G + λI)⁻¹``, plus a tenth and 32;
    about 750 of 4097 at d = 4096 on 8192 samples, most of them below the cut): two steps
    of inverse iteration with ``G + λI`` from the unit vectors of the smallest pivots of
    ``R`` (the start and the first step in single precision);
@@ -48,7 +48,7 @@ Measured there (one BLAS thread, CPU seconds of the whole
 :func:`~approx.models.construct.random_features` call, ``bench_features.py --phases``):
 4.5–4.7 s instead of 30 s for the SVD and 8–9 s before the design by angle addition,
 the Gram's addition formula, the single-precision start of the inverse iteration and the
-subspace of about 850 columns instead of 900 (design 0.1, Gram 0.2, Cholesky 0.5,
+subspace of about 860 columns instead of 900 (design 0.1, Gram 0.2, Cholesky 0.5,
 subspace 1.5, ``A Q`` with its QR and SVD 1.9, the rounds 0.2; the first large fit of a
 process can take up to 1.5 s more in the kernel, faulting in fresh memory); the certified
 max error within 0.9–1.1 of the SVD's on the built-in targets (seeds 0 and 1), ``‖c‖``
@@ -110,13 +110,13 @@ PLAIN_UP_TO = 1024
 #: a third changed the certified errors at d = 4096 by under 15 %, for 0.1 s)
 ROUNDS = 2
 #: probes of the estimate of the subspace's dimension, and the share and columns added
-#: to it (measured at d = 4096 on 8192 samples: a tenth and 16 columns certify as a tenth
-#: and 64 did; with 16 columns alone the certified error grew up to 2.1× the SVD's, 151×
-#: for runge with seed 1; with a twentieth and 16 it stayed within 1.07×, ‖c‖ up to 2.5 %
-#: larger)
+#: to it (measured at d = 2048 and 4096 on 8192 samples, with the first inverse step in
+#: single precision: a tenth and 32 columns certify as a tenth and 64 did; a tenth and
+#: 16 did too, but ‖c‖ of abs15 grew to 1.47× the SVD's at d = 2048; with 16 columns
+#: alone the certified error grew up to 2.1× the SVD's, 151× for runge with seed 1)
 _PROBES = 32
 _SLACK = 1.1
-_MARGIN = 16
+_MARGIN = 32
 #: steps of inverse iteration (``(G + λI)⁻¹``) that purify the subspace
 _INVERSE = 2
 #: the inverse steps after the start ``R⁻¹ E`` done in single precision, as the start is
