@@ -235,7 +235,7 @@ def random_features(
       :func:`approx.models.least_squares.deflated_lstsq`: a Cholesky-preconditioned fit
       (Gram matrix in closed form) and an exact truncated-SVD solve in the subspace of
       the design's small singular directions (about a fifth of them), cost
-      ``O(d³ + n_samples · d²/5)`` (about 4.5 s of CPU for the whole call at d = 4096 on
+      ``O(d³ + n_samples · d²/5)`` (4.5–5 s of CPU for the whole call at d = 4096 on
       8192 samples, one BLAS thread; 30 s for the SVD; the plain SVD for ``d < 1024`` and
       where that subspace would hold half the columns, as for ``n_samples < d``). The
       design comes from :func:`approx.models.least_squares.cos_design` (angle addition):

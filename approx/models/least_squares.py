@@ -46,16 +46,18 @@ directions at the cut itself, where both are rounding-sensitive, the two differ.
 :func:`cos_design` (angle addition: a tenth of a second at d = 4096 on 8192 samples).
 Measured there (one BLAS thread, CPU seconds of the whole
 :func:`~approx.models.construct.random_features` call, ``bench_features.py --phases``):
-4.5–4.7 s instead of 30 s for the SVD and 8–9 s before the design by angle addition,
+4.5–4.9 s instead of 30 s for the SVD and 8–9 s before the design by angle addition,
 the Gram's addition formula, the single-precision start of the inverse iteration and the
 subspace of about 860 columns instead of 900 (design 0.1, Gram 0.2, Cholesky 0.5,
-subspace 1.5, ``A Q`` with its QR and SVD 1.9, the rounds 0.2; the first large fit of a
-process can take up to 1.5 s more in the kernel, faulting in fresh memory); the certified
-max error within 0.9–1.1 of the SVD's on the built-in targets (seeds 0 and 1), ``‖c‖``
-equal to 3 digits (abs15: up to 14 % larger). Where the error is rounding
-noise the two nets' certificates can differ more: at d = 2048 (seed 1, before these
-changes) tanh10's attained error was 0.58× the SVD's, but its enclosure stopped at its
-work cap, 3.1e-11 against 1.5e-13 (with 8 times the work: 1.38e-13 ≤ ε ≤ 1.44e-13).
+subspace 1.5, ``A Q`` with its QR and SVD 2.0, the rounds 0.2; user time 4.3 s; the
+first large fit of a process can take up to 1.2 s more in the kernel, faulting in fresh
+memory); 1.0–1.1 s at d = 2048. The certified max error is within 0.90–1.27 of the
+SVD's on the built-in targets (seeds 0 and 1, d = 2048 and 4096), ``‖c‖`` equal to 3
+digits (abs15: up to 7 % larger), but for one certificate: where the error is rounding
+noise the two nets' certificates can differ more, and at d = 2048 (seed 1) tanh10's
+attained error is 0.59× the SVD's (8.5e-14 against 1.44e-13), but its enclosure stops at
+its work cap, 3.1e-11 against 1.5e-13 (as before these changes; with 8 times the work
+it reached 1.44e-13).
 """
 
 from __future__ import annotations
@@ -77,11 +79,13 @@ Array = NDArray[np.float64]
 #: most refinement steps against the design; it stops earlier once a step changes the
 #: solution by less than a rounding unit of its norm
 REFINE = 12
-#: power iterations for the estimate of the largest eigenvalue of G: for the ridge fit,
-#: and for the deflated fit (for cos features at d = 4096 on 8192 samples, 12 steps come
-#: within 0.4 % of the largest eigenvalue, 30 within 0.04 %)
+#: power iterations for the estimate of the largest eigenvalue of G (the ridge fit)
 _POWER = 30
-_POWER_DEFLATED = 12
+#: Lanczos steps for the deflated fit's estimate of it, on which its cut depends (power
+#: iteration converges slowly where the two largest are close: 12 steps were 8 % low on
+#: a design of 383 columns whose second eigenvalue was 0.89 of the first, and the cut
+#: kept a direction the SVD's dropped, ‖c‖ 12 times the SVD's)
+_LANCZOS = 16
 #: shifts tried by the Cholesky factorisation (λ, 4λ, …) before giving up (a Gram
 #: matrix with non-finite entries)
 _RETRIES = 24
@@ -102,9 +106,10 @@ DEFLATE_TAU = 1e-5
 #: designs of at most this many columns are fitted by :func:`deflated_lstsq` with the
 #: plain truncated SVD: it costs under a second there (0.9 s at 1025 columns on 8192
 #: samples), and the deflated fit, whose gain there is small, can differ from it at the
-#: rounding level along the directions at the cut (its certified error of sin2pi at
-#: d = 256 on 8192 samples was 1.6× the SVD's; 0.94–1.17× at d = 512 … 4096 but for
-#: one enclosure stopped by its work cap, see the module docstring)
+#: rounding level along the directions at the cut (with the fit's first version, its
+#: certified error of sin2pi at d = 256 on 8192 samples was 1.6× the SVD's, 0.94–1.17×
+#: at d = 512 … 4096 but for one enclosure stopped by its work cap, see the module
+#: docstring)
 PLAIN_UP_TO = 1024
 #: rounds of :func:`deflated_lstsq` (two preconditioned steps and a subspace solve each;
 #: a third changed the certified errors at d = 4096 by under 15 %, for 0.1 s)
@@ -214,6 +219,35 @@ def _largest_eigenvalue(gram: Array, steps: int = _POWER) -> float:
     return value
 
 
+def _top_eigenvalue(gram: Array, steps: int) -> float:
+    """The largest eigenvalue of the positive semi-definite ``gram``: the largest Ritz
+    value of ``steps`` Lanczos steps from the all-ones vector, with full
+    reorthogonalisation (a lower bound; its error shrinks with the steps like a
+    Chebyshev polynomial's, much faster than power iteration's where the two largest
+    eigenvalues are close)."""
+    m = gram.shape[0]
+    basis = np.empty((min(steps, m), m))
+    v = np.ones(m) / np.sqrt(m)
+    diagonal, off = [], []
+    for k in range(basis.shape[0]):
+        basis[k] = v
+        u = gram @ v
+        diagonal.append(float(v @ u))
+        for _ in range(2):  # (twice is enough: Kahan's rule)
+            u -= basis[: k + 1].T @ (basis[: k + 1] @ u)
+        norm = float(np.linalg.norm(u))
+        if not norm > 1e-14 * max(abs(diagonal[0]), abs(diagonal[-1]), 1e-300):
+            break
+        off.append(norm)
+        v = u / norm
+    if not np.all(np.isfinite(diagonal)):
+        return 0.0
+    k = len(diagonal)
+    return float(sl.eigvalsh_tridiagonal(np.array(diagonal), np.array(off[: k - 1]),
+                                         select="i", select_range=(k - 1, k - 1),
+                                         check_finite=False)[0]) if k > 1 else diagonal[0]
+
+
 def relu_gram(x: Array, w: Array, b: Array, design: Array | None = None) -> Array:
     """``AᵀA`` of the design ``A = [relu(x wᵀ + b), 1]`` for ``w_i = ±1``, in ``O(d²)``.
 
@@ -297,7 +331,7 @@ def deflated_lstsq(design: Array, y: Array, cut: float, gram: Array | Callable[[
             return sl.lstsq(design, y, cond=cut, check_finite=False)[0]
         if callable(gram):
             gram = gram()
-        rho = _largest_eigenvalue(gram, _POWER_DEFLATED)
+        rho = _top_eigenvalue(gram, _LANCZOS)
         if not rho > 0:
             return np.zeros(design.shape[1:2] + y.shape[1:])
         lam = tau**2 * rho
@@ -378,9 +412,10 @@ def _small_subspace(factor: tuple[Array, bool], size: int) -> Array:
     (about ``κ(R) u₃₂ ≈ 6e-3`` relative) is that of an inverse with a backward error, so
     it lies mostly along the small directions themselves, and what it adds along the
     others the last step, in double precision, damps as it damps the start's own
-    directions above ``τ σ₁``. Measured at d = 4096 on 8192 samples: certified errors
-    within 0.90–1.08 of the SVD's (0.87–1.14 with the first step in double precision);
-    with both steps in single precision, 4·10⁴ to 10⁵ times the SVD's."""
+    directions above ``τ σ₁``. Measured at d = 2048 and 4096 on 8192 samples (with a
+    margin of 32 columns): certified errors within 0.90–1.27 of the SVD's (with the
+    first step in double precision and 16 columns: 0.87–1.14); with both steps in single
+    precision, 4·10⁴ to 10⁵ times the SVD's."""
     upper = factor[0]
     pivots = np.abs(np.diag(upper))
     chosen = np.sort(np.argsort(pivots, kind="stable")[:size])

@@ -122,6 +122,17 @@ def test_cos_gram_is_the_dirichlet_sum_on_both_sides_of_the_direct_threshold():
                 assert abs(gram[i, j] - float(exact)) <= 1e-9, (i, j)
 
 
+def test_the_top_eigenvalue_is_lanczos_accurate_where_the_largest_two_are_close():
+    rng = np.random.default_rng(4)
+    basis = np.linalg.qr(rng.normal(size=(300, 300)))[0]
+    values = np.concatenate(([1.0, 0.97, 0.95], rng.uniform(0.0, 0.9, 297)))
+    gram = (basis * values) @ basis.T
+    top = least_squares._top_eigenvalue(gram, 16)
+    assert 1.0 - 1e-4 <= top <= 1.0 + 1e-12  # (power iteration: 4 % low after 16 steps)
+    assert least_squares._top_eigenvalue(np.zeros((4, 4)), 16) == 0.0
+    assert least_squares._top_eigenvalue(np.full((1, 1), 3.0), 16) == 3.0
+
+
 def _tsvd(design, y):
     with one_thread():  # (many BLAS threads on a loaded machine take seconds)
         return sl.lstsq(design, y, cond=CUT)[0]
@@ -136,6 +147,7 @@ def _tsvd(design, y):
 )
 @example(d=300, ratio=0.5, seed=0, twins=0)  # n < d: the plain truncated SVD
 @example(d=300, ratio=4.0, seed=3, twins=20)  # duplicate columns
+@example(d=382, ratio=2.0, seed=447, twins=5)  # σ₂ = 0.94 σ₁: a rough σ₁ moves the cut
 def test_the_deflated_fit_is_the_truncated_svd_solution(d, ratio, seed, twins):
     """Where the design's singular values stand clear of the cut, the two agree; below it
     (duplicate columns, numerically dependent features) the deflated fit has no part."""
