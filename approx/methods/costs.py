@@ -69,8 +69,9 @@ def features_memory(width: int, params: dict[str, Any]) -> int:
     # cos_design`): two n_samples × (d + 1) arrays' worth (the design and, for the
     # deflated fit, the subspace's images and their QR factors, at most (d + 1)/2 columns
     # each, or the plain SVD's copy of the design) and three (d + 1)² matrices' worth (the
-    # Gram matrix, its blocks' temporaries, its shifted copy factored in place); measured
-    # at d = 2048 and 4096 on 8192 samples: 316 and 641 MiB, against 352 and 896 here.
+    # Gram matrix, factored in place, its blocks' temporaries, the single-precision copy of
+    # the factor); measured at d = 2048 and 4096 on 8192 samples: 319 and 645 MiB,
+    # against 352 and 896 here.
     # Then the compiled cos and sin of the certificate's cells, and its grid of Taylor
     # models
     n, m = params["n_samples"], width + 1

@@ -46,18 +46,18 @@ directions at the cut itself, where both are rounding-sensitive, the two differ.
 :func:`cos_design` (angle addition: a tenth of a second at d = 4096 on 8192 samples).
 Measured there (one BLAS thread, CPU seconds of the whole
 :func:`~approx.models.construct.random_features` call, ``bench_features.py --phases``):
-4.5–4.9 s instead of 30 s for the SVD and 8–9 s before the design by angle addition,
-the Gram's addition formula, the single-precision start of the inverse iteration and the
-subspace of about 860 columns instead of 900 (design 0.1, Gram 0.2, Cholesky 0.5,
-subspace 1.5, ``A Q`` with its QR and SVD 2.0, the rounds 0.2; user time 4.3 s; the
-first large fit of a process can take up to 1.2 s more in the kernel, faulting in fresh
-memory); 1.0–1.1 s at d = 2048. The certified max error is within 0.90–1.27 of the
-SVD's on the built-in targets (seeds 0 and 1, d = 2048 and 4096), ``‖c‖`` equal to 3
-digits (abs15: up to 7 % larger), but for one certificate: where the error is rounding
-noise the two nets' certificates can differ more, and at d = 2048 (seed 1) tanh10's
-attained error is 0.59× the SVD's (8.5e-14 against 1.44e-13), but its enclosure stops at
-its work cap, 3.1e-11 against 1.5e-13 (as before these changes; with 8 times the work
-it reached 1.44e-13).
+4.5–4.8 s instead of 30 s for the SVD and 8–9 s before the design by angle addition,
+the Gram's addition formula and its factorisation in place, the single-precision start
+of the inverse iteration and the subspace of about 860 columns instead of 900 (design
+0.1, Gram 0.2, Cholesky 0.5, subspace 1.5, ``A Q`` with its QR and SVD and the Lanczos
+estimate of ``σ₁`` 2.1, the rounds 0.2; user time 4.3–4.5 s; the first large fit of a
+process can take up to 1 s more in the kernel, faulting in fresh memory); 1.0–1.1 s at
+d = 2048. The certified max error is within 0.89–1.06 of the SVD's on the built-in
+targets (seeds 0 and 1, d = 2048 and 4096), ``‖c‖`` equal to 3 digits (abs15: up to 7 %
+larger), but for one certificate: where the error is rounding noise the two nets'
+certificates can differ more, and at d = 2048 (seed 1) tanh10's attained error is 0.61×
+the SVD's (8.7e-14 against 1.44e-13), but its enclosure stops at its work cap, 3.1e-11
+against 1.5e-13 (as before these changes; with 8 times the work it reached 1.44e-13).
 """
 
 from __future__ import annotations
@@ -205,6 +205,15 @@ def _factor(gram: Array, lam: float) -> tuple[Array, bool]:
     raise np.linalg.LinAlgError("the Gram matrix is not positive semi-definite within rounding")
 
 
+def _factor_in_place(gram: Array, lam: float) -> tuple[Array, bool]:
+    """Cholesky factor of ``gram + λ I``, written over ``gram`` (symmetric: its
+    transpose, in LAPACK's order, is factored); raises LinAlgError, ``gram`` then
+    overwritten, where it is not positive definite."""
+    shifted = gram.T
+    shifted.flat[:: gram.shape[0] + 1] += lam
+    return sl.cho_factor(shifted, lower=False, overwrite_a=True, check_finite=False)
+
+
 def _largest_eigenvalue(gram: Array, steps: int = _POWER) -> float:
     """The largest eigenvalue of the positive semi-definite ``gram``, by ``steps`` power
     iterations from the all-ones vector (a lower bound, to a few percent)."""
@@ -329,14 +338,18 @@ def deflated_lstsq(design: Array, y: Array, cut: float, gram: Array | Callable[[
     with one_thread():
         if design.shape[1] <= plain_up_to:
             return sl.lstsq(design, y, cond=cut, check_finite=False)[0]
+        owned = callable(gram)  # (then the Gram matrix is factored in place)
         if callable(gram):
             gram = gram()
         rho = _top_eigenvalue(gram, _LANCZOS)
         if not rho > 0:
             return np.zeros(design.shape[1:2] + y.shape[1:])
         lam = tau**2 * rho
-        factor = _factor(gram, lam)
-        del gram  # (its memory: the factor is a new array)
+        try:
+            factor = _factor_in_place(gram, lam) if owned else _factor(gram, lam)
+        except np.linalg.LinAlgError:  # (not positive definite within λ: no shortcut)
+            return sl.lstsq(design, y, cond=cut, check_finite=False)[0]
+        del gram
         size = _subspace_size(factor, lam)
         if 2 * size >= design.shape[1]:  # most of the space: the plain truncated SVD
             return sl.lstsq(design, y, cond=cut, check_finite=False)[0]
@@ -413,7 +426,7 @@ def _small_subspace(factor: tuple[Array, bool], size: int) -> Array:
     it lies mostly along the small directions themselves, and what it adds along the
     others the last step, in double precision, damps as it damps the start's own
     directions above ``τ σ₁``. Measured at d = 2048 and 4096 on 8192 samples (with a
-    margin of 32 columns): certified errors within 0.90–1.27 of the SVD's (with the
+    margin of 32 columns): certified errors within 0.89–1.06 of the SVD's (with the
     first step in double precision and 16 columns: 0.87–1.14); with both steps in single
     precision, 4·10⁴ to 10⁵ times the SVD's."""
     upper = factor[0]
