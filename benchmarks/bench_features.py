@@ -164,7 +164,7 @@ def _fit(solver: str, design: np.ndarray, y: np.ndarray, x: np.ndarray, w: np.nd
 
 #: the phases of the cos features' fit: (label, the least_squares function it is)
 PHASES = (("design", "cos_design"), ("gram", "cos_gram"), ("rho", "_top_eigenvalue"),
-          ("chol", "_factor"), ("size", "_subspace_size"), ("subspace", "_small_subspace"),
+          ("chol", "_factor_in_place"), ("size", "_subspace_size"), ("subspace", "_small_subspace"),
           ("alternate", "_alternate"))
 
 
