@@ -25,12 +25,24 @@ max error (value, upper, tight), ``‖c‖`` and the certification's wall second
     python benchmarks/bench_features.py --solvers --features relu fourier \\
         --targets sin2pi runge exp tanh10 abs15 --widths 2 8 32 128 512 2048 4096
 
-``--cache DIR`` keeps the SVD's coefficients (and its CPU seconds) between runs.
+``--cache DIR`` keeps the SVD's coefficients (and its CPU seconds) between runs. The
+package's solver's CPU seconds include the construction of its design
+(:func:`approx.models.least_squares.cos_design` for cos features), so they are those of the
+whole :func:`~approx.models.construct.random_features` call but for drawing the weights;
+the SVD's exclude it.
+
+With ``--phases`` it prints, for each width, target and seed, the CPU seconds of one
+``random_features`` call split by phase (one BLAS thread; the first call of the process
+includes the first touch of the design's memory):
+
+    python benchmarks/bench_features.py --phases --widths 2048 4096 --seeds 0 1 \\
+        --targets sin2pi runge exp tanh10 abs15
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import time
@@ -62,6 +74,7 @@ def main() -> None:
     parser.add_argument("--targets", nargs="+", default=list(TARGETS))
     parser.add_argument("--baseline", action="store_true")
     parser.add_argument("--solvers", action="store_true")
+    parser.add_argument("--phases", action="store_true")
     parser.add_argument("--features", nargs="+", default=["fourier"])
     parser.add_argument("--samples", type=int, default=8192)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -70,6 +83,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.solvers:
         _solvers(args)
+        return
+    if args.phases:
+        _phases(args)
         return
     head = f"{'value':>10} {'upper':>10} {'tight':>5} {'time':>7}"
     extra = f" | {'Arb Taylor models: ' + head:>s} {'ratio':>6}" if args.baseline else ""
@@ -137,12 +153,54 @@ def _fit(solver: str, design: np.ndarray, y: np.ndarray, x: np.ndarray, w: np.nd
         t0 = time.process_time()
         if solver == "svd":
             coef = sl.lstsq(design, y, cond=SVD_CUT[features])[0]
-        else:
-            coef = construct._output_weights(design, y, x, w, bias, features)
+        else:  # (the design again, as random_features builds it)
+            coef = construct._output_weights(construct._design(x, w, bias, features), y, x, w,
+                                             bias, features)
         fit = time.process_time() - t0
     if solver == "svd" and cache is not None:
         np.savez(cache, coef=coef, fit=fit)
     return coef, fit
+
+
+#: the phases of the cos features' fit: (label, the least_squares function it is)
+PHASES = (("design", "cos_design"), ("gram", "cos_gram"), ("rho", "_top_eigenvalue"),
+          ("chol", "_factor_in_place"), ("size", "_subspace_size"), ("subspace", "_small_subspace"),
+          ("alternate", "_alternate"))
+
+
+def _phases(args: argparse.Namespace) -> None:
+    """CPU seconds of one ``random_features`` call by phase (module docstring): the
+    functions of :mod:`approx.models.least_squares` wrapped with timers; ``A Q`` and its
+    QR and SVD are what the total leaves."""
+    from approx.models import least_squares
+
+    seconds: dict[str, float] = {}
+
+    def timer(label: str, function):
+        def timed(*a, **k):
+            t0 = time.process_time()
+            try:
+                return function(*a, **k)
+            finally:
+                seconds[label] = seconds.get(label, 0.0) + time.process_time() - t0
+        return timed
+
+    patches = [mock.patch.object(least_squares, name, timer(label, getattr(least_squares, name)))
+               for label, name in PHASES]
+    print(" ".join(f"{h:>9}" for h in ("d", "seed", "target", *(p[0] for p in PHASES),
+                                       "AQ+qr+svd", "total")))
+    for d, seed, name in itertools.product(args.widths, args.seeds, args.targets):
+        seconds.clear()
+        with one_thread(), contextlib.ExitStack() as stack:
+            for patch in patches:
+                stack.enter_context(patch)
+            t0 = time.process_time()
+            random_features(targets.get(name), d, rng=np.random.default_rng(seed),
+                            n_samples=args.samples)
+            total = time.process_time() - t0
+        rest = total - sum(seconds.values())
+        cells = [seconds.get(label, 0.0) for label, _ in PHASES] + [rest, total]
+        print(f"{d:>9} {seed:>9} {name:>9} " + " ".join(f"{c:9.2f}" for c in cells), flush=True)
 
 
 def _timed(target: targets.Target, net: object) -> tuple[analysis.MaxError, float]:

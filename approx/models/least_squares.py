@@ -26,11 +26,13 @@ as :func:`scipy.linalg.lstsq` with ``cond=cut``), without an SVD of the whole de
 1. ``R``, the Cholesky factor of ``G + λI`` with ``λ = (τ σ₁)²``, ``τ = 1e-5``
    (:data:`DEFLATE_TAU`; ``G`` from :func:`cos_gram`, in ``O(d²)`` by Dirichlet kernels);
 2. ``Q``, an orthonormal basis of about the ``k`` right singular directions with
-   ``σ < τ σ₁`` (``k`` estimated by the trace of ``λ(G + λI)⁻¹``; 770 of 4097 at d = 4096
-   on 8192 samples, most of them below the cut): two steps of inverse iteration with
-   ``G + λI`` from the unit vectors of the smallest pivots of ``R``;
+   ``σ < τ σ₁`` (``k`` estimated by the trace of ``λ(G + λI)⁻¹``, plus a tenth and 32;
+   about 750 of 4097 at d = 4096 on 8192 samples, most of them below the cut): two steps
+   of inverse iteration with ``G + λI`` from the unit vectors of the smallest pivots of
+   ``R`` (the start and the first step in single precision);
 3. the truncated SVD of ``A Q`` (the design itself, ``O(n d k)``) with the cut
-   ``cut σ₁``: the exact least-squares solution within ``span Q``, its directions
+   ``cut σ₁``, through its Householder QR factorisation (its orthogonal factor kept as
+   reflectors): the exact least-squares solution within ``span Q``, its directions
    below the cut left out;
 4. :data:`ROUNDS` rounds of two steps ``c ← c + (G + λI)⁻¹ Aᵀ(y - A c)`` (which shrink
    the error along a direction with ``σ ≫ τ σ₁`` by ``λ/(σ² + λ)`` each) and one exact
@@ -40,13 +42,22 @@ Where ``span Q`` holds the small directions (the inverse iteration shrinks the o
 by ``(λ/(σ² + λ))²``), this is the truncated-SVD solution up to rounding; along the
 directions at the cut itself, where both are rounding-sensitive, the two differ. Where
 ``k`` is half the columns or more (wide designs, ``n < d``), and for designs of at most
-:data:`PLAIN_UP_TO` columns, it is the plain truncated SVD. Measured at d = 4096 on 8192
-samples: 7–8 s of CPU instead of 30 s, the certified max error within 1.00–1.09 of the
-SVD's on the built-in targets (seeds 0 and 1), ``‖c‖`` equal to 3 digits (abs15: up to
-8.5 % larger). Where the error is rounding noise the two nets' certificates can differ
-more: at d = 2048 (seed 1) tanh10's attained error is 0.58× the SVD's, but its
-enclosure stops at its work cap, 3.1e-11 against 1.5e-13 (with 8 times the work:
-1.38e-13 ≤ ε ≤ 1.44e-13).
+:data:`PLAIN_UP_TO` columns, it is the plain truncated SVD. The design itself comes from
+:func:`cos_design` (angle addition: a tenth of a second at d = 4096 on 8192 samples).
+Measured there (one BLAS thread, CPU seconds of the whole
+:func:`~approx.models.construct.random_features` call, ``bench_features.py --phases``):
+4.5–4.8 s instead of 30 s for the SVD and 8–9 s before the design by angle addition,
+the Gram's addition formula and its factorisation in place, the single-precision start
+of the inverse iteration and the subspace of about 860 columns instead of 900 (design
+0.1, Gram 0.2, Cholesky 0.5, subspace 1.5, ``A Q`` with its QR and SVD and the Lanczos
+estimate of ``σ₁`` 2.1, the rounds 0.2; user time 4.3–4.5 s; the first large fit of a
+process can take up to 1 s more in the kernel, faulting in fresh memory); 1.0–1.1 s at
+d = 2048. The certified max error is within 0.89–1.06 of the SVD's on the built-in
+targets (seeds 0 and 1, d = 2048 and 4096), ``‖c‖`` equal to 3 digits (abs15: up to 7 %
+larger), but for one certificate: where the error is rounding noise the two nets'
+certificates can differ more, and at d = 2048 (seed 1) tanh10's attained error is 0.61×
+the SVD's (8.7e-14 against 1.44e-13), but its enclosure stops at its work cap, 3.1e-11
+against 1.5e-13 (as before these changes; with 8 times the work it reached 1.44e-13).
 """
 
 from __future__ import annotations
@@ -56,25 +67,38 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg as sl
 from numpy.typing import NDArray
+from scipy.linalg import lapack
 
 from approx.core.threads import one_thread
 
-__all__ = ["DEFLATE_TAU", "PLAIN_UP_TO", "REFINE", "ROUNDS", "cos_gram", "damping",
-           "deflated_lstsq", "relu_gram", "ridge_lstsq"]
+__all__ = ["DEFLATE_TAU", "PLAIN_UP_TO", "REFINE", "ROUNDS", "cos_design", "cos_gram",
+           "damping", "deflated_lstsq", "relu_gram", "ridge_lstsq"]
 
 Array = NDArray[np.float64]
 
 #: most refinement steps against the design; it stops earlier once a step changes the
 #: solution by less than a rounding unit of its norm
 REFINE = 12
-#: power iterations for the estimate of the largest eigenvalue of G
+#: power iterations for the estimate of the largest eigenvalue of G (the ridge fit)
 _POWER = 30
+#: Lanczos steps for the deflated fit's estimate of it, on which its cut depends (power
+#: iteration converges slowly where the two largest are close: 12 steps were 8 % low on
+#: a design of 383 columns whose second eigenvalue was 0.89 of the first, and the cut
+#: kept a direction the SVD's dropped, ‖c‖ 12 times the SVD's)
+_LANCZOS = 16
 #: shifts tried by the Cholesky factorisation (λ, 4λ, …) before giving up (a Gram
 #: matrix with non-finite entries)
 _RETRIES = 24
 #: rows of the Gram matrix formed at once by :func:`relu_gram` and :func:`cos_gram`
 #: (bounded memory)
 _BLOCK = 256
+#: rows of the design of :func:`cos_design` that share one ``α_p`` (its cost: about
+#: ``2 (n/P + P) d`` sines and cosines)
+_ROWS = 64
+#: :func:`cos_gram` forms the Dirichlet kernel from its reduced angle, not by the
+#: addition formula, where ``|sin(θ/2)|`` is below this: the formula's rounding error,
+#: about ``3 u / sin²(θ/2)``, stays below ``5e-11`` (``u`` the unit roundoff)
+_DIRECT = 1 / 256
 #: damping of the preconditioner of :func:`deflated_lstsq` relative to ``σ₁``: the
 #: directions below about ``τ σ₁`` are fitted in the subspace, those above by the
 #: preconditioned steps (which shrink their error by ``λ/(σ² + λ)`` each)
@@ -82,17 +106,27 @@ DEFLATE_TAU = 1e-5
 #: designs of at most this many columns are fitted by :func:`deflated_lstsq` with the
 #: plain truncated SVD: it costs under a second there (0.9 s at 1025 columns on 8192
 #: samples), and the deflated fit, whose gain there is small, can differ from it at the
-#: rounding level along the directions at the cut (its certified error of sin2pi at
-#: d = 256 on 8192 samples was 1.6× the SVD's; 0.94–1.17× at d = 512 … 4096 but for
-#: one enclosure stopped by its work cap, see the module docstring)
+#: rounding level along the directions at the cut (with the fit's first version, its
+#: certified error of sin2pi at d = 256 on 8192 samples was 1.6× the SVD's, 0.94–1.17×
+#: at d = 512 … 4096 but for one enclosure stopped by its work cap, see the module
+#: docstring)
 PLAIN_UP_TO = 1024
-#: rounds of :func:`deflated_lstsq` (two preconditioned steps and a subspace solve each)
-ROUNDS = 3
-#: probes of the estimate of the subspace's dimension, and the columns added to it
+#: rounds of :func:`deflated_lstsq` (two preconditioned steps and a subspace solve each;
+#: a third changed the certified errors at d = 4096 by under 15 %, for 0.1 s)
+ROUNDS = 2
+#: probes of the estimate of the subspace's dimension, and the share and columns added
+#: to it (measured at d = 2048 and 4096 on 8192 samples, with the first inverse step in
+#: single precision: a tenth and 32 columns certify as a tenth and 64 did; a tenth and
+#: 16 did too, but ‖c‖ of abs15 grew to 1.47× the SVD's at d = 2048; with 16 columns
+#: alone the certified error grew up to 2.1× the SVD's, 151× for runge with seed 1)
 _PROBES = 32
-_MARGIN = 64
+_SLACK = 1.1
+_MARGIN = 32
 #: steps of inverse iteration (``(G + λI)⁻¹``) that purify the subspace
 _INVERSE = 2
+#: the inverse steps after the start ``R⁻¹ E`` done in single precision, as the start is
+#: (see :func:`_small_subspace`)
+_SINGLE_STEPS = 1
 
 
 def ridge_lstsq(design: Array, y: Array, tau: float, gram: Array | None = None) -> Array:
@@ -158,8 +192,12 @@ def _factor(gram: Array, lam: float) -> tuple[Array, bool]:
     ``gram`` has eigenvalues below ``-λ`` (the refinement still converges to the
     solution for ``λ``, more slowly)."""
     mu = lam
+    diagonal = np.diag(gram)
     for _ in range(_RETRIES):
-        shifted = gram + mu * np.eye(gram.shape[0])
+        # (symmetric: its transpose is the same matrix, in LAPACK's order, factored in
+        # place without a copy to Fortran order)
+        shifted = gram.T.copy(order="F")
+        np.fill_diagonal(shifted, diagonal + mu)
         try:
             return sl.cho_factor(shifted, lower=False, overwrite_a=True, check_finite=False)
         except np.linalg.LinAlgError:
@@ -167,18 +205,56 @@ def _factor(gram: Array, lam: float) -> tuple[Array, bool]:
     raise np.linalg.LinAlgError("the Gram matrix is not positive semi-definite within rounding")
 
 
-def _largest_eigenvalue(gram: Array) -> float:
-    """The largest eigenvalue of the positive semi-definite ``gram``, by power iteration
-    from the all-ones vector (a lower bound, to a few percent)."""
+def _factor_in_place(gram: Array, lam: float) -> tuple[Array, bool]:
+    """Cholesky factor of ``gram + λ I``, written over ``gram`` (symmetric: its
+    transpose, in LAPACK's order, is factored); raises LinAlgError, ``gram`` then
+    overwritten, where it is not positive definite."""
+    shifted = gram.T
+    shifted.flat[:: gram.shape[0] + 1] += lam
+    return sl.cho_factor(shifted, lower=False, overwrite_a=True, check_finite=False)
+
+
+def _largest_eigenvalue(gram: Array, steps: int = _POWER) -> float:
+    """The largest eigenvalue of the positive semi-definite ``gram``, by ``steps`` power
+    iterations from the all-ones vector (a lower bound, to a few percent)."""
     v = np.ones(gram.shape[0]) / np.sqrt(gram.shape[0])
     value = 0.0
-    for _ in range(_POWER):
+    for _ in range(steps):
         u = gram @ v
         value = float(np.linalg.norm(u))
         if not value > 0:
             return 0.0
         v = u / value
     return value
+
+
+def _top_eigenvalue(gram: Array, steps: int) -> float:
+    """The largest eigenvalue of the positive semi-definite ``gram``: the largest Ritz
+    value of ``steps`` Lanczos steps from the all-ones vector, with full
+    reorthogonalisation (a lower bound; its error shrinks with the steps like a
+    Chebyshev polynomial's, much faster than power iteration's where the two largest
+    eigenvalues are close)."""
+    m = gram.shape[0]
+    basis = np.empty((min(steps, m), m))
+    v = np.ones(m) / np.sqrt(m)
+    diagonal, off = [], []
+    for k in range(basis.shape[0]):
+        basis[k] = v
+        u = gram @ v
+        diagonal.append(float(v @ u))
+        for _ in range(2):  # (twice is enough: Kahan's rule)
+            u -= basis[: k + 1].T @ (basis[: k + 1] @ u)
+        norm = float(np.linalg.norm(u))
+        if not norm > 1e-14 * max(abs(diagonal[0]), abs(diagonal[-1]), 1e-300):
+            break
+        off.append(norm)
+        v = u / norm
+    if not np.all(np.isfinite(diagonal)):
+        return 0.0
+    k = len(diagonal)
+    return float(sl.eigvalsh_tridiagonal(np.array(diagonal), np.array(off[: k - 1]),
+                                         select="i", select_range=(k - 1, k - 1),
+                                         check_finite=False)[0]) if k > 1 else diagonal[0]
 
 
 def relu_gram(x: Array, w: Array, b: Array, design: Array | None = None) -> Array:
@@ -262,29 +338,54 @@ def deflated_lstsq(design: Array, y: Array, cut: float, gram: Array | Callable[[
     with one_thread():
         if design.shape[1] <= plain_up_to:
             return sl.lstsq(design, y, cond=cut, check_finite=False)[0]
+        owned = callable(gram)  # (then the Gram matrix is factored in place)
         if callable(gram):
             gram = gram()
-        rho = _largest_eigenvalue(gram)
+        rho = _top_eigenvalue(gram, _LANCZOS)
         if not rho > 0:
             return np.zeros(design.shape[1:2] + y.shape[1:])
         lam = tau**2 * rho
-        factor = _factor(gram, lam)
+        try:
+            factor = _factor_in_place(gram, lam) if owned else _factor(gram, lam)
+        except np.linalg.LinAlgError:  # (not positive definite within λ: no shortcut)
+            return sl.lstsq(design, y, cond=cut, check_finite=False)[0]
+        del gram
         size = _subspace_size(factor, lam)
         if 2 * size >= design.shape[1]:  # most of the space: the plain truncated SVD
             return sl.lstsq(design, y, cond=cut, check_finite=False)[0]
         basis = _small_subspace(factor, size)
-        # the SVD of A Q through its QR factorisation (A Q = Q_B R_B, R_B = U S Vᵀ)
-        q, r = np.linalg.qr(design @ basis)
+        # the SVD of A Q through its QR factorisation (A Q = Q_B R_B, R_B = U S Vᵀ); Q_B
+        # is kept as its Householder reflectors (applied to each residual, never formed)
+        (reflectors, scales), r = sl.qr(design @ basis, mode="raw", overwrite_a=True,
+                                        check_finite=False)
         u, s, vt = sl.svd(r, check_finite=False)
         keep = s > cut * np.sqrt(rho)
-        # the subspace's truncated-SVD solve of a residual: r ↦ Q V_k S_k⁻¹ (Q_B U_k)ᵀ r
+        # the subspace's truncated-SVD solve of a residual: r ↦ Q V_k S_k⁻¹ U_kᵀ Q_Bᵀ r
         solve_in = basis @ (vt[keep].T / s[keep])
-        u = np.ascontiguousarray((q @ u[:, keep]).T)
-        return _alternate(design, y, factor, solve_in, u)
+        project = _Reflected(reflectors, scales, np.ascontiguousarray(u[:, keep].T))
+        return _alternate(design, y, factor, solve_in, project)
+
+
+class _Reflected:
+    """``r ↦ U_kᵀ (Q_Bᵀ r)[:k]`` with ``Q_B`` given by its Householder reflectors (as
+    :func:`scipy.linalg.qr` with ``mode="raw"`` returns them): the residual's
+    coordinates along the kept left singular vectors of ``A Q``."""
+
+    def __init__(self, reflectors: Array, scales: Array, u: Array) -> None:
+        self.reflectors, self.scales, self.u = reflectors, scales, u
+        self.lwork = int(lapack.dormqr("L", "T", reflectors, scales, reflectors[:, :1],
+                                       -1)[1][0])
+
+    def __call__(self, residual: Array) -> Array:
+        columns = residual.reshape(residual.shape[0], -1)
+        rotated = lapack.dormqr("L", "T", self.reflectors, self.scales, columns,
+                                max(self.lwork, columns.shape[1]))[0]
+        coords = self.u @ rotated[: self.u.shape[1]]
+        return coords.reshape(coords.shape[:1] + residual.shape[1:])
 
 
 def _alternate(design: Array, y: Array, factor: tuple[Array, bool], solve_in: Array,
-               u: Array) -> Array:
+               project: Callable[[Array], Array]) -> Array:
     """:data:`ROUNDS` rounds of two preconditioned steps on the whole design and one
     exact solve in the subspace, each from the current residual (the last one ends
     the fit; it stops earlier once a round changes the solution by less than
@@ -295,7 +396,7 @@ def _alternate(design: Array, y: Array, factor: tuple[Array, bool], solve_in: Ar
         for _ in range(2):
             coef = coef + sl.cho_solve(factor, design.T @ (y - design @ coef),
                                        check_finite=False)
-        coef = coef + solve_in @ (u @ (y - design @ coef))
+        coef = coef + solve_in @ project(y - design @ coef)
         if np.linalg.norm(coef - before) <= 1e-14 * np.linalg.norm(coef):
             break
     return coef
@@ -310,24 +411,82 @@ def _subspace_size(factor: tuple[Array, bool], lam: float) -> int:
     upper = factor[0]  # (the factor is upper triangular: G + λI = RᵀR)
     half = sl.solve_triangular(upper, probes, trans="T", check_finite=False)
     estimate = lam * float(np.mean(np.sum(half * half, axis=0)))
-    return min(int(np.ceil(1.1 * estimate)) + _MARGIN, m)
+    return min(int(np.ceil(_SLACK * estimate)) + _MARGIN, m)
 
 
 def _small_subspace(factor: tuple[Array, bool], size: int) -> Array:
     """An orthonormal basis of ``size`` columns near the span of the eigenvectors of
     ``G`` below ``λ``: ``(G + λI)⁻² R⁻¹ E`` with ``E`` the unit vectors of the ``size``
     smallest pivots of the factor ``R`` (columns nearly dependent on the ones before
-    them), columns rescaled between steps, then orthonormalised."""
+    them), columns rescaled between steps, then orthonormalised.
+
+    ``R⁻¹ E`` and the first step are solved in single precision (:data:`_SINGLE_STEPS`;
+    half the time of a double-precision solve). Their rounding
+    (about ``κ(R) u₃₂ ≈ 6e-3`` relative) is that of an inverse with a backward error, so
+    it lies mostly along the small directions themselves, and what it adds along the
+    others the last step, in double precision, damps as it damps the start's own
+    directions above ``τ σ₁``. Measured at d = 2048 and 4096 on 8192 samples (with a
+    margin of 32 columns): certified errors within 0.89–1.06 of the SVD's (with the
+    first step in double precision and 16 columns: 0.87–1.14); with both steps in single
+    precision, 4·10⁴ to 10⁵ times the SVD's."""
     upper = factor[0]
     pivots = np.abs(np.diag(upper))
     chosen = np.sort(np.argsort(pivots, kind="stable")[:size])
-    start = np.zeros((upper.shape[0], size))
+    single = upper.astype(np.float32)
+    start = np.zeros((upper.shape[0], size), dtype=np.float32, order="F")
     start[chosen, np.arange(size)] = 1.0
-    z = sl.solve_triangular(upper, start, check_finite=False)
-    for _ in range(_INVERSE):
+    z = sl.solve_triangular(single, start, overwrite_b=True, check_finite=False)
+    for step in range(_INVERSE):
         z = z / np.linalg.norm(z, axis=0)
-        z = sl.cho_solve(factor, z, check_finite=False)
-    return np.linalg.qr(z)[0]
+        if step < _SINGLE_STEPS:
+            z = sl.cho_solve((single, False), z, overwrite_b=True, check_finite=False)
+        else:
+            z = sl.cho_solve(factor, z.astype(np.float64), overwrite_b=True,
+                             check_finite=False)
+    return sl.qr(z, mode="economic", overwrite_a=True, check_finite=False)[0]
+
+
+def cos_design(domain: tuple[float, float], n: int, w: Array, b: Array) -> Array:
+    """The design ``A = [cos(x wᵀ + b), 1]`` on ``n`` equally spaced samples of ``domain``
+    (ends included), by the angle-addition formula.
+
+    With ``x_k = a + k h`` and ``k = P p + q`` (``P`` = :data:`_ROWS`),
+    ``cos(w x_k + b) = cos α_p cos β_q - sin α_p sin β_q`` for ``α_p = w x_{Pp} + b`` and
+    ``β_q = w q h``: ``2 (n/P + P) d`` sines and cosines and three flops an entry instead
+    of ``n d`` cosines, written block by block into the result.
+
+    Parameters
+    ----------
+    domain : (float, float)
+        ``(a, b)``, ``a < b``.
+    n : int
+        Number of samples, ``≥ 2``.
+    w, b : ndarray of shape (d,)
+        The hidden layer's weights and biases.
+
+    Returns
+    -------
+    ndarray of shape (n, d + 1)
+        The design, C-ordered, its last column ones. An entry differs from the cosine of
+        the exact sample's pre-activation by a few rounding units of
+        ``|w| max(|a|, |b|) + |b|`` (as the cosine of the rounded ``np.outer(x, w) + b``
+        does: the two differ at the ``1e-12`` level for ``|w| ≈ 10⁴``).
+    """
+    d = w.size
+    h = (domain[1] - domain[0]) / (n - 1)
+    design = np.empty((n, d + 1))
+    design[:, d] = 1.0
+    beta = np.multiply.outer(np.arange(min(_ROWS, n)) * h, w)
+    cos_beta, sin_beta = np.cos(beta), np.sin(beta)
+    scratch = np.empty_like(beta)
+    for start in range(0, n, _ROWS):
+        rows = min(_ROWS, n - start)
+        alpha = w * (domain[0] + start * h) + b
+        block = design[start:start + rows, :d]
+        np.multiply(cos_beta[:rows], np.cos(alpha), out=block)
+        np.multiply(sin_beta[:rows], np.sin(alpha), out=scratch[:rows])
+        block -= scratch[:rows]
+    return design
 
 
 def cos_gram(domain: tuple[float, float], n: int, w: Array, b: Array) -> Array:
@@ -337,7 +496,11 @@ def cos_gram(domain: tuple[float, float], n: int, w: Array, b: Array) -> Array:
     With ``x_k = c + (k - (n-1)/2) h`` (``c`` the domain's centre, ``h`` the spacing),
     ``cos α cos β = (cos(α - β) + cos(α + β))/2`` and each sum over ``k`` is
     ``cos ψ · D_n(θ)``, ``D_n(θ) = sin(nθ/2)/sin(θ/2)`` the Dirichlet kernel, with
-    ``θ = (w_i ∓ w_j) h`` and ``ψ = (w_i ∓ w_j) c + b_i ∓ b_j``.
+    ``θ = (w_i ∓ w_j) h`` and ``ψ = (w_i ∓ w_j) c + b_i ∓ b_j``. The two sines of
+    ``D_n`` come from each feature's by the addition formula
+    (``sin(u ∓ v) = sin u cos v ∓ cos u sin v``), but where ``|sin(θ/2)| < ``
+    :data:`_DIRECT` (there the difference cancels): those entries are computed from
+    ``θ`` itself, reduced modulo ``2π``.
 
     Parameters
     ----------
@@ -359,18 +522,40 @@ def cos_gram(domain: tuple[float, float], n: int, w: Array, b: Array) -> Array:
     h = (domain[1] - domain[0]) / (n - 1)
     alpha = w * (0.5 * (domain[0] + domain[1])) + b
     ca, sa = np.cos(alpha), np.sin(alpha)
+    half = 0.5 * h * w
+    sines = (np.sin(n * half), np.cos(n * half), np.sin(half), np.cos(half))
     gram = np.empty((d + 1, d + 1))
     for s in range(0, d, _BLOCK):  # the upper triangle's blocks of rows, then mirrored
         rows, cols = slice(s, min(s + _BLOCK, d)), slice(s, d)
         cc = ca[rows, None] * ca[None, cols]
         ss = sa[rows, None] * sa[None, cols]
-        wi, wj = w[rows, None], w[None, cols]
-        gram[rows, cols] = 0.5 * ((cc + ss) * _dirichlet((wi - wj) * h, n)
-                                  + (cc - ss) * _dirichlet((wi + wj) * h, n))
+        minus, plus = _dirichlet_pair(w, h, n, sines, rows, cols)
+        gram[rows, cols] = 0.5 * ((cc + ss) * minus + (cc - ss) * plus)
         gram[cols, rows] = gram[rows, cols].T
     gram[:d, d] = gram[d, :d] = ca * _dirichlet(w * h, n)
     gram[d, d] = float(n)
     return gram
+
+
+def _dirichlet_pair(w: Array, h: float, n: int, sines: tuple[Array, ...], rows: slice,
+                    cols: slice) -> tuple[Array, Array]:
+    """``D_n((w_i - w_j) h)`` and ``D_n((w_i + w_j) h)`` for ``i`` in ``rows``, ``j`` in
+    ``cols``, from the features' ``sin(n w h/2), cos(n w h/2), sin(w h/2), cos(w h/2)``
+    (``sines``), the entries with a small denominator from :func:`_dirichlet`."""
+    big_s, big_c, small_s, small_c = sines
+    big = (big_s[rows, None] * big_c[None, cols], big_c[rows, None] * big_s[None, cols])
+    small = (small_s[rows, None] * small_c[None, cols], small_c[rows, None] * small_s[None, cols])
+    result = []
+    for sign in (-1.0, 1.0):
+        denominator = small[0] + sign * small[1]
+        close = np.abs(denominator) < _DIRECT
+        np.copyto(denominator, 1.0, where=close)
+        value = np.add(big[0], sign * big[1])
+        value /= denominator
+        i, j = np.nonzero(close)
+        value[i, j] = _dirichlet((w[rows][i] + sign * w[cols][j]) * h, n)
+        result.append(value)
+    return result[0], result[1]
 
 
 def _dirichlet(theta: Array, n: int) -> Array:

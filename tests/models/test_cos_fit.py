@@ -1,5 +1,6 @@
-"""The fit of random cos features against independent references: the closed-form Gram
-matrix against the matrix product, the deflated solution against scipy's truncated SVD."""
+"""The fit of random cos features against independent references: the design by angle
+addition against mpmath, the closed-form Gram matrix against the matrix product and
+mpmath, the deflated solution against scipy's truncated SVD."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mpmath
 import numpy as np
 import pytest
 import scipy.linalg as sl
@@ -17,8 +19,8 @@ from numpy.testing import assert_allclose
 from approx.analysis.errors import max_error_at
 from approx.core.threads import one_thread
 from approx.methods import costs
-from approx.models import construct
-from approx.models.least_squares import cos_gram, deflated_lstsq
+from approx.models import construct, least_squares
+from approx.models.least_squares import cos_design, cos_gram, deflated_lstsq
 from approx.nn import MLP
 from approx.problems import targets
 
@@ -67,6 +69,70 @@ def test_cos_gram_reduces_the_phase_by_whole_turns_with_the_right_sign():
                     rtol=0, atol=1e-12)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    d=st.integers(1, 12),
+    n=st.integers(2, 300),
+    seed=st.integers(0, 2**16),
+    scale=st.sampled_from([0.0, 1.0, 300.0, 1e4, 1e8]),
+    domain=st.sampled_from([(-1.0, 1.0), (0.0, 3.0), (-5.0, -2.0), (10.0, 10.5)]),
+)
+@example(d=3, n=200, seed=0, scale=0.0, domain=(-1.0, 1.0))  # w = 0: cos b
+@example(d=5, n=129, seed=1, scale=1e4, domain=(-1.0, 1.0))  # a partial last block
+def test_cos_design_is_the_cosine_of_the_exact_samples(d, n, seed, scale, domain):
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0.0, scale, d)
+    bias = rng.uniform(0.0, 2 * np.pi, d)
+    design = cos_design(domain, n, w, bias)
+    assert design.shape == (n, d + 1) and design.flags.c_contiguous
+    assert np.all(design[:, d] == 1.0)
+    a, b = (mpmath.mpf(v) for v in domain)
+    reach = np.abs(w) * (max(abs(domain[0]), abs(domain[1])) + domain[1] - domain[0])
+    with mpmath.workdps(40):
+        for k in rng.integers(0, n, 8):
+            for j in range(d):  # x_k = a + k (b - a)/(n - 1), exactly
+                exact = mpmath.cos(mpmath.mpf(w[j]) * (a + k * (b - a) / (n - 1))
+                                   + mpmath.mpf(bias[j]))
+                tol = 16 * np.finfo(float).eps * (reach[j] + abs(bias[j]) + 2)
+                assert abs(design[k, j] - float(exact)) <= tol, (k, j)
+
+
+def test_cos_gram_is_the_dirichlet_sum_on_both_sides_of_the_direct_threshold():
+    """The addition formula where ``|sin(θ/2)|`` is just above :data:`_DIRECT`, the
+    reduced angle just below, against the sum in closed form with mpmath."""
+    n, domain = 8192, (-1.0, 1.0)
+    h = 2.0 / (n - 1)
+    # sin((w_0 ∓ w_j) h/2) at 0.9 and 1.1 of the threshold, and far from it
+    gaps = 2 * np.arcsin(least_squares._DIRECT * np.array([0.9, 1.1, 100.0])) / h
+    w = np.concatenate(([1234.5], 1234.5 + gaps, [1e4 - 1234.5 + gaps[0]]))
+    bias = np.array([0.3, 1.0, 2.0, 4.0, 5.5])
+    gram = cos_gram(domain, n, w, bias)
+    with mpmath.workdps(40):
+        hh = mpmath.mpf(2) / (n - 1)
+
+        def kernel(theta):
+            return mpmath.sin(n * theta / 2) / mpmath.sin(theta / 2)
+
+        for i in range(w.size):
+            for j in range(w.size):
+                wi, wj, bi, bj = (mpmath.mpf(v) for v in (w[i], w[j], bias[i], bias[j]))
+                minus = kernel((wi - wj) * hh) if i != j else n
+                exact = (mpmath.cos(bi - bj) * minus
+                         + mpmath.cos(bi + bj) * kernel((wi + wj) * hh)) / 2
+                assert abs(gram[i, j] - float(exact)) <= 1e-9, (i, j)
+
+
+def test_the_top_eigenvalue_is_lanczos_accurate_where_the_largest_two_are_close():
+    rng = np.random.default_rng(4)
+    basis = np.linalg.qr(rng.normal(size=(300, 300)))[0]
+    values = np.concatenate(([1.0, 0.97, 0.95], rng.uniform(0.0, 0.9, 297)))
+    gram = (basis * values) @ basis.T
+    top = least_squares._top_eigenvalue(gram, 16)
+    assert 1.0 - 1e-4 <= top <= 1.0 + 1e-12  # (power iteration: 4 % low after 16 steps)
+    assert least_squares._top_eigenvalue(np.zeros((4, 4)), 16) == 0.0
+    assert least_squares._top_eigenvalue(np.full((1, 1), 3.0), 16) == 3.0
+
+
 def _tsvd(design, y):
     with one_thread():  # (many BLAS threads on a loaded machine take seconds)
         return sl.lstsq(design, y, cond=CUT)[0]
@@ -81,6 +147,7 @@ def _tsvd(design, y):
 )
 @example(d=300, ratio=0.5, seed=0, twins=0)  # n < d: the plain truncated SVD
 @example(d=300, ratio=4.0, seed=3, twins=20)  # duplicate columns
+@example(d=382, ratio=2.0, seed=447, twins=5)  # σ₂ = 0.94 σ₁: a rough σ₁ moves the cut
 def test_the_deflated_fit_is_the_truncated_svd_solution(d, ratio, seed, twins):
     """Where the design's singular values stand clear of the cut, the two agree; below it
     (duplicate columns, numerically dependent features) the deflated fit has no part."""
@@ -159,7 +226,8 @@ def test_the_cos_fits_peak_memory_is_within_its_estimate():
     proc = subprocess.run([sys.executable, "-c", _PEAK, str(width), str(n)],
                           capture_output=True, text=True, timeout=600, check=True)
     # the estimate's fit term: all but the run's base, the per-unit term and the certificate
-    estimate = (costs.features_memory(width, {"n_samples": n}) - costs.RUN_BASE
+    estimate = (costs.features_memory(width, {"n_samples": n, "features": "fourier"})
+                - costs.RUN_BASE
                 - costs.PER_UNIT * width - costs.COMPILED
                 - costs.GRID_PER_CELL * min(2 * width, 2**15))
     assert int(proc.stdout) <= estimate, (int(proc.stdout), estimate)
