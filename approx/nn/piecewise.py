@@ -41,8 +41,11 @@ about a second of CPU. Past :data:`~approx.nn.float_pieces.FLOAT_WORK` multiply-
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
@@ -110,6 +113,36 @@ class PiecewiseLinear:
         ndarray of shape (m,)
         """
         return np.interp(np.asarray(x, dtype=np.float64), self.x, self.y)
+
+    def max_deviation(self, t: Array, v: Array) -> float:
+        """``max |self(t) - v|``, bit for bit, without the temporary arrays.
+
+        Parameters
+        ----------
+        t, v : ndarray of shape (m,), float64
+            Points (held at the end values outside the domain, as :meth:`__call__`) and
+            the values to compare with; ``m >= 1``.
+
+        Returns
+        -------
+        float
+            The largest absolute deviation; NaN if any is NaN (as :func:`numpy.max`).
+            Computed in one compiled pass (:mod:`approx.nn._interp_numba`) in a process
+            that has loaded numba already (a training worker), else in numpy.
+        """
+        kernel = _deviation_kernel() if "numba" in sys.modules else None
+        if kernel is None or t.size == 0 or t.dtype != np.float64 or v.dtype != np.float64:
+            return float(np.max(np.abs(self(t) - v)))
+        return float(kernel(t, self.x, self.y, v))
+
+
+@functools.cache
+def _deviation_kernel() -> Callable[[Array, Array, Array, Array], float] | None:
+    try:
+        from approx.nn._interp_numba import max_abs_deviation
+    except ImportError:  # (a numba that does not import: the numpy form)
+        return None
+    return max_abs_deviation
 
 
 def _check(net: object, domain: object) -> tuple[MLP, float, float]:

@@ -277,9 +277,8 @@ def _monitor(target: Any, fit: FitOptions, problem: Problem) -> Callable[[MLP], 
 
     def monitor(candidate: MLP) -> float:
         if fit.activation == "relu" and fit.depth == 1:  # breakpoints: O(d log d + n_val)
-            err = piecewise_linear(candidate, (-1.0, 1.0))(t_val) - v_val
-        else:
-            err = candidate(t_val) - v_val
+            return piecewise_linear(candidate, (-1.0, 1.0)).max_deviation(t_val, v_val)
+        err = candidate(t_val) - v_val
         return float(np.max(np.abs(err)))
 
     return monitor

@@ -198,3 +198,38 @@ def test_the_pieces_of_a_net_are_kept_read_only_and_follow_its_weights():
     assert again is not first
     x = np.linspace(-1.0, 1.0, 101)
     np.testing.assert_allclose(again(x), net(x).ravel(), rtol=1e-12, atol=1e-12)
+
+
+_finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(_finite, min_size=2, max_size=30, unique=True),
+    st.data(),
+)
+def test_max_deviation_is_numpys_interpolation_bit_for_bit(knots, data):
+    import numba  # noqa: F401  (loaded: the compiled pass runs)
+
+    x = np.sort(np.array(knots))
+    y = np.array(data.draw(st.lists(_finite, min_size=x.size, max_size=x.size)))
+    pw = PiecewiseLinear(x=x, y=y, slopes=np.zeros(x.size - 1))  # (not read)
+    # points inside, outside, on the breakpoints, sorted or not
+    inside = data.draw(st.lists(st.floats(float(x[0]), float(x[-1])), max_size=20))
+    around = data.draw(st.lists(_finite, max_size=10))
+    on = data.draw(st.lists(st.sampled_from(list(x)), max_size=10))
+    t = np.array(inside + around + on + [float(x[0])])
+    if data.draw(st.booleans()):
+        t = np.sort(t)
+    v = np.array(data.draw(st.lists(_finite, min_size=t.size, max_size=t.size)))
+    expected = float(np.max(np.abs(np.interp(t, x, y) - v)))
+    assert pw.max_deviation(t, v) == expected
+
+
+def test_max_deviation_propagates_nan_as_numpy():
+    import numba  # noqa: F401
+
+    pw = PiecewiseLinear(x=np.array([0.0, 1.0]), y=np.array([0.0, 1.0]), slopes=np.array([1.0]))
+    assert np.isnan(pw.max_deviation(np.array([0.5, np.nan]), np.array([0.0, 0.0])))
+    assert np.isnan(pw.max_deviation(np.array([0.5, 0.7]), np.array([np.nan, 0.0])))
+    assert pw.max_deviation(np.array([-3.0, 0.25, 2.0]), np.array([0.0, 1.0, 0.0])) == 1.0
