@@ -511,6 +511,7 @@ def _sweep(sweep: Config, folder: Path, quiet: bool, **options: Any) -> pd.DataF
                     130) from None
     finally:
         bar.stop()
+        _discard()  # workers started ahead that a sweep refused before its pool never ran
 
 
 def _prestart(jobs: int | None, options: dict[str, object]) -> None:

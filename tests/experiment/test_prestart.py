@@ -56,3 +56,30 @@ def test_workers_started_ahead_for_nothing_are_ended():
     while any(p.is_alive() for p in processes) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(p.is_alive() for p in processes)
+
+
+def test_workers_started_ahead_of_a_sweep_the_cli_refuses_are_ended(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from approx.cli import app
+
+    started = []
+    monkeypatch.setattr(executors, "prestart", lambda jobs: (started.append(jobs),
+                                                             executors._early.append(
+                                                                 (_Idle(), jobs))))
+    config = tmp_path / "early.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    refused = CliRunner().invoke(app, [str(config), "--out", str(tmp_path / "out"), "--jobs",
+                                       "2", "--memory-limit", "1KiB"])
+    assert refused.exit_code == 2 and "budget" in refused.output
+    assert started == [2] and not executors._early  # started, then ended by the CLI
+
+
+class _Idle:
+    """A pool that was never used."""
+
+    def __init__(self):
+        self._processes = {}
+
+    def shutdown(self, wait, cancel_futures):
+        pass
