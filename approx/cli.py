@@ -427,6 +427,8 @@ def run_experiment(
         raise _fail("give a CONFIG file to run (or --replot DIR, or --list); see --help")
     options = _options(out, jobs, executor, _remote(scheduler, trust_scheduler, tls_ca_file,
                                                     tls_cert, tls_key), memory_limit, time_limit)
+    if not dry_run:
+        _prestart(jobs, options)
     sweep = _load(config, settings)
     folder = Path(out) if out is not None else default_folder(sweep)
     if out is None and folder.name != sweep.name:
@@ -473,6 +475,7 @@ def _load(config: Path, settings: list[str]) -> Config:
     try:
         return load_config(config, settings)
     except ApproxError as e:
+        _discard()
         raise _fail(str(e)) from None
 
 
@@ -508,6 +511,26 @@ def _sweep(sweep: Config, folder: Path, quiet: bool, **options: Any) -> pd.DataF
                     130) from None
     finally:
         bar.stop()
+        _discard()  # workers started ahead that a sweep refused before its pool never ran
+
+
+def _prestart(jobs: int | None, options: dict[str, object]) -> None:
+    """Start a local sweep's worker processes before the config, the store and the
+    sweep's own imports (:func:`approx.experiment.executors.prestart`): their start-up
+    overlaps them. The sweep stops them if it does not use them."""
+    if options["executor"] != "local" or options["scheduler"] is not None:
+        return
+    from approx.experiment import executors
+    from approx.experiment.resources import local_workers
+
+    executors.prestart(local_workers(jobs)[0])
+
+
+def _discard() -> None:
+    """Stop the workers :func:`_prestart` started, if any (the sweep will not run)."""
+    executors = sys.modules.get("approx.experiment.executors")
+    if executors is not None:
+        executors.discard()
 
 
 def _options(out: str | None, jobs: int | None, executor: str, scheduler: Remote | None,
@@ -549,6 +572,8 @@ def _options(out: str | None, jobs: int | None, executor: str, scheduler: Remote
 def _figure_options(figure_format: str | None, dpi: int | None) -> tuple[str, ...] | None:
     """The formats asked for (None: the recorded ones); exit 2 with one line if --format
     or --dpi is bad."""
+    if figure_format is None and dpi is None:  # (matplotlib is not imported for nothing)
+        return None
     from approx.experiment import figstyle
 
     try:

@@ -42,7 +42,9 @@ from approx.experiment.measure import Result
 from approx.experiment.specs import Run
 from approx.experiment.worker import hard_limit, pool_worker, probe, work
 
-__all__ = ["EXECUTORS", "ExecutorError", "Remote", "dask", "pool", "serial"]
+__all__ = [
+    "EXECUTORS", "ExecutorError", "Remote", "dask", "discard", "pool", "prestart", "serial",
+]
 
 _BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 #: how long to try reaching a scheduler given by address, handshake included (seconds)
@@ -173,6 +175,45 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
+#: a local pool started ahead of its sweep (:func:`prestart`) and its size
+_early: list[tuple[ProcessPoolExecutor, int]] = []
+
+
+def prestart(jobs: int) -> None:
+    """Start the local pool of ``jobs`` workers now: the next :func:`pool` of as many
+    workers uses it, so that the workers' start-up (an interpreter importing the worker
+    code, about half a second each) overlaps the sweep's own (its imports, the config,
+    the store) instead of following it. Nothing for fewer than two workers or when a
+    pool is waiting already; :func:`discard` stops one no sweep used.
+    """
+    if jobs < 2 or _early:
+        return
+    try:
+        executor = _new_pool(jobs)
+        with _one_blas_thread(), _no_sigint():  # what every worker inherits (_submit)
+            for _ in range(jobs):  # one task each: every worker is spawned now
+                executor.submit(probe)
+    except Exception:  # the sweep starts its own pool then (and reports what fails)
+        return
+    _early.append((executor, jobs))
+
+
+def discard() -> None:
+    """Stop a pool :func:`prestart` started that no sweep used (its workers hold no run:
+    they are ended, not waited for)."""
+    while _early:
+        executor = _early.pop()[0]
+        _stop(executor)
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _pool_of(jobs: int) -> ProcessPoolExecutor:
+    """The pool :func:`prestart` started if it has ``jobs`` workers, else a new one."""
+    early = _early.pop()[0] if _early and _early[-1][1] == jobs else None
+    discard()  # (one of another size)
+    return early or _new_pool(jobs)
+
+
 def _submit(executor: ProcessPoolExecutor, item: Item, time_limit: float | None) -> Future:
     # workers are spawned on submit; they ignore Ctrl-C, which this process reports once
     with _one_blas_thread(), _no_sigint():
@@ -227,7 +268,7 @@ def pool(
     rerun one at a time)."""
     runs = iter(runs)
     while True:
-        executor = _new_pool(jobs)
+        executor = _pool_of(jobs)
         flight: dict[Future, Item] = {}
         suspects: list[Run] = []
         ended = False  # every run in, no worker lost: the workers may exit on their own

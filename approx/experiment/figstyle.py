@@ -219,6 +219,8 @@ class Capture:
     def take(self, fig: Figure) -> None:
         """Render ``fig`` in each format, laid out once (the first render's layout kept
         for the others: the layout engine is the larger part of a render)."""
+        if self.formats[:1] == ("png",) and self.dpi is None:
+            _lay_out(fig)
         for k, fmt in enumerate(self.formats):
             buffer = io.BytesIO()
             settings: dict[str, Any] = {"svg.hashsalt": self.name}
@@ -230,6 +232,22 @@ class Capture:
             self.data[fmt] = buffer.getvalue()
             if k == 0 and len(self.formats) > 1:
                 _freeze_layout(fig)
+
+
+def _lay_out(fig: Figure) -> None:
+    """Run ``fig``'s layout engine as a PNG at the figure's resolution would, then
+    freeze the layout (:func:`_freeze_layout`). ``savefig`` with a layout engine first
+    draws the whole figure with its output switched off, only to run the engine on the
+    way: that draw is a fifth of a figure's CPU and changes nothing (the PNG and SVG
+    are byte for byte those of the two-draw path)."""
+    engine = fig.get_layout_engine()
+    if engine is None or not fig.axes:  # (Figure.draw runs an engine only with axes)
+        return
+    try:
+        engine.execute(fig)
+    except ValueError:  # (as Figure.draw: a layout that cannot be done is skipped)
+        pass
+    _freeze_layout(fig)
 
 
 def _freeze_layout(fig: Figure) -> None:

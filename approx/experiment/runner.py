@@ -240,6 +240,7 @@ def run_sweep(
                          jobs=draw_jobs)
         finally:
             render.discard()  # (started, and not drawn in)
+            executors.discard()  # (started ahead of a sweep that ran nothing in it)
     return table
 
 

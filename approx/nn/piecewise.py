@@ -41,11 +41,15 @@ about a second of CPU. Past :data:`~approx.nn.float_pieces.FLOAT_WORK` multiply-
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 from flint import arb
@@ -56,7 +60,9 @@ from approx.core import deadline, validate
 from approx.nn import MLP
 from approx.nn.float_pieces import FLOAT_WORK, TooManyPieces, float_pieces
 
-__all__ = ["PiecewiseLinear", "TooManyPieces", "exact_value", "piecewise_linear"]
+__all__ = [
+    "PiecewiseLinear", "TooManyPieces", "exact_value", "max_deviation", "piecewise_linear",
+]
 
 Array = NDArray[np.float64]
 
@@ -110,6 +116,65 @@ class PiecewiseLinear:
         ndarray of shape (m,)
         """
         return np.interp(np.asarray(x, dtype=np.float64), self.x, self.y)
+
+    def max_deviation(self, t: Array, v: Array) -> float:
+        """``max |self(t) - v|``, bit for bit, without the temporary arrays.
+
+        Parameters
+        ----------
+        t, v : ndarray of shape (m,), float64
+            Points (held at the end values outside the domain, as :meth:`__call__`) and
+            the values to compare with; ``m >= 1``.
+
+        Returns
+        -------
+        float
+            The largest absolute deviation; NaN if any is NaN (as :func:`numpy.max`).
+            Computed in one compiled pass (:mod:`approx.nn._interp_numba`) in a process
+            that has loaded numba already (a training worker), else in numpy.
+        """
+        return _max_deviation(self.x, self.y, t, v)
+
+
+def _max_deviation(x: Array, y: Array, t: Array, v: Array) -> float:
+    """``max |numpy.interp(t, x, y) - v|`` (:meth:`PiecewiseLinear.max_deviation`)."""
+    kernel = _deviation_kernel() if "numba" in sys.modules else None
+    if kernel is None or t.size == 0 or t.dtype != np.float64 or v.dtype != np.float64:
+        return float(np.max(np.abs(np.interp(np.asarray(t, dtype=np.float64), x, y) - v)))
+    return float(kernel(t, x, y, v))
+
+
+def max_deviation(net: MLP, domain: tuple[float, float], t: Array, v: Array) -> float:
+    """``piecewise_linear(net, domain).max_deviation(t, v)``, bit for bit, computing
+    only the pieces' breakpoints and values for a net of one hidden layer (not their
+    slopes and radii, nor keeping them): what a training monitor asks a hundred times a
+    fit.
+
+    Parameters
+    ----------
+    net, domain
+        As for :func:`piecewise_linear` (and the same errors).
+    t, v : ndarray of shape (m,), float64
+        As for :meth:`PiecewiseLinear.max_deviation`.
+
+    Returns
+    -------
+    float
+    """
+    net, a, b = _check(net, domain)
+    if len(net.sizes) != 3:
+        return piecewise_linear(net, domain).max_deviation(t, v)
+    lines = _shallow_lines(net, a, b)
+    return _max_deviation(lines.x, lines.y, t, v)
+
+
+@functools.cache
+def _deviation_kernel() -> Callable[[Array, Array, Array, Array], float] | None:
+    try:
+        from approx.nn._interp_numba import max_abs_deviation
+    except ImportError:  # (a numba that does not import: the numpy form)
+        return None
+    return max_abs_deviation
 
 
 def _check(net: object, domain: object) -> tuple[MLP, float, float]:
@@ -237,8 +302,43 @@ def _to_floats(n: NDArray[np.object_], exp: int) -> tuple[Array, Array]:
     return values, np.where(np.isfinite(values) & np.isfinite(err), err, np.inf)
 
 
+class _Lines(NamedTuple):
+    """What :func:`_shallow_lines` computes on the way to a net's pieces."""
+
+    x: Array
+    y: Array
+    y_err: Array
+    S: NDArray[np.object_]  # the pieces' slopes, exact: S · 2^e_sw
+    e_sw: int
+    v: Array  # the moving units' output weights,
+    w: Array  # input weights,
+    t: Array  # and breakpoints
+    idx: NDArray[np.intp]  # the units whose breakpoints are inside, in order
+    first: NDArray[np.intp]  # where each distinct breakpoint starts among them
+
+
 def _shallow(net: MLP, a: float, b: float) -> PiecewiseLinear:
     """One hidden layer: sort, then exact prefix sums (see the module docstring)."""
+    x, y, y_err, S, e_sw, v, w, t, idx, first = _shallow_lines(net, a, b)
+    slopes, slope_err = _to_floats(S, e_sw)
+
+    # slack near each float breakpoint: the units whose exact breakpoints round to it
+    abs_sw = np.abs(v * w) * (1 + 4 * 2.0**-53)
+    group = np.zeros(x.size)
+    if idx.size:
+        group[1:-1] = np.add.reduceat(abs_sw[idx], first)
+    group[0] = abs_sw[t == a].sum()
+    group[-1] = abs_sw[t == b].sum()
+    return PiecewiseLinear(
+        x=x, y=y, slopes=slopes, y_err=y_err, slope_err=slope_err, slack=_slack(x, group)
+    )
+
+
+
+
+def _shallow_lines(net: MLP, a: float, b: float) -> _Lines:
+    """The breakpoints and the values there of one hidden layer's pieces, and what the
+    rest of :func:`_shallow` needs."""
     w = net.weights[0][0]
     v = net.weights[1][:, 0]
     bias = net.biases[0] if net.bias else np.zeros_like(w)
@@ -284,18 +384,7 @@ def _shallow(net: MLP, a: float, b: float) -> PiecewiseLinear:
     base = min(e_sw + e_x, e_sb)
     Y = (S[line] * X << (e_sw + e_x - base)) + (B[line] << (e_sb - base))
     y, y_err = _to_floats(Y, base)
-    slopes, slope_err = _to_floats(S, e_sw)
-
-    # slack near each float breakpoint: the units whose exact breakpoints round to it
-    abs_sw = np.abs(v * w) * (1 + 4 * 2.0**-53)
-    group = np.zeros(x.size)
-    if idx.size:
-        group[1:-1] = np.add.reduceat(abs_sw[idx], first)
-    group[0] = abs_sw[t == a].sum()
-    group[-1] = abs_sw[t == b].sum()
-    return PiecewiseLinear(
-        x=x, y=y, slopes=slopes, y_err=y_err, slope_err=slope_err, slack=_slack(x, group)
-    )
+    return _Lines(x, y, y_err, S, e_sw, v, w, t, idx, first)
 
 
 def _slack(x: Array, group: Array) -> Array:

@@ -24,7 +24,7 @@ from approx.core import validate
 from approx.models.construct import KNOTS, relu_interpolant
 from approx.nn import MLP
 from approx.nn.activations import get_activation
-from approx.nn.piecewise import piecewise_linear
+from approx.nn.piecewise import max_deviation
 from approx.train.knot_form import widen
 from approx.train.loop import TrainResult
 from approx.train.minimax import thorough
@@ -278,9 +278,8 @@ def _monitor(target: Any, fit: FitOptions, problem: Problem) -> Callable[[MLP], 
 
     def monitor(candidate: MLP) -> float:
         if fit.activation == "relu" and fit.depth == 1:  # breakpoints: O(d log d + n_val)
-            err = piecewise_linear(candidate, (-1.0, 1.0))(t_val) - v_val
-        else:
-            err = candidate(t_val) - v_val
+            return max_deviation(candidate, (-1.0, 1.0), t_val, v_val)
+        err = candidate(t_val) - v_val
         return float(np.max(np.abs(err)))
 
     return monitor

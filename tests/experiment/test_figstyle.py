@@ -287,3 +287,26 @@ def test_formats_after_the_first_are_drawn_once_with_its_layout():
     alone.subplots().plot([0, 1], [1, 0])
     figstyle.save_figure(alone, figstyle.Capture("f", ("png",)))
     assert alone.axes[0].get_position().bounds == position  # the first render's layout
+
+
+def _busy_figure() -> Figure:
+    fig = Figure(figsize=(5.0, 3.0), layout="constrained")
+    axes = fig.subplots(2, 2)
+    x = np.linspace(0.1, 10.0, 200)
+    for k, ax in enumerate(axes.flat):
+        ax.loglog(x, x ** -(k + 1.0), marker="o", markevery=20, label=f"d^-{k + 1}")
+        ax.set_title(f"panel {k}")
+        ax.set_xlabel("width d")
+        ax.legend()
+    fig.suptitle("a figure laid out by its engine")
+    return fig
+
+
+def test_a_png_laid_out_ahead_is_the_one_savefig_draws_itself(monkeypatch):
+    with figstyle.style():
+        ahead = figstyle.Capture("f", ("png", "svg"))
+        figstyle.save_figure(_busy_figure(), ahead)
+        monkeypatch.setattr(figstyle, "_lay_out", lambda fig: None)  # savefig's own way
+        itself = figstyle.Capture("f", ("png", "svg"))
+        figstyle.save_figure(_busy_figure(), itself)
+    assert ahead.data == itself.data

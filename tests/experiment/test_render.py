@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import concurrent.futures.process
+
 import pytest
 
 from approx.experiment import parse_config, plot_folder, run_sweep
@@ -35,11 +38,19 @@ def folder(tmp_path_factory):
     return folder
 
 
-def test_a_pool_of_two_draws_the_same_files_as_one_process(folder):
+def test_a_pool_of_two_draws_the_same_files_as_one_process(folder, monkeypatch):
     serial, skipped_one = plot_folder(folder, jobs=1)
     drawn = {p.name: p.read_bytes() for p in serial}
     report = (folder / "report.html").read_text().splitlines()
+    split = []
+    pooled_render = renders._render_pooled
+    monkeypatch.setattr(renders, "_render_pooled",
+                        lambda *a: (split.append(out := pooled_render(*a)), out)[1])
     pooled, skipped_two = plot_folder(folder, jobs=2)
+    # this process is one of the two drawers (from the end of the list), a spawned
+    # process the other
+    (rendered, here), = split
+    assert 0 < len(here) < len(rendered) and max(rendered) in here
     assert len(serial) >= renders.MIN_FIGURES  # enough figures for the pool to be used
     assert skipped_one == skipped_two == []
     assert [p.name for p in pooled] == list(drawn)
@@ -91,8 +102,41 @@ def test_a_sweep_starts_its_drawing_processes_early_and_draws_the_same_files(
                         lambda jobs, code: (started.append(jobs), prestart(jobs, code)))
     monkeypatch.setattr(renders, "_new_pool", lambda jobs: (pools.append(jobs), new_pool(jobs))[1])
     run_sweep(parse_config(CONFIG), tmp_path, jobs=2, plots=True)
-    # one pool, started while the runs finished, then drawn in
-    assert started == [2] and pools == [2] and not renders._early
+    # one pool of one process (this one is the second drawer), started while the runs
+    # finished, then drawn in
+    assert started == [2] and pools == [1] and not renders._early
     serial, _ = plot_folder(folder, jobs=1)
     for path in serial:
         assert (tmp_path / "plots" / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+class _BrokenPool:
+    """A pool whose every task fails as if its process had died."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def submit(self, *args):
+        self.sent += 1
+        future = concurrent.futures.Future()
+        future.set_exception(concurrent.futures.process.BrokenProcessPool("died"))
+        return future
+
+    def shutdown(self, wait, cancel_futures):
+        pass
+
+
+def test_figures_a_dead_drawing_process_had_are_drawn_here(monkeypatch):
+    pool = _BrokenPool()
+    monkeypatch.setattr(renders, "_new_pool", lambda processes: pool)
+
+    def draw(capture):
+        capture.data["png"] = capture.name.encode()
+        return capture
+
+    drawers = [(f"f{k}.png", draw) for k in range(6)]
+    captures = [Capture(f"f{k}", ("png",)) for k in range(6)]
+    sources = (renders._touch, None, {}, None, None)  # picklable; never unpickled here
+    results = renders.render_all(drawers, captures, 3, sources)  # type: ignore[arg-type]
+    assert [data["png"] for data, _ in results] == [f"f{k}".encode() for k in range(6)]
+    assert pool.sent == 1  # the first failure stops the feeding: the rest are drawn here

@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from approx.models.construct import relu_interpolant, uniform_knots
 from approx.nn import MLP
-from approx.nn.piecewise import PiecewiseLinear, exact_value, piecewise_linear
+from approx.nn.piecewise import PiecewiseLinear, exact_value, max_deviation, piecewise_linear
 from approx.problems import targets
 
 floats = st.floats(-3.0, 3.0, allow_nan=False)
@@ -198,3 +198,60 @@ def test_the_pieces_of_a_net_are_kept_read_only_and_follow_its_weights():
     assert again is not first
     x = np.linspace(-1.0, 1.0, 101)
     np.testing.assert_allclose(again(x), net(x).ravel(), rtol=1e-12, atol=1e-12)
+
+
+_finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(_finite, min_size=2, max_size=30, unique=True),
+    st.data(),
+)
+def test_max_deviation_is_numpys_interpolation_bit_for_bit(knots, data):
+    import numba  # noqa: F401  (loaded: the compiled pass runs)
+
+    x = np.sort(np.array(knots))
+    y = np.array(data.draw(st.lists(_finite, min_size=x.size, max_size=x.size)))
+    pw = PiecewiseLinear(x=x, y=y, slopes=np.zeros(x.size - 1))  # (not read)
+    # points inside, outside, on the breakpoints, sorted or not
+    inside = data.draw(st.lists(st.floats(float(x[0]), float(x[-1])), max_size=20))
+    around = data.draw(st.lists(_finite, max_size=10))
+    on = data.draw(st.lists(st.sampled_from(list(x)), max_size=10))
+    t = np.array(inside + around + on + [float(x[0])])
+    if data.draw(st.booleans()):
+        t = np.sort(t)
+    v = np.array(data.draw(st.lists(_finite, min_size=t.size, max_size=t.size)))
+    expected = float(np.max(np.abs(np.interp(t, x, y) - v)))
+    assert pw.max_deviation(t, v) == expected
+
+
+def test_max_deviation_propagates_nan_as_numpy():
+    import numba  # noqa: F401
+
+    pw = PiecewiseLinear(x=np.array([0.0, 1.0]), y=np.array([0.0, 1.0]), slopes=np.array([1.0]))
+    assert np.isnan(pw.max_deviation(np.array([0.5, np.nan]), np.array([0.0, 0.0])))
+    assert np.isnan(pw.max_deviation(np.array([0.5, 0.7]), np.array([np.nan, 0.0])))
+    assert pw.max_deviation(np.array([-3.0, 0.25, 2.0]), np.array([0.0, 1.0, 0.0])) == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(0, 2**32 - 1), st.booleans())
+def test_a_nets_max_deviation_is_its_pieces_bit_for_bit(width, seed, bias):
+    rng = np.random.default_rng(seed)
+    net = MLP([1, width, 1], activation="relu", bias=bias, rng=rng)
+    net.weights[0][0, : width // 3] = 0.0  # constant units
+    if bias:
+        net.biases[0][:] = rng.uniform(-2.0, 2.0, width)
+        net.biases[0][-1] = -net.weights[0][0, -1]  # a breakpoint on the domain's end
+    t = np.linspace(-1.5, 1.5, 301)
+    v = np.sin(3.0 * t)
+    pieces = piecewise_linear(net, (-1.0, 1.0))
+    assert max_deviation(net, (-1.0, 1.0), t, v) == pieces.max_deviation(t, v)
+    assert pieces.max_deviation(t, v) == float(np.max(np.abs(pieces(t) - v)))
+
+
+def test_max_deviation_checks_the_net_as_piecewise_linear():
+    net = MLP([1, 3, 1], activation="tanh", rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="ReLU"):
+        max_deviation(net, (-1.0, 1.0), np.zeros(2), np.zeros(2))
