@@ -41,7 +41,7 @@ from approx.core import validate
 
 __all__ = [
     "DEFAULT_DPI", "FORMATS", "MAGIC", "Capture", "PlainPowers", "check_dpi",
-    "parse_formats", "plain_log_labels", "plain_power", "save_figure", "style",
+    "parse_formats", "plain_log_labels", "plain_power", "ratio_label", "save_figure", "style",
     "style_file", "styled",
 ]
 
@@ -147,6 +147,16 @@ def plain_power(label: str) -> str:
     sign, coeff, base, exponent = match.groups()
     head = "−" * bool(sign) + (f"{coeff}×" if coeff else "")
     return f"{head}{base}{exponent.translate(_SUPERSCRIPT)}"
+
+
+def ratio_label(value: float) -> str:
+    """A ratio's tick label as plain text: ``0.5``, ``2``, ``20`` from 10⁻³ up to 10⁴,
+    a power of ten beyond (``10⁻⁶``, ``2×10⁻⁸``), never ``1e-06``."""
+    if not value > 0 or 1e-3 <= value < 1e4:
+        return f"{value:g}"
+    mantissa, exponent = f"{value:.0e}".split("e")
+    power = f"10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+    return power if mantissa == "1" else f"{mantissa}×{power}"
 
 
 class PlainPowers(Formatter):

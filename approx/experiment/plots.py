@@ -107,7 +107,7 @@ from approx.experiment.classification_plots import (
 from approx.experiment.config import Config
 from approx.experiment.diagnostics_plots import diagnostics_figure
 from approx.experiment.expansion import sample_seed
-from approx.experiment.figstyle import Capture, save_figure, styled
+from approx.experiment.figstyle import Capture, ratio_label, save_figure, styled
 from approx.experiment.figure_parts import (
     GROUPS,
     Keys,
@@ -1092,11 +1092,12 @@ def _optimum_panel(ax: Axes, table: pd.DataFrame, optimum: pd.DataFrame, target:
 
 
 def _ratio_ticks(ax: Axes) -> None:
-    """Ratios written plainly (0.5, 2, 20), minor ones too on a span under two decades."""
+    """Ratios written plainly (0.5, 2, 20; 10⁻⁶ far from 1,
+    :func:`~approx.experiment.figstyle.ratio_label`), minor ones too on a span under two
+    decades."""
     low, high = ax.get_ylim()
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
-    ax.yaxis.set_major_formatter(plain)
-    some = FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else "")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: ratio_label(v)))
+    some = FuncFormatter(lambda v, _: ratio_label(v) if f"{v:.0e}"[0] in "25" else "")
     ax.yaxis.set_minor_formatter(some if high / low < 100 else NullFormatter())
     ax.tick_params(axis="y", which="minor", labelsize=7)
 

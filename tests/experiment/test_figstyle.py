@@ -310,3 +310,11 @@ def test_a_png_laid_out_ahead_is_the_one_savefig_draws_itself(monkeypatch):
         itself = figstyle.Capture("f", ("png", "svg"))
         figstyle.save_figure(_busy_figure(), itself)
     assert ahead.data == itself.data
+
+
+@pytest.mark.parametrize(("value", "label"), [
+    (1.0, "1"), (0.5, "0.5"), (20.0, "20"), (0.001, "0.001"), (5000.0, "5000"),
+    (1e-6, "10⁻⁶"), (2e-8, "2×10⁻⁸"), (1e5, "10⁵"), (0.0, "0"),
+])
+def test_ratio_labels_are_plain_numbers_near_1_and_powers_of_ten_far_from_it(value, label):
+    assert figstyle.ratio_label(value) == label
