@@ -200,11 +200,14 @@ def prestart(jobs: int) -> None:
 
 def discard() -> None:
     """Stop a pool :func:`prestart` started that no sweep used (its workers hold no run:
-    they are ended, not waited for)."""
+    they are ended, not waited for). The pool's manager thread is joined: it closes its
+    wake-up pipe when it sees the ended workers, and doing so while the interpreter exits
+    races the exit's own wake-up call (``OSError: Bad file descriptor`` printed to
+    stderr after a refused config's one-line error)."""
     while _early:
         executor = _early.pop()[0]
         _stop(executor)
-        executor.shutdown(wait=False, cancel_futures=True)
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _pool_of(jobs: int) -> ProcessPoolExecutor:
@@ -252,7 +255,7 @@ def _alone(run: Run, time_limit: float | None) -> Result:
             "(killed by the OS, e.g. out of memory, or by a signal)",
         )
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
 def pool(
