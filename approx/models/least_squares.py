@@ -214,12 +214,12 @@ def _factor_in_place(gram: Array, lam: float) -> tuple[Array, bool]:
     return sl.cho_factor(shifted, lower=False, overwrite_a=True, check_finite=False)
 
 
-def _largest_eigenvalue(gram: Array, steps: int = _POWER) -> float:
-    """The largest eigenvalue of the positive semi-definite ``gram``, by ``steps`` power
-    iterations from the all-ones vector (a lower bound, to a few percent)."""
+def _largest_eigenvalue(gram: Array) -> float:
+    """The largest eigenvalue of the positive semi-definite ``gram``, by power iteration
+    from the all-ones vector (a lower bound, to a few percent)."""
     v = np.ones(gram.shape[0]) / np.sqrt(gram.shape[0])
     value = 0.0
-    for _ in range(steps):
+    for _ in range(_POWER):
         u = gram @ v
         value = float(np.linalg.norm(u))
         if not value > 0:

@@ -334,8 +334,6 @@ def _shallow(net: MLP, a: float, b: float) -> PiecewiseLinear:
     )
 
 
-
-
 def _shallow_lines(net: MLP, a: float, b: float) -> _Lines:
     """The breakpoints and the values there of one hidden layer's pieces, and what the
     rest of :func:`_shallow` needs."""

@@ -335,7 +335,14 @@ def chord_errors(tau: Array, x: Array, y: Array) -> Array:
     knots): what the cell would cost on its own."""
     cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
     dev = y - np.interp(x, tau, np.interp(tau, x, y))
-    top, bottom = np.zeros(tau.size - 1), np.zeros(tau.size - 1)
+    return _half_ranges(cell, dev, tau.size - 1, 0.0)
+
+
+def _half_ranges(cell: NDArray[np.intp], dev: Array, n: int, start: float) -> Array:
+    """Per cell ``c < n``, ``(max − min)/2`` of ``dev`` over the samples in it, the max
+    taken from ``start`` and the min from ``−start`` (0 counts the knots' own zero
+    deviation; −∞ leaves an empty cell at −∞)."""
+    top, bottom = np.full(n, start), np.full(n, -start)
     np.maximum.at(top, cell, dev)
     np.minimum.at(bottom, cell, dev)
     return 0.5 * (top - bottom)
@@ -406,11 +413,7 @@ def line_errors(tau: Array, x: Array, y: Array) -> Array:
         ls = (count * sxy - sx * sy) / (count * sxx - sx * sx)
     best = np.full(n, np.inf)
     for s in (chord, np.where(np.isfinite(ls), ls, chord)):
-        dev = y - s[cell] * x
-        top, bottom = np.full(n, -np.inf), np.full(n, np.inf)
-        np.maximum.at(top, cell, dev)
-        np.minimum.at(bottom, cell, dev)
-        best = np.minimum(best, 0.5 * (top - bottom))
+        best = np.minimum(best, _half_ranges(cell, y - s[cell] * x, n, -np.inf))
     return np.where(np.isfinite(best), best, 0.0)
 
 

@@ -440,10 +440,16 @@ def _start(form: str, tau: Array, u: Array, fits: list[Fit], x: Array, y: Array,
             return Fit(t1, u1, None, 0.0)
         if CONTINUATION:  # the level cell is chosen after the continuation
             return Fit(t1, u1, None, 0.0)
-        j = int(np.argmin(np.abs(np.diff(u1) / np.diff(t1))))  # the least slope
+        j = _least_slope(t1, u1)
         u1[j] = u1[j + 1] = 0.5 * (u1[j] + u1[j + 1])
         return Fit(t1, u1, j, 0.0)
     return Fit(tau, u, None, 0.0)
+
+
+def _least_slope(tau: Array, u: Array) -> int:
+    """The cell of least slope of the fit through ``(τ, u)``: the one the level path makes
+    level."""
+    return int(np.argmin(np.abs(np.diff(u) / np.diff(tau))))
 
 
 def _continued(start: Fit, form: str, x: Array, y: Array, steps: int) -> tuple[Fit, int]:
@@ -594,7 +600,7 @@ def rebalance(fit: Fit, form: str, x: Array, y: Array, rival: float = np.inf
         else:
             flat = None
             if form == "level":  # the least slope made level, as :func:`_start` does
-                flat = int(np.argmin(np.abs(np.diff(u) / np.diff(tau))))
+                flat = _least_slope(tau, u)
                 u[flat] = u[flat + 1] = 0.5 * (u[flat] + u[flat + 1])
             t1, u1, error, n = exchange(tau, u, x, y, flat=flat, rival=rival)
             new = Fit(t1, u1, flat, error)
