@@ -82,7 +82,14 @@ from numpy.typing import NDArray
 from approx.core import deadline
 from approx.models.pwl_net import subset_sum
 from approx.nn import MLP, unpack
-from approx.train.exchange import MOVE_SCREEN, exchange, move_knots, rebalanced
+from approx.train.exchange import (
+    MOVE_SCREEN,
+    end_rows,
+    exchange,
+    line_errors,
+    move_knots,
+    rebalanced,
+)
 from approx.train.knot_form import equidistribute, knot_form, lp_continuation, to_theta
 from approx.train.loop import Engine, Tracker
 
@@ -104,7 +111,10 @@ __all__ = [
     "minimax_fits",
     "rebalance",
     "recount",
+    "relevel",
+    "stretch_levels",
     "stretches",
+    "target_stretches",
     "thorough",
     "to_theta_flat",
     "write",
@@ -190,6 +200,11 @@ THOROUGH_UP_TO = 128
 #: 32 on five to seven stretches)
 RECOUNT_STRETCHES, RECOUNT_ROUNDS, RECOUNT_SCREEN, RECOUNT_UP_TO = 8, 2, 8, 64
 
+#: :func:`relevel`: up to this many pairs of stretches change counts at once
+RELEVEL_PAIRS = 3
+#: widths up to which the default finish (not thorough) also runs :func:`recount`
+RECOUNT_DEFAULT_UP_TO = 16
+
 _THOROUGH: ContextVar[bool] = ContextVar("approx_thorough_finish", default=False)
 
 
@@ -204,7 +219,8 @@ def thorough(on: bool = True) -> Iterator[None]:
     from the construction (``init = "construction"``), whose user wants the optimum."""
     token = _THOROUGH.set(on)
     try:
-        yield
+        with end_rows(on):
+            yield
     finally:
         _THOROUGH.reset(token)
 
@@ -499,7 +515,12 @@ def minimax_fits(
             if _THOROUGH.get():
                 fit, k = rebalance(fit, form, x, y, rival)
                 fit, m = recount(fit, x, y, rival)
-                n += k + m
+                fit, j = relevel(fit, x, y, rival)
+                n += k + m + j
+            elif fit.tau.size - 2 <= RECOUNT_DEFAULT_UP_TO and (
+                    stretches(fit)[1].size < target_stretches(x, y) <= fit.tau.size - 2):
+                fit, m = recount(fit, x, y, rival)
+                n += m
             fits.append(fit)
             used += n
             continue
@@ -531,6 +552,25 @@ def stretches(fit: Fit) -> tuple[Array, NDArray[np.intp]]:
     inner = fit.tau[1:-1]
     cuts = 0.5 * (inner[first[1:] - 1] + inner[first[1:]])
     return np.r_[fit.tau[0], cuts, fit.tau[-1]], counts
+
+
+#: a second difference of the samples counts toward their sign pattern
+#: (:func:`target_stretches`) when at least this fraction of the largest one
+CURVATURE_FLOOR = 1e-6
+
+
+def target_stretches(x: Array, y: Array) -> int:
+    """How many stretches between inflections the samples ``(x, y)`` of ``f`` show (``x``
+    sorted): one more than the sign changes of their slopes' differences (those below
+    :data:`CURVATURE_FLOOR` of the largest skipped, so a straight stretch's rounding
+    does not count)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d2 = np.diff(np.diff(y) / np.diff(x))
+    d2 = d2[np.isfinite(d2)]
+    if d2.size == 0:
+        return 1
+    sign = np.sign(d2[np.abs(d2) > CURVATURE_FLOOR * float(np.max(np.abs(d2)))])
+    return 1 + int(np.count_nonzero(sign[1:] != sign[:-1]))
 
 
 def counted(x: Array, y: Array, ends: Array, counts: NDArray[np.intp]) -> tuple[Array, Array]:
@@ -582,6 +622,61 @@ def recount(fit: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[Fit, i
             break
         fit = new
     return fit, used
+
+
+def stretch_levels(fit: Fit, x: Array, y: Array) -> tuple[Array, NDArray[np.intp], Array]:
+    """The fit's stretches (:func:`stretches`: ends, counts) and each one's own level:
+    the mean over its cells of the cell's best-line error
+    (:func:`~approx.train.exchange.line_errors`), a cell counted in the stretch that
+    holds its middle. At a local minimum every stretch reaches the max error together
+    (continuity ties them); the cells' own errors, free of that tie, are higher where a
+    stretch holds too few knots and lower where it holds too many."""
+    ends, counts = stretches(fit)
+    e = line_errors(fit.tau, x, y)
+    which = np.searchsorted(ends, 0.5 * (fit.tau[:-1] + fit.tau[1:])) - 1
+    which = np.clip(which, 0, counts.size - 1)
+    total = np.bincount(which, e, counts.size)
+    cells = np.maximum(np.bincount(which, minlength=counts.size), 1)
+    return ends, counts, total / cells
+
+
+def relevel(fit: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[Fit, int]:
+    """The subset path from starts whose counts of knots per stretch move by the
+    stretches' own levels (:func:`stretch_levels`): for k = 1 … :data:`RELEVEL_PAIRS`,
+    one knot from each of the k inner stretches of least level (holding 2 knots or
+    more) to each of the k of highest, all at once; each start screened by
+    :data:`RECOUNT_SCREEN` exchange steps, the best run through :func:`subset_path` and
+    kept if it ends lower. The end stretches stay out: an end cell's own error reads
+    low whatever its stretch holds. Where the max sits in twin stretches (an odd or
+    even target), one move alone leaves it in the twin, which :func:`recount` cannot
+    pass; and at 12 stretches its every single move is too many to screen. Returns the
+    fit and the linear programs used."""
+    ends, counts, levels = stretch_levels(fit, x, y)
+    inner = np.arange(1, counts.size - 1)
+    if inner.size < 2:
+        return fit, 0
+    tries, used, seen = [], 0, set()
+    by_level = inner[np.argsort(levels[inner], kind="stable")]
+    for k in range(1, min(RELEVEL_PAIRS, inner.size // 2) + 1):
+        low = [r for r in by_level if counts[r] >= 2][:k]
+        high = by_level[::-1][:k]
+        if len(low) < k or set(low) & set(high):
+            continue
+        moved_counts = counts.copy()
+        moved_counts[low] -= 1
+        moved_counts[high] += 1
+        if moved_counts.tobytes() in seen:
+            continue
+        seen.add(moved_counts.tobytes())
+        tau, u = counted(x, y, ends, moved_counts)
+        *_, error, n = exchange(tau, u, x, y, RECOUNT_SCREEN, rival=rival)
+        tries.append((error, tau, u))
+        used += n
+    if not tries:
+        return fit, used
+    _, tau, u = min(tries, key=lambda t: t[0])
+    new, n = subset_path(Fit(tau, u, None, 0.0), x, y, rival)
+    return (new if new.error < fit.error else fit), used + n
 
 
 def rebalance(fit: Fit, form: str, x: Array, y: Array, rival: float = np.inf
