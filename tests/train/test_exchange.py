@@ -303,3 +303,97 @@ def test_stretches_and_a_start_counted_by_them():
     inside = [int(np.sum((new > a) & (new < b))) for a, b in itertools.pairwise(ends)]
     assert inside == [1, 2, 3]
     assert new[0] == 0.0 and new[-1] == 7.0 and np.allclose(values, np.sin(new), atol=1e-3)
+
+
+def test_samples_show_the_stretches_between_inflections():
+    # sin 2πx on [−1, 1]: inflections at −½, 0, ½; tanh 10x: one; exp: none; a line's
+    # second differences are rounding alone, below the floor, and a cubic's one sign
+    # change survives samples in any order of spacing
+    from approx.train.minimax import target_stretches
+
+    x = np.linspace(-1.0, 1.0, 1025)
+    assert target_stretches(x, np.sin(2 * np.pi * x)) == 4
+    assert target_stretches(x, np.tanh(10 * x)) == 2
+    assert target_stretches(x, np.exp(x)) == 1
+    assert target_stretches(x, 0.3 * x + 0.1) == 1
+    uneven = np.sort(np.random.default_rng(0).uniform(-1.0, 1.0, 1000))
+    assert target_stretches(uneven, uneven**3 - 0.2 * uneven) == 2
+
+
+def test_the_default_finish_recounts_where_the_fit_misses_an_inflection(monkeypatch):
+    # sin 8x² at d = 8 shows seven stretches between inflections; the curvature start's
+    # subset fit sits in five and stops 1.18× above the certified optimum. The default
+    # finish (not thorough) moves knots between stretches there, and only there: the
+    # fit holds fewer stretches than the samples show, and d at least as many
+    from approx.train import minimax
+
+    target, d = targets.from_expr("sin(8*x**2)", (-1.0, 1.0), name="chirp"), 8
+    lower, upper = _bracket(target, d)
+    monkeypatch.setattr(minimax, "RECOUNT_ROUNDS", 1)
+    monkeypatch.setattr(minimax, "RECOUNT_DEFAULT_UP_TO", 0)
+    assert _finish(target, d, ("subset",)) > 1.1 * upper
+    monkeypatch.setattr(minimax, "RECOUNT_DEFAULT_UP_TO", 16)
+    assert lower <= _finish(target, d, ("subset",)) <= 1.01 * upper
+
+
+def test_rows_next_to_the_ends_let_the_exchange_reach_a_convex_optimum(monkeypatch):
+    # (x + 2)/(1.12 − x) at d = 8 (convex, increasing, a pole just right of 1): the
+    # best net is level up to about −0.72, then eight chords. The residual in the last
+    # cell grows toward x = 1, so the end holds the cell's extreme; every step that
+    # lowered it opened an interior one a sample inside, unseen by the linear program,
+    # and the exchange crawled to 1.19× the optimum's error on its samples (1.04× once
+    # certified on the net). With the rows next to the ends it reaches the optimum
+    from approx.train import minimax
+    from approx.train.exchange import end_rows
+
+    target, d = targets.from_expr("(x + 2)/(1.12 - x)", (-1.0, 1.0), name="pole1"), 8
+    lower, upper = _bracket(target, d)
+    for name in ("SUBSET_TRIES", "REBALANCE_ROUNDS", "RECOUNT_ROUNDS", "RELEVEL_PAIRS"):
+        monkeypatch.setattr(minimax, name, 0)  # the subset path alone
+    with minimax.thorough(), end_rows(False):
+        assert _finish(target, d, ("subset",)) > 1.03 * upper
+    with minimax.thorough():
+        assert lower <= _finish(target, d, ("subset",)) <= 1.001 * upper
+
+
+def test_stretch_levels_read_high_where_a_stretch_holds_too_few_knots():
+    # sin πx on [0, 2] (two stretches, twins) fitted from a start with 3 knots in the
+    # first and 9 in the second: each stretch's mass of |f''|^½ over its count
+    from approx.train.minimax import Fit, counted, stretch_levels, subset_path
+
+    x = np.linspace(0.0, 2.0, 2049)
+    y = np.sin(np.pi * x)
+    tau, u = counted(x, y, np.array([0.0, 1.0, 2.0]), np.array([3, 9]))
+    fit, _ = subset_path(Fit(tau, u, None, 0.0), x, y)
+    ends, counts, levels = stretch_levels(fit, x, y)
+    assert list(counts) == [3, 9]
+    # each stretch's mass of |f''|^½ = π^{3/2} |sin πx|^½ between the fit's cuts, by
+    # quadrature, over its count
+    from scipy.integrate import quad
+
+    root = lambda t: np.pi**1.5 * np.sqrt(abs(np.sin(np.pi * t)))  # noqa: E731
+    mass = [quad(root, a, b, points=[1.0] if a < 1.0 < b else None)[0]
+            for a, b in itertools.pairwise(ends)]
+    assert np.allclose(levels, np.array(mass) / counts, rtol=1e-3)
+    assert levels[0] > 2.5 * levels[1]
+
+
+@pytest.mark.slow
+def test_the_thorough_finish_moves_knots_of_twin_stretches_at_once(monkeypatch):
+    # sin 3x + 0.3 sin 17x at d = 128 (odd: twelve stretches, twin by symmetry): the
+    # curvature start puts 10 and 14 knots in two stretches where the optimum has 11
+    # and 13, twice, and stops 1.07× above the certified optimum; one move alone leaves
+    # the max in the twin. Moving a knot from each of the two inner stretches of least
+    # own level to each of the two of highest (relevel, after the thorough finish's
+    # other pieces) reaches the optimum
+    from approx.train import minimax
+
+    target = targets.from_expr("sin(3*x) + 0.3*sin(17*x)", (-1.0, 1.0), name="twofreq")
+    d = 128
+    lower, upper = _bracket(target, d)
+    monkeypatch.setattr(minimax, "RELEVEL_PAIRS", 0)
+    with minimax.thorough():
+        assert _finish(target, d, ("subset",)) > 1.05 * upper
+    monkeypatch.setattr(minimax, "RELEVEL_PAIRS", 2)
+    with minimax.thorough():
+        assert lower <= _finish(target, d, ("subset",)) <= 1.01 * upper
