@@ -174,9 +174,10 @@ def test_knot_moves_leave_a_local_minimum_of_the_exchange(monkeypatch):
 
     target, d = targets.from_expr("sin(exp(2*x))", (-1.0, 1.0), name="sinexp"), 8
     lower, upper = _bracket(target, d)
+    monkeypatch.setattr(minimax, "RECOUNT_DEFAULT_UP_TO", 0)  # the moves alone
     monkeypatch.setattr(minimax, "MOVES_UP_TO", 0)
     assert _finish(target, d, ("subset",)) > 1.2 * upper
-    monkeypatch.undo()
+    monkeypatch.setattr(minimax, "MOVES_UP_TO", 16)
     assert lower <= _finish(target, d, ("subset",)) <= 1.01 * upper
 
 
@@ -279,6 +280,7 @@ def test_the_thorough_finish_moves_a_knot_between_stretches(monkeypatch):
     monkeypatch.setattr(minimax, "SUBSET_TRIES", 0)  # the transfers alone, one round
     monkeypatch.setattr(minimax, "REBALANCE_ROUNDS", 0)
     monkeypatch.setattr(minimax, "RECOUNT_ROUNDS", 0)
+    monkeypatch.setattr(minimax, "RELEVEL_PAIRS", 0)
     with minimax.thorough():
         assert _finish(target, d, ("subset",)) > 1.1 * upper
     monkeypatch.setattr(minimax, "RECOUNT_ROUNDS", 1)
@@ -357,21 +359,20 @@ def test_rows_next_to_the_ends_let_the_exchange_reach_a_convex_optimum(monkeypat
 
 
 def test_stretch_levels_read_high_where_a_stretch_holds_too_few_knots():
-    # sin πx on [0, 2] (two stretches, twins) fitted from a start with 3 knots in the
-    # first and 9 in the second: each stretch's mass of |f''|^½ over its count
-    from approx.train.minimax import Fit, counted, stretch_levels, subset_path
+    # sin πx on [0, 2] (two stretches, twins), a start with 3 knots in the first and 9
+    # in the second: each stretch's mass of |f''|^½ over its count
+    from approx.train.minimax import Fit, counted, stretch_levels
 
     x = np.linspace(0.0, 2.0, 2049)
     y = np.sin(np.pi * x)
     tau, u = counted(x, y, np.array([0.0, 1.0, 2.0]), np.array([3, 9]))
-    fit, _ = subset_path(Fit(tau, u, None, 0.0), x, y)
-    ends, counts, levels = stretch_levels(fit, x, y)
+    ends, counts, levels = stretch_levels(Fit(tau, u, None, 0.0), x, y)
     assert list(counts) == [3, 9]
-    # each stretch's mass of |f''|^½ = π^{3/2} |sin πx|^½ between the fit's cuts, by
+    # each stretch's mass of |f''|^½ = π |sin πx|^½ between the start's cuts, by
     # quadrature, over its count
     from scipy.integrate import quad
 
-    root = lambda t: np.pi**1.5 * np.sqrt(abs(np.sin(np.pi * t)))  # noqa: E731
+    root = lambda t: np.pi * np.sqrt(abs(np.sin(np.pi * t)))  # noqa: E731
     mass = [quad(root, a, b, points=[1.0] if a < 1.0 < b else None)[0]
             for a, b in itertools.pairwise(ends)]
     assert np.allclose(levels, np.array(mass) / counts, rtol=1e-3)
