@@ -65,7 +65,18 @@ number of knots between two inflections of ``f`` tends to stay what the start ga
 that count is what the local minima differ by (on sin 3x + 0.3 sin 17x at d = 128, a
 start with the optimum's count in each stretch ends at the optimum, the curvature
 start's, two stretches off by one, 1.07× above it: both must change at once, and its
-twelve stretches are more than :func:`recount` tries).
+twelve stretches are more than :func:`recount` tries). :func:`relevel` changes such
+counts in pairs, by each stretch's mass of ``|f''|^½`` over its knots
+(:func:`stretch_levels`), and the thorough finish's exchanges add rows at the samples
+next to the ends when a step misses an extreme opening there
+(:func:`~approx.train.exchange.end_rows`).
+
+The default finish runs :func:`recount` too, up to :data:`RECOUNT_DEFAULT_UP_TO` units,
+but only where the subset fit holds fewer stretches than the samples show
+(:func:`target_stretches`) and d is at least that many: there a stretch of ``f`` has
+no knot of its own (sin 8x² at d = 8: seven stretches, the fit's knots in five, 1.18×
+above the optimum; with the move 1.00). On the quickstart's targets the test never
+holds, so their fits are unchanged.
 """
 
 from __future__ import annotations
@@ -201,7 +212,10 @@ RECOUNT_STRETCHES, RECOUNT_ROUNDS, RECOUNT_SCREEN, RECOUNT_UP_TO = 8, 2, 8, 64
 
 #: :func:`relevel`: up to this many pairs of stretches change counts at once
 RELEVEL_PAIRS = 3
-#: widths up to which the default finish (not thorough) also runs :func:`recount`
+#: widths up to which the default finish (not thorough) also runs :func:`recount`, where
+#: the subset fit holds fewer stretches than the samples show (:func:`target_stretches`)
+#: and d at least that many (a cost rule: 1–3 s of CPU a fit where it runs; never on
+#: the quickstart's targets)
 RECOUNT_DEFAULT_UP_TO = 16
 
 _THOROUGH: ContextVar[bool] = ContextVar("approx_thorough_finish", default=False)
