@@ -216,7 +216,7 @@ RELEVEL_PAIRS = 3
 #: the subset fit holds fewer stretches than the samples show (:func:`target_stretches`)
 #: and d at least that many (a cost rule: 1–3 s of CPU a fit where it runs; never on
 #: the quickstart's targets)
-RECOUNT_DEFAULT_UP_TO = 16
+RECOUNT_DEFAULT_UP_TO = 64
 
 _THOROUGH: ContextVar[bool] = ContextVar("approx_thorough_finish", default=False)
 
@@ -530,10 +530,6 @@ def minimax_fits(
                 fit, m = recount(fit, x, y, rival)
                 fit, j = relevel(fit, x, y, rival)
                 n += k + m + j
-            elif fit.tau.size - 2 <= RECOUNT_DEFAULT_UP_TO and (
-                    stretches(fit)[1].size < target_stretches(x, y) <= fit.tau.size - 2):
-                fit, m = recount(fit, x, y, rival)
-                n += m
             fits.append(fit)
             used += n
             continue
@@ -549,7 +545,29 @@ def minimax_fits(
             fit, n = rebalance(fit, form, x, y, min((f.error for f in fits), default=np.inf))
             used += n
         fits.append(fit)
+    if not _THOROUGH.get():
+        used += _recounted(fits, x, y)
     return fits, used
+
+
+def _recounted(fits: list[Fit], x: Array, y: Array) -> int:
+    """The default finish's :func:`recount` (up to :data:`RECOUNT_DEFAULT_UP_TO` units):
+    from the best fit of d + 1 cells (level or subset form), only where its knots lie
+    in fewer stretches than the samples show (:func:`target_stretches`) and d is at
+    least that many; its result joins ``fits`` if lower. Returns the linear programs
+    used."""
+    wide = [f for f in fits if f.flat is not None or f.left is not None]
+    if not wide:
+        return 0
+    best = min(wide, key=lambda f: f.error)
+    d = best.tau.size - 2
+    if not (d <= RECOUNT_DEFAULT_UP_TO
+            and stretches(best)[1].size < target_stretches(x, y) <= d):
+        return 0
+    new, used = recount(best, x, y, min(f.error for f in fits))
+    if new.error < best.error:
+        fits.append(new)
+    return used
 
 
 def stretches(fit: Fit) -> tuple[Array, NDArray[np.intp]]:
