@@ -217,6 +217,9 @@ RELEVEL_PAIRS = 3
 #: and d at least that many (a cost rule: 1–3 s of CPU a fit where it runs; never on
 #: the quickstart's targets)
 RECOUNT_DEFAULT_UP_TO = 64
+#: ... or where the stretches' levels differ by more than this factor (at the optimum
+#: of the quickstart's targets they differ by up to 1.21: runge at d = 8)
+RECOUNT_UNEVEN = 1.3
 
 _THOROUGH: ContextVar[bool] = ContextVar("approx_thorough_finish", default=False)
 
@@ -554,15 +557,19 @@ def _recounted(fits: list[Fit], x: Array, y: Array) -> int:
     """The default finish's :func:`recount` (up to :data:`RECOUNT_DEFAULT_UP_TO` units):
     from the best fit of d + 1 cells (level or subset form), only where its knots lie
     in fewer stretches than the samples show (:func:`target_stretches`) and d is at
-    least that many; its result joins ``fits`` if lower. Returns the linear programs
-    used."""
+    least that many, or where its stretches' levels (:func:`stretch_levels`) differ by
+    more than the factor :data:`RECOUNT_UNEVEN`; its result joins ``fits`` if lower.
+    Returns the linear programs used."""
     wide = [f for f in fits if f.flat is not None or f.left is not None]
     if not wide:
         return 0
     best = min(wide, key=lambda f: f.error)
     d = best.tau.size - 2
-    if not (d <= RECOUNT_DEFAULT_UP_TO
-            and stretches(best)[1].size < target_stretches(x, y) <= d):
+    if d > RECOUNT_DEFAULT_UP_TO:
+        return 0
+    _, counts, levels = stretch_levels(best, x, y)
+    if not (counts.size < target_stretches(x, y) <= d
+            or levels.max() > RECOUNT_UNEVEN * levels.min()):
         return 0
     new, used = recount(best, x, y, min(f.error for f in fits))
     if new.error < best.error:
