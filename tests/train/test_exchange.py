@@ -338,6 +338,25 @@ def test_the_default_finish_recounts_where_the_fit_misses_an_inflection(monkeypa
     assert lower <= _finish(target, d, ("subset",)) <= 1.01 * upper
 
 
+@pytest.mark.slow
+def test_the_default_finish_recounts_where_the_stretches_levels_are_uneven(monkeypatch):
+    # two unequal steps, tanh 25(x + 0.4) + ½ tanh 15(x − 0.5), at d = 16: the fit's
+    # knots lie in all four stretches, but 4, 5, 4, 3 where their shares of the mass
+    # of |f''|^½ are about 4.6, 4.8, 3.3, 3.3 (levels 1.37× apart), 1.24× above the
+    # certified optimum; the default finish's recount, asked for by the uneven levels,
+    # reaches it
+    from approx.train import minimax
+
+    target = targets.from_expr("tanh(25*(x + 0.4)) + 0.5*tanh(15*(x - 0.5))", (-1.0, 1.0),
+                               name="twostep")
+    d = 16
+    lower, upper = _bracket(target, d)
+    monkeypatch.setattr(minimax, "RECOUNT_UNEVEN", np.inf)
+    assert _finish(target, d, ("free", "subset")) > 1.1 * upper
+    monkeypatch.setattr(minimax, "RECOUNT_UNEVEN", 1.3)
+    assert lower <= _finish(target, d, ("free", "subset")) <= 1.01 * upper
+
+
 def test_rows_next_to_the_ends_let_the_exchange_reach_a_convex_optimum(monkeypatch):
     # (x + 2)/(1.12 − x) at d = 8 (convex, increasing, a pole just right of 1): the
     # best net is level up to about −0.72, then eight chords. The residual in the last
