@@ -71,12 +71,14 @@ counts in pairs, by each stretch's mass of ``|f''|^½`` over its knots
 next to the ends when a step misses an extreme opening there
 (:func:`~approx.train.exchange.end_rows`).
 
-The default finish runs :func:`recount` too, up to :data:`RECOUNT_DEFAULT_UP_TO` units,
-but only where the subset fit holds fewer stretches than the samples show
-(:func:`target_stretches`) and d is at least that many: there a stretch of ``f`` has
-no knot of its own (sin 8x² at d = 8: seven stretches, the fit's knots in five, 1.18×
-above the optimum; with the move 1.00). On the quickstart's targets the test never
-holds, so their fits are unchanged.
+The default finish runs :func:`recount` too, up to :data:`RECOUNT_DEFAULT_UP_TO` units
+(:func:`_recounted`), but only where the best fit of d + 1 cells holds fewer stretches
+than the samples show (:func:`target_stretches`) and d is at least that many, so that a
+stretch of ``f`` has no knot of its own (sin 8x² at d = 8: seven stretches, the fit's
+knots in five, 1.18× above the optimum; with the move 1.00), or where its stretches'
+levels differ by more than :data:`RECOUNT_UNEVEN` (two unequal steps at d = 16: 1.24 →
+1.00). On the quickstart's and the built-in targets neither holds, so their fits are
+unchanged.
 """
 
 from __future__ import annotations
@@ -213,9 +215,9 @@ RECOUNT_STRETCHES, RECOUNT_ROUNDS, RECOUNT_SCREEN, RECOUNT_UP_TO = 8, 2, 8, 64
 #: :func:`relevel`: up to this many pairs of stretches change counts at once
 RELEVEL_PAIRS = 3
 #: widths up to which the default finish (not thorough) also runs :func:`recount`, where
-#: the subset fit holds fewer stretches than the samples show (:func:`target_stretches`)
-#: and d at least that many (a cost rule: 1–3 s of CPU a fit where it runs; never on
-#: the quickstart's targets)
+#: the best fit of d + 1 cells holds fewer stretches than the samples show
+#: (:func:`target_stretches`) and d at least that many (a cost: 0.3–5 s of CPU a fit
+#: where it runs, e^{−2x} sin 10x at d = 64 the most; never on the quickstart's targets)
 RECOUNT_DEFAULT_UP_TO = 64
 #: ... or where the stretches' levels differ by more than this factor (at the optimum
 #: of the quickstart's targets they differ by up to 1.21: runge at d = 8)
