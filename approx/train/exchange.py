@@ -200,8 +200,9 @@ def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array
     # and its slope change by at most KINK_CHANGE of itself (the knot stays where the
     # linear model puts it, to a factor)
     cl = np.arange(n - 1)
-    kinks = _lp.Rows(2 * np.arange(n, dtype=np.int32), np.c_[2 * cl + 1, 2 * cl + 3].ravel(
-    ).astype(np.int32), np.tile([1.0, -1.0], n - 1), 2 * n)
+    kinks = _lp.Rows(2 * np.arange(n, dtype=np.int32),
+                     np.c_[2 * cl + 1, 2 * cl + 3].astype(np.int32).ravel(),
+                     np.tile([1.0, -1.0], n - 1), 2 * n)
     kink = KINK_CHANGE * min(radius, 1.0) * np.abs(ds)
     # a residual near ±E bounds the step on its own side only (the other side is 2E away)
     signed = np.abs(r) >= SIGNED * error
