@@ -229,8 +229,8 @@ class Capture:
     def take(self, fig: Figure) -> None:
         """Render ``fig`` in each format, laid out once (the first render's layout kept
         for the others: the layout engine is the larger part of a render)."""
-        if self.formats[:1] == ("png",) and self.dpi is None:
-            _lay_out(fig)
+        if self.formats[:1] == ("png",):
+            _lay_out(fig, self.dpi)
         for k, fmt in enumerate(self.formats):
             buffer = io.BytesIO()
             settings: dict[str, Any] = {"svg.hashsalt": self.name}
@@ -244,19 +244,23 @@ class Capture:
                 _freeze_layout(fig)
 
 
-def _lay_out(fig: Figure) -> None:
-    """Run ``fig``'s layout engine as a PNG at the figure's resolution would, then
-    freeze the layout (:func:`_freeze_layout`). ``savefig`` with a layout engine first
-    draws the whole figure with its output switched off, only to run the engine on the
-    way: that draw is a fifth of a figure's CPU and changes nothing (the PNG and SVG
-    are byte for byte those of the two-draw path)."""
+def _lay_out(fig: Figure, dpi: float | None = None) -> None:
+    """Run ``fig``'s layout engine as a PNG at ``dpi`` (default the figure's own) would,
+    then freeze the layout (:func:`_freeze_layout`). ``savefig`` with a layout engine
+    first draws the whole figure with its output switched off at the resolution asked,
+    only to run the engine on the way: that draw is a fifth of a figure's CPU and
+    changes nothing (the PNG and SVG are byte for byte those of the two-draw path)."""
     engine = fig.get_layout_engine()
     if engine is None or not fig.axes:  # (Figure.draw runs an engine only with axes)
         return
+    own = fig.dpi
+    fig.dpi = own if dpi is None else dpi  # (as savefig sets it while it draws)
     try:
         engine.execute(fig)
     except ValueError:  # (as Figure.draw: a layout that cannot be done is skipped)
         pass
+    finally:
+        fig.dpi = own
     _freeze_layout(fig)
 
 

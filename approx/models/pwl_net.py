@@ -70,25 +70,59 @@ def _meet_in_middle(v: Array, take: NDArray[np.bool_], target: float
         return take, r
     step = np.where(take[small], -v[small], v[small])  # the residual falls by step
     half = small.size // 2
-    a, b = _subset_sums(step[:half]), _subset_sums(step[half:])
-    order = np.argsort(b)
-    sorted_b = b[order]
-    want = r - a
-    pos = np.clip(np.searchsorted(sorted_b, want), 0, sorted_b.size - 1)
-    lower = np.maximum(pos - 1, 0)
-    err_hi, err_lo = np.abs(want - sorted_b[pos]), np.abs(want - sorted_b[lower])
-    pick = np.where(err_lo < err_hi, lower, pos)
-    err = np.minimum(err_lo, err_hi)
-    i = int(np.argmin(err))
-    if not err[i] < abs(r):
+    found = _nearest_pair(step[:half], step[half:], r)
+    if not found[2] < abs(r):
         return take, r
-    j = int(order[pick[i]])
+    i, j = found[0], found[1]
     bits_a = [(i >> k) & 1 == 1 for k in range(half)]
     bits_b = [(j >> k) & 1 == 1 for k in range(small.size - half)]
     toggled = np.array(bits_a + bits_b, dtype=bool)
     take = take.copy()
     take[small[toggled]] = ~take[small[toggled]]
     return take, target - float(v[take].sum())
+
+
+def _nearest_pair(first: Array, second: Array, r: float) -> tuple[int, int, float]:
+    """Subsets ``i`` of ``first`` and ``j`` of ``second`` (bit ``k`` = item ``k``) whose
+    sums ``a_i + b_j`` come nearest ``r``, and ``|r - a_i - b_j|``: the first such ``i``,
+    and for it the ``j`` of an ``argsort`` of the ``b`` sums next to where ``r - a_i``
+    would be inserted (the nearer neighbour, the lower one on a tie).
+
+    The sums come sorted from :func:`_sorted_sums` (the same sums, bit for bit: each
+    is added up in the same order); where two ``b`` sums are equal, which of them an
+    ``argsort`` puts first is its own, so the sums are then sorted by ``argsort``."""
+    a_sorted, a_index = _sorted_sums(first)  # (a permutation of the sums, NaN or not)
+    sorted_b, order = _sorted_sums(second)
+    if not (np.diff(sorted_b) > 0).all():
+        b = _subset_sums(second)
+        order = np.argsort(b)
+        sorted_b = b[order]
+    # r - a is non-increasing along a_sorted (rounding is monotone): searched reversed,
+    # the keys are sorted, which a binary search walks far faster than scattered ones
+    want = (r - a_sorted)[::-1]
+    pos = np.clip(np.searchsorted(sorted_b, want), 0, sorted_b.size - 1)
+    lower = np.maximum(pos - 1, 0)
+    err_hi, err_lo = np.abs(want - sorted_b[pos]), np.abs(want - sorted_b[lower])
+    pick = np.empty(a_index.size, dtype=np.intp)
+    err = np.empty(a_index.size)
+    back = a_index[::-1]  # the subset of first each key came from
+    pick[back] = np.where(err_lo < err_hi, lower, pos)
+    err[back] = np.minimum(err_lo, err_hi)
+    i = int(np.argmin(err))
+    return i, int(order[pick[i]]), float(err[i])
+
+
+def _sorted_sums(step: Array) -> tuple[Array, NDArray[np.intp]]:
+    """The sums of :func:`_subset_sums` in increasing order and their subsets: sorted
+    sums of the first ``k`` items, and the same plus item ``k`` (sorted too: rounding
+    is monotone), merged (a stable sort of two sorted runs is a merge)."""
+    sums, subsets = np.zeros(1), np.zeros(1, dtype=np.intp)
+    for k, value in enumerate(step):
+        both = np.concatenate((sums, sums + value))
+        merged = np.argsort(both, kind="stable")
+        sums = both[merged]
+        subsets = np.concatenate((subsets, subsets + (1 << k)))[merged]
+    return sums, subsets
 
 
 def _subset_sums(step: Array) -> Array:

@@ -228,11 +228,11 @@ def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array
           ) -> tuple[Array, Array, float]:
     """The linear program's lines and predicted max error (``error`` if it fails); with
     ``tie``, the slopes' changes keep ``tie · s`` (:func:`exchange`)."""
-    from scipy import sparse
-    from scipy.optimize import linprog
+    from approx.train import _lp
 
     n = m.size
     J, r, moves = _rows(m, s, tau, u, x, y, error)
+    J, moves = _lp.rows(J), _lp.rows(moves)
     h, ds = np.diff(tau), s[:-1] - s[1:]
     # knot k moves by −(δℓ_{c−1} − δℓ_c)(τ_k)/ds: at most KNOT_MOVE of the cell it enters
     step = min(radius, KNOT_MOVE) * np.abs(ds)
@@ -241,21 +241,17 @@ def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array
     # and its slope change by at most KINK_CHANGE of itself (the knot stays where the
     # linear model puts it, to a factor)
     cl = np.arange(n - 1)
-    kinks = sparse.csr_matrix(
-        (np.r_[np.ones(n - 1), -np.ones(n - 1)], (np.r_[cl, cl], np.r_[2 * cl + 1, 2 * cl + 3])),
-        shape=(n - 1, 2 * n),
-    )
+    kinks = _lp.Rows(2 * np.arange(n, dtype=np.int32),
+                     np.c_[2 * cl + 1, 2 * cl + 3].astype(np.int32).ravel(),
+                     np.tile([1.0, -1.0], n - 1), 2 * n)
     kink = KINK_CHANGE * min(radius, 1.0) * np.abs(ds)
     # a residual near ±E bounds the step on its own side only (the other side is 2E away)
     signed = np.abs(r) >= SIGNED * error
     up, down = ~(signed & (r < 0)), ~(signed & (r > 0))
-    zero = sparse.csr_matrix((n - 1, 1))
-    A = sparse.vstack([
-        sparse.hstack([J[up], -sparse.csr_matrix(np.ones((int(up.sum()), 1)))]),
-        sparse.hstack([-J[down], -sparse.csr_matrix(np.ones((int(down.sum()), 1)))]),
-        sparse.hstack([moves, zero]), sparse.hstack([-moves, zero]),
-        sparse.hstack([kinks, zero]), sparse.hstack([-kinks, zero]),
-    ]).tocsr()
+    A = _lp.stack(
+        _lp.take(J, up, border=-1.0), _lp.take(J, down, -1.0, border=-1.0),
+        moves, _lp.take(moves, scale=-1.0), kinks, _lp.take(kinks, scale=-1.0),
+    )
     b = np.concatenate([-r[up], r[down], upper, lower, kink, kink])
     cost = np.zeros(2 * n + 1)
     cost[-1] = 1.0
@@ -274,11 +270,10 @@ def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array
         row = np.zeros((1, 2 * n + 1))
         row[0, 1:-1:2] = tie
         eq = {"A_eq": row, "b_eq": np.zeros(1)}
-    res = linprog(cost, A_ub=A, b_ub=b, bounds=bounds, method="highs", **eq,
-                  options={"primal_feasibility_tolerance": tol, "dual_feasibility_tolerance": tol})
-    if res.status != 0:
+    z = _lp.solve(cost, A, b, bounds, **eq, tolerance=tol)
+    if z is None:
         return a, s, error
-    return a + res.x[0:-1:2], s + res.x[1:-1:2], float(res.x[-1])
+    return a + z[0:-1:2], s + z[1:-1:2], float(z[-1])
 
 
 def spread(tau: Array, u: Array, flat: int | None = None) -> tuple[Array, Array]:

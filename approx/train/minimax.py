@@ -328,7 +328,8 @@ def _step(fit: Fit, x: Array, y: Array, r: Array, radius: float) -> tuple[Array,
     """The linear program's step from ``fit``: new knots, values, and the predicted max
     ``min_δ max_i |r_i + J_i δ|`` over the active samples within the trust region."""
     from scipy import sparse
-    from scipy.optimize import linprog
+
+    from approx.train import _lp
 
     tau, u, k = fit.tau, fit.u, fit.tau.size
     idx = _active(r, fit.error, np.searchsorted(x, tau[1:-1]))
@@ -350,10 +351,9 @@ def _step(fit: Fit, x: Array, y: Array, r: Array, radius: float) -> tuple[Array,
         row = np.zeros((1, n))
         row[0, k - 2 + fit.flat], row[0, k - 1 + fit.flat] = 1.0, -1.0
         eq = {"A_eq": row, "b_eq": np.zeros(1)}
-    res = linprog(c, A_ub=A, b_ub=b, bounds=bounds, method="highs", **eq)
-    if res.status != 0:
+    z = _lp.solve(c, A, b, bounds, **eq)
+    if z is None:
         return tau, u, fit.error
-    z = res.x
     new_tau = tau.copy()
     new_tau[1:-1] += z[: k - 2]
     return new_tau, u + z[k - 2 : 2 * k - 2], float(z[-1])

@@ -302,14 +302,30 @@ def _busy_figure() -> Figure:
     return fig
 
 
-def test_a_png_laid_out_ahead_is_the_one_savefig_draws_itself(monkeypatch):
+@pytest.mark.parametrize("dpi", [None, figstyle.DEFAULT_DPI, 45])
+def test_a_png_laid_out_ahead_is_the_one_savefig_draws_itself(monkeypatch, dpi):
     with figstyle.style():
-        ahead = figstyle.Capture("f", ("png", "svg"))
-        figstyle.save_figure(_busy_figure(), ahead)
-        monkeypatch.setattr(figstyle, "_lay_out", lambda fig: None)  # savefig's own way
-        itself = figstyle.Capture("f", ("png", "svg"))
+        ahead = figstyle.Capture("f", ("png", "svg"), dpi)
+        fig = _busy_figure()
+        figstyle.save_figure(fig, ahead)
+        assert fig.dpi == _busy_figure().dpi  # (its own resolution given back)
+        monkeypatch.setattr(figstyle, "_lay_out", lambda fig, dpi: None)  # savefig's way
+        itself = figstyle.Capture("f", ("png", "svg"), dpi)
         figstyle.save_figure(_busy_figure(), itself)
     assert ahead.data == itself.data
+
+
+def test_the_layout_ahead_runs_at_the_resolution_asked(monkeypatch):
+    seen = []
+    monkeypatch.setattr(figstyle, "_freeze_layout", lambda fig: seen.append(fig.dpi))
+    figstyle._lay_out(_busy_figure(), 45)
+    assert seen == [_busy_figure().dpi]  # frozen after the figure got its own back
+    dpis = []
+    fig = _busy_figure()
+    engine = fig.get_layout_engine()
+    monkeypatch.setattr(engine, "execute", lambda f: dpis.append(f.dpi))
+    figstyle._lay_out(fig, 45)
+    assert dpis == [45]
 
 
 @pytest.mark.parametrize(("value", "label"), [
