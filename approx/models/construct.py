@@ -272,7 +272,9 @@ def random_features(
     TypeError
         If ``target``, ``d``, ``rng`` or ``n_samples`` has the wrong type.
     ValueError
-        If ``d < 1``, ``n_samples < 2`` or ``features`` is unknown.
+        If ``d < 1``, ``n_samples < 2`` or ``features`` is unknown, or for Fourier
+        features on a domain so narrow (about ``1e-304`` wide) that their frequencies,
+        or their products with the samples, leave the float range.
     """
     check_target(target)
     d = validate.integer(d, "d", 1)
@@ -284,6 +286,11 @@ def random_features(
     if features == "fourier":
         sigma = _FOURIER_SCALE * np.pi * max(min(d, n_samples) - 1, 1) / (b - a)
         w = rng.normal(0.0, sigma, d)
+        with np.errstate(all="ignore"):
+            if not np.isfinite(4 * np.max(np.abs(w)) * max(abs(a), abs(b), 1.0)):
+                raise ValueError(f"Fourier features on the domain {target.domain} (width "
+                                 f"{b - a:.3g}): their frequencies (scale {sigma:.3g}) "
+                                 "leave the float range")
         bias = rng.uniform(0.0, 2 * np.pi, d)
     else:
         breaks = rng.uniform(a, b, d)
