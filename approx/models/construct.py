@@ -51,6 +51,9 @@ _RCOND = 1e-13
 #: d = 4096 on 8192 samples this fits every built-in target better than a truncated SVD
 #: at 1e-8, with smaller weights
 _RIDGE = 1e-7
+#: targets whose values reach past ``2^±_SCALE_PAST`` are fitted scaled by a power of two
+#: (see :func:`_output_weights`); others exactly as they are
+_SCALE_PAST = 256
 
 
 def uniform_knots(target: Target, d: int) -> Array:
@@ -313,15 +316,29 @@ def _design(x: Array, w: Array, bias: Array, features: str) -> Array:
 def _output_weights(
     design: Array, y: Array, x: Array, w: Array, bias: Array, features: str
 ) -> Array:
-    """The output weights and bias (last) of :func:`random_features` for its design."""
+    """The output weights and bias (last) of :func:`random_features` for its design.
+
+    Values past ``2^±``:data:`_SCALE_PAST` are fitted scaled by a power of two, the
+    coefficients scaled back (exactly: the same result, where nothing overflows):
+    ``Aᵀy`` of values near ``1e305`` on 4096 samples overflowed, and the fit of
+    ``1e305 sin 3x`` by ReLU features at d = 1100 had non-finite weights."""
+    top = float(np.max(np.abs(y), initial=0.0))
+    k = 0
+    if np.isfinite(top) and (top > 2.0**_SCALE_PAST or 0 < top < 2.0**-_SCALE_PAST):
+        k = int(np.frexp(top)[1])
+        y = np.ldexp(y, -k)
     # (scipy.linalg loads slowly: only these fits need it)
     if features == "relu":
         from approx.models.least_squares import relu_gram, ridge_lstsq
 
-        return ridge_lstsq(design, y, _RIDGE, relu_gram(x, w, bias, design))
-    from approx.models.least_squares import cos_gram, deflated_lstsq
+        coef = ridge_lstsq(design, y, _RIDGE, relu_gram(x, w, bias, design))
+    else:
+        from approx.models.least_squares import cos_gram, deflated_lstsq
 
-    return deflated_lstsq(design, y, _RCOND, lambda: cos_gram((x[0], x[-1]), x.size, w, bias))
+        coef = deflated_lstsq(design, y, _RCOND,
+                              lambda: cos_gram((x[0], x[-1]), x.size, w, bias))
+    with np.errstate(over="ignore"):
+        return np.ldexp(coef, k)
 
 
 def sawtooth_square(m: int) -> MLP:

@@ -106,3 +106,16 @@ def test_the_certified_error_of_small_cos_fits_covers_a_dense_grid(expr, domain,
     assert exact <= found.upper * (1 + 1e-12)
     # the value is the error at found.x, rounded down
     assert found.value <= _exact_error(expr, net, np.array([found.x])) * (1 + 1e-12)
+
+
+@pytest.mark.parametrize(("features", "d"), [("relu", 1100), ("fourier", 1100), ("relu", 8)])
+def test_targets_near_the_float_range_are_fitted_as_their_scaled_selves(features, d):
+    """``2^1016 sin 3x``: its ``Aᵀy`` on 4096 samples overflowed (non-finite weights);
+    scaled by a power of two, the fit is that of ``sin 3x``, scaled."""
+    nets = [construct.random_features(targets.from_expr(expr, (-1.0, 1.0)), d, features,
+                                      rng=np.random.default_rng(2), n_samples=4096)
+            for expr in ("sin(3*x)", "2**1016*sin(3*x)")]
+    small, big = (np.append(net.weights[1][:, 0], net.biases[1]) for net in nets)
+    assert np.all(np.isfinite(big))
+    np.testing.assert_allclose(np.ldexp(big, -1016), small, rtol=1e-9,
+                               atol=1e-9 * np.max(np.abs(small)))
