@@ -352,6 +352,7 @@ def deflated_lstsq(design: Array, y: Array, cut: float, gram: Array | Callable[[
             gram = gram()
         rho = _top_eigenvalue(gram, _LANCZOS)
         if rho > 0 and not _agrees(design, gram, tau**2 * rho):  # (the design's own)
+            gram = None  # (freed before its replacement: the peak memory stays the same)
             gram, owned = design.T @ design, True
             rho = _top_eigenvalue(gram, _LANCZOS)
         if not rho > 0:
