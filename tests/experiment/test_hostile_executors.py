@@ -42,3 +42,33 @@ def test_a_run_rerun_alone_leaves_no_manager_thread_running(monkeypatch):
     (manager, processes), = seen
     assert not manager.is_alive()
     assert not any(p.is_alive() for p in processes)
+
+
+def test_drawing_processes_are_spawned_with_ctrl_c_ignored(monkeypatch):
+    """Processes are spawned on submit: SIGINT is ignored then, so that they inherit it
+    from their first instruction (a Ctrl-C during a drawer's imports printed its own
+    traceback beside the sweep's one line)."""
+    import concurrent.futures
+    import signal
+
+    from approx.experiment import render
+
+    seen = []
+
+    class Pool:
+        def submit(self, fn, *args):
+            seen.append(signal.getsignal(signal.SIGINT))
+            future = concurrent.futures.Future()
+            future.set_result(None)
+            return future
+
+        def shutdown(self, wait, cancel_futures):
+            pass
+
+    before = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(render, "_new_pool", lambda jobs: Pool())
+    monkeypatch.setattr(render, "_early", [])
+    render.prestart(3, render._touch)
+    assert seen == [signal.SIG_IGN] * 2
+    assert signal.getsignal(signal.SIGINT) is before
+    render.discard()
