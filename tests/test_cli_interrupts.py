@@ -86,7 +86,10 @@ def test_ctrl_c_early_in_a_sweep_ends_it_quietly_and_leaves_no_worker(tmp_path, 
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         raise
-    assert proc.returncode in (0, 130), err  # (0: it ended before the signal came)
+    # (0: it ended before the signal came, or the signal came while workers were being
+    # spawned, when it is ignored; -2: ended by SIGINT itself, 130 to a shell, silent,
+    # seen 2 of 30 times 0.5 s after the start, before and after the hook)
+    assert proc.returncode in (0, 130, -signal.SIGINT), err
     assert "Traceback" not in err and "Exception ignored" not in err, err
     assert err.count("\n") <= 1, err
     deadline = time.monotonic() + 5
