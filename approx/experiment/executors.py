@@ -234,7 +234,13 @@ def _stop(executor: ProcessPoolExecutor) -> None:
 
 
 def _alone(run: Run, time_limit: float | None) -> Result:
-    """Rerun ``run`` in a pool of its own; a second death is the run's doing."""
+    """Rerun ``run`` in a pool of its own; a second death is the run's doing.
+
+    The pool is shut down waiting for its worker and manager thread (a worker that
+    finished exits in well under a second; a dead one is gone): left running, the
+    thread closes its wake-up pipe while the interpreter's exit may be waking it up
+    (Python ≤ 3.11: ``OSError: Bad file descriptor`` printed at exit), as
+    :func:`discard`'s did."""
     executor = _new_pool(1)
     start = time.monotonic()
     try:
@@ -255,7 +261,7 @@ def _alone(run: Run, time_limit: float | None) -> Result:
             "(killed by the OS, e.g. out of memory, or by a signal)",
         )
     finally:
-        executor.shutdown(wait=False, cancel_futures=True)
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def pool(

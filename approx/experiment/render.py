@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -31,7 +32,7 @@ import signal
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +77,28 @@ def prestart(jobs: int, code: Callable[..., object]) -> None:
         return
     try:
         pool = _new_pool(jobs - 1)
-        for _ in range(jobs - 1):  # one task each: every process is spawned now
-            pool.submit(_touch, code)
+        with _no_sigint():
+            for _ in range(jobs - 1):  # one task each: every process is spawned now
+                pool.submit(_touch, code)
     except Exception:  # drawing starts its own pool (or draws here) then
         return
     _early.append((pool, jobs))
+
+
+@contextlib.contextmanager
+def _no_sigint() -> Iterator[None]:
+    """SIGINT ignored while drawing processes are spawned (on submit): they inherit the
+    disposition from their first instruction on, not only from their initializer (a
+    Ctrl-C while one imported its modules printed that process's own traceback beside
+    the sweep's one line); as the sweep's workers (``executors._no_sigint``)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def discard() -> None:
@@ -237,8 +255,9 @@ def _render_pooled(drawers: Sequence[Drawer], wanted: list[int],
     feed = _Feed(pool, token, payload, wanted, captures)
     here: dict[int, Rendered] = {}
     try:
-        for _ in range(jobs - 1):
-            feed.send()
+        with _no_sigint():  # (a new pool's processes are spawned here)
+            for _ in range(jobs - 1):
+                feed.send()
         while (k := feed.next_here()) is not None:
             capture = captures[k]
             assert capture is not None

@@ -51,6 +51,9 @@ _RCOND = 1e-13
 #: d = 4096 on 8192 samples this fits every built-in target better than a truncated SVD
 #: at 1e-8, with smaller weights
 _RIDGE = 1e-7
+#: targets whose values reach past ``2^±_SCALE_PAST`` are fitted scaled by a power of two
+#: (see :func:`_output_weights`); others exactly as they are
+_SCALE_PAST = 256
 
 
 def uniform_knots(target: Target, d: int) -> Array:
@@ -272,7 +275,9 @@ def random_features(
     TypeError
         If ``target``, ``d``, ``rng`` or ``n_samples`` has the wrong type.
     ValueError
-        If ``d < 1``, ``n_samples < 2`` or ``features`` is unknown.
+        If ``d < 1``, ``n_samples < 2`` or ``features`` is unknown, or for Fourier
+        features on a domain so narrow (about ``1e-304`` wide) that their frequencies,
+        or their products with the samples, leave the float range.
     """
     check_target(target)
     d = validate.integer(d, "d", 1)
@@ -284,6 +289,11 @@ def random_features(
     if features == "fourier":
         sigma = _FOURIER_SCALE * np.pi * max(min(d, n_samples) - 1, 1) / (b - a)
         w = rng.normal(0.0, sigma, d)
+        with np.errstate(all="ignore"):
+            if not np.isfinite(4 * np.max(np.abs(w)) * max(abs(a), abs(b), 1.0)):
+                raise ValueError(f"Fourier features on the domain {target.domain} (width "
+                                 f"{b - a:.3g}): their frequencies (scale {sigma:.3g}) "
+                                 "leave the float range")
         bias = rng.uniform(0.0, 2 * np.pi, d)
     else:
         breaks = rng.uniform(a, b, d)
@@ -306,15 +316,29 @@ def _design(x: Array, w: Array, bias: Array, features: str) -> Array:
 def _output_weights(
     design: Array, y: Array, x: Array, w: Array, bias: Array, features: str
 ) -> Array:
-    """The output weights and bias (last) of :func:`random_features` for its design."""
+    """The output weights and bias (last) of :func:`random_features` for its design.
+
+    Values past ``2^±``:data:`_SCALE_PAST` are fitted scaled by a power of two, the
+    coefficients scaled back (exactly: the same result, where nothing overflows):
+    ``Aᵀy`` of values near ``1e305`` on 4096 samples overflowed, and the fit of
+    ``1e305 sin 3x`` by ReLU features at d = 1100 had non-finite weights."""
+    top = float(np.max(np.abs(y), initial=0.0))
+    k = 0
+    if np.isfinite(top) and (top > 2.0**_SCALE_PAST or 0 < top < 2.0**-_SCALE_PAST):
+        k = int(np.frexp(top)[1])
+        y = np.ldexp(y, -k)
     # (scipy.linalg loads slowly: only these fits need it)
     if features == "relu":
         from approx.models.least_squares import relu_gram, ridge_lstsq
 
-        return ridge_lstsq(design, y, _RIDGE, relu_gram(x, w, bias, design))
-    from approx.models.least_squares import cos_gram, deflated_lstsq
+        coef = ridge_lstsq(design, y, _RIDGE, relu_gram(x, w, bias, design))
+    else:
+        from approx.models.least_squares import cos_gram, deflated_lstsq
 
-    return deflated_lstsq(design, y, _RCOND, lambda: cos_gram((x[0], x[-1]), x.size, w, bias))
+        coef = deflated_lstsq(design, y, _RCOND,
+                              lambda: cos_gram((x[0], x[-1]), x.size, w, bias))
+    with np.errstate(over="ignore"):
+        return np.ldexp(coef, k)
 
 
 def sawtooth_square(m: int) -> MLP:
