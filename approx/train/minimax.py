@@ -78,7 +78,11 @@ stretch of ``f`` has no knot of its own (sin 8x² at d = 8: seven stretches, the
 knots in five, 1.18× above the optimum; with the move 1.00), or where its stretches'
 levels differ by more than :data:`RECOUNT_UNEVEN` (two unequal steps at d = 16: 1.24 →
 1.00). On the quickstart's and the built-in targets neither holds, so their fits are
-unchanged.
+unchanged. Above :data:`SUBSET_UP_TO` units, up to :data:`SUBSET_BEHIND_UP_TO`, it
+also takes the subset path where the level path ends more than :data:`BEHIND` above the
+free one (:func:`_subset_if_behind`: no cell wants to be level; two unequal bumps at
+d = 64: 1.107 → 1.000); on the quickstart's targets the level path wins, so it never
+runs there.
 """
 
 from __future__ import annotations
@@ -187,7 +191,8 @@ START_FLOOR = 0.01
 #: on monotone targets (arctan(5x − 2) at 16: 1.138 → 0.992), but not at d = 4
 #: (sin2pi: 1.254 → 2.507). It costs two exchanges, not one: at d = 64 it would add
 #: 7 % to the quickstart's trained fits for gains of at most 3.7 % (sin(e^{2x}),
-#: arctan(5x − 2)), so it stops at 32
+#: arctan(5x − 2)), so it stops at 32 (above, :data:`SUBSET_BEHIND_UP_TO`: only where
+#: the level path falls behind the free one)
 SUBSET_FROM, SUBSET_UP_TO = 8, 32
 #: widths up to which the subset path tries knot moves
 #: (:func:`~approx.train.exchange.move_knots`) on its d + 1 cells, where a local
