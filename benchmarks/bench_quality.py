@@ -21,7 +21,9 @@ marked ``/lo``:
   them), ``free only`` / ``level only`` (one knot form), ``trained start`` (the finish
   from the trained knots only, not from knots equidistributing the samples'
   curvature), ``both starts`` (from both), ``no subset`` (the level path where the
-  subset path runs), ``no moves`` (the subset path without knot moves);
+  subset path runs, at every width), ``no subset > 32`` (no subset path above
+  d = 32 where the level path falls behind the free one), ``no moves`` (the subset
+  path without knot moves);
 
 and the CPU time of a default fit (median of the seeds). One BLAS thread. The brackets
 are cached in ``results/bench_quality_bracket.json`` (delete it to recompute).
@@ -150,7 +152,8 @@ ABLATIONS = (
     ("level only", {}, {"FORMS": ("level",)}),
     ("trained start", {}, {"STARTS": ("best",)}),
     ("both starts", {}, {"STARTS": ("best", "samples")}),
-    ("no subset", {}, {"SUBSET_UP_TO": 0}),
+    ("no subset", {}, {"SUBSET_UP_TO": 0, "SUBSET_BEHIND_UP_TO": 0}),
+    ("no subset > 32", {}, {"SUBSET_BEHIND_UP_TO": 0}),
     ("no moves", {}, {"MOVES_UP_TO": 0}),
 )
 

@@ -78,7 +78,11 @@ stretch of ``f`` has no knot of its own (sin 8x² at d = 8: seven stretches, the
 knots in five, 1.18× above the optimum; with the move 1.00), or where its stretches'
 levels differ by more than :data:`RECOUNT_UNEVEN` (two unequal steps at d = 16: 1.24 →
 1.00). On the quickstart's and the built-in targets neither holds, so their fits are
-unchanged.
+unchanged. Above :data:`SUBSET_UP_TO` units, up to :data:`SUBSET_BEHIND_UP_TO`, it
+also takes the subset path where the level path ends more than :data:`BEHIND` above the
+free one (:func:`_subset_if_behind`: no cell wants to be level; two unequal bumps at
+d = 64: 1.107 → 1.000); on the quickstart's targets the level path wins, so it never
+runs there.
 """
 
 from __future__ import annotations
@@ -187,7 +191,8 @@ START_FLOOR = 0.01
 #: on monotone targets (arctan(5x − 2) at 16: 1.138 → 0.992), but not at d = 4
 #: (sin2pi: 1.254 → 2.507). It costs two exchanges, not one: at d = 64 it would add
 #: 7 % to the quickstart's trained fits for gains of at most 3.7 % (sin(e^{2x}),
-#: arctan(5x − 2)), so it stops at 32
+#: arctan(5x − 2)), so it stops at 32 (above, :data:`SUBSET_BEHIND_UP_TO`: only where
+#: the level path falls behind the free one)
 SUBSET_FROM, SUBSET_UP_TO = 8, 32
 #: widths up to which the subset path tries knot moves
 #: (:func:`~approx.train.exchange.move_knots`) on its d + 1 cells, where a local
@@ -196,6 +201,12 @@ SUBSET_FROM, SUBSET_UP_TO = 8, 32
 MOVES_UP_TO = 16
 #: and only while the unconstrained fit lies within this factor of the other paths' best
 BEHIND = 1.01
+#: widths above :data:`SUBSET_UP_TO` up to which the default finish also takes the
+#: subset path where the level path ends more than :data:`BEHIND` above the free one
+#: (:func:`_subset_if_behind`): the level cell then costs more than the unit it adds,
+#: and the subset form, of which the level form is one case, may still get that unit
+#: (two unequal bumps at d = 64: 1.107 → 1.000 of the optimum's upper end)
+SUBSET_BEHIND_UP_TO = 128
 #: the thorough finish (:func:`thorough`, a fit started from the construction): the
 #: subset path up to this width, :data:`SUBSET_TRIES` subsets screened on it, and up to
 #: :data:`REBALANCE_ROUNDS` restarts of each path from its fit's knots re-placed to
@@ -551,8 +562,33 @@ def minimax_fits(
             used += n
         fits.append(fit)
     if not _THOROUGH.get():
-        used += _recounted(fits, x, y)
+        used += _subset_if_behind(fits, tau, u, x, y, level) + _recounted(fits, x, y)
     return fits, used
+
+
+def _subset_if_behind(fits: list[Fit], tau: Array, u: Array, x: Array, y: Array,
+                      level: tuple[Array, Array] | None) -> int:
+    """The default finish's subset path above :data:`SUBSET_UP_TO` units, up to
+    :data:`SUBSET_BEHIND_UP_TO`: only where the level path's fit lies more than
+    :data:`BEHIND` above the free path's (the level cell, which should buy one unit,
+    about ((d + 1)/d)² less error, costs more than that: a target with no cell that
+    wants to be level, such as two unequal bumps, T7 or a softplus), from the level
+    path's start (:func:`_start` from the free ``(τ, u)`` and ``level``); its result
+    joins ``fits``. On targets whose level path wins (sin2pi, runge, tanh10: the
+    quickstart's; runge at d = 128 ties, 1.00003×) it never runs, so their fits are
+    unchanged. Returns the linear programs used."""
+    free = [f for f in fits if f.flat is None and f.left is None]
+    flat = [f for f in fits if f.flat is not None]
+    if not (free and flat):
+        return 0
+    d = free[0].tau.size - 1
+    rival = min(f.error for f in free)
+    behind = min(f.error for f in flat) > BEHIND * rival
+    if not (behind and SUBSET_UP_TO < d <= SUBSET_BEHIND_UP_TO):
+        return 0
+    fit, used = subset_path(_start("subset", tau, u, fits, x, y, level), x, y, rival)
+    fits.append(fit)
+    return used
 
 
 def _recounted(fits: list[Fit], x: Array, y: Array) -> int:
