@@ -47,12 +47,19 @@ cli.main()
 """
 
 
+def _sigint_handled() -> None:
+    """A child's SIGINT as a terminal's foreground command has it: handled (a process
+    that inherits it ignored, as from a test runner's worker at times, never sees it:
+    Python installs its handler only where SIGINT is not ignored at start)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_a_ctrl_c_python_drops_in_a_finalizer_still_stops_the_command(tmp_path):
     config = tmp_path / "sweep.toml"
     config.write_text(GOOD)
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", _DROPPED, str(config)], capture_output=True,
-                          text=True, cwd=tmp_path, timeout=60)
+                          text=True, cwd=tmp_path, timeout=60, preexec_fn=_sigint_handled)
     assert proc.returncode == 130, (proc.returncode, proc.stdout, proc.stderr)
     assert proc.stdout == "" and proc.stderr == "", proc.stderr
     assert time.monotonic() - start < 3.5
@@ -77,7 +84,7 @@ def test_ctrl_c_early_in_a_sweep_ends_it_quietly_and_leaves_no_worker(tmp_path, 
     proc = subprocess.Popen(
         [sys.executable, "-m", "approx", str(config), "--out", str(tmp_path / "out"), "-j", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_sigint_handled,
     )
     time.sleep(delay)
     os.killpg(proc.pid, signal.SIGINT)
