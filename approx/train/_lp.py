@@ -10,7 +10,8 @@ same solver, version and options ``linprog`` uses: the same points, bit for bit)
 applies ``linprog``'s own checks: its refusal of non-finite data and its test of the
 returned point, so a program it reports failed (infeasible, unbounded, iteration or
 time limit, numerical trouble, a point off its constraints) is reported failed here.
-Where that binding is absent (scipy before 1.15, or a later one that moved it),
+Where that binding is absent (scipy before 1.15, or a later one that moved it) or does
+not solve a program of one column as used here (a later one that changed it),
 ``linprog`` itself runs.
 
 :class:`Rows` is a sparse matrix by rows (CSR arrays); :func:`rows`, :func:`take` and
@@ -19,6 +20,7 @@ Where that binding is absent (scipy before 1.15, or a later one that moved it),
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any, NamedTuple
 
@@ -101,13 +103,31 @@ def stack(*blocks: Rows) -> Rows:
                 np.concatenate([b.data for b in blocks]), max(b.ncols for b in blocks))
 
 
+@functools.cache
 def _binding() -> Any:
-    """scipy's HiGHS binding, or ``None`` where this scipy has none there."""
+    """scipy's HiGHS binding, or ``None`` where this scipy has none there or one whose
+    interface differs from the one used here (:func:`_works`): ``linprog`` runs then."""
     try:
         from scipy.optimize._highspy import _core
     except ImportError:  # pragma: no cover - older or rearranged scipy
         return None
-    return _core if hasattr(_core, "_Highs") and hasattr(_core, "HighsLp") else None
+    return _core if _works(_core) else None
+
+
+def _works(core: Any) -> bool:
+    """Whether ``core`` solves a program of one column as this module uses it: min x
+    subject to −x ≤ −1, at x = 1 (a private interface, which a later scipy may change)."""
+    kept = getattr(_local, "highs", None)
+    _local.highs = None  # (a solver of its own, not kept)
+    try:
+        x = _by_binding(core, np.ones(1), rows(np.array([[-1.0]])), np.array([-1.0]),
+                        np.array([-np.inf]), np.array([[-np.inf, np.inf]]), 1,
+                        DEFAULT_TOLERANCE)
+    except Exception:  # another interface: missing names, other signatures
+        return False
+    finally:
+        _local.highs = kept
+    return x is not None and x.shape == (1,) and x[0] == 1.0
 
 
 def _highs(core: Any) -> Any:
@@ -181,8 +201,15 @@ def solve(cost: Array, A_ub: Any, b_ub: Array, bounds: Any, A_eq: Any = None,
         _finite(name, values)
     core = _binding()
     tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
-    if core is None:  # pragma: no cover - older or rearranged scipy
+    if core is None:
         return _by_linprog(cost, A_ub, b_ub, bounds, A_eq, b_eq, tol)
+    return _by_binding(core, cost, A, upper, lower, bounds, np.asarray(b_ub).size, tol)
+
+
+def _by_binding(core: Any, cost: Array, A: Rows, upper: Array, lower: Array, bounds: Array,
+                n_ub: int, tol: float) -> Array | None:
+    """:func:`solve` through the binding ``core``: rows ``lower ≤ A x ≤ upper`` (the first
+    ``n_ub`` one-sided)."""
     h = _highs(core)
     h.setOptionValue("primal_feasibility_tolerance", tol)
     h.setOptionValue("dual_feasibility_tolerance", tol)
@@ -201,11 +228,11 @@ def solve(cost: Array, A_ub: Any, b_ub: Array, bounds: Any, A_eq: Any = None,
         return None
     solution = h.getSolution()
     return _checked(np.array(solution.col_value), h.getInfo().objective_function_value,
-                    np.array(solution.row_value), upper, bounds, np.asarray(b_ub).size)
+                    np.array(solution.row_value), upper, bounds, n_ub)
 
 
 def _by_linprog(cost: Array, A_ub: Any, b_ub: Array, bounds: Array, A_eq: Any,
-                b_eq: Array | None, tol: float) -> Array | None:  # pragma: no cover
+                b_eq: Array | None, tol: float) -> Array | None:
     """:func:`solve` by ``scipy.optimize.linprog`` itself."""
     from scipy import sparse
     from scipy.optimize import linprog

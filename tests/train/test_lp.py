@@ -126,3 +126,37 @@ def test_dense_rows_leave_zeros_out():
     rows = _lp.rows(np.array([[0.0, 2.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, -1.0]]))
     assert rows.indptr.tolist() == [0, 1, 1, 3]
     assert rows.indices.tolist() == [1, 0, 2] and rows.data.tolist() == [2.0, 1.0, -1.0]
+
+
+def test_this_scipys_binding_is_the_one_used():
+    assert _lp._binding() is not None, "the binding's probe failed: linprog runs every program"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_without_the_binding_linprog_gives_the_same_points(seed, monkeypatch):
+    cost, A, b, bounds, eq = _program(seed, 40, 8, 0.5, seed % 2 == 0, seed < 2)
+    through = _lp.solve(cost, A, b, bounds, eq.get("A_eq"), eq.get("b_eq"))
+    monkeypatch.setattr(_lp, "_binding", lambda: None)
+    by_linprog = _lp.solve(cost, _lp.rows(A), b, bounds,
+                           None if not eq else _lp.rows(eq["A_eq"]), eq.get("b_eq"))
+    assert through is not None
+    np.testing.assert_array_equal(by_linprog, through)
+
+
+class _Renamed:
+    """A binding whose interface changed: the model class under another name."""
+
+    def __init__(self, core):
+        self._Highs, self.MatrixFormat = core._Highs, core.MatrixFormat
+        self.HighsStatus, self.HighsModelStatus = core.HighsStatus, core.HighsModelStatus
+        self.HighsModel = core.HighsLp  # (not HighsLp)
+
+
+def test_a_binding_with_another_interface_is_not_used():
+    core = _lp._binding()
+    assert _lp._works(core)
+    assert not _lp._works(_Renamed(core))
+    assert not _lp._works(object())
+    # the probe leaves this thread's solver as it was: programs still solve
+    cost, A, b, bounds, _ = _program(0, 20, 4, 0.5, False, False)
+    np.testing.assert_array_equal(_lp.solve(cost, A, b, bounds), _linprog(cost, A, b, bounds))
