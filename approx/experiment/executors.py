@@ -25,7 +25,6 @@ import itertools
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 import time
 import uuid
@@ -36,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from approx.core.errors import ApproxError
+from approx.core.orphans import sigint_ignored
 from approx.core.status import RunStatus
 from approx.experiment.batching import Item, runs_of
 from approx.experiment.measure import Result
@@ -190,7 +190,7 @@ def prestart(jobs: int) -> None:
         return
     try:
         executor = _new_pool(jobs)
-        with _one_blas_thread(), _no_sigint():  # what every worker inherits (_submit)
+        with _one_blas_thread(), sigint_ignored():  # what every worker inherits (_submit)
             for _ in range(jobs):  # one task each: every worker is spawned now
                 executor.submit(probe)
     except Exception:  # the sweep starts its own pool then (and reports what fails)
@@ -219,7 +219,7 @@ def _pool_of(jobs: int) -> ProcessPoolExecutor:
 
 def _submit(executor: ProcessPoolExecutor, item: Item, time_limit: float | None) -> Future:
     # workers are spawned on submit; they ignore Ctrl-C, which this process reports once
-    with _one_blas_thread(), _no_sigint():
+    with _one_blas_thread(), sigint_ignored():
         return executor.submit(work, item, time_limit)
 
 
@@ -332,7 +332,7 @@ def _client(jobs: int | None, remote: Remote | None):  # -> (Client, LocalCluste
     # the workers inherit an ignored SIGINT, so Ctrl-C is reported once, by this process,
     # and the cluster is closed from here
     try:
-        with dask.config.set({"distributed.scheduler.allowed-failures": 1}), _no_sigint():
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1}), sigint_ignored():
             cluster = LocalCluster(
                 n_workers=jobs or 1,
                 threads_per_worker=1,
@@ -384,23 +384,6 @@ def _probe(client, remote: Remote) -> None:
             f"the Dask cluster at {remote.address} did not run a first task within "
             f"{PROBE_TIMEOUT:g} s ({why}); do its workers have approx installed, and are "
             "any connected?") from None
-
-
-@contextmanager
-def _no_sigint() -> Iterator[None]:
-    """Ignore SIGINT while worker processes start: they inherit the disposition.
-
-    (A blocked mask is not inherited by them, and a handler is reset by ``exec``; the
-    cost is that a Ctrl-C during the few seconds of start-up is lost.)
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def dask(

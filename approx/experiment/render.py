@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import contextlib
 import multiprocessing
 import os
 import pickle
@@ -32,7 +31,7 @@ import signal
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from approx.core.orphans import exit_with
+from approx.core.orphans import exit_with, sigint_ignored
 from approx.experiment.config import Config
 from approx.experiment.figstyle import Capture, style
 
@@ -77,28 +76,12 @@ def prestart(jobs: int, code: Callable[..., object]) -> None:
         return
     try:
         pool = _new_pool(jobs - 1)
-        with _no_sigint():
+        with sigint_ignored():
             for _ in range(jobs - 1):  # one task each: every process is spawned now
                 pool.submit(_touch, code)
     except Exception:  # drawing starts its own pool (or draws here) then
         return
     _early.append((pool, jobs))
-
-
-@contextlib.contextmanager
-def _no_sigint() -> Iterator[None]:
-    """SIGINT ignored while drawing processes are spawned (on submit): they inherit the
-    disposition from their first instruction on, not only from their initializer (a
-    Ctrl-C while one imported its modules printed that process's own traceback beside
-    the sweep's one line); as the sweep's workers (``executors._no_sigint``)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def discard() -> None:
@@ -255,7 +238,7 @@ def _render_pooled(drawers: Sequence[Drawer], wanted: list[int],
     feed = _Feed(pool, token, payload, wanted, captures)
     here: dict[int, Rendered] = {}
     try:
-        with _no_sigint():  # (a new pool's processes are spawned here)
+        with sigint_ignored():  # (a new pool's processes are spawned here)
             for _ in range(jobs - 1):
                 feed.send()
         while (k := feed.next_here()) is not None:
