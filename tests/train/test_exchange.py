@@ -435,3 +435,22 @@ def test_the_thorough_finish_moves_knots_of_twin_stretches_at_once(monkeypatch):
     monkeypatch.setattr(minimax, "RELEVEL_PAIRS", 2)
     with minimax.thorough():
         assert lower <= _finish(target, d, ("subset",)) <= 1.01 * upper
+
+
+def test_exchange_moves_past_knots_whose_lines_are_parallel() -> None:
+    """Samples exactly level over half the range (max(0, x)², as a bump's tail whose
+    values underflow): the start's knots there have no kink, their lines are parallel and
+    do not place them. Before they were kept where they were, every step was refused as
+    disordered and the exchange ended at its start (error ratio 1.0). They stay put, the
+    rest of the fit moves (0.73 of the start's error)."""
+    x = np.linspace(-1.0, 1.0, 4001)
+    y = np.maximum(x, 0.0) ** 2
+    tau = np.linspace(-1.0, 1.0, 13)  # five interior knots on the level half
+    u = np.interp(tau, x, y)
+    start = fit_error(tau, u, x, y)
+    t1, u1, error, _ = exchange(tau, u, x, y)
+    assert np.all(np.isfinite(t1)) and np.all(np.diff(t1) > 0)
+    assert error == pytest.approx(fit_error(t1, u1, x, y))
+    # the interpolant's error is twice the best line's on each cell of a parabola
+    assert error < 0.8 * start
+    np.testing.assert_array_equal(t1[1:6], tau[1:6])
