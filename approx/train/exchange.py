@@ -387,9 +387,9 @@ def _exchange(tau: Array, u: Array, x: Array, y: Array, steps: int, flat: int | 
         t1, u1 = from_lines(m, a1, s1, lo, hi)
         with np.errstate(invalid="ignore"):  # (non-finite knots: parallel lines)
             ordered = bool(np.all(np.diff(t1) > MIN_CELL * (hi - lo)))
-        if not ordered:  # knots the lines cannot place stay where they were
-            t1, u1 = _pinned(t1, m, a1, s1, _loose(tau, s, error))
-            ordered = bool(np.all(np.diff(t1) > MIN_CELL * (hi - lo)))
+            if not ordered:  # knots the lines cannot place stay where they were
+                t1, u1 = _pinned(t1, m, a1, s1, _loose(tau, s, error))
+                ordered = bool(np.all(np.diff(t1) > MIN_CELL * (hi - lo)))
         new = fit_error(t1, u1, x, y) if ordered else np.inf
         ratio = (error - new) / gain
         if ratio < POOR and _END_ROWS.get() and ordered and _missed_end(t1, u1, x, y):
