@@ -70,10 +70,9 @@ def _meet_in_middle(v: Array, take: NDArray[np.bool_], target: float
         return take, r
     step = np.where(take[small], -v[small], v[small])  # the residual falls by step
     half = small.size // 2
-    found = _nearest_pair(step[:half], step[half:], r)
-    if not found[2] < abs(r):
+    i, j, err = _nearest_pair(step[:half], step[half:], r)
+    if not err < abs(r):
         return take, r
-    i, j = found[0], found[1]
     bits_a = [(i >> k) & 1 == 1 for k in range(half)]
     bits_b = [(j >> k) & 1 == 1 for k in range(small.size - half)]
     toggled = np.array(bits_a + bits_b, dtype=bool)

@@ -46,9 +46,8 @@ from numpy.typing import NDArray
 from approx.core import deadline
 
 __all__ = ["ACTIVE", "EXCHANGE_STEPS", "chord_errors", "end_rows", "exchange", "extrema",
-           "fit_error",
-           "from_lines", "line_errors", "move_knots", "moved", "rebalanced", "sampled", "spread",
-           "tied", "to_lines"]
+           "fit_error", "from_lines", "line_errors", "move_knots", "moved", "rebalanced",
+           "sampled", "spread", "tied", "to_lines"]
 
 Array = NDArray[np.float64]
 
@@ -264,7 +263,7 @@ def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array
     bounds[-1] = (0.0, np.inf)
     # HiGHS's feasibility tolerances are absolute (1e-7 by default): about E itself at
     # d = 1024, where the program then stops short of the minimax fit
-    tol = max(1e-10, TOLERANCE * error)
+    tol = _tolerance(error)
     eq = {}
     if tie is not None:
         row = np.zeros((1, 2 * n + 1))
@@ -331,16 +330,22 @@ def exchange(tau: Array, u: Array, x: Array, y: Array, steps: int = EXCHANGE_STE
         _ENDS_NOW.reset(token)
 
 
+def _tolerance(error: float) -> float:
+    """The linear program's feasibility tolerance at max error ``error`` (:data:`TOLERANCE`
+    of it, not below 1e-10)."""
+    return max(1e-10, TOLERANCE * error)
+
+
 def _loose(tau: Array, s: Array, error: float) -> Array:
     """The interior knots of ``(τ, s)`` whose lines do not place them (the others NaN):
     the linear program bounds a knot's move times its slope change ``|s_{c−1} − s_c|``
-    to :data:`KNOT_MOVE` of the cell it enters, but only to its tolerance (``tol``, as
-    in :func:`_step`), so a knot whose slope change times its shorter cell is within
+    to :data:`KNOT_MOVE` of the cell it enters, but only to its tolerance
+    (:func:`_tolerance`), so a knot whose slope change times its shorter cell is within
     ``tol / KNOT_MOVE`` may land anywhere, or nowhere (parallel lines: a unit with no
     kink). exp(−80 (x − 0.9)²) at d = 512: the samples exactly level over 60 % of the
     domain, a few knots of the start there, and every step was refused as disordered
     (1.40× the optimum's upper end; with them kept, 1.02×)."""
-    tol = max(1e-10, TOLERANCE * error)
+    tol = _tolerance(error)
     h = np.diff(tau)
     loose = np.abs(s[:-1] - s[1:]) * KNOT_MOVE * np.minimum(h[:-1], h[1:]) <= tol
     return np.where(loose, tau[1:-1], np.nan)
