@@ -34,7 +34,9 @@ from approx.nn.losses import LossInto
 
 __all__ = [
     "ACTIVATION_CODES",
+    "LARGE_RESIDUAL",
     "NumbaFused",
+    "adam_steps",
     "backward",
     "backward_batch",
     "forward",
@@ -189,6 +191,62 @@ def backward_batch(x, G, theta, starts, code, grad):  # pragma: no cover - compi
         w0, b0, w1 = theta[s : s + d], theta[s + d : s + 2 * d], theta[s + 2 * d : s + 3 * d]
         gw0, gb0, gw1 = grad[s : s + d], grad[s + d : s + 2 * d], grad[s + 2 * d : s + 3 * d]
         grad[s + 3 * d] = backward(x, G[i], w0, b0, w1, code, gw0, gb0, gw1)
+
+
+#: :func:`adam_steps` leaves a step to its caller once a residual is larger than this (or
+#: not finite): the squares of m residuals up to it sum to a finite loss for m < 10⁸
+LARGE_RESIDUAL = 1e150
+
+
+@numba.njit(
+    "i8(f8[::1], f8[::1], f8[::1], f8[::1], i8, f8[::1], f8[::1], f8[:, ::1], f8[::1], f8[::1],"
+    " f8, f8, f8[::1], f8[::1], f8)",
+    cache=True,
+    nogil=True,
+)
+def adam_steps(x, y, theta, grad, code, h, G, R, mom, vel, keep1, keep2, shifts, sizes,
+               stop_below):  # pragma: no cover - compiled
+    """Full-batch Adam steps of the 1→d→1 net ``theta`` = ``[w₀, b₀, w₁, b₁]`` under the
+    mean squared error, as many as ``shifts`` holds, in one call: each is
+    :func:`forward`, the residuals ``h − y`` (kept in ``R[j]``, the caller computes the
+    loss from them), ``G = (h − y)/m``, :func:`backward` into ``grad`` (∇b₁ = Σ G last)
+    and the Adam update of :mod:`approx.train._adam_numba` with ``keep1 = 1 − β₁``,
+    ``keep2 = 1 − β₂``, step j's term added to √v ``shifts[j]`` and its bias-corrected
+    step size ``sizes[j]``: the floating-point operations of the engine's call and the
+    optimizer's step, one after the other, bit for bit.
+
+    Returns the number of steps taken; it stops before updating at a step with a
+    residual that is not finite or above :data:`LARGE_RESIDUAL`, or whose loss summed
+    here is at most ``stop_below`` (the caller takes that step itself, as it would,
+    with the loss summed as it sums it).
+    """
+    m = x.size
+    d = (theta.size - 1) // 3
+    w0, b0, w1 = theta[:d], theta[d : 2 * d], theta[2 * d : 3 * d]
+    gw0, gb0, gw1 = grad[:d], grad[d : 2 * d], grad[2 * d : 3 * d]
+    for j in range(shifts.size):
+        forward(x, w0, b0, w1, theta[3 * d], code, h)
+        r = R[j]
+        total = 0.0
+        for i in range(m):
+            r[i] = h[i] - y[i]
+            if not abs(r[i]) <= LARGE_RESIDUAL:  # (NaN too)
+                return j
+            total += r[i] * r[i]
+        if 0.5 * total / m <= stop_below:
+            return j
+        for i in range(m):
+            G[i] = r[i] / m
+        grad[3 * d] = backward(x, G, w0, b0, w1, code, gw0, gb0, gw1)
+        shift, size = shifts[j], sizes[j]
+        for i in range(theta.size):
+            g = grad[i]
+            mi = mom[i] + (g - mom[i]) * keep1
+            vi = vel[i] + (g * g - vel[i]) * keep2
+            mom[i] = mi
+            vel[i] = vi
+            theta[i] -= mi / (math.sqrt(vi) + shift) * size
+    return shifts.size
 
 
 class NumbaFused:

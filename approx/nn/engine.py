@@ -63,7 +63,7 @@ from approx.nn.layers import (
     affine_param_jacobian_into,
     affine_vjp_into,
 )
-from approx.nn.losses import LP_EXPONENT, Loss, LossInto, get_loss_into
+from approx.nn.losses import LP_EXPONENT, Loss, LossInto, get_loss_into, mse_into, mse_of
 from approx.nn.params import Net, n_params, unpack
 from approx.nn.workspace import Workspace
 
@@ -424,6 +424,39 @@ class FusedEngine(Engine):
         if self.bias:
             self.gb1[0] = total
         return value
+
+    @property
+    def fuses_adam(self) -> bool:
+        """Whether :meth:`adam_steps` runs here: the numba backend, the mean squared
+        error, a net with biases bound to ``theta`` by :func:`make_engine`."""
+        theta = self.theta
+        return (self.backend == "numba" and self._loss_into is mse_into and self.bias
+                and theta is not None and theta.size == 3 * self.sizes[1] + 1
+                and np.shares_memory(self.w0, theta[: self.sizes[1]]))
+
+    def adam_steps(self, X: Array, y: Any, moments: tuple[Array, Array],
+                   keeps: tuple[float, float], shifts: Array, sizes: Array,
+                   stop_below: float, R: Array, values: Array) -> int:
+        """Full-batch Adam steps on ``θ`` in one compiled call (where :attr:`fuses_adam`):
+        this engine's call then Adam's update, ``shifts.size`` times, bit for bit, with
+        ``values[j]`` step j's loss (``R``: a buffer of at least as many rows of m).
+
+        See :func:`approx.nn._fused_numba.adam_steps` for the arguments (the moments,
+        ``keeps = (1 − β₁, 1 − β₂)``, the terms added to √v and the step sizes) and for
+        where it stops early; returns the number of steps taken.
+        """
+        from approx.nn._fused_numba import adam_steps
+
+        x, y = self._inputs(X, y)
+        mb = x.size
+        G = self._G[:mb]
+        taken = int(adam_steps(x, y, self.theta, self.grad, self._kernels.code,  # type: ignore[union-attr]
+                               self._h[:mb], G, R, *moments, *keeps, shifts, sizes, stop_below))
+        for j in range(taken):  # each loss as the call sums it (in the buffer it sums in)
+            np.copyto(G, R[j])
+            values[j] = mse_of(G)
+        G /= mb  # (as the last step left it)
+        return taken
 
     def residual_jacobian(self, X: Array, y: Array) -> tuple[Array, Array]:
         """Residuals ``r`` (mb,) and ``J = ∂r/∂θ`` (mb, P) in pack layout; J is a view."""

@@ -33,6 +33,7 @@ __all__ = [
     "lp_into",
     "mse",
     "mse_into",
+    "mse_of",
     "softmax",
     "softmax_into",
 ]
@@ -75,10 +76,15 @@ def mse(h: Array, y: ArrayLike) -> tuple[float, Array]:
 def mse_into(h: Array, y: Array, G: Array) -> float:
     """:func:`mse` with ``G`` written into a buffer; ``h``, ``y``, ``G`` of one shape (m, …)."""
     np.subtract(h, y, out=G)
-    m = h.shape[0]
-    value = 0.5 * float(np.vdot(G, G)) / m
-    G /= m
+    value = mse_of(G)
+    G /= h.shape[0]
     return value
+
+
+def mse_of(r: Array) -> float:
+    """The mean squared error ``(1/2m) Σ r²`` of the residuals ``r`` (shape (m, …)), summed
+    as :func:`mse_into` sums it."""
+    return 0.5 * float(np.vdot(r, r)) / r.shape[0]
 
 
 #: the exponent of the lp loss when none is given

@@ -193,8 +193,9 @@ def from_lines(m: Array, a: Array, s: Array, lo: float, hi: float) -> tuple[Arra
 def _rows(m: Array, s: Array, tau: Array, u: Array, x: Array, y: Array, error: float
           ) -> tuple[Any, Array, Any]:
     """The linearised extremal set: the Jacobian in the columns ``(δa_0, δs_0, δa_1, …)``,
-    the residuals, and the knots' linearised moves times ``s_{c−1} − s_c``."""
-    from scipy import sparse
+    the residuals, and the knots' linearised moves times ``s_{c−1} − s_c``, both as
+    rows (:class:`approx.train._lp.Rows`, columns in order within a row)."""
+    from approx.train import _lp
 
     n = m.size
     xs, rs, c = extrema(tau, u, x, y, error)
@@ -203,21 +204,24 @@ def _rows(m: Array, s: Array, tau: Array, u: Array, x: Array, y: Array, error: f
     with np.errstate(divide="ignore", invalid="ignore"):
         w = (s[:-1] - dk[1:-1]) / ds
     w = np.where(np.isfinite(w), w, 0.5)
-    ne = xs.size
-    k = ne + 1 + cl  # the interior knots' rows (after the extremes and the left end)
-    rows = [np.arange(ne), np.arange(ne), [ne, ne], [ne + n, ne + n], k, k, k, k]
-    cols = [2 * c, 2 * c + 1, [0, 1], [2 * n - 2, 2 * n - 1],
-            2 * cl, 2 * cl + 1, 2 * cl + 2, 2 * cl + 3]
-    vals = [np.ones(ne), xs - m[c], [1.0, tau[0] - m[0]], [1.0, tau[-1] - m[-1]],
-            1.0 - w, (1.0 - w) * (inner - m[:-1]), w, w * (inner - m[1:])]
-    J = sparse.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(ne + n + 1, 2 * n),
+    # rows: the extremes (their cell's value and slope), the left end, the interior
+    # knots (the lines on both sides, weighted), the right end
+    cells = np.c_[2 * c, 2 * c + 1]
+    knots = np.c_[2 * cl, 2 * cl + 1, 2 * cl + 2, 2 * cl + 3]
+    counts = np.concatenate([np.full(xs.size + 1, 2), np.full(n - 1, 4), [2]])
+    J = _lp.Rows(
+        np.concatenate([[0], np.cumsum(counts)]).astype(np.int32),
+        np.concatenate([cells.ravel(), [0, 1], knots.ravel(), [2 * n - 2, 2 * n - 1]]
+                       ).astype(np.int32),
+        np.concatenate([np.c_[np.ones(xs.size), xs - m[c]].ravel(), [1.0, tau[0] - m[0]],
+                        np.c_[1.0 - w, (1.0 - w) * (inner - m[:-1]), w,
+                              w * (inner - m[1:])].ravel(),
+                        [1.0, tau[-1] - m[-1]]]),
+        2 * n,
     )
-    moves = sparse.csr_matrix(
-        (np.concatenate([np.ones(n - 1), inner - m[:-1], -np.ones(n - 1), m[1:] - inner]),
-         (np.tile(cl, 4), np.concatenate([2 * cl, 2 * cl + 1, 2 * cl + 2, 2 * cl + 3]))),
-        shape=(n - 1, 2 * n),
+    moves = _lp.Rows(
+        4 * np.arange(n, dtype=np.int32), knots.ravel().astype(np.int32),
+        np.c_[np.ones(n - 1), inner - m[:-1], -np.ones(n - 1), m[1:] - inner].ravel(), 2 * n,
     )
     return J, np.concatenate([rs, u - fk]), moves
 
@@ -231,7 +235,6 @@ def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array
 
     n = m.size
     J, r, moves = _rows(m, s, tau, u, x, y, error)
-    J, moves = _lp.rows(J), _lp.rows(moves)
     h, ds = np.diff(tau), s[:-1] - s[1:]
     # knot k moves by −(δℓ_{c−1} − δℓ_c)(τ_k)/ds: at most KNOT_MOVE of the cell it enters
     step = min(radius, KNOT_MOVE) * np.abs(ds)

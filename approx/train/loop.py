@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from approx.core import deadline
 from approx.nn import MLP
-from approx.train.optimizers import FIRST_ORDER, SGD, Adam
+from approx.train.optimizers import COMPILED_UP_TO, FIRST_ORDER, SGD, Adam
 from approx.train.options import MAX_CHECKS, FirstOrderOptions
 from approx.train.relocate import relocate, relocate_steps
 from approx.train.schedules import SCHEDULES
@@ -215,14 +215,26 @@ def _full_batch(
     lrs: Array,
     name: str,
 ) -> Outcome:
-    """The full-batch loop of :func:`first_order`: one step per gradient."""
+    """The full-batch loop of :func:`first_order`: one step per gradient; the steps
+    between two of the monitor's checks in one compiled call where :func:`_fused` runs."""
     steps, tol, net = options.steps, options.tol, engine.net
     shallow_relu = (
         len(net.sizes) == 3 and net.sizes[0] == net.sizes[2] == 1 and net.activation == "relu"
     )
     relocate_at = relocate_steps(steps) if options.relocate and shallow_relu and net.bias else set()
     history = np.empty(steps)
-    for step in range(steps):
+    fused = _Fused.of(engine, opt, tracker, X.shape[0])
+    step = held = 0
+    while step < steps:
+        if fused is not None and step % tracker.every and step >= held:
+            end = _plain_end(step, steps, tracker.every, relocate_at)
+            taken = fused.run(X, y, lrs[step:end], history[step:end], tol)
+            if taken:
+                step += taken
+                _after(step - 1, relocate_at, net, X, y, engine, opt)
+            if step == end:
+                continue
+            held = end  # a step the compiled loop left (it may end the fit): here, to the end
         value = engine(X, y)
         history[step] = value
         if not math.isfinite(value):
@@ -233,11 +245,60 @@ def _full_batch(
             return history[: step + 1], "converged", f"loss {value:.3g} ≤ tol {tol:g}", step
         opt.lr = lrs[step]
         opt.step(engine.theta, engine.grad)
-        if step + 1 in relocate_at:
-            relocate(net, X.reshape(-1), engine.residuals(X, y).reshape(-1), opt)
-        if (step + 1) % DEADLINE_EVERY == 0:
-            deadline.check()
+        _after(step, relocate_at, net, X, y, engine, opt)
+        step += 1
     return history, "completed", f"used the budget of {steps} steps", steps
+
+
+def _after(step: int, relocate_at: set[int], net: MLP, X: Array, y: Array, engine: Engine,
+           opt: SGD | Adam) -> None:
+    """What follows the update of ``step``: a relocation, a deadline check."""
+    if step + 1 in relocate_at:
+        relocate(net, X.reshape(-1), engine.residuals(X, y).reshape(-1), opt)
+    if (step + 1) % DEADLINE_EVERY == 0:
+        deadline.check()
+
+
+def _plain_end(step: int, steps: int, every: int, relocate_at: set[int]) -> int:
+    """The end (exclusive) of the steps from ``step`` on that need nothing between them:
+    up to the monitor's next check, and through the next step followed by a relocation
+    or a deadline check."""
+    end = min(steps, (step // every + 1) * every, (step // DEADLINE_EVERY + 1) * DEADLINE_EVERY)
+    later = [r for r in relocate_at if r > step]  # (r: a relocation after step r − 1)
+    return min([end, *later])
+
+
+class _Fused:
+    """Full-batch Adam steps in one compiled call each run of them
+    (:meth:`approx.nn.engine.FusedEngine.adam_steps`): the numbers of the loop's own
+    steps, bit for bit, without its calls per step (some microseconds each)."""
+
+    def __init__(self, engine: Engine, opt: Adam, rows: int, longest: int) -> None:
+        self.engine, self.opt = engine, opt
+        self.R = np.empty((longest, rows))  # each step's residuals
+
+    @classmethod
+    def of(cls, engine: Engine, opt: SGD | Adam, tracker: Tracker, rows: int) -> _Fused | None:
+        """The compiled loop where it runs: an Adam fit that a monitor judges (so its
+        loss decides nothing between checks but the loop's end) on an engine that fuses
+        Adam, of at most as many parameters as Adam's own compiled step takes."""
+        if (not isinstance(opt, Adam) or tracker.monitor is None
+                or not getattr(engine, "fuses_adam", False) or engine.theta is None
+                or engine.theta.size > COMPILED_UP_TO):
+            return None
+        return cls(engine, opt, rows, min(tracker.every, DEADLINE_EVERY))
+
+    def run(self, X: Array, y: Array, lrs: Array, history: Array, tol: float) -> int:
+        """Steps at the step sizes ``lrs`` (their losses into ``history``) until one whose
+        loss may be non-finite or at most ``tol``: that one is left to the caller. Returns
+        the number taken."""
+        moments, keeps, shifts, sizes = self.opt.ahead(self.engine.theta, lrs)
+        # a loss at most tol sums here to at most tol (1 + m ε) plus m underflows
+        stop = tol + abs(tol) * 1e-6 + 1e-290
+        taken = self.engine.adam_steps(  # type: ignore[attr-defined]
+            X, y, moments, keeps, shifts, sizes, stop, self.R, history)
+        self.opt.taken(lrs[:taken])
+        return taken
 
 
 def _mini_batches(

@@ -92,6 +92,29 @@ class Adam:
         peers_v = self.v[peers] if peers is not None else self.v[:0]
         self.v[rows] = float(np.mean(peers_v)) if peers_v.size else 0.0
 
+    def ahead(self, theta: Array, lrs: Array) -> tuple[tuple[Array, Array], tuple[float, float],
+                                                     Array, Array]:
+        """What :meth:`step` computes before its updates, for the next ``lrs.size`` steps
+        at these step sizes (for a compiled loop of them; the moments made ready):
+        ``(m, v)``, ``(1 − β₁, 1 − β₂)``, the terms added to √v and the bias-corrected
+        step sizes, each as :meth:`step` computes it. :meth:`taken` then records the
+        steps the loop took."""
+        if self.m is None:
+            self.m, self.v, self.s = (np.zeros_like(theta) for _ in range(3))
+        assert self.v is not None
+        shifts, sizes = np.empty(lrs.size), np.empty(lrs.size)
+        for j, lr in enumerate(lrs):
+            t = self.t + 1 + j
+            sizes[j] = lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
+            shifts[j] = self.eps * math.sqrt(1.0 - self.beta2**t)
+        return (self.m, self.v), (1.0 - self.beta1, 1.0 - self.beta2), shifts, sizes
+
+    def taken(self, lrs: Array) -> None:
+        """Record steps taken elsewhere at the step sizes ``lrs`` (see :meth:`ahead`)."""
+        if lrs.size:
+            self.t += lrs.size
+            self.lr = lrs[-1]
+
     def step(self, theta: Array, grad: Array) -> None:
         """Update ``theta`` of shape (P,) in place from ``grad`` of shape (P,)."""
         if self.m is None:
