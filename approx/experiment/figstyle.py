@@ -15,7 +15,8 @@
   to every figure written).
 
 Every figure is written with fixed metadata (no creation date), so the same figure
-gives the same bytes.
+gives the same bytes. A PNG holds the pixels matplotlib draws, in RGB where every pixel
+is opaque (as the figures' white ground makes them), at zlib level :data:`PNG_LEVEL`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import contextlib
 import importlib.resources
 import io
 import logging
+import math
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -34,13 +36,15 @@ from typing import Any, BinaryIO, TypeVar
 
 import matplotlib as mpl
 import matplotlib.style
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, LogFormatterMathtext
+from PIL import Image, PngImagePlugin
 
 from approx.core import validate
 
 __all__ = [
-    "DEFAULT_DPI", "FORMATS", "MAGIC", "Capture", "PlainPowers", "check_dpi",
+    "DEFAULT_DPI", "FORMATS", "MAGIC", "PNG_LEVEL", "Capture", "PlainPowers", "check_dpi",
     "parse_formats", "plain_log_labels", "plain_power", "ratio_label", "save_figure", "style",
     "style_file", "styled",
 ]
@@ -55,6 +59,10 @@ MAGIC = {"png": (b"\x89PNG\r\n\x1a\n",), "pdf": (b"%PDF-",), "svg": (b"<?xml", b
 _METADATA: dict[str, dict[str, Any]] = {
     "png": {}, "pdf": {"CreationDate": None}, "svg": {"Date": None},
 }
+#: zlib's level for the PNGs written: 3 takes a third less CPU than matplotlib's 6, and
+#: with RGB where every pixel is opaque (the figures' white ground) the files come out
+#: about 6 % smaller than matplotlib's RGBA ones (the quickstart's figures)
+PNG_LEVEL = 3
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -237,8 +245,7 @@ class Capture:
             if fmt == "svg" and self.svg_text:
                 settings["svg.fonttype"] = "none"
             with mpl.rc_context(settings):
-                fig.savefig(buffer, format=fmt, dpi=self.dpi or "figure",
-                            metadata=_METADATA[fmt])
+                _savefig(fig, buffer, fmt, self.dpi or "figure")
             self.data[fmt] = buffer.getvalue()
             if k == 0 and len(self.formats) > 1:
                 _freeze_layout(fig)
@@ -273,6 +280,40 @@ def _freeze_layout(fig: Figure) -> None:
         fig.set_layout_engine(None)
 
 
+def _savefig(fig: Figure, out: BinaryIO, fmt: str, dpi: float | str | None) -> None:
+    """``fig.savefig`` in ``fmt`` at ``dpi`` (default ``savefig.dpi``) with the format's
+    fixed metadata; a PNG by :func:`_png`."""
+    dpi = mpl.rcParams["savefig.dpi"] if dpi is None else dpi
+    if fmt == "png":
+        _png(fig, out, dpi)
+    else:
+        fig.savefig(out, format=fmt, dpi=dpi, metadata=_METADATA.get(fmt))
+
+
+def _png(fig: Figure, out: BinaryIO, dpi: float | str) -> None:
+    """``fig`` as the PNG ``savefig`` writes (its pixels, matplotlib's metadata and the
+    resolution), but in RGB where every pixel is opaque, at zlib level :data:`PNG_LEVEL`."""
+    raw = io.BytesIO()
+    fig.savefig(raw, format="rgba", dpi=dpi)
+    used = fig.dpi if dpi == "figure" else float(dpi)
+    pixels = np.frombuffer(raw.getbuffer(), dtype=np.uint8)
+    # the canvas's size: the figure's in pixels, which the canvas truncates (a product
+    # such as 14.4 × 110 may land on either side of its integer)
+    w, h = fig.get_size_inches() * used
+    sizes = [(a, b) for a in {math.floor(w), math.ceil(w)} for b in {math.floor(h), math.ceil(h)}
+             if 4 * a * b == pixels.size]
+    if len(sizes) != 1:  # (not the canvas's size: matplotlib's own writer)
+        fig.savefig(out, format="png", dpi=dpi, metadata=_METADATA["png"])
+        return
+    width, height = sizes[0]
+    pixels = pixels.reshape(height, width, 4)
+    opaque = bool((pixels[:, :, 3] == 255).all())
+    image = Image.fromarray(np.ascontiguousarray(pixels[:, :, :3]) if opaque else pixels)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"Matplotlib version{mpl.__version__}, https://matplotlib.org/")
+    image.save(out, format="png", compress_level=PNG_LEVEL, pnginfo=info, dpi=(used, used))
+
+
 def _format_of(path: Path) -> str:
     suffix = path.suffix.lower().lstrip(".")
     return suffix or "png"
@@ -302,7 +343,8 @@ def save_figure(fig: Figure, path: str | PathLike[str] | BinaryIO | Capture
     fmt = _format_of(path)
     tmp = path.with_name(f".{path.name}.tmp.{fmt}")
     try:
-        fig.savefig(tmp, format=fmt, metadata=_METADATA.get(fmt))
+        with open(tmp, "wb") as out:
+            _savefig(fig, out, fmt, None)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -334,3 +334,62 @@ def test_the_layout_ahead_runs_at_the_resolution_asked(monkeypatch):
 ])
 def test_ratio_labels_are_plain_numbers_near_1_and_powers_of_ten_far_from_it(value, label):
     assert figstyle.ratio_label(value) == label
+
+
+def _pixels(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
+
+
+@pytest.mark.parametrize(("size", "dpi"),
+                         [((14.4, 7.4), 110), ((5.0, 3.0), 45), ((2.1, 1.3), None)])
+def test_a_png_has_the_pixels_matplotlib_writes_in_rgb_where_opaque(size, dpi):
+    from PIL import Image
+
+    with figstyle.style():
+        fig = _busy_figure()
+        fig.set_size_inches(size)  # (14.4 × 110 is a hair under its integer in floats)
+        ours = figstyle.Capture("f", ("png",), dpi)
+        figstyle.save_figure(fig, ours)
+        theirs = io.BytesIO()
+        fig.savefig(theirs, format="png", dpi=dpi or "figure", metadata={})
+    image = Image.open(io.BytesIO(ours.data["png"]))
+    want = Image.open(io.BytesIO(theirs.getvalue()))
+    assert image.mode == "RGB" and want.mode == "RGBA"
+    assert image.size == want.size and image.info["dpi"] == want.info["dpi"]
+    assert image.info["Software"] == want.info["Software"]
+    np.testing.assert_array_equal(_pixels(ours.data["png"]), _pixels(theirs.getvalue()))
+
+
+def _plain_figure(alpha: float = 1.0) -> Figure:
+    """A figure without a layout engine (each render the same) on a ground of ``alpha``."""
+    fig = Figure(figsize=(3.0, 2.0))
+    fig.patch.set_alpha(alpha)
+    ax = fig.add_subplot()
+    ax.plot([0, 1, 2], [1, 0, 1], lw=3)
+    ax.set_title("a title")
+    return fig
+
+
+def test_a_png_with_transparent_pixels_keeps_them(tmp_path):
+    fig = _plain_figure(alpha=0.0)
+    figstyle.save_figure(fig, tmp_path / "f.png")
+    theirs = io.BytesIO()
+    fig.savefig(theirs, format="png", metadata={})
+    data = (tmp_path / "f.png").read_bytes()
+    assert _magic(data, "png")
+    pixels = _pixels(data)
+    assert (pixels[..., 3] < 255).any()
+    np.testing.assert_array_equal(pixels, _pixels(theirs.getvalue()))
+
+
+def test_a_canvas_of_another_size_falls_back_to_matplotlibs_png(monkeypatch):
+    fig = _plain_figure()
+    real = fig.get_size_inches
+    monkeypatch.setattr(fig, "get_size_inches", lambda: real() * 0.5)  # not the canvas's
+    out = io.BytesIO()
+    figstyle._png(fig, out, 100)
+    theirs = io.BytesIO()
+    fig.savefig(theirs, format="png", dpi=100, metadata={})
+    assert out.getvalue() == theirs.getvalue()  # matplotlib's own bytes
