@@ -234,7 +234,8 @@ RELEVEL_PAIRS = 3
 #: optimum has 2, 1 and 253, their levels 2.6× apart, 1.057× above the optimum's upper
 #: end; with knots moved 1.000× (a fit 1.5 → 4.0 s of CPU). Of the 40 targets of the
 #: benchmark's sets (d = 128, 256, 512, the finish alone) the tests hold on that one
-#: alone; at 512 recount would buy it 0.5 % for 5 s of CPU, hence 256
+#: alone; there recount would buy 0.5 % at 512 for 9 s of CPU and 0.2 % at 1024 for
+#: 58 s (one round), hence 256
 RECOUNT_DEFAULT_UP_TO = 256
 #: ... or where the stretches' levels differ by more than this factor (at the optimum
 #: of the quickstart's targets they differ by up to 1.21: runge at d = 8)
@@ -677,17 +678,17 @@ def counted(x: Array, y: Array, ends: Array, counts: NDArray[np.intp]) -> tuple[
     return apart(tau, np.interp(tau, x, y), x, y)
 
 
-def recount(fit: Fit, x: Array, y: Array, rival: float = np.inf, up_to: int = RECOUNT_UP_TO
+def recount(fit: Fit, x: Array, y: Array, rival: float = np.inf, up_to: int | None = None
             ) -> tuple[Fit, int]:
     """The subset path from starts with one knot moved between two of the fit's
     stretches (:func:`stretches`): each such start is screened by
     :data:`RECOUNT_SCREEN` exchange steps on its d + 1 free cells, the best is run
     through :func:`subset_path` and kept if it ends lower; :data:`RECOUNT_ROUNDS` at
-    most, and only with 2 to :data:`RECOUNT_STRETCHES` stretches, up to
-    ``up_to`` units (:data:`RECOUNT_UP_TO`). The exchange keeps each stretch's count (a step never
+    most, and only with 2 to :data:`RECOUNT_STRETCHES` stretches, up to ``up_to`` units
+    (None: :data:`RECOUNT_UP_TO`). The exchange keeps each stretch's count (a step never
     flips a knot's slope change); these starts change it. Returns the fit and the
     linear programs used."""
-    used = 0
+    used, up_to = 0, RECOUNT_UP_TO if up_to is None else up_to
     for _ in range(RECOUNT_ROUNDS):
         ends, counts = stretches(fit)
         if not (2 <= counts.size <= RECOUNT_STRETCHES and counts.sum() <= up_to):
