@@ -148,8 +148,9 @@ def extrema(tau: Array, u: Array, x: Array, y: Array, error: float
             ) -> tuple[Array, Array, Array]:
     """The interior local extremes of the residual ``r = fit − f`` at least
     :data:`ACTIVE` · ``error``: abscissae, residuals and cells. A sample counts when it
-    and both neighbours lie in one cell and it is a local extremum of ``r``; the vertex
-    of the parabola through the three refines it (an extreme at a knot is the knot's)."""
+    and both neighbours lie in one cell and it is a local extremum of ``r`` (of a
+    plateau of ``r``, only its ends: :func:`_plateau_ends`); the vertex of the parabola
+    through the three refines it (an extreme at a knot is the knot's)."""
     r = np.interp(x, tau, u) - y
     cell = np.clip(np.searchsorted(tau, x, side="right") - 1, 0, tau.size - 2)
     i = np.arange(1, x.size - 1)
