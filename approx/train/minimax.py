@@ -228,8 +228,15 @@ RELEVEL_PAIRS = 3
 #: widths up to which the default finish (not thorough) also runs :func:`recount`, where
 #: the best fit of d + 1 cells holds fewer stretches than the samples show
 #: (:func:`target_stretches`) and d at least that many (a cost: 0.3–5 s of CPU a fit
-#: where it runs, e^{−2x} sin 10x at d = 64 the most; never on the quickstart's targets)
-RECOUNT_DEFAULT_UP_TO = 64
+#: where it runs, e^{−2x} sin 10x at d = 64 the most; never on the quickstart's
+#: targets). Up to 64 until |x|^2.5 (1 + tanh 40x)/2 at d = 256 (above the thorough
+#: finish, so from either start): 1, 1 and 254 knots in its three stretches where the
+#: optimum has 2, 1 and 253, their levels 2.6× apart, 1.057× above the optimum's upper
+#: end; with knots moved 1.000× (a fit 1.5 → 4.0 s of CPU). Of the 40 targets of the
+#: benchmark's sets (d = 128, 256, 512, the finish alone) the tests hold on that one
+#: alone; there recount would buy 0.5 % at 512 for 9 s of CPU and 0.2 % at 1024 for
+#: 58 s (one round), hence 256
+RECOUNT_DEFAULT_UP_TO = 256
 #: ... or where the stretches' levels differ by more than this factor (at the optimum
 #: of the quickstart's targets they differ by up to 1.21: runge at d = 8)
 RECOUNT_UNEVEN = 1.3
@@ -611,7 +618,7 @@ def _recounted(fits: list[Fit], x: Array, y: Array) -> int:
     if not (counts.size < target_stretches(x, y) <= d
             or levels.max() > RECOUNT_UNEVEN * levels.min()):
         return 0
-    new, used = recount(best, x, y, min(f.error for f in fits))
+    new, used = recount(best, x, y, min(f.error for f in fits), RECOUNT_DEFAULT_UP_TO)
     if new.error < best.error:
         fits.append(new)
     return used
@@ -671,19 +678,20 @@ def counted(x: Array, y: Array, ends: Array, counts: NDArray[np.intp]) -> tuple[
     return apart(tau, np.interp(tau, x, y), x, y)
 
 
-def recount(fit: Fit, x: Array, y: Array, rival: float = np.inf) -> tuple[Fit, int]:
+def recount(fit: Fit, x: Array, y: Array, rival: float = np.inf, up_to: int | None = None
+            ) -> tuple[Fit, int]:
     """The subset path from starts with one knot moved between two of the fit's
     stretches (:func:`stretches`): each such start is screened by
     :data:`RECOUNT_SCREEN` exchange steps on its d + 1 free cells, the best is run
     through :func:`subset_path` and kept if it ends lower; :data:`RECOUNT_ROUNDS` at
-    most, and only with 2 to :data:`RECOUNT_STRETCHES` stretches, up to
-    :data:`RECOUNT_UP_TO` units. The exchange keeps each stretch's count (a step never
+    most, and only with 2 to :data:`RECOUNT_STRETCHES` stretches, up to ``up_to`` units
+    (None: :data:`RECOUNT_UP_TO`). The exchange keeps each stretch's count (a step never
     flips a knot's slope change); these starts change it. Returns the fit and the
     linear programs used."""
-    used = 0
+    used, up_to = 0, RECOUNT_UP_TO if up_to is None else up_to
     for _ in range(RECOUNT_ROUNDS):
         ends, counts = stretches(fit)
-        if not (2 <= counts.size <= RECOUNT_STRETCHES and counts.sum() <= RECOUNT_UP_TO):
+        if not (2 <= counts.size <= RECOUNT_STRETCHES and counts.sum() <= up_to):
             break
         tries = []
         for a in np.flatnonzero(counts > 0):

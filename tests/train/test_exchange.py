@@ -96,6 +96,20 @@ def test_extrema_refine_the_interior_peaks_and_the_error_counts_the_knots():
     assert fit_error(tau, u, x, x**2) == pytest.approx(0.125, abs=1e-12)
 
 
+def test_extrema_keep_the_ends_of_a_plateau_of_the_residual():
+    # level samples (0 up to ½, then (x − ½)²) under a level cell at 0.1: the residual
+    # is 0.1 at every sample of cell 0, a plateau; its linearised residual is linear in
+    # x there, so the plateau's two ends (the first and last samples with both
+    # neighbours in the cell, 0.01 and 0.48) bound it, and no other sample of the cell is a row. The
+    # second cell's residual 0.1 + (x − ½)/2 − (x − ½)² has its one interior peak
+    x = np.linspace(0.0, 1.0, 101)
+    y = np.where(x > 0.5, (x - 0.5) ** 2, 0.0)
+    tau, u = np.array([0.0, 0.5, 1.0]), np.array([0.1, 0.1, 0.35])
+    xs, rs, cell = extrema(tau, u, x, y, 0.1)
+    assert np.allclose(xs[cell == 0], [0.01, 0.48]) and np.all(rs[cell == 0] == 0.1)
+    assert xs[cell == 1] == pytest.approx([0.75], abs=1e-9)
+
+
 @pytest.mark.parametrize("d", [3, 8])
 def test_the_finish_certifies_the_best_width_d_net_of_x_squared(d):
     # the finish's paths on samples of x² on [0, 1]: the best net is certified within
@@ -350,6 +364,24 @@ def test_the_default_finish_recounts_where_the_fit_misses_an_inflection(monkeypa
     assert _finish(target, d, ("subset",)) > 1.1 * upper
     monkeypatch.setattr(minimax, "RECOUNT_DEFAULT_UP_TO", 16)
     assert lower <= _finish(target, d, ("subset",)) <= 1.01 * upper
+
+
+@pytest.mark.slow
+def test_the_default_finish_recounts_above_the_thorough_finish(monkeypatch):
+    # |x|^2.5 (1 + tanh 40x)/2 at d = 256 (above the thorough finish's widths, so from
+    # the construction too): its three stretches between inflections hold 1, 1 and 254
+    # knots where the optimum has 2, 1 and 253, and the finish stops 1.057× above the
+    # certified optimum; the stretches' levels lie 2.6× apart, so the default finish's
+    # recount, up to d = 256 now, moves one knot and ends within 1 % of it
+    from approx.train import minimax
+
+    target = targets.from_expr("abs(x)**2.5*(1 + tanh(40*x))/2", (-1.0, 1.0), name="halfpow")
+    d = 256
+    lower, upper = _bracket(target, d)
+    monkeypatch.setattr(minimax, "RECOUNT_DEFAULT_UP_TO", 64)
+    assert _finish(target, d, ("free", "level")) > 1.04 * upper
+    monkeypatch.setattr(minimax, "RECOUNT_DEFAULT_UP_TO", 256)
+    assert lower <= _finish(target, d, ("free", "level")) <= 1.01 * upper
 
 
 @pytest.mark.slow
