@@ -137,6 +137,7 @@ def test_without_the_binding_linprog_gives_the_same_points(seed, monkeypatch):
     cost, A, b, bounds, eq = _program(seed, 40, 8, 0.5, seed % 2 == 0, seed < 2)
     through = _lp.solve(cost, A, b, bounds, eq.get("A_eq"), eq.get("b_eq"))
     monkeypatch.setattr(_lp, "_binding", lambda: None)
+    _lp._solved().clear()  # (else the binding's solution, kept, comes back)
     by_linprog = _lp.solve(cost, _lp.rows(A), b, bounds,
                            None if not eq else _lp.rows(eq["A_eq"]), eq.get("b_eq"))
     assert through is not None
@@ -160,3 +161,30 @@ def test_a_binding_with_another_interface_is_not_used():
     # the probe leaves this thread's solver as it was: programs still solve
     cost, A, b, bounds, _ = _program(0, 20, 4, 0.5, False, False)
     np.testing.assert_array_equal(_lp.solve(cost, A, b, bounds), _linprog(cost, A, b, bounds))
+
+
+def test_a_program_met_again_is_not_solved_again(monkeypatch):
+    cost, A, b, bounds, eq = _program(3, 30, 6, 0.5, True, True)
+    calls = []
+    solve = _lp._by_binding
+    monkeypatch.setattr(_lp, "_by_binding", lambda *a: (calls.append(1), solve(*a))[1])
+    _lp._solved().clear()
+    first = _lp.solve(cost, A, b, bounds, **eq)
+    first[0] += 1.0  # the caller's copy
+    again = _lp.solve(cost, A, b, bounds, **eq)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(again, _linprog(cost, A, b, bounds, **eq))
+    _lp.solve(cost, A, b, bounds, **eq, tolerance=1e-9)  # another program: solved
+    b = b.copy()
+    b[0] = np.nextafter(b[0], np.inf)
+    _lp.solve(cost, A, b, bounds, **eq)  # one bit of data changed: solved
+    assert len(calls) == 3
+
+
+def test_the_solutions_kept_are_bounded(monkeypatch):
+    monkeypatch.setattr(_lp, "KEPT", 3)
+    _lp._solved().clear()
+    for seed in range(5):
+        cost, A, b, bounds, _ = _program(seed, 10, 3, 0.5, False, False)
+        _lp.solve(cost, A, b, bounds)
+    assert len(_lp._solved()) == 3
