@@ -36,6 +36,7 @@ __all__ = [
     "ACTIVATION_CODES",
     "LARGE_RESIDUAL",
     "NumbaFused",
+    "adam_step",
     "adam_steps",
     "backward",
     "backward_batch",
@@ -193,6 +194,27 @@ def backward_batch(x, G, theta, starts, code, grad):  # pragma: no cover - compi
         grad[s + 3 * d] = backward(x, G[i], w0, b0, w1, code, gw0, gb0, gw1)
 
 
+@numba.njit(cache=True, nogil=True)
+def adam_step(theta: Array, grad: Array, m: Array, v: Array, keep1: float, keep2: float,
+              shift: float, step: float) -> None:  # pragma: no cover (compiled)
+    """One Adam step in place: ``keep1 = 1 − β₁``, ``keep2 = 1 − β₂``, ``shift`` the
+    term added to ``√v``, ``step`` the bias-corrected step size.
+
+    Coordinate by coordinate, the operations of :meth:`approx.train.optimizers.Adam.step`'s
+    numpy form in the same order (``m + (g − m)(1 − β₁)``, ``v + (g² − v)(1 − β₂)``, then
+    ``θ − (m / (√v + ε√(1 − β₂ᵗ))) · step``), so θ and the moments are the numpy form's
+    bit for bit; what it saves is the numpy form's dozen calls per step on the short
+    arrays of a small net. No fast-math: no operation is reassociated or contracted.
+    """
+    for i in range(theta.size):
+        g = grad[i]
+        mi = m[i] + (g - m[i]) * keep1
+        vi = v[i] + (g * g - v[i]) * keep2
+        m[i] = mi
+        v[i] = vi
+        theta[i] -= mi / (math.sqrt(vi) + shift) * step
+
+
 #: :func:`adam_steps` leaves a step to its caller once a residual is larger than this (or
 #: not finite): the squares of m residuals up to it sum to a finite loss for m < 10⁸
 LARGE_RESIDUAL = 1e150
@@ -210,7 +232,7 @@ def adam_steps(x, y, theta, grad, code, h, G, R, mom, vel, keep1, keep2, shifts,
     mean squared error, as many as ``shifts`` holds, in one call: each is
     :func:`forward`, the residuals ``h − y`` (kept in ``R[j]``, the caller computes the
     loss from them), ``G = (h − y)/m``, :func:`backward` into ``grad`` (∇b₁ = Σ G last)
-    and the Adam update of :mod:`approx.train._adam_numba` with ``keep1 = 1 − β₁``,
+    and :func:`adam_step` with ``keep1 = 1 − β₁``,
     ``keep2 = 1 − β₂``, step j's term added to √v ``shifts[j]`` and its bias-corrected
     step size ``sizes[j]``: the floating-point operations of the engine's call and the
     optimizer's step, one after the other, bit for bit.
@@ -238,14 +260,7 @@ def adam_steps(x, y, theta, grad, code, h, G, R, mom, vel, keep1, keep2, shifts,
         for i in range(m):
             G[i] = r[i] / m
         grad[3 * d] = backward(x, G, w0, b0, w1, code, gw0, gb0, gw1)
-        shift, size = shifts[j], sizes[j]
-        for i in range(theta.size):
-            g = grad[i]
-            mi = mom[i] + (g - mom[i]) * keep1
-            vi = vel[i] + (g * g - vel[i]) * keep2
-            mom[i] = mi
-            vel[i] = vi
-            theta[i] -= mi / (math.sqrt(vi) + shift) * size
+        adam_step(theta, grad, mom, vel, keep1, keep2, shifts[j], sizes[j])
     return shifts.size
 
 

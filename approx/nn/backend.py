@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 
 from approx.core import validate
@@ -27,6 +27,7 @@ __all__ = [
     "ENV_VAR",
     "FUSED_LOSSES",
     "NUMBA_FASTER",
+    "compiled_adam_step",
     "engine_name",
     "fused_backend",
     "is_shallow",
@@ -96,3 +97,16 @@ def engine_name(
     if is_shallow(sizes) and loss in FUSED_LOSSES:
         return f"fused-{fused_backend(backend, activation)}"
     return "layered"
+
+
+@cache
+def compiled_adam_step() -> Callable[..., None] | None:
+    """The compiled Adam update (:func:`approx.nn._fused_numba.adam_step`, the numpy
+    form's numbers bit for bit; the fused engine's :meth:`adam_steps
+    <approx.nn.engine.FusedEngine.adam_steps>` runs it too), or None where numba does not
+    import. Imports numba."""
+    try:
+        from approx.nn._fused_numba import adam_step
+    except ImportError:  # (a numba that does not import: the numpy form)
+        return None
+    return adam_step

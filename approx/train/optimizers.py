@@ -159,14 +159,12 @@ def _plain(*arrays: Array) -> bool:
 
 @functools.cache
 def _adam_kernel() -> Callable[..., None] | None:
-    """The compiled :meth:`Adam.step` (:mod:`approx.train._adam_numba`), used in a
-    process that has loaded numba already (one that trains with the numba engine), else
-    None."""
-    try:
-        from approx.train._adam_numba import adam_step
-    except ImportError:  # (a numba that does not import: the numpy form)
-        return None
-    return adam_step
+    """The compiled :meth:`Adam.step`
+    (:func:`approx.nn.backend.compiled_adam_step`), used in a process that has loaded
+    numba already (one that trains with the numba engine), else None."""
+    from approx.nn.backend import compiled_adam_step
+
+    return compiled_adam_step()
 
 
 #: first-order optimizers by name, from their options (the Adam phase of adam+lm is Adam)
