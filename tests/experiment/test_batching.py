@@ -193,9 +193,12 @@ def test_a_group_whose_worker_dies_is_rerun_one_run_at_a_time(config, tmp_path: 
 
     (tmp_path / "batch_dies.py").write_text(textwrap.dedent(DIES_IN_GROUP))
     monkeypatch.syspath_prepend(str(tmp_path))
+    # recorded before the import replaces it, so the real one is what teardown puts back
+    # (recorded after, the dying one stayed: a later in-process grouped fit killed pytest)
+    monkeypatch.setattr(batching, "fit_ahead", batching.fit_ahead)
     real = batching.fit_ahead
     module = importlib.import_module("batch_dies")
-    monkeypatch.setattr(batching, "fit_ahead", real)  # this process keeps the real one
+    batching.fit_ahead = real  # this process keeps the real one
     monkeypatch.setattr(executors, "work", module.work)
     notes = []
 
