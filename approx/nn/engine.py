@@ -449,6 +449,18 @@ class FusedEngine(Engine):
 
         x, y = self._inputs(X, y)
         mb = x.size
+        n = np.size(shifts)
+        theta = self.theta
+        if theta is None or not self.fuses_adam:
+            raise ValueError("adam_steps needs a fused numba engine under mse with biases, "
+                             "bound by make_engine")
+        # the compiled loop checks no index: every array is checked here
+        if not (all(_is_vector(a, theta.size) for a in moments)
+                and _is_vector(shifts, n) and _is_vector(sizes, n) and _is_vector(values, None)
+                and values.size >= n and R.dtype == np.float64 and R.ndim == 2
+                and R.flags.c_contiguous and R.shape[0] >= n and R.shape[1] == mb):
+            raise ValueError("adam_steps: moments of θ's size, one shift and size per step, "
+                             "and (steps, m) residual rows, all contiguous float64")
         G = self._G[:mb]
         taken = int(adam_steps(x, y, self.theta, self.grad, self._kernels.code,  # type: ignore[union-attr]
                                self._h[:mb], G, R, *moments, *keeps, shifts, sizes, stop_below))
@@ -467,6 +479,12 @@ class FusedEngine(Engine):
         J = self._J[: x.size]
         shallow_jacobian_into(x, self.w0, self.b0, self.w1, self.activation, self.bias, J)
         return r, J
+
+
+def _is_vector(a: Any, size: int | None) -> bool:
+    """Whether ``a`` is a contiguous float64 vector (of ``size`` entries, if given)."""
+    return (isinstance(a, np.ndarray) and a.dtype == np.float64 and a.ndim == 1
+            and a.flags.c_contiguous and (size is None or a.size == size))
 
 
 def _row(a: Array) -> Array:

@@ -119,3 +119,24 @@ def test_the_runs_stop_where_the_loop_must_act():
     assert loop._plain_end(41, 300, 20, relocate_at) == 50  # a relocation after step 49
     assert loop._plain_end(61, 300, 100, set()) == loop.DEADLINE_EVERY  # a deadline check
     assert loop._plain_end(281, 290, 20, relocate_at) == 290  # the fit's end
+
+
+@pytest.mark.parametrize("bad", ["moments", "rows", "steps", "engine"])
+def test_arrays_the_compiled_loop_cannot_take_are_refused(bad):
+    engine, x, y = _engine(6, 2)
+    opt = optimizers.Adam(0.01)
+    moments, keeps, shifts, sizes = opt.ahead(engine.theta, np.full(4, 0.01))
+    R, values = np.empty((4, x.size)), np.empty(4)
+    if bad == "moments":
+        moments = (moments[0][:-1], moments[1])
+    elif bad == "rows":
+        R = np.empty((3, x.size))
+    elif bad == "steps":
+        sizes = sizes[:2]
+    else:
+        engine = make_engine(engine.net, engine.theta, engine.grad, x.size, "lp", 4.0,
+                             backend="numba")
+    before = engine.theta.copy()
+    with pytest.raises(ValueError, match="adam_steps"):
+        engine.adam_steps(x, y, moments, keeps, shifts, sizes, 0.0, R, values)
+    np.testing.assert_array_equal(engine.theta, before)
