@@ -98,6 +98,9 @@ MOVE_ROUNDS, MOVE_REMOVE, MOVE_SPLIT, MOVE_SCREEN, MOVE_STEPS = 2, 3, 2, 8, 40
 IDLE = 0.75
 #: the linear programs' feasibility tolerances, relative to the max error (at least 1e-10)
 TOLERANCE = 1e-3
+#: ``f`` kinks between two samples where its slopes extrapolated from either side differ
+#: by more than this fraction of the max error per sample spacing (:func:`sides`)
+KINKED = 0.01
 
 
 def sampled(x: Array, y: Array, t: Array) -> tuple[Array, Array]:
@@ -112,11 +115,54 @@ def sampled(x: Array, y: Array, t: Array) -> tuple[Array, Array]:
     return value, d01 + c2 * ((t - x0) + (t - x1))
 
 
+def _one_sided(x: Array, y: Array, i: NDArray[np.intp]) -> tuple[Array, Array, Array]:
+    """The quadratic through the samples ``i``, ``i + 1``, ``i + 2``: its nodes and
+    divided differences (``y_i``, first, second)."""
+    x0, x1, x2 = x[i], x[i + 1], x[i + 2]
+    d01 = (y[i + 1] - y[i]) / (x1 - x0)
+    c2 = ((y[i + 2] - y[i + 1]) / (x2 - x1) - d01) / (x2 - x0)
+    return d01, c2, x0 + x1
+
+
+def sides(x: Array, y: Array, t: Array, error: float
+          ) -> tuple[Array, Array, Array, Array, NDArray[np.bool_]]:
+    """``f(t)`` and ``f′(t)`` extrapolated from each side of the sample interval holding
+    ``t`` (the quadratics through the three samples left of it and the three right of
+    it), and where ``f`` kinks in that interval: the two slopes at ``t`` differ by more
+    than :data:`KINKED` · ``error`` per sample spacing.
+
+    Between samples the quadratic through the three nearest (:func:`sampled`) rounds a
+    kink of ``f`` off: at a knot there it puts ``f`` where neither side of the kink is,
+    and ``f′`` between the two slopes. On sqrt(|x| + 0.01), where f′ jumps from −5 to 5
+    at x = 0 between two samples, the exchange then took the error at its knot next to
+    the kink for about 0.7 of what it is and ended 1.4–2.2× above the optimum at every
+    d = 8 … 1024. Where ``f`` is smooth the two sides agree to ``O(f‴ h³)``, far below
+    the test (the test's ``f`` is then :func:`sampled`'s, bit for bit)."""
+    j = np.searchsorted(x, t)  # x[j - 1] < t ≤ x[j]
+    ok = (j >= 3) & (j <= x.size - 3)
+    j = np.clip(j, 3, x.size - 3)
+    fs, ds = [], []
+    for i in (j - 3, j):
+        d01, c2, s01 = _one_sided(x, y, i)
+        fs.append(y[i] + d01 * (t - x[i]) + c2 * (t - x[i]) * (t - x[i + 1]))
+        ds.append(d01 + c2 * (2.0 * t - s01))
+    h = x[j] - x[j - 1]
+    kinked = ok & (np.abs(ds[0] - ds[1]) * h > KINKED * error)
+    return fs[0], ds[0], fs[1], ds[1], kinked
+
+
 def fit_error(tau: Array, u: Array, x: Array, y: Array) -> float:
     """The max error of the fit through ``(τ, u)``: at the samples and at the knots
-    (where a kink may lie between samples)."""
+    (where a kink may lie between samples; at a kink of ``f`` between samples the larger
+    of the errors from its two sides, :func:`sides`)."""
     r = np.interp(x, tau, u) - y
-    return max(float(np.max(np.abs(r))), float(np.max(np.abs(u - sampled(x, y, tau)[0]))))
+    worst = float(np.max(np.abs(r)))
+    knots = np.abs(u - sampled(x, y, tau)[0])
+    fl, _, fr, _, kinked = sides(x, y, tau[1:-1], worst)
+    if kinked.any():
+        inner = knots[1:-1]
+        inner[kinked] = np.maximum(np.abs(u[1:-1] - fl), np.abs(u[1:-1] - fr))[kinked]
+    return max(worst, float(np.max(knots)))
 
 
 @contextmanager
@@ -218,30 +264,37 @@ def _rows(m: Array, s: Array, tau: Array, u: Array, x: Array, y: Array, error: f
     n = m.size
     xs, rs, c = extrema(tau, u, x, y, error)
     fk, dk = sampled(x, y, tau)
-    inner, ds, cl = tau[1:-1], s[:-1] - s[1:], np.arange(n - 1)
+    fl, dl, fr, dr, kinked = sides(x, y, tau[1:-1], error)
+    # a knot next to a kink of f: a row from each side (the larger error holds)
+    cl = np.concatenate([np.arange(n - 1), np.flatnonzero(kinked)])
+    fi = np.concatenate([np.where(kinked, fl, fk[1:-1]), fr[kinked]])
+    di = np.concatenate([np.where(kinked, dl, dk[1:-1]), dr[kinked]])
+    inner, ds = tau[1:-1][cl], (s[:-1] - s[1:])[cl]
     with np.errstate(divide="ignore", invalid="ignore"):
-        w = (s[:-1] - dk[1:-1]) / ds
+        w = (s[:-1][cl] - di) / ds
     w = np.where(np.isfinite(w), w, 0.5)
     # rows: the extremes (their cell's value and slope), the left end, the interior
     # knots (the lines on both sides, weighted), the right end
     cells = np.c_[2 * c, 2 * c + 1]
     knots = np.c_[2 * cl, 2 * cl + 1, 2 * cl + 2, 2 * cl + 3]
-    counts = np.concatenate([np.full(xs.size + 1, 2), np.full(n - 1, 4), [2]])
+    counts = np.concatenate([np.full(xs.size + 1, 2), np.full(cl.size, 4), [2]])
     J = _lp.Rows(
         np.concatenate([[0], np.cumsum(counts)]).astype(np.int32),
         np.concatenate([cells.ravel(), [0, 1], knots.ravel(), [2 * n - 2, 2 * n - 1]]
                        ).astype(np.int32),
         np.concatenate([np.c_[np.ones(xs.size), xs - m[c]].ravel(), [1.0, tau[0] - m[0]],
-                        np.c_[1.0 - w, (1.0 - w) * (inner - m[:-1]), w,
-                              w * (inner - m[1:])].ravel(),
+                        np.c_[1.0 - w, (1.0 - w) * (inner - m[cl]), w,
+                              w * (inner - m[cl + 1])].ravel(),
                         [1.0, tau[-1] - m[-1]]]),
         2 * n,
     )
+    at, knots = tau[1:-1], knots[: n - 1]
     moves = _lp.Rows(
         4 * np.arange(n, dtype=np.int32), knots.ravel().astype(np.int32),
-        np.c_[np.ones(n - 1), inner - m[:-1], -np.ones(n - 1), m[1:] - inner].ravel(), 2 * n,
+        np.c_[np.ones(n - 1), at - m[:-1], -np.ones(n - 1), m[1:] - at].ravel(), 2 * n,
     )
-    return J, np.concatenate([rs, u - fk]), moves
+    r = np.concatenate([rs, [u[0] - fk[0]], u[1:-1][cl] - fi, [u[-1] - fk[-1]]])
+    return J, r, moves
 
 
 def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array,
