@@ -129,17 +129,20 @@ def _one_sided(x: Array, y: Array, i: NDArray[np.intp], t: Array) -> tuple[Array
 
 
 def _two_sides(x: Array, y: Array, t: Array, j: NDArray[np.intp]
-               ) -> tuple[Array, Array, Array, Array, NDArray[np.bool_]]:
+               ) -> tuple[Array, Array, Array, Array, NDArray[np.bool_], Array]:
     """At ``t`` in the sample interval ``(x[j − 1], x[j]]`` (``3 ≤ j ≤ x.size − 3``): the
     value and slope of the quadratics through the three samples left of the interval
-    and the three right of it, and whether ``f`` kinks there (:func:`kinks`' test)."""
+    and the three right of it, whether ``f`` kinks there (:func:`kinks`' test), and the
+    test's ratio."""
     fl, dl, cl = _one_sided(x, y, j - 3, t)
     fr, dr, cr = _one_sided(x, y, j, t)
     jump = np.abs(dr - dl)
-    kinked = jump > KINK_RATIO * (x[j] - x[j - 1]) * (cl + cr)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = jump / ((x[j] - x[j - 1]) * (cl + cr))
+    kinked = score > KINK_RATIO
     if kinked.any():  # (the usual case: none, and the floor's pass over the samples spared)
         kinked &= jump > KINK_FLOOR * float(np.max(np.abs(np.diff(y) / np.diff(x))))
-    return fl, dl, fr, dr, kinked
+    return fl, dl, fr, dr, kinked, score
 
 
 def kinks(x: Array, y: Array) -> tuple[Array, Array]:
@@ -153,16 +156,24 @@ def kinks(x: Array, y: Array) -> tuple[Array, Array]:
     ratio is at most 1.3 on the benchmark's targets, |x|^1.5 at 0; the interval next to
     a kink has a quadratic across it, whose curvature ``~J/h`` refuses it), and by more
     than :data:`KINK_FLOOR` of the samples' largest slope (rounding). ``κ`` is where the
-    two quadratics' tangents there cross."""
+    two quadratics' tangents there cross (within ``f‴ h³/J`` of the kink)."""
     if x.size < 7:
         return np.empty(0), np.empty(0)
     j = np.arange(3, x.size - 2)
     t = 0.5 * (x[j - 1] + x[j])
-    fl, dl, fr, dr, at = _two_sides(x, y, t, j)
+    fl, dl, fr, dr, at, score = _two_sides(x, y, t, j)
+    # a kink near a sample passes in the next interval too (one quadratic barely across
+    # it): of flagged intervals within two of each other, the cleanest (highest ratio)
+    score = np.where(at, score, 0.0)
+    padded = np.pad(score, 2)
+    for k in (0, 1, 3, 4):
+        at &= score >= padded[k: k + score.size]
     with np.errstate(divide="ignore", invalid="ignore"):
         kappa = t[at] + (fr[at] - fl[at]) / (dl[at] - dr[at])
     kappa = np.clip(kappa, x[j[at] - 2], x[j[at] + 1])
-    return kappa, (dr - dl)[at]
+    once = np.concatenate([[True], np.diff(kappa) > x[j[at]] - x[j[at] - 1]][: kappa.size]) \
+        if kappa.size else np.ones(0, bool)
+    return kappa[once], (dr - dl)[at][once]
 
 
 def sides(x: Array, y: Array, t: Array, error: float
@@ -183,7 +194,7 @@ def sides(x: Array, y: Array, t: Array, error: float
     j = np.searchsorted(x, t)  # x[j - 1] < t ≤ x[j]
     ok = (j >= 3) & (j <= x.size - 3)
     j = np.clip(j, 3, x.size - 3)
-    fl, dl, fr, dr, kinked = _two_sides(x, y, t, j)
+    fl, dl, fr, dr, kinked, _ = _two_sides(x, y, t, j)
     kinked &= ok & (np.abs(dl - dr) * (x[j] - x[j - 1]) > KINKED * error)
     return fl, dl, fr, dr, kinked
 
