@@ -46,8 +46,8 @@ from numpy.typing import NDArray
 from approx.core import deadline
 
 __all__ = ["ACTIVE", "EXCHANGE_STEPS", "chord_errors", "end_rows", "exchange", "extrema",
-           "fit_error", "from_lines", "line_errors", "move_knots", "moved", "rebalanced",
-           "sampled", "spread", "tied", "to_lines"]
+           "fit_error", "from_lines", "kinks", "line_errors", "move_knots", "moved",
+           "rebalanced", "sample_kinks", "sampled", "sides", "spread", "tied", "to_lines"]
 
 Array = NDArray[np.float64]
 
@@ -58,6 +58,9 @@ ACTIVE = 0.25
 _END_ROWS: ContextVar[bool] = ContextVar("approx_exchange_end_rows", default=False)
 #: whether the exchange under way has met such an end (:func:`exchange`)
 _ENDS_NOW: ContextVar[bool] = ContextVar("approx_exchange_ends_now", default=False)
+#: whether the samples of the exchange under way hold a kink (:func:`kinks`; None:
+#: not known, and :func:`sides` is asked at every knot)
+_KINKY: ContextVar[bool | None] = ContextVar("approx_exchange_kinky", default=None)
 #: residuals at least this fraction of the max bound the step on their own side only
 SIGNED = 0.5
 #: linear programs at most per call of :func:`exchange`
@@ -162,6 +165,8 @@ def kinks(x: Array, y: Array) -> tuple[Array, Array]:
     j = np.arange(3, x.size - 2)
     t = 0.5 * (x[j - 1] + x[j])
     fl, dl, fr, dr, at, score = _two_sides(x, y, t, j)
+    if not at.any():  # (the usual case)
+        return np.empty(0), np.empty(0)
     # a kink near a sample passes in the next interval too (one quadratic barely across
     # it): of flagged intervals within two of each other, the cleanest (highest ratio)
     score = np.where(at, score, 0.0)
@@ -206,6 +211,8 @@ def fit_error(tau: Array, u: Array, x: Array, y: Array) -> float:
     r = np.interp(x, tau, u) - y
     worst = float(np.max(np.abs(r)))
     knots = np.abs(u - sampled(x, y, tau)[0])
+    if _KINKY.get() is False:
+        return max(worst, float(np.max(knots)))
     fl, _, fr, _, kinked = sides(x, y, tau[1:-1], worst)
     if kinked.any():
         inner = knots[1:-1]
@@ -312,7 +319,11 @@ def _rows(m: Array, s: Array, tau: Array, u: Array, x: Array, y: Array, error: f
     n = m.size
     xs, rs, c = extrema(tau, u, x, y, error)
     fk, dk = sampled(x, y, tau)
-    fl, dl, fr, dr, kinked = sides(x, y, tau[1:-1], error)
+    if _KINKY.get() is not False:
+        fl, dl, fr, dr, kinked = sides(x, y, tau[1:-1], error)
+    else:  # (the usual case: no kink among the samples)
+        fl = dl = fr = dr = fk[1:-1]
+        kinked = np.zeros(n - 1, dtype=bool)
     # a knot next to a kink of f: a row from each side (the larger error holds)
     cl = np.concatenate([np.arange(n - 1), np.flatnonzero(kinked)])
     fi = np.concatenate([np.where(kinked, fl, fk[1:-1]), fr[kinked]])
@@ -446,10 +457,26 @@ def exchange(tau: Array, u: Array, x: Array, y: Array, steps: int = EXCHANGE_STE
         Linear programs solved.
     """
     token = _ENDS_NOW.set(False)
+    known = _KINKY.get()
+    kinky = _KINKY.set(kinks(x, y)[0].size > 0 if known is None else known)
     try:
         return _exchange(tau, u, x, y, steps, flat, rival, tie)
     finally:
+        _KINKY.reset(kinky)
         _ENDS_NOW.reset(token)
+
+
+@contextmanager
+def sample_kinks(x: Array, y: Array) -> Iterator[tuple[Array, Array]]:
+    """Within this block, every exchange is on the samples ``(x, y)``: their kinks
+    (:func:`kinks`: points and jumps, yielded) are found once, not at each call of
+    :func:`exchange`."""
+    found = kinks(x, y)
+    token = _KINKY.set(found[0].size > 0)
+    try:
+        yield found
+    finally:
+        _KINKY.reset(token)
 
 
 def _tolerance(error: float) -> float:

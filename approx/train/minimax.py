@@ -106,6 +106,7 @@ from approx.train.exchange import (
     kinks,
     move_knots,
     rebalanced,
+    sample_kinks,
     sides,
 )
 from approx.train.knot_form import equidistribute, knot_form, lp_continuation, to_theta
@@ -925,14 +926,15 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     forms = FORMS if d <= SPLIT_UP_TO else tuple(form for form in FORMS if form != "flat")
     if SUBSET_FROM <= d <= (THOROUGH_SUBSET_UP_TO if deep else SUBSET_UP_TO):
         forms = tuple("subset" if form == "level" else form for form in forms)
-    with thorough(deep):
+    with thorough(deep), sample_kinks(x, y1) as found:
         for start in STARTS:
-            used += _from_start(start, engine, x, y1, X, y, tracker, steps, forms)
+            used += _from_start(start, engine, x, y1, X, y, tracker, steps, forms, found)
     return used
 
 
 def _from_start(start: str, engine: Engine, x: Array, y1: Array, X: Array, y: Array,
-                tracker: Tracker, steps: int, forms: tuple[str, ...]) -> int:
+                tracker: Tracker, steps: int, forms: tuple[str, ...],
+                found: tuple[Array, Array] | None = None) -> int:
     """:func:`minimax_finish` from one of its starts: the fits offered to the tracker;
     returns the evaluations and linear programs used."""
     net, theta = engine.net, engine.theta
@@ -943,8 +945,8 @@ def _from_start(start: str, engine: Engine, x: Array, y1: Array, X: Array, y: Ar
     if start == "best":
         tau, u = knot_form(net, float(x[0]), float(x[-1]))
     else:
-        tau, u = curvature_start(x, y1, d + 1)
-        level = curvature_start(x, y1, d + 2)
+        tau, u = curvature_start(x, y1, d + 1, found)
+        level = curvature_start(x, y1, d + 2, found)
     fits, used = minimax_fits(tau, u, x, y1, steps, forms, level)
     for fit in fits:
         write(fit, theta, net.sizes)
@@ -952,7 +954,8 @@ def _from_start(start: str, engine: Engine, x: Array, y1: Array, X: Array, y: Ar
     return used
 
 
-def curvature_start(x: Array, y: Array, n: int) -> tuple[Array, Array]:
+def curvature_start(x: Array, y: Array, n: int, found: tuple[Array, Array] | None = None
+                    ) -> tuple[Array, Array]:
     """``n`` knots equidistributing the samples' ``|f''|^½`` (floored at
     :data:`START_FLOOR`), cells at least :data:`APART` sample steps wide, values on the
     samples; with a knot at each kink of ``f`` between samples
@@ -964,8 +967,8 @@ def curvature_start(x: Array, y: Array, n: int) -> tuple[Array, Array]:
     one, and the exchange, which keeps the knots' counts between inflections, ended
     1.44× above the optimum. The density is taken of ``f − Σ (J/2)|x − κ|`` instead
     (the kinks removed, ``f″`` unchanged elsewhere) and the knot nearest each kink
-    moved onto it."""
-    kappa, jump = kinks(x, y)
+    moved onto it. ``found``: the kinks, if known (:func:`~approx.train.exchange.kinks`)."""
+    kappa, jump = kinks(x, y) if found is None else found
     if kappa.size == 0:
         return apart(*equidistribute(x, y, n, START_FLOOR), x, y)
     smooth = y - 0.5 * np.abs(x[:, None] - kappa[None, :]) @ jump
