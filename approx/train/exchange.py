@@ -30,7 +30,9 @@ cell it enters and its slope change by :data:`KINK_CHANGE` of itself, and the li
 shifts by ``VALUE_SCALE · radius · E`` (Madsen's trust region: it
 grows after good steps, shrinks after poor ones); a step is kept when the error on the
 samples and at the knots falls. A level cell (``flat``) keeps slope 0. ``f`` and ``f′``
-at a knot come from the quadratic through the three nearest samples.
+at a knot come from the quadratic through the three nearest samples; where ``f`` kinks
+between two samples (:func:`kinks`), from the quadratics on either side, each a row
+(:func:`sides`), so the knot settles on the kink.
 """
 
 from __future__ import annotations

@@ -42,7 +42,8 @@ The finish itself (:func:`minimax_finish`) is the exchange of
 lines' coordinates, where the knot-and-value form's linear model fails for all but tiny
 steps): from knots equidistributing the samples' curvature, in the level or subset form
 (d + 1 cells) and the free one, the best kept by the validation grid, the trained
-iterate included. On small widths the subset path's d + 1 cells also get knot moves
+iterate included (a knot put on each kink of ``f`` the samples show:
+:func:`curvature_start`). On small widths the subset path's d + 1 cells also get knot moves
 (:func:`~approx.train.exchange.move_knots`: an idle knot removed and a cell split,
 the exchange run again), which leave local minima where the knots are shared out
 badly between regions. The Lᵖ continuation and Madsen's method below are the finish
