@@ -125,6 +125,7 @@ __all__ = [
     "apart",
     "as_net",
     "counted",
+    "curvature_start",
     "flat_split",
     "madsen",
     "minimax_finish",
