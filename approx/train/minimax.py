@@ -553,9 +553,9 @@ def minimax_fits(
         if form == "subset":
             rival = min((f.error for f in fits), default=np.inf)
             fit, n = subset_path(fit, x, y, rival)
-            if _THOROUGH.get():
-                fit, k = rebalance(fit, form, x, y, rival)
+            if _THOROUGH.get():  # counts first, then the knots re-placed within them
                 fit, m = recount(fit, x, y, rival)
+                fit, k = rebalance(fit, form, x, y, rival)
                 fit, j = relevel(fit, x, y, rival)
                 n += k + m + j
             fits.append(fit)
