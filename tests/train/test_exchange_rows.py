@@ -15,24 +15,32 @@ def _scipy_rows(m, s, tau, u, x, y, error):
     n = m.size
     xs, rs, c = exchange.extrema(tau, u, x, y, error)
     fk, dk = exchange.sampled(x, y, tau)
-    inner, ds, cl = tau[1:-1], s[:-1] - s[1:], np.arange(n - 1)
+    # a knot in a sample interval where f kinks: its row from the left side's quadratic,
+    # and one more, after the knots' rows, from the right side's
+    fl, dl, fr, dr, kinked = exchange.sides(x, y, tau[1:-1], error)
+    cl = np.concatenate([np.arange(n - 1), np.flatnonzero(kinked)])
+    fi = np.concatenate([np.where(kinked, fl, fk[1:-1]), fr[kinked]])
+    di = np.concatenate([np.where(kinked, dl, dk[1:-1]), dr[kinked]])
+    inner, ds = tau[1:-1][cl], (s[:-1] - s[1:])[cl]
     with np.errstate(divide="ignore", invalid="ignore"):
-        w = (s[:-1] - dk[1:-1]) / ds
+        w = (s[:-1][cl] - di) / ds
     w = np.where(np.isfinite(w), w, 0.5)
-    ne = xs.size
-    k = ne + 1 + cl
-    rows = [np.arange(ne), np.arange(ne), [ne, ne], [ne + n, ne + n], k, k, k, k]
+    ne, nk = xs.size, cl.size
+    k = ne + 1 + np.arange(nk)
+    rows = [np.arange(ne), np.arange(ne), [ne, ne], [ne + nk + 1, ne + nk + 1], k, k, k, k]
     cols = [2 * c, 2 * c + 1, [0, 1], [2 * n - 2, 2 * n - 1],
             2 * cl, 2 * cl + 1, 2 * cl + 2, 2 * cl + 3]
     vals = [np.ones(ne), xs - m[c], [1.0, tau[0] - m[0]], [1.0, tau[-1] - m[-1]],
-            1.0 - w, (1.0 - w) * (inner - m[:-1]), w, w * (inner - m[1:])]
+            1.0 - w, (1.0 - w) * (inner - m[cl]), w, w * (inner - m[cl + 1])]
     J = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(ne + n + 1, 2 * n))
+                          shape=(ne + nk + 2, 2 * n))
+    at, kl = tau[1:-1], np.arange(n - 1)
     moves = sparse.csr_matrix(
-        (np.concatenate([np.ones(n - 1), inner - m[:-1], -np.ones(n - 1), m[1:] - inner]),
-         (np.tile(cl, 4), np.concatenate([2 * cl, 2 * cl + 1, 2 * cl + 2, 2 * cl + 3]))),
+        (np.concatenate([np.ones(n - 1), at - m[:-1], -np.ones(n - 1), m[1:] - at]),
+         (np.tile(kl, 4), np.concatenate([2 * kl, 2 * kl + 1, 2 * kl + 2, 2 * kl + 3]))),
         shape=(n - 1, 2 * n))
-    return _lp.rows(J), np.concatenate([rs, u - fk]), _lp.rows(moves)
+    r = np.concatenate([rs, [u[0] - fk[0]], u[1:-1][cl] - fi, [u[-1] - fk[-1]]])
+    return _lp.rows(J), r, _lp.rows(moves)
 
 
 def _same(a, b):
