@@ -178,8 +178,10 @@ def kinks(x: Array, y: Array) -> tuple[Array, Array]:
     with np.errstate(divide="ignore", invalid="ignore"):
         kappa = t[at] + (fr[at] - fl[at]) / (dl[at] - dr[at])
     kappa = np.clip(kappa, x[j[at] - 2], x[j[at] + 1])
-    once = np.concatenate([[True], np.diff(kappa) > x[j[at]] - x[j[at] - 1]][: kappa.size]) \
-        if kappa.size else np.ones(0, bool)
+    if not kappa.size:
+        return np.empty(0), np.empty(0)
+    # one kink per interval's width (each κ apart from the one before by more than it)
+    once = np.concatenate([[True], np.diff(kappa) > (x[j[at]] - x[j[at] - 1])[1:]])
     return kappa[once], (dr - dl)[at][once]
 
 

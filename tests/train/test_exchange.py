@@ -515,6 +515,16 @@ def test_kinks_finds_a_kink_between_samples_and_none_where_f_is_smooth():
         assert kinks(x, f)[0].size == 0
 
 
+@pytest.mark.parametrize("where", [[-0.5, 0.0, 0.5], [-0.61, -0.2, 0.33, 0.71, 0.9]])
+def test_kinks_finds_every_kink_of_several(where):
+    # |x − κ| summed over three or more κ (each a jump of 2 in f′): three or more kinks
+    # once made the test of their distances fail to broadcast (a crash of the finish)
+    x = np.linspace(-1.0, 1.0, 2001)
+    found, jump = kinks(x, sum(np.abs(x - k) for k in where))
+    np.testing.assert_allclose(found, where, atol=x[1] - x[0])
+    np.testing.assert_allclose(jump, 2.0, rtol=0.02)
+
+
 SQRTKINK = targets.from_expr("sqrt(abs(x) + 0.01)", (-1.0, 1.0), name="sqrtkink")
 
 
