@@ -287,9 +287,10 @@ def main() -> None:
                 f" {float(np.median(_he(target, d, seeds, {**base, **o}, c))) / up:14.3f}"
                 for _, o, c in (ABLATIONS if args.ablation else ())
             )
+            over_lo = up / lo if lo > 0 else float("inf")  # (a lower end of 0 proves nothing)
             print(
-                f"{name:>8} {d:>5} {up:9.3e} {lo / up:6.3f} {median:6.3f} {median * up / lo:6.3f} "
-                f"{max(he):7.3f} {ratio:6.3f} {ratio * up / lo:6.3f} {np.median(cpu):6.2f} "
+                f"{name:>8} {d:>5} {up:9.3e} {lo / up:6.3f} {median:6.3f} {median * over_lo:6.3f} "
+                f"{max(he):7.3f} {ratio:6.3f} {ratio * over_lo:6.3f} {np.median(cpu):6.2f} "
                 f"{constr_cpu:6.2f}{cols}",
                 flush=True,
             )
