@@ -26,8 +26,10 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 # used, and matplotlib refuses to import at all under an invalid MPLBACKEND.
 os.environ["MPLBACKEND"] = "agg"
 
+import contextlib  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Annotated, Any  # noqa: E402
 
@@ -490,14 +492,29 @@ def _remote(scheduler: str | None, trust: bool, ca: str | None, cert: str | None
     return None if scheduler is None else Remote(scheduler, trust, ca, cert, key)
 
 
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """A Ctrl-C within the block is raised as KeyboardInterrupt when the block ends, not
+    where it lands: a KeyboardInterrupt inside an extension module's initialisation (the
+    sweep's imports load matplotlib's) once printed a traceback and aborted the process."""
+    got: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda number, frame: got.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if got:
+        raise KeyboardInterrupt
+
+
 def _sweep(sweep: Config, folder: Path, quiet: bool, **options: Any) -> pd.DataFrame:
     """Run the sweep with a progress bar; exit with one line if it cannot go on."""
-    import sqlite3
-
-    from approx.experiment import run_sweep
-
     bar = _Bar(quiet)
     try:
+        with _interrupts_deferred():  # (matplotlib's extensions load here)
+            import sqlite3
+
+            from approx.experiment import run_sweep
         return run_sweep(sweep, folder, reporter=bar, **options)
     except ApproxError as e:
         bar.stop()  # the bar goes before the line, which stays the only one

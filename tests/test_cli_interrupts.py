@@ -103,3 +103,19 @@ def test_ctrl_c_early_in_a_sweep_ends_it_quietly_and_leaves_no_worker(tmp_path, 
     while _session(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _session(proc.pid) == []
+
+
+def test_a_ctrl_c_during_the_sweeps_imports_is_raised_after_them():
+    from approx import cli
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with cli._interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # (a signal is handled between bytecodes: here, recorded)
+            steps.append("the block went on")
+    assert steps == ["the block went on"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with cli._interrupts_deferred():  # no Ctrl-C: nothing raised
+        steps.append("quiet")
+    assert steps[-1] == "quiet"
