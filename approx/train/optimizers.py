@@ -77,6 +77,7 @@ class Adam:
         self.t = 0
         self.m: Array | None = None
         self.v: Array | None = None
+        self.s: Array | None = None  # (the numpy form's scratch)
 
     def reset(self, rows: NDArray[np.intp], peers: NDArray[np.intp] | None = None) -> None:
         """Restart the coordinates ``rows`` as fresh ones (neuron resampling).
@@ -99,15 +100,22 @@ class Adam:
         ``(m, v)``, ``(1 − β₁, 1 − β₂)``, the terms added to √v and the bias-corrected
         step sizes, each as :meth:`step` computes it. :meth:`taken` then records the
         steps the loop took."""
-        if self.m is None:
-            self.m, self.v, self.s = (np.zeros_like(theta) for _ in range(3))
-        assert self.v is not None
+        m, v, _ = self._moments(theta)
         shifts, sizes = np.empty(lrs.size), np.empty(lrs.size)
         for j, lr in enumerate(lrs):
-            t = self.t + 1 + j
-            sizes[j] = lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
-            shifts[j] = self.eps * math.sqrt(1.0 - self.beta2**t)
-        return (self.m, self.v), (1.0 - self.beta1, 1.0 - self.beta2), shifts, sizes
+            sizes[j], shifts[j] = self._terms(lr, self.t + 1 + j)
+        return (m, v), (1.0 - self.beta1, 1.0 - self.beta2), shifts, sizes
+
+    def _moments(self, theta: Array) -> tuple[Array, Array, Array]:
+        """The moments ``m``, ``v`` and the numpy form's scratch, zeros before a first step."""
+        if self.m is None or self.v is None or self.s is None:
+            self.m, self.v, self.s = (np.zeros_like(theta) for _ in range(3))
+        return self.m, self.v, self.s
+
+    def _terms(self, lr: float, t: int) -> tuple[float, float]:
+        """Step ``t``'s bias-corrected step size at ``lr``, and the term added to √v."""
+        return (lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t),
+                self.eps * math.sqrt(1.0 - self.beta2**t))
 
     def taken(self, lrs: Array) -> None:
         """Record steps taken elsewhere at the step sizes ``lrs`` (see :meth:`ahead`)."""
@@ -117,15 +125,12 @@ class Adam:
 
     def step(self, theta: Array, grad: Array) -> None:
         """Update ``theta`` of shape (P,) in place from ``grad`` of shape (P,)."""
-        if self.m is None:
-            self.m, self.v, self.s = (np.zeros_like(theta) for _ in range(3))
+        m, v, s = self._moments(theta)
         self.t += 1
-        m, v, s = self.m, self.v, self.s
+        step, shift = self._terms(self.lr, self.t)
         kernel = _adam_kernel() if "numba" in sys.modules else None
         if (kernel is not None and theta.size <= COMPILED_UP_TO
                 and _plain(theta, grad, m, v)):  # the same numbers, compiled
-            step = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
-            shift = self.eps * math.sqrt(1.0 - self.beta2**self.t)
             kernel(theta, grad, m, v, 1.0 - self.beta1, 1.0 - self.beta2, shift, step)
             return
         # m ← β₁ m + (1−β₁) g,  v ← β₂ v + (1−β₂) g², written as in-place updates
@@ -136,9 +141,8 @@ class Adam:
         s -= v
         s *= 1.0 - self.beta2
         v += s
-        step = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
         np.sqrt(v, out=s)
-        s += self.eps * math.sqrt(1.0 - self.beta2**self.t)
+        s += shift
         np.divide(m, s, out=s)
         s *= step
         theta -= s
