@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import mpmath as mp
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -24,20 +25,18 @@ def test_the_p_mean_and_its_gradient_are_their_closed_forms_without_underflow(va
     if a == 0:
         assert value == 0 and not grad.any()
         return
-    # (mean |r|^p)^(1/p), in exact rationals scaled by a (|r|^1024 would underflow)
-    u = np.abs(r[:, 0]) / a
-    want = a * float(np.mean(u**p)) ** (1 / p)
-    assert value == pytest.approx(want, rel=1e-12)
-    assert a * len(values) ** (-1 / p) * (1 - 1e-12) <= value <= a * (1 + 1e-12)
-    # the gradient against a central difference of the scaled formula, coordinate by
-    # coordinate where r is away from 0
-    for i in np.flatnonzero(np.abs(r[:, 0]) > 1e-3 * a)[:5]:
-        h = 1e-7 * a
-        up, down = r.copy(), r.copy()
-        up[i] += h
-        down[i] -= h
-        fd = (deep_finish.p_mean(up, 0 * r, p)[0] - deep_finish.p_mean(down, 0 * r, p)[0]) / (2 * h)
-        assert grad[i, 0] == pytest.approx(fd, rel=1e-4, abs=1e-9)
+    # (mean |r|^p)^(1/p) and its gradient M^(1-p) |r_i|^(p-1) sign(r_i) / n, in 50 digits
+    # (|r|^1024 would underflow in floats); a central difference of p_mean itself is
+    # off by its rounding over the step (about 1e-9 absolute here), more than the
+    # small coordinates of the gradient
+    n = len(values)
+    with mp.workdps(50):
+        M = (mp.fsum([mp.mpf(v) ** int(p) for v in values]) / n) ** (1 / mp.mpf(p))
+        want = [float(M ** (1 - int(p)) * abs(mp.mpf(v)) ** (int(p) - 1) * mp.sign(v) / n)
+                for v in values]
+    assert value == pytest.approx(float(M), rel=1e-12)
+    assert a * n ** (-1 / p) * (1 - 1e-12) <= value <= a * (1 + 1e-12)
+    np.testing.assert_allclose(grad[:, 0], want, rtol=1e-12, atol=1e-300)
 
 
 def test_the_working_set_is_coarse_plus_windows_around_the_peaks(monkeypatch):
