@@ -18,7 +18,9 @@ check it exactly.
 When sample ``i`` breaks a group, the gap from the last point accepted to ``x[i]`` is
 searched ``levels`` times, each time at ``fine`` equally spaced points, with values
 from the cubic through the samples ``i-2 … i+1`` (a guide, not a bound: the caller
-checks every witness with rigorous values), so the group ends within
+checks every witness with rigorous values; samples on the far side of a sample where
+``f'`` jumps are left out, as a cubic across a kink is off by about the jump times the
+spacing there), so the group ends within
 ``(x[i] - x[i-1]) / fine^levels`` of where it can.
 
 Two modes:
@@ -145,12 +147,20 @@ def _add(st, hull, rect, px: float, top: float, bot: float) -> int:  # pragma: n
 
 
 @numba.njit(cache=True, nogil=True)
-def _cubic(x: Array, y: Array, i: int, t: float) -> float:  # pragma: no cover
+def _cubic(x: Array, y: Array, kinks: Array, i: int, t: float) -> float:  # pragma: no cover
     """The value at ``t`` of the cubic (quadratic at the ends) through samples near
-    the cell ``[x[i-1], x[i]]``."""
+    the cell ``[x[i-1], x[i]]``, all on the cell's side of the ``kinks`` (sorted
+    abscissae of samples where ``f'`` jumps: a cubic across one is wrong near it)."""
     n = x.size
-    a = max(0, min(i - 2, n - 4))
-    b = min(n, a + 4)
+    lo, hi = 0, n - 1
+    if kinks.size:
+        k = np.searchsorted(kinks, x[i - 1], side="right")
+        if k > 0:
+            lo = min(i - 1, np.searchsorted(x, kinks[k - 1]))
+        if k < kinks.size:
+            hi = max(i, np.searchsorted(x, kinks[k], side="right") - 1)
+    a = max(lo, min(i - 2, hi - 3))
+    b = min(hi + 1, a + 4)
     total = 0.0
     for p in range(a, b):
         w = 1.0
@@ -173,8 +183,8 @@ def _lines(rect, xs: float, out) -> None:  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _search(st, hull, rect, x: Array, y: Array, i: int, last_x: float, pad: float,
-            fine: int, levels: int, out) -> int:  # pragma: no cover
+def _search(st, hull, rect, x: Array, y: Array, kinks: Array, i: int, last_x: float,
+            pad: float, fine: int, levels: int, out) -> int:  # pragma: no cover
     """Sample ``i`` broke the group: add points of the gap from ``last_x`` on until one
     breaks it. ``out`` receives (breaking x, its value, last accepted x); returns how it
     broke (1 or 2)."""
@@ -186,7 +196,7 @@ def _search(st, hull, rect, x: Array, y: Array, i: int, last_x: float, pad: floa
             tx = ax + (bx - ax) * q / fine
             if not (last_x < tx < bx):
                 continue
-            ty = _cubic(x, y, i, tx)
+            ty = _cubic(x, y, kinks, i, tx)
             rr = _add(st, hull, rect, tx, ty + pad, ty - pad)
             if rr != 0:
                 bx, by, r = tx, ty, rr
@@ -271,9 +281,11 @@ def _vertical_restart(st, hull, rect, line, dx: float, at: float, bx: float, top
 @numba.njit(cache=True, nogil=True)
 def greedy_cover(
     x: Array, y: Array, pad: Array, E: float, continuous: bool, limit: int,
-    fine: int, levels: int, first_stop: float = np.inf, exact: bool = False,
+    fine: int, levels: int, kinks: Array, first_stop: float = np.inf, exact: bool = False,
 ) -> tuple[int, Array, Array, Array, Array]:  # pragma: no cover
-    """Greedy cover of the segments ``[y - (E - pad), y + (E - pad)]`` at ``x`` by groups.
+    """Greedy cover of the segments ``[y - (E - pad), y + (E - pad)]`` at ``x`` by groups;
+    ``kinks`` (sorted abscissae of samples where ``f'`` jumps, maybe none) bound the
+    samples whose cubic guides the search of a gap (:func:`_cubic`).
 
     Returns
     -------
@@ -322,7 +334,8 @@ def greedy_cover(
                 last_x = x[i]
                 i += 1
                 continue
-            rr = _search(st, hull, rect, x, y, i, last_x, band[i], fine, levels, found)
+            rr = _search(st, hull, rect, x, y, kinks, i, last_x, band[i], fine, levels,
+                         found)
             r = rr if rr != 0 else r
         bx, by, last_x = found[0], found[1], found[2]
         g = groups - 1

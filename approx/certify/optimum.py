@@ -102,7 +102,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -113,6 +113,7 @@ from approx.arith.balls import arb_context, upper
 from approx.certify import targets as target_facts
 from approx.models.construct import adaptive_knots
 from approx.problems.targets import Target
+from approx.train.exchange import kinks as sampled_kinks
 
 __all__ = [
     "FINE",
@@ -125,6 +126,7 @@ __all__ = [
     "confirmed",
     "continuous_fit",
     "enclose",
+    "find_kinks",
     "flat_fit",
     "kink",
     "lower_bound",
@@ -152,18 +154,23 @@ MIN_SAMPLES, MAX_SAMPLES = 1 << 14, 1 << 21
 _MARGINS = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 #: bisection steps on E at most (it stops at a relative width of 1e-9)
 _STEPS = 64
+#: scales (the sample spacing over 16^k) at which a candidate kink is refined and its
+#: jump of f' checked (:func:`find_kinks`)
+KINK_SCALES = 4
 
 
 @dataclass(frozen=True)
 class Samples:
     """Sample points (strictly increasing), float values of ``f`` there (a guide only:
-    every deciding value is enclosed again, see :func:`enclose`), and ``curve[i]``, an
+    every deciding value is enclosed again, see :func:`enclose`), ``curve[i]``, an
     estimate of the sag of ``f`` from its chords next to sample ``i`` (the upper side's
-    margin between samples)."""
+    margin between samples), and ``kinks``, the samples (abscissae, sorted) where ``f'``
+    was found to jump (:func:`find_kinks`)."""
 
     x: Array
     y: Array
     curve: Array
+    kinks: Array = field(default_factory=lambda: np.empty(0))
 
     @property
     def size(self) -> int:
@@ -224,6 +231,24 @@ def samples(target: Target, d: int, per_piece: int | None = None) -> Samples:
     t = np.arange(per) / per
     x = (knots[:-1, None] + t * np.diff(knots)[:, None]).ravel()
     x = _thin(np.clip(np.append(x, [a, b]), a, b))
+    y = _values(target, x)
+    at = find_kinks(target, x, y)
+    if at.size:
+        x, at = _with_kinks(x, at)
+        y = _values(target, x)
+    with np.errstate(all="ignore"):
+        mid = target(0.5 * (x[:-1] + x[1:]))
+    return Samples(x, y, _curvature(x, y, mid, np.searchsorted(x, at)), at)
+
+
+def _values(target: Target, x: Array) -> Array:
+    """Float values of ``f`` at ``x``.
+
+    Raises
+    ------
+    ValueError
+        If some value is not finite or beyond ``1e300``.
+    """
     with np.errstate(all="ignore"):
         y = target(x)
     if not np.all(np.isfinite(y)) or float(np.max(np.abs(y))) > 1e300:
@@ -231,9 +256,74 @@ def samples(target: Target, d: int, per_piece: int | None = None) -> Samples:
             f"target {target.name!r}: f is not finite in floats at some sample (values "
             "near or beyond the float range); no bracket of its optimum"
         )
-    with np.errstate(all="ignore"):
-        mid = target(0.5 * (x[:-1] + x[1:]))
-    return Samples(x, y, _curvature(x, y, mid))
+    return y
+
+
+def find_kinks(target: Target, x: Array, y: Array) -> Array:
+    """Where ``f'`` jumps, located to about the float resolution (sorted, strictly inside
+    the samples' span by more than ``2^-36`` of it): the candidates between samples of
+    :func:`approx.train.exchange.kinks`, each refined by :func:`_refine_kink`, which
+    keeps only those whose jump persists at :data:`KINK_SCALES` finer scales (a jump
+    of ``f'``, not a steep ``f''`` as that of ``|x|^1.5`` at 0). A guide for the samples
+    (nothing rigorous rests on it)."""
+    found, _ = sampled_kinks(x, y)
+    tol = (x[-1] - x[0]) * 2.0**-36
+    out = []
+    for guess in found:
+        j = int(np.clip(np.searchsorted(x, guess), 1, x.size - 1))
+        kappa = _refine_kink(target, float(guess), float(x[j] - x[j - 1]))
+        if kappa is not None and x[0] + tol < kappa < x[-1] - tol:
+            out.append(kappa)
+    return np.unique(np.asarray(out, dtype=np.float64))
+
+
+def _refine_kink(target: Target, kappa: float, h: float) -> float | None:
+    """The kink near ``kappa`` (``h``: the sample spacing there) where the tangents of the
+    quadratics through ``f`` at ``kappa - h·(1, 2, 3)`` and at ``kappa + h·(1, 2, 3)`` cross,
+    at the scales ``h / 16^k`` in turn; None unless the jump of those tangents' slopes
+    keeps its sign and at least half its size over the scales and each step moves
+    ``kappa`` by less than the scale (a kink: the jump stays; ``f`` smooth or a steep
+    ``f''``: it shrinks with the scale)."""
+    offsets = np.array([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0])
+    first = 0.0
+    for k in range(KINK_SCALES):
+        step = h / 16.0**k
+        u = kappa + step * offsets
+        with np.errstate(all="ignore"):
+            v = np.asarray(target(u), dtype=np.float64)
+        if not np.all(np.isfinite(v)):
+            return None
+        fl, dl = _end_tangent(u[:3], v[:3], kappa)
+        fr, dr = _end_tangent(u[3:], v[3:], kappa)
+        jump = dr - dl
+        first = jump if k == 0 else first
+        if not (jump * first > 0 and abs(jump) >= 0.5 * abs(first)):
+            return None
+        move = (fr - fl) / (dl - dr)
+        if not abs(move) < step:
+            return None
+        kappa += move
+    return kappa
+
+
+def _end_tangent(u: Array, v: Array, t: float) -> tuple[float, float]:
+    """Value and slope at ``t`` of the quadratic through the three points ``(u, v)``."""
+    d01 = (v[1] - v[0]) / (u[1] - u[0])
+    c2 = ((v[2] - v[1]) / (u[2] - u[1]) - d01) / (u[2] - u[0])
+    return (float(v[0] + d01 * (t - u[0]) + c2 * (t - u[0]) * (t - u[1])),
+            float(d01 + c2 * (2.0 * t - u[0] - u[1])))
+
+
+def _with_kinks(x: Array, at: Array) -> tuple[Array, Array]:
+    """The samples ``x`` with each kink of ``at`` a sample: a sample within ``2^-36`` of
+    the span of a kink stands for it (the ends are not replaced), else the kink is
+    added. Returns the samples and the kinks as samples."""
+    tol = (x[-1] - x[0]) * 2.0**-36
+    j = np.clip(np.searchsorted(x, at), 1, x.size - 1)
+    near = np.where(at - x[j - 1] <= x[j] - at, j - 1, j)
+    close = (np.abs(x[near] - at) < tol) & (near > 0) & (near < x.size - 1)
+    at = np.unique(np.where(close, x[near], at))
+    return np.union1d(x, at), at
 
 
 def _thin(x: Array) -> Array:
@@ -282,11 +372,15 @@ def enclose(target: Target, x: Array) -> tuple[Array, Array]:
     return lo, hi
 
 
-def _curvature(x: Array, y: Array, mid: Array | None = None) -> Array:
+def _curvature(x: Array, y: Array, mid: Array | None = None,
+               kinks: NDArray[np.intp] | None = None) -> Array:
     """``|second difference|/8`` of the values at each sample's two neighbouring triples:
     about the gap between ``f`` and its chord on the cells next to the sample; with the
     values ``mid`` at the cells' midpoints, at least the gap there (where ``f''`` is
-    not smooth, as ``|x|^1.5`` at 0, second differences underestimate it)."""
+    not smooth, as ``|x|^1.5`` at 0, second differences underestimate it). The second
+    difference centred on a sample of ``kinks`` (indices) is left out: it measures
+    the jump of ``f'`` (a path can turn there), not a sag, and the midpoint gaps of the
+    sample's two cells, on either side of the kink, still bound the chord's error."""
     c = np.zeros(x.size)
     if mid is not None and mid.size == x.size - 1:
         with np.errstate(all="ignore"):
@@ -302,6 +396,9 @@ def _curvature(x: Array, y: Array, mid: Array | None = None) -> Array:
         slope1 = (y[2:] - y[1:-1]) / h1
         sag = np.abs(slope1 - slope0) * h0 * h1 / (h0 + h1) / 4
     sag = np.where(np.isfinite(sag), sag, 0.0)
+    if kinks is not None:
+        inner = kinks[(kinks > 0) & (kinks < x.size - 1)]
+        sag[inner - 1] = 0.0
     c[1:-1] = np.maximum(c[1:-1], sag)
     out = c.copy()
     out[:-1] = np.maximum(out[:-1], c[1:])
@@ -412,13 +509,26 @@ def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -
     """The largest ``E`` found by bisection at which ``d + 1`` triples, found by the
     discontinuous greedy and each checked exactly (:func:`confirmed`), prove that no
     continuous piecewise-linear function with ``d`` breakpoints is within ``E`` of ``f``
-    (so ``E*(d) > E``); 0 if none is found."""
+    (so ``E*(d) > E``); 0 if none is found. The greedy searches the gaps where groups
+    break with :data:`LEVELS` levels; if those witnesses fail the check at every margin
+    (the cubic between samples wrong, as across a kink of ``f`` not found), once more
+    with none (witnesses at samples only, about ``1/per_piece²`` lower)."""
+    for levels in (LEVELS, 0):
+        found = _discontinuous_bound(target, s, d, near, levels)
+        if found.value > 0:
+            return found
+    return found
+
+
+def _discontinuous_bound(target: Target, s: Samples, d: int, near: float | None,
+                         levels: int) -> Bound:
+    """:func:`lower_bound` with the gaps searched ``levels`` times."""
     greedy = _kernel()
     limit = d + 2
     none = np.zeros(s.size)
 
     def run(E: float):
-        return greedy(s.x, s.y, none, E, False, limit, FINE, LEVELS)
+        return greedy(s.x, s.y, none, E, False, limit, FINE, levels, s.kinks)
 
     empty = Bound(0.0, s.size, np.zeros((0, 3)))
     if run(0.0)[0] < limit:
@@ -454,12 +564,13 @@ def net_bound(target: Target, s: Samples, d: int, near: float | None = None) -> 
     return best
 
 
-def _end_run(x: Array, y: Array, f: Callable[[Array], Array], E: float, d: int
+def _end_run(x: Array, y: Array, kinks: Array, f: Callable[[Array], Array], E: float, d: int
              ) -> tuple[int, int, Array] | None:
-    """In a frame whose end is ``x[0]``: the first sample ``j`` where ``y`` has risen
-    (``sign`` +1) or fallen (-1) by more than ``2E`` from ``y[0]``, and ``d`` witnesses
-    of the discontinuous greedy from ``j`` on whose middle values ``f`` (floats, a
-    guide) lie below (+1) or above (-1) their chords; None if there are none such."""
+    """In a frame whose end is ``x[0]`` (``kinks``: its kink samples): the first sample
+    ``j`` where ``y`` has risen (``sign`` +1) or fallen (-1) by more than ``2E`` from
+    ``y[0]``, and ``d`` witnesses of the discontinuous greedy from ``j`` on whose middle
+    values ``f`` (floats, a guide) lie below (+1) or above (-1) their chords; None if
+    there are none such."""
     rise = y - y[0]
     up, down = np.flatnonzero(rise > 2 * E), np.flatnonzero(rise < -2 * E)
     if up.size == 0 and down.size == 0:
@@ -469,7 +580,7 @@ def _end_run(x: Array, y: Array, f: Callable[[Array], Array], E: float, d: int
     if x.size - j < 3:
         return None
     groups, _, witness, _, _ = _kernel()(x[j:], y[j:], np.zeros(x.size - j), E, False, d + 1,
-                                      FINE, LEVELS)
+                                      FINE, LEVELS, kinks)
     if groups < d + 1:
         return None
     w = np.sort(witness[:d], axis=1)
@@ -486,16 +597,17 @@ def _end_bound(target: Target, s: Samples, d: int, side: int, near: float | None
     """:func:`net_bound` at the left end (``side`` 1) or, mirrored, the right end (-1)."""
     x = s.x if side > 0 else -s.x[::-1]
     y = s.y if side > 0 else s.y[::-1]
+    kinks = s.kinks if side > 0 else -s.kinks[::-1]
 
     def f(u: Array) -> Array:
         return np.asarray(target(side * u), dtype=np.float64)
 
     empty = Bound(0.0, s.size, np.zeros((0, 3)))
-    feasible = lambda E: _end_run(x, y, f, E, d) is None  # noqa: E731
+    feasible = lambda E: _end_run(x, y, kinks, f, E, d) is None  # noqa: E731
     if feasible(0.0):
         return empty
     lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d), rtol=1e-7)
-    found = _end_run(x, y, f, lo, d)
+    found = _end_run(x, y, kinks, f, lo, d)
     if found is None:
         return empty
     j, sign, w = found
@@ -539,7 +651,7 @@ def continuous_fit(s: Samples, d: int, near: float | None = None,
 
     def path_at(E: float) -> Path | None:
         groups, starts, _, lines, turns = greedy(s.x, s.y, s.curve, E, True, limit, FINE,
-                                                 LEVELS, first_stop, exact)
+                                                 LEVELS, s.kinks, first_stop, exact)
         if groups > limit:
             return None
         if not exact:
@@ -556,7 +668,9 @@ def continuous_fit(s: Samples, d: int, near: float | None = None,
     spread = 0.0
     if near is None and within is None and s.size >= 8 * MIN_SAMPLES:
         # a first estimate on every 8th sample (its sags 64 times larger: a few % above)
-        coarse = Samples(s.x[::8], s.y[::8], s.curve[::8] * 64)
+        # (the kinks stay samples)
+        every = np.union1d(np.arange(0, s.size, 8), np.searchsorted(s.x, s.kinks))
+        coarse = Samples(s.x[every], s.y[every], s.curve[every] * 64, s.kinks)
         near, spread = continuous_fit(coarse, d, rtol=1e-3, exact=exact).band, 0.05
     if within is not None and within[0] >= floor and feasible(within[1]) and not feasible(
             within[0]):
@@ -580,6 +694,7 @@ def flat_fit(s: Samples, d: int, side: int, near: float | None = None) -> Path |
     x = s.x if side > 0 else -s.x[::-1]
     y = s.y if side > 0 else s.y[::-1]
     pad = s.curve if side > 0 else s.curve[::-1]
+    kinks = s.kinks if side > 0 else -s.kinks[::-1]
     greedy = _kernel()
 
     def path_at(E: float) -> Path | None:
@@ -595,7 +710,7 @@ def flat_fit(s: Samples, d: int, side: int, near: float | None = None) -> Path |
         pp = np.concatenate(([E - half], pad[j + 1:]))
         px = x[j:]
         groups, starts, _, lines, turns = greedy(px, py, pp, E, True, d, FINE, LEVELS,
-                                                 math.inf, True)
+                                                 kinks, math.inf, True)
         if groups > d:
             return None
         rest = _links(starts[:groups], lines[:groups], turns[:groups], px[0], px[-1], E)
@@ -634,7 +749,7 @@ def phased_fit(s: Samples, d: int, path: Path, lower: float,
     for stop in first:
         if not lower * (1 + GOOD_ENOUGH) < best_score:
             break
-        if skip and greedy(s.x, s.y, s.curve, best_score, True, d + 1, FINE, LEVELS,
+        if skip and greedy(s.x, s.y, s.curve, best_score, True, d + 1, FINE, LEVELS, s.kinks,
                            float(stop))[0] > d + 1:
             continue
         candidate = continuous_fit(s, d, first_stop=float(stop), within=(lower, best_score))
