@@ -557,11 +557,91 @@ def net_bound(target: Target, s: Samples, d: int, near: float | None = None) -> 
     best = Bound(0.0, s.size, np.zeros((0, 3)))
     if d < 1 or s.size < 4:
         return best
-    for side in (1, -1):
-        found = _end_bound(target, s, d, side, near)
+    for found in (_end_bound(target, s, d, 1, near), _end_bound(target, s, d, -1, near),
+                  _ends_bound(target, s, d, near)):
         if found.value > best.value:
             best = found
     return best
+
+
+def _ends_run(s: Samples, f: Callable[[Array], Array], E: float, d: int
+              ) -> tuple[int, int, int, Array] | None:
+    """The samples ``j < k``, the first where ``y`` has moved by more than ``2E`` from
+    ``y[0]`` and the last from ``y[-1]``, where both ends need a unit turning the same
+    way ``sign`` (``f`` rising from ``a`` needs a left-facing unit turning down, -1;
+    rising towards ``b`` a right-facing one turning up, +1; falling, the opposite), and
+    ``d`` witnesses of the discontinuous greedy on ``x[j … k]`` of which at most one
+    turns ``sign`` by the floats of ``f`` (a guide); None if there are none such."""
+    moved0 = np.flatnonzero(np.abs(s.y - s.y[0]) > 2 * E)
+    moved1 = np.flatnonzero(np.abs(s.y - s.y[-1]) > 2 * E)
+    if moved0.size == 0 or moved1.size == 0:
+        return None
+    j, k = int(moved0[0]), int(moved1[-1])
+    sign = -int(np.sign(s.y[j] - s.y[0]))
+    if sign != int(np.sign(s.y[-1] - s.y[k])) or k - j < 3:
+        return None
+    groups, _, witness, _, _ = _kernel()(s.x[j: k + 1], s.y[j: k + 1], np.zeros(k + 1 - j), E,
+                                      False, d + 1, FINE, LEVELS, s.kinks)
+    if groups < d + 1:
+        return None
+    w = np.sort(witness[:d], axis=1)
+    with np.errstate(all="ignore"):
+        v = f(w)
+        chord = (v[:, 0] * (w[:, 2] - w[:, 1]) + v[:, 2] * (w[:, 1] - w[:, 0])) / (
+            w[:, 2] - w[:, 0])
+    turns = np.sign(chord - v[:, 1])
+    if np.any(turns == 0) or np.count_nonzero(turns == sign) > 1:
+        return None
+    return j, k, sign, w
+
+
+def _ends_bound(target: Target, s: Samples, d: int, near: float | None) -> Bound:
+    """A lower bound of every width-``d`` net's max error from both ends at once: let
+    ``a < a' < b' < b`` with ``f`` moving by more than ``2E`` on ``[a, a']`` and on
+    ``[b', b]``, and ``d`` triples in ``[a', b']``, their spans' interiors disjoint, at
+    each of which no line is within ``E`` of ``f`` (:func:`kink` nonzero, checked
+    exactly). A net ``g`` within ``E`` of ``f`` has then one unit's breakpoint in each
+    span, its slope change of the triple's sign (as in :func:`net_bound`'s proof), so
+    every unit is linear on ``[a, a']`` and on ``[b', b]``: there the left-facing units
+    ``L`` give ``g`` the slope ``-Σ_L Δ_i`` and the right-facing ones ``R`` the slope
+    ``Σ_R Δ_i``. ``f`` rising on ``[a, a']`` by more than ``2E`` makes ``g`` rise: ``L``
+    holds a unit with ``Δ_i < 0``; rising on ``[b', b]``, ``R`` holds one with
+    ``Δ_i > 0`` (falling: the opposite signs). Where both ends need a unit turning the
+    same way and at most one triple turns that way (a peak with convex sides,
+    e^{-3|x - 0.1|}: one triple turning down, at the peak), ``L`` and ``R`` cannot both
+    hold it: no such net. ``E`` is the largest found by bisection; the triples' turns
+    and the ends' moves are checked exactly (:func:`kink`, :func:`_moved`)."""
+    empty = Bound(0.0, s.size, np.zeros((0, 3)))
+    def f(u: Array) -> Array:
+        return np.asarray(target(u), dtype=np.float64)
+
+    feasible = lambda E: _ends_run(s, f, E, d) is None  # noqa: E731
+    if d < 1 or s.size < 8 or feasible(0.0):
+        return empty
+    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d), rtol=1e-7)
+    found = _ends_run(s, f, lo, d)
+    if found is None:
+        return empty
+    j, k, sign, w = found
+    a, b = target.domain
+    inner = float(s.x[j]), float(s.x[k])
+    if not (np.all(w[:, 0] >= inner[0]) and np.all(w[:, 2] <= inner[1])):
+        return empty
+    for eta in _MARGINS:
+        E = lo * (1 - eta)
+        if (_moved(target, a, inner[0], -sign, E) and _moved(target, inner[1], b, sign, E)
+                and confirmed(target, w, E) == d and _turning(target, w, E, sign) <= 1):
+            return Bound(E, s.size, w.copy())
+    return empty
+
+
+def _turning(target: Target, w: Array, E: float, sign: int) -> int:
+    """How many of the triples ``w`` are not proven exactly to turn against ``sign``
+    (:func:`kink` is not ``-sign``)."""
+    lo, hi = enclose(target, w.ravel())
+    lo, hi = lo.reshape(w.shape), hi.reshape(w.shape)
+    return sum(kink(tuple(float(v) for v in w[g]), tuple(lo[g].tolist()),
+                    tuple(hi[g].tolist()), E) != -sign for g in range(w.shape[0]))
 
 
 def _end_run(x: Array, y: Array, kinks: Array, f: Callable[[Array], Array], E: float, d: int
