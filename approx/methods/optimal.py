@@ -14,7 +14,8 @@ first or last piece (:func:`~approx.certify.optimum.flat_fit`: all units face on
 are built too and the best kept; then the lower bound is also
 :func:`~approx.certify.optimum.net_bound`'s, which proves that no width-``d`` net does
 better than about the flat path (``d`` one-way turns beyond where ``f`` has moved by
-``2E``), and the larger bound is kept.
+``2E``, or ``d`` turns between the two ends of which one only turns the way both ends
+need), and the larger bound is kept.
 
 The run's certified max error (``max_error_upper``) is the bracket's upper end; the
 lower end travels in the fit's info as ``lower``. Both are rigorous for the target as
