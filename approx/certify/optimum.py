@@ -566,8 +566,9 @@ def net_bound(target: Target, s: Samples, d: int, near: float | None = None) -> 
     best = Bound(0.0, s.size, np.zeros((0, 3)))
     if d < 1 or s.size < 4:
         return best
-    for found in (_end_bound(target, s, d, 1, near), _end_bound(target, s, d, -1, near),
-                  _ends_bound(target, s, d, near)):
+    both = _ends_bound(target, s, d, near)
+    for found in (_end_bound(target, s, d, 1, near, both.value),
+                  _end_bound(target, s, d, -1, near, both.value), both):
         if found.value > best.value:
             best = found
     return best
@@ -638,19 +639,28 @@ def _ends_bound(target: Target, s: Samples, d: int, near: float | None) -> Bound
         return empty
     for eta in _MARGINS:
         E = lo * (1 - eta)
-        if (_moved(target, a, inner[0], -sign, E) and _moved(target, inner[1], b, sign, E)
-                and confirmed(target, w, E) == d and _turning(target, w, E, sign) <= 1):
-            return Bound(E, s.size, w.copy())
+        if _moved(target, a, inner[0], -sign, E) and _moved(target, inner[1], b, sign, E):
+            turns = _turns(target, w, E)
+            if np.all(turns != 0) and np.count_nonzero(turns == sign) <= 1:
+                return Bound(E, s.size, w.copy())
     return empty
 
 
-def _turning(target: Target, w: Array, E: float, sign: int) -> int:
-    """How many of the triples ``w`` are not proven exactly to turn against ``sign``
-    (:func:`kink` is not ``-sign``)."""
+def _turns(target: Target, w: Array, E: float) -> NDArray[np.int64]:
+    """:func:`kink` of each triple of ``w`` (rows sorted, in order), decided exactly on
+    enclosed values, while the triples' spans stay disjoint; 0 from the first triple
+    that overlaps the one before or has a value not enclosed in finite floats."""
     lo, hi = enclose(target, w.ravel())
     lo, hi = lo.reshape(w.shape), hi.reshape(w.shape)
-    return sum(kink(tuple(float(v) for v in w[g]), tuple(lo[g].tolist()),
-                    tuple(hi[g].tolist()), E) != -sign for g in range(w.shape[0]))
+    turns = np.zeros(w.shape[0], dtype=np.int64)
+    right = -math.inf
+    for g in range(w.shape[0]):
+        if not (w[g, 0] >= right and np.all(np.isfinite(lo[g])) and np.all(np.isfinite(hi[g]))):
+            break
+        turns[g] = kink(tuple(float(v) for v in w[g]), tuple(lo[g].tolist()),
+                        tuple(hi[g].tolist()), E)
+        right = w[g, 2]
+    return turns
 
 
 def _end_run(x: Array, y: Array, kinks: Array, f: Callable[[Array], Array], E: float, d: int
@@ -682,8 +692,11 @@ def _end_run(x: Array, y: Array, kinks: Array, f: Callable[[Array], Array], E: f
     return j, sign, w
 
 
-def _end_bound(target: Target, s: Samples, d: int, side: int, near: float | None) -> Bound:
-    """:func:`net_bound` at the left end (``side`` 1) or, mirrored, the right end (-1)."""
+def _end_bound(target: Target, s: Samples, d: int, side: int, near: float | None,
+               beat: float = 0.0) -> Bound:
+    """:func:`net_bound` at the left end (``side`` 1) or, mirrored, the right end (-1);
+    a bound of value 0 at once if the greedy finds no certificate at ``beat`` (a bound
+    found otherwise), as the bisection would end below it."""
     x = s.x if side > 0 else -s.x[::-1]
     y = s.y if side > 0 else s.y[::-1]
     kinks = s.kinks if side > 0 else -s.kinks[::-1]
@@ -693,7 +706,7 @@ def _end_bound(target: Target, s: Samples, d: int, side: int, near: float | None
 
     empty = Bound(0.0, s.size, np.zeros((0, 3)))
     feasible = lambda E: _end_run(x, y, kinks, f, E, d) is None  # noqa: E731
-    if feasible(0.0):
+    if feasible(beat):
         return empty
     lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d), rtol=1e-7)
     found = _end_run(x, y, kinks, f, lo, d)
