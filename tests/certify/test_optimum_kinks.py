@@ -62,6 +62,20 @@ def test_the_bound_on_abs_sin_4x_is_positive_and_confirmed(d):
     assert 0 < at_samples.value < bound.value
 
 
+def test_witnesses_at_samples_stand_in_where_the_kinks_are_not_known():
+    """The samples of |sin 4x| at d = 128 without their kinks: the cubics between
+    samples cross one, the refined witnesses fail the exact check, and the bound falls
+    back to witnesses at samples (positive, confirmed, below the bound that knows)."""
+    target = _kinky("abssin4")
+    d = 128
+    s = optimum.samples(target, d)
+    blind = optimum.Samples(s.x, s.y, s.curve)
+    assert optimum._discontinuous_bound(target, blind, d, None, optimum.LEVELS).value == 0.0
+    bound = optimum.lower_bound(target, blind, d)
+    assert optimum.confirmed(target, bound.witnesses, bound.value) == d + 1
+    assert 0 < bound.value < optimum.lower_bound(target, s, d).value
+
+
 @pytest.mark.parametrize(("name", "d", "goal"), [
     ("abssin4", 64, 1e-2), ("abssin4", 512, 1e-3), ("kinkexp", 64, 1e-2),
     ("kinkexp", 256, 1e-2), ("kinkexp", 512, 1e-3), ("absq", 128, 1e-2),
