@@ -126,7 +126,6 @@ def fit_optimal(target: Target, width: int, rng: np.random.Generator,
         moved = np.abs(net(s.x[first][:, None]).ravel() - s.y[first]) + s.curve[first]
         return max(p.band, float(np.max(moved)))
 
-    moved = cost(path) > path.band * (1 + _SHIFT_TOLERANCE)
     if _reachable(path) and cost(path) > path.band * (1 + optimum.GOOD_ENOUGH):
         # the subset sum moves the net off the path: the greedy's paths and their
         # phases are other candidates, whose slope changes may sum better
@@ -134,9 +133,7 @@ def fit_optimal(target: Target, width: int, rng: np.random.Generator,
         greedy = optimum.phased_fit(s, width, greedy, bound.value, _phases(width), skip, cost)
         if cost(greedy) < cost(path):
             path = greedy
-    if moved:
-        # the spare paths too, even where a phase sums well: it may still be worse
-        # (e^{-3|x - 0.1|} at d = 8: a phase 21 % above the flat path)
+    if cost(path) > path.band * (1 + _SHIFT_TOLERANCE):
         path, bound, seconds = _spare(target, s, width, path, bound, cost)
         bounded += seconds
     net, _ = pwl_net(path.knots, path.values, width)
