@@ -7,9 +7,11 @@ returned width-d net), ``upper/lower - 1``, the breakpoints the net has inside t
 ``d²·lower`` (about (∫√|f''|)²/16 for large d), the seconds of the fit with the lower
 bound and of the certification, and the CPU seconds of both together (the process's
 time: a measure that a loaded machine inflates less than the wall clock). BLAS is
-pinned to one thread.
+pinned to one thread. Besides the built-ins, the targets of :data:`KINKY` (``f'`` jumps)
+can be named.
 
     python benchmarks/bench_optimum.py [--widths 8,64,512,4096] [--targets sin2pi,exp]
+    python benchmarks/bench_optimum.py --targets abssin4,kinkexp,absq,sqrtabs
 """
 
 from __future__ import annotations
@@ -29,6 +31,19 @@ from approx.methods import fit
 from approx.problems import targets
 
 WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+#: targets with kinks (jumps of f'), by name: expression and domain
+KINKY = {
+    "abssin4": ("abs(sin(4*x))", (-1.0, 1.0)),
+    "kinkexp": ("exp(-3*abs(x - 0.1))", (-1.0, 1.0)),
+    "absq": ("abs(x - 0.3) + x**2", (-1.0, 1.0)),
+    "sqrtabs": ("sqrt(abs(x) + 0.01)", (-1.0, 1.0)),
+}
+
+
+def _target(name: str) -> targets.Target:
+    if name in KINKY:
+        return targets.from_expr(*KINKY[name], name=name)
+    return targets.get(name)
 
 
 def main() -> None:
@@ -39,11 +54,11 @@ def main() -> None:
     widths = [int(w) for w in args.widths.split(",")]
     # compile the kernel and build the targets' Taylor models outside the timings
     for name in args.targets.split(","):
-        fit("optimal-pwl", targets.get(name), 4, np.random.default_rng(0))
+        fit("optimal-pwl", _target(name), 4, np.random.default_rng(0))
     print(f"{'target':8} {'d':>5} {'lower':>12} {'upper':>12} {'upper/lower-1':>14} "
           f"{'inside':>6} {'d²·lower':>9} {'fit+lower s':>11} {'certify s':>9} {'cpu s':>6}")
     for name in args.targets.split(","):
-        target = targets.get(name)
+        target = _target(name)
         for d in widths:
             cpu = time.process_time()
             start = time.perf_counter()

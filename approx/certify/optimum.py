@@ -12,8 +12,15 @@ encloses it from below.
 every piece of a near-optimal function holds about as many samples wherever it lies:
 :data:`PER_PIECE` (64) per cell, twice that while the total stays within
 :data:`DENSE_SAMPLES` (2^18: up to d ≈ 2000), and never fewer than 2^14 samples in all
-nor more than 2^21. Points closer than ``2^-36`` of the domain are merged. The float
-values of ``f`` there only *guide* the greedy; nothing rigorous rests on them.
+nor more than 2^21. Points closer than ``2^-36`` of the domain are merged. Where
+``f'`` jumps (a *kink*, as ``|sin 4x|`` at 0 and ``±π/4``), no sample would lie on it and
+the cubic between samples, the sags from second differences and the exact windows
+would all be wrong there (a bound of 0 at d = 64, 128 on ``|sin 4x|``, paths 1-30 %
+above the optimum): :func:`find_kinks` locates the kinks between samples, each is made a
+sample, the cubics stay on one side of it, the second difference centred on it is no
+sag, and the windows keep the lines that turn by its jump. Targets without kinks are
+sampled and fitted as before, bit for bit. The float values of ``f`` only *guide* the
+greedy; nothing rigorous rests on them.
 
 **Adaptive refinement of the breaks.** Where a sample breaks a group, the greedy
 searches the gap from the last accepted point to it at :data:`FINE` (8) equally spaced
@@ -71,10 +78,12 @@ the end (so about the bound of ``d - 1`` breakpoints, on a domain shorter by abo
 ``2E/|f'(a)|``), bisected on ``E`` and checked exactly as above, with the rise from the
 end checked in rationals of enclosures. Where the net's path keeps all ``d``
 breakpoints (slope changes of both signs), there are no such triples and this bound
-is 0. The proof's extreme case is reached by a path that is flat up to ``a'`` and has
-``d`` pieces on ``[a', b]`` (:func:`flat_fit`): for ``x²`` on ``[0, 1]`` both give
-``E = 1/(2 (2d + 1)²)`` (``√(8E)·d = 1 - √(2E)``), and the bracket is as tight as for the
-paths of free knots.
+is 0, unless both ends need a unit turning the same way and one triple at most turns
+that way (a peak with convex sides, ``e^{-3|x - 0.1|}``: :func:`_ends_bound`, the same
+proof from both ends at once). The proof's extreme case is reached by a path that is
+flat up to ``a'`` and has ``d`` pieces on ``[a', b]`` (:func:`flat_fit`): for ``x²`` on
+``[0, 1]`` both give ``E = 1/(2 (2d + 1)²)`` (``√(8E)·d = 1 - √(2E)``), and the bracket
+is as tight as for the paths of free knots.
 
 **Near-optimal path** (:func:`continuous_fit`). The same greedy with continuity and
 *windows* (Suri 1986, "A linear time algorithm for minimum link paths inside a simple
@@ -102,7 +111,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -113,6 +122,7 @@ from approx.arith.balls import arb_context, upper
 from approx.certify import targets as target_facts
 from approx.models.construct import adaptive_knots
 from approx.problems.targets import Target
+from approx.train.exchange import kinks as sampled_kinks
 
 __all__ = [
     "FINE",
@@ -125,6 +135,7 @@ __all__ = [
     "confirmed",
     "continuous_fit",
     "enclose",
+    "find_kinks",
     "flat_fit",
     "kink",
     "lower_bound",
@@ -152,18 +163,23 @@ MIN_SAMPLES, MAX_SAMPLES = 1 << 14, 1 << 21
 _MARGINS = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 #: bisection steps on E at most (it stops at a relative width of 1e-9)
 _STEPS = 64
+#: scales (the sample spacing over 16^k) at which a candidate kink is refined and its
+#: jump of f' checked (:func:`find_kinks`)
+KINK_SCALES = 4
 
 
 @dataclass(frozen=True)
 class Samples:
     """Sample points (strictly increasing), float values of ``f`` there (a guide only:
-    every deciding value is enclosed again, see :func:`enclose`), and ``curve[i]``, an
+    every deciding value is enclosed again, see :func:`enclose`), ``curve[i]``, an
     estimate of the sag of ``f`` from its chords next to sample ``i`` (the upper side's
-    margin between samples)."""
+    margin between samples), and ``kinks``, the samples (abscissae, sorted) where ``f'``
+    was found to jump (:func:`find_kinks`)."""
 
     x: Array
     y: Array
     curve: Array
+    kinks: Array = field(default_factory=lambda: np.empty(0))
 
     @property
     def size(self) -> int:
@@ -224,6 +240,24 @@ def samples(target: Target, d: int, per_piece: int | None = None) -> Samples:
     t = np.arange(per) / per
     x = (knots[:-1, None] + t * np.diff(knots)[:, None]).ravel()
     x = _thin(np.clip(np.append(x, [a, b]), a, b))
+    y = _values(target, x)
+    at = find_kinks(target, x, y)
+    if at.size:
+        x, at = _with_kinks(x, at)
+        y = _values(target, x)
+    with np.errstate(all="ignore"):
+        mid = target(0.5 * (x[:-1] + x[1:]))
+    return Samples(x, y, _curvature(x, y, mid, np.searchsorted(x, at)), at)
+
+
+def _values(target: Target, x: Array) -> Array:
+    """Float values of ``f`` at ``x``.
+
+    Raises
+    ------
+    ValueError
+        If some value is not finite or beyond ``1e300``.
+    """
     with np.errstate(all="ignore"):
         y = target(x)
     if not np.all(np.isfinite(y)) or float(np.max(np.abs(y))) > 1e300:
@@ -231,9 +265,74 @@ def samples(target: Target, d: int, per_piece: int | None = None) -> Samples:
             f"target {target.name!r}: f is not finite in floats at some sample (values "
             "near or beyond the float range); no bracket of its optimum"
         )
-    with np.errstate(all="ignore"):
-        mid = target(0.5 * (x[:-1] + x[1:]))
-    return Samples(x, y, _curvature(x, y, mid))
+    return y
+
+
+def find_kinks(target: Target, x: Array, y: Array) -> Array:
+    """Where ``f'`` jumps, located to about the float resolution (sorted, strictly inside
+    the samples' span by more than ``2^-36`` of it): the candidates between samples of
+    :func:`approx.train.exchange.kinks`, each refined by :func:`_refine_kink`, which
+    keeps only those whose jump persists at :data:`KINK_SCALES` finer scales (a jump
+    of ``f'``, not a steep ``f''`` as that of ``|x|^1.5`` at 0). A guide for the samples
+    (nothing rigorous rests on it)."""
+    found, _ = sampled_kinks(x, y)
+    tol = (x[-1] - x[0]) * 2.0**-36
+    out = []
+    for guess in found:
+        j = int(np.clip(np.searchsorted(x, guess), 1, x.size - 1))
+        kappa = _refine_kink(target, float(guess), float(x[j] - x[j - 1]))
+        if kappa is not None and x[0] + tol < kappa < x[-1] - tol:
+            out.append(kappa)
+    return np.unique(np.asarray(out, dtype=np.float64))
+
+
+def _refine_kink(target: Target, kappa: float, h: float) -> float | None:
+    """The kink near ``kappa`` (``h``: the sample spacing there) where the tangents of the
+    quadratics through ``f`` at ``kappa - h·(1, 2, 3)`` and at ``kappa + h·(1, 2, 3)`` cross,
+    at the scales ``h / 16^k`` in turn; None unless the jump of those tangents' slopes
+    keeps its sign and at least half its size over the scales and each step moves
+    ``kappa`` by less than the scale (a kink: the jump stays; ``f`` smooth or a steep
+    ``f''``: it shrinks with the scale)."""
+    offsets = np.array([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0])
+    first = 0.0
+    for k in range(KINK_SCALES):
+        step = h / 16.0**k
+        u = kappa + step * offsets
+        with np.errstate(all="ignore"):
+            v = np.asarray(target(u), dtype=np.float64)
+        if not np.all(np.isfinite(v)):
+            return None
+        fl, dl = _end_tangent(u[:3], v[:3], kappa)
+        fr, dr = _end_tangent(u[3:], v[3:], kappa)
+        jump = dr - dl
+        first = jump if k == 0 else first
+        if not (jump * first > 0 and abs(jump) >= 0.5 * abs(first)):
+            return None
+        move = (fr - fl) / (dl - dr)
+        if not abs(move) < step:
+            return None
+        kappa += move
+    return kappa
+
+
+def _end_tangent(u: Array, v: Array, t: float) -> tuple[float, float]:
+    """Value and slope at ``t`` of the quadratic through the three points ``(u, v)``."""
+    d01 = (v[1] - v[0]) / (u[1] - u[0])
+    c2 = ((v[2] - v[1]) / (u[2] - u[1]) - d01) / (u[2] - u[0])
+    return (float(v[0] + d01 * (t - u[0]) + c2 * (t - u[0]) * (t - u[1])),
+            float(d01 + c2 * (2.0 * t - u[0] - u[1])))
+
+
+def _with_kinks(x: Array, at: Array) -> tuple[Array, Array]:
+    """The samples ``x`` with each kink of ``at`` a sample: a sample within ``2^-36`` of
+    the span of a kink stands for it (the ends are not replaced), else the kink is
+    added. Returns the samples and the kinks as samples."""
+    tol = (x[-1] - x[0]) * 2.0**-36
+    j = np.clip(np.searchsorted(x, at), 1, x.size - 1)
+    near = np.where(at - x[j - 1] <= x[j] - at, j - 1, j)
+    close = (np.abs(x[near] - at) < tol) & (near > 0) & (near < x.size - 1)
+    at = np.unique(np.where(close, x[near], at))
+    return np.union1d(x, at), at
 
 
 def _thin(x: Array) -> Array:
@@ -282,11 +381,15 @@ def enclose(target: Target, x: Array) -> tuple[Array, Array]:
     return lo, hi
 
 
-def _curvature(x: Array, y: Array, mid: Array | None = None) -> Array:
+def _curvature(x: Array, y: Array, mid: Array | None = None,
+               kinks: NDArray[np.intp] | None = None) -> Array:
     """``|second difference|/8`` of the values at each sample's two neighbouring triples:
     about the gap between ``f`` and its chord on the cells next to the sample; with the
     values ``mid`` at the cells' midpoints, at least the gap there (where ``f''`` is
-    not smooth, as ``|x|^1.5`` at 0, second differences underestimate it)."""
+    not smooth, as ``|x|^1.5`` at 0, second differences underestimate it). The second
+    difference centred on a sample of ``kinks`` (indices) is left out: it measures
+    the jump of ``f'`` (a path can turn there), not a sag, and the midpoint gaps of the
+    sample's two cells, on either side of the kink, still bound the chord's error."""
     c = np.zeros(x.size)
     if mid is not None and mid.size == x.size - 1:
         with np.errstate(all="ignore"):
@@ -302,6 +405,9 @@ def _curvature(x: Array, y: Array, mid: Array | None = None) -> Array:
         slope1 = (y[2:] - y[1:-1]) / h1
         sag = np.abs(slope1 - slope0) * h0 * h1 / (h0 + h1) / 4
     sag = np.where(np.isfinite(sag), sag, 0.0)
+    if kinks is not None:
+        inner = kinks[(kinks > 0) & (kinks < x.size - 1)]
+        sag[inner - 1] = 0.0
     c[1:-1] = np.maximum(c[1:-1], sag)
     out = c.copy()
     out[:-1] = np.maximum(out[:-1], c[1:])
@@ -412,13 +518,26 @@ def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -
     """The largest ``E`` found by bisection at which ``d + 1`` triples, found by the
     discontinuous greedy and each checked exactly (:func:`confirmed`), prove that no
     continuous piecewise-linear function with ``d`` breakpoints is within ``E`` of ``f``
-    (so ``E*(d) > E``); 0 if none is found."""
+    (so ``E*(d) > E``); 0 if none is found. The greedy searches the gaps where groups
+    break with :data:`LEVELS` levels; if those witnesses fail the check at every margin
+    (the cubic between samples wrong, as across a kink of ``f`` not found), once more
+    with none (witnesses at samples only, about ``1/per_piece²`` lower)."""
+    for levels in (LEVELS, 0):
+        found = _discontinuous_bound(target, s, d, near, levels)
+        if found.value > 0:
+            return found
+    return found
+
+
+def _discontinuous_bound(target: Target, s: Samples, d: int, near: float | None,
+                         levels: int) -> Bound:
+    """:func:`lower_bound` with the gaps searched ``levels`` times."""
     greedy = _kernel()
     limit = d + 2
     none = np.zeros(s.size)
 
     def run(E: float):
-        return greedy(s.x, s.y, none, E, False, limit, FINE, LEVELS)
+        return greedy(s.x, s.y, none, E, False, limit, FINE, levels, s.kinks)
 
     empty = Bound(0.0, s.size, np.zeros((0, 3)))
     if run(0.0)[0] < limit:
@@ -447,19 +566,110 @@ def net_bound(target: Target, s: Samples, d: int, near: float | None = None) -> 
     best = Bound(0.0, s.size, np.zeros((0, 3)))
     if d < 1 or s.size < 4:
         return best
-    for side in (1, -1):
-        found = _end_bound(target, s, d, side, near)
+    both = _ends_bound(target, s, d, near)
+    for found in (_end_bound(target, s, d, 1, near, both.value),
+                  _end_bound(target, s, d, -1, near, both.value), both):
         if found.value > best.value:
             best = found
     return best
 
 
-def _end_run(x: Array, y: Array, f: Callable[[Array], Array], E: float, d: int
+def _ends_run(s: Samples, f: Callable[[Array], Array], E: float, d: int
+              ) -> tuple[int, int, int, Array] | None:
+    """The samples ``j < k``, the first where ``y`` has moved by more than ``2E`` from
+    ``y[0]`` and the last from ``y[-1]``, where both ends need a unit turning the same
+    way ``sign`` (``f`` rising from ``a`` needs a left-facing unit turning down, -1;
+    rising towards ``b`` a right-facing one turning up, +1; falling, the opposite), and
+    ``d`` witnesses of the discontinuous greedy on ``x[j … k]`` of which at most one
+    turns ``sign`` by the floats of ``f`` (a guide); None if there are none such."""
+    moved0 = np.flatnonzero(np.abs(s.y - s.y[0]) > 2 * E)
+    moved1 = np.flatnonzero(np.abs(s.y - s.y[-1]) > 2 * E)
+    if moved0.size == 0 or moved1.size == 0:
+        return None
+    j, k = int(moved0[0]), int(moved1[-1])
+    sign = -int(np.sign(s.y[j] - s.y[0]))
+    if sign != int(np.sign(s.y[-1] - s.y[k])) or k - j < 3:
+        return None
+    groups, _, witness, _, _ = _kernel()(s.x[j: k + 1], s.y[j: k + 1], np.zeros(k + 1 - j), E,
+                                      False, d + 1, FINE, LEVELS, s.kinks)
+    if groups < d + 1:
+        return None
+    w = np.sort(witness[:d], axis=1)
+    with np.errstate(all="ignore"):
+        v = f(w)
+        chord = (v[:, 0] * (w[:, 2] - w[:, 1]) + v[:, 2] * (w[:, 1] - w[:, 0])) / (
+            w[:, 2] - w[:, 0])
+    turns = np.sign(chord - v[:, 1])
+    if np.any(turns == 0) or np.count_nonzero(turns == sign) > 1:
+        return None
+    return j, k, sign, w
+
+
+def _ends_bound(target: Target, s: Samples, d: int, near: float | None) -> Bound:
+    """A lower bound of every width-``d`` net's max error from both ends at once: let
+    ``a < a' < b' < b`` with ``f`` moving by more than ``2E`` on ``[a, a']`` and on
+    ``[b', b]``, and ``d`` triples in ``[a', b']``, their spans' interiors disjoint, at
+    each of which no line is within ``E`` of ``f`` (:func:`kink` nonzero, checked
+    exactly). A net ``g`` within ``E`` of ``f`` has then one unit's breakpoint in each
+    span, its slope change of the triple's sign (as in :func:`net_bound`'s proof), so
+    every unit is linear on ``[a, a']`` and on ``[b', b]``: there the left-facing units
+    ``L`` give ``g`` the slope ``-Σ_L Δ_i`` and the right-facing ones ``R`` the slope
+    ``Σ_R Δ_i``. ``f`` rising on ``[a, a']`` by more than ``2E`` makes ``g`` rise: ``L``
+    holds a unit with ``Δ_i < 0``; rising on ``[b', b]``, ``R`` holds one with
+    ``Δ_i > 0`` (falling: the opposite signs). Where both ends need a unit turning the
+    same way and at most one triple turns that way (a peak with convex sides,
+    e^{-3|x - 0.1|}: one triple turning down, at the peak), ``L`` and ``R`` cannot both
+    hold it: no such net. ``E`` is the largest found by bisection; the triples' turns
+    and the ends' moves are checked exactly (:func:`kink`, :func:`_moved`)."""
+    empty = Bound(0.0, s.size, np.zeros((0, 3)))
+    def f(u: Array) -> Array:
+        return np.asarray(target(u), dtype=np.float64)
+
+    feasible = lambda E: _ends_run(s, f, E, d) is None  # noqa: E731
+    if d < 1 or s.size < 8 or feasible(0.0):
+        return empty
+    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d), rtol=1e-7)
+    found = _ends_run(s, f, lo, d)
+    if found is None:
+        return empty
+    j, k, sign, w = found
+    a, b = target.domain
+    inner = float(s.x[j]), float(s.x[k])
+    if not (np.all(w[:, 0] >= inner[0]) and np.all(w[:, 2] <= inner[1])):
+        return empty
+    for eta in _MARGINS:
+        E = lo * (1 - eta)
+        if _moved(target, a, inner[0], -sign, E) and _moved(target, inner[1], b, sign, E):
+            turns = _turns(target, w, E)
+            if np.all(turns != 0) and np.count_nonzero(turns == sign) <= 1:
+                return Bound(E, s.size, w.copy())
+    return empty
+
+
+def _turns(target: Target, w: Array, E: float) -> NDArray[np.int64]:
+    """:func:`kink` of each triple of ``w`` (rows sorted, in order), decided exactly on
+    enclosed values, while the triples' spans stay disjoint; 0 from the first triple
+    that overlaps the one before or has a value not enclosed in finite floats."""
+    lo, hi = enclose(target, w.ravel())
+    lo, hi = lo.reshape(w.shape), hi.reshape(w.shape)
+    turns = np.zeros(w.shape[0], dtype=np.int64)
+    right = -math.inf
+    for g in range(w.shape[0]):
+        if not (w[g, 0] >= right and np.all(np.isfinite(lo[g])) and np.all(np.isfinite(hi[g]))):
+            break
+        turns[g] = kink(tuple(float(v) for v in w[g]), tuple(lo[g].tolist()),
+                        tuple(hi[g].tolist()), E)
+        right = w[g, 2]
+    return turns
+
+
+def _end_run(x: Array, y: Array, kinks: Array, f: Callable[[Array], Array], E: float, d: int
              ) -> tuple[int, int, Array] | None:
-    """In a frame whose end is ``x[0]``: the first sample ``j`` where ``y`` has risen
-    (``sign`` +1) or fallen (-1) by more than ``2E`` from ``y[0]``, and ``d`` witnesses
-    of the discontinuous greedy from ``j`` on whose middle values ``f`` (floats, a
-    guide) lie below (+1) or above (-1) their chords; None if there are none such."""
+    """In a frame whose end is ``x[0]`` (``kinks``: its kink samples): the first sample
+    ``j`` where ``y`` has risen (``sign`` +1) or fallen (-1) by more than ``2E`` from
+    ``y[0]``, and ``d`` witnesses of the discontinuous greedy from ``j`` on whose middle
+    values ``f`` (floats, a guide) lie below (+1) or above (-1) their chords; None if
+    there are none such."""
     rise = y - y[0]
     up, down = np.flatnonzero(rise > 2 * E), np.flatnonzero(rise < -2 * E)
     if up.size == 0 and down.size == 0:
@@ -469,7 +679,7 @@ def _end_run(x: Array, y: Array, f: Callable[[Array], Array], E: float, d: int
     if x.size - j < 3:
         return None
     groups, _, witness, _, _ = _kernel()(x[j:], y[j:], np.zeros(x.size - j), E, False, d + 1,
-                                      FINE, LEVELS)
+                                      FINE, LEVELS, kinks)
     if groups < d + 1:
         return None
     w = np.sort(witness[:d], axis=1)
@@ -482,20 +692,24 @@ def _end_run(x: Array, y: Array, f: Callable[[Array], Array], E: float, d: int
     return j, sign, w
 
 
-def _end_bound(target: Target, s: Samples, d: int, side: int, near: float | None) -> Bound:
-    """:func:`net_bound` at the left end (``side`` 1) or, mirrored, the right end (-1)."""
+def _end_bound(target: Target, s: Samples, d: int, side: int, near: float | None,
+               beat: float = 0.0) -> Bound:
+    """:func:`net_bound` at the left end (``side`` 1) or, mirrored, the right end (-1);
+    a bound of value 0 at once if the greedy finds no certificate at ``beat`` (a bound
+    found otherwise), as the bisection would end below it."""
     x = s.x if side > 0 else -s.x[::-1]
     y = s.y if side > 0 else s.y[::-1]
+    kinks = s.kinks if side > 0 else -s.kinks[::-1]
 
     def f(u: Array) -> Array:
         return np.asarray(target(side * u), dtype=np.float64)
 
     empty = Bound(0.0, s.size, np.zeros((0, 3)))
-    feasible = lambda E: _end_run(x, y, f, E, d) is None  # noqa: E731
-    if feasible(0.0):
+    feasible = lambda E: _end_run(x, y, kinks, f, E, d) is None  # noqa: E731
+    if feasible(beat):
         return empty
     lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d), rtol=1e-7)
-    found = _end_run(x, y, f, lo, d)
+    found = _end_run(x, y, kinks, f, lo, d)
     if found is None:
         return empty
     j, sign, w = found
@@ -539,7 +753,7 @@ def continuous_fit(s: Samples, d: int, near: float | None = None,
 
     def path_at(E: float) -> Path | None:
         groups, starts, _, lines, turns = greedy(s.x, s.y, s.curve, E, True, limit, FINE,
-                                                 LEVELS, first_stop, exact)
+                                                 LEVELS, s.kinks, first_stop, exact)
         if groups > limit:
             return None
         if not exact:
@@ -556,7 +770,9 @@ def continuous_fit(s: Samples, d: int, near: float | None = None,
     spread = 0.0
     if near is None and within is None and s.size >= 8 * MIN_SAMPLES:
         # a first estimate on every 8th sample (its sags 64 times larger: a few % above)
-        coarse = Samples(s.x[::8], s.y[::8], s.curve[::8] * 64)
+        # (the kinks stay samples)
+        every = np.union1d(np.arange(0, s.size, 8), np.searchsorted(s.x, s.kinks))
+        coarse = Samples(s.x[every], s.y[every], s.curve[every] * 64, s.kinks)
         near, spread = continuous_fit(coarse, d, rtol=1e-3, exact=exact).band, 0.05
     if within is not None and within[0] >= floor and feasible(within[1]) and not feasible(
             within[0]):
@@ -580,6 +796,7 @@ def flat_fit(s: Samples, d: int, side: int, near: float | None = None) -> Path |
     x = s.x if side > 0 else -s.x[::-1]
     y = s.y if side > 0 else s.y[::-1]
     pad = s.curve if side > 0 else s.curve[::-1]
+    kinks = s.kinks if side > 0 else -s.kinks[::-1]
     greedy = _kernel()
 
     def path_at(E: float) -> Path | None:
@@ -595,7 +812,7 @@ def flat_fit(s: Samples, d: int, side: int, near: float | None = None) -> Path |
         pp = np.concatenate(([E - half], pad[j + 1:]))
         px = x[j:]
         groups, starts, _, lines, turns = greedy(px, py, pp, E, True, d, FINE, LEVELS,
-                                                 math.inf, True)
+                                                 kinks, math.inf, True)
         if groups > d:
             return None
         rest = _links(starts[:groups], lines[:groups], turns[:groups], px[0], px[-1], E)
@@ -634,7 +851,7 @@ def phased_fit(s: Samples, d: int, path: Path, lower: float,
     for stop in first:
         if not lower * (1 + GOOD_ENOUGH) < best_score:
             break
-        if skip and greedy(s.x, s.y, s.curve, best_score, True, d + 1, FINE, LEVELS,
+        if skip and greedy(s.x, s.y, s.curve, best_score, True, d + 1, FINE, LEVELS, s.kinks,
                            float(stop))[0] > d + 1:
             continue
         candidate = continuous_fit(s, d, first_stop=float(stop), within=(lower, best_score))

@@ -14,7 +14,8 @@ first or last piece (:func:`~approx.certify.optimum.flat_fit`: all units face on
 are built too and the best kept; then the lower bound is also
 :func:`~approx.certify.optimum.net_bound`'s, which proves that no width-``d`` net does
 better than about the flat path (``d`` one-way turns beyond where ``f`` has moved by
-``2E``), and the larger bound is kept.
+``2E``, or ``d`` turns between the two ends of which one only turns the way both ends
+need), and the larger bound is kept.
 
 The run's certified max error (``max_error_upper``) is the bracket's upper end; the
 lower end travels in the fit's info as ``lower``. Both are rigorous for the target as
@@ -52,10 +53,20 @@ def _phases(width: int) -> tuple[float, ...]:
 def _reachable(path: optimum.Path) -> bool:
     """Whether minus the first slope lies between the sums of the negative and of the
     positive slope changes after the first knot (else no subset sum comes close, e.g. a
-    convex increasing f, and phasing the path of d breakpoints is no use)."""
+    convex increasing f, and phasing the path of d breakpoints is no use), and, where
+    both the subset (the left-facing units) and the rest of those changes must sum
+    below 0 (above 0), there are two changes below 0 (above 0) to share (a peak with
+    convex sides has one: no subset sum comes close either)."""
     m = np.diff(path.values) / np.diff(path.knots)
     rest = np.diff(m)[1:]
-    return bool(rest[rest < 0].sum() <= -m[0] <= rest[rest > 0].sum())
+    low, high = rest[rest < 0].sum(), rest[rest > 0].sum()
+    subset, others = -m[0], rest.sum() + m[0]
+    if not low <= subset <= high:
+        return False
+    for sign in (1, -1):
+        if sign * subset > 0 and sign * others > 0 and np.count_nonzero(sign * rest > 0) < 2:
+            return False
+    return True
 
 
 def _spare(target: Target, s: optimum.Samples, width: int, path: optimum.Path,

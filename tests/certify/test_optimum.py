@@ -302,7 +302,7 @@ def _links_of(x, y, E, exact):
 
     n = x.size
     groups, starts, _, lines, turns = greedy_cover(x, y, np.zeros(n), E, True, n + 1, 2, 0,
-                                                   math.inf, exact)
+                                                   np.empty(0), math.inf, exact)
     path = optimum._links(starts[:groups], lines[:groups], turns[:groups], x[0], x[-1], E)
     return groups, path
 
