@@ -236,11 +236,31 @@ def fit_error(tau: Array, u: Array, x: Array, y: Array) -> float:
         at = np.interp(found[0], tau, u)
         tips = np.maximum(np.abs(at - found[1]), np.abs(at - found[2]))
         worst = max(worst, float(np.max(tips)))
-    fl, _, fr, _, kinked = sides(x, y, tau[1:-1], worst)
+    fl, dl, fr, dr, kinked = sides(x, y, tau[1:-1], worst)
     if kinked.any():
         inner = knots[1:-1]
-        inner[kinked] = np.maximum(np.abs(u[1:-1] - fl), np.abs(u[1:-1] - fr))[kinked]
+        left, right = np.abs(u[1:-1] - fl), np.abs(u[1:-1] - fr)
+        side = _sides_of(tau[1:-1], found, dl - dr, worst)
+        inner[kinked] = np.where(side < 0, left, np.where(side > 0, right, np.maximum(
+            left, right)))[kinked]
     return max(worst, float(np.max(knots)))
+
+
+def _sides_of(t: Array, found: tuple[Array, Array, Array] | None, jump: Array,
+              error: float) -> Array:
+    """Per point of ``t``, the side of its nearest kink (:func:`kink_points`) it lies on:
+    −1 left, 1 right; 0 where the kinks are not known (None) or on the kink, where the
+    two sides' values differ by at most the linear program's tolerance
+    (``|t − κ| · |jump| ≤`` :data:`TOLERANCE` · ``error``, ``jump`` the slopes'
+    difference at ``t``). Left of a kink ``f`` is the left quadratic's, right of it the
+    right one's: the other, continued past the tip, is no value of ``f``
+    (e^{−3|x − 0.1|} at d = 8: a knot 0.6 sample steps off the kink read an error 6 %
+    above the max, and the subset path ended 1.30× above where it had)."""
+    if found is None or found[0].size == 0:
+        return np.zeros(t.size)
+    nearest = found[0][np.argmin(np.abs(t[:, None] - found[0][None, :]), axis=1)]
+    off = t - nearest
+    return np.where(np.abs(off * jump) <= TOLERANCE * error, 0.0, np.sign(off))
 
 
 @contextmanager
@@ -350,10 +370,14 @@ def _rows(m: Array, s: Array, tau: Array, u: Array, x: Array, y: Array, error: f
     else:  # (the usual case: no kink among the samples)
         fl = dl = fr = dr = fk[1:-1]
         kinked = np.zeros(n - 1, dtype=bool)
-    # a knot next to a kink of f: a row from each side (the larger error holds)
-    cl = np.concatenate([np.arange(n - 1), np.flatnonzero(kinked)])
-    fi = np.concatenate([np.where(kinked, fl, fk[1:-1]), fr[kinked]])
-    di = np.concatenate([np.where(kinked, dl, dk[1:-1]), dr[kinked]])
+    # a knot next to a kink of f: the row of its side of the kink, of each side where
+    # the kinks are not known or it sits on one (the larger error holds)
+    side = _sides_of(tau[1:-1], found, dl - dr, error)
+    twice = kinked & (side == 0)
+    right = kinked & (side > 0)
+    cl = np.concatenate([np.arange(n - 1), np.flatnonzero(twice)])
+    fi = np.concatenate([np.where(right, fr, np.where(kinked, fl, fk[1:-1])), fr[twice]])
+    di = np.concatenate([np.where(right, dr, np.where(kinked, dl, dk[1:-1])), dr[twice]])
     inner, ds = tau[1:-1][cl], (s[:-1] - s[1:])[cl]
     with np.errstate(divide="ignore", invalid="ignore"):
         w = (s[:-1][cl] - di) / ds

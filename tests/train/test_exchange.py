@@ -597,3 +597,23 @@ def test_the_exchange_sees_the_tip_of_a_kink_between_samples():
     assert true <= (1.0 + 1e-3) * sigma * error
     best = min(max(_exp_side(3.3, k), _exp_side(2.7, d - k)) for k in range(30, 38))
     assert best <= true <= 1.02 * best
+
+
+def test_a_knot_off_a_kink_reads_f_on_its_own_side():
+    # e^{−3|x − 0.1|} at d = 8, the default finish's subset path (d + 1 cells, its first
+    # slope tied to a subset of the slope changes): a step put the knot on the kink 0.6
+    # sample steps left of it, where its error was also read against the right side's
+    # quadratic continued past the tip (no value of f: 6 % above the max), and the
+    # path ended 1.30× above where it ends with each side read on its own, 1.17× above
+    # the best of d cells; now it ends below that (closed form, :func:`_exp_side`)
+    d = 8
+    x = np.linspace(-1.0, 1.0, 1024)
+    f = np.exp(-3.0 * np.abs(x - 0.1))
+    mu, sigma = float(np.mean(f)), float(np.std(f))
+    y = (f - mu) / sigma
+    fits, _ = minimax_fits(*curvature_start(x, y, d + 1), x, y, 0, ("subset",),
+                           level=curvature_start(x, y, d + 2))
+    fine = np.r_[np.linspace(-1.0, 1.0, 400001), 0.1]
+    r = sigma * np.interp(fine, fits[0].tau, fits[0].u) + mu - np.exp(-3.0 * np.abs(fine - 0.1))
+    best_of_d_cells = min(max(_exp_side(3.3, k), _exp_side(2.7, d - k)) for k in range(2, 7))
+    assert float(np.max(np.abs(r))) <= 0.95 * best_of_d_cells
