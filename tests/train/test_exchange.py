@@ -422,6 +422,24 @@ def test_the_default_finish_takes_the_subset_path_where_the_level_one_falls_behi
     assert lower <= _finish(target, d, ("free", "level")) <= 1.005 * upper
 
 
+@pytest.mark.slow
+def test_the_default_finish_takes_the_subset_path_above_128_where_level_falls_behind(
+        monkeypatch):
+    # tanh(5x)³ at d = 256: flat at its inflection 0, where no cell wants to be level;
+    # the level path ends 4.5× above the free one (d cells), which stops 1.035× above
+    # the certified optimum; with the subset path (d + 1 cells), up to 256 now, within
+    # 0.5 % of it
+    from approx.train import minimax
+
+    target = targets.from_expr("tanh(5*x)**3", (-1.0, 1.0), name="tanhcube")
+    d = 256
+    lower, upper = _bracket(target, d)
+    monkeypatch.setattr(minimax, "SUBSET_BEHIND_UP_TO", 128)
+    assert _finish(target, d, ("free", "level")) > 1.03 * upper
+    monkeypatch.setattr(minimax, "SUBSET_BEHIND_UP_TO", 256)
+    assert lower <= _finish(target, d, ("free", "level")) <= 1.005 * upper
+
+
 def test_rows_next_to_the_ends_let_the_exchange_reach_a_convex_optimum(monkeypatch):
     # (x + 2)/(1.12 − x) at d = 8 (convex, increasing, a pole just right of 1): the
     # best net is level up to about −0.72, then eight chords. The residual in the last
