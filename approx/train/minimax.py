@@ -210,8 +210,15 @@ BEHIND = 1.01
 #: subset path where the level path ends more than :data:`BEHIND` above the free one
 #: (:func:`_subset_if_behind`): the level cell then costs more than the unit it adds,
 #: and the subset form, of which the level form is one case, may still get that unit
-#: (two unequal bumps at d = 64: 1.107 → 1.000 of the optimum's upper end)
-SUBSET_BEHIND_UP_TO = 128
+#: (two unequal bumps at d = 64: 1.107 → 1.000 of the optimum's upper end). Up to 128
+#: until tanh(5x)³ at d = 256, whose flat inflection at 0 wants no level cell (the level
+#: path 4.5× behind the free one), 1.035× above the optimum's upper end; with the
+#: subset path 1.000×. Of the 50 targets of the benchmark's sets at d = 256 (the
+#: finish alone) the level path falls behind on 21, where the subset path costs 0.2–1.4
+#: s of CPU and ends lower on 8 (by 0.1–3.4 %); on |sin 4x| its fit then lets
+#: :func:`_recounted` run, for nothing (1.3 → 9.6 s of CPU, as on e^{−2x} sin 10x at
+#: d = 128 before)
+SUBSET_BEHIND_UP_TO = 256
 #: the thorough finish (:func:`thorough`, a fit started from the construction): the
 #: subset path up to this width, :data:`SUBSET_TRIES` subsets screened on it, and up to
 #: :data:`REBALANCE_ROUNDS` restarts of each path from its fit's knots re-placed to
