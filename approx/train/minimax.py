@@ -83,7 +83,10 @@ unchanged. Above :data:`SUBSET_UP_TO` units, up to :data:`SUBSET_BEHIND_UP_TO`, 
 also takes the subset path where the level path ends more than :data:`BEHIND` above the
 free one (:func:`_subset_if_behind`: no cell wants to be level; two unequal bumps at
 d = 64: 1.107 → 1.000); on the quickstart's targets the level path wins, so it never
-runs there.
+runs there. Above :data:`SUBSET_ABOVE` units the subset path replaces the level one
+(:func:`finish_forms`): there the level path's start, its least slope levelled, ended
+in local minima that do not equioscillate around inflections (x + 0.2 sin 12x at
+d = 256: 1.049 → 1.000).
 """
 
 from __future__ import annotations
@@ -121,11 +124,13 @@ __all__ = [
     "SPLIT_UP_TO",
     "STARTS",
     "START_FLOOR",
+    "SUBSET_ABOVE",
     "Fit",
     "apart",
     "as_net",
     "counted",
     "curvature_start",
+    "finish_forms",
     "flat_split",
     "madsen",
     "minimax_finish",
@@ -163,8 +168,9 @@ MADSEN_STALL, MADSEN_WINDOW = 1e-3, 8
 #: a turning knot of the free form's result (not a default path: measured from the
 #: exchange it won no row of the built-in targets); and d + 1 free cells (knots
 #: re-placed by the curvature) whose most level cell is made level. At widths
-#: :data:`SUBSET_FROM` … :data:`SUBSET_UP_TO` :func:`minimax_finish` takes the
-#: ``"subset"`` path (:func:`subset_path`) in place of ``"level"``
+#: :data:`SUBSET_FROM` … :data:`SUBSET_UP_TO` and above :data:`SUBSET_ABOVE`
+#: :func:`minimax_finish` takes the ``"subset"`` path (:func:`subset_path`) in place of
+#: ``"level"``
 FORMS = ("free", "level")
 #: whether :func:`minimax_fits` runs the Lᵖ continuation and Madsen's steps before the
 #: exchange (the finish before the exchange; off: the exchange from the start reaches
@@ -212,6 +218,22 @@ BEHIND = 1.01
 #: and the subset form, of which the level form is one case, may still get that unit
 #: (two unequal bumps at d = 64: 1.107 → 1.000 of the optimum's upper end)
 SUBSET_BEHIND_UP_TO = 128
+#: widths above which the subset path replaces the level one in every finish. The level
+#: path's start is the subset path's with its cell of least slope levelled (its two
+#: values averaged); on x + 0.2 sin 12x at d = 256 its exchange then stopped 1.049×
+#: above the optimum's upper end (1.033× with the linear programs' tolerance at 10⁻⁶ E):
+#: the knots between inflections counted as the optimum's, but around three of the
+#: seven inflections a cell too narrow next to the inflection's own, its residual never
+#: reaching −E, the cells there short of equioscillation and no step out (a start
+#: re-placed by :func:`rebalance`, or re-placed around those cells, fell back into it);
+#: the free path, d cells, keeps a stretch one knot short, (33/32)² = 1.063 (1.062).
+#: From the same start the subset path's unconstrained d + 1 cells equioscillate at
+#: the optimum (0.9999× on the samples, 18 linear programs) and its subset relation
+#: costs nothing: 1.000 at d = 256 and 512, 1.008 at 1024 (1.011). Measured on 15
+#: more targets at d = 256 … 1024 (the built-in ones, --fresh7, --fresh8) it ended as
+#: low or lower on every row, the finish about as costly (its two exchanges, the second
+#: one from a converged fit, against the level path's one from a levelled start)
+SUBSET_ABOVE = 128
 #: the thorough finish (:func:`thorough`, a fit started from the construction): the
 #: subset path up to this width, :data:`SUBSET_TRIES` subsets screened on it, and up to
 #: :data:`REBALANCE_ROUNDS` restarts of each path from its fit's knots re-placed to
@@ -929,7 +951,8 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     of the tracker's best iterate (many local minima of the max error exist, since it
     is not convex in the knots: the two starts may end in different ones). Above
     :data:`SPLIT_UP_TO` units no ``"flat"`` path; from :data:`SUBSET_FROM` to
-    :data:`SUBSET_UP_TO` units the ``"subset"`` path in place of ``"level"``. Within
+    :data:`SUBSET_UP_TO` units and above :data:`SUBSET_ABOVE` the ``"subset"`` path in
+    place of ``"level"`` (:func:`finish_forms`). Within
     :func:`thorough` (the recipe from the construction), up to :data:`THOROUGH_UP_TO`
     units: the subset path up to :data:`THOROUGH_SUBSET_UP_TO`, other subsets tried,
     each path restarted by :func:`rebalance`, and the subset path's knots moved
@@ -943,13 +966,23 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     used = 0
     d = net.sizes[1]
     deep = _THOROUGH.get() and d <= THOROUGH_UP_TO
-    forms = FORMS if d <= SPLIT_UP_TO else tuple(form for form in FORMS if form != "flat")
-    if SUBSET_FROM <= d <= (THOROUGH_SUBSET_UP_TO if deep else SUBSET_UP_TO):
-        forms = tuple("subset" if form == "level" else form for form in forms)
+    forms = finish_forms(d, deep)
     with thorough(deep), sample_kinks(x, y1) as found:
         for start in STARTS:
             used += _from_start(start, engine, x, y1, X, y, tracker, steps, forms, found)
     return used
+
+
+def finish_forms(d: int, deep: bool = False) -> tuple[str, ...]:
+    """The paths of :func:`minimax_finish` at width ``d`` (``deep``: the thorough
+    finish): :data:`FORMS`, without ``"flat"`` above :data:`SPLIT_UP_TO` units, the
+    ``"subset"`` path in place of ``"level"`` from :data:`SUBSET_FROM` to
+    :data:`SUBSET_UP_TO` units (:data:`THOROUGH_SUBSET_UP_TO` when ``deep``) and above
+    :data:`SUBSET_ABOVE`."""
+    forms = FORMS if d <= SPLIT_UP_TO else tuple(form for form in FORMS if form != "flat")
+    if SUBSET_FROM <= d <= (THOROUGH_SUBSET_UP_TO if deep else SUBSET_UP_TO) or d > SUBSET_ABOVE:
+        forms = tuple("subset" if form == "level" else form for form in forms)
+    return forms
 
 
 def _from_start(start: str, engine: Engine, x: Array, y1: Array, X: Array, y: Array,

@@ -422,6 +422,33 @@ def test_the_default_finish_takes_the_subset_path_where_the_level_one_falls_behi
     assert lower <= _finish(target, d, ("free", "level")) <= 1.005 * upper
 
 
+@pytest.mark.slow
+def test_the_subset_path_reaches_the_optimum_where_the_level_one_sticks_at_inflections():
+    # x + 0.2 sin 12x at d = 256 (seven inflections, stretches of 29 and 33 knots): the
+    # level path (its start's cell of least slope levelled) ends with the cells around
+    # three inflections in a pattern that does not equioscillate, and the better of it
+    # and the free path (a stretch one knot short) 1.049× above the certified optimum;
+    # the subset path from the same knots reaches it
+    target = targets.from_expr("x + 0.2*sin(12*x)", (-1.0, 1.0), name="wiggle")
+    d = 256
+    lower, upper = _bracket(target, d)
+    assert _finish(target, d, ("free", "level")) > 1.03 * upper
+    assert lower <= _finish(target, d, ("free", "subset")) <= 1.005 * upper
+
+
+def test_the_finish_takes_the_subset_path_in_place_of_the_level_one_above_subset_above():
+    # above SUBSET_ABOVE units in every finish; below, as before (from SUBSET_FROM to
+    # SUBSET_UP_TO units, or THOROUGH_SUBSET_UP_TO in the thorough finish)
+    from approx.train.minimax import SUBSET_ABOVE, finish_forms
+
+    assert finish_forms(8) == ("free", "subset")
+    assert finish_forms(64) == ("free", "level")
+    assert finish_forms(128, deep=True) == ("free", "subset")
+    assert finish_forms(SUBSET_ABOVE) == ("free", "level")
+    for d in (SUBSET_ABOVE + 1, 256, 1024):
+        assert finish_forms(d) == finish_forms(d, deep=True) == ("free", "subset")
+
+
 def test_rows_next_to_the_ends_let_the_exchange_reach_a_convex_optimum(monkeypatch):
     # (x + 2)/(1.12 − x) at d = 8 (convex, increasing, a pole just right of 1): the
     # best net is level up to about −0.72, then eight chords. The residual in the last
