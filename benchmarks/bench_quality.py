@@ -204,7 +204,7 @@ ABLATIONS = (
     ("level only", {}, {"FORMS": ("level",)}),
     ("trained start", {}, {"STARTS": ("best",)}),
     ("both starts", {}, {"STARTS": ("best", "samples")}),
-    ("no subset", {}, {"SUBSET_UP_TO": 0, "SUBSET_BEHIND_UP_TO": 0}),
+    ("no subset", {}, {"SUBSET_UP_TO": 0, "SUBSET_BEHIND_UP_TO": 0, "SUBSET_ABOVE": 2**62}),
     ("no subset > 32", {}, {"SUBSET_BEHIND_UP_TO": 0}),
     ("no moves", {}, {"MOVES_UP_TO": 0}),
 )

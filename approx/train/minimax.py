@@ -83,7 +83,11 @@ unchanged. Above :data:`SUBSET_UP_TO` units, up to :data:`SUBSET_BEHIND_UP_TO`, 
 also takes the subset path where the level path ends more than :data:`BEHIND` above the
 free one (:func:`_subset_if_behind`: no cell wants to be level; two unequal bumps at
 d = 64: 1.107 → 1.000); on the quickstart's targets the level path wins, so it never
-runs there.
+runs there. Above :data:`SUBSET_ABOVE` units the subset path replaces the level one
+(:func:`finish_forms`): there the level path's start, its least slope levelled, ended
+in local minima that do not equioscillate around inflections (x + 0.2 sin 12x at
+d = 256: 1.049 → 1.000); where the subset path ends more than :data:`BEHIND` above the
+free one, the level path runs too (:func:`_level_if_behind`).
 """
 
 from __future__ import annotations
@@ -121,11 +125,13 @@ __all__ = [
     "SPLIT_UP_TO",
     "STARTS",
     "START_FLOOR",
+    "SUBSET_ABOVE",
     "Fit",
     "apart",
     "as_net",
     "counted",
     "curvature_start",
+    "finish_forms",
     "flat_split",
     "madsen",
     "minimax_finish",
@@ -163,8 +169,9 @@ MADSEN_STALL, MADSEN_WINDOW = 1e-3, 8
 #: a turning knot of the free form's result (not a default path: measured from the
 #: exchange it won no row of the built-in targets); and d + 1 free cells (knots
 #: re-placed by the curvature) whose most level cell is made level. At widths
-#: :data:`SUBSET_FROM` … :data:`SUBSET_UP_TO` :func:`minimax_finish` takes the
-#: ``"subset"`` path (:func:`subset_path`) in place of ``"level"``
+#: :data:`SUBSET_FROM` … :data:`SUBSET_UP_TO` and above :data:`SUBSET_ABOVE`
+#: :func:`minimax_finish` takes the ``"subset"`` path (:func:`subset_path`) in place of
+#: ``"level"``
 FORMS = ("free", "level")
 #: whether :func:`minimax_fits` runs the Lᵖ continuation and Madsen's steps before the
 #: exchange (the finish before the exchange; off: the exchange from the start reaches
@@ -210,15 +217,26 @@ BEHIND = 1.01
 #: subset path where the level path ends more than :data:`BEHIND` above the free one
 #: (:func:`_subset_if_behind`): the level cell then costs more than the unit it adds,
 #: and the subset form, of which the level form is one case, may still get that unit
-#: (two unequal bumps at d = 64: 1.107 → 1.000 of the optimum's upper end). Up to 128
-#: until tanh(5x)³ at d = 256, whose flat inflection at 0 wants no level cell (the level
-#: path 4.5× behind the free one), 1.035× above the optimum's upper end; with the
-#: subset path 1.000×. Of the 50 targets of the benchmark's sets at d = 256 (the
-#: finish alone) the level path falls behind on 21, where the subset path costs 0.2–1.4
-#: s of CPU and ends lower on 8 (by 0.1–3.4 %); on |sin 4x| its fit then lets
-#: :func:`_recounted` run, for nothing (1.3 → 9.6 s of CPU, as on e^{−2x} sin 10x at
-#: d = 128 before)
-SUBSET_BEHIND_UP_TO = 256
+#: (two unequal bumps at d = 64: 1.107 → 1.000 of the optimum's upper end)
+SUBSET_BEHIND_UP_TO = 128
+#: widths above which the subset path replaces the level one in every finish. The level
+#: path's start is the subset path's with its cell of least slope levelled (its two
+#: values averaged); on x + 0.2 sin 12x at d = 256 its exchange then stopped 1.049×
+#: above the optimum's upper end (1.033× with the linear programs' tolerance at 10⁻⁶ E):
+#: the knots between inflections counted as the optimum's, but around three of the
+#: seven inflections a cell too narrow next to the inflection's own, its residual never
+#: reaching −E, the cells there short of equioscillation and no step out (a start
+#: re-placed by :func:`rebalance`, or re-placed around those cells, fell back into it);
+#: the free path, d cells, keeps a stretch one knot short, (33/32)² = 1.063 (1.062).
+#: From the same start the subset path's unconstrained d + 1 cells equioscillate at
+#: the optimum (0.9999× on the samples, 18 linear programs) and its subset relation
+#: costs nothing: 1.000 at d = 256 and 512, 1.008 at 1024 (1.011). Measured on 15
+#: more targets at d = 256 … 1024 (the built-in ones, --fresh7, --fresh8) it ended as
+#: low or lower on every row, the finish about as costly (its two exchanges, the second
+#: one from a converged fit, against the level path's one from a levelled start).
+#: Where it ends more than :data:`BEHIND` above the free path the level path runs too
+#: (:func:`_level_if_behind`; |x|^2.5 (1 + tanh 40x)/2 at d = 256)
+SUBSET_ABOVE = 128
 #: the thorough finish (:func:`thorough`, a fit started from the construction): the
 #: subset path up to this width, :data:`SUBSET_TRIES` subsets screened on it, and up to
 #: :data:`REBALANCE_ROUNDS` restarts of each path from its fit's knots re-placed to
@@ -581,8 +599,34 @@ def minimax_fits(
             used += n
         fits.append(fit)
     if not _THOROUGH.get():
-        used += _subset_if_behind(fits, tau, u, x, y, level) + _recounted(fits, x, y)
+        used += _subset_if_behind(fits, tau, u, x, y, level)
+        used += _level_if_behind(fits, tau, u, x, y, level) + _recounted(fits, x, y)
     return fits, used
+
+
+def _level_if_behind(fits: list[Fit], tau: Array, u: Array, x: Array, y: Array,
+                     level: tuple[Array, Array] | None) -> int:
+    """The default finish's level path above :data:`SUBSET_ABOVE` units, where the
+    subset path takes its place (:func:`finish_forms`), only where the subset path's fit
+    lies more than :data:`BEHIND` above the free path's (its d + 1 free cells, which
+    should buy one unit, stuck short of it): the level path from its start
+    (:func:`_start`), its result joining ``fits``, where :func:`_recounted` may then
+    take it up. On |x|^2.5 (1 + tanh 40x)/2 at d = 256 the subset path ended 2.9 %
+    above the free one (its knots in stretches of 1, 1 and 254 where the optimum has 2,
+    1 and 253), the level path within 1 % of it, and the recount from there at the
+    optimum. Returns the linear programs used."""
+    free = [f for f in fits if f.flat is None and f.left is None]
+    wide = [f for f in fits if f.left is not None]
+    if not (free and wide) or any(f.flat is not None for f in fits):
+        return 0
+    rival = min(f.error for f in free)
+    if not (free[0].tau.size - 1 > SUBSET_ABOVE and min(f.error for f in wide) > BEHIND * rival):
+        return 0
+    start = _start("level", tau, u, fits, x, y, level)
+    t1, u1, error, used = exchange(start.tau, start.u, x, y, flat=start.flat, rival=rival)
+    if np.isfinite(error):
+        fits.append(Fit(t1, u1, start.flat, error))
+    return used
 
 
 def _subset_if_behind(fits: list[Fit], tau: Array, u: Array, x: Array, y: Array,
@@ -617,7 +661,8 @@ def _recounted(fits: list[Fit], x: Array, y: Array) -> int:
     makes stretches of 1, 1 and 62 knots, 2.2× above the free form), only where its knots lie
     in fewer stretches than the samples show (:func:`target_stretches`) and d is at
     least that many, or where its stretches' levels (:func:`stretch_levels`) differ by
-    more than the factor :data:`RECOUNT_UNEVEN`; its result joins ``fits`` if lower.
+    more than the factor :data:`RECOUNT_UNEVEN` (those holding a kink of ``f`` left
+    out: :func:`_uneven`); its result joins ``fits`` if lower.
     Returns the linear programs used."""
     wide = [f for f in fits if f.flat is not None or f.left is not None]
     if not wide:
@@ -626,14 +671,31 @@ def _recounted(fits: list[Fit], x: Array, y: Array) -> int:
     d = best.tau.size - 2
     if d > RECOUNT_DEFAULT_UP_TO or best.error > BEHIND * min(f.error for f in fits):
         return 0
-    _, counts, levels = stretch_levels(best, x, y)
-    if not (counts.size < target_stretches(x, y) <= d
-            or levels.max() > RECOUNT_UNEVEN * levels.min()):
+    ends, counts, levels = stretch_levels(best, x, y)
+    if not (counts.size < target_stretches(x, y) <= d or _uneven(ends, levels, x, y)):
         return 0
     new, used = recount(best, x, y, min(f.error for f in fits), RECOUNT_DEFAULT_UP_TO)
     if new.error < best.error:
         fits.append(new)
     return used
+
+
+def _uneven(ends: Array, levels: Array, x: Array, y: Array) -> bool:
+    """Whether the levels of the stretches between ``ends`` (:func:`stretch_levels`)
+    differ by more than the factor :data:`RECOUNT_UNEVEN`, those of the stretches that
+    hold a kink of ``f`` (:func:`~approx.train.exchange.kinks`) left out: there the
+    samples' second difference, ``J/h`` over one sample step, reads a mass of ``√(J h)``
+    that no count of knots changes (the knot on the kink is a stretch of its own). On
+    |sin 4x| those stretches read 2.5× the others' level, and :func:`recount` then ran
+    for nothing: a fit from He weights 3.4, 4.5 and 9.1 s of CPU at d = 32, 64 and 128
+    (0.2, 0.3 and 0.8 s without, every error the same to three digits)."""
+    if not levels.max() > RECOUNT_UNEVEN * levels.min():
+        return False
+    held = np.zeros(levels.size, dtype=bool)
+    kappa = kinks(x, y)[0]
+    held[np.clip(np.searchsorted(ends, kappa) - 1, 0, levels.size - 1)] = True
+    smooth = levels[~held]
+    return smooth.size > 0 and bool(smooth.max() > RECOUNT_UNEVEN * smooth.min())
 
 
 def stretches(fit: Fit) -> tuple[Array, NDArray[np.intp]]:
@@ -918,7 +980,8 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     of the tracker's best iterate (many local minima of the max error exist, since it
     is not convex in the knots: the two starts may end in different ones). Above
     :data:`SPLIT_UP_TO` units no ``"flat"`` path; from :data:`SUBSET_FROM` to
-    :data:`SUBSET_UP_TO` units the ``"subset"`` path in place of ``"level"``. Within
+    :data:`SUBSET_UP_TO` units and above :data:`SUBSET_ABOVE` the ``"subset"`` path in
+    place of ``"level"`` (:func:`finish_forms`). Within
     :func:`thorough` (the recipe from the construction), up to :data:`THOROUGH_UP_TO`
     units: the subset path up to :data:`THOROUGH_SUBSET_UP_TO`, other subsets tried,
     each path restarted by :func:`rebalance`, and the subset path's knots moved
@@ -932,13 +995,23 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     used = 0
     d = net.sizes[1]
     deep = _THOROUGH.get() and d <= THOROUGH_UP_TO
-    forms = FORMS if d <= SPLIT_UP_TO else tuple(form for form in FORMS if form != "flat")
-    if SUBSET_FROM <= d <= (THOROUGH_SUBSET_UP_TO if deep else SUBSET_UP_TO):
-        forms = tuple("subset" if form == "level" else form for form in forms)
+    forms = finish_forms(d, deep)
     with thorough(deep), sample_kinks(x, y1) as found:
         for start in STARTS:
             used += _from_start(start, engine, x, y1, X, y, tracker, steps, forms, found)
     return used
+
+
+def finish_forms(d: int, deep: bool = False) -> tuple[str, ...]:
+    """The paths of :func:`minimax_finish` at width ``d`` (``deep``: the thorough
+    finish): :data:`FORMS`, without ``"flat"`` above :data:`SPLIT_UP_TO` units, the
+    ``"subset"`` path in place of ``"level"`` from :data:`SUBSET_FROM` to
+    :data:`SUBSET_UP_TO` units (:data:`THOROUGH_SUBSET_UP_TO` when ``deep``) and above
+    :data:`SUBSET_ABOVE`."""
+    forms = FORMS if d <= SPLIT_UP_TO else tuple(form for form in FORMS if form != "flat")
+    if SUBSET_FROM <= d <= (THOROUGH_SUBSET_UP_TO if deep else SUBSET_UP_TO) or d > SUBSET_ABOVE:
+        forms = tuple("subset" if form == "level" else form for form in forms)
+    return forms
 
 
 def _from_start(start: str, engine: Engine, x: Array, y1: Array, X: Array, y: Array,

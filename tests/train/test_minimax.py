@@ -175,3 +175,20 @@ def test_the_thorough_finish_recounts_before_it_rebalances():
                                level=minimax.curvature_start(x, y, d + 2))
     error = max_error(target, as_net(min(fits, key=lambda fit: fit.error)))
     assert lower <= error <= 1.01 * upper
+
+
+def test_the_uneven_levels_test_leaves_the_stretches_holding_a_kink_out():
+    # |sin 4x| on [−1, 1] kinks at 0 and ±π/4: stretches of one knot each around them
+    # read a high level (the kink's second difference), which no count changes; the
+    # smooth stretches' levels alone decide. sin 4x (no kink) with the same levels:
+    # every stretch counts
+    x = np.linspace(-1.0, 1.0, 4097)
+    ends = np.array([-1.0, -0.8, -0.77, -0.02, 0.02, 0.77, 0.8, 1.0])
+    even = np.array([0.04, 0.1, 0.041, 0.1, 0.042, 0.1, 0.04])
+    uneven = even.copy()
+    uneven[2] = 0.06  # a smooth stretch 1.5× above another
+    kinked, smooth = np.abs(np.sin(4.0 * x)), np.sin(4.0 * x)
+    assert not minimax._uneven(ends, even, x, kinked)
+    assert minimax._uneven(ends, uneven, x, kinked)
+    assert minimax._uneven(ends, even, x, smooth)
+    assert not minimax._uneven(ends, np.full(7, 0.04), x, smooth)
