@@ -372,7 +372,8 @@ def test_the_default_finish_recounts_above_the_thorough_finish(monkeypatch):
     # |x|^2.5 (1 + tanh 40x)/2 at d = 256 (above the thorough finish's widths, so from
     # the construction too): its three stretches between inflections hold 1, 1 and 254
     # knots where the optimum has 2, 1 and 253, and the finish stops 1.057× above the
-    # certified optimum; the stretches' levels lie 2.6× apart, so the default finish's
+    # certified optimum (1.026× on another machine, other library builds); the
+    # stretches' levels lie 2.6× apart, so the default finish's
     # recount, up to d = 256 now, moves one knot and ends within 1 % of it
     from approx.train import minimax
 
@@ -380,7 +381,7 @@ def test_the_default_finish_recounts_above_the_thorough_finish(monkeypatch):
     d = 256
     lower, upper = _bracket(target, d)
     monkeypatch.setattr(minimax, "RECOUNT_DEFAULT_UP_TO", 64)
-    assert _finish(target, d, ("free", "level")) > 1.04 * upper
+    assert _finish(target, d, ("free", "level")) > 1.02 * upper
     monkeypatch.setattr(minimax, "RECOUNT_DEFAULT_UP_TO", 256)
     assert lower <= _finish(target, d, ("free", "level")) <= 1.01 * upper
 
