@@ -139,6 +139,7 @@ __all__ = [
     "flat_fit",
     "kink",
     "lower_bound",
+    "middle_flat_fit",
     "net_bound",
     "phased_fit",
     "samples",
@@ -865,6 +866,66 @@ def flat_fit(s: Samples, d: int, side: int, near: float | None = None) -> Path |
         values = np.concatenate(([rest.values[0]], rest.values))
         if side < 0:
             knots, values = -knots[::-1], values[::-1]
+        return Path(knots, values, E)
+
+    floor = float(np.max(s.curve)) * (1 + 1e-12)
+    top = 2 * _span(s) + 2 * floor
+    if path_at(top) is None:
+        return None
+    feasible = lambda E: path_at(E) is not None  # noqa: E731
+    _, E = _bisect(feasible, *_bracket(feasible, near, floor, top, d), rtol=1e-7)
+    return path_at(E)
+
+
+def middle_flat_fit(s: Samples, d: int, centre: float, near: float | None = None
+                    ) -> Path | None:
+    """A path with at most ``d`` interior vertices with a flat piece around ``centre``
+    (inside the domain): the flat line stabbing the band on the longest run of samples
+    grown from ``centre`` outwards, nearest first, then a path with windows from each of
+    its ends, both starting exactly on the flat line; at the smallest band found by
+    bisection, None if there is none. The net of such a path needs no subset sum: the
+    units left of the flat piece face left, the others right (e.g. ``x|x|``, whose
+    ``f'`` falls to 0 and rises again, so a path of ``d`` vertices with a sloped middle
+    piece has no exact net)."""
+    c = int(np.clip(np.searchsorted(s.x, centre), 1, s.size - 2))
+    by_distance = np.argsort(np.abs(s.x - s.x[c]), kind="stable")
+    greedy = _kernel()
+
+    def side_path(x: Array, y: Array, pad: Array, kinks: Array, level: float, E: float,
+                  limit: int) -> tuple[int, Path | None]:
+        """The path with windows from ``(x[0], level)`` over ``x``: links and path."""
+        py = np.concatenate(([level], y[1:]))
+        pp = np.concatenate(([E], pad[1:]))
+        groups, starts, _, lines, turns = greedy(x, py, pp, E, True, limit, FINE, LEVELS,
+                                                 kinks, math.inf, True)
+        if groups > limit:
+            return groups, None
+        return groups, _links(starts[:groups], lines[:groups], turns[:groups], x[0], x[-1],
+                              E)
+
+    def path_at(E: float) -> Path | None:
+        band = E - s.curve[by_distance]
+        lo = np.maximum.accumulate(s.y[by_distance] - band)
+        hi = np.minimum.accumulate(s.y[by_distance] + band)
+        run = int(np.searchsorted(lo > hi, True))  # the samples a flat line stabs
+        if run < 2:
+            return None
+        level = 0.5 * (lo[run - 1] + hi[run - 1])
+        i, j = int(by_distance[:run].min()), int(by_distance[:run].max())
+        # a side with no samples beyond the flat piece is the lone vertex at the end
+        right_links, right = 0, Path(s.x[j:j + 1], np.array([level]), E)
+        if j < s.size - 1:
+            right_links, right = side_path(s.x[j:], s.y[j:], s.curve[j:], s.kinks, level, E,
+                                           d)
+        left = Path(-s.x[i:i + 1], np.array([level]), E)
+        if i > 0 and right is not None:
+            _, left = side_path(-s.x[i::-1], s.y[i::-1], s.curve[i::-1], -s.kinks[::-1],
+                                level, E, d - right_links)
+        if left is None or right is None:
+            return None
+        knots = np.concatenate((-left.knots[::-1], right.knots))
+        values = np.concatenate((left.values[::-1], right.values))
+        values[left.knots.size - 1:left.knots.size + 1] = level  # exactly flat
         return Path(knots, values, E)
 
     floor = float(np.max(s.curve)) * (1 + 1e-12)

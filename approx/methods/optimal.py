@@ -9,8 +9,10 @@ greedy cover). :func:`approx.models.pwl_net.pwl_net` turns the path into a net; 
 the path uses all ``d`` breakpoints, the first slope is a subset sum of the slope
 changes (left-facing units), and when that sum cannot come close (e.g. a convex
 increasing ``f``: every slope change is positive, the first slope too) the path of
-``d - 1`` breakpoints with one unit for the first slope and the paths with a flat
+``d - 1`` breakpoints with one unit for the first slope, the paths with a flat
 first or last piece (:func:`~approx.certify.optimum.flat_fit`: all units face one way)
+and, where ``f'`` dips inside (e.g. ``x|x|``), with a flat inner piece
+(:func:`~approx.certify.optimum.middle_flat_fit`: the units left of it face left)
 are built too and the best kept; then the lower bound is also
 :func:`~approx.certify.optimum.net_bound`'s, which proves that no width-``d`` net does
 better than about the flat path (``d`` one-way turns beyond where ``f`` has moved by
@@ -73,9 +75,11 @@ def _spare(target: Target, s: optimum.Samples, width: int, path: optimum.Path,
            bound: optimum.Bound, cost: Callable[[optimum.Path], float]
            ) -> tuple[optimum.Path, optimum.Bound, float]:
     """No subset sum gives ``path``'s first slope: the best (by ``cost``) of it, the
-    path of ``width - 1`` breakpoints (one unit carries the first slope) and the path
-    with a flat first or last piece, at the end where ``path`` is flatter (no subset
-    sum needed); and the better of ``bound``
+    path of ``width - 1`` breakpoints (one unit carries the first slope), the path
+    with a flat first or last piece, at the end where ``path`` is flatter, and, where
+    ``path`` is flatter inside than at both ends, the path with a flat piece there
+    (:func:`~approx.certify.optimum.middle_flat_fit`; the last two need no subset
+    sum); and the better of ``bound``
     and :func:`~approx.certify.optimum.net_bound`. Also returns the seconds of the
     latter."""
     fewer = optimum.continuous_fit(s, width - 1, near=path.band * (1 + 2 / width))
@@ -88,6 +92,13 @@ def _spare(target: Target, s: optimum.Samples, width: int, path: optimum.Path,
     flat = optimum.flat_fit(s, width, side, near=fewer.band)
     if flat is not None:
         candidates.append(flat)
+    inner = 1 + int(np.argmin(slopes[1:-1])) if path.knots.size > 3 else 0
+    if inner and slopes[inner] < min(slopes[0], slopes[-1]):
+        # flatter inside than at either end (f' dips, as in x|x|): flat there
+        centre = 0.5 * (path.knots[inner] + path.knots[inner + 1])
+        middle = optimum.middle_flat_fit(s, width, centre, near=fewer.band)
+        if middle is not None:
+            candidates.append(middle)
     best = min(candidates, key=cost)
     return best, spare if spare.value > bound.value else bound, seconds
 

@@ -12,6 +12,7 @@ for any split of the knots into right-facing units ``R`` and left-facing units `
   (as in :func:`approx.models.construct.relu_interpolant`); spare units are dead
   (output weight 0);
 - ``k = d`` and a flat last piece: every unit faces left (``L`` is every knot);
+- ``k = d`` and a flat inner piece: the units left of it face left, the others right;
 - ``k = d`` otherwise: no unit is left for ``m_0``, so ``L`` is chosen among knots ``2 … k`` to
   make ``-Σ_L Δ_i`` as close to ``m_0`` as a subset sum gets (greedy by size, then
   exchanges of one or two knots); the first piece's slope is changed to that sum, so
@@ -263,6 +264,11 @@ def pwl_net(knots: Array, values: Array, width: int) -> tuple[MLP, float]:
         face = -np.ones(k)
         change, start = delta, t[1:-1]
         c = y[-1]
+    elif np.any(m[1:-1] == 0):  # a flat inner piece: units left of it face left, exactly
+        j = int(np.flatnonzero(m[1:-1] == 0)[0]) + 1
+        face[:j] = -1.0
+        change, start = delta, t[1:-1]
+        c = y[j]
     else:
         left, residual = subset_sum(delta[1:], -m[0])
         face[1:][left] = -1.0

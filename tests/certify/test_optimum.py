@@ -396,3 +396,15 @@ def test_the_mirrored_square_ends_flat_and_meets_the_same_optimum():
     assert result.info["breakpoints"] == d
     bound = optimum.net_bound(target, optimum.samples(target, d), d)
     assert bound.sign == 1 and bound.anchor < 0 and bound.witnesses[-1, 2] <= bound.anchor
+
+
+@pytest.mark.parametrize(("d", "factor"), [(8, 1.3), (16, 1.15)])
+def test_x_abs_x_uses_every_breakpoint_with_a_flat_middle(d, factor):
+    """x|x| on [-1, 1]: f' falls to 0 and rises again, so the path of d vertices has no
+    exact net (its first slope is no subset sum of its slope changes) and the path of
+    d - 1 was kept (upper 1.59x the lower end at d = 8, 1.27x at 16); the path flat
+    where f' is 0 has an exact net of d breakpoints (1.24x, 1.12x)."""
+    target = targets.from_expr("x*abs(x)", (-1.0, 1.0), name="xabsx")
+    lower, err, result = _bracket(target, d)
+    assert result.info["breakpoints"] == d
+    assert 0 < lower <= err.upper <= lower * factor

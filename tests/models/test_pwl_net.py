@@ -95,3 +95,21 @@ def test_a_flat_first_or_last_piece_needs_no_subset_sum(flat):
     np.testing.assert_allclose(net(x).ravel(), np.interp(x, knots, values), atol=1e-12)
     faces = np.sign(net.weights[0].ravel())
     assert np.all(faces == (1 if flat == "first" else -1))
+
+
+def test_a_flat_inner_piece_needs_no_subset_sum():
+    """Slopes falling to 0 and rising again, all >= 0 (like x|x|): the negative slope
+    changes after the first knot sum to more than minus the first slope, so no subset
+    gives it; with the piece where the slope is 0 flat, the units left of it face left,
+    the others right, and the net is the path with all its knots inside."""
+    rng = np.random.default_rng(11)
+    knots = np.concatenate(([-1.0], np.sort(rng.uniform(-1, 1, 8)), [1.0]))
+    slopes = np.concatenate((np.sort(rng.uniform(0.1, 3, 4))[::-1], [0.0],
+                             np.sort(rng.uniform(0.1, 3, 4))))
+    values = np.concatenate(([-0.7], -0.7 + np.cumsum(slopes * np.diff(knots))))
+    net, shift = pwl_net(knots, values, 8)
+    x = np.linspace(-1, 1, 4001)
+    assert shift == 0 and _inside(net, -1, 1) == 8
+    np.testing.assert_allclose(net(x).ravel(), np.interp(x, knots, values), atol=1e-12)
+    faces = np.sign(net.weights[0].ravel())
+    np.testing.assert_array_equal(faces, [-1] * 4 + [1] * 4)
