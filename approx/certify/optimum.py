@@ -270,8 +270,9 @@ def _steep_ends(target: Target, x: Array, y: Array) -> tuple[Array, Array, Array
     ``(x + 1)^{-3/2}``): there its first cells sagged ``10^4–10^5`` times the median cell,
     and as the path's band is narrowed by the sags, its band could not go below the
     largest (``√(x + 1) cos 2x`` at d = 256: 100 breakpoints used, the net 8× above the
-    lower bound; 1.4 % after, 0.2 % at d = 4096). On the built-in targets and those of the quality benchmark the largest
-    sag is at most 65 times the median (``|x|^1.5`` at d = 8), so nothing is split there."""
+    lower bound; 1.4 % after, 0.2 % at d = 4096). On the built-in targets the largest
+    sag is at most 65 times the median (``|x|^1.5`` at d = 8), so nothing is split
+    there."""
     with np.errstate(all="ignore"):
         mid = target(0.5 * (x[:-1] + x[1:]))
     tol = (x[-1] - x[0]) * SAG_FINEST
@@ -868,13 +869,7 @@ def flat_fit(s: Samples, d: int, side: int, near: float | None = None) -> Path |
             knots, values = -knots[::-1], values[::-1]
         return Path(knots, values, E)
 
-    floor = float(np.max(s.curve)) * (1 + 1e-12)
-    top = 2 * _span(s) + 2 * floor
-    if path_at(top) is None:
-        return None
-    feasible = lambda E: path_at(E) is not None  # noqa: E731
-    _, E = _bisect(feasible, *_bracket(feasible, near, floor, top, d), rtol=1e-7)
-    return path_at(E)
+    return _smallest_band(s, d, near, path_at)
 
 
 def middle_flat_fit(s: Samples, d: int, centre: float, near: float | None = None
@@ -928,6 +923,14 @@ def middle_flat_fit(s: Samples, d: int, centre: float, near: float | None = None
         values[left.knots.size - 1:left.knots.size + 1] = level  # exactly flat
         return Path(knots, values, E)
 
+    return _smallest_band(s, d, near, path_at)
+
+
+
+def _smallest_band(s: Samples, d: int, near: float | None,
+                   path_at: Callable[[float], Path | None]) -> Path | None:
+    """``path_at`` at the smallest band found by bisection between the samples' largest
+    sag and a band one flat line meets, None if it has no path even there."""
     floor = float(np.max(s.curve)) * (1 + 1e-12)
     top = 2 * _span(s) + 2 * floor
     if path_at(top) is None:
@@ -935,7 +938,6 @@ def middle_flat_fit(s: Samples, d: int, centre: float, near: float | None = None
     feasible = lambda E: path_at(E) is not None  # noqa: E731
     _, E = _bisect(feasible, *_bracket(feasible, near, floor, top, d), rtol=1e-7)
     return path_at(E)
-
 
 def phased_fit(s: Samples, d: int, path: Path, lower: float,
                phases: tuple[float, ...] = PHASES, skip: bool = False,
