@@ -424,26 +424,17 @@ def test_the_default_finish_takes_the_subset_path_where_the_level_one_falls_behi
 
 
 @pytest.mark.slow
-def test_the_subset_path_reaches_the_optimum_where_no_cell_wants_to_be_level():
-    # tanh(5x)³ at d = 256: flat at its inflection 0, where no cell wants to be level;
-    # the level path ends 4.5× above the free one (d cells), which stops 1.035× above
-    # the certified optimum; the subset path (d + 1 cells), which the default finish
-    # takes above SUBSET_ABOVE, within 0.5 % of it
-    target = targets.from_expr("tanh(5*x)**3", (-1.0, 1.0), name="tanhcube")
-    d = 256
-    lower, upper = _bracket(target, d)
-    assert _finish(target, d, ("free", "level")) > 1.03 * upper
-    assert lower <= _finish(target, d, ("free", "subset")) <= 1.005 * upper
-
-
-@pytest.mark.slow
-def test_the_subset_path_reaches_the_optimum_where_the_level_one_sticks_at_inflections():
-    # x + 0.2 sin 12x at d = 256 (seven inflections, stretches of 29 and 33 knots): the
-    # level path (its start's cell of least slope levelled) ends with the cells around
-    # three inflections in a pattern that does not equioscillate, and the better of it
-    # and the free path (a stretch one knot short) 1.049× above the certified optimum;
-    # the subset path from the same knots reaches it
-    target = targets.from_expr("x + 0.2*sin(12*x)", (-1.0, 1.0), name="wiggle")
+@pytest.mark.parametrize("expr", ["x + 0.2*sin(12*x)", "tanh(5*x)**3"])
+def test_the_subset_path_reaches_the_optimum_where_the_level_one_sticks(expr):
+    # at d = 256 (above SUBSET_ABOVE, where the default finish takes the subset path
+    # instead of the level one). x + 0.2 sin 12x (seven inflections, stretches of 29
+    # and 33 knots): the level path (its start's cell of least slope levelled) ends
+    # with the cells around three inflections in a pattern that does not equioscillate,
+    # and the better of it and the free path (a stretch one knot short) 1.049× above
+    # the certified optimum. tanh(5x)³, flat at its inflection 0, where no cell wants
+    # to be level: the level path ends 4.5× above the free one (d cells), which stops
+    # 1.035× above it. The subset path (d + 1 cells) from the same knots reaches it
+    target = targets.from_expr(expr, (-1.0, 1.0), name="target")
     d = 256
     lower, upper = _bracket(target, d)
     assert _finish(target, d, ("free", "level")) > 1.03 * upper
