@@ -314,18 +314,16 @@ def greedy_cover(
     """
     n = x.size
     cap = min(n, limit + 1)
-    starts = np.zeros(cap)
+    starts, turns = np.zeros(cap), np.zeros(cap, dtype=np.int64)
     witness = np.full((cap, 3), np.nan)
     lines = np.zeros((cap, 4))
     hull = np.empty((2, n + 2 * levels * fine + 4, 2))
     rect = np.empty((4, 2))
     st = np.zeros(5, dtype=np.int64)
-    turns = np.zeros(cap, dtype=np.int64)
     found = np.empty(3)
     band = E - pad
-    H = 64.0 * abs(E)
-    if kinks.size:  # a link after a kink may turn by its jump: see the docstring
-        H += np.max(y) - np.min(y)
+    # a link after a kink may turn by its jump: see the docstring
+    H = 64.0 * abs(E) + ((np.max(y) - np.min(y)) if kinks.size else 0.0)
     groups = 1
     starts[0] = x[0]
     _start(st, hull, rect, x[0], y[0] + band[0], y[0] - band[0])
