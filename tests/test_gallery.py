@@ -5,13 +5,14 @@ the tables under ``gallery/`` (which ``python tools/gallery.py`` regenerates, by
 byte on the machine that wrote them: ``--check`` says so): deterministic methods exactly
 (the constructions); the linear classifiers' accuracy exactly and their held-out loss to
 1e-4 relative (their L-BFGS fits depend on the seed alone, but its path follows the
-BLAS's rounding: another CPU's kernels moved it by 2e-5); trained nets, only with the
+machine's rounding: on another machine it moved by 2e-5); trained nets, only with the
 compiled pass that wrote them (numba, which the default install has where it has
 wheels; not under ``APPROX_ENGINE=numpy``), within a factor of 4 of the committed error
 and never below the certified floor of every width-d net: L-BFGS over 1000 steps turns
-the last bits of another CPU's BLAS into another path (on an AVX2 machine the depth-1
-nets of the gallery, written on another, ended 1.2× and 1.6× away), as another seed
-would. Also: every figure the README shows is in ``gallery/`` and is one the tool
+another machine's last bits (its CPU's BLAS kernels, most likely: older numpy and
+scipy releases on the same machine moved them alike) into another path (the depth-1
+nets of a gallery written on another machine ended 1.2× and 1.6× away), as another
+seed would. Also: every figure the README shows is in ``gallery/`` and is one the tool
 regenerates, and every file in ``gallery/`` is one of those.
 """
 
