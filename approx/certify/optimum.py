@@ -639,15 +639,22 @@ def _ends_run(s: Samples, f: Callable[[Array], Array], E: float, d: int
                                       False, d + 1, FINE, LEVELS, s.kinks)
     if groups < d + 1:
         return None
-    w = np.sort(witness[:d], axis=1)
+    w, turns = _float_turns(f, witness[:d])
+    if np.any(turns == 0) or np.count_nonzero(turns == sign) > 1:
+        return None
+    return j, k, sign, w
+
+
+def _float_turns(f: Callable[[Array], Array], witness: Array) -> tuple[Array, Array]:
+    """The triples ``witness`` with each row sorted, and the sign of their chord minus
+    their middle value of ``f`` (floats: +1 where ``f`` turns up there, -1 down; a
+    guide only, the exact check is :func:`kink`'s)."""
+    w = np.sort(witness, axis=1)
     with np.errstate(all="ignore"):
         v = f(w)
         chord = (v[:, 0] * (w[:, 2] - w[:, 1]) + v[:, 2] * (w[:, 1] - w[:, 0])) / (
             w[:, 2] - w[:, 0])
-    turns = np.sign(chord - v[:, 1])
-    if np.any(turns == 0) or np.count_nonzero(turns == sign) > 1:
-        return None
-    return j, k, sign, w
+    return w, np.sign(chord - v[:, 1])
 
 
 def _ends_bound(target: Target, s: Samples, d: int, near: float | None) -> Bound:
@@ -727,12 +734,8 @@ def _end_run(x: Array, y: Array, kinks: Array, f: Callable[[Array], Array], E: f
                                       FINE, LEVELS, kinks)
     if groups < d + 1:
         return None
-    w = np.sort(witness[:d], axis=1)
-    with np.errstate(all="ignore"):
-        v = f(w)
-        chord = (v[:, 0] * (w[:, 2] - w[:, 1]) + v[:, 2] * (w[:, 1] - w[:, 0])) / (
-            w[:, 2] - w[:, 0])
-    if not np.all(sign * (chord - v[:, 1]) > 0):
+    w, turns = _float_turns(f, witness[:d])
+    if not np.all(sign * turns > 0):
         return None
     return j, sign, w
 
