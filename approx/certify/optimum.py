@@ -121,6 +121,8 @@ from numpy.typing import NDArray
 from approx.arith.balls import arb_context, upper
 from approx.certify import targets as target_facts
 from approx.models.construct import adaptive_knots
+from approx.problems import grading
+from approx.problems.grading import split_unresolved, thin
 from approx.problems.targets import Target
 from approx.train.exchange import kinks as sampled_kinks
 
@@ -164,12 +166,10 @@ MIN_SAMPLES, MAX_SAMPLES = 1 << 14, 1 << 21
 _MARGINS = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 #: bisection steps on E at most (it stops at a relative width of 1e-9)
 _STEPS = 64
-#: a cell whose chord sag exceeds SAG_RATIO times the median cell's is split into
-#: SAG_SPLIT, for up to SAG_ROUNDS rounds (:func:`_steep_ends`)
-SAG_RATIO, SAG_SPLIT, SAG_ROUNDS = 256.0, 16, 12
-#: the narrowest cell made so, relative to the domain (points that close still differ
-#: by about 2^5 rounding units of the domain's ends)
-SAG_FINEST = 2.0**-48
+#: a cell whose chord sag exceeds SAG_RATIO times the median cell's is split, for up to
+#: SAG_ROUNDS rounds, into cells no narrower than SAG_FINEST of the domain
+#: (:func:`_steep_ends`, :func:`approx.problems.grading.split_unresolved`)
+SAG_RATIO, SAG_ROUNDS, SAG_FINEST = grading.RATIO, grading.ROUNDS, grading.FINEST
 #: scales (the sample spacing over 16^k) at which a candidate kink is refined and its
 #: jump of f' checked (:func:`find_kinks`)
 KINK_SCALES = 4
@@ -246,7 +246,7 @@ def samples(target: Target, d: int, per_piece: int | None = None) -> Samples:
         knots = np.linspace(a, b, cells)
     t = np.arange(per) / per
     x = (knots[:-1, None] + t * np.diff(knots)[:, None]).ravel()
-    x = _thin(np.clip(np.append(x, [a, b]), a, b))
+    x = thin(np.clip(np.append(x, [a, b]), a, b))
     y = _values(target, x)
     at = find_kinks(target, x, y)
     if at.size:
@@ -258,7 +258,7 @@ def samples(target: Target, d: int, per_piece: int | None = None) -> Samples:
 
 def _steep_ends(target: Target, x: Array, y: Array) -> tuple[Array, Array, Array]:
     """The samples with cells split where ``f`` sags from its chord by more than
-    :data:`SAG_RATIO` times the median cell's sag (each into :data:`SAG_SPLIT`, for up
+    :data:`SAG_RATIO` times the median cell's sag (each into ``grading.SPLIT``, for up
     to :data:`SAG_ROUNDS` rounds, into cells no narrower than :data:`SAG_FINEST` of the
     domain (√t sags by ``0.21 √h`` on a cell ``[0, h]``: at d = 4096 the optimum's first
     piece on ``√(x + 1)`` is about ``10^-14`` wide), and not where the
@@ -273,26 +273,8 @@ def _steep_ends(target: Target, x: Array, y: Array) -> tuple[Array, Array, Array
     lower bound; 1.4 % after, 0.2 % at d = 4096). On the built-in targets the largest
     sag is at most 65 times the median (``|x|^1.5`` at d = 8), so nothing is split
     there."""
-    with np.errstate(all="ignore"):
-        mid = target(0.5 * (x[:-1] + x[1:]))
-    tol = (x[-1] - x[0]) * SAG_FINEST
-    for _ in range(SAG_ROUNDS):
-        with np.errstate(all="ignore"):
-            sag = np.abs(mid - 0.5 * (y[:-1] + y[1:]))
-        sag = np.where(np.isfinite(sag), sag, 0.0)
-        # (sags at the rounding level, as on a piecewise-linear f, are no sags)
-        floor = max(SAG_RATIO * float(np.median(sag)), 2.0**-40 * float(np.ptp(y)))
-        wide = (sag > floor) & (np.diff(x) > SAG_SPLIT * tol)
-        if not wide.any():
-            break
-        t = np.arange(1, SAG_SPLIT) / SAG_SPLIT
-        cells = np.flatnonzero(wide)
-        added = (x[cells, None] + t * (x[cells + 1] - x[cells])[:, None]).ravel()
-        x = _thin(np.union1d(x, added), SAG_FINEST)
-        y = _values(target, x)
-        with np.errstate(all="ignore"):
-            mid = target(0.5 * (x[:-1] + x[1:]))
-    return x, y, mid
+    return split_unresolved(target, x, y, lambda z: _values(target, z), SAG_RATIO,
+                            SAG_ROUNDS, SAG_FINEST)
 
 
 def _values(target: Target, x: Array) -> Array:
@@ -378,26 +360,6 @@ def _with_kinks(x: Array, at: Array) -> tuple[Array, Array]:
     close = (np.abs(x[near] - at) < tol) & (near > 0) & (near < x.size - 1)
     at = np.unique(np.where(close, x[near], at))
     return np.union1d(x, at), at
-
-
-def _thin(x: Array, closest: float = 2.0**-36) -> Array:
-    """Sorted unique points, dropping any closer than ``closest`` of the span to the last
-    one kept (rounding residues such as ``-0.5 + 0.5 ≈ 1e-17`` beside 0), so that slopes
-    between neighbours are meaningful; the two ends are kept."""
-    x = np.unique(x)
-    if x.size < 3:
-        return x
-    tol = (x[-1] - x[0]) * closest
-    keep = np.ones(x.size, dtype=bool)
-    close = np.flatnonzero(np.diff(x) < tol) + 1
-    if close.size:
-        last = x[0]
-        for i in range(1, x.size):
-            if x[i] - last < tol and i != x.size - 1:
-                keep[i] = False
-            else:
-                last = x[i]
-    return x[keep]
 
 
 def enclose(target: Target, x: Array) -> tuple[Array, Array]:

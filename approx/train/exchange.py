@@ -48,9 +48,10 @@ from numpy.typing import NDArray
 
 from approx.core import deadline
 
-__all__ = ["ACTIVE", "EXCHANGE_STEPS", "chord_errors", "end_rows", "exchange", "extrema",
-           "fit_error", "from_lines", "kink_points", "kinks", "line_errors", "move_knots", "moved",
-           "rebalanced", "sample_kinks", "sampled", "sides", "spread", "tied", "to_lines"]
+__all__ = ["ACTIVE", "EXCHANGE_STEPS", "chord_errors", "end_rows", "evenly_spaced", "exchange",
+           "extrema", "fit_error", "from_lines", "kink_points", "kinks", "least_cell",
+           "line_errors", "move_knots", "moved", "rebalanced", "sample_kinks", "sampled", "sides",
+           "spread", "tied", "to_lines"]
 
 Array = NDArray[np.float64]
 
@@ -219,6 +220,26 @@ def sides(x: Array, y: Array, t: Array, error: float
     fl, dl, fr, dr, kinked, _ = _two_sides(x, y, t, j)
     kinked &= ok & (np.abs(dl - dr) * (x[j] - x[j - 1]) > KINKED * error)
     return fl, dl, fr, dr, kinked
+
+
+def evenly_spaced(x: Array) -> bool:
+    """Whether the sorted samples ``x`` are evenly spaced (to ``1e-6`` of their mean
+    step, and a few rounding units of their ends), as uniform ones are; graded samples
+    (cells split where ``f`` is not resolved) and random ones are not."""
+    h = np.diff(x)
+    if h.size == 0:
+        return True
+    rounding = 8.0 * float(np.spacing(max(abs(x[0]), abs(x[-1]))))
+    return float(np.ptp(h)) <= 1e-6 * float(np.mean(h)) + rounding
+
+
+def least_cell(x: Array, span: float) -> float:
+    """The least cell width a step of the exchange may leave: :data:`MIN_CELL` of
+    ``span``, or the samples' smallest step where that is narrower and the samples are
+    not evenly spaced (graded samples at a singular end: √(x + 1)'s optimal first cell is
+    about ``10^-8`` wide at d = 256, as its samples resolve it)."""
+    least = MIN_CELL * span
+    return least if evenly_spaced(x) else min(least, float(np.min(np.diff(x))))
 
 
 def fit_error(tau: Array, u: Array, x: Array, y: Array) -> float:
@@ -418,8 +439,12 @@ def _kink_rows(found: tuple[Array, Array, Array], tau: Array, u: Array, x: Array
     its cell unseen, and the fit ended 7 % above its own max error on the samples."""
     kappa, fl, fr = found
     step = (x[-1] - x[0]) / (x.size - 1)
+    even = evenly_spaced(x)
     points, cells, values = [], [], []
     for i, k in enumerate(kappa):
+        if not even:  # (graded samples: the step at the kink)
+            j = int(np.clip(np.searchsorted(x, k), 1, x.size - 1))
+            step = float(x[j] - x[j - 1])
         near = 1 + int(np.argmin(np.abs(tau[1:-1] - k))) if tau.size > 2 else 0
         cell = int(np.clip(np.searchsorted(tau, k, side="right") - 1, 0, tau.size - 2))
         for c in {cell} | ({near - 1, near} if near and abs(tau[near] - k) <= step else set()):
@@ -484,16 +509,25 @@ def _step(m: Array, a: Array, s: Array, tau: Array, u: Array, x: Array, y: Array
     return a + z[0:-1:2], s + z[1:-1:2], float(z[-1])
 
 
-def spread(tau: Array, u: Array, flat: int | None = None) -> tuple[Array, Array]:
+def spread(tau: Array, u: Array, flat: int | None = None, x: Array | None = None
+           ) -> tuple[Array, Array]:
     """``(τ, u)`` with every interior knot closer than :data:`SPREAD` of the mean cell to a
     neighbour moved to the middle of its neighbours (the value there interpolated), the
     knots of cell ``flat`` kept: such a knot's lines are nearly parallel, its position
-    ill-conditioned (a start from the samples' curvature can leave one at an end)."""
+    ill-conditioned (a start from the samples' curvature can leave one at an end). On
+    samples ``x`` not evenly spaced (graded at a singular end), closer than
+    :data:`SPREAD` of the sample step there: the optimum's cells at ``√(x + 1)``'s end
+    are ``10^-10`` wide at d = 1024, where the mean cell's fraction (``2·10^-5``)
+    spread the start's first ten knots out again."""
     tau, u = tau.copy(), u.copy()
     small = SPREAD * (tau[-1] - tau[0]) / (tau.size - 1)
+    if x is not None and not evenly_spaced(x):
+        j = np.clip(np.searchsorted(x, tau[1:-1]), 1, x.size - 1)
+        small = np.minimum(small, SPREAD * (x[j] - x[j - 1]))
     h = np.diff(tau)
     keep = () if flat is None else (flat, flat + 1)
-    for k in np.flatnonzero(np.minimum(h[:-1], h[1:]) < small) + 1:
+    close = np.minimum(h[:-1], h[1:]) < small
+    for k in np.flatnonzero(close) + 1:
         if k not in keep:
             middle = 0.5 * (tau[k - 1] + tau[k + 1])
             u[k] = np.interp(middle, tau, u)
@@ -596,7 +630,7 @@ def _exchange(tau: Array, u: Array, x: Array, y: Array, steps: int, flat: int | 
               rival: float, tie: Array | None) -> tuple[Array, Array, float, int]:
     """:func:`exchange`'s loop."""
     lo, hi = float(tau[0]), float(tau[-1])
-    tau, u = spread(tau, u, flat)
+    tau, u = spread(tau, u, flat, x)
     if flat is not None:  # the level cell at its mean value, the knots kept
         u[flat] = u[flat + 1] = 0.5 * (u[flat] + u[flat + 1])
     m, a, s = to_lines(tau, u)
@@ -605,6 +639,7 @@ def _exchange(tau: Array, u: Array, x: Array, y: Array, steps: int, flat: int | 
         tau, u = from_lines(m, a, s, lo, hi)
     error = fit_error(tau, u, x, y) if np.all(np.diff(tau) > 0) else np.inf
     radius, used, trail = START_RADIUS, 0, [error]
+    least = least_cell(x, hi - lo)
     while used < steps and radius > 1e-9 and np.isfinite(error):
         deadline.check()
         a1, s1, predicted = _step(m, a, s, tau, u, x, y, error, radius, flat, tie)
@@ -616,10 +651,10 @@ def _exchange(tau: Array, u: Array, x: Array, y: Array, steps: int, flat: int | 
             s1 = tied(s1, tie)
         t1, u1 = from_lines(m, a1, s1, lo, hi)
         with np.errstate(invalid="ignore"):  # (non-finite knots: parallel lines)
-            ordered = bool(np.all(np.diff(t1) > MIN_CELL * (hi - lo)))
+            ordered = bool(np.all(np.diff(t1) > least))
             if not ordered:  # knots the lines cannot place stay where they were
                 t1, u1 = _pinned(t1, m, a1, s1, _loose(tau, s, error))
-                ordered = bool(np.all(np.diff(t1) > MIN_CELL * (hi - lo)))
+                ordered = bool(np.all(np.diff(t1) > least))
         new = fit_error(t1, u1, x, y) if ordered else np.inf
         ratio = (error - new) / gain
         if ratio < POOR and _END_ROWS.get() and ordered and _missed_end(t1, u1, x, y):

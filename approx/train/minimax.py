@@ -109,8 +109,10 @@ from approx.nn import MLP, unpack
 from approx.train.exchange import (
     MOVE_SCREEN,
     end_rows,
+    evenly_spaced,
     exchange,
     kinks,
+    least_cell,
     move_knots,
     rebalanced,
     sample_kinks,
@@ -158,8 +160,6 @@ ACTIVE, NEIGHBOURS = 0.25, 2
 #: most ``VALUE_SCALE · radius · E``; the radius starts at :data:`START_RADIUS`, stays
 #: at most :data:`MAX_RADIUS` (< ½, so knots never cross)
 START_RADIUS, MAX_RADIUS, VALUE_SCALE = 0.1, 0.45, 4.0
-#: least cell width a step of Madsen's method may leave, relative to the data range
-MIN_CELL = 1e-6
 #: linear programs of Madsen's method at most, per knot form (it stops sooner at a
 #: minimax fit: no step lowers the linearised max)
 MADSEN_STEPS = 100
@@ -416,6 +416,7 @@ def madsen(fit: Fit, x: Array, y: Array, steps: int, offer=None) -> tuple[Fit, i
     radius = START_RADIUS
     r = _residuals(fit.tau, fit.u, x, y)
     used, trail = 0, [fit.error]
+    least = least_cell(x, float(fit.tau[-1] - fit.tau[0]))
     while used < steps and radius > 1e-9:
         deadline.check()
         if len(trail) > MADSEN_WINDOW and trail[-1 - MADSEN_WINDOW] - fit.error < (
@@ -429,7 +430,7 @@ def madsen(fit: Fit, x: Array, y: Array, steps: int, offer=None) -> tuple[Fit, i
             break  # no step lowers the linearised max: a (local) minimax fit
         r_new = _residuals(tau, u, x, y)
         error = float(np.max(np.abs(r_new)))
-        if np.min(np.diff(tau)) <= MIN_CELL * (tau[-1] - tau[0]):
+        if np.min(np.diff(tau)) <= least:
             error = np.inf  # a cell about to vanish: its unit's weights would blow up
         ratio = (fit.error - error) / gain
         if ratio > 0.0:
@@ -1076,9 +1077,9 @@ def curvature_start(x: Array, y: Array, n: int, found: tuple[Array, Array] | Non
     moved onto it. ``found``: the kinks, if known (:func:`~approx.train.exchange.kinks`)."""
     kappa, jump = kinks(x, y) if found is None else found
     if kappa.size == 0:
-        return apart(*equidistribute(x, y, n, START_FLOOR), x, y)
+        return apart(*_equidistributed(x, y, n), x, y)
     smooth = y - 0.5 * np.abs(x[:, None] - kappa[None, :]) @ jump
-    tau = equidistribute(x, smooth, n, START_FLOOR)[0]
+    tau = _equidistributed(x, smooth, n)[0]
     for k in kappa:
         i = 1 + int(np.argmin(np.abs(tau[1:-1] - k)))
         if tau[i - 1] < k < tau[i + 1]:
@@ -1088,6 +1089,54 @@ def curvature_start(x: Array, y: Array, n: int, found: tuple[Array, Array] | Non
     at = np.isin(tau, kappa)
     u[at] = sides(x, y, tau[at], 0.0)[0]
     return tau, u
+
+
+def _equidistributed(x: Array, y: Array, n: int) -> tuple[Array, Array]:
+    """``n`` knots equidistributing the samples' ``|f''|^½``, floored at
+    :data:`START_FLOOR` of its mean, and the samples' values there: by
+    :func:`~approx.train.knot_form.equidistribute` on evenly spaced samples; on graded
+    ones (cells split where ``f`` is not resolved), its estimate where they are evenly
+    spaced and the second divided differences of the samples themselves in the cells
+    split, down to what they resolve (``√(x + 1)``'s density ``(x + 1)^{-3/4}`` down to
+    the first sample step, ``10^-12`` at d = 256: ``equidistribute``'s even grid put
+    the first knot ``10^-4`` from the end, the optimum's is ``10^-8`` from it, and the
+    exchange stalled at 47× the optimum)."""
+    if evenly_spaced(x):
+        return equidistribute(x, y, n, START_FLOOR)
+    points, kappa = _graded_curvature(x, y)
+    width = np.diff(points)
+    rho = np.sqrt(0.5 * (kappa[:-1] + kappa[1:]))
+    rho = np.maximum(rho, START_FLOOR * float(np.sum(rho * width)) / float(x[-1] - x[0]))
+    mass = np.r_[0.0, np.cumsum(rho * width)]
+    if not mass[-1] > 0.0:  # an affine f: equal cells
+        mass = points - points[0]
+    tau = np.interp(np.linspace(0.0, mass[-1], n), mass, points)
+    tau[0], tau[-1] = x[0], x[-1]
+    return tau, np.interp(tau, x, y)
+
+
+def _graded_curvature(x: Array, y: Array) -> tuple[Array, Array]:
+    """Points and ``|f''|`` there from graded samples: on the even grid of
+    :func:`~approx.train.knot_form.equidistribute` (four points a sample step ``δ``,
+    second differences at that scale) outside the split cells (steps below ``δ/2``),
+    and at the samples bounding those, second divided differences on their own steps."""
+    lo, hi, cells = float(x[0]), float(x[-1]), x.size - 1
+    delta = (hi - lo) / cells
+    h = np.diff(x)
+    split = h < 0.5 * delta
+    grid = np.linspace(lo, hi, 4 * cells + 1)
+    grid = grid[~split[np.clip(np.searchsorted(x, grid, side="right") - 1, 0, cells - 1)]]
+    left = np.interp(np.maximum(grid - delta, lo), x, y)
+    right = np.interp(np.minimum(grid + delta, hi), x, y)
+    coarse = np.abs(left - 2.0 * np.interp(grid, x, y) + right) / delta**2
+    divided = 2.0 * np.abs(np.diff(np.diff(y) / h)) / (h[:-1] + h[1:])
+    divided = np.r_[divided[0], divided, divided[-1]]
+    fine = np.r_[split, False] | np.r_[False, split]
+    points = np.r_[grid, x[fine]]
+    order = np.argsort(points, kind="stable")
+    points, kappa = points[order], np.r_[coarse, divided[fine]][order]
+    keep = np.r_[True, np.diff(points) > 0.0]
+    return points[keep], kappa[keep]
 
 
 #: least width of a start's cell, in sample steps (:func:`apart`)
@@ -1101,15 +1150,29 @@ def apart(tau: Array, u: Array, x: Array, y: Array) -> tuple[Array, Array]:
     samples' one-sided second difference reads ``|f′|/δ`` and crowds knots together
     (log(x + 1.05) at d = 1024: three cells inside one sample step, and the fit ended
     1.94× above the optimum)."""
+    if not evenly_spaced(x):  # in the samples' own steps
+        index = np.arange(x.size, dtype=np.float64)
+        steps = _pushed_apart(np.interp(tau, x, index), APART)
+        if steps is None:
+            return tau, u
+        tau = np.interp(steps, index, x)
+        return tau, np.interp(tau, x, y)
     least = APART * (x[-1] - x[0]) / (x.size - 1)
+    pushed = _pushed_apart(tau, least)
+    return (tau, u) if pushed is None else (pushed, np.interp(pushed, x, y))
+
+
+def _pushed_apart(tau: Array, least: float) -> Array | None:
+    """The knots ``τ`` with their cells at least ``least`` wide (pushed right, then
+    left; the ends kept); None where they are already, or cannot be."""
     if not np.min(np.diff(tau)) < least or least * (tau.size - 1) >= tau[-1] - tau[0]:
-        return tau, u
+        return None
     tau = tau.copy()
     for i in range(1, tau.size - 1):
         tau[i] = max(tau[i], tau[i - 1] + least)
     for i in range(tau.size - 2, 0, -1):
         tau[i] = min(tau[i], tau[i + 1] - least)
-    return tau, np.interp(tau, x, y)
+    return tau
 
 
 def _max_error(tau: Array, u: Array, x: Array, y: Array) -> float:

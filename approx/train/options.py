@@ -338,9 +338,10 @@ FIT = Schema(
         Option(
             "sampling",
             str,
-            "uniform",
-            "layout of the training points on the domain",
-            choices=("uniform", "random", "chebyshev"),
+            "graded",
+            "layout of the training points on the domain (graded: uniform, and cells split "
+            "where they do not resolve the target, as at a singular end)",
+            choices=("uniform", "random", "chebyshev", "graded"),
         ),
         Option("activation", str, "relu", "hidden activation", choices=tuple(ACTIVATIONS)),
         Option("loss", str, "mse", "mean squared or p-th power error", choices=("mse", "lp")),

@@ -1,0 +1,110 @@
+"""Grids that resolve a target: cells split where ``f`` sags from its chord, checked
+against sags computed here with exact rationals and against the asymptotic error of the
+best piecewise-linear function."""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from approx.problems import grading, targets
+
+SQRT_END = targets.from_expr("sqrt(x + 1)*cos(2*x)", (-1.0, 1.0), name="sqrtend")
+
+
+def _sags(f, x):
+    """Each cell's sag |f(mid) − chord(mid)|, the midpoint and chord in exact rationals
+    (only f's values are floats)."""
+    mids = [(Fraction(a) + Fraction(b)) / 2 for a, b in itertools.pairwise(x)]
+    fm = f(np.array([float(m) for m in mids]))
+    y = f(x)
+    return np.array([abs(Fraction(float(v)) - (Fraction(float(a)) + Fraction(float(b))) / 2)
+                     for v, a, b in zip(fm, y[:-1], y[1:], strict=True)], dtype=float)
+
+
+@pytest.mark.parametrize("name", ["sin2pi", "runge", "exp", "tanh10", "abs15"])
+@pytest.mark.parametrize("d", [1, 8, 64, 128])
+def test_a_smooth_target_gains_no_point(name, d):
+    # (|x|^1.5's cell at 0 gains 15 from d = 256 on: its f'' is infinite there)
+    target = targets.get(name)
+    x = np.linspace(-1.0, 1.0, max(1024, 128 * d))
+    np.testing.assert_array_equal(grading.resolving(target, x, d), x)
+
+
+@pytest.mark.parametrize("d", [16, 64, 256])
+def test_a_singular_end_is_resolved_to_the_fraction_of_the_optimal_error(d):
+    x = np.linspace(-1.0, 1.0, 128 * d)
+    graded = grading.resolving(SQRT_END, x, d)
+    # the asymptotic error (∫√|f''|)²/(16 d²), ∫√|f''| by quadrature of the closed form
+    # f'' = s^{-3/2} g, s = x + 1, g = −cos 2x/4 − 2 s sin 2x − 4 s² cos 2x: with s = w⁴
+    # the integrand √|f''| dx = 4 √|g| dw is smooth but for kinks where g changes sign
+    w = np.linspace(0.0, 2.0**0.25, 200_001)
+    s = w**4
+    g = -np.cos(2 * (s - 1)) / 4 - 2 * s * np.sin(2 * (s - 1)) - 4 * s**2 * np.cos(2 * (s - 1))
+    integrand = 4.0 * np.sqrt(np.abs(g))
+    mass = float(np.sum(0.5 * (integrand[1:] + integrand[:-1]) * np.diff(w)))
+    error = mass**2 / (16 * d * d)
+    sags = _sags(SQRT_END, graded)
+    assert np.all(sags <= 1.2 * grading.FRACTION * error)  # the estimate of E is a sum
+    assert np.max(_sags(SQRT_END, x)) > 10 * grading.FRACTION * error  # (it was not so)
+    assert graded.size < 1.1 * x.size
+    assert np.all(np.isin(x, graded))  # the uniform points are kept
+
+
+def test_split_unresolved_stops_at_the_finest_cell_and_keeps_the_ends():
+    x = np.linspace(0.0, 1.0, 65)
+    out, y, mid = grading.split_unresolved(np.sqrt, x, np.sqrt(x), sag=0.0, rounds=40)
+    assert out[0] == 0.0 and out[-1] == 1.0
+    assert np.min(np.diff(out)) >= grading.FINEST * (1.0 - 1e-9)
+    np.testing.assert_array_equal(y, np.sqrt(out))
+    np.testing.assert_array_equal(mid, np.sqrt(0.5 * (out[:-1] + out[1:])))
+
+
+def test_an_affine_f_has_nothing_to_split_and_a_kink_only_its_own_cell():
+    x = np.linspace(-1.0, 1.0, 1000)  # (0.3 is no sample)
+    np.testing.assert_array_equal(grading.resolving(lambda t: np.full_like(t, 3.0), x, 8), x)
+    np.testing.assert_array_equal(grading.resolving(lambda t: 2.0 * t - 1.0, x, 8), x)
+    graded = grading.resolving(lambda t: 1.0 - np.abs(t - 0.3), x, 64)
+    added = np.setdiff1d(graded, x)
+    cell = np.searchsorted(x, 0.3)
+    assert added.size > 0
+    assert np.all((added > x[cell - 1]) & (added < x[cell]))
+    # a kink located otherwise (the finish's): its cell left as it is
+    np.testing.assert_array_equal(
+        grading.resolving(lambda t: 1.0 - np.abs(t - 0.3), x, 64, kinks=np.array([0.3])), x)
+
+
+def test_non_finite_values_between_samples_count_as_no_sag():
+    x = np.linspace(-1.0, 1.0, 101)
+
+    def holed(t):
+        out = np.sqrt(t + 1.0)
+        out[np.abs(t - 0.005) < 1e-12] = np.nan  # a midpoint the samples never hold
+        return out
+
+    graded = grading.resolving(holed, x, 8)
+    assert np.all(np.isfinite(holed(graded)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lo=st.floats(-1e6, 1e6),
+    width=st.floats(1e-300, 1e6),
+    n=st.integers(3, 200),
+    d=st.integers(1, 4096),
+)
+def test_grids_stay_sorted_and_inside_for_any_span(lo, width, n, d):
+    hi = lo + width
+    if not hi > lo:  # a span narrower than a float: nothing to grade
+        return
+    x = np.linspace(lo, hi, n)
+    if np.any(np.diff(x) <= 0):
+        return
+    graded = grading.resolving(lambda t: np.sqrt(np.abs(t - lo)), x, d)
+    assert graded[0] == x[0] and graded[-1] == x[-1]
+    assert np.all(np.diff(graded) > 0)
