@@ -108,3 +108,15 @@ def test_grids_stay_sorted_and_inside_for_any_span(lo, width, n, d):
     graded = grading.resolving(lambda t: np.sqrt(np.abs(t - lo)), x, d)
     assert graded[0] == x[0] and graded[-1] == x[-1]
     assert np.all(np.diff(graded) > 0)
+    assert graded.size <= 2 * x.size
+
+
+def test_a_grid_too_coarse_everywhere_at_most_doubles():
+    # sin 2πx on 100 points for d = 1024: every cell sags above E/32; split each round,
+    # they would grow 16-fold a round (10^8 points by the fifth)
+    x = np.linspace(-1.0, 1.0, 100)
+    graded = grading.resolving(lambda t: np.sin(2 * np.pi * t), x, 1024)
+    assert x.size < graded.size <= 2 * x.size
+    sags = _sags(lambda t: np.sin(2 * np.pi * t), x)
+    split = np.flatnonzero([np.any((graded > a) & (graded < b)) for a, b in itertools.pairwise(x)])
+    assert np.min(sags[split]) >= np.max(np.delete(sags, split))  # the largest sags first
