@@ -32,6 +32,7 @@ from approx.train.loop import TrainResult
 from approx.train.minimax import thorough
 from approx.train.options import (
     FIT_TARGET,
+    SAMPLES_PER_UNIT,
     AdamLMOptions,
     FitOptions,
     Options,
@@ -108,24 +109,25 @@ SAMPLINGS: dict[str, Callable[[int, np.random.Generator], Array]] = {
 }
 
 
-def _points(sampling: str, n: int, rng: np.random.Generator, target: Any, units: int) -> Array:
+def _points(sampling: str, n: int, rng: np.random.Generator, target: Any) -> Array:
     """The training points of ``sampling``: :data:`SAMPLINGS`'s layout of ``n``,
     graded for ``"graded"`` (:func:`_graded`)."""
     t = SAMPLINGS[sampling](n, rng)
-    return _graded(t, target, units) if sampling == "graded" else t
+    return _graded(t, target, n) if sampling == "graded" else t
 
 
-def _graded(t: Array, target: Any, units: int) -> Array:
+def _graded(t: Array, target: Any, n: int) -> Array:
     """The evenly spaced points ``t`` with cells split where the target sags from their
-    chords by more than 1/32 of the error a best net of ``units`` units can reach
-    (:func:`~approx.problems.grading.resolving`), but for the cells of the kinks the
-    minimax finish locates between samples (:func:`~approx.train.exchange.kinks`): none
-    on a smooth target (the built-ins up to d = 128, |x|^1.5 at 0 from 256 on), a few
-    hundred at a singular end such as ``√(x + 1)``'s, which uniform points leave
-    unresolved. (Split kink cells moved the finish's start on |sin 4x| and e^{−3|x −
-    0.1|} into other local minima, 1.000 → 1.046 and 1.003 → 1.036 the optimum.)"""
+    chords by more than 1/32 of the error a best net of ``n / 128`` units can reach (the
+    width ``n`` points serve at the recipe's :data:`~approx.train.options.SAMPLES_PER_UNIT`
+    a unit: :func:`~approx.problems.grading.resolving`), but for the cells of the kinks
+    the minimax finish locates between samples (:func:`~approx.train.exchange.kinks`):
+    none on a smooth target (a cell sags ``|f''| h²/8``, far below), a few hundred at a
+    singular end such as ``√(x + 1)``'s, which uniform points leave unresolved. (Split
+    kink cells moved the finish's start on |sin 4x| and e^{−3|x − 0.1|} into other local
+    minima, 1.000 → 1.046 and 1.003 → 1.036 the optimum.)"""
     f = _on_rescaled(target)
-    return resolving(f, t, units, kinks=kinks(t, f(t))[0])
+    return resolving(f, t, max(1, n // SAMPLES_PER_UNIT), kinks=kinks(t, f(t))[0])
 
 
 def _he_init(
@@ -257,14 +259,14 @@ if fit_target.__doc__:  # (None under python -OO)
 @dataclass(frozen=True)
 class Problem:
     """The rescaled problem: training points ``t`` in [−1, 1], values ``v``, the scaling,
-    the narrower sample a grown net trains on first (None without growth), and the
-    net's hidden units (what ``"graded"`` points resolve the target for)."""
+    the narrower sample a grown net trains on first (None without growth), and how many
+    points were laid out (``"graded"`` ones add to them)."""
 
     t: Array
     v: Array
     scaling: Scaling
     narrow: tuple[Array, Array] | None
-    units: int
+    n: int
 
 
 def _on_rescaled(target: Any) -> Callable[[Array], Array]:
@@ -287,7 +289,7 @@ def _problem(target: Any, width: int, fit: FitOptions, rng: np.random.Generator)
     """Sample the training points (``rng``: the sampling stream) and rescale."""
     a, b = target.domain
     n_train = fit.n_train or default_n_train(width, fit.optimizer)
-    t = _points(fit.sampling, n_train, rng, target, width * fit.depth)
+    t = _points(fit.sampling, n_train, rng, target)
     f = _on_rescaled(target)(t)
     spread = float(np.std(f))
     scaling = Scaling((a + b) / 2.0, (b - a) / 2.0, float(np.mean(f)), spread or 1.0)
@@ -295,9 +297,9 @@ def _problem(target: Any, width: int, fit: FitOptions, rng: np.random.Generator)
     narrow = None
     if _grows(fit, width):  # the narrow net trains on as many points as its own width calls for
         n_narrow = min(n_train, fit.n_train or default_n_train(fit.grow_from, fit.optimizer))
-        t_narrow = _points(fit.sampling, n_narrow, rng, target, fit.grow_from * fit.depth)
+        t_narrow = _points(fit.sampling, n_narrow, rng, target)
         narrow = t_narrow, _values(target, t_narrow, scaling)
-    return Problem(t, v, scaling, narrow, width * fit.depth)
+    return Problem(t, v, scaling, narrow, n_train)
 
 
 def _monitor(target: Any, fit: FitOptions, problem: Problem) -> Callable[[MLP], float] | None:
@@ -307,7 +309,7 @@ def _monitor(target: Any, fit: FitOptions, problem: Problem) -> Callable[[MLP], 
     n_val = default_n_val(problem.t.size) if fit.n_val is None else fit.n_val
     t_val = np.linspace(-1.0, 1.0, n_val)
     if fit.sampling == "graded":  # (the validation points resolve f as the training ones)
-        t_val = _graded(t_val, target, problem.units)
+        t_val = _graded(t_val, target, problem.n)
     v_val = _values(target, t_val, problem.scaling)
 
     def monitor(candidate: MLP) -> float:
