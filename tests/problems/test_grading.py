@@ -120,3 +120,21 @@ def test_a_grid_too_coarse_everywhere_at_most_doubles():
     sags = _sags(lambda t: np.sin(2 * np.pi * t), x)
     split = np.flatnonzero([np.any((graded > a) & (graded < b)) for a, b in itertools.pairwise(x)])
     assert np.min(sags[split]) >= np.max(np.delete(sags, split))  # the largest sags first
+
+
+def test_a_cusp_a_tenth_of_a_cell_from_a_sample_is_split():
+    # √|x − c| meets its chord's mean at the midpoint when c lies a tenth of the cell
+    # from an end ((√0.1 + √0.9)/2 = √0.4): the midpoint alone saw no sag there, and
+    # trained nets of √|x − 0.4| ended 2.4×, 4.9×, 72× and 146× the optimum at d = 8,
+    # 16, 128, 256 (0.4 sits at 0.1 or 0.9 of its cell on those grids)
+    x = np.linspace(-1.0, 1.0, 1024)
+    c = x[700] + 0.1 * (x[701] - x[700])
+
+    def cusp(t):
+        return np.sqrt(np.abs(t - c))
+
+    y = cusp(x)
+    midpoint_only = grading.split_unresolved(cusp, x, y, sag=1e-6)[0]
+    assert np.min(np.abs(midpoint_only - c)) > 0.05 * (x[1] - x[0])  # (blind to it)
+    graded = grading.resolving(cusp, x, 8)
+    assert np.min(np.abs(graded - c)) < 1e-4 * (x[1] - x[0])
