@@ -13,7 +13,8 @@ file came out byte for byte as committed.
 The sweeps' tables are deterministic on one machine (with the compiled engine, as the
 default install has it): ``--check`` compares them byte for byte, except the columns
 that hold times or say who computed a run (``fit_seconds``, ``eval_seconds``,
-``finished_at``, ``invocation``, ``host`` of ``sawtooth/runs.csv``; ``bench_memory``'s
+``finished_at``, ``invocation``, ``host``, and the optimum's ``info_seconds_fit`` and
+``info_seconds_lower`` of ``sawtooth/runs.csv``; ``bench_memory``'s
 times), and ``bench_memory``'s figure, which
 draws its times.
 """
@@ -43,7 +44,8 @@ FILES: dict[str, tuple[str, ...]] = {
 # columns that describe this run (times, and the invocation and host that computed it),
 # not results: left out of comparisons
 MEASURED = {
-    "sawtooth/runs.csv": ("fit_seconds", "eval_seconds", "finished_at", "invocation", "host"),
+    "sawtooth/runs.csv": ("fit_seconds", "eval_seconds", "finished_at", "invocation", "host",
+                          "info_seconds_fit", "info_seconds_lower"),
     "bench_memory/memory_time.csv": ("ms_per_step", "time_ratio", "ratio_min", "ratio_max"),
 }
 BENCHMARKS = ("bench_memory",)  # their figures draw times: rewritten on every run
