@@ -1075,7 +1075,10 @@ def curvature_start(x: Array, y: Array, n: int, found: tuple[Array, Array] | Non
     one, and the exchange, which keeps the knots' counts between inflections, ended
     1.44× above the optimum. The density is taken of ``f − Σ (J/2)|x − κ|`` instead
     (the kinks removed, ``f″`` unchanged elsewhere) and the knot nearest each kink
-    moved onto it. ``found``: the kinks, if known (:func:`~approx.train.exchange.kinks`)."""
+    moved onto it. ``found``: the kinks, if known (:func:`~approx.train.exchange.kinks`).
+    On graded samples (not evenly spaced) the density resolves what they resolve
+    (:func:`_equidistributed`) and the values are shifted to the fit's side
+    (:func:`_shifted`)."""
     kappa, jump = finish_kinks(x, y) if found is None else found
     if kappa.size == 0:
         return _shifted(*apart(*_equidistributed(x, y, n), x, y), x, y)
@@ -1124,7 +1127,7 @@ def _equidistributed(x: Array, y: Array, n: int) -> tuple[Array, Array]:
     split, down to what they resolve (``√(x + 1)``'s density ``(x + 1)^{-3/4}`` down to
     the first sample step, ``10^-12`` at d = 256: ``equidistribute``'s even grid put
     the first knot ``10^-4`` from the end, the optimum's is ``10^-8`` from it, and the
-    exchange stalled at 47× the optimum)."""
+    trained nets ended 2.2× the optimum at d = 256, 5.4× at 1024)."""
     if evenly_spaced(x):
         return equidistribute(x, y, n, START_FLOOR)
     points, kappa = _graded_curvature(x, y)

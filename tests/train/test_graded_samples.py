@@ -162,6 +162,8 @@ def test_on_evenly_spaced_samples_the_start_is_the_interpolant():
 
 
 def test_a_cusp_resolved_by_graded_points_is_no_kink_for_the_finish():
+    # taken for one at d = 64, the cusp got a knot with f from one side: 1.40× the
+    # optimum, 1.02× without
     x = np.linspace(-1.0, 1.0, 128 * 64)
     graded = _graded(x, CUSP, x.size)
     assert graded.size > x.size  # (the cusp's cells split)
