@@ -117,7 +117,8 @@ def split_unresolved(
 
 
 def resolving(f: Callable[[Array], Array], x: Array, units: int,
-              fraction: float = FRACTION, kinks: Array | None = None) -> Array:
+              fraction: float = FRACTION, kinks: Array | None = None,
+              y: Array | None = None) -> Array:
     """The evenly spaced points ``x`` with cells split (:func:`split_unresolved`, the sag
     measured at each cell's quarter points and midpoint) where
     ``f`` sags from the chord by more than ``fraction`` of ``E = (∫√|f''|)²/(16 d²)``,
@@ -141,8 +142,10 @@ def resolving(f: Callable[[Array], Array], x: Array, units: int,
         Of ``E``, :data:`FRACTION` by default.
     kinks : ndarray, optional
         Points whose cells are left as they are (:func:`split_unresolved`).
+    y : ndarray, optional
+        ``f(x)``, where the caller has it.
     """
-    y = f(x)
+    y = f(x) if y is None else y
     with np.errstate(all="ignore"):
         second = np.abs(np.diff(y, 2))
     mass = float(np.sum(np.sqrt(second[np.isfinite(second)])))

@@ -119,7 +119,13 @@ from approx.train.exchange import (
     sample_kinks,
     sides,
 )
-from approx.train.knot_form import equidistribute, knot_form, lp_continuation, to_theta
+from approx.train.knot_form import (
+    equidistribute,
+    knot_form,
+    lp_continuation,
+    second_differences,
+    to_theta,
+)
 from approx.train.loop import Engine, Tracker
 
 __all__ = [
@@ -1153,9 +1159,7 @@ def _graded_curvature(x: Array, y: Array) -> tuple[Array, Array]:
     split = h < 0.5 * delta
     grid = np.linspace(lo, hi, 4 * cells + 1)
     grid = grid[~split[np.clip(np.searchsorted(x, grid, side="right") - 1, 0, cells - 1)]]
-    left = np.interp(np.maximum(grid - delta, lo), x, y)
-    right = np.interp(np.minimum(grid + delta, hi), x, y)
-    coarse = np.abs(left - 2.0 * np.interp(grid, x, y) + right) / delta**2
+    coarse = second_differences(grid, x, y, delta)
     divided = 2.0 * np.abs(np.diff(np.diff(y) / h)) / (h[:-1] + h[1:])
     divided = np.r_[divided[0], divided, divided[-1]]
     fine = np.r_[split, False] | np.r_[False, split]

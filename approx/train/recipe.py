@@ -127,7 +127,8 @@ def _graded(t: Array, target: Any, n: int) -> Array:
     kink cells moved the finish's start on |sin 4x| and e^{−3|x − 0.1|} into other local
     minima, 1.000 → 1.046 and 1.003 → 1.036 the optimum.)"""
     f = _on_rescaled(target)
-    return resolving(f, t, max(1, n // SAMPLES_PER_UNIT), kinks=kinks(t, f(t))[0])
+    y = f(t)
+    return resolving(f, t, max(1, n // SAMPLES_PER_UNIT), kinks=kinks(t, y)[0], y=y)
 
 
 def _he_init(
