@@ -85,8 +85,9 @@ flat up to ``a'`` and has ``d`` pieces on ``[a', b]`` (:func:`flat_fit`): for ``
 ``[0, 1]`` both give ``E = 1/(2 (2d + 1)²)`` (``√(8E)·d = 1 - √(2E)``), and the bracket
 is as tight as for the paths of free knots.
 
-**Near-optimal path** (:func:`continuous_fit`). The same greedy with continuity and
-*windows* (Suri 1986, "A linear time algorithm for minimum link paths inside a simple
+**Near-optimal path** (:func:`continuous_fit`, from
+:mod:`approx.models.link_path`, which the minimax finish of trained nets shares). The
+same greedy with continuity and *windows* (Suri 1986, "A linear time algorithm for minimum link paths inside a simple
 polygon", CVGIP 35; for functions Imai & Iri 1986, "Computational-geometric methods
 for polygonal approximations of a curve", CVGIP 36; Hakimi & Schmeichel 1991,
 "Fitting polygonal functions to a set of points in the plane", CVGIP 53; Goodrich
@@ -111,7 +112,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -121,6 +122,18 @@ from numpy.typing import NDArray
 from approx.arith.balls import arb_context, upper
 from approx.certify import targets as target_facts
 from approx.models.construct import adaptive_knots
+from approx.models.link_path import (
+    FINE,
+    LEVELS,
+    Path,
+    Samples,
+    bisect,
+    bracket,
+    continuous_fit,
+    kernel,
+    links,
+    span,
+)
 from approx.problems import grading
 from approx.problems.grading import split_unresolved, thin
 from approx.problems.targets import Target
@@ -158,14 +171,10 @@ DENSE_SAMPLES = 1 << 18
 PHASES = (0.9, 0.8, 0.2, 0.3, 0.7, 0.6, 0.5, 0.4)
 #: the band's distance to the lower bound below which no more phases are tried
 GOOD_ENOUGH = 2e-4
-#: points per level of the search of a gap where a group breaks, and levels
-FINE, LEVELS = 8, 4
 #: fewest and most samples
 MIN_SAMPLES, MAX_SAMPLES = 1 << 14, 1 << 21
 #: relative margins below the greedy's threshold at which its triples are checked
 _MARGINS = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
-#: bisection steps on E at most (it stops at a relative width of 1e-9)
-_STEPS = 64
 #: a cell whose chord sag exceeds SAG_RATIO times the median cell's is split, for up to
 #: SAG_ROUNDS rounds, into cells no narrower than SAG_FINEST of the domain
 #: (:func:`_steep_ends`, :func:`approx.problems.grading.split_unresolved`)
@@ -173,24 +182,6 @@ SAG_RATIO, SAG_ROUNDS, SAG_FINEST = grading.RATIO, grading.ROUNDS, grading.FINES
 #: scales (the sample spacing over 16^k) at which a candidate kink is refined and its
 #: jump of f' checked (:func:`find_kinks`)
 KINK_SCALES = 4
-
-
-@dataclass(frozen=True)
-class Samples:
-    """Sample points (strictly increasing), float values of ``f`` there (a guide only:
-    every deciding value is enclosed again, see :func:`enclose`), ``curve[i]``, an
-    estimate of the sag of ``f`` from its chords next to sample ``i`` (the upper side's
-    margin between samples), and ``kinks``, the samples (abscissae, sorted) where ``f'``
-    was found to jump (:func:`find_kinks`)."""
-
-    x: Array
-    y: Array
-    curve: Array
-    kinks: Array = field(default_factory=lambda: np.empty(0))
-
-    @property
-    def size(self) -> int:
-        return int(self.x.size)
 
 
 @dataclass(frozen=True)
@@ -208,23 +199,6 @@ class Bound:
     #: end where ``f`` rises or falls by more than ``2·value``) and all turn ``sign``
     anchor: float = math.nan
     sign: int = 0
-
-
-@dataclass(frozen=True)
-class Path:
-    """A continuous piecewise-linear function: vertices ``(knots[j], values[j])``,
-    ``knots[0] = a`` and ``knots[-1] = b``; ``band`` is the half-width it was fitted to
-    at the samples."""
-
-    knots: Array
-    values: Array
-    band: float
-
-
-def _kernel():
-    from approx.certify._linkpath_numba import greedy_cover
-
-    return greedy_cover
 
 
 def samples(target: Target, d: int, per_piece: int | None = None) -> Samples:
@@ -485,42 +459,6 @@ def confirmed(target: Target, witnesses: Array, E: float, sign: int = 0) -> int:
     return count
 
 
-def _bisect(feasible, lo: float, hi: float, steps: int = _STEPS, rtol: float = 1e-9
-            ) -> tuple[float, float]:
-    """Shrink ``[lo, hi]`` with ``feasible(hi)`` and not ``feasible(lo)`` kept."""
-    for _ in range(steps):
-        mid = 0.5 * lo + 0.5 * hi if lo == 0 or hi > 4 * lo else math.sqrt(lo) * math.sqrt(hi)
-        if not lo < mid < hi:
-            break
-        if feasible(mid):
-            hi = mid
-        else:
-            lo = mid
-        if hi - lo <= rtol * hi:
-            break
-    return lo, hi
-
-
-def _span(s: Samples) -> float:
-    """A band half-width at which one line covers every sample (a constant does)."""
-    return 0.5 * (float(np.max(s.y)) - float(np.min(s.y))) * (1 + 1e-6) + 1e-300
-
-
-def _bracket(ok, near: float | None, lo: float, hi: float, d: int, spread: float = 0.0
-             ) -> tuple[float, float]:
-    """A bracket ``[lo, hi]`` with ``ok(hi)`` and not ``ok(lo)``, narrowed around ``near``
-    (a value expected within a few ``1/d`` of the answer) when it can be."""
-    if near is None or not lo < near < hi:
-        return lo, hi
-    width = max(8.0 / max(d, 1), spread)
-    for _ in range(4):
-        a, b = max(lo, near * (1 - width)), min(hi, near * (1 + width))
-        if ok(b) and not ok(a):
-            return a, b
-        width *= 4
-    return lo, hi
-
-
 def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -> Bound:
     """The largest ``E`` found by bisection at which ``d + 1`` triples, found by the
     discontinuous greedy and each checked exactly (:func:`confirmed`), prove that no
@@ -539,7 +477,7 @@ def lower_bound(target: Target, s: Samples, d: int, near: float | None = None) -
 def _discontinuous_bound(target: Target, s: Samples, d: int, near: float | None,
                          levels: int) -> Bound:
     """:func:`lower_bound` with the gaps searched ``levels`` times."""
-    greedy = _kernel()
+    greedy = kernel()
     limit = d + 2
     none = np.zeros(s.size)
 
@@ -550,7 +488,7 @@ def _discontinuous_bound(target: Target, s: Samples, d: int, near: float | None,
     if run(0.0)[0] < limit:
         return empty
     feasible = lambda E: run(E)[0] < limit  # noqa: E731
-    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d), rtol=1e-7)
+    lo, _ = bisect(feasible, *bracket(feasible, near, 0.0, span(s), d), rtol=1e-7)
     groups, _, witness, _, _ = run(lo)
     if groups < limit:
         return empty
@@ -597,7 +535,7 @@ def _ends_run(s: Samples, f: Callable[[Array], Array], E: float, d: int
     sign = -int(np.sign(s.y[j] - s.y[0]))
     if sign != int(np.sign(s.y[-1] - s.y[k])) or k - j < 3:
         return None
-    groups, _, witness, _, _ = _kernel()(s.x[j: k + 1], s.y[j: k + 1], np.zeros(k + 1 - j), E,
+    groups, _, witness, _, _ = kernel()(s.x[j: k + 1], s.y[j: k + 1], np.zeros(k + 1 - j), E,
                                       False, d + 1, FINE, LEVELS, s.kinks)
     if groups < d + 1:
         return None
@@ -642,7 +580,7 @@ def _ends_bound(target: Target, s: Samples, d: int, near: float | None) -> Bound
     feasible = lambda E: _ends_run(s, f, E, d) is None  # noqa: E731
     if d < 1 or s.size < 8 or feasible(0.0):
         return empty
-    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d), rtol=1e-7)
+    lo, _ = bisect(feasible, *bracket(feasible, near, 0.0, span(s), d), rtol=1e-7)
     found = _ends_run(s, f, lo, d)
     if found is None:
         return empty
@@ -692,7 +630,7 @@ def _end_run(x: Array, y: Array, kinks: Array, f: Callable[[Array], Array], E: f
         int(down[0]), -1)
     if x.size - j < 3:
         return None
-    groups, _, witness, _, _ = _kernel()(x[j:], y[j:], np.zeros(x.size - j), E, False, d + 1,
+    groups, _, witness, _, _ = kernel()(x[j:], y[j:], np.zeros(x.size - j), E, False, d + 1,
                                       FINE, LEVELS, kinks)
     if groups < d + 1:
         return None
@@ -718,7 +656,7 @@ def _end_bound(target: Target, s: Samples, d: int, side: int, near: float | None
     feasible = lambda E: _end_run(x, y, kinks, f, E, d) is None  # noqa: E731
     if feasible(beat):
         return empty
-    lo, _ = _bisect(feasible, *_bracket(feasible, near, 0.0, _span(s), d), rtol=1e-7)
+    lo, _ = bisect(feasible, *bracket(feasible, near, 0.0, span(s), d), rtol=1e-7)
     found = _end_run(x, y, kinks, f, lo, d)
     if found is None:
         return empty
@@ -746,55 +684,6 @@ def _moved(target: Target, end: float, anchor: float, sign: int, E: float) -> bo
     return Fraction(float(lo[0])) - Fraction(float(hi[1])) > 2 * Fraction(E)
 
 
-def continuous_fit(s: Samples, d: int, near: float | None = None,
-                   first_stop: float = math.inf,
-                   within: tuple[float, float] | None = None, rtol: float = 1e-7,
-                   exact: bool = True) -> Path:
-    """A continuous path with at most ``d`` interior vertices within a band of the sample
-    values narrowed by :attr:`Samples.curve`, at the smallest band found by bisection
-    (see the module docstring). ``near``: a band expected within a few ``1/d`` of the
-    answer; ``first_stop``: where the first link must end at the latest (the path's
-    phase); ``within``: a bracket (infeasible, feasible) to bisect in, if it is one;
-    ``rtol``: the bisection's relative resolution; ``exact``: with windows (the fewest
-    links; not with a ``first_stop``), else the greedy with vertical windows."""
-    greedy = _kernel()
-    limit = d + 1
-    exact = exact and math.isinf(first_stop)
-
-    def path_at(E: float) -> Path | None:
-        groups, starts, _, lines, turns = greedy(s.x, s.y, s.curve, E, True, limit, FINE,
-                                                 LEVELS, s.kinks, first_stop, exact)
-        if groups > limit:
-            return None
-        if not exact:
-            return _vertices(starts[:groups], lines[:groups], float(s.x[-1]), E)
-        return _links(starts[:groups], lines[:groups], turns[:groups], s.x[0], s.x[-1], E)
-
-    def feasible(E: float) -> bool:
-        return path_at(E) is not None
-
-    floor = float(np.max(s.curve)) * (1 + 1e-12)
-    top = 2 * _span(s) + 2 * floor
-    if feasible(floor):
-        top = floor
-    spread = 0.0
-    if near is None and within is None and s.size >= 8 * MIN_SAMPLES:
-        # a first estimate on every 8th sample (its sags 64 times larger: a few % above)
-        # (the kinks stay samples)
-        every = np.union1d(np.arange(0, s.size, 8), np.searchsorted(s.x, s.kinks))
-        coarse = Samples(s.x[every], s.y[every], s.curve[every] * 64, s.kinks)
-        near, spread = continuous_fit(coarse, d, rtol=1e-3, exact=exact).band, 0.05
-    if within is not None and within[0] >= floor and feasible(within[1]) and not feasible(
-            within[0]):
-        (lo, hi), rtol = within, max(rtol, 1e-7)
-    else:
-        lo, hi = _bracket(feasible, near, floor, top, d, spread)
-    _, E = _bisect(feasible, lo, hi, rtol=rtol)
-    path = path_at(E)
-    assert path is not None  # feasible(hi) holds throughout the bisection
-    return path
-
-
 def flat_fit(s: Samples, d: int, side: int, near: float | None = None) -> Path | None:
     """A path with at most ``d`` interior vertices whose first piece (``side`` 1) or
     last piece (-1) is flat: the longest flat start the band allows, then the path with
@@ -807,7 +696,7 @@ def flat_fit(s: Samples, d: int, side: int, near: float | None = None) -> Path |
     y = s.y if side > 0 else s.y[::-1]
     pad = s.curve if side > 0 else s.curve[::-1]
     kinks = s.kinks if side > 0 else -s.kinks[::-1]
-    greedy = _kernel()
+    greedy = kernel()
 
     def path_at(E: float) -> Path | None:
         band = E - pad
@@ -825,7 +714,7 @@ def flat_fit(s: Samples, d: int, side: int, near: float | None = None) -> Path |
                                                  kinks, math.inf, True)
         if groups > d:
             return None
-        rest = _links(starts[:groups], lines[:groups], turns[:groups], px[0], px[-1], E)
+        rest = links(starts[:groups], lines[:groups], turns[:groups], px[0], px[-1], E)
         if rest is None:
             return None
         knots = np.concatenate(([x[0]], rest.knots))
@@ -849,7 +738,7 @@ def middle_flat_fit(s: Samples, d: int, centre: float, near: float | None = None
     piece has no exact net)."""
     c = int(np.clip(np.searchsorted(s.x, centre), 1, s.size - 2))
     by_distance = np.argsort(np.abs(s.x - s.x[c]), kind="stable")
-    greedy = _kernel()
+    greedy = kernel()
 
     def side_path(x: Array, y: Array, pad: Array, kinks: Array, level: float, E: float,
                   limit: int) -> tuple[int, Path | None]:
@@ -860,7 +749,7 @@ def middle_flat_fit(s: Samples, d: int, centre: float, near: float | None = None
                                                  kinks, math.inf, True)
         if groups > limit:
             return groups, None
-        return groups, _links(starts[:groups], lines[:groups], turns[:groups], x[0], x[-1],
+        return groups, links(starts[:groups], lines[:groups], turns[:groups], x[0], x[-1],
                               E)
 
     def path_at(E: float) -> Path | None:
@@ -897,11 +786,11 @@ def _smallest_band(s: Samples, d: int, near: float | None,
     """``path_at`` at the smallest band found by bisection between the samples' largest
     sag and a band one flat line meets, None if it has no path even there."""
     floor = float(np.max(s.curve)) * (1 + 1e-12)
-    top = 2 * _span(s) + 2 * floor
+    top = 2 * span(s) + 2 * floor
     if path_at(top) is None:
         return None
     feasible = lambda E: path_at(E) is not None  # noqa: E731
-    _, E = _bisect(feasible, *_bracket(feasible, near, floor, top, d), rtol=1e-7)
+    _, E = bisect(feasible, *bracket(feasible, near, floor, top, d), rtol=1e-7)
     return path_at(E)
 
 def phased_fit(s: Samples, d: int, path: Path, lower: float,
@@ -918,7 +807,7 @@ def phased_fit(s: Samples, d: int, path: Path, lower: float,
     rate = score if score is not None else (lambda p: p.band)
     best, best_score = path, rate(path)
     first = path.knots[0] + (path.knots[1] - path.knots[0]) * np.asarray(phases)
-    greedy = _kernel()
+    greedy = kernel()
     for stop in first:
         if not lower * (1 + GOOD_ENOUGH) < best_score:
             break
@@ -929,44 +818,3 @@ def phased_fit(s: Samples, d: int, path: Path, lower: float,
         if candidate.band < best_score and (value := rate(candidate)) < best_score:
             best, best_score = candidate, value
     return best
-
-
-def _links(starts: Array, lines: Array, turns: Array, a: float, b: float, E: float
-           ) -> Path | None:
-    """The path of the exact windows: each group's link is its blocked extreme line
-    (the last group's, the mean of its two), the vertices where consecutive links
-    cross; None if they do not cross in increasing order inside ``(a, b)``, or if a
-    group restarted on a vertical window instead (``turns`` not 1 or 2)."""
-    g = starts.size
-    if np.any((turns[:-1] != 1) & (turns[:-1] != 2)):
-        return None
-    value = np.where(turns == 2, lines[:, 2], lines[:, 0])
-    slope = np.where(turns == 2, lines[:, 3], lines[:, 1])
-    value[-1] = 0.5 * (lines[-1, 0] + lines[-1, 2])
-    slope[-1] = 0.5 * (lines[-1, 1] + lines[-1, 3])
-    with np.errstate(all="ignore"):
-        cross = (value[1:] - value[:-1] + slope[:-1] * starts[:-1] - slope[1:] * starts[1:]) / (
-            slope[:-1] - slope[1:])
-    knots = np.concatenate(([a], cross, [b]))
-    if not (np.all(np.isfinite(knots)) and np.all(np.diff(knots) > 0)):
-        return None
-    at = np.append(np.arange(g), g - 1)
-    values = value[at] + slope[at] * (knots - starts[at])
-    return Path(knots, values, E)
-
-
-def _vertices(starts: Array, lines: Array, b: float, E: float) -> Path:
-    """Vertices chosen backwards: in the last group the mean of its extreme lines, then
-    in each group the convex combination of them through the next vertex."""
-    g = starts.size
-    knots = np.append(starts, b)
-    values = np.empty(g + 1)
-    values[g] = 0.5 * (lines[-1, 0] + lines[-1, 1] * (b - starts[-1])
-                       + lines[-1, 2] + lines[-1, 3] * (b - starts[-1]))
-    for j in range(g - 1, -1, -1):
-        span = knots[j + 1] - knots[j]
-        e1 = lines[j, 0] + lines[j, 1] * span
-        e2 = lines[j, 2] + lines[j, 3] * span
-        alpha = 0.5 if e1 == e2 else min(1.0, max(0.0, (values[j + 1] - e2) / (e1 - e2)))
-        values[j] = alpha * lines[j, 0] + (1 - alpha) * lines[j, 2]
-    return Path(knots, values, E)

@@ -16,6 +16,7 @@ from scipy.optimize import linprog
 from approx.analysis.errors import max_error_at
 from approx.certify import optimum
 from approx.methods import fit
+from approx.models import link_path
 from approx.models.pwl_net import pwl_net
 from approx.nn import MLP
 from approx.problems import targets
@@ -298,12 +299,12 @@ def test_the_bound_of_the_nets_is_zero_where_slope_changes_of_both_signs_are_nee
 def _links_of(x, y, E, exact):
     """Links of the kernel's continuous path through [y - E, y + E] at x (no search
     between the points: the plain vertical segments), and the exact mode's path."""
-    from approx.certify._linkpath_numba import greedy_cover
+    from approx.models._linkpath_numba import greedy_cover
 
     n = x.size
     groups, starts, _, lines, turns = greedy_cover(x, y, np.zeros(n), E, True, n + 1, 2, 0,
                                                    np.empty(0), math.inf, exact)
-    path = optimum._links(starts[:groups], lines[:groups], turns[:groups], x[0], x[-1], E)
+    path = link_path.links(starts[:groups], lines[:groups], turns[:groups], x[0], x[-1], E)
     return groups, path
 
 
