@@ -85,27 +85,27 @@ flat up to ``a'`` and has ``d`` pieces on ``[a', b]`` (:func:`flat_fit`): for ``
 ``[0, 1]`` both give ``E = 1/(2 (2d + 1)²)`` (``√(8E)·d = 1 - √(2E)``), and the bracket
 is as tight as for the paths of free knots.
 
-**Near-optimal path** (:func:`continuous_fit`, from
-:mod:`approx.models.link_path`, which the minimax finish of trained nets shares). The
-same greedy with continuity and *windows* (Suri 1986, "A linear time algorithm for minimum link paths inside a simple
-polygon", CVGIP 35; for functions Imai & Iri 1986, "Computational-geometric methods
-for polygonal approximations of a curve", CVGIP 36; Hakimi & Schmeichel 1991,
-"Fitting polygonal functions to a set of points in the plane", CVGIP 53; Goodrich
-1995, "Efficient piecewise-linear function approximation using the uniform metric",
-DCG 14): when a group breaks, its blocked extreme line (the least-slope one if the
-breaking segment lies below it) is the group's link, and the next group holds every
-line that crosses it between its pivot on the inner side and the breaking point
-(the window: beyond the inner ends from the pivot on, through the breaking segment
-and onwards), not only those through a vertical window at the group's end; the
-vertices are where consecutive links cross. Each link then reaches as far as any
-path with as many links can, so the count of links is the fewest through the
-segments (against LPs on small cases in the tests; the greedy with vertical windows,
-:func:`phased_fit`'s, needs up to one more). It is bisected on ``E`` to the smallest
-band with at most ``d + 1`` links. The band is narrowed at each sample by the sag of
-``f`` from its chords on the neighbouring cells (from second differences, and at
-least ``f``'s gap from the chord at each cell's midpoint), so the path stays within
-the band between samples too, up to the variation of ``f''``. The path's error is
-not claimed here: the net built from it is certified like any model.
+**Near-optimal path** (:func:`continuous_fit`, from :mod:`approx.models.link_path`,
+which the minimax finish of trained nets shares). The same greedy with continuity and
+*windows* (Suri 1986, "A linear time algorithm for minimum link paths inside a simple
+polygon", CVGIP 35; for functions Imai & Iri 1986, "Computational-geometric methods for
+polygonal approximations of a curve", CVGIP 36; Hakimi & Schmeichel 1991, "Fitting
+polygonal functions to a set of points in the plane", CVGIP 53; Goodrich 1995,
+"Efficient piecewise-linear function approximation using the uniform metric", DCG 14):
+when a group breaks, its blocked extreme line (the least-slope one if the breaking
+segment lies below it) is the group's link, and the next group holds every line that
+crosses it between its pivot on the inner side and the breaking point (the window:
+beyond the inner ends from the pivot on, through the breaking segment and onwards), not
+only those through a vertical window at the group's end; the vertices are where
+consecutive links cross. Each link then reaches as far as any path with as many links
+can, so the count of links is the fewest through the segments (against LPs on small
+cases in the tests; the greedy with vertical windows, :func:`phased_fit`'s, needs up to
+one more). It is bisected on ``E`` to the smallest band with at most ``d + 1`` links.
+The band is narrowed at each sample by the sag of ``f`` from its chords on the
+neighbouring cells (from second differences, and at least ``f``'s gap from the chord at
+each cell's midpoint), so the path stays within the band between samples too, up to the
+variation of ``f''``. The path's error is not claimed here: the net built from it is
+certified like any model.
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ from approx.models.link_path import (
     continuous_fit,
     kernel,
     links,
+    sags,
     span,
 )
 from approx.problems import grading
@@ -227,7 +228,7 @@ def samples(target: Target, d: int, per_piece: int | None = None) -> Samples:
         x, at = _with_kinks(x, at)
         y = _values(target, x)
     x, y, mid = _steep_ends(target, x, y)
-    return Samples(x, y, _curvature(x, y, mid, np.searchsorted(x, at)), at)
+    return Samples(x, y, sags(x, y, mid, np.searchsorted(x, at)), at)
 
 
 def _steep_ends(target: Target, x: Array, y: Array) -> tuple[Array, Array, Array]:
@@ -360,40 +361,6 @@ def enclose(target: Target, x: Array) -> tuple[Array, Array]:
                 v = target.ball(arb(float(x[i])), False)
                 hi[i], lo[i] = upper(v), -upper(-v)
     return lo, hi
-
-
-def _curvature(x: Array, y: Array, mid: Array | None = None,
-               kinks: NDArray[np.intp] | None = None) -> Array:
-    """``|second difference|/8`` of the values at each sample's two neighbouring triples:
-    about the gap between ``f`` and its chord on the cells next to the sample; with the
-    values ``mid`` at the cells' midpoints, at least the gap there (where ``f''`` is
-    not smooth, as ``|x|^1.5`` at 0, second differences underestimate it). The second
-    difference centred on a sample of ``kinks`` (indices) is left out: it measures
-    the jump of ``f'`` (a path can turn there), not a sag, and the midpoint gaps of the
-    sample's two cells, on either side of the kink, still bound the chord's error."""
-    c = np.zeros(x.size)
-    if mid is not None and mid.size == x.size - 1:
-        with np.errstate(all="ignore"):
-            gap = np.abs(mid - 0.5 * (y[:-1] + y[1:]))
-        gap = np.where(np.isfinite(gap), gap, 0.0)
-        c[:-1] = gap
-        c[1:] = np.maximum(c[1:], gap)
-    if x.size < 3:
-        return c
-    h0, h1 = np.diff(x)[:-1], np.diff(x)[1:]
-    with np.errstate(all="ignore"):
-        slope0 = (y[1:-1] - y[:-2]) / h0
-        slope1 = (y[2:] - y[1:-1]) / h1
-        sag = np.abs(slope1 - slope0) * h0 * h1 / (h0 + h1) / 4
-    sag = np.where(np.isfinite(sag), sag, 0.0)
-    if kinks is not None:
-        inner = kinks[(kinks > 0) & (kinks < x.size - 1)]
-        sag[inner - 1] = 0.0
-    c[1:-1] = np.maximum(c[1:-1], sag)
-    out = c.copy()
-    out[:-1] = np.maximum(out[:-1], c[1:])
-    out[1:] = np.maximum(out[1:], c[:-1])
-    return out
 
 
 def stabbable(x: tuple[float, float, float], lo: tuple[float, ...], hi: tuple[float, ...],

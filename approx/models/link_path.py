@@ -46,6 +46,7 @@ __all__ = [
     "continuous_fit",
     "kernel",
     "links",
+    "sags",
     "span",
     "vertices",
 ]
@@ -96,6 +97,40 @@ def kernel():
     from approx.models._linkpath_numba import greedy_cover
 
     return greedy_cover
+
+
+def sags(x: Array, y: Array, mid: Array | None = None,
+         kinks: NDArray[np.intp] | None = None) -> Array:
+    """``|second difference|/8`` of the values at each sample's two neighbouring triples:
+    about the gap between ``f`` and its chord on the cells next to the sample; with the
+    values ``mid`` at the cells' midpoints, at least the gap there (where ``f''`` is
+    not smooth, as ``|x|^1.5`` at 0, second differences underestimate it). The second
+    difference centred on a sample of ``kinks`` (indices) is left out: it measures
+    the jump of ``f'`` (a path can turn there), not a sag, and the midpoint gaps of the
+    sample's two cells, on either side of the kink, still bound the chord's error."""
+    c = np.zeros(x.size)
+    if mid is not None and mid.size == x.size - 1:
+        with np.errstate(all="ignore"):
+            gap = np.abs(mid - 0.5 * (y[:-1] + y[1:]))
+        gap = np.where(np.isfinite(gap), gap, 0.0)
+        c[:-1] = gap
+        c[1:] = np.maximum(c[1:], gap)
+    if x.size < 3:
+        return c
+    h0, h1 = np.diff(x)[:-1], np.diff(x)[1:]
+    with np.errstate(all="ignore"):
+        slope0 = (y[1:-1] - y[:-2]) / h0
+        slope1 = (y[2:] - y[1:-1]) / h1
+        sag = np.abs(slope1 - slope0) * h0 * h1 / (h0 + h1) / 4
+    sag = np.where(np.isfinite(sag), sag, 0.0)
+    if kinks is not None:
+        inner = kinks[(kinks > 0) & (kinks < x.size - 1)]
+        sag[inner - 1] = 0.0
+    c[1:-1] = np.maximum(c[1:-1], sag)
+    out = c.copy()
+    out[:-1] = np.maximum(out[:-1], c[1:])
+    out[1:] = np.maximum(out[1:], c[:-1])
+    return out
 
 
 def bisect(feasible, lo: float, hi: float, steps: int = STEPS, rtol: float = 1e-9

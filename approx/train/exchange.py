@@ -115,6 +115,7 @@ TOLERANCE = 1e-3
 KINKED = 0.01
 #: :func:`kinks`: the two sides' slopes differ by more than this many times the interval
 #: times their curvatures, and by more than this fraction of the largest slope
+#: (:func:`_largest_slope`)
 KINK_RATIO, KINK_FLOOR = 5.0, 1e-6
 
 
@@ -153,8 +154,20 @@ def _two_sides(x: Array, y: Array, t: Array, j: NDArray[np.intp]
         score = jump / ((x[j] - x[j - 1]) * (cl + cr))
     kinked = score > KINK_RATIO
     if kinked.any():  # (the usual case: none, and the floor's pass over the samples spared)
-        kinked &= jump > KINK_FLOOR * float(np.max(np.abs(np.diff(y) / np.diff(x))))
+        kinked &= jump > KINK_FLOOR * _largest_slope(x, y)
     return fl, dl, fr, dr, kinked, score
+
+
+def _largest_slope(x: Array, y: Array) -> float:
+    """The largest slope of the samples' chords, over the cells at least an eighth of
+    the mean step wide (all of them where the samples are evenly spaced): the cells that
+    graded points split at a singular end are left out, as their slopes grow without
+    bound (√(x + 1) + |x − 0.3| at d = 256: 2e6 on a cell 2e-13 wide, and the jump of 2
+    at 0.3 fell below the floor; the finish, blind to it, ended 5.6× the optimum)."""
+    h = np.diff(x)
+    slope = np.abs(np.diff(y) / h)
+    wide = h >= float(np.mean(h)) / 8.0
+    return float(np.max(slope[wide] if wide.any() else slope))
 
 
 def kinks(x: Array, y: Array) -> tuple[Array, Array]:

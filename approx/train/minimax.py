@@ -113,7 +113,6 @@ from approx.train.exchange import (
     exchange,
     finish_kinks,
     least_cell,
-    line_errors,
     move_knots,
     rebalanced,
     sample_kinks,
@@ -123,9 +122,9 @@ from approx.train.knot_form import (
     equidistribute,
     knot_form,
     lp_continuation,
-    second_differences,
     to_theta,
 )
+from approx.train.link_start import link_start
 from approx.train.loop import Engine, Tracker
 
 __all__ = [
@@ -1058,9 +1057,10 @@ def _from_start(start: str, engine: Engine, x: Array, y1: Array, X: Array, y: Ar
     level = None
     if start == "best":
         tau, u = knot_form(net, float(x[0]), float(x[-1]))
-    else:
-        tau, u = curvature_start(x, y1, d + 1, found)
-        level = curvature_start(x, y1, d + 2, found)
+    else:  # (graded samples: the fewest-link path through them)
+        start_at = curvature_start if evenly_spaced(x) else link_start
+        tau, u = start_at(x, y1, d + 1, found)
+        level = start_at(x, y1, d + 2, found)
     fits, used = minimax_fits(tau, u, x, y1, steps, forms, level)
     for fit in fits:
         write(fit, theta, net.sizes)
@@ -1082,14 +1082,15 @@ def curvature_start(x: Array, y: Array, n: int, found: tuple[Array, Array] | Non
     1.44× above the optimum. The density is taken of ``f − Σ (J/2)|x − κ|`` instead
     (the kinks removed, ``f″`` unchanged elsewhere) and the knot nearest each kink
     moved onto it. ``found``: the kinks, if known (:func:`~approx.train.exchange.kinks`).
-    On graded samples (not evenly spaced) the density resolves what they resolve
-    (:func:`_equidistributed`) and the values are shifted to the fit's side
-    (:func:`_shifted`)."""
+    (The finish starts on graded samples from
+    :func:`~approx.train.link_start.link_start` instead: the density of evenly spaced
+    samples, even from divided differences in the split cells, misplaces the cells at
+    a singular end.)"""
     kappa, jump = finish_kinks(x, y) if found is None else found
     if kappa.size == 0:
-        return _shifted(*apart(*_equidistributed(x, y, n), x, y), x, y)
+        return apart(*equidistribute(x, y, n, START_FLOOR), x, y)
     smooth = y - 0.5 * np.abs(x[:, None] - kappa[None, :]) @ jump
-    tau = _equidistributed(x, smooth, n)[0]
+    tau = equidistribute(x, smooth, n, START_FLOOR)[0]
     for k in kappa:
         i = 1 + int(np.argmin(np.abs(tau[1:-1] - k)))
         if tau[i - 1] < k < tau[i + 1]:
@@ -1098,76 +1099,7 @@ def curvature_start(x: Array, y: Array, n: int, found: tuple[Array, Array] | Non
     # the value at a kink from one side (the samples' chord across it misses its tip)
     at = np.isin(tau, kappa)
     u[at] = sides(x, y, tau[at], 0.0)[0]
-    return _shifted(tau, u, x, y, at)
-
-
-def _shifted(tau: Array, u: Array, x: Array, y: Array, keep: NDArray[np.bool_] | None = None
-             ) -> tuple[Array, Array]:
-    """The start ``(τ, u)``, on samples not evenly spaced (graded), with each value moved
-    by the cells' median best-line error (:func:`~approx.train.exchange.line_errors`)
-    to the side the fit of least max error takes there: above ``f`` where ``f`` is
-    concave, below where convex (by the samples' second difference at the knot), the
-    knots ``keep`` (kinks') kept. The interpolant errs by twice that; from it, the
-    exchange's first steps, which move the values by about the error, drew the knots
-    at a singular end towards it (√(x + 1) at d = 1024: from the optimum's own knots
-    the first went 6.2e-12 → 3.0e-12 from the end and the fit ended 1.04× the optimum,
-    from the curvature start 1.21×; shifted, 1.002 and 1.015). Evenly spaced samples:
-    the start as it is (those exchanges were tuned from the interpolant)."""
-    if evenly_spaced(x):
-        return tau, u
-    level = float(np.median(line_errors(tau, x, y)))
-    j = np.clip(np.searchsorted(x, tau), 1, x.size - 2)
-    bend = (y[j + 1] - y[j]) / (x[j + 1] - x[j]) - (y[j] - y[j - 1]) / (x[j] - x[j - 1])
-    shift = -np.sign(bend) * level
-    if keep is not None:
-        shift[keep] = 0.0
-    return tau, u + shift
-
-
-def _equidistributed(x: Array, y: Array, n: int) -> tuple[Array, Array]:
-    """``n`` knots equidistributing the samples' ``|f''|^½``, floored at
-    :data:`START_FLOOR` of its mean, and the samples' values there: by
-    :func:`~approx.train.knot_form.equidistribute` on evenly spaced samples; on graded
-    ones (cells split where ``f`` is not resolved), its estimate where they are evenly
-    spaced and the second divided differences of the samples themselves in the cells
-    split, down to what they resolve (``√(x + 1)``'s density ``(x + 1)^{-3/4}`` down to
-    the first sample step, ``10^-12`` at d = 256: ``equidistribute``'s even grid put
-    the first knot ``10^-4`` from the end, the optimum's is ``10^-8`` from it, and the
-    trained nets ended 2.2× the optimum at d = 256, 5.4× at 1024)."""
-    if evenly_spaced(x):
-        return equidistribute(x, y, n, START_FLOOR)
-    points, kappa = _graded_curvature(x, y)
-    width = np.diff(points)
-    rho = np.sqrt(0.5 * (kappa[:-1] + kappa[1:]))
-    rho = np.maximum(rho, START_FLOOR * float(np.sum(rho * width)) / float(x[-1] - x[0]))
-    mass = np.r_[0.0, np.cumsum(rho * width)]
-    if not mass[-1] > 0.0:  # an affine f: equal cells
-        mass = points - points[0]
-    tau = np.interp(np.linspace(0.0, mass[-1], n), mass, points)
-    tau[0], tau[-1] = x[0], x[-1]
-    return tau, np.interp(tau, x, y)
-
-
-def _graded_curvature(x: Array, y: Array) -> tuple[Array, Array]:
-    """Points and ``|f''|`` there from graded samples: on the even grid of
-    :func:`~approx.train.knot_form.equidistribute` (four points a sample step ``δ``,
-    second differences at that scale) outside the split cells (steps below ``δ/2``),
-    and at the samples bounding those, second divided differences on their own steps."""
-    lo, hi, cells = float(x[0]), float(x[-1]), x.size - 1
-    delta = (hi - lo) / cells
-    h = np.diff(x)
-    split = h < 0.5 * delta
-    grid = np.linspace(lo, hi, 4 * cells + 1)
-    grid = grid[~split[np.clip(np.searchsorted(x, grid, side="right") - 1, 0, cells - 1)]]
-    coarse = second_differences(grid, x, y, delta)
-    divided = 2.0 * np.abs(np.diff(np.diff(y) / h)) / (h[:-1] + h[1:])
-    divided = np.r_[divided[0], divided, divided[-1]]
-    fine = np.r_[split, False] | np.r_[False, split]
-    points = np.r_[grid, x[fine]]
-    order = np.argsort(points, kind="stable")
-    points, kappa = points[order], np.r_[coarse, divided[fine]][order]
-    keep = np.r_[True, np.diff(points) > 0.0]
-    return points[keep], kappa[keep]
+    return tau, u
 
 
 #: least width of a start's cell, in sample steps (:func:`apart`)
