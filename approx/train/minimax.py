@@ -131,6 +131,7 @@ __all__ = [
     "ACTIVE",
     "BEST_UP_TO",
     "FORMS",
+    "LINKS_UP_TO",
     "MADSEN_STEPS",
     "SPLIT_UP_TO",
     "STARTS",
@@ -190,14 +191,24 @@ EXCHANGE = True
 #: widths up to which it also takes the ``"flat"`` path, when :data:`FORMS` lists it
 SPLIT_UP_TO = 64
 #: the starts of :func:`minimax_finish`: ``"samples"`` (knots equidistributing the
-#: samples' curvature) and ``"best"`` (the trained net's knot form), the latter up to
-#: :data:`BEST_UP_TO` units. Measured with the exchange (five built-in targets, d = 8 …
+#: samples' curvature; the fewest-link path through graded ones), ``"links"`` (that path,
+#: up to :data:`LINKS_UP_TO` units) and ``"best"`` (the trained net's knot form), the
+#: latter up to :data:`BEST_UP_TO` units. Measured with the exchange (five built-in targets, d = 8 …
 #: 256, 3 seeds from He weights and one from the construction: 112 fits), the trained
 #: start never ended lower; on a target not tuned for (sin(e^{2x}) at d = 8) it ended
 #: 1.16× lower, where the samples' start sits in a poor local minimum, but with it up to
 #: d = 64 the quickstart's 63 trained fits cost 46 s of CPU instead of 29: not a default
-STARTS = ("samples",)
+STARTS = ("samples", "links")
 BEST_UP_TO = 64
+#: the ``"links"`` start (:func:`~approx.train.link_start.link_start`, the fewest-link
+#: path through the samples) on evenly spaced samples runs up to this many units, beside
+#: the ``"samples"`` one (on graded samples it is the ``"samples"`` start). Alone in its
+#: place it ended lower where the curvature start sits in a poor local minimum
+#: (tanh(5x)³ at d = 8: 1.087 → 0.989 the optimum; |x − 0.25|^1.3 + 0.5 sin 5x at 16:
+#: 1.180 → 0.999) but higher elsewhere (x − sin(2πx)/2π at 64: 1.052 → 1.104); above 64
+#: it gained at most 2.6 % (tanh10, exp, kinked and arc targets: every row within 1.01
+#: of the optimum either way) for a second finish, half a fit's CPU at d = 1024
+LINKS_UP_TO = 64
 #: the density floor of the ``"samples"`` start, as a fraction of the mean density
 #: (:func:`~approx.train.knot_form.equidistribute`; 0.05 there). The exchange cannot
 #: empty a nearly linear stretch of its surplus knots (every other cell would have to
@@ -1007,7 +1018,10 @@ def minimax_finish(engine: Engine, X: Array, y: Array, tracker: Tracker, steps: 
     (:func:`~approx.train.knot_form.equidistribute` applied to the samples, density
     floored at :data:`START_FLOOR` of its mean: the
     adaptive construction's rule, from the data; d + 1 of them for the free form,
-    d + 2 for the level one) with the samples' values there; ``"best"``, the knot form
+    d + 2 for the level one) with the samples' values there, and on samples not evenly
+    spaced (graded) the fewest-link path through them instead
+    (:func:`~approx.train.link_start.link_start`); ``"links"``, that path on evenly
+    spaced samples too, up to :data:`LINKS_UP_TO` units; ``"best"``, the knot form
     of the tracker's best iterate (many local minima of the max error exist, since it
     is not convex in the knots: the two starts may end in different ones). Above
     :data:`SPLIT_UP_TO` units no ``"flat"`` path; from :data:`SUBSET_FROM` to
@@ -1054,11 +1068,14 @@ def _from_start(start: str, engine: Engine, x: Array, y1: Array, X: Array, y: Ar
     d = net.sizes[1]
     if start == "best" and d > BEST_UP_TO:
         return 0
+    even = evenly_spaced(x)
+    if start == "links" and not (even and d <= LINKS_UP_TO):
+        return 0
     level = None
     if start == "best":
         tau, u = knot_form(net, float(x[0]), float(x[-1]))
     else:  # (graded samples: the fewest-link path through them)
-        start_at = curvature_start if evenly_spaced(x) else link_start
+        start_at = curvature_start if start == "samples" and even else link_start
         tau, u = start_at(x, y1, d + 1, found)
         level = start_at(x, y1, d + 2, found)
     fits, used = minimax_fits(tau, u, x, y1, steps, forms, level)
