@@ -20,10 +20,11 @@ marked ``/lo``:
   exchange: the finish before the exchange), ``old + exchange`` (the exchange after
   them), ``free only`` / ``level only`` (one knot form), ``trained start`` (the finish
   from the trained knots only, not from knots equidistributing the samples'
-  curvature), ``both starts`` (from both), ``no subset`` (the level path where the
-  subset path runs, at every width), ``no subset > 32`` (no subset path above
-  d = 32 where the level path falls behind the free one), ``no moves`` (the subset
-  path without knot moves);
+  curvature), ``trained start too`` (from the trained knots as well), ``no link
+  start`` (not from the fewest-link path through evenly spaced samples), ``no
+  subset`` (the level path where the subset path runs, at every width), ``no
+  subset > 32`` (no subset path above d = 32 where the level path falls behind the
+  free one), ``no moves`` (the subset path without knot moves);
 
 and the CPU time of a default fit (``cpu s``, median of the seeds) and of the fit from
 the construction (``c cpu``). One BLAS thread. The brackets
@@ -231,7 +232,8 @@ ABLATIONS = (
     ("free only", {}, {"FORMS": ("free",)}),
     ("level only", {}, {"FORMS": ("level",)}),
     ("trained start", {}, {"STARTS": ("best",)}),
-    ("both starts", {}, {"STARTS": ("best", "samples")}),
+    ("trained start too", {}, {"STARTS": ("best", "samples", "links")}),
+    ("no link start", {}, {"STARTS": ("samples",)}),
     ("no subset", {}, {"SUBSET_UP_TO": 0, "SUBSET_BEHIND_UP_TO": 0, "SUBSET_ABOVE": 2**62}),
     ("no subset > 32", {}, {"SUBSET_BEHIND_UP_TO": 0}),
     ("no moves", {}, {"MOVES_UP_TO": 0}),
