@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 from typing import Any
 
 import mpmath
@@ -352,7 +353,120 @@ def _crossings(x: list[Fraction], y: list[Fraction]) -> list[Fraction]:
 def relu_pl(
     weights: list[np.ndarray], biases: list[np.ndarray], domain: tuple[float, float]
 ) -> PL:
-    """A ReLU net (scalar in and out) as an exact :class:`PL` on the domain."""
+    """A ReLU net (scalar in and out) as an exact :class:`PL` on the domain.
+
+    The activation pattern is enumerated layer by layer in integer arithmetic: every
+    stored float is a dyadic rational, so on a piece where the pattern is fixed each
+    pre-activation is ``(A x + B) / 2**s`` with integers ``A``, ``B`` (one ``s`` per
+    layer); a unit's kink is the rational ``-B / A`` and every sign is the sign of an
+    integer. Nothing is rounded. :func:`relu_pl_by_values` computes the same :class:`PL`
+    from exact values at the breakpoints (slower; the tests compare the two).
+
+    Parameters
+    ----------
+    weights, biases
+        The net's layers as stored (``weights[i]`` of shape ``(m, n)``).
+    domain
+        ``(a, b)`` with ``a < b``.
+
+    Returns
+    -------
+    PL
+        Every kink of every unit inside the domain (and the ends), with the net's exact
+        values there.
+    """
+    lo, hi = Fraction(domain[0]), Fraction(domain[1])
+    one, zero = np.array([1], dtype=object), np.array([0], dtype=object)
+    pieces: list[_Piece] = [_Piece(lo, hi, one, zero)]  # the input x, shift 0
+    shift, last = 0, len(weights) - 1
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        w_int, w_shift = _dyadic(w)
+        b_int, b_shift = _dyadic(b)
+        new_shift = max(shift + w_shift, b_shift)
+        pre = [_affine(p, w_int, b_int << (new_shift - b_shift), new_shift - shift - w_shift)
+               for p in pieces]
+        shift = new_shift
+        pieces = pre if i == last else [q for p in pre for q in _split_relu(p)]
+    return _pl_of(pieces, shift)
+
+
+@dataclass
+class _Piece:
+    """Units affine on ``[lo, hi]``: unit ``k`` is ``(a[k] x + b[k]) / 2**s`` (integers)."""
+
+    lo: Fraction
+    hi: Fraction
+    a: np.ndarray
+    b: np.ndarray
+
+
+def _dyadic(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Floats as integers over one power of two: ``values == ints / 2**k`` exactly."""
+    pairs = [float(v).as_integer_ratio() for v in np.ravel(values)]
+    k = max((d.bit_length() - 1 for _, d in pairs), default=0)
+    ints = [n << (k - d.bit_length() + 1) for n, d in pairs]
+    return np.array(ints, dtype=object).reshape(np.shape(values)), k
+
+
+def _affine(p: _Piece, w_int: np.ndarray, b_int: np.ndarray, up: int) -> _Piece:
+    """The next layer's pre-activations on ``p`` (``p`` holds this layer's outputs):
+    ``W^T z + b``, with ``W^T z`` scaled up by ``2**up`` onto the bias' denominator."""
+    live = np.flatnonzero((p.a != 0) | (p.b != 0))
+    if live.size == 0:
+        return _Piece(p.lo, p.hi, b_int * 0, b_int.copy())
+    z = np.stack([p.a[live], p.b[live]], axis=1)
+    prod = w_int[live].T @ z
+    return _Piece(p.lo, p.hi, prod[:, 0] << up, (prod[:, 1] << up) + b_int)
+
+
+def _sign_at(p: _Piece, x: Fraction) -> np.ndarray:
+    """The sign of every unit of ``p`` at the rational ``x`` (exact: integer signs)."""
+    v = p.a * x.numerator + p.b * x.denominator
+    return (v > 0).astype(np.int8) - (v < 0).astype(np.int8)
+
+
+def _split_relu(p: _Piece) -> list[_Piece]:
+    """``relu`` of the units of ``p``: ``p`` cut at every kink strictly inside it.
+
+    A unit whose signs at the ends differ strictly has its only zero ``-b/a`` strictly
+    inside; one whose signs agree or vanish at an end has none strictly inside (or is
+    identically 0). Between consecutive cuts no unit changes sign, so its sign at the
+    midpoint is its sign on the whole open sub-piece, and ``relu`` is the unit or 0 on
+    the closed one (by continuity).
+    """
+    crossing = np.flatnonzero(_sign_at(p, p.lo) * _sign_at(p, p.hi) < 0)
+    cuts = sorted({Fraction(-p.b[k], p.a[k]) for k in crossing})
+    ends = [p.lo, *cuts, p.hi]
+    out = []
+    for lo, hi in pairwise(ends):
+        on = _sign_at(p, (lo + hi) / 2) > 0
+        out.append(_Piece(lo, hi, np.where(on, p.a, 0), np.where(on, p.b, 0)))
+    return out
+
+
+def _pl_of(pieces: list[_Piece], shift: int) -> PL:
+    """The output unit on consecutive pieces as a :class:`PL`; its values from both
+    pieces at each inner breakpoint must agree (the net is continuous)."""
+
+    def value(p: _Piece, x: Fraction) -> Fraction:
+        return Fraction(p.a[0] * x.numerator + p.b[0] * x.denominator,
+                        x.denominator << shift)
+
+    xs, ys = [pieces[0].lo], [value(pieces[0], pieces[0].lo)]
+    for p, q in pairwise(pieces):
+        assert p.hi == q.lo and value(p, p.hi) == value(q, q.lo), "not continuous"
+        xs.append(p.hi)
+        ys.append(value(p, p.hi))
+    xs.append(pieces[-1].hi)
+    ys.append(value(pieces[-1], pieces[-1].hi))
+    return PL(xs, ys)
+
+
+def relu_pl_by_values(
+    weights: list[np.ndarray], biases: list[np.ndarray], domain: tuple[float, float]
+) -> PL:
+    """A ReLU net as an exact :class:`PL`, the slow way: every unit's exact values at
+    every breakpoint so far, layer by layer (a cross-check of :func:`relu_pl`)."""
     xs = [Fraction(domain[0]), Fraction(domain[1])]
     layer = [PL(xs, list(xs))]  # the input x
     last = len(weights) - 1
