@@ -9,7 +9,10 @@ package's expression, ball or certificate code is used.
 - The model is evaluated exactly from its stored floats: nets layer by layer with every
   activation of the registry written out here (relu, sigmoid, tanh, cos, identity,
   softplus), splines from their cubics in each cell's variable, Chebyshev series by the exact map
-  onto [-1, 1] and Clenshaw's recurrence at 50 digits.
+  onto [-1, 1] and Clenshaw's recurrence at 50 digits. The search takes a ReLU net from
+  its exact piecewise-linear form (integer arithmetic on the floats' mantissas: one
+  rational per point instead of the whole net in mpmath), checked against the net
+  layer by layer at the best point.
 - The supremum is searched on an mpmath grid of real points (not floats: on a domain a
   few floats wide the sup sits between them), a dense float grid as extra candidates,
   the model's exact breakpoints (ReLU nets, in rationals; spline knots, both pieces),
@@ -33,19 +36,27 @@ from typing import Any
 import mpmath
 import numpy as np
 from mpmath import mp, mpf
+from mpmath.libmp import from_rational, round_nearest
 
 __all__ = [
     "PL",
     "Reference",
     "Undefined",
     "Unevaluable",
+    "check_pl",
     "exact_pl_sup",
     "expr_float",
     "expr_mp",
+    "is_relu_net",
     "model_breakpoints",
     "model_mp",
+    "mpf_fraction",
     "net_arrays",
+    "pl_mp",
     "reference_sup",
+    "relu_net_pl",
+    "relu_pl",
+    "relu_pl_by_values",
 ]
 
 DPS = 50
@@ -306,14 +317,25 @@ def model_cost(model: Any) -> int:
 def model_breakpoints(model: Any, domain: tuple[float, float]) -> list[Fraction]:
     """The model's exact breakpoints inside the domain: a ReLU net's kinks (rational),
     a spline's knots; none for smooth models."""
-    kind = str(model.to_arrays()["model"])
-    if kind == "spline":
+    if str(model.to_arrays()["model"]) == "spline":
         return [Fraction(float(k)) for k in model.knots]
-    if kind == "mlp":
-        weights, biases, activation = net_arrays(model)
-        if activation == "relu":
-            return relu_pl(weights, biases, domain).x
-    return []
+    pl = relu_net_pl(model, domain)
+    return [] if pl is None else pl.x
+
+
+def is_relu_net(model: Any) -> bool:
+    """Whether the model is a ReLU net (piecewise linear: the reference has it exactly)."""
+    arrays = model.to_arrays()
+    return str(arrays["model"]) == "mlp" and str(arrays["activation"]) == "relu"
+
+
+def relu_net_pl(model: Any, domain: tuple[float, float]) -> PL | None:
+    """A ReLU net as its exact :class:`PL` on the domain (:func:`relu_pl`); None for
+    any other model."""
+    if not is_relu_net(model):
+        return None
+    weights, biases, _ = net_arrays(model)
+    return relu_pl(weights, biases, domain)
 
 
 # --- exact piecewise-linear functions ----------------------------------------------------
@@ -574,6 +596,66 @@ def exact_pl_sup(text: str, model: Any, domain: tuple[float, float]) -> tuple[Fr
     return errors[best], grid[best]
 
 
+def mpf_fraction(x: Any) -> Fraction:
+    """A finite mpmath number as the rational it is, exactly."""
+    x = mpf(x)
+    man, exp = x.man_exp  # the mantissa without its sign
+    man = -man if x < 0 else man
+    return Fraction(man << exp) if exp >= 0 else Fraction(man, 1 << -exp)
+
+
+def pl_mp(pl: PL) -> Callable[..., Any]:
+    """``f̂`` in mpmath from its exact :class:`PL` (a ReLU net).
+
+    Parameters
+    ----------
+    pl
+        The model as an exact continuous piecewise-linear function.
+
+    Returns
+    -------
+    callable
+        ``g(x, side=+1)``: the exact value at the rational that the mpmath number ``x``
+        is, rounded once to the current precision (``side`` changes nothing: the
+        function is continuous).
+    """
+
+    def g(x: Any, side: int = 1) -> Any:
+        (y,) = pl.at([mpf_fraction(x)])
+        return mp.make_mpf(from_rational(y.numerator, y.denominator, mp.prec, round_nearest))
+
+    return g
+
+
+def check_pl(pl: PL, model: Any, x: Any) -> None:
+    """Assert that a ReLU net's exact :class:`PL` and its layer-by-layer mpmath value
+    (:func:`model_mp`, computed without :func:`relu_pl`) agree at ``x``.
+
+    Parameters
+    ----------
+    pl
+        The net's PL on a domain holding ``x``.
+    model
+        The net.
+    x
+        An mpmath number.
+
+    Raises
+    ------
+    AssertionError
+        When they differ by more than the mpmath value's own error: twice its change
+        from 50 to 90 digits, plus a unit of its 85th digit.
+    """
+    g = model_mp(model)
+    with mp.workdps(DPS):
+        low = g(mpf(x))
+    with mp.workdps(CHECK_DPS):
+        high = g(mpf(x))
+        exact = pl_mp(pl)(mpf(x))
+        tol = 2 * abs(high - low) + abs(high) * mpf(10) ** (-(CHECK_DPS - 5))
+        assert abs(exact - high) <= tol, f"at {x}: the exact PL {exact}, the net {high}"
+
+
 # --- the search --------------------------------------------------------------------------
 
 
@@ -588,8 +670,10 @@ class Reference:
     undefined: int
 
 
-def _error_fn(text: str, model: Any) -> Callable[[Any, int], Any]:
-    f, g = expr_mp(text), model_mp(model)
+def _error_fn(text: str, model: Any, pl: PL | None = None) -> Callable[[Any, int], Any]:
+    """``e(x, side) = |f(x) - f̂(x)|`` in mpmath; ``f̂`` from ``pl`` when given (a ReLU
+    net's exact :class:`PL`), else layer by layer from the stored floats."""
+    f, g = expr_mp(text), (model_mp(model) if pl is None else pl_mp(pl))
 
     def e(x: Any, side: int = 1) -> Any:
         return abs(f(x) - g(x, side))
@@ -650,12 +734,15 @@ def reference_sup(
 
     ``budget`` (in operations) sets the mpmath grid: ``budget / cost`` points, at least
     64 and at most 2000; ``extra`` adds candidate points (e.g. the certificate's x).
+    A ReLU net is evaluated by its exact :class:`PL` (:func:`pl_mp`), which is checked
+    against the layer-by-layer mpmath net at the best point (:func:`check_pl`).
     """
     a, b = domain
     cost = model_cost(model) + text.count("(") * 4 + 8
     n = int(min(max(budget // cost, 64), 2000))
-    breaks = model_breakpoints(model, domain)
-    e = _error_fn(text, model)
+    pl = relu_net_pl(model, domain)
+    breaks = model_breakpoints(model, domain) if pl is None else pl.x
+    e = _error_fn(text, model, pl)
     with mp.workdps(DPS):
         A, B = mpf(a), mpf(b)
         cands: list[tuple[Any, Any, int]] = []
@@ -685,6 +772,8 @@ def reference_sup(
         return Reference(x, v, mpf(0), undefined)
     with mp.workdps(CHECK_DPS):
         check = _safe(e, mpf(x), side)
+    if pl is not None:
+        check_pl(pl, model, x)
     err = abs(check - v) * 2 + abs(check) * mpf(10) ** (-(DPS - 5))
     return Reference(x, check, err, undefined)
 

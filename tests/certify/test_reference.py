@@ -1,13 +1,20 @@
 """The reference checks itself: its fast exact breakpoints of a ReLU net (integer
 arithmetic on the stored floats' mantissas) against the slow exact ones (rational values
-at every breakpoint), on nets with ties, zeros, huge and tiny weights."""
+at every breakpoint), on nets with ties, zeros, huge and tiny weights; its search through
+the exact piecewise-linear net against the search through the net in mpmath; and a
+wrong breakpoint or wrong values are caught. (The net is built with the package's
+:class:`~approx.nn.MLP`; the reference reads only its stored arrays.)"""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from itertools import pairwise
 
 import numpy as np
 import pytest
+from mpmath import mp, mpf
+
+from approx.nn import MLP
 
 from . import reference as ref
 
@@ -81,3 +88,65 @@ def test_huge_and_tiny_weights():
 def test_a_net_without_biases():
     weights, _ = _random_net([1, 7, 7, 1], 5)
     _same(weights, [np.zeros(7), np.zeros(7), np.zeros(1)], (-2.0, 3.0))
+
+
+# --- a wrong PL is caught ------------------------------------------------------------------
+
+
+def _relu_mlp(sizes: list[int], seed: int) -> MLP:
+    return MLP.from_params(*_random_net(sizes, seed, scale=3.0), activation="relu")
+
+
+def test_an_mpf_is_read_exactly():
+    assert ref.mpf_fraction(mpf(0)) == 0
+    assert ref.mpf_fraction(mpf(-0.75)) == Fraction(-3, 4)
+    assert ref.mpf_fraction(-mpf(3) * 2**70) == -3 * 2**70
+    with mp.workdps(50):
+        for x in (mpf("0.1"), -mpf(1) / 3, mpf(10) ** 300, -mpf(10) ** -300):
+            q = ref.mpf_fraction(x)
+            with mp.workprec(q.numerator.bit_length() + q.denominator.bit_length() + 8):
+                assert mpf(q.numerator) / q.denominator == x  # both exact at this precision
+            assert q.denominator & (q.denominator - 1) == 0  # a power of two
+
+
+def test_check_pl_accepts_the_net_and_catches_a_moved_breakpoint():
+    net, domain = _relu_mlp([1, 8, 8, 1], 3), (-1.0, 1.0)
+    pl = ref.relu_net_pl(net, domain)
+    assert pl is not None and len(pl.x) > 4
+    with mp.workdps(ref.DPS):
+        points = [mpf(p.numerator) / p.denominator for p in pl.x]
+        points += [(u + v) / 2 for u, v in pairwise(points)]
+    for x in points:
+        ref.check_pl(pl, net, x)
+    # the third breakpoint a third of the way to the fourth, its value kept
+    i = 2
+    moved = ref.PL(list(pl.x), list(pl.y))
+    moved.x[i] += (pl.x[i + 1] - pl.x[i]) / 3
+    with mp.workdps(ref.DPS):
+        between = mpf(moved.x[i].numerator) / moved.x[i].denominator
+    with pytest.raises(AssertionError, match="exact PL"):
+        ref.check_pl(moved, net, between)
+
+
+def test_reference_sup_catches_wrong_model_values(monkeypatch):
+    text, domain = "sin(5*x)*exp(-x**2)", (-1.0, 1.0)
+    net = _relu_mlp([1, 16, 16, 1], 4)
+    right = ref.reference_sup(text, net, domain)
+    # the ReLU net's exact PL agrees with the mpmath net: the same best value as the
+    # search through the mpmath net (the PL's breakpoints as candidates in both)
+    monkeypatch.setattr(ref, "relu_net_pl", lambda model, domain: None)
+    monkeypatch.setattr(ref, "model_breakpoints", lambda model, domain: right_pl.x)
+    right_pl = ref.relu_pl(*ref.net_arrays(net)[:2], domain)
+    slow = ref.reference_sup(text, net, domain)
+    assert abs(slow.value - right.value) <= slow.err + right.err
+    monkeypatch.undo()
+    # every value of the PL off by 1e-30: the check at the best point fails
+    good = ref.relu_pl
+
+    def off(weights, biases, domain):
+        pl = good(weights, biases, domain)
+        return ref.PL(pl.x, [y + Fraction(1, 10**30) for y in pl.y])
+
+    monkeypatch.setattr(ref, "relu_pl", off)
+    with pytest.raises(AssertionError, match="exact PL"):
+        ref.reference_sup(text, net, domain)
