@@ -126,18 +126,20 @@ def test_check_pl_accepts_the_net_and_catches_a_moved_breakpoint():
         between = mpf(moved.x[i].numerator) / moved.x[i].denominator
     with pytest.raises(AssertionError, match="exact PL"):
         ref.check_pl(moved, net, between)
+    with pytest.raises(AssertionError, match="exact PL"):
+        ref.check_pl(moved, net, (points[i] + points[i + 1]) / 2)
 
 
 def test_reference_sup_catches_wrong_model_values(monkeypatch):
     text, domain = "sin(5*x)*exp(-x**2)", (-1.0, 1.0)
     net = _relu_mlp([1, 16, 16, 1], 4)
-    right = ref.reference_sup(text, net, domain)
+    right = ref.reference_sup(text, net, domain, budget=40_000)
     # the ReLU net's exact PL agrees with the mpmath net: the same best value as the
     # search through the mpmath net (the PL's breakpoints as candidates in both)
     monkeypatch.setattr(ref, "relu_net_pl", lambda model, domain: None)
     monkeypatch.setattr(ref, "model_breakpoints", lambda model, domain: right_pl.x)
     right_pl = ref.relu_pl(*ref.net_arrays(net)[:2], domain)
-    slow = ref.reference_sup(text, net, domain)
+    slow = ref.reference_sup(text, net, domain, budget=40_000)
     assert abs(slow.value - right.value) <= slow.err + right.err
     monkeypatch.undo()
     # every value of the PL off by 1e-30: the check at the best point fails
@@ -149,4 +151,24 @@ def test_reference_sup_catches_wrong_model_values(monkeypatch):
 
     monkeypatch.setattr(ref, "relu_pl", off)
     with pytest.raises(AssertionError, match="exact PL"):
-        ref.reference_sup(text, net, domain)
+        ref.reference_sup(text, net, domain, budget=40_000)
+
+
+def test_the_exact_pl_keeps_what_the_net_in_mpmath_loses():
+    # relu(relu(x) + 1e300 * relu(1) - 1e300) is relu(x): the net in mpmath loses relu(x)
+    # against 1e300 at 50 and at 90 digits alike (a fuzzer's net did this at 6e587)
+    net = MLP.from_params(
+        [[[1.0, 0.0]], [[1.0], [1e300]], [[1.0]]], [[0.0, 1.0], [-1e300], [0.0]],
+        activation="relu",
+    )
+    text, domain = "0*x", (-1.0, 1.0)
+    pl = ref.relu_net_pl(net, domain)
+    assert pl is not None and pl.x == [-1, 0, 1] and pl.y == [0, 0, 1]
+    g = ref.model_mp(net)
+    for dps in (ref.DPS, ref.CHECK_DPS):
+        with mp.workdps(dps):
+            assert g(mpf("0.75")) == 0  # wrong: the net is 0.75 there
+    ref.check_pl(pl, net, mpf("0.75"))
+    best = ref.reference_sup(text, net, domain)
+    assert best.value == 1 and best.err < 1e-40
+    assert ref.exact_pl_sup(text, net, domain) == (1, 1)
