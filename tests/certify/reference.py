@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ __all__ = [
     "net_arrays",
     "pl_mp",
     "reference_sup",
-    "relu_net_at",
+    "relu_net_exact",
     "relu_net_pl",
     "relu_pl",
     "relu_pl_by_values",
@@ -511,18 +512,39 @@ def relu_pl_by_values(
     raise AssertionError("unreachable")
 
 
-def relu_net_at(weights: list[np.ndarray], biases: list[np.ndarray], x: Fraction) -> Fraction:
-    """A ReLU net's exact value at a rational ``x``: its definition, layer by layer in
-    :class:`~fractions.Fraction` (a cross-check of :func:`relu_pl` at one point)."""
-    z, last = [x], len(weights) - 1
-    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
-        cols = [[Fraction(float(v)) for v in col] for col in w.T]
-        u = [
-            sum((c * v for c, v in zip(col, z, strict=True) if v), Fraction(float(bk)))
-            for col, bk in zip(cols, b, strict=True)
-        ]
-        z = u if i == last else [max(v, Fraction(0)) for v in u]
-    return z[0]
+def relu_net_exact(
+    weights: list[np.ndarray], biases: list[np.ndarray]
+) -> Callable[[Fraction], Fraction]:
+    """A ReLU net's exact value at rational points.
+
+    Parameters
+    ----------
+    weights, biases
+        The net's layers as stored.
+
+    Returns
+    -------
+    callable
+        ``x -> f̂(x)``: the net's definition, layer by layer in
+        :class:`~fractions.Fraction` (without :func:`relu_pl`'s pieces: a cross-check
+        of it, and the exact value at one point without the whole PL).
+    """
+    layers = [
+        ([[Fraction(float(v)) for v in col] for col in w.T], [Fraction(float(v)) for v in b])
+        for w, b in zip(weights, biases, strict=True)
+    ]
+
+    def at(x: Fraction) -> Fraction:
+        z = [x]
+        for i, (cols, bias) in enumerate(layers):
+            u = [
+                sum((c * v for c, v in zip(col, z, strict=True) if v), bk)
+                for col, bk in zip(cols, bias, strict=True)
+            ]
+            z = u if i == len(layers) - 1 else [max(v, Fraction(0)) for v in u]
+        return z[0]
+
+    return at
 
 
 def pl_expr(text: str, domain: tuple[float, float]) -> PL | None:
@@ -636,8 +658,17 @@ def pl_mp(pl: PL) -> Callable[..., Any]:
         function is continuous).
     """
 
+    return _exact_mp(lambda q: pl.at([q])[0])
+
+
+def _exact_mp(exact: Callable[[Fraction], Fraction]) -> Callable[..., Any]:
+    """``g(x, side=+1)`` in mpmath from a function exact on rationals: its value at the
+    rational that ``x`` is, rounded once to the current precision (the last few
+    rationals remembered: :func:`error_at` asks for one point at two precisions)."""
+    exact = functools.lru_cache(maxsize=4)(exact)
+
     def g(x: Any, side: int = 1) -> Any:
-        (y,) = pl.at([mpf_fraction(x)])
+        y = exact(mpf_fraction(x))
         return mp.make_mpf(from_rational(y.numerator, y.denominator, mp.prec, round_nearest))
 
     return g
@@ -646,7 +677,7 @@ def pl_mp(pl: PL) -> Callable[..., Any]:
 def check_pl(pl: PL, model: Any, x: Any) -> None:
     """Assert that a ReLU net's exact :class:`PL` has the net's exact value at ``x``.
 
-    The value is computed by :func:`relu_net_at` (the net's definition in rationals,
+    The value is computed by :func:`relu_net_exact` (the net's definition in rationals,
     without :func:`relu_pl`'s pieces). Not by the net in mpmath: a pre-activation whose
     terms cancel (``x + 1e300 - 1e300``) loses ``x`` at 50 and at 90 digits alike, so
     their agreement says nothing there (the fuzzer's nets have such weights).
@@ -668,7 +699,7 @@ def check_pl(pl: PL, model: Any, x: Any) -> None:
     weights, biases, _ = net_arrays(model)
     q = mpf_fraction(x)
     (y,) = pl.at([q])
-    exact = relu_net_at(weights, biases, q)
+    exact = relu_net_exact(weights, biases)(q)
     assert y == exact, f"at {x}: the exact PL {_show(y)}, the net {_show(exact)}"
 
 
@@ -693,9 +724,16 @@ class Reference:
 
 
 def _error_fn(text: str, model: Any, pl: PL | None = None) -> Callable[[Any, int], Any]:
-    """``e(x, side) = |f(x) - f̂(x)|`` in mpmath; ``f̂`` from ``pl`` when given (a ReLU
-    net's exact :class:`PL`), else layer by layer from the stored floats."""
-    f, g = expr_mp(text), (model_mp(model) if pl is None else pl_mp(pl))
+    """``e(x, side) = |f(x) - f̂(x)|`` in mpmath. A ReLU net's ``f̂`` is exact, rounded
+    once: from ``pl`` when given (its :class:`PL`), else from its definition in
+    rationals at the point; any other model is evaluated in mpmath from its floats."""
+    f = expr_mp(text)
+    if pl is not None:
+        g = pl_mp(pl)
+    elif is_relu_net(model):
+        g = _exact_mp(relu_net_exact(*net_arrays(model)[:2]))
+    else:
+        g = model_mp(model)
 
     def e(x: Any, side: int = 1) -> Any:
         return abs(f(x) - g(x, side))
@@ -705,7 +743,7 @@ def _error_fn(text: str, model: Any, pl: PL | None = None) -> Callable[[Any, int
 
 def error_at(text: str, model: Any, x: Any, dps: int = CHECK_DPS) -> tuple[Any, Any]:
     """``|e(x)|`` at ``dps`` digits, and a bound of its error (the change from 50 digits
-    fewer, plus a unit of the last digit)."""
+    fewer, plus a unit of the last digit). A ReLU net's value is exact (rounded once)."""
     e = _error_fn(text, model)
     with mp.workdps(dps - 40):
         low = e(mpf(x))

@@ -169,6 +169,8 @@ def test_the_exact_pl_keeps_what_the_net_in_mpmath_loses():
         with mp.workdps(dps):
             assert g(mpf("0.75")) == 0  # wrong: the net is 0.75 there
     ref.check_pl(pl, net, mpf("0.75"))
+    value, err = ref.error_at(text, net, 0.75)
+    assert value == 0.75 and err < 1e-44  # f's own bound: a unit of the 45th digit
     best = ref.reference_sup(text, net, domain)
     assert best.value == 1 and best.err < 1e-40
     assert ref.exact_pl_sup(text, net, domain) == (1, 1)
