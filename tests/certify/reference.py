@@ -657,7 +657,6 @@ def pl_mp(pl: PL) -> Callable[..., Any]:
         is, rounded once to the current precision (``side`` changes nothing: the
         function is continuous).
     """
-
     return _exact_mp(lambda q: pl.at([q])[0])
 
 
