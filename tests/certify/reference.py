@@ -9,7 +9,11 @@ package's expression, ball or certificate code is used.
 - The model is evaluated exactly from its stored floats: nets layer by layer with every
   activation of the registry written out here (relu, sigmoid, tanh, cos, identity,
   softplus), splines from their cubics in each cell's variable, Chebyshev series by the exact map
-  onto [-1, 1] and Clenshaw's recurrence at 50 digits.
+  onto [-1, 1] and Clenshaw's recurrence at 50 digits. The search takes a ReLU net from
+  its exact piecewise-linear form (integer arithmetic on the floats' mantissas: one
+  rational per point instead of the whole net in mpmath), checked at the best point
+  against the net's definition in rationals (exact where the net in mpmath is not:
+  ``x + 1e300 - 1e300`` loses ``x`` at 50 and 90 digits alike).
 - The supremum is searched on an mpmath grid of real points (not floats: on a domain a
   few floats wide the sup sits between them), a dense float grid as extra candidates,
   the model's exact breakpoints (ReLU nets, in rationals; spline knots, both pieces),
@@ -23,28 +27,39 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 from typing import Any
 
 import mpmath
 import numpy as np
 from mpmath import mp, mpf
+from mpmath.libmp import from_rational, round_nearest
 
 __all__ = [
     "PL",
     "Reference",
     "Undefined",
     "Unevaluable",
+    "check_pl",
     "exact_pl_sup",
     "expr_float",
     "expr_mp",
+    "is_relu_net",
     "model_breakpoints",
     "model_mp",
+    "mpf_fraction",
     "net_arrays",
+    "pl_mp",
     "reference_sup",
+    "relu_net_exact",
+    "relu_net_pl",
+    "relu_pl",
+    "relu_pl_by_values",
 ]
 
 DPS = 50
@@ -305,14 +320,25 @@ def model_cost(model: Any) -> int:
 def model_breakpoints(model: Any, domain: tuple[float, float]) -> list[Fraction]:
     """The model's exact breakpoints inside the domain: a ReLU net's kinks (rational),
     a spline's knots; none for smooth models."""
-    kind = str(model.to_arrays()["model"])
-    if kind == "spline":
+    if str(model.to_arrays()["model"]) == "spline":
         return [Fraction(float(k)) for k in model.knots]
-    if kind == "mlp":
-        weights, biases, activation = net_arrays(model)
-        if activation == "relu":
-            return relu_pl(weights, biases, domain).x
-    return []
+    pl = relu_net_pl(model, domain)
+    return [] if pl is None else pl.x
+
+
+def is_relu_net(model: Any) -> bool:
+    """Whether the model is a ReLU net (piecewise linear: the reference has it exactly)."""
+    arrays = model.to_arrays()
+    return str(arrays["model"]) == "mlp" and str(arrays["activation"]) == "relu"
+
+
+def relu_net_pl(model: Any, domain: tuple[float, float]) -> PL | None:
+    """A ReLU net as its exact :class:`PL` on the domain (:func:`relu_pl`); None for
+    any other model."""
+    if not is_relu_net(model):
+        return None
+    weights, biases, _ = net_arrays(model)
+    return relu_pl(weights, biases, domain)
 
 
 # --- exact piecewise-linear functions ----------------------------------------------------
@@ -352,7 +378,120 @@ def _crossings(x: list[Fraction], y: list[Fraction]) -> list[Fraction]:
 def relu_pl(
     weights: list[np.ndarray], biases: list[np.ndarray], domain: tuple[float, float]
 ) -> PL:
-    """A ReLU net (scalar in and out) as an exact :class:`PL` on the domain."""
+    """A ReLU net (scalar in and out) as an exact :class:`PL` on the domain.
+
+    The activation pattern is enumerated layer by layer in integer arithmetic: every
+    stored float is a dyadic rational, so on a piece where the pattern is fixed each
+    pre-activation is ``(A x + B) / 2**s`` with integers ``A``, ``B`` (one ``s`` per
+    layer); a unit's kink is the rational ``-B / A`` and every sign is the sign of an
+    integer. Nothing is rounded. :func:`relu_pl_by_values` computes the same :class:`PL`
+    from exact values at the breakpoints (slower; the tests compare the two).
+
+    Parameters
+    ----------
+    weights, biases
+        The net's layers as stored (``weights[i]`` of shape ``(m, n)``).
+    domain
+        ``(a, b)`` with ``a < b``.
+
+    Returns
+    -------
+    PL
+        Every kink of every unit inside the domain (and the ends), with the net's exact
+        values there.
+    """
+    lo, hi = Fraction(domain[0]), Fraction(domain[1])
+    one, zero = np.array([1], dtype=object), np.array([0], dtype=object)
+    pieces: list[_Piece] = [_Piece(lo, hi, one, zero)]  # the input x, shift 0
+    shift, last = 0, len(weights) - 1
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        w_int, w_shift = _dyadic(w)
+        b_int, b_shift = _dyadic(b)
+        new_shift = max(shift + w_shift, b_shift)
+        pre = [_affine(p, w_int, b_int << (new_shift - b_shift), new_shift - shift - w_shift)
+               for p in pieces]
+        shift = new_shift
+        pieces = pre if i == last else [q for p in pre for q in _split_relu(p)]
+    return _pl_of(pieces, shift)
+
+
+@dataclass
+class _Piece:
+    """Units affine on ``[lo, hi]``: unit ``k`` is ``(a[k] x + b[k]) / 2**s`` (integers)."""
+
+    lo: Fraction
+    hi: Fraction
+    a: np.ndarray
+    b: np.ndarray
+
+
+def _dyadic(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Floats as integers over one power of two: ``values == ints / 2**k`` exactly."""
+    pairs = [float(v).as_integer_ratio() for v in np.ravel(values)]
+    k = max((d.bit_length() - 1 for _, d in pairs), default=0)
+    ints = [n << (k - d.bit_length() + 1) for n, d in pairs]
+    return np.array(ints, dtype=object).reshape(np.shape(values)), k
+
+
+def _affine(p: _Piece, w_int: np.ndarray, b_int: np.ndarray, up: int) -> _Piece:
+    """The next layer's pre-activations on ``p`` (``p`` holds this layer's outputs):
+    ``W^T z + b``, with ``W^T z`` scaled up by ``2**up`` onto the bias' denominator."""
+    live = np.flatnonzero((p.a != 0) | (p.b != 0))
+    if live.size == 0:
+        return _Piece(p.lo, p.hi, b_int * 0, b_int.copy())
+    z = np.stack([p.a[live], p.b[live]], axis=1)
+    prod = w_int[live].T @ z
+    return _Piece(p.lo, p.hi, prod[:, 0] << up, (prod[:, 1] << up) + b_int)
+
+
+def _sign_at(p: _Piece, x: Fraction) -> np.ndarray:
+    """The sign of every unit of ``p`` at the rational ``x`` (exact: integer signs)."""
+    v = p.a * x.numerator + p.b * x.denominator
+    return (v > 0).astype(np.int8) - (v < 0).astype(np.int8)
+
+
+def _split_relu(p: _Piece) -> list[_Piece]:
+    """``relu`` of the units of ``p``: ``p`` cut at every kink strictly inside it.
+
+    A unit whose signs at the ends differ strictly has its only zero ``-b/a`` strictly
+    inside; one whose signs agree or vanish at an end has none strictly inside (or is
+    identically 0). Between consecutive cuts no unit changes sign, so its sign at the
+    midpoint is its sign on the whole open sub-piece, and ``relu`` is the unit or 0 on
+    the closed one (by continuity).
+    """
+    crossing = np.flatnonzero(_sign_at(p, p.lo) * _sign_at(p, p.hi) < 0)
+    cuts = sorted({Fraction(-p.b[k], p.a[k]) for k in crossing})
+    ends = [p.lo, *cuts, p.hi]
+    out = []
+    for lo, hi in pairwise(ends):
+        on = _sign_at(p, (lo + hi) / 2) > 0
+        out.append(_Piece(lo, hi, np.where(on, p.a, 0), np.where(on, p.b, 0)))
+    return out
+
+
+def _pl_of(pieces: list[_Piece], shift: int) -> PL:
+    """The output unit on consecutive pieces as a :class:`PL`; its values from both
+    pieces at each inner breakpoint must agree (the net is continuous)."""
+
+    def value(p: _Piece, x: Fraction) -> Fraction:
+        return Fraction(p.a[0] * x.numerator + p.b[0] * x.denominator,
+                        x.denominator << shift)
+
+    xs, ys = [pieces[0].lo], [value(pieces[0], pieces[0].lo)]
+    for p, q in pairwise(pieces):
+        assert p.hi == q.lo and value(p, p.hi) == value(q, q.lo), "not continuous"
+        xs.append(p.hi)
+        ys.append(value(p, p.hi))
+    xs.append(pieces[-1].hi)
+    ys.append(value(pieces[-1], pieces[-1].hi))
+    return PL(xs, ys)
+
+
+def relu_pl_by_values(
+    weights: list[np.ndarray], biases: list[np.ndarray], domain: tuple[float, float]
+) -> PL:
+    """A ReLU net as an exact :class:`PL`, the slow way: every unit's exact values at
+    every breakpoint so far, layer by layer (a cross-check of :func:`relu_pl`)."""
     xs = [Fraction(domain[0]), Fraction(domain[1])]
     layer = [PL(xs, list(xs))]  # the input x
     last = len(weights) - 1
@@ -371,6 +510,41 @@ def relu_pl(
         new = sorted(set(grid).union(*(_crossings(grid, ys) for ys in pre)))
         layer = [PL(new, [max(v, Fraction(0)) for v in PL(list(grid), ys).at(new)]) for ys in pre]
     raise AssertionError("unreachable")
+
+
+def relu_net_exact(
+    weights: list[np.ndarray], biases: list[np.ndarray]
+) -> Callable[[Fraction], Fraction]:
+    """A ReLU net's exact value at rational points.
+
+    Parameters
+    ----------
+    weights, biases
+        The net's layers as stored.
+
+    Returns
+    -------
+    callable
+        ``x -> f̂(x)``: the net's definition, layer by layer in
+        :class:`~fractions.Fraction` (without :func:`relu_pl`'s pieces: a cross-check
+        of it, and the exact value at one point without the whole PL).
+    """
+    layers = [
+        ([[Fraction(float(v)) for v in col] for col in w.T], [Fraction(float(v)) for v in b])
+        for w, b in zip(weights, biases, strict=True)
+    ]
+
+    def at(x: Fraction) -> Fraction:
+        z = [x]
+        for i, (cols, bias) in enumerate(layers):
+            u = [
+                sum((c * v for c, v in zip(col, z, strict=True) if v), bk)
+                for col, bk in zip(cols, bias, strict=True)
+            ]
+            z = u if i == len(layers) - 1 else [max(v, Fraction(0)) for v in u]
+        return z[0]
+
+    return at
 
 
 def pl_expr(text: str, domain: tuple[float, float]) -> PL | None:
@@ -460,6 +634,80 @@ def exact_pl_sup(text: str, model: Any, domain: tuple[float, float]) -> tuple[Fr
     return errors[best], grid[best]
 
 
+def mpf_fraction(x: Any) -> Fraction:
+    """A finite mpmath number as the rational it is, exactly."""
+    x = mpf(x)
+    man, exp = x.man_exp  # the mantissa without its sign
+    man = -man if x < 0 else man
+    return Fraction(man << exp) if exp >= 0 else Fraction(man, 1 << -exp)
+
+
+def pl_mp(pl: PL) -> Callable[..., Any]:
+    """``f̂`` in mpmath from its exact :class:`PL` (a ReLU net).
+
+    Parameters
+    ----------
+    pl
+        The model as an exact continuous piecewise-linear function.
+
+    Returns
+    -------
+    callable
+        ``g(x, side=+1)``: the exact value at the rational that the mpmath number ``x``
+        is, rounded once to the current precision (``side`` changes nothing: the
+        function is continuous).
+    """
+    return _exact_mp(lambda q: pl.at([q])[0])
+
+
+def _exact_mp(exact: Callable[[Fraction], Fraction]) -> Callable[..., Any]:
+    """``g(x, side=+1)`` in mpmath from a function exact on rationals: its value at the
+    rational that ``x`` is, rounded once to the current precision (the last few
+    rationals remembered: :func:`error_at` asks for one point at two precisions)."""
+    exact = functools.lru_cache(maxsize=4)(exact)
+
+    def g(x: Any, side: int = 1) -> Any:
+        y = exact(mpf_fraction(x))
+        return mp.make_mpf(from_rational(y.numerator, y.denominator, mp.prec, round_nearest))
+
+    return g
+
+
+def check_pl(pl: PL, model: Any, x: Any) -> None:
+    """Assert that a ReLU net's exact :class:`PL` has the net's exact value at ``x``.
+
+    The value is computed by :func:`relu_net_exact` (the net's definition in rationals,
+    without :func:`relu_pl`'s pieces). Not by the net in mpmath: a pre-activation whose
+    terms cancel (``x + 1e300 - 1e300``) loses ``x`` at 50 and at 90 digits alike, so
+    their agreement says nothing there (the fuzzer's nets have such weights).
+
+    Parameters
+    ----------
+    pl
+        The net's PL on a domain holding ``x``.
+    model
+        The net.
+    x
+        An mpmath number (or a float).
+
+    Raises
+    ------
+    AssertionError
+        When the two rationals differ.
+    """
+    weights, biases, _ = net_arrays(model)
+    q = mpf_fraction(x)
+    (y,) = pl.at([q])
+    exact = relu_net_exact(weights, biases)(q)
+    assert y == exact, f"at {x}: the exact PL {_show(y)}, the net {_show(exact)}"
+
+
+def _show(q: Fraction) -> str:
+    """A rational of any size for a message."""
+    with mp.workdps(20):
+        return mpmath.nstr(mpf(q.numerator) / q.denominator, 17)
+
+
 # --- the search --------------------------------------------------------------------------
 
 
@@ -474,8 +722,17 @@ class Reference:
     undefined: int
 
 
-def _error_fn(text: str, model: Any) -> Callable[[Any, int], Any]:
-    f, g = expr_mp(text), model_mp(model)
+def _error_fn(text: str, model: Any, pl: PL | None = None) -> Callable[[Any, int], Any]:
+    """``e(x, side) = |f(x) - f̂(x)|`` in mpmath. A ReLU net's ``f̂`` is exact, rounded
+    once: from ``pl`` when given (its :class:`PL`), else from its definition in
+    rationals at the point; any other model is evaluated in mpmath from its floats."""
+    f = expr_mp(text)
+    if pl is not None:
+        g = pl_mp(pl)
+    elif is_relu_net(model):
+        g = _exact_mp(relu_net_exact(*net_arrays(model)[:2]))
+    else:
+        g = model_mp(model)
 
     def e(x: Any, side: int = 1) -> Any:
         return abs(f(x) - g(x, side))
@@ -485,7 +742,7 @@ def _error_fn(text: str, model: Any) -> Callable[[Any, int], Any]:
 
 def error_at(text: str, model: Any, x: Any, dps: int = CHECK_DPS) -> tuple[Any, Any]:
     """``|e(x)|`` at ``dps`` digits, and a bound of its error (the change from 50 digits
-    fewer, plus a unit of the last digit)."""
+    fewer, plus a unit of the last digit). A ReLU net's value is exact (rounded once)."""
     e = _error_fn(text, model)
     with mp.workdps(dps - 40):
         low = e(mpf(x))
@@ -536,12 +793,15 @@ def reference_sup(
 
     ``budget`` (in operations) sets the mpmath grid: ``budget / cost`` points, at least
     64 and at most 2000; ``extra`` adds candidate points (e.g. the certificate's x).
+    A ReLU net is evaluated by its exact :class:`PL` (:func:`pl_mp`), which is checked
+    against the net's exact value at the best point (:func:`check_pl`).
     """
     a, b = domain
     cost = model_cost(model) + text.count("(") * 4 + 8
     n = int(min(max(budget // cost, 64), 2000))
-    breaks = model_breakpoints(model, domain)
-    e = _error_fn(text, model)
+    pl = relu_net_pl(model, domain)
+    breaks = model_breakpoints(model, domain) if pl is None else pl.x
+    e = _error_fn(text, model, pl)
     with mp.workdps(DPS):
         A, B = mpf(a), mpf(b)
         cands: list[tuple[Any, Any, int]] = []
@@ -571,6 +831,8 @@ def reference_sup(
         return Reference(x, v, mpf(0), undefined)
     with mp.workdps(CHECK_DPS):
         check = _safe(e, mpf(x), side)
+    if pl is not None:
+        check_pl(pl, model, x)
     err = abs(check - v) * 2 + abs(check) * mpf(10) ** (-(DPS - 5))
     return Reference(x, check, err, undefined)
 
