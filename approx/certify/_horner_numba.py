@@ -78,7 +78,7 @@ def _row(
     a = abs(h)
     mu = abs(y) / 2
     dh, ra, ay, powers = 0.0, r_top, abs(y), 1.0
-    under = False
+    under = top > k and _underflows(mu, a)  # the first step's product (|y| = 2 mu)
     for j in range(top - 1, k - 1, -1):  # the shifted polynomial's coefficient j - k
         c = coef[i, j] * binom[j, k]
         r = (rad[i, j] * binom[j, k] + U * abs(c)) * _RAD

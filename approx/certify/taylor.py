@@ -278,7 +278,9 @@ class LocalPolys:
         dh = np.zeros_like(y)  # Σ j |c_j| |h|^(j-1): the sensitivity to h
         ay = np.abs(y)
         powers = np.ones_like(y)  # Σ |h|^j: how far an underflow's error may grow
-        under = np.zeros(y.shape, dtype=bool)  # whether a product may have underflowed
+        # whether a product may have underflowed: the first step's (|y| = 2 mu) tested
+        # here, each later one's after the step that makes its factor
+        under = _underflows(mu, a) & (c.shape[1] > 1)
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             for j in range(c.shape[1] - 2, -1, -1):
                 dh = dh * a + ay
@@ -353,6 +355,7 @@ class LocalPolys:
         cols = np.arange(m)
         y = c[lengths - 1, cols]
         mu = np.abs(y) / 2
+        first = _underflows(mu, a) & (lengths > 1)  # (the first step's product, as in at)
         sums = np.stack([np.zeros(m), stack[lengths - 1, 1, cols], np.abs(y), np.ones(m)])
         kept_mu, kept_ra = np.zeros((n, m)), np.zeros((n, m))  # the factors tested below
         # the rows in step j are those of length ≥ j + 2: a prefix
@@ -370,7 +373,7 @@ class LocalPolys:
                 np.multiply(mu[s], aj, out=mu[s])
                 np.add(mu[s], np.abs(y[s]), out=mu[s])
                 kept_mu[j, s] = mu[s]
-            under = np.any(_underflows(kept_mu, a) | _underflows(kept_ra, a), axis=0)
+            under = first | np.any(_underflows(kept_mu, a) | _underflows(kept_ra, a), axis=0)
             dh, ra, _, powers = sums
             tail = _remainder_terms(rem, a, lengths)
             err = _horner_error(mu, ra, tail, dh, a, under, powers)

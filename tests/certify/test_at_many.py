@@ -183,3 +183,16 @@ def _numpy_bound(p: LocalPolys, lo: np.ndarray, hi: np.ndarray, idx: np.ndarray,
         return p.bound(lo, hi, idx, k)
     finally:
         taylor._compiled = saved
+
+
+def test_a_first_product_that_underflows_is_in_the_bound():
+    # found by the hypothesis test above: c2 (x - centre)² with c2 = 2.2e-313 at
+    # h = -1.1e-16 underflows to 0 in the first step of Horner's scheme, whose factor
+    # the underflow test never saw: value 0 with bound 0, the exact value 2.7e-345
+    edges = np.array([0.0, 2.0**-52])
+    p = from_coefficients(edges, np.array([2.0**-53]), np.array([[0.0, 0.0, 2.22507386e-313]]))
+    x, idx = np.array([0.0]), np.array([0], dtype=np.intp)
+    exact = _exact(p.coef[0], float(p.centre[0]), 0.0, 0)
+    assert exact > 0
+    for value, error in (p.at(x, idx, 0), p.at_many(x, idx, np.array([0]))):
+        assert abs(Fraction(float(value[0])) - exact) <= Fraction(float(error[0]))
