@@ -38,7 +38,6 @@ __all__ = [
     "equidistribute",
     "knot_form",
     "lp_continuation",
-    "second_differences",
     "spline_polish",
     "to_theta",
     "widen",
@@ -97,7 +96,7 @@ def knot_form(net: MLP, lo: float, hi: float) -> tuple[Array, Array]:
 DENSITY_FLOOR = 0.05
 
 
-def second_differences(grid: Array, tau: Array, u: Array, delta: float) -> Array:
+def _second_differences(grid: Array, tau: Array, u: Array, delta: float) -> Array:
     """``|f''|`` at ``grid`` of the piecewise-linear ``(τ, u)``, by second differences at
     the scale ``delta`` (the neighbours clamped to ``[τ_0, τ_last]``)."""
     lo, hi = float(tau[0]), float(tau[-1])
@@ -124,7 +123,7 @@ def equidistribute(tau: Array, u: Array, n: int | None = None,
     lo, hi, cells = float(tau[0]), float(tau[-1]), tau.size - 1
     n = tau.size if n is None else n
     grid = np.linspace(lo, hi, 4 * cells + 1)
-    kappa = second_differences(grid, tau, u, (hi - lo) / cells)
+    kappa = _second_differences(grid, tau, u, (hi - lo) / cells)
     rho = np.sqrt(0.5 * (kappa[:-1] + kappa[1:]))
     rho = np.maximum(rho, floor * float(np.mean(rho)))
     # an affine fit (curvature at the rounding level of its values): equal cells

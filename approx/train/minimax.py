@@ -1074,7 +1074,7 @@ def _from_start(start: str, engine: Engine, x: Array, y1: Array, X: Array, y: Ar
     level = None
     if start == "best":
         tau, u = knot_form(net, float(x[0]), float(x[-1]))
-    else:  # (graded samples: the fewest-link path through them)
+    else:  # the curvature start on evenly spaced samples, else the fewest-link path
         start_at = curvature_start if start == "samples" and even else link_start
         tau, u = start_at(x, y1, d + 1, found)
         level = start_at(x, y1, d + 2, found)
