@@ -17,8 +17,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FINEST", "FRACTION", "RATIO", "ROUNDS", "SPLIT", "resolving", "split_unresolved",
-           "thin"]
+__all__ = ["FINEST", "FRACTION", "PEAKS", "RATIO", "ROUNDS", "SPLIT", "peak", "resolving",
+           "split_unresolved", "thin", "with_peaks"]
 
 Array = NDArray[np.float64]
 
@@ -150,7 +150,93 @@ def resolving(f: Callable[[Array], Array], x: Array, units: int,
         second = np.abs(np.diff(y, 2))
     mass = float(np.sum(np.sqrt(second[np.isfinite(second)])))
     error = mass**2 / (16.0 * units**2)
-    return split_unresolved(f, x, y, sag=fraction * error, kinks=kinks, quarters=True)[0]
+    x, y, _ = split_unresolved(f, x, y, sag=fraction * error, kinks=kinks, quarters=True)
+    return with_peaks(f, x, y, max(fraction * error, QUIET * float(np.ptp(y))))
+
+
+def with_peaks(f: Callable[[Array], Array], x: Array, y: Array, sag: float) -> Array:
+    """The sorted points ``x`` (values ``y``) with, in each cell that still sags from its
+    chord by more than ``sag`` (measured at its quarter points and midpoint) but is too
+    narrow to split (:data:`FINEST`), the float where ``f`` departs furthest from the
+    chord (:func:`peak`), at most :data:`PEAKS` cells, the largest sags first.
+
+    Cells stop splitting ``2^-48`` of the span wide, where a cusp ``√|x − c|`` still
+    sags ``√(2^-48)``, 6e-8 on [−1, 1]: at d = 1024 on √|x − 0.4| the trained net's
+    error peaked at the tip, 8 % above the rest, and no sample saw it. With the tip a
+    sample the fit holds it to the level too."""
+    cells = np.flatnonzero(np.diff(x) <= SPLIT * (x[-1] - x[0]) * FINEST)
+    if not cells.size:
+        return x
+    sags = np.zeros(cells.size)
+    with np.errstate(all="ignore"):
+        for q in (0.25, 0.5, 0.75):
+            at = f(x[cells] + q * (x[cells + 1] - x[cells]))
+            sags = np.fmax(sags, np.abs(at - ((1.0 - q) * y[cells] + q * y[cells + 1])))
+    sags = np.where(np.isfinite(sags), sags, 0.0)
+    cells, sags = cells[sags > sag], sags[sags > sag]
+    cells = cells[np.argsort(-sags, kind="stable")[:PEAKS]]
+    peaks = [peak(f, x[i], x[i + 1], y[i], y[i + 1]) for i in cells]
+    return np.union1d(x, [p for p in peaks if p is not None])
+
+
+#: at most this many cells get their peak added (:func:`with_peaks`)
+PEAKS = 64
+
+
+def peak(f: Callable[[Array], Array], a: float, b: float, fa: float, fb: float
+         ) -> float | None:
+    """The float in ``(a, b)`` where ``f`` departs furthest from the chord through
+    ``(a, fa)`` and ``(b, fb)``; None if ``f`` is not finite there.
+
+    Zooms on 33 points, keeping around each of the :data:`BEAM` largest local maxima of
+    the departure the two cells either side, until each bracket holds at most 64
+    floats, then evaluates all of them. A cusp's tip in a cell not centred on it is
+    one of two local maxima (the chord also crosses the long side's arc). A guide for
+    the samples: a departure with more peaks than the beam may be found at a lesser one.
+    """
+    brackets = [(a, b)]
+    for _ in range(64):
+        wide = [(lo, hi) for lo, hi in brackets if hi - lo > 64 * np.spacing(lo)]
+        if not wide:
+            break
+        found = []
+        for lo, hi in brackets:
+            if (lo, hi) not in wide:
+                found.append((np.inf, lo, hi))
+                continue
+            grid = np.linspace(lo, hi, 33)
+            off = _departure(f, grid, a, b, fa, fb)
+            padded = np.pad(off, 1, constant_values=-np.inf)
+            tops = np.flatnonzero((off >= padded[:-2]) & (off >= padded[2:]) & (off > -np.inf))
+            found += [(off[i], grid[max(i - 1, 0)], grid[min(i + 1, 32)]) for i in tops]
+        found.sort(key=lambda item: -item[0])
+        brackets = [(lo, hi) for _, lo, hi in found[:BEAM]]
+    grid = np.unique(np.concatenate([_all_floats(lo, hi) for lo, hi in brackets] or [[a]]))
+    off = _departure(f, grid, a, b, fa, fb)
+    if not np.any(off > -np.inf):
+        return None
+    best = float(grid[int(np.argmax(off))])
+    return best if a < best < b else None
+
+
+#: the local maxima of the departure :func:`peak` follows at each zoom
+BEAM = 4
+
+
+def _all_floats(lo: float, hi: float) -> Array:
+    """The floats from ``lo`` to ``hi`` (at most 130 of them)."""
+    floats = [lo]
+    while floats[-1] < hi and len(floats) < 130:
+        floats.append(float(np.nextafter(floats[-1], np.inf)))
+    return np.asarray(floats)
+
+
+def _departure(f: Callable[[Array], Array], grid: Array, a: float, b: float, fa: float,
+               fb: float) -> Array:
+    """``|f − chord|`` on ``grid``, −inf where not finite."""
+    with np.errstate(all="ignore"):
+        off = np.abs(f(grid) - (fa + (grid - a) * ((fb - fa) / (b - a))))
+    return np.where(np.isfinite(off), off, -np.inf)
 
 
 def thin(x: Array, closest: float = 2.0**-36) -> Array:

@@ -9,7 +9,9 @@ the rows to the HiGHS binding that scipy ships (``scipy.optimize._highspy._core`
 same solver, version and options ``linprog`` uses: the same points, bit for bit) and
 applies ``linprog``'s own checks: its refusal of non-finite data and its test of the
 returned point, so a program it reports failed (infeasible, unbounded, iteration or
-time limit, numerical trouble, a point off its constraints) is reported failed here.
+time limit, numerical trouble, a point off its constraints) is reported failed here;
+past an iteration limit, which ``linprog`` does not set, a program is solved again
+without presolve (:data:`ITERATIONS_PER_SIZE`: HiGHS's dual simplex can cycle).
 Where that binding is absent (scipy before 1.15, or a later one that moved it) or does
 not solve a program of one column as used here (a later one that changed it),
 ``linprog`` itself runs. A program met again (the same data, bit for bit) takes the
@@ -259,8 +261,17 @@ def _by_binding(core: Any, cost: Array, A: Rows, upper: Array, lower: Array, bou
     matrix.num_col_, matrix.num_row_ = cost.size, upper.size
     matrix.start_, matrix.index_, matrix.value_ = A.indptr, A.indices, A.data
     error = core.HighsStatus.kError
+    h.setOptionValue("simplex_iteration_limit", _iterations(cost.size, upper.size))
     if h.passModel(lp) == error or h.run() == error:
         return None
+    if h.getModelStatus() == core.HighsModelStatus.kIterationLimit:  # cycling: again
+        h.clearSolver()
+        h.setOptionValue("presolve", "off")
+        try:
+            if h.run() == error:
+                return None
+        finally:
+            h.setOptionValue("presolve", "on")
     if h.getModelStatus() != core.HighsModelStatus.kOptimal:
         return None
     solution = h.getSolution()
@@ -268,9 +279,25 @@ def _by_binding(core: Any, cost: Array, A: Rows, upper: Array, lower: Array, bou
                     np.array(solution.row_value), upper, bounds, n_ub)
 
 
+#: simplex iterations a program may take: :data:`ITERATIONS_PER_SIZE` per row and
+#: column, and :data:`ITERATIONS_FLOOR` more; past them it is solved again without
+#: presolve (:func:`_by_binding`), and reported failed if that stops short too. The
+#: fits' programs take under one iteration per row and column (the quickstart's
+#: targets, |x|^1.5 and two cusps at d = 32 … 1024: at most 0.6); one of
+#: (1 − 4x² + |1 − 4x²|)/2 at d = 256 (515 columns, 1553 rows) cycled in the dual
+#: simplex, 600 000 iterations in 20 s and on, where without presolve it solves in
+#: 0.03 s. (``linprog`` sets no limit: it would not have returned.)
+ITERATIONS_PER_SIZE, ITERATIONS_FLOOR = 20, 1000
+
+
+def _iterations(ncols: int, nrows: int) -> int:
+    return ITERATIONS_PER_SIZE * (ncols + nrows) + ITERATIONS_FLOOR
+
+
 def _by_linprog(cost: Array, A_ub: Any, b_ub: Array, bounds: Array, A_eq: Any,
                 b_eq: Array | None, tol: float) -> Array | None:
-    """:func:`solve` by ``scipy.optimize.linprog`` itself."""
+    """:func:`solve` by ``scipy.optimize.linprog`` itself (iterations as
+    :func:`_by_binding` limits them, and solved again without presolve past them)."""
     from scipy import sparse
     from scipy.optimize import linprog
 
@@ -279,7 +306,12 @@ def _by_linprog(cost: Array, A_ub: Any, b_ub: Array, bounds: Array, A_eq: Any,
                                  ) if isinstance(m, Rows) else m
 
     eq = {} if A_eq is None else {"A_eq": matrix(A_eq), "b_eq": b_eq}
+    options = {"primal_feasibility_tolerance": tol, "dual_feasibility_tolerance": tol,
+               "maxiter": _iterations(cost.size, np.asarray(b_ub).size + (
+                   0 if b_eq is None else np.asarray(b_eq).size))}
     res = linprog(cost, A_ub=matrix(A_ub), b_ub=b_ub, bounds=bounds, method="highs", **eq,
-                  options={"primal_feasibility_tolerance": tol,
-                           "dual_feasibility_tolerance": tol})
+                  options=options)
+    if res.status == 1:  # the iteration limit: again, without presolve
+        res = linprog(cost, A_ub=matrix(A_ub), b_ub=b_ub, bounds=bounds, method="highs", **eq,
+                      options={**options, "presolve": False})
     return res.x if res.status == 0 else None
