@@ -196,7 +196,7 @@ def peak(f: Callable[[Array], Array], a: float, b: float, fa: float, fb: float
     """
     brackets = [(a, b)]
     for _ in range(64):
-        wide = [(lo, hi) for lo, hi in brackets if hi - lo > 64 * np.spacing(lo)]
+        wide = [(lo, hi) for lo, hi in brackets if hi - lo > 64 * _ulp(lo, hi)]
         if not wide:
             break
         found = []
@@ -221,6 +221,11 @@ def peak(f: Callable[[Array], Array], a: float, b: float, fa: float, fb: float
 
 #: the local maxima of the departure :func:`peak` follows at each zoom
 BEAM = 4
+
+
+def _ulp(lo: float, hi: float) -> float:
+    """The float spacing at the end of ``[lo, hi]`` nearer zero (the finer one)."""
+    return float(np.spacing(min(abs(lo), abs(hi))))
 
 
 def _all_floats(lo: float, hi: float) -> Array:

@@ -107,7 +107,8 @@ def _second_differences(grid: Array, tau: Array, u: Array, delta: float) -> Arra
 
 
 def equidistribute(tau: Array, u: Array, n: int | None = None,
-                   floor: float = DENSITY_FLOOR) -> tuple[Array, Array]:
+                   floor: float = DENSITY_FLOOR, affine_empty: bool = False
+                   ) -> tuple[Array, Array]:
     """``n`` knots (default: as many as now) placed to equidistribute the fit's ``|f''|^½``.
 
     ``|f''|`` of the fit is estimated by second differences at the scale of its mean
@@ -118,14 +119,18 @@ def equidistribute(tau: Array, u: Array, n: int | None = None,
     default, of its mean) is the density; the new knots split its cumulative mass into
     equal parts: the rule
     of the adaptive construction, applied to the net being trained instead of to the
-    target. Values at the new knots are the current fit's.
+    target. Values at the new knots are the current fit's. ``affine_empty``: where the
+    estimate is exactly 0 (``(τ, u)`` exactly affine there, as samples of a target
+    with a flat or straight part), the density stays 0, unfloored: such a part needs
+    no knot.
     """
     lo, hi, cells = float(tau[0]), float(tau[-1]), tau.size - 1
     n = tau.size if n is None else n
     grid = np.linspace(lo, hi, 4 * cells + 1)
     kappa = _second_differences(grid, tau, u, (hi - lo) / cells)
     rho = np.sqrt(0.5 * (kappa[:-1] + kappa[1:]))
-    rho = np.maximum(rho, floor * float(np.mean(rho)))
+    floored = np.maximum(rho, floor * float(np.mean(rho)))
+    rho = np.where(rho > 0.0, floored, 0.0) if affine_empty else floored
     # an affine fit (curvature at the rounding level of its values): equal cells
     if float(rho.max()) <= 1e-6 * math.sqrt((float(np.ptp(u)) + 1e-300) / (hi - lo) ** 2):
         rho = np.ones_like(rho)

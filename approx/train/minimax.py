@@ -1105,9 +1105,9 @@ def curvature_start(x: Array, y: Array, n: int, found: tuple[Array, Array] | Non
     a singular end.)"""
     kappa, jump = finish_kinks(x, y) if found is None else found
     if kappa.size == 0:
-        return apart(*equidistribute(x, y, n, START_FLOOR), x, y)
+        return apart(*equidistribute(x, y, n, START_FLOOR, affine_empty=True), x, y)
     smooth = y - 0.5 * np.abs(x[:, None] - kappa[None, :]) @ jump
-    tau = equidistribute(x, smooth, n, START_FLOOR)[0]
+    tau = equidistribute(x, smooth, n, START_FLOOR, affine_empty=True)[0]
     for k in kappa:
         i = 1 + int(np.argmin(np.abs(tau[1:-1] - k)))
         if tau[i - 1] < k < tau[i + 1]:

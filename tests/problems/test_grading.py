@@ -141,7 +141,9 @@ def test_a_cusp_a_tenth_of_a_cell_from_a_sample_is_split():
 
 
 def _floats(a: float, b: float) -> np.ndarray:
-    """Every float in [a, b] (0 < a < b): consecutive bit patterns."""
+    """Every float in [a, b] (both of one sign): consecutive bit patterns."""
+    if b < 0:
+        return -_floats(-b, -a)[::-1]
     lo, hi = np.array([a, b]).view(np.int64)
     return np.arange(lo, hi + 1, dtype=np.int64).view(np.float64)
 
@@ -149,14 +151,17 @@ def _floats(a: float, b: float) -> np.ndarray:
 @settings(max_examples=60, deadline=None)
 @given(
     c=st.floats(0.01, 1e3),
+    negative=st.booleans(),
     left=st.integers(1, 30_000),
     right=st.integers(1, 30_000) | st.just(-1),
 )
-def test_peak_is_the_float_of_largest_departure_from_the_chord(c, left, right):
+def test_peak_is_the_float_of_largest_departure_from_the_chord(c, negative, left, right):
     # √|t − c| in a cell of a few to 60 000 floats around c: peak against every float
     bits = np.array([c]).view(np.int64)[0]
     right = left if right < 0 else right
     a, b = (float(v) for v in np.array([bits - left, bits + right]).view(np.float64))
+    if negative:
+        c, a, b = -c, -b, -a
 
     def f(t):
         return np.sqrt(np.abs(t - c))

@@ -114,6 +114,30 @@ def test_equidistribute_spreads_the_knots_of_an_affine_fit(values):
     assert np.min(np.diff(tau)) > 0.25
 
 
+def test_an_exactly_affine_part_of_the_samples_gets_no_knot_with_affine_empty():
+    # flat, then a parabola: the floor puts knots in the flat half; affine_empty none
+    x = np.linspace(-1.0, 1.0, 4097)
+    y = np.where(x < 0.0, 0.0, x * x)
+    floored, _ = knot_form.equidistribute(x, y, 65, 0.2)
+    empty, values = knot_form.equidistribute(x, y, 65, 0.2, affine_empty=True)
+    assert np.sum((floored > -1.0) & (floored < -0.01)) >= 1
+    assert np.sum((empty > -1.0) & (empty < -0.01)) == 0
+    assert empty[0] == -1.0 and empty[-1] == 1.0 and np.all(np.diff(empty) > 0)
+    np.testing.assert_allclose(values, np.interp(empty, x, y))
+
+
+def test_the_curvature_start_leaves_a_flat_part_of_the_target_empty():
+    # (1 − 4x² + |1 − 4x²|)/2 is exactly 0 outside ±0.5: with the floor, 5 of d = 1024
+    # knots sat in each flat part (the fit 1.048× the optimum; now one, at the end where
+    # the clamped second difference reads the slope, and 1.012×)
+    x = np.linspace(-1.0, 1.0, 128 * 256)
+    y = np.maximum(1.0 - 4.0 * x * x, 0.0)
+    tau, _ = minimax.curvature_start(x, y, 257)
+    for flat in ((tau > -1.0) & (tau < -0.5 - 1e-9), (tau > 0.5 + 1e-9) & (tau < 1.0)):
+        assert np.sum(flat) <= 1
+    assert np.min(np.abs(tau - 0.5)) < 1e-9 and np.min(np.abs(tau + 0.5)) < 1e-9
+
+
 @pytest.mark.parametrize(
     ("name", "d"), [("sin2pi", 8), ("exp", 16), ("runge", 12), ("abs15", 1)]
 )
