@@ -28,7 +28,8 @@ marked ``/lo``:
 
 and the CPU time of a default fit (``cpu s``, median of the seeds) and of the fit from
 the construction (``c cpu``). One BLAS thread. The brackets
-are cached in ``results/bench_quality_bracket.json`` (delete it to recompute).
+are cached in ``results/bench_quality_bracket.json``, each with a digest of the code that
+computed it (:data:`BRACKET_CODE`): a bracket of other code is computed again.
 
     python benchmarks/bench_quality.py                 # d = 8 … 1024, 3 seeds, built-in targets
     python benchmarks/bench_quality.py --quick         # d = 8 … 256
@@ -52,6 +53,8 @@ are cached in ``results/bench_quality_bracket.json`` (delete it to recompute).
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
 import json
 import os
 import sys
@@ -262,13 +265,33 @@ def _target(name: str):
     return targets.get(name)
 
 
+#: the packages whose code a bracket depends on (the optimum, its samples, the target's
+#: expression and enclosures, the certified max error): a cached bracket computed by
+#: other code is computed again
+BRACKET_CODE = ("arith", "certify", "methods", "models", "problems")
+
+
+@functools.cache
+def _code_version() -> str:
+    """A digest of the sources of :data:`BRACKET_CODE`."""
+    root = Path(methods.__file__).parent.parent
+    digest = hashlib.blake2b(digest_size=8)
+    for package in BRACKET_CODE:
+        for source in sorted((root / package).rglob("*.py")):
+            digest.update(source.relative_to(root).as_posix().encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
 def _reference(cache: dict, name: str, d: int) -> dict:
-    """The certified bracket ``{"lower", "upper"}`` of the width-d optimum (cached)."""
+    """The certified bracket ``{"lower", "upper"}`` of the width-d optimum (cached, with
+    the digest of the code that computed it)."""
     key = f"{name}/{d}"
-    if key not in cache:
+    if cache.get(key, {}).get("code") != _code_version():
         target = _target(name)
         best = methods.fit("optimal-pwl", target, d, np.random.default_rng(0))
-        cache[key] = {"lower": best.info["lower"], "upper": max_error(target, best.model)}
+        cache[key] = {"lower": best.info["lower"], "upper": max_error(target, best.model),
+                      "code": _code_version()}
         CACHE.parent.mkdir(exist_ok=True)
         CACHE.write_text(json.dumps(cache, indent=1))
     return cache[key]

@@ -1105,13 +1105,17 @@ def curvature_start(x: Array, y: Array, n: int, found: tuple[Array, Array] | Non
     a singular end.)"""
     kappa, jump = finish_kinks(x, y) if found is None else found
     if kappa.size == 0:
-        return apart(*equidistribute(x, y, n, START_FLOOR, affine_empty=True), x, y)
+        return apart(*equidistribute(x, y, n, START_FLOOR, affine=y), x, y)
     smooth = y - 0.5 * np.abs(x[:, None] - kappa[None, :]) @ jump
-    tau = equidistribute(x, smooth, n, START_FLOOR, affine_empty=True)[0]
-    for k in kappa:
-        i = 1 + int(np.argmin(np.abs(tau[1:-1] - k)))
-        if tau[i - 1] < k < tau[i + 1]:
-            tau[i] = k
+    inside = np.unique(kappa[(kappa > x[0]) & (kappa < x[-1])])
+    if inside.size <= n - 2:  # knots on the kinks, the rest between them
+        tau = equidistribute(x, smooth, n, START_FLOOR, y, inside)[0]
+    else:  # (more kinks than knots: the knot nearest each kink moved onto it)
+        tau = equidistribute(x, smooth, n, START_FLOOR, affine=y)[0]
+        for k in kappa:
+            i = 1 + int(np.argmin(np.abs(tau[1:-1] - k)))
+            if tau[i - 1] < k < tau[i + 1]:
+                tau[i] = k
     tau, u = apart(tau, np.interp(tau, x, y), x, y)
     # the value at a kink from one side (the samples' chord across it misses its tip)
     at = np.isin(tau, kappa)

@@ -195,4 +195,4 @@ def test_a_cusp_narrower_than_the_finest_cell_gets_its_tip_as_a_sample():
     graded = grading.resolving(cusp, x, 1024)
     assert 0.4 in graded and np.all(np.diff(graded) > 0)
     # a smooth target, or one whose cells all split finely enough, gains no peak
-    np.testing.assert_array_equal(grading.with_peaks(np.sin, x, np.sin(x), 1e-12), x)
+    np.testing.assert_array_equal(grading.with_peaks(np.sin, x, np.sin(x), 1e-12, 1.0), x)

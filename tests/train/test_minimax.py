@@ -3,6 +3,8 @@ flat form's net, the compiled normal equations, and the finish against its start
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -114,12 +116,12 @@ def test_equidistribute_spreads_the_knots_of_an_affine_fit(values):
     assert np.min(np.diff(tau)) > 0.25
 
 
-def test_an_exactly_affine_part_of_the_samples_gets_no_knot_with_affine_empty():
-    # flat, then a parabola: the floor puts knots in the flat half; affine_empty none
+def test_an_exactly_affine_part_of_the_samples_gets_no_knot():
+    # flat, then a parabola: the floor puts knots in the flat half; with affine, none
     x = np.linspace(-1.0, 1.0, 4097)
     y = np.where(x < 0.0, 0.0, x * x)
     floored, _ = knot_form.equidistribute(x, y, 65, 0.2)
-    empty, values = knot_form.equidistribute(x, y, 65, 0.2, affine_empty=True)
+    empty, values = knot_form.equidistribute(x, y, 65, 0.2, affine=y)
     assert np.sum((floored > -1.0) & (floored < -0.01)) >= 1
     assert np.sum((empty > -1.0) & (empty < -0.01)) == 0
     assert empty[0] == -1.0 and empty[-1] == 1.0 and np.all(np.diff(empty) > 0)
@@ -128,14 +130,35 @@ def test_an_exactly_affine_part_of_the_samples_gets_no_knot_with_affine_empty():
 
 def test_the_curvature_start_leaves_a_flat_part_of_the_target_empty():
     # (1 − 4x² + |1 − 4x²|)/2 is exactly 0 outside ±0.5: with the floor, 5 of d = 1024
-    # knots sat in each flat part (the fit 1.048× the optimum; now one, at the end where
-    # the clamped second difference reads the slope, and 1.012×)
+    # knots sat in each flat part (the fit 1.048× the optimum; now one or two, at the
+    # end where the clamped second difference reads the slope, and 1.016×), and the
+    # knot moved onto each kink had left a cell 1.65 wide next to it (1.14× at d = 512)
     x = np.linspace(-1.0, 1.0, 128 * 256)
     y = np.maximum(1.0 - 4.0 * x * x, 0.0)
     tau, _ = minimax.curvature_start(x, y, 257)
     for flat in ((tau > -1.0) & (tau < -0.5 - 1e-9), (tau > 0.5 + 1e-9) & (tau < 1.0)):
-        assert np.sum(flat) <= 1
-    assert np.min(np.abs(tau - 0.5)) < 1e-9 and np.min(np.abs(tau + 0.5)) < 1e-9
+        assert np.sum(flat) <= 2
+    kinks = [int(np.argmin(np.abs(tau - k))) for k in (-0.5, 0.5)]
+    np.testing.assert_allclose(tau[kinks], [-0.5, 0.5], atol=1e-9)
+    cells = np.diff(tau[kinks[0]:kinks[1] + 1])
+    np.testing.assert_allclose(cells, np.median(cells), rtol=0.02)  # (f'' is constant)
+
+
+def test_anchored_knots_share_the_stretches_by_mass():
+    # uniform density (a parabola): anchors kept exactly, the other knots in each
+    # stretch as its length says, equal cells within each
+    x = np.linspace(-1.0, 1.0, 2001)
+    anchors = np.array([-0.2, 0.6])
+    tau, _ = knot_form.equidistribute(x, x * x, 21, 0.01, anchors=anchors)
+    assert tau.size == 21 and np.all(np.diff(tau) > 0)
+    assert tau[0] == -1.0 and tau[-1] == 1.0 and set(anchors) <= set(tau)
+    ends = [-1.0, *anchors, 1.0]
+    counts = [int(np.sum((tau > a) & (tau < b))) for a, b in itertools.pairwise(ends)]
+    assert counts == [7, 7, 3]  # 17 free knots over lengths 0.8, 0.8, 0.4
+    # equal cells between the anchors (at the ends the clamped second difference
+    # reads the slope: a narrower first cell)
+    inside = tau[(tau >= anchors[0]) & (tau <= anchors[1])]
+    np.testing.assert_allclose(np.diff(inside), 0.1, rtol=1e-3)
 
 
 @pytest.mark.parametrize(
