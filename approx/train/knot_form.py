@@ -107,8 +107,9 @@ def _second_differences(grid: Array, tau: Array, u: Array, delta: float) -> Arra
 
 
 def equidistribute(tau: Array, u: Array, n: int | None = None,
-                   floor: float = DENSITY_FLOOR, affine: Array | None = None,
-                   anchors: Array | None = None) -> tuple[Array, Array]:
+                   floor: float = DENSITY_FLOOR, empty: Array | None = None,
+                   anchors: Array | None = None, counts: NDArray[np.intp] | None = None
+                   ) -> tuple[Array, Array]:
     """``n`` knots (default: as many as now) placed to equidistribute the fit's ``|f''|^½``.
 
     ``|f''|`` of the fit is estimated by second differences at the scale of its mean
@@ -119,17 +120,12 @@ def equidistribute(tau: Array, u: Array, n: int | None = None,
     default, of its mean) is the density; the new knots split its cumulative mass into
     equal parts: the rule
     of the adaptive construction, applied to the net being trained instead of to the
-    target. Values at the new knots are the current fit's. ``affine``: values at ``τ``
-    (``u`` itself, or the samples whose kinks ``u`` has removed): where their estimate
-    is exactly 0 (exactly affine there, as samples of a target with a flat or straight
-    part), the density is 0, unfloored: such a part needs no knot (at an end, where
-    the clamped neighbour reads the slope, the one-sided estimate decides:
-    :func:`_affine_ends`). ``anchors``: points strictly inside that are knots too (kinks of ``f``),
-    the other knots shared among the stretches between them by their mass (largest
-    remainders) and splitting each stretch's mass into equal parts (moving the nearest
-    knot onto a kink instead leaves a cell up to 1.5 wide next to it, from which the
-    exchange levelled every cell at unequal widths: 1.14× the optimum on the flat top
-    (1 − 4x² + |1 − 4x²|)/2 at d = 512).
+    target. Values at the new knots are the current fit's. ``empty``: intervals (rows
+    ``[a, b]``) where the density is 0, unfloored (a flat part ending in a kink needs
+    no knot: :func:`~approx.train.minimax.flat_to_kinks`). ``anchors``: sorted points
+    strictly inside that are knots too (kinks of ``f``), ``counts`` other knots in the
+    stretches between them (default: the ``n − 2 − len(anchors)`` shared by their
+    mass, largest remainders first), each stretch's mass split into equal parts.
     """
     lo, hi, cells = float(tau[0]), float(tau[-1]), tau.size - 1
     n = tau.size if n is None else n
@@ -138,46 +134,31 @@ def equidistribute(tau: Array, u: Array, n: int | None = None,
     kappa = _second_differences(grid, tau, u, delta)
     rho = np.sqrt(0.5 * (kappa[:-1] + kappa[1:]))
     rho = np.maximum(rho, floor * float(np.mean(rho)))
-    if affine is not None:
-        flat = _second_differences(grid, tau, affine, delta)
-        flat[_affine_ends(grid, tau, affine, delta)] = 0.0
-        rho[(flat[:-1] == 0.0) & (flat[1:] == 0.0)] = 0.0
+    for a, b in () if empty is None else empty:
+        rho[(grid[:-1] >= a) & (grid[1:] <= b)] = 0.0
     # an affine fit (curvature at the rounding level of its values): equal cells
     if float(rho.max()) <= 1e-6 * math.sqrt((float(np.ptp(u)) + 1e-300) / (hi - lo) ** 2):
         rho = np.ones_like(rho)
     mass = np.concatenate(([0.0], np.cumsum(rho)))
     if anchors is not None and anchors.size:
-        tau_new = _anchored(mass, grid, anchors, n)
+        tau_new = _anchored(mass, grid, anchors, n, counts)
     else:
         tau_new = np.interp(np.linspace(0.0, mass[-1], n), mass, grid)
     tau_new[0], tau_new[-1] = lo, hi
     return tau_new, np.interp(tau_new, tau, u)
 
 
-def _affine_ends(grid: Array, tau: Array, u: Array, delta: float) -> NDArray[np.bool_]:
-    """The grid points within ``delta`` of an end (where :func:`_second_differences`
-    clamps a neighbour and reads ``|f'|/δ``) at which the one-sided second difference,
-    inward, is exactly 0: ``(τ, u)`` exactly affine there."""
-    lo, hi = float(tau[0]), float(tau[-1])
-    step = np.where(grid - delta < lo, delta, np.where(grid + delta > hi, -delta, 0.0))
-    near = step != 0.0
-    g, h = grid[near], step[near]
-    inward = (np.interp(g, tau, u) - 2.0 * np.interp(g + h, tau, u)
-              + np.interp(np.clip(g + 2.0 * h, lo, hi), tau, u))
-    out = np.zeros(grid.size, dtype=bool)
-    out[np.flatnonzero(near)[inward == 0.0]] = True
-    return out
-
-
-def _anchored(mass: Array, grid: Array, anchors: Array, n: int) -> Array:
-    """``n`` knots: the grid's ends, the sorted ``anchors`` inside, and the rest shared
-    among the stretches between them by their mass (largest remainders), each
-    stretch's mass split into equal parts."""
+def _anchored(mass: Array, grid: Array, anchors: Array, n: int,
+              counts: NDArray[np.intp] | None = None) -> Array:
+    """The grid's ends, the sorted ``anchors`` inside, and ``counts`` knots in the
+    stretches between them (default: ``n − 2 − len(anchors)`` shared by their mass,
+    largest remainders first), each stretch's mass split into equal parts."""
     at = np.concatenate(([0.0], np.interp(anchors, grid, mass), [mass[-1]]))
-    share = np.diff(at) / max(float(at[-1]), 1e-300) * (n - 2 - anchors.size)
-    counts = np.floor(share).astype(int)
-    left = (n - 2 - anchors.size) - int(counts.sum())
-    counts[np.argsort(-(share - counts), kind="stable")[:left]] += 1
+    if counts is None:
+        share = np.diff(at) / max(float(at[-1]), 1e-300) * (n - 2 - anchors.size)
+        counts = np.floor(share).astype(np.intp)
+        left = (n - 2 - anchors.size) - int(counts.sum())
+        counts[np.argsort(-(share - counts), kind="stable")[:left]] += 1
     inner = [np.interp(a + (b - a) * np.arange(1, c + 1) / (c + 1), mass, grid)
              for a, b, c in zip(at[:-1], at[1:], counts, strict=True)]
     return np.sort(np.concatenate([grid[:1], anchors, grid[-1:], *inner]))

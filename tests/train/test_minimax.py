@@ -116,16 +116,33 @@ def test_equidistribute_spreads_the_knots_of_an_affine_fit(values):
     assert np.min(np.diff(tau)) > 0.25
 
 
-def test_an_exactly_affine_part_of_the_samples_gets_no_knot():
-    # flat, then a parabola: the floor puts knots in the flat half; with affine, none
+def test_an_empty_stretch_gets_no_knot():
+    # flat, then a parabola: the floor puts knots in the flat half; emptied, none
     x = np.linspace(-1.0, 1.0, 4097)
     y = np.where(x < 0.0, 0.0, x * x)
     floored, _ = knot_form.equidistribute(x, y, 65, 0.2)
-    empty, values = knot_form.equidistribute(x, y, 65, 0.2, affine=y)
+    empty, values = knot_form.equidistribute(x, y, 65, 0.2, np.array([[-1.0, 0.0]]))
     assert np.sum((floored > -1.0) & (floored < -0.01)) >= 1
     assert np.sum((empty > -1.0) & (empty < -0.01)) == 0
     assert empty[0] == -1.0 and empty[-1] == 1.0 and np.all(np.diff(empty) > 0)
     np.testing.assert_allclose(values, np.interp(empty, x, y))
+
+
+def test_flat_stretches_ending_in_kinks_and_only_those():
+    x = np.linspace(-1.0, 1.0, 4096)
+    flattop = np.maximum(1.0 - 4.0 * x * x, 0.0)
+    found = minimax.flat_to_kinks(x, flattop, np.array([-0.5, 0.5]))
+    np.testing.assert_allclose(found, [[-1.0, -0.5], [0.5, 1.0]], atol=2 * (x[1] - x[0]))
+    # a ramp: flat to the kink, then straight but not exactly affine in floats (the
+    # samples' rounding): the flat part only
+    np.testing.assert_allclose(
+        minimax.flat_to_kinks(x, np.maximum(x - 0.3, 0.0), np.array([0.3])), [[-1.0, 0.3]],
+        atol=2 * (x[1] - x[0]))
+    # exactly 0 below −0.5, then a smooth rise (no kink): the floor stays
+    smooth = np.where(x < -0.5, 0.0, (x + 0.5) ** 3)
+    assert minimax.flat_to_kinks(x, smooth, np.empty(0)).size == 0
+    # a flat part next to a kink elsewhere than at its end: kept floored
+    assert minimax.flat_to_kinks(x, smooth, np.array([0.9])).size == 0
 
 
 def test_the_curvature_start_leaves_a_flat_part_of_the_target_empty():
