@@ -17,8 +17,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FINEST", "FRACTION", "PEAKS", "PEAK_FRACTION", "RATIO", "ROUNDS", "SPLIT", "peak",
-           "resolving", "split_unresolved", "thin", "with_peaks"]
+__all__ = ["CANDIDATES", "FINEST", "FRACTION", "PEAKS", "PEAK_FRACTION", "RATIO", "ROUNDS",
+           "SPLIT", "peak", "resolving", "split_unresolved", "thin", "with_peaks"]
 
 Array = NDArray[np.float64]
 
@@ -168,7 +168,7 @@ def with_peaks(f: Callable[[Array], Array], x: Array, y: Array, sag: float,
     ``sag`` (measured at its quarter points and midpoint), the float where ``f``
     departs furthest from the chord (:func:`peak`) if ``f`` there lies outside the
     range of its values at the cell's ends (a tip: an extremum of ``f`` no sample
-    sees), at most :data:`PEAKS` cells, the largest sags first.
+    sees), at most :data:`PEAKS` tips, the largest sags first.
 
     A split cell holding a cusp's tip sags up to the sag it splits at, ``E/32``, and
     cells stop splitting ``2^-48`` of the span wide, where ``√|x − c|`` still sags
@@ -184,21 +184,23 @@ def with_peaks(f: Callable[[Array], Array], x: Array, y: Array, sag: float,
             at = f(x[cells] + q * (x[cells + 1] - x[cells]))
             sags = np.fmax(sags, np.abs(at - ((1.0 - q) * y[cells] + q * y[cells + 1])))
     sags = np.where(np.isfinite(sags), sags, 0.0)
-    cells, sags = cells[sags > sag], sags[sags > sag]
-    cells = cells[np.argsort(-sags, kind="stable")[:PEAKS]]
-    peaks = np.array([p for i in cells if (p := peak(f, x[i], x[i + 1], y[i], y[i + 1]))
-                      is not None])
-    if not peaks.size:
+    order = np.argsort(-sags, kind="stable")[:CANDIDATES]
+    cells, sags = cells[order], sags[order]
+    cells = cells[sags > sag]
+    found = [(i, p) for i in cells if (p := peak(f, x[i], x[i + 1], y[i], y[i + 1])) is not None]
+    if not found:
         return x
+    cell, peaks = (np.array(v) for v in zip(*found, strict=True))
     with np.errstate(all="ignore"):
         at = f(peaks)
-    cell = np.searchsorted(x, peaks) - 1
     low, high = np.minimum(y[cell], y[cell + 1]), np.maximum(y[cell], y[cell + 1])
-    return np.union1d(x, peaks[(at < low) | (at > high)])
+    return np.union1d(x, peaks[(at < low) | (at > high)][:PEAKS])
 
 
-#: at most this many cells get their peak added (:func:`with_peaks`)
-PEAKS = 64
+#: at most this many tips are added (:func:`with_peaks`), the cells of largest sag
+#: first, of at most :data:`CANDIDATES` cells searched (a singular end's split cells
+#: sag too, but hold no tip)
+PEAKS, CANDIDATES = 64, 1024
 
 
 def peak(f: Callable[[Array], Array], a: float, b: float, fa: float, fb: float

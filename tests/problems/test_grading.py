@@ -197,5 +197,9 @@ def test_a_cusp_narrower_than_the_finest_cell_gets_its_tip_as_a_sample():
     assert 0.4 not in split and np.min(np.abs(split - 0.4)) < 1e-13  # (split to the floor)
     graded = grading.resolving(cusp, x, 1024)
     assert 0.4 in graded and np.all(np.diff(graded) > 0)
+    # at d = 256 the tip's cell sags less than 64 others on the cusp's flanks (which
+    # hold no tip): the tips are picked among the candidates, not the candidates first
+    x256 = np.linspace(-1.0, 1.0, 128 * 256)
+    assert 0.4 in grading.resolving(cusp, x256, 256)
     # a smooth target, or one whose cells all split finely enough, gains no peak
     np.testing.assert_array_equal(grading.with_peaks(np.sin, x, np.sin(x), 1e-12, 1.0), x)
