@@ -93,8 +93,7 @@ def split_unresolved(
         with np.errstate(all="ignore"):
             sags = np.abs(mid - 0.5 * (y[:-1] + y[1:]))
             for q in (0.25, 0.75) if quarters else ():
-                at = f(x[:-1] + q * np.diff(x))
-                sags = np.fmax(sags, np.abs(at - ((1.0 - q) * y[:-1] + q * y[1:])))
+                sags = np.fmax(sags, _sag_at(f, x[:-1], x[1:], y[:-1], y[1:], q))
         sags = np.where(np.isfinite(sags), sags, 0.0)
         most = ratio * float(np.median(sags)) if sag is None else sag
         wide = (sags > max(most, QUIET * float(np.ptp(y)))) & (np.diff(x) > SPLIT * tol)
@@ -114,6 +113,13 @@ def split_unresolved(
         with np.errstate(all="ignore"):
             mid = f(0.5 * (x[:-1] + x[1:]))
     return x, y, mid
+
+
+def _sag_at(f: Callable[[Array], Array], a: Array, b: Array, fa: Array, fb: Array,
+            q: float) -> Array:
+    """``|f − chord|`` at the fraction ``q`` of the cells ``[a, b]`` (``f`` there
+    ``fa``, ``fb``)."""
+    return np.abs(f(a + q * (b - a)) - ((1.0 - q) * fa + q * fb))
 
 
 def resolving(f: Callable[[Array], Array], x: Array, units: int,
@@ -181,8 +187,7 @@ def with_peaks(f: Callable[[Array], Array], x: Array, y: Array, sag: float,
     sags = np.zeros(cells.size)
     with np.errstate(all="ignore"):
         for q in (0.25, 0.5, 0.75):
-            at = f(x[cells] + q * (x[cells + 1] - x[cells]))
-            sags = np.fmax(sags, np.abs(at - ((1.0 - q) * y[cells] + q * y[cells + 1])))
+            sags = np.fmax(sags, _sag_at(f, x[cells], x[cells + 1], y[cells], y[cells + 1], q))
     sags = np.where(np.isfinite(sags), sags, 0.0)
     order = np.argsort(-sags, kind="stable")[:CANDIDATES]
     cells, sags = cells[order], sags[order]
@@ -216,12 +221,11 @@ def peak(f: Callable[[Array], Array], a: float, b: float, fa: float, fb: float
     """
     brackets = [(a, b)]
     for _ in range(64):
-        wide = [(lo, hi) for lo, hi in brackets if hi - lo > 64 * _ulp(lo, hi)]
-        if not wide:
+        if all(hi - lo <= 64 * _ulp(lo, hi) for lo, hi in brackets):
             break
         found = []
         for lo, hi in brackets:
-            if (lo, hi) not in wide:
+            if hi - lo <= 64 * _ulp(lo, hi):  # (narrow enough: kept as it is)
                 found.append((np.inf, lo, hi))
                 continue
             grid = np.linspace(lo, hi, 33)

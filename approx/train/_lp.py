@@ -309,9 +309,9 @@ def _by_linprog(cost: Array, A_ub: Any, b_ub: Array, bounds: Array, A_eq: Any,
     options = {"primal_feasibility_tolerance": tol, "dual_feasibility_tolerance": tol,
                "maxiter": _iterations(cost.size, np.asarray(b_ub).size + (
                    0 if b_eq is None else np.asarray(b_eq).size))}
-    res = linprog(cost, A_ub=matrix(A_ub), b_ub=b_ub, bounds=bounds, method="highs", **eq,
-                  options=options)
-    if res.status == 1:  # the iteration limit: again, without presolve
-        res = linprog(cost, A_ub=matrix(A_ub), b_ub=b_ub, bounds=bounds, method="highs", **eq,
-                      options={**options, "presolve": False})
+    for presolve in (True, False):  # past the iteration limit (status 1): again, without
+        res = linprog(cost, A_ub=matrix(A_ub), b_ub=b_ub, bounds=bounds, method="highs",
+                      **eq, options={**options, "presolve": presolve})
+        if res.status != 1:
+            break
     return res.x if res.status == 0 else None

@@ -1131,7 +1131,7 @@ def flat_to_kinks(x: Array, y: Array, kappa: Array) -> Array:
     the fit ended 1.37× the optimum at d = 512)."""
     zero = np.r_[False, np.diff(y, 2) == 0.0, False]
     edges = np.flatnonzero(np.diff(zero.astype(np.int8)))
-    runs = edges.reshape(-1, 2) if zero.any() else np.empty((0, 2), dtype=np.intp)
+    runs = edges.reshape(-1, 2)
     step = 2.0 * (x[-1] - x[0]) / (x.size - 1)
     out = []
     for first, last in runs:  # zero second differences at samples first + 1 … last
